@@ -1,0 +1,478 @@
+"""The copy engine: many (source → destination) image copies as one job graph.
+
+1. Resolve: every source manifest (and its children) is fetched once.
+2. Check: a destination that already holds an image's manifest by digest needs nothing for it.
+3. Blobs: one job per (destination store, digest). The bytes are read from the source once; other
+   repositories in the same registry get a cross-repository mount. Largest blobs start first, and a
+   per-registry limit bounds transfers while small requests keep their own lane.
+4. Manifests: an image's manifest goes up when its blobs are in; an index after its children; by
+   digest first, the tag last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from .endpoints import Destination, Endpoints, Location, RegistryDestination, RegistrySource, Source
+from .errors import Cancelled, IntegrityError, InputError, MirrorError, NotFound, RegistryError
+from .events import (
+    BlobDone,
+    BlobMounted,
+    BlobProgress,
+    BlobSkipped,
+    BlobStarted,
+    Event,
+    ImageDone,
+    ImageFailed,
+    LogMessage,
+    PlanReady,
+)
+from .manifest import Descriptor, Manifest
+from .registry import RegistrySession
+
+EventSink = Callable[[Event], None]
+PROGRESS_STEP = 1 << 20
+BLOB_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class CopyTask:
+    source: Location
+    destination: Location
+    extra_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    filter_by_os: str | None = None
+    keep_manifest_list: bool = False
+    skip_missing: bool = False
+    continue_on_error: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class ImagePlan:
+    """One task resolved: the manifest to push at the top and every manifest below it."""
+
+    task: CopyTask
+    source: Source
+    destination: Destination
+    tag: str | None
+    top: Manifest
+    children: list[Manifest] = field(default_factory=list)
+    present: bool = False
+    tag_current: bool = False
+
+    def blobs(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for manifest in self.children or [self.top]:
+            for d in manifest.blobs():
+                found[d.digest] = d.size
+        return found
+
+
+@dataclass
+class CopyFailure:
+    source: str
+    destination: str
+    error: MirrorError
+
+
+@dataclass
+class CopyResult:
+    images_total: int = 0
+    images_done: int = 0
+    images_skipped_missing: int = 0
+    blobs_total: int = 0
+    blobs_copied: int = 0
+    blobs_skipped: int = 0
+    blobs_mounted: int = 0
+    bytes_total: int = 0
+    bytes_copied: int = 0
+    bytes_present: int = 0
+    seconds: float = 0.0
+    failures: list[CopyFailure] = field(default_factory=list)
+    images: list[ImagePlan] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "images": {"total": self.images_total, "done": self.images_done,
+                       "skipped_missing": self.images_skipped_missing, "failed": len(self.failures)},
+            "blobs": {"total": self.blobs_total, "copied": self.blobs_copied,
+                      "skipped": self.blobs_skipped, "mounted": self.blobs_mounted},
+            "bytes": {"total": self.bytes_total, "copied": self.bytes_copied, "already_present": self.bytes_present},
+            "seconds": round(self.seconds, 3),
+            "failures": [{"source": f.source, "destination": f.destination, "error": str(f.error)} for f in self.failures],
+        }
+
+
+class _Progress:
+    """Coalesces per-chunk byte counts into events of at least PROGRESS_STEP."""
+
+    def __init__(self, emit: EventSink, digest: str) -> None:
+        self.emit = emit
+        self.digest = digest
+        self.pending = 0
+
+    def add(self, n: int) -> None:
+        self.pending += n
+        if self.pending >= PROGRESS_STEP:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.emit(BlobProgress(self.digest, self.pending))
+            self.pending = 0
+
+
+class Copier:
+    def __init__(self, session: RegistrySession, options: CopyOptions | None = None, *,
+                 on_event: EventSink | None = None, cancel: asyncio.Event | None = None) -> None:
+        self.session = session
+        self.options = options or CopyOptions()
+        self.endpoints = Endpoints(session)
+        self._sink = on_event
+        self.cancel = cancel
+        self.result = CopyResult()
+        self._platform_re = self._compile_filter(self.options.filter_by_os)
+        self._disk = asyncio.Semaphore(4)
+
+    @staticmethod
+    def _compile_filter(pattern: str | None) -> re.Pattern[str] | None:
+        if not pattern:
+            return None
+        try:
+            return re.compile(pattern)
+        except re.error as exc:
+            raise InputError(f"--filter-by-os {pattern!r} is not a valid regular expression: {exc}") from None
+
+    def emit(self, event: Event) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def run(self, tasks: list[CopyTask]) -> CopyResult:
+        started = time.monotonic()
+        try:
+            plans = await self.resolve(tasks)
+            await self.check_destinations(plans)
+            self._announce(plans)
+            if not self.options.dry_run:
+                await self._execute(plans)
+        finally:
+            self.result.seconds = time.monotonic() - started
+        return self.result
+
+    async def resolve(self, tasks: list[CopyTask]) -> list[ImagePlan]:
+        self.result.images_total = len(tasks)
+        plans: list[ImagePlan | None] = await asyncio.gather(*(self._resolve_one(t) for t in tasks))
+        resolved = [p for p in plans if p is not None]
+        self.result.images = resolved
+        return resolved
+
+    # -- resolving -------------------------------------------------------------------------
+
+    async def _resolve_one(self, task: CopyTask) -> ImagePlan | None:
+        self._check_cancel()
+        source, reference = self.endpoints.source(task.source)
+        destination, tag = self.endpoints.destination(task.destination)
+        try:
+            top = await source.get_manifest(reference)
+            children: list[Manifest] = []
+            if top.is_index:
+                top, children = await self._resolve_index(source, top)
+        except NotFound as exc:
+            if self.options.skip_missing:
+                self.result.images_skipped_missing += 1
+                self.emit(LogMessage("warning", f"skipped {task.source}: {exc}"))
+                return None
+            self._fail(task, exc)
+            return None
+        except MirrorError as exc:
+            self._fail(task, exc)
+            return None
+        return ImagePlan(task, source, destination, tag, top, children)
+
+    async def _resolve_index(self, source: Source, index: Manifest) -> tuple[Manifest, list[Manifest]]:
+        entries = index.children()
+        chosen = entries
+        if self._platform_re is not None:
+            chosen = [d for d in entries if d.platform is not None and d.platform.matches(self._platform_re)]
+            if not chosen:
+                platforms = ", ".join(str(d.platform) for d in entries if d.platform) or "none"
+                raise NotFound(f"no platform matches --filter-by-os {self.options.filter_by_os!r} (available: {platforms})")
+        manifests = await asyncio.gather(*(source.get_manifest(d.digest) for d in chosen))
+        nested = [m for m in manifests if m.is_index]
+        if nested:
+            raise InputError(f"index {index.digest} nests another index; nested indexes are not supported")
+        if len(chosen) == len(entries):
+            return index, list(manifests)
+        if len(chosen) == 1 and not self.options.keep_manifest_list:
+            return manifests[0], []
+        return _filtered_index(index, chosen), list(manifests)
+
+    # -- checking ---------------------------------------------------------------------------
+
+    async def check_destinations(self, plans: list[ImagePlan]) -> None:
+        async def check(plan: ImagePlan) -> None:
+            self._check_cancel()
+            try:
+                plan.present = await plan.destination.manifest_digest(plan.top.digest) == plan.top.digest
+                if plan.present and plan.tag:
+                    plan.tag_current = await plan.destination.manifest_digest(plan.tag) == plan.top.digest
+            except MirrorError as exc:
+                self._fail(plan.task, exc)
+                plans_failed.add(id(plan))
+
+        plans_failed: set[int] = set()
+        await asyncio.gather(*(check(p) for p in plans))
+        plans[:] = [p for p in plans if id(p) not in plans_failed]
+
+    def _announce(self, plans: list[ImagePlan]) -> None:
+        unique: dict[tuple[str, str], int] = {}
+        present: dict[tuple[str, str], int] = {}
+        for plan in plans:
+            for digest, size in plan.blobs().items():
+                key = (plan.destination.store_key, digest)
+                unique[key] = size
+                if plan.present:
+                    present[key] = size
+        self.result.blobs_total = len(unique)
+        self.result.bytes_total = sum(unique.values())
+        self.result.bytes_present = sum(present.values())
+        self.emit(PlanReady(images=len(plans), blobs=len(unique), total_bytes=self.result.bytes_total))
+
+    # -- executing --------------------------------------------------------------------------
+
+    async def _execute(self, plans: list[ImagePlan]) -> None:
+        # needs[(store, digest)] -> {repository: (destination, source, size)}
+        needs: dict[tuple[str, str], dict[str, tuple[Destination, Source, int]]] = {}
+        for plan in plans:
+            if plan.present:
+                continue
+            for digest, size in plan.blobs().items():
+                slot = needs.setdefault((plan.destination.store_key, digest), {})
+                slot.setdefault(plan.destination.repository, (plan.destination, plan.source, size))
+        for plan in plans:
+            if plan.present:
+                for digest, size in plan.blobs().items():
+                    key = (plan.destination.store_key, digest)
+                    if key not in needs:
+                        self.result.blobs_skipped += 1
+                        needs[key] = {}
+                        self.emit(BlobSkipped(digest, size, plan.destination.display))
+
+        blob_tasks: dict[tuple[str, str, str], asyncio.Future[None]] = {}
+        loop = asyncio.get_running_loop()
+        for key in needs:
+            for repo in needs[key]:
+                blob_tasks[(key[0], key[1], repo)] = loop.create_future()
+
+        # Largest first: tasks are created in this order and semaphores are FIFO.
+        ordered = sorted(((k, v) for k, v in needs.items() if v), key=lambda kv: -next(iter(kv[1].values()))[2])
+        workers = [asyncio.create_task(self._blob_group(key, repos, blob_tasks)) for key, repos in ordered]
+        image_workers = [asyncio.create_task(self._push_image(plan, blob_tasks)) for plan in plans]
+        try:
+            pending: set[asyncio.Task[None]] = set(image_workers)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                for finished in done:
+                    error = finished.exception()
+                    if error is not None:
+                        raise error
+        finally:
+            for w in workers + image_workers:
+                w.cancel()
+            await asyncio.gather(*workers, *image_workers, return_exceptions=True)
+            for fut in blob_tasks.values():
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # mark retrieved
+        self._check_cancel()
+
+    async def _blob_group(self, key: tuple[str, str], repos: dict[str, tuple[Destination, Source, int]],
+                          futures: dict[tuple[str, str, str], asyncio.Future[None]]) -> None:
+        """Make one digest present in every repository of one store that needs it."""
+        store, digest = key
+        names = list(repos)
+
+        def settle(repo: str, exc: BaseException | None = None) -> None:
+            fut = futures[(store, digest, repo)]
+            if not fut.done():
+                if exc is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(exc)
+
+        try:
+            self._check_cancel()
+            present = await asyncio.gather(*(repos[r][0].has_blob(digest, repos[r][2]) for r in names))
+            have = [r for r, p in zip(names, present) if p]
+            missing = [r for r, p in zip(names, present) if not p]
+            for r in have:
+                self.result.blobs_skipped += 1
+                self.emit(BlobSkipped(digest, repos[r][2], repos[r][0].display))
+                settle(r)
+            if missing and not have:
+                first = missing.pop(0)
+                destination, source, size = repos[first]
+                if not await self._mount_from_source(destination, source, digest, size):
+                    await self._transfer(destination, source, digest, size)
+                settle(first)
+                have = [first]
+            for r in missing:
+                destination, source, size = repos[r]
+                if await destination.mount(digest, have[0]):
+                    self.result.blobs_mounted += 1
+                    self.emit(BlobMounted(digest, size, destination.display, have[0]))
+                else:
+                    await self._transfer(destination, source, digest, size)
+                settle(r)
+        except BaseException as exc:
+            for r in names:
+                settle(r, exc if isinstance(exc, MirrorError) else Cancelled())
+            if not isinstance(exc, (MirrorError, asyncio.CancelledError)):
+                raise
+
+    async def _mount_from_source(self, destination: Destination, source: Source, digest: str, size: int) -> bool:
+        """Same registry on both sides: a mount moves no bytes."""
+        if (isinstance(destination, RegistryDestination) and isinstance(source, RegistrySource)
+                and destination.client is source.client and source.repository != destination.repository):
+            if await destination.mount(digest, source.repository):
+                self.result.blobs_mounted += 1
+                self.emit(BlobMounted(digest, size, destination.display, source.repository))
+                return True
+        return False
+
+    async def _transfer(self, destination: Destination, source: Source, digest: str, size: int) -> None:
+        limiter = _transfer_limiter(destination, source, self._disk)
+        for attempt in range(BLOB_ATTEMPTS):
+            self._check_cancel()
+            async with limiter():
+                self.emit(BlobStarted(digest, size, destination.display))
+                progress = _Progress(self.emit, digest)
+                moved = 0
+
+                async def body() -> AsyncIterator[bytes]:
+                    nonlocal moved
+                    async for chunk in source.stream(digest, size):
+                        if self.cancel is not None and self.cancel.is_set():
+                            raise Cancelled()
+                        moved += len(chunk)
+                        progress.add(len(chunk))
+                        yield chunk
+
+                try:
+                    await destination.put_blob(digest, size, body)
+                except IntegrityError as exc:
+                    # Bad bytes from the source (a flaky proxy, a corrupt disk): never kept; read again.
+                    progress.flush()
+                    self.emit(BlobProgress(digest, -moved))
+                    if attempt + 1 >= BLOB_ATTEMPTS:
+                        raise
+                    self.emit(LogMessage("warning", f"{exc}; reading it again"))
+                    continue
+                progress.flush()
+            self.result.blobs_copied += 1
+            self.result.bytes_copied += size
+            self.emit(BlobDone(digest, size, destination.display))
+            return
+
+    async def _push_image(self, plan: ImagePlan, futures: dict[tuple[str, str, str], asyncio.Future[None]]) -> None:
+        task = plan.task
+        destination = plan.destination
+        try:
+            if not plan.present:
+                waits = [futures[(destination.store_key, d, destination.repository)] for d in plan.blobs()]
+                for fut in waits:
+                    await asyncio.shield(fut)
+                self._check_cancel()
+                for child in plan.children:
+                    if await destination.manifest_digest(child.digest) != child.digest:
+                        await destination.put_manifest(None, child, top_level=False)
+                await destination.put_manifest(None, plan.top, top_level=True)
+            for tag in ([plan.tag] if plan.tag else []) + list(task.extra_tags):
+                if plan.present and tag == plan.tag and plan.tag_current:
+                    continue
+                await destination.put_manifest(tag, plan.top, top_level=True)
+            self.result.images_done += 1
+            self.emit(ImageDone(str(task.source), str(task.destination), plan.top.digest, skipped=plan.present))
+        except MirrorError as exc:
+            if isinstance(exc, Cancelled):
+                raise
+            self._fail(task, exc)
+
+    def _fail(self, task: CopyTask, exc: MirrorError) -> None:
+        if isinstance(exc, Cancelled):
+            raise exc
+        self.result.failures.append(CopyFailure(str(task.source), str(task.destination), exc))
+        self.emit(ImageFailed(str(task.source), str(task.destination), str(exc)))
+        if not self.options.continue_on_error:
+            raise CopyFailed(task, exc)
+
+
+class CopyFailed(MirrorError):
+    """The first failure stops a run unless --continue-on-error: names the image and the reason."""
+
+    title = "Mirror failed"
+
+    def __init__(self, task: CopyTask, cause: MirrorError) -> None:
+        super().__init__(f"{task.source} → {task.destination}: {cause}")
+        self.task = task
+        self.cause = cause
+
+
+def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore) -> Callable[[], object]:
+    """Blob bodies count against the destination registry's transfer limit (and the source's)."""
+    sems: list[asyncio.Semaphore] = []
+    if isinstance(destination, RegistryDestination):
+        sems.append(destination.client.transfers)
+    if isinstance(source, RegistrySource) and (not sems or source.client.transfers is not sems[0]):
+        sems.append(source.client.transfers)
+    if not sems:
+        sems.append(disk)
+
+    class _Both:
+        async def __aenter__(self) -> None:
+            for s in sems:
+                await s.acquire()
+
+        async def __aexit__(self, *exc: object) -> None:
+            for s in reversed(sems):
+                s.release()
+
+    return _Both
+
+
+def _filtered_index(index: Manifest, chosen: list[Descriptor]) -> Manifest:
+    """A new index holding only the chosen platforms (its digest differs from the original)."""
+    data = index.json
+    keep = {d.digest for d in chosen}
+    data["manifests"] = [m for m in data.get("manifests", []) if m.get("digest") in keep]
+    raw = json.dumps(data, indent=3).encode()
+    return Manifest.parse(raw, index.media_type, where=f"filtered {index.digest}")
+
+
+async def copy_images(tasks: list[CopyTask], session: RegistrySession, options: CopyOptions | None = None, *,
+                      on_event: EventSink | None = None, cancel: asyncio.Event | None = None) -> CopyResult:
+    """Run a whole plan. Raises CopyFailed on the first failure unless continue_on_error."""
+    return await Copier(session, options, on_event=on_event, cancel=cancel).run(tasks)
+
+
+__all__ = ["CopyTask", "CopyOptions", "CopyResult", "CopyFailure", "CopyFailed", "Copier", "ImagePlan",
+           "copy_images", "RegistryError"]

@@ -1,0 +1,201 @@
+"""Where images come from and go to: a registry repository or an OCI layout directory.
+
+The copy engine speaks only to :class:`Source` and :class:`Destination`; these adapters hide whether
+the bytes travel over HTTP or to a disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MappingError
+from .layout import OCILayout
+from .manifest import Manifest
+from .reference import ImageReference, parse_reference
+from .registry import RegistryClient, RegistrySession
+
+
+@dataclass(frozen=True)
+class RegistryLocation:
+    ref: ImageReference
+
+    def __str__(self) -> str:
+        return str(self.ref)
+
+
+@dataclass(frozen=True)
+class LayoutLocation:
+    """An image inside an OCI layout; ``name`` is its ``org.opencontainers.image.ref.name``."""
+
+    path: Path
+    name: str
+
+    def __str__(self) -> str:
+        return f"oci:{self.path}:{self.name}"
+
+
+Location = RegistryLocation | LayoutLocation
+
+
+def parse_location(text: str) -> Location:
+    """``oci:DIR:NAME`` (or ``file://DIR:NAME``) for a layout, anything else is an image reference."""
+    for prefix in ("oci:", "file://"):
+        if text.startswith(prefix):
+            rest = text[len(prefix):]
+            path, sep, name = rest.partition(":")
+            if not sep or not path or not name:
+                raise MappingError(f"{text!r}: a directory location is {prefix}DIR:NAME")
+            return LayoutLocation(Path(path), name)
+    return RegistryLocation(parse_reference(text))
+
+
+class Source:
+    key: str
+    display: str
+
+    async def get_manifest(self, reference: str) -> Manifest:
+        raise NotImplementedError
+
+    def stream(self, digest: str, size: int) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+
+class Destination:
+    store_key: str  # blobs are shared within one store: a registry host, or a layout directory
+    repository: str
+    display: str
+
+    async def has_blob(self, digest: str, size: int) -> bool:
+        raise NotImplementedError
+
+    async def mount(self, digest: str, from_repository: str) -> bool:
+        return False
+
+    async def put_blob(self, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]]) -> None:
+        raise NotImplementedError
+
+    async def manifest_digest(self, reference: str) -> str | None:
+        raise NotImplementedError
+
+    async def put_manifest(self, reference: str | None, manifest: Manifest, *, top_level: bool) -> None:
+        """Store ``manifest``; ``reference`` None means by digest only."""
+        raise NotImplementedError
+
+
+class RegistrySource(Source):
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+        self.key = f"{client.registry}/{repository}"
+        self.display = self.key
+
+    async def get_manifest(self, reference: str) -> Manifest:
+        return await self.client.get_manifest(self.repository, reference)
+
+    async def stream(self, digest: str, size: int) -> AsyncIterator[bytes]:
+        async for chunk in self.client.stream_blob(self.repository, digest, size):
+            yield chunk
+
+
+class LayoutSource(Source):
+    def __init__(self, layout: OCILayout) -> None:
+        self.layout = layout
+        self.key = f"oci:{layout.root}"
+        self.display = str(layout.root)
+
+    async def get_manifest(self, reference: str) -> Manifest:
+        if reference.startswith("sha256:"):
+            return self.layout.get_manifest(reference)
+        entry = self.layout.find(reference)
+        return self.layout.get_manifest(entry.digest, entry.media_type)
+
+    async def stream(self, digest: str, size: int) -> AsyncIterator[bytes]:
+        async for chunk in self.layout.read_blob_chunks(digest):
+            yield chunk
+
+
+class RegistryDestination(Destination):
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+        self.store_key = f"registry:{client.registry}"
+        self.display = f"{client.registry}/{repository}"
+
+    async def has_blob(self, digest: str, size: int) -> bool:
+        return await self.client.blob_exists(self.repository, digest)
+
+    async def mount(self, digest: str, from_repository: str) -> bool:
+        return await self.client.mount_blob(self.repository, digest, from_repository)
+
+    async def put_blob(self, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]]) -> None:
+        await self.client.upload_blob(self.repository, digest, size, body)
+
+    async def manifest_digest(self, reference: str) -> str | None:
+        return await self.client.manifest_digest(self.repository, reference)
+
+    async def put_manifest(self, reference: str | None, manifest: Manifest, *, top_level: bool) -> None:
+        await self.client.put_manifest(self.repository, reference or manifest.digest, manifest)
+
+
+class LayoutDestination(Destination):
+    """All images of one directory share its blob store; ``name`` prefixes the index names."""
+
+    def __init__(self, layout: OCILayout, name: str) -> None:
+        self.layout = layout
+        self.name = name
+        self.repository = ""
+        self.store_key = f"oci:{layout.root}"
+        self.display = f"{layout.root}"
+
+    async def has_blob(self, digest: str, size: int) -> bool:
+        return self.layout.has_blob(digest, size)
+
+    async def put_blob(self, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]]) -> None:
+        await self.layout.write_blob(digest, size, body())
+
+    async def manifest_digest(self, reference: str) -> str | None:
+        if reference.startswith("sha256:"):
+            return reference if self.layout.has_blob(reference) else None
+        for entry in self.layout.entries():
+            if entry.name == reference:
+                return entry.digest if self.layout.has_blob(entry.digest) else None
+        return None
+
+    async def put_manifest(self, reference: str | None, manifest: Manifest, *, top_level: bool) -> None:
+        self.layout.put_manifest_blob(manifest)
+        if reference and not reference.startswith("sha256:"):
+            await self.layout.tag(reference, manifest)
+
+
+class Endpoints:
+    """Builds and caches adapters so that every task touching the same place shares them."""
+
+    def __init__(self, session: RegistrySession) -> None:
+        self.session = session
+        self._layouts: dict[Path, OCILayout] = {}
+
+    def layout(self, path: Path, *, create: bool) -> OCILayout:
+        key = path.resolve()
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = OCILayout(key)
+            self._layouts[key] = layout
+        if create:
+            layout.ensure()
+        return layout
+
+    def source(self, location: Location) -> tuple[Source, str]:
+        """The adapter and the reference to ask it for."""
+        if isinstance(location, RegistryLocation):
+            client = self.session.client(location.ref.registry)
+            return RegistrySource(client, location.ref.repository), location.ref.reference
+        return LayoutSource(self.layout(location.path, create=False)), location.name
+
+    def destination(self, location: Location) -> tuple[Destination, str | None]:
+        """The adapter and the tag (None when the destination is by digest only)."""
+        if isinstance(location, RegistryLocation):
+            client = self.session.client(location.ref.registry)
+            return RegistryDestination(client, location.ref.repository), location.ref.tag
+        return LayoutDestination(self.layout(location.path, create=True), location.name), location.name

@@ -1,0 +1,148 @@
+"""Manifests and descriptors of every media type a mirror meets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RegistryProtocolError, UnsupportedManifest
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
+# Full Accept list: a registry answering a tag with only what we list must never fall back to schema 1.
+ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
+
+_ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.os}/{self.architecture}"
+        return f"{text}/{self.variant}" if self.variant else text
+
+    def matches(self, pattern: re.Pattern[str]) -> bool:
+        return bool(pattern.search(str(self)))
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    platform: Platform | None = None
+    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any, *, where: str) -> Descriptor:
+        if not isinstance(data, dict):
+            raise RegistryProtocolError(f"{where}: a descriptor is not an object")
+        digest = data.get("digest")
+        size = data.get("size")
+        if not isinstance(digest, str) or not digest.startswith("sha256:") or len(digest) != 71:
+            raise RegistryProtocolError(f"{where}: descriptor digest {digest!r} is not a sha256 digest")
+        if not isinstance(size, int) or size < 0:
+            raise RegistryProtocolError(f"{where}: descriptor {digest} has no valid size")
+        platform = None
+        if isinstance(data.get("platform"), dict):
+            p = data["platform"]
+            platform = Platform(str(p.get("os", "")), str(p.get("architecture", "")), p.get("variant") or None)
+        return cls(
+            media_type=str(data.get("mediaType", "")),
+            digest=digest,
+            size=size,
+            platform=platform,
+            annotations=dict(data.get("annotations") or {}),
+            urls=tuple(data.get("urls") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest exactly as served: ``raw`` is pushed back byte for byte, never re-serialised."""
+
+    raw: bytes
+    media_type: str
+    digest: str
+
+    @classmethod
+    def parse(cls, raw: bytes, content_type: str | None, *, where: str) -> Manifest:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise RegistryProtocolError(f"{where}: manifest is not JSON") from None
+        if not isinstance(data, dict):
+            raise RegistryProtocolError(f"{where}: manifest is not a JSON object")
+        media_type = data.get("mediaType") or (content_type or "").split(";")[0].strip()
+        if data.get("schemaVersion") == 1 or media_type in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
+            raise UnsupportedManifest(
+                f"{where} is a Docker schema 1 manifest, which OpenShift mirrors cannot use",
+                hint="push the image again with a current client (schema 2 or OCI)",
+            )
+        if not media_type:
+            # OCI allows omitting mediaType: tell image and index apart by their fields.
+            media_type = OCI_INDEX if "manifests" in data else OCI_MANIFEST
+        if media_type not in MANIFEST_TYPES:
+            raise UnsupportedManifest(f"{where}: unsupported manifest media type {media_type!r}")
+        return cls(raw=raw, media_type=media_type, digest=sha256_digest(raw))
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    def children(self) -> list[Descriptor]:
+        if not self.is_index:
+            return []
+        return [
+            Descriptor.from_json(d, where=f"index {self.digest}") for d in self.json.get("manifests") or []
+        ]
+
+    def config(self) -> Descriptor | None:
+        if self.is_index:
+            return None
+        cfg = self.json.get("config")
+        return Descriptor.from_json(cfg, where=f"manifest {self.digest}") if cfg else None
+
+    def layers(self) -> list[Descriptor]:
+        if self.is_index:
+            return []
+        return [Descriptor.from_json(d, where=f"manifest {self.digest}") for d in self.json.get("layers") or []]
+
+    def blobs(self) -> list[Descriptor]:
+        """Config first, then layers; foreign layers (with urls) are not copied, as oc does."""
+        items = [self.config()] if self.config() else []
+        items += [layer for layer in self.layers() if not layer.urls]
+        return [d for d in items if d is not None]
+
+
+def normalise_arch(arch: str) -> str:
+    return _ARCH_ALIASES.get(arch, arch)
+
+
+def openshift_arch(arch: str) -> str:
+    """Release tags spell architectures the RPM way: amd64 → x86_64, arm64 → aarch64."""
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)

@@ -1,0 +1,79 @@
+"""``SRC=DST`` mapping files, as ``oc image mirror -f`` reads them, and positional SRC DST pairs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .copier import CopyTask
+from .endpoints import LayoutLocation, RegistryLocation, parse_location
+from .errors import MappingError, ReferenceFormatError
+
+
+def _task(src_text: str, dst_text: str, *, where: str) -> CopyTask:
+    try:
+        source = parse_location(src_text)
+        destination = parse_location(dst_text)
+    except (ReferenceFormatError, MappingError) as exc:
+        raise MappingError(f"{where}: {exc}") from None
+    if isinstance(destination, RegistryLocation) and destination.ref.tag is None and destination.ref.digest is None:
+        raise MappingError(f"{where}: destination {dst_text!r} needs a tag")
+    if isinstance(destination, RegistryLocation) and destination.ref.digest and not destination.ref.tag:
+        # oc keeps the source digest when the destination names none; a digest here must match it.
+        if not (isinstance(source, RegistryLocation) and source.ref.digest == destination.ref.digest):
+            raise MappingError(f"{where}: a destination digest must equal the source digest")
+    if isinstance(source, RegistryLocation) and isinstance(destination, RegistryLocation) and source.ref == destination.ref:
+        raise MappingError(f"{where}: source and destination are the same image")
+    if isinstance(destination, LayoutLocation) and not destination.name:
+        raise MappingError(f"{where}: a directory destination needs a name")
+    return CopyTask(source, destination)
+
+
+def parse_mapping_text(text: str, *, source: str = "mapping") -> list[CopyTask]:
+    tasks: list[CopyTask] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{source} line {number}"
+        if "=" in line:
+            src, _, dst = line.partition("=")
+        else:
+            parts = line.split()
+            if len(parts) != 2:
+                raise MappingError(f"{where}: expected SRC=DST (or 'SRC DST'), got {line[:80]!r}")
+            src, dst = parts
+        src, dst = src.strip(), dst.strip()
+        if not src or not dst:
+            raise MappingError(f"{where}: both sides of '=' must name an image")
+        tasks.append(_task(src, dst, where=where))
+    return tasks
+
+
+def load_mapping_file(path: str | os.PathLike[str]) -> list[CopyTask]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(f"mapping file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"cannot read mapping file {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_mapping_text(text, source=str(p))
+
+
+def pairs_to_tasks(items: list[str]) -> list[CopyTask]:
+    """Positional arguments ``SRC DST [SRC DST ...]`` or ``SRC=DST`` items."""
+    tasks: list[CopyTask] = []
+    pending: str | None = None
+    for index, item in enumerate(items, start=1):
+        if "=" in item and pending is None and not item.startswith(("oci:", "file://")):
+            src, _, dst = item.partition("=")
+            tasks.append(_task(src, dst, where=f"argument {index}"))
+        elif pending is None:
+            pending = item
+        else:
+            tasks.append(_task(pending, item, where=f"argument {index - 1}"))
+            pending = None
+    if pending is not None:
+        raise MappingError(f"{pending!r} has no destination: give SRC DST pairs or SRC=DST")
+    return tasks
