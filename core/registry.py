@@ -477,7 +477,7 @@ class RegistryClient:
         while True:
             try:
                 async with self.open_blob(repository, digest, offset=received) as response:
-                    async for chunk in response.aiter_raw(CHUNK):
+                    async for chunk in response.aiter_raw():
                         hasher.update(chunk)
                         received += len(chunk)
                         if size is not None and received > size:
