@@ -37,7 +37,9 @@ from .errors import (
     RegistryUnreachable,
     TLSVerifyError,
 )
+from . import rawhttp
 from .manifest import ACCEPT, Manifest
+from .rawhttp import RawHTTPError, RawResponse
 from .tlsconfig import TLSOptions, build_ssl_context
 
 CHUNK = 1 << 20
@@ -469,6 +471,28 @@ class RegistryClient:
         finally:
             await response.aclose()
 
+    async def _fast_blob_get(self, repository: str, digest: str, offset: int) -> RawResponse | None:
+        """The lean path for a blob body; None when the answer needs httpx's handling (auth, redirect, error)."""
+        if self._base is None:
+            await self.ping()
+        headers = await self._auth_headers(self.pull_scope(repository))
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        response = await self._raw_exchange("GET", f"{self._base}/v2/{repository}/blobs/{digest}", headers)
+        if response.status == 200 and not offset or response.status == 206 and offset:
+            return response
+        response.close()
+        return None
+
+    async def _raw_exchange(self, method: str, url: str, headers: dict[str, str],
+                            body: AsyncIterator[bytes] | None = None) -> RawResponse:
+        try:
+            return await rawhttp.exchange(method, url, headers, ssl_context=self._ssl, body=body)
+        except ssl.SSLError as exc:
+            raise TLSVerifyError(f"TLS with {self.api_host} failed: {exc}", registry=self.registry) from None
+        except RawHTTPError as exc:
+            raise RegistryUnreachable(f"connection to {self.api_host} failed: {exc}", registry=self.registry) from None
+
     async def stream_blob(self, repository: str, digest: str, size: int | None = None) -> AsyncIterator[bytes]:
         """Yield a blob's bytes, resuming with Range after a broken connection; verify sha256 at the end."""
         hasher = hashlib.sha256()
@@ -476,17 +500,29 @@ class RegistryClient:
         failures = 0
         while True:
             try:
-                async with self.open_blob(repository, digest, offset=received) as response:
-                    async for chunk in response.aiter_raw():
-                        hasher.update(chunk)
-                        received += len(chunk)
-                        if size is not None and received > size:
-                            raise IntegrityError(f"blob {digest} from {self.registry}/{repository} is longer than {size} bytes")
-                        yield chunk
+                fast = await self._fast_blob_get(repository, digest, received)
+                if fast is not None:
+                    try:
+                        async for chunk in fast.body():
+                            hasher.update(chunk)
+                            received += len(chunk)
+                            if size is not None and received > size:
+                                raise IntegrityError(f"blob {digest} from {self.registry}/{repository} is longer than {size} bytes")
+                            yield chunk
+                    finally:
+                        fast.close()
+                else:
+                    async with self.open_blob(repository, digest, offset=received) as response:
+                        async for chunk in response.aiter_raw():
+                            hasher.update(chunk)
+                            received += len(chunk)
+                            if size is not None and received > size:
+                                raise IntegrityError(f"blob {digest} from {self.registry}/{repository} is longer than {size} bytes")
+                            yield chunk
                 if size is None or received == size:
                     break
                 raise httpx.ReadError("short read")
-            except (httpx.TransportError, RegistryUnreachable, RegistryProtocolError) as exc:
+            except (httpx.TransportError, RawHTTPError, RegistryUnreachable, RegistryProtocolError) as exc:
                 failures += 1
                 if failures >= self.retry.attempts or (isinstance(exc, RegistryProtocolError) and received):
                     raise RegistryUnreachable(
@@ -567,7 +603,13 @@ class RegistryClient:
             try:
                 hdrs = dict(headers)
                 hdrs.update(await self._auth_headers(scopes))
-                response = await self._send_raw("PUT", put_url, headers=hdrs, content=body())
+                raw = await self._raw_exchange("PUT", put_url, hdrs, body=body())
+                try:
+                    error_body = b"" if raw.status in (201, 204) else await raw.read_all()
+                finally:
+                    raw.close()
+                response = httpx.Response(raw.status, headers=raw.headers, content=error_body,
+                                          request=httpx.Request("PUT", put_url))
             except (RegistryUnreachable, TLSVerifyError) as exc:
                 attempt += 1
                 if attempt >= self.retry.attempts:
