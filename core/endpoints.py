@@ -189,8 +189,9 @@ class Endpoints:
     def source(self, location: Location) -> tuple[Source, str]:
         """The adapter and the reference to ask it for."""
         if isinstance(location, RegistryLocation):
-            client = self.session.client(location.ref.registry)
-            return RegistrySource(client, location.ref.repository), location.ref.reference
+            ref = self.session.resolve_source(location.ref)
+            client = self.session.client(ref.registry)
+            return RegistrySource(client, ref.repository), ref.reference
         return LayoutSource(self.layout(location.path, create=False)), location.name
 
     def destination(self, location: Location) -> tuple[Destination, str | None]:

@@ -39,6 +39,7 @@ from .errors import (
 )
 from . import rawhttp
 from .manifest import ACCEPT, Manifest
+from .reference import ImageReference
 from .rawhttp import RawHTTPError, RawResponse
 from .tlsconfig import TLSOptions, build_ssl_context
 
@@ -696,12 +697,28 @@ class RegistrySession:
     """Clients for every registry a run touches, sharing one auth file and TLS options."""
 
     def __init__(self, auth: AuthFile | None = None, tls: TLSOptions | None = None, *,
-                 max_per_registry: int = 6, retry: RetryPolicy | None = None) -> None:
+                 max_per_registry: int = 6, retry: RetryPolicy | None = None,
+                 source_mirrors: list[tuple[str, str]] | None = None) -> None:
         self.auth = auth or AuthFile(path=None, data={"auths": {}})
         self.tls = tls or TLSOptions()
         self.max_per_registry = max_per_registry
         self.retry = retry
+        # (source prefix, mirror prefix): where to really read images named under the source
+        # (an ImageDigestMirrorSet given with --idms-file, or the sandbox standing in for quay.io).
+        self.source_mirrors = list(source_mirrors or [])
         self._clients: dict[str, RegistryClient] = {}
+
+    def resolve_source(self, ref: ImageReference) -> ImageReference:
+        """Where to read ``ref`` from: the first mirror whose source prefix matches, else itself."""
+        name = ref.name
+        for source, mirror in self.source_mirrors:
+            if name == source or name.startswith(source.rstrip("/") + "/"):
+                from .reference import parse_reference
+
+                rewritten = mirror.rstrip("/") + name[len(source.rstrip("/")):]
+                target = parse_reference(rewritten, default_tag=None)
+                return ImageReference(target.registry, target.repository, ref.tag, ref.digest)
+        return ref
 
     def client(self, registry: str) -> RegistryClient:
         client = self._clients.get(registry)

@@ -1,0 +1,152 @@
+"""Start, seed and stop the practice sandbox.
+
+Two registries on 127.0.0.1, both with TLS from a throwaway CA (with SANs, as the procedure asks):
+- *source* stands in for quay.io and registry.redhat.io: an ImageDigestMirrorSet written into the
+  sandbox points those names at it, so the wizard shows the real pull specs;
+- *mirror* is the admin's own registry, with a user and password to add in the Credentials step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from core.copier import CopyOptions, CopyTask, copy_images
+from core.endpoints import LayoutLocation, RegistryLocation
+from core.reference import parse_reference
+from core.registry import RegistrySession
+from core.tlsconfig import TLSOptions
+
+from .content import RELEASE_REPO, build_release, build_samples, new_builder
+from .pki import make_ca, make_server_cert
+from .registry import LocalRegistry, make_registry
+
+MIRROR_USER = "admin"
+RELEASE_VERSION = "4.17.3"
+
+
+@dataclass
+class Sandbox:
+    workdir: Path
+    source: LocalRegistry
+    mirror: LocalRegistry
+    ca_file: Path
+    pull_secret: Path
+    mirror_password: str = field(repr=False)
+    imagestreams_dir: Path
+    idms_file: Path
+    source_mirrors: list[tuple[str, str]]
+    release_source: str
+    plan_path: Path | None = None
+
+    @property
+    def mirror_user(self) -> str:
+        return MIRROR_USER
+
+    @property
+    def mirror_repository(self) -> str:
+        return f"{self.mirror.host}/ocp4/openshift4"
+
+    def stop(self) -> None:
+        self.source.stop()
+        self.mirror.stop()
+
+    def start(self) -> None:
+        self.source.start()
+        self.mirror.start()
+
+
+def bundled_imagestreams() -> list[Path]:
+    folder = resources.files("tui.sandbox") / "data" / "imagestreams"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def _sample_pull_specs(files: list[Path]) -> list[str]:
+    specs: list[str] = []
+    for path in files:
+        stream = json.loads(path.read_text())
+        for tag in stream.get("spec", {}).get("tags", []):
+            source = tag.get("from") or {}
+            if source.get("kind") == "DockerImage":
+                specs.append(source["name"])
+    return specs
+
+
+def _pull_secret(path: Path) -> None:
+    """A pull secret shaped like the one from console.redhat.com (these entries are placeholders)."""
+    fake = base64.b64encode(b"sandbox-user:not-a-real-token").decode()
+    data = {"auths": {host: {"auth": fake, "email": "admin@example.com"}
+                      for host in ("cloud.openshift.com", "quay.io", "registry.connect.redhat.com",
+                                   "registry.redhat.io")}}
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def _idms(path: Path, mirrors: list[tuple[str, str]]) -> None:
+    doc = {"apiVersion": "config.openshift.io/v1", "kind": "ImageDigestMirrorSet",
+           "metadata": {"name": "mirror-wizard-sandbox-sources"},
+           "spec": {"imageDigestMirrors": [{"source": s, "mirrors": [m]} for s, m in mirrors]}}
+    path.write_text("# The sandbox's stand-in for quay.io and registry.redhat.io.\n" + yaml.safe_dump(doc, sort_keys=False))
+
+
+async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
+    builder = new_builder(seed_dir)
+    # Content names the real hosts; the IDMS sends reads of them to the sandbox source.
+    release = await build_release(builder, source_host="quay.io", version=RELEASE_VERSION, layer_size=layer_size)
+    samples = await build_samples(builder, _sample_pull_specs(bundled_imagestreams()))
+    session = RegistrySession(tls=TLSOptions(ca_files=(str(sandbox.ca_file),)), source_mirrors=sandbox.source_mirrors)
+    tasks: list[CopyTask] = []
+    for name in list(release.components.values()) + [release.release_name]:
+        ref = session.resolve_source(parse_reference(f"quay.io/{name}"))
+        tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(ref)))
+    for name, spec in samples.items():
+        tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(session.resolve_source(parse_reference(spec)))))
+    async with session:
+        await copy_images(tasks, session, CopyOptions())
+
+
+def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
+    """Start both registries and seed the source. Call ``stop()`` when done (also on errors)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    pki_dir = workdir / "pki"
+    pair, ca_cert, ca_key = make_ca(pki_dir)
+    server = make_server_cert(pki_dir, ca_cert, ca_key)
+    password = secrets.token_urlsafe(12)
+    source = make_registry(workdir / "source-registry", tls=(server.cert_path, server.key_path), ca_file=pair.cert_path)
+    mirror = make_registry(workdir / "mirror-registry", tls=(server.cert_path, server.key_path), ca_file=pair.cert_path,
+                           htpasswd=(MIRROR_USER, password))
+    src = source.host
+    source_mirrors = [
+        ("quay.io/openshift-release-dev", f"{src}/openshift-release-dev"),
+        ("registry.redhat.io", f"{src}/redhat"),
+        ("registry.access.redhat.com", f"{src}/access"),
+    ]
+    streams = workdir / "imagestreams"
+    streams.mkdir(exist_ok=True)
+    for path in bundled_imagestreams():
+        shutil.copyfile(path, streams / path.name)
+    sandbox = Sandbox(
+        workdir=workdir, source=source, mirror=mirror, ca_file=pair.cert_path,
+        pull_secret=workdir / "pull-secret.json", mirror_password=password, imagestreams_dir=streams,
+        idms_file=workdir / "sandbox-sources-idms.yaml", source_mirrors=source_mirrors,
+        release_source=f"quay.io/{RELEASE_REPO}:{RELEASE_VERSION}-x86_64",
+    )
+    _pull_secret(sandbox.pull_secret)
+    _idms(sandbox.idms_file, source_mirrors)
+    (workdir / "mirror-password.txt").write_text(password + "\n")
+    (workdir / "mirror-password.txt").chmod(0o600)
+    sandbox.start()
+    try:
+        asyncio.run(_seed(sandbox, workdir / "seed", layer_size))
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox
