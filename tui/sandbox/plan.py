@@ -1,0 +1,45 @@
+"""The plan the sandbox hands to the wizard: every choice prefilled except what the admin should type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .demo import Sandbox
+
+
+def demo_plan_dict(sandbox: Sandbox) -> dict:
+    mirror = sandbox.mirror.host
+    return {
+        "version": 1,
+        "auth_file": str(sandbox.pull_secret),
+        "idms_file": str(sandbox.idms_file),
+        "mirror": {"registry": mirror, "ca_file": str(sandbox.ca_file), "insecure": False},
+        "registries": [{"host": sandbox.source.host, "ca_file": str(sandbox.ca_file)}],
+        "release": {
+            "source": sandbox.release_source,
+            "channel": "stable-4.17",
+            "version": "4.17.3",
+            "architecture": "x86_64",
+            "mode": "registry",
+            "target": sandbox.mirror_repository,
+            "directory": str(sandbox.workdir / "removable-media"),
+        },
+        "samples": {"source": "files", "path": str(sandbox.imagestreams_dir), "mirror": mirror,
+                    "include": [], "skip": []},
+        "options": {"max_per_registry": 6},
+        "output_dir": str(sandbox.workdir / "output"),
+    }
+
+
+def write_demo_plan(sandbox: Sandbox) -> Path:
+    path = sandbox.workdir / "plan.yaml"
+    data = demo_plan_dict(sandbox)
+    try:
+        from core.plan import plan_from_dict, save_plan
+    except ImportError:
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+    save_plan(plan_from_dict(data), path)
+    return path
