@@ -435,6 +435,7 @@ class CopyFailed(MirrorError):
         super().__init__(f"{task.source} → {task.destination}: {cause}")
         self.task = task
         self.cause = cause
+        self.error = cause
 
 
 def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore) -> Callable[[], object]:

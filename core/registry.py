@@ -111,7 +111,7 @@ class RegistryClient:
         self.registry = registry
         self.api_host = api_host or registry
         self.credential = credential
-        self.insecure = tls.insecure
+        self.insecure = tls.is_insecure(self.api_host)
         self.retry = retry or RetryPolicy()
         self.transfers = asyncio.Semaphore(max_transfers)
         self.small = asyncio.Semaphore(SMALL_LANE)

@@ -25,20 +25,25 @@ class TLSOptions:
     ca_files: tuple[str, ...] = ()
     insecure: bool = False
     certs_dirs: tuple[Path, ...] = field(default_factory=lambda: tuple(default_certs_dirs()))
+    # Per-registry exceptions, like ``insecure = true`` for one registry in registries.conf.
+    insecure_hosts: tuple[str, ...] = ()
+
+    def is_insecure(self, host: str) -> bool:
+        return self.insecure or host in self.insecure_hosts
 
 
 def host_ca_files(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
     """``certs.d/HOST:PORT/*.crt`` (CA certificates) for this registry host."""
     found: list[Path] = []
     for base in certs_dirs:
-        folder = base / host
+        folder = Path(base) / host
         if folder.is_dir():
             found.extend(sorted(p for p in folder.glob("*.crt") if p.is_file()))
     return found
 
 
 def build_ssl_context(host: str, options: TLSOptions) -> ssl.SSLContext:
-    if options.insecure:
+    if options.is_insecure(host):
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
