@@ -128,3 +128,12 @@ def parse_repository(text: str) -> ImageReference:
     if ref.tag or ref.digest:
         raise ReferenceFormatError(f"{text!r}: expected a repository (host/path) without a tag or digest")
     return ref
+
+
+_HOST_PORT = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+
+
+def is_registry_host(value: str) -> bool:
+    """``HOST`` or ``HOST:PORT`` (a name, an IPv4 address or a bracketed IPv6 address)."""
+    match = _HOST_PORT.match(value or "")
+    return bool(match) and (match.group(1) is None or 0 < int(match.group(1)) < 65536)

@@ -1,0 +1,88 @@
+"""The plan file: strict loading, round trips, and errors that name the key to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.errors import PlanError
+from core.plan import Plan, load_plan, plan_from_dict, save_plan
+
+GOOD = {
+    "version": 1,
+    "auth_file": "/home/admin/pull-secret.json",
+    "idms_file": None,
+    "mirror": {"registry": "mirror.example.com:8443", "ca_file": "/etc/pki/mirror-ca.crt", "insecure": False},
+    "registries": [{"host": "quay.io", "ca_file": None}],
+    "release": {"source": "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64", "channel": "stable-4.17",
+                "version": "4.17.3", "architecture": "x86_64", "mode": "registry",
+                "target": "mirror.example.com:8443/ocp4/openshift4", "directory": None},
+    "samples": {"source": "files", "path": "imagestreams/", "mirror": "mirror.example.com:8443",
+                "include": ["ruby", "nodejs"], "skip": []},
+    "options": {"max_per_registry": 6},
+    "output_dir": "out",
+}
+
+
+def test_round_trip_keeps_every_choice(tmp_path: Path) -> None:
+    plan = plan_from_dict(GOOD)
+    path = save_plan(plan, tmp_path / "plan.yaml")
+    again = load_plan(path)
+    assert again == plan
+    assert again.release is not None and again.release.target.endswith("/ocp4/openshift4")
+    assert again.samples is not None and again.samples.include == ["ruby", "nodejs"]
+    assert again.ca_files() == ["/etc/pki/mirror-ca.crt"]
+    assert yaml.safe_load(path.read_text())["mirror"]["registry"] == "mirror.example.com:8443"
+
+
+def test_release_and_samples_are_optional() -> None:
+    plan = plan_from_dict({"mirror": {"registry": "mirror.example.com"}})
+    assert plan.release is None and plan.samples is None and isinstance(plan, Plan)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"colour": "blue"}, "unknown key(s): colour"),
+    ({"mirror": {"registry": "mirror.example.com", "pasword": "x"}}, "plan.mirror has unknown key(s): pasword"),
+    ({"mirror": {"registry": "https://mirror.example.com/v2"}}, "plan.mirror.registry is 'https://mirror.example.com/v2'"),
+    ({"mirror": {"registry": ""}}, "plan.mirror.registry is empty"),
+    ({"release": {**GOOD["release"], "mode": "usb"}}, "plan.release.mode is 'usb'"),
+    ({"release": {**GOOD["release"], "mode": "to-dir"}}, "plan.release.directory is needed for mode to-dir"),
+    ({"release": {**GOOD["release"], "target": ""}}, "plan.release.target is empty"),
+    ({"samples": {**GOOD["samples"], "skip": ["ruby"]}}, "ruby as both included and skipped"),
+    ({"samples": {**GOOD["samples"], "include": "ruby"}}, "plan.samples.include must be a list of names"),
+    ({"options": {"max_per_registry": 0}}, "max_per_registry must be between 1 and 64"),
+    ({"options": {"max_per_registry": "six"}}, "max_per_registry must be a whole number"),
+    ({"version": 7}, "version 7"),
+    ({"mirror": {"registry": "m.example.com", "insecure": "yes"}}, "plan.mirror.insecure must be true or false"),
+])
+def test_bad_plans_name_what_to_fix(change: dict, message: str) -> None:
+    with pytest.raises(PlanError) as info:
+        plan_from_dict({**GOOD, **change})
+    assert message in str(info.value)
+
+
+def test_missing_mirror_section() -> None:
+    data = dict(GOOD)
+    del data["mirror"]
+    with pytest.raises(PlanError, match="missing 'mirror:'"):
+        plan_from_dict(data)
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="does not exist"):
+        load_plan(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mirror: [unclosed\n")
+    with pytest.raises(PlanError, match="not valid YAML at line"):
+        load_plan(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(PlanError, match="not a YAML mapping"):
+        load_plan(listy)
+
+
+def test_a_plan_never_holds_a_password() -> None:
+    with pytest.raises(PlanError, match="unknown key"):
+        plan_from_dict({**GOOD, "mirror": {**GOOD["mirror"], "password": "hunter2"}})
