@@ -144,32 +144,44 @@ class RegistryClient:
         async with self._ping_lock:
             if self._base is not None and self._challenge is not None:
                 return self._challenge
-            schemes = ["https", "http"] if self.insecure else ["https"]
-            last_error: Exception | None = None
-            for scheme in schemes:
-                base = f"{scheme}://{self.api_host}"
+            attempt = 0
+            while True:
                 try:
-                    response = await self._send_raw("GET", f"{base}/v2/", headers={})
-                except (RegistryUnreachable, TLSVerifyError) as exc:
-                    last_error = exc
-                    continue
-                if response.status_code in (200, 401):
-                    self._base = base
-                    header = response.headers.get("www-authenticate")
-                    if response.status_code == 401 and header:
-                        self._challenge = parse_challenge(header)
-                    elif response.status_code == 401:
-                        self._challenge = Challenge("basic")
-                    else:
-                        self._challenge = Challenge("none")
-                    return self._challenge
-                if response.status_code == 404:
-                    raise RegistryProtocolError(
-                        f"{self.registry} does not serve the registry API at /v2/", registry=self.registry
-                    )
-                last_error = self._status_error(response, what="/v2/")
-            assert last_error is not None
-            raise last_error
+                    return await self._ping_once()
+                except RegistryUnreachable:
+                    # A registry restarting (or a blip) should not fail a long mirror at its first call.
+                    if attempt + 1 >= self.retry.attempts:
+                        raise
+                    await asyncio.sleep(self.retry.delay(attempt))
+                    attempt += 1
+
+    async def _ping_once(self) -> Challenge:
+        schemes = ["https", "http"] if self.insecure else ["https"]
+        last_error: Exception | None = None
+        for scheme in schemes:
+            base = f"{scheme}://{self.api_host}"
+            try:
+                response = await self._send_raw("GET", f"{base}/v2/", headers={})
+            except (RegistryUnreachable, TLSVerifyError) as exc:
+                last_error = exc
+                continue
+            if response.status_code in (200, 401):
+                self._base = base
+                header = response.headers.get("www-authenticate")
+                if response.status_code == 401 and header:
+                    self._challenge = parse_challenge(header)
+                elif response.status_code == 401:
+                    self._challenge = Challenge("basic")
+                else:
+                    self._challenge = Challenge("none")
+                return self._challenge
+            if response.status_code == 404:
+                raise RegistryProtocolError(
+                    f"{self.registry} does not serve the registry API at /v2/", registry=self.registry
+                )
+            last_error = self._status_error(response, what="/v2/")
+        assert last_error is not None
+        raise last_error
 
     async def check_login(self, repository: str | None = None) -> None:
         """Prove the credentials work: Basic against /v2/, Bearer by getting a token."""
