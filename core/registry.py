@@ -557,9 +557,9 @@ class RegistryClient:
             parts.append(chunk)
         return b"".join(parts)
 
-    async def list_tags(self, repository: str) -> list[str]:
+    async def list_tags(self, repository: str, *, page_size: int = 1000) -> list[str]:
         tags: list[str] = []
-        url: str | None = f"/v2/{repository}/tags/list?n=1000"
+        url: str | None = f"/v2/{repository}/tags/list?n={page_size}"
         while url:
             async with self.small:
                 response = await self.request("GET", url, scopes=self.pull_scope(repository), ok=(200, 404),

@@ -199,3 +199,16 @@ def test_redirects_never_carry_authorization_to_another_host(source_image, tls_r
     assert all(r.host_header.startswith("localhost") for r in redirected)
     assert not any("authorization" in r.headers for r in redirected), "Authorization leaked to another host"
     assert any("authorization" in r.headers for r in proxy.requests if not r.path.startswith("/_redirected"))
+
+
+def test_a_reset_blob_read_resumes_with_range(source_image, source_proxy: FaultProxy, plain_registry) -> None:
+    src, digest = source_image
+    raw = json.loads(skopeo.raw_manifest(src, **PLAIN))
+    big = max(raw["layers"], key=lambda layer: layer["size"])["digest"]
+    fault = Fault("reset", method="GET", path=big, times=1)
+    source_proxy.add(fault)
+    dst = f"{plain_registry.host}/{unique_repo('range')}:v1"
+    assert copy(via(source_proxy, src), dst).ok and fault.fired == 1
+    reads = [r for r in source_proxy.requests if r.method == "GET" and big in r.path]
+    assert len(reads) == 2 and reads[1].headers.get("range", "").startswith("bytes=")
+    assert reads[1].headers["range"] != "bytes=0-", "the retry re-read from the start"

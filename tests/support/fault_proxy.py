@@ -9,6 +9,7 @@ requests it matches, and every request is recorded.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import ssl
 import threading
@@ -35,7 +36,8 @@ class Recorded:
 
 @dataclass
 class Fault:
-    """``kind``: status | reset | truncate | flip | drip | redirect | relative-location | too-large."""
+    """``kind``: status | reset | truncate | flip | drip | redirect | relative-location | too-large |
+    paginate-tags (what distribution 3 does with ``n``/``last``; the Debian 2.8 server ignores them)."""
 
     kind: str
     method: str | None = None
@@ -213,9 +215,13 @@ class FaultProxy:
             out_headers = {k: v for k, v in out_headers.items() if k.lower() != "location"}
             out_headers["Location"] = re.sub(r"^https?://[^/]+", "", location)
         record.status = response.status_code
-        length = int(response.headers.get("content-length", len(data))) if method == "HEAD" else len(data)
+        if fault and fault.kind == "paginate-tags" and response.status_code == 200:
+            data, link = _paginate(target, data)
+            if link:
+                out_headers["Link"] = link
         if fault and fault.kind == "flip" and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
+        length = int(response.headers.get("content-length", len(data))) if method == "HEAD" else len(data)
         await self._write_head(writer, response.status_code, out_headers, length)
         if method == "HEAD":
             return True
@@ -243,3 +249,21 @@ class FaultProxy:
         await self._write_head(writer, status, {"Content-Type": "application/json", **headers}, len(body))
         writer.write(body)
         await writer.drain()
+
+
+def _paginate(target: str, data: bytes) -> tuple[bytes, str | None]:
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    parts = urlsplit(target)
+    query = parse_qs(parts.query)
+    body = json.loads(data)
+    tags = sorted(body.get("tags") or [])
+    if "last" in query:
+        tags = [t for t in tags if t > query["last"][0]]
+    size = int(query.get("n", ["1000"])[0])
+    page, more = tags[:size], len(tags) > size
+    body["tags"] = page
+    link = None
+    if more:
+        link = f'<{parts.path}?{urlencode({"n": size, "last": page[-1]})}>; rel="next"'
+    return json.dumps(body).encode(), link
