@@ -39,7 +39,7 @@ class LayoutLocation:
 Location = RegistryLocation | LayoutLocation
 
 
-def parse_location(text: str) -> Location:
+def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
     """``oci:DIR:NAME`` (or ``file://DIR:NAME``) for a layout, anything else is an image reference."""
     for prefix in ("oci:", "file://"):
         if text.startswith(prefix):
@@ -48,7 +48,7 @@ def parse_location(text: str) -> Location:
             if not sep or not path or not name:
                 raise MappingError(f"{text!r}: a directory location is {prefix}DIR:NAME")
             return LayoutLocation(Path(path), name)
-    return RegistryLocation(parse_reference(text))
+    return RegistryLocation(parse_reference(text, default_tag=default_tag))
 
 
 class Source:

@@ -13,11 +13,17 @@ from .errors import MappingError, ReferenceFormatError
 def _task(src_text: str, dst_text: str, *, where: str) -> CopyTask:
     try:
         source = parse_location(src_text)
-        destination = parse_location(dst_text)
+        destination = parse_location(dst_text, default_tag=None)
     except (ReferenceFormatError, MappingError) as exc:
         raise MappingError(f"{where}: {exc}") from None
     if isinstance(destination, RegistryLocation) and destination.ref.tag is None and destination.ref.digest is None:
-        raise MappingError(f"{where}: destination {dst_text!r} needs a tag")
+        # oc's rule for a bare destination: the source's tag, else push by the source's digest.
+        if isinstance(source, RegistryLocation) and source.ref.tag:
+            destination = RegistryLocation(destination.ref.with_tag(source.ref.tag))
+        elif isinstance(source, RegistryLocation) and source.ref.digest:
+            destination = RegistryLocation(destination.ref.with_digest(source.ref.digest))
+        else:
+            raise MappingError(f"{where}: destination {dst_text!r} needs a tag")
     if isinstance(destination, RegistryLocation) and destination.ref.digest and not destination.ref.tag:
         # oc keeps the source digest when the destination names none; a digest here must match it.
         if not (isinstance(source, RegistryLocation) and source.ref.digest == destination.ref.digest):
