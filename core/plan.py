@@ -7,6 +7,7 @@ Loading is strict: an unknown key or a missing one is a PlanError that names it.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -96,9 +97,9 @@ def _section(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise PlanError(f"{where} must be a mapping of keys, not {type(value).__name__}")
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(value) - known)
+    unknown = sorted(map(_key_name, set(value) - known))
     if unknown:
-        raise PlanError(f"{where} has unknown key(s): {', '.join(map(str, unknown))}",
+        raise PlanError(f"{where} has unknown key(s): {', '.join(unknown)}",
                         hint=f"allowed: {', '.join(sorted(known))}")
     for f in fields(cls):
         if f.name not in value:
@@ -107,6 +108,12 @@ def _section(cls: type, value: Any, where: str) -> Any:
         expected = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
         _check_type(item, expected, f"{where}.{f.name}")
     return cls(**value)
+
+
+def _key_name(key: Any) -> str:
+    """Plain keys as they are; anything odd quoted, so an error stays on one line."""
+    text = str(key)
+    return text if re.fullmatch(r"[\w.-]+", text) else repr(text)
 
 
 def _check_type(value: Any, expected: str, where: str) -> None:
@@ -133,7 +140,7 @@ def plan_from_dict(data: Any, where: str = "plan") -> Plan:
     if version != PLAN_VERSION:
         raise PlanError(f"{where} has version {version!r}; this mirror-wizard reads version {PLAN_VERSION}")
     known = {f.name for f in fields(Plan)} - {"version"}
-    unknown = sorted(map(str, set(data) - known))
+    unknown = sorted(map(_key_name, set(data) - known))
     if unknown:
         raise PlanError(f"{where} has unknown key(s): {', '.join(unknown)}", hint=f"allowed: {', '.join(sorted(known))}")
     if "mirror" not in data:
