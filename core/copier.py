@@ -324,6 +324,8 @@ class Copier:
             present = await asyncio.gather(*(repos[r][0].has_blob(digest, repos[r][2]) for r in names))
             have = [r for r, p in zip(names, present) if p]
             missing = [r for r, p in zip(names, present) if not p]
+            if have:  # counted once per store, like bytes_total
+                self.result.bytes_present += repos[have[0]][2]
             for r in have:
                 self.result.blobs_skipped += 1
                 self.emit(BlobSkipped(digest, repos[r][2], repos[r][0].display))
