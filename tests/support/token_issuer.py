@@ -45,6 +45,7 @@ class TokenIssuer:
     issuer: str
     tls: tuple[Path, Path] | None = None
     requests: list[TokenRequest] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,9 @@ class TokenIssuer:
         signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
         der = self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
-        return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        token = f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        self.issued.append(token)
+        return token
 
     def grant(self, user: str | None, scopes: list[str]) -> list[dict]:
         access = []
