@@ -212,3 +212,15 @@ def test_a_reset_blob_read_resumes_with_range(source_image, source_proxy: FaultP
     reads = [r for r in source_proxy.requests if r.method == "GET" and big in r.path]
     assert len(reads) == 2 and reads[1].headers.get("range", "").startswith("bytes=")
     assert reads[1].headers["range"] != "bytes=0-", "the retry re-read from the start"
+
+
+def test_a_destination_that_refuses_digest_pushes_is_explained(source_image, dest_proxy: FaultProxy) -> None:
+    """Like the OpenShift internal registry: a manifest pushed by digest alone is refused."""
+    src, _ = source_image
+    dest_proxy.add(Fault("status", method="PUT", path=r"/manifests/sha256:", status=400, times=-1))
+    with pytest.raises(CopyFailed) as info:
+        copy(src, f"{dest_proxy.host}/{unique_repo('notag')}:v1")
+    from core.errors import PushRefused
+
+    assert isinstance(info.value.error, PushRefused)
+    assert "without a tag" in str(info.value) and "internal registry" in str(info.value)
