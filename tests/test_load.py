@@ -41,11 +41,14 @@ def big_layer(layout: OCILayout) -> Layer:
     return Layer(blob=b"", digest=digest, diff_id=digest)
 
 
-def watch_sockets(pid: int, peak: list[int], stop: threading.Event) -> None:
+def watch_sockets(pid: int, peak: list[int], stop: threading.Event, timeline: list[tuple[float, int]]) -> None:
+    started = time.monotonic()
     while not stop.is_set():
         try:
             count = sum(1 for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
-        except OSError:
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+            timeline.append((round(time.monotonic() - started, 1), rss))
+        except (OSError, ValueError, IndexError):
             count = 0
         peak[0] = max(peak[0], count)
         time.sleep(0.05)
@@ -82,8 +85,8 @@ def test_300_small_images_and_a_2gb_layer(tmp_path: Path, plain_registry) -> Non
                "--max-per-registry", str(MAX_PER_REGISTRY), "-f", str(mapping)]
     out_file, err_file = open(tmp_path / "out", "w+"), open(tmp_path / "err", "w+")
     process = subprocess.Popen(command, stdout=out_file, stderr=err_file, text=True)
-    peak, stop = [0], threading.Event()
-    watcher = threading.Thread(target=watch_sockets, args=(process.pid, peak, stop), daemon=True)
+    peak, stop, timeline = [0], threading.Event(), []
+    watcher = threading.Thread(target=watch_sockets, args=(process.pid, peak, stop, timeline), daemon=True)
     watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -95,7 +98,8 @@ def test_300_small_images_and_a_2gb_layer(tmp_path: Path, plain_registry) -> Non
     assert summary["ok"] and summary["images"]["done"] == 301
     assert summary["blobs"]["total"] == 300 + 1 + 1 + 300 + 1  # unique layers + base + big + configs + big config
     rss_mb = usage.ru_maxrss / 1024
-    assert rss_mb < 150, f"peak RSS {rss_mb:.0f} MB with a 2 GB layer"
+    print(f"peak RSS {rss_mb:.0f} MB, {peak[0]} sockets")
+    assert rss_mb < 150, f"peak RSS {rss_mb:.0f} MB with a 2 GB layer; (seconds, MB): {timeline[::10]}"
     assert peak[0] <= 4 * MAX_PER_REGISTRY, f"{peak[0]} sockets open at once"
     assert skopeo.inspect(big_ref, raw=True, tls_verify=False)["layers"][0]["size"] == BIG
     assert skopeo.digest(f"{plain_registry.host}/{repo_root}/app29:v9", tls_verify=False) == builder.names["small/app29:v9"].digest
