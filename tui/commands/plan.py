@@ -1,0 +1,99 @@
+"""``mirror-wizard run PLAN`` and ``mirror-wizard runbook PLAN``: a saved plan, carried out or written down."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from core.plan import load_plan
+from core.run import RunResult, prepare, run_plan, session_for, write_outputs
+from core.runbook import render_runbook
+
+from .common import ProgressPrinter, run_async, summary_text
+
+RUN_EPILOG = """\
+A plan is the YAML file the wizard saves (Ctrl+S). It names the auth file (never a password), the
+mirror registry and its CA, the release to mirror and how, and the image streams to mirror or skip.
+
+  mirror-wizard run plan.yaml --dry-run   # what would be copied, and how many bytes
+  mirror-wizard run plan.yaml             # copy, then write every manifest to the plan's output_dir
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="carry out a saved plan (release and samples in one copy)",
+                                description="Mirror everything a plan asks for, then write the manifests.",
+                                epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("plan", metavar="PLAN", help="the plan file the wizard saved")
+    run.add_argument("--dry-run", action="store_true", help="show what would be copied; copy and write nothing")
+    run.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    run.add_argument("-o", "--output-dir", metavar="DIR", help="write manifests here instead of the plan's output_dir")
+    run.set_defaults(func=run_command)
+
+    book = subparsers.add_parser("runbook", help="write the whole procedure for a plan as Markdown",
+                                 description="One Markdown document with every command and YAML document for "
+                                             "the plan's choices, in the procedure's order.")
+    book.add_argument("plan", metavar="PLAN")
+    book.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    book.add_argument("--offline", action="store_true",
+                      help="do not contact registries (the release's mirror instructions are then left out)")
+    book.set_defaults(func=runbook_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    if args.output_dir:
+        plan.output_dir = args.output_dir
+    printer = ProgressPrinter(quiet=args.json)
+
+    async def go(cancel: asyncio.Event) -> RunResult:
+        return await run_plan(plan, dry_run=args.dry_run, on_event=printer, cancel=cancel, write=not args.dry_run)
+
+    try:
+        result = run_async(go)
+    finally:
+        printer.finish()
+    copy = result.copy
+    assert copy is not None
+    if args.json:
+        data = copy.as_dict()
+        data["outputs"] = [str(p) for p in result.outputs]
+        print(json.dumps(data, indent=2))
+    else:
+        print(summary_text(copy, dry_run=args.dry_run))
+        for path in result.outputs:
+            print(f"wrote {path}")
+        if result.prepared.instructions is not None and not args.dry_run:
+            print("\nimageContentSources for install-config.yaml:\n")
+            print(result.prepared.instructions.image_content_sources_yaml())
+    return 0 if result.ok else 1
+
+
+def runbook_command(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+
+    async def build() -> str:
+        if args.offline:
+            from core.run import Prepared, prepare_ca, prepare_samples
+
+            prepared = Prepared(plan)
+            prepared.samples, _ = prepare_samples(plan)
+            prepared.ca = prepare_ca(plan)
+        else:
+            async with session_for(plan) as session:
+                prepared = await prepare(plan, session)
+        return render_runbook(plan, prepared.runbook_parts())
+
+    text = asyncio.run(build())
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+__all__ = ["register", "run_command", "runbook_command", "write_outputs"]
