@@ -1,0 +1,437 @@
+"""The mirror registry's CA: read it, prove the registry's certificate verifies with it, and make the
+ConfigMap + image.config patch that makes the cluster trust it (procedure section 3.4).
+
+Clients only match the host name against the Subject Alternative Name (the CN is ignored), so a
+serving certificate without a SAN for the host fails on the cluster even when the chain is fine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shlex
+import socket
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .errors import CertificateError, InputError, RegistryUnreachable, TLSVerifyError
+from .reference import is_registry_host
+from .yamlout import dump_yaml
+
+PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.DOTALL)
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+CONFIG_NAMESPACE = "openshift-config"
+
+
+# -- certificates -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CertificateInfo:
+    subject: str
+    issuer: str
+    fingerprint_sha256: str  # "AB:CD:…", as openssl x509 -fingerprint -sha256 prints it
+    not_before: dt.datetime
+    not_after: dt.datetime
+    is_ca: bool
+    san: list[str]
+    self_signed: bool
+    pem: str = field(default="", repr=False, compare=False)
+
+    @property
+    def expired(self) -> bool:
+        return dt.datetime.now(dt.timezone.utc) > self.not_after
+
+    @property
+    def not_yet_valid(self) -> bool:
+        return dt.datetime.now(dt.timezone.utc) < self.not_before
+
+    def summary(self) -> str:
+        kind = "CA" if self.is_ca else "not a CA"
+        if self.self_signed:
+            kind += ", self-signed"
+        state = " — EXPIRED" if self.expired else (" — NOT YET VALID" if self.not_yet_valid else "")
+        return (f"{self.subject} ({kind}), valid {self.not_before:%Y-%m-%d} to {self.not_after:%Y-%m-%d}{state}, "
+                f"SHA-256 {self.fingerprint_sha256[:23]}…")
+
+    def details(self) -> list[tuple[str, str]]:
+        """Label/value lines for a full listing."""
+        rows = [("subject", self.subject), ("issuer", self.issuer), ("SHA-256", self.fingerprint_sha256),
+                ("valid", f"{self.not_before:%Y-%m-%d %H:%M} to {self.not_after:%Y-%m-%d %H:%M} UTC"
+                          + (" (EXPIRED)" if self.expired else " (NOT YET VALID)" if self.not_yet_valid else "")),
+                ("CA", "yes" if self.is_ca else "no")]
+        if self.san:
+            rows.append(("SAN", ", ".join(self.san)))
+        return rows
+
+
+def fingerprint(der: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def certificate_info(cert: x509.Certificate) -> CertificateInfo:
+    try:
+        is_ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        is_ca = False  # v1 certificates and leaf certificates without the extension
+    san: list[str] = []
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = [*names.get_values_for_type(x509.DNSName),
+               *(str(ip) for ip in names.get_values_for_type(x509.IPAddress))]
+    except x509.ExtensionNotFound:
+        pass
+    self_signed = cert.subject == cert.issuer
+    if self_signed:
+        try:
+            cert.verify_directly_issued_by(cert)
+        except Exception:  # same name, different key: not really self-signed
+            self_signed = False
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return CertificateInfo(
+        subject=cert.subject.rfc4514_string() or "(empty subject)",
+        issuer=cert.issuer.rfc4514_string() or "(empty issuer)",
+        fingerprint_sha256=fingerprint(der),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca,
+        san=san,
+        self_signed=self_signed,
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    )
+
+
+def parse_ca_pem(data: bytes | str, where: str) -> list[CertificateInfo]:
+    """Every certificate of a PEM bundle. Expired or non-CA certificates are returned (``CACheck`` and the
+    commands report them); only unreadable content raises."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    blocks = _PEM_BLOCK.findall(data)
+    if not blocks:
+        raise CertificateError(_not_pem_reason(data, where))
+    infos: list[CertificateInfo] = []
+    for number, body in enumerate(blocks, start=1):
+        pem = PEM_BEGIN + b"\n" + body + b"\n-----END CERTIFICATE-----\n"
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise CertificateError(f"certificate {number} of {len(blocks)} in {where} is damaged (not valid "
+                                   "base64/DER between its BEGIN and END lines)",
+                                   hint="copy the CA file again, whole") from None
+        infos.append(certificate_info(cert))
+    return infos
+
+
+def _not_pem_reason(data: bytes, where: str) -> str:
+    if not data.strip():
+        return f"{where} is empty; give the PEM file of the CA that signed the registry's certificate"
+    if data[:1] == b"\x30":  # an ASN.1 SEQUENCE: a DER certificate
+        try:
+            x509.load_der_x509_certificate(data)
+        except ValueError:
+            pass
+        else:
+            return (f"{where} is a DER (binary) certificate, not PEM; convert it with: "
+                    f"openssl x509 -inform der -in {shlex.quote(where)} -out ca.crt")
+    if b"PRIVATE KEY-----" in data:
+        return f"{where} holds a private key, not a certificate; give the CA certificate (ca.crt) instead"
+    if b"-----BEGIN CERTIFICATE REQUEST-----" in data:
+        return f"{where} is a certificate request (CSR), not a certificate"
+    if b"-----BEGIN" in data:
+        kind = data.split(b"-----BEGIN", 1)[1].split(b"-----", 1)[0].strip().decode("ascii", "replace")[:40]
+        return f"{where} holds a PEM {kind!r} block but no certificate; expected -----BEGIN CERTIFICATE-----"
+    return f"{where} is not a PEM certificate file (no -----BEGIN CERTIFICATE----- line)"
+
+
+def load_ca_bundle(path: str | os.PathLike[str]) -> list[CertificateInfo]:
+    p = Path(path).expanduser()
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise CertificateError(f"CA file {p} does not exist") from None
+    except IsADirectoryError:
+        raise CertificateError(f"CA file {p} is a directory; give the PEM file (often ca.crt) inside it") from None
+    except OSError as exc:
+        raise CertificateError(f"cannot read CA file {p}: {exc.strerror or exc}") from None
+    return parse_ca_pem(data, str(p))
+
+
+def bundle_problems(certs: list[CertificateInfo], where: str) -> list[str]:
+    """What makes a CA file unfit as the cluster's trust for the mirror."""
+    problems: list[str] = []
+    for number, cert in enumerate(certs, start=1):
+        label = f"{where}: certificate {number} ({cert.subject})" if len(certs) > 1 else f"{where} ({cert.subject})"
+        if cert.expired:
+            problems.append(f"{label} expired on {cert.not_after:%Y-%m-%d}; renew the CA and re-sign the "
+                            "registry's certificate")
+        elif cert.not_yet_valid:
+            problems.append(f"{label} is not valid before {cert.not_before:%Y-%m-%d %H:%M} UTC; check this "
+                            "machine's clock")
+        if not cert.is_ca:
+            problems.append(f"{label} is not a CA certificate (no basicConstraints CA:TRUE); give the CA that "
+                            "signed the registry's certificate, not the registry's own certificate")
+    return problems
+
+
+# -- talking TLS to the registry --------------------------------------------------------------------
+
+
+def split_host_port(registry: str) -> tuple[str, int]:
+    if not is_registry_host(registry):
+        raise InputError(f"registry {registry!r} is not HOST or HOST:PORT",
+                         hint="e.g. mirror.example.com:8443 — no https://, no path")
+    if registry.startswith("["):
+        host, _, rest = registry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else 443
+    host, sep, port = registry.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return registry, 443
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def san_covers(san: list[str], host: str) -> bool:
+    """RFC 6125 matching as Go and OpenSSL do it: IPs exactly, DNS names case-insensitively with one
+    leftmost ``*`` label."""
+    if _is_ip(host):
+        wanted = ipaddress.ip_address(host)
+        return any(_is_ip(name) and ipaddress.ip_address(name) == wanted for name in san)
+    host = host.lower().rstrip(".")
+    for name in san:
+        name = name.lower().rstrip(".")
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host:
+            first, rest = host.split(".", 1)
+            if first and rest == name[2:]:
+                return True
+    return False
+
+
+def _der_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """The certificates the server sent, leaf first; without verifying them."""
+    getter = getattr(sock, "get_unverified_chain", None)  # public from Python 3.13
+    if getter is None:
+        getter = getattr(getattr(sock, "_sslobj", None), "get_unverified_chain", None)  # 3.10-3.12
+    if getter is not None:
+        try:
+            chain = getter() or []
+            return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
+        except Exception:
+            pass
+    leaf = sock.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror:
+        raise RegistryUnreachable(f"cannot resolve {host}: check the name (DNS or /etc/hosts)",
+                                  registry=f"{host}:{port}") from None
+    except TimeoutError:
+        raise RegistryUnreachable(f"{host}:{port} did not answer within {timeout:g}s", registry=f"{host}:{port}") from None
+    except OSError as exc:
+        raise RegistryUnreachable(f"cannot connect to {host}:{port}: {exc.strerror or exc}",
+                                  registry=f"{host}:{port}") from None
+
+
+def _sni(host: str) -> str | None:
+    return None if _is_ip(host) else host
+
+
+def _fetch_chain_sync(host: str, port: int, timeout: float) -> list[bytes]:
+    # Unverified on purpose: this only SHOWS what the server presents; nothing is sent over it.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = _connect(host, port, timeout)
+    try:
+        with ctx.wrap_socket(raw, server_hostname=_sni(host)) as tls:
+            return _der_chain(tls)
+    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        raise TLSVerifyError(f"TLS handshake with {host}:{port} failed ({_reason(exc)}); does it serve HTTPS on "
+                             "this port?", registry=f"{host}:{port}") from None
+    finally:
+        raw.close()
+
+
+def _verify_sync(host: str, port: int, ca_file: Path, timeout: float) -> str | None:
+    """None when the chain verifies with ``ca_file`` as the only trust, else why not."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False  # the SAN is checked separately, to say which of the two is wrong
+    ctx.load_verify_locations(cafile=os.fspath(ca_file))
+    # Like Go (CRI-O, the cluster): any certificate in the trust file is an anchor, even an intermediate.
+    ctx.verify_flags |= getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
+    raw = _connect(host, port, timeout)
+    try:
+        with ctx.wrap_socket(raw, server_hostname=_sni(host)):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        return exc.verify_message or "certificate verify failed"
+    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        return f"TLS handshake failed ({_reason(exc)})"
+    finally:
+        raw.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def _infos(chain: list[bytes]) -> list[CertificateInfo]:
+    infos = []
+    for der in chain:
+        try:
+            infos.append(certificate_info(x509.load_der_x509_certificate(der)))
+        except ValueError:
+            continue  # a certificate we cannot parse is still reported by the verification
+    return infos
+
+
+async def fetch_chain(registry: str, timeout: float = 10) -> list[CertificateInfo]:
+    """The certificates the registry presents, leaf first (RegistryUnreachable / TLSVerifyError when it
+    cannot be reached or does not speak TLS)."""
+    host, port = split_host_port(registry)
+    return _infos(await asyncio.to_thread(_fetch_chain_sync, host, port, timeout))
+
+
+@dataclass
+class CACheck:
+    registry: str
+    ca_certs: list[CertificateInfo]
+    server_chain: list[CertificateInfo]
+    san_ok: bool
+    verified: bool
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.san_ok and self.verified and not self.problems
+
+
+async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], timeout: float = 10) -> CACheck:
+    """Read the CA file (CertificateError when unreadable), then connect: does the serving certificate
+    name the host in a SAN, and does its chain verify with this CA alone? Registry problems land in
+    ``problems``, never as exceptions."""
+    path = Path(ca_file).expanduser()
+    certs = load_ca_bundle(path)
+    host, port = split_host_port(registry)
+    problems = bundle_problems(certs, str(path))
+    check = CACheck(registry, certs, [], san_ok=False, verified=False, problems=problems)
+    try:
+        check.server_chain = _infos(await asyncio.to_thread(_fetch_chain_sync, host, port, timeout))
+    except (RegistryUnreachable, TLSVerifyError) as exc:
+        problems.append(str(exc))
+        return check
+    leaf = check.server_chain[0] if check.server_chain else None
+    if leaf is None:
+        problems.append(f"{registry} presented no certificate")
+        return check
+    if not leaf.san:
+        problems.append(f"the registry's certificate ({leaf.subject}) has no Subject Alternative Name; clients "
+                        f"ignore the CN, so reissue it with subjectAltName={'IP' if _is_ip(host) else 'DNS'}:{host}")
+    elif not san_covers(leaf.san, host):
+        problems.append(f"the registry's certificate names {', '.join(leaf.san)} but not {host}; reissue it with "
+                        f"{host} in subjectAltName, or use a name it lists")
+    else:
+        check.san_ok = True
+    if leaf.expired:
+        problems.append(f"the registry's certificate expired on {leaf.not_after:%Y-%m-%d}; renew it")
+    try:
+        failure = await asyncio.to_thread(_verify_sync, host, port, path, timeout)
+    except RegistryUnreachable as exc:
+        problems.append(str(exc))
+        return check
+    except ssl.SSLError:
+        raise CertificateError(f"CA file {path} holds no certificate OpenSSL can load") from None
+    if failure is None:
+        check.verified = True
+    else:
+        problems.append(f"the registry's certificate does not verify with {path}: {failure}; is this the CA "
+                        "that signed it?")
+    return check
+
+
+# -- manifests for the cluster ------------------------------------------------------------------------
+
+
+def configmap_key(registry: str) -> str:
+    """The ConfigMap data key the cluster looks up: ``host..port`` (ConfigMap keys cannot hold ':'),
+    just ``host`` when the registry is named without a port."""
+    host, port = split_host_port(registry)
+    if ":" in host:
+        raise InputError(f"{registry}: an IPv6 address cannot be a ConfigMap key; give the registry a DNS name")
+    explicit_port = registry.strip().rpartition("]")[2].count(":") == 1
+    return f"{host}..{port}" if explicit_port else host
+
+
+@dataclass
+class CAManifests:
+    configmap: dict[str, Any]
+    patch: dict[str, Any]
+    commands: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def patch_json(self) -> str:
+        return json.dumps(self.patch, separators=(",", ":"))
+
+    def yaml(self) -> str:
+        """The ConfigMap (ready for ``oc apply -f``), then the patch as comments: a merge patch is no object."""
+        return (dump_yaml(self.configmap)
+                + "# then point image.config.openshift.io/cluster at it (merge patch):\n"
+                + f"#   {self.patch_json()}\n")
+
+
+def ca_manifests(registry: str, ca_pem: str, name: str = "registry-config", *, ca_path: str = "ca.crt") -> CAManifests:
+    """The ConfigMap in openshift-config holding the CA under the registry's key, the merge patch for the
+    cluster image config, and the ``oc`` commands that do the same."""
+    if not _DNS1123.match(name or "") or len(name) > 253:
+        raise InputError(f"ConfigMap name {name!r} is not valid: lower-case letters, digits, '-' and '.'")
+    key = configmap_key(registry)
+    parse_ca_pem(ca_pem, ca_path)  # a clear error now rather than a ConfigMap the cluster cannot use
+    text = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": name, "namespace": CONFIG_NAMESPACE},
+                 "data": {key: text}}
+    patch = {"spec": {"additionalTrustedCA": {"name": name}}}
+    patch_text = json.dumps(patch, separators=(",", ":"))
+    commands = [
+        f"oc create configmap {name} --from-file={key}={shlex.quote(ca_path)} -n {CONFIG_NAMESPACE}",
+        f"oc patch image.config.openshift.io/cluster --patch '{patch_text}' --type=merge",
+    ]
+    notes = [(f"one ConfigMap holds the CAs of every registry; when {name} exists already, add this key to it "
+              f"instead: oc set data configmap/{name} -n {CONFIG_NAMESPACE} --from-file={key}={shlex.quote(ca_path)}")]
+    return CAManifests(configmap, patch, commands, notes)
+
+
+__all__ = [
+    "CACheck",
+    "CAManifests",
+    "CertificateInfo",
+    "ca_manifests",
+    "check_registry_ca",
+    "configmap_key",
+    "fetch_chain",
+    "load_ca_bundle",
+    "parse_ca_pem",
+    "san_covers",
+]

@@ -1,0 +1,346 @@
+"""The pull secret plus the mirror registry's login: validate, merge, write safely, test, remember.
+
+Procedure section 3.2: the pull secret from console.redhat.com gets one more ``auths`` entry, whose
+``auth`` is base64 of ``user:password``, so the same file can read Red Hat's registries and push to
+the mirror. Nothing here ever puts a password (or an ``auth`` value) into a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .authfile import AuthFile, decode_auth, encode_auth, normalise_registry_key
+from .errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    AuthFileError,
+    InputError,
+    LocalStorageError,
+    MirrorError,
+    RegistryUnreachable,
+    TLSVerifyError,
+)
+from .reference import DOCKER_HUB, DOCKER_HUB_API, is_registry_host
+from .registry import RegistryClient, RetryPolicy
+from .tlsconfig import TLSOptions
+
+KEYRING_SERVICE = "mirror-wizard"
+LOGIN_STATES = ("ok", "wrong-credentials", "unreachable", "tls-untrusted", "denied", "error")
+PULL_SECRET_SHAPE = '{"auths": {"registry.example.com": {"auth": "<base64 of user:password>"}}}'
+
+
+# -- the pull secret --------------------------------------------------------------------------------
+
+
+def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
+    """Validate a pull secret given as text (a file's content, or pasted into the wizard)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise AuthFileError(f"{where} is not UTF-8 text; a pull secret is JSON like {PULL_SECRET_SHAPE}") from None
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise AuthFileError(f"{where} is empty; paste or download the pull secret from console.redhat.com")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # The position only, never the text around it: that could be a secret.
+        raise AuthFileError(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                            hint="download the pull secret again, or check the edit you made there") from None
+    if not isinstance(data, dict):
+        raise AuthFileError(f"{where} holds JSON {type(data).__name__}, not an object like {PULL_SECRET_SHAPE}")
+    if "auths" not in data:
+        raise AuthFileError(f"{where} has no \"auths\" object; a pull secret looks like {PULL_SECRET_SHAPE}")
+    auths = data["auths"]
+    if not isinstance(auths, dict):
+        raise AuthFileError(f"{where}: \"auths\" must be an object mapping registry names to entries")
+    for registry, entry in auths.items():
+        label = f"{where} entry {registry!r}"
+        if not isinstance(entry, dict):
+            raise AuthFileError(f"{label} must be an object with an \"auth\" field")
+        if "auth" in entry:
+            decode_auth(entry["auth"], where=label)  # not base64 / no ':' / empty user: one precise message
+        elif not (entry.get("username") and entry.get("password")) and not entry.get("identitytoken"):
+            raise AuthFileError(f"{label} has no \"auth\" field (base64 of user:password)")
+    return data
+
+
+def load_pull_secret(path: str | os.PathLike[str]) -> dict:
+    p = Path(path).expanduser()
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise AuthFileError(f"pull secret {p} does not exist",
+                            hint="download it from console.redhat.com/openshift/install/pull-secret") from None
+    except IsADirectoryError:
+        raise AuthFileError(f"pull secret {p} is a directory; give the JSON file inside it") from None
+    except PermissionError:
+        raise AuthFileError(f"cannot read pull secret {p}: permission denied") from None
+    except OSError as exc:
+        raise AuthFileError(f"cannot read pull secret {p}: {exc.strerror or exc}") from None
+    return parse_pull_secret_text(raw, str(p))
+
+
+def add_registry_credential(data: dict, registry: str, username: str, password: str,
+                            email: str | None = None) -> dict:
+    """A copy of ``data`` with ``registry``'s login set (replacing any earlier one for it)."""
+    registry = (registry or "").strip()
+    if not is_registry_host(registry):
+        raise InputError(f"mirror registry {registry!r} is not HOST or HOST:PORT",
+                         hint="e.g. mirror.example.com:8443 — no https://, no path")
+    if not username or not username.strip():
+        raise InputError("the mirror registry's user name is empty")
+    if ":" in username:
+        # auth is "user:password" split at the first ':', so a user name cannot hold one.
+        raise InputError("the user name cannot contain ':' (the auth value is base64 of user:password)")
+    if not password:
+        raise InputError(f"the password for {username}@{registry} is empty")
+    result = copy.deepcopy(data) if data else {}
+    auths = result.setdefault("auths", {})
+    if not isinstance(auths, dict):
+        raise AuthFileError("\"auths\" must be an object mapping registry names to entries")
+    previous = auths.get(registry) if isinstance(auths.get(registry), dict) else {}
+    entry: dict[str, Any] = {"auth": encode_auth(username.strip(), password)}
+    chosen_email = email if email is not None else previous.get("email")
+    if chosen_email:
+        entry["email"] = chosen_email
+    auths[registry] = entry
+    return result
+
+
+def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
+    """Write JSON through a temporary file in the same directory and ``os.replace``: a reader sees the old
+    file or the new one, never half of it. The file is created 0600 and never exists with wider rights."""
+    target = Path(path).expanduser()
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {target}: directory {folder} does not exist")
+    if target.is_dir():
+        raise InputError(f"cannot write {target}: it is a directory")
+    body = (json.dumps(data, indent=2) + "\n").encode()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")  # mkstemp: mode 0600
+    except OSError as exc:
+        raise LocalStorageError(f"cannot write in {folder}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:  # the rename itself survives a crash only once the directory is synced
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    return target
+
+
+# -- the keyring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyringStatus:
+    usable: bool
+    backend: str
+    message: str
+
+
+def _backend_name(backend: Any) -> str:
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def keyring_key(registry: str, username: str) -> str:
+    return f"{username}@{registry}"
+
+
+def keyring_status() -> KeyringStatus:
+    """Which keyring backend ``keyring`` picked and whether it can really store a password."""
+    try:
+        import keyring
+        from keyring.backends import fail, null
+    except ImportError:
+        return KeyringStatus(False, "none", "the Python 'keyring' package is not installed")
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a broken keyring configuration file, an odd plugin
+        return KeyringStatus(False, "none", f"keyring could not choose a backend ({type(exc).__name__})")
+    name = _backend_name(backend)
+    if isinstance(backend, fail.Keyring):
+        return KeyringStatus(False, name, "no keyring backend is available on this machine (no Secret Service, "
+                                          "KWallet or keyrings.alt); the password is not kept")
+    if isinstance(backend, null.Keyring):
+        return KeyringStatus(False, name, "the keyring is switched off (null backend); the password is not kept")
+    if not getattr(backend, "backends", True):  # a chainer with nothing to chain
+        return KeyringStatus(False, name, "no keyring backend is available on this machine; the password is not kept")
+    try:
+        # Reading a key that does not exist proves the backend answers (a locked or absent D-Bus fails here).
+        backend.get_password(KEYRING_SERVICE, "mirror-wizard-probe")
+    except Exception as exc:
+        return KeyringStatus(False, name, f"the keyring ({type(backend).__name__}) does not answer: "
+                                          f"{type(exc).__name__}; the password is not kept")
+    message = ""
+    file_path = getattr(backend, "file_path", None)
+    if type(backend).__name__ == "PlaintextKeyring":
+        message = f"note: this keyring keeps passwords unencrypted in {file_path}"
+    return KeyringStatus(True, name, message)
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def remember_password(registry: str, username: str, password: str) -> KeyringStatus:
+    """Store the password under service ``mirror-wizard``, key ``USER@REGISTRY``; never raises for a
+    missing or failing keyring — the status says what happened."""
+    if not is_registry_host(registry):
+        raise InputError(f"mirror registry {registry!r} is not HOST or HOST:PORT")
+    if not username or not password:
+        raise InputError("both a user name and a password are needed to remember a login")
+    status = keyring_status()
+    if not status.usable:
+        return status
+    import keyring
+
+    try:
+        keyring.set_password(KEYRING_SERVICE, keyring_key(registry, username), password)
+    except Exception as exc:
+        detail = _scrub(str(exc), password)[:200]
+        return KeyringStatus(False, status.backend,
+                             f"the keyring refused to store the password ({type(exc).__name__}: {detail})")
+    return KeyringStatus(True, status.backend, status.message)
+
+
+def recall_password(registry: str, username: str) -> str | None:
+    """The remembered password, or None (nothing stored, or no usable keyring)."""
+    if not keyring_status().usable:
+        return None
+    import keyring
+
+    try:
+        return keyring.get_password(KEYRING_SERVICE, keyring_key(registry, username))
+    except Exception:
+        return None
+
+
+def forget_password(registry: str, username: str) -> bool:
+    """Remove a remembered password; True when one was removed."""
+    if not keyring_status().usable:
+        return False
+    import keyring
+
+    try:
+        keyring.delete_password(KEYRING_SERVICE, keyring_key(registry, username))
+    except Exception:
+        return False
+    return True
+
+
+# -- login checks -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    registry: str
+    state: str  # one of LOGIN_STATES
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def label(self) -> str:
+        return {"ok": "ok", "wrong-credentials": "wrong credentials", "unreachable": "unreachable",
+                "tls-untrusted": "TLS not trusted", "denied": "access denied"}.get(self.state, "error")
+
+
+def _split_key(key: str) -> tuple[str, str | None]:
+    """Auth keys may be ``host``, ``host/namespace`` or a URL; the host to contact and the repository scope."""
+    value = key.strip()
+    for scheme in ("https://", "http://"):
+        value = value.removeprefix(scheme)
+    value = value.rstrip("/")
+    host, _, rest = value.partition("/")
+    host = normalise_registry_key(host)
+    if rest in ("v1", "v2", ""):
+        rest = ""
+    return host, rest or None
+
+
+async def _check_one(auth: AuthFile, key: str, tls: TLSOptions, timeout: float) -> LoginResult:
+    host, repository = _split_key(key)
+    if not is_registry_host(host):
+        return LoginResult(key, "error", f"{key!r} is not a registry name (HOST or HOST:PORT)")
+    try:
+        credential = auth.lookup(host, repository)
+    except MirrorError as exc:  # an undecodable auth value
+        return LoginResult(key, "error", str(exc))
+    if credential is None:
+        return LoginResult(key, "error", f"the auth file has no user name and password for {key}")
+    client: RegistryClient | None = None
+    try:
+        client = RegistryClient(host, credential=credential, tls=tls,
+                                retry=RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0),
+                                api_host=DOCKER_HUB_API if host == DOCKER_HUB else host)
+        await asyncio.wait_for(client.check_login(repository), timeout)
+    except TimeoutError:  # asyncio.wait_for raises the builtin from 3.11
+        return LoginResult(key, "unreachable", f"{host} did not answer within {timeout:g}s")
+    except AuthenticationFailed as exc:
+        return LoginResult(key, "wrong-credentials", str(exc))
+    except AccessDenied as exc:
+        return LoginResult(key, "denied", str(exc))
+    except TLSVerifyError as exc:
+        return LoginResult(key, "tls-untrusted", str(exc))
+    except RegistryUnreachable as exc:
+        return LoginResult(key, "unreachable", str(exc))
+    except MirrorError as exc:  # a bad CA file, a registry breaking the protocol
+        return LoginResult(key, "error", str(exc))
+    except Exception as exc:  # never let one odd registry hide the others' results
+        return LoginResult(key, "error", f"{host}: unexpected {type(exc).__name__}")
+    finally:
+        if client is not None:
+            await client.aclose()
+    return LoginResult(key, "ok", f"logged in as {credential.username}")
+
+
+async def check_logins(auth: AuthFile, registries: list[str] | None, tls: TLSOptions, *,
+                       timeout: float = 30.0) -> list[LoginResult]:
+    """Log in to each registry (all of the file's when None), concurrently; one result per registry,
+    in the order asked. Never raises for a registry's answer."""
+    keys = list(auth.registries()) if registries is None else list(registries)
+    return list(await asyncio.gather(*(_check_one(auth, key, tls, timeout) for key in keys)))
+
+
+__all__ = [
+    "KEYRING_SERVICE",
+    "KeyringStatus",
+    "LoginResult",
+    "add_registry_credential",
+    "check_logins",
+    "forget_password",
+    "keyring_status",
+    "load_pull_secret",
+    "parse_pull_secret_text",
+    "recall_password",
+    "remember_password",
+    "write_auth_file",
+]

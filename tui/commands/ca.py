@@ -1,0 +1,159 @@
+"""``mirror-wizard ca check|manifests``: is the mirror's CA right, and how the cluster comes to trust it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from core.ca import (
+    CertificateInfo,
+    bundle_problems,
+    ca_manifests,
+    check_registry_ca,
+    fetch_chain,
+    load_ca_bundle,
+    split_host_port,
+)
+from core.errors import CertificateError, InputError, LocalStorageError
+from core.yamlout import dump_yaml
+
+from .common import run_async
+
+CHECK_EPILOG = """\
+equivalent commands:
+  openssl x509 -in CA_FILE -noout -subject -issuer -fingerprint -sha256 -dates
+  openssl s_client -connect HOST:PORT -CAfile CA_FILE -verify_return_error </dev/null
+  openssl s_client -connect HOST:PORT -showcerts </dev/null      # what --fetch shows
+
+exit status: 0 when the registry is trusted with this CA, 1 when a check fails, 2 for an unreadable CA file.
+"""
+
+MANIFESTS_EPILOG = """\
+equivalent oc commands:
+  oc create configmap registry-config --from-file=HOST..PORT=ca.crt -n openshift-config
+  oc patch image.config.openshift.io/cluster --patch '{"spec":{"additionalTrustedCA":{"name":"registry-config"}}}' --type=merge
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    ca = subparsers.add_parser("ca", help="check the mirror registry's CA and make the cluster trust it")
+    sub = ca.add_subparsers(dest="ca_command", metavar="COMMAND", required=True)
+
+    check = sub.add_parser(
+        "check", help="read a CA file and prove the registry's certificate verifies with it",
+        description="Show every certificate of the CA file (subject, issuer, SHA-256, validity), then "
+                    "connect to the registry: its certificate must name the host in a Subject Alternative "
+                    "Name and its chain must verify with this CA alone.",
+        epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("--registry", required=True, metavar="HOST[:PORT]", help="the mirror registry")
+    check.add_argument("--ca-file", metavar="PEM", help="the CA that signed the registry's certificate")
+    check.add_argument("--fetch", action="store_true",
+                       help="also show the chain the registry presents (works without --ca-file)")
+    check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="connection timeout (default 10)")
+    check.set_defaults(func=run_check)
+
+    manifests = sub.add_parser(
+        "manifests", help="print the ConfigMap and the image config patch that make the cluster trust the CA",
+        description="Print the ConfigMap for openshift-config (data key HOST..PORT) holding the CA, the merge "
+                    "patch for image.config.openshift.io/cluster that names it, and the oc commands.",
+        epilog=MANIFESTS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    manifests.add_argument("--registry", required=True, metavar="HOST[:PORT]", help="the mirror registry")
+    manifests.add_argument("--ca-file", required=True, metavar="PEM", help="the CA file to put in the ConfigMap")
+    manifests.add_argument("--name", default="registry-config", help="ConfigMap name (default registry-config)")
+    manifests.add_argument("-o", "--output", metavar="FILE", help="also write the ConfigMap YAML here")
+    manifests.set_defaults(func=run_manifests)
+
+
+def print_cert(cert: CertificateInfo, indent: str = "  ") -> None:
+    for label, value in cert.details():
+        print(f"{indent}{label + ':':<9} {value}")
+
+
+def print_chain(registry: str, chain: list[CertificateInfo]) -> None:
+    print(f"{registry} presents {len(chain)} certificate(s), leaf first (NOT verified — compare the "
+          "fingerprints with your registry's):")
+    for number, cert in enumerate(chain, start=1):
+        print(f" [{number}]")
+        print_cert(cert, indent="    ")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    host, port = split_host_port(args.registry)  # a bad HOST:PORT is an input error before any connection
+    if not args.ca_file and not args.fetch:
+        raise InputError("give --ca-file PEM to check the registry with it, or --fetch to see what it presents")
+    target = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    if args.fetch:
+        chain = run_async(lambda _c: fetch_chain(args.registry, timeout=args.timeout))
+        print_chain(args.registry, chain)
+        if not args.ca_file:
+            print(f"equivalent command: openssl s_client -connect {target} -showcerts </dev/null")
+            return 0
+        print()
+    ca_file = Path(args.ca_file).expanduser()
+    certs = load_ca_bundle(ca_file)  # not PEM / missing: CertificateError, exit 2
+    print(f"CA file {ca_file}: {len(certs)} certificate(s)")
+    for number, cert in enumerate(certs, start=1):
+        print(f" [{number}]")
+        print_cert(cert, indent="    ")
+    if bundle_problems(certs, str(ca_file)):
+        print("the CA file is not fit to be trusted; fix it first:", file=sys.stderr)
+
+    check = run_async(lambda _c: check_registry_ca(args.registry, ca_file, timeout=args.timeout))
+    print()
+    print(f"registry {args.registry}:")
+    if check.server_chain:
+        leaf = check.server_chain[0]
+        print(f"  serving certificate: {leaf.subject}")
+        print(f"  SAN:     {', '.join(leaf.san) if leaf.san else '(none)'}")
+        print(f"  SHA-256: {leaf.fingerprint_sha256}")
+    print(f"  {'ok  ' if check.san_ok else 'FAIL'} the certificate names {host} in a Subject Alternative Name")
+    print(f"  {'ok  ' if check.verified else 'FAIL'} its chain verifies with {ca_file}")
+    for problem in check.problems:
+        print(f"  problem: {problem}")
+    print("trusted: the cluster can use this CA for the mirror" if check.ok else "NOT trusted: fix the problems above")
+    print(f"equivalent command: openssl s_client -connect {target} -CAfile {shlex.quote(str(ca_file))} "
+          "-verify_return_error </dev/null")
+    if check.ok:
+        print(f"next: mirror-wizard ca manifests --registry {args.registry} --ca-file {shlex.quote(str(ca_file))}")
+    return 0 if check.ok else 1
+
+
+def run_manifests(args: argparse.Namespace) -> int:
+    ca_file = Path(args.ca_file).expanduser()
+    certs = load_ca_bundle(ca_file)
+    problems = bundle_problems(certs, str(ca_file))
+    if problems:
+        # The cluster would be told to trust a certificate that cannot work: refuse.
+        raise CertificateError(problems[0])
+    manifests = ca_manifests(args.registry, ca_file.read_text(), args.name, ca_path=str(ca_file))
+    # Everything but the ConfigMap is a comment, so the output can go straight to `oc apply -f -`.
+    print(manifests.yaml(), end="")
+    if args.output:
+        target = write_text(Path(args.output).expanduser(), dump_yaml(manifests.configmap))
+        print(f"# wrote the ConfigMap to {target}")
+    print("# equivalent oc commands:")
+    for command in manifests.commands:
+        print(f"#   {command}")
+    for note in manifests.notes:
+        print(f"# {note}")
+    return 0
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Atomic write (temp file in the same directory, then rename), like the auth file."""
+    if not path.parent.is_dir():
+        raise InputError(f"cannot write {path}: directory {path.parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # a CA is public; mkstemp's 0600 would only confuse
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
