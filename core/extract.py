@@ -1,0 +1,170 @@
+"""Read files out of image layers as they stream in: never a whole layer in memory or on disk.
+
+A layer is a (gzip) tar. ``tarfile`` wants a blocking file object, our bytes arrive as an async
+iterator, so the tar parser runs in a worker thread fed through a small bounded queue. The visitor
+sees each member as it passes and may stop early; the rest of the layer is still read (and thrown
+away) so the source verifies the whole layer against its digest before anything found is trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import queue
+import shutil
+import tarfile
+import threading
+import zlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from .errors import LocalStorageError, MirrorError, ReleaseError
+
+QUEUE_CHUNKS = 8
+# A visitor returns True when it has what it wanted: the parser stops, the stream is drained.
+Visitor = Callable[[tarfile.TarFile, tarfile.TarInfo], bool]
+
+
+class _SourceFailed(Exception):
+    """Raised inside the parser thread when the producer failed or was cancelled."""
+
+
+class _Pipe(io.RawIOBase):
+    """Bytes from the event loop to the parser thread, at most QUEUE_CHUNKS chunks in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: queue.Queue[bytes | None | BaseException] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._view = memoryview(b"")
+        self._eof = False
+        self.reader_done = threading.Event()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._view and not self._eof:
+            item = self._queue.get()
+            if item is None:
+                self._eof = True
+            elif isinstance(item, BaseException):
+                raise _SourceFailed()
+            else:
+                self._view = memoryview(item)
+        n = min(len(buffer), len(self._view))
+        buffer[:n] = self._view[:n]
+        self._view = self._view[n:]
+        return n
+
+    async def put(self, item: bytes | None | BaseException) -> bool:
+        """Hand a chunk to the parser; False once the parser has stopped listening."""
+        while not self.reader_done.is_set():
+            try:
+                self._queue.put_nowait(item)
+                return True
+            except queue.Full:
+                await asyncio.sleep(0.002)
+        return False
+
+    def abort(self) -> None:
+        """Wake a parser blocked on an empty queue (cancellation, a failed source)."""
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            self._queue.put_nowait(_SourceFailed())
+        except queue.Full:
+            pass
+
+
+async def scan_tar(chunks: AsyncIterator[bytes], visit: Visitor, *, where: str) -> None:
+    """Run ``visit`` over every member of the tar stream ``chunks`` (gzip or plain)."""
+    pipe = _Pipe()
+
+    def consume() -> None:
+        try:
+            with tarfile.open(fileobj=pipe, mode="r|*") as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    if visit(tar, member):
+                        return
+        finally:
+            pipe.reader_done.set()
+
+    consumer = asyncio.ensure_future(asyncio.to_thread(consume))
+    try:
+        async for chunk in chunks:
+            if not pipe.reader_done.is_set():
+                await pipe.put(chunk)
+            elif consumer.done() and consumer.exception() is not None:
+                break  # the parser failed: no point reading the rest
+            # else: keep reading so the source checks the whole layer against its digest
+        await pipe.put(None)
+    except BaseException:
+        pipe.abort()
+        await asyncio.gather(consumer, return_exceptions=True)
+        raise
+    try:
+        await consumer
+    except MirrorError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, _SourceFailed) as exc:
+        raise ReleaseError(f"{where} is not a readable tar layer ({exc or type(exc).__name__})") from None
+    except OSError as exc:  # gzip.BadGzipFile and friends
+        raise ReleaseError(f"{where} is not a readable tar layer ({exc})") from None
+
+
+def member_path(member: tarfile.TarInfo) -> str:
+    """``./usr/bin/oc`` and ``/usr/bin/oc`` both as ``usr/bin/oc``."""
+    name = member.name
+    while name.startswith("./"):
+        name = name[2:]
+    return name.lstrip("/")
+
+
+def read_members(wanted: set[str], found: dict[str, bytes], *, limit: int = 32 << 20) -> Visitor:
+    """A visitor keeping the bytes of small files (metadata) whose path is in ``wanted``."""
+
+    def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
+        path = member_path(member)
+        if path in wanted and path not in found and member.isfile():
+            if member.size > limit:
+                raise ReleaseError(f"{path} is {member.size} bytes; refusing to read more than {limit} into memory")
+            handle = tar.extractfile(member)
+            found[path] = handle.read() if handle is not None else b""
+        return wanted.issubset(found)
+
+    return visit
+
+
+def write_member(wanted: str, target_tmp: Path, result: dict[str, int]) -> Visitor:
+    """A visitor streaming one file to ``target_tmp`` (mode 0755); ``result['size']`` once written."""
+
+    def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
+        if member_path(member) != wanted:
+            return False
+        if member.issym() or member.islnk():
+            # Follow one level: installers ship the binary itself, but be clear if not.
+            raise ReleaseError(f"{wanted} in the image is a link to {member.linkname}; extract that path instead")
+        if not member.isfile():
+            return False
+        handle = tar.extractfile(member)
+        try:
+            with open(target_tmp, "wb") as out:
+                if handle is not None:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(target_tmp, 0o755)
+        except OSError as exc:
+            raise LocalStorageError(f"cannot write {target_tmp.parent / wanted.rsplit('/', 1)[-1]}: "
+                                    f"{exc.strerror or exc}") from None
+        result["size"] = member.size
+        return True
+
+    return visit
+
+
+__all__ = ["member_path", "read_members", "scan_tar", "write_member"]

@@ -1,0 +1,214 @@
+"""What a cluster needs to pull a mirrored release: the mirror instructions, in every form admins paste.
+
+- ``imageContentSources`` for install-config.yaml (and its newer spelling ``imageDigestSources``),
+- an ImageContentSourcePolicy (operator.openshift.io/v1alpha1) for clusters before 4.13,
+- an ImageDigestMirrorSet (config.openshift.io/v1) for 4.13 and later.
+
+The shape follows ``oc adm release mirror``: one entry per source repository, sorted by source, each
+with its mirror repositories; keys in the order oc's marshaller writes them (``mirrors`` before
+``source``). Also reads mirror sets back (``--idms-file``), so a mirror host can pull through another
+mirror.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError, LocalStorageError, ReleaseError
+from .reference import parse_reference, parse_repository
+from .yamlout import dump_documents, dump_yaml
+
+ICSP_API = "operator.openshift.io/v1alpha1"
+IDMS_API = "config.openshift.io/v1"
+DEFAULT_NAME = "release-0"
+
+# File names written by write(); fixed so a rerun replaces them rather than piling up copies.
+INSTALL_CONFIG_FILE = "install-config-imageContentSources.yaml"
+INSTALL_CONFIG_DIGEST_FILE = "install-config-imageDigestSources.yaml"
+ICSP_FILE = "imageContentSourcePolicy.yaml"
+IDMS_FILE = "imageDigestMirrorSet.yaml"
+
+
+@dataclass
+class MirrorInstructions:
+    """``sources`` pairs a source repository with a mirror repository (a source may have several)."""
+
+    sources: list[tuple[str, str]]
+    name: str = DEFAULT_NAME
+    release_image: str | None = field(default=None)  # where the mirrored release image landed, for notes
+
+    def grouped(self) -> list[tuple[str, list[str]]]:
+        """(source, [mirrors]) sorted by source; mirrors in the order first given, without repeats."""
+        out: dict[str, list[str]] = {}
+        for source, mirror in self.sources:
+            mirrors = out.setdefault(source, [])
+            if mirror not in mirrors:
+                mirrors.append(mirror)
+        return sorted(out.items())
+
+    def _entries(self) -> list[dict[str, Any]]:
+        return [{"mirrors": list(mirrors), "source": source} for source, mirrors in self.grouped()]
+
+    def image_content_sources_yaml(self) -> str:
+        """The block for install-config.yaml (every installer version reads it)."""
+        return dump_yaml({"imageContentSources": self._entries()})
+
+    def image_digest_sources_yaml(self) -> str:
+        """The same for installers that prefer ``imageDigestSources`` (4.14 and later)."""
+        return dump_yaml({"imageDigestSources": self._entries()})
+
+    def icsp(self) -> dict[str, Any]:
+        return {"apiVersion": ICSP_API, "kind": "ImageContentSourcePolicy", "metadata": {"name": self.name},
+                "spec": {"repositoryDigestMirrors": self._entries()}}
+
+    def idms(self) -> dict[str, Any]:
+        return {"apiVersion": IDMS_API, "kind": "ImageDigestMirrorSet", "metadata": {"name": self.name},
+                "spec": {"imageDigestMirrors": self._entries()}}
+
+    def all_yaml(self) -> str:
+        """Everything as one multi-document YAML stream, a comment above each part saying where it goes."""
+        parts = [
+            ("install-config.yaml (new clusters)", self.image_content_sources_yaml()),
+            ("install-config.yaml, installers 4.14 and later also accept", self.image_digest_sources_yaml()),
+            ("running cluster, 4.13 and later: oc apply -f", dump_yaml(self.idms())),
+            ("running cluster, before 4.13: oc apply -f", dump_yaml(self.icsp())),
+        ]
+        return "---\n".join(f"# {comment}\n{text}" for comment, text in parts)
+
+    def write(self, dir: Path) -> list[Path]:
+        """Both install-config fragments, the ICSP and the IDMS as files in ``dir`` (atomic writes)."""
+        folder = Path(dir)
+        return [
+            _atomic_write(folder / INSTALL_CONFIG_FILE, self.image_content_sources_yaml()),
+            _atomic_write(folder / INSTALL_CONFIG_DIGEST_FILE, self.image_digest_sources_yaml()),
+            _atomic_write(folder / ICSP_FILE, dump_yaml(self.icsp())),
+            _atomic_write(folder / IDMS_FILE, dump_yaml(self.idms())),
+        ]
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _repository(text: str) -> str:
+    ref = parse_reference(text, default_tag=None)
+    return ref.name
+
+
+def release_mirror_instructions(info: Any, to_repo: str, to_release_image: str | None = None,
+                                name: str = DEFAULT_NAME) -> MirrorInstructions:
+    """Sources of a release (its own repository and every component repository) → the mirror.
+
+    ``info`` is a core.release.ReleaseInfo. Components go to ``to_repo``; the release repository to
+    the repository of ``to_release_image`` (``to_repo`` by default) — oc lists ``to_repo`` for both,
+    which is the same thing in the usual case where they match; we name exactly where each lands.
+    """
+    mirror = parse_repository(to_repo).name
+    release_mirror = _repository(to_release_image) if to_release_image else mirror
+    source_repo = getattr(info, "source_repository", "") or ""
+    if not source_repo or source_repo.startswith("oci:"):
+        raise ReleaseError("the release's original repository is unknown, so no mirror instructions can be made; "
+                           "mirror it from its registry pull spec")
+    pairs = [(source_repo, release_mirror)]
+    for repo in component_repositories(info):
+        pairs.append((repo, mirror))
+    release_image = to_release_image or f"{mirror}:{info.version}-{info.architecture}"
+    return MirrorInstructions(pairs, name=name, release_image=release_image)
+
+
+def component_repositories(info: Any) -> list[str]:
+    repos = {_repository(spec) for spec in info.components.values()}
+    return sorted(repos)
+
+
+# -- reading mirror sets --------------------------------------------------------------------------
+
+def parse_mirror_sets(text: str, where: str) -> list[tuple[str, str]]:
+    """(source, mirror) pairs from ImageDigestMirrorSet / ImageTagMirrorSet / ImageContentSourcePolicy
+    documents, or an install-config ``imageContentSources`` / ``imageDigestSources`` block."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{where} is not valid YAML{at}") from None
+    pairs: list[tuple[str, str]] = []
+    for number, doc in enumerate(documents, start=1):
+        if not isinstance(doc, dict):
+            raise InputError(f"{where}: document {number} is not a mapping")
+        if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            entries = []
+            for item in doc["items"]:
+                entries += _entries_of(item, where, number)
+        else:
+            entries = _entries_of(doc, where, number)
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("source"), str) or not entry["source"]:
+                raise InputError(f"{where}: document {number} has a mirror entry without a source")
+            mirrors = entry.get("mirrors") or []
+            if not isinstance(mirrors, list) or not all(isinstance(m, str) and m for m in mirrors):
+                raise InputError(f"{where}: the mirrors of {entry['source']} must be a list of repositories")
+            for mirror in mirrors:
+                parse_reference(mirror, default_tag=None)  # a clear error for a mistyped mirror
+                pairs.append((entry["source"], mirror))
+    if not pairs:
+        raise InputError(f"{where} holds no mirrors (expected an ImageDigestMirrorSet with spec.imageDigestMirrors)")
+    return pairs
+
+
+def _entries_of(doc: Any, where: str, number: int) -> list[Any]:
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: document {number} is not a mapping")
+    for key in ("imageContentSources", "imageDigestSources"):
+        if key in doc:
+            return list(doc.get(key) or [])
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: document {number} ({doc.get('kind') or 'no kind'}) has no spec")
+    for key in ("imageDigestMirrors", "repositoryDigestMirrors", "imageTagMirrors"):
+        if key in spec:
+            value = spec.get(key) or []
+            if not isinstance(value, list):
+                raise InputError(f"{where}: spec.{key} must be a list")
+            return value
+    raise InputError(f"{where}: document {number} ({doc.get('kind') or 'no kind'}) has no spec.imageDigestMirrors")
+
+
+def load_mirror_sets(path: str | Path) -> list[tuple[str, str]]:
+    """Read an ``--idms-file`` (IDMS, ICSP or install-config mirrors) into RegistrySession source_mirrors."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"mirror set file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read mirror set file {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_mirror_sets(text, str(p))
+
+
+__all__ = [
+    "MirrorInstructions",
+    "component_repositories",
+    "dump_documents",
+    "load_mirror_sets",
+    "parse_mirror_sets",
+    "release_mirror_instructions",
+]

@@ -1,0 +1,375 @@
+"""``mirror-wizard release list|info|mirror|extract``: choose, inspect, mirror and unpack an OpenShift release."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from core.copier import CopyOptions, CopyResult, copy_images
+from core.errors import InputError
+from core.graph import DEFAULT_GRAPH_URL, fetch_graph, registry_release_tags
+from core.mirror_config import (
+    MirrorInstructions,
+    load_mirror_sets,
+    release_mirror_instructions,
+)
+from core.reference import parse_reference, parse_repository
+from core.registry import RegistrySession
+from core.release import (
+    COMMANDS,
+    ReleaseInfo,
+    check_dir_space,
+    extract_command,
+    from_dir_tasks,
+    layout_name,
+    load_release,
+    load_release_from_dir,
+    measure_release,
+    release_tasks,
+    to_dir_tasks,
+)
+from core.tlsconfig import TLSOptions
+from core.yamlout import dump_yaml
+
+from .common import (
+    ProgressPrinter,
+    add_copy_options,
+    add_registry_options,
+    human_bytes,
+    run_async,
+    session_from_args,
+    summary_text,
+)
+
+RELEASE_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "multi")
+
+EPILOG = """\
+equivalent oc commands:
+  oc adm release mirror -a AUTH --from=RELEASE --to=HOST/REPO --to-release-image=HOST/REPO:VERSION-ARCH
+  oc adm release mirror -a AUTH --to-dir=DIR RELEASE
+  oc image mirror -a AUTH --from-dir=DIR 'file://openshift/release:VERSION*' HOST/REPO
+  oc adm release extract -a AUTH --command=openshift-install RELEASE
+
+examples:
+  mirror-wizard release list --channel stable-4.17
+  mirror-wizard release info quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 \\
+      --to mirror.example.com:8443/ocp4/openshift4 -a pull-secret.json
+  mirror-wizard release mirror -a pull-secret.json \\
+      --from quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 \\
+      --to mirror.example.com:8443/ocp4/openshift4 --manifests-dir ./cluster-manifests
+  mirror-wizard release mirror -a pull-secret.json --from RELEASE --to-dir /media/usb/mirror
+  mirror-wizard release mirror -a pull-secret.json --from-dir /media/usb/mirror \\
+      --to mirror.example.com:8443/ocp4/openshift4
+  mirror-wizard release extract -a pull-secret.json --command openshift-install --to . \\
+      mirror.example.com:8443/ocp4/openshift4:4.17.3-x86_64
+"""
+
+
+def _add_idms(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--idms-file", metavar="FILE",
+                        help="an ImageDigestMirrorSet (or ImageContentSourcePolicy): read source images from "
+                             "its mirrors instead, as oc's --idms-file")
+
+
+def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, description=description, epilog=EPILOG,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    release = subparsers.add_parser("release", help="choose, inspect, mirror and extract an OpenShift release",
+                                    description="Work with OpenShift release payloads (like oc adm release).",
+                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = release.add_subparsers(dest="release_command", metavar="COMMAND", required=True)
+
+    listing = _sub(sub, "list", "list the releases of a channel (or the release tags of a registry)",
+                   "List releases newest first: from the OpenShift update graph with --channel, or the "
+                   "VERSION-ARCH tags a registry repository holds with --from-registry.")
+    where = listing.add_mutually_exclusive_group(required=True)
+    where.add_argument("--channel", metavar="CHANNEL", help="update channel, e.g. stable-4.17 or fast-4.16")
+    where.add_argument("--from-registry", metavar="HOST/REPO", help="list the release tags of this repository")
+    listing.add_argument("--arch", metavar="ARCH",
+                         help="architecture: x86_64 (default for the graph), aarch64, ppc64le, s390x, multi")
+    listing.add_argument("--graph-url", metavar="URL", default=DEFAULT_GRAPH_URL,
+                         help=f"update service graph endpoint (default {DEFAULT_GRAPH_URL})")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    add_registry_options(listing)
+    _add_idms(listing)
+    listing.set_defaults(func=run_list)
+
+    info = _sub(sub, "info", "show a release: version, components and what a mirror would move",
+                "Read a release image and show its version, architecture, metadata, every component and "
+                "the compressed bytes a mirror moves; with --to, how much of that the mirror already has.")
+    info.add_argument("release", metavar="RELEASE", help="release pull spec (by tag or digest) or oci:DIR:NAME")
+    info.add_argument("--to", metavar="HOST/REPO", help="mirror repository to compare with")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    add_registry_options(info)
+    _add_idms(info)
+    info.set_defaults(func=run_info)
+
+    mirror = _sub(sub, "mirror", "copy a release to a mirror registry or a directory, print the cluster config",
+                  "Copy the release image (digest unchanged) and every component (by digest, tagged "
+                  "VERSION-ARCH-COMPONENT) in one pass, then print imageContentSources, imageDigestSources, "
+                  "an ImageContentSourcePolicy and an ImageDigestMirrorSet.")
+    mirror.add_argument("release", metavar="RELEASE", nargs="?", help="same as --from")
+    mirror.add_argument("--from", dest="from_", metavar="RELEASE",
+                        help="release pull spec; with --from-dir, which release of the directory (VERSION)")
+    mirror.add_argument("--from-dir", metavar="DIR", help="upload a release written earlier with --to-dir")
+    mirror.add_argument("--to", metavar="HOST/REPO", help="mirror repository for the components (and release)")
+    mirror.add_argument("--to-release-image", metavar="REF",
+                        help="where the release image goes (default: TO:VERSION-ARCH)")
+    mirror.add_argument("--to-dir", metavar="DIR", help="write an OCI image layout for removable media instead")
+    mirror.add_argument("--manifests-dir", metavar="DIR",
+                        help="also write the install-config fragments, ICSP and IDMS as files here")
+    add_copy_options(mirror)
+    add_registry_options(mirror)
+    _add_idms(mirror)
+    mirror.set_defaults(func=run_mirror)
+
+    extract = _sub(sub, "extract", "write openshift-install or oc from a release",
+                   "Find the component that carries the command, stream its layers and write the binary "
+                   "(executable) — from the original registry, a mirror, or a --to-dir directory.")
+    extract.add_argument("release", metavar="RELEASE", help="release pull spec, oci:DIR:NAME, or oci:DIR")
+    extract.add_argument("--command", required=True, choices=sorted(COMMANDS), help="which binary")
+    extract.add_argument("--to", metavar="DIR", default=".", help="directory to write it to (default: here)")
+    add_registry_options(extract)
+    _add_idms(extract)
+    extract.set_defaults(func=run_extract)
+
+
+def make_session(args: argparse.Namespace) -> RegistrySession:
+    session = session_from_args(args)
+    if getattr(args, "idms_file", None):
+        session.source_mirrors = load_mirror_sets(args.idms_file)
+    return session
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+def run_list(args: argparse.Namespace) -> int:
+    if args.arch is not None and args.arch not in RELEASE_ARCHES + ("amd64", "arm64"):
+        raise InputError(f"--arch {args.arch!r}: use one of {', '.join(RELEASE_ARCHES)}")
+    if args.from_registry:
+        return _list_registry(args)
+    arch = args.arch or "x86_64"
+    tls = TLSOptions(ca_files=tuple(args.ca_file or ()), insecure=bool(args.insecure))
+    releases = run_async(lambda cancel: fetch_graph(args.channel, arch, args.graph_url, tls))
+    if args.json:
+        print(json.dumps([{"version": r.version, "payload": r.payload, "metadata": r.metadata,
+                           "upgrades_from": r.upgrades_from, "conditional_from": r.conditional_from}
+                          for r in releases], indent=2))
+        return 0
+    if not releases:
+        print(f"channel {args.channel} ({arch}) has no releases")
+        return 0
+    width = max(len(r.version) for r in releases)
+    for r in releases:
+        print(f"{r.version:<{width}}  {r.payload}")
+        indent = " " * (width + 2)
+        if r.errata_url:
+            print(f"{indent}errata: {r.errata_url}")
+        for label, versions in (("updates from", r.upgrades_from), ("conditional updates from", r.conditional_from)):
+            if versions:
+                text = f"{label} ({len(versions)}): " + ", ".join(versions)
+                print(textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent + "  "))
+    print(f"\n{len(releases)} releases in {args.channel} ({arch}), newest first")
+    return 0
+
+
+def _list_registry(args: argparse.Namespace) -> int:
+    async def go(cancel: asyncio.Event) -> list[str]:
+        async with make_session(args) as session:
+            return await registry_release_tags(session, args.from_registry)
+
+    tags = run_async(go)
+    arches = (args.arch,) if args.arch else RELEASE_ARCHES
+    arches = tuple({"amd64": "x86_64", "arm64": "aarch64"}.get(a, a) for a in arches)
+    releases = [t for t in tags if any(t.endswith(f"-{a}") for a in arches)]
+    if args.json:
+        print(json.dumps(releases, indent=2))
+        return 0
+    for tag in releases:
+        print(f"{tag:<30}  {args.from_registry}:{tag}")
+    print(f"\n{len(releases)} release tags (VERSION-ARCH) among {len(tags)} tags in {args.from_registry}")
+    return 0
+
+
+# -- info ---------------------------------------------------------------------------------------
+
+def _info_dict(info: ReleaseInfo) -> dict[str, Any]:
+    return {"pull_spec": info.pull_spec, "digest": info.digest, "version": info.version,
+            "architecture": info.architecture, "previous": info.previous, "errata_url": info.errata_url,
+            "source_repository": info.source_repository, "component_repository": info.component_repository,
+            "components": info.components}
+
+
+def run_info(args: argparse.Namespace) -> int:
+    async def go(cancel: asyncio.Event):
+        async with make_session(args) as session:
+            info = await load_release(session, args.release)
+            return info, await measure_release(session, info, args.to)
+
+    info, size = run_async(go)
+    if args.json:
+        data = _info_dict(info)
+        data["size"] = {"images": size.images, "blobs": size.blobs, "bytes": size.total_bytes,
+                        "present_bytes": size.present_bytes}
+        print(json.dumps(data, indent=2))
+        return 0
+    rows = [("release", info.pull_spec), ("digest", info.digest), ("version", info.version),
+            ("architecture", info.architecture)]
+    if info.errata_url:
+        rows.append(("errata", info.errata_url))
+    previous = info.previous
+    rows.append(("previous", f"{len(previous)} versions update to it" + (f": {', '.join(previous)}" if previous else "")))
+    for key, value in rows:
+        print(textwrap.fill(f"{key + ':':<14}{value}", width=110, subsequent_indent=" " * 14))
+    print(f"{'components:':<14}{len(info.components)} (mostly in {info.component_repository})")
+    width = max(len(n) for n in info.components)
+    for name, spec in info.components.items():
+        print(f"  {name:<{width}}  {spec}")
+    print(f"{'size:':<14}{size.images} images, {size.blobs} unique blobs, {human_bytes(size.total_bytes)} "
+          f"compressed ({size.total_bytes} bytes) for a mirror to move")
+    if size.present_bytes is not None:
+        print(f"{'in mirror:':<14}{human_bytes(size.present_bytes)} already in {args.to}, "
+              f"{human_bytes(size.missing_bytes)} still to move")
+    return 0
+
+
+# -- mirror -------------------------------------------------------------------------------------
+
+def _check_mirror_args(args: argparse.Namespace) -> None:
+    if args.release and args.from_:
+        raise InputError("give the release either as an argument or with --from, not both")
+    args.from_ = args.from_ or args.release
+    if not args.from_ and not args.from_dir:
+        raise InputError("say which release to mirror: --from RELEASE, or --from-dir DIR")
+    if bool(args.to) == bool(args.to_dir):
+        raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
+    if args.from_dir and args.to_dir:
+        raise InputError("--from-dir uploads a directory to a registry: use --to HOST/REPO with it")
+    if args.to_release_image and not args.to:
+        raise InputError("--to-release-image needs --to (a directory has fixed names)")
+    # Bad targets are refused before anything is read from the source.
+    if args.to:
+        parse_repository(args.to)
+    if args.to_release_image:
+        parse_reference(args.to_release_image, default_tag=None)
+
+
+def _describe(info: ReleaseInfo) -> str:
+    return (f"release {info.version} ({info.architecture}) {info.digest[:19]}…, {len(info.components)} components, "
+            f"from {info.pull_spec}")
+
+
+def run_mirror(args: argparse.Namespace) -> int:
+    _check_mirror_args(args)
+    options = CopyOptions(skip_missing=args.skip_missing, continue_on_error=args.continue_on_error,
+                          dry_run=args.dry_run)
+    printer = ProgressPrinter(quiet=bool(args.json))
+    err = sys.stderr
+
+    async def go(cancel: asyncio.Event) -> tuple[ReleaseInfo, CopyResult, list]:
+        async with make_session(args) as session:
+            if args.from_dir:
+                info = await load_release_from_dir(session, Path(args.from_dir), args.from_)
+            else:
+                info = await load_release(session, args.from_)
+            if not args.json:
+                print(_describe(info), file=err)
+            if args.to_dir:
+                needed, free = await check_dir_space(session, info, Path(args.to_dir))
+                if not args.json:
+                    print(f"space: {human_bytes(needed)} to write to {args.to_dir}, {human_bytes(free)} free", file=err)
+                tasks = to_dir_tasks(info, Path(args.to_dir), prepare=not args.dry_run)
+            elif args.from_dir:
+                tasks = from_dir_tasks(info, Path(args.from_dir), args.to, args.to_release_image)
+            else:
+                tasks = release_tasks(info, args.to, args.to_release_image)
+            result = await copy_images(tasks, session, options, on_event=printer, cancel=cancel)
+            return info, result, tasks
+
+    try:
+        info, result, _ = run_async(go)
+    finally:
+        printer.finish()
+    instructions = None
+    if args.to:
+        instructions = release_mirror_instructions(info, args.to, args.to_release_image)
+    written: list[Path] = []
+    if instructions is not None and args.manifests_dir and result.ok and not args.dry_run:
+        written = instructions.write(Path(args.manifests_dir))
+    if args.json:
+        data: dict[str, Any] = result.as_dict()
+        data["release"] = _info_dict(info)
+        if instructions is not None:
+            data["instructions"] = {"imageContentSources": instructions.grouped(), "icsp": instructions.icsp(),
+                                    "idms": instructions.idms(), "files": [str(p) for p in written]}
+        print(json.dumps(data, indent=2))
+        return 0 if result.ok else 1
+    if args.dry_run:
+        _print_dry_run(result)
+    print(summary_text(result, dry_run=args.dry_run))
+    if not result.ok:
+        print("\nthe mirror is incomplete: fix the failures and run the same command again (what was copied is kept)")
+        return 1
+    if args.to_dir:
+        _print_to_dir_next(info, args)
+    elif instructions is not None:
+        _print_instructions(info, instructions, args, written)
+    return 0
+
+
+def _print_dry_run(result: CopyResult) -> None:
+    for plan in result.images:
+        size = sum(plan.blobs().values())
+        state = "present" if plan.present else "copy"
+        print(f"{state:<8} {human_bytes(size):>10}  {plan.task.source} → {plan.task.destination}")
+
+
+def _print_to_dir_next(info: ReleaseInfo, args: argparse.Namespace) -> None:
+    directory = args.to_dir
+    print(f"\nrelease {info.version} is in {directory} (OCI image layout), e.g. "
+          f"skopeo inspect oci:{directory}:{layout_name(info)}")
+    if not args.dry_run:
+        print("carry it to the mirror host, then upload it with:\n\n"
+              f"    mirror-wizard release mirror --from-dir {directory} --to HOST/REPO -a AUTH_FILE\n\n"
+              "that prints the imageContentSources / ImageDigestMirrorSet for the cluster.")
+
+
+def _print_instructions(info: ReleaseInfo, instructions: MirrorInstructions, args: argparse.Namespace,
+                        written: list[Path]) -> None:
+    head = "would be" if args.dry_run else "is"
+    print(f"\n{'Dry run' if args.dry_run else 'Success'}\nUpdate image:  {instructions.release_image}")
+    print(f"Mirror prefix: {args.to}")
+    print(f"(the release {head} at {instructions.release_image}, digest {info.digest})")
+    print("\nTo use the new mirrored repository to install, add the following section to the install-config.yaml:\n")
+    sys.stdout.write(instructions.image_content_sources_yaml())
+    print("\nInstallers from 4.14 on also accept it as imageDigestSources:\n")
+    sys.stdout.write(instructions.image_digest_sources_yaml())
+    print("\nTo use the new mirrored repository for upgrades (4.13 and later), use the following to create "
+          "an ImageDigestMirrorSet:\n")
+    sys.stdout.write(dump_yaml(instructions.idms()))
+    print("\nOn clusters before 4.13, create an ImageContentSourcePolicy instead:\n")
+    sys.stdout.write(dump_yaml(instructions.icsp()))
+    if written:
+        print("\nwritten: " + ", ".join(str(p) for p in written))
+    if not args.dry_run:
+        print(f"\nnext: mirror-wizard release extract --command openshift-install --to . {instructions.release_image}")
+
+
+# -- extract ------------------------------------------------------------------------------------
+
+def run_extract(args: argparse.Namespace) -> int:
+    async def go(cancel: asyncio.Event) -> Path:
+        async with make_session(args) as session:
+            return await extract_command(session, args.release, args.command, Path(args.to))
+
+    path = run_async(go)
+    print(f"wrote {path} ({human_bytes(path.stat().st_size)}, executable)")
+    return 0
