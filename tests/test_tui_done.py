@@ -1,0 +1,110 @@
+"""The Done step: files written where asked, and `oc` run only when present and confirmed.
+
+`oc` here is a stand-in script on PATH that records its arguments and input — the cluster is not
+part of these tests; what matters is what the wizard would hand to oc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.test_tui_snapshots import (  # noqa: F401
+    fixed_state,
+    with_ca,
+    with_prepared,
+    with_release,
+    workdir,
+)
+from tui.app import MirrorWizardApp
+from tui.screens.confirm import ConfirmScreen
+
+FAKE_OC = """#!{python}
+import pathlib, sys
+log = pathlib.Path({log!r})
+n = len(list(log.glob("*.args")))
+(log / f"{{n}}.args").write_text("\\n".join(sys.argv[1:]) + "\\n")
+(log / f"{{n}}.stdin").write_text(sys.stdin.read())
+print("configured")
+"""
+
+
+def done_app() -> MirrorWizardApp:
+    state = fixed_state()
+    with_release(state)
+    with_ca(state)
+    with_prepared(state)
+    return MirrorWizardApp(state, start="done", auto_check=False)
+
+
+def install_oc(folder: Path) -> Path:
+    log = folder / "oc-calls"
+    log.mkdir()
+    script = folder / "bin" / "oc"
+    script.write_text(FAKE_OC.format(python=sys.executable, log=str(log)))
+    script.chmod(0o755)
+    return log
+
+
+async def test_write_files_puts_every_document_in_the_folder(workdir: Path) -> None:  # noqa: F811
+    app = done_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+o")  # Write files
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    out = workdir / "output"
+    names = {p.name for p in out.iterdir()}
+    assert {"imageDigestMirrorSet.yaml", "imageContentSourcePolicy.yaml", "registry-config.yaml",
+            "samples-operator-config.yaml", "runbook.md"} <= names
+    idms = yaml.safe_load((out / "imageDigestMirrorSet.yaml").read_text())
+    assert idms["kind"] == "ImageDigestMirrorSet"
+    config = yaml.safe_load((out / "samples-operator-config.yaml").read_text())
+    assert config["spec"]["skippedImagestreams"] == ["jenkins", "jenkins-agent-base"]
+    assert (workdir / "mirror-plan.yaml").exists()
+
+
+async def test_apply_is_disabled_without_oc(workdir: Path) -> None:  # noqa: F811
+    app = done_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#apply").disabled
+
+
+async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F811
+    log = install_oc(workdir)
+    app = done_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        apply = app.screen.query_one("#apply")
+        assert not apply.disabled
+        apply.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # not now: oc is not run
+        await pilot.pause()
+        assert not list(log.iterdir())
+        apply.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "✓" in str(app.screen.query_one("#written").render())
+    calls = sorted(log.glob("*.args"), key=lambda p: int(p.stem))
+    args = [p.read_text().split("\n")[:-1] for p in calls]
+    stdin = [(log / f"{p.stem}.stdin").read_text() for p in calls]
+    assert args[0] == ["apply", "-f", "-"] and yaml.safe_load(stdin[0])["kind"] == "ImageDigestMirrorSet"
+    assert args[1] == ["apply", "-f", "-"] and yaml.safe_load(stdin[1])["kind"] == "ConfigMap"
+    assert args[2][:3] == ["patch", "image.config.openshift.io/cluster", "--type=merge"]
+    assert json.loads(args[2][4]) == {"spec": {"additionalTrustedCA": {"name": "registry-config"}}}
+    assert args[3][:2] == ["patch", "configs.samples.operator.openshift.io/cluster"]
+    assert json.loads(args[3][4])["spec"]["samplesRegistry"] == "mirror.example.com:8443"
+    assert os.environ["PATH"].endswith("bin")

@@ -1,0 +1,197 @@
+"""End to end: the wizard, driven by key presses, mirrors the demo release and a chosen image stream
+from one real registry to another; skopeo checks the digests, and the written YAML is read back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import skopeo
+from tui.app import MirrorWizardApp
+from tui.screens.samples import StreamTable
+from tui.state import WizardState
+
+pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None and not Path("/usr/bin/docker-registry").exists(),
+                                reason="docker-registry is not installed")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    from tui.sandbox.demo import create_sandbox
+    from tui.sandbox.plan import write_demo_plan
+
+    sb = create_sandbox(tmp_path_factory.mktemp("wizard-sandbox"), layer_size=64 * 1024)
+    try:
+        sb.plan_path = write_demo_plan(sb)
+        yield sb
+    finally:
+        sb.stop()
+
+
+async def tab_to(pilot, selector: str, limit: int = 40) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the widget has focus, as an admin would."""
+    target = pilot.app.screen.query_one(selector)
+    for _ in range(limit):
+        if pilot.app.focused is target:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"Tab never reached {selector} (focus is on {pilot.app.focused})")
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def next_step(pilot, expected: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    assert pilot.app.current_mode == expected, pilot.app.screen.query_one("#status").render()
+
+
+async def test_wizard_mirrors_the_demo_by_key_presses(sandbox, tmp_path: Path) -> None:
+    password = (sandbox.workdir / "mirror-password.txt").read_text().strip()
+    state = WizardState.from_path(str(sandbox.plan_path))
+    state.plan.output_dir = str(tmp_path / "output")
+    state.plan_path = tmp_path / "plan.yaml"
+    app = MirrorWizardApp(state)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "preflight"
+        await next_step(pilot, "credentials")
+
+        # The mirror's login: user and password typed, Enter adds it and tests it.
+        await tab_to(pilot, "#user")
+        await pilot.press(*"admin")
+        await pilot.press("tab", *password, "enter")
+        await settle(pilot)
+        mirror = sandbox.mirror.host
+        results = {r.registry: r for r in state.logins}
+        assert results[mirror].ok, results[mirror].message
+        merged = Path(state.plan.auth_file)
+        assert merged.name == "pull-secret-mirror.json" and mirror in merged.read_text()
+        assert password not in merged.read_text()  # base64 inside, never the plain text
+        await next_step(pilot, "release")
+
+        assert state.release_info is not None and state.release_info.version == "4.17.3"
+        components = len(state.release_info.components)
+        await next_step(pilot, "samples")
+
+        # Sizes: a dry run over the sources (the mirror is not asked).
+        await tab_to(pilot, "#sizes")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert set(state.stream_sizes) == {s.name for s in state.streams}
+        assert all(size > 0 for size in state.stream_sizes.values())
+
+        # Only ruby: none, then filter and select what is shown.
+        await tab_to(pilot, "#streams")
+        await pilot.press("n")
+        await tab_to(pilot, "#filter")
+        await pilot.press(*"ruby", "enter")
+        assert isinstance(app.focused, StreamTable)
+        await pilot.press("a")
+        screen = app.screen
+        assert screen.selected() == {"ruby"}
+        await next_step(pilot, "ca")
+
+        assert state.ca_check is not None and state.ca_check.ok, state.ca_check
+        await next_step(pilot, "review")
+        await next_step(pilot, "mirror")  # Next on Review starts the copy
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        progress = state.progress
+        assert progress.finished, (progress.error, list(progress.log)[-5:])
+        ruby_images = len([s for s in state.streams if s.name == "ruby"][0].pull_specs)
+        assert progress.total_images == components + 1 + ruby_images
+        assert progress.images_failed == 0
+        await next_step(pilot, "done")
+
+        await tab_to(pilot, "#out-dir")
+        await pilot.press("enter")  # writes every file and the runbook
+        await settle(pilot)
+
+    # skopeo, not our client, reads the mirror back: same digests as the source.
+    auth, certs = state.plan.auth_file, sandbox.ca_file.parent
+    info = state.release_info
+    target = state.release_target()
+    payload = skopeo.digest(f"{target}:4.17.3-x86_64", authfile=auth, cert_dir=certs)
+    assert payload == info.digest
+    for name, pull_spec in list(info.components.items())[:4]:
+        digest = pull_spec.split("@", 1)[1]
+        assert skopeo.digest(f"{target}@{digest}", authfile=auth, cert_dir=certs) == digest, name
+    source_host = sandbox.source.host
+    for spec in [s for s in state.streams if s.name == "ruby"][0].pull_specs[:2]:
+        path = spec.split("/", 1)[1]
+        source_path = f"{source_host}/{'access' if spec.startswith('registry.access') else 'redhat'}/{path}"
+        assert skopeo.digest(f"{sandbox.mirror.host}/{path}", authfile=auth, cert_dir=certs) == \
+            skopeo.digest(source_path, cert_dir=certs)
+
+    # The written YAML: the samples Config skips every stream but ruby; the mirror set points at the mirror.
+    out = tmp_path / "output"
+    written = {p.name for p in out.iterdir()}
+    assert "runbook.md" in written and "samples-operator-config.yaml" in written
+    config = yaml.safe_load((out / "samples-operator-config.yaml").read_text())
+    assert config["spec"]["samplesRegistry"] == sandbox.mirror.host
+    assert "ruby" not in config["spec"]["skippedImagestreams"]
+    assert len(config["spec"]["skippedImagestreams"]) == len(state.streams) - 1
+    mirror_sets = [yaml.safe_load(p.read_text()) for p in out.glob("*.yaml")]
+    idms = [d for d in mirror_sets if isinstance(d, dict) and d.get("kind") == "ImageDigestMirrorSet"]
+    assert idms and any(target in m for e in idms[0]["spec"]["imageDigestMirrors"] for m in e["mirrors"])
+    ca_map = [d for d in mirror_sets if isinstance(d, dict) and d.get("kind") == "ConfigMap"]
+    assert ca_map and sandbox.mirror.host.replace(":", "..") in ca_map[0]["data"]
+    runbook = (out / "runbook.md").read_text()
+    assert password not in runbook and sandbox.mirror.host in runbook
+    assert (tmp_path / "plan.yaml").exists()
+
+
+async def test_cancel_then_resume_copies_only_what_is_missing(sandbox, tmp_path: Path) -> None:
+    """Cancelled after the first image lands; Resume finishes without moving it again; a third run moves nothing."""
+    from core.authfile import encode_auth
+    from core.events import ImageDone
+
+    password = (sandbox.workdir / "mirror-password.txt").read_text().strip()
+    state = WizardState.from_path(str(sandbox.plan_path))
+    state.release.target = f"{sandbox.mirror.host}/resume-test/openshift4"
+    state.plan.samples = None  # the release only: quicker
+    auth_path = tmp_path / "auth.json"
+    auth_path.write_text(json.dumps({"auths": {sandbox.mirror.host: {"auth": encode_auth("admin", password)}}}))
+    state.plan.auth_file = str(auth_path)
+    app = MirrorWizardApp(state, start="mirror", auto_check=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        progress = state.progress
+        original_feed = progress.feed
+
+        def feed(event) -> None:  # type: ignore[no-untyped-def]
+            original_feed(event)
+            if isinstance(event, ImageDone) and app.mirror_cancel is not None:
+                app.mirror_cancel.set()  # what "Cancel the mirror" in the confirmation does
+
+        progress.feed = feed  # type: ignore[method-assign]
+        start = app.screen.query_one("#start")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert progress.cancelled and not progress.finished
+        landed = {key for key, row in progress.rows.items() if row.state in ("copied", "present")}
+        assert landed
+
+        progress.feed = original_feed  # type: ignore[method-assign]
+        assert str(start.label) == "Resume"
+        await pilot.press("ctrl+r")  # Start/Resume
+        await settle(pilot)
+        assert progress.finished, progress.error
+        assert {key for key, row in progress.rows.items() if row.state == "present"} >= landed
+        assert progress.transferred < progress.total_bytes
+
+        assert str(start.label) == "Run again"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert progress.finished and progress.transferred == 0
+        assert progress.images_present == progress.total_images

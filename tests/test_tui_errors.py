@@ -1,0 +1,252 @@
+"""Bad input on every screen: an inline error that says what to fix, and the admin's other entries kept.
+
+Real registries (the session fixtures in conftest) stand behind the wrong password, the unreachable
+host and the certificate without a SAN.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from textual.widgets import Input, Static
+
+from core.plan import plan_from_dict
+from tests.support.constants import PASSWORD, USER
+from tui.app import MirrorWizardApp
+from tui.sandbox.registry import LocalRegistry, free_port, make_registry
+from tui.state import WizardState
+
+
+def secret(path: Path) -> Path:
+    auth = base64.b64encode(b"someone:token").decode()
+    path.write_text(json.dumps({"auths": {"quay.io": {"auth": auth}}}))
+    return path
+
+
+def app_for(tmp_path: Path, mirror: str, *, start: str, ca_file: str | None = None, auth_file: Path | None = None,
+            **release) -> MirrorWizardApp:
+    data = {"auth_file": str(auth_file or secret(tmp_path / "pull-secret.json")),
+            "mirror": {"registry": mirror, "ca_file": ca_file},
+            "output_dir": str(tmp_path / "out")}
+    state = WizardState(plan=plan_from_dict(data))
+    if release:  # set after loading: a plan file may not hold an empty release source, the wizard may
+        state.release.target = f"{mirror}/ocp4/openshift4"
+        for key, val in release.items():
+            setattr(state.release, key, val)
+    return MirrorWizardApp(state, start=start, auto_check=False)
+
+
+def text(app: MirrorWizardApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def value(app: MirrorWizardApp, selector: str) -> str:
+    return app.screen.query_one(selector, Input).value
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def type_into(pilot, selector: str, text_: str) -> None:  # type: ignore[no-untyped-def]
+    """Focus the field and put the text in (typing each key of a long path only slows the test)."""
+    widget = pilot.app.screen.query_one(selector, Input)
+    widget.focus()
+    widget.value = text_
+    await pilot.pause()
+
+
+async def test_pull_secret_that_is_not_json(tmp_path: Path) -> None:
+    app = app_for(tmp_path, "mirror.example.com:8443", start="credentials")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#user", "admin")
+        bad = tmp_path / "broken.json"
+        bad.write_text('{"auths": {"quay.io": {"auth": "x"}')
+        await type_into(pilot, "#secret", str(bad))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "not valid JSON" in text(app, "#secret-error")
+        assert value(app, "#mirror") == "mirror.example.com:8443" and value(app, "#user") == "admin"
+        await pilot.press("ctrl+n")  # refused: the pull secret must be fixed first
+        await settle(pilot)
+        assert app.current_mode == "credentials"
+        assert value(app, "#secret") == str(bad)  # what was typed stays, to be corrected
+
+
+async def test_wrong_password(tmp_path: Path, tls_registry, pki) -> None:
+    app = app_for(tmp_path, tls_registry.host, start="credentials", ca_file=str(pki.ca_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#user", USER)
+        await type_into(pilot, "#password", "not-" + PASSWORD)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "✗" in text(app, "#password-error")
+        assert [r.state for r in app.state.logins] == ["wrong-credentials"]
+        assert value(app, "#user") == USER and value(app, "#mirror") == tls_registry.host
+        assert not (tmp_path / "pull-secret-mirror.json").exists()  # a failed login is not saved
+        # Corrected, it works and is saved.
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [r.state for r in app.state.logins] == ["ok"]
+        saved = (tmp_path / "pull-secret-mirror.json").read_text()
+        assert tls_registry.host in saved and PASSWORD not in saved
+
+
+async def test_unreachable_registry(tmp_path: Path) -> None:
+    host = f"127.0.0.1:{free_port()}"  # nothing listens there
+    app = app_for(tmp_path, host, start="credentials")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#user", "admin")
+        await type_into(pilot, "#password", "secret")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [r.state for r in app.state.logins] == ["unreachable"]
+        assert "✗" in text(app, "#mirror-error")
+        assert value(app, "#user") == "admin" and value(app, "#password") == "secret"
+
+
+async def test_mirror_host_that_is_not_host_port(tmp_path: Path) -> None:
+    app = app_for(tmp_path, "mirror.example.com:8443", start="credentials")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#mirror", "https://mirror.example.com/v2")
+        await pilot.pause()
+        assert "HOST:PORT" in text(app, "#mirror-error")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "credentials"
+        assert value(app, "#mirror") == "https://mirror.example.com/v2"
+
+
+def _cert_without_san(folder: Path, ca_key_path: Path | None = None) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate with only a CN (what the procedure warns against)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-SAN test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+          .not_valid_after(now + dt.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_path, cert_path, key_path = folder / "ca.crt", folder / "server.crt", folder / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
+
+
+class _UnverifiedStart(LocalRegistry):
+    """The readiness probe checks the host name, which a certificate without SAN cannot pass."""
+
+    def _wait_ready(self, timeout: float) -> None:
+        import ssl
+        import time
+        import urllib.error
+        import urllib.request
+
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/v2/", timeout=1, context=context)
+                return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"registry on {self.host} did not start")
+
+
+@pytest.fixture(scope="module")
+def no_san_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("no-san")
+    ca_path, cert_path, key_path = _cert_without_san(folder / "pki")
+    registry = make_registry(folder / "registry", tls=(cert_path, key_path))
+    registry.__class__ = _UnverifiedStart
+    registry.start()
+    try:
+        yield registry, ca_path
+    finally:
+        registry.stop()
+
+
+async def test_ca_without_san(tmp_path: Path, no_san_registry, pki) -> None:
+    registry, ca_path = no_san_registry
+    app = app_for(tmp_path, registry.host, start="ca", ca_file=str(ca_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#check").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        check = app.state.ca_check
+        assert check is not None and not check.san_ok and not check.ok
+        assert "Subject Alternative Name" in text(app, "#ca-error") or "SAN" in text(app, "#ca-error")
+        assert value(app, "#ca-file") == str(ca_path)
+        # A CA file that cannot be read: said inline, and Next waits for a fix.
+        await type_into(pilot, "#ca-file", "/nonexistent/ca.crt")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "✗" in text(app, "#ca-error")
+        assert app.current_mode == "ca"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "ca"  # a CA file that cannot be read blocks Next
+
+
+async def test_release_image_that_does_not_parse_or_exist(tmp_path: Path, seeded_release) -> None:
+    from core.plan import RegistryTrust
+
+    app = app_for(tmp_path, seeded_release.host, start="release", source="", architecture="x86_64")
+    app.state.plan.registries = [RegistryTrust(host=seeded_release.host, insecure=True)]  # plain HTTP
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#source", "quay.io/Bad Name:tag")
+        await pilot.pause()
+        assert "✗" in text(app, "#source-error")
+        await type_into(pilot, "#source", f"{seeded_release.host}/no/such-release:4.99.0-x86_64")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "✗" in text(app, "#source-error")
+        assert app.state.release_info is None
+        assert value(app, "#target") == f"{seeded_release.host}/ocp4/openshift4"
+        await type_into(pilot, "#source", seeded_release.release_ref)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.release_info is not None, text(app, "#source-error")
+        assert text(app, "#source-error") == ""
+
+
+async def test_image_streams_folder_missing(tmp_path: Path) -> None:
+    app = app_for(tmp_path, "mirror.example.com:8443", start="samples")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#path", str(tmp_path / "nowhere"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "✗" in text(app, "#streams-error")
+        assert value(app, "#path") == str(tmp_path / "nowhere")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "samples"

@@ -1,0 +1,252 @@
+"""The mirror-wizard Textual app: eight steps from pull secret to a mirrored, trusted registry.
+
+The App owns the state (tui.state.WizardState) and the long copy; each step is a screen in its own
+mode, so switching steps keeps what the admin typed and keeps a step's checks running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from core.errors import MirrorError
+from core.plan import save_plan, validate_plan
+from tui.screens.base import StepScreen
+from tui.screens.ca import CAScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.credentials import CredentialsScreen
+from tui.screens.done import DoneScreen
+from tui.screens.mirror import MirrorScreen
+from tui.screens.preflight import PreflightScreen
+from tui.screens.release import ReleaseScreen
+from tui.screens.review import ReviewScreen
+from tui.screens.samples import SamplesScreen
+from tui.state import STEP_KEYS, WizardState, error_text, task_label
+
+
+class MirrorWizardApp(App[int]):
+    TITLE = "mirror-wizard"
+    CSS_PATH = "app.tcss"
+    MODES = {
+        "preflight": PreflightScreen,
+        "credentials": CredentialsScreen,
+        "release": ReleaseScreen,
+        "samples": SamplesScreen,
+        "ca": CAScreen,
+        "review": ReviewScreen,
+        "mirror": MirrorScreen,
+        "done": DoneScreen,
+    }
+    BINDINGS = [
+        Binding("ctrl+s", "save_plan", "Save plan", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, state: WizardState, *, start: str | None = None, auto_check: bool = True,
+                 clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.start_step = start or STEP_KEYS[0]
+        # auto_check=False: no registry, network or environment probing on its own (snapshots, offline).
+        self.auto_check = auto_check
+        if clock is not None:
+            state.progress.clock = clock
+        self.mirror_cancel: asyncio.Event | None = None
+        self.mirror_worker: Worker | None = None
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        self.switch_mode(self.start_step)
+
+    # -- navigation --------------------------------------------------------------------------------
+
+    @property
+    def step(self) -> str:
+        return self.current_mode
+
+    async def goto(self, step: str) -> None:
+        if step == self.current_mode:
+            return
+        await self.switch_mode(step)
+
+    async def next_step(self) -> None:
+        screen = self.screen
+        if isinstance(screen, StepScreen):
+            if not await screen.can_leave():
+                return
+            self.state.visited.add(screen.STEP)
+        index = STEP_KEYS.index(self.current_mode)
+        if index + 1 < len(STEP_KEYS):
+            await self.goto(STEP_KEYS[index + 1])
+
+    async def previous_step(self) -> None:
+        index = STEP_KEYS.index(self.current_mode)
+        if index > 0:
+            await self.goto(STEP_KEYS[index - 1])
+
+    # -- plan ----------------------------------------------------------------------------------------
+
+    def action_save_plan(self) -> None:
+        path = self.state.save_path()
+        try:
+            plan = self.state.plan_for_saving()
+            validate_plan(plan)
+            save_plan(plan, path)
+        except (OSError, MirrorError) as exc:
+            self.notify(f"plan not saved: {error_text(exc)}", severity="error", timeout=8)
+            return
+        self.state.plan_path = path
+        self.notify(f"plan saved to {path}", title="Saved")
+
+    # -- the mirror ----------------------------------------------------------------------------------
+
+    @property
+    def mirror_started(self) -> bool:
+        return self.mirror_worker is not None
+
+    @property
+    def mirror_running(self) -> bool:
+        return self.mirror_worker is not None and self.mirror_worker.is_running
+
+    def start_mirror(self) -> None:
+        """Run (or resume) the whole plan; the engine skips every blob and manifest already there."""
+        if self.mirror_running:
+            return
+        self.mirror_cancel = asyncio.Event()
+        self.state.progress.reset()
+        self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
+                                             exclusive=True, exit_on_error=False)
+        self._redraw_mirror()
+
+    def _redraw_mirror(self) -> None:
+        """Show a start or an end at once, not on the next tick of the Mirror step's timer."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MirrorScreen) and screen.is_attached:
+                screen.redraw()
+
+    async def _mirror(self, cancel: asyncio.Event) -> None:
+        try:
+            await self._run_mirror(cancel)
+        finally:
+            self._redraw_mirror()
+
+    async def _run_mirror(self, cancel: asyncio.Event) -> None:
+        from core.copier import CopyOptions, copy_images
+        from core.errors import Cancelled
+        from core.run import prepare
+
+        state = self.state
+        progress = state.progress
+        # Saved first, so an interrupted run can be finished headless with the same plan.
+        try:
+            plan = state.plan_for_saving()
+            validate_plan(plan)
+            save_plan(plan, state.save_path())
+            progress.add_log(f"plan saved to {state.save_path()} (finish it any time: mirror-wizard run "
+                             f"{state.save_path()})")
+        except (OSError, MirrorError) as exc:
+            progress.add_log(f"plan not saved: {error_text(exc)}")
+        progress.add_log("reading the release payload and the image streams …")
+        try:
+            async with state.session() as session:
+                prepared = await prepare(state.plan_for_saving(), session)
+                state.prepared = prepared
+                info = prepared.release
+                prefix = info.tag if info is not None else None
+                release_ids = {id(t) for t in prepared.release_tasks}
+                progress.set_rows([(str(t.source), str(t.destination),
+                                    task_label(t, prefix if id(t) in release_ids else None)) for t in prepared.tasks])
+                if not prepared.tasks:
+                    raise MirrorError("nothing to mirror: choose a release or some image streams")
+                options = CopyOptions(skip_missing=state.plan.options.skip_missing,
+                                      continue_on_error=state.plan.options.continue_on_error)
+                result = await copy_images(prepared.tasks, session, options, on_event=progress.feed, cancel=cancel)
+        except Cancelled:
+            progress.add_log("cancelled: everything copied so far is kept; Resume copies the rest")
+            progress.finish(cancelled=True)
+            return
+        except MirrorError as exc:
+            progress.add_log(f"error: {error_text(exc)}")
+            progress.finish(error=error_text(exc))
+            return
+        except asyncio.CancelledError:
+            progress.finish(cancelled=True)
+            raise
+        state.mirror_result = result
+        if result.ok:
+            progress.add_log(f"done: {result.images_done} images, {result.blobs_copied} blobs copied, "
+                             f"{result.blobs_skipped} already there, {result.blobs_mounted} mounted")
+            progress.finish()
+        else:
+            progress.finish(error=f"{len(result.failures)} image(s) failed — see the log; Resume retries them")
+
+    def confirm_cancel_mirror(self) -> None:
+        if not self.mirror_running:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.mirror_cancel is not None:
+                self.mirror_cancel.set()
+                self.state.progress.add_log("cancelling: finishing the writes in flight …")
+
+        self.push_screen(ConfirmScreen(
+            "Cancel the mirror?",
+            "Transfers in flight stop; nothing half-written is kept. Press Resume later and only what is "
+            "missing is copied.", yes="Cancel the mirror", no="Keep copying"), answer)
+
+    def mirror_summary(self) -> str:
+        state = self.state
+        parts = []
+        if state.release.source or state.release.mode == "from-dir":
+            parts.append(f"release {state.release_version()}")
+        if state.samples.path or state.samples.source == "cluster":
+            parts.append("image streams")
+        where = state.release_target() if state.release.mode != "to-dir" else state.release.directory
+        return (" + ".join(parts) + f" → {where}") if parts else ""
+
+    async def action_quit(self) -> None:
+        if not self.mirror_running:
+            self.exit(0)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                if self.mirror_cancel is not None:
+                    self.mirror_cancel.set()
+                self.run_worker(self._quit_after_mirror(), group="quit", exit_on_error=False)
+
+        self.push_screen(ConfirmScreen("A mirror is running. Stop it and quit?",
+                                       "Everything copied so far is kept; run the wizard or "
+                                       "`mirror-wizard run PLAN` again to finish.", yes="Stop and quit",
+                                       no="Keep copying"), answer)
+
+    async def _quit_after_mirror(self) -> None:
+        if self.mirror_worker is not None:
+            try:
+                await self.mirror_worker.wait()
+            except Exception:  # WorkerFailed / WorkerCancelled: quitting anyway
+                pass
+        self.exit(130, return_code=130)
+
+    # -- workers -------------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Workers run with exit_on_error=False: an unexpected failure is shown, never a crash."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.notify(error_text(event.worker.error), title="Something went wrong", severity="error", timeout=10)
+
+
+def run_app(plan_path: str | None) -> int:
+    """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan."""
+    state = WizardState.from_path(plan_path)  # a broken plan is a PlanError the CLI prints
+    app = MirrorWizardApp(state)
+    app.run()
+    return int(app.return_code or 0)
+
+
+__all__ = ["MirrorWizardApp", "Path", "run_app"]

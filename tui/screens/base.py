@@ -1,0 +1,176 @@
+"""What every step screen shares: step indicator, body, help panel, Back/Next, footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.events import Resize, ScreenResume
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from tui.state import STEP_KEYS, WizardState
+from tui.widgets.help import HelpPanel
+from tui.widgets.steps import StepIndicator
+
+if TYPE_CHECKING:
+    from tui.app import MirrorWizardApp
+
+# Below this width the help panel does not fit beside the form: F1 swaps between them.
+NARROW_WIDTH = 110
+
+
+class StepScreen(Screen):
+    """One step of the procedure. Subclasses set STEP and implement compose_body/help_prose/help_commands."""
+
+    STEP: ClassVar[str] = ""
+    NEXT_LABEL: ClassVar[str] = "Next ▶"
+    # False for steps whose body fills the screen itself (the Mirror step's table and log).
+    BODY_SCROLLS: ClassVar[bool] = True
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next"),
+        Binding("f1", "toggle_help", "Help panel"),
+        Binding("ctrl+y", "copy_commands", "Copy commands", show=False),
+    ]
+
+    @property
+    def wizard(self) -> MirrorWizardApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def state(self) -> WizardState:
+        return self.wizard.state
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(self.STEP, id="steps")
+        with Horizontal(id="main"):
+            body = VerticalScroll(id="body") if self.BODY_SCROLLS else Vertical(id="body")
+            body.can_focus = False  # focus goes to the fields; a focused field scrolls into view
+            with body:
+                yield from self.compose_body()
+            yield HelpPanel(id="help")
+        with Horizontal(id="nav"):
+            yield Button("◀ Back", id="back", compact=True, disabled=self.STEP == STEP_KEYS[0])
+            yield Static(id="status")
+            yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.prefill()
+        self._apply_width(self.app.size.width)
+        self.refresh_help()
+
+    def prefill(self) -> None:
+        """Fill the inputs from the plan (runs once, when the screen is first shown)."""
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        self.query_one(StepIndicator).set_visited(self.state.visited)
+        self._apply_width(self.app.size.width)
+        self.step_shown()
+        self.refresh_help()
+        self.call_after_refresh(self.focus_first)
+
+    def first_focus(self) -> str:
+        """The widget an admin arriving at this step wants first (an empty field, else Next)."""
+        return "#next"
+
+    def focus_first(self) -> None:
+        if isinstance(self.app.screen, StepScreen) and self.app.screen is not self:
+            return
+        try:
+            widget = self.query_one(self.first_focus())
+        except Exception:
+            widget = self.query_one("#next")
+        if widget.focusable:
+            widget.focus()
+
+    def step_shown(self) -> None:
+        """Called every time the step becomes current (earlier steps may have changed the inputs)."""
+
+    def on_resize(self, event: Resize) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+
+    # -- help panel ----------------------------------------------------------------------------------
+
+    def help_prose(self) -> str:
+        return ""
+
+    def help_commands(self) -> list[str]:
+        return []
+
+    def refresh_help(self) -> None:
+        try:
+            panel = self.query_one(HelpPanel)
+        except Exception:
+            return
+        try:
+            commands = self.help_commands()
+        except Exception as exc:  # a half-typed input must never break the screen
+            commands = [f"# cannot show the commands yet: {exc}"]
+        panel.set_content(self.help_prose(), commands)
+
+    def action_toggle_help(self) -> None:
+        panel = self.query_one(HelpPanel)
+        if self.has_class("-narrow"):
+            self.toggle_class("-help-open")
+            opened = self.has_class("-help-open")
+            # Open full-width, the panel takes the focus so arrows and PageDown scroll it.
+            panel.can_focus = opened
+            if opened:
+                self._focus_before_help = self.focused
+                panel.focus()
+            else:
+                previous = getattr(self, "_focus_before_help", None)
+                if previous is not None and previous.is_attached:
+                    previous.focus()
+                else:
+                    self.focus_next()
+        else:
+            self.toggle_class("-help-closed")
+
+    def action_copy_commands(self) -> None:
+        self.app.copy_to_clipboard(self.query_one(HelpPanel).commands_text)
+        self.notify("commands copied to the clipboard (if your terminal allows it)")
+
+    # -- status line and navigation ------------------------------------------------------------------
+
+    def set_status(self, text: str, kind: str = "info") -> None:
+        """One line beside the buttons; kind is info, ok, warn or error."""
+        status = self.query_one("#status", Static)
+        status.set_classes(f"-{kind}")
+        status.update(Content(text))
+
+    async def can_leave(self) -> bool:
+        """Check and store the inputs before Next; show what to fix and return False to stay."""
+        return True
+
+    @on(Button.Pressed, "#next")
+    async def _next_pressed(self) -> None:
+        await self.action_next()
+
+    @on(Button.Pressed, "#back")
+    async def _back_pressed(self) -> None:
+        await self.action_back()
+
+    @on(StepIndicator.Jump)
+    async def _jump(self, event: StepIndicator.Jump) -> None:
+        await self.wizard.goto(event.step)
+
+    async def action_next(self) -> None:
+        await self.wizard.next_step()
+
+    async def action_back(self) -> None:
+        await self.wizard.previous_step()

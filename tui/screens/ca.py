@@ -1,0 +1,201 @@
+"""Step 5, CA: the certificate authority that signed the mirror's certificate, checked against the
+registry, and the ConfigMap + patch that make the cluster trust it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, Input, Static
+
+from core.errors import MirrorError
+from tui.screens.base import StepScreen
+from tui.state import Check, error_text, q
+from tui.widgets.checks import CheckList
+from tui.widgets.note import Note
+
+
+def configmap_key(registry: str) -> str:
+    try:
+        from core.ca import configmap_key as key
+    except ImportError:
+        return registry.replace(":", "..")
+    return key(registry)
+
+
+def cert_checks(certs: list, check) -> list[Check]:  # type: ignore[no-untyped-def]
+    """CheckList lines for the parsed CA file and, when run, the check against the registry."""
+    lines: list[Check] = []
+    for cert in certs:
+        state = "fail" if cert.expired else ("ok" if cert.is_ca else "warn")
+        fix = "" if cert.is_ca else "This is not a CA certificate: give the CA that signed the registry's certificate"
+        if cert.expired:
+            fix = f"Expired on {cert.not_after:%Y-%m-%d}: renew it"
+        lines.append(Check("CA file", state, cert.summary(), fix))
+    if check is not None:
+        chain = check.server_chain[0] if check.server_chain else None
+        if chain is not None:
+            lines.append(Check("registry certificate", "ok" if not chain.expired else "fail", chain.summary()))
+        lines.append(Check("SAN", "ok" if check.san_ok else "fail",
+                           f"the certificate names {check.registry.rsplit(':', 1)[0]}" if check.san_ok
+                           else "the registry's certificate has no Subject Alternative Name for this host",
+                           "" if check.san_ok else "Reissue it with subjectAltName=DNS:<host> (or IP:<address>); "
+                                                    "clients ignore the CN"))
+        lines.append(Check("verification", "ok" if check.verified else "fail",
+                           "the registry's chain verifies with this CA" if check.verified
+                           else "the registry's certificate does not verify with this CA"))
+        for problem in check.problems:
+            lines.append(Check("problem", "fail", problem))
+    return lines
+
+
+class CAScreen(StepScreen):
+    STEP = "ca"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("CA", classes="step-title")
+        yield Static("The cluster pulls from your mirror over TLS, so it must trust the CA that signed the "
+                     "mirror's certificate — and that certificate must name the host in a SAN.", classes="lead")
+        yield Static(id="registry-line")
+        yield Static("CA certificate file (PEM)", classes="field-label")
+        with Horizontal(classes="row"):
+            yield Input(id="ca-file", placeholder="/etc/pki/ca-trust/source/anchors/mirror-ca.crt", compact=True)
+            yield Button("Check", id="check", variant="primary", compact=True)
+        yield Note(id="ca-error", classes="inline-error")
+        yield CheckList(id="ca-checks", name_width=22)
+        yield Static("ConfigMap and patch for the cluster", classes="section")
+        yield Static(id="manifests", classes="yaml")
+
+    def prefill(self) -> None:
+        self.query_one("#ca-file", Input).value = self.state.plan.mirror.ca_file or ""
+        self.step_shown()
+        if self.state.plan.mirror.ca_file and self.wizard.auto_check and self.state.ca_check is None:
+            self.check_ca()
+
+    def step_shown(self) -> None:
+        host = self.state.mirror_host
+        self.query_one("#registry-line", Static).update(
+            Content.assemble(("Mirror registry  ", "bold"), host or ("not set (Credentials step)", "$warning")))
+        self.show()
+
+    def first_focus(self) -> str:
+        if not self.state.plan.mirror.ca_file:
+            return "#ca-file"
+        return "#next" if self.state.ca_check is not None and self.state.ca_check.ok else "#check"
+
+    @on(Input.Changed, "#ca-file")
+    def ca_changed(self, event: Input.Changed) -> None:
+        value = event.value.strip()
+        if value != (self.state.plan.mirror.ca_file or ""):
+            self.state.ca_check = None
+            self.state.ca_certs = []
+        self.state.plan.mirror.ca_file = value or None
+        self.query_one("#ca-error", Static).update("")
+        event.input.remove_class("-invalid")
+        self.show()
+
+    @on(Input.Submitted, "#ca-file")
+    @on(Button.Pressed, "#check")
+    def check_pressed(self) -> None:
+        self.check_ca()
+
+    @work(exclusive=True, group="ca", exit_on_error=False)
+    async def check_ca(self) -> None:
+        import asyncio
+
+        from core.ca import check_registry_ca, load_ca_bundle
+
+        path = self.state.plan.mirror.ca_file
+        error = self.query_one("#ca-error", Static)
+        if not path:
+            error.update("✗ give the CA file (PEM), or go on to rely on the system trust")
+            return
+        try:
+            self.state.ca_certs = await asyncio.to_thread(load_ca_bundle, Path(path).expanduser())
+        except (MirrorError, OSError) as exc:
+            self.state.ca_error = error_text(exc)
+            error.update("✗ " + self.state.ca_error)
+            self.query_one("#ca-file", Input).add_class("-invalid")
+            self.state.ca_certs, self.state.ca_check = [], None
+            self.show()
+            return
+        self.state.ca_error = ""
+        self.show()
+        host = self.state.mirror_host
+        if not host:
+            self.set_status("CA file read; set the mirror registry to check it against", "warn")
+            return
+        self.set_status(f"connecting to {host} …")
+        try:
+            self.state.ca_check = await check_registry_ca(host, Path(path).expanduser())
+        except MirrorError as exc:
+            error.update("✗ " + error_text(exc))
+            return
+        check = self.state.ca_check
+        if check.ok:
+            self.set_status("the registry is trusted with this CA", "ok")
+        else:
+            first = check.problems[0] if check.problems else "not trusted"
+            error.update("✗ " + first)
+            self.set_status("the registry is not trusted with this CA", "error")
+        self.show()
+
+    def manifests(self):  # type: ignore[no-untyped-def]
+        path = self.state.plan.mirror.ca_file
+        if not path or not self.state.ca_certs or not self.state.mirror_host:
+            return None
+        from core.ca import ca_manifests
+
+        return ca_manifests(self.state.mirror_host, Path(path).expanduser().read_text())
+
+    def show(self) -> None:
+        self.query_one("#ca-checks", CheckList).set_checks(
+            cert_checks(self.state.ca_certs, self.state.ca_check),
+            empty="Not checked yet: press Check (reads the file, then connects to the registry).")
+        preview = self.query_one("#manifests", Static)
+        try:
+            manifests = self.manifests()
+        except (MirrorError, OSError, ImportError) as exc:
+            preview.update(Content.styled(f"✗ {error_text(exc)}", "$error"))
+        else:
+            if manifests is None:
+                preview.update(Content.styled("Shown once the CA file is read.", "$text-muted"))
+            else:
+                preview.update(Content(manifests.yaml().rstrip()))
+        self.refresh_help()
+
+    async def can_leave(self) -> bool:
+        if self.state.ca_error:
+            self.set_status("fix the CA file, or clear it to rely on the system trust", "error")
+            return False
+        return True
+
+    def help_prose(self) -> str:
+        return ("Clients check that the mirror's certificate is signed by a CA they trust [i]and[/i] that it "
+                "lists the registry's host name in its Subject Alternative Name (the old CN field is ignored). "
+                "The cluster learns extra CAs from a ConfigMap in openshift-config, one key per registry "
+                "(host..port — two dots instead of the colon), named in image.config.openshift.io/cluster.")
+
+    def help_commands(self) -> list[str]:
+        host = self.state.mirror_host or "<mirror_host:port>"
+        ca = self.state.plan.mirror.ca_file or "<ca.crt>"
+        commands = [
+            f"openssl x509 -in {q(ca)} -noout -subject -enddate",
+            f"openssl s_client -connect {host} -CAfile {q(ca)} -verify_return_error </dev/null \\\n"
+            "    | openssl x509 -noout -ext subjectAltName",
+        ]
+        try:
+            manifests = self.manifests()
+        except Exception:
+            manifests = None
+        if manifests is not None:
+            commands += manifests.commands
+        else:
+            commands += [f"oc create configmap registry-config --from-file={configmap_key(host)}={q(ca)} "
+                         "-n openshift-config",
+                         "oc patch image.config.openshift.io/cluster --type=merge \\\n"
+                         "    --patch '{\"spec\":{\"additionalTrustedCA\":{\"name\":\"registry-config\"}}}'"]
+        return commands

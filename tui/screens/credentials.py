@@ -1,0 +1,392 @@
+"""Step 2, Credentials: the pull secret, the mirror registry's login, and a live login test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, Checkbox, Input, Static
+
+from core.authfile import AuthFile, decode_auth
+from core.errors import MirrorError
+from core.reference import is_registry_host
+from tui.screens.base import StepScreen
+from tui.state import Check, error_text, q
+from tui.widgets.checks import CheckList
+from tui.widgets.note import Note
+
+LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "tls-untrusted": "fail",
+               "denied": "fail", "error": "fail", "untested": "info", "testing": "wait"}
+
+
+def merged_name(pull_secret: str) -> str:
+    """Where the pull secret plus the mirror login goes: beside the original, which stays as downloaded."""
+    path = Path(pull_secret or "pull-secret.json")
+    return str(path.with_name(f"{path.stem}-mirror{path.suffix or '.json'}"))
+
+
+def load_secret(path: str) -> dict:
+    """The pull secret as a dict, with the engine's one-line errors (core.credentials when present)."""
+    try:
+        from core.credentials import load_pull_secret
+    except ImportError:
+        load_pull_secret = None
+    if load_pull_secret is not None:
+        return load_pull_secret(path)
+    from core.authfile import load_auth_file
+
+    return load_auth_file(path).data
+
+
+class CredentialsScreen(StepScreen):
+    STEP = "credentials"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Credentials", classes="step-title")
+        yield Static("Your pull secret lets this machine read Red Hat's registries; your mirror registry's "
+                     "login is added to it so the same file can push.", classes="lead")
+        yield Static("Pull secret file (from console.redhat.com)", classes="field-label")
+        with Horizontal(classes="row"):
+            yield Input(id="secret", placeholder="~/pull-secret.json", compact=True)
+            yield Button("Load", id="load-secret", compact=True)
+        yield Note(id="secret-error", classes="inline-error")
+        yield Note(id="secret-info", classes="hint")
+        yield Static("Mirror registry (HOST:PORT)", classes="field-label")
+        yield Input(id="mirror", placeholder="mirror.example.com:8443", compact=True)
+        yield Note(id="mirror-error", classes="inline-error")
+        with Horizontal(classes="row"):
+            yield Input(id="user", placeholder="user name", compact=True)
+            yield Input(id="password", placeholder="password", password=True, compact=True)
+        yield Note(id="password-error", classes="inline-error")
+        yield Checkbox("Remember the password in the keyring", id="remember", compact=True)
+        yield Static("Save the pull secret with the mirror login as", classes="field-label")
+        yield Input(id="merged", placeholder="pull-secret-mirror.json", compact=True)
+        with Horizontal(classes="row buttons"):
+            yield Button("Add login and test", id="add", variant="primary", compact=True)
+            yield Button("Test every registry", id="test-all", compact=True)
+        yield Static("Logins", classes="section")
+        yield CheckList(id="logins", name_width=30)
+
+    # -- prefill -------------------------------------------------------------------------------------
+
+    def prefill(self) -> None:
+        state = self.state
+        self.query_one("#secret", Input).value = state.plan.auth_file or ""
+        self.query_one("#mirror", Input).value = state.plan.mirror.registry
+        self.query_one("#user", Input).value = state.mirror_user
+        self.query_one("#password", Input).value = state.mirror_password
+        self.query_one("#merged", Input).value = state.merged_auth_path or merged_name(state.plan.auth_file or "")
+        self.query_one("#remember", Checkbox).value = state.remember_password
+        sandbox_password = state.plan_path.parent / "mirror-password.txt" if state.plan_path else None
+        if sandbox_password is not None and sandbox_password.exists() and not state.mirror_password:
+            self.query_one("#password-error", Static).update(
+                Content.styled(f"Practice sandbox: user admin, password in {sandbox_password}", "$accent"))
+        if state.plan.auth_file:
+            self.load_secret_file()
+        self.show_logins()
+        if self.wizard.auto_check:
+            self.probe_keyring()
+
+    @work(thread=True, group="keyring", exit_on_error=False)
+    def probe_keyring(self) -> None:
+        try:
+            from core.credentials import keyring_status
+        except ImportError:
+            return
+        status = keyring_status()
+        backend = status.backend.rsplit(".", 1)[-1]
+        label = (f"Remember the password in the keyring ({backend})" if status.usable
+                 else f"Keyring not usable: {status.message}")
+
+        def show() -> None:
+            box = self.query_one("#remember", Checkbox)
+            box.label = label
+            box.disabled = not status.usable
+            if not status.usable:
+                box.value = False
+
+        self.app.call_from_thread(show)
+
+    def first_focus(self) -> str:
+        state = self.state
+        if state.auth_data is None:
+            return "#secret"
+        if not state.plan.mirror.registry:
+            return "#mirror"
+        if any(getattr(r, "registry", None) == state.plan.mirror.registry and r.ok for r in state.logins):
+            return "#next"
+        if not self.query_one("#user", Input).value:
+            return "#user"
+        return "#password"
+
+    # -- pull secret ---------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#secret")
+    @on(Button.Pressed, "#load-secret")
+    def load_secret_file(self) -> None:
+        path = self.query_one("#secret", Input).value.strip()
+        error = self.query_one("#secret-error", Static)
+        info = self.query_one("#secret-info", Static)
+        previous = self.state.auth_data
+        self.state.auth_data = None
+        if not path:
+            error.update("Give the path of your pull secret (download it from console.redhat.com).")
+            info.update("")
+            return
+        try:
+            data = load_secret(str(Path(path).expanduser()))
+        except (MirrorError, OSError) as exc:
+            self.state.auth_error = error_text(exc)
+            error.update("✗ " + self.state.auth_error)
+            info.update("")
+            self.query_one("#secret", Input).add_class("-invalid")
+            return
+        self.query_one("#secret", Input).remove_class("-invalid")
+        self.state.auth_error = ""
+        changed = data != previous
+        self.state.plan.auth_file = path
+        self.state.auth_data = data
+        error.update("")
+        hosts = list(data.get("auths", {}))
+        info.update(f"✓ {len(hosts)} registries: {', '.join(hosts)}")
+        merged = self.query_one("#merged", Input)
+        if not merged.value or merged.value == merged_name(""):
+            merged.value = merged_name(path)
+        self.note_existing_login()
+        if changed:  # earlier results stand for the same file (coming back to this step)
+            self.state.logins = []
+        self.show_logins()
+        self.refresh_help()
+
+    def note_existing_login(self) -> None:
+        """A pull secret that already holds the mirror's login needs no password typed again."""
+        data = self.state.auth_data or {}
+        host = self.query_one("#mirror", Input).value.strip()
+        entry = data.get("auths", {}).get(host) if host else None
+        if isinstance(entry, dict) and entry.get("auth"):
+            try:
+                user = decode_auth(entry["auth"], where=host).username
+            except MirrorError:
+                return
+            if not self.query_one("#user", Input).value:
+                self.query_one("#user", Input).value = user
+            self.query_one("#password-error", Static).update("")
+            self.set_status(f"the pull secret already has a login for {host} (user {user})", "ok")
+
+    # -- live inputs ---------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#mirror")
+    def mirror_changed(self, event: Input.Changed) -> None:
+        host = event.value.strip()
+        error = self.query_one("#mirror-error", Static)
+        if host and not is_registry_host(host):
+            error.update("✗ expected HOST or HOST:PORT, e.g. mirror.example.com:8443 (no https://, no path)")
+            event.input.add_class("-invalid")
+        else:
+            error.update("")
+            event.input.remove_class("-invalid")
+            self.state.plan.mirror.registry = host
+        self.refresh_help()
+
+    @on(Input.Changed, "#user")
+    def user_changed(self, event: Input.Changed) -> None:
+        self.state.mirror_user = event.value.strip()
+        self.refresh_help()
+
+    @on(Input.Changed, "#password")
+    def password_changed(self, event: Input.Changed) -> None:
+        self.state.mirror_password = event.value
+        self.query_one("#password-error", Static).update("")
+
+    @on(Input.Changed, "#merged")
+    def merged_changed(self, event: Input.Changed) -> None:
+        self.state.merged_auth_path = event.value.strip()
+        self.refresh_help()
+
+    @on(Checkbox.Changed, "#remember")
+    def remember_changed(self, event: Checkbox.Changed) -> None:
+        self.state.remember_password = event.value
+
+    @on(Input.Submitted, "#mirror")
+    @on(Input.Submitted, "#user")
+    def focus_next_field(self) -> None:
+        self.focus_next()
+
+    @on(Input.Submitted, "#password")
+    @on(Input.Submitted, "#merged")
+    def submit_login(self) -> None:
+        self.add_and_test()
+
+    # -- add and test ------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#add")
+    def add_and_test(self) -> None:
+        host = self.query_one("#mirror", Input).value.strip()
+        user = self.query_one("#user", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        if self.state.auth_data is None:
+            self.load_secret_file()
+            if self.state.auth_data is None:
+                self.set_status("load the pull secret first", "error")
+                return
+        if not host or not is_registry_host(host):
+            self.query_one("#mirror-error", Static).update("✗ give the mirror registry as HOST:PORT")
+            self.query_one("#mirror", Input).focus()
+            return
+        has_login = isinstance(self.state.auth_data.get("auths", {}).get(host), dict)
+        if not password and has_login:
+            self.test_logins([host])
+            return
+        if not user:
+            self.query_one("#password-error", Static).update("✗ type the mirror registry's user name and password")
+            self.query_one("#user", Input).focus()
+            return
+        self.add_login(host, user, password, self.query_one("#merged", Input).value.strip(),
+                       self.query_one("#remember", Checkbox).value)
+
+    @work(exclusive=True, group="logins", exit_on_error=False)
+    async def add_login(self, host: str, user: str, password: str, merged: str, remember: bool) -> None:
+        """Test the new login first; only a working one is written to disk and to the keyring."""
+        import asyncio
+
+        from core.credentials import (
+            add_registry_credential,
+            remember_password,
+            write_auth_file,
+        )
+
+        if not password:  # perhaps remembered from an earlier run
+            from core.credentials import recall_password
+
+            password = await asyncio.to_thread(recall_password, host, user) or ""
+            if not password:
+                self.query_one("#password-error", Static).update(
+                    "✗ type the password (none is remembered in the keyring for this user)")
+                self.query_one("#password", Input).focus()
+                return
+            self.notify(f"using the password remembered for {user}@{host}")
+        try:
+            data = add_registry_credential(self.state.auth_data or {"auths": {}}, host, user, password)
+        except MirrorError as exc:
+            self.query_one("#password-error", Static).update("✗ " + error_text(exc))
+            return
+        results = await self._test([host], data)
+        if not all(r.ok for r in results):
+            self.set_status("login failed: nothing was saved", "error")
+            return
+        target = Path(merged or merged_name(self.state.plan.auth_file or "")).expanduser()
+        try:
+            await asyncio.to_thread(write_auth_file, target, data)
+        except (MirrorError, OSError) as exc:
+            self.query_one("#password-error", Static).update("✗ " + error_text(exc))
+            return
+        self.state.auth_data = data
+        self.state.plan.auth_file = str(target)
+        self.state.merged_auth_path = str(target)
+        with self.prevent(Input.Changed):
+            self.query_one("#secret", Input).value = str(target)
+        self.query_one("#secret-info", Static).update(
+            f"✓ {len(data['auths'])} registries (with {host}) saved to {target}")
+        if remember:
+            status = await asyncio.to_thread(remember_password, host, user, password)
+            if not status.usable:
+                self.notify(f"password not remembered: {status.message}", severity="warning")
+        self.set_status(f"login to {host} works; saved to {target.name}", "ok")
+
+    @on(Button.Pressed, "#test-all")
+    def test_all(self) -> None:
+        if self.state.auth_data is None:
+            self.load_secret_file()
+        if self.state.auth_data is not None:
+            self.test_logins(None)
+
+    @work(exclusive=True, group="logins", exit_on_error=False)
+    async def test_logins(self, registries: list[str] | None) -> None:
+        await self._test(registries)
+
+    async def _test(self, registries: list[str] | None, data: dict | None = None) -> list:
+        from core.credentials import check_logins
+
+        data = data or self.state.auth_data or {"auths": {}}
+        hosts = registries or list(data.get("auths", {}))
+        self.set_status(f"testing {len(hosts)} login(s) …")
+        self.state.logins = [_Pending(h) for h in hosts] + [r for r in self.state.logins
+                                                           if getattr(r, "registry", None) not in hosts]
+        self.show_logins()
+        auth = AuthFile(path=None, data=data)
+        results = await check_logins(auth, hosts, self.state.tls())
+        others = [r for r in self.state.logins if r.registry not in hosts]
+        self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
+        self.show_logins()
+        mirror = self.state.plan.mirror.registry
+        for result in results:
+            if result.registry == mirror and not result.ok:
+                field = {"wrong-credentials": "#password-error", "denied": "#password-error"}.get(
+                    result.state, "#mirror-error")
+                self.query_one(field, Static).update(f"✗ {result.message}")
+        bad = [r for r in results if not r.ok]
+        if bad:
+            self.set_status(f"{len(bad)} login(s) failed — see the list", "error")
+        else:
+            self.set_status("logins work", "ok")
+        return list(results)
+
+    def show_logins(self) -> None:
+        checks = []
+        for result in self.state.logins:
+            state = getattr(result, "state", "untested")
+            checks.append(Check(result.registry, LOGIN_MARKS.get(state, "fail"), result.message))
+        self.query_one("#logins", CheckList).set_checks(
+            checks, empty="Not tested yet: “Add login and test” tries the mirror; “Test every registry” tries all.")
+
+    # -- leaving -------------------------------------------------------------------------------------
+
+    async def can_leave(self) -> bool:
+        if self.state.auth_data is None:
+            self.load_secret_file()
+            if self.state.auth_data is None:
+                self.set_status("fix the pull secret first", "error")
+                self.query_one("#secret", Input).focus()
+                return False
+        host = self.query_one("#mirror", Input).value.strip()
+        if not host or not is_registry_host(host):
+            self.query_one("#mirror-error", Static).update("✗ give the mirror registry as HOST:PORT")
+            self.query_one("#mirror", Input).focus()
+            self.set_status("the mirror registry is needed", "error")
+            return False
+        return True
+
+    # -- help ----------------------------------------------------------------------------------------
+
+    def help_prose(self) -> str:
+        return ("A pull secret is a JSON file of logins: for each registry an [b]auth[/b] value that is "
+                "base64 of [i]user:password[/i]. The mirror registry's entry is added to a copy of the one you "
+                "downloaded, and that copy is what every later step uses. The password is never written "
+                "to the plan; tick the box to keep it in your keyring.")
+
+    def help_commands(self) -> list[str]:
+        host = self.query_one("#mirror", Input).value.strip() or "<mirror_registry>"
+        user = self.query_one("#user", Input).value.strip() or "<user_name>"
+        merged = self.query_one("#merged", Input).value.strip() or "pull-secret-mirror.json"
+        secret = self.query_one("#secret", Input).value.strip() or "pull-secret.json"
+        return [
+            f"echo -n '{user}:<password>' | base64 -w0",
+            f"# add to a copy of {secret}:\n"
+            f'#  "auths": {{ "{host}": {{ "auth": "<that base64>", "email": "you@example.com" }} }}',
+            f"cp {q(secret)} {q(merged)}\n"
+            f"oc registry login --registry={host} --auth-basic={user}:<password> --to={q(merged)}",
+            f"podman login --authfile {q(merged)} {host}",
+        ]
+
+
+class _Pending:
+    """A login being tested (shown as … until its result arrives)."""
+
+    def __init__(self, registry: str) -> None:
+        self.registry = registry
+        self.state = "testing"
+        self.message = "testing …"
+        self.ok = False

@@ -1,0 +1,225 @@
+"""Step 7, Mirror: the copy, live. The copy itself runs on the App (tui.app.MirrorWizardApp.start_mirror)
+so it survives moving between steps; this screen redraws from tui.state.MirrorProgress on a timer."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, DataTable, Log, ProgressBar, Sparkline, Static
+
+from tui.screens.base import StepScreen
+from tui.state import (
+    ROW_COPIED,
+    ROW_COPYING,
+    ROW_FAILED,
+    ROW_PRESENT,
+    ROW_WAITING,
+    human_bytes,
+    human_seconds,
+    q,
+)
+from tui.widgets.note import Note
+
+ROW_LOOK = {
+    ROW_WAITING: ("· waiting", "$text-muted"),
+    ROW_COPYING: ("⇣ copying", "bold $accent"),
+    ROW_COPIED: ("✓ copied", "$success"),
+    ROW_PRESENT: ("= present", "$success 70%"),
+    ROW_FAILED: ("✗ failed", "bold $error"),
+}
+REFRESH_SECONDS = 0.25
+
+
+class MirrorScreen(StepScreen):
+    STEP = "mirror"
+    BODY_SCROLLS = False
+    NEXT_LABEL = "Done ▶"
+    BINDINGS = [
+        Binding("ctrl+r", "start", "Start/Resume"),
+        Binding("ctrl+x", "cancel_copy", "Cancel copy"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(classes="title-row"):
+            yield Static("Mirror", classes="step-title")
+            yield Note(id="what", classes="hint")
+        with Horizontal(classes="bar-row"):
+            yield Static("Bytes ", classes="bar-label")
+            yield ProgressBar(id="bytes-bar", show_eta=False)
+            yield Static(id="bytes-text", classes="bar-text")
+        with Horizontal(classes="bar-row"):
+            yield Static("Images", classes="bar-label")
+            yield ProgressBar(id="images-bar", show_eta=False)
+            yield Static(id="images-text", classes="bar-text")
+        with Horizontal(classes="bar-row"):
+            yield Static(id="rate", classes="bar-label-wide")
+            yield Sparkline([], id="spark")
+            yield Static(id="eta", classes="bar-text")
+        yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
+        yield Log(id="log", max_lines=1000)
+        with Horizontal(classes="row buttons"):
+            yield Button("Start", id="start", variant="primary", compact=True)
+            yield Button("Cancel", id="cancel", variant="error", compact=True)
+            yield Static(id="outcome")
+
+    def prefill(self) -> None:
+        table = self.query_one("#images", DataTable)
+        table.add_column("state", key="state", width=10)
+        table.add_column("image", key="image")
+        table.add_column("to", key="to")
+        self._row_states: dict[str, str] = {}
+        self._log_seq = 0
+        self._table_for: int | None = None
+        self.set_interval(REFRESH_SECONDS, self.redraw)
+        self.redraw()
+
+    def step_shown(self) -> None:
+        progress = self.state.progress
+        if self.wizard.auto_check and not progress.running and not progress.finished and not self.wizard.mirror_started:
+            self.wizard.start_mirror()
+        self.redraw()
+
+    def first_focus(self) -> str:
+        progress = self.state.progress
+        if progress.running:
+            return "#cancel"
+        return "#next" if progress.finished else "#start"
+
+    # -- buttons -------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        self.wizard.start_mirror()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel_copy(self) -> None:
+        self.wizard.confirm_cancel_mirror()
+
+    # -- drawing -------------------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        progress = self.state.progress
+        progress.tick()
+        total_bytes = progress.total_bytes or None
+        bytes_bar = self.query_one("#bytes-bar", ProgressBar)
+        bytes_bar.update(total=total_bytes, progress=min(progress.moved, progress.total_bytes))
+        self.query_one("#bytes-text", Static).update(
+            f"{human_bytes(progress.moved)} of {human_bytes(progress.total_bytes)}" if progress.planned else
+            ("reading manifests …" if progress.running else ""))
+        images_bar = self.query_one("#images-bar", ProgressBar)
+        finished = progress.images_done + progress.images_failed
+        images_bar.update(total=progress.total_images or None, progress=finished)
+        extra = []
+        if progress.images_present:
+            extra.append(f"{progress.images_present} already there")
+        if progress.images_failed:
+            extra.append(f"{progress.images_failed} failed")
+        self.query_one("#images-text", Static).update(
+            f"{finished} of {progress.total_images}" + (f" ({', '.join(extra)})" if extra else ""))
+        self.query_one("#rate", Static).update(f"{human_bytes(progress.rate)}/s")
+        rates = list(progress.rates)[-40:]
+        # An all-zero series would draw as a full bar: nothing moved, so draw nothing.
+        self.query_one("#spark", Sparkline).data = rates if any(rates) else []
+        eta = progress.eta
+        self.query_one("#eta", Static).update(
+            f"ETA {human_seconds(eta)} · {human_seconds(progress.elapsed)} so far" if progress.running
+            else (f"took {human_seconds(progress.elapsed)}" if progress.ended_at is not None else ""))
+        self._draw_rows()
+        self._draw_log()
+        self._draw_buttons()
+
+    def _draw_rows(self) -> None:
+        table = self.query_one("#images", DataTable)
+        rows = self.state.progress.rows
+        if self._table_for != id(rows) or len(rows) != table.row_count:
+            table.clear()
+            self._row_states = {}
+            for key, row in rows.items():
+                label, style = ROW_LOOK.get(row.state, (row.state, ""))
+                table.add_row(Content.styled(label, style), row.label, row.destination, key=key)
+                self._row_states[key] = row.state
+            self._table_for = id(rows)
+            return
+        for key, row in rows.items():
+            if self._row_states.get(key) != row.state:
+                label, style = ROW_LOOK.get(row.state, (row.state, ""))
+                table.update_cell(key, "state", Content.styled(label, style))
+                self._row_states[key] = row.state
+
+    def _draw_log(self) -> None:
+        progress = self.state.progress
+        new = progress.log_seq - self._log_seq
+        if new <= 0:
+            if new < 0:  # a new run started
+                self.query_one("#log", Log).clear()
+                self._log_seq = 0
+            return
+        lines = list(progress.log)[-min(new, len(progress.log)):]
+        self.query_one("#log", Log).write_lines(lines)
+        self._log_seq = progress.log_seq
+
+    def _draw_buttons(self) -> None:
+        progress = self.state.progress
+        start = self.query_one("#start", Button)
+        start.disabled = progress.running
+        start.label = "Resume" if (progress.cancelled or progress.error) else ("Run again" if progress.finished else "Start")
+        self.query_one("#cancel", Button).disabled = not progress.running
+        outcome = self.query_one("#outcome", Static)
+        if progress.running:
+            outcome.update(Content.styled("copying — Cancel stops cleanly; Resume copies only what is missing",
+                                          "$text-muted"))
+        elif progress.cancelled:
+            outcome.update(Content.styled("cancelled: what was copied is kept; Resume finishes the rest", "$warning"))
+        elif progress.error:
+            outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
+        elif progress.finished:
+            outcome.update(Content.styled("✓ mirror complete", "bold $success"))
+        else:
+            outcome.update("")
+        what = self.wizard.mirror_summary()
+        self.query_one("#what", Static).update(what)
+        if self.app.screen is self and self.focused is None:  # Cancel just became disabled
+            self.focus_first()
+
+    # -- leaving -------------------------------------------------------------------------------------
+
+    async def can_leave(self) -> bool:
+        progress = self.state.progress
+        if progress.running:
+            self.set_status("the mirror is still running: wait, or Cancel it", "error")
+            return False
+        if not progress.finished:
+            self.set_status("the mirror has not completed: press " +
+                            ("Resume" if progress.cancelled or progress.error else "Start"), "error")
+            return False
+        return True
+
+    def help_prose(self) -> str:
+        return ("Every image is read once from the source and written to the mirror: layers first (a layer "
+                "already in the mirror is skipped, one in another repository of the mirror is mounted), then "
+                "the manifest by digest, then its tag. A cancelled or failed run leaves nothing half-written; "
+                "running it again copies only what is missing.")
+
+    def help_commands(self) -> list[str]:
+        state = self.state
+        release = state.release
+        auth = q(state.plan.auth_file or "<pull-secret.json>")
+        commands = []
+        if release.source or release.mode == "from-dir":
+            if release.mode == "registry":
+                commands.append(f"oc adm release mirror -a {auth} \\\n    --from={release.source} \\\n"
+                                f"    --to={state.release_target()} \\\n    --to-release-image={state.to_release_image()}")
+            elif release.mode == "to-dir":
+                commands.append(f"oc adm release mirror -a {auth} \\\n"
+                                f"    --to-dir={q(release.directory or '<media>')}/mirror {release.source}")
+            else:
+                commands.append(f"oc image mirror -a {auth} --from-dir={q(release.directory or '<media>')}/mirror \\\n"
+                                f"    \"file://openshift/release:{state.release_version()}*\" {state.release_target()}")
+        if state.samples.path or state.samples.source == "cluster":
+            commands.append(f"oc image mirror -a {auth} -f samples-mapping.txt --keep-manifest-list=true")
+        path = state.save_path()
+        commands.append(f"# or all of it, resumable:\nmirror-wizard run {q(str(path))}")
+        return commands

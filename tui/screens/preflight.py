@@ -1,0 +1,154 @@
+"""Step 1, Preflight: is this machine ready? oc, the pull secret, the keyring, free disk."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import Button, Static
+
+from tui.screens.base import StepScreen
+from tui.state import Check, WizardState, human_bytes, q
+from tui.widgets.checks import CheckList
+
+OC_DOWNLOAD = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp/"
+PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
+# A full release is about 15 GiB of layers; the samples images add several more.
+DISK_WANTED = 20 * 1024**3
+
+
+def check_oc() -> Check:
+    path = shutil.which("oc")
+    if path is None:
+        return Check("oc (OpenShift CLI)", "warn", "not on PATH",
+                     f"Only needed to apply the results to a cluster from here. Get it from {OC_DOWNLOAD}")
+    try:
+        done = subprocess.run([path, "version", "--client"], capture_output=True, text=True, timeout=15, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("oc (OpenShift CLI)", "warn", f"{path} does not run ({exc.__class__.__name__})",
+                     "Reinstall it from " + OC_DOWNLOAD)
+    version = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
+                    if line.lower().startswith("client version")), done.stdout.strip() or "unknown version")
+    return Check("oc (OpenShift CLI)", "ok", f"{version} at {path}")
+
+
+def check_auth_file(state: WizardState) -> Check:
+    from core.authfile import find_default_auth_file, load_auth_file
+
+    path = state.plan.auth_file or (str(find_default_auth_file() or "") or None)
+    if not path:
+        return Check("pull secret", "fail", "none found",
+                     f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step")
+    try:
+        auth = load_auth_file(path)
+    except Exception as exc:  # AuthFileError and friends: already one line
+        return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
+    if not state.plan.auth_file:
+        state.plan.auth_file = str(path)
+    return Check("pull secret", "ok", f"{len(auth.registries())} registries in {path}")
+
+
+def check_keyring() -> Check:
+    try:
+        from core.credentials import keyring_status
+
+        status = keyring_status()
+        usable, backend, message = status.usable, status.backend, status.message
+    except ImportError:
+        try:
+            import keyring
+
+            backend_obj = keyring.get_keyring()
+            backend = type(backend_obj).__name__
+            usable = "fail" not in type(backend_obj).__module__ and "Null" not in backend
+            message = "" if usable else "no keyring backend"
+        except Exception as exc:  # keyring probing can fail in odd ways on headless hosts
+            usable, backend, message = False, "none", exc.__class__.__name__
+    if usable:
+        return Check("keyring", "ok", f"{backend}: the mirror password can be remembered")
+    return Check("keyring", "warn", message or "no usable backend",
+                 "Passwords cannot be remembered; type the mirror password when asked (it is never saved in the plan)")
+
+
+def check_disk(state: WizardState) -> Check:
+    release = state.release
+    folder = Path(release.directory if release.mode != "registry" and release.directory else state.plan.output_dir or ".")
+    probe = folder.expanduser().resolve()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError as exc:
+        return Check("free disk", "warn", f"cannot measure {probe}: {exc.strerror}")
+    needed = getattr(state.release_size, "total_bytes", None) or DISK_WANTED
+    where = f"{human_bytes(free)} free in {probe}"
+    if release.mode == "registry":
+        return Check("free disk", "ok", where + " (mirroring straight to a registry needs little)")
+    if free < needed:
+        return Check("free disk", "fail" if free < needed / 2 else "warn", where,
+                     f"A directory mirror needs about {human_bytes(needed)}; pick a bigger disk in the Release step")
+    return Check("free disk", "ok", where)
+
+
+def run_checks(state: WizardState) -> list[Check]:
+    return [check_oc(), check_auth_file(state), check_keyring(), check_disk(state)]
+
+
+
+
+class PreflightScreen(StepScreen):
+    STEP = "preflight"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Preflight", classes="step-title")
+        yield Static("Before anything moves, a look at this machine: the tools, your pull secret, "
+                     "where passwords can be kept, and the disk.", classes="lead")
+        yield CheckList(id="checks")
+        yield Button("Check again", id="recheck", compact=True)
+
+    def prefill(self) -> None:
+        if self.state.checks:
+            self.show_checks()
+        elif self.wizard.auto_check:
+            self.run_checks()
+        else:
+            self.query_one(CheckList).set_checks([], empty="Not checked yet: press “Check again”.")
+
+    @on(Button.Pressed, "#recheck")
+    def recheck(self) -> None:
+        self.run_checks()
+
+    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    def run_checks(self) -> None:
+        self.app.call_from_thread(self.set_status, "checking …")
+        checks = run_checks(self.state)
+        self.state.checks = checks
+        self.app.call_from_thread(self.show_checks)
+
+    def show_checks(self) -> None:
+        checks = self.state.checks
+        self.query_one(CheckList).set_checks(checks)
+        failed = [c for c in checks if c.state == "fail"]
+        warned = [c for c in checks if c.state == "warn"]
+        if failed:
+            self.set_status(f"{len(failed)} to fix — you can go on and fix it in the next steps", "warn")
+        elif warned:
+            self.set_status("ready, with notes", "ok")
+        else:
+            self.set_status("all set", "ok")
+        self.refresh_help()
+
+    def help_prose(self) -> str:
+        return ("Mirroring needs the OpenShift CLI only to apply the results to a cluster; the copying itself "
+                "is done by this wizard. Your pull secret (from console.redhat.com) lets this machine read "
+                "Red Hat's registries. A keyring keeps your mirror password between runs. A mirror to "
+                "removable media needs room for the whole release.")
+
+    def help_commands(self) -> list[str]:
+        auth = self.state.plan.auth_file or "<pull-secret.json>"
+        release = self.state.release
+        folder = release.directory if release.mode != "registry" and release.directory else self.state.plan.output_dir
+        return ["oc version --client", f"jq '.auths | keys' {q(auth)}", f"df -h {q(folder or '.')}"]

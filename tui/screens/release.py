@@ -1,0 +1,362 @@
+"""Step 3, Release: which OpenShift release, for which architecture, mirrored how and where."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, Input, Select, Static
+
+from core.errors import MirrorError
+from core.reference import parse_reference
+from tui.screens.base import StepScreen
+from tui.state import error_text, human_bytes, plural, q, read_source_mirrors
+from tui.widgets.facts import Facts
+from tui.widgets.note import Note
+
+RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
+ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
+MODES = [("straight into the mirror registry", "registry"),
+         ("to removable media (connected side)", "to-dir"),
+         ("from removable media (disconnected side)", "from-dir")]
+
+
+def release_pull_spec(version: str, arch: str) -> str:
+    return f"{RELEASE_REPO}:{version}-{arch}"
+
+
+def version_key(version: str) -> tuple:
+    parts = []
+    for piece in version.replace("-", ".").split("."):
+        parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
+    return tuple(parts)
+
+
+class ReleaseScreen(StepScreen):
+    STEP = "release"
+    target_problem = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Release", classes="step-title")
+        yield Static("Pick the OpenShift release to install or update to. Its payload names every component "
+                     "image by digest; all of them are copied.", classes="lead")
+        with Horizontal(classes="row"):
+            yield Input(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
+            yield Select([(a, a) for a in ARCHITECTURES], id="arch", allow_blank=False, value="x86_64",
+                         compact=True)
+            yield Button("Find versions", id="find", compact=True)
+        yield Select([], id="version", prompt="version (find them first, or type the image below)", compact=True)
+        yield Note(id="versions-note", classes="hint")
+        yield Static("Release image", classes="field-label")
+        with Horizontal(classes="row"):
+            yield Input(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
+            yield Button("Inspect", id="inspect", variant="primary", compact=True)
+        yield Note(id="source-error", classes="inline-error")
+        yield Static("Mode", classes="field-label")
+        yield Select(MODES, id="mode", allow_blank=False, value="registry", compact=True)
+        yield Static("Mirror repository", classes="field-label", id="target-label")
+        yield Input(id="target", placeholder="mirror.example.com:8443/ocp4/openshift4", compact=True)
+        yield Note(id="target-error", classes="inline-error")
+        yield Static("Removable media folder", classes="field-label", id="directory-label")
+        yield Input(id="directory", placeholder="/mnt/media/mirror", compact=True)
+        yield Static("What it holds", classes="section")
+        yield Facts(id="release-info", key_width=15)
+
+    # -- prefill ---------------------------------------------------------------------------------
+
+    def prefill(self) -> None:
+        release = self.state.release
+        self.query_one("#channel", Input).value = release.channel or ""
+        arch = release.architecture if release.architecture in ARCHITECTURES else "x86_64"
+        self.query_one("#arch", Select).value = arch
+        self.query_one("#source", Input).value = release.source
+        self.query_one("#mode", Select).value = release.mode
+        self.query_one("#target", Input).value = release.target or self.state.release_target()
+        self.query_one("#directory", Input).value = release.directory or ""
+        if self.state.versions:
+            self.set_versions(self.state.versions, "")
+        elif release.version:
+            self.set_versions([release.version], "")
+        self.show_mode()
+        self.show_info()
+        if release.source and self.wizard.auto_check and self.state.release_info is None:
+            self.inspect()
+
+    def step_shown(self) -> None:
+        target = self.query_one("#target", Input)
+        if not target.value and self.state.mirror_host:
+            target.value = self.state.release_target()
+
+    def first_focus(self) -> str:
+        release = self.state.release
+        if release.mode == "from-dir":
+            return "#directory" if not release.directory else "#next"
+        if not release.source:
+            return "#channel"
+        return "#next" if self.state.release_info is not None else "#inspect"
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#channel")
+    def channel_changed(self, event: Input.Changed) -> None:
+        self.state.release.channel = event.value.strip() or None
+        self.refresh_help()
+
+    @on(Select.Changed, "#arch")
+    def arch_changed(self, event: Select.Changed) -> None:
+        arch = str(event.value)
+        release = self.state.release
+        if arch == release.architecture:
+            return
+        release.architecture = arch
+        if release.version and release.source.startswith(RELEASE_REPO + ":"):
+            self.query_one("#source", Input).value = release_pull_spec(release.version, arch)
+        self.refresh_help()
+
+    @on(Select.Changed, "#version")
+    def version_changed(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK:
+            return
+        version = str(event.value)
+        release = self.state.release
+        if version == release.version and release.source:
+            return
+        release.version = version
+        self.query_one("#source", Input).value = release_pull_spec(version, release.architecture)
+
+    @on(Input.Changed, "#source")
+    def source_changed(self, event: Input.Changed) -> None:
+        value = event.value.strip()
+        release = self.state.release
+        if value != release.source:
+            self.state.release_info = None
+            self.state.release_size = None
+        release.source = value
+        error = self.query_one("#source-error", Static)
+        error.update("")
+        event.input.remove_class("-invalid")
+        if value:
+            try:
+                ref = parse_reference(value)
+            except MirrorError as exc:
+                error.update("✗ " + str(exc))
+                event.input.add_class("-invalid")
+            else:
+                tag = ref.tag or ""
+                if tag and tag.endswith("-" + release.architecture):
+                    release.version = tag[: -len(release.architecture) - 1]
+        self.show_info()
+
+    @on(Input.Submitted, "#source")
+    def source_submitted(self) -> None:
+        self.inspect()
+
+    @on(Select.Changed, "#mode")
+    def mode_changed(self, event: Select.Changed) -> None:
+        self.state.release.mode = str(event.value)
+        self.show_mode()
+        self.refresh_help()
+
+    @on(Input.Changed, "#target")
+    def target_changed(self, event: Input.Changed) -> None:
+        value = event.value.strip()
+        self.state.release.target = value
+        self.target_problem = ""
+        if value:
+            try:
+                ref = parse_reference(value, default_tag=None)
+            except MirrorError as exc:
+                self.target_problem = str(exc)
+            else:
+                if ref.tag or ref.digest:
+                    self.target_problem = "give a repository without a tag: the wizard tags each component itself"
+        self.query_one("#target-error", Static).update("✗ " + self.target_problem if self.target_problem else "")
+        self.refresh_help()
+
+    @on(Input.Changed, "#directory")
+    def directory_changed(self, event: Input.Changed) -> None:
+        self.state.release.directory = event.value.strip() or None
+        self.refresh_help()
+
+    def show_mode(self) -> None:
+        mode = self.state.release.mode
+        for widget_id in ("#directory", "#directory-label"):
+            self.query_one(widget_id).display = mode != "registry"
+        for widget_id in ("#target", "#target-label"):
+            self.query_one(widget_id).display = mode != "to-dir"
+        self.query_one("#source", Input).disabled = mode == "from-dir"
+
+    # -- versions ------------------------------------------------------------------------------------
+
+    def set_versions(self, versions: list[str], note: str) -> None:
+        select = self.query_one("#version", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(v, v) for v in versions])
+            current = self.state.release.version
+            if current in versions:
+                select.value = current
+        self.query_one("#versions-note", Static).update(note)
+
+    @on(Button.Pressed, "#find")
+    def find_pressed(self) -> None:
+        self.find_versions()
+
+    @work(exclusive=True, group="versions", exit_on_error=False)
+    async def find_versions(self) -> None:
+        from core.graph import fetch_graph, registry_release_tags
+
+        release = self.state.release
+        channel, arch = release.channel or "", release.architecture
+        note = ""
+        versions: list[str] = []
+        # Releases read through a mirror set (the sandbox, a proxy registry): what that registry holds is
+        # what can be copied, so its tags answer first and the update graph is not asked.
+        redirected = any(RELEASE_REPO == src or RELEASE_REPO.startswith(src.rstrip("/") + "/")
+                         for src, _ in read_source_mirrors(self.state.plan.idms_file))
+        if channel and not redirected:
+            self.set_status(f"asking the update graph for {channel} …")
+            try:
+                found = await fetch_graph(channel, arch, tls=self.state.tls())
+                versions = [r.version for r in found]
+                note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
+            except MirrorError as exc:
+                note = f"update graph: {error_text(exc)} — listed the registry's tags instead"
+        if not versions:
+            self.set_status(f"listing the tags of {RELEASE_REPO} …")
+            try:
+                async with self.state.session() as session:
+                    tags = await registry_release_tags(session, RELEASE_REPO)
+            except MirrorError as exc:
+                self.query_one("#versions-note", Static).update(Content.styled(f"✗ {error_text(exc)}", "$error"))
+                self.set_status("no versions found", "error")
+                return
+            suffix = f"-{arch}"
+            versions = sorted({t[: -len(suffix)] for t in tags if t.endswith(suffix)}, key=version_key, reverse=True)
+            prefix = channel.split("-", 1)[-1] if channel else ""
+            if prefix:
+                versions = [v for v in versions if v.startswith(prefix + ".") or v == prefix] or versions
+            note = note or f"{plural(len(versions), 'release tag')} for {arch} in {RELEASE_REPO}"
+        self.state.versions = versions
+        self.set_versions(versions, note)
+        self.set_status(plural(len(versions), "version") + " found", "ok" if versions else "warn")
+
+    # -- inspect ---------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#inspect")
+    def inspect_pressed(self) -> None:
+        self.inspect()
+
+    @work(exclusive=True, group="release", exit_on_error=False)
+    async def inspect(self) -> None:
+        from core.release import load_release, measure_release
+
+        release = self.state.release
+        if not release.source:
+            self.query_one("#source-error", Static).update("✗ choose a version or type the release image")
+            return
+        self.set_status(f"reading {release.source} …")
+        self.state.release_error = ""
+        try:
+            async with self.state.session() as session:
+                info = await load_release(session, release.source)
+                self.state.release_info = info
+                self.show_info()
+                self.set_status("measuring what the mirror already holds …")
+                target = self.state.release_target() if release.mode == "registry" else None
+                try:
+                    self.state.release_size = await measure_release(session, info, target)
+                except MirrorError as exc:  # e.g. the mirror's login is not set yet: sizes without "present"
+                    self.state.release_size = await measure_release(session, info, None)
+                    self.notify(f"could not look into the mirror: {error_text(exc)}", severity="warning")
+        except MirrorError as exc:
+            self.state.release_error = error_text(exc)
+            self.query_one("#source-error", Static).update("✗ " + self.state.release_error)
+            self.query_one("#source", Input).add_class("-invalid")
+            self.set_status("release not readable", "error")
+            self.show_info()
+            return
+        if info.version and info.version != release.version:
+            release.version = info.version
+        self.show_info()
+        self.set_status(f"release {info.version}: {len(info.components)} components", "ok")
+
+    def show_info(self) -> None:
+        info = self.state.release_info
+        facts = self.query_one("#release-info", Facts)
+        if info is None:
+            facts.set_rows([], empty=Content.styled("Press Inspect (or Enter in the release image) to read the "
+                                                    "payload.", "$text-muted"))
+            self.refresh_help()
+            return
+        rows: list[tuple[str, str | Content]] = [
+            ("Version", f"{info.version} ({info.architecture})"),
+            ("Digest", info.digest),
+            ("Components", f"{plural(len(info.components), 'image')} from {info.component_repository}")]
+        size = self.state.release_size
+        if size is not None:
+            present = size.present_bytes
+            rows.append(("Layers", f"{human_bytes(size.total_bytes)} in {plural(size.blobs, 'blob')}"))
+            if present is not None:
+                rows.append(("In the mirror", Content.assemble(
+                    f"{human_bytes(present)} already there · ",
+                    (f"{human_bytes(size.total_bytes - present)} to move", "bold"))))
+        facts.set_rows(rows)
+        self.refresh_help()
+
+    # -- leaving and help --------------------------------------------------------------------------
+
+    async def can_leave(self) -> bool:
+        release = self.state.release
+        if release.mode != "from-dir" and not release.source:
+            self.set_status("choose a release (or clear nothing: a plan may mirror only image streams)", "warn")
+            return True
+        if release.mode != "registry" and not release.directory:
+            self.set_status("give the removable media folder", "error")
+            self.query_one("#directory", Input).focus()
+            return False
+        if release.mode != "to-dir" and not self.state.release_target():
+            self.set_status("give the mirror repository", "error")
+            return False
+        if release.mode != "to-dir" and not release.target:
+            release.target = self.state.release_target()
+        if self.target_problem:
+            self.set_status(self.target_problem, "error")
+            self.query_one("#target", Input).focus()
+            return False
+        return True
+
+    def help_prose(self) -> str:
+        return ("A release is one image (the payload) listing about 180 component images by digest. "
+                "Mirroring copies all of them into one repository of your registry and tags the payload "
+                "there too. Without a network on the mirror side, copy to removable media first, carry it "
+                "over, then upload it. The command prints the imageContentSources block the installer needs.")
+
+    def help_commands(self) -> list[str]:
+        state = self.state
+        release = state.release
+        version = state.release_version()
+        arch = release.architecture
+        target = state.release_target() or "<local_registry>/<local_repository>"
+        registry, _, repository = target.partition("/")
+        auth = state.plan.auth_file or "<path_to_pull_secret>"
+        source = release.source or "quay.io/${PRODUCT_REPO}/${RELEASE_NAME}:${OCP_RELEASE}-${ARCHITECTURE}"
+        media = release.directory or "<removable_media_path>"
+        commands = [f"OCP_RELEASE={q(version)}\nLOCAL_REGISTRY={q(registry)}\nLOCAL_REPOSITORY={q(repository)}\n"
+                    f"PRODUCT_REPO=openshift-release-dev\nLOCAL_SECRET_JSON={q(auth)}\n"
+                    f"RELEASE_NAME=ocp-release\nARCHITECTURE={q(arch)}"
+                    + (f"\nREMOVABLE_MEDIA_PATH={q(media)}" if release.mode != "registry" else "")]
+        if release.source:
+            commands.append(f"oc adm release info {source}")
+        to = "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}"
+        if release.mode == "registry":
+            commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n    --from={source} \\\n"
+                            f"    --to={to} \\\n    --to-release-image={to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
+        elif release.mode == "to-dir":
+            commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n"
+                            f"    --to-dir=${{REMOVABLE_MEDIA_PATH}}/mirror {source}")
+        else:
+            commands.append("oc image mirror -a ${LOCAL_SECRET_JSON} \\\n"
+                            "    --from-dir=${REMOVABLE_MEDIA_PATH}/mirror \\\n"
+                            f"    \"file://openshift/release:${{OCP_RELEASE}}*\" {to}")
+        return commands

@@ -1,0 +1,175 @@
+"""Step 6, Review: the whole plan on one page, the YAML it will produce, and where to save it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, Input, Static
+
+from core.errors import MirrorError
+from core.yamlout import dump_yaml
+from tui.screens.base import StepScreen
+from tui.state import error_text, human_bytes, q
+from tui.widgets.facts import Facts
+
+
+class ReviewScreen(StepScreen):
+    STEP = "review"
+    NEXT_LABEL = "Start mirror ▶"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Review", classes="step-title")
+        yield Static("Everything the mirror will do, before it does it. Save the plan to repeat the run "
+                     "later without the wizard.", classes="lead")
+        yield Facts(id="summary", key_width=17)
+        yield Static("Plan file", classes="field-label")
+        with Horizontal(classes="row"):
+            yield Input(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
+            yield Button("Save plan", id="save", compact=True)
+        yield Static("The plan as saved", classes="section")
+        yield Static(id="plan-yaml", classes="yaml")
+        yield Static("What the cluster will get", classes="section")
+        yield Static(id="outputs-yaml", classes="yaml")
+
+    def prefill(self) -> None:
+        self.query_one("#plan-path", Input).value = str(self.state.save_path())
+
+    def step_shown(self) -> None:
+        samples = self.state.samples
+        if not self.state.streams and samples.path and samples.source != "cluster" and not self.state.streams_error:
+            self.load_streams()
+        self.show()
+
+    @work(thread=True, exclusive=True, group="review-streams", exit_on_error=False)
+    def load_streams(self) -> None:
+        """The Image streams step was skipped over: read the streams the plan names, for the summary."""
+        from core.samples import load_streams
+
+        try:
+            self.state.streams = load_streams(Path(self.state.samples.path or "").expanduser())
+        except (MirrorError, OSError) as exc:
+            self.state.streams_error = error_text(exc)
+        self.app.call_from_thread(self.show)
+
+    def show(self) -> None:
+        self.query_one("#summary", Facts).set_rows(self.summary())
+        self.query_one("#plan-yaml", Static).update(Content(dump_yaml(self.state.plan_for_saving().to_dict()).rstrip()))
+        self.query_one("#outputs-yaml", Static).update(self.outputs_preview())
+
+    def outputs_preview(self) -> Content:
+        """The documents the Done step will write, as far as they can be known before the copy."""
+        state = self.state
+        parts: list[str] = []
+        info = state.release_info
+        if info is not None and state.release.mode != "to-dir":
+            try:
+                from core.mirror_config import release_mirror_instructions
+
+                instructions = release_mirror_instructions(info, state.release_target(),
+                                                           state.release.to_release_image)
+                parts.append("# install-config.yaml\n" + instructions.image_content_sources_yaml().rstrip())
+                parts.append("# running cluster (4.13+)\n" + dump_yaml(instructions.idms()).rstrip())
+            except (ImportError, Exception) as exc:  # preview only: the Mirror step reports real errors
+                parts.append(f"# mirror instructions unavailable: {exc}")
+        elif state.release.source:
+            parts.append("# mirror instructions: shown once the Release step has read the payload")
+        try:
+            samples = state.samples_plan()
+        except Exception as exc:
+            parts.append(f"# samples: {exc}")
+        else:
+            if samples is not None:
+                parts.append("# samples operator\n" + samples.config_yaml().rstrip())
+        if state.plan.mirror.ca_file and state.ca_certs and state.mirror_host:
+            try:
+                from core.ca import ca_manifests
+
+                parts.append("# CA\n" + ca_manifests(state.mirror_host,
+                                                      Path(state.plan.mirror.ca_file).expanduser().read_text()).yaml().rstrip())
+            except (ImportError, Exception) as exc:
+                parts.append(f"# CA: {exc}")
+        return Content("\n---\n".join(parts) if parts else "nothing yet")
+
+    def summary(self) -> list[tuple[str, str]]:
+        state = self.state
+        plan = state.plan
+        release = state.release
+        lines: list[tuple[str, str]] = [
+            ("Mirror registry", plan.mirror.registry or "— not set (Credentials step)"),
+            ("Pull secret", plan.auth_file or "— not set (Credentials step)"),
+        ]
+        info = state.release_info
+        if release.source or release.mode == "from-dir":
+            what = f"{state.release_version()} {release.architecture}"
+            if info is not None:
+                what += f", {len(info.components)} components"
+            lines.append(("Release", what))
+            lines.append(("  mode", {"registry": "straight to the mirror registry",
+                                     "to-dir": f"to removable media at {release.directory}",
+                                     "from-dir": f"from removable media at {release.directory}"}.get(release.mode,
+                                                                                                    release.mode)))
+            lines.append(("  to", state.release_target() if release.mode != "to-dir" else str(release.directory)))
+            size = state.release_size
+            if size is not None:
+                present = getattr(size, "present_bytes", None)
+                moved = size.total_bytes - (present or 0)
+                lines.append(("  bytes", f"{human_bytes(moved)} to move of {human_bytes(size.total_bytes)}"))
+        else:
+            lines.append(("Release", "— none (Release step)"))
+        try:
+            samples = state.samples_plan()
+        except Exception as exc:  # shown, not raised: the admin fixes it in the Image streams step
+            samples = None
+            lines.append(("Image streams", f"✗ {exc}"))
+        if samples is not None:
+            sizes = [state.stream_sizes.get(name) for name in samples.included]
+            size = f", {human_bytes(sum(sizes))}" if sizes and None not in sizes else ""  # type: ignore[arg-type]
+            lines.append(("Image streams", f"{len(samples.included)} mirrored ({samples.images} images{size}), "
+                                           f"{len(samples.skipped)} skipped"))
+        elif state.streams_error:
+            lines.append(("Image streams", f"✗ {state.streams_error}"))
+        elif state.samples.path:
+            lines.append(("Image streams", f"from {state.samples.path} (reading …)"))
+        ca = plan.mirror.ca_file
+        check = state.ca_check
+        ca_text = ca or "— system trust only"
+        if check is not None:
+            ca_text += "  ✓ verified" if check.ok else "  ✗ " + "; ".join(check.problems)
+        lines.append(("CA", ca_text))
+        lines.append(("Output folder", plan.output_dir))
+        return lines
+
+    @on(Input.Changed, "#plan-path")
+    def path_changed(self, event: Input.Changed) -> None:
+        self.state.plan_path = Path(event.value) if event.value.strip() else None
+        self.refresh_help()
+
+    @on(Button.Pressed, "#save")
+    def save(self) -> None:
+        self.wizard.action_save_plan()
+
+    async def can_leave(self) -> bool:
+        problems = []
+        if not self.state.plan.mirror.registry:
+            problems.append("no mirror registry (Credentials step)")
+        release = self.state.release
+        samples = self.state.samples
+        if not release.source and release.mode != "from-dir" and not samples.path and samples.source != "cluster":
+            problems.append("nothing to mirror: choose a release or image streams")
+        if problems:
+            self.set_status("; ".join(problems), "error")
+            return False
+        return True
+
+    def help_prose(self) -> str:
+        return ("The plan is every choice you made, in one YAML file without any password (those stay in "
+                "the auth file and the keyring). Run it again headless with the command below; a rerun copies "
+                "only what the mirror is missing.")
+
+    def help_commands(self) -> list[str]:
+        path = str(self.state.save_path())
+        return [f"mirror-wizard run {q(path)} --dry-run", f"mirror-wizard run {q(path)}"]

@@ -1,0 +1,371 @@
+"""Step 4, Image streams: which of the Cluster Samples Operator's streams to mirror.
+
+Every stream left out goes into ``skippedImagestreams`` so the operator does not keep trying (and
+alerting) to import it from a mirror that does not have it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, DataTable, Input, Select, Static
+
+from core.errors import MirrorError
+from core.reference import is_registry_host
+from tui.screens.base import StepScreen
+from tui.state import error_text, human_bytes, plural, q
+from tui.widgets.note import Note
+
+SOURCES = [("ImageStream files (a folder or file)", "files"),
+           ("the imagestreamtag-to-image config map", "configmap"),
+           ("the cluster (oc get is -n openshift)", "cluster")]
+
+
+class StreamTable(DataTable):
+    """Space (or Enter, or a click) toggles a stream; a selects all shown, n none."""
+
+    BINDINGS = [
+        Binding("space", "toggle", "Toggle"),
+        Binding("a", "all", "All"),
+        Binding("n", "none", "None"),
+    ]
+
+    def action_toggle(self) -> None:
+        screen = self.screen
+        if self.row_count and isinstance(screen, SamplesScreen):
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+            screen.toggle(str(key))
+
+    def action_all(self) -> None:
+        if isinstance(self.screen, SamplesScreen):
+            self.screen.select_shown(True)
+
+    def action_none(self) -> None:
+        if isinstance(self.screen, SamplesScreen):
+            self.screen.select_shown(False)
+
+
+class SamplesScreen(StepScreen):
+    STEP = "samples"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Image streams", classes="step-title")
+        yield Static("The samples image streams (builders and databases in the openshift namespace) pull from "
+                     "registry.redhat.io. Pick the ones your developers need; the rest are skipped.",
+                     classes="lead")
+        with Horizontal(classes="row"):
+            yield Select(SOURCES, id="source", allow_blank=False, value="files", compact=True)
+        with Horizontal(classes="row"):
+            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True)
+            yield Button("Load", id="load", compact=True)
+        yield Note(id="streams-error", classes="inline-error")
+        with Horizontal(classes="row"):
+            yield Input(id="filter", placeholder="filter by name or image …", compact=True)
+            yield Button("All", id="all", compact=True)
+            yield Button("None", id="none", compact=True)
+            yield Button("Sizes", id="sizes", compact=True)
+        yield StreamTable(id="streams", cursor_type="row", zebra_stripes=True)
+        yield Note(id="selection", classes="hint")
+        yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
+        yield Input(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
+        yield Note(id="mirror-error", classes="inline-error")
+        yield Static("The operator's Config, as it will be patched", classes="section")
+        yield Static(id="config", classes="yaml")
+
+    def first_focus(self) -> str:
+        return "#streams" if self.state.streams else "#path"
+
+    # -- loading -------------------------------------------------------------------------------------
+
+    def prefill(self) -> None:
+        choice = self.state.samples
+        self.query_one("#source", Select).value = choice.source or "files"
+        self.query_one("#path", Input).value = choice.path or ""
+        mirror = choice.mirror if choice.mirror and choice.mirror != self.state.mirror_host else ""
+        self.query_one("#samples-mirror", Input).value = mirror
+        table = self.query_one(StreamTable)
+        table.add_column("", key="on", width=1)
+        table.add_column("stream", key="name")
+        table.add_column("tags", key="tags")
+        table.add_column("images", key="images")
+        table.add_column("size", key="size")
+        table.add_column("from", key="from")
+        if self.state.streams:
+            self.fill_table()
+        elif choice.path or choice.source == "cluster":
+            self.load_streams()
+        self.update_config()
+
+    def step_shown(self) -> None:
+        self.update_config()
+
+    @on(Select.Changed, "#source")
+    def source_changed(self, event: Select.Changed) -> None:
+        self.state.samples.source = str(event.value)
+        self.query_one("#path", Input).disabled = event.value == "cluster"
+        self.refresh_help()
+
+    @on(Input.Changed, "#path")
+    def path_changed(self, event: Input.Changed) -> None:
+        self.state.samples.path = event.value.strip() or None
+        self.refresh_help()
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#load")
+    def load_pressed(self) -> None:
+        self.load_streams()
+
+    @work(thread=True, exclusive=True, group="streams", exit_on_error=False)
+    def load_streams(self) -> None:
+        from core.samples import load_from_cluster, load_streams
+
+        choice = self.state.samples
+        self.app.call_from_thread(self.set_status, "reading image streams …")
+        try:
+            if choice.source == "cluster":
+                streams = load_from_cluster()
+            else:
+                if not choice.path:
+                    raise MirrorError("give the folder of ImageStream files (or the config map file)")
+                streams = load_streams(Path(choice.path).expanduser())
+        except (MirrorError, OSError) as exc:
+            message = error_text(exc)
+            self.app.call_from_thread(self.show_load_error, message)
+            return
+        self.state.streams = streams
+        self.state.streams_error = ""
+        self.app.call_from_thread(self.loaded)
+
+    def show_load_error(self, message: str) -> None:
+        self.state.streams_error = message
+        self.query_one("#streams-error", Static).update("✗ " + message)
+        self.query_one("#path", Input).add_class("-invalid")
+        self.set_status("image streams not loaded", "error")
+
+    def loaded(self) -> None:
+        self.query_one("#streams-error", Static).update("")
+        self.query_one("#path", Input).remove_class("-invalid")
+        # Names the plan skips that these files do not have would make plan_samples fail: drop them.
+        names = {s.name for s in self.state.streams}
+        choice = self.state.samples
+        choice.include = [n for n in choice.include if n in names]
+        choice.skip = [n for n in choice.skip if n in names]
+        self.fill_table()
+        self.update_config()
+        self.set_status(f"{len(self.state.streams)} image streams loaded", "ok")
+
+    # -- the table -----------------------------------------------------------------------------------
+
+    def selected(self) -> set[str]:
+        choice = self.state.samples
+        names = [s.name for s in self.state.streams]
+        chosen = set(choice.include) if choice.include else set(names)
+        return chosen - set(choice.skip)
+
+    def _set_selected(self, chosen: set[str]) -> None:
+        """Stored as skip-only (include empty = all), the form the operator's Config mirrors."""
+        names = [s.name for s in self.state.streams]
+        self.state.samples.include = []
+        self.state.samples.skip = sorted(n for n in names if n not in chosen)
+
+    def fill_table(self) -> None:
+        table = self.query_one(StreamTable)
+        needle = self.query_one("#filter", Input).value.strip().lower()
+        chosen = self.selected()
+        table.clear()
+        for stream in self.state.streams:
+            specs = stream.pull_specs
+            if needle and needle not in stream.name.lower() and not any(needle in s.lower() for s in specs):
+                continue
+            size = self.state.stream_sizes.get(stream.name)
+            table.add_row(
+                Content.styled("✓", "$success") if stream.name in chosen else Content.styled("·", "$text-muted"),
+                stream.name, str(len(stream.tags)), str(len(specs)),
+                human_bytes(size) if size is not None else "–",
+                ", ".join(stream.registries),
+                key=stream.name,
+            )
+        self.show_selection()
+
+    def _mark(self, name: str, on_: bool) -> None:
+        table = self.query_one(StreamTable)
+        try:
+            table.update_cell(name, "on", Content.styled("✓", "$success") if on_ else Content.styled("·", "$text-muted"))
+        except Exception:  # the row is filtered out
+            pass
+
+    def toggle(self, name: str) -> None:
+        chosen = self.selected()
+        chosen ^= {name}
+        self._set_selected(chosen)
+        self._mark(name, name in chosen)
+        self.update_config()
+
+    def select_shown(self, on_: bool) -> None:
+        table = self.query_one(StreamTable)
+        shown = {str(row.value) for row in table.rows}
+        chosen = self.selected()
+        chosen = chosen | shown if on_ else chosen - shown
+        self._set_selected(chosen)
+        for name in shown:
+            self._mark(name, on_)
+        self.update_config()
+
+    @on(DataTable.RowSelected, "#streams")
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        self.toggle(str(event.row_key.value))
+
+    @on(Button.Pressed, "#all")
+    def all_pressed(self) -> None:
+        self.select_shown(True)
+
+    @on(Button.Pressed, "#none")
+    def none_pressed(self) -> None:
+        self.select_shown(False)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self) -> None:
+        self.fill_table()
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.query_one(StreamTable).focus()
+
+    def show_selection(self) -> None:
+        total = len(self.state.streams)
+        chosen = self.selected()
+        shown = self.query_one(StreamTable).row_count
+        known = [self.state.stream_sizes[n] for n in chosen if n in self.state.stream_sizes]
+        size = f", {human_bytes(sum(known))}" if known and len(known) == len(chosen) else ""
+        self.query_one("#selection", Static).update(
+            f"{len(chosen)} of {total} selected{size}" + (f" · {shown} shown" if shown != total else "")
+            + "  ·  space toggles, a all, n none")
+
+    # -- the Config preview --------------------------------------------------------------------------
+
+    @on(Input.Changed, "#samples-mirror")
+    def samples_mirror_changed(self, event: Input.Changed) -> None:
+        value = event.value.strip()
+        error = self.query_one("#mirror-error", Static)
+        if value and not is_registry_host(value):
+            error.update("✗ expected HOST or HOST:PORT")
+            return
+        error.update("")
+        self.state.samples.mirror = value
+        self.update_config()
+
+    def update_config(self) -> None:
+        config = self.query_one("#config", Static)
+        if not self.state.streams:
+            config.update(Content.styled("Load the image streams to see it.", "$text-muted"))
+            self.refresh_help()
+            return
+        self.show_selection()
+        try:
+            plan = self.state.samples_plan()
+        except MirrorError as exc:
+            config.update(Content.styled("✗ " + str(exc), "$error"))
+            return
+        if plan is None:
+            config.update(Content.styled("Give the mirror registry in the Credentials step first.", "$warning"))
+        else:
+            text = plan.config_yaml().rstrip()
+            for note in plan.notes:
+                text += f"\n# note: {note}"
+            config.update(Content(text))
+        self.refresh_help()
+
+    # -- sizes ---------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#sizes")
+    def sizes_pressed(self) -> None:
+        if not self.state.streams:
+            self.set_status("load the image streams first", "error")
+            return
+        self.measure()
+
+    @work(exclusive=True, group="sizes", exit_on_error=False)
+    async def measure(self) -> None:
+        """A dry run over every stream's images: manifests only, so it is quick, and no bytes move."""
+        import tempfile
+
+        from core.copier import CopyOptions, CopyTask, copy_images
+        from core.endpoints import LayoutLocation
+        from core.samples import plan_samples
+
+        self.set_status("measuring: reading every image's manifest …")
+        everything = plan_samples(self.state.streams, self.state.mirror_host or "mirror.invalid")
+        options = CopyOptions(dry_run=True, skip_missing=True, continue_on_error=True)
+        # Sizes come from the sources alone: an empty scratch layout stands in for the mirror, so
+        # neither its login nor its contents matter here.
+        with tempfile.TemporaryDirectory(prefix="mirror-wizard-sizes-") as scratch:
+            tasks = [CopyTask(task.source, LayoutLocation(Path(scratch), f"image-{n}"))
+                     for n, task in enumerate(everything.tasks())]
+            try:
+                async with self.state.session() as session:
+                    result = await copy_images(tasks, session, options)
+            except MirrorError as exc:
+                self.set_status(f"sizes unknown: {exc}", "error")
+                return
+        blobs_by_source: dict[str, dict[str, int]] = {}
+        for image in result.images:
+            blobs_by_source[str(image.task.source)] = image.blobs()
+        from core.reference import parse_reference
+
+        for stream in self.state.streams:
+            blobs: dict[str, int] = {}
+            for spec in stream.pull_specs:
+                blobs.update(blobs_by_source.get(str(parse_reference(spec)), {}))
+            self.state.stream_sizes[stream.name] = sum(blobs.values())
+        self.fill_table()
+        missing = result.images_skipped_missing + len(result.failures)
+        if result.failures:
+            self.notify(f"not measured: {result.failures[0].source}: {result.failures[0].error}", severity="warning")
+        self.set_status(f"sizes measured ({plural(missing, 'image')} could not be read)" if missing
+                        else "sizes measured", "warn" if missing else "ok")
+
+    # -- leaving and help ----------------------------------------------------------------------------
+
+    async def can_leave(self) -> bool:
+        if self.state.streams_error and self.state.samples.path:
+            self.set_status("fix the image streams source, or clear the path to mirror none", "error")
+            return False
+        try:
+            self.state.samples_plan()
+        except MirrorError as exc:
+            self.set_status(str(exc), "error")
+            return False
+        return True
+
+    def help_prose(self) -> str:
+        return ("The Cluster Samples Operator imports these streams from registry.redhat.io. In a "
+                "disconnected cluster it imports them from [b]samplesRegistry[/b] instead — with the same "
+                "paths — so each image is copied to the mirror under its original name. Streams you do not "
+                "mirror go into [b]skippedImagestreams[/b], or the operator keeps retrying and alerting.")
+
+    def help_commands(self) -> list[str]:
+        choice = self.state.samples
+        where = {"files": f"# streams from {choice.path or '<folder>'}",
+                 "configmap": f"oc get configmap imagestreamtag-to-image -n openshift-cluster-samples-operator "
+                              f"-o yaml > {q(choice.path or 'imagestreamtag-to-image.yaml')}",
+                 "cluster": "oc get is -n openshift -o json"}.get(choice.source, "")
+        commands = [where]
+        try:
+            plan = self.state.samples_plan()
+        except MirrorError:
+            plan = None
+        if plan is not None:
+            source = "--from-cluster" if choice.source == "cluster" else f"--imagestreams {q(choice.path or '<folder>')}"
+            skips = f" \\\n    --skip {','.join(plan.skipped)}" if plan.skipped else ""
+            commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
+                         f"    --mapping-out mapping.txt{skips}", *plan.commands]
+        else:
+            commands += ["oc image mirror -a ${LOCAL_SECRET_JSON} -f mapping.txt",
+                         "oc patch configs.samples.operator.openshift.io/cluster --type=merge --patch "
+                         "'{\"spec\":{\"samplesRegistry\":\"<mirror>\",\"skippedImagestreams\":[…]}}'"]
+        return commands
