@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .userfiles import read_user_file
 from .errors import AuthFileError
 
 
@@ -142,14 +143,7 @@ def parse_auth_data(text: str | bytes, *, source: str = "credentials") -> AuthFi
 
 def load_auth_file(path: str | os.PathLike[str]) -> AuthFile:
     p = Path(path).expanduser()
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise AuthFileError(f"credentials file {p} does not exist") from None
-    except IsADirectoryError:
-        raise AuthFileError(f"credentials file {p} is a directory, not a file") from None
-    except OSError as exc:
-        raise AuthFileError(f"cannot read credentials file {p}: {exc.strerror}") from None
+    raw = read_user_file(p, "credentials file", AuthFileError, inside="the auth.json or pull secret file")
     auth = parse_auth_data(raw, source=str(p))
     auth.path = p
     return auth

@@ -24,6 +24,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from .userfiles import read_user_file
 from .errors import CertificateError, InputError, RegistryUnreachable, TLSVerifyError
 from .reference import is_registry_host
 from .yamlout import dump_yaml
@@ -156,14 +157,7 @@ def _not_pem_reason(data: bytes, where: str) -> str:
 
 def load_ca_bundle(path: str | os.PathLike[str]) -> list[CertificateInfo]:
     p = Path(path).expanduser()
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise CertificateError(f"CA file {p} does not exist") from None
-    except IsADirectoryError:
-        raise CertificateError(f"CA file {p} is a directory; give the PEM file (often ca.crt) inside it") from None
-    except OSError as exc:
-        raise CertificateError(f"cannot read CA file {p}: {exc.strerror or exc}") from None
+    data = read_user_file(p, "CA file", CertificateError, inside="the PEM file (often ca.crt)")
     return parse_ca_pem(data, str(p))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .userfiles import read_user_file
 from .authfile import AuthFile, decode_auth, encode_auth, normalise_registry_key
 from .errors import (
     AccessDenied,
@@ -75,17 +76,8 @@ def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
 
 def load_pull_secret(path: str | os.PathLike[str]) -> dict:
     p = Path(path).expanduser()
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise AuthFileError(f"pull secret {p} does not exist",
-                            hint="download it from console.redhat.com/openshift/install/pull-secret") from None
-    except IsADirectoryError:
-        raise AuthFileError(f"pull secret {p} is a directory; give the JSON file inside it") from None
-    except PermissionError:
-        raise AuthFileError(f"cannot read pull secret {p}: permission denied") from None
-    except OSError as exc:
-        raise AuthFileError(f"cannot read pull secret {p}: {exc.strerror or exc}") from None
+    raw = read_user_file(p, "pull secret", AuthFileError, inside="the JSON file",
+                         missing_hint="download it from console.redhat.com/openshift/install/pull-secret")
     return parse_pull_secret_text(raw, str(p))
 
 

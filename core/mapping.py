@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .userfiles import read_user_file
 from .copier import CopyTask
 from .endpoints import LayoutLocation, RegistryLocation, parse_location
 from .errors import MappingError, ReferenceFormatError
@@ -58,12 +59,7 @@ def parse_mapping_text(text: str, *, source: str = "mapping") -> list[CopyTask]:
 
 def load_mapping_file(path: str | os.PathLike[str]) -> list[CopyTask]:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MappingError(f"mapping file {p} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"cannot read mapping file {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_user_file(p, "mapping file", MappingError, text=True)
     return parse_mapping_text(text, source=str(p))
 
 

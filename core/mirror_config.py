@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .userfiles import read_user_file
 from .errors import InputError, LocalStorageError, ReleaseError
 from .reference import parse_reference, parse_repository
 from .yamlout import dump_documents, dump_yaml
@@ -195,12 +196,7 @@ def _entries_of(doc: Any, where: str, number: int) -> list[Any]:
 def load_mirror_sets(path: str | Path) -> list[tuple[str, str]]:
     """Read an ``--idms-file`` (IDMS, ICSP or install-config mirrors) into RegistrySession source_mirrors."""
     p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"mirror set file {p} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read mirror set file {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_user_file(p, "mirror set file", InputError, text=True)
     return parse_mirror_sets(text, str(p))
 
 

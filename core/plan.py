@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .userfiles import read_user_file
 from .errors import PlanError
 from .reference import is_registry_host
 
@@ -204,12 +205,7 @@ def _host(value: str, where: str) -> None:
 
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise PlanError(f"plan file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc}") from None
+    text = read_user_file(path, "plan file", PlanError, text=True, inside="the plan YAML file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from .userfiles import read_user_file
 from .copier import CopyTask
 from .endpoints import RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
@@ -127,16 +128,7 @@ def mirror_pull_spec(pull_spec: str, mirror: str) -> str:
 # -- loading ------------------------------------------------------------------------------------------
 
 def _parse_documents(path: Path) -> list[Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ImageStreamError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise ImageStreamError(f"{path} is a directory, expected a file") from None
-    except UnicodeDecodeError:
-        raise ImageStreamError(f"{path} is not a text file (expected ImageStream JSON or YAML)") from None
-    except OSError as exc:
-        raise ImageStreamError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text = read_user_file(path, "image stream file", ImageStreamError, text=True)
     if not text.strip():
         raise ImageStreamError(f"{path} is empty (expected ImageStream JSON or YAML)")
     if text.lstrip().startswith(("{", "[")) or path.suffix == ".json":

@@ -12,11 +12,10 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from core.authfile import AuthFile, load_auth_file, parse_auth_data
+from core.authfile import AuthFile, parse_auth_data
 from core.copier import CopyFailed, CopyOptions, CopyResult, CopyTask, copy_images
 from core.endpoints import parse_location
 from core.errors import IntegrityError, RegistryError

@@ -19,7 +19,7 @@ from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
 from tests.conftest import auth_entry
 from tests.support import skopeo
-from tests.support.constants import PASSWORD, USER
+from tests.support.constants import USER
 from tests.support.repos import unique_repo
 from tui.sandbox.content import make_layer, new_builder
 

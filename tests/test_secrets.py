@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth_entry
-from tests.support import skopeo
 from tests.support.constants import PASSWORD, USER
 from tests.support.repos import unique_repo
 
