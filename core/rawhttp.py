@@ -2,21 +2,32 @@
 
 Profiling showed httpx/httpcore spending more CPU per byte than the whole rest of a mirror: every
 chunk goes through anyio, h11 and several buffers. Blob bodies are the bulk of a release, so their
-GET and PUT run here instead: one connection per transfer, large reads, no re-chunking. Everything
-else (auth, tokens, manifests, redirects, errors) stays on httpx; any answer this path does not
-expect (401, a redirect, 4xx/5xx) is handed back to the caller, which falls back to the httpx path.
+GET and PUT run here instead: large reads, no re-chunking. Everything else (auth, tokens, manifests,
+redirects, errors) stays on httpx; any answer this path does not expect (401, a redirect, 4xx/5xx) is
+handed back to the caller, which falls back to the httpx path.
+
+Connections are kept alive in a :class:`ConnectionPool` (one per registry client): a release has
+hundreds of blobs, and a new TLS connection per blob costs both sides a handshake, and a registry that
+checks an htpasswd on every request nothing less. A connection goes back to the pool only when its
+response body was read to the end and the server did not ask to close it; anything else is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import SplitResult, urlsplit
 
 READ_SIZE = 1 << 20
-STREAM_LIMIT = 1 << 22
+# asyncio's reader pauses the socket at 2 × limit and the PUT side drains at limit: per transfer at most
+# a few MiB wait in memory when the source outruns the destination (from-dir with 6 transfers).
+STREAM_LIMIT = 1 << 20
+IDLE_SECONDS = 30.0  # idle connections older than this are not reused: servers drop idle ones sooner or later
+
+PoolKey = tuple[str, str, int]  # scheme, host, port
 
 
 class RawHTTPError(Exception):
@@ -24,13 +35,101 @@ class RawHTTPError(Exception):
 
 
 @dataclass
+class Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    idle_since: float = 0.0
+    requests: int = 0  # exchanges done on it, for tests and diagnostics
+
+    def usable(self) -> bool:
+        """Still open as far as we can tell without a round trip (the server's FIN was not seen)."""
+        return (not self.writer.is_closing() and not self.reader.at_eof()
+                and time.monotonic() - self.idle_since < IDLE_SECONDS)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class ConnectionPool:
+    """Idle keep-alive connections per (scheme, host, port); at most ``max_idle`` kept per key."""
+
+    ssl_context: ssl.SSLContext | None
+    max_idle: int = 8
+    connect_timeout: float = 15.0
+    opened: int = 0  # connections opened over the pool's life, for tests and diagnostics
+    _idle: dict[PoolKey, list[Connection]] = field(default_factory=dict)
+    _closed: bool = False
+
+    def take(self, key: PoolKey) -> Connection | None:
+        """The most recently used idle connection that still looks alive (stale ones are closed)."""
+        idle = self._idle.get(key, [])
+        while idle:
+            conn = idle.pop()
+            if conn.usable():
+                return conn
+            conn.close()
+        return None
+
+    async def connect(self, key: PoolKey) -> Connection:
+        scheme, host, port = key
+        secure = scheme == "https"
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=self.ssl_context if secure else None,
+                                    server_hostname=host if secure else None, limit=STREAM_LIMIT),
+            self.connect_timeout,
+        )
+        self.opened += 1
+        return Connection(reader, writer)
+
+    def put(self, key: PoolKey, conn: Connection) -> None:
+        idle = self._idle.setdefault(key, [])
+        if self._closed or len(idle) >= self.max_idle or conn.writer.is_closing():
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        idle.append(conn)
+
+    def idle_count(self) -> int:
+        return sum(len(v) for v in self._idle.values())
+
+    async def aclose(self) -> None:
+        self._closed = True
+        conns = [c for idle in self._idle.values() for c in idle]
+        self._idle.clear()
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            try:
+                await asyncio.wait_for(conn.writer.wait_closed(), 1.0)
+            except (OSError, asyncio.TimeoutError, ssl.SSLError):
+                pass
+
+
+@dataclass
 class RawResponse:
     status: int
     headers: dict[str, str]
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    conn: Connection
     length: int | None
     chunked: bool
+    pool: ConnectionPool | None = None
+    key: PoolKey | None = None
+    reusable: bool = False  # the server allows another request on this connection
+    _complete: bool = False  # the whole body has been read off the connection
+    _released: bool = False
+
+    def __post_init__(self) -> None:
+        if self.length == 0 and not self.chunked:
+            self._complete = True
+
+    @property
+    def reader(self) -> asyncio.StreamReader:
+        return self.conn.reader
+
+    @property
+    def writer(self) -> asyncio.StreamWriter:
+        return self.conn.writer
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
@@ -47,6 +146,8 @@ class RawResponse:
                     raise RawHTTPError(f"connection closed with {remaining} bytes of the body missing")
                 if remaining is not None:
                     remaining -= len(data)
+                    # Marked before the last yield: a consumer that stops at the last byte still frees the connection.
+                    self._complete = remaining == 0
                 yield data
         except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
             raise RawHTTPError(str(exc) or type(exc).__name__) from None
@@ -58,7 +159,9 @@ class RawResponse:
                 raise RawHTTPError("connection closed inside a chunked body")
             size = int(line.split(b";")[0].strip() or b"0", 16)
             if size == 0:
-                await self.reader.readline()
+                while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                self._complete = True
                 return
             remaining = size
             while remaining:
@@ -80,7 +183,33 @@ class RawResponse:
         return b"".join(parts)
 
     def close(self) -> None:
-        self.writer.close()
+        """Done with the response: back to the pool when it can carry another request, else closed."""
+        if self._released:
+            return
+        self._released = True
+        if self.reusable and self._complete and self.pool is not None and self.key is not None:
+            self.pool.put(self.key, self.conn)
+        else:
+            self.conn.close()
+
+
+class _BodyTracker:
+    """Wraps a request body to know whether any byte of it left us (then a retry cannot replay it)."""
+
+    def __init__(self, body: AsyncIterator[bytes] | None) -> None:
+        self.body = body
+        self.started = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.body is None:
+            return
+        async for chunk in self.body:
+            self.started = True
+            yield chunk
+
+
+class _StaleConnection(Exception):
+    """A reused connection failed before any body byte was sent: safe to try once more on a new one."""
 
 
 async def exchange(
@@ -91,57 +220,97 @@ async def exchange(
     ssl_context: ssl.SSLContext | None,
     body: AsyncIterator[bytes] | None = None,
     connect_timeout: float = 15.0,
+    pool: ConnectionPool | None = None,
 ) -> RawResponse:
-    """Send one request (streaming ``body`` if given) and read the status line and headers."""
+    """Send one request (streaming ``body`` if given) and read the status line and headers.
+
+    With a ``pool``, an idle connection is reused when there is one; if that connection turns out dead
+    (the server closed it while idle) before any body byte was sent, the request goes once more on a
+    fresh connection. Without a pool, one connection per exchange (``Connection: close``).
+    """
     parts = urlsplit(url)
     secure = parts.scheme == "https"
-    host = parts.hostname or ""
-    port = parts.port or (443 if secure else 80)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    key: PoolKey = (parts.scheme, parts.hostname or "", parts.port or (443 if secure else 80))
+    if pool is None:
+        pool = ConnectionPool(ssl_context, max_idle=0, connect_timeout=connect_timeout)
+        keep = False
+    else:
+        keep = True
+    tracked = _BodyTracker(body)
+    conn = pool.take(key) if keep else None
+    if conn is not None:
+        try:
+            return await _send(method, parts, headers, conn, tracked, pool, key, keep, reused=True)
+        except _StaleConnection:
+            pass
+    conn = await _open(pool, key, parts.netloc)
+    return await _send(method, parts, headers, conn, tracked, pool, key, keep, reused=False)
+
+
+async def _open(pool: ConnectionPool, key: PoolKey, netloc: str) -> Connection:
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=ssl_context if secure else None,
-                                    server_hostname=host if secure else None, limit=STREAM_LIMIT),
-            connect_timeout,
-        )
+        return await pool.connect(key)
     except ssl.SSLError:
         raise  # certificate problems are the caller's to explain
     except (OSError, asyncio.TimeoutError) as exc:
-        raise RawHTTPError(f"cannot connect to {parts.netloc}: {exc or type(exc).__name__}") from None
+        raise RawHTTPError(f"cannot connect to {netloc}: {exc or type(exc).__name__}") from None
+
+
+async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: Connection, body: _BodyTracker,
+                pool: ConnectionPool, key: PoolKey, keep: bool, *, reused: bool) -> RawResponse:
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    reader, writer = conn.reader, conn.writer
+    answered = False
     try:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
-                 "User-Agent: mirror-wizard/0.1"]
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}",
+                 "Connection: keep-alive" if keep else "Connection: close", "User-Agent: mirror-wizard/0.1"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if body is not None:
-            async for chunk in body:
-                writer.write(chunk)
-                if writer.transport.get_write_buffer_size() > STREAM_LIMIT:
-                    await writer.drain()
+        async for chunk in body.chunks():
+            writer.write(chunk)
+            if writer.transport.get_write_buffer_size() > STREAM_LIMIT:
+                await writer.drain()
         await writer.drain()
         status_line = await reader.readline()
         if not status_line:
-            raise RawHTTPError("the server closed the connection without answering")
-        try:
-            status = int(status_line.split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            raise RawHTTPError(f"not an HTTP answer: {status_line[:40]!r}") from None
-        response_headers: dict[str, str] = {}
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            response_headers[name.strip().lower()] = value.strip()
-        length_text = response_headers.get("content-length")
-        chunked = "chunked" in response_headers.get("transfer-encoding", "").lower()
-        length = int(length_text) if length_text and length_text.isdigit() and not chunked else None
-        if method == "HEAD" or status in (204, 304):
-            length = 0
-        return RawResponse(status, response_headers, reader, writer, length, chunked)
+            raise ConnectionResetError("the server closed the connection without answering")
+        answered = True
+        conn.requests += 1
+        return _parse_head(method, status_line, await _read_headers(reader), conn, pool, key, keep)
     except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
-        writer.close()
+        conn.close()
+        if reused and not answered and not body.started:
+            raise _StaleConnection(str(exc) or type(exc).__name__) from None
         raise RawHTTPError(str(exc) or type(exc).__name__) from None
     except BaseException:
-        writer.close()
+        conn.close()
         raise
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+
+
+def _parse_head(method: str, status_line: bytes, headers: dict[str, str], conn: Connection,
+                pool: ConnectionPool, key: PoolKey, keep: bool) -> RawResponse:
+    try:
+        version, status_text = status_line.split(b" ", 2)[:2]
+        status = int(status_text)
+    except ValueError:
+        conn.close()
+        raise RawHTTPError(f"not an HTTP answer: {status_line[:40]!r}") from None
+    length_text = headers.get("content-length")
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    length = int(length_text) if length_text and length_text.isdigit() and not chunked else None
+    if method == "HEAD" or status in (204, 304):
+        length, chunked = 0, False
+    # Reusable only if the body's end is known (a length or chunks) and nobody asked to close.
+    reusable = (keep and version.upper() == b"HTTP/1.1" and (length is not None or chunked)
+                and "close" not in headers.get("connection", "").lower())
+    return RawResponse(status, headers, conn, length, chunked, pool, key, reusable)

@@ -116,6 +116,9 @@ class RegistryClient:
         self.transfers = asyncio.Semaphore(max_transfers)
         self.small = asyncio.Semaphore(SMALL_LANE)
         self._ssl = build_ssl_context(self.api_host, tls)
+        # Keep-alive connections for blob bodies; room for every transfer plus a few reads outside
+        # the transfer limit (release files, configs), so a full round of transfers reuses them all.
+        self.raw_pool = rawhttp.ConnectionPool(self._ssl, max_idle=max_transfers + 2)
         self._client = httpx.AsyncClient(
             verify=self._ssl,
             http2=False,
@@ -135,6 +138,7 @@ class RegistryClient:
         self.token_requests: list[list[str]] = []  # scopes asked, for tests and diagnostics
 
     async def aclose(self) -> None:
+        await self.raw_pool.aclose()
         await self._client.aclose()
 
     # -- connection and auth ------------------------------------------------------------------
@@ -500,7 +504,7 @@ class RegistryClient:
     async def _raw_exchange(self, method: str, url: str, headers: dict[str, str],
                             body: AsyncIterator[bytes] | None = None) -> RawResponse:
         try:
-            return await rawhttp.exchange(method, url, headers, ssl_context=self._ssl, body=body)
+            return await rawhttp.exchange(method, url, headers, ssl_context=self._ssl, body=body, pool=self.raw_pool)
         except ssl.SSLError as exc:
             raise TLSVerifyError(f"TLS with {self.api_host} failed: {exc}", registry=self.registry) from None
         except RawHTTPError as exc:

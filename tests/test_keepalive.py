@@ -1,0 +1,194 @@
+"""Keep-alive on the raw blob path (core/rawhttp.py), against the real registry behind a proxy that
+counts TCP connections and can drop a kept connection the way a server timing it out does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from core.registry import RegistryClient, RegistrySession, RetryPolicy
+from core.tlsconfig import TLSOptions
+from tests.support import skopeo
+from tests.support.fault_proxy import FaultProxy
+from tests.support.repos import unique_repo
+from tui.sandbox.content import make_layer, new_builder
+
+pytestmark = pytest.mark.timeout(120)
+NO_RETRY = RetryPolicy(attempts=1)  # any failure the raw path does not absorb itself fails the test
+LAYERS = 5
+
+
+class ConnectionCountingProxy(FaultProxy):
+    """The fault proxy, counting accepted connections; it can also close a kept-alive connection as
+    the next request arrives on it (``drop_reused``) or close the idle ones (``close_idle``)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.connections = 0  # connections that carried at least one request (not the HTTPS probe)
+        self.drop_reused = 0
+        self.dropped = 0
+        self._waiting: set[asyncio.StreamWriter] = set()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        served = 0
+        try:
+            while True:
+                self._waiting.add(writer)
+                first = await reader.readexactly(1)
+                self._waiting.discard(writer)
+                if first == b"\x16":
+                    break
+                head = first + await reader.readuntil(b"\r\n\r\n")
+                if served and self.drop_reused > 0:
+                    self.drop_reused -= 1
+                    self.dropped += 1
+                    writer.transport.abort()  # the request raced the server's idle timeout
+                    break
+                served += 1
+                self.connections += served == 1
+                if not await self._one(head, reader, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._waiting.discard(writer)
+            self._tasks.discard(task)
+            writer.close()
+
+    def close_idle(self) -> None:
+        async def close() -> None:
+            for writer in list(self._waiting):
+                writer.close()
+        self._call(close)
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory: pytest.TempPathFactory, plain_registry) -> tuple[str, list[tuple[str, int]]]:
+    """An image of LAYERS layers in the plain registry: (repository, [(digest, size)])."""
+    folder = tmp_path_factory.mktemp("keepalive-src")
+    builder = new_builder(folder)
+    image = builder.image([make_layer(1200 + i, 40 * 1024 + i) for i in range(LAYERS)])
+    asyncio.run(builder.name("img", image))
+    repo = unique_repo("keepalive-src")
+    skopeo.copy(f"oci:{folder}:img", f"{plain_registry.host}/{repo}:v1", dst_opts=skopeo.options(tls_verify=False))
+    raw = json.loads(skopeo.raw_manifest(f"{plain_registry.host}/{repo}:v1", tls_verify=False))
+    return repo, [(layer["digest"], layer["size"]) for layer in raw["layers"]]
+
+
+@pytest.fixture()
+def proxy(plain_registry) -> Iterator[ConnectionCountingProxy]:
+    counting = ConnectionCountingProxy(upstream=plain_registry.url).start()
+    yield counting
+    counting.stop()
+
+
+def _session(proxy: FaultProxy, *, retry: RetryPolicy = NO_RETRY, per_registry: int = 6) -> RegistrySession:
+    return RegistrySession(tls=TLSOptions(insecure_hosts=(proxy.host,)), retry=retry, max_per_registry=per_registry)
+
+
+async def _read_all(client: RegistryClient, repo: str, digests: list[tuple[str, int]]) -> list[int]:
+    sizes = []
+    for digest, size in digests:
+        sizes.append(len(await client.read_blob(repo, digest)))
+    return sizes
+
+
+def test_blob_reads_reuse_one_connection(blobs, proxy: ConnectionCountingProxy) -> None:
+    repo, digests = blobs
+
+    async def go() -> tuple[list[int], int, int]:
+        async with _session(proxy) as session:
+            client = session.client(proxy.host)
+            sizes = await _read_all(client, repo, digests)
+            return sizes, client.raw_pool.opened, client.raw_pool.idle_count()
+
+    sizes, opened, idle = asyncio.run(go())
+    assert sizes == [size for _, size in digests]
+    assert opened == 1, f"{opened} raw connections for {LAYERS} sequential blob reads"
+    assert idle == 1
+    blob_gets = [r for r in proxy.requests if r.method == "GET" and "/blobs/" in r.path]
+    assert len(blob_gets) == LAYERS
+    # one for httpx (the /v2/ ping), one for every blob body
+    assert proxy.connections == 2, f"{proxy.connections} TCP connections"
+
+
+def test_a_kept_connection_dropped_by_the_server_is_retried_on_a_fresh_one(blobs, proxy: ConnectionCountingProxy) -> None:
+    repo, digests = blobs
+
+    async def go() -> tuple[list[int], int]:
+        async with _session(proxy) as session:  # NO_RETRY: the engine's own retries would hide a failure
+            client = session.client(proxy.host)
+            first = await _read_all(client, repo, digests[:1])
+            proxy.drop_reused = 1
+            rest = await _read_all(client, repo, digests[1:])
+            return first + rest, client.raw_pool.opened
+
+    sizes, opened = asyncio.run(go())
+    assert proxy.dropped == 1, "the proxy never dropped a kept connection: the test proves nothing"
+    assert sizes == [size for _, size in digests]
+    assert opened == 2  # the first one, then a fresh one after the drop; reused after that
+    gets = [r for r in proxy.requests if r.method == "GET" and "/blobs/" in r.path]
+    assert not any("range" in r.headers for r in gets), "the retry went through the engine's resume path"
+
+
+def test_uploads_reuse_connections_and_survive_idle_ones_closed_by_the_server(blobs, plain_registry,
+                                                                             proxy: ConnectionCountingProxy) -> None:
+    """PUT bodies cannot be replayed: a connection the server closed while idle must never be used."""
+    repo, digests = blobs
+    target = unique_repo("keepalive-dst")
+
+    async def go() -> tuple[int, list[bool]]:
+        source_session = RegistrySession(tls=TLSOptions(insecure=True))
+        async with source_session, _session(proxy, per_registry=1) as session:
+            source = source_session.client(plain_registry.host)
+            client = session.client(proxy.host)
+            for number, (digest, size) in enumerate(digests):
+                if number == 2:
+                    await asyncio.sleep(0.05)
+                    proxy.close_idle()  # the pooled PUT connection goes away while idle
+                    await asyncio.sleep(0.05)
+
+                def body(digest: str = digest, size: int = size) -> AsyncIterator[bytes]:
+                    return source.stream_blob(repo, digest, size)
+
+                await client.upload_blob(target, digest, size, body)
+            present = [await client.blob_exists(target, digest) for digest, _ in digests]
+            return client.raw_pool.opened, present
+
+    opened, present = asyncio.run(go())
+    assert all(present)
+    assert opened == 2, f"{opened} raw connections for {LAYERS} uploads (one before the idle close, one after)"
+
+
+def test_closing_the_session_closes_pooled_connections(blobs, proxy: ConnectionCountingProxy) -> None:
+    repo, digests = blobs
+
+    async def go() -> tuple[int, int]:
+        session = _session(proxy)
+        client = session.client(proxy.host)
+        await _read_all(client, repo, digests[:2])
+        before = client.raw_pool.idle_count()
+        await session.aclose()
+        return before, client.raw_pool.idle_count()
+
+    before, after = asyncio.run(go())
+    assert before == 1 and after == 0
+
+
+def test_an_unread_error_body_is_never_reused(blobs, proxy: ConnectionCountingProxy) -> None:
+    """A 404's body is not read on the raw path: that connection must be closed, not pooled."""
+    repo, digests = blobs
+
+    async def go() -> tuple[bool, int]:
+        async with _session(proxy) as session:
+            client = session.client(proxy.host)
+            missing = await client._fast_blob_get(repo, "sha256:" + "0" * 64, 0)
+            return missing is None, client.raw_pool.idle_count()
+
+    handed_back, idle = asyncio.run(go())
+    assert handed_back and idle == 0
