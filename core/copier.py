@@ -6,7 +6,7 @@
    repositories in the same registry get a cross-repository mount. Largest blobs start first, and a
    per-registry limit bounds transfers while small requests keep their own lane.
 4. Manifests: an image's manifest goes up when its blobs are in; an index after its children; by
-   digest first, the tag last.
+   digest first, the tag last (or by tag alone once the registry has shown it keeps digests).
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ class Copier:
         self.result = CopyResult()
         self._platform_re = self._compile_filter(self.options.filter_by_os)
         self._disk = asyncio.Semaphore(4)
+        self._stores_with_images: set[str] = set()  # destination stores already holding an image of the run
 
     @staticmethod
     def _compile_filter(pattern: str | None) -> re.Pattern[str] | None:
@@ -261,6 +262,7 @@ class Copier:
     # -- executing --------------------------------------------------------------------------
 
     async def _execute(self, plans: list[ImagePlan]) -> None:
+        self._stores_with_images = {plan.destination.store_key for plan in plans if plan.present}
         # needs[(store, digest)] -> {repository: (destination, source, size)}
         needs: dict[tuple[str, str], dict[str, tuple[Destination, Source, int]]] = {}
         for plan in plans:
@@ -321,27 +323,32 @@ class Copier:
 
         try:
             self._check_cancel()
-            present = await asyncio.gather(*(repos[r][0].has_blob(digest, repos[r][2]) for r in names))
+            probe = self._may_hold_blobs(repos[names[0]][0])
+            if probe:
+                present = await asyncio.gather(*(repos[r][0].has_blob(digest, repos[r][2]) for r in names))
+            else:
+                present = [False] * len(names)  # the upload POST below tells what is there
             have = [r for r, p in zip(names, present) if p]
             missing = [r for r, p in zip(names, present) if not p]
+            anchor = have[0] if have else None  # where the others mount it from
+            if missing and not have:
+                anchor = missing.pop(0)
+                if await self._bring(repos[anchor], digest, probed=probe):
+                    have.append(anchor)
+                else:
+                    settle(anchor)
             if have:  # counted once per store, like bytes_total
                 self.result.bytes_present += repos[have[0]][2]
             for r in have:
                 self.result.blobs_skipped += 1
                 self.emit(BlobSkipped(digest, repos[r][2], repos[r][0].display))
                 settle(r)
-            if missing and not have:
-                first = missing.pop(0)
-                destination, source, size = repos[first]
-                if not await self._mount_from_source(destination, source, digest, size):
-                    await self._transfer(destination, source, digest, size)
-                settle(first)
-                have = [first]
             for r in missing:
                 destination, source, size = repos[r]
-                if await destination.mount(digest, have[0]):
+                assert anchor is not None
+                if await destination.mount(digest, anchor):
                     self.result.blobs_mounted += 1
-                    self.emit(BlobMounted(digest, size, destination.display, have[0]))
+                    self.emit(BlobMounted(digest, size, destination.display, anchor))
                 else:
                     await self._transfer(destination, source, digest, size)
                 settle(r)
@@ -351,15 +358,26 @@ class Copier:
             if not isinstance(exc, (MirrorError, asyncio.CancelledError)):
                 raise
 
-    async def _mount_from_source(self, destination: Destination, source: Source, digest: str, size: int) -> bool:
-        """Same registry on both sides: a mount moves no bytes."""
-        if (isinstance(destination, RegistryDestination) and isinstance(source, RegistrySource)
-                and destination.client is source.client and source.repository != destination.repository):
+    async def _bring(self, entry: tuple[Destination, Source, int], digest: str, *, probed: bool) -> bool:
+        """Make a blob not found by a HEAD (or not looked for) present; True when it was there already."""
+        destination, source, size = entry
+        if _same_registry(destination, source):
+            # A mount moves no bytes; when refused, its answer left the upload session _transfer uses.
             if await destination.mount(digest, source.repository):
                 self.result.blobs_mounted += 1
                 self.emit(BlobMounted(digest, size, destination.display, source.repository))
-                return True
+                return False
+        elif not probed and await destination.mount(digest, destination.repository):
+            return True
+        await self._transfer(destination, source, digest, size)
         return False
+
+    def _may_hold_blobs(self, destination: Destination) -> bool:
+        """HEAD first where blobs may already be: a directory (a local stat), or a registry holding one
+        of this run's images already (a rerun, a newer release into an old mirror). Elsewhere (a first
+        mirror) a HEAD would mostly answer 404, so the blob's upload POST asks instead: a mount from the
+        repository itself answers 201 when the blob is there, or opens the upload session."""
+        return not isinstance(destination, RegistryDestination) or destination.store_key in self._stores_with_images
 
     async def _transfer(self, destination: Destination, source: Source, digest: str, size: int) -> None:
         limiter = _transfer_limiter(destination, source, self._disk)
@@ -407,10 +425,13 @@ class Copier:
                 for child in plan.children:
                     if await destination.manifest_digest(child.digest) != child.digest:
                         await destination.put_manifest(None, child, top_level=False)
-                await destination.put_manifest(None, plan.top, top_level=True)
+                if plan.tag:
+                    await destination.put_tagged(plan.tag, plan.top)
+                else:
+                    await destination.put_manifest(None, plan.top, top_level=True)
             for tag in ([plan.tag] if plan.tag else []) + list(task.extra_tags):
-                if plan.present and tag == plan.tag and plan.tag_current:
-                    continue
+                if tag == plan.tag and (not plan.present or plan.tag_current):
+                    continue  # just pushed with the image, or already current
                 await destination.put_manifest(tag, plan.top, top_level=True)
             self.result.images_done += 1
             self.emit(ImageDone(str(task.source), str(task.destination), plan.top.digest, skipped=plan.present))
@@ -438,6 +459,12 @@ class CopyFailed(MirrorError):
         self.task = task
         self.cause = cause
         self.error = cause
+
+
+def _same_registry(destination: Destination, source: Source) -> bool:
+    """Both sides in one registry, different repositories: a cross-repository mount can do the copy."""
+    return (isinstance(destination, RegistryDestination) and isinstance(source, RegistrySource)
+            and destination.client is source.client and source.repository != destination.repository)
 
 
 def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore) -> Callable[[], object]:

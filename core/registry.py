@@ -136,6 +136,9 @@ class RegistryClient:
         self._token_locks: dict[frozenset[str], asyncio.Lock] = {}
         self._ping_lock = asyncio.Lock()
         self.token_requests: list[list[str]] = []  # scopes asked, for tests and diagnostics
+        # Set once a manifest PUT by digest alone was accepted: from then on a tagged image may go up by
+        # its tag only (see RegistryDestination.put_tagged); until then, refusal is detected and explained.
+        self.digest_pushes_ok = False
 
     async def aclose(self) -> None:
         await self.raw_pool.aclose()
@@ -404,7 +407,9 @@ class RegistryClient:
 
     @staticmethod
     def push_scope(repository: str, *mount_from: str) -> frozenset[str]:
-        return frozenset({f"repository:{repository}:pull,push"} | {f"repository:{m}:pull" for m in mount_from})
+        # Mounting from the repository itself (an existence check) needs no extra scope.
+        return frozenset({f"repository:{repository}:pull,push"}
+                         | {f"repository:{m}:pull" for m in mount_from if m != repository})
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -579,8 +584,14 @@ class RegistryClient:
 
     # -- writing ------------------------------------------------------------------------------
 
-    async def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
-        """Cross-repository mount. True when mounted; False when the registry would not (fall back)."""
+    async def mount_blob(self, repository: str, digest: str, from_repository: str) -> tuple[bool, str | None]:
+        """Cross-repository mount in one POST: (True, None) when the blob is in ``repository`` now.
+
+        Otherwise (False, upload URL): the registry opened an ordinary upload session instead (the blob
+        is not in ``from_repository``, or mounts are not supported); the caller uploads into it rather
+        than paying another POST. ``from_repository`` may be ``repository`` itself: then the POST doubles
+        as the existence check (distribution answers 201 when the blob is already linked there).
+        """
         async with self.small:
             response = await self.request(
                 "POST", f"/v2/{repository}/blobs/uploads/?{urlencode({'mount': digest, 'from': from_repository})}",
@@ -588,34 +599,37 @@ class RegistryClient:
                 what=f"mount {digest[:19]} into {repository}",
             )
         if response.status_code == 201:
-            return True
+            return True, None
         if response.status_code == 202 and response.headers.get("location"):
-            # An ordinary upload session was opened instead: close it, we upload elsewhere.
-            location = urljoin(str(response.url), response.headers["location"])
-            try:
-                await self.request("DELETE", location, scopes=self.push_scope(repository), ok=(200, 202, 204, 404))
-            except RegistryError:
-                pass
-        return False
+            return False, urljoin(str(response.url), response.headers["location"])
+        return False, None
 
-    async def upload_blob(self, repository: str, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]]) -> None:
-        """POST an upload session, then one streamed PUT ?digest= with a Content-Length.
+    async def _start_upload(self, repository: str, digest: str) -> str:
+        scopes = self.push_scope(repository)
+        async with self.small:
+            start = await self.request(
+                "POST", f"/v2/{repository}/blobs/uploads/", scopes=scopes, ok=(202,),
+                what=f"upload {digest[:19]} to {repository}",
+            )
+        location = start.headers.get("location")
+        if not location:
+            raise RegistryProtocolError(f"{self.registry} opened an upload without a Location header")
+        return urljoin(str(start.url), location)
+
+    async def upload_blob(self, repository: str, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]],
+                          *, location: str | None = None) -> None:
+        """POST an upload session (unless ``location`` is one already open), then one streamed PUT
+        ?digest= with a Content-Length.
 
         ``body`` opens a fresh source stream for each try; if the source bytes fail verification the
-        stream raises mid-PUT and the registry never commits the blob.
+        stream raises mid-PUT and the registry never commits the blob. Retries open a new session.
         """
         scopes = self.push_scope(repository)
         attempt = 0
         while True:
-            async with self.small:
-                start = await self.request(
-                    "POST", f"/v2/{repository}/blobs/uploads/", scopes=scopes, ok=(202,),
-                    what=f"upload {digest[:19]} to {repository}",
-                )
-            location = start.headers.get("location")
-            if not location:
-                raise RegistryProtocolError(f"{self.registry} opened an upload without a Location header")
-            put_url = _with_query(urljoin(str(start.url), location), digest=digest)
+            session_url = location or await self._start_upload(repository, digest)
+            location = None
+            put_url = _with_query(session_url, digest=digest)
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
             try:
                 hdrs = dict(headers)
@@ -680,7 +694,8 @@ class RegistryClient:
         await self.request("PUT", _with_query(location, digest=digest), scopes=scopes, ok=(201, 204),
                            headers={"Content-Length": "0"})
 
-    async def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None:
+    async def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> str | None:
+        """PUT a manifest by tag or digest; returns the digest the registry says it stored (if it says)."""
         async with self.small:
             response = await self.request(
                 "PUT", f"/v2/{repository}/manifests/{reference}", scopes=self.push_scope(repository),
@@ -691,7 +706,9 @@ class RegistryClient:
             digest = response.headers.get("docker-content-digest")
             if digest and digest != manifest.digest:
                 raise IntegrityError(f"{self.registry}/{repository} stored manifest {manifest.digest} as {digest}")
-            return
+            if reference.startswith("sha256:"):
+                self.digest_pushes_ok = True
+            return digest
         await response.aread()
         if reference.startswith("sha256:") and response.status_code in (400, 404, 405):
             raise PushRefused(

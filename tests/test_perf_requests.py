@@ -1,0 +1,155 @@
+"""Requests a mirror makes (issue 6): one POST per blob on a first mirror (a mount from the repository
+itself doubles as the existence check), HEADs where the mirror already holds images of the run, and one
+manifest PUT per tagged image once the registry has accepted a push by digest. Counted at a proxy in front of the real registry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from core.copier import CopyOptions, CopyResult, CopyTask, copy_images
+from core.endpoints import parse_location
+from core.registry import RegistrySession
+from core.tlsconfig import TLSOptions
+from tests.support import skopeo
+from tests.support.fault_proxy import FaultProxy, Recorded
+from tests.support.repos import unique_repo
+from tui.sandbox.content import make_layer, new_builder
+
+pytestmark = pytest.mark.timeout(120)
+PLAIN = {"tls_verify": False}
+
+
+@dataclass
+class Images:
+    first: str            # source refs in the plain registry (tagged)
+    second: str           # shares its base layer with ``first``
+    blobs: dict[str, dict[str, int]]  # ref -> {digest: size} (config and layers)
+    digests: dict[str, str]           # ref -> manifest digest
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory, plain_registry) -> Images:
+    folder = tmp_path_factory.mktemp("perf-src")
+    builder = new_builder(folder)
+    base = make_layer(1301, 64 * 1024)
+    refs, blobs, digests = [], {}, {}
+    for number, own in enumerate((make_layer(1302, 8 * 1024), make_layer(1303, 4 * 1024))):
+        image = builder.image([base, own])
+        name = f"img{number}"
+        asyncio.run(builder.name(name, image))
+        ref = f"{plain_registry.host}/perf-src/{name}:v1"
+        skopeo.copy(f"oci:{folder}:{name}", ref, dst_opts=skopeo.options(tls_verify=False))
+        raw = json.loads(skopeo.raw_manifest(ref, **PLAIN))
+        blobs[ref] = {d["digest"]: d["size"] for d in [raw["config"], *raw["layers"]]}
+        digests[ref] = image.digest
+        refs.append(ref)
+    return Images(refs[0], refs[1], blobs, digests)
+
+
+@pytest.fixture()
+def proxy(plain_registry) -> Iterator[FaultProxy]:
+    counting = FaultProxy(upstream=plain_registry.url).start()
+    yield counting
+    counting.stop()
+
+
+def _session(*hosts: str) -> RegistrySession:
+    return RegistrySession(tls=TLSOptions(insecure_hosts=hosts))
+
+
+async def _copy(session: RegistrySession, pairs: list[tuple[str, str]]) -> CopyResult:
+    tasks = [CopyTask(parse_location(src), parse_location(dst)) for src, dst in pairs]
+    return await copy_images(tasks, session, CopyOptions())
+
+
+def _calls(proxy: FaultProxy, method: str, part: str, since: int = 0) -> list[Recorded]:
+    return [r for r in proxy.requests[since:] if r.method == method and part in r.path]
+
+
+def test_a_first_mirror_opens_each_upload_with_a_mount_post_and_no_head(images: Images, plain_registry,
+                                                                        proxy: FaultProxy) -> None:
+    repo = unique_repo("perf-first")
+
+    async def go() -> CopyResult:
+        async with _session(plain_registry.host, proxy.host) as session:
+            return await _copy(session, [(images.first, f"{proxy.host}/{repo}:v1")])
+
+    result = asyncio.run(go())
+    blobs = images.blobs[images.first]
+    assert result.ok and result.blobs_copied == len(blobs)
+    assert not _calls(proxy, "HEAD", "/blobs/"), "a first mirror paid a HEAD per blob"
+    posts = _calls(proxy, "POST", "/blobs/uploads/")
+    assert len(posts) == len(blobs)
+    assert all(f"from={repo.replace('/', '%2F')}" in r.path and "mount=sha256" in r.path for r in posts)
+    puts = _calls(proxy, "PUT", "/manifests/")
+    assert [p.path.rsplit("/", 1)[1] for p in puts] == [images.digests[images.first], "v1"]  # digest, then tag
+    assert skopeo.digest(f"{proxy.host}/{repo}:v1", **PLAIN) == images.digests[images.first]
+
+
+def test_once_a_digest_push_was_accepted_a_tagged_image_needs_one_put(images: Images, plain_registry,
+                                                                       proxy: FaultProxy) -> None:
+    repo = unique_repo("perf-tag")
+
+    async def go() -> tuple[CopyResult, int]:
+        async with _session(plain_registry.host, proxy.host) as session:
+            await _copy(session, [(images.first, f"{proxy.host}/{repo}:one")])
+            mark = len(proxy.requests)
+            return await _copy(session, [(images.second, f"{proxy.host}/{repo}:two")]), mark
+
+    result, mark = asyncio.run(go())
+    assert result.ok
+    puts = _calls(proxy, "PUT", "/manifests/", mark)
+    assert [p.path.rsplit("/", 1)[1] for p in puts] == ["two"]
+    digest = images.digests[images.second]
+    # The registry keeps it by digest as well: a by-digest pull (what a cluster does) works.
+    assert skopeo.digest(f"{plain_registry.host}/{repo}@{digest}", **PLAIN) == digest
+    assert skopeo.digest(f"{plain_registry.host}/{repo}:two", **PLAIN) == digest
+
+
+def test_blobs_already_in_the_repository_are_found_by_the_mount_post(images: Images, plain_registry,
+                                                                      proxy: FaultProxy) -> None:
+    """As after a killed mirror: blobs landed, no manifest yet. The POST answers 201; nothing moves."""
+    repo = unique_repo("perf-landed")
+    blobs = images.blobs[images.first]
+    base = max(blobs, key=lambda d: blobs[d])
+
+    async def go() -> CopyResult:
+        async with _session(plain_registry.host, proxy.host) as session:
+            source = session.client(plain_registry.host)
+            await session.client(proxy.host).upload_blob(
+                repo, base, blobs[base], lambda: source.stream_blob("perf-src/img0", base, blobs[base]))
+            return await _copy(session, [(images.first, f"{proxy.host}/{repo}:v1")])
+
+    result = asyncio.run(go())
+    assert result.ok and result.blobs_skipped == 1 and result.bytes_present == blobs[base]
+    assert result.blobs_copied == len(blobs) - 1
+    assert not [r for r in _calls(proxy, "PUT", "/blobs/uploads/") if base in r.path and "mount" not in r.path][1:], \
+        "the landed blob was uploaded again"
+    assert skopeo.digest(f"{proxy.host}/{repo}:v1", **PLAIN) == images.digests[images.first]
+
+
+def test_a_mirror_holding_images_of_the_run_is_asked_with_head(images: Images, plain_registry, proxy: FaultProxy) -> None:
+    """A newer release into an old mirror: most blobs are there, and a HEAD is the cheapest way to know."""
+    repo = unique_repo("perf-rerun")
+    first, second = f"{proxy.host}/{repo}:one", f"{proxy.host}/{repo}:two"
+
+    async def go() -> tuple[CopyResult, int]:
+        async with _session(plain_registry.host, proxy.host) as session:
+            await _copy(session, [(images.first, first)])
+        mark = len(proxy.requests)
+        async with _session(plain_registry.host, proxy.host) as session:
+            return await _copy(session, [(images.first, first), (images.second, second)]), mark
+
+    result, mark = asyncio.run(go())
+    shared = set(images.blobs[images.first]) & set(images.blobs[images.second])
+    assert result.ok and shared
+    heads = _calls(proxy, "HEAD", "/blobs/", mark)
+    assert {r.path.rsplit("/", 1)[1] for r in heads} == set(images.blobs[images.second])
+    assert result.blobs_copied == len(images.blobs[images.second]) - len(shared)
+    assert not any(d in r.path for d in shared for r in _calls(proxy, "PUT", "/blobs/uploads/", mark))
+    assert skopeo.digest(second, **PLAIN) == images.digests[images.second]
