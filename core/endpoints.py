@@ -14,7 +14,7 @@ from .errors import MappingError
 from .layout import OCILayout
 from .manifest import Manifest
 from .reference import ImageReference, parse_reference
-from .registry import RegistryClient, RegistrySession
+from .registry import CHUNK, BlobCache, RegistryClient, RegistrySession
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,20 @@ class Destination:
         await self.put_manifest(tag, manifest, top_level=True)
 
 
+def _slices(data: bytes) -> AsyncIterator[bytes]:
+    async def gen() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), CHUNK):
+            yield data[start:start + CHUNK]
+    return gen()
+
+
 class RegistrySource(Source):
-    def __init__(self, client: RegistryClient, repository: str) -> None:
+    """A repository; blobs the session already holds (see :func:`remember_small_blobs`) come from memory."""
+
+    def __init__(self, client: RegistryClient, repository: str, cache: BlobCache | None = None) -> None:
         self.client = client
         self.repository = repository
+        self.cache = cache
         self.key = f"{client.registry}/{repository}"
         self.display = self.key
 
@@ -101,8 +111,47 @@ class RegistrySource(Source):
         return await self.client.get_manifest(self.repository, reference)
 
     async def stream(self, digest: str, size: int) -> AsyncIterator[bytes]:
+        cached = self.cache.get(digest) if self.cache is not None else None
+        if cached is not None and len(cached) == size:
+            async for chunk in _slices(cached):
+                yield chunk
+            return
         async for chunk in self.client.stream_blob(self.repository, digest, size):
             yield chunk
+
+
+class _RememberingSource(Source):
+    """Reads small blobs whole (digest verified by the client) into the session's cache, then serves them."""
+
+    def __init__(self, inner: RegistrySource, cache: BlobCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.key = inner.key
+        self.display = inner.display
+
+    async def get_manifest(self, reference: str) -> Manifest:
+        return await self.inner.get_manifest(reference)
+
+    async def stream(self, digest: str, size: int) -> AsyncIterator[bytes]:
+        data = self.cache.get(digest)
+        if data is None and size <= self.cache.max_blob:
+            # Whole, even when the reader stops early (a tar scan that found its files): the copy needs it all.
+            data = b"".join([chunk async for chunk in self.inner.stream(digest, size)])
+            self.cache.add(digest, data)
+        if data is None:
+            async for chunk in self.inner.stream(digest, size):
+                yield chunk
+            return
+        async for chunk in _slices(data):
+            yield chunk
+
+
+def remember_small_blobs(source: Source, session: RegistrySession) -> Source:
+    """``source`` keeping the small blobs read through it in the session, so that a later copy of the
+    same image in the session reads each of them from memory instead of from the registry again."""
+    if isinstance(source, RegistrySource):
+        return _RememberingSource(source, session.blob_cache)
+    return source  # a directory: reading again costs no network
 
 
 class LayoutSource(Source):
@@ -215,7 +264,7 @@ class Endpoints:
         if isinstance(location, RegistryLocation):
             ref = self.session.resolve_source(location.ref)
             client = self.session.client(ref.registry)
-            return RegistrySource(client, ref.repository), ref.reference
+            return RegistrySource(client, ref.repository, self.session.blob_cache), ref.reference
         return LayoutSource(self.layout(location.path, create=False)), location.name
 
     def destination(self, location: Location) -> tuple[Destination, str | None]:

@@ -726,6 +726,31 @@ def _next_link(header: str | None, current: str) -> str | None:
     return urljoin(current, match.group(1)) if match else None
 
 
+class BlobCache:
+    """Small verified blobs by digest, kept for one session: what reading a release needs whole (its
+    config, its release-manifests layer) the copy then serves again instead of reading the source twice."""
+
+    def __init__(self, *, max_blob: int = 16 << 20, max_total: int = 64 << 20) -> None:
+        self.max_blob = max_blob
+        self.max_total = max_total
+        self._blobs: dict[str, bytes] = {}
+        self._total = 0
+        self.hits = 0  # times a blob was served from here, for tests and diagnostics
+
+    def get(self, digest: str) -> bytes | None:
+        data = self._blobs.get(digest)
+        if data is not None:
+            self.hits += 1
+        return data
+
+    def add(self, digest: str, data: bytes) -> None:
+        """Keep ``data`` (already verified against ``digest``) unless it would exceed the bounds."""
+        if digest in self._blobs or len(data) > self.max_blob or self._total + len(data) > self.max_total:
+            return
+        self._blobs[digest] = data
+        self._total += len(data)
+
+
 class RegistrySession:
     """Clients for every registry a run touches, sharing one auth file and TLS options."""
 
@@ -740,6 +765,7 @@ class RegistrySession:
         # (an ImageDigestMirrorSet given with --idms-file, or the sandbox standing in for quay.io).
         self.source_mirrors = list(source_mirrors or [])
         self._clients: dict[str, RegistryClient] = {}
+        self.blob_cache = BlobCache()
 
     def resolve_source(self, ref: ImageReference) -> ImageReference:
         """Where to read ``ref`` from: the first mirror whose source prefix matches, else itself."""
@@ -790,6 +816,7 @@ __all__ = [
     "RegistryClient",
     "RegistrySession",
     "RetryPolicy",
+    "BlobCache",
     "Challenge",
     "parse_challenge",
     "retry_after_seconds",

@@ -31,6 +31,7 @@ from .endpoints import (
     RegistryLocation,
     Source,
     parse_location,
+    remember_small_blobs,
 )
 from .errors import (
     InputError,
@@ -215,6 +216,7 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
     location = _reference_location(pull_spec)
     endpoints = Endpoints(session)
     source, reference = endpoints.source(location)
+    source = remember_small_blobs(source, session)  # the copy then reads config and files layer from memory
     top = await source.get_manifest(reference)
     image = top
     if top.is_index:

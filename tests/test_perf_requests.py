@@ -1,11 +1,13 @@
 """Requests a mirror makes (issue 6): one POST per blob on a first mirror (a mount from the repository
-itself doubles as the existence check), HEADs where the mirror already holds images of the run, and one
-manifest PUT per tagged image once the registry has accepted a push by digest. Counted at a proxy in front of the real registry."""
+itself doubles as the existence check), HEADs where the mirror already holds images of the run, one
+manifest PUT per tagged image once the registry has accepted a push by digest, and a release's own
+small blobs read from the source once. Counted at a proxy in front of the real registry."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ import pytest
 from core.copier import CopyOptions, CopyResult, CopyTask, copy_images
 from core.endpoints import parse_location
 from core.registry import RegistrySession
+from core.release import load_release, release_tasks
 from core.tlsconfig import TLSOptions
 from tests.support import skopeo
 from tests.support.fault_proxy import FaultProxy, Recorded
@@ -153,3 +156,27 @@ def test_a_mirror_holding_images_of_the_run_is_asked_with_head(images: Images, p
     assert result.blobs_copied == len(images.blobs[images.second]) - len(shared)
     assert not any(d in r.path for d in shared for r in _calls(proxy, "PUT", "/blobs/uploads/", mark))
     assert skopeo.digest(second, **PLAIN) == images.digests[images.second]
+
+
+def test_the_release_image_blobs_are_read_from_the_source_once(seeded_release, plain_registry) -> None:
+    """load_release reads the release's config and files layer; the copy then takes them from memory."""
+    source = FaultProxy(upstream=plain_registry.url).start()
+    try:
+        release_ref = f"{source.host}/{seeded_release.release_ref.split('/', 1)[1]}"
+        target = f"{plain_registry.host}/{unique_repo('perf-release')}"
+
+        async def go() -> tuple[CopyResult, int]:
+            async with _session(plain_registry.host, source.host) as session:
+                info = await load_release(session, release_ref)
+                result = await copy_images(release_tasks(info, target), session, CopyOptions())
+                return result, session.blob_cache.hits
+
+        result, hits = asyncio.run(go())
+    finally:
+        source.stop()
+    assert result.ok
+    reads = Counter(r.path.rsplit("/", 1)[1] for r in source.requests
+                    if r.method == "GET" and "/blobs/" in r.path and r.status in (200, 206))
+    assert reads, "the release image was not read through the proxy"
+    assert max(reads.values()) == 1, f"blobs read more than once: {reads}"
+    assert hits >= 2  # its config and its release-manifests layer
