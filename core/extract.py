@@ -12,6 +12,7 @@ import asyncio
 import io
 import os
 import queue
+import re
 import shutil
 import tarfile
 import threading
@@ -167,4 +168,53 @@ def write_member(wanted: str, target_tmp: Path, result: dict[str, int]) -> Visit
     return visit
 
 
-__all__ = ["member_path", "read_members", "scan_tar", "write_member"]
+# The installer (and oc) carry padded placeholders that `oc adm release extract` overwrites with the
+# release they came from, so the binary installs exactly that release. The name is split so that a
+# search of our own files never finds a marker.
+_MARKER_NAMES = {"image": b"_RELEASE_IMAGE" b"_LOCATION_", "version": b"_RELEASE_VERSION" b"_LOCATION_"}
+_MARKER_MAX = 4096
+_SCAN_BLOCK = 8 << 20
+
+
+def _marker_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\x00" + re.escape(name) + rb"\x00X+\x00")
+
+
+def stamp_release(path: Path, *, image: str, version: str) -> list[str]:
+    """Overwrite the release placeholders in the binary at ``path``, as ``oc adm release extract`` does.
+
+    Each value is written NUL-terminated over the start of its marker; the file size never changes.
+    Returns which placeholders were stamped (none for a binary that has no markers).
+    """
+    values = {"image": image.encode(), "version": version.encode()}
+    patterns = {key: _marker_pattern(name) for key, name in _MARKER_NAMES.items()}
+    found: dict[str, tuple[int, int]] = {}
+    with open(path, "rb") as handle:
+        offset, tail = 0, b""
+        while len(found) < len(patterns):
+            block = handle.read(_SCAN_BLOCK)
+            if not block:
+                break
+            window = tail + block
+            base = offset - len(tail)
+            for key, pattern in patterns.items():
+                if key not in found and (match := pattern.search(window)):
+                    found[key] = (base + match.start(), match.end() - match.start())
+            offset += len(block)
+            tail = window[-_MARKER_MAX:]  # a marker may straddle two blocks
+    stamped = []
+    with open(path, "r+b") as handle:
+        for key, (at, length) in sorted(found.items()):
+            value = values[key] + b"\x00"
+            if len(value) > length:
+                raise ReleaseError(f"the {key} {values[key].decode()!r} is longer than the {length - 1} "
+                                   f"characters the binary has room for")
+            handle.seek(at)
+            handle.write(value)
+            stamped.append(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return stamped
+
+
+__all__ = ["member_path", "read_members", "scan_tar", "stamp_release", "write_member"]

@@ -41,7 +41,7 @@ from .errors import (
     RegistryError,
     ReleaseError,
 )
-from .extract import read_members, scan_tar, write_member
+from .extract import read_members, scan_tar, stamp_release, write_member
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
 from .reference import ImageReference, is_digest, parse_reference, parse_repository
@@ -541,6 +541,17 @@ def _component_candidates(info: ReleaseInfo, name: str) -> list[Location]:
     return candidates
 
 
+def pinned_pull_spec(info: ReleaseInfo) -> str:
+    """The release as the extracted binary should name it: by digest, where it was read from.
+
+    From a directory there is no registry to name, so the release's original repository is used; the
+    cluster's ImageDigestMirrorSet sends that to the mirror.
+    """
+    if info.layout is not None or info.pull_spec.startswith(("oci:", "file://")):
+        return f"{info.source_repository}@{info.digest}"
+    return str(parse_reference(info.pull_spec).with_digest(info.digest))
+
+
 async def extract_command(session: RegistrySession, pull_spec: str, command: str, to_dir: Path) -> Path:
     """Write ``command`` (openshift-install or oc) from the release's component to ``to_dir``, mode 0755."""
     if command not in COMMANDS:
@@ -582,6 +593,7 @@ async def extract_command(session: RegistrySession, pull_spec: str, command: str
             await scan_tar(source.stream(layer.digest, layer.size), write_member(inner_path, tmp, result),
                            where=f"layer {layer.digest[:19]} of the {component} image")
             if "size" in result:
+                stamp_release(tmp, image=pinned_pull_spec(info), version=info.version)
                 tmp.replace(target)  # only now: the whole layer has been checked against its digest
                 return target
     except OSError as exc:

@@ -114,6 +114,7 @@ class SeededRelease:
     component_refs: dict[str, str] = field(default_factory=dict)
     layout: Path | None = None
     layout_names: dict[str, str] = field(default_factory=dict)
+    release_digest: str = ""
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +139,7 @@ def seeded_release(plain_registry: LocalRegistry, seed_layout: Path) -> SeededRe
         components = {name: f"{host}/{layout_name.split(':')[0]}@{builder.names[layout_name].digest}"
                       for name, layout_name in release.components.items()}
         return SeededRelease(host, release.version, release.architecture, f"{host}/{release.release_name}", components,
-                             seed_layout / "release", dict(release.components))
+                             seed_layout / "release", dict(release.components),
+                             builder.names[release.release_name].digest)
 
     return asyncio.run(seed())

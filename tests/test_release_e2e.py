@@ -387,8 +387,12 @@ def test_extract_writes_an_executable_that_runs(seeded_release, tmp_path: Path, 
     assert code == 0, err
     binary = tmp_path / command
     assert binary.is_file() and os.access(binary, os.X_OK) and (binary.stat().st_mode & 0o777) == 0o755
-    assert expected in subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
+    assert expected in output
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    if command == "openshift-install":  # pinned to exactly this release, by digest, as oc does
+        repository = seeded_release.release_ref.rsplit(":", 1)[0]
+        assert f"release image {repository}@{seeded_release.release_digest}" in output
 
 
 def test_extract_from_a_mirror_directory(seeded_release, tmp_path: Path, capsys) -> None:
@@ -401,6 +405,9 @@ def test_extract_from_a_mirror_directory(seeded_release, tmp_path: Path, capsys)
     assert code == 0, err
     result = subprocess.run([str(out_dir / "openshift-install")], capture_output=True, text=True, check=True)
     assert "openshift-install 4.17.3" in result.stdout
+    # No registry to name from a directory: the original repository, which the cluster's IDMS redirects.
+    assert f"@{seeded_release.release_digest}" in result.stdout
+    assert "not pinned" not in result.stdout
 
 
 def test_not_a_release_is_a_clear_error(seeded_release, capsys) -> None:

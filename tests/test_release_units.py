@@ -386,3 +386,50 @@ def test_release_read_from_a_layout_and_its_architecture(tmp_path: Path) -> None
     assert tags[0] == "4.17.3-multi" and "4.17.3-multi-installer" in tags
     arm_tags = [str(t.destination).rsplit(":", 1)[1] for t in release_tasks(arm_info, "m.example.com/ocp")]
     assert arm_tags[0] == "4.17.3-aarch64" and "4.17.3-aarch64-cli" in arm_tags
+
+
+# -- pinning the extracted installer ------------------------------------------------------------
+
+def _binary_with_markers(tmp_path: Path, padding: bytes) -> Path:
+    image = b"\x00_RELEASE_IMAGE" b"_LOCATION_\x00" + b"X" * 120 + b"\x00"
+    version = b"\x00_RELEASE_VERSION" b"_LOCATION_\x00" + b"X" * 32 + b"\x00"
+    path = tmp_path / "openshift-install"
+    path.write_bytes(padding + image + padding + version + padding)
+    return path
+
+
+def test_stamp_release_writes_both_values_over_their_markers(tmp_path: Path, monkeypatch) -> None:
+    import core.extract as extract
+
+    monkeypatch.setattr(extract, "_SCAN_BLOCK", 64)  # markers straddle block boundaries
+    path = _binary_with_markers(tmp_path, b"\x7fELF" + bytes(range(256)) * 3)
+    size = path.stat().st_size
+    spec = "mirror.example.com:8443/ocp4/openshift4@sha256:" + "ab" * 32
+    assert extract.stamp_release(path, image=spec, version="4.17.3") == ["image", "version"]
+    data = path.read_bytes()
+    assert len(data) == size
+    padding = b"\x7fELF" + bytes(range(256)) * 3
+    assert data.startswith(padding + spec.encode() + b"\x00XXXX")  # the value sits where the marker began
+    version_at = data.index(b"4.17.3\x00")
+    assert data[version_at - len(padding):version_at] == padding
+    assert b"_RELEASE_IMAGE" b"_LOCATION_" not in data and b"_RELEASE_VERSION" b"_LOCATION_" not in data
+
+
+def test_stamp_release_refuses_a_value_longer_than_the_marker(tmp_path: Path) -> None:
+    from core.errors import ReleaseError
+    from core.extract import stamp_release
+
+    path = _binary_with_markers(tmp_path, b"..")
+    before = path.read_bytes()
+    with pytest.raises(ReleaseError, match="longer than the 146 characters"):
+        stamp_release(path, image="r.example/" + "x" * 200, version="4.17.3")
+    assert path.read_bytes()[:20] == before[:20]
+
+
+def test_stamp_release_leaves_a_binary_without_markers_alone(tmp_path: Path) -> None:
+    from core.extract import stamp_release
+
+    path = tmp_path / "oc"
+    path.write_bytes(b"\x7fELF plain binary")
+    assert stamp_release(path, image="a/b@sha256:" + "0" * 64, version="4.17.3") == []
+    assert path.read_bytes() == b"\x7fELF plain binary"

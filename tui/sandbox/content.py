@@ -115,6 +115,22 @@ def _script(text: str) -> bytes:
     return f"#!/bin/sh\n{text}\n".encode()
 
 
+def _installer_script(version: str) -> bytes:
+    """An installer that, like the real one, carries placeholders that extraction fills in.
+
+    It prints the release it was pinned to: the line after ``#PINNED`` holds the stamped pull spec up
+    to its NUL, or still starts with NUL when nobody stamped it. The shell exits before the markers.
+    """
+    head = _script(
+        f'echo "openshift-install {version} (mirror-wizard sandbox)"\n'
+        "pinned=$(sed -n '/^#PINNED$/{n;p;q}' \"$0\" | tr '\\000' '\\n' | head -n 1)\n"
+        'echo "release image ${pinned:-(not pinned: the built-in default)}"\n'
+        "exit 0\n#PINNED")
+    markers = (b"\x00_RELEASE_IMAGE" b"_LOCATION_\x00" + b"X" * 256 + b"\x00\n"
+               b"\x00_RELEASE_VERSION" b"_LOCATION_\x00" + b"X" * 64 + b"\x00\n")
+    return head + markers
+
+
 @dataclass
 class SandboxRelease:
     version: str
@@ -133,7 +149,7 @@ async def build_release(builder: LayoutBuilder, *, source_host: str, version: st
     for number, name in enumerate(DEMO_COMPONENTS, start=10):
         files: dict[str, tuple[bytes, int]] = {}
         if name in ("installer", "installer-artifacts"):
-            files["usr/bin/openshift-install"] = (_script(f'echo "openshift-install {version} (mirror-wizard sandbox)"'), 0o755)
+            files["usr/bin/openshift-install"] = (_installer_script(version), 0o755)
         if name == "cli":
             files["usr/bin/oc"] = (_script(f'echo "Client Version: {version} (mirror-wizard sandbox)"'), 0o755)
         own = make_layer(number, layer_size // 4, files)
