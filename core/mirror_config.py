@@ -131,7 +131,9 @@ def release_mirror_instructions(info: Any, to_repo: str, to_release_image: str |
     pairs = [(source_repo, release_mirror)]
     for repo in component_repositories(info):
         pairs.append((repo, mirror))
-    release_image = to_release_image or f"{mirror}:{info.version}-{info.architecture}"
+    release_image = to_release_image or f"{mirror}:{info.tag}"
+    if to_release_image and parse_reference(to_release_image, default_tag=None).tag is None:
+        release_image = f"{to_release_image}:{info.tag}"  # where release_tasks puts an untagged target
     return MirrorInstructions(pairs, name=name, release_image=release_image)
 
 

@@ -209,6 +209,14 @@ def test_exact_install_config_blocks() -> None:
     assert instructions.release_image == f"{MIRROR}:4.14.21-x86_64"
 
 
+def test_an_untagged_release_target_is_named_with_the_tag_it_gets() -> None:
+    release_repo = "mirror.example.com:8443/ocp4/release"
+    instructions = release_mirror_instructions(_info(), MIRROR, release_repo)
+    assert instructions.release_image == f"{release_repo}:4.14.21-x86_64"
+    tasks = release_tasks(_info(), MIRROR, release_repo)
+    assert str(tasks[0].destination) == instructions.release_image
+
+
 def test_exact_icsp_and_idms() -> None:
     instructions = release_mirror_instructions(_info(), MIRROR, f"{MIRROR}:4.14.21-x86_64")
     nested = "".join("  " + line + "\n" for line in ENTRIES.splitlines())

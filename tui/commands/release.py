@@ -51,9 +51,11 @@ RELEASE_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "multi")
 EPILOG = """\
 equivalent oc commands:
   oc adm release mirror -a AUTH --from=RELEASE --to=HOST/REPO --to-release-image=HOST/REPO:VERSION-ARCH
-  oc adm release mirror -a AUTH --to-dir=DIR RELEASE
+  oc adm release mirror -a AUTH --to-dir=DIR RELEASE        (oc's own directory format)
   oc image mirror -a AUTH --from-dir=DIR 'file://openshift/release:VERSION*' HOST/REPO
   oc adm release extract -a AUTH --command=openshift-install RELEASE
+  (--to-dir here writes a standard OCI image layout instead, which oc does not read: upload it with
+  --from-dir, or image by image with skopeo copy --all oci:DIR:NAME docker://HOST/REPO:TAG)
 
 examples:
   mirror-wizard release list --channel stable-4.17
