@@ -23,7 +23,7 @@ import json
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,10 @@ CONFIGMAP_NAME = "imagestreamtag-to-image"
 CONFIGMAP_NAMESPACE = "openshift-cluster-samples-operator"
 # The operator leaves every stream whose name starts with this out of imagestreamtag-to-image.
 CONFIGMAP_OMITTED_PREFIX = "jenkins"
+# The jenkins streams the operator ships (openshift/library: jenkins-rhel, jenkins-agent-base-rhel). With the
+# config map as the only source nothing describes them, yet the operator still imports them: a plan made
+# from the map skips them unless the admin adds their ImageStream files.
+OPERATOR_JENKINS_STREAMS = ("jenkins", "jenkins-agent-base")
 # Streams the samples operator manages carry this label ("true", or "false" once skipped).
 MANAGED_LABEL = "samples.operator.openshift.io/managed"
 # Payload streams (cli, must-gather, tools ...) are the cluster version operator's, not samples.
@@ -457,6 +461,30 @@ def _names(values: Iterable[str] | None) -> list[str]:
     return out
 
 
+def _configmap_absent(by_name: dict[str, SampleStream], from_configmap: bool) -> Callable[[str], bool]:
+    """A test for "a jenkins* stream the config map leaves out and no other source describes"."""
+    def absent(name: str) -> bool:
+        return from_configmap and name.startswith(CONFIGMAP_OMITTED_PREFIX) and name not in by_name
+    return absent
+
+
+def _check_jenkins_includes(include_names: list[str], absent: Callable[[str], bool]) -> None:
+    """Including a jenkins stream only the config map was loaded for cannot work: nothing says what it pulls."""
+    wanted = [n for n in include_names if absent(n)]
+    if wanted:
+        names = ", ".join(wanted)
+        raise ImageStreamError(
+            f"cannot mirror {names}: the {CONFIGMAP_NAME} config map leaves out every jenkins* stream; add the "
+            f"jenkins ImageStream files with --imagestreams (repeated), e.g. oc get is {' '.join(wanted)} "
+            f"-n openshift -o json > jenkins.json, or the files from github.com/openshift/library")
+
+
+def _jenkins_note(names: list[str]) -> str:
+    return (f"the {CONFIGMAP_NAME} config map leaves out the jenkins streams: {', '.join(names)} "
+            f"{'go' if len(names) > 1 else 'goes'} into skippedImagestreams; to mirror "
+            f"{'them' if len(names) > 1 else 'it'}, add the jenkins ImageStream files with --imagestreams (repeated)")
+
+
 def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | None = None,
                  skip: list[str] | None = None, *, mapping_file: str = "mapping.txt",
                  auth_file: str = "${LOCAL_SECRET_JSON}") -> SamplesPlan:
@@ -472,9 +500,11 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
     from_configmap = any(s.from_configmap for s in streams)
     include_names = _names(include) or None  # an empty list (as a plan file holds it) also means "all"
     skip_names = _names(skip)
-    # With the config map as source the jenkins* streams are absent by design, yet the admin must be able
-    # to skip them; such names are accepted and go into skippedImagestreams as given.
-    omitted_ok = {n for n in skip_names if from_configmap and n.startswith(CONFIGMAP_OMITTED_PREFIX)}
+    # With the config map as source the jenkins* streams are absent by design: they can be skipped by name
+    # (they go into skippedImagestreams as given), but not mirrored without their ImageStream files.
+    absent = _configmap_absent(by_name, from_configmap)
+    _check_jenkins_includes(include_names or [], absent)
+    omitted_ok = {n for n in skip_names if absent(n)}
     unknown = [n for n in [*(include_names or []), *skip_names] if n not in by_name and n not in omitted_ok]
     if unknown:
         known = ", ".join(sorted(by_name))
@@ -484,16 +514,14 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
         raise ImageStreamError(f"image stream(s) both included and skipped: {', '.join(both)}; choose one")
     chosen = set(by_name) if include_names is None else set(include_names)
     included = sorted(n for n in chosen if n not in skip_names)
-    skipped = sorted((set(by_name) - set(included)) | omitted_ok)
+    # The shipped jenkins streams the map leaves out are skipped by default: otherwise the operator would
+    # try to import them from the mirror, which does not have them, and keep failing.
+    default_skipped = [n for n in OPERATOR_JENKINS_STREAMS if absent(n)]
+    skipped = sorted((set(by_name) - set(included)) | omitted_ok | set(default_skipped))
 
     notes: list[str] = []
-    if from_configmap:
-        present = sorted(n for n in by_name if n.startswith(CONFIGMAP_OMITTED_PREFIX))
-        notes.append(
-            f"the {CONFIGMAP_NAME} config map leaves out every stream whose name starts with "
-            f"'{CONFIGMAP_OMITTED_PREFIX}' (jenkins, jenkins-agent-base ...): add them by also loading their "
-            "ImageStream files, or name them with --skip so the operator does not import them"
-            + (f" (loaded here: {', '.join(present)})" if present else ""))
+    if default_skipped:
+        notes.append(_jenkins_note(default_skipped))
 
     by_source: dict[str, str] = {}      # normalised source -> destination
     by_destination: dict[str, str] = {}  # destination -> source, to catch two sources landing on one path

@@ -185,14 +185,9 @@ def test_configmap_gives_the_same_streams_without_jenkins(tmp_path: Path) -> Non
     assert [s.name for s in load_streams(path)] == [s.name for s in from_map]
 
     plan = plan_samples(from_map, MIRROR, skip=["jenkins", "jenkins-agent-base"])
-    jenkins_note = [n for n in plan.notes if "leaves out every stream whose name starts with 'jenkins'" in n]
-    assert len(jenkins_note) == 1
     # absent from the map, yet skippable: they go into skippedImagestreams as given
     assert plan.skipped == ["jenkins", "jenkins-agent-base"]
     assert len(plan.mapping) == len({spec for s in from_files for spec in s.pull_specs})
-    # but they cannot be included without their stream files
-    with pytest.raises(ImageStreamError, match="unknown image stream.*: jenkins "):
-        plan_samples(from_map, MIRROR, include=["jenkins"])
     # ... which the admin can add next to the map
     merged = load_streams_from([path, FIXTURES / "jenkins-rhel.json"])
     plan = plan_samples(merged, MIRROR, include=["jenkins"])
@@ -201,7 +196,55 @@ def test_configmap_gives_the_same_streams_without_jenkins(tmp_path: Path) -> Non
         ("registry.redhat.io/ocp-tools-4/jenkins-rhel8:v4.13.0-1686682222",
          f"{MIRROR}/ocp-tools-4/jenkins-rhel8:v4.13.0-1686682222"),
     ]
-    assert any("(loaded here: jenkins)" in n for n in plan.notes)
+    # the stream still missing (no file given for it) is skipped, and the note names only that one
+    assert "jenkins-agent-base" in plan.skipped and "jenkins" not in plan.skipped
+    assert [n for n in plan.notes if "jenkins" in n] == [
+        "the imagestreamtag-to-image config map leaves out the jenkins streams: jenkins-agent-base goes into "
+        "skippedImagestreams; to mirror it, add the jenkins ImageStream files with --imagestreams (repeated)"]
+
+
+def _configmap_file(tmp_path: Path) -> Path:
+    path = tmp_path / "imagestreamtag-to-image.yaml"
+    path.write_text(dump_yaml(_configmap_from_fixtures()))
+    return path
+
+
+def test_configmap_alone_skips_the_shipped_jenkins_streams_by_default(tmp_path: Path) -> None:
+    from_map = load_configmap(_configmap_file(tmp_path))
+    shipped_jenkins = sorted(s.name for s in load_imagestreams([FIXTURES]) if s.name.startswith("jenkins"))
+    assert shipped_jenkins == ["jenkins", "jenkins-agent-base"]
+    # nothing named: every stream in the map is mirrored, the jenkins ones the operator ships are skipped
+    plan = plan_samples(from_map, MIRROR)
+    assert plan.skipped == shipped_jenkins
+    assert plan.config_patch["spec"]["skippedImagestreams"] == shipped_jenkins
+    assert '"skippedImagestreams":["jenkins","jenkins-agent-base"]' in plan.commands[-1]
+    jenkins_notes = [n for n in plan.notes if "jenkins" in n]
+    assert jenkins_notes == [
+        "the imagestreamtag-to-image config map leaves out the jenkins streams: jenkins, jenkins-agent-base go "
+        "into skippedImagestreams; to mirror them, add the jenkins ImageStream files with --imagestreams (repeated)"]
+    # with a selection too: skipped = the map's streams not chosen + the jenkins ones
+    plan = plan_samples(from_map, MIRROR, include=["ruby"])
+    assert "jenkins" in plan.skipped and "jenkins-agent-base" in plan.skipped
+    assert len(plan.skipped) == len(from_map) - 1 + 2
+    # both jenkins stream files given: nothing is skipped by default, no note
+    merged = load_streams_from([_configmap_file(tmp_path), FIXTURES / "jenkins-rhel.json",
+                                FIXTURES / "jenkins-agent-base-rhel.json"])
+    plan = plan_samples(merged, MIRROR)
+    assert plan.skipped == [] and not any("jenkins" in n for n in plan.notes)
+    # files as the source: the jenkins rule does not apply
+    assert plan_samples(load_imagestreams([FIXTURES / "ruby-rhel.json"]), MIRROR).skipped == []
+
+
+@pytest.mark.parametrize("include", [["jenkins"], ["ruby", "jenkins-agent-base"], ["jenkins-custom"]])
+def test_including_a_jenkins_stream_the_map_leaves_out_asks_for_its_file(tmp_path: Path, include: list[str]) -> None:
+    from_map = load_configmap(_configmap_file(tmp_path))
+    wanted = include[-1]
+    with pytest.raises(ImageStreamError) as err:
+        plan_samples(from_map, MIRROR, include=include)
+    message = str(err.value)
+    assert message.startswith(f"cannot mirror {wanted}: the imagestreamtag-to-image config map leaves out every "
+                              "jenkins* stream; add the jenkins ImageStream files with --imagestreams (repeated)")
+    assert "\n" not in message
 
 
 def test_configmap_keys_split_at_the_first_underscore(tmp_path: Path) -> None:
@@ -409,8 +452,19 @@ def test_cli_plan_from_the_configmap_says_jenkins_is_missing(tmp_path: Path, cap
     path = _write_json(tmp_path / "cm.json", _configmap_from_fixtures())
     assert main(["samples", "plan", "--imagestreams", str(path), "--mirror", MIRROR, "--skip", "jenkins"]) == 0
     captured = capsys.readouterr()
-    assert "note: the imagestreamtag-to-image config map leaves out every stream whose name starts with 'jenkins'" in captured.err
-    assert "  - jenkins\n" in captured.out
+    assert ("note: the imagestreamtag-to-image config map leaves out the jenkins streams: jenkins, "
+            "jenkins-agent-base go into skippedImagestreams") in captured.err
+    assert "  - jenkins\n  - jenkins-agent-base\n" in captured.out
+    # without any --skip the same two are skipped
+    assert main(["samples", "plan", "--imagestreams", str(path), "--mirror", MIRROR]) == 0
+    captured = capsys.readouterr()
+    assert "skippedImagestreams:\n  - jenkins\n  - jenkins-agent-base\n" in captured.out
+    assert len([line for line in captured.err.splitlines() if "jenkins" in line]) == 1  # one line naming both
+    # including one without its file: a one-line error, exit 2
+    assert main(["samples", "plan", "--imagestreams", str(path), "--mirror", MIRROR, "--include", "jenkins"]) == 2
+    err = capsys.readouterr().err
+    assert "add the jenkins ImageStream files with --imagestreams (repeated)" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(("argv", "code", "message"), [
@@ -445,3 +499,45 @@ def test_cli_mirror_with_nothing_to_copy(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 2
     assert "error: nothing to mirror" in capsys.readouterr().err
 
+
+
+# -- the wizard's samples step -------------------------------------------------------------------------
+
+async def test_wizard_with_the_configmap_shows_the_jenkins_streams_skipped(tmp_path: Path) -> None:
+    """The samples screen plans through core: the config map alone gives a Config skipping jenkins, and says why."""
+    import base64
+
+    from textual.widgets import Input, Select, Static
+
+    from core.plan import plan_from_dict
+    from tui.app import MirrorWizardApp
+    from tui.state import WizardState
+
+    secret = tmp_path / "pull-secret.json"
+    secret.write_text(json.dumps({"auths": {"quay.io": {"auth": base64.b64encode(b"someone:token").decode()}}}))
+    state = WizardState(plan=plan_from_dict({"auth_file": str(secret), "mirror": {"registry": MIRROR},
+                                             "output_dir": str(tmp_path / "out")}))
+    app = MirrorWizardApp(state, start="samples", auto_check=False)
+    path = _configmap_file(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#source", Select).value = "configmap"
+        field = app.screen.query_one("#path", Input)
+        field.focus()
+        field.value = str(path)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(app.state.streams) == 25
+        config = str(app.screen.query_one("#config", Static).render())
+        assert "skippedImagestreams:\n  - jenkins\n  - jenkins-agent-base\n" in config
+        assert "# note: the imagestreamtag-to-image config map leaves out the jenkins streams" in config
+        plan = app.state.samples_plan()
+        assert plan.skipped == ["jenkins", "jenkins-agent-base"]
+        # the command the help panel offers runs as shown: jenkins names are accepted as --skip for the map
+        commands = app.screen.help_commands()
+        assert any("--skip jenkins,jenkins-agent-base" in c for c in commands)
+    assert main(["samples", "plan", "--imagestreams", str(path), "--mirror", MIRROR,
+                 "--skip", "jenkins,jenkins-agent-base"]) == 0

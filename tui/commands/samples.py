@@ -12,6 +12,7 @@ from core.samples import (
     CONFIG_RESOURCE,
     CONFIGMAP_NAME,
     CONFIGMAP_NAMESPACE,
+    OPERATOR_JENKINS_STREAMS,
     SamplesPlan,
     SampleStream,
     load_from_cluster,
@@ -39,6 +40,11 @@ examples:
       --include ruby --include nodejs --mapping-out mapping.txt --config-out samples-config.yaml
   mirror-wizard samples mirror -a pull-secret.json --imagestreams ./imagestreams \\
       --mirror mirror.example.com:8443 --skip jenkins --skip jenkins-agent-base
+  mirror-wizard samples plan --imagestreams imagestreamtag-to-image.yaml \\
+      --imagestreams jenkins-rhel.json --imagestreams jenkins-agent-base-rhel.json --mirror mirror.example.com:8443
+
+the config map leaves out every jenkins* stream: from it alone, jenkins and jenkins-agent-base are
+skipped; add their ImageStream files (as above) to mirror them.
 """
 
 
@@ -107,8 +113,10 @@ def run_list(args: argparse.Namespace) -> int:
     for stream in streams:
         for problem in stream.problems:
             print(f"note: {problem}")
-    if any(s.from_configmap for s in streams):
-        print(f"note: the {CONFIGMAP_NAME} config map leaves out every jenkins* stream")
+    missing = [n for n in OPERATOR_JENKINS_STREAMS if n not in {s.name for s in streams}]
+    if any(s.from_configmap for s in streams) and missing:
+        print(f"note: the {CONFIGMAP_NAME} config map leaves out every jenkins* stream: a plan skips "
+              f"{', '.join(missing)} unless you add their ImageStream files with --imagestreams (repeated)")
     return 0
 
 
