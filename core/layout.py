@@ -49,6 +49,7 @@ class OCILayout:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._index_lock = asyncio.Lock()
+        self._verified: set[str] = set()
 
     # -- structure ----------------------------------------------------------------------
 
@@ -105,6 +106,29 @@ class OCILayout:
             return False
         return size is None or st.st_size == size
 
+    def has_verified_blob(self, digest: str, size: int) -> bool:
+        """Present, of the right size, and its bytes really hash to ``digest``.
+
+        Blobs are verified when written, but removable media gets carried around: a resumed mirror
+        must not trust a file that was damaged since. A damaged file is left for the next write to
+        replace atomically, so asking never changes the directory. Each blob is hashed once per run.
+        """
+        if digest in self._verified:
+            return True
+        if not self.has_blob(digest, size):
+            return False
+        hasher = hashlib.sha256()
+        try:
+            with open(self.blob_path(digest), "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    hasher.update(chunk)
+        except OSError:
+            return False
+        if "sha256:" + hasher.hexdigest() != digest:
+            return False
+        self._verified.add(digest)
+        return True
+
     async def write_blob(self, digest: str, size: int | None, chunks: AsyncIterator[bytes]) -> None:
         final = self.blob_path(digest)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{id(chunks)}.partial")
@@ -122,6 +146,7 @@ class OCILayout:
             if "sha256:" + hasher.hexdigest() != digest or (size is not None and written != size):
                 raise IntegrityError(f"blob {digest}: received bytes do not match the digest; not kept")
             os.replace(tmp, final)
+            self._verified.add(digest)
         except OSError as exc:
             raise LocalStorageError(f"writing {final} failed: {exc.strerror}"
                                     + (" (disk full)" if exc.errno == 28 else "")) from None
