@@ -33,7 +33,10 @@ from .registry import RegistryClient, RetryPolicy
 from .tlsconfig import TLSOptions
 
 KEYRING_SERVICE = "mirror-wizard"
-LOGIN_STATES = ("ok", "wrong-credentials", "unreachable", "tls-untrusted", "denied", "error")
+LOGIN_STATES = ("ok", "wrong-credentials", "unreachable", "tls-untrusted", "denied", "error", "skipped")
+# auths entries that are no image registry. The console's pull secret carries cloud.openshift.com: the
+# token the cluster uses to upload telemetry and Insights reports; a registry login there always fails.
+NON_REGISTRY_AUTHS = {"cloud.openshift.com": "telemetry"}
 PULL_SECRET_SHAPE = '{"auths": {"registry.example.com": {"auth": "<base64 of user:password>"}}}'
 
 
@@ -260,9 +263,14 @@ class LoginResult:
         return self.state == "ok"
 
     @property
+    def skipped(self) -> bool:
+        return self.state == "skipped"
+
+    @property
     def label(self) -> str:
         return {"ok": "ok", "wrong-credentials": "wrong credentials", "unreachable": "unreachable",
-                "tls-untrusted": "TLS not trusted", "denied": "access denied"}.get(self.state, "error")
+                "tls-untrusted": "TLS not trusted", "denied": "access denied",
+                "skipped": "skipped"}.get(self.state, "error")
 
 
 def _split_key(key: str) -> tuple[str, str | None]:
@@ -314,12 +322,34 @@ async def _check_one(auth: AuthFile, key: str, tls: TLSOptions, timeout: float) 
     return LoginResult(key, "ok", f"logged in as {credential.username}")
 
 
+def non_registry_purpose(key: str) -> str | None:
+    """What a known non-registry auths entry is for (e.g. "telemetry"), None for a registry."""
+    host, _ = _split_key(key)
+    return NON_REGISTRY_AUTHS.get(host)
+
+
+def _skipped(key: str, purpose: str) -> LoginResult:
+    return LoginResult(key, "skipped", f"skipped: not an image registry ({purpose})")
+
+
 async def check_logins(auth: AuthFile, registries: list[str] | None, tls: TLSOptions, *,
                        timeout: float = 30.0) -> list[LoginResult]:
     """Log in to each registry (all of the file's when None), concurrently; one result per registry,
-    in the order asked. Never raises for a registry's answer."""
-    keys = list(auth.registries()) if registries is None else list(registries)
-    return list(await asyncio.gather(*(_check_one(auth, key, tls, timeout) for key in keys)))
+    in the order asked. Never raises for a registry's answer.
+
+    With None, entries that are no registry (cloud.openshift.com) are reported as skipped, not tried;
+    a name given explicitly is always tried.
+    """
+    if registries is not None:
+        keys = list(registries)
+        return list(await asyncio.gather(*(_check_one(auth, key, tls, timeout) for key in keys)))
+    keys = list(auth.registries())
+
+    async def one(key: str) -> LoginResult:
+        purpose = non_registry_purpose(key)
+        return _skipped(key, purpose) if purpose else await _check_one(auth, key, tls, timeout)
+
+    return list(await asyncio.gather(*(one(key) for key in keys)))
 
 
 __all__ = [
@@ -331,6 +361,7 @@ __all__ = [
     "forget_password",
     "keyring_status",
     "load_pull_secret",
+    "non_registry_purpose",
     "parse_pull_secret_text",
     "recall_password",
     "remember_password",

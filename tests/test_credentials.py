@@ -303,6 +303,26 @@ async def test_only_the_named_registries_and_one_not_in_the_file(auth_file: Path
     assert "no user name and password" in results[1].message
 
 
+async def test_the_telemetry_entry_is_skipped_not_tried(tls_options: TLSOptions, tls_registry) -> None:
+    data = pull_secret()["auths"]
+    auth = AuthFile(None, {"auths": {"cloud.openshift.com": data["cloud.openshift.com"],
+                                     "https://cloud.openshift.com/": data["cloud.openshift.com"],
+                                     tls_registry.host: {"auth": b64(f"{USER}:{PASSWORD}")}}})
+    results = await check_logins(auth, None, tls_options)
+    assert [(r.registry, r.state, r.message) for r in results[:2]] == [
+        ("cloud.openshift.com", "skipped", "skipped: not an image registry (telemetry)"),
+        ("https://cloud.openshift.com/", "skipped", "skipped: not an image registry (telemetry)")]
+    assert results[2].ok and all(r.skipped and not r.ok for r in results[:2])
+
+
+def _secret_with_telemetry(tmp_path: Path, registry_host: str) -> Path:
+    """A real pull secret's shape: cloud.openshift.com next to the registries."""
+    path = tmp_path / "pull-secret-mirror.json"
+    path.write_text(json.dumps({"auths": {"cloud.openshift.com": pull_secret()["auths"]["cloud.openshift.com"],
+                                          registry_host: {"auth": b64(f"{USER}:{PASSWORD}")}}}))
+    return path
+
+
 # -- the commands -----------------------------------------------------------------------------------
 
 
@@ -441,3 +461,25 @@ def test_cli_check_json_and_bad_file(auth_file: Path, pki, tls_registry, tmp_pat
     bad.write_text('{"auths": {"x": {"auth": "' + b64("nocolon") + '"}}}')
     assert main(["credentials", "check", "-a", str(bad)]) == 2
     assert "has no ':'" in capsys.readouterr().err
+
+
+def test_cli_check_skips_cloud_openshift_com(tmp_path: Path, pki, tls_registry, capsys) -> None:
+    path = _secret_with_telemetry(tmp_path, tls_registry.host)
+    assert main(["credentials", "check", "-a", str(path), "--ca-file", str(pki.ca_file)]) == 0
+    out = capsys.readouterr().out
+    assert "cloud.openshift.com" in out and "skipped: not an image registry (telemetry)" in out
+    assert "1 of 1 logins work (1 skipped: not a registry)" in out
+    assert RH_TOKEN not in out and PASSWORD not in out
+    assert main(["credentials", "check", "-a", str(path), "--ca-file", str(pki.ca_file), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0] == {"registry": "cloud.openshift.com", "state": "skipped", "ok": False,
+                       "message": "skipped: not an image registry (telemetry)"}
+
+
+def test_cli_check_tries_cloud_openshift_com_when_named(tmp_path: Path, pki, tls_registry, capsys) -> None:
+    """Named explicitly, it is tried like any other entry, and its failure counts (here: the fake token,
+    or no network to reach it)."""
+    path = _secret_with_telemetry(tmp_path, tls_registry.host)
+    code = main(["credentials", "check", "-a", str(path), "--timeout", "5", "cloud.openshift.com"])
+    out = capsys.readouterr().out
+    assert code == 1 and "skipped" not in out and RH_TOKEN not in out
