@@ -33,6 +33,8 @@ PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.DOTALL)
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CONFIG_NAMESPACE = "openshift-config"
+UNREACHABLE_ADVICE = ("the SAN and the chain were not checked: check HOST:PORT, that the registry is running and that "
+                      "no firewall blocks this machine, then run the check again (--fetch shows what it serves)")
 
 
 # -- certificates -----------------------------------------------------------------------------------
@@ -316,10 +318,13 @@ class CACheck:
     san_ok: bool
     verified: bool
     problems: list[str]
+    # Why the registry's certificate could not be examined (unreachable, no TLS); None once it was.
+    # san_ok/verified False then mean "not checked", not "missing" or "does not verify".
+    not_checked: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.san_ok and self.verified and not self.problems
+        return self.san_ok and self.verified and not self.problems and self.not_checked is None
 
 
 async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], timeout: float = 10) -> CACheck:
@@ -333,7 +338,12 @@ async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], time
     check = CACheck(registry, certs, [], san_ok=False, verified=False, problems=problems)
     try:
         check.server_chain = _infos(await asyncio.to_thread(_fetch_chain_sync, host, port, timeout))
-    except (RegistryUnreachable, TLSVerifyError) as exc:
+    except RegistryUnreachable as exc:
+        check.not_checked = "the registry is unreachable"
+        problems.append(f"{exc}; {UNREACHABLE_ADVICE}")
+        return check
+    except TLSVerifyError as exc:
+        check.not_checked = "no TLS connection to the registry"
         problems.append(str(exc))
         return check
     leaf = check.server_chain[0] if check.server_chain else None
@@ -352,8 +362,9 @@ async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], time
         problems.append(f"the registry's certificate expired on {leaf.not_after:%Y-%m-%d}; renew it")
     try:
         failure = await asyncio.to_thread(_verify_sync, host, port, path, timeout)
-    except RegistryUnreachable as exc:
-        problems.append(str(exc))
+    except RegistryUnreachable as exc:  # it answered a moment ago: a flapping network or registry
+        check.not_checked = "the registry became unreachable"
+        problems.append(f"{exc}; {UNREACHABLE_ADVICE}")
         return check
     except ssl.SSLError:
         raise CertificateError(f"CA file {path} holds no certificate OpenSSL can load") from None

@@ -350,8 +350,14 @@ async def test_unreachable_and_plain_http_are_problems_not_exceptions(plain_regi
     down = await check_registry_ca(closed_port(), pki.ca_file, timeout=5)
     assert not down.ok and down.server_chain == []
     assert any("cannot connect" in p for p in down.problems)
+    # nothing was read: the SAN is "not checked", never reported missing
+    assert down.not_checked == "the registry is unreachable"
+    assert not any("Subject Alternative Name" in p and "no " in p for p in down.problems)
+    assert any("the SAN and the chain were not checked: check HOST:PORT, that the registry is running" in p
+               for p in down.problems)
     plain = await check_registry_ca(plain_registry.host, pki.ca_file, timeout=5)
     assert not plain.ok and any("TLS handshake" in p and "HTTPS" in p for p in plain.problems)
+    assert plain.not_checked == "no TLS connection to the registry"
 
 
 async def test_bad_ca_file_raises(tls_registry, tmp_path: Path) -> None:
@@ -415,6 +421,17 @@ def test_cli_check_needs_ca_file_or_fetch_and_a_host(capsys) -> None:
     assert "--ca-file" in capsys.readouterr().err
     assert main(["ca", "check", "--registry", "https://mirror.example.com", "--fetch"]) == 2
     assert "HOST or HOST:PORT" in capsys.readouterr().err
+
+
+def test_cli_check_unreachable_says_not_checked_not_missing(pki, capsys) -> None:
+    down = closed_port()
+    assert main(["ca", "check", "--registry", down, "--ca-file", str(pki.ca_file), "--timeout", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "SAN" not in out.replace("the SAN and the chain were not checked", "")
+    assert "---- the Subject Alternative Name could not be checked: the registry is unreachable" in out
+    assert "---- the chain could not be verified with" in out
+    assert f"problem: cannot connect to {down}" in out and "check HOST:PORT, that the registry is running" in out
+    assert "NOT checked: the registry is unreachable" in out and "NOT trusted" not in out
 
 
 def test_cli_fetch_unreachable_exits_1(capsys) -> None:

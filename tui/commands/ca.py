@@ -111,11 +111,21 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"  serving certificate: {leaf.subject}")
         print(f"  SAN:     {', '.join(leaf.san) if leaf.san else '(none)'}")
         print(f"  SHA-256: {leaf.fingerprint_sha256}")
-    print(f"  {'ok  ' if check.san_ok else 'FAIL'} the certificate names {host} in a Subject Alternative Name")
-    print(f"  {'ok  ' if check.verified else 'FAIL'} its chain verifies with {ca_file}")
+    if check.not_checked:
+        # Nothing was read from the registry: say so rather than report the SAN missing.
+        print(f"  ---- the Subject Alternative Name could not be checked: {check.not_checked}")
+        print(f"  ---- the chain could not be verified with {ca_file}: {check.not_checked}")
+    else:
+        print(f"  {'ok  ' if check.san_ok else 'FAIL'} the certificate names {host} in a Subject Alternative Name")
+        print(f"  {'ok  ' if check.verified else 'FAIL'} its chain verifies with {ca_file}")
     for problem in check.problems:
         print(f"  problem: {problem}")
-    print("trusted: the cluster can use this CA for the mirror" if check.ok else "NOT trusted: fix the problems above")
+    if check.ok:
+        print("trusted: the cluster can use this CA for the mirror")
+    elif check.not_checked:
+        print(f"NOT checked: {check.not_checked}; fix the problems above and run the check again")
+    else:
+        print("NOT trusted: fix the problems above")
     print(f"equivalent command: openssl s_client -connect {target} -CAfile {shlex.quote(str(ca_file))} "
           "-verify_return_error </dev/null")
     if check.ok:
