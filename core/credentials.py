@@ -111,15 +111,29 @@ def add_registry_credential(data: dict, registry: str, username: str, password: 
     return result
 
 
+def resolve_link(path: Path) -> Path:
+    """Where writing ``path`` should land: through symlinks (a chain too, or one whose target does not exist
+    yet) to the real file, so replacing it keeps the link — e.g. ~/.docker/config.json pointing elsewhere."""
+    if not path.is_symlink():
+        return path
+    resolved = Path(os.path.realpath(path))
+    if resolved.is_symlink():  # realpath stops inside a loop of links
+        raise InputError(f"cannot write {path}: it is a symlink loop; point it at a real file or remove it")
+    return resolved
+
+
 def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
     """Write JSON through a temporary file in the same directory and ``os.replace``: a reader sees the old
-    file or the new one, never half of it. The file is created 0600 and never exists with wider rights."""
-    target = Path(path).expanduser()
+    file or the new one, never half of it. The file is created 0600 and never exists with wider rights.
+    A symlink is written through: the temporary file goes next to its target and replaces the target."""
+    given = Path(path).expanduser()
+    target = resolve_link(given)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise InputError(f"cannot write {target}: directory {folder} does not exist")
+        where = f" (the target of the link {given})" if target != given else ""
+        raise InputError(f"cannot write {target}{where}: directory {folder} does not exist")
     if target.is_dir():
-        raise InputError(f"cannot write {target}: it is a directory")
+        raise InputError(f"cannot write {given}: it is a directory")
     body = (json.dumps(data, indent=2) + "\n").encode()
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")  # mkstemp: mode 0600
@@ -146,7 +160,7 @@ def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
             os.close(dir_fd)
     except OSError:
         pass
-    return target
+    return given
 
 
 # -- the keyring ------------------------------------------------------------------------------------

@@ -454,6 +454,18 @@ def test_cli_manifests_output_applies_as_yaml(pki, tmp_path: Path, capsys) -> No
     assert yaml.safe_load(out_file.read_text()) == document
 
 
+def test_cli_manifests_output_through_a_symlink(pki, tmp_path: Path, capsys) -> None:
+    real = tmp_path / "manifests" / "registry-config.yaml"
+    real.parent.mkdir()
+    link = tmp_path / "registry-config.yaml"
+    link.symlink_to(real)  # dangling until written
+    assert main(["ca", "manifests", "--registry", "mirror.example.com:8443", "--ca-file", str(pki.ca_file),
+                 "-o", str(link)]) == 0
+    capsys.readouterr()
+    assert link.is_symlink() and yaml.safe_load(real.read_text())["kind"] == "ConfigMap"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["registry-config.yaml"]
+
+
 def test_cli_manifests_refuses_an_expired_ca(certs: Certs, capsys) -> None:
     assert main(["ca", "manifests", "--registry", "mirror.example.com:8443", "--ca-file", str(certs.expired_ca)]) == 2
     assert "expired on" in capsys.readouterr().err

@@ -201,6 +201,60 @@ def test_write_replaces_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary file left behind
 
 
+def test_write_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
+    real_dir = tmp_path / "secrets"
+    real_dir.mkdir()
+    real = real_dir / "pull-secret.json"
+    real.write_text('{"auths": {}}')
+    real.chmod(0o644)
+    link = tmp_path / "auth.json"
+    link.symlink_to(real)
+    chain = tmp_path / "config.json"  # a link to the link
+    chain.symlink_to(link)
+    assert write_auth_file(link, pull_secret()) == link
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert json.loads(real.read_text()) == pull_secret()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    data = add_registry_credential(pull_secret(), MIRROR, USER, PASSWORD)
+    write_auth_file(chain, data)
+    assert chain.is_symlink() and link.is_symlink() and json.loads(real.read_text()) == data
+    # the temporary file lived next to the target, and is gone
+    assert sorted(p.name for p in real_dir.iterdir()) == ["pull-secret.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auth.json", "config.json", "secrets"]
+
+
+def test_write_through_a_dangling_symlink_and_a_loop(tmp_path: Path) -> None:
+    (tmp_path / "later").mkdir()
+    dangling = tmp_path / "auth.json"
+    dangling.symlink_to(tmp_path / "later" / "auth.json")
+    write_auth_file(dangling, pull_secret())
+    assert dangling.is_symlink() and json.loads((tmp_path / "later" / "auth.json").read_text()) == pull_secret()
+    nowhere = tmp_path / "nowhere.json"
+    nowhere.symlink_to(tmp_path / "missing-dir" / "auth.json")
+    with pytest.raises(InputError, match="the target of the link .* does not exist"):
+        write_auth_file(nowhere, pull_secret())
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(InputError, match="symlink loop"):
+        write_auth_file(a, pull_secret())
+    assert a.is_symlink() and b.is_symlink()
+
+
+def test_cli_add_output_through_a_symlink(secret_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    real = tmp_path / "real" / "merged.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    link = tmp_path / "merged.json"
+    link.symlink_to(real)
+    assert run_add(["--pull-secret", str(secret_file), "--registry", MIRROR, "--username", USER,
+                    "--password-stdin", "-o", str(link)], PASSWORD + "\n", monkeypatch) == 0
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["auths"][MIRROR]["auth"] == b64(f"{USER}:{PASSWORD}")
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert PASSWORD not in capsys.readouterr().out
+
+
 def test_write_into_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         write_auth_file(tmp_path / "nope" / "out.json", pull_secret())

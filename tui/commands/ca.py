@@ -18,6 +18,7 @@ from core.ca import (
     load_ca_bundle,
     split_host_port,
 )
+from core.credentials import resolve_link
 from core.errors import CertificateError, InputError, LocalStorageError
 from core.yamlout import dump_yaml
 
@@ -155,15 +156,20 @@ def run_manifests(args: argparse.Namespace) -> int:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Atomic write (temp file in the same directory, then rename), like the auth file."""
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write {path}: directory {path.parent} does not exist")
+    """Atomic write (temp file next to the real file, then rename), like the auth file; a symlink is
+    written through so the link stays."""
+    target = resolve_link(path)
+    if not target.parent.is_dir():
+        raise InputError(f"cannot write {path}: directory {target.parent} does not exist")
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)  # a CA is public; mkstemp's 0600 would only confuse
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
