@@ -523,8 +523,9 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
     if default_skipped:
         notes.append(_jenkins_note(default_skipped))
 
-    by_source: dict[str, str] = {}      # normalised source -> destination
-    by_destination: dict[str, str] = {}  # destination -> source, to catch two sources landing on one path
+    # Keyed by destination: that is what the operator pulls. One image written two ways ("ruby:2.5" and
+    # "docker.io/library/ruby:2.5") lands on two destinations under samplesRegistry, and both must exist.
+    by_destination: dict[str, tuple[str, str]] = {}  # destination -> (source as written, normalised source)
     for name in included:
         stream = by_name[name]
         for problem in stream.problems:
@@ -540,16 +541,14 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
             except ReferenceFormatError as exc:
                 notes.append(f"{name}: cannot mirror {spec}: {exc}")
                 continue
-            if key in by_source:
-                continue
             other = by_destination.get(destination)
-            if other is not None:
-                notes.append(f"{other} and {spec} both become {destination} under samplesRegistry; "
-                             f"copied from {other} only")
-                continue
-            by_source[key] = destination
-            by_destination[destination] = spec
-    mapping = sorted((src, dst) for dst, src in by_destination.items())
+            if other is None:
+                by_destination[destination] = (spec, key)
+            elif other[1] != key:
+                notes.append(f"{other[0]} and {spec} both become {destination} under samplesRegistry; "
+                             f"copied from {other[0]} only")
+            # else: the same image by several tags or streams, copied once
+    mapping = sorted((src, dst) for dst, (src, _) in by_destination.items())
 
     config_patch = {"spec": {"samplesRegistry": mirror, "skippedImagestreams": skipped, "managementState": "Managed"}}
     patch_json = json.dumps(config_patch, separators=(",", ":"))

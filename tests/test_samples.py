@@ -338,6 +338,26 @@ def test_whole_catalogue_mirrors_both_red_hat_hosts_once_each() -> None:
     assert len(plan.tasks()) == 134
 
 
+def test_one_image_written_two_ways_is_copied_to_both_destinations(tmp_path: Path) -> None:
+    """The operator rewrites each spec as written: 'ruby:2.5' becomes MIRROR/ruby:2.5 but
+    'docker.io/library/ruby:2.5' becomes MIRROR/library/ruby:2.5, so both must be on the mirror;
+    the same spelling used by several tags and streams is copied once."""
+    path = _write_json(tmp_path / "s.json", {"kind": "List", "items": [
+        _stream("short", {"a": ("DockerImage", "ruby:2.5"), "b": ("DockerImage", "ruby:2.5"),
+                          "c": ("ImageStreamTag", "a")}),
+        _stream("long", {"a": ("DockerImage", "docker.io/library/ruby:2.5")}),
+        _stream("again", {"x": ("DockerImage", "ruby:2.5"), "y": ("DockerImage", "registry.redhat.io/ns/app"),
+                          "z": ("DockerImage", "registry.redhat.io/ns/app:latest")}),
+    ]})
+    plan = plan_samples(load_imagestreams([path]), MIRROR)
+    assert plan.mapping == [
+        ("docker.io/library/ruby:2.5", f"{MIRROR}/library/ruby:2.5"),
+        ("registry.redhat.io/ns/app:latest", f"{MIRROR}/ns/app:latest"),
+        ("ruby:2.5", f"{MIRROR}/ruby:2.5"),
+    ]
+    assert plan.notes == []
+
+
 def test_skip_lists_every_stream_not_mirrored() -> None:
     streams = load_imagestreams([FIXTURES])
     plan = plan_samples(streams, MIRROR, skip=["jenkins", "jenkins-agent-base", "dotnet"])
