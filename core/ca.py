@@ -157,6 +157,18 @@ def _not_pem_reason(data: bytes, where: str) -> str:
     return f"{where} is not a PEM certificate file (no -----BEGIN CERTIFICATE----- line)"
 
 
+def holds_private_key(data: bytes | str) -> bool:
+    """A CA file sometimes carries the CA's key too (ca.pem from some tools): it must never reach the cluster."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    return b"PRIVATE KEY-----" in data
+
+
+def private_key_problem(where: str) -> str:
+    return (f"{where} holds a private key next to the certificate; the cluster must only get the certificate: "
+            "copy just the -----BEGIN CERTIFICATE----- blocks into a new file and give that one")
+
+
 def load_ca_bundle(path: str | os.PathLike[str]) -> list[CertificateInfo]:
     p = Path(path).expanduser()
     data = read_user_file(p, "CA file", CertificateError, inside="the PEM file (often ca.crt)")
@@ -412,8 +424,14 @@ def ca_manifests(registry: str, ca_pem: str, name: str = "registry-config", *, c
     if not _DNS1123.match(name or "") or len(name) > 253:
         raise InputError(f"ConfigMap name {name!r} is not valid: lower-case letters, digits, '-' and '.'")
     key = configmap_key(registry)
-    parse_ca_pem(ca_pem, ca_path)  # a clear error now rather than a ConfigMap the cluster cannot use
-    text = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
+    certs = parse_ca_pem(ca_pem, ca_path)  # a clear error now rather than a ConfigMap the cluster cannot use
+    notes: list[str] = []
+    if holds_private_key(ca_pem):
+        # Only the certificates go into the ConfigMap (readable cluster-wide); the key stays here.
+        text = "".join(cert.pem for cert in certs)
+        notes.append(private_key_problem(ca_path) + "; the ConfigMap above holds the certificates only")
+    else:
+        text = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
     configmap = {"apiVersion": "v1", "kind": "ConfigMap",
                  "metadata": {"name": name, "namespace": CONFIG_NAMESPACE},
                  "data": {key: text}}
@@ -423,8 +441,8 @@ def ca_manifests(registry: str, ca_pem: str, name: str = "registry-config", *, c
         f"oc create configmap {name} --from-file={key}={shlex.quote(ca_path)} -n {CONFIG_NAMESPACE}",
         f"oc patch image.config.openshift.io/cluster --patch '{patch_text}' --type=merge",
     ]
-    notes = [(f"one ConfigMap holds the CAs of every registry; when {name} exists already, add this key to it "
-              f"instead: oc set data configmap/{name} -n {CONFIG_NAMESPACE} --from-file={key}={shlex.quote(ca_path)}")]
+    notes.append(f"one ConfigMap holds the CAs of every registry; when {name} exists already, add this key to it "
+                 f"instead: oc set data configmap/{name} -n {CONFIG_NAMESPACE} --from-file={key}={shlex.quote(ca_path)}")
     return CAManifests(configmap, patch, commands, notes)
 
 
@@ -436,6 +454,7 @@ __all__ = [
     "check_registry_ca",
     "configmap_key",
     "fetch_chain",
+    "holds_private_key",
     "load_ca_bundle",
     "parse_ca_pem",
     "san_covers",

@@ -466,6 +466,49 @@ def test_cli_manifests_output_through_a_symlink(pki, tmp_path: Path, capsys) -> 
     assert sorted(p.name for p in real.parent.iterdir()) == ["registry-config.yaml"]
 
 
+def _ca_with_its_key(pki, tmp_path: Path) -> Path:
+    """A ca.pem as some tools write it: the CA certificate and the CA's private key in one file."""
+    key_pem = pki.ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+    path = tmp_path / "ca.pem"
+    path.write_bytes(pki.ca_file.read_bytes() + key_pem)
+    return path
+
+
+def test_manifests_never_carry_a_private_key(pki, tmp_path: Path) -> None:
+    path = _ca_with_its_key(pki, tmp_path)
+    manifests = ca_manifests("mirror.example.com:8443", path.read_text(), ca_path=str(path))
+    data = manifests.configmap["data"]["mirror.example.com..8443"]
+    assert "PRIVATE KEY" not in data and "PRIVATE KEY" not in manifests.yaml()
+    assert data == pki.ca_file.read_text()
+    assert any("holds a private key" in note for note in manifests.notes)
+
+
+def test_cli_manifests_refuses_a_file_with_a_private_key(pki, tmp_path: Path, capsys) -> None:
+    path = _ca_with_its_key(pki, tmp_path)
+    assert main(["ca", "manifests", "--registry", "mirror.example.com:8443", "--ca-file", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "PRIVATE KEY" not in captured.out + captured.err.replace("PRIVATE KEY-----", "")
+    assert "holds a private key next to the certificate" in captured.err and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_cli_check_warns_about_a_private_key(tls_registry, pki, tmp_path: Path, capsys) -> None:
+    path = _ca_with_its_key(pki, tmp_path)
+    assert main(["ca", "check", "--registry", tls_registry.host, "--ca-file", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "holds a private key" in captured.err
+    assert "BEGIN PRIVATE KEY" not in captured.out + captured.err
+
+
+def test_cli_manifests_non_utf8_comments_are_a_clear_error(pki, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "ca.crt"
+    path.write_bytes(b"# Soci\xe9t\xe9 CA (latin-1)\n" + pki.ca_file.read_bytes())
+    assert main(["ca", "manifests", "--registry", "mirror.example.com:8443", "--ca-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "UTF-8" in err and "Traceback" not in err
+
+
 def test_cli_manifests_refuses_an_expired_ca(certs: Certs, capsys) -> None:
     assert main(["ca", "manifests", "--registry", "mirror.example.com:8443", "--ca-file", str(certs.expired_ca)]) == 2
     assert "expired on" in capsys.readouterr().err

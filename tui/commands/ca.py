@@ -15,11 +15,14 @@ from core.ca import (
     ca_manifests,
     check_registry_ca,
     fetch_chain,
+    holds_private_key,
     load_ca_bundle,
+    private_key_problem,
     split_host_port,
 )
 from core.credentials import resolve_link
 from core.errors import CertificateError, InputError, LocalStorageError
+from core.userfiles import read_user_file
 from core.yamlout import dump_yaml
 
 from .common import run_async
@@ -103,6 +106,8 @@ def run_check(args: argparse.Namespace) -> int:
         print_cert(cert, indent="    ")
     if bundle_problems(certs, str(ca_file)):
         print("the CA file is not fit to be trusted; fix it first:", file=sys.stderr)
+    if holds_private_key(read_user_file(ca_file, "CA file", CertificateError)):
+        print(f"warning: {private_key_problem(str(ca_file))}", file=sys.stderr)
 
     check = run_async(lambda _c: check_registry_ca(args.registry, ca_file, timeout=args.timeout))
     print()
@@ -141,7 +146,11 @@ def run_manifests(args: argparse.Namespace) -> int:
     if problems:
         # The cluster would be told to trust a certificate that cannot work: refuse.
         raise CertificateError(problems[0])
-    manifests = ca_manifests(args.registry, ca_file.read_text(), args.name, ca_path=str(ca_file))
+    pem = read_user_file(ca_file, "CA file", CertificateError, text=True, inside="the PEM file (often ca.crt)")
+    if holds_private_key(pem):
+        # The printed `oc create configmap --from-file` would upload the key for every pod to read: refuse.
+        raise CertificateError(private_key_problem(str(ca_file)))
+    manifests = ca_manifests(args.registry, pem, args.name, ca_path=str(ca_file))
     # Everything but the ConfigMap is a comment, so the output can go straight to `oc apply -f -`.
     print(manifests.yaml(), end="")
     if args.output:
