@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from .errors import LocalStorageError, PlanError, ReferenceFormatError
+from .reference import is_registry_host, parse_reference, parse_repository, split_host
 from .userfiles import read_user_file
-from .errors import PlanError
-from .reference import is_registry_host
 
 PLAN_VERSION = 1
 RELEASE_MODES = ("registry", "to-dir", "from-dir")
@@ -52,11 +52,23 @@ class ReleaseChoice:
 
 @dataclass
 class SamplesChoice:
+    """``paths``: every file or directory the streams are read from, merged (the config map plus the
+    jenkins stream files, say), as ``samples --imagestreams`` takes them."""
+
     source: str = "files"
-    path: str | None = None
+    paths: list[str] = field(default_factory=list)
     mirror: str = ""
     include: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str | None:
+        """The first path: what a screen with one path field shows."""
+        return self.paths[0] if self.paths else None
+
+    @path.setter
+    def path(self, value: str | None) -> None:
+        self.paths = [value] if value else []
 
 
 @dataclass
@@ -130,7 +142,21 @@ def _check_type(value: Any, expected: str, where: str) -> None:
     if expected.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
         raise PlanError(f"{where} must be a whole number, not {value!r}")
     if expected.startswith("list[str]") and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-        raise PlanError(f"{where} must be a list of names")
+        what = "paths" if where.endswith(".paths") else "names"
+        raise PlanError(f"{where} must be a list of {what}")
+
+
+def _samples_section(value: Any, where: str) -> SamplesChoice:
+    """Plans saved before ``paths`` existed hold one ``path``: read it as a list of one."""
+    if isinstance(value, dict) and "path" in value:
+        value = dict(value)
+        old = value.pop("path")
+        if "paths" in value:
+            raise PlanError(f"{where} has both path and paths; keep paths (a list)")
+        if old is not None and not isinstance(old, str):
+            raise PlanError(f"{where}.path must be text, not {old!r}")
+        value["paths"] = [old] if old else []
+    return _section(SamplesChoice, value, where)
 
 
 def plan_from_dict(data: Any, where: str = "plan") -> Plan:
@@ -159,7 +185,7 @@ def plan_from_dict(data: Any, where: str = "plan") -> Plan:
         mirror=_section(MirrorRegistry, data["mirror"], f"{where}.mirror"),
         registries=[_section(RegistryTrust, r, f"{where}.registries[{i}]") for i, r in enumerate(registries)],
         release=_section(ReleaseChoice, data["release"], f"{where}.release") if data.get("release") else None,
-        samples=_section(SamplesChoice, data["samples"], f"{where}.samples") if data.get("samples") else None,
+        samples=_samples_section(data["samples"], f"{where}.samples") if data.get("samples") else None,
         options=_section(Options, options, f"{where}.options"),
         output_dir=data.get("output_dir") or "mirror-wizard-output",
     )
@@ -185,17 +211,49 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
         if release.mode != "to-dir" and not release.target:
             raise PlanError(f"{where}.release.target is empty: give the mirror repository, e.g. "
                             f"{plan.mirror.registry}/ocp4/openshift4")
+        _check_release_names(release, plan.mirror.registry, f"{where}.release")
     samples = plan.samples
     if samples is not None:
         if samples.source not in SAMPLES_SOURCES:
             raise PlanError(f"{where}.samples.source is {samples.source!r}; use one of {', '.join(SAMPLES_SOURCES)}")
-        if samples.source != "cluster" and not samples.path:
-            raise PlanError(f"{where}.samples.path is empty: give the image stream files or config map")
+        if samples.source != "cluster" and not samples.paths:
+            raise PlanError(f"{where}.samples.paths is empty: list the image stream files or directories, "
+                            "or the imagestreamtag-to-image config map")
+        for number, item in enumerate(samples.paths):
+            if not item.strip():
+                raise PlanError(f"{where}.samples.paths[{number}] is empty: give a file or directory")
         if samples.mirror:
             _host(samples.mirror, f"{where}.samples.mirror")
         overlap = sorted(set(samples.include) & set(samples.skip))
         if overlap:
             raise PlanError(f"{where}.samples lists {', '.join(overlap)} as both included and skipped")
+
+
+def _check_release_names(release: ReleaseChoice, mirror: str, where: str) -> None:
+    """Names that would only fail after the source was read: refuse them when the plan loads."""
+    example = f"{mirror}/ocp4/openshift4"
+    if release.target:
+        try:
+            parse_repository(release.target)
+        except ReferenceFormatError as exc:
+            raise PlanError(f"{where}.target: {exc.message}; give the mirror repository, e.g. {example}") from None
+        if split_host(release.target)[0] is None:
+            raise PlanError(f"{where}.target is {release.target!r}: name the mirror registry too, e.g. {example}")
+    if release.to_release_image:
+        try:
+            ref = parse_reference(release.to_release_image, default_tag=None)
+        except ReferenceFormatError as exc:
+            raise PlanError(f"{where}.to_release_image: {exc.message}") from None
+        if ref.digest:
+            raise PlanError(f"{where}.to_release_image is {release.to_release_image!r}: give a tag, not a digest")
+    if release.source and release.mode != "from-dir" and not release.source.startswith(("oci:", "file://")):
+        try:
+            parse_reference(release.source)
+        except ReferenceFormatError as exc:
+            raise PlanError(f"{where}.source: {exc.message}") from None
+    if release.directory and ":" in release.directory:
+        raise PlanError(f"{where}.directory is {release.directory!r}: a mirror directory path cannot contain ':' "
+                        "(skopeo reads oci:DIR:NAME)")
 
 
 def _host(value: str, where: str) -> None:
@@ -218,15 +276,22 @@ def load_plan(path: str | Path) -> Plan:
 def save_plan(plan: Plan, path: str | Path) -> Path:
     """Atomic write: a crash never leaves half a plan behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "# mirror-wizard plan: run it with `mirror-wizard run " + path.name + "`\n"
     text += yaml.safe_dump(plan.to_dict(), sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise LocalStorageError(f"cannot save the plan to {path}: {exc.strerror or exc}; "
+                                "choose a folder you can write to") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.errors import PlanError
+from core.errors import LocalStorageError, PlanError
 from core.plan import Plan, load_plan, plan_from_dict, save_plan
 
 GOOD = {
@@ -86,3 +86,74 @@ def test_file_errors(tmp_path: Path) -> None:
 def test_a_plan_never_holds_a_password() -> None:
     with pytest.raises(PlanError, match="unknown key"):
         plan_from_dict({**GOOD, "mirror": {**GOOD["mirror"], "password": "hunter2"}})
+
+
+# -- samples paths: a list, and the single path of plans saved before ---------------------------------
+
+def test_samples_hold_several_paths(tmp_path: Path) -> None:
+    plan = plan_from_dict({**GOOD, "samples": {**_samples_without_path(), "paths": ["cm.yaml", "jenkins/"]}})
+    assert plan.samples is not None and plan.samples.paths == ["cm.yaml", "jenkins/"]
+    again = load_plan(save_plan(plan, tmp_path / "plan.yaml"))
+    assert again.samples is not None and again.samples.paths == ["cm.yaml", "jenkins/"]
+    saved = yaml.safe_load((tmp_path / "plan.yaml").read_text())["samples"]
+    assert saved["paths"] == ["cm.yaml", "jenkins/"] and "path" not in saved
+
+
+def test_an_old_single_path_still_loads() -> None:
+    plan = plan_from_dict(GOOD)  # GOOD keeps the old `path:` key
+    assert plan.samples is not None and plan.samples.paths == ["imagestreams/"] and plan.samples.path == "imagestreams/"
+
+
+def _samples_without_path() -> dict:
+    return {k: v for k, v in GOOD["samples"].items() if k != "path"}
+
+
+@pytest.mark.parametrize(("samples", "message"), [
+    ({"paths": "imagestreams/"}, "plan.samples.paths must be a list of paths"),
+    ({"paths": ["a", 3]}, "plan.samples.paths must be a list of paths"),
+    ({"paths": []}, "plan.samples.paths is empty"),
+    ({"paths": ["a", " "]}, "plan.samples.paths[1] is empty"),
+    ({"paths": ["a"], "path": "b"}, "plan.samples has both path and paths"),
+    ({"path": ["a"]}, "plan.samples.path must be text"),
+])
+def test_samples_path_errors_name_the_key(samples: dict, message: str) -> None:
+    with pytest.raises(PlanError) as info:
+        plan_from_dict({**GOOD, "samples": {**_samples_without_path(), **samples}})
+    assert message in str(info.value)
+
+
+# -- release names are checked when the plan loads, before any registry is contacted ----------------
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"target": "mirror.example.com:8443/OCP4/openshift4"}, "plan.release.target: "),
+    ({"target": "mirror.example.com:8443/ocp4/openshift4:4.17"}, "plan.release.target: "),
+    ({"target": "ocp4/openshift4"}, "plan.release.target is 'ocp4/openshift4': name the mirror registry too"),
+    ({"to_release_image": "mirror.example.com:8443/ocp4/release@sha256:" + "a" * 64}, "give a tag, not a digest"),
+    ({"to_release_image": "mirror.example.com:8443/Bad Name"}, "plan.release.to_release_image: "),
+    ({"source": "quay.io/openshift-release-dev/ocp-release:bad tag"}, "plan.release.source: "),
+    ({"mode": "to-dir", "directory": "/media/usb:1"}, "plan.release.directory is '/media/usb:1'"),
+])
+def test_bad_release_names_fail_at_load(change: dict, message: str) -> None:
+    with pytest.raises(PlanError) as info:
+        plan_from_dict({**GOOD, "release": {**GOOD["release"], **change}})
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_to_dir_plan_needs_no_target() -> None:
+    plan = plan_from_dict({**GOOD, "release": {**GOOD["release"], "mode": "to-dir", "target": "",
+                                               "directory": "/media/usb"}})
+    assert plan.release is not None and plan.release.mode == "to-dir"
+
+
+# -- saving: file errors are one line --------------------------------------------------------------
+
+def test_save_plan_where_it_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    plan = plan_from_dict(GOOD)
+    with pytest.raises(LocalStorageError, match=r"cannot save the plan to .*a-file/sub/plan.yaml: .*; choose"):
+        save_plan(plan, blocker / "sub" / "plan.yaml")
+    with pytest.raises(LocalStorageError, match="Is a directory"):  # mkstemp works, the rename does not
+        save_plan(plan, tmp_path)
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))  # no temporary file left behind

@@ -47,10 +47,10 @@ class ReviewScreen(StepScreen):
     @work(thread=True, exclusive=True, group="review-streams", exit_on_error=False)
     def load_streams(self) -> None:
         """The Image streams step was skipped over: read the streams the plan names, for the summary."""
-        from core.samples import load_streams
+        from core.samples import load_streams_from
 
         try:
-            self.state.streams = load_streams(Path(self.state.samples.path or "").expanduser())
+            self.state.streams = load_streams_from([Path(p).expanduser() for p in self.state.samples.paths])
         except (MirrorError, OSError) as exc:
             self.state.streams_error = error_text(exc)
         self.app.call_from_thread(self.show)

@@ -112,7 +112,8 @@ class SamplesScreen(StepScreen):
 
     @on(Input.Changed, "#path")
     def path_changed(self, event: Input.Changed) -> None:
-        self.state.samples.path = event.value.strip() or None
+        if event.value.strip() != (self.state.samples.path or ""):  # a plan's further paths survive prefill
+            self.state.samples.path = event.value.strip() or None
         self.refresh_help()
 
     @on(Input.Submitted, "#path")
@@ -122,7 +123,7 @@ class SamplesScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="streams", exit_on_error=False)
     def load_streams(self) -> None:
-        from core.samples import load_from_cluster, load_streams
+        from core.samples import load_from_cluster, load_streams_from
 
         choice = self.state.samples
         self.app.call_from_thread(self.set_status, "reading image streams …")
@@ -132,7 +133,7 @@ class SamplesScreen(StepScreen):
             else:
                 if not choice.path:
                     raise MirrorError("give the folder of ImageStream files (or the config map file)")
-                streams = load_streams(Path(choice.path).expanduser())
+                streams = load_streams_from([Path(p).expanduser() for p in choice.paths])
         except (MirrorError, OSError) as exc:
             message = error_text(exc)
             self.app.call_from_thread(self.show_load_error, message)
