@@ -223,8 +223,9 @@ def _stream_from_object(obj: dict, where: str, source: str) -> SampleStream:
     if not isinstance(name, str) or not name:
         raise ImageStreamError(f"{where}: the ImageStream has no metadata.name")
     spec = obj.get("spec") or {}
-    raw_list = spec.get("tags") if isinstance(spec, dict) else None
-    raw_list = raw_list or []
+    if not isinstance(spec, dict):
+        raise ImageStreamError(f"{where}: spec of image stream {name!r} is not a mapping (expected spec.tags)")
+    raw_list = spec.get("tags") or []
     if not isinstance(raw_list, list):
         raise ImageStreamError(f"{where}: spec.tags of image stream {name!r} is not a list")
     raw_tags: dict[str, dict] = {}
@@ -237,6 +238,9 @@ def _stream_from_object(obj: dict, where: str, source: str) -> SampleStream:
             raise ImageStreamError(f"{where}: image stream {name!r} tag {tag['name']!r}: 'from' is not a mapping")
         if source_ref and not isinstance(source_ref.get("name"), str):
             raise ImageStreamError(f"{where}: image stream {name!r} tag {tag['name']!r}: from.name is missing")
+        if source_ref and not source_ref["name"].strip():
+            # silently nothing to mirror would leave the operator failing to import this tag
+            raise ImageStreamError(f"{where}: image stream {name!r} tag {tag['name']!r}: from.name is empty")
         if tag["name"] in raw_tags:
             raise ImageStreamError(f"{where}: image stream {name!r} has tag {tag['name']!r} twice")
         raw_tags[tag["name"]] = source_ref

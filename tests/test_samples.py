@@ -114,6 +114,9 @@ def test_payload_streams_are_not_samples() -> None:
     ('{"kind": "ImageStream", "metadata": {"name": "x"}, "spec": {"tags": [{"from": {}}]}}', r"spec.tags\[0\] has no name"),
     ("[1, 2]", r"expected a Kubernetes object"),
     ("", r"is empty"),
+    ('{"kind": "ImageStream", "metadata": {"name": "x"}, "spec": [1]}', r"spec of image stream 'x' is not a mapping"),
+    ('{"kind": "ImageStream", "metadata": {"name": "x"}, "spec": {"tags": [{"name": "t", "from": '
+     '{"kind": "DockerImage", "name": " "}}]}}', r"image stream 'x' tag 't': from.name is empty"),
 ])
 def test_bad_stream_files(tmp_path: Path, content: str, match: str) -> None:
     path = tmp_path / "bad.json"
