@@ -68,6 +68,9 @@ def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
         raise AuthFileError(f"{where}: \"auths\" must be an object mapping registry names to entries")
     for registry, entry in auths.items():
         label = f"{where} entry {registry!r}"
+        if not str(registry).strip():
+            raise AuthFileError(f"{where} has an \"auths\" entry with an empty registry name; remove it or name the "
+                                "registry (HOST or HOST:PORT)")
         if not isinstance(entry, dict):
             raise AuthFileError(f"{label} must be an object with an \"auth\" field")
         if "auth" in entry:
@@ -120,6 +123,19 @@ def resolve_link(path: Path) -> Path:
     if resolved.is_symlink():  # realpath stops inside a loop of links
         raise InputError(f"cannot write {path}: it is a symlink loop; point it at a real file or remove it")
     return resolved
+
+
+def other_spellings(data: dict, registry: str) -> list[str]:
+    """Other ``auths`` keys for the same host (``https://HOST``, ``HOST/v2/``, ...): next to the new entry
+    they make which login a tool uses depend on the tool. A key with a repository path is a scoped login,
+    not a duplicate."""
+    wanted = normalise_registry_key(registry)
+    found = []
+    for key in (data.get("auths") or {}):
+        host, repository = _split_key(str(key))
+        if key != registry and repository is None and host == wanted:
+            found.append(str(key))
+    return found
 
 
 def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
@@ -376,6 +392,7 @@ __all__ = [
     "keyring_status",
     "load_pull_secret",
     "non_registry_purpose",
+    "other_spellings",
     "parse_pull_secret_text",
     "recall_password",
     "remember_password",

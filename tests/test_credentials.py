@@ -112,6 +112,7 @@ def test_pull_secret_with_bom_and_pretty_printing(tmp_path: Path) -> None:
         ('{"auths": {"quay.io": {"email": "a@b"}}}', "entry 'quay.io' has no \"auth\" field"),
         ('{"auths": {"quay.io": {"auth": "%%%not-base64%%%"}}}', "entry 'quay.io': 'auth' is not valid base64"),
         ('{"auths": {"quay.io": {"auth": "' + b64("user-without-colon") + '"}}}', "has no ':'"),
+        ('{"auths": {"": {"auth": "' + b64("u:p") + '"}}}', "an \"auths\" entry with an empty registry name"),
     ],
 )
 def test_bad_pull_secrets_get_precise_messages(text: str, expected: str) -> None:
@@ -537,3 +538,24 @@ def test_cli_check_tries_cloud_openshift_com_when_named(tmp_path: Path, pki, tls
     code = main(["credentials", "check", "-a", str(path), "--timeout", "5", "cloud.openshift.com"])
     out = capsys.readouterr().out
     assert code == 1 and "skipped" not in out and RH_TOKEN not in out
+
+
+def test_cli_add_notes_another_entry_for_the_same_registry(tmp_path: Path, monkeypatch, capsys) -> None:
+    secret = pull_secret()
+    secret["auths"][f"https://{MIRROR}"] = {"auth": b64("old-user:old-password")}
+    secret["auths"][f"{MIRROR}/team"] = {"auth": b64("team:team-password")}  # a scoped login: not a duplicate
+    path = tmp_path / "ps.json"
+    path.write_text(json.dumps(secret))
+    out = tmp_path / "out.json"
+    assert run_add(["--pull-secret", str(path), "--registry", MIRROR, "--username", USER, "--password-stdin",
+                    "-o", str(out)], PASSWORD, monkeypatch) == 0
+    captured = capsys.readouterr()
+    assert f"note: {out} also has an entry 'https://{MIRROR}' for the same registry" in captured.err
+    assert f"{MIRROR}/team" not in captured.err
+    assert "old-password" not in captured.out + captured.err and PASSWORD not in captured.out + captured.err
+    assert "(7 registries, mode 0600)" in captured.out
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"auths": {}}')
+    assert run_add(["--pull-secret", str(empty), "--registry", MIRROR, "--username", USER, "--password-stdin",
+                    "-o", str(out)], PASSWORD, monkeypatch) == 0
+    assert "(1 registry, mode 0600)" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from core.credentials import (
     add_registry_credential,
     check_logins,
     load_pull_secret,
+    other_spellings,
     remember_password,
     write_auth_file,
 )
@@ -108,8 +109,12 @@ def run_add(args: argparse.Namespace) -> int:
     merged = add_registry_credential(data, args.registry, args.username, password, email=args.email)
     target = write_auth_file(args.output, merged)
     replaced = args.registry in data.get("auths", {})
+    count = len(merged["auths"])
     print(f"{'replaced' if replaced else 'added'} the login of {args.username} for {args.registry}; "
-          f"wrote {target} ({len(merged['auths'])} registries, mode 0600)")
+          f"wrote {target} ({count} {'registry' if count == 1 else 'registries'}, mode 0600)")
+    for key in other_spellings(merged, args.registry):
+        print(f"note: {target} also has an entry {key!r} for the same registry; tools may pick either "
+              "login — remove it if it is an old one", file=sys.stderr)
     if args.remember:
         status = remember_password(args.registry, args.username, password)
         if status.usable:
