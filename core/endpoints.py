@@ -6,6 +6,7 @@ the bytes travel over HTTP or to a disk.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,18 +224,20 @@ class LayoutDestination(Destination):
         self.display = f"{layout.root}"
 
     async def has_blob(self, digest: str, size: int) -> bool:
-        return self.layout.has_blob(digest, size)
+        # Hashed, not just sized: removable media can be damaged between runs (in a thread: GBs).
+        return await asyncio.to_thread(self.layout.has_verified_blob, digest, size)
 
     async def put_blob(self, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]]) -> None:
         await self.layout.write_blob(digest, size, body())
 
     async def manifest_digest(self, reference: str) -> str | None:
-        if reference.startswith("sha256:"):
-            return reference if self.layout.has_blob(reference) else None
-        for entry in self.layout.entries():
-            if entry.name == reference:
-                return entry.digest if self.layout.has_blob(entry.digest) else None
-        return None
+        # An image counts as present only when all of it verifies: a damaged layer is copied again.
+        digest: str | None = reference if reference.startswith("sha256:") else None
+        if digest is None:
+            digest = next((entry.digest for entry in self.layout.entries() if entry.name == reference), None)
+        if digest is None:
+            return None
+        return digest if await asyncio.to_thread(self.layout.image_complete, digest) else None
 
     async def put_manifest(self, reference: str | None, manifest: Manifest, *, top_level: bool) -> None:
         self.layout.put_manifest_blob(manifest)

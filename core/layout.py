@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, LocalStorageError, NotFound, ReleaseError
+from .errors import IntegrityError, LocalStorageError, MirrorError, NotFound, ReleaseError
 from .manifest import OCI_INDEX, Manifest
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 1 << 20
+# (path, size, mtime_ns) -> digest of files hashed in this process: resume checks hash each file once.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -49,7 +51,6 @@ class OCILayout:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._index_lock = asyncio.Lock()
-        self._verified: set[str] = set()
 
     # -- structure ----------------------------------------------------------------------
 
@@ -106,28 +107,48 @@ class OCILayout:
             return False
         return size is None or st.st_size == size
 
-    def has_verified_blob(self, digest: str, size: int) -> bool:
+    def has_verified_blob(self, digest: str, size: int | None = None) -> bool:
         """Present, of the right size, and its bytes really hash to ``digest``.
 
         Blobs are verified when written, but removable media gets carried around: a resumed mirror
         must not trust a file that was damaged since. A damaged file is left for the next write to
-        replace atomically, so asking never changes the directory. Each blob is hashed once per run.
+        replace atomically, so asking never changes the directory. A file is hashed once per process
+        unless it changes (size and mtime are the memo's key, not the proof).
         """
-        if digest in self._verified:
-            return True
-        if not self.has_blob(digest, size):
+        path = self.blob_path(digest)
+        try:
+            st = path.stat()
+        except OSError:
             return False
+        if size is not None and st.st_size != size:
+            return False
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if _VERIFIED.get(key) == digest:
+            return True
         hasher = hashlib.sha256()
         try:
-            with open(self.blob_path(digest), "rb") as handle:
+            with open(path, "rb") as handle:
                 while chunk := handle.read(CHUNK):
                     hasher.update(chunk)
         except OSError:
             return False
         if "sha256:" + hasher.hexdigest() != digest:
             return False
-        self._verified.add(digest)
+        _VERIFIED[key] = digest
         return True
+
+    def image_complete(self, digest: str, *, verify: bool = True) -> bool:
+        """The manifest (and its children) and every blob they name are here and verify.
+
+        ``verify=False`` checks sizes only, for readers that hash every byte as they stream anyway.
+        """
+        try:
+            top = self.get_manifest(digest)
+            manifests = [top] + [self.get_manifest(d.digest) for d in top.children()]
+        except MirrorError:
+            return False
+        present = self.has_verified_blob if verify else self.has_blob
+        return all(present(d.digest, d.size) for m in manifests for d in m.blobs())
 
     async def write_blob(self, digest: str, size: int | None, chunks: AsyncIterator[bytes]) -> None:
         final = self.blob_path(digest)
@@ -146,7 +167,8 @@ class OCILayout:
             if "sha256:" + hasher.hexdigest() != digest or (size is not None and written != size):
                 raise IntegrityError(f"blob {digest}: received bytes do not match the digest; not kept")
             os.replace(tmp, final)
-            self._verified.add(digest)
+            st = final.stat()
+            _VERIFIED[(str(final), st.st_size, st.st_mtime_ns)] = digest  # hashed on the way in
         except OSError as exc:
             raise LocalStorageError(f"writing {final} failed: {exc.strerror}"
                                     + (" (disk full)" if exc.errno == 28 else "")) from None

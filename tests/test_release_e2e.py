@@ -7,6 +7,7 @@ The release is the sandbox's faithful small payload (tui/sandbox/content.py) see
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -350,6 +351,24 @@ def test_from_dir_refuses_an_incomplete_directory(seeded_release, plain_registry
     mirror = f"{plain_registry.host}/{unique_repo('rel-repaired')}"
     assert main(["release", "mirror", "--insecure", "--from-dir", str(media), "--to", mirror]) == 0
     assert skopeo.digest(f"{mirror}:4.17.3-x86_64-console", **PLAIN) == _digest_of(seeded_release.component_refs["console"])
+
+
+def test_to_dir_rerun_rewrites_a_blob_damaged_on_the_media(seeded_release, tmp_path: Path, capsys) -> None:
+    media = tmp_path / "media"
+    assert main(["release", "mirror", "--insecure", "--from", seeded_release.release_ref, "--to-dir", str(media)]) == 0
+    capsys.readouterr()
+    console = json.loads(skopeo.raw_manifest(f"oci:{media}:openshift/release:4.17.3-x86_64-console"))
+    layer = console["layers"][-1]
+    path = media / "blobs" / "sha256" / layer["digest"].split(":")[1]
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # same size, wrong bytes: what a bad USB stick does
+    path.write_bytes(bytes(damaged))
+    code, out, err = _run(["release", "mirror", "--insecure", "--json", "--from", seeded_release.release_ref,
+                           "--to-dir", str(media)], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["blobs"]["copied"] == 1 and data["bytes"]["copied"] == layer["size"]
+    assert "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() == layer["digest"]
 
 
 def test_to_dir_dry_run_writes_nothing(seeded_release, tmp_path: Path, capsys) -> None:
