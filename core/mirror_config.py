@@ -53,24 +53,25 @@ class MirrorInstructions:
                 mirrors.append(mirror)
         return sorted(out.items())
 
-    def _entries(self) -> list[dict[str, Any]]:
+    def entries(self) -> list[dict[str, Any]]:
+        """``[{mirrors: [...], source: ...}]``: the shape install-config, ICSP and IDMS all use."""
         return [{"mirrors": list(mirrors), "source": source} for source, mirrors in self.grouped()]
 
     def image_content_sources_yaml(self) -> str:
         """The block for install-config.yaml (every installer version reads it)."""
-        return dump_yaml({"imageContentSources": self._entries()})
+        return dump_yaml({"imageContentSources": self.entries()})
 
     def image_digest_sources_yaml(self) -> str:
         """The same for installers that prefer ``imageDigestSources`` (4.14 and later)."""
-        return dump_yaml({"imageDigestSources": self._entries()})
+        return dump_yaml({"imageDigestSources": self.entries()})
 
     def icsp(self) -> dict[str, Any]:
         return {"apiVersion": ICSP_API, "kind": "ImageContentSourcePolicy", "metadata": {"name": self.name},
-                "spec": {"repositoryDigestMirrors": self._entries()}}
+                "spec": {"repositoryDigestMirrors": self.entries()}}
 
     def idms(self) -> dict[str, Any]:
         return {"apiVersion": IDMS_API, "kind": "ImageDigestMirrorSet", "metadata": {"name": self.name},
-                "spec": {"imageDigestMirrors": self._entries()}}
+                "spec": {"imageDigestMirrors": self.entries()}}
 
     def all_yaml(self) -> str:
         """Everything as one multi-document YAML stream, a comment above each part saying where it goes."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
 from core.errors import LocalStorageError
 from core.manifest import INDEX_TYPES
@@ -244,6 +245,9 @@ def test_mirror_to_registry_prints_exact_instructions_and_rerun_moves_nothing(
     assert code == 0 and again["ok"]
     assert again["bytes"]["copied"] == 0 and again["blobs"]["copied"] == 0
     assert again["images"]["done"] == len(seeded_release.component_refs) + 1
+    # --json carries the same blocks, in the shape install-config and the mirror sets use
+    assert {"imageContentSources": again["instructions"]["imageContentSources"]} == yaml.safe_load(expected["ics"])
+    assert again["instructions"]["idms"] == yaml.safe_load(expected["idms"])
 
     code, out, _ = _run(["release", "info", "--insecure", "--json", "--to", mirror, seeded_release.release_ref], capsys)
     size = json.loads(out)["size"]

@@ -310,7 +310,7 @@ def run_mirror(args: argparse.Namespace) -> int:
         data: dict[str, Any] = result.as_dict()
         data["release"] = _info_dict(info)
         if instructions is not None:
-            data["instructions"] = {"imageContentSources": instructions.grouped(), "icsp": instructions.icsp(),
+            data["instructions"] = {"imageContentSources": instructions.entries(), "icsp": instructions.icsp(),
                                     "idms": instructions.idms(), "files": [str(p) for p in written]}
         print(json.dumps(data, indent=2))
         return 0 if result.ok else 1
