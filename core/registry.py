@@ -636,7 +636,9 @@ class RegistryClient:
                 hdrs.update(await self._auth_headers(scopes))
                 raw = await self._raw_exchange("PUT", put_url, hdrs, body=body())
                 try:
-                    error_body = b"" if raw.status in (201, 204) else await raw.read_all()
+                    if raw.status in (201, 204):
+                        return  # the connection goes back to the pool; no httpx objects for the usual answer
+                    error_body = await raw.read_all()
                 finally:
                     raw.close()
                 response = httpx.Response(raw.status, headers=raw.headers, content=error_body,
@@ -648,8 +650,6 @@ class RegistryClient:
                                               registry=self.registry) from None
                 await asyncio.sleep(self.retry.delay(attempt))
                 continue
-            if response.status_code in (201, 204):
-                return
             if response.status_code in RETRY_STATUSES or response.status_code == 401:
                 attempt += 1
                 if attempt < self.retry.attempts:
