@@ -15,13 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from .authfile import AuthFile, load_auth
-from .copier import CopyOptions, CopyResult, CopyTask, EventSink, copy_images
-from .errors import InputError, LocalStorageError
-
+from .copier import Copier, CopyOptions, CopyResult, CopyTask, EventSink
+from .endpoints import Endpoints, LayoutLocation, Location, RegistryLocation
+from .errors import InputError, LocalStorageError, MirrorError
+from .layout import OCILayout
 from .plan import Plan
 from .registry import RegistrySession
 from .runbook import RunbookParts, render_runbook
 from .tlsconfig import TLSOptions
+
+SPACE_RESERVE = 16 << 20  # head room on the medium for index rewrites and temporary files
+
+
+@dataclass
+class MediaSpace:
+    """Bytes a to-dir run still has to write to the removable medium, and what is free there."""
+
+    directory: Path
+    needed: int
+    free: int
 
 
 @dataclass
@@ -35,17 +47,18 @@ class Prepared:
     samples: Any = None            # core.samples.SamplesPlan
     samples_tasks: list[CopyTask] = field(default_factory=list)
     ca: Any = None                 # core.ca.CAManifests
+    space: MediaSpace | None = None
 
     @property
     def tasks(self) -> list[CopyTask]:
         return self.release_tasks + self.samples_tasks
 
-    def runbook_parts(self) -> RunbookParts:
+    def runbook_parts(self, plan_file: str | None = None) -> RunbookParts:
         info = self.release
         return RunbookParts(
             release_version=getattr(info, "version", None), release_architecture=getattr(info, "architecture", None),
             release_components=len(info.components) if info is not None else None,
-            instructions=self.instructions, samples=self.samples, ca=self.ca,
+            instructions=self.instructions, samples=self.samples, ca=self.ca, plan_file=plan_file,
         )
 
 
@@ -81,25 +94,65 @@ def session_for(plan: Plan) -> RegistrySession:
                            source_mirrors=source_mirrors_for(plan))
 
 
-def prepare_samples(plan: Plan) -> tuple[Any, list[CopyTask]]:
-    if plan.samples is None:
-        return None, []
-    from .samples import load_from_cluster, load_streams, plan_samples
+def _load_sample_streams(plan: Plan) -> list[Any]:
+    from .samples import load_from_cluster, load_streams_from
 
     choice = plan.samples
-    streams = load_from_cluster() if choice.source == "cluster" else load_streams(choice.path or "")
-    samples = plan_samples(streams, choice.mirror or plan.mirror.registry, include=choice.include or None,
-                           skip=choice.skip or None, auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
-    return samples, samples.tasks()
+    assert choice is not None
+    if choice.source == "cluster":
+        return load_from_cluster()
+    try:
+        return load_streams_from(choice.paths)
+    except InputError as exc:  # say which plan key holds the file at fault
+        raise type(exc)(f"plan samples.paths: {exc.message}", hint=exc.hint) from None
+
+
+def prepare_samples(plan: Plan) -> tuple[Any, list[CopyTask]]:
+    """The samples plan and its copies: straight to the mirror, or through the plan's removable medium."""
+    if plan.samples is None:
+        return None, []
+    from .samples import plan_samples
+
+    choice = plan.samples
+    samples = plan_samples(_load_sample_streams(plan), choice.mirror or plan.mirror.registry,
+                           include=choice.include or None, skip=choice.skip or None,
+                           auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
+    return samples, samples_tasks_for(plan, samples.tasks())
+
+
+def samples_layout_name(source: Location) -> str:
+    """A samples image's name in the OCI layout: its full source reference, so it can be found again
+    (``skopeo inspect oci:DIR:registry.redhat.io/ubi9/ruby-33:latest``) and the upload side, which
+    plans the same streams, knows every name without any record."""
+    if isinstance(source, RegistryLocation):
+        return str(source.ref)
+    return source.name
+
+
+def samples_tasks_for(plan: Plan, direct: list[CopyTask]) -> list[CopyTask]:
+    """to-dir: each image from its registry into the release's layout; from-dir: from that layout to the
+    same destination a direct mirror uses. Otherwise the direct copies as they are."""
+    release = plan.release
+    if release is None or release.mode == "registry" or not release.directory:
+        return direct
+    directory = Path(release.directory)
+    if release.mode == "to-dir":
+        return [CopyTask(t.source, LayoutLocation(directory, samples_layout_name(t.source))) for t in direct]
+    return [CopyTask(LayoutLocation(directory, samples_layout_name(t.source)), t.destination) for t in direct]
 
 
 def prepare_ca(plan: Plan) -> Any:
     if not plan.mirror.ca_file:
         return None
     from .ca import ca_manifests, load_ca_bundle
+    from .errors import CertificateError
+    from .userfiles import read_user_file
 
     load_ca_bundle(plan.mirror.ca_file)  # a clear error now rather than a broken ConfigMap later
-    return ca_manifests(plan.mirror.registry, Path(plan.mirror.ca_file).read_text())
+    pem = read_user_file(plan.mirror.ca_file, "CA file", CertificateError, text=True,
+                         inside="the PEM file (often ca.crt)")
+    # The oc command names the file the admin has, so it can be run as printed.
+    return ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)
 
 
 async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, list[CopyTask], Any]:
@@ -109,40 +162,137 @@ async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, li
     from . import release as release_module
     from .mirror_config import release_mirror_instructions
 
+    directory = Path(release.directory or "")
     if release.mode == "from-dir":
-        info = await release_module.load_release_from_dir(session, Path(release.directory or ""))
-        tasks = release_module.from_dir_tasks(info, Path(release.directory or ""), release.target, release.to_release_image)
+        info = await release_module.load_release_from_dir(session, directory)
+        tasks = release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)
     else:
         info = await release_module.load_release(session, release.source)
         if release.mode == "to-dir":
-            tasks = release_module.to_dir_tasks(info, Path(release.directory or ""))
+            # Only the task list here: recording the release on the medium is prepare_media's, which a
+            # dry run and the runbook never call.
+            tasks = release_module.to_dir_tasks(info, directory, prepare=False)
         else:
             tasks = release_module.release_tasks(info, release.target, release.to_release_image)
     instructions = None
-    if release.mode != "to-dir":
+    if release.target:  # a to-dir plan that names its target gets the instructions before the trip
         instructions = release_mirror_instructions(info, release.target, release.to_release_image)
     return info, tasks, instructions
 
 
-async def prepare(plan: Plan, session: RegistrySession) -> Prepared:
+async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = False) -> Prepared:
+    """Everything a run needs. ``read_only`` (a dry run, the runbook): compute only, and never write to
+    or delete from the removable medium; otherwise a to-dir plan's medium is checked for space and
+    made ready (see :func:`prepare_media`)."""
     prepared = Prepared(plan)
     prepared.samples, prepared.samples_tasks = prepare_samples(plan)
     prepared.ca = prepare_ca(plan)
     prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(plan, session)
+    if not read_only:
+        await prepare_media(prepared, session)
     return prepared
 
 
-def _write(path: Path, text: str) -> Path:
-    """Atomic: an interrupted run never leaves half a YAML file for someone to apply."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+def _media_directory(plan: Plan) -> Path | None:
+    release = plan.release
+    if release is None or release.mode != "to-dir" or not release.directory:
+        return None
+    return Path(release.directory)
+
+
+async def _source_blobs(endpoints: Endpoints, location: Location) -> tuple[dict[str, int], int]:
+    """(digest → size of every blob, bytes of the manifests) of one source image."""
+    source, reference = endpoints.source(location)
+    top = await source.get_manifest(reference)
+    manifests = [top]
+    if top.is_index:
+        manifests += await asyncio.gather(*(source.get_manifest(d.digest) for d in top.children()))
+    return {d.digest: d.size for m in manifests for d in m.blobs()}, sum(len(m.raw) for m in manifests)
+
+
+async def check_media_space(prepared: Prepared, session: RegistrySession,
+                            reserve: int = SPACE_RESERVE) -> MediaSpace | None:
+    """For a to-dir plan: what the copy still has to write (release and samples, shared blobs once)
+    against the free space; LocalStorageError before anything is copied when it cannot fit."""
+    directory = _media_directory(prepared.plan)
+    if directory is None:
+        return None
+    endpoints = Endpoints(session)
+    sources = [t.source for t in prepared.tasks if isinstance(t.destination, LayoutLocation)]
+    found = await asyncio.gather(*(_source_blobs(endpoints, s) for s in sources), return_exceptions=True)
+    blobs: dict[str, int] = {}
+    manifest_bytes = 0
+    for item in found:
+        if isinstance(item, MirrorError):
+            continue  # an image that cannot be read: the copy reports it (or skips it) as it should
+        if isinstance(item, BaseException):
+            raise item
+        blobs.update(item[0])
+        manifest_bytes += item[1]
+    layout = OCILayout(directory)
+    space = MediaSpace(directory, layout.missing_bytes(blobs) + manifest_bytes, layout.free_bytes())
+    if space.needed and space.needed + reserve > space.free:
+        from .release import human_size
+
+        raise LocalStorageError(
+            f"{directory} needs {human_size(space.needed)} more for this plan's images but only "
+            f"{human_size(space.free)} is free; free some space or set another release.directory in the plan")
+    return space
+
+
+def _forget_incomplete_samples(directory: Path, tasks: list[CopyTask]) -> None:
+    """A samples image in the layout whose blobs are not all there (a damaged medium) loses its manifest,
+    so the copy writes it again instead of counting it as done (as core.release does for the release)."""
+    layout = OCILayout(directory)
+    if not layout.exists():
+        return
+    names = {t.destination.name for t in tasks if isinstance(t.destination, LayoutLocation)}
+    for entry in layout.entries():
+        if entry.name in names and layout.has_blob(entry.digest) and not _complete_in(layout, entry.digest):
+            try:
+                layout.blob_path(entry.digest).unlink()
+            except OSError as exc:
+                raise LocalStorageError(f"cannot repair {directory}: {exc.strerror or exc}") from None
+
+
+def _complete_in(layout: OCILayout, digest: str) -> bool:
     try:
+        top = layout.get_manifest(digest)
+        manifests = [top] + [layout.get_manifest(d.digest) for d in top.children()]
+    except MirrorError:
+        return False
+    return all(layout.has_blob(d.digest, d.size) for m in manifests for d in m.blobs())
+
+
+async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
+    """Before a real to-dir copy: fail early when short of space, then record the release on the medium
+    and forget damaged images. The only place that writes to the medium before the copy."""
+    directory = _media_directory(prepared.plan)
+    if directory is None:
+        return
+    prepared.space = await check_media_space(prepared, session)
+    if prepared.release is not None:
+        from .release import to_dir_tasks
+
+        to_dir_tasks(prepared.release, directory, prepare=True)
+    _forget_incomplete_samples(directory, prepared.samples_tasks)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Atomic: an interrupted run never leaves half a YAML file for someone to apply. Any file error is
+    one LocalStorageError naming the path."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # documents for people and oc, no secrets: not mkstemp's private 0600
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write to") from None
     return path
 
 
@@ -153,22 +303,41 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
     if prepared.instructions is not None:
         written += prepared.instructions.write(out)
     if prepared.samples is not None:
-        written.append(_write(out / "samples-mapping.txt", prepared.samples.mapping_text()))
-        written.append(_write(out / "samples-operator-config.yaml", prepared.samples.config_yaml()))
+        written.append(write_text(out / "samples-mapping.txt", prepared.samples.mapping_text()))
+        written.append(write_text(out / "samples-operator-config.yaml", prepared.samples.config_yaml()))
     if prepared.ca is not None:
-        written.append(_write(out / "registry-config.yaml", prepared.ca.yaml()))
-    written.append(_write(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
+        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml()))
+    written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written
+
+
+class _LookOnlyEndpoints(Endpoints):
+    """For a dry run: a layout destination is looked at, never created (the engine's endpoints create
+    the directory as soon as a task names it)."""
+
+    def layout(self, path: Path, *, create: bool) -> OCILayout:
+        return super().layout(path, create=False)
+
+
+async def _copy(tasks: list[CopyTask], session: RegistrySession, options: CopyOptions,
+                on_event: EventSink | None, cancel: asyncio.Event | None) -> CopyResult:
+    copier = Copier(session, options, on_event=on_event, cancel=cancel)
+    if options.dry_run:
+        copier.endpoints = _LookOnlyEndpoints(session)
+    return await copier.run(tasks)
 
 
 async def run_plan(plan: Plan, *, dry_run: bool = False, on_event: EventSink | None = None,
                    cancel: asyncio.Event | None = None, write: bool = True) -> RunResult:
+    """The whole plan. A dry run reads sources and the medium but writes nothing anywhere."""
     async with session_for(plan) as session:
-        prepared = await prepare(plan, session)
+        prepared = await prepare(plan, session, read_only=dry_run)
         if not prepared.tasks:
             raise InputError("the plan has nothing to mirror: choose a release or some image streams")
+        if dry_run:  # the same early answer on space a real run would give
+            prepared.space = await check_media_space(prepared, session)
         options = CopyOptions(skip_missing=plan.options.skip_missing, continue_on_error=plan.options.continue_on_error,
                               dry_run=dry_run)
-        result = await copy_images(prepared.tasks, session, options, on_event=on_event, cancel=cancel)
-    outputs = write_outputs(prepared) if write and result.ok else []
+        result = await _copy(prepared.tasks, session, options, on_event, cancel)
+    outputs = write_outputs(prepared) if write and result.ok and not dry_run else []
     return RunResult(prepared, result, outputs)

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 from core.plan import load_plan
-from core.run import RunResult, prepare, run_plan, session_for, write_outputs
+from core.run import (Prepared, RunResult, prepare, prepare_ca, prepare_samples, run_plan, session_for, write_outputs,
+                      write_text)
 from core.runbook import render_runbook
 
-from .common import ProgressPrinter, run_async, summary_text
+from .common import ProgressPrinter, human_bytes, run_async, summary_text
 
 RUN_EPILOG = """\
 A plan is the YAML file the wizard saves (Ctrl+S). It names the auth file (never a password), the
@@ -58,6 +59,10 @@ def run_command(args: argparse.Namespace) -> int:
         printer.finish()
     copy = result.copy
     assert copy is not None
+    space = result.prepared.space
+    if space is not None and not args.json:
+        print(f"space: {human_bytes(space.needed)} to write to {space.directory}, {human_bytes(space.free)} free",
+              file=sys.stderr)
     if args.json:
         data = copy.as_dict()
         data["outputs"] = [str(p) for p in result.outputs]
@@ -77,19 +82,18 @@ def runbook_command(args: argparse.Namespace) -> int:
 
     async def build() -> str:
         if args.offline:
-            from core.run import Prepared, prepare_ca, prepare_samples
-
             prepared = Prepared(plan)
             prepared.samples, _ = prepare_samples(plan)
             prepared.ca = prepare_ca(plan)
         else:
             async with session_for(plan) as session:
-                prepared = await prepare(plan, session)
-        return render_runbook(plan, prepared.runbook_parts())
+                # Reads only: writing down a plan never touches its removable medium.
+                prepared = await prepare(plan, session, read_only=True)
+        return render_runbook(plan, prepared.runbook_parts(plan_file=args.plan))
 
     text = asyncio.run(build())
     if args.output:
-        Path(args.output).write_text(text)
+        write_text(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
