@@ -1,12 +1,18 @@
 """The runbook: one Markdown document, in the procedure's order, with every command and YAML document
 for the choices in a plan. It is what a first-time admin keeps next to the cluster.
 
+The order is the procedure's (sections 3.1 to 3.4): the mirror host and its registry, credentials, the
+release mirror (and the installer extracted from it), the samples images, install-config.yaml, then
+on the running cluster the CA ConfigMap and image.config patch *before* the samples operator patch,
+because the operator imports from the mirror only once the cluster trusts the mirror's CA.
+
 It never contains a password: the credentials step shows how to make the ``auth`` value, with
 placeholders where the secret goes.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +21,10 @@ from .plan import Plan
 
 PRODUCT_REPO = "openshift-release-dev"
 RELEASE_NAME = "ocp-release"
+# Every platform, digests unchanged: the cluster pulls release components by digest.
+SKOPEO_COPY = "skopeo copy --all --preserve-digests"
+CA_CONFIGMAP = "registry-config"
+SAMPLES_CONFIG = "configs.samples.operator.openshift.io/cluster"
 
 
 @dataclass
@@ -28,7 +38,31 @@ class RunbookParts:
     instructions: Any = None          # core.mirror_config.MirrorInstructions
     samples: Any = None               # core.samples.SamplesPlan
     ca: Any = None                    # core.ca.CAManifests
+    plan_file: str | None = None      # the plan's path, for the `mirror-wizard run` lines
     extra_notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    """What every section needs, worked out once."""
+
+    plan: Plan
+    parts: RunbookParts
+    auth: str
+    tls: str          # " --ca-file X" for every CA file of the plan ("" without)
+    plan_file: str
+
+    @property
+    def mirror(self) -> str:
+        return self.plan.mirror.registry
+
+    @property
+    def media(self) -> str | None:
+        """The removable-media directory, when the plan goes through one."""
+        release = self.plan.release
+        if release is None or release.mode == "registry":
+            return None
+        return release.directory or "<removable media path>"
 
 
 def _q(value: str) -> str:
@@ -50,13 +84,47 @@ def _human(n: int) -> str:
 
 def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
     parts = parts or RunbookParts()
-    mirror = plan.mirror.registry
-    auth = plan.auth_file or "<path to your merged pull secret>"
+    tls = "".join(f" --ca-file {_q(f)}" for f in plan.ca_files())
+    ctx = _Context(plan, parts, plan.auth_file or "<path to your merged pull secret>", tls,
+                   parts.plan_file or "plan.yaml")
     out: list[str] = ["# Mirroring runbook", ""]
-    out += [f"Mirror registry: `{mirror}`. Made by mirror-wizard from the plan it saved; every step lists",
-            "the `oc` commands that do the same, so the procedure can be repeated by hand.", ""]
+    out += [f"Mirror registry: `{ctx.mirror}`. Made by mirror-wizard from the plan it saved; every step lists",
+            "the commands that do the same by hand. Sections 1 to 4 run on the mirror host (or, with removable",
+            "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
+            "running cluster (`oc login` as cluster-admin).", ""]
+    if ctx.media is not None:
+        out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {_q(ctx.plan_file)}`.", ""]
+    for section in (_host_section, _credentials_section, _release_section, _samples_copy_section,
+                    _install_section, _ca_section, _samples_operator_section, _check_section):
+        out += section(ctx)
+    for note in parts.extra_notes:
+        out.append(f"> {note}")
+    return "\n".join(out).rstrip() + "\n"
 
-    out += ["## 1. Credentials", "",
+
+# -- on the mirror host -------------------------------------------------------------------------------
+
+def _host_section(ctx: _Context) -> list[str]:
+    out = ["## 1. The mirror host and its registry", "",
+           f"The mirror registry `{ctx.mirror}` serves TLS with a certificate whose Subject Alternative Name",
+           "covers the host name clients use."]
+    ca_file = ctx.plan.mirror.ca_file
+    if ca_file:
+        out += [f"The plan trusts it through the CA in `{ca_file}`; check both before copying:", "",
+                _code(f"mirror-wizard ca check --registry {ctx.mirror} --ca-file {_q(ca_file)}", "sh")]
+    else:
+        out += ["", "When it is signed by a private CA, name the CA file in the plan (mirror.ca_file) so every",
+                "command and the cluster trust it.", ""]
+    insecure = ctx.plan.insecure_hosts()
+    if insecure:
+        out += [f"The plan allows plain HTTP or unverified TLS for {', '.join(f'`{h}`' for h in insecure)}; the",
+                "commands below need `--insecure` for those (it applies to every registry they contact).", ""]
+    return out
+
+
+def _credentials_section(ctx: _Context) -> list[str]:
+    auth, mirror = ctx.auth, ctx.mirror
+    return ["## 2. Credentials", "",
             "The pull secret from console.redhat.com lets the mirror host read Red Hat's registries. The mirror",
             "registry's login is added to it as one more `auths` entry whose `auth` is base64 of `user:password`.", "",
             _code(f"echo -n '<user_name>:<password>' | base64 -w0\n"
@@ -65,23 +133,13 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
             "With mirror-wizard (the password is read from standard input, never from the command line):", "",
             _code(f"mirror-wizard credentials add --pull-secret pull-secret.json --registry {mirror} \\\n"
                   f"    --username <user_name> --password-stdin --remember -o {_q(auth)}\n"
-                  f"mirror-wizard credentials check -a {_q(auth)}", "sh")]
-
-    out += _release_section(plan, parts, auth)
-    out += _samples_section(plan, parts, auth)
-    out += _ca_section(plan, parts)
-    out += ["## 6. Check", "",
-            _code("oc get imagecontentsourcepolicy,imagedigestmirrorset\n"
-                  "oc get configs.samples.operator.openshift.io/cluster -o yaml\n"
-                  "oc get is -n openshift   # every mirrored stream imports; skipped ones are absent", "sh")]
-    for note in parts.extra_notes:
-        out.append(f"> {note}")
-    return "\n".join(out).rstrip() + "\n"
+                  f"mirror-wizard credentials check -a {_q(auth)}{ctx.tls}", "sh")]
 
 
-def _release_section(plan: Plan, parts: RunbookParts, auth: str) -> list[str]:
+def _release_section(ctx: _Context) -> list[str]:
+    plan, parts = ctx.plan, ctx.parts
     release = plan.release
-    out = ["## 2. Release images", ""]
+    out = ["## 3. Release images", ""]
     if release is None:
         return out + ["This plan mirrors no release.", ""]
     version = parts.release_version or release.version or "<release_version>"
@@ -92,85 +150,198 @@ def _release_section(plan: Plan, parts: RunbookParts, auth: str) -> list[str]:
     if parts.release_components is not None:
         size = f", {_human(parts.release_bytes)} of layers" if parts.release_bytes is not None else ""
         out += [f"Release {version} ({arch}): {parts.release_components} component images{size}.", ""]
+    auth = _q(ctx.auth)
     out += ["The variables the procedure uses:", "",
             _code(f"OCP_RELEASE={_q(version)}\nLOCAL_REGISTRY={_q(registry)}\nLOCAL_REPOSITORY={_q(repository)}\n"
-                  f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={_q(auth)}\nRELEASE_NAME={RELEASE_NAME}\n"
+                  f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={auth}\nRELEASE_NAME={RELEASE_NAME}\n"
                   f"ARCHITECTURE={_q(arch)}" + (f"\nREMOVABLE_MEDIA_PATH={_q(release.directory)}" if release.directory else ""), "sh")]
     source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{version}-{arch}"
+    to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
     if release.mode == "registry":
         out += ["Mirror straight into the registry:", "",
-                _code(f"mirror-wizard release mirror -a {_q(auth)} --from {source} --to {target} \\\n"
+                _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from {source} --to {target} \\\n"
                       f"    --to-release-image {to_release}\n"
                       f"# oc: oc adm release mirror -a ${{LOCAL_SECRET_JSON}} --from={source} \\\n"
                       f"#       --to=${{LOCAL_REGISTRY}}/${{LOCAL_REPOSITORY}} --to-release-image={to_release}", "sh")]
     else:
-        directory = release.directory or "<removable media path>"
-        out += ["On the connected host, write the release to removable media:", "",
-                _code(f"mirror-wizard release mirror -a {_q(auth)} --from {source} --to-dir {_q(directory)}\n"
-                      f"# oc: oc adm release mirror -a ${{LOCAL_SECRET_JSON}} --to-dir={directory} {source}", "sh"),
-                "Carry the media to the mirror host, then upload it:", "",
-                _code(f"mirror-wizard release mirror -a {_q(auth)} --from-dir {_q(directory)} --to {target}\n"
-                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} --from-dir={directory} \\\n"
-                      f"#       \"file://openshift/release:{version}*\" {target}", "sh")]
-    instructions = parts.instructions
-    if instructions is not None:
-        out += ["Add this to `install-config.yaml` (new clusters):", "",
-                _code(instructions.image_content_sources_yaml(), "yaml"),
-                "(Newer installers read the same as `imageDigestSources`:)", "",
-                _code(instructions.image_digest_sources_yaml(), "yaml"),
-                "For a running cluster apply one of these (ImageDigestMirrorSet on 4.13 and later):", "",
-                _code(_yaml(instructions.idms()), "yaml"), _code(_yaml(instructions.icsp()), "yaml")]
-    else:
-        out += ["The `imageContentSources` block is printed by the mirror command; keep it for install-config.yaml.", ""]
+        out += _removable_media_release(ctx, source, target, to_release, to_release_flag, f"{version}-{arch}")
     out += ["Extract the installer from the mirrored release, so it installs exactly these images:", "",
-            _code(f"mirror-wizard release extract -a {_q(auth)} --command openshift-install --to . {to_release}\n"
+            _code(f"mirror-wizard release extract -a {auth}{ctx.tls} --command openshift-install --to . {to_release}\n"
                   f"# oc: oc adm release extract -a ${{LOCAL_SECRET_JSON}} --command=openshift-install {to_release}", "sh")]
     return out
 
 
-def _samples_section(plan: Plan, parts: RunbookParts, auth: str) -> list[str]:
-    samples = plan.samples
-    out = ["## 3. Samples image streams", ""]
+def _removable_media_release(ctx: _Context, source: str, target: str, to_release: str, to_release_flag: str,
+                             tag: str) -> list[str]:
+    from .release import LAYOUT_REPOSITORY
+
+    directory = ctx.media or "<removable media path>"
+    d, auth = _q(directory), _q(ctx.auth)
+    release_name = f"{LAYOUT_REPOSITORY}:{tag}"
+    select = f'select(startswith("{release_name}-"))'
+    return [
+        "On the connected host, write the release to removable media (a standard OCI image layout: each",
+        f"image is named `{release_name}[-<component>]` in it):", "",
+        _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from {source} --to-dir {d}", "sh"),
+        "Carry the media to the mirror host, then upload it (same tags and digests as a direct mirror):", "",
+        _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from-dir {d} --to {target}{to_release_flag}", "sh"),
+        "Without mirror-wizard on the mirror host, skopeo uploads the same directory (it trusts the mirror's",
+        f"CA from `/etc/containers/certs.d/{ctx.mirror}/ca.crt`):", "",
+        _code(f"MEDIA={d}\n"
+              f"{SKOPEO_COPY} --dest-authfile {auth} \\\n"
+              f"    \"oci:${{MEDIA}}:{release_name}\" docker://{to_release}\n"
+              f"jq -r '.manifests[].annotations[\"org.opencontainers.image.ref.name\"] // empty | {select}' \\\n"
+              f"    \"${{MEDIA}}/index.json\" | while read -r name; do\n"
+              f"  {SKOPEO_COPY} --dest-authfile {auth} \\\n"
+              f"      \"oci:${{MEDIA}}:$name\" \"docker://{target}:${{name#{LAYOUT_REPOSITORY}:}}\"\n"
+              "done", "sh"),
+        "`oc adm release mirror --to-dir` and `oc image mirror --from-dir` are a separate route: they write",
+        "and read oc's own directory format, not this OCI layout. Use one route on both sides.", ""]
+
+
+def _samples_copy_section(ctx: _Context) -> list[str]:
+    samples = ctx.plan.samples
+    out = ["## 4. Samples images", ""]
     if samples is None:
         return out + ["This plan mirrors no samples image streams. Either set the Cluster Samples Operator to",
-                      "`Removed`, or mirror the streams you need later.", ""]
-    mirror = samples.mirror or plan.mirror.registry
-    sample_plan = parts.samples
-    if sample_plan is not None:
-        out += [f"{len(sample_plan.included)} image streams mirrored ({sample_plan.images} images), "
-                f"{len(sample_plan.skipped)} skipped.", "",
-                "Images to copy (`SRC=DST`, saved as `samples-mapping.txt`):", "",
-                _code(sample_plan.mapping_text() or "# nothing to copy"),
-                _code(f"mirror-wizard image mirror -a {_q(auth)} -f samples-mapping.txt\n"
-                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f samples-mapping.txt", "sh"),
-                "Point the operator at the mirror and skip what was not mirrored:", "",
-                _code(sample_plan.config_yaml(), "yaml")]
-        out += [_code("\n".join(c for c in sample_plan.commands if not c.startswith("oc image mirror")), "sh")]
-        for note in sample_plan.notes:
-            out.append(f"> {note}")
-        out.append("")
+                      "`Removed` (section 8), or mirror the streams you need later.", ""]
+    sample_plan = ctx.parts.samples
+    if sample_plan is None:
+        sources = " ".join(f"--imagestreams {_q(p)}" for p in samples.paths) or "--from-cluster"
+        mirror = samples.mirror or ctx.mirror
+        return out + ["Plan the copies (which images the chosen streams use, and where they land):", "",
+                      _code(f"mirror-wizard samples plan {sources} --mirror {mirror} \\\n"
+                            "    --mapping-out samples-mapping.txt --config-out samples-operator-config.yaml", "sh")]
+    out += [f"{len(sample_plan.included)} image streams mirrored ({sample_plan.images} images), "
+            f"{len(sample_plan.skipped)} skipped.", "",
+            "Images to copy (`SRC=DST`, saved as `samples-mapping.txt`):", "",
+            _code(sample_plan.mapping_text() or "# nothing to copy")]
+    if ctx.media is None:
+        out += [_code(f"mirror-wizard image mirror -a {_q(ctx.auth)}{ctx.tls} -f samples-mapping.txt\n"
+                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f samples-mapping.txt", "sh")]
     else:
-        out += [_code(f"mirror-wizard samples plan --imagestreams {_q(samples.path or '<streams>')} --mirror {mirror}", "sh")]
+        out += _removable_media_samples(ctx, sample_plan)
+    for note in sample_plan.notes:
+        out.append(f"> {note}")
+    out.append("")
     return out
 
 
-def _ca_section(plan: Plan, parts: RunbookParts) -> list[str]:
-    out = ["## 4. Trust the mirror registry's CA", ""]
-    registry = plan.mirror.registry
-    ca_file = plan.mirror.ca_file or "<path to ca.crt>"
-    key = registry.replace(":", "..")
-    out += ["The cluster must trust the CA that signed the mirror's certificate (which needs a Subject",
-            "Alternative Name for the host name clients use).", ""]
-    if parts.ca is not None:
-        out += [_code(parts.ca.yaml(), "yaml"), _code("\n".join(parts.ca.commands), "sh")]
+def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
+    """The samples travel with the release, in the same layout, each named by its source reference."""
+    from .endpoints import RegistryLocation
+    from .reference import parse_reference
+    from .run import samples_layout_name
+
+    directory, auth = ctx.media or "<removable media path>", _q(ctx.auth)
+    to_dir, from_dir = [], []
+    for src, dst in sample_plan.mapping:
+        layout = _q(f"oci:{directory}:{samples_layout_name(RegistryLocation(parse_reference(src)))}")
+        to_dir.append(f"{SKOPEO_COPY} --src-authfile {auth} docker://{src} {layout}")
+        from_dir.append(f"{SKOPEO_COPY} --dest-authfile {auth} {layout} docker://{dst}")
+    plan_file = _q(ctx.plan_file)
+    return [
+        f"They travel on the removable media with the release: `mirror-wizard run {plan_file}` (mode to-dir)",
+        "writes each image into the same directory, named by its source reference. On the mirror host, the",
+        "same plan with `release.mode: from-dir` (and the image stream files beside it) uploads them to the",
+        "destinations above.", "",
+        "The same by hand with skopeo, on the connected host:", "",
+        _code("\n".join(to_dir) or "# nothing to copy", "sh"),
+        "and on the mirror host:", "",
+        _code("\n".join(from_dir) or "# nothing to copy", "sh")]
+
+
+# -- installing ---------------------------------------------------------------------------------------
+
+def _install_section(ctx: _Context) -> list[str]:
+    out = ["## 5. Install the cluster, or update a running one", ""]
+    instructions = ctx.parts.instructions
+    pieces = ["pullSecret: '<the contents of {}>'".format(ctx.auth)]
+    ca_pem = _ca_pem(ctx)
+    if ctx.plan.mirror.ca_file or ca_pem:
+        pem = ca_pem or "-----BEGIN CERTIFICATE-----\n<the contents of the CA file>\n-----END CERTIFICATE-----\n"
+        indented = "".join(f"  {line}\n" for line in pem.rstrip("\n").splitlines())
+        pieces.append(f"additionalTrustBundle: |\n{indented.rstrip()}")
+    out += ["New installation: add to `install-config.yaml` the pull secret, the mirror's CA as",
+            "`additionalTrustBundle` (the PEM of its private CA, so every node trusts the mirror), and where",
+            "the release images are mirrored:", ""]
+    if instructions is not None:
+        pieces.append(instructions.image_content_sources_yaml().rstrip())
     else:
-        out += [_code(f"oc create configmap registry-config --from-file={key}={_q(ca_file)} -n openshift-config\n"
-                      "oc patch image.config.openshift.io/cluster --type=merge \\\n"
-                      "    --patch '{\"spec\":{\"additionalTrustedCA\":{\"name\":\"registry-config\"}}}'", "sh")]
-    out += ["## 5. Install or update", "",
-            "Install with the extracted `openshift-install` (with the imageContentSources above in",
-            "install-config.yaml), or apply the mirror set to a running cluster.", ""]
+        pieces.append("imageContentSources:   # printed by the release mirror command (section 3)")
+    out += [_code("\n".join(pieces), "yaml")]
+    if instructions is not None:
+        out += ["(Installers 4.14 and later also read the same as `imageDigestSources`:)", "",
+                _code(instructions.image_digest_sources_yaml(), "yaml"),
+                "Run the extracted `openshift-install` (section 3). To move a running cluster to this mirror",
+                "instead, apply one of these (ImageDigestMirrorSet on 4.13 and later):", "",
+                _code(_yaml(instructions.idms()), "yaml"), _code(_yaml(instructions.icsp()), "yaml")]
+    else:
+        out += ["Run the extracted `openshift-install` (section 3).", ""]
     return out
+
+
+def _ca_pem(ctx: _Context) -> str | None:
+    ca = ctx.parts.ca
+    if ca is None:
+        return None
+    data = (ca.configmap or {}).get("data") or {}
+    return next(iter(data.values()), None)
+
+
+# -- on the running cluster ---------------------------------------------------------------------------
+
+def _ca_section(ctx: _Context) -> list[str]:
+    out = ["## 6. On the running cluster: trust the mirror registry's CA", ""]
+    registry = ctx.mirror
+    ca_file = ctx.plan.mirror.ca_file or "<path to ca.crt>"
+    out += ["Image stream imports (the samples among them) use the cluster image configuration, not the",
+            "nodes' trust: give it the CA that signed the mirror's certificate before the samples operator",
+            "imports anything from the mirror.", ""]
+    if ctx.parts.ca is not None:
+        out += [_code(ctx.parts.ca.yaml(), "yaml"), _code("\n".join(ctx.parts.ca.commands), "sh")]
+        out += [f"> {note}" for note in ctx.parts.ca.notes] + [""]
+    else:
+        key = _configmap_key(registry)
+        patch = json.dumps({"spec": {"additionalTrustedCA": {"name": CA_CONFIGMAP}}}, separators=(",", ":"))
+        out += [_code(f"oc create configmap {CA_CONFIGMAP} --from-file={key}={_q(ca_file)} -n openshift-config\n"
+                      f"oc patch image.config.openshift.io/cluster --patch '{patch}' --type=merge", "sh")]
+    return out
+
+
+def _configmap_key(registry: str) -> str:
+    from .ca import configmap_key
+    from .errors import InputError
+
+    try:
+        return configmap_key(registry)
+    except InputError:  # an IPv6 mirror has no key; `mirror-wizard ca manifests` explains why
+        return registry.replace(":", "..")
+
+
+def _samples_operator_section(ctx: _Context) -> list[str]:
+    samples = ctx.plan.samples
+    out = ["## 7. On the running cluster: the Cluster Samples Operator", ""]
+    if samples is None:
+        patch = json.dumps({"spec": {"managementState": "Removed"}}, separators=(",", ":"))
+        return out + ["No samples are mirrored: keep the operator `Removed` (as a disconnected install leaves it):", "",
+                      _code(f"oc patch {SAMPLES_CONFIG} --type=merge --patch '{patch}'", "sh")]
+    sample_plan = ctx.parts.samples
+    out += ["With the mirror trusted (section 6), point the operator at it, skip what was not mirrored, and set",
+            "it `Managed` so it imports the mirrored streams:", ""]
+    if sample_plan is None:
+        return out + ["Apply the `samples-operator-config.yaml` that `mirror-wizard samples plan` wrote (section 4):", "",
+                      _code(f"oc apply -f samples-operator-config.yaml   # or: oc edit {SAMPLES_CONFIG}", "sh")]
+    commands = [c for c in sample_plan.commands if not c.startswith("oc image mirror")]
+    return out + [_code(sample_plan.config_yaml(), "yaml"), _code("\n".join(commands), "sh")]
+
+
+def _check_section(ctx: _Context) -> list[str]:
+    return ["## 8. Check", "",
+            _code("oc get imagecontentsourcepolicy,imagedigestmirrorset\n"
+                  "oc get image.config.openshift.io/cluster -o jsonpath='{.spec.additionalTrustedCA}'\n"
+                  f"oc get {SAMPLES_CONFIG} -o yaml\n"
+                  "oc get is -n openshift   # every mirrored stream imports; skipped ones are absent", "sh")]
 
 
 def _yaml(data: Any) -> str:

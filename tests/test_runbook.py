@@ -1,0 +1,133 @@
+"""The runbook: the procedure's order, the plan's real files in every command, nothing claimed that
+oc does not do, and ``mirror-wizard runbook`` errors as one line.
+
+Built from real parts: the shared fixture image streams, a CA made by the tests, mirror instructions
+as core.mirror_config makes them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from core.mirror_config import MirrorInstructions
+from core.plan import plan_from_dict
+from core.run import prepare_ca, prepare_samples
+from core.runbook import RunbookParts, render_runbook
+from tui.cli import main
+
+FIXTURES = Path("/work/shared/fixtures/imagestreams")
+MIRROR = "mirror.example.com:8443"
+TARGET = f"{MIRROR}/ocp4/openshift4"
+SOURCE = "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"
+
+
+def _plan(pki, mode: str = "registry", **release: str):
+    data = {
+        "auth_file": "/home/admin/pull-secret.json",
+        "mirror": {"registry": MIRROR, "ca_file": str(pki.ca_file)},
+        "release": {"source": SOURCE, "mode": mode, "target": TARGET, "version": "4.17.3", **release},
+        "samples": {"paths": [str(FIXTURES / "ruby-rhel.json"), str(FIXTURES / "jenkins-rhel.json")]},
+    }
+    return plan_from_dict(data)
+
+
+def _render(plan) -> str:
+    samples, _ = prepare_samples(plan)
+    instructions = MirrorInstructions([("quay.io/openshift-release-dev/ocp-release", TARGET),
+                                       ("quay.io/openshift-release-dev/ocp-v4.0-art-dev", TARGET)])
+    parts = RunbookParts(release_version="4.17.3", release_architecture="x86_64", release_components=3,
+                         instructions=instructions, samples=samples, ca=prepare_ca(plan), plan_file="plan.yaml")
+    return render_runbook(plan, parts)
+
+
+def _position(text: str, needle: str) -> int:
+    assert needle in text, needle
+    return text.index(needle)
+
+
+def test_sections_follow_the_procedure(pki) -> None:
+    text = _render(_plan(pki))
+    headings = re.findall(r"^## \d+\. (.*)$", text, flags=re.M)
+    assert headings == [
+        "The mirror host and its registry", "Credentials", "Release images", "Samples images",
+        "Install the cluster, or update a running one",
+        "On the running cluster: trust the mirror registry's CA",
+        "On the running cluster: the Cluster Samples Operator", "Check"]
+    # The samples registry must be trusted before the operator is pointed at it.
+    configmap = _position(text, "oc create configmap registry-config")
+    image_patch = _position(text, "oc patch image.config.openshift.io/cluster")
+    samples_patch = _position(text, "oc patch configs.samples.operator.openshift.io/cluster")
+    assert configmap < image_patch < samples_patch
+    assert _position(text, "mirror-wizard release mirror") < _position(text, "imageContentSources:") < configmap
+
+
+def test_commands_use_the_plans_files(pki) -> None:
+    text = _render(_plan(pki))
+    ca = str(pki.ca_file)
+    assert f"oc create configmap registry-config --from-file=mirror.example.com..8443={ca} -n openshift-config" in text
+    mirror_line = next(line for line in text.splitlines() if line.startswith("mirror-wizard release mirror"))
+    extract_line = next(line for line in text.splitlines() if line.startswith("mirror-wizard release extract"))
+    for line in (mirror_line, extract_line):
+        assert f"--ca-file {ca}" in line and "-a /home/admin/pull-secret.json" in line
+    assert f"mirror-wizard image mirror -a /home/admin/pull-secret.json --ca-file {ca} -f samples-mapping.txt" in text
+
+
+def test_install_config_carries_the_ca_as_additional_trust_bundle(pki) -> None:
+    text = _render(_plan(pki))
+    block = text.split("```yaml\n")[1].split("```")[0]
+    assert block.startswith("pullSecret:")
+    install = yaml.safe_load(block)
+    assert install["additionalTrustBundle"] == pki.ca_file.read_text()
+    assert install["imageContentSources"][0]["mirrors"] == [TARGET]
+
+
+def test_removable_media_names_our_tools_not_ocs_directory_reader(pki) -> None:
+    text = _render(_plan(pki, "to-dir", directory="/media/usb"))
+    assert "--from-dir /media/usb --to " + TARGET in text
+    assert "oc image mirror -a" not in text and "oc image mirror --from-dir" not in text.replace(
+        "`oc image mirror --from-dir` are a separate route", "")
+    assert 'skopeo copy --all --preserve-digests --dest-authfile /home/admin/pull-secret.json \\\n' \
+           '    "oci:${MEDIA}:openshift/release:4.17.3-x86_64" docker://' + TARGET + ":4.17.3-x86_64" in text
+    # the samples travel in the same layout, named by their source reference
+    ruby = "registry.redhat.io/ubi9/ruby-33:latest"
+    assert f"oci:/media/usb:{ruby} docker://{MIRROR}/ubi9/ruby-33:latest" in text
+    assert f"docker://{ruby} oci:/media/usb:{ruby}" in text
+    assert "mirror-wizard run plan.yaml" in text
+
+
+def test_every_samples_path_of_the_plan_is_read(pki) -> None:
+    text = _render(_plan(pki))  # ruby from the first path, jenkins from the second
+    assert "2 image streams mirrored" in text
+    assert (f"registry.redhat.io/ocp-tools-4/jenkins-rhel8:v4.13.0={MIRROR}/ocp-tools-4/jenkins-rhel8:v4.13.0\n"
+            in text)
+    assert f"registry.redhat.io/ubi9/ruby-33:latest={MIRROR}/ubi9/ruby-33:latest\n" in text
+
+
+def test_runbook_command_output_errors_are_one_line(pki, tmp_path: Path, capsys) -> None:
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump({"mirror": {"registry": MIRROR, "ca_file": str(pki.ca_file)},
+                                         "samples": {"paths": [str(FIXTURES)]}}))
+    blocker = tmp_path / "a-file"  # a folder that cannot exist (the tests may run as root)
+    blocker.write_text("")
+    code = main(["runbook", str(plan_file), "--offline", "-o", str(blocker / "dir" / "runbook.md")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err == f"error: cannot write {blocker}/dir/runbook.md: Not a directory; choose a folder you can write to\n"
+
+    out = tmp_path / "docs" / "runbook.md"
+    assert main(["runbook", str(plan_file), "--offline", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Mirroring runbook") and f"--from-file=mirror.example.com..8443={pki.ca_file}" in text
+    assert not list(out.parent.glob(".runbook.md.*"))
+
+
+def test_a_missing_samples_path_names_the_plan_key(pki, tmp_path: Path, capsys) -> None:
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump({"mirror": {"registry": MIRROR},
+                                         "samples": {"paths": [str(FIXTURES), str(tmp_path / "jenkins")]}}))
+    code = main(["runbook", str(plan_file), "--offline"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: plan samples.paths: ") and str(tmp_path / "jenkins") in err
