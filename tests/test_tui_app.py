@@ -12,6 +12,7 @@ from tui.screens.preflight import check_auth_file, check_disk
 from tui.state import WizardState
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
+from tests.test_tui_snapshots import workdir  # noqa: F401  (fixture)
 
 
 def write_pull_secret(path: Path, hosts=("quay.io", "registry.redhat.io")) -> Path:
@@ -124,7 +125,13 @@ def test_preflight_disk_check_fails_when_the_media_folder_is_too_small(tmp_path:
 
 
 class _Running:
+    """Stands in for the copy worker: running, and records being cancelled."""
+
     is_running = True
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 async def test_cancel_asks_first_and_only_yes_sets_the_cancel_event(tmp_path: Path) -> None:
@@ -135,7 +142,8 @@ async def test_cancel_asks_first_and_only_yes_sets_the_cancel_event(tmp_path: Pa
     app = make_app(tmp_path, start="mirror")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        app.mirror_worker = _Running()  # a copy in progress, without a registry
+        worker = _Running()
+        app.mirror_worker = worker  # a copy in progress, without a registry
         app.mirror_cancel = asyncio.Event()
         app.state.progress.running = True
         await pilot.pause(0.3)  # the screen redraws: Cancel is enabled while running
@@ -153,7 +161,8 @@ async def test_cancel_asks_first_and_only_yes_sets_the_cancel_event(tmp_path: Pa
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
-        assert app.mirror_cancel.is_set()
+        # Both: the engine's own cancel checks, and the task cancelled so a stuck read ends at once.
+        assert app.mirror_cancel.is_set() and app.mirror_worker.cancelled
         app.mirror_worker = None
 
 
@@ -186,3 +195,202 @@ async def test_clicking_a_visited_step_jumps_back(tmp_path: Path) -> None:
         await pilot.click(StepIndicator, offset=(3, 0))  # on "✓ Preflight"
         await pilot.pause()
         assert app.current_mode == "preflight"
+
+
+# -- review fixes -----------------------------------------------------------------------------------
+
+def _finished_mirror_app(workdir: Path, start: str) -> MirrorWizardApp:
+    """The snapshot tests' fixed plan, with a mirror that completed for it."""
+    from tests.test_tui_snapshots import fixed_state, with_ca, with_prepared, with_release
+
+    state = fixed_state()
+    with_release(state)
+    with_ca(state)
+    with_prepared(state)
+    state.progress.reset()
+    state.progress.finish()
+    state.visited = {"preflight", "credentials", "release", "samples", "ca", "review", "mirror"}
+    return MirrorWizardApp(state, start=start, auto_check=False)
+
+
+async def test_a_plan_changed_after_the_mirror_marks_it_out_of_date(workdir: Path) -> None:  # noqa: F811
+    from tui.screens.samples import StreamTable
+
+    app = _finished_mirror_app(workdir, "samples")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.state.mirror_out_of_date()
+        table = app.screen.query_one(StreamTable)
+        table.focus()
+        await pilot.pause()
+        table.move_cursor(row=[r.value for r in table.rows].index("jenkins"))
+        await pilot.press("space")  # one more stream: jenkins is mirrored now
+        await pilot.pause()
+        assert "jenkins" not in app.state.samples.skip
+        await app.goto("mirror")
+        await pilot.pause()
+        outcome = str(app.screen.query_one("#outcome").render())
+        assert "out of date" in outcome and "mirror complete" not in outcome
+        assert str(app.screen.query_one("#start").label) == "Resume"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "mirror"  # not on to Done with an old mirror
+        await app.goto("done")
+        await pilot.pause()
+        assert "plan changed" in str(app.screen.query_one("#status").render())
+
+
+async def test_invalid_inputs_stay_visible_with_their_value(tmp_path: Path) -> None:
+    app = make_app(tmp_path, start="credentials")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        secret = app.screen.query_one("#secret")
+        bad = tmp_path / "broken.json"
+        bad.write_text("{not json")
+        secret.value = str(bad)
+        secret.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert secret.has_class("-invalid")
+        assert secret.content_region.height >= 1 and secret.content_region.width > 10
+        assert secret.value == str(bad)
+        assert "broken.js" in secret.render_line(0).text  # the value itself is on screen
+
+
+async def test_an_unexpected_error_in_the_mirror_is_one_line_and_resets(tmp_path: Path) -> None:
+    app = make_app(tmp_path, start="mirror")
+
+    async def broken(cancel) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("something odd\nTraceback (most recent call last): ...")
+
+    app._run_mirror = broken  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        progress = app.state.progress
+        assert not progress.running and progress.error
+        outcome = str(app.screen.query_one("#outcome").render())
+        assert "RuntimeError: something odd" in outcome and "Traceback" not in outcome
+        assert not app.screen.query_one("#start").disabled
+        assert str(app.screen.query_one("#start").label) == "Resume"
+
+
+async def test_a_failure_reason_is_readable_at_80_columns(tmp_path: Path) -> None:
+    from core.events import ImageFailed, PlanReady
+
+    app = make_app(tmp_path, start="mirror")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        progress = app.state.progress
+        progress.reset()
+        destination = "mirror.example.com:8443/ubi8/ruby-30:latest"
+        progress.set_rows([("registry.redhat.io/ubi8/ruby-30:latest", destination, "ubi8/ruby-30:latest")])
+        progress.feed(PlanReady(images=1, blobs=1, total_bytes=10))
+        reason = "registry.redhat.io: access denied to ubi8/ruby-30 (check the pull secret's entry)"
+        progress.feed(ImageFailed("registry.redhat.io/ubi8/ruby-30:latest", destination, reason))
+        progress.finish(error=f"1 image failed — {destination}: {reason}. Resume retries them")
+        app.screen.redraw()
+        await pilot.pause(0.3)
+        outcome = app.screen.query_one("#outcome")
+        assert outcome.region.height >= 2 and outcome.region.right <= 80
+        lines = [outcome.render_line(y).text for y in range(outcome.region.height)]
+        shown = " ".join(line.strip() for line in lines)
+        assert "ruby-30" in shown and "access denied" in shown and "pull secret's entry" in shown
+        log = app.screen.query_one("#log")
+        logged = " ".join(line.text.strip() for line in log.lines)
+        assert "pull secret's entry" in logged  # wrapped, not cut at the edge
+
+
+async def test_samples_registry_that_is_not_a_host_blocks_next(tmp_path: Path) -> None:
+    app = make_app(tmp_path, start="samples")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.screen.query_one("#samples-mirror")
+        field.value = "https://bad mirror/"
+        await pilot.pause()
+        assert field.has_class("-invalid") and "HOST" in str(app.screen.query_one("#mirror-error").render())
+        assert app.state.samples.mirror != "https://bad mirror/"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "samples" and "samplesRegistry" in str(app.screen.query_one("#status").render())
+        field.value = "registry.lab:5000"
+        await pilot.pause()
+        assert app.state.samples.mirror == "registry.lab:5000" and not field.has_class("-invalid")
+
+
+async def test_changing_the_mirror_host_forgets_what_was_said_about_the_old_one(tmp_path: Path) -> None:
+    from core.credentials import LoginResult
+
+    app = make_app(tmp_path, start="credentials")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.state.logins = [LoginResult("mirror.example.com:8443", "wrong-credentials", "rejected the password"),
+                            LoginResult("quay.io", "ok", "logged in")]
+        app.screen.show_logins()
+        app.screen.query_one("#password-error").update("✗ mirror.example.com:8443 rejected the password")
+        app.screen.query_one("#mirror").value = "registry.lab:5000"
+        await pilot.pause()
+        assert str(app.screen.query_one("#password-error").render()) == ""
+        assert [r.registry for r in app.state.logins] == ["quay.io"]
+
+
+def test_preflight_keeps_the_plaintext_keyring_warning(monkeypatch) -> None:
+    import core.credentials
+    from tui.screens.preflight import check_keyring
+
+    monkeypatch.setattr(core.credentials, "keyring_status", lambda: core.credentials.KeyringStatus(
+        True, "keyrings.alt.file.PlaintextKeyring", "note: this keyring keeps passwords unencrypted in /x"))
+    check = check_keyring()
+    assert check.state == "warn" and "unencrypted" in check.detail
+
+
+def test_eta_is_never_zero_while_images_remain() -> None:
+    from core.events import BlobProgress, BlobStarted, PlanReady
+    from tui.state import MirrorProgress
+
+    now = [100.0]
+    progress = MirrorProgress(clock=lambda: now[0])
+    progress.reset()
+    progress.set_rows([(f"src/{i}", f"dst/{i}", str(i)) for i in range(148)])
+    progress.feed(PlanReady(images=148, blobs=1, total_bytes=1000))
+    progress.feed(BlobStarted("sha256:" + "0" * 64, 1000, "dst"))
+    for _ in range(4):
+        now[0] += 0.5
+        progress.feed(BlobProgress("sha256:" + "0" * 64, 240))  # 96% of the bytes, no image done yet
+    assert progress.eta != 0 and progress.finishing
+
+
+async def test_review_plan_path_that_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    app = make_app(tmp_path, start="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        path = app.screen.query_one("#plan-path")
+        path.value = str(blocker / "plan.yaml")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        status = str(app.screen.query_one("#status").render())
+        assert status.startswith("plan not saved:") and "\n" not in status
+        assert path.value == str(blocker / "plan.yaml")
+        assert app.state.plan.mirror.registry == "mirror.example.com:8443"
+
+
+async def test_mirror_with_a_plan_it_cannot_prepare_says_why_in_one_line(tmp_path: Path) -> None:
+    app = make_app(tmp_path, start="mirror")
+    app.state.plan.release = None
+    app.state.samples.source, app.state.samples.path = "files", str(tmp_path / "no-such-streams")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        progress = app.state.progress
+        assert not progress.running and progress.error and "\n" not in progress.error
+        assert "no-such-streams" in str(app.screen.query_one("#outcome").render())
+        assert str(app.screen.query_one("#start").label) == "Resume"

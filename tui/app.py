@@ -26,7 +26,9 @@ from tui.screens.preflight import PreflightScreen
 from tui.screens.release import ReleaseScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.samples import SamplesScreen
-from tui.state import STEP_KEYS, WizardState, error_text, task_label
+from tui.state import STEP_KEYS, WizardState, error_text, plural, task_label
+
+CANCELLED_TEXT = "cancelled — everything copied so far is kept; Resume copies only what's missing"
 
 
 class MirrorWizardApp(App[int]):
@@ -93,14 +95,21 @@ class MirrorWizardApp(App[int]):
 
     def action_save_plan(self) -> None:
         path = self.state.save_path()
+        screen = self.screen if isinstance(self.screen, StepScreen) else None
         try:
             plan = self.state.plan_for_saving()
             validate_plan(plan)
             save_plan(plan, path)
         except (OSError, MirrorError) as exc:
-            self.notify(f"plan not saved: {error_text(exc)}", severity="error", timeout=8)
+            # Said on the step's status line too: a toast alone is easy to miss (and hidden in tests).
+            message = f"plan not saved: {error_text(exc)}"
+            if screen is not None:
+                screen.set_status(message, "error")
+            self.notify(message, severity="error", timeout=8)
             return
         self.state.plan_path = path
+        if screen is not None:
+            screen.set_status(f"plan saved to {path}", "ok")
         self.notify(f"plan saved to {path}", title="Saved")
 
     # -- the mirror ----------------------------------------------------------------------------------
@@ -119,6 +128,9 @@ class MirrorWizardApp(App[int]):
             return
         self.mirror_cancel = asyncio.Event()
         self.state.progress.reset()
+        # The plan this run is for: changed later (Back to Image streams, say), the result is out of date.
+        self.state.mirror_key = self.state.plan_key()
+        self.state.mirror_result = None
         self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
                                              exclusive=True, exit_on_error=False)
         self._redraw_mirror()
@@ -130,9 +142,22 @@ class MirrorWizardApp(App[int]):
                 screen.redraw()
 
     async def _mirror(self, cancel: asyncio.Event) -> None:
+        progress = self.state.progress
         try:
             await self._run_mirror(cancel)
+        except asyncio.CancelledError:
+            # The task itself was cancelled (Cancel, Stop and quit): the engine's finally blocks have
+            # closed connections and removed partial files on the way out.
+            progress.add_log(CANCELLED_TEXT)
+            progress.finish(cancelled=True)
+            raise
+        except Exception as exc:  # a bug, not a registry's answer: one line here, never a traceback
+            self.log.error("mirror failed", exc_info=exc)
+            progress.add_log(f"error: {error_text(exc)}")
+            progress.finish(error=f"unexpected error: {error_text(exc)} — Resume tries again")
         finally:
+            if progress.running:  # whatever happened, Start, Cancel and Next must work again
+                progress.finish(error="the mirror stopped unexpectedly — Resume tries again")
             self._redraw_mirror()
 
     async def _run_mirror(self, cancel: asyncio.Event) -> None:
@@ -142,9 +167,10 @@ class MirrorWizardApp(App[int]):
 
         state = self.state
         progress = state.progress
+        plan = state.plan_for_saving()
+        key = state.mirror_key
         # Saved first, so an interrupted run can be finished headless with the same plan.
         try:
-            plan = state.plan_for_saving()
             validate_plan(plan)
             save_plan(plan, state.save_path())
             progress.add_log(f"plan saved to {state.save_path()} (finish it any time: mirror-wizard run "
@@ -154,8 +180,8 @@ class MirrorWizardApp(App[int]):
         progress.add_log("reading the release payload and the image streams …")
         try:
             async with state.session() as session:
-                prepared = await prepare(state.plan_for_saving(), session)
-                state.prepared = prepared
+                prepared = await prepare(plan, session)
+                state.prepared, state.prepared_key = prepared, key
                 info = prepared.release
                 prefix = info.tag if info is not None else None
                 release_ids = {id(t) for t in prepared.release_tasks}
@@ -163,36 +189,46 @@ class MirrorWizardApp(App[int]):
                                     task_label(t, prefix if id(t) in release_ids else None)) for t in prepared.tasks])
                 if not prepared.tasks:
                     raise MirrorError("nothing to mirror: choose a release or some image streams")
-                options = CopyOptions(skip_missing=state.plan.options.skip_missing,
-                                      continue_on_error=state.plan.options.continue_on_error)
+                options = CopyOptions(skip_missing=plan.options.skip_missing,
+                                      continue_on_error=plan.options.continue_on_error)
                 result = await copy_images(prepared.tasks, session, options, on_event=progress.feed, cancel=cancel)
         except Cancelled:
-            progress.add_log("cancelled: everything copied so far is kept; Resume copies the rest")
+            progress.add_log(CANCELLED_TEXT)
             progress.finish(cancelled=True)
             return
         except MirrorError as exc:
             progress.add_log(f"error: {error_text(exc)}")
             progress.finish(error=error_text(exc))
             return
-        except asyncio.CancelledError:
-            progress.finish(cancelled=True)
-            raise
         state.mirror_result = result
         if result.ok:
             progress.add_log(f"done: {result.images_done} images, {result.blobs_copied} blobs copied, "
                              f"{result.blobs_skipped} already there, {result.blobs_mounted} mounted")
             progress.finish()
         else:
-            progress.finish(error=f"{len(result.failures)} image(s) failed — see the log; Resume retries them")
+            first = result.failures[0]
+            more = f" (and {len(result.failures) - 1} more, see the log)" if len(result.failures) > 1 else ""
+            progress.finish(error=f"{plural(len(result.failures), 'image')} failed — {first.destination}: "
+                                  f"{first.error}{more}. Resume retries them")
+
+    def cancel_mirror(self) -> None:
+        """Stop the copy now: the cancel event for the engine's own checks, and the worker's task
+        cancelled so a read stuck on a silent registry ends at once rather than at its timeout."""
+        if not self.mirror_running:
+            return
+        if self.mirror_cancel is not None:
+            self.mirror_cancel.set()
+        self.state.progress.add_log("cancelling …")
+        if self.mirror_worker is not None:
+            self.mirror_worker.cancel()
 
     def confirm_cancel_mirror(self) -> None:
         if not self.mirror_running:
             return
 
         def answer(yes: bool | None) -> None:
-            if yes and self.mirror_cancel is not None:
-                self.mirror_cancel.set()
-                self.state.progress.add_log("cancelling: finishing the writes in flight …")
+            if yes:
+                self.cancel_mirror()
 
         self.push_screen(ConfirmScreen(
             "Cancel the mirror?",
@@ -216,8 +252,7 @@ class MirrorWizardApp(App[int]):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                if self.mirror_cancel is not None:
-                    self.mirror_cancel.set()
+                self.cancel_mirror()
                 self.run_worker(self._quit_after_mirror(), group="quit", exit_on_error=False)
 
         self.push_screen(ConfirmScreen("A mirror is running. Stop it and quit?",

@@ -335,14 +335,30 @@ class MirrorProgress:
         return self.transferred / elapsed if elapsed > 0 else 0.0
 
     @property
+    def images_left(self) -> int:
+        return max(self.total_images - self.images_done - self.images_failed, 0)
+
+    @property
     def eta(self) -> float | None:
+        """Seconds left, from the bytes still to move; None when unknown or when only the manifests are
+        left (the bytes are all there but images are not: saying 0s there would be a lie)."""
         remaining = max(self.total_bytes - self.moved, 0)
         if not self.planned or not self.running:
             return None
-        if remaining == 0:
-            return 0.0
         rate = self.rate
-        return remaining / rate if rate > 0 else None
+        seconds = remaining / rate if remaining and rate > 0 else (0.0 if not remaining else None)
+        if seconds is not None and seconds < 1 and self.images_left:
+            return None
+        return seconds
+
+    @property
+    def finishing(self) -> bool:
+        """(Nearly) every byte is there but images are still being written (manifests, tags)."""
+        if not (self.running and self.planned and self.images_left):
+            return False
+        remaining = max(self.total_bytes - self.moved, 0)
+        rate = self.rate
+        return remaining == 0 or (rate > 0 and remaining / rate < 1)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -387,7 +403,8 @@ class WizardState:
     logins: list[Any] = field(default_factory=list)        # core.credentials.LoginResult
     # Preflight
     checks: list[Check] = field(default_factory=list)
-    # Release
+    # Release ("" asks the public update service; tests and a local OSUS give their own)
+    graph_url: str = field(default_factory=lambda: os.environ.get("MIRROR_WIZARD_GRAPH_URL", ""))
     versions: list[str] = field(default_factory=list)
     release_info: Any = None                               # core.release.ReleaseInfo
     release_size: Any = None                               # core.release.SizeReport
@@ -400,10 +417,18 @@ class WizardState:
     ca_certs: list[Any] = field(default_factory=list)      # core.ca.CertificateInfo
     ca_check: Any = None                                   # core.ca.CACheck
     ca_error: str = ""
-    # Mirror
+    # The admin chose to go on with a CA the check could not verify (this file): shown on Review; the
+    # Done step never writes or applies it.
+    ca_unverified_accepted: str | None = None
+    # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
+    mirror_trust: tuple[bool, str] | None = None
+    # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes
+    # them stale (the Mirror step says so; Done recomputes or refuses).
     prepared: Any = None                                   # core.run.Prepared (tasks, instructions, ...)
+    prepared_key: str | None = None
     progress: MirrorProgress = field(default_factory=MirrorProgress)
     mirror_result: Any = None
+    mirror_key: str | None = None
     # Done
     written: list[Path] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
@@ -450,6 +475,34 @@ class WizardState:
             plan.samples = None
         return plan
 
+    def plan_key(self) -> str:
+        """What the mirror and the cluster documents depend on: the plan minus where outputs go."""
+        import json
+
+        data = self.plan_for_saving().to_dict()
+        data.pop("output_dir", None)
+        return json.dumps(data, sort_keys=True, default=str)
+
+    def mirror_out_of_date(self) -> bool:
+        """A mirror ran (or is running) for a plan that has changed since."""
+        return self.mirror_key is not None and self.mirror_key != self.plan_key()
+
+    def current_prepared(self) -> Any:
+        """``prepared`` when it was computed for the plan as it is now, else None."""
+        if self.prepared is None or self.prepared_key != self.plan_key():
+            return None
+        return self.prepared
+
+    def ca_verified(self) -> bool:
+        """The CA file verified the mirror registry's certificate (with a SAN for its host)."""
+        check = self.ca_check
+        return bool(self.plan.mirror.ca_file and check is not None and check.ok
+                    and check.registry == self.mirror_host)
+
+    def ca_unverified(self) -> bool:
+        """A CA file is set but was not verified against the mirror (failed, or not checked)."""
+        return bool(self.plan.mirror.ca_file) and not self.ca_verified()
+
     def auth(self) -> AuthFile:
         """The credentials every registry call uses: the merged data when the admin added some."""
         if self.auth_data is not None:
@@ -462,6 +515,8 @@ class WizardState:
         return AuthFile(path=None, data={"auths": {}})
 
     def tls(self) -> TLSOptions:
+        # core.tlsconfig.TLSOptions has no per-host CA: every CA file is trusted for every registry,
+        # as the headless run does. The CA step checks the mirror with this same trust too.
         return TLSOptions(ca_files=tuple(self.plan.ca_files()), insecure_hosts=tuple(self.plan.insecure_hosts()))
 
     def source_mirrors(self) -> list[tuple[str, str]]:
@@ -520,3 +575,92 @@ def error_text(exc: BaseException) -> str:
         return str(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+# -- which registries the plan talks to ------------------------------------------------------------
+
+@dataclass
+class RegistryUse:
+    """A registry the plan reads from or writes to, and where the wizard really connects for it."""
+
+    key: str                 # the name the plan and the pull secret use (quay.io)
+    role: str                # "mirror", "release source", "image streams source"
+    host: str                # where the copy connects (a mirror set may send quay.io elsewhere)
+    repository: str | None = None
+    via: str = ""            # "host/path" when a mirror set redirects the reads
+
+    @property
+    def redirected(self) -> bool:
+        return bool(self.via)
+
+
+def registries_in_use(state: WizardState) -> list[RegistryUse]:
+    """The mirror, the release source and the image streams' sources, each resolved through the plan's
+    mirror set (idms_file) as the copy will resolve them. Errors in the inputs leave a source out: the
+    step that owns it reports them."""
+    from core.reference import parse_reference
+
+    try:
+        mirrors = state.source_mirrors()
+    except MirrorError:
+        mirrors = []
+    session = RegistrySession(source_mirrors=mirrors)  # only for resolve_source: opens no connection
+    uses: list[RegistryUse] = []
+    seen: set[str] = set()
+
+    def add(spec: str, role: str) -> None:
+        try:
+            ref = parse_reference(spec)
+        except MirrorError:
+            return
+        if ref.registry in seen:
+            return
+        seen.add(ref.registry)
+        target = session.resolve_source(ref)
+        via = f"{target.registry}/{target.repository}" if target.registry != ref.registry else ""
+        uses.append(RegistryUse(ref.registry, role, target.registry, target.repository, via))
+
+    if state.mirror_host:
+        seen.add(state.mirror_host)
+        uses.append(RegistryUse(state.mirror_host, "mirror", state.mirror_host))
+    release = state.release
+    if release.source and release.mode != "from-dir":
+        add(release.source, "release source")
+    samples = state.samples
+    chosen = set(samples.include) if samples.include else None
+    # From removable media the image streams' images come off the medium, not from their registries.
+    wanted = (samples.path or samples.source == "cluster") and release.mode != "from-dir"
+    streams = state.streams if wanted else []
+    for stream in streams:
+        if (chosen is not None and stream.name not in chosen) or stream.name in state.samples.skip:
+            continue
+        for spec in stream.pull_specs:
+            add(spec, "image streams source")
+    return uses
+
+
+async def check_read_access(session: RegistrySession, use: RegistryUse) -> tuple[str, str]:
+    """(login state, message) for reading ``use`` the way the copy will: its real host, the session's
+    credentials for that host (anonymous when it has none)."""
+    from core.errors import (
+        AccessDenied,
+        AuthenticationFailed,
+        RegistryUnreachable,
+        TLSVerifyError,
+    )
+
+    client = session.client(use.host)
+    try:
+        await client.check_login(use.repository)
+    except AuthenticationFailed as exc:
+        return "wrong-credentials", str(exc)
+    except AccessDenied as exc:
+        return "denied", str(exc)
+    except TLSVerifyError as exc:
+        return "tls-untrusted", str(exc)
+    except RegistryUnreachable as exc:
+        return "unreachable", str(exc)
+    except MirrorError as exc:
+        return "error", str(exc)
+    who = f"as {client.credential.username}" if getattr(client, "credential", None) else "anonymously"
+    return "ok", f"read through the mirror set from {use.via} ({who})"

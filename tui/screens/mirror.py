@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Button, DataTable, Log, ProgressBar, Sparkline, Static
+from textual.events import Resize
+from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, Static
 
 from tui.screens.base import StepScreen
 from tui.state import (
@@ -24,13 +25,15 @@ from tui.state import (
 from tui.widgets.note import Note
 
 ROW_LOOK = {
-    ROW_WAITING: ("· waiting", "$text-muted"),
+    # $text-muted on the zebra stripes was nearly invisible: plain text, just not bold.
+    ROW_WAITING: ("· waiting", "$text 80%"),
     ROW_COPYING: ("⇣ copying", "bold $accent"),
     ROW_COPIED: ("✓ copied", "$success"),
     ROW_PRESENT: ("= present", "$success 70%"),
     ROW_FAILED: ("✗ failed", "bold $error"),
 }
 REFRESH_SECONDS = 0.25
+STATE_WIDTH = 10
 
 
 class MirrorScreen(StepScreen):
@@ -59,7 +62,8 @@ class MirrorScreen(StepScreen):
             yield Sparkline([], id="spark")
             yield Static(id="eta", classes="bar-text")
         yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
-        yield Log(id="log", max_lines=1000)
+        # Wrapped, so a failure's reason is readable at 80 columns (a Log would cut it off).
+        yield RichLog(id="log", max_lines=1000, wrap=True, markup=False)
         with Horizontal(classes="row buttons"):
             yield Button("Start", id="start", variant="primary", compact=True)
             yield Button("Cancel", id="cancel", variant="error", compact=True)
@@ -67,9 +71,9 @@ class MirrorScreen(StepScreen):
 
     def prefill(self) -> None:
         table = self.query_one("#images", DataTable)
-        table.add_column("state", key="state", width=10)
-        table.add_column("image", key="image")
-        table.add_column("to", key="to")
+        table.add_column("state", key="state", width=STATE_WIDTH)
+        table.add_column("image", key="image", width=20)
+        table.add_column("to", key="to", width=20)
         self._row_states: dict[str, str] = {}
         self._log_seq = 0
         self._table_for: int | None = None
@@ -82,11 +86,41 @@ class MirrorScreen(StepScreen):
             self.wizard.start_mirror()
         self.redraw()
 
+    def complete(self) -> bool:
+        """The last mirror finished, for the plan as it is now."""
+        progress = self.state.progress
+        return progress.finished and not self.state.mirror_out_of_date()
+
     def first_focus(self) -> str:
         progress = self.state.progress
         if progress.running:
             return "#cancel"
-        return "#next" if progress.finished else "#start"
+        return "#next" if self.complete() else "#start"
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self._fit_columns)
+
+    def _fit_columns(self) -> None:
+        """state | image | to, all on screen: the image name gets what it needs up to a third, "to"
+        the rest (cut at its end, where the tag is least telling)."""
+        table = self.query_one("#images", DataTable)
+        width = table.size.width
+        if not width:
+            return
+        room = width - STATE_WIDTH - 2 * 3 - 1  # cell padding, the vertical scrollbar
+        rows = self.state.progress.rows.values()
+        want = max([len("image")] + [len(r.label) for r in rows])
+        image = max(min(want, room // 2), 8)
+        widths = {"image": image, "to": max(room - image, 8)}
+        changed = False
+        for key, column in table.columns.items():
+            wanted = widths.get(str(key.value))
+            if wanted is not None and column.width != wanted:
+                column.width, column.auto_width = wanted, False
+                changed = True
+        if changed:
+            table._require_update_dimensions = True
+            table.refresh(layout=True)
 
     # -- buttons -------------------------------------------------------------------------------------
 
@@ -123,9 +157,9 @@ class MirrorScreen(StepScreen):
         rates = list(progress.rates)[-40:]
         # An all-zero series would draw as a full bar: nothing moved, so draw nothing.
         self.query_one("#spark", Sparkline).data = rates if any(rates) else []
-        eta = progress.eta
+        eta = "finishing …" if progress.finishing else human_seconds(progress.eta)
         self.query_one("#eta", Static).update(
-            f"ETA {human_seconds(eta)} · {human_seconds(progress.elapsed)} so far" if progress.running
+            f"ETA {eta} · {human_seconds(progress.elapsed)} so far" if progress.running
             else (f"took {human_seconds(progress.elapsed)}" if progress.ended_at is not None else ""))
         self._draw_rows()
         self._draw_log()
@@ -139,9 +173,10 @@ class MirrorScreen(StepScreen):
             self._row_states = {}
             for key, row in rows.items():
                 label, style = ROW_LOOK.get(row.state, (row.state, ""))
-                table.add_row(Content.styled(label, style), row.label, row.destination, key=key)
+                table.add_row(Content.styled(label, style), row.label, self._short(row.destination), key=key)
                 self._row_states[key] = row.state
             self._table_for = id(rows)
+            self._fit_columns()
             return
         for key, row in rows.items():
             if self._row_states.get(key) != row.state:
@@ -149,30 +184,42 @@ class MirrorScreen(StepScreen):
                 table.update_cell(key, "state", Content.styled(label, style))
                 self._row_states[key] = row.state
 
+    def _short(self, destination: str) -> str:
+        """The destination without the mirror's host, which the title line already names."""
+        host = self.state.mirror_host
+        return destination[len(host) + 1:] if host and destination.startswith(host + "/") else destination
+
     def _draw_log(self) -> None:
         progress = self.state.progress
         new = progress.log_seq - self._log_seq
         if new <= 0:
             if new < 0:  # a new run started
-                self.query_one("#log", Log).clear()
+                self.query_one("#log", RichLog).clear()
                 self._log_seq = 0
             return
-        lines = list(progress.log)[-min(new, len(progress.log)):]
-        self.query_one("#log", Log).write_lines(lines)
+        log = self.query_one("#log", RichLog)
+        for line in list(progress.log)[-min(new, len(progress.log)):]:
+            log.write(line)
         self._log_seq = progress.log_seq
 
     def _draw_buttons(self) -> None:
         progress = self.state.progress
         start = self.query_one("#start", Button)
         start.disabled = progress.running
-        start.label = "Resume" if (progress.cancelled or progress.error) else ("Run again" if progress.finished else "Start")
+        stale = not progress.running and self.state.mirror_out_of_date()
+        start.label = ("Resume" if (progress.cancelled or progress.error or stale)
+                       else ("Run again" if progress.finished else "Start"))
         self.query_one("#cancel", Button).disabled = not progress.running
         outcome = self.query_one("#outcome", Static)
         if progress.running:
             outcome.update(Content.styled("copying — Cancel stops cleanly; Resume copies only what is missing",
                                           "$text-muted"))
+        elif stale:
+            outcome.update(Content.styled("! out of date: the plan changed after this mirror — Resume copies only "
+                                          "what is missing", "bold $warning"))
         elif progress.cancelled:
-            outcome.update(Content.styled("cancelled: what was copied is kept; Resume finishes the rest", "$warning"))
+            outcome.update(Content.styled("cancelled — everything copied so far is kept; Resume copies only "
+                                          "what's missing", "$warning"))
         elif progress.error:
             outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
         elif progress.finished:
@@ -190,6 +237,9 @@ class MirrorScreen(StepScreen):
         progress = self.state.progress
         if progress.running:
             self.set_status("the mirror is still running: wait, or Cancel it", "error")
+            return False
+        if self.state.mirror_out_of_date():
+            self.set_status("the plan changed after this mirror: press Resume to copy what is missing", "error")
             return False
         if not progress.finished:
             self.set_status("the mirror has not completed: press " +
