@@ -24,7 +24,10 @@ from tui.app import MirrorWizardApp
 from tui.screens.confirm import ConfirmScreen
 
 FAKE_OC = """#!{python}
-import pathlib, sys
+import json, os, pathlib, sys
+if sys.argv[1:2] == ["version"]:  # the cluster's version decides IDMS or ICSP
+    print(json.dumps({{"openshiftVersion": os.environ.get("FAKE_OC_CLUSTER", "4.17.3")}}))
+    sys.exit(0)
 log = pathlib.Path({log!r})
 n = len(list(log.glob("*.args")))
 (log / f"{{n}}.args").write_text("\\n".join(sys.argv[1:]) + "\\n")
@@ -39,6 +42,12 @@ def done_app() -> MirrorWizardApp:
     with_ca(state)
     with_prepared(state)
     return MirrorWizardApp(state, start="done", auto_check=False)
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 def install_oc(folder: Path) -> Path:
@@ -85,14 +94,14 @@ async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F8
         assert not apply.disabled
         apply.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)  # oc version, in a worker
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")  # not now: oc is not run
         await pilot.pause()
         assert not list(log.iterdir())
         apply.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("y")
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -108,3 +117,72 @@ async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F8
     assert args[3][:2] == ["patch", "configs.samples.operator.openshift.io/cluster"]
     assert json.loads(args[3][4])["spec"]["samplesRegistry"] == "mirror.example.com:8443"
     assert os.environ["PATH"].endswith("bin")
+
+
+async def apply_and_confirm(app: MirrorWizardApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    app.screen.query_one("#apply").focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, ConfirmScreen), app.screen.query_one("#status").render()
+    await pilot.press("y")
+    await settle(pilot)
+
+
+async def test_apply_uses_icsp_for_a_cluster_before_4_13(workdir: Path, monkeypatch) -> None:  # noqa: F811
+    log = install_oc(workdir)
+    monkeypatch.setenv("FAKE_OC_CLUSTER", "4.12.40")
+    app = done_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await apply_and_confirm(app, pilot)
+    first = yaml.safe_load((log / "0.stdin").read_text())
+    assert first["kind"] == "ImageContentSourcePolicy"
+
+
+async def test_an_unverified_ca_is_neither_written_nor_applied(workdir: Path) -> None:  # noqa: F811
+    log = install_oc(workdir)
+    app = done_app()
+    check = app.state.ca_check
+    check.verified = False
+    check.problems = ["the registry's certificate does not verify with ca.crt"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "CA is left out" in str(app.screen.query_one("#written").render())
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        await apply_and_confirm(app, pilot)
+    assert not (workdir / "output" / "registry-config.yaml").exists()
+    assert (workdir / "output" / "imageDigestMirrorSet.yaml").exists()
+    kinds = [yaml.safe_load(p.read_text()).get("kind") for p in log.glob("*.stdin") if p.read_text().strip()]
+    assert "ConfigMap" not in kinds and "ImageDigestMirrorSet" in kinds
+    args = "\n".join(p.read_text() for p in log.glob("*.args"))
+    assert "image.config.openshift.io/cluster" not in args
+
+
+async def test_a_plan_changed_after_the_mirror_is_not_written(workdir: Path) -> None:  # noqa: F811
+    app = done_app()
+    app.state.samples.skip = ["jenkins"]  # one more stream chosen after the mirror ran
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "plan changed" in str(app.screen.query_one("#status").render())
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert "plan changed" in str(app.screen.query_one("#status").render())
+    assert not (workdir / "output").exists()
+
+
+async def test_an_output_folder_that_cannot_be_written(workdir: Path) -> None:  # noqa: F811
+    blocker = workdir / "a-file"
+    blocker.write_text("not a folder")
+    app = done_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        out = app.screen.query_one("#out-dir")
+        out.value = str(blocker / "output")
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        status = str(app.screen.query_one("#status").render())
+        assert status.startswith("not written:") and "\n" not in status
+        assert out.value == str(blocker / "output")  # kept, to be corrected
+        assert app.screen.query_one("#apply") is not None and app.current_mode == "done"

@@ -168,6 +168,7 @@ def with_prepared(state: WizardState) -> None:
     state.prepared = Prepared(plan=state.plan_for_saving(), release=info,
                               instructions=release_mirror_instructions(info, TARGET, None),
                               samples=state.samples_plan(), ca=ca_manifests(MIRROR, CA_PEM))
+    state.prepared_key = state.mirror_key = state.plan_key()  # computed, and mirrored, for this very plan
     state.mirror_result = CopyResult(images_total=143, images_done=143, blobs_total=380, blobs_copied=301,
                                      blobs_skipped=79, bytes_total=17_716_740_096, bytes_copied=13_421_772_800)
 

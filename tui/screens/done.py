@@ -3,6 +3,7 @@ to a folder with the runbook, and applied with `oc` when it is here and the admi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -55,11 +56,12 @@ def documents(prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untype
     return out
 
 
-def apply_steps(prepared) -> list[OcStep]:  # type: ignore[no-untyped-def]
+def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignore[no-untyped-def]
+    """What `oc` runs; ``icsp`` for clusters before 4.13, which know no ImageDigestMirrorSet."""
     steps: list[OcStep] = []
     instructions = getattr(prepared, "instructions", None)
     if instructions is not None:
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(instructions.idms())))
+        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(instructions.icsp() if icsp else instructions.idms())))
     ca = getattr(prepared, "ca", None)
     if ca is not None:
         steps.append(OcStep(["apply", "-f", "-"], dump_yaml(ca.configmap)))
@@ -70,6 +72,27 @@ def apply_steps(prepared) -> list[OcStep]:  # type: ignore[no-untyped-def]
         steps.append(OcStep(["patch", "configs.samples.operator.openshift.io/cluster", "--type=merge",
                              "--patch", json.dumps(samples.config_patch, separators=(",", ":"))]))
     return steps
+
+
+def cluster_version(oc: str) -> tuple[int, int] | None:
+    """(major, minor) of the OpenShift cluster oc is logged in to; None when oc cannot tell."""
+    try:
+        done = subprocess.run([oc, "version", "-o", "json"], capture_output=True, text=True, timeout=30, check=False)
+        data = json.loads(done.stdout or "{}")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    text = str(data.get("openshiftVersion") or "")
+    parts = text.split(".")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        return int(parts[0]), int(parts[1])
+    server = data.get("serverVersion")
+    if isinstance(server, dict):  # Kubernetes 1.26 shipped with OpenShift 4.13
+        minor = str(server.get("minor", "")).rstrip("+")
+        if str(server.get("major")) == "1" and minor.isdigit():
+            return 4, int(minor) - 13
+    return None
 
 
 class DoneScreen(StepScreen):
@@ -97,11 +120,34 @@ class DoneScreen(StepScreen):
 
     def step_shown(self) -> None:
         self.query_one("#apply", Button).disabled = shutil.which("oc") is None
-        if self.state.prepared is None:
-            if self.wizard.auto_check:
+        problem = self.blocked()
+        if problem:
+            self.set_status(problem, "error")
+        if self.state.current_prepared() is None:
+            if self.wizard.auto_check and not self.state.mirror_out_of_date():
                 self.prepare()
             return
         self.show_documents()
+        if not problem:
+            self.set_status("")
+
+    def blocked(self) -> str:
+        """Why nothing may be written or applied now ("" when it may): documents must match the plan."""
+        state = self.state
+        if state.mirror_out_of_date():
+            return "the plan changed after the mirror: go back to the Mirror step and Resume first"
+        if state.prepared is not None and state.current_prepared() is None and not self.wizard.auto_check:
+            return "the plan changed since these were computed: go back to the Mirror step"
+        if state.current_prepared() is None:
+            return "nothing to write yet"
+        return ""
+
+    def for_cluster(self):  # type: ignore[no-untyped-def]
+        """The prepared documents as they may go to the cluster: never a CA that did not verify."""
+        prepared = self.state.current_prepared()
+        if prepared is not None and prepared.ca is not None and self.state.ca_unverified():
+            prepared = dataclasses.replace(prepared, ca=None)
+        return prepared
 
     def first_focus(self) -> str:
         return "#write"
@@ -111,20 +157,27 @@ class DoneScreen(StepScreen):
         from core.run import prepare
 
         self.set_status("computing the manifests …")
+        key = self.state.plan_key()
         try:
             async with self.state.session() as session:
-                self.state.prepared = await prepare(self.state.plan_for_saving(), session)
+                prepared = await prepare(self.state.plan_for_saving(), session, read_only=True)
         except MirrorError as exc:
             self.set_status(error_text(exc), "error")
             return
+        self.state.prepared, self.state.prepared_key = prepared, key
         self.set_status("")
         self.show_documents()
 
     def show_documents(self) -> None:
         from core.runbook import render_runbook
 
-        prepared = self.state.prepared
+        prepared = self.for_cluster()
+        if prepared is None:
+            return
         tabs = self.query_one("#docs", TabbedContent)
+        for key in list(self._tabs - {key for key, _, _ in documents(prepared)}):
+            tabs.remove_pane(f"tab-{key}")
+            self._tabs.discard(key)
         for key, title, text in documents(prepared):
             pane_id = f"tab-{key}"
             if key not in self._tabs:
@@ -142,6 +195,9 @@ class DoneScreen(StepScreen):
         if result is not None:
             self.query_one("#done-summary", Static).update(
                 f"{result.images_done} images in the mirror · {len(apply_steps(prepared))} changes for the cluster")
+        if self.state.ca_unverified():
+            self.query_one("#written", Static).update(
+                f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
         self.refresh_help()
 
     # -- write -----------------------------------------------------------------------------------------
@@ -155,18 +211,19 @@ class DoneScreen(StepScreen):
     @on(Input.Submitted, "#out-dir")
     @on(Button.Pressed, "#write")
     def action_write(self) -> None:
-        if self.state.prepared is None:
-            self.set_status("nothing to write yet", "error")
+        problem = self.blocked()
+        if problem:
+            self.set_status(problem, "error")
             return
-        self.write_files(self.state.plan.output_dir)
+        self.write_files(self.for_cluster(), self.state.plan.output_dir)
 
     @work(thread=True, exclusive=True, group="write", exit_on_error=False)
-    def write_files(self, folder: str) -> None:
+    def write_files(self, prepared, folder: str) -> None:  # type: ignore[no-untyped-def]
         from core.plan import save_plan
         from core.run import write_outputs
 
         try:
-            written = write_outputs(self.state.prepared, Path(folder).expanduser())
+            written = write_outputs(prepared, Path(folder).expanduser())
             plan_path = self.state.save_path()
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
@@ -184,22 +241,42 @@ class DoneScreen(StepScreen):
     @on(Button.Pressed, "#apply")
     def apply_pressed(self) -> None:
         oc = shutil.which("oc")
-        if oc is None or self.state.prepared is None:
+        if oc is None:
             self.set_status("oc is not on PATH: apply the written files from a machine that has it", "warn")
             return
-        steps = apply_steps(self.state.prepared)
+        problem = self.blocked()
+        if problem:
+            self.set_status(problem, "error")
+            return
+        self.ask_cluster(oc)
+
+    @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
+    def ask_cluster(self, oc: str) -> None:
+        """Which cluster version oc talks to decides between IDMS (4.13+) and ICSP (before)."""
+        self.app.call_from_thread(self.set_status, "asking the cluster its version (oc version) …")
+        version = cluster_version(oc)
+        self.app.call_from_thread(self.confirm_apply, oc, version)
+
+    def confirm_apply(self, oc: str, version: tuple[int, int] | None) -> None:
+        if version is None:
+            self.set_status("oc cannot read the cluster's version: log in first (oc login), then Apply", "error")
+            return
+        icsp = version < (4, 13)
+        steps = apply_steps(self.for_cluster(), icsp=icsp)
+        kind = "ImageContentSourcePolicy (before 4.13)" if icsp else "ImageDigestMirrorSet (4.13 and later)"
         shown = "\n".join(s.shown() for s in steps)
+        self.set_status("")
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.apply(oc, steps)
 
         self.app.push_screen(ConfirmScreen(
-            "Apply these to the cluster oc is logged in to?",
-            f"{shown}\n\nNodes roll out the new mirror and CA settings (machine config), one at a time.",
-            yes="Apply", no="Not now"), answer)
+            f"Apply these to the OpenShift {version[0]}.{version[1]} cluster oc is logged in to?",
+            f"The mirror set as an {kind}.\n{shown}\n\nNodes roll out the new mirror and CA settings "
+            "(machine config), one at a time.", yes="Apply", no="Not now"), answer)
 
-    @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def apply(self, oc: str, steps: list[OcStep]) -> None:
         lines = []
         for step in steps:
@@ -229,8 +306,8 @@ class DoneScreen(StepScreen):
 
     def help_commands(self) -> list[str]:
         out = Path(self.state.plan.output_dir or "<output>").expanduser()
-        prepared = self.state.prepared
-        commands: list[str] = []
+        prepared = self.for_cluster()
+        commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
         if prepared is None or getattr(prepared, "instructions", None) is not None:
             from core.mirror_config import ICSP_FILE, IDMS_FILE
 
