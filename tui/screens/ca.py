@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Static
 
 from core.errors import MirrorError
 from tui.screens.base import StepScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text, q
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
@@ -26,7 +27,38 @@ def configmap_key(registry: str) -> str:
     return key(registry)
 
 
-def cert_checks(certs: list, check) -> list[Check]:  # type: ignore[no-untyped-def]
+def machine_trust(registry: str, tls, timeout: float = 10) -> tuple[bool, str] | None:  # type: ignore[no-untyped-def]
+    """Does this machine's copy trust the registry? The same TLS context the copy builds (system trust,
+    every CA file of the plan, certs.d), host name checked. None when the registry cannot be reached."""
+    import socket
+    import ssl
+
+    from core.ca import split_host_port
+    from core.tlsconfig import build_ssl_context
+
+    try:
+        host, port = split_host_port(registry)
+        ctx = build_ssl_context(registry, tls)
+    except MirrorError as exc:
+        return False, error_text(exc)
+    if tls.is_insecure(registry):
+        return False, "the plan marks this registry insecure: certificates are not checked at all"
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return None
+    try:
+        with ctx.wrap_socket(raw, server_hostname=host):
+            return True, "the copy trusts it (system trust + the plan's CA files)"
+    except ssl.SSLCertVerificationError as exc:
+        return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
+    except (ssl.SSLError, OSError) as exc:
+        return False, f"TLS handshake failed ({exc.__class__.__name__})"
+    finally:
+        raw.close()
+
+
+def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> list[Check]:  # type: ignore[no-untyped-def]
     """CheckList lines for the parsed CA file and, when run, the check against the registry."""
     lines: list[Check] = []
     for cert in certs:
@@ -49,6 +81,8 @@ def cert_checks(certs: list, check) -> list[Check]:  # type: ignore[no-untyped-d
                            else "the registry's certificate does not verify with this CA"))
         for problem in check.problems:
             lines.append(Check("problem", "fail", problem))
+    if trust is not None:
+        lines.append(Check("this machine", "ok" if trust[0] else "fail", trust[1]))
     return lines
 
 
@@ -92,6 +126,9 @@ class CAScreen(StepScreen):
         if value != (self.state.plan.mirror.ca_file or ""):
             self.state.ca_check = None
             self.state.ca_certs = []
+            self.state.mirror_trust = None
+            self.state.ca_error = ""
+            self.set_status("")
         self.state.plan.mirror.ca_file = value or None
         self.query_one("#ca-error", Static).update("")
         event.input.remove_class("-invalid")
@@ -113,14 +150,13 @@ class CAScreen(StepScreen):
         if not path:
             error.update("✗ give the CA file (PEM), or go on to rely on the system trust")
             return
+        self.state.ca_check, self.state.mirror_trust = None, None
+        error.update("")
+        self.query_one("#ca-file", Input).remove_class("-invalid")
         try:
             self.state.ca_certs = await asyncio.to_thread(load_ca_bundle, Path(path).expanduser())
         except (MirrorError, OSError) as exc:
-            self.state.ca_error = error_text(exc)
-            error.update("✗ " + self.state.ca_error)
-            self.query_one("#ca-file", Input).add_class("-invalid")
-            self.state.ca_certs, self.state.ca_check = [], None
-            self.show()
+            self.fail_file(error_text(exc))
             return
         self.state.ca_error = ""
         self.show()
@@ -130,17 +166,28 @@ class CAScreen(StepScreen):
             return
         self.set_status(f"connecting to {host} …")
         try:
-            self.state.ca_check = await check_registry_ca(host, Path(path).expanduser())
-        except MirrorError as exc:
-            error.update("✗ " + error_text(exc))
+            check = await check_registry_ca(host, Path(path).expanduser())
+        except MirrorError as exc:  # the file became unreadable, or holds nothing OpenSSL loads
+            self.fail_file(error_text(exc))
             return
-        check = self.state.ca_check
+        self.state.ca_check = check
+        self.state.mirror_trust = await asyncio.to_thread(machine_trust, host, self.state.tls())
         if check.ok:
             self.set_status("the registry is trusted with this CA", "ok")
         else:
             first = check.problems[0] if check.problems else "not trusted"
             error.update("✗ " + first)
-            self.set_status("the registry is not trusted with this CA", "error")
+            self.set_status("not verified: " + (check.not_checked or "the registry is not trusted with this CA"),
+                            "error")
+        self.show()
+
+    def fail_file(self, message: str) -> None:
+        """The CA file cannot be used: say why, forget any earlier result (it was for another file)."""
+        self.state.ca_error = message
+        self.query_one("#ca-error", Static).update("✗ " + message)
+        self.query_one("#ca-file", Input).add_class("-invalid")
+        self.state.ca_certs, self.state.ca_check, self.state.mirror_trust = [], None, None
+        self.set_status("the CA file cannot be used", "error")
         self.show()
 
     def manifests(self):  # type: ignore[no-untyped-def]
@@ -153,7 +200,7 @@ class CAScreen(StepScreen):
 
     def show(self) -> None:
         self.query_one("#ca-checks", CheckList).set_checks(
-            cert_checks(self.state.ca_certs, self.state.ca_check),
+            cert_checks(self.state.ca_certs, self.state.ca_check, self.state.mirror_trust),
             empty="Not checked yet: press Check (reads the file, then connects to the registry).")
         preview = self.query_one("#manifests", Static)
         try:
@@ -168,10 +215,35 @@ class CAScreen(StepScreen):
         self.refresh_help()
 
     async def can_leave(self) -> bool:
-        if self.state.ca_error:
+        state = self.state
+        path = state.plan.mirror.ca_file
+        if state.ca_error:
             self.set_status("fix the CA file, or clear it to rely on the system trust", "error")
             return False
-        return True
+        if not path or state.ca_verified():
+            return True
+        check = state.ca_check
+        if check is not None and check.not_checked is None and check.registry == state.mirror_host:
+            # The registry answered and this CA does not make it trusted: the cluster would fail to pull.
+            self.set_status("this CA does not verify the registry: fix it, or clear the field to rely on "
+                            "the system trust", "error")
+            self.query_one("#ca-file", Input).focus()
+            return False
+        if state.ca_unverified_accepted == path:
+            return True
+        reason = check.not_checked if check is not None and check.not_checked else "it has not been checked"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                state.ca_unverified_accepted = path
+                self.call_later(self.wizard.next_step)
+
+        self.app.push_screen(ConfirmScreen(
+            "Go on with a CA that is not verified?",
+            f"{path} could not be checked against {state.mirror_host or 'the mirror'} ({reason}). The plan keeps "
+            "it, but the Done step will not write or apply it until it is verified here.",
+            yes="Go on unverified", no="Stay and check"), answer)
+        return False
 
     def help_prose(self) -> str:
         return ("Clients check that the mirror's certificate is signed by a CA they trust [i]and[/i] that it "

@@ -14,12 +14,13 @@ from core.authfile import AuthFile, decode_auth
 from core.errors import MirrorError
 from core.reference import is_registry_host
 from tui.screens.base import StepScreen
-from tui.state import Check, error_text, q
+from tui.state import Check, check_read_access, error_text, plural, q, registries_in_use
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 
 LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "tls-untrusted": "fail",
-               "denied": "fail", "error": "fail", "untested": "info", "testing": "wait"}
+               "denied": "fail", "error": "fail", "untested": "info", "testing": "wait", "skipped": "info",
+               "unused": "info"}
 
 
 def merged_name(pull_secret: str) -> str:
@@ -66,7 +67,7 @@ class CredentialsScreen(StepScreen):
         yield Input(id="merged", placeholder="pull-secret-mirror.json", compact=True)
         with Horizontal(classes="row buttons"):
             yield Button("Add login and test", id="add", variant="primary", compact=True)
-            yield Button("Test every registry", id="test-all", compact=True)
+            yield Button("Test the plan's registries", id="test-all", compact=True)
         yield Static("Logins", classes="section")
         yield CheckList(id="logins", name_width=30)
 
@@ -182,6 +183,7 @@ class CredentialsScreen(StepScreen):
     def mirror_changed(self, event: Input.Changed) -> None:
         host = event.value.strip()
         error = self.query_one("#mirror-error", Static)
+        previous = self.state.plan.mirror.registry
         if host and not is_registry_host(host):
             error.update("✗ expected HOST or HOST:PORT, e.g. mirror.example.com:8443 (no https://, no path)")
             event.input.add_class("-invalid")
@@ -189,6 +191,16 @@ class CredentialsScreen(StepScreen):
             error.update("")
             event.input.remove_class("-invalid")
             self.state.plan.mirror.registry = host
+        if host != previous:
+            # What was said about the old host (a rejected password, a failed login) is not about this one.
+            self.query_one("#password-error", Static).update("")
+            saved = set((self.state.auth_data or {}).get("auths", {}))
+            before = len(self.state.logins)
+            self.state.logins = [r for r in self.state.logins
+                                 if not (r.registry == previous and not r.ok and previous not in saved)]
+            if len(self.state.logins) != before:
+                self.show_logins()
+                self.set_status("")
         self.refresh_help()
 
     @on(Input.Changed, "#user")
@@ -222,6 +234,23 @@ class CredentialsScreen(StepScreen):
 
     # -- add and test ------------------------------------------------------------------------------
 
+    def typed_login(self) -> tuple[str, str, str] | None:
+        """(host, user, password) typed but not yet in the auth data, else None."""
+        host = self.query_one("#mirror", Input).value.strip()
+        user = self.query_one("#user", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        if not password or not host or not is_registry_host(host):
+            return None
+        entry = (self.state.auth_data or {}).get("auths", {}).get(host)
+        if isinstance(entry, dict) and entry.get("auth"):
+            try:
+                saved = decode_auth(entry["auth"], where=host)
+            except MirrorError:
+                return host, user, password
+            if saved.username == user and saved.password == password:
+                return None
+        return host, user, password
+
     @on(Button.Pressed, "#add")
     def add_and_test(self) -> None:
         host = self.query_one("#mirror", Input).value.strip()
@@ -248,7 +277,12 @@ class CredentialsScreen(StepScreen):
                        self.query_one("#remember", Checkbox).value)
 
     @work(exclusive=True, group="logins", exit_on_error=False)
-    async def add_login(self, host: str, user: str, password: str, merged: str, remember: bool) -> None:
+    async def add_login(self, host: str, user: str, password: str, merged: str, remember: bool,
+                        then_next: bool = False) -> None:
+        if await self._add_login(host, user, password, merged, remember) and then_next:
+            await self.wizard.next_step()
+
+    async def _add_login(self, host: str, user: str, password: str, merged: str, remember: bool) -> bool:
         """Test the new login first; only a working one is written to disk and to the keyring."""
         import asyncio
 
@@ -266,23 +300,23 @@ class CredentialsScreen(StepScreen):
                 self.query_one("#password-error", Static).update(
                     "✗ type the password (none is remembered in the keyring for this user)")
                 self.query_one("#password", Input).focus()
-                return
+                return False
             self.notify(f"using the password remembered for {user}@{host}")
         try:
             data = add_registry_credential(self.state.auth_data or {"auths": {}}, host, user, password)
         except MirrorError as exc:
             self.query_one("#password-error", Static).update("✗ " + error_text(exc))
-            return
+            return False
         results = await self._test([host], data)
         if not all(r.ok for r in results):
             self.set_status("login failed: nothing was saved", "error")
-            return
+            return False
         target = Path(merged or merged_name(self.state.plan.auth_file or "")).expanduser()
         try:
             await asyncio.to_thread(write_auth_file, target, data)
         except (MirrorError, OSError) as exc:
             self.query_one("#password-error", Static).update("✗ " + error_text(exc))
-            return
+            return False
         self.state.auth_data = data
         self.state.plan.auth_file = str(target)
         self.state.merged_auth_path = str(target)
@@ -295,17 +329,63 @@ class CredentialsScreen(StepScreen):
             if not status.usable:
                 self.notify(f"password not remembered: {status.message}", severity="warning")
         self.set_status(f"login to {host} works; saved to {target.name}", "ok")
+        self.refresh_help()
+        return True
 
     @on(Button.Pressed, "#test-all")
     def test_all(self) -> None:
         if self.state.auth_data is None:
             self.load_secret_file()
         if self.state.auth_data is not None:
-            self.test_logins(None)
+            self.test_used()
 
     @work(exclusive=True, group="logins", exit_on_error=False)
     async def test_logins(self, registries: list[str] | None) -> None:
         await self._test(registries)
+
+    @work(exclusive=True, group="logins", exit_on_error=False)
+    async def test_used(self) -> None:
+        """The registries this plan really talks to, as the copy will reach them (through the plan's
+        mirror set when it has one); the pull secret's other entries are listed, not dialled."""
+        import asyncio
+
+        from core.credentials import LoginResult, check_logins
+
+        state = self.state
+        if not state.streams and state.samples.path and state.samples.source != "cluster":
+            from core.samples import load_streams
+
+            try:  # the image streams name their registries; the Image streams step reports errors
+                state.streams = await asyncio.to_thread(load_streams, Path(state.samples.path).expanduser())
+            except (MirrorError, OSError):
+                pass
+        uses = registries_in_use(state)
+        self.set_status(f"testing {plural(len(uses), 'registry', 'registries')} the plan uses …")
+        state.logins = [_Pending(u.key) for u in uses]
+        self.show_logins()
+        data = state.auth_data or {"auths": {}}
+        direct = [u.key for u in uses if not u.redirected]
+        try:
+            async with state.session() as session:
+                found = dict(zip(direct, await check_logins(AuthFile(path=None, data=data), direct, state.tls())))
+                for use in uses:
+                    if use.redirected:
+                        login_state, message = await check_read_access(session, use)
+                        found[use.key] = LoginResult(use.key, login_state, message)
+        except MirrorError as exc:  # a mirror set file that cannot be read
+            state.logins = []
+            self.show_logins()
+            self.set_status(error_text(exc), "error")
+            return
+        results = [found[u.key] for u in uses]
+        used = {u.key for u in uses}
+        unused = [LoginResult(key, "unused", "not used by this plan") for key in data.get("auths", {})
+                  if key not in used]
+        state.logins = results + unused
+        self.show_logins()
+        bad = [r for r in results if not r.ok]
+        self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
+                        else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
 
     async def _test(self, registries: list[str] | None, data: dict | None = None) -> list:
         from core.credentials import check_logins
@@ -340,7 +420,8 @@ class CredentialsScreen(StepScreen):
             state = getattr(result, "state", "untested")
             checks.append(Check(result.registry, LOGIN_MARKS.get(state, "fail"), result.message))
         self.query_one("#logins", CheckList).set_checks(
-            checks, empty="Not tested yet: “Add login and test” tries the mirror; “Test every registry” tries all.")
+            checks, empty="Not tested yet: “Add login and test” tries the mirror; “Test the plan's registries” "
+                          "tries every registry the plan reads from or writes to.")
 
     # -- leaving -------------------------------------------------------------------------------------
 
@@ -357,13 +438,28 @@ class CredentialsScreen(StepScreen):
             self.query_one("#mirror", Input).focus()
             self.set_status("the mirror registry is needed", "error")
             return False
+        typed = self.typed_login()
+        if typed is not None:
+            # Typed but never added: dropped silently, the mirror would fail later with 401. Add and
+            # test it now; the worker goes on to the next step once the login works.
+            host, user, password = typed
+            if not user:
+                self.query_one("#password-error", Static).update(
+                    "✗ type the user name for this password (or clear the password)")
+                self.query_one("#user", Input).focus()
+                self.set_status("the mirror login is incomplete", "error")
+                return False
+            self.set_status(f"adding and testing the login to {host} before going on …")
+            self.add_login(host, user, password, self.query_one("#merged", Input).value.strip(),
+                           self.query_one("#remember", Checkbox).value, then_next=True)
+            return False
         return True
 
     # -- help ----------------------------------------------------------------------------------------
 
     def help_prose(self) -> str:
-        return ("A pull secret is a JSON file of logins: for each registry an [b]auth[/b] value that is "
-                "base64 of [i]user:password[/i]. The mirror registry's entry is added to a copy of the one you "
+        return ("A pull secret is a JSON file of logins: for each registry a value named [b]auth[/b], "
+                "which is base64 of [i]user:password[/i]. The mirror registry's entry is added to a copy of the one you "
                 "downloaded, and that copy is what every later step uses. The password is never written "
                 "to the plan; tick the box to keep it in your keyring.")
 
@@ -372,6 +468,10 @@ class CredentialsScreen(StepScreen):
         user = self.query_one("#user", Input).value.strip() or "<user_name>"
         merged = self.query_one("#merged", Input).value.strip() or "pull-secret-mirror.json"
         secret = self.query_one("#secret", Input).value.strip() or "pull-secret.json"
+        if secret == merged:  # the login is added: the file in use is the merged copy itself
+            return [f"# {merged} holds your pull secret plus the login for {host}",
+                    f"jq '.auths | keys' {q(merged)}",
+                    f"podman login --authfile {q(merged)} {host}"]
         return [
             f"echo -n '{user}:<password>' | base64 -w0",
             f"# add to a copy of {secret}:\n"

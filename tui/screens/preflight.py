@@ -67,6 +67,10 @@ def check_keyring() -> Check:
             message = "" if usable else "no keyring backend"
         except Exception as exc:  # keyring probing can fail in odd ways on headless hosts
             usable, backend, message = False, "none", exc.__class__.__name__
+    if usable and message:  # usable, with a caveat (a plaintext file keyring): shown, not swallowed
+        return Check("keyring", "warn", f"{backend}: {message}",
+                     "Anyone who can read that file can read the password; leave “Remember” unticked if "
+                     "that is not acceptable")
     if usable:
         return Check("keyring", "ok", f"{backend}: the mirror password can be remembered")
     return Check("keyring", "warn", message or "no usable backend",

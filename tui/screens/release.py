@@ -217,7 +217,10 @@ class ReleaseScreen(StepScreen):
         if channel and not redirected:
             self.set_status(f"asking the update graph for {channel} …")
             try:
-                found = await fetch_graph(channel, arch, tls=self.state.tls())
+                if self.state.graph_url:
+                    found = await fetch_graph(channel, arch, self.state.graph_url, tls=self.state.tls())
+                else:
+                    found = await fetch_graph(channel, arch, tls=self.state.tls())
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
             except MirrorError as exc:

@@ -137,8 +137,12 @@ class ReviewScreen(StepScreen):
         ca = plan.mirror.ca_file
         check = state.ca_check
         ca_text = ca or "— system trust only"
-        if check is not None:
-            ca_text += "  ✓ verified" if check.ok else "  ✗ " + "; ".join(check.problems)
+        if ca and state.ca_verified():
+            ca_text += "  ✓ verified"
+        elif ca:
+            why = "; ".join(check.problems) if check is not None and check.problems else "not checked"
+            chose = " — you chose to go on" if state.ca_unverified_accepted == ca else ""
+            ca_text += f"  ✗ not verified ({why}){chose}; it will not be written or applied"
         lines.append(("CA", ca_text))
         lines.append(("Output folder", plan.output_dir))
         return lines

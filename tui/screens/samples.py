@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import MirrorError
@@ -21,6 +22,8 @@ from tui.screens.base import StepScreen
 from tui.state import error_text, human_bytes, plural, q
 from tui.widgets.note import Note
 
+NAME_WIDTH = 28
+FIXED_COLUMNS = 1 + 4 + 6 + 9  # on, tags, images, size
 SOURCES = [("ImageStream files (a folder or file)", "files"),
            ("the imagestreamtag-to-image config map", "configmap"),
            ("the cluster (oc get is -n openshift)", "cluster")]
@@ -90,11 +93,11 @@ class SamplesScreen(StepScreen):
         self.query_one("#samples-mirror", Input).value = mirror
         table = self.query_one(StreamTable)
         table.add_column("", key="on", width=1)
-        table.add_column("stream", key="name")
-        table.add_column("tags", key="tags")
-        table.add_column("images", key="images")
-        table.add_column("size", key="size")
-        table.add_column("from", key="from")
+        table.add_column("stream", key="name", width=NAME_WIDTH)
+        table.add_column("tags", key="tags", width=4)
+        table.add_column("images", key="images", width=6)
+        table.add_column("size", key="size", width=9)
+        table.add_column("from", key="from", width=10)
         if self.state.streams:
             self.fill_table()
         elif choice.path or choice.source == "cluster":
@@ -103,6 +106,30 @@ class SamplesScreen(StepScreen):
 
     def step_shown(self) -> None:
         self.update_config()
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self._fit_columns)
+
+    def _fit_columns(self) -> None:
+        """Every column on screen: the name gets what the longest one needs (up to half the room),
+        "from" the rest — it is cut first, being the same two registries on most rows."""
+        table = self.query_one(StreamTable)
+        width = table.size.width
+        if not width:
+            return
+        room = width - FIXED_COLUMNS - 6 * 2 - 2  # cell padding, the scrollbar
+        want = max([len("stream")] + [len(s.name) for s in self.state.streams])
+        name = max(min(want, room // 2 + 6), 10)
+        widths = {"name": name, "from": max(room - name, 6)}
+        changed = False
+        for key, column in table.columns.items():
+            wanted = widths.get(str(key.value))
+            if wanted is not None and column.width != wanted:
+                column.width, column.auto_width = wanted, False
+                changed = True
+        if changed:
+            table._require_update_dimensions = True
+            table.refresh(layout=True)
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
@@ -191,6 +218,7 @@ class SamplesScreen(StepScreen):
                 ", ".join(stream.registries),
                 key=stream.name,
             )
+        self._fit_columns()
         self.show_selection()
 
     def _mark(self, name: str, on_: bool) -> None:
@@ -249,14 +277,23 @@ class SamplesScreen(StepScreen):
 
     # -- the Config preview --------------------------------------------------------------------------
 
+    mirror_problem = ""
+
     @on(Input.Changed, "#samples-mirror")
     def samples_mirror_changed(self, event: Input.Changed) -> None:
         value = event.value.strip()
         error = self.query_one("#mirror-error", Static)
         if value and not is_registry_host(value):
-            error.update("✗ expected HOST or HOST:PORT")
+            # Not kept: the preview would go on showing the old samplesRegistry as if it were this one.
+            self.mirror_problem = "samplesRegistry: expected HOST or HOST:PORT, e.g. mirror.example.com:8443"
+            error.update("✗ " + self.mirror_problem)
+            event.input.add_class("-invalid")
+            self.query_one("#config", Static).update(
+                Content.styled("✗ fix samplesRegistry above to see the Config", "$error"))
             return
+        self.mirror_problem = ""
         error.update("")
+        event.input.remove_class("-invalid")
         self.state.samples.mirror = value
         self.update_config()
 
@@ -333,6 +370,10 @@ class SamplesScreen(StepScreen):
     # -- leaving and help ----------------------------------------------------------------------------
 
     async def can_leave(self) -> bool:
+        if self.mirror_problem:
+            self.set_status(self.mirror_problem, "error")
+            self.query_one("#samples-mirror", Input).focus()
+            return False
         if self.state.streams_error and self.state.samples.path:
             self.set_status("fix the image streams source, or clear the path to mirror none", "error")
             return False
