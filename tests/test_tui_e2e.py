@@ -195,3 +195,107 @@ async def test_cancel_then_resume_copies_only_what_is_missing(sandbox, tmp_path:
         await settle(pilot)
         assert progress.finished and progress.transferred == 0
         assert progress.images_present == progress.total_images
+
+
+async def test_cancel_with_a_silent_mirror_is_prompt_then_resume_finishes(sandbox, tmp_path: Path) -> None:
+    """The mirror registry freezes (SIGSTOP) mid-copy: Cancel through the confirmation ends the run within
+    seconds as "cancelled" (not after a read timeout, not as a failure); Resume then finishes, and skopeo
+    reads the payload back."""
+    import os
+    import signal
+    import time
+
+    from core.authfile import encode_auth
+    from core.events import ImageDone
+    from tui.screens.confirm import ConfirmScreen
+
+    password = (sandbox.workdir / "mirror-password.txt").read_text().strip()
+    state = WizardState.from_path(str(sandbox.plan_path))
+    state.release.target = f"{sandbox.mirror.host}/cancel-test/openshift4"
+    state.plan.samples = None
+    auth_path = tmp_path / "auth.json"
+    auth_path.write_text(json.dumps({"auths": {sandbox.mirror.host: {"auth": encode_auth("admin", password)}}}))
+    state.plan.auth_file = str(auth_path)
+    state.plan_path = tmp_path / "plan.yaml"
+    app = MirrorWizardApp(state, start="mirror", auto_check=False)
+    pid = sandbox.mirror.process.pid
+    frozen = False
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            progress = state.progress
+            original_feed = progress.feed
+
+            def feed(event) -> None:  # type: ignore[no-untyped-def]
+                nonlocal frozen
+                original_feed(event)
+                if isinstance(event, ImageDone) and not frozen:
+                    os.kill(pid, signal.SIGSTOP)  # the mirror stops answering, mid-copy
+                    frozen = True
+
+            progress.feed = feed  # type: ignore[method-assign]
+            await pilot.press("ctrl+r")
+            for _ in range(200):
+                if frozen:
+                    break
+                await pilot.pause(0.05)
+            assert frozen and progress.running
+            await pilot.pause(0.5)  # requests now hang on the frozen registry
+            app.screen.query_one("#cancel").focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            started = time.monotonic()
+            await pilot.press("y")
+            while progress.running and time.monotonic() - started < 10:
+                await pilot.pause(0.05)
+            took = time.monotonic() - started
+            assert not progress.running and took < 3, took
+            assert progress.cancelled and not progress.error
+            await pilot.pause(0.3)
+            assert "cancelled — everything copied so far is kept" in str(app.screen.query_one("#outcome").render())
+            assert str(app.screen.query_one("#start").label) == "Resume"
+
+            os.kill(pid, signal.SIGCONT)
+            frozen = False
+            progress.feed = original_feed  # type: ignore[method-assign]
+            await pilot.press("ctrl+r")  # Resume
+            await settle(pilot)
+            assert progress.finished, progress.error
+            assert progress.images_present >= 1  # what landed before the cancel is not copied again
+    finally:
+        if frozen:
+            os.kill(pid, signal.SIGCONT)
+    certs = sandbox.ca_file.parent
+    info = state.prepared.release
+    payload = skopeo.digest(f"{state.release.target}:4.17.3-x86_64", authfile=auth_path, cert_dir=certs)
+    assert payload == info.digest
+    for _, pull_spec in list(info.components.items())[:3]:
+        digest = pull_spec.split("@", 1)[1]
+        assert skopeo.digest(f"{state.release.target}@{digest}", authfile=auth_path, cert_dir=certs) == digest
+
+
+async def test_test_registries_follows_the_plan_and_its_mirror_set(sandbox, tmp_path: Path) -> None:
+    """The sandbox's pull secret holds placeholders for the real hosts; the plan reads them through its
+    mirror set, so those are tested there, and entries the plan never uses are not dialled at all."""
+    from core.authfile import encode_auth
+
+    password = (sandbox.workdir / "mirror-password.txt").read_text().strip()
+    state = WizardState.from_path(str(sandbox.plan_path))
+    data = json.loads(sandbox.pull_secret.read_text())
+    data["auths"][sandbox.mirror.host] = {"auth": encode_auth("admin", password)}
+    secret = tmp_path / "pull-secret.json"
+    secret.write_text(json.dumps(data))
+    state.plan.auth_file = str(secret)
+    app = MirrorWizardApp(state, start="credentials", auto_check=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await tab_to(pilot, "#test-all")
+        await pilot.press("enter")
+        await settle(pilot)
+    results = {r.registry: r for r in state.logins}
+    for host in (sandbox.mirror.host, "quay.io", "registry.redhat.io"):
+        assert results[host].ok, (host, results[host].message)
+    assert "mirror set" in results["quay.io"].message and sandbox.source.host in results["quay.io"].message
+    assert results["cloud.openshift.com"].state == "unused"
+    assert results["registry.connect.redhat.com"].state == "unused"

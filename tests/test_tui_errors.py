@@ -250,3 +250,98 @@ async def test_image_streams_folder_missing(tmp_path: Path) -> None:
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "samples"
+
+
+async def test_a_login_typed_but_not_added_is_added_and_tested_on_next(tmp_path: Path, tls_registry, pki) -> None:
+    app = app_for(tmp_path, tls_registry.host, start="credentials", ca_file=str(pki.ca_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#user", USER)
+        await type_into(pilot, "#password", "not-" + PASSWORD)
+        await pilot.press("ctrl+n")  # no "Add login and test": Next does it, and stays on a wrong password
+        await settle(pilot)
+        assert app.current_mode == "credentials"
+        assert "✗" in text(app, "#password-error")
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "release"
+    saved = json.loads((tmp_path / "pull-secret-mirror.json").read_text())
+    assert tls_registry.host in saved["auths"] and app.state.plan.auth_file.endswith("pull-secret-mirror.json")
+
+
+async def test_a_ca_that_does_not_verify_blocks_next_and_a_broken_file_is_not_trusted(
+        tmp_path: Path, tls_registry, pki) -> None:
+    other_ca, _, _ = _cert_without_san(tmp_path / "other")  # a CA, but not the one that signed the registry
+    ca_copy = tmp_path / "mirror-ca.crt"
+    ca_copy.write_bytes(pki.ca_file.read_bytes())
+    app = app_for(tmp_path, tls_registry.host, start="ca", ca_file=str(ca_copy))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#check").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.ca_check.ok and "trusted" in text(app, "#status")
+        assert app.state.mirror_trust is not None and app.state.mirror_trust[0]  # the copy's own trust agrees
+        # The same path, now holding something that is not PEM: not "trusted" any more.
+        ca_copy.write_text("not a certificate")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "trusted" not in text(app, "#status") and "✗" in text(app, "#ca-error")
+        assert app.state.ca_check is None
+        # A real CA that did not sign the registry: Next refused.
+        await type_into(pilot, "#ca-file", str(other_ca))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.state.ca_check is not None and not app.state.ca_check.verified
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "ca" and "does not verify" in text(app, "#status")
+
+
+async def test_an_unchecked_ca_needs_a_confirmation_shown_on_review(tmp_path: Path, pki) -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    host = f"127.0.0.1:{free_port()}"  # unreachable: the CA cannot be checked
+    app = app_for(tmp_path, host, start="ca", ca_file=str(pki.ca_file))
+    app.state.visited = {"preflight", "credentials", "release", "samples"}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # stay
+        await settle(pilot)
+        assert app.current_mode == "ca"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("y")  # go on unverified
+        await settle(pilot)
+        assert app.current_mode == "review"
+        summary = " ".join(str(s.render()) for s in app.screen.query("#summary Static"))
+        assert "not verified" in summary and "you chose to go on" in summary
+
+
+async def test_find_versions_asks_the_update_graph(tmp_path: Path) -> None:
+    from tests.test_release_e2e import STABLE_48, GraphServer
+
+    server = GraphServer(STABLE_48.read_bytes())
+    url = server.start()
+    try:
+        app = app_for(tmp_path, "mirror.example.com:8443", start="release", source="", architecture="x86_64")
+        app.state.graph_url = url
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await type_into(pilot, "#channel", "stable-4.8")
+            app.screen.query_one("#find").focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.state.versions[:3] == ["4.8.54", "4.8.53", "4.8.52"]
+            assert "stable-4.8" in text(app, "#versions-note")
+            # Picking one fills in the release image.
+            app.screen.query_one("#version").value = "4.8.53"
+            await pilot.pause()
+            assert value(app, "#source") == "quay.io/openshift-release-dev/ocp-release:4.8.53-x86_64"
+    finally:
+        server.stop()
+    assert server.requests[0]["query"] == {"channel": ["stable-4.8"], "arch": ["amd64"]}

@@ -45,7 +45,6 @@ class MirrorWizardApp(App[int]):
         "done": DoneScreen,
     }
     BINDINGS = [
-        Binding("ctrl+s", "save_plan", "Save plan", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

@@ -74,6 +74,16 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
+def middle_ellipsis(text: str, width: int) -> str:
+    """Cut from the middle so both ends stay readable (a repository and its tag, a long stream name)."""
+    if len(text) <= width:
+        return text
+    if width < 4:
+        return text[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
 def human_seconds(seconds: float | None) -> str:
     if seconds is None or math.isnan(seconds) or seconds < 0:
         return "–"

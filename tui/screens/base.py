@@ -31,10 +31,13 @@ class StepScreen(Screen):
     NEXT_LABEL: ClassVar[str] = "Next ▶"
     # False for steps whose body fills the screen itself (the Mirror step's table and log).
     BODY_SCROLLS: ClassVar[bool] = True
+    # Save plan first: the footer is cut at the right on 80 columns, and the step's own keys
+    # (Start, Cancel) come after these.
     BINDINGS = [
+        Binding("ctrl+s", "app.save_plan", "Save plan", priority=True),
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
-        Binding("f1", "toggle_help", "Help panel"),
+        Binding("f1", "toggle_help", "Help"),
         Binding("ctrl+y", "copy_commands", "Copy commands", show=False),
     ]
 
@@ -60,7 +63,7 @@ class StepScreen(Screen):
             yield Button("◀ Back", id="back", compact=True, disabled=self.STEP == STEP_KEYS[0])
             yield Static(id="status")
             yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -20,6 +20,7 @@ from tui.state import (
     ROW_WAITING,
     human_bytes,
     human_seconds,
+    middle_ellipsis,
     q,
 )
 from tui.widgets.note import Note
@@ -41,8 +42,8 @@ class MirrorScreen(StepScreen):
     BODY_SCROLLS = False
     NEXT_LABEL = "Done ▶"
     BINDINGS = [
-        Binding("ctrl+r", "start", "Start/Resume"),
-        Binding("ctrl+x", "cancel_copy", "Cancel copy"),
+        Binding("ctrl+r", "start", "Start"),  # the button says Start, Resume or Run again
+        Binding("ctrl+x", "cancel_copy", "Cancel"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -63,7 +64,7 @@ class MirrorScreen(StepScreen):
             yield Static(id="eta", classes="bar-text")
         yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
         # Wrapped, so a failure's reason is readable at 80 columns (a Log would cut it off).
-        yield RichLog(id="log", max_lines=1000, wrap=True, markup=False)
+        yield RichLog(id="log", max_lines=1000, wrap=True, markup=False, min_width=20)
         with Horizontal(classes="row buttons"):
             yield Button("Start", id="start", variant="primary", compact=True)
             yield Button("Cancel", id="cancel", variant="error", compact=True)
@@ -98,29 +99,26 @@ class MirrorScreen(StepScreen):
         return "#next" if self.complete() else "#start"
 
     def on_resize(self, event: Resize) -> None:
-        self.call_after_refresh(self._fit_columns)
+        if hasattr(self, "_row_states"):  # after prefill
+            self._table_for = None  # rebuilt for the new width on the next redraw
+            self.call_after_refresh(self.redraw)
 
-    def _fit_columns(self) -> None:
-        """state | image | to, all on screen: the image name gets what it needs up to a third, "to"
-        the rest (cut at its end, where the tag is least telling)."""
-        table = self.query_one("#images", DataTable)
-        width = table.size.width
-        if not width:
-            return
-        room = width - STATE_WIDTH - 2 * 3 - 1  # cell padding, the vertical scrollbar
-        rows = self.state.progress.rows.values()
-        want = max([len("image")] + [len(r.label) for r in rows])
+    def _widths(self) -> dict[str, int]:
+        """state | image | to, all on screen: the image name gets what it needs up to half, "to" the
+        rest; both cut in the middle so the repository and the tag stay readable."""
+        width = self.query_one("#images", DataTable).size.width or self.app.size.width - 2
+        room = width - STATE_WIDTH - 2 * 3 - 2  # cell padding, the vertical scrollbar
+        want = max([len("image")] + [len(r.label) for r in self.state.progress.rows.values()])
         image = max(min(want, room // 2), 8)
-        widths = {"image": image, "to": max(room - image, 8)}
-        changed = False
+        return {"image": image, "to": max(room - image, 8)}
+
+    def _set_widths(self, widths: dict[str, int]) -> None:
+        table = self.query_one("#images", DataTable)
         for key, column in table.columns.items():
             wanted = widths.get(str(key.value))
             if wanted is not None and column.width != wanted:
                 column.width, column.auto_width = wanted, False
-                changed = True
-        if changed:
-            table._require_update_dimensions = True
-            table.refresh(layout=True)
+        table.refresh(layout=True)
 
     # -- buttons -------------------------------------------------------------------------------------
 
@@ -170,13 +168,15 @@ class MirrorScreen(StepScreen):
         rows = self.state.progress.rows
         if self._table_for != id(rows) or len(rows) != table.row_count:
             table.clear()
+            widths = self._widths()
+            self._set_widths(widths)
             self._row_states = {}
             for key, row in rows.items():
                 label, style = ROW_LOOK.get(row.state, (row.state, ""))
-                table.add_row(Content.styled(label, style), row.label, self._short(row.destination), key=key)
+                table.add_row(Content.styled(label, style), middle_ellipsis(row.label, widths["image"]),
+                              middle_ellipsis(self._short(row.destination), widths["to"]), key=key)
                 self._row_states[key] = row.state
             self._table_for = id(rows)
-            self._fit_columns()
             return
         for key, row in rows.items():
             if self._row_states.get(key) != row.state:
@@ -212,8 +212,7 @@ class MirrorScreen(StepScreen):
         self.query_one("#cancel", Button).disabled = not progress.running
         outcome = self.query_one("#outcome", Static)
         if progress.running:
-            outcome.update(Content.styled("copying — Cancel stops cleanly; Resume copies only what is missing",
-                                          "$text-muted"))
+            outcome.update(Content.styled("copying — Cancel keeps everything copied so far", "$text-muted"))
         elif stale:
             outcome.update(Content.styled("! out of date: the plan changed after this mirror — Resume copies only "
                                           "what is missing", "bold $warning"))

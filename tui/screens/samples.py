@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from core.errors import MirrorError
 from core.reference import is_registry_host
 from tui.screens.base import StepScreen
-from tui.state import error_text, human_bytes, plural, q
+from tui.state import error_text, human_bytes, middle_ellipsis, plural, q
 from tui.widgets.note import Note
 
 NAME_WIDTH = 28
@@ -29,13 +29,18 @@ SOURCES = [("ImageStream files (a folder or file)", "files"),
            ("the cluster (oc get is -n openshift)", "cluster")]
 
 
+def short_end(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
 class StreamTable(DataTable):
     """Space (or Enter, or a click) toggles a stream; a selects all shown, n none."""
 
     BINDINGS = [
-        Binding("space", "toggle", "Toggle"),
-        Binding("a", "all", "All"),
-        Binding("n", "none", "None"),
+        # Not in the footer: the line under the table says them, and the footer keeps room for Save plan.
+        Binding("space", "toggle", "Toggle", show=False),
+        Binding("a", "all", "All", show=False),
+        Binding("n", "none", "None", show=False),
     ]
 
     def action_toggle(self) -> None:
@@ -108,28 +113,26 @@ class SamplesScreen(StepScreen):
         self.update_config()
 
     def on_resize(self, event: Resize) -> None:
-        self.call_after_refresh(self._fit_columns)
+        if self.state.streams:
+            self.call_after_refresh(self.fill_table)
 
-    def _fit_columns(self) -> None:
-        """Every column on screen: the name gets what the longest one needs (up to half the room),
-        "from" the rest — it is cut first, being the same two registries on most rows."""
+    def _widths(self) -> dict[str, int]:
+        """Every column on screen: the name gets what the longest needs, leaving "from" at least 12
+        (cut first: it is the same two registries on most rows); long names are cut in the middle."""
         table = self.query_one(StreamTable)
-        width = table.size.width
-        if not width:
-            return
+        width = table.size.width or self.app.size.width - 2
         room = width - FIXED_COLUMNS - 6 * 2 - 2  # cell padding, the scrollbar
         want = max([len("stream")] + [len(s.name) for s in self.state.streams])
-        name = max(min(want, room // 2 + 6), 10)
+        longest_from = max([len("from")] + [len(", ".join(h.removeprefix("registry.") for h in s.registries))
+                                            for s in self.state.streams])
+        name = max(min(want, room - min(longest_from, 12)), 10)
         widths = {"name": name, "from": max(room - name, 6)}
-        changed = False
         for key, column in table.columns.items():
             wanted = widths.get(str(key.value))
             if wanted is not None and column.width != wanted:
                 column.width, column.auto_width = wanted, False
-                changed = True
-        if changed:
-            table._require_update_dimensions = True
-            table.refresh(layout=True)
+        table.refresh(layout=True)
+        return widths
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
@@ -205,7 +208,9 @@ class SamplesScreen(StepScreen):
         table = self.query_one(StreamTable)
         needle = self.query_one("#filter", Input).value.strip().lower()
         chosen = self.selected()
+        cursor = table.cursor_row
         table.clear()
+        widths = self._widths()
         for stream in self.state.streams:
             specs = stream.pull_specs
             if needle and needle not in stream.name.lower() and not any(needle in s.lower() for s in specs):
@@ -213,12 +218,13 @@ class SamplesScreen(StepScreen):
             size = self.state.stream_sizes.get(stream.name)
             table.add_row(
                 Content.styled("✓", "$success") if stream.name in chosen else Content.styled("·", "$text-muted"),
-                stream.name, str(len(stream.tags)), str(len(specs)),
+                middle_ellipsis(stream.name, widths["name"]), str(len(stream.tags)), str(len(specs)),
                 human_bytes(size) if size is not None else "–",
-                ", ".join(stream.registries),
+                short_end(", ".join(h.removeprefix("registry.") for h in stream.registries), widths["from"]),
                 key=stream.name,
             )
-        self._fit_columns()
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
         self.show_selection()
 
     def _mark(self, name: str, on_: bool) -> None:
