@@ -163,6 +163,7 @@ async def test_cancel_then_resume_copies_only_what_is_missing(sandbox, tmp_path:
     auth_path = tmp_path / "auth.json"
     auth_path.write_text(json.dumps({"auths": {sandbox.mirror.host: {"auth": encode_auth("admin", password)}}}))
     state.plan.auth_file = str(auth_path)
+    state.plan_path = tmp_path / "plan.yaml"  # the run saves its plan: not over the sandbox's
     app = MirrorWizardApp(state, start="mirror", auto_check=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
