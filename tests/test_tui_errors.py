@@ -307,7 +307,10 @@ async def test_an_unchecked_ca_needs_a_confirmation_shown_on_review(tmp_path: Pa
     app.state.visited = {"preflight", "credentials", "release", "samples"}
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n")  # never checked: Next checks first (and would go on had it verified)
+        await settle(pilot)
+        assert app.current_mode == "ca" and app.state.ca_check is not None and app.state.ca_check.not_checked
+        await pilot.press("ctrl+n")  # it could not be checked: go on only when the admin says so
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")  # stay

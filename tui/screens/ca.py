@@ -140,7 +140,12 @@ class CAScreen(StepScreen):
         self.check_ca()
 
     @work(exclusive=True, group="ca", exit_on_error=False)
-    async def check_ca(self) -> None:
+    async def check_ca(self, then_next: bool = False) -> None:
+        await self._check_ca()
+        if then_next and self.state.ca_verified():
+            await self.wizard.next_step()
+
+    async def _check_ca(self) -> None:
         import asyncio
 
         from core.ca import check_registry_ca, load_ca_bundle
@@ -231,6 +236,11 @@ class CAScreen(StepScreen):
             return False
         if state.ca_unverified_accepted == path:
             return True
+        if check is None and state.mirror_host:
+            # Never checked (this file, this host): check now, and go on by itself once it verifies.
+            self.set_status(f"checking the CA against {state.mirror_host} before going on …")
+            self.check_ca(then_next=True)
+            return False
         reason = check.not_checked if check is not None and check.not_checked else "it has not been checked"
 
         def answer(yes: bool | None) -> None:

@@ -27,7 +27,7 @@ from tui.widgets.note import Note
 
 ROW_LOOK = {
     # $text-muted on the zebra stripes was nearly invisible: plain text, just not bold.
-    ROW_WAITING: ("· waiting", "$text 80%"),
+    ROW_WAITING: ("· waiting", "$foreground"),
     ROW_COPYING: ("⇣ copying", "bold $accent"),
     ROW_COPIED: ("✓ copied", "$success"),
     ROW_PRESENT: ("= present", "$success 70%"),
