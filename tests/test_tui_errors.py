@@ -310,6 +310,12 @@ async def test_an_unchecked_ca_needs_a_confirmation_shown_on_review(tmp_path: Pa
         await pilot.press("ctrl+n")  # never checked: Next checks first (and would go on had it verified)
         await settle(pilot)
         assert app.current_mode == "ca" and app.state.ca_check is not None and app.state.ca_check.not_checked
+        from tui.widgets.checks import CheckList
+
+        shown = {c.name: c for lst in app.screen.query(CheckList) for c in lst.checks}
+        # Unreachable tells nothing about the certificate: "not checked", never a ✗ for the SAN.
+        assert shown["SAN"].state == "warn" and "not checked" in shown["SAN"].detail
+        assert shown["verification"].state == "warn"
         await pilot.press("ctrl+n")  # it could not be checked: go on only when the admin says so
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)

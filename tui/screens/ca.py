@@ -71,18 +71,31 @@ def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> li
         chain = check.server_chain[0] if check.server_chain else None
         if chain is not None:
             lines.append(Check("registry certificate", "ok" if not chain.expired else "fail", chain.summary()))
-        lines.append(Check("SAN", "ok" if check.san_ok else "fail",
-                           f"the certificate names {check.registry.rsplit(':', 1)[0]}" if check.san_ok
-                           else "the registry's certificate has no Subject Alternative Name for this host",
-                           "" if check.san_ok else "Reissue it with subjectAltName=DNS:<host> (or IP:<address>); "
-                                                    "clients ignore the CN"))
-        lines.append(Check("verification", "ok" if check.verified else "fail",
-                           "the registry's chain verifies with this CA" if check.verified
-                           else "the registry's certificate does not verify with this CA"))
+        if check.not_checked:
+            # Nothing was learnt about the certificate: say so rather than report it as wrong.
+            fix = "Check HOST:PORT, that the registry runs and the firewall, then Check again"
+            lines.append(Check("SAN", "warn", f"not checked: {check.not_checked}", fix))
+            lines.append(Check("verification", "warn", f"not checked: {check.not_checked}"))
+        else:
+            lines += _registry_checks(check)
         for problem in check.problems:
             lines.append(Check("problem", "fail", problem))
     if trust is not None:
         lines.append(Check("this machine", "ok" if trust[0] else "fail", trust[1]))
+    return lines
+
+
+def _registry_checks(check) -> list[Check]:  # type: ignore[no-untyped-def]
+    """SAN and chain verification, for a registry that answered over TLS."""
+    lines: list[Check] = []
+    lines.append(Check("SAN", "ok" if check.san_ok else "fail",
+                       f"the certificate names {check.registry.rsplit(':', 1)[0]}" if check.san_ok
+                       else "the registry's certificate has no Subject Alternative Name for this host",
+                       "" if check.san_ok else "Reissue it with subjectAltName=DNS:<host> (or IP:<address>); "
+                                                "clients ignore the CN"))
+    lines.append(Check("verification", "ok" if check.verified else "fail",
+                       "the registry's chain verifies with this CA" if check.verified
+                       else "the registry's certificate does not verify with this CA"))
     return lines
 
 
