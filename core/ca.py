@@ -31,6 +31,10 @@ from .yamlout import dump_yaml
 
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.DOTALL)
+# What cryptography raises for a damaged certificate: ValueError mostly, but also InvalidVersion and,
+# for an unknown string type inside a name, KeyError; a repeated extension, DuplicateExtension (names and
+# extensions are parsed lazily, when read).
+_UNREADABLE = (ValueError, KeyError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CONFIG_NAMESPACE = "openshift-config"
 UNREACHABLE_ADVICE = ("the SAN and the chain were not checked: check HOST:PORT, that the registry is running and that "
@@ -127,12 +131,12 @@ def parse_ca_pem(data: bytes | str, where: str) -> list[CertificateInfo]:
     for number, body in enumerate(blocks, start=1):
         pem = PEM_BEGIN + b"\n" + body + b"\n-----END CERTIFICATE-----\n"
         try:
-            cert = x509.load_pem_x509_certificate(pem)
-        except ValueError:
+            # Extensions are parsed lazily: damaged ones raise only when certificate_info reads them.
+            infos.append(certificate_info(x509.load_pem_x509_certificate(pem)))
+        except _UNREADABLE:
             raise CertificateError(f"certificate {number} of {len(blocks)} in {where} is damaged (not valid "
                                    "base64/DER between its BEGIN and END lines)",
                                    hint="copy the CA file again, whole") from None
-        infos.append(certificate_info(cert))
     return infos
 
 
@@ -142,7 +146,7 @@ def _not_pem_reason(data: bytes, where: str) -> str:
     if data[:1] == b"\x30":  # an ASN.1 SEQUENCE: a DER certificate
         try:
             x509.load_der_x509_certificate(data)
-        except ValueError:
+        except _UNREADABLE:
             pass
         else:
             return (f"{where} is a DER (binary) certificate, not PEM; convert it with: "
@@ -310,7 +314,7 @@ def _infos(chain: list[bytes]) -> list[CertificateInfo]:
     for der in chain:
         try:
             infos.append(certificate_info(x509.load_der_x509_certificate(der)))
-        except ValueError:
+        except _UNREADABLE:
             continue  # a certificate we cannot parse is still reported by the verification
     return infos
 
