@@ -219,7 +219,7 @@ class RegistryClient:
         if self.credential is None:
             return AuthenticationFailed(
                 f"{self.registry} requires a login and the auth file has no entry for it",
-                hint="add the registry to the auth file given with -a",
+                hint="add a login for it: mirror-wizard credentials add, or the wizard's Credentials step",
                 registry=self.registry,
             )
         return AuthenticationFailed(

@@ -354,3 +354,22 @@ async def test_find_versions_asks_the_update_graph(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert server.requests[0]["query"] == {"channel": ["stable-4.8"], "arch": ["amd64"]}
+
+
+async def test_leaving_credentials_without_a_mirror_login_asks_first(tmp_path: Path) -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    app = app_for(tmp_path, "mirror.example.com:8443", start="credentials")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")  # the pull secret has no entry for the mirror: pushes would get 401
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and "without a login" in str(app.screen.query_one("Static").render())
+        await pilot.press("escape")  # add a login instead
+        await settle(pilot)
+        assert app.current_mode == "credentials" and app.focused is not None and app.focused.id == "user"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("y")  # an admin whose mirror takes anonymous pushes goes on
+        await settle(pilot)
+        assert app.current_mode == "release"

@@ -430,6 +430,7 @@ class WizardState:
     # The admin chose to go on with a CA the check could not verify (this file): shown on Review; the
     # Done step never writes or applies it.
     ca_unverified_accepted: str | None = None
+    no_mirror_login_accepted: str | None = None  # the mirror host the admin chose to go on without a login
     # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
     mirror_trust: tuple[bool, str] | None = None
     # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes

@@ -14,6 +14,7 @@ from core.authfile import AuthFile, decode_auth
 from core.errors import MirrorError
 from core.reference import is_registry_host
 from tui.screens.base import StepScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, check_read_access, error_text, plural, q, registries_in_use
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
@@ -453,7 +454,26 @@ class CredentialsScreen(StepScreen):
             self.add_login(host, user, password, self.query_one("#merged", Input).value.strip(),
                            self.query_one("#remember", Checkbox).value, then_next=True)
             return False
+        if self.state.auth().lookup(host) is None and self.state.no_mirror_login_accepted != host:
+            self._confirm_no_login(host)
+            return False
         return True
+
+    def _confirm_no_login(self, host: str) -> None:
+        """A mirror without a login in the file fails every push with 401: go on only when told to."""
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.state.no_mirror_login_accepted = host
+                self.call_later(self.wizard.next_step)
+            else:
+                self.query_one("#user", Input).focus()
+
+        self.app.push_screen(ConfirmScreen(
+            f"Go on without a login for {host}?",
+            f"The pull secret has no entry for {host}, so pushes to it will be refused unless it takes "
+            "anonymous pushes. Type the user name and password and press Next to add them.",
+            yes="Go on without a login", no="Add a login"), answer)
 
     # -- help ----------------------------------------------------------------------------------------
 
