@@ -141,7 +141,7 @@ class Copier:
                  on_event: EventSink | None = None, cancel: asyncio.Event | None = None) -> None:
         self.session = session
         self.options = options or CopyOptions()
-        self.endpoints = Endpoints(session)
+        self.endpoints = Endpoints(session, create_layouts=not self.options.dry_run)
         self._sink = on_event
         self.cancel = cancel
         self.result = CopyResult()

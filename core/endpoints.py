@@ -248,8 +248,10 @@ class LayoutDestination(Destination):
 class Endpoints:
     """Builds and caches adapters so that every task touching the same place shares them."""
 
-    def __init__(self, session: RegistrySession) -> None:
+    def __init__(self, session: RegistrySession, *, create_layouts: bool = True) -> None:
         self.session = session
+        # A dry run looks at a directory destination but must not create it.
+        self.create_layouts = create_layouts
         self._layouts: dict[Path, OCILayout] = {}
 
     def layout(self, path: Path, *, create: bool) -> OCILayout:
@@ -275,4 +277,5 @@ class Endpoints:
         if isinstance(location, RegistryLocation):
             client = self.session.client(location.ref.registry)
             return RegistryDestination(client, location.ref.repository), location.ref.tag
-        return LayoutDestination(self.layout(location.path, create=True), location.name), location.name
+        layout = self.layout(location.path, create=self.create_layouts)
+        return LayoutDestination(layout, location.name), location.name

@@ -311,20 +311,9 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
     return written
 
 
-class _LookOnlyEndpoints(Endpoints):
-    """For a dry run: a layout destination is looked at, never created (the engine's endpoints create
-    the directory as soon as a task names it)."""
-
-    def layout(self, path: Path, *, create: bool) -> OCILayout:
-        return super().layout(path, create=False)
-
-
 async def _copy(tasks: list[CopyTask], session: RegistrySession, options: CopyOptions,
                 on_event: EventSink | None, cancel: asyncio.Event | None) -> CopyResult:
-    copier = Copier(session, options, on_event=on_event, cancel=cancel)
-    if options.dry_run:
-        copier.endpoints = _LookOnlyEndpoints(session)
-    return await copier.run(tasks)
+    return await Copier(session, options, on_event=on_event, cancel=cancel).run(tasks)
 
 
 async def run_plan(plan: Plan, *, dry_run: bool = False, on_event: EventSink | None = None,

@@ -380,8 +380,7 @@ def test_to_dir_dry_run_writes_nothing(seeded_release, tmp_path: Path, capsys) -
     code, _, err = _run(["release", "mirror", "--insecure", "--dry-run", "--from", seeded_release.release_ref,
                            "--to-dir", str(media)], capsys)
     assert code == 0, err
-    assert not media.exists() or not any((media / "blobs" / "sha256").iterdir())
-    assert not (media / "mirror-wizard-release.json").exists()
+    assert not media.exists()  # not even the empty layout: a dry run writes nothing
 
 
 def test_short_of_space_fails_before_copying(seeded_release, tmp_path: Path) -> None:
@@ -394,7 +393,8 @@ def test_short_of_space_fails_before_copying(seeded_release, tmp_path: Path) -> 
             _, total = _expected_bytes(seeded_release)
             assert needed >= total and free > 0
             with pytest.raises(LocalStorageError, match="free"):
-                await check_dir_space(session, info, media, reserve=free)
+                # free + 1 GiB: the disk may gain some space between the two readings (other jobs)
+                await check_dir_space(session, info, media, reserve=free + (1 << 30))
 
     asyncio.run(go())
     assert not media.exists()
