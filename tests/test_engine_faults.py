@@ -223,3 +223,170 @@ def test_a_destination_that_refuses_digest_pushes_is_explained(source_image, des
 
     assert isinstance(info.value.error, PushRefused)
     assert "without a tag" in str(info.value) and "internal registry" in str(info.value)
+
+
+# -- the destination side ---------------------------------------------------------------------------
+# The proxy stands in front of the DESTINATION; skopeo reads the result straight from the registry.
+
+UPLOAD_START = r"/v2/[^?]+/blobs/uploads/(\?|$)"
+UPLOAD_PUT = r"/v2/.+/blobs/uploads/.+digest="
+MANIFEST_PUT = r"/v2/.+/manifests/"
+
+
+def direct(registry, proxied: str) -> str:
+    return registry.host + "/" + proxied.split("/", 1)[1]
+
+
+def uploads(proxy: FaultProxy) -> list[str]:
+    """Requests that carry blob bytes (a POST that only starts or mounts an upload moves none)."""
+    return [r.path for r in proxy.requests if r.method in ("PUT", "PATCH") and "/blobs/uploads/" in r.path]
+
+
+@pytest.mark.parametrize("fault", [
+    Fault("status", method="POST", path=UPLOAD_START, status=500, times=1),
+    Fault("status", method="POST", path=UPLOAD_START, status=502, times=2),
+    Fault("status", method="POST", path=UPLOAD_START, status=503, times=1),
+    Fault("status", method="PUT", path=UPLOAD_PUT, status=500, times=1),
+    Fault("status", method="PUT", path=UPLOAD_PUT, status=502, times=1),
+    Fault("status", method="PUT", path=UPLOAD_PUT, status=503, times=2),
+    Fault("status", method="PUT", path=MANIFEST_PUT, status=500, times=1),
+    Fault("status", method="PUT", path=MANIFEST_PUT, status=502, times=1),
+    Fault("status", method="PUT", path=MANIFEST_PUT, status=503, times=2),
+    Fault("reset-upload", method="PUT", path=UPLOAD_PUT, times=1),
+    Fault("reset-upload", method="PUT", path=UPLOAD_PUT, times=2),
+    Fault("reset-upload", method="PUT", path=MANIFEST_PUT, times=1),
+], ids=lambda f: f"{f.kind}-{f.method}-{'manifest' if 'manifests' in f.path else 'start' if f.path == UPLOAD_START else 'blob'}"
+                 f"-{f.status if f.kind == 'status' else ''}x{f.times}")
+def test_destination_faults_are_survived(fault: Fault, source_image, dest_proxy: FaultProxy, plain_registry) -> None:
+    src, digest = source_image
+    dest_proxy.add(fault)
+    dst = f"{dest_proxy.host}/{unique_repo('dst-fault')}:v1"
+    result = copy(src, dst)
+    assert result.ok, result.failures
+    assert fault.fired == fault.times, "the fault did not fire as often as asked: the test proves less"
+    landed = direct(plain_registry, dst)
+    assert skopeo.digest(landed, **PLAIN) == digest
+    assert skopeo.inspect(landed, **PLAIN)["Layers"] == skopeo.inspect(src, **PLAIN)["Layers"]
+
+
+def test_429_with_retry_after_on_upload_is_honoured(source_image, dest_proxy: FaultProxy, plain_registry) -> None:
+    src, digest = source_image
+    dest_proxy.add(Fault("status", method="POST", path=UPLOAD_START, status=429, retry_after="1", times=1))
+    dst = f"{dest_proxy.host}/{unique_repo('dst-429')}:v1"
+    started = time.monotonic()
+    result = copy(src, dst, retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
+    assert result.ok and dest_proxy.fired("status") == 1
+    assert time.monotonic() - started >= 1.0, "Retry-After: 1 was not waited for"
+    assert skopeo.digest(direct(plain_registry, dst), **PLAIN) == digest
+
+
+@pytest.mark.parametrize("fault", [
+    Fault("status", method="PUT", path=MANIFEST_PUT, status=503, times=-1),
+    Fault("status", method="PUT", path=UPLOAD_PUT, status=500, times=-1),
+    Fault("reset-upload", method="PUT", path=UPLOAD_PUT, times=-1),
+], ids=["manifest-503", "blob-500", "blob-reset"])
+def test_a_destination_that_keeps_failing_stops_clearly_and_a_rerun_moves_only_what_is_missing(
+        fault: Fault, source_image, dest_proxy: FaultProxy, plain_registry) -> None:
+    src, digest = source_image
+    repo = unique_repo("dst-dead")
+    dst = f"{dest_proxy.host}/{repo}:v1"
+    dest_proxy.add(fault)
+    with pytest.raises(CopyFailed) as info:
+        copy(src, dst, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05))
+    message = str(info.value)
+    assert "\n" not in message.strip() and repo in message, message
+    assert isinstance(info.value.error, RegistryError)
+    if fault.kind == "status":
+        assert str(fault.status) in message, message
+    with pytest.raises(Exception):  # nothing tagged
+        skopeo.digest(direct(plain_registry, dst), **PLAIN)
+
+    first_uploads = len(uploads(dest_proxy))
+    fault.times = 0  # the destination is healthy again
+    assert copy(src, dst).ok
+    assert skopeo.digest(direct(plain_registry, dst), **PLAIN) == digest
+    again = uploads(dest_proxy)[first_uploads:]
+    if fault.path == MANIFEST_PUT:  # every blob landed the first time: the rerun moves none
+        assert again == [], again
+    raw = json.loads(skopeo.raw_manifest(src, **PLAIN))
+    assert len(again) <= len(raw["layers"]) + 1, "the rerun uploaded more than the image holds"
+
+
+def test_destination_goes_away_and_comes_back(source_image, dest_proxy: FaultProxy, plain_registry) -> None:
+    src, digest = source_image
+    dst = f"{dest_proxy.host}/{unique_repo('dst-comeback')}:v1"
+    dest_proxy.go_away()
+    timer = threading.Timer(1.0, dest_proxy.come_back)
+    timer.start()
+    try:
+        result = copy(src, dst, retry=RetryPolicy(attempts=6, base_delay=0.3, max_delay=2))
+    finally:
+        timer.join()
+    assert result.ok and skopeo.digest(direct(plain_registry, dst), **PLAIN) == digest
+
+
+def test_destination_goes_away_mid_copy_and_a_rerun_completes(source_image, dest_proxy: FaultProxy,
+                                                              plain_registry) -> None:
+    """Gone after the first blob lands, for longer than the retries last: a clear error, then a rerun."""
+    src, digest = source_image
+    repo = unique_repo("dst-gone")
+    dst = f"{dest_proxy.host}/{repo}:v1"
+    gone = threading.Event()
+    original = dest_proxy._one
+
+    async def one(head, reader, writer):  # type: ignore[no-untyped-def]
+        keep = await original(head, reader, writer)
+        if head.startswith(b"PUT") and b"digest=" in head and not gone.is_set():
+            gone.set()
+            dest_proxy._server.close()  # type: ignore[union-attr]
+            for task in list(dest_proxy._tasks):  # open keep-alive connections die too
+                if task is not asyncio.current_task():
+                    task.cancel()
+            raise ConnectionResetError
+        return keep
+
+    dest_proxy._one = one  # type: ignore[method-assign]
+    with pytest.raises(CopyFailed) as info:
+        copy(src, dst, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05))
+    assert gone.is_set() and repo in str(info.value) and "\n" not in str(info.value).strip()
+    assert isinstance(info.value.error, RegistryError)
+    dest_proxy._one = original  # type: ignore[method-assign]
+    dest_proxy.come_back()
+    assert copy(src, dst).ok
+    assert skopeo.digest(direct(plain_registry, dst), **PLAIN) == digest
+
+
+def test_bytes_damaged_on_the_way_to_the_destination_leave_no_tag(source_image, dest_proxy: FaultProxy,
+                                                                  plain_registry) -> None:
+    """The registry refuses a blob whose bytes do not match its digest; the copy stops, nothing is tagged."""
+    src, digest = source_image
+    repo = unique_repo("dst-flip")
+    dst = f"{dest_proxy.host}/{repo}:v1"
+    fault = Fault("flip-request", method="PUT", path=UPLOAD_PUT, times=-1)
+    dest_proxy.add(fault)
+    with pytest.raises(CopyFailed) as info:
+        copy(src, dst, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05))
+    assert fault.fired >= 1 and repo in str(info.value) and "\n" not in str(info.value).strip()
+    assert not any(r.method == "PUT" and "/manifests/" in r.path for r in dest_proxy.requests), \
+        "a manifest was pushed over a refused blob"
+    with pytest.raises(Exception):
+        skopeo.digest(direct(plain_registry, dst), **PLAIN)
+    fault.times = 0
+    assert copy(src, dst).ok and skopeo.digest(direct(plain_registry, dst), **PLAIN) == digest
+
+
+def test_corrupt_source_leaves_no_tag_at_the_destination(source_image, source_proxy: FaultProxy,
+                                                         dest_proxy: FaultProxy, plain_registry) -> None:
+    src, _ = source_image
+    source_proxy.add(Fault("flip", method="GET", path=BLOB_GET, times=-1))
+    repo = unique_repo("dst-corrupt")
+    dst = f"{dest_proxy.host}/{repo}:v1"
+    with pytest.raises(CopyFailed) as info:
+        copy(via(source_proxy, src), dst)
+    assert isinstance(info.value.error, IntegrityError)
+    assert not any(r.method == "PUT" and "/manifests/" in r.path for r in dest_proxy.requests)
+    with pytest.raises(Exception):
+        skopeo.digest(direct(plain_registry, dst), **PLAIN)
+    raw = json.loads(skopeo.raw_manifest(src, **PLAIN))
+    big = max(raw["layers"], key=lambda layer: layer["size"])["digest"]
+    assert not any(r.method == "PUT" and big in r.path for r in dest_proxy.requests), "the corrupt blob was pushed"

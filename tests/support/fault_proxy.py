@@ -37,7 +37,9 @@ class Recorded:
 @dataclass
 class Fault:
     """``kind``: status | reset | truncate | flip | drip | redirect | relative-location | too-large |
-    paginate-tags (what distribution 3 does with ``n``/``last``; the Debian 2.8 server ignores them)."""
+    paginate-tags (what distribution 3 does with ``n``/``last``; the Debian 2.8 server ignores them) |
+    reset-upload (the connection dies while the request body is being sent; nothing is forwarded) |
+    flip-request (the request body's first byte is flipped on its way to the registry)."""
 
     kind: str
     method: str | None = None
@@ -178,15 +180,26 @@ class FaultProxy:
                 name, _, value = line.partition(":")
                 key = name.strip().lower()
                 headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-        body = await self._read_body(headers, reader)
         record = Recorded(method, target, headers, headers.get("host", ""), at=time.monotonic())
-        self.requests.append(record)
         fault = next((f for f in self.faults if f.matches(method, target)), None)
-        if fault and fault.kind == "too-large" and len(body) <= self.too_large_limit:
-            fault = None
-        if fault:
+        if fault and fault.kind != "too-large":  # counted now: concurrent requests must not all match
             fault.fired += 1
             record.fault = fault.kind
+        if fault and fault.kind == "reset-upload":
+            self.requests.append(record)
+            await reader.read(max(1, int(headers.get("content-length", "2")) // 2))  # part of the body, then gone
+            writer.transport.abort()
+            return False
+        body = await self._read_body(headers, reader)
+        self.requests.append(record)
+        if fault and fault.kind == "flip-request" and body:
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        if fault and fault.kind == "too-large":
+            if len(body) <= self.too_large_limit:
+                fault = None
+            else:
+                fault.fired += 1
+                record.fault = fault.kind
         if fault and fault.kind in ("status", "too-large"):
             status = 413 if fault.kind == "too-large" else fault.status
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
