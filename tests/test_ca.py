@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import ssl
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +27,7 @@ from core.ca import (
     san_covers,
 )
 from core.errors import CertificateError, InputError, RegistryUnreachable
+from tests.support.unverified_registry import UnverifiedStartRegistry
 from tui.cli import main
 from tui.sandbox.pki import make_ca
 from tui.sandbox.registry import LocalRegistry, free_port
@@ -105,27 +102,6 @@ def certs(tmp_path_factory: pytest.TempPathFactory, pki) -> Certs:
         no_san=(_write(folder / "no-san" / "server.crt", no_san, no_san_key), folder / "no-san" / "server.key"),
         expired_server=(_write(folder / "expired" / "server.crt", old, old_key), folder / "expired" / "server.key"),
     )
-
-
-class UnverifiedStartRegistry(LocalRegistry):
-    """docker-registry serving a certificate that cannot verify (no SAN, expired): LocalRegistry's readiness
-    probe verifies TLS, so wait for any answer on /v2/ instead."""
-
-    def _wait_ready(self, timeout: float) -> None:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/v2/", timeout=1, context=context)
-                return
-            except urllib.error.HTTPError:
-                return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"docker-registry on {self.host} did not start")
 
 
 def _serve(root: Path, pair: tuple[Path, Path]) -> Iterator[LocalRegistry]:

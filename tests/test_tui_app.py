@@ -41,6 +41,16 @@ def make_app(tmp_path: Path, **kwargs) -> MirrorWizardApp:
     return MirrorWizardApp(state, auto_check=False, **kwargs)
 
 
+async def start_mirror_and_wait(pilot, app: MirrorWizardApp):  # type: ignore[no-untyped-def]
+    """Press Start on the Mirror step and wait for the copy worker to end; its progress."""
+    await pilot.pause()
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+    return app.state.progress
+
+
 async def test_next_and_back_walk_the_steps(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -265,12 +275,7 @@ async def test_an_unexpected_error_in_the_mirror_is_one_line_and_resets(tmp_path
 
     app._run_mirror = broken  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
-        progress = app.state.progress
+        progress = await start_mirror_and_wait(pilot, app)
         assert not progress.running and progress.error
         outcome = str(app.screen.query_one("#outcome").render())
         assert "RuntimeError: something odd" in outcome and "Traceback" not in outcome
@@ -385,12 +390,7 @@ async def test_mirror_with_a_plan_it_cannot_prepare_says_why_in_one_line(tmp_pat
     app.state.plan.release = None
     app.state.samples.source, app.state.samples.path = "files", str(tmp_path / "no-such-streams")
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
-        progress = app.state.progress
+        progress = await start_mirror_and_wait(pilot, app)
         assert not progress.running and progress.error and "\n" not in progress.error
         assert "no-such-streams" in str(app.screen.query_one("#outcome").render())
         assert str(app.screen.query_one("#start").label) == "Resume"

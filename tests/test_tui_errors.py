@@ -20,8 +20,9 @@ from textual.widgets import Input, Static
 
 from core.plan import plan_from_dict
 from tests.support.constants import PASSWORD, USER
+from tests.support.unverified_registry import UnverifiedStartRegistry
 from tui.app import MirrorWizardApp
-from tui.sandbox.registry import LocalRegistry, free_port, make_registry
+from tui.sandbox.registry import free_port, make_registry
 from tui.state import WizardState
 
 
@@ -156,35 +157,12 @@ def _cert_without_san(folder: Path, ca_key_path: Path | None = None) -> tuple[Pa
     return ca_path, cert_path, key_path
 
 
-class _UnverifiedStart(LocalRegistry):
-    """The readiness probe checks the host name, which a certificate without SAN cannot pass."""
-
-    def _wait_ready(self, timeout: float) -> None:
-        import ssl
-        import time
-        import urllib.error
-        import urllib.request
-
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/v2/", timeout=1, context=context)
-                return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"registry on {self.host} did not start")
-
-
 @pytest.fixture(scope="module")
 def no_san_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("no-san")
     ca_path, cert_path, key_path = _cert_without_san(folder / "pki")
     registry = make_registry(folder / "registry", tls=(cert_path, key_path))
-    registry.__class__ = _UnverifiedStart
+    registry.__class__ = UnverifiedStartRegistry
     registry.start()
     try:
         yield registry, ca_path
