@@ -22,6 +22,7 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     │   ├── PushRefused             the destination refuses a push (e.g. no push without a tag)
     │   └── RegistryProtocolError   an answer that breaks the distribution spec
     ├── IntegrityError              bytes that do not match their digest or size
+    ├── SignatureError              a release whose signatures are missing or do not verify
     ├── LocalStorageError           a directory mirror: disk full, short of space, unwritable
     ├── ToolError                   an external tool (oc) missing or failing
     └── Cancelled                   the admin cancelled; nothing half-written was kept
@@ -128,6 +129,10 @@ class RegistryProtocolError(RegistryError):
 
 class IntegrityError(MirrorError):
     title = "Content does not match its digest"
+
+
+class SignatureError(MirrorError):
+    title = "Release signature not verified"
 
 
 class LocalStorageError(MirrorError):
