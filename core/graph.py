@@ -8,17 +8,23 @@ versions that can update to it.
 
 from __future__ import annotations
 
+import json
 import re
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import yaml
 
 from .errors import RegistryUnreachable, ReleaseError, TLSVerifyError
 from .reference import parse_reference
 from .registry import RegistrySession
 from .tlsconfig import TLSOptions, build_ssl_context
+from .userfiles import read_user_file
 
 DEFAULT_GRAPH_URL = "https://api.openshift.com/api/upgrades_info/v1/graph"
 
@@ -143,5 +149,133 @@ async def registry_release_tags(session: RegistrySession, repo: str) -> list[str
     return sorted(tags, key=version_key, reverse=True)
 
 
-__all__ = ["DEFAULT_GRAPH_URL", "GraphRelease", "fetch_graph", "graph_arch", "parse_graph",
-           "registry_release_tags", "version_key"]
+# -- update paths ---------------------------------------------------------------------------------------
+
+PathMode = Literal["shortest", "all"]
+MAX_GRAPH_FILE = 64 << 20  # the full amd64 graph of every channel is a few MB
+
+
+def load_graph_file(path: str | Path) -> list[GraphRelease]:
+    """A Cincinnati graph saved as JSON (``curl -H 'Accept: application/json' '<graph-url>?channel=...'``),
+    for hosts that cannot reach the update service."""
+    file = Path(path).expanduser()
+    try:
+        if file.stat().st_size > MAX_GRAPH_FILE:
+            raise ReleaseError(f"update graph file {file} is larger than {MAX_GRAPH_FILE >> 20} MB; is it a graph?")
+    except OSError:
+        pass  # read_user_file says what is wrong
+    text = read_user_file(file, "update graph file", ReleaseError, text=True)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReleaseError(f"update graph file {file} is not JSON ({exc})") from None
+    return parse_graph(data)
+
+
+@dataclass(frozen=True)
+class BlockedEdge:
+    """An update the graph-data repository blocks (``blocked-edges/*.yaml``): ``from`` is a regular expression."""
+
+    to: str
+    from_pattern: str
+    name: str = ""
+
+    def blocks(self, source: str, target: str) -> bool:
+        return target == self.to and re.fullmatch(self.from_pattern, source) is not None
+
+
+def load_blocked_edges(paths: Iterable[str | Path]) -> list[BlockedEdge]:
+    """Blocked-edge files of openshift/cincinnati-graph-data (``to``, ``from`` regex, ``name`` ...)."""
+    blocked: list[BlockedEdge] = []
+    for given in paths:
+        files = sorted(p for p in Path(given).glob("*.y*ml")) if Path(given).is_dir() else [Path(given)]
+        for file in files:
+            text = read_user_file(file, "blocked-edge file", ReleaseError, text=True)
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise ReleaseError(f"blocked-edge file {file} is not YAML") from None
+            if not isinstance(data, dict) or not isinstance(data.get("to"), str) or not isinstance(data.get("from"), str):
+                raise ReleaseError(f"blocked-edge file {file} needs 'to' (a version) and 'from' (a pattern)")
+            try:
+                re.compile(data["from"])
+            except re.error as exc:
+                raise ReleaseError(f"blocked-edge file {file}: 'from' is not a regular expression ({exc})") from None
+            blocked.append(BlockedEdge(data["to"], data["from"], str(data.get("name") or file.stem)))
+    return blocked
+
+
+def update_edges(releases: list[GraphRelease], blocked: Iterable[BlockedEdge] = ()) -> dict[str, set[str]]:
+    """version → versions it may update to, by unconditional edges only.
+
+    A conditional edge (a known risk) is never used, even when a graph also lists it as an edge, and
+    neither is an edge that a blocked-edge rule matches.
+    """
+    rules = list(blocked)
+    successors: dict[str, set[str]] = {r.version: set() for r in releases}
+    for release in releases:
+        risky = set(release.conditional_from)
+        for source in release.upgrades_from:
+            if source in risky or any(rule.blocks(source, release.version) for rule in rules):
+                continue
+            successors.setdefault(source, set()).add(release.version)
+    return successors
+
+
+def _distances(edges: dict[str, set[str]], start: str, *, reverse: bool = False) -> dict[str, int]:
+    graph = edges
+    if reverse:
+        graph = {}
+        for source, targets in edges.items():
+            for target in targets:
+                graph.setdefault(target, set()).add(source)
+    seen = {start: 0}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for nxt in graph.get(current, ()):
+            if nxt not in seen:
+                seen[nxt] = seen[current] + 1
+                queue.append(nxt)
+    return seen
+
+
+def update_path(releases: list[GraphRelease], start: str, end: str, *, mode: PathMode = "shortest",
+                blocked: Iterable[BlockedEdge] = (), channel: str = "") -> list[GraphRelease]:
+    """The releases to mirror to update a cluster from ``start`` to ``end``, oldest first, both included.
+
+    ``shortest``: fewest hops; where several hops are equally short, the newest release is taken.
+    ``all``: every version between ``start`` and ``end`` that lies on some path from one to the other.
+    Only real nodes and unconditional, unblocked edges of the graph are used.
+    """
+    by_version = {r.version: r for r in releases}
+    where = f" in channel {channel}" if channel else " in the update graph"
+    for version, label in ((start, "from"), (end, "to")):
+        if version not in by_version:
+            near = sorted((v for v in by_version if v.rsplit(".", 1)[0] == version.rsplit(".", 1)[0]), key=version_key)
+            hint = f" (it has {', '.join(near[-5:])})" if near else ""
+            raise ReleaseError(f"--{label}-version {version} is not a release{where}{hint}")
+    if version_key(end) < version_key(start):
+        raise ReleaseError(f"--to-version {end} is older than --from-version {start}; clusters do not downgrade")
+    if start == end:
+        return [by_version[start]]
+    edges = update_edges(releases, blocked)
+    from_start = _distances(edges, start)
+    to_end = _distances(edges, end, reverse=True)
+    if end not in from_start:
+        raise ReleaseError(f"no update path from {start} to {end}{where} without conditional or blocked updates",
+                           hint="choose another --to-version, or an intermediate one and update in two steps")
+    if mode == "all":
+        on_path = [v for v in from_start if v in to_end and version_key(start) <= version_key(v) <= version_key(end)]
+        return [by_version[v] for v in sorted(on_path, key=version_key)]
+    path = [start]
+    while path[-1] != end:
+        remaining = to_end[path[-1]]
+        choices = [v for v in edges.get(path[-1], ()) if to_end.get(v) == remaining - 1]
+        path.append(max(choices, key=version_key))
+    return [by_version[v] for v in path]
+
+
+__all__ = ["DEFAULT_GRAPH_URL", "BlockedEdge", "GraphRelease", "PathMode", "fetch_graph", "graph_arch",
+           "load_blocked_edges", "load_graph_file", "parse_graph", "registry_release_tags", "update_edges",
+           "update_path", "version_key"]
