@@ -1,0 +1,144 @@
+"""Samples straight from the release: a synthetic release in the suite's real registry whose
+cluster-samples-operator image holds the real stream files of /work/shared/fixtures/imagestreams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from core.errors import ImageStreamError, ReleaseError
+from core.registry import RegistrySession
+from core.release import ReleaseInfo
+from core.release_samples import load_release_samples, samples_from_release
+from core.samples import load_imagestreams, plan_samples
+from core.tlsconfig import TLSOptions
+from tests.support.day2_release import IMAGESTREAM_FIXTURES, build_day2_release, push_layout
+from tests.support.repos import unique_repo
+from tui.sandbox.content import make_layer, new_builder
+
+ALL_STREAMS = sorted(IMAGESTREAM_FIXTURES.glob("*.json"))
+ARM_STREAMS = [p for p in ALL_STREAMS if p.name.startswith(("dotnet", "golang", "httpd", "nodejs"))]
+
+
+def _session() -> RegistrySession:
+    return RegistrySession(tls=TLSOptions(insecure=True))
+
+
+@pytest.fixture(scope="module")
+def samples_release(plain_registry, tmp_path_factory):
+    host = plain_registry.host
+    prefix = unique_repo("samples") + "/"
+    layout = tmp_path_factory.mktemp("samples-release")
+
+    async def build():
+        builder = new_builder(layout)
+        built = await build_day2_release(builder, source_host=host, version="4.21.2", prefix=prefix,
+                                         samples={"x86_64": ALL_STREAMS, "aarch64": ARM_STREAMS})
+        await push_layout(layout, [*built.components.values(), built.release_name], host, prefix)
+        return built
+
+    built = asyncio.run(build())
+    return f"{host}/{prefix}{built.release_name}", f"oci:{layout}:{built.release_name}", built
+
+
+def _by_name(streams) -> dict[str, list[str]]:
+    return {s.name: s.pull_specs for s in streams}
+
+
+def test_streams_from_the_release_match_the_files(samples_release):
+    pull_spec, _, _ = samples_release
+    found = asyncio.run(_load(pull_spec))
+    expected = load_imagestreams([IMAGESTREAM_FIXTURES])
+    assert _by_name(found.streams) == _by_name(expected)
+    assert [s.name for s in found.streams] == [s.name for s in expected]
+    assert found.architecture == "x86_64" and found.templates == 1
+    assert all(f.startswith("opt/openshift/operator/x86_64/") and "/imagestreams/" in f for f in found.files)
+    assert found.streams[0].source.startswith("release 4.21.2 /opt/openshift/operator/x86_64/")
+    # the structures core.samples plans from: the same plan as from the files
+    mirror = "mirror.example.test:5000"
+    assert plan_samples(found.streams, mirror).mapping_text() == plan_samples(expected, mirror).mapping_text()
+
+
+async def _load(spec: str, arch: str | None = None):
+    session = _session()
+    async with session:
+        return await load_release_samples(session, spec, arch)
+
+
+def test_other_architecture_and_oci_directory(samples_release):
+    pull_spec, oci, _ = samples_release
+    arm = asyncio.run(_load(pull_spec, "arm64"))
+    assert arm.architecture == "aarch64"
+    assert sorted(_by_name(arm.streams)) == sorted(_by_name(load_imagestreams(ARM_STREAMS)))
+    from_dir = asyncio.run(_load(oci))
+    assert _by_name(from_dir.streams) == _by_name(load_imagestreams([IMAGESTREAM_FIXTURES]))
+    assert from_dir.image.startswith("oci:")
+    with pytest.raises(ReleaseError, match="no image streams under /opt/openshift/operator/s390x"):
+        asyncio.run(_load(pull_spec, "s390x"))
+    with pytest.raises(ReleaseError, match="no content for architecture 'riscv64'"):
+        asyncio.run(_load(pull_spec, "riscv64"))
+
+
+def test_release_whose_samples_image_is_empty(seeded_release):
+    # the sandbox's cluster-samples-operator carries no content
+    with pytest.raises(ReleaseError, match="holds no image streams"):
+        asyncio.run(_load(seeded_release.release_ref))
+
+
+def _stream(name: str, image: str) -> bytes:
+    return json.dumps({"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "metadata": {"name": name},
+                       "spec": {"tags": [{"name": "latest", "from": {"kind": "DockerImage", "name": image}}]}}).encode()
+
+
+async def _component_release(tmp_path: Path, layers) -> ReleaseInfo:
+    builder = new_builder(tmp_path)
+    image = builder.image(layers)
+    await builder.name("samples:x", image)
+    return ReleaseInfo(pull_spec=f"oci:{tmp_path}:release", digest="sha256:" + "0" * 64, version="4.21.0",
+                       architecture="x86_64", metadata={},
+                       components={"cluster-samples-operator": f"example.test/art@{image.digest}"},
+                       source_repository="", component_repository="example.test/art", layout=str(tmp_path))
+
+
+def test_upper_layers_win_and_whiteouts_hide(tmp_path):
+    root = "opt/openshift/operator/x86_64"
+    lower = make_layer(1, 0, {f"{root}/a/imagestreams/a.json": (_stream("a", "registry.example.test/a:old"), 0o644),
+                              f"{root}/b/imagestreams/b.json": (_stream("b", "registry.example.test/b:1"), 0o644),
+                              f"{root}/c/imagestreams/c.json": (_stream("c", "registry.example.test/c:1"), 0o644)})
+    upper = make_layer(2, 0, {f"{root}/a/imagestreams/a.json": (_stream("a", "registry.example.test/a:new"), 0o644),
+                              f"{root}/b/imagestreams/.wh.b.json": (b"", 0o644),
+                              f"{root}/c/.wh..wh..opq": (b"", 0o644)})
+    info = asyncio.run(_component_release(tmp_path, [lower, upper]))
+
+    async def read():
+        session = _session()
+        async with session:
+            return await samples_from_release(session, info)
+
+    found = asyncio.run(read())
+    assert _by_name(found.streams) == {"a": ["registry.example.test/a:new"]}
+
+
+def test_hostile_content_is_refused(tmp_path):
+    root = "opt/openshift/operator/x86_64"
+    twice = make_layer(3, 0, {f"{root}/a/imagestreams/one.json": (_stream("a", "r.example.test/a:1"), 0o644),
+                              f"{root}/b/imagestreams/two.json": (_stream("a", "r.example.test/a:2"), 0o644)})
+    info = asyncio.run(_component_release(tmp_path / "twice", [twice]))
+
+    async def read(info):
+        session = _session()
+        async with session:
+            return await samples_from_release(session, info)
+
+    with pytest.raises(ImageStreamError, match="defined twice"):
+        asyncio.run(read(info))
+    broken = make_layer(4, 0, {f"{root}/a/imagestreams/bad.json": (b"{\n  kind: [", 0o644)})
+    with pytest.raises(ImageStreamError, match="neither JSON nor YAML"):
+        asyncio.run(read(asyncio.run(_component_release(tmp_path / "broken", [broken]))))
+    no_component = ReleaseInfo("x", "sha256:" + "0" * 64, "4.21.0", "x86_64", {}, {"cli": "e.test/a@sha256:" + "1" * 64},
+                               "", "e.test/a")
+    with pytest.raises(ReleaseError, match="has no cluster-samples-operator component"):
+        asyncio.run(read(no_component))
