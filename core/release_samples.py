@@ -23,7 +23,13 @@ from .extract import Visitor, member_path, scan_tar
 from .manifest import normalise_arch
 from .registry import RegistrySession
 from .release import ReleaseInfo, _component_location, _pick_platform, load_release
-from .samples import SampleStream, _add, _is_payload_stream, _objects, _stream_from_object
+from .samples import (
+    SampleStream,
+    _add,
+    _is_payload_stream,
+    _objects,
+    _stream_from_object,
+)
 
 SAMPLES_COMPONENT = "cluster-samples-operator"
 CONTENT_ROOT = "opt/openshift/operator"

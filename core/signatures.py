@@ -33,7 +33,7 @@ import httpx
 import pysequoia
 import yaml
 
-from .errors import ReleaseError, SignatureError
+from .errors import MirrorError, ReleaseError, SignatureError
 from .extract import member_path, scan_tar
 from .fsio import atomic_write
 from .reference import parse_reference
@@ -84,7 +84,7 @@ def load_keyring(text: str | bytes, where: str) -> list[pysequoia.Cert]:
     data = text.encode() if isinstance(text, str) else text
     try:
         certs = pysequoia.Cert.split_bytes(data)
-    except Exception as exc:  # pysequoia raises plain exceptions carrying Sequoia's message
+    except Exception as exc:  # noqa: BLE001 -- pysequoia raises plain exceptions carrying Sequoia's message
         raise ReleaseError(f"{where} is not an OpenPGP public key: {_first_line(exc)}") from None
     if not certs:
         raise ReleaseError(f"{where} holds no OpenPGP public key")
@@ -166,7 +166,10 @@ def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_he
 async def read_verification_config(session: RegistrySession, info: Any) -> VerificationConfig | None:
     """The verification config inside a release (a :class:`core.release.ReleaseInfo`), or None if it has none."""
     from .endpoints import Endpoints
-    from .release import _pick_platform, _release_location  # the release reader's own helpers
+    from .release import (  # the release reader's own helpers
+        _pick_platform,
+        _release_location,
+    )
 
     source, reference = Endpoints(session).source(_release_location(info))
     image = await source.get_manifest(reference)
@@ -240,7 +243,7 @@ def check_atomic_signature(content: bytes, digest: str, identities: Collection[s
     if identities:
         try:
             repository = parse_reference(reference, default_tag=None).name
-        except Exception:
+        except MirrorError:
             raise SignatureError(f"the signature's identity {reference!r} is not an image reference") from None
         if repository not in identities:
             raise SignatureError(f"the signature names {repository}, not " + " or ".join(sorted(identities)))
@@ -257,7 +260,7 @@ def verify_signature(data: bytes, digest: str, keyrings: dict[str, list[pysequoi
     for name, certs in keyrings.items():
         try:
             message = pysequoia.verify(bytes=data, store=lambda _ids, certs=certs: certs)
-        except Exception as exc:  # Sequoia's error: bad packet, no valid signature, expired key ...
+        except Exception as exc:  # noqa: BLE001 -- Sequoia's error: bad packet, no valid signature, expired key ...
             reasons.append(f"{name}: {_first_line(exc)}")
             continue
         if not message.valid_sigs:

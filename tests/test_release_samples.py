@@ -15,7 +15,11 @@ from core.release import ReleaseInfo
 from core.release_samples import load_release_samples, samples_from_release
 from core.samples import load_imagestreams, plan_samples
 from core.tlsconfig import TLSOptions
-from tests.support.day2_release import IMAGESTREAM_FIXTURES, build_day2_release, push_layout
+from tests.support.day2_release import (
+    IMAGESTREAM_FIXTURES,
+    build_day2_release,
+    push_layout,
+)
 from tests.support.repos import unique_repo
 from tui.sandbox.content import make_layer, new_builder
 

@@ -28,7 +28,11 @@ from core.signatures import (
     write_signature_file,
 )
 from core.tlsconfig import TLSOptions
-from tests.support.day2_release import build_day2_release, push_layout, verification_configmap
+from tests.support.day2_release import (
+    build_day2_release,
+    push_layout,
+    verification_configmap,
+)
 from tests.support.gpg import atomic_payload, make_key, needs_gpg
 from tests.support.repos import unique_repo
 from tests.support.signature_store import SignatureStore
@@ -305,7 +309,7 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
     assert config.stores == (store.url,) and list(config.keyrings) == ["verifier-public-key-release"]
     assert layout_config is not None
     assert (layout_config.keyrings, layout_config.stores) == (config.keyrings, config.stores)
-    good = keys["release"].sign_release(built.digest, f"quay.io/openshift-release-dev/ocp-release:4.21.1-x86_64")
+    good = keys["release"].sign_release(built.digest, "quay.io/openshift-release-dev/ocp-release:4.21.1-x86_64")
     store.add(built.digest, [keys["other"].sign_release(built.digest, RELEASE_REPO), good])
     report = asyncio.run(verify_release(built.digest, config, identities={RELEASE_REPO}))
     assert report.ok and report.signatures == [good]

@@ -26,7 +26,7 @@ class SigningKey:
     def _gpg(self, *args: str, data: bytes | None = None) -> bytes:
         result = subprocess.run([GPG or "gpg", "--homedir", str(self.home), "--batch", "--yes", "--no-tty",
                                  "--pinentry-mode", "loopback", "--passphrase", "", *args],
-                                input=data, capture_output=True, timeout=60)
+                                input=data, capture_output=True, timeout=60, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"gpg {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
         return result.stdout
@@ -43,7 +43,7 @@ class SigningKey:
 
     def close(self) -> None:
         # the agent gpg started for this home (and only it)
-        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, timeout=30)
+        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, timeout=30, check=False)
 
 
 def atomic_payload(digest: str, reference: str, *, kind: str = "atomic container signature",

@@ -37,7 +37,7 @@ class SignatureStore:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 store.requests.append(self.path)
                 path = self.path[len(store.prefix):] if self.path.startswith(store.prefix) else None
                 status = store.overrides.get(path or "", 0)
