@@ -19,10 +19,12 @@ OpenPGP itself is Sequoia's (``pysequoia``): nothing here parses OpenPGP packets
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import re
+import tarfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +35,13 @@ import httpx
 import pysequoia
 import yaml
 
+from .endpoints import Endpoints
 from .errors import MirrorError, ReleaseError, SignatureError
-from .extract import member_path, scan_tar
+from .extract import Visitor, member_path, scan_tar
 from .fsio import atomic_write
 from .reference import parse_reference
 from .registry import RegistrySession
+from .release import ReleaseInfo, _pick_platform, _release_location
 from .tlsconfig import TLSOptions, build_ssl_context
 
 VERIFICATION_ANNOTATION = "release.openshift.io/verification-config-map"
@@ -135,7 +139,7 @@ def parse_verification_config(document: Any, where: str) -> VerificationConfig |
     return VerificationConfig(keyrings, tuple(stores), where)
 
 
-def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_here: set[str]):
+def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_here: set[str]) -> Visitor:
     """Collect small release-manifests/*.yaml|json files that mention the annotation.
 
     Layers come top-down: a file already found (upper layer) wins, and a whiteout (``.wh.NAME``) in an
@@ -143,7 +147,7 @@ def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_he
     """
     marker = VERIFICATION_ANNOTATION.encode()
 
-    def visit(tar, member) -> bool:
+    def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
         path = member_path(member)
         if not path.startswith(MANIFESTS_DIR) or "/" in path[len(MANIFESTS_DIR):]:
             return False
@@ -163,14 +167,8 @@ def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_he
     return visit
 
 
-async def read_verification_config(session: RegistrySession, info: Any) -> VerificationConfig | None:
-    """The verification config inside a release (a :class:`core.release.ReleaseInfo`), or None if it has none."""
-    from .endpoints import Endpoints
-    from .release import (  # the release reader's own helpers
-        _pick_platform,
-        _release_location,
-    )
-
+async def read_verification_config(session: RegistrySession, info: ReleaseInfo) -> VerificationConfig | None:
+    """The verification config inside a release (registry or OCI directory), or None if it has none."""
     source, reference = Endpoints(session).source(_release_location(info))
     image = await source.get_manifest(reference)
     if image.is_index:
@@ -189,6 +187,19 @@ async def read_verification_config(session: RegistrySession, info: Any) -> Verif
         if config is not None:
             return config
     return None
+
+
+# Where Red Hat publishes releases: the identity its signatures name, wherever the admin pulls from.
+OFFICIAL_RELEASE_REPOSITORIES = frozenset({"quay.io/openshift-release-dev/ocp-release"})
+
+
+def expected_identities(info: ReleaseInfo) -> frozenset[str]:
+    """Repositories a signature of ``info`` may name: the official one and the one it was read from.
+
+    (The cluster-version operator itself only requires a non-empty identity; we also refuse a signature
+    made for some other repository's image.)
+    """
+    return OFFICIAL_RELEASE_REPOSITORIES | ({info.source_repository} if info.source_repository else set())
 
 
 # -- one signature ------------------------------------------------------------------------------------
@@ -304,7 +315,8 @@ async def fetch_from_store(store: str, digest: str, *, tls: TLSOptions | None = 
         for number in range(1, limit + 1):
             url = store_url(store, digest, number)
             try:
-                async with client.stream("GET", url) as response:
+                # one deadline for the whole answer: a store dripping bytes cannot hold us per chunk
+                async with asyncio.timeout(timeout), client.stream("GET", url) as response:
                     if response.status_code == 404:
                         break
                     if response.status_code != 200:
@@ -315,7 +327,7 @@ async def fetch_from_store(store: str, digest: str, *, tls: TLSOptions | None = 
                         body += chunk
                         if len(body) > MAX_SIGNATURE_BYTES:
                             break
-            except httpx.TimeoutException:
+            except (httpx.TimeoutException, TimeoutError):
                 result.problems.append(f"{url}: timed out after {timeout:g}s")
                 break
             except httpx.HTTPError as exc:
@@ -537,9 +549,9 @@ def write_signature_file(directory: str | Path, digest: str, signatures: Sequenc
 
 
 __all__ = [
-    "MAX_SIGNATURES", "MAX_SIGNATURE_BYTES", "SIGNATURES_LABEL", "SIGNATURES_NAMESPACE", "VERIFICATION_ANNOTATION",
+    "MAX_SIGNATURES", "MAX_SIGNATURE_BYTES", "OFFICIAL_RELEASE_REPOSITORIES", "SIGNATURES_LABEL", "SIGNATURES_NAMESPACE", "VERIFICATION_ANNOTATION",
     "Fetched", "SignatureReport", "VerificationConfig", "VerifiedSignature", "check_atomic_signature",
-    "check_digest", "configmap_bytes", "configmap_name", "fetch_from_store", "load_keyring",
+    "check_digest", "configmap_bytes", "configmap_name", "expected_identities", "fetch_from_store", "load_keyring",
     "parse_verification_config", "read_signatures_dir", "read_verification_config", "signature_configmap",
     "signature_file_name", "store_url", "verify_release", "verify_signature", "write_signature_file",
 ]

@@ -12,10 +12,11 @@ import pytest
 
 from core.errors import ReleaseError, SignatureError
 from core.registry import RegistrySession
-from core.release import load_release
+from core.release import ReleaseInfo, load_release
 from core.signatures import (
     MAX_SIGNATURE_BYTES,
     configmap_bytes,
+    expected_identities,
     fetch_from_store,
     load_keyring,
     parse_verification_config,
@@ -176,6 +177,19 @@ async def test_store_misbehaving_is_bounded(keys, store):
     store.requests.clear()
     fetched = await fetch_from_store(store.url, DIGEST)
     assert len(store.requests) == 10 and len(fetched.signatures) == 10
+
+
+async def test_store_dripping_bytes_is_cut_at_the_deadline(store):
+    hexpart = "ab" * 32
+    store.files[f"/sha256={hexpart}/signature-1"] = b"x" * 100
+    store.drip[f"/sha256={hexpart}/signature-1"] = 0.2  # each byte well within the timeout; all of them: 4 s
+    fetched = await fetch_from_store(store.url, DIGEST, timeout=1)
+    assert fetched.signatures == [] and any("timed out after 1s" in p for p in fetched.problems)
+
+
+def test_expected_identities():
+    info = ReleaseInfo("x", DIGEST, "4.21.1", "x86_64", {}, {}, "mirror.example.test/ocp/release", "")
+    assert expected_identities(info) == {RELEASE_REPO, "mirror.example.test/ocp/release"}
 
 
 @needs_gpg

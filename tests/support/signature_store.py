@@ -8,6 +8,7 @@ one path answer a status or an oversized body, as a misbehaving store would.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +18,7 @@ class SignatureStore:
     prefix: str = "/signatures/openshift/release"
     files: dict[str, bytes] = field(default_factory=dict)      # path under prefix → body
     overrides: dict[str, int] = field(default_factory=dict)    # path under prefix → status
+    drip: dict[str, float] = field(default_factory=dict)       # path under prefix → seconds between bytes
     requests: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -49,6 +51,12 @@ class SignatureStore:
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
+                    pause = store.drip.get(path or "")
+                    if pause:  # a store that answers, but a byte at a time
+                        for byte in body[:20]:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(pause)
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client stopped reading an oversized answer, as it should
