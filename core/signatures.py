@@ -43,6 +43,7 @@ from .reference import parse_reference
 from .registry import RegistrySession
 from .release import ReleaseInfo, _pick_platform, _release_location
 from .tlsconfig import TLSOptions, build_ssl_context
+from .yamlout import dump_yaml
 
 VERIFICATION_ANNOTATION = "release.openshift.io/verification-config-map"
 SIGNATURES_LABEL = "release.openshift.io/verification-signatures"
@@ -506,6 +507,22 @@ def _finish(report: SignatureReport, allow_unsigned: bool) -> SignatureReport:
              "with --signatures-dir, or --allow-unsigned to mirror it anyway")
 
 
+async def check_release_signatures(session: RegistrySession, info: ReleaseInfo, *, stores: Sequence[str] = (),
+                                   signatures_dir: str | Path | None = None, allow_unsigned: bool = False,
+                                   write_to: str | Path | None = None,
+                                   timeout: float = STORE_TIMEOUT) -> tuple[SignatureReport, Path | None]:
+    """The whole step for one release, as a mirror run needs it: read the payload's verification config,
+    find and verify the signatures (SignatureError unless ``allow_unsigned``), and with ``write_to`` write
+    oc's ``signature-sha256-<16 hex>.json`` there. Returns the report and the file written (if any)."""
+    config = await read_verification_config(session, info)
+    report = await verify_release(info.digest, config, stores=stores, signatures_dir=signatures_dir,
+                                  identities=expected_identities(info), allow_unsigned=allow_unsigned,
+                                  tls=session.tls, timeout=timeout)
+    written = write_signature_file(write_to, info.digest, report.signatures) \
+        if write_to is not None and report.signatures else None
+    return report, written
+
+
 # -- what the cluster reads ---------------------------------------------------------------------------
 
 def configmap_name(digest: str) -> str:
@@ -533,6 +550,13 @@ def configmap_bytes(configmap: dict) -> bytes:
     return (json.dumps(ordered, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
+def configmap_yaml(configmap: dict) -> str:
+    """The same ConfigMap as YAML, for the runbook and ``oc apply -f`` (no null creationTimestamp)."""
+    shown = dict(configmap)
+    shown["metadata"] = {k: v for k, v in configmap["metadata"].items() if v is not None}
+    return dump_yaml(shown)
+
+
 def signature_file_name(digest: str) -> str:
     """``signature-sha256-<first 16 hex>.json``, as oc names it."""
     algo, _, hexpart = check_digest(digest).partition(":")
@@ -549,9 +573,32 @@ def write_signature_file(directory: str | Path, digest: str, signatures: Sequenc
 
 
 __all__ = [
-    "MAX_SIGNATURES", "MAX_SIGNATURE_BYTES", "OFFICIAL_RELEASE_REPOSITORIES", "SIGNATURES_LABEL", "SIGNATURES_NAMESPACE", "VERIFICATION_ANNOTATION",
-    "Fetched", "SignatureReport", "VerificationConfig", "VerifiedSignature", "check_atomic_signature",
-    "check_digest", "configmap_bytes", "configmap_name", "expected_identities", "fetch_from_store", "load_keyring",
-    "parse_verification_config", "read_signatures_dir", "read_verification_config", "signature_configmap",
-    "signature_file_name", "store_url", "verify_release", "verify_signature", "write_signature_file",
+    "MAX_SIGNATURES",
+    "MAX_SIGNATURE_BYTES",
+    "OFFICIAL_RELEASE_REPOSITORIES",
+    "SIGNATURES_LABEL",
+    "SIGNATURES_NAMESPACE",
+    "VERIFICATION_ANNOTATION",
+    "Fetched",
+    "SignatureReport",
+    "VerificationConfig",
+    "VerifiedSignature",
+    "check_atomic_signature",
+    "check_digest",
+    "check_release_signatures",
+    "configmap_bytes",
+    "configmap_name",
+    "configmap_yaml",
+    "expected_identities",
+    "fetch_from_store",
+    "load_keyring",
+    "parse_verification_config",
+    "read_signatures_dir",
+    "read_verification_config",
+    "signature_configmap",
+    "signature_file_name",
+    "store_url",
+    "verify_release",
+    "verify_signature",
+    "write_signature_file",
 ]

@@ -15,7 +15,9 @@ from core.registry import RegistrySession
 from core.release import ReleaseInfo, load_release
 from core.signatures import (
     MAX_SIGNATURE_BYTES,
+    check_release_signatures,
     configmap_bytes,
+    configmap_yaml,
     expected_identities,
     fetch_from_store,
     load_keyring,
@@ -330,6 +332,23 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
     path = write_signature_file(tmp_path / "out", built.digest, report.signatures)
     data = json.loads(path.read_bytes())
     assert list(data["binaryData"].values()) == [base64.b64encode(good).decode()]
+
+    # the one-call step a mirror run uses: to-dir writes the file, from-dir verifies it offline
+    async def step():
+        session = RegistrySession(tls=TLSOptions(insecure=True))
+        async with session:
+            info = await load_release(session, f"{host}/{prefix}{built.release_name}")
+            first = await check_release_signatures(session, info, write_to=tmp_path / "media" / "config")
+            asked = len(store.requests)
+            layout_info = await load_release(session, f"oci:{tmp_path / 'layout'}:{built.release_name}")
+            again = await check_release_signatures(session, layout_info, signatures_dir=tmp_path / "media" / "config")
+            return first, again, asked
+
+    (first, written), (again, rewritten), asked = asyncio.run(step())
+    assert first.ok and written is not None and written.read_bytes() == path.read_bytes()
+    assert again.ok and rewritten is None and len(store.requests) == asked  # nothing fetched from the store
+    text = configmap_yaml(first.configmap())
+    assert "creationTimestamp" not in text and "release.openshift.io/verification-signatures: ''" in text
 
 
 def test_release_without_verification_config(seeded_release):
