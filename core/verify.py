@@ -178,7 +178,8 @@ async def _load_release(expected: Expected, session: RegistrySession) -> None:
         expected.release_error = f"cannot read the release from its source ({source_error}) nor from the mirror ({exc})"
 
 
-def _load_samples(expected: Expected) -> None:
+def load_samples(expected: Expected) -> None:
+    """The plan's image streams and samples plan into ``expected`` (a failure is kept as samples_error)."""
     plan = expected.plan
     choice = plan.samples
     if choice is None:
@@ -197,7 +198,7 @@ def _load_samples(expected: Expected) -> None:
 
 async def expected_from_plan(plan: Plan, session: RegistrySession, plan_file: str = "PLAN") -> Expected:
     expected = Expected(plan, plan_file=plan_file)
-    _load_samples(expected)
+    load_samples(expected)
     await _load_release(expected, session)
     return expected
 

@@ -34,3 +34,24 @@ def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_d
         log_dir.mkdir(parents=True, exist_ok=True)
         env["FAKE_OC_LOG"] = str(log_dir)
     return env
+
+
+def variables_for(*, mirror: str, ca_file: Path, mirror_repo: str, release_source: str, components_source: str,
+                  samples: dict[str, str]) -> dict[str, object]:
+    """The placeholders of the recordings for one mirror: ``samples`` maps ruby / perl to the pull spec the
+    operator uses on the mirror (``host/ns/name:tag``)."""
+    from core.ca import configmap_key
+
+    pem = Path(ca_file).read_text()
+    variables: dict[str, object] = {
+        "__SAMPLES_REGISTRY__": mirror, "__MIRROR_KEY__": configmap_key(mirror),
+        "__MIRROR_HOST__": mirror.rsplit(":", 1)[0], "__CA_PEM__": pem, "__CLUSTER_CA_PEM__": pem,
+        "__MIRROR_REPO__": mirror_repo, "__SOURCE_RELEASE__": release_source,
+        "__SOURCE_COMPONENTS__": components_source,
+    }
+    for stream, spec in samples.items():
+        key = stream.upper()
+        variables[f"__{key}_TAG__"] = spec.rsplit(":", 1)[1]
+        variables[f"__{key}_MIRROR_SPEC__"] = spec
+        variables[f"__{key}_MIRROR_REF__"] = spec.rsplit(":", 1)[0] + "@sha256:" + "5a" * 32
+    return variables
