@@ -100,8 +100,8 @@ def test_cluster_without_oc_is_one_line_and_does_not_fail(mirrored: Mirrored, tm
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     code, out, _ = run(["verify", str(mirrored.plan), "--cluster"], capsys)
     assert code == 0
-    check_lines = [line for line in out.splitlines() if line[:1] in "✓✗–"]
-    assert len(check_lines) == 7  # the six mirror lines, then one line for the whole cluster side
+    check_lines = [line for line in out.splitlines() if line and line[0] in "✓✗–"]
+    assert len(check_lines) == 7, check_lines[6:]  # the six mirror lines, then one line for the whole cluster side
     assert check_lines[6:] == ["– cluster access: cluster not checked: oc is not on PATH — fix: install the OpenShift "
                              "CLI (oc), log in, and run verify again with --cluster"]
 
