@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,10 @@ from core.reference import parse_reference
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
 from core.verify import Report, Side, Status, crio_rewrite, verify
+from tests.conftest import auth_entry
 from tests.support import skopeo
+from tests.support.constants import PASSWORD, USER
+from tests.support.fault_proxy import FaultProxy
 from tests.support.repos import unique_repo
 from tui.cli import main
 from tui.sandbox.content import build_samples, new_builder
@@ -168,6 +172,29 @@ def test_ca_that_does_not_verify_fails_the_certificate_line(mirrored: Mirrored, 
     assert "does not verify with" in check.detail and str(pair.cert_path) in check.detail
     assert check.fix and check.fix.startswith(f"mirror-wizard ca check --registry {mirrored.mirror}")
     assert not report.ok
+
+
+def test_verify_only_reads_from_the_mirror(mirrored: Mirrored, tls_registry, pki, tmp_path: Path) -> None:
+    """Every request verify sends to the mirror is a HEAD or a GET (a recording proxy in front of it)."""
+    verify_ctx = ssl.create_default_context(cafile=str(pki.ca_file))
+    proxy = FaultProxy(upstream=tls_registry.url, upstream_verify=verify_ctx,
+                       tls=(str(pki.server.cert_path), str(pki.server.key_path))).start()
+    try:
+        text = mirrored.plan.read_text().replace(mirrored.mirror, proxy.host)
+        plan = yaml.safe_load(text)
+        auth = tmp_path / "proxy-auth.json"
+        auth.write_text(json.dumps({"auths": {proxy.host: auth_entry(USER, PASSWORD)}}))
+        auth.chmod(0o600)
+        plan["auth_file"] = str(auth)
+        via_proxy = tmp_path / "via-proxy.yaml"
+        via_proxy.write_text(yaml.safe_dump(plan))
+        report = run_verify(via_proxy)
+    finally:
+        proxy.stop()
+    assert report.ok, [c.line() for c in report.checks]
+    methods = {r.method for r in proxy.requests}
+    assert "HEAD" in methods and methods <= {"HEAD", "GET"}, methods
+    assert any(r.method == "HEAD" and "/manifests/sha256:" in r.path for r in proxy.requests)
 
 
 def test_crio_rewrite_uses_the_longest_prefix_and_keeps_the_digest() -> None:
