@@ -37,6 +37,7 @@ from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
+from .text import plural
 
 PARALLEL_HEADS = 16
 MAX_ITEMS = 200  # a list longer than this is cut (with a count): a report, not a dump
@@ -524,9 +525,13 @@ async def check_trust(expected: Expected, oc: Oc) -> Check:
     try:
         configmap = await oc.get("configmap", cm_name, namespace="openshift-config")
     except ResourceMissing:
+        try:  # the ConfigMap the cluster already names, so only the missing part is made
+            create = ca_manifests(plan.mirror.registry, pem, name=cm_name, ca_path=plan.mirror.ca_file).commands[0]
+        except MirrorError:
+            pass
         return Check(name, title, Side.CLUSTER, Status.FAIL,
-                     f"additionalTrustedCA names ConfigMap {cm_name}, which does not exist in openshift-config",
-                     fix=create.replace("registry-config", shlex.quote(cm_name), 1))
+                     f"additionalTrustedCA names ConfigMap {_text(cm_name, 253)}, which does not exist in "
+                     "openshift-config", fix=create)
     data = configmap.get("data") if isinstance(configmap.get("data"), dict) else {}
     set_data = (f"oc set data configmap/{shlex.quote(cm_name)} -n openshift-config "
                 f"--from-file={key}={shlex.quote(plan.mirror.ca_file)}")
@@ -579,7 +584,7 @@ async def check_mirror_sets(expected: Expected, oc: Oc, version: str | None) -> 
     fix = f"oc apply -f {shlex.quote(str(out / ('imageContentSourcePolicy.yaml' if old else 'imageDigestMirrorSet.yaml')))}"
     if uncovered:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
-                     f"{len(uncovered)} release source(s) are not sent to the mirror by any "
+                     f"{plural(len(uncovered), 'release source')} not sent to the mirror by any "
                      f"{'ImageContentSourcePolicy' if old else 'ImageDigestMirrorSet or ImageContentSourcePolicy'}",
                      fix=fix, items=_cut(uncovered))
     return Check(name, title, Side.CLUSTER, Status.PASS,
@@ -633,7 +638,7 @@ async def check_samples_config(expected: Expected, oc: Oc) -> tuple[Check, dict[
                      f"{len(problems)} settings differ from the plan", fix=fix,
                      items=problems if len(problems) > 1 else []), config
     return Check(name, title, Side.CLUSTER, Status.PASS,
-                 f"Managed, samplesRegistry {registry}, {len(skipped_set)} skipped streams as planned"), config
+                 f"Managed, samplesRegistry {registry}, {plural(len(skipped_set), 'skipped stream')} as planned"), config
 
 
 def check_samples_status(expected: Expected, config: dict[str, Any] | None) -> Check:
@@ -726,9 +731,9 @@ async def check_imports(expected: Expected, oc: Oc, config: dict[str, Any] | Non
     if failures:
         names = sorted({f.split(":", 1)[0] for f in failures})
         return Check(name, title, Side.CLUSTER, Status.FAIL,
-                     f"{len(failures)} tag(s) of {len(names)} stream(s) failed to import",
-                     fix="oc import-image -n openshift " + " ".join(f"{shlex.quote(n)} --all" for n in names[:1])
-                         + "  # after fixing the cause; the operator also retries on its own",
+                     f"{plural(len(failures), 'tag')} of {plural(len(names), 'stream')} failed to import",
+                     fix=" && ".join(f"oc import-image {shlex.quote(n)} --all -n openshift" for n in names[:5])
+                         + "  # once the cause is fixed (the operator also retries every 15 minutes)",
                      items=_cut(failures))
     if missing:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
@@ -782,7 +787,7 @@ async def node_command(expected: Expected, oc: Oc) -> Check:
     if chosen:
         node = chosen
     host = expected.mirror
-    command = (f"oc debug node/{shlex.quote(node)} -- chroot /host journalctl -u crio --since -2h "
+    command = (f"oc debug node/{shlex.quote(node)} -- chroot /host journalctl -u crio --since=-2h "
                f"| grep 'Trying to access' | grep -F {shlex.quote(host)}")
     return Check("node-pull-source", "pulls come from the mirror (on a node)", Side.CLUSTER, Status.SKIP,
                  f"run by hand: CRI-O logs \"Trying to access\" with the location it pulled from; expect {host}",

@@ -85,7 +85,7 @@ def test_healthy_cluster_passes(tmp_path: Path, pki, use_oc) -> None:
     assert checks["samples-imports"].detail == "all 2 managed, not skipped streams imported"
     node = checks["node-pull-source"]
     assert node.status is Status.SKIP
-    assert node.fix == ("oc debug node/worker-0.lab.example.com -- chroot /host journalctl -u crio --since -2h "
+    assert node.fix == ("oc debug node/worker-0.lab.example.com -- chroot /host journalctl -u crio --since=-2h "
                         f"| grep 'Trying to access' | grep -F {MIRROR}")
     assert_read_only(log)
 
@@ -110,7 +110,7 @@ def test_broken_cluster_gives_the_right_lines(tmp_path: Path, pki, use_oc) -> No
     assert checks["samples-status"].detail.startswith("ImportImageErrorsExist is True: ImageStream import errors")
 
     imports = checks["samples-imports"]
-    assert imports.detail == "2 tag(s) of 2 stream(s) failed to import"
+    assert imports.detail == "2 tags of 2 streams failed to import"
     perl, ruby = imports.items
     assert perl.startswith(f"perl:latest: Internal error occurred: {ON_MIRROR['perl']}: Get ")
     assert perl.endswith("likely cause: CA: the cluster does not trust the mirror's certificate "
