@@ -195,3 +195,13 @@ def test_failure_causes() -> None:
     assert import_failure_cause("InternalError", 'Internal error occurred: registry.redhat.io/ubi9/ruby-33:latest: '
                                 'Get "https://registry.redhat.io/v2/": dial tcp: lookup registry.redhat.io: no such '
                                 "host", mirror).startswith("imports from elsewhere than the mirror")
+
+
+def test_older_cluster_reads_the_icsp_and_names_its_file(tmp_path: Path, pki, use_oc) -> None:
+    log = use_oc("old-icsp")  # 4.12: no ImageDigestMirrorSet type; the ICSP covers the release repository only
+    sets = run_cluster(expected_state(tmp_path, pki.ca_file))["cluster-mirror-sets"]
+    assert sets.status is Status.FAIL
+    assert sets.detail == "1 release source not sent to the mirror by any ImageContentSourcePolicy"
+    assert sets.items == [f"{COMPONENTS_SOURCE} → {MIRROR_REPO}"]
+    assert sets.fix == f"oc apply -f {tmp_path / 'out' / 'imageContentSourcePolicy.yaml'}"
+    assert ["get", "imagedigestmirrorsets", "-o", "json"] in [json.loads(line) for line in log.read_text().splitlines()]

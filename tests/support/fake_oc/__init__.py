@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RECORDINGS = HERE / "recordings"
-SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out")
+SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp")
 
 
 def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None) -> dict[str, str]:

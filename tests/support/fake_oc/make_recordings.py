@@ -224,3 +224,17 @@ removed["metadata"]["resourceVersion"] = "550002"
 write("removed", "configs.samples.operator.openshift.io.json", lst([removed]))
 write("removed", "imagestreams@openshift.json", lst([cli]))
 print("written")
+
+# -- old-icsp: a 4.12 cluster (no ImageDigestMirrorSet type yet) whose ICSP covers the release repository only
+(R / "old-icsp").mkdir(exist_ok=True); (R / "old-icsp" / "base").write_text("healthy\n")
+old_version = copy.deepcopy(version)
+old_version["openshiftVersion"] = "4.12.40"
+old_version["serverVersion"]["minor"] = "25"
+old_version["serverVersion"]["gitVersion"] = "v1.25.14+a52e8df"
+write("old-icsp", "cluster.json", {"user": "kube:admin", "server": "https://api.lab.example.com:6443",
+                                   "version": old_version, "unknown_types": ["imagedigestmirrorsets"]})
+write("old-icsp", "imagecontentsourcepolicies.operator.openshift.io.json", lst([{
+    "apiVersion": "operator.openshift.io/v1alpha1", "kind": "ImageContentSourcePolicy",
+    "metadata": meta("image-policy-0", "4d5e6f70-8192-4a3b-8c4d-5e6f708192a3", "88412", 1),
+    "spec": {"repositoryDigestMirrors": [{"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"}]}}]))
+print("written old-icsp")
