@@ -398,7 +398,8 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
     total = len(pairs)
     if problems:
         return Check(name, title, Side.MIRROR, Status.FAIL,
-                     f"{len(problems)} of {total} images are missing or wrong on {expected.samples_registry}",
+                     f"{sum(1 for a in answers if a[0])} of {total} images are missing or wrong on "
+                     f"{expected.samples_registry}",
                      fix=_rerun(expected), items=_cut(problems))
     note = f"; {uncompared} not compared with their source (unreachable)" if uncompared else \
         "; every digest matches its source"

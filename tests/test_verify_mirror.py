@@ -174,6 +174,25 @@ def test_ca_that_does_not_verify_fails_the_certificate_line(mirrored: Mirrored, 
     assert not report.ok
 
 
+def test_unreachable_source_reads_the_release_back_from_the_mirror(mirrored: Mirrored, seeded_release,
+                                                                   tmp_path: Path) -> None:
+    """A disconnected mirror host: the release source cannot be reached, so the release is read from its
+    tag on the mirror (the plan gives the version); the cluster's source repository stays the plan's."""
+    plan = yaml.safe_load(mirrored.plan.read_text())
+    repository = parse_reference(seeded_release.release_ref).repository
+    plan["release"]["source"] = f"127.0.0.1:1/{repository}:{seeded_release.version}-x86_64"  # nothing listens
+    plan["release"]["version"] = seeded_release.version
+    offline = tmp_path / "offline.yaml"
+    offline.write_text(yaml.safe_dump(plan))
+    report = run_verify(offline)
+    checks = by_name(report)
+    # the release image's own source repository changed, so the plan's mirror sets still cover it
+    assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
+    assert "read back from the mirror (source unreachable)" in checks["release-images"].detail
+    assert checks["release-tag"].detail.endswith("(not compared with the source: unreachable)")
+    assert report.ok
+
+
 def test_verify_only_reads_from_the_mirror(mirrored: Mirrored, tls_registry, pki, tmp_path: Path) -> None:
     """Every request verify sends to the mirror is a HEAD or a GET (a recording proxy in front of it)."""
     verify_ctx = ssl.create_default_context(cafile=str(pki.ca_file))
