@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from .errors import MirrorError, ReferenceFormatError, ToolError
+from .errors import Cancelled, MirrorError, ReferenceFormatError, ToolError
 from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan
 from .reference import ImageReference, parse_reference
@@ -407,7 +407,7 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
                  f"all {total} images of {len(destinations)} streams pull by tag from {expected.samples_registry}{note}")
 
 
-def _written_skipped(expected: Expected) -> tuple[list[str] | None, str]:
+def _written_skipped(expected: Expected) -> tuple[list[str], str]:
     """The skippedImagestreams the admin is about to apply: the plan's written samples-operator-config.yaml
     when there is one (it may be older than the plan), else the plan's own list."""
     path = Path(expected.plan.output_dir) / "samples-operator-config.yaml"
@@ -869,12 +869,15 @@ async def run_checks(plan: Plan, *, cluster: bool = False, oc: Oc | None = None,
 
 
 async def verify(plan: Plan, *, cluster: bool = False, oc: Oc | None = None, plan_file: str = "PLAN",
-                 on_check: Callable[[Check], None] | None = None) -> Report:
+                 on_check: Callable[[Check], None] | None = None, cancel: asyncio.Event | None = None) -> Report:
+    """Every check into one Report; ``on_check`` sees each as it completes; ``cancel`` stops between checks."""
     report = Report()
     async for check in run_checks(plan, cluster=cluster, oc=oc, plan_file=plan_file):
         report.checks.append(check)
         if on_check is not None:
             on_check(check)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("verify cancelled; nothing was changed")
     return report
 
 

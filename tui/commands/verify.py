@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from core.plan import load_plan
@@ -48,9 +49,9 @@ def print_check(check: Check, stream=None) -> None:
 def verify_command(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
 
-    async def go(cancel) -> Report:  # type: ignore[no-untyped-def]
+    async def go(cancel: asyncio.Event) -> Report:
         return await verify(plan, cluster=args.cluster, plan_file=args.plan,
-                            on_check=None if args.json else print_check)
+                            on_check=None if args.json else print_check, cancel=cancel)
 
     report = run_async(go)
     if args.json:
