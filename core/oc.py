@@ -1,0 +1,126 @@
+"""Read-only questions to a cluster through the admin's own ``oc`` (its login, its kubeconfig).
+
+Only ``whoami``, ``version`` and ``get … -o json`` are ever run: verifying a cluster must never change
+it. Everything ``oc`` prints is treated as hostile: sizes and times are bounded, JSON is checked to be
+an object before anyone reads it, and errors become one :class:`~core.errors.ToolError` line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ToolError
+
+OC_TIMEOUT = 60.0
+MAX_OUTPUT = 64 << 20  # the openshift namespace's image streams are a few MB; anything far larger is wrong
+
+
+class NotLoggedIn(ToolError):
+    title = "Not logged in to a cluster"
+
+
+class ResourceMissing(ToolError):
+    """The object (or the whole resource type, on an older cluster) does not exist."""
+
+    title = "Not found on the cluster"
+
+
+@dataclass(frozen=True)
+class OcAnswer:
+    code: int
+    stdout: str
+    stderr: str
+
+    def first_error(self) -> str:
+        return next((line.strip() for line in self.stderr.splitlines() if line.strip()), f"exit code {self.code}")
+
+
+class Oc:
+    """One ``oc`` binary. ``binary`` None: look it up on PATH when first needed."""
+
+    def __init__(self, binary: str | None = None, *, timeout: float = OC_TIMEOUT) -> None:
+        self.binary = binary
+        self.timeout = timeout
+
+    def path(self) -> str | None:
+        return shutil.which(self.binary or "oc")
+
+    def _run_sync(self, args: list[str]) -> OcAnswer:
+        path = self.path()
+        if path is None:
+            raise ToolError("oc is not on PATH: install the OpenShift CLI to check the cluster")
+        try:
+            done = subprocess.run([path, *args], capture_output=True, timeout=self.timeout, check=False,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"'oc {' '.join(args)}' did not answer within {self.timeout:g}s; "
+                            "check the connection to the cluster") from None
+        except OSError as exc:
+            raise ToolError(f"cannot run {path}: {exc.strerror or exc}") from None
+        if len(done.stdout) > MAX_OUTPUT:
+            raise ToolError(f"'oc {' '.join(args)}' printed more than {MAX_OUTPUT >> 20} MiB; not read")
+        return OcAnswer(done.returncode, done.stdout.decode("utf-8", "replace"),
+                        done.stderr[:65536].decode("utf-8", "replace"))
+
+    async def run(self, *args: str) -> OcAnswer:
+        return await asyncio.to_thread(self._run_sync, list(args))
+
+    async def whoami(self) -> tuple[str, str]:
+        """(user, API server URL); NotLoggedIn when oc has no working login."""
+        user = await self.run("whoami")
+        if user.code != 0:
+            raise NotLoggedIn(f"oc is not logged in to a cluster ({user.first_error()})")
+        server = await self.run("whoami", "--show-server")
+        return user.stdout.strip(), server.stdout.strip() if server.code == 0 else ""
+
+    async def version(self) -> str | None:
+        """The cluster's OpenShift version, None when oc cannot tell."""
+        answer = await self.run("version", "-o", "json")
+        if answer.code != 0:
+            return None
+        try:
+            data = json.loads(answer.stdout)
+        except ValueError:
+            return None
+        value = data.get("openshiftVersion") if isinstance(data, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    async def get(self, kind: str, name: str | None = None, *, namespace: str | None = None) -> dict[str, Any]:
+        """``oc get KIND [NAME] [-n NS] -o json`` as a dict; ResourceMissing for NotFound or an unknown
+        resource type, ToolError for anything else."""
+        args = ["get", kind] + ([name] if name else []) + (["-n", namespace] if namespace else []) + ["-o", "json"]
+        answer = await self.run(*args)
+        what = f"oc {' '.join(args[:-2])}"
+        if answer.code != 0:
+            error = answer.first_error()
+            if "(NotFound)" in error or "doesn't have a resource type" in error:
+                raise ResourceMissing(f"{what}: {error}")
+            if "(Unauthorized)" in error or "must be logged in" in error:
+                raise NotLoggedIn(f"{what}: {error}")
+            raise ToolError(f"{what} failed: {error}")
+        try:
+            data = json.loads(answer.stdout)
+        except ValueError as exc:
+            raise ToolError(f"{what} printed something that is not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ToolError(f"{what} printed JSON that is not an object")
+        return data
+
+    async def items(self, kind: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The objects of a list answer; an unknown resource type (an older cluster) is an empty list."""
+        try:
+            data = await self.get(kind, namespace=namespace)
+        except ResourceMissing:
+            return []
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise ToolError(f"oc get {kind} printed no items list")
+        return [item for item in items if isinstance(item, dict)]
+
+
+__all__ = ["NotLoggedIn", "Oc", "OcAnswer", "ResourceMissing"]

@@ -1,0 +1,57 @@
+"""A stand-in for ``oc``: answers ``whoami``, ``version -o json`` and ``get … -o json`` from recordings.
+
+There is no cluster in the test suite, so ``oc`` is the one thing faked: ``oc.py`` is put first on PATH
+(see :func:`install`) and answers from ``recordings/<scenario>/``, JSON shaped like real ``oc get … -o
+json`` output (Lists of objects with full metadata; ``items: null`` on failed imports, as the API
+serialises them). Placeholders such as ``__MIRROR__`` are filled from ``FAKE_OC_VARS`` so the same
+recordings fit whichever mirror a test started. Unknown resource types, missing objects and a missing
+login fail with the messages and exit status real ``oc`` gives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RECORDINGS = HERE / "recordings"
+SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp")
+
+
+def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None) -> dict[str, str]:
+    """Write ``bin_dir/oc`` and return the environment that puts it first on PATH with ``scenario``."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown fake oc scenario {scenario!r}")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "oc"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {HERE / 'oc.py'} \"$@\"\n")
+    script.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "FAKE_OC_SCENARIO": scenario,
+           "FAKE_OC_VARS": json.dumps(variables)}
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env["FAKE_OC_LOG"] = str(log_dir)
+    return env
+
+
+def variables_for(*, mirror: str, ca_file: Path, mirror_repo: str, release_source: str, components_source: str,
+                  samples: dict[str, str]) -> dict[str, object]:
+    """The placeholders of the recordings for one mirror: ``samples`` maps ruby / perl to the pull spec the
+    operator uses on the mirror (``host/ns/name:tag``)."""
+    from core.ca import configmap_key
+
+    pem = Path(ca_file).read_text()
+    variables: dict[str, object] = {
+        "__SAMPLES_REGISTRY__": mirror, "__MIRROR_KEY__": configmap_key(mirror),
+        "__MIRROR_HOST__": mirror.rsplit(":", 1)[0], "__CA_PEM__": pem, "__CLUSTER_CA_PEM__": pem,
+        "__MIRROR_REPO__": mirror_repo, "__SOURCE_RELEASE__": release_source,
+        "__SOURCE_COMPONENTS__": components_source,
+    }
+    for stream, spec in samples.items():
+        key = stream.upper()
+        variables[f"__{key}_TAG__"] = spec.rsplit(":", 1)[1]
+        variables[f"__{key}_MIRROR_SPEC__"] = spec
+        variables[f"__{key}_MIRROR_REF__"] = spec.rsplit(":", 1)[0] + "@sha256:" + "5a" * 32
+    return variables
