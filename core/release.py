@@ -404,10 +404,7 @@ def _forget_incomplete(info: ReleaseInfo, directory: Path) -> list[str]:
     forgotten = []
     for name, digest in digests.items():
         if layout.has_blob(digest) and not _complete_in(layout, digest):
-            try:
-                layout.blob_path(digest).unlink()
-            except OSError as exc:
-                raise LocalStorageError(f"cannot repair {directory}: {exc.strerror or exc}") from None
+            layout.remove_blob(digest)  # validated digest, no link followed
             forgotten.append(name or "release")
     return forgotten
 
