@@ -32,7 +32,7 @@ def is_valid_digest(value: object) -> bool:
     """True for ``sha256:`` + 64 or ``sha512:`` + 128 lowercase hex digits, nothing else."""
     if not isinstance(value, str):
         return False
-    match = _ANY_DIGEST_RE.match(value)
+    match = _ANY_DIGEST_RE.fullmatch(value)  # fullmatch: "$" would let a trailing newline through
     return bool(match) and len(match.group(2)) == DIGEST_ALGORITHMS[match.group(1)]
 
 
@@ -56,7 +56,7 @@ def digest_hasher(digest: str) -> hashlib._Hash:
 
 def is_digest(value: str) -> bool:
     """A sha256 digest: what image references pin to (every client verifies those)."""
-    return is_valid_digest(value) and bool(_DIGEST_RE.match(value))
+    return is_valid_digest(value) and bool(_DIGEST_RE.fullmatch(value))
 
 
 def check_digest(value: str) -> str:
