@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
+import secrets
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from .errors import (
     RegistryError,
     ReleaseError,
 )
-from .extract import read_members, scan_tar, stamp_release, write_member
+from .extract import extract_file, read_members, scan_tar, stamp_release
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
 from .reference import ImageReference, is_digest, parse_reference, parse_repository
@@ -575,15 +576,14 @@ async def extract_command(session: RegistrySession, pull_spec: str, command: str
     except OSError as exc:
         raise LocalStorageError(f"cannot create {target_dir}: {exc.strerror or exc}") from None
     target = target_dir / command
-    tmp = target_dir / f".{command}.partial"
+    tmp = target_dir / f".{command}.{secrets.token_hex(6)}.partial"  # created O_EXCL: never a planted file
     try:
         for layer in reversed(image.layers()):
             if layer.urls:
                 continue
-            result: dict[str, int] = {}
-            await scan_tar(source.stream(layer.digest, layer.size), write_member(inner_path, tmp, result),
-                           where=f"layer {layer.digest[:19]} of the {component} image")
-            if "size" in result:
+            size = await extract_file(source.stream(layer.digest, layer.size), inner_path, tmp,
+                                      where=f"layer {layer.digest[:19]} of the {component} image")
+            if size is not None:
                 stamp_release(tmp, image=pinned_pull_spec(info), version=info.version)
                 tmp.replace(target)  # only now: the whole layer has been checked against its digest
                 return target
