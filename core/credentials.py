@@ -64,6 +64,8 @@ def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
         # The position only, never the text around it: that could be a secret.
         raise AuthFileError(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
                             hint="download the pull secret again, or check the edit you made there") from None
+    except RecursionError:  # json reports absurd nesting so, not as ValueError
+        raise AuthFileError(f"{where} is nested too deeply to be a pull secret like {PULL_SECRET_SHAPE}") from None
     if not isinstance(data, dict):
         raise AuthFileError(f"{where} holds JSON {type(data).__name__}, not an object like {PULL_SECRET_SHAPE}")
     if "auths" not in data:

@@ -44,8 +44,15 @@ from .errors import (
 from .extract import extract_file, read_members, scan_tar, stamp_release
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
-from .reference import ImageReference, is_digest, parse_reference, parse_repository
+from .reference import (
+    ImageReference,
+    is_digest,
+    parse_reference,
+    parse_repository,
+    validate_digest,
+)
 from .registry import RegistrySession
+from .userfiles import parse_json
 
 IMAGE_REFERENCES = "release-manifests/image-references"
 RELEASE_METADATA = "release-manifests/release-metadata"
@@ -422,13 +429,29 @@ def from_dir_tasks(info: ReleaseInfo, directory: Path, to_repo: str, to_release_
 def _read_record(directory: Path) -> dict:
     path = Path(directory) / RECORD_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {"kind": "mirror-wizard-release", "releases": []}
-    except (OSError, ValueError):
-        raise ReleaseError(f"{path} is not valid JSON; remove it and write the release again with --to-dir") from None
+    except OSError as exc:
+        raise ReleaseError(f"cannot read {path}: {exc.strerror or exc}") from None
+    # The record travels on removable media: every field is checked before it is used.
+    data = parse_json(raw, where=str(path), error=ReleaseError)
     if not isinstance(data, dict) or not isinstance(data.get("releases"), list):
-        raise ReleaseError(f"{path} is not a mirror-wizard release record")
+        raise ReleaseError(f"{path} is not a mirror-wizard release record; remove it and write the release "
+                           "again with --to-dir")
+    for number, entry in enumerate(data["releases"], start=1):
+        where = f"{path} release {number}"
+        if not isinstance(entry, dict):
+            raise ReleaseError(f"{where} is not an object")
+        for key in ("name", "version", "architecture"):
+            if not isinstance(entry.get(key, ""), str):
+                raise ReleaseError(f"{where}: {key} is not text")
+        if not isinstance(entry.get("name"), str):
+            raise ReleaseError(f"{where} has no name")
+        validate_digest(entry.get("digest"), where=where, error=ReleaseError)
+        names = entry.get("layout_names", {})
+        if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+            raise ReleaseError(f"{where}: layout_names must map component names to image names")
     return data
 
 
