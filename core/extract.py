@@ -149,8 +149,22 @@ def write_member(wanted: str, target_tmp: Path, result: dict[str, int | str]) ->
     ``O_EXCL | O_NOFOLLOW``: a file or link planted at that name is refused, never written through.
     The caller closes ``result["fd"]`` (see :func:`extract_file`)."""
 
+    # What hides the path in the layers below (the OCI layer spec's whiteouts): ".wh.NAME" beside it or
+    # beside any folder above it, or an opaque marker in any folder above it.
+    parts = wanted.split("/")
+    hiding: set[str] = {".wh..wh..opq"}
+    for depth in range(1, len(parts) + 1):
+        parent = "/".join(parts[:depth - 1])
+        hiding.add(f"{parent}/.wh.{parts[depth - 1]}" if parent else f".wh.{parts[depth - 1]}")
+        if depth < len(parts):
+            hiding.add("/".join(parts[:depth]) + "/.wh..wh..opq")
+
     def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
-        if member_path(member) != wanted:
+        path = member_path(member)
+        if path in hiding:
+            result["whiteout"] = path
+            return False
+        if path != wanted:
             return False
         result.pop("size", None)
         result.pop("link", None)
@@ -185,13 +199,16 @@ async def extract_file(chunks: AsyncIterator[bytes], wanted: str, target_tmp: Pa
     """Write the file ``wanted`` as this layer leaves it (its last entry) to ``target_tmp``, mode 0755.
 
     Returns its size, or None when the layer does not hold it (``target_tmp`` is then not created). A
-    link there is an error naming its target: extract that path instead."""
+    link there is an error naming its target: extract that path instead. A whiteout of the path (the
+    layer deletes it from the layers below) is an error too: a container would not see the file."""
     result: dict[str, int | str] = {}
     try:
         await scan_tar(chunks, write_member(wanted, target_tmp, result), where=where)
         if "link" in result:
             raise ReleaseError(f"{wanted} in the image is a link to {result['link']}; extract that path instead")
         if "size" not in result:
+            if "whiteout" in result:
+                raise ReleaseError(f"{where} deletes /{wanted} ({result['whiteout']}): the image has no such file")
             return None
         fd = int(result["fd"])
         try:

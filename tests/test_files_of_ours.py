@@ -64,7 +64,7 @@ def test_the_cli_refuses_that_link_in_one_line(sticky: Path, tmp_path: Path) -> 
     os.lchown(link, OTHER_UID, OTHER_UID)
     result = subprocess.run([sys.executable, "-m", "tui.cli", "credentials", "add", "--pull-secret", str(source),
                              "--registry", "mirror.example.com:8443", "-u", "admin", "--password-stdin",
-                             "-o", str(link)], input="pw\n", capture_output=True, text=True, timeout=60)
+                             "-o", str(link)], input="pw\n", capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "another user owns" in result.stderr
     assert victim.read_text() == "precious"
@@ -98,7 +98,7 @@ def test_a_file_planted_at_a_temporary_name_is_never_written_through(tmp_path: P
 
 def test_auth_files_are_written_through_the_one_atomic_writer(tmp_path: Path, monkeypatch) -> None:
     seen = []
-    import core.credentials as credentials
+    from core import credentials
 
     real = credentials.atomic_write
     monkeypatch.setattr(credentials, "atomic_write", lambda *a, **k: seen.append((a, k)) or real(*a, **k))

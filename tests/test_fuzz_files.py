@@ -28,7 +28,7 @@ from core.manifest import Manifest
 from core.release import releases_in_dir
 from core.samples import load_configmap, load_imagestreams, load_streams
 
-FUZZ = settings(max_examples=100, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
 HEX = "a" * 64
 
 json_values = st.recursive(

@@ -62,7 +62,7 @@ def test_the_mirror_command_refuses_before_copying_anything(tmp_path: Path) -> N
     mapping.write_text("127.0.0.1:1/a/two:1=127.0.0.1:2/x:v1\n")
     result = subprocess.run([sys.executable, "-m", "tui.cli", "image", "mirror", "-f", str(mapping),
                              "127.0.0.1:1/a/one:1", "127.0.0.1:2/x:v1"],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2, result.stderr
     assert "both write 127.0.0.1:2/x:v1" in result.stderr and "Traceback" not in result.stderr
 
@@ -146,3 +146,15 @@ def test_the_configmap_holds_only_the_parsed_certificates(pki) -> None:
 def test_a_clean_file_gives_no_note(pki) -> None:
     manifests = ca_manifests("mirror.example.com:8443", pki.ca_file.read_text(), ca_path="ca.crt")
     assert not any("besides" in note for note in manifests.notes)
+
+
+def test_a_whiteout_in_an_upper_layer_hides_the_file_below(tmp_path: Path) -> None:
+    tmp = tmp_path / ".oc.partial"
+    with pytest.raises(ReleaseError, match="deletes /usr/bin/oc"):
+        extract(layer(("usr/bin/.wh.oc", b"")), tmp)
+    with pytest.raises(ReleaseError, match="deletes /usr/bin/oc"):
+        extract(layer(("usr/.wh..wh..opq", b"")), tmp)
+    with pytest.raises(ReleaseError, match="deletes /usr/bin/oc"):
+        extract(layer(("usr/.wh.bin", b"")), tmp)
+    assert extract(layer(("usr/bin/.wh.kubectl", b""), ("usr/.wh.lib", b"")), tmp) is None
+    assert extract(layer(("usr/bin/.wh..wh..opq", b""), ("usr/bin/oc", b"new")), tmp) == 3  # opaque, then refilled
