@@ -209,8 +209,10 @@ def auth_file_lock(path: str | os.PathLike[str], *, wait: float = LOCK_WAIT_SECO
     folder = target.parent if str(target.parent) else Path(".")
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(f"cannot write {target}: directory {folder} does not exist") from None
     except OSError as exc:
-        raise InputError(f"cannot write {target}: directory {folder} {exc.strerror or 'is not usable'}") from None
+        raise InputError(f"cannot write {target}: cannot open directory {folder} ({exc.strerror or exc})") from None
     try:
         deadline = time.monotonic() + wait
         while True:
