@@ -124,6 +124,8 @@ def parse_auth_data(text: str | bytes, *, source: str = "credentials") -> AuthFi
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
         raise AuthFileError(f"{source} is not valid JSON{where}: expected {{\"auths\": {{...}}}}") from None
+    except RecursionError:  # json reports absurd nesting so, not as ValueError
+        raise AuthFileError(f"{source} is nested too deeply to be an auth file: expected {{\"auths\": {{...}}}}") from None
     if not isinstance(data, dict):
         raise AuthFileError(f"{source}: expected a JSON object with an 'auths' object")
     auths = data.get("auths")

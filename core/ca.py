@@ -422,6 +422,10 @@ class CAManifests:
                 + f"#   {self.patch_json()}\n")
 
 
+def _normalised(pem: str) -> str:
+    return "\n".join(line.strip() for line in pem.strip().splitlines() if line.strip())
+
+
 def ca_manifests(registry: str, ca_pem: str, name: str = "registry-config", *, ca_path: str = "ca.crt") -> CAManifests:
     """The ConfigMap in openshift-config holding the CA under the registry's key, the merge patch for the
     cluster image config, and the ``oc`` commands that do the same."""
@@ -430,12 +434,14 @@ def ca_manifests(registry: str, ca_pem: str, name: str = "registry-config", *, c
     key = configmap_key(registry)
     certs = parse_ca_pem(ca_pem, ca_path)  # a clear error now rather than a ConfigMap the cluster cannot use
     notes: list[str] = []
+    # Only the certificates, as parsed and written again in PEM, go into the ConfigMap (readable
+    # cluster-wide): never a private key, comments, or whatever else a file passed around picked up.
+    text = "".join(cert.pem for cert in certs)
     if holds_private_key(ca_pem):
-        # Only the certificates go into the ConfigMap (readable cluster-wide); the key stays here.
-        text = "".join(cert.pem for cert in certs)
         notes.append(private_key_problem(ca_path) + "; the ConfigMap above holds the certificates only")
-    else:
-        text = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
+    elif _normalised(ca_pem) != _normalised(text):
+        notes.append(f"{ca_path} holds text besides its {len(certs)} certificate(s); the ConfigMap above holds "
+                     "the certificates only — give oc create configmap a file with only them as well")
     configmap = {"apiVersion": "v1", "kind": "ConfigMap",
                  "metadata": {"name": name, "namespace": CONFIG_NAMESPACE},
                  "data": {key: text}}

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import fcntl
 import json
 import os
-import tempfile
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .userfiles import read_user_file
 from .authfile import AuthFile, decode_auth, encode_auth, normalise_registry_key
+from .fsio import PRIVATE, atomic_write
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -59,6 +64,8 @@ def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
         # The position only, never the text around it: that could be a secret.
         raise AuthFileError(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
                             hint="download the pull secret again, or check the edit you made there") from None
+    except RecursionError:  # json reports absurd nesting so, not as ValueError
+        raise AuthFileError(f"{where} is nested too deeply to be a pull secret like {PULL_SECRET_SHAPE}") from None
     if not isinstance(data, dict):
         raise AuthFileError(f"{where} holds JSON {type(data).__name__}, not an object like {PULL_SECRET_SHAPE}")
     if "auths" not in data:
@@ -114,15 +121,47 @@ def add_registry_credential(data: dict, registry: str, username: str, password: 
     return result
 
 
+MAX_LINK_HOPS = 40  # the kernel's own limit on links in one lookup
+
+
+def _link_follow_refused(link: Path, link_stat: os.stat_result) -> bool:
+    """The kernel's protected-symlink rule (fs.protected_symlinks): in a sticky, world-writable folder
+    (/tmp), a link is followed only by its owner, or when the folder's owner also owns the link. We apply
+    it ourselves, whatever the sysctl says, because we resolve the link to replace its target."""
+    try:
+        folder = os.stat(link.parent if str(link.parent) else ".")
+    except OSError:
+        return False
+    sticky_shared = bool(folder.st_mode & stat.S_ISVTX) and bool(folder.st_mode & stat.S_IWOTH)
+    return sticky_shared and link_stat.st_uid not in (os.geteuid(), folder.st_uid)
+
+
 def resolve_link(path: Path) -> Path:
     """Where writing ``path`` should land: through symlinks (a chain too, or one whose target does not exist
-    yet) to the real file, so replacing it keeps the link — e.g. ~/.docker/config.json pointing elsewhere."""
-    if not path.is_symlink():
-        return path
-    resolved = Path(os.path.realpath(path))
-    if resolved.is_symlink():  # realpath stops inside a loop of links
-        raise InputError(f"cannot write {path}: it is a symlink loop; point it at a real file or remove it")
-    return resolved
+    yet) to the real file, so replacing it keeps the link — e.g. ~/.docker/config.json pointing elsewhere.
+
+    A link planted by another user in a shared sticky folder is refused, as the kernel refuses to follow
+    it (protected symlinks): otherwise ``-o /tmp/x.json`` could be turned into a write wherever the link's
+    owner wants, with our rights."""
+    current = Path(os.path.abspath(path))
+    for _ in range(MAX_LINK_HOPS):
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return current
+        except OSError:
+            return current  # the write reports it
+        if not stat.S_ISLNK(st.st_mode):
+            return current
+        if _link_follow_refused(current, st):
+            raise InputError(f"cannot write {path}: {current} is a symbolic link another user owns in the shared "
+                             f"folder {current.parent}; refusing to follow it (the kernel's protected-symlink "
+                             "rule) — remove it or write somewhere else")
+        target = Path(os.readlink(current))
+        # the parent may be reached through folder links: resolve it, then continue with the name
+        current = Path(os.path.realpath(current.parent)) / target if not target.is_absolute() else target
+        current = Path(os.path.normpath(current))
+    raise InputError(f"cannot write {path}: it is a symlink loop; point it at a real file or remove it")
 
 
 def other_spellings(data: dict, registry: str) -> list[str]:
@@ -139,9 +178,9 @@ def other_spellings(data: dict, registry: str) -> list[str]:
 
 
 def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
-    """Write JSON through a temporary file in the same directory and ``os.replace``: a reader sees the old
-    file or the new one, never half of it. The file is created 0600 and never exists with wider rights.
-    A symlink is written through: the temporary file goes next to its target and replaces the target."""
+    """Write JSON through :func:`core.fsio.atomic_write` (a reader sees the old file or the new one; the
+    temporary file is ``O_EXCL | O_NOFOLLOW``, mode 0600 from its creation). A symlink is written through
+    (see :func:`resolve_link`): the temporary file goes next to its target and replaces the target."""
     given = Path(path).expanduser()
     target = resolve_link(given)
     folder = target.parent if str(target.parent) else Path(".")
@@ -150,33 +189,64 @@ def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
         raise InputError(f"cannot write {target}{where}: directory {folder} does not exist")
     if target.is_dir():
         raise InputError(f"cannot write {given}: it is a directory")
-    body = (json.dumps(data, indent=2) + "\n").encode()
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")  # mkstemp: mode 0600
-    except OSError as exc:
-        raise LocalStorageError(f"cannot write in {folder}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:  # the rename itself survives a crash only once the directory is synced
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    body = json.dumps(data, indent=2) + "\n"
+    atomic_write(target, body, mode=PRIVATE, make_parents=False)
     return given
+
+
+LOCK_WAIT_SECONDS = 30.0
+
+
+@contextmanager
+def auth_file_lock(path: str | os.PathLike[str], *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[Path]:
+    """Hold an exclusive lock for a read-change-write of the auth file ``path``; yields where it lands.
+
+    The lock is an ``flock`` on the folder that holds the (link-resolved) file, not on the file itself:
+    the file is replaced by a rename on every write, so a lock on its old inode would guard nothing, and a
+    lock file next to it could be planted by someone else. Waits up to ``wait`` seconds for another
+    mirror-wizard writing the same folder, then says so."""
+    target = resolve_link(Path(path).expanduser())
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(f"cannot write {target}: directory {folder} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: cannot open directory {folder} ({exc.strerror or exc})") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LocalStorageError(f"another program holds the lock on {folder} for more than "
+                                            f"{wait:g}s; try again when it has finished") from None
+                time.sleep(0.05)
+        yield target
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@dataclass
+class AddedLogin:
+    path: Path          # what was written (as given: a link stays a link)
+    data: dict          # the whole file as written
+    replaced: bool      # the registry had a login there before
+
+
+def add_login_to_file(pull_secret: str | os.PathLike[str], output: str | os.PathLike[str], registry: str,
+                      username: str, password: str, email: str | None = None) -> AddedLogin:
+    """``credentials add``: the pull secret plus ``registry``'s login, written to ``output``.
+
+    The pull secret is read again under the lock on ``output``: when both are the same file (the admin
+    adds logins in place), two runs at once each see the other's entry, and none is lost."""
+    with auth_file_lock(output):
+        data = load_pull_secret(pull_secret)
+        merged = add_registry_credential(data, registry, username, password, email=email)
+        written = write_auth_file(output, merged)
+    return AddedLogin(written, merged, registry.strip() in data.get("auths", {}))
 
 
 # -- the keyring ------------------------------------------------------------------------------------
@@ -384,9 +454,12 @@ async def check_logins(auth: AuthFile, registries: list[str] | None, tls: TLSOpt
 
 __all__ = [
     "KEYRING_SERVICE",
+    "AddedLogin",
     "KeyringStatus",
     "LoginResult",
+    "add_login_to_file",
     "add_registry_credential",
+    "auth_file_lock",
     "check_logins",
     "forget_password",
     "keyring_status",
@@ -396,5 +469,6 @@ __all__ = [
     "parse_pull_secret_text",
     "recall_password",
     "remember_password",
+    "resolve_link",
     "write_auth_file",
 ]

@@ -13,7 +13,6 @@ import io
 import os
 import queue
 import re
-import shutil
 import tarfile
 import threading
 import zlib
@@ -140,32 +139,89 @@ def read_members(wanted: set[str], found: dict[str, bytes], *, limit: int = 32 <
     return visit
 
 
-def write_member(wanted: str, target_tmp: Path, result: dict[str, int]) -> Visitor:
-    """A visitor streaming one file to ``target_tmp`` (mode 0755); ``result['size']`` once written."""
+def write_member(wanted: str, target_tmp: Path, result: dict[str, int | str]) -> Visitor:
+    """A visitor streaming the file ``wanted`` to ``target_tmp`` (mode 0755), reading the whole layer.
+
+    A layer may hold one path twice; a container sees the LAST entry (later entries overwrite earlier
+    ones as the tar unpacks), so each later entry replaces what an earlier one wrote. Afterwards
+    ``result`` has ``size`` when the last entry is a regular file, ``link`` when it is a link, nothing
+    when the layer does not hold the path (or its last entry is a folder). ``target_tmp`` is created
+    ``O_EXCL | O_NOFOLLOW``: a file or link planted at that name is refused, never written through.
+    The caller closes ``result["fd"]`` (see :func:`extract_file`)."""
+
+    # What hides the path in the layers below (the OCI layer spec's whiteouts): ".wh.NAME" beside it or
+    # beside any folder above it, or an opaque marker in any folder above it.
+    parts = wanted.split("/")
+    hiding: set[str] = {".wh..wh..opq"}
+    for depth in range(1, len(parts) + 1):
+        parent = "/".join(parts[:depth - 1])
+        hiding.add(f"{parent}/.wh.{parts[depth - 1]}" if parent else f".wh.{parts[depth - 1]}")
+        if depth < len(parts):
+            hiding.add("/".join(parts[:depth]) + "/.wh..wh..opq")
 
     def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
-        if member_path(member) != wanted:
+        path = member_path(member)
+        if path in hiding:
+            result["whiteout"] = path
             return False
+        if path != wanted:
+            return False
+        result.pop("size", None)
+        result.pop("link", None)
         if member.issym() or member.islnk():
-            # Follow one level: installers ship the binary itself, but be clear if not.
-            raise ReleaseError(f"{wanted} in the image is a link to {member.linkname}; extract that path instead")
+            result["link"] = member.linkname
+            return False
         if not member.isfile():
             return False
         handle = tar.extractfile(member)
         try:
-            with open(target_tmp, "wb") as out:
-                if handle is not None:
-                    shutil.copyfileobj(handle, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(target_tmp, 0o755)
+            if "fd" not in result:
+                result["fd"] = os.open(target_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                       0o700)
+            fd = int(result["fd"])
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            if handle is not None:
+                while block := handle.read(1 << 20):
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(fd, view):]
         except OSError as exc:
             raise LocalStorageError(f"cannot write {target_tmp.parent / wanted.rsplit('/', 1)[-1]}: "
                                     f"{exc.strerror or exc}") from None
         result["size"] = member.size
-        return True
+        return False  # a later entry for the same path may follow: read on
 
     return visit
+
+
+async def extract_file(chunks: AsyncIterator[bytes], wanted: str, target_tmp: Path, *, where: str) -> int | None:
+    """Write the file ``wanted`` as this layer leaves it (its last entry) to ``target_tmp``, mode 0755.
+
+    Returns its size, or None when the layer does not hold it (``target_tmp`` is then not created). A
+    link there is an error naming its target: extract that path instead. A whiteout of the path (the
+    layer deletes it from the layers below) is an error too: a container would not see the file."""
+    result: dict[str, int | str] = {}
+    try:
+        await scan_tar(chunks, write_member(wanted, target_tmp, result), where=where)
+        if "link" in result:
+            raise ReleaseError(f"{wanted} in the image is a link to {result['link']}; extract that path instead")
+        if "size" not in result:
+            if "whiteout" in result:
+                raise ReleaseError(f"{where} deletes /{wanted} ({result['whiteout']}): the image has no such file")
+            return None
+        fd = int(result["fd"])
+        try:
+            os.fchmod(fd, 0o755)
+            os.fsync(fd)
+        except OSError as exc:
+            raise LocalStorageError(f"cannot write {target_tmp}: {exc.strerror or exc}") from None
+        return int(result["size"])
+    finally:
+        if "fd" in result:
+            os.close(int(result["fd"]))
+            if "size" not in result or "link" in result:
+                target_tmp.unlink(missing_ok=True)
 
 
 # The installer (and oc) carry padded placeholders that `oc adm release extract` overwrites with the
@@ -217,4 +273,4 @@ def stamp_release(path: Path, *, image: str, version: str) -> list[str]:
     return stamped
 
 
-__all__ = ["member_path", "read_members", "scan_tar", "stamp_release", "write_member"]
+__all__ = ["extract_file", "member_path", "read_members", "scan_tar", "stamp_release", "write_member"]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RegistryProtocolError, UnsupportedManifest
+from .reference import validate_digest
+from .userfiles import parse_json
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -57,24 +59,47 @@ class Descriptor:
     def from_json(cls, data: Any, *, where: str) -> Descriptor:
         if not isinstance(data, dict):
             raise RegistryProtocolError(f"{where}: a descriptor is not an object")
-        digest = data.get("digest")
+        # The digest names a file (blobs/ALGO/HEX) and a URL: the OCI grammar, checked before any use.
+        digest = validate_digest(data.get("digest"), where=f"{where}: descriptor", error=RegistryProtocolError)
         size = data.get("size")
-        if not isinstance(digest, str) or not digest.startswith("sha256:") or len(digest) != 71:
-            raise RegistryProtocolError(f"{where}: descriptor digest {digest!r} is not a sha256 digest")
-        if not isinstance(size, int) or size < 0:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise RegistryProtocolError(f"{where}: descriptor {digest} has no valid size")
+        media_type = data.get("mediaType", "")
+        if not isinstance(media_type, str):
+            raise RegistryProtocolError(f"{where}: descriptor {digest} has a mediaType that is not text")
         platform = None
         if isinstance(data.get("platform"), dict):
             p = data["platform"]
-            platform = Platform(str(p.get("os", "")), str(p.get("architecture", "")), p.get("variant") or None)
+            variant = p.get("variant")
+            platform = Platform(_text(p.get("os", "")), _text(p.get("architecture", "")),
+                                _text(variant) if variant else None)
+        annotations = data.get("annotations") or {}
+        if not isinstance(annotations, dict):
+            raise RegistryProtocolError(f"{where}: descriptor {digest} has annotations that are not an object")
+        urls = data.get("urls") or []
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise RegistryProtocolError(f"{where}: descriptor {digest} has urls that are not a list of text")
         return cls(
-            media_type=str(data.get("mediaType", "")),
+            media_type=media_type,
             digest=digest,
             size=size,
             platform=platform,
-            annotations=dict(data.get("annotations") or {}),
-            urls=tuple(data.get("urls") or ()),
+            annotations={str(k): _text(v) for k, v in annotations.items()},
+            urls=tuple(urls),
         )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)[:200]
+
+
+def _descriptor_list(data: dict[str, Any], key: str, *, where: str) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RegistryProtocolError(f"{where}: {key!r} is not a list")
+    return value
 
 
 @dataclass(frozen=True)
@@ -87,13 +112,12 @@ class Manifest:
 
     @classmethod
     def parse(cls, raw: bytes, content_type: str | None, *, where: str) -> Manifest:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise RegistryProtocolError(f"{where}: manifest is not JSON") from None
+        data = parse_json(raw, where=f"{where}: manifest", error=RegistryProtocolError)
         if not isinstance(data, dict):
             raise RegistryProtocolError(f"{where}: manifest is not a JSON object")
         media_type = data.get("mediaType") or (content_type or "").split(";")[0].strip()
+        if not isinstance(media_type, str):
+            raise RegistryProtocolError(f"{where}: manifest mediaType is not text")
         if data.get("schemaVersion") == 1 or media_type in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
             raise UnsupportedManifest(
                 f"{where} is a Docker schema 1 manifest, which OpenShift mirrors cannot use",
@@ -117,9 +141,8 @@ class Manifest:
     def children(self) -> list[Descriptor]:
         if not self.is_index:
             return []
-        return [
-            Descriptor.from_json(d, where=f"index {self.digest}") for d in self.json.get("manifests") or []
-        ]
+        where = f"index {self.digest}"
+        return [Descriptor.from_json(d, where=where) for d in _descriptor_list(self.json, "manifests", where=where)]
 
     def config(self) -> Descriptor | None:
         if self.is_index:
@@ -130,7 +153,8 @@ class Manifest:
     def layers(self) -> list[Descriptor]:
         if self.is_index:
             return []
-        return [Descriptor.from_json(d, where=f"manifest {self.digest}") for d in self.json.get("layers") or []]
+        where = f"manifest {self.digest}"
+        return [Descriptor.from_json(d, where=where) for d in _descriptor_list(self.json, "layers", where=where)]
 
     def blobs(self) -> list[Descriptor]:
         """Config first, then layers; foreign layers (with urls) are not copied, as oc does."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .userfiles import read_user_file
 from .copier import CopyTask
 from .endpoints import LayoutLocation, RegistryLocation, parse_location
 from .errors import MappingError, ReferenceFormatError
+from .userfiles import read_user_file
 
 
 def _task(src_text: str, dst_text: str, *, where: str) -> CopyTask:
@@ -36,8 +36,39 @@ def _task(src_text: str, dst_text: str, *, where: str) -> CopyTask:
     return CopyTask(source, destination)
 
 
+def _destination_keys(location: object, extra_tags: tuple[str, ...] = ()) -> list[str]:
+    """What a destination writes that another task could also write: each tag (a push by digest alone
+    names its content, so it cannot be ambiguous)."""
+    if isinstance(location, RegistryLocation):
+        ref = location.ref
+        base = f"{ref.registry.lower()}/{ref.repository}"
+        return [f"{base}:{tag}" for tag in ((ref.tag,) if ref.tag else ()) + tuple(extra_tags)]
+    if isinstance(location, LayoutLocation):
+        return [f"oci:{os.path.abspath(location.path)}:{location.name}"]
+    return []
+
+
+def check_unique_destinations(tasks: list[CopyTask], labels: list[str] | None = None) -> None:
+    """Refuse two different sources for one destination tag, before anything is copied: which one would
+    win depends on timing. The same source listed twice for a destination is harmless and allowed.
+    ``labels`` (one per task, e.g. "mapping.txt line 4") make the message point at the lines."""
+    seen: dict[str, tuple[int, str]] = {}
+    for index, task in enumerate(tasks):
+        for key in _destination_keys(task.destination, task.extra_tags):
+            source = str(task.source)
+            earlier = seen.get(key)
+            if earlier is None:
+                seen[key] = (index, source)
+            elif earlier[1] != source:
+                where = (f"{labels[earlier[0]]} and {labels[index]}" if labels
+                         else f"entries {earlier[0] + 1} and {index + 1}")
+                raise MappingError(f"{where} both write {key} (from {earlier[1]} and from {source}); "
+                                   "give each destination tag one source")
+
+
 def parse_mapping_text(text: str, *, source: str = "mapping") -> list[CopyTask]:
     tasks: list[CopyTask] = []
+    labels: list[str] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -54,6 +85,8 @@ def parse_mapping_text(text: str, *, source: str = "mapping") -> list[CopyTask]:
         if not src or not dst:
             raise MappingError(f"{where}: both sides of '=' must name an image")
         tasks.append(_task(src, dst, where=where))
+        labels.append(where)
+    check_unique_destinations(tasks, labels)
     return tasks
 
 
@@ -66,16 +99,20 @@ def load_mapping_file(path: str | os.PathLike[str]) -> list[CopyTask]:
 def pairs_to_tasks(items: list[str]) -> list[CopyTask]:
     """Positional arguments ``SRC DST [SRC DST ...]`` or ``SRC=DST`` items."""
     tasks: list[CopyTask] = []
+    labels: list[str] = []
     pending: str | None = None
     for index, item in enumerate(items, start=1):
         if "=" in item and pending is None and not item.startswith(("oci:", "file://")):
             src, _, dst = item.partition("=")
             tasks.append(_task(src, dst, where=f"argument {index}"))
+            labels.append(f"argument {index}")
         elif pending is None:
             pending = item
         else:
             tasks.append(_task(pending, item, where=f"argument {index - 1}"))
+            labels.append(f"argument {index - 1}")
             pending = None
     if pending is not None:
         raise MappingError(f"{pending!r} has no destination: give SRC DST pairs or SRC=DST")
+    check_unique_destinations(tasks, labels)
     return tasks

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 
-from .errors import ReferenceFormatError
+from .errors import MirrorError, ReferenceFormatError
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -20,8 +21,42 @@ _HOST_RE = re.compile(
 )
 
 
+# The OCI image spec's registered algorithms and the length of their lowercase hex encoding. A digest
+# names a file in an OCI layout (blobs/ALGO/HEX), so anything else — "..", "/", upper case, another
+# length — is refused before it can reach a path, a URL or a comparison.
+DIGEST_ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
+_ANY_DIGEST_RE = re.compile(r"^(sha256|sha512):([a-f0-9]+)$")
+
+
+def is_valid_digest(value: object) -> bool:
+    """True for ``sha256:`` + 64 or ``sha512:`` + 128 lowercase hex digits, nothing else."""
+    if not isinstance(value, str):
+        return False
+    match = _ANY_DIGEST_RE.fullmatch(value)  # fullmatch: "$" would let a trailing newline through
+    return bool(match) and len(match.group(2)) == DIGEST_ALGORITHMS[match.group(1)]
+
+
+def validate_digest(value: object, *, where: str = "", error: type[MirrorError] = ReferenceFormatError) -> str:
+    """``value`` when it is a digest of the OCI grammar (registered algorithm, lowercase hex of the
+    right length), else ``error`` naming ``where``. The one check every digest from outside (registry
+    answers, layouts, records, the command line) passes before any use, above all in a file path."""
+    if is_valid_digest(value):
+        return value  # type: ignore[return-value]
+    shown = repr(value) if not isinstance(value, str) else repr(value[:100] + ("…" if len(value) > 100 else ""))
+    prefix = f"{where}: " if where else ""
+    raise error(f"{prefix}{shown} is not a valid digest (expected sha256: and 64 lowercase hex digits, "
+                "or sha512: and 128)")
+
+
+def digest_hasher(digest: str) -> hashlib._Hash:
+    """A fresh hash object of ``digest``'s algorithm (``digest`` validated first)."""
+    algorithm = validate_digest(digest).partition(":")[0]
+    return hashlib.new(algorithm)
+
+
 def is_digest(value: str) -> bool:
-    return bool(_DIGEST_RE.match(value))
+    """A sha256 digest: what image references pin to (every client verifies those)."""
+    return is_valid_digest(value) and bool(_DIGEST_RE.fullmatch(value))
 
 
 def check_digest(value: str) -> str:
@@ -86,8 +121,7 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRe
     if any(ch.isspace() for ch in raw):
         raise ReferenceFormatError(f"image reference {raw!r} contains white space")
     for scheme in ("docker://", "https://", "http://"):
-        if raw.startswith(scheme):
-            raw = raw[len(scheme):]
+        raw = raw.removeprefix(scheme)
     digest = None
     if "@" in raw:
         raw, _, digest = raw.partition("@")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
+import secrets
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,11 +41,18 @@ from .errors import (
     RegistryError,
     ReleaseError,
 )
-from .extract import read_members, scan_tar, stamp_release, write_member
+from .extract import extract_file, read_members, scan_tar, stamp_release
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
-from .reference import ImageReference, is_digest, parse_reference, parse_repository
+from .reference import (
+    ImageReference,
+    is_digest,
+    parse_reference,
+    parse_repository,
+    validate_digest,
+)
 from .registry import RegistrySession
+from .userfiles import parse_json
 
 IMAGE_REFERENCES = "release-manifests/image-references"
 RELEASE_METADATA = "release-manifests/release-metadata"
@@ -404,10 +412,7 @@ def _forget_incomplete(info: ReleaseInfo, directory: Path) -> list[str]:
     forgotten = []
     for name, digest in digests.items():
         if layout.has_blob(digest) and not _complete_in(layout, digest):
-            try:
-                layout.blob_path(digest).unlink()
-            except OSError as exc:
-                raise LocalStorageError(f"cannot repair {directory}: {exc.strerror or exc}") from None
+            layout.remove_blob(digest)  # validated digest, no link followed
             forgotten.append(name or "release")
     return forgotten
 
@@ -424,13 +429,29 @@ def from_dir_tasks(info: ReleaseInfo, directory: Path, to_repo: str, to_release_
 def _read_record(directory: Path) -> dict:
     path = Path(directory) / RECORD_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {"kind": "mirror-wizard-release", "releases": []}
-    except (OSError, ValueError):
-        raise ReleaseError(f"{path} is not valid JSON; remove it and write the release again with --to-dir") from None
+    except OSError as exc:
+        raise ReleaseError(f"cannot read {path}: {exc.strerror or exc}") from None
+    # The record travels on removable media: every field is checked before it is used.
+    data = parse_json(raw, where=str(path), error=ReleaseError)
     if not isinstance(data, dict) or not isinstance(data.get("releases"), list):
-        raise ReleaseError(f"{path} is not a mirror-wizard release record")
+        raise ReleaseError(f"{path} is not a mirror-wizard release record; remove it and write the release "
+                           "again with --to-dir")
+    for number, entry in enumerate(data["releases"], start=1):
+        where = f"{path} release {number}"
+        if not isinstance(entry, dict):
+            raise ReleaseError(f"{where} is not an object")
+        for key in ("name", "version", "architecture"):
+            if not isinstance(entry.get(key, ""), str):
+                raise ReleaseError(f"{where}: {key} is not text")
+        if not isinstance(entry.get("name"), str):
+            raise ReleaseError(f"{where} has no name")
+        validate_digest(entry.get("digest"), where=where, error=ReleaseError)
+        names = entry.get("layout_names", {})
+        if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+            raise ReleaseError(f"{where}: layout_names must map component names to image names")
     return data
 
 
@@ -578,15 +599,14 @@ async def extract_command(session: RegistrySession, pull_spec: str, command: str
     except OSError as exc:
         raise LocalStorageError(f"cannot create {target_dir}: {exc.strerror or exc}") from None
     target = target_dir / command
-    tmp = target_dir / f".{command}.partial"
+    tmp = target_dir / f".{command}.{secrets.token_hex(6)}.partial"  # created O_EXCL: never a planted file
     try:
         for layer in reversed(image.layers()):
             if layer.urls:
                 continue
-            result: dict[str, int] = {}
-            await scan_tar(source.stream(layer.digest, layer.size), write_member(inner_path, tmp, result),
-                           where=f"layer {layer.digest[:19]} of the {component} image")
-            if "size" in result:
+            size = await extract_file(source.stream(layer.digest, layer.size), inner_path, tmp,
+                                      where=f"layer {layer.digest[:19]} of the {component} image")
+            if size is not None:
                 stamp_release(tmp, image=pinned_pull_spec(info), version=info.version)
                 tmp.replace(target)  # only now: the whole layer has been checked against its digest
                 return target

@@ -249,10 +249,7 @@ def _forget_incomplete_samples(directory: Path, tasks: list[CopyTask]) -> None:
     names = {t.destination.name for t in tasks if isinstance(t.destination, LayoutLocation)}
     for entry in layout.entries():
         if entry.name in names and layout.has_blob(entry.digest) and not _complete_in(layout, entry.digest):
-            try:
-                layout.blob_path(entry.digest).unlink()
-            except OSError as exc:
-                raise LocalStorageError(f"cannot repair {directory}: {exc.strerror or exc}") from None
+            layout.remove_blob(entry.digest)  # validated digest, no link followed
 
 
 def _complete_in(layout: OCILayout, digest: str) -> bool:

@@ -140,8 +140,12 @@ def _parse_documents(path: Path) -> list[Any]:
             return [json.loads(text)]
         except json.JSONDecodeError as exc:
             raise ImageStreamError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except RecursionError:  # absurd nesting: json and yaml report it so, not as a syntax error
+            raise ImageStreamError(f"{path} is nested too deeply to be image streams") from None
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except RecursionError:
+        raise ImageStreamError(f"{path} is nested too deeply to be image streams") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -152,8 +156,10 @@ def _parse_documents(path: Path) -> list[Any]:
     return documents
 
 
-def _objects(document: Any, where: str) -> Iterator[tuple[dict, str]]:
+def _objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict, str]]:
     """Every object in a document, Lists flattened; each with a label for messages."""
+    if depth > 8:  # Lists inside Lists: real files nest one or two, a hostile one thousands
+        raise ImageStreamError(f"{where}: Lists nested more than 8 deep")
     if not isinstance(document, dict):
         raise ImageStreamError(f"{where}: expected a Kubernetes object (a mapping with 'kind'), "
                                f"got {type(document).__name__}")
@@ -163,13 +169,14 @@ def _objects(document: Any, where: str) -> Iterator[tuple[dict, str]]:
         if not isinstance(items, list):
             raise ImageStreamError(f"{where}: the {kind} has no 'items' list")
         for index, item in enumerate(items):
-            yield from _objects(item, f"{where} items[{index}]")
+            yield from _objects(item, f"{where} items[{index}]", depth + 1)
         return
     yield document, where
 
 
 def _is_payload_stream(obj: dict) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    metadata = obj.get("metadata")
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
     return isinstance(annotations, dict) and any(str(k).startswith(PAYLOAD_ANNOTATION_PREFIX) for k in annotations)
 
 
@@ -331,7 +338,7 @@ def _streams_from_configmap(obj: dict, where: str, path: Path) -> list[SampleStr
     if not isinstance(data, dict):
         raise ImageStreamError(f"{where}: the ConfigMap's data is not a mapping of <imagestream>_<tag> to pull spec")
     grouped: dict[str, list[SampleTag]] = {}
-    for key in sorted(data):
+    for key in sorted(data, key=str):  # YAML keys may be numbers as well as text
         value = data[key]
         if not isinstance(value, str) or not value.strip():
             raise ImageStreamError(f"{where}: config map key {key!r} has no pull spec")

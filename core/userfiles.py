@@ -6,11 +6,12 @@ the same operating-system failures; they are explained here once, in the loader'
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import overload, Literal
+from typing import Any, Literal, overload
 
-from .errors import InputError
+from .errors import InputError, MirrorError
 
 
 @overload
@@ -48,3 +49,17 @@ def read_user_file(path: str | os.PathLike[str], what: str, error: type[InputErr
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{label} is not a text file (UTF-8 expected)") from None
+
+
+def parse_json(raw: str | bytes, *, where: str, error: type[MirrorError] = InputError, what: str = "JSON") -> Any:
+    """``json.loads`` whose every failure is one ``error`` naming ``where``: bad syntax, bad UTF-8, and
+    nesting so deep it exhausts Python's recursion (``[[[[…`` from a hostile file or registry), which
+    ``json`` reports as RecursionError, not ValueError. Never quotes the input: it may hold a secret."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where} is not valid {what} (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise error(f"{where} is not usable {what}: it is nested too deeply") from None
+    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
+        raise error(f"{where} is not valid {what} (not UTF-8 text)") from None

@@ -10,12 +10,11 @@ import sys
 
 from core.authfile import load_auth
 from core.credentials import (
-    add_registry_credential,
+    add_login_to_file,
     check_logins,
     load_pull_secret,
     other_spellings,
     remember_password,
-    write_auth_file,
 )
 from core.errors import InputError
 from core.tlsconfig import TLSOptions
@@ -106,9 +105,10 @@ def read_password(args: argparse.Namespace) -> str:
 def run_add(args: argparse.Namespace) -> int:
     data = load_pull_secret(args.pull_secret)  # validate before asking for a password
     password = read_password(args)
-    merged = add_registry_credential(data, args.registry, args.username, password, email=args.email)
-    target = write_auth_file(args.output, merged)
-    replaced = args.registry in data.get("auths", {})
+    # under a lock, reading the pull secret again: concurrent adds to one file keep every entry
+    added = add_login_to_file(args.pull_secret, args.output, args.registry, args.username, password,
+                              email=args.email)
+    target, merged, replaced = added.path, added.data, added.replaced
     count = len(merged["auths"])
     print(f"{'replaced' if replaced else 'added'} the login of {args.username} for {args.registry}; "
           f"wrote {target} ({count} {'registry' if count == 1 else 'registries'}, mode 0600)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from core.copier import CopyOptions
-from core.mapping import load_mapping_file, pairs_to_tasks
+from core.mapping import check_unique_destinations, load_mapping_file, pairs_to_tasks
 
 from .common import add_copy_options, add_registry_options, copy_with_progress
 
@@ -45,6 +45,7 @@ def run_mirror(args: argparse.Namespace) -> int:
     tasks = pairs_to_tasks(args.images)
     for path in args.filename:
         tasks.extend(load_mapping_file(path))
+    check_unique_destinations(tasks)  # across the files and the arguments too, before anything is copied
     options = CopyOptions(
         filter_by_os=args.filter_by_os,
         keep_manifest_list=args.keep_manifest_list,
