@@ -16,10 +16,12 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from .endpoints import Destination, Endpoints, Location, RegistryDestination, RegistrySource, Source
-from .errors import Cancelled, IntegrityError, InputError, MirrorError, NotFound, RegistryError
+from .errors import Cancelled, CopyFailed, IntegrityError, InputError, MirrorError, NotFound, RegistryError
 from .events import (
     BlobDone,
     BlobMounted,
@@ -361,7 +363,7 @@ class Copier:
     async def _bring(self, entry: tuple[Destination, Source, int], digest: str, *, probed: bool) -> bool:
         """Make a blob not found by a HEAD (or not looked for) present; True when it was there already."""
         destination, source, size = entry
-        if _same_registry(destination, source):
+        if _same_registry(destination, source) and isinstance(source, RegistrySource):
             # A mount moves no bytes; when refused, its answer left the upload session _transfer uses.
             if await destination.mount(digest, source.repository):
                 self.result.blobs_mounted += 1
@@ -446,28 +448,17 @@ class Copier:
         self.result.failures.append(CopyFailure(str(task.source), str(task.destination), exc))
         self.emit(ImageFailed(str(task.source), str(task.destination), str(exc)))
         if not self.options.continue_on_error:
-            raise CopyFailed(task, exc)
+            raise CopyFailed(str(task.source), str(task.destination), exc)
 
 
-class CopyFailed(MirrorError):
-    """The first failure stops a run unless --continue-on-error: names the image and the reason."""
-
-    title = "Mirror failed"
-
-    def __init__(self, task: CopyTask, cause: MirrorError) -> None:
-        super().__init__(f"{task.source} → {task.destination}: {cause}")
-        self.task = task
-        self.cause = cause
-        self.error = cause
-
-
-def _same_registry(destination: Destination, source: Source) -> bool:
+def _same_registry(destination: Destination, source: Source) -> TypeGuard[RegistryDestination]:
     """Both sides in one registry, different repositories: a cross-repository mount can do the copy."""
     return (isinstance(destination, RegistryDestination) and isinstance(source, RegistrySource)
             and destination.client is source.client and source.repository != destination.repository)
 
 
-def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore) -> Callable[[], object]:
+def _transfer_limiter(destination: Destination, source: Source,
+                      disk: asyncio.Semaphore) -> Callable[[], AbstractAsyncContextManager[None]]:
     """Blob bodies count against the destination registry's transfer limit (and the source's)."""
     sems: list[asyncio.Semaphore] = []
     if isinstance(destination, RegistryDestination):
@@ -477,7 +468,7 @@ def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Se
     if not sems:
         sems.append(disk)
 
-    class _Both:
+    class _Both(AbstractAsyncContextManager[None]):
         async def __aenter__(self) -> None:
             for s in sems:
                 await s.acquire()
@@ -485,6 +476,7 @@ def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Se
         async def __aexit__(self, *exc: object) -> None:
             for s in reversed(sems):
                 s.release()
+            return None
 
     return _Both
 
