@@ -167,14 +167,6 @@ class RawResponse:
         if self.length == 0 and not self.chunked:
             self._complete = True
 
-    @property
-    def reader(self) -> asyncio.StreamReader:
-        return self.conn.reader
-
-    @property
-    def writer(self) -> asyncio.StreamWriter:
-        return self.conn.writer
-
     async def body(self) -> AsyncIterator[bytes]:
         try:
             if self.chunked:

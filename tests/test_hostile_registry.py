@@ -228,6 +228,25 @@ def test_tag_pagination_stops_on_a_cycle_and_after_max_pages(hostile) -> None:  
     assert len(hostile.requests("/tags/list")) - before == 5
 
 
+def test_a_link_or_location_on_another_origin_gets_no_credentials(hostile) -> None:  # type: ignore[no-untyped-def]
+    hostile.challenge = 'Basic realm="hostile"'
+    with HostileRegistry() as stranger:
+        stranger.on("GET", "/tags/list", Answer(200, {}, b'{"tags": ["v2"]}'))
+        hostile.on("GET", "/tags/list", lambda seen: Answer(
+            200, {"Link": f'<http://{stranger.host}/v2/hostile/app/tags/list?last=v1>; rel="next"'}, b'{"tags": ["v1"]}')
+            if "authorization" in seen.headers else Answer(401, {"WWW-Authenticate": 'Basic realm="hostile"'}, b"{}"))
+
+        async def go() -> list[str]:
+            session = RegistrySession(_auth_for(hostile.host), TLSOptions(insecure_hosts=(hostile.host,)), retry=QUICK)
+            async with session:
+                return await session.client(hostile.host).list_tags("hostile/app")
+
+        tags = _run(go())
+    assert tags == ["v1", "v2"] and stranger.requests("/tags/list")
+    assert _leaked(hostile), "the registry itself gets the login"
+    assert not _leaked(stranger) and not any(s.headers.get("authorization") for s in stranger.seen)
+
+
 def _cli(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, REGISTRY_AUTH_FILE=str(tmp_path / "none.json"), PYTHONUNBUFFERED="1")
     (tmp_path / "none.json").write_text('{"auths": {}}')
@@ -260,7 +279,7 @@ def test_one_signal_stops_a_command_stalled_on_a_silent_registry(hostile, tmp_pa
 def test_stall_timeout_flag_is_checked(tmp_path: Path) -> None:
     proc = _cli(["image", "mirror", "--stall-timeout", "0", "a/b:c", "d/e:f"], tmp_path)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "--stall-timeout" in err
+    assert proc.returncode == 2 and "--stall-timeout" in err and "between 1 and 3600" in err, err
 
 
 # -- 4. bounded memory --------------------------------------------------------------------------------
@@ -347,7 +366,7 @@ def test_malformed_http_on_the_fast_blob_path_is_retried_then_reported(hostile, 
     b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": ["x"]}',
     b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": {"a": 1}}',
     b"[" * 100000 + b"]" * 100000,
-])
+], ids=["media-type-object", "layers-number", "config-list", "manifests-object", "deep-nesting"])
 def test_wrong_json_types_in_a_manifest_are_one_line_errors(hostile, body: bytes) -> None:  # type: ignore[no-untyped-def]
     hostile.on("GET", "/manifests/", Answer(200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, body))
     with pytest.raises(RegistryError) as info:

@@ -101,10 +101,23 @@ def parse_tag_list(raw: bytes, *, where: str) -> list[str]:
 
 
 def next_link(header: str | None, current: str) -> str | None:
+    """The ``rel="next"`` target of a Link header, resolved against ``current``; None when there is none."""
     if not header:
         return None
     match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', header)
-    return urljoin(current, match.group(1)) if match else None
+    if not match:
+        return None
+    try:
+        target = urljoin(current, match.group(1))
+        urlsplit(target).port  # noqa: B018 - parses the host and port: a bad one raises here, not later
+    except ValueError:
+        raise RegistryProtocolError(f"the Link header names {match.group(1)[:60]!r}, which is not a URL") from None
+    return target
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
 
 
 class RegistryClient:
@@ -219,6 +232,13 @@ class RegistryClient:
     def url(self, path_or_url: str) -> str:
         return path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self._base}{path_or_url}"
 
+    async def auth_headers(self, url: str, scopes: frozenset[str]) -> dict[str, str]:
+        """Our Authorization, only for the registry itself: a Location or Link a registry names on
+        another origin (scheme, host or port) gets none."""
+        if self._base is None or _origin(url) != _origin(self._base):
+            return {}
+        return await self.auth.headers(scopes)
+
     async def request(
         self,
         method: str,
@@ -249,7 +269,7 @@ class RegistryClient:
             nonlocal scopes, reauthed
             while True:
                 hdrs = dict(headers or {})
-                hdrs.update(await self.auth.headers(scopes))
+                hdrs.update(await self.auth_headers(url, scopes))
                 response = await self.transport.send(method, url, headers=hdrs, content=body() if body else None)
                 status = response.status_code
                 if status in ok or (status in (404, 403) and (404 in ok or 403 in ok)):
@@ -544,7 +564,7 @@ class RegistryClient:
             opened = None
             put_url = with_query(session_url, digest=digest)
             hdrs = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            hdrs.update(await self.auth.headers(scopes))
+            hdrs.update(await self.auth_headers(put_url, scopes))
             try:
                 raw = await self.raw("PUT", put_url, hdrs, body=body())
             except RegistryUnreachable as exc:
