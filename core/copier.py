@@ -35,7 +35,7 @@ from .events import (
     PlanReady,
 )
 from .manifest import Descriptor, Manifest
-from .registry import RegistrySession
+from .registry import MAX_INDEX_CHILDREN, RegistrySession
 
 EventSink = Callable[[Event], None]
 PROGRESS_STEP = 1 << 20
@@ -214,6 +214,9 @@ class Copier:
 
     async def _resolve_index(self, source: Source, index: Manifest) -> tuple[Manifest, list[Manifest]]:
         entries = index.children()
+        if len(entries) > MAX_INDEX_CHILDREN:  # registries are checked on fetch; directories here
+            raise InputError(f"{source.display}: index {index.digest} lists {len(entries)} manifests, "
+                             f"more than the {MAX_INDEX_CHILDREN} accepted")
         chosen = entries
         if self._platform_re is not None:
             chosen = [d for d in entries if d.platform is not None and d.platform.matches(self._platform_re)]

@@ -133,8 +133,8 @@ class Authenticator:
         if self.withheld is not None:
             return AuthenticationFailed(
                 f"{self.registry} wants a login at a token service that was not sent the password: {self.withheld}",
-                hint="if that service belongs to the registry, allow its host (auth_hosts / --auth-host), "
-                     "or --insecure for a plain-http one",
+                hint="if that service belongs to the registry, allow its host with --auth-host HOST "
+                     "(--insecure for a plain-http one)",
                 registry=self.registry,
             )
         if self.credential is None:

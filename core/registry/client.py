@@ -107,11 +107,12 @@ def next_link(header: str | None, current: str) -> str | None:
     match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', header)
     if not match:
         return None
+    named: str = match.group(1)
     try:
-        target = urljoin(current, match.group(1))
+        target = urljoin(current, named)
         urlsplit(target).port  # noqa: B018 - parses the host and port: a bad one raises here, not later
     except ValueError:
-        raise RegistryProtocolError(f"the Link header names {match.group(1)[:60]!r}, which is not a URL") from None
+        raise RegistryProtocolError(f"the Link header names {named[:60]!r}, which is not a URL") from None
     return target
 
 

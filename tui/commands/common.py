@@ -40,6 +40,9 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
                        help="trust this CA too (repeatable; adds to the system trust)")
     group.add_argument("--insecure", action="store_true",
                        help="allow plain HTTP and unverified TLS (testing only)")
+    group.add_argument("--auth-host", metavar="HOST", action="append", default=[],
+                       help="a login service on another host that may receive registry passwords "
+                            "(repeatable; the registry's own host is always allowed)")
     group.add_argument("--max-per-registry", type=positive_int, default=6, metavar="N",
                        help="parallel blob transfers per registry (default 6)")
     group.add_argument("--stall-timeout", type=stall_seconds, default=STALL_TIMEOUT, metavar="SECONDS",
@@ -76,7 +79,8 @@ def stall_seconds(value: str) -> float:
 
 def session_from_args(args: argparse.Namespace) -> RegistrySession:
     auth = load_auth(getattr(args, "registry_config", None))
-    tls = TLSOptions(ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)))
+    tls = TLSOptions(ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
+                     auth_hosts=tuple(getattr(args, "auth_host", []) or ()))
     return RegistrySession(auth, tls, max_per_registry=getattr(args, "max_per_registry", 6),
                            stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT))
 
