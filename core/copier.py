@@ -20,8 +20,23 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
-from .endpoints import Destination, Endpoints, Location, RegistryDestination, RegistrySource, Source
-from .errors import Cancelled, CopyFailed, IntegrityError, InputError, MirrorError, NotFound, RegistryError
+from .endpoints import (
+    Destination,
+    Endpoints,
+    Location,
+    RegistryDestination,
+    RegistrySource,
+    Source,
+)
+from .errors import (
+    Cancelled,
+    CopyFailed,
+    InputError,
+    IntegrityError,
+    MirrorError,
+    NotFound,
+    RegistryError,
+)
 from .events import (
     BlobDone,
     BlobMounted,
@@ -287,8 +302,8 @@ class Copier:
 
         blob_tasks: dict[tuple[str, str, str], asyncio.Future[None]] = {}
         loop = asyncio.get_running_loop()
-        for key in needs:
-            for repo in needs[key]:
+        for key, repos in needs.items():
+            for repo in repos:
                 blob_tasks[(key[0], key[1], repo)] = loop.create_future()
 
         # Largest first: tasks are created in this order and semaphores are FIFO.
@@ -393,7 +408,7 @@ class Copier:
                 progress = _Progress(self.emit, digest)
                 moved = 0
 
-                async def body() -> AsyncIterator[bytes]:
+                async def body(progress: _Progress = progress) -> AsyncIterator[bytes]:
                     nonlocal moved
                     async for chunk in source.stream(digest, size):
                         if self.cancel is not None and self.cancel.is_set():
@@ -479,7 +494,6 @@ def _transfer_limiter(destination: Destination, source: Source,
         async def __aexit__(self, *exc: object) -> None:
             for s in reversed(sems):
                 s.release()
-            return None
 
     return _Both
 
@@ -499,5 +513,14 @@ async def copy_images(tasks: list[CopyTask], session: RegistrySession, options: 
     return await Copier(session, options, on_event=on_event, cancel=cancel).run(tasks)
 
 
-__all__ = ["CopyTask", "CopyOptions", "CopyResult", "CopyFailure", "CopyFailed", "Copier", "ImagePlan",
-           "copy_images", "RegistryError"]
+__all__ = [
+    "Copier",
+    "CopyFailed",
+    "CopyFailure",
+    "CopyOptions",
+    "CopyResult",
+    "CopyTask",
+    "ImagePlan",
+    "RegistryError",
+    "copy_images",
+]

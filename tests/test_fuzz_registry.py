@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from core.errors import RegistryError
 from core.manifest import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
-from core.registry import next_link, parse_challenge, parse_manifest, parse_tag_list, parse_token_answer
+from core.registry import (
+    next_link,
+    parse_challenge,
+    parse_manifest,
+    parse_tag_list,
+    parse_token_answer,
+)
 
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 

@@ -34,7 +34,14 @@ from core.reference import parse_reference
 from core.registry import RegistryClient, RegistrySession, RetryPolicy
 from core.tlsconfig import TLSOptions
 from tests.support.constants import PASSWORD, USER
-from tests.support.hostile_registry import OCI_INDEX, Answer, HostileRegistry, Seen, TinyImage, tiny_image
+from tests.support.hostile_registry import (
+    OCI_INDEX,
+    Answer,
+    HostileRegistry,
+    Seen,
+    TinyImage,
+    tiny_image,
+)
 
 QUICK = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,14 @@ Import from here: ``from core.registry import RegistrySession, RegistryClient, R
 
 from __future__ import annotations
 
-from .auth import KNOWN_AUTH_HOSTS, Authenticator, Challenge, parse_challenge, parse_token_answer, realm_refusal
+from .auth import (
+    KNOWN_AUTH_HOSTS,
+    Authenticator,
+    Challenge,
+    parse_challenge,
+    parse_token_answer,
+    realm_refusal,
+)
 from .client import (
     CHUNK,
     MAX_INDEX_CHILDREN,

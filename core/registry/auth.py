@@ -13,13 +13,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from ..authfile import Credential
-from ..errors import AccessDenied, AuthenticationFailed, RegistryError, RegistryProtocolError, RegistryUnreachable
+from ..errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    RegistryError,
+    RegistryProtocolError,
+    RegistryUnreachable,
+)
 from ..tlsconfig import TLSOptions
 from .transport import RETRY_STATUSES, TOKEN_LIMIT, RetryPolicy, Transport
 
@@ -98,7 +105,7 @@ def parse_token_answer(raw: bytes, *, registry: str) -> tuple[str, float]:
     expires = body.get("expires_in")
     if expires is None or expires == 0:
         expires = 60  # the distribution spec's default
-    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or expires != expires:
+    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or math.isnan(expires):
         raise RegistryProtocolError(f"{where} returned expires_in {str(expires)[:40]!r}, not a number",
                                     registry=registry)
     lifetime = max(TOKEN_MIN_SECONDS, min(float(expires), TOKEN_MAX_SECONDS) - 10)
@@ -228,4 +235,4 @@ def _token_status_error(registry: str, status: int, retry_after: str | None) -> 
     return RegistryProtocolError(text, registry=registry, status=status)
 
 
-__all__ = ["Authenticator", "Challenge", "KNOWN_AUTH_HOSTS", "parse_challenge", "parse_token_answer", "realm_refusal"]
+__all__ = ["KNOWN_AUTH_HOSTS", "Authenticator", "Challenge", "parse_challenge", "parse_token_answer", "realm_refusal"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from ..authfile import AuthFile
 from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference, parse_reference
 from ..tlsconfig import TLSOptions
@@ -86,7 +88,7 @@ class RegistrySession:
             await client.aclose()
         self._clients.clear()
 
-    async def __aenter__(self) -> RegistrySession:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -265,7 +265,17 @@ def _is_disconnect(exc: httpx.RemoteProtocolError) -> bool:
 
 
 __all__ = [
-    "RETRY_STATUSES", "SMALL_LANE", "STALL_TIMEOUT", "MANIFEST_LIMIT", "TAG_PAGE_LIMIT", "TOKEN_LIMIT",
-    "ERROR_BODY_LIMIT", "SMALL_BODY_LIMIT", "RetryPolicy", "Transport", "loaded", "read_limited",
+    "ERROR_BODY_LIMIT",
+    "MANIFEST_LIMIT",
+    "RETRY_STATUSES",
+    "SMALL_BODY_LIMIT",
+    "SMALL_LANE",
+    "STALL_TIMEOUT",
+    "TAG_PAGE_LIMIT",
+    "TOKEN_LIMIT",
+    "RetryPolicy",
+    "Transport",
+    "loaded",
+    "read_limited",
     "retry_after_seconds",
 ]

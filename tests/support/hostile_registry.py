@@ -19,6 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -123,7 +124,7 @@ class HostileRegistry:
     def requests(self, path: str = "", method: str | None = None) -> list[Seen]:
         return [s for s in self.seen if re.search(path, s.path) and method in (None, s.method)]
 
-    def start(self) -> HostileRegistry:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="hostile-registry", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -146,7 +147,7 @@ class HostileRegistry:
             self._thread.join(5)
         self._loop = None
 
-    def __enter__(self) -> HostileRegistry:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
