@@ -16,10 +16,27 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
-from .endpoints import Destination, Endpoints, Location, RegistryDestination, RegistrySource, Source
-from .errors import Cancelled, IntegrityError, InputError, MirrorError, NotFound, RegistryError
+from .endpoints import (
+    Destination,
+    Endpoints,
+    Location,
+    RegistryDestination,
+    RegistrySource,
+    Source,
+)
+from .errors import (
+    Cancelled,
+    CopyFailed,
+    InputError,
+    IntegrityError,
+    MirrorError,
+    NotFound,
+    RegistryError,
+)
 from .events import (
     BlobDone,
     BlobMounted,
@@ -33,7 +50,7 @@ from .events import (
     PlanReady,
 )
 from .manifest import Descriptor, Manifest
-from .registry import RegistrySession
+from .registry import MAX_INDEX_CHILDREN, RegistrySession
 
 EventSink = Callable[[Event], None]
 PROGRESS_STEP = 1 << 20
@@ -212,6 +229,9 @@ class Copier:
 
     async def _resolve_index(self, source: Source, index: Manifest) -> tuple[Manifest, list[Manifest]]:
         entries = index.children()
+        if len(entries) > MAX_INDEX_CHILDREN:  # registries are checked on fetch; directories here
+            raise InputError(f"{source.display}: index {index.digest} lists {len(entries)} manifests, "
+                             f"more than the {MAX_INDEX_CHILDREN} accepted")
         chosen = entries
         if self._platform_re is not None:
             chosen = [d for d in entries if d.platform is not None and d.platform.matches(self._platform_re)]
@@ -282,8 +302,8 @@ class Copier:
 
         blob_tasks: dict[tuple[str, str, str], asyncio.Future[None]] = {}
         loop = asyncio.get_running_loop()
-        for key in needs:
-            for repo in needs[key]:
+        for key, repos in needs.items():
+            for repo in repos:
                 blob_tasks[(key[0], key[1], repo)] = loop.create_future()
 
         # Largest first: tasks are created in this order and semaphores are FIFO.
@@ -361,7 +381,7 @@ class Copier:
     async def _bring(self, entry: tuple[Destination, Source, int], digest: str, *, probed: bool) -> bool:
         """Make a blob not found by a HEAD (or not looked for) present; True when it was there already."""
         destination, source, size = entry
-        if _same_registry(destination, source):
+        if _same_registry(destination, source) and isinstance(source, RegistrySource):
             # A mount moves no bytes; when refused, its answer left the upload session _transfer uses.
             if await destination.mount(digest, source.repository):
                 self.result.blobs_mounted += 1
@@ -388,7 +408,7 @@ class Copier:
                 progress = _Progress(self.emit, digest)
                 moved = 0
 
-                async def body() -> AsyncIterator[bytes]:
+                async def body(progress: _Progress = progress) -> AsyncIterator[bytes]:
                     nonlocal moved
                     async for chunk in source.stream(digest, size):
                         if self.cancel is not None and self.cancel.is_set():
@@ -446,28 +466,17 @@ class Copier:
         self.result.failures.append(CopyFailure(str(task.source), str(task.destination), exc))
         self.emit(ImageFailed(str(task.source), str(task.destination), str(exc)))
         if not self.options.continue_on_error:
-            raise CopyFailed(task, exc)
+            raise CopyFailed(str(task.source), str(task.destination), exc)
 
 
-class CopyFailed(MirrorError):
-    """The first failure stops a run unless --continue-on-error: names the image and the reason."""
-
-    title = "Mirror failed"
-
-    def __init__(self, task: CopyTask, cause: MirrorError) -> None:
-        super().__init__(f"{task.source} → {task.destination}: {cause}")
-        self.task = task
-        self.cause = cause
-        self.error = cause
-
-
-def _same_registry(destination: Destination, source: Source) -> bool:
+def _same_registry(destination: Destination, source: Source) -> TypeGuard[RegistryDestination]:
     """Both sides in one registry, different repositories: a cross-repository mount can do the copy."""
     return (isinstance(destination, RegistryDestination) and isinstance(source, RegistrySource)
             and destination.client is source.client and source.repository != destination.repository)
 
 
-def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore) -> Callable[[], object]:
+def _transfer_limiter(destination: Destination, source: Source,
+                      disk: asyncio.Semaphore) -> Callable[[], AbstractAsyncContextManager[None]]:
     """Blob bodies count against the destination registry's transfer limit (and the source's)."""
     sems: list[asyncio.Semaphore] = []
     if isinstance(destination, RegistryDestination):
@@ -477,7 +486,7 @@ def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Se
     if not sems:
         sems.append(disk)
 
-    class _Both:
+    class _Both(AbstractAsyncContextManager[None]):
         async def __aenter__(self) -> None:
             for s in sems:
                 await s.acquire()
@@ -504,5 +513,14 @@ async def copy_images(tasks: list[CopyTask], session: RegistrySession, options: 
     return await Copier(session, options, on_event=on_event, cancel=cancel).run(tasks)
 
 
-__all__ = ["CopyTask", "CopyOptions", "CopyResult", "CopyFailure", "CopyFailed", "Copier", "ImagePlan",
-           "copy_images", "RegistryError"]
+__all__ = [
+    "Copier",
+    "CopyFailed",
+    "CopyFailure",
+    "CopyOptions",
+    "CopyResult",
+    "CopyTask",
+    "ImagePlan",
+    "RegistryError",
+    "copy_images",
+]

@@ -14,6 +14,8 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     │   └── ReleaseError            release metadata / graph / layout content
     ├── RegistryError               anything a registry said or did
     │   ├── RegistryUnreachable     DNS, refused, timed out, reset (after retries)
+    │   │   ├── RegistryStalled     no byte arrived for the stall timeout (after retries)
+    │   │   └── BrokenHTTP          a malformed HTTP answer: bad chunk sizes, giant headers
     │   ├── TLSVerifyError          the registry's certificate is not trusted
     │   ├── AuthenticationFailed    wrong user or password, token refused
     │   ├── AccessDenied            authenticated but not allowed (403, insufficient scope)
@@ -21,10 +23,12 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     │   ├── UnsupportedManifest     schema 1, unknown media type
     │   ├── PushRefused             the destination refuses a push (e.g. no push without a tag)
     │   └── RegistryProtocolError   an answer that breaks the distribution spec
+    │       └── AnswerTooLarge      a manifest, tag list, token or error body over its size limit
     ├── IntegrityError              bytes that do not match their digest or size
     ├── SignatureError              a release whose signatures are missing or do not verify
     ├── LocalStorageError           a directory mirror: disk full, short of space, unwritable
     ├── ToolError                   an external tool (oc) missing or failing
+    ├── CopyFailed                  one image of a copy failed: names it and wraps the cause
     └── Cancelled                   the admin cancelled; nothing half-written was kept
 """
 
@@ -89,14 +93,25 @@ class RegistryError(MirrorError):
         hint: str | None = None,
         registry: str | None = None,
         status: int | None = None,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.registry = registry
         self.status = status
+        # The server's Retry-After (429/503), honoured by the retry policy before the next attempt.
+        self.retry_after = retry_after
 
 
 class RegistryUnreachable(RegistryError):
     title = "Registry unreachable"
+
+
+class RegistryStalled(RegistryUnreachable):
+    title = "Registry stalled"
+
+
+class BrokenHTTP(RegistryUnreachable):
+    title = "Broken HTTP answer"
 
 
 class TLSVerifyError(RegistryError):
@@ -127,6 +142,10 @@ class RegistryProtocolError(RegistryError):
     title = "Unexpected registry answer"
 
 
+class AnswerTooLarge(RegistryProtocolError):
+    title = "Registry answer too large"
+
+
 class IntegrityError(MirrorError):
     title = "Content does not match its digest"
 
@@ -141,6 +160,19 @@ class LocalStorageError(MirrorError):
 
 class ToolError(MirrorError):
     title = "External tool problem"
+
+
+class CopyFailed(MirrorError):
+    """The first failure stops a copy unless --continue-on-error: names the image and the reason."""
+
+    title = "Mirror failed"
+
+    def __init__(self, source: str, destination: str, cause: MirrorError) -> None:
+        super().__init__(f"{source} → {destination}: {cause}")
+        self.source = source
+        self.destination = destination
+        self.cause = cause
+        self.error = cause  # the older name, still read by callers
 
 
 class Cancelled(MirrorError):

@@ -17,15 +17,22 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
+
+T = TypeVar("T")
 
 READ_SIZE = 1 << 20
 # asyncio's reader pauses the socket at 2 × limit and the PUT side drains at limit: per transfer at most
 # a few MiB wait in memory when the source outruns the destination (from-dir with 6 transfers).
 STREAM_LIMIT = 1 << 20
 IDLE_SECONDS = 30.0  # idle connections older than this are not reused: servers drop idle ones sooner or later
+STALL_SECONDS = 60.0  # default: no byte in or out for this long and the exchange is given up
+MAX_HEADER_BYTES = 64 * 1024  # the whole head of an answer; a giant header line is a broken answer
+MAX_HEADER_LINES = 256
+MAX_CHUNK_LINE = 1024  # a chunk-size line (hex size and extensions)
 
 PoolKey = tuple[str, str, int]  # scheme, host, port
 
@@ -34,12 +41,48 @@ class RawHTTPError(Exception):
     """Transport trouble on the fast path; the caller maps it to RegistryUnreachable or retries."""
 
 
+class RawStalled(RawHTTPError):
+    """No byte moved for the stall timeout."""
+
+
+class RawMalformed(RawHTTPError):
+    """The answer is not well-formed HTTP/1.1 (status line, header sizes, chunk framing)."""
+
+
+async def _within(stall: float, awaitable: Awaitable[T], what: str) -> T:
+    """``awaitable`` unless no progress for ``stall`` seconds (every call is one read or one drain)."""
+    try:
+        async with asyncio.timeout(stall):
+            return await awaitable
+    except TimeoutError:
+        raise RawStalled(f"no data for {stall:g} s while {what}") from None
+
+
 @dataclass
 class Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     idle_since: float = 0.0
     requests: int = 0  # exchanges done on it, for tests and diagnostics
+    stall: float = STALL_SECONDS
+
+    async def read(self, size: int) -> bytes:
+        return await _within(self.stall, self.reader.read(size), "reading the answer")
+
+    async def readline(self, limit: int) -> bytes:
+        try:
+            line = await _within(self.stall, self.reader.readline(), "reading the answer")
+        except ValueError:  # asyncio's reader limit: a line longer than STREAM_LIMIT
+            raise RawMalformed("a header or chunk line is too long") from None
+        if len(line) > limit:
+            raise RawMalformed(f"a header or chunk line is longer than {limit} bytes")
+        return line
+
+    async def readexactly(self, size: int) -> bytes:
+        return await _within(self.stall, self.reader.readexactly(size), "reading the answer")
+
+    async def drain(self) -> None:
+        await _within(self.stall, self.writer.drain(), "sending the request")
 
     def usable(self) -> bool:
         """Still open as far as we can tell without a round trip (the server's FIN was not seen)."""
@@ -57,6 +100,7 @@ class ConnectionPool:
     ssl_context: ssl.SSLContext | None
     max_idle: int = 8
     connect_timeout: float = 15.0
+    stall_timeout: float = STALL_SECONDS
     opened: int = 0  # connections opened over the pool's life, for tests and diagnostics
     _idle: dict[PoolKey, list[Connection]] = field(default_factory=dict)
     _closed: bool = False
@@ -80,7 +124,7 @@ class ConnectionPool:
             self.connect_timeout,
         )
         self.opened += 1
-        return Connection(reader, writer)
+        return Connection(reader, writer, stall=self.stall_timeout)
 
     def put(self, key: PoolKey, conn: Connection) -> None:
         idle = self._idle.setdefault(key, [])
@@ -123,14 +167,6 @@ class RawResponse:
         if self.length == 0 and not self.chunked:
             self._complete = True
 
-    @property
-    def reader(self) -> asyncio.StreamReader:
-        return self.conn.reader
-
-    @property
-    def writer(self) -> asyncio.StreamWriter:
-        return self.conn.writer
-
     async def body(self) -> AsyncIterator[bytes]:
         try:
             if self.chunked:
@@ -139,7 +175,7 @@ class RawResponse:
                 return
             remaining = self.length
             while remaining is None or remaining > 0:
-                data = await self.reader.read(READ_SIZE if remaining is None else min(READ_SIZE, remaining))
+                data = await self.conn.read(READ_SIZE if remaining is None else min(READ_SIZE, remaining))
                 if not data:
                     if remaining is None:
                         return
@@ -154,23 +190,26 @@ class RawResponse:
 
     async def _chunked(self) -> AsyncIterator[bytes]:
         while True:
-            line = await self.reader.readline()
+            line = await self.conn.readline(MAX_CHUNK_LINE)
             if not line:
                 raise RawHTTPError("connection closed inside a chunked body")
-            size = int(line.split(b";")[0].strip() or b"0", 16)
+            text = line.split(b";")[0].strip()
+            if not text or len(text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in text):
+                raise RawMalformed(f"bad chunk size line {line[:40]!r}")
+            size = int(text, 16)
             if size == 0:
-                while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
+                await _read_headers(self.conn)  # trailers, bounded like headers; ignored
                 self._complete = True
                 return
             remaining = size
             while remaining:
-                data = await self.reader.read(min(READ_SIZE, remaining))
+                data = await self.conn.read(min(READ_SIZE, remaining))
                 if not data:
                     raise RawHTTPError("connection closed inside a chunk")
                 remaining -= len(data)
                 yield data
-            await self.reader.readexactly(2)
+            if await self.conn.readexactly(2) != b"\r\n":
+                raise RawMalformed("a chunk does not end with CRLF")
 
     async def read_all(self, limit: int = 1 << 16) -> bytes:
         parts: list[bytes] = []
@@ -221,6 +260,7 @@ async def exchange(
     body: AsyncIterator[bytes] | None = None,
     connect_timeout: float = 15.0,
     pool: ConnectionPool | None = None,
+    stall_timeout: float = STALL_SECONDS,
 ) -> RawResponse:
     """Send one request (streaming ``body`` if given) and read the status line and headers.
 
@@ -232,7 +272,7 @@ async def exchange(
     secure = parts.scheme == "https"
     key: PoolKey = (parts.scheme, parts.hostname or "", parts.port or (443 if secure else 80))
     if pool is None:
-        pool = ConnectionPool(ssl_context, max_idle=0, connect_timeout=connect_timeout)
+        pool = ConnectionPool(ssl_context, max_idle=0, connect_timeout=connect_timeout, stall_timeout=stall_timeout)
         keep = False
     else:
         keep = True
@@ -259,7 +299,7 @@ async def _open(pool: ConnectionPool, key: PoolKey, netloc: str) -> Connection:
 async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: Connection, body: _BodyTracker,
                 pool: ConnectionPool, key: PoolKey, keep: bool, *, reused: bool) -> RawResponse:
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    reader, writer = conn.reader, conn.writer
+    writer = conn.writer
     answered = False
     try:
         lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}",
@@ -269,14 +309,14 @@ async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: 
         async for chunk in body.chunks():
             writer.write(chunk)
             if writer.transport.get_write_buffer_size() > STREAM_LIMIT:
-                await writer.drain()
-        await writer.drain()
-        status_line = await reader.readline()
+                await conn.drain()
+        await conn.drain()
+        status_line = await conn.readline(MAX_CHUNK_LINE)
         if not status_line:
             raise ConnectionResetError("the server closed the connection without answering")
         answered = True
         conn.requests += 1
-        return _parse_head(method, status_line, await _read_headers(reader), conn, pool, key, keep)
+        return _parse_head(method, status_line, await _read_headers(conn), conn, pool, key, keep)
     except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
         conn.close()
         if reused and not answered and not body.started:
@@ -287,27 +327,39 @@ async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: 
         raise
 
 
-async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+async def _read_headers(conn: Connection) -> dict[str, str]:
     headers: dict[str, str] = {}
-    while True:
-        line = await reader.readline()
+    total = 0
+    for _ in range(MAX_HEADER_LINES):
+        line = await conn.readline(MAX_HEADER_BYTES)
         if line in (b"\r\n", b"\n", b""):
             return headers
-        name, _, value = line.decode("latin-1").partition(":")
+        total += len(line)
+        if total > MAX_HEADER_BYTES:
+            raise RawMalformed(f"the answer's headers are larger than {MAX_HEADER_BYTES} bytes")
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon or not name.strip():
+            raise RawMalformed(f"bad header line {line[:40]!r}")
         headers[name.strip().lower()] = value.strip()
+    raise RawMalformed(f"the answer has more than {MAX_HEADER_LINES} header lines")
 
 
 def _parse_head(method: str, status_line: bytes, headers: dict[str, str], conn: Connection,
                 pool: ConnectionPool, key: PoolKey, keep: bool) -> RawResponse:
     try:
         version, status_text = status_line.split(b" ", 2)[:2]
+        if not version.upper().startswith(b"HTTP/1.") or len(status_text) != 3 or not status_text.isdigit():
+            raise ValueError(status_line)
         status = int(status_text)
     except ValueError:
         conn.close()
-        raise RawHTTPError(f"not an HTTP answer: {status_line[:40]!r}") from None
+        raise RawMalformed(f"not an HTTP answer: {status_line[:40]!r}") from None
     length_text = headers.get("content-length")
     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-    length = int(length_text) if length_text and length_text.isdigit() and not chunked else None
+    if length_text is not None and not chunked and not length_text.isdigit():
+        conn.close()
+        raise RawMalformed(f"bad Content-Length {length_text[:40]!r}")
+    length = int(length_text) if length_text and not chunked else None
     if method == "HEAD" or status in (204, 304):
         length, chunked = 0, False
     # Reusable only if the body's end is known (a length or chunks) and nobody asked to close.

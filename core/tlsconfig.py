@@ -27,6 +27,9 @@ class TLSOptions:
     certs_dirs: tuple[Path, ...] = field(default_factory=lambda: tuple(default_certs_dirs()))
     # Per-registry exceptions, like ``insecure = true`` for one registry in registries.conf.
     insecure_hosts: tuple[str, ...] = ()
+    # Hosts (name or name:port) besides the registry itself that may receive a registry's password as
+    # its token realm; see core.registry.auth.realm_refusal for the whole rule.
+    auth_hosts: tuple[str, ...] = ()
 
     def is_insecure(self, host: str) -> bool:
         return self.insecure or host in self.insecure_hosts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,13 @@ def run_wizard(plan: str | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if args.command is not None:
+        # SIGTERM (a service manager, kill) stops a headless command the way Ctrl+C does.
+        try:
+            previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        except ValueError:  # not the main thread (an embedding caller): leave signals alone
+            pass
     try:
         if args.command is None:
             return run_wizard(args.plan)
@@ -73,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mirror-wizard: interrupted; everything copied so far is kept — run the same command to resume",
               file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry_point() -> None:

@@ -25,7 +25,7 @@ from core.events import (
     LogMessage,
     PlanReady,
 )
-from core.registry import RegistrySession
+from core.registry import STALL_TIMEOUT, RegistrySession
 from core.tlsconfig import TLSOptions
 
 T = TypeVar("T")
@@ -40,8 +40,14 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
                        help="trust this CA too (repeatable; adds to the system trust)")
     group.add_argument("--insecure", action="store_true",
                        help="allow plain HTTP and unverified TLS (testing only)")
+    group.add_argument("--auth-host", metavar="HOST", action="append", default=[],
+                       help="a login service on another host that may receive registry passwords "
+                            "(repeatable; the registry's own host is always allowed)")
     group.add_argument("--max-per-registry", type=positive_int, default=6, metavar="N",
                        help="parallel blob transfers per registry (default 6)")
+    group.add_argument("--stall-timeout", type=stall_seconds, default=STALL_TIMEOUT, metavar="SECONDS",
+                       help=f"give up on a connection that moves no byte for this long, then retry "
+                            f"(default {STALL_TIMEOUT:g})")
 
 
 def add_copy_options(parser: argparse.ArgumentParser) -> None:
@@ -61,38 +67,61 @@ def positive_int(value: str) -> int:
     return number
 
 
+def stall_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 1 <= number <= 3600:
+        raise argparse.ArgumentTypeError("must be between 1 and 3600 seconds")
+    return number
+
+
 def session_from_args(args: argparse.Namespace) -> RegistrySession:
     auth = load_auth(getattr(args, "registry_config", None))
-    tls = TLSOptions(ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)))
-    return RegistrySession(auth, tls, max_per_registry=getattr(args, "max_per_registry", 6))
+    tls = TLSOptions(ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
+                     auth_hosts=tuple(getattr(args, "auth_host", []) or ()))
+    return RegistrySession(auth, tls, max_per_registry=getattr(args, "max_per_registry", 6),
+                           stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT))
+
+
+CANCEL_GRACE = 2.0  # seconds a cancelled run gets to stop between chunks before its requests are cut
 
 
 def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
-    """Run a coroutine; Ctrl+C sets the cancel event first so copies stop cleanly, a second one aborts."""
+    """Run a coroutine; Ctrl+C (or SIGTERM) sets the cancel event first so copies stop cleanly, and
+    cancels the task after CANCEL_GRACE seconds (a request stalled on a silent registry never looks
+    at the event); a second one cancels at once."""
 
     async def main() -> T:
         cancel = asyncio.Event()
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
 
-        def on_sigint() -> None:
-            if cancel.is_set() and task is not None:
+        def on_signal() -> None:
+            if task is None:
+                return
+            if cancel.is_set():
                 task.cancel()
+            else:
+                loop.call_later(CANCEL_GRACE, task.cancel)
             cancel.set()
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):
-            pass
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, on_signal)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
         try:
             return await factory(cancel)
         except asyncio.CancelledError:
             raise Cancelled() from None
         finally:
-            try:
-                loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError):
-                pass
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(signum)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
 
     return asyncio.run(main())
 

@@ -1,0 +1,69 @@
+"""An async client for the OCI distribution API, on httpx, layered like go-containerregistry's:
+
+* :mod:`.transport` — connections (httpx, and :mod:`core.rawhttp` for blob bodies), the one error map,
+  the one retry policy, stall timeouts and bounded reads;
+* :mod:`.auth` — challenges, Basic, Bearer tokens (narrowest scopes, cached) and where a password may go;
+* :mod:`.client` — the API calls against one registry (:class:`RegistryClient`);
+* :mod:`.session` — a client per registry host for one run, and its blob cache (:class:`RegistrySession`).
+
+Import from here: ``from core.registry import RegistrySession, RegistryClient, RetryPolicy``.
+"""
+
+from __future__ import annotations
+
+from .auth import (
+    KNOWN_AUTH_HOSTS,
+    Authenticator,
+    Challenge,
+    parse_challenge,
+    parse_token_answer,
+    realm_refusal,
+)
+from .client import (
+    CHUNK,
+    MAX_INDEX_CHILDREN,
+    MAX_TAG_PAGES,
+    RegistryClient,
+    next_link,
+    parse_manifest,
+    parse_tag_list,
+)
+from .session import BlobCache, RegistrySession
+from .transport import (
+    ERROR_BODY_LIMIT,
+    MANIFEST_LIMIT,
+    RETRY_STATUSES,
+    STALL_TIMEOUT,
+    TAG_PAGE_LIMIT,
+    TOKEN_LIMIT,
+    RetryPolicy,
+    Transport,
+    retry_after_seconds,
+)
+
+__all__ = [
+    "CHUNK",
+    "ERROR_BODY_LIMIT",
+    "KNOWN_AUTH_HOSTS",
+    "MANIFEST_LIMIT",
+    "MAX_INDEX_CHILDREN",
+    "MAX_TAG_PAGES",
+    "RETRY_STATUSES",
+    "STALL_TIMEOUT",
+    "TAG_PAGE_LIMIT",
+    "TOKEN_LIMIT",
+    "Authenticator",
+    "BlobCache",
+    "Challenge",
+    "RegistryClient",
+    "RegistrySession",
+    "RetryPolicy",
+    "Transport",
+    "next_link",
+    "parse_challenge",
+    "parse_manifest",
+    "parse_tag_list",
+    "parse_token_answer",
+    "realm_refusal",
+    "retry_after_seconds",
+]

@@ -1,0 +1,98 @@
+"""One session per command run: a client per registry host, and a cache of small verified blobs."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from ..authfile import AuthFile
+from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference, parse_reference
+from ..tlsconfig import TLSOptions
+from .client import RegistryClient
+from .transport import STALL_TIMEOUT, RetryPolicy
+
+
+class BlobCache:
+    """Small verified blobs by digest, kept for one session: what reading a release needs whole (its
+    config, its release-manifests layer) the copy then serves again instead of reading the source twice."""
+
+    def __init__(self, *, max_blob: int = 16 << 20, max_total: int = 64 << 20) -> None:
+        self.max_blob = max_blob
+        self.max_total = max_total
+        self._blobs: dict[str, bytes] = {}
+        self._total = 0
+        self.hits = 0  # times a blob was served from here, for tests and diagnostics
+
+    def get(self, digest: str) -> bytes | None:
+        data = self._blobs.get(digest)
+        if data is not None:
+            self.hits += 1
+        return data
+
+    def add(self, digest: str, data: bytes) -> None:
+        """Keep ``data`` (already verified against ``digest``) unless it would exceed the bounds."""
+        if digest in self._blobs or len(data) > self.max_blob or self._total + len(data) > self.max_total:
+            return
+        self._blobs[digest] = data
+        self._total += len(data)
+
+
+class RegistrySession:
+    """Clients for every registry a run touches, sharing one auth file and TLS options.
+
+    ``stall_timeout``: seconds without a byte in or out before an exchange is given up (then retried);
+    the CLI's ``--stall-timeout``.
+    """
+
+    def __init__(self, auth: AuthFile | None = None, tls: TLSOptions | None = None, *,
+                 max_per_registry: int = 6, retry: RetryPolicy | None = None,
+                 source_mirrors: list[tuple[str, str]] | None = None,
+                 stall_timeout: float = STALL_TIMEOUT) -> None:
+        self.auth = auth or AuthFile(path=None, data={"auths": {}})
+        self.tls = tls or TLSOptions()
+        self.max_per_registry = max_per_registry
+        self.retry = retry
+        self.stall_timeout = stall_timeout
+        # (source prefix, mirror prefix): where to really read images named under the source
+        # (an ImageDigestMirrorSet given with --idms-file, or the sandbox standing in for quay.io).
+        self.source_mirrors = list(source_mirrors or [])
+        self._clients: dict[str, RegistryClient] = {}
+        self.blob_cache = BlobCache()
+
+    def resolve_source(self, ref: ImageReference) -> ImageReference:
+        """Where to read ``ref`` from: the first mirror whose source prefix matches, else itself."""
+        name = ref.name
+        for source, mirror in self.source_mirrors:
+            if name == source or name.startswith(source.rstrip("/") + "/"):
+                rewritten = mirror.rstrip("/") + name[len(source.rstrip("/")):]
+                target = parse_reference(rewritten, default_tag=None)
+                return ImageReference(target.registry, target.repository, ref.tag, ref.digest)
+        return ref
+
+    def client(self, registry: str) -> RegistryClient:
+        client = self._clients.get(registry)
+        if client is None:
+            client = RegistryClient(
+                registry,
+                credential=self.auth.lookup(registry),
+                tls=self.tls,
+                max_transfers=self.max_per_registry,
+                retry=self.retry,
+                api_host=DOCKER_HUB_API if registry == DOCKER_HUB else registry,
+                stall_timeout=self.stall_timeout,
+            )
+            self._clients[registry] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+__all__ = ["BlobCache", "RegistrySession"]
