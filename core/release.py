@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,8 @@ from .errors import (
     RegistryError,
     ReleaseError,
 )
+from .fsio import atomic_write
+from .media import source_blobs
 from .extract import read_members, scan_tar, stamp_release, write_member
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
@@ -199,10 +200,6 @@ async def _find_files(source: Source, image: Manifest, wanted: set[str], where: 
     return found
 
 
-def _location_text(location: Location) -> str:
-    return str(location)
-
-
 def _reference_location(pull_spec: str) -> Location:
     try:
         return parse_location(pull_spec, default_tag="latest")
@@ -278,32 +275,14 @@ def source_locations(info: ReleaseInfo) -> list[tuple[str, Location]]:
     return [(RELEASE_KEY, _release_location(info))] + [(n, _component_location(info, n)) for n in info.components]
 
 
-async def release_blobs(session: RegistrySession, info: ReleaseInfo) -> tuple[dict[str, int], int]:
-    """Every unique blob (digest → compressed size) of the release and its components, and the bytes
-    of their manifests."""
-    endpoints = Endpoints(session)
-
-    async def one(location: Location) -> tuple[dict[str, int], int]:
-        source, reference = endpoints.source(location)
-        top = await source.get_manifest(reference)
-        manifests = [top]
-        if top.is_index:
-            manifests += await asyncio.gather(*(source.get_manifest(d.digest) for d in top.children()))
-        blobs = {d.digest: d.size for m in manifests for d in m.blobs()}
-        return blobs, sum(len(m.raw) for m in manifests)
-
-    results = await asyncio.gather(*(one(loc) for _, loc in source_locations(info)))
-    blobs: dict[str, int] = {}
-    manifest_bytes = 0
-    for found, size in results:
-        blobs.update(found)
-        manifest_bytes += size
-    return blobs, manifest_bytes
+def release_sources(info: ReleaseInfo) -> list[Location]:
+    """Where every image of the release is read (for sizes and space checks)."""
+    return [location for _, location in source_locations(info)]
 
 
 async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: str | None = None) -> SizeReport:
     """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already."""
-    blobs, manifest_bytes = await release_blobs(session, info)
+    blobs, manifest_bytes = await source_blobs(session, release_sources(info))
     present: int | None = None
     if to_repo:
         if to_repo.startswith(("oci:", "file://")):
@@ -322,28 +301,6 @@ def _dir_of(text: str) -> Path:
     for prefix in ("oci:", "file://"):
         text = text.removeprefix(prefix)
     return Path(text.split(":", 1)[0])
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-async def check_dir_space(session: RegistrySession, info: ReleaseInfo, directory: Path,
-                          reserve: int = 16 << 20) -> tuple[int, int]:
-    """(bytes still to write, bytes free) for a --to-dir run; LocalStorageError when it cannot fit."""
-    blobs, manifest_bytes = await release_blobs(session, info)
-    layout = OCILayout(directory)
-    needed = layout.missing_bytes(blobs) + manifest_bytes
-    free = layout.free_bytes()
-    if needed and needed + reserve > free:
-        raise LocalStorageError(
-            f"{directory} needs {human_size(needed)} more for release {info.version} but only "
-            f"{human_size(free)} is free; free some space or choose another directory")
-    return needed, free
 
 
 # -- tasks -------------------------------------------------------------------------------------------
@@ -403,7 +360,7 @@ def _forget_incomplete(info: ReleaseInfo, directory: Path) -> list[str]:
     digests = {RELEASE_KEY: info.digest} | {n: s.rsplit("@", 1)[1] for n, s in info.components.items()}
     forgotten = []
     for name, digest in digests.items():
-        if layout.has_blob(digest) and not _complete_in(layout, digest):
+        if layout.has_blob(digest) and not complete_in_layout(layout, digest):
             try:
                 layout.blob_path(digest).unlink()
             except OSError as exc:
@@ -458,14 +415,7 @@ def write_release_record(info: ReleaseInfo, directory: Path) -> Path:
     data["releases"] = [r for r in data["releases"] if isinstance(r, dict) and r.get("name") != entry["name"]]
     data["releases"].append(entry)
     path = directory / RECORD_FILE
-    try:
-        with tempfile.NamedTemporaryFile("w", dir=directory, prefix=f".{RECORD_FILE}.", delete=False,
-                                         encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        Path(handle.name).replace(path)
-    except OSError as exc:
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
     return path
 
 
@@ -506,7 +456,7 @@ async def load_release_from_dir(session: RegistrySession, directory: Path, relea
     info.layout = str(directory)
     info.source_repository = str(record.get("source_repository") or "")
     info.layout_names = dict(record.get("layout_names") or {})
-    missing = [n for n, spec in info.components.items() if not _complete_in(layout, spec.rsplit("@", 1)[1])]
+    missing = [n for n, spec in info.components.items() if not complete_in_layout(layout, spec.rsplit("@", 1)[1])]
     if missing:
         raise ReleaseError(f"{directory} holds {len(info.components) - len(missing)} of {len(info.components)} "
                            f"component images of release {info.version} (missing: {', '.join(missing[:5])}"
@@ -514,7 +464,7 @@ async def load_release_from_dir(session: RegistrySession, directory: Path, relea
     return info
 
 
-def _complete_in(layout: OCILayout, digest: str) -> bool:
+def complete_in_layout(layout: OCILayout, digest: str) -> bool:
     """Every blob of the image is there at its size (the upload from the directory hashes each one)."""
     return layout.image_complete(digest, verify=False)
 

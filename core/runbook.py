@@ -231,7 +231,7 @@ def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
     """The samples travel with the release, in the same layout, each named by its source reference."""
     from .endpoints import RegistryLocation
     from .reference import parse_reference
-    from .run import samples_layout_name
+    from .samples import samples_layout_name
 
     directory, auth = ctx.media or "<removable media path>", _q(ctx.auth)
     to_dir, from_dir = [], []

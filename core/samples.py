@@ -32,7 +32,7 @@ import yaml
 
 from .userfiles import read_user_file
 from .copier import CopyTask
-from .endpoints import RegistryLocation
+from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
 from .yamlout import dump_yaml
@@ -561,3 +561,12 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
         f"oc patch {CONFIG_RESOURCE} --type=merge --patch {shlex.quote(patch_json)}",
     ]
     return SamplesPlan(mirror, included, skipped, mapping, config_patch, commands, notes)
+
+
+def samples_layout_name(source: Location) -> str:
+    """A samples image's name in an OCI layout: its full source reference, so it can be found again
+    (``skopeo inspect oci:DIR:registry.redhat.io/ubi9/ruby-33:latest``) and the upload side, which
+    plans the same streams, knows every name without any record."""
+    if isinstance(source, RegistryLocation):
+        return str(source.ref)
+    return source.name
