@@ -13,73 +13,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .authfile import AuthFile, load_auth
+from .access import Access, auth_from_data, open_session, plan_auth, source_mirrors, tls_options
 from .copier import Copier, CopyOptions, CopyTask, EventSink
 from .errors import InputError
 from .plan import Plan
 from .registry import RegistrySession
 from .run import Prepared, RunResult, check_space, prepare, write_outputs
-from .tlsconfig import TLSOptions
 
-__all__ = ["Access", "Job", "Prepared", "RunResult", "auth_from_data", "open_session", "prepare_job", "run_job",
-           "run_plan", "source_mirrors", "tls_options"]
+if TYPE_CHECKING:
+    from .authfile import AuthFile
 
-
-@dataclass(frozen=True)
-class Access:
-    """How to reach registries: the auth file, extra CAs, which hosts may skip TLS verification, the
-    mirror sets that redirect source reads, and how many transfers run in parallel per registry."""
-
-    auth_file: str | None = None
-    ca_files: tuple[str, ...] = ()
-    insecure_hosts: tuple[str, ...] = ()
-    insecure: bool = False            # every host (the CLI's --insecure, for tests)
-    idms_file: str | None = None
-    max_per_registry: int = 6
-
-    @classmethod
-    def of_plan(cls, plan: Plan) -> Access:
-        return cls(auth_file=plan.auth_file, ca_files=tuple(plan.ca_files()),
-                   insecure_hosts=tuple(plan.insecure_hosts()), idms_file=plan.idms_file,
-                   max_per_registry=plan.options.max_per_registry)
-
-
-def _access(what: Access | Plan) -> Access:
-    return what if isinstance(what, Access) else Access.of_plan(what)
-
-
-def tls_options(what: Access | Plan) -> TLSOptions:
-    """The TLS setup every connection of a run uses: the system trust plus every CA file named (each
-    trusted for every registry, as oc's --certificate-authority is), and the hosts allowed without."""
-    access = _access(what)
-    return TLSOptions(ca_files=access.ca_files, insecure_hosts=access.insecure_hosts, insecure=access.insecure)
-
-
-def source_mirrors(what: Access | Plan) -> list[tuple[str, str]]:
-    """(source, mirror) pairs of the ImageDigestMirrorSet / ImageContentSourcePolicy file named, if any."""
-    access = _access(what)
-    if not access.idms_file:
-        return []
-    from .mirror_config import load_mirror_sets
-
-    return load_mirror_sets(access.idms_file)
-
-
-def auth_from_data(data: dict[str, Any], path: str | Path | None = None) -> AuthFile:
-    """Credentials held in memory (the wizard's merged logins) as the auth file a session reads;
-    ``path`` is where they will be saved, for messages."""
-    return AuthFile(path=Path(path) if path else None, data=data)
-
-
-def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> RegistrySession:
-    """A registry session for a plan or an access description (use it with ``async with``). ``auth``
-    replaces the auth file named there (credentials typed in the wizard, not saved yet)."""
-    access = _access(what)
-    return RegistrySession(auth if auth is not None else load_auth(access.auth_file), tls_options(access),
-                           max_per_registry=access.max_per_registry, source_mirrors=source_mirrors(access))
+__all__ = ["Access", "Job", "Prepared", "RunResult", "auth_from_data", "open_session", "plan_auth", "prepare_job",
+           "run_job", "run_plan", "source_mirrors", "tls_options"]
 
 
 @dataclass

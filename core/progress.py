@@ -155,9 +155,10 @@ class Progress:
         self.running = True
         self.started_at = self._bucket_start = keep_clock()
 
-    def set_rows(self, rows: Iterable[RowSpec]) -> None:
-        """Every image of the plan, before the copy starts."""
-        self.rows = {r.destination: ImageRow(r.source, r.destination, r.label, r.kind) for r in rows}
+    def set_rows(self, rows: Iterable[RowSpec | tuple[str, str, str]]) -> None:
+        """Every image of the plan, before the copy starts: RowSpecs, or (source, destination, label)."""
+        specs = [r if isinstance(r, RowSpec) else RowSpec(*r) for r in rows]
+        self.rows = {r.destination: ImageRow(r.source, r.destination, r.label, r.kind) for r in specs}
         self.total_images = len(self.rows)
 
     def add_log(self, text: str) -> None:

@@ -32,6 +32,7 @@ import yaml
 
 from .userfiles import read_user_file
 from .copier import CopyTask
+from .registry import RegistrySession
 from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
@@ -570,3 +571,40 @@ def samples_layout_name(source: Location) -> str:
     if isinstance(source, RegistryLocation):
         return str(source.ref)
     return source.name
+
+
+@dataclass
+class StreamSizes:
+    """Compressed bytes each stream's images take (shared layers once per stream), and the images that
+    could not be read (source, reason)."""
+
+    sizes: dict[str, int]
+    unreadable: list[tuple[str, str]]
+
+
+async def measure_streams(session: RegistrySession, streams: list[SampleStream]) -> StreamSizes:
+    """A dry run over every stream's images: manifests only, so it is quick, and no bytes move. Sizes
+    come from the sources alone: an empty scratch layout stands in for the mirror, so neither its login
+    nor its contents matter."""
+    import tempfile
+
+    from .copier import CopyOptions, copy_images
+    from .endpoints import LayoutLocation
+
+    everything = plan_samples(streams, "mirror.invalid")
+    options = CopyOptions(dry_run=True, skip_missing=True, continue_on_error=True)
+    with tempfile.TemporaryDirectory(prefix="mirror-wizard-sizes-") as scratch:
+        tasks = [CopyTask(task.source, LayoutLocation(Path(scratch), f"image-{n}"))
+                 for n, task in enumerate(everything.tasks())]
+        result = await copy_images(tasks, session, options)
+    blobs_by_source = {str(image.task.source): image.blobs() for image in result.images}
+    sizes: dict[str, int] = {}
+    for stream in streams:
+        blobs: dict[str, int] = {}
+        for spec in stream.pull_specs:
+            blobs.update(blobs_by_source.get(str(parse_reference(spec)), {}))
+        sizes[stream.name] = sum(blobs.values())
+    unreadable = [(f.source, str(f.error)) for f in result.failures]
+    missing = result.images_skipped_missing
+    unreadable += [("", "not found")] * missing
+    return StreamSizes(sizes, unreadable)

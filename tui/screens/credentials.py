@@ -13,9 +13,12 @@ from textual.widgets import Button, Checkbox, Input, Static
 from core.authfile import AuthFile, decode_auth
 from core.errors import MirrorError
 from core.reference import is_registry_host
+from core.text import plural, shell_quote as q
+from core.access import check_read_access, registries_in_use
+from tui.access import wizard_auth, wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.state import Check, check_read_access, error_text, plural, q, registries_in_use
+from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 
@@ -360,15 +363,15 @@ class CredentialsScreen(StepScreen):
                 state.streams = await asyncio.to_thread(load_streams, Path(state.samples.path).expanduser())
             except (MirrorError, OSError):
                 pass
-        uses = registries_in_use(state)
+        uses = registries_in_use(state.plan, state.streams)
         self.set_status(f"testing {plural(len(uses), 'registry', 'registries')} the plan uses …")
         state.logins = [_Pending(u.key) for u in uses]
         self.show_logins()
         data = state.auth_data or {"auths": {}}
         direct = [u.key for u in uses if not u.redirected]
         try:
-            async with state.session() as session:
-                found = dict(zip(direct, await check_logins(AuthFile(path=None, data=data), direct, state.tls())))
+            async with wizard_session(state) as session:
+                found = dict(zip(direct, await check_logins(AuthFile(path=None, data=data), direct, wizard_tls(state))))
                 for use in uses:
                     if use.redirected:
                         login_state, message = await check_read_access(session, use)
@@ -398,7 +401,7 @@ class CredentialsScreen(StepScreen):
                                                            if getattr(r, "registry", None) not in hosts]
         self.show_logins()
         auth = AuthFile(path=None, data=data)
-        results = await check_logins(auth, hosts, self.state.tls())
+        results = await check_logins(auth, hosts, wizard_tls(self.state))
         others = [r for r in self.state.logins if r.registry not in hosts]
         self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
         self.show_logins()
@@ -454,7 +457,7 @@ class CredentialsScreen(StepScreen):
             self.add_login(host, user, password, self.query_one("#merged", Input).value.strip(),
                            self.query_one("#remember", Checkbox).value, then_next=True)
             return False
-        if self.state.auth().lookup(host) is None and self.state.no_mirror_login_accepted != host:
+        if wizard_auth(self.state).lookup(host) is None and self.state.no_mirror_login_accepted != host:
             self._confirm_no_login(host)
             return False
         return True

@@ -10,8 +10,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Button, Static
 
+from core.text import human_bytes, shell_quote as q
 from tui.screens.base import StepScreen
-from tui.state import Check, WizardState, human_bytes, q
+from tui.state import Check, WizardState
 from tui.widgets.checks import CheckList
 
 OC_DOWNLOAD = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp/"

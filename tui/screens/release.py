@@ -10,8 +10,11 @@ from textual.widgets import Button, Input, Select, Static
 
 from core.errors import MirrorError
 from core.reference import parse_reference
+from core.text import human_bytes, plural, shell_quote as q
+from core.access import source_mirrors
+from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
-from tui.state import error_text, human_bytes, plural, q, read_source_mirrors
+from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.note import Note
 
@@ -212,15 +215,19 @@ class ReleaseScreen(StepScreen):
         versions: list[str] = []
         # Releases read through a mirror set (the sandbox, a proxy registry): what that registry holds is
         # what can be copied, so its tags answer first and the update graph is not asked.
+        try:
+            mirror_sets = source_mirrors(self.state.plan)
+        except MirrorError:  # the Credentials and Mirror steps say what is wrong with the file
+            mirror_sets = []
         redirected = any(RELEASE_REPO == src or RELEASE_REPO.startswith(src.rstrip("/") + "/")
-                         for src, _ in read_source_mirrors(self.state.plan.idms_file))
+                         for src, _ in mirror_sets)
         if channel and not redirected:
             self.set_status(f"asking the update graph for {channel} …")
             try:
                 if self.state.graph_url:
-                    found = await fetch_graph(channel, arch, self.state.graph_url, tls=self.state.tls())
+                    found = await fetch_graph(channel, arch, self.state.graph_url, tls=wizard_tls(self.state))
                 else:
-                    found = await fetch_graph(channel, arch, tls=self.state.tls())
+                    found = await fetch_graph(channel, arch, tls=wizard_tls(self.state))
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
             except MirrorError as exc:
@@ -228,7 +235,7 @@ class ReleaseScreen(StepScreen):
         if not versions:
             self.set_status(f"listing the tags of {RELEASE_REPO} …")
             try:
-                async with self.state.session() as session:
+                async with wizard_session(self.state) as session:
                     tags = await registry_release_tags(session, RELEASE_REPO)
             except MirrorError as exc:
                 self.query_one("#versions-note", Static).update(Content.styled(f"✗ {error_text(exc)}", "$error"))
@@ -261,7 +268,7 @@ class ReleaseScreen(StepScreen):
         self.set_status(f"reading {release.source} …")
         self.state.release_error = ""
         try:
-            async with self.state.session() as session:
+            async with wizard_session(self.state) as session:
                 info = await load_release(session, release.source)
                 self.state.release_info = info
                 self.show_info()
