@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .authfile import AuthFile, find_default_auth_file, load_auth, load_auth_file
+from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -93,6 +93,11 @@ def plan_auth(plan: Plan, *, data: dict[str, Any] | None = None, saved_as: str |
     if plan.auth_file:
         return load_auth_file(plan.auth_file)
     return AuthFile(path=None, data={"auths": {}})
+
+
+def saved_login(value: str, host: str) -> Credential:
+    """The user and password in an auth file entry's ``auth`` value (base64 ``user:password``)."""
+    return decode_auth(value, where=host)
 
 
 def find_auth_file(plan: Plan) -> tuple[str | None, AuthFile | None]:

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.authfile import AuthFile, decode_auth
+from core.access import auth_from_data, saved_login
 from core.errors import MirrorError
 from core.reference import is_registry_host
 from core.text import plural, shell_quote as q
@@ -35,15 +35,9 @@ def merged_name(pull_secret: str) -> str:
 
 def load_secret(path: str) -> dict:
     """The pull secret as a dict, with the engine's one-line errors (core.credentials when present)."""
-    try:
-        from core.credentials import load_pull_secret
-    except ImportError:
-        load_pull_secret = None
-    if load_pull_secret is not None:
-        return load_pull_secret(path)
-    from core.authfile import load_auth_file
+    from core.credentials import load_pull_secret
 
-    return load_auth_file(path).data
+    return load_pull_secret(path)
 
 
 class CredentialsScreen(StepScreen):
@@ -97,10 +91,8 @@ class CredentialsScreen(StepScreen):
 
     @work(thread=True, group="keyring", exit_on_error=False)
     def probe_keyring(self) -> None:
-        try:
-            from core.credentials import keyring_status
-        except ImportError:
-            return
+        from core.credentials import keyring_status
+
         status = keyring_status()
         backend = status.backend.rsplit(".", 1)[-1]
         label = (f"Remember the password in the keyring ({backend})" if status.usable
@@ -173,7 +165,7 @@ class CredentialsScreen(StepScreen):
         entry = data.get("auths", {}).get(host) if host else None
         if isinstance(entry, dict) and entry.get("auth"):
             try:
-                user = decode_auth(entry["auth"], where=host).username
+                user = saved_login(entry["auth"], host).username
             except MirrorError:
                 return
             if not self.query_one("#user", Input).value:
@@ -248,7 +240,7 @@ class CredentialsScreen(StepScreen):
         entry = (self.state.auth_data or {}).get("auths", {}).get(host)
         if isinstance(entry, dict) and entry.get("auth"):
             try:
-                saved = decode_auth(entry["auth"], where=host)
+                saved = saved_login(entry["auth"], host)
             except MirrorError:
                 return host, user, password
             if saved.username == user and saved.password == password:
@@ -371,7 +363,7 @@ class CredentialsScreen(StepScreen):
         direct = [u.key for u in uses if not u.redirected]
         try:
             async with wizard_session(state) as session:
-                found = dict(zip(direct, await check_logins(AuthFile(path=None, data=data), direct, wizard_tls(state))))
+                found = dict(zip(direct, await check_logins(auth_from_data(data), direct, wizard_tls(state))))
                 for use in uses:
                     if use.redirected:
                         login_state, message = await check_read_access(session, use)
@@ -400,7 +392,7 @@ class CredentialsScreen(StepScreen):
         self.state.logins = [_Pending(h) for h in hosts] + [r for r in self.state.logins
                                                            if getattr(r, "registry", None) not in hosts]
         self.show_logins()
-        auth = AuthFile(path=None, data=data)
+        auth = auth_from_data(data)
         results = await check_logins(auth, hosts, wizard_tls(self.state))
         others = [r for r in self.state.logins if r.registry not in hosts]
         self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.widgets import Button, Static
 
 from core.text import human_bytes, shell_quote as q
+from core.errors import MirrorError
 from tui.screens.base import StepScreen
 from tui.state import Check, WizardState
 from tui.widgets.checks import CheckList
@@ -37,37 +38,25 @@ def check_oc() -> Check:
 
 
 def check_auth_file(state: WizardState) -> Check:
-    from core.authfile import find_default_auth_file, load_auth_file
+    from core.access import find_auth_file
 
-    path = state.plan.auth_file or (str(find_default_auth_file() or "") or None)
-    if not path:
+    try:
+        path, auth = find_auth_file(state.plan)
+    except MirrorError as exc:  # AuthFileError and friends: already one line
+        return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
+    if path is None or auth is None:
         return Check("pull secret", "fail", "none found",
                      f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step")
-    try:
-        auth = load_auth_file(path)
-    except Exception as exc:  # AuthFileError and friends: already one line
-        return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
     if not state.plan.auth_file:
         state.plan.auth_file = str(path)
     return Check("pull secret", "ok", f"{len(auth.registries())} registries in {path}")
 
 
 def check_keyring() -> Check:
-    try:
-        from core.credentials import keyring_status
+    from core.credentials import keyring_status
 
-        status = keyring_status()
-        usable, backend, message = status.usable, status.backend, status.message
-    except ImportError:
-        try:
-            import keyring
-
-            backend_obj = keyring.get_keyring()
-            backend = type(backend_obj).__name__
-            usable = "fail" not in type(backend_obj).__module__ and "Null" not in backend
-            message = "" if usable else "no keyring backend"
-        except Exception as exc:  # keyring probing can fail in odd ways on headless hosts
-            usable, backend, message = False, "none", exc.__class__.__name__
+    status = keyring_status()
+    usable, backend, message = status.usable, status.backend, status.message
     if usable and message:  # usable, with a caveat (a plaintext file keyring): shown, not swallowed
         return Check("keyring", "warn", f"{backend}: {message}",
                      "Anyone who can read that file can read the password; leave “Remember” unticked if "
