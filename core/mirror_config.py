@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from .userfiles import read_user_file
 from .errors import InputError, LocalStorageError, ReleaseError
 from .reference import parse_reference, parse_repository
+from .userfiles import read_user_file
 from .yamlout import dump_documents, dump_yaml
 
 ICSP_API = "operator.openshift.io/v1alpha1"

@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
@@ -20,6 +20,13 @@ from .reference import is_registry_host, parse_reference, parse_repository, spli
 from .userfiles import read_user_file
 
 PLAN_VERSION = 1
+
+
+class _Dataclass(Protocol):
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+_T = TypeVar("_T", bound=_Dataclass)
 #: Where the release's images go in the mirror when the admin names no repository (oc's examples use it).
 DEFAULT_TARGET_REPOSITORY = "ocp4/openshift4"
 DEFAULT_OUTPUT_DIR = "mirror-wizard-output"
@@ -201,7 +208,7 @@ class Plan:
         return hosts
 
 
-def _section(cls: type, value: Any, where: str) -> Any:
+def _section(cls: type[_T], value: Any, where: str) -> _T:
     if not isinstance(value, dict):
         raise PlanError(f"{where} must be a mapping of keys, not {type(value).__name__}")
     known = {f.name for f in fields(cls)}

@@ -39,11 +39,11 @@ from .errors import (
     RegistryError,
     ReleaseError,
 )
-from .fsio import atomic_write
-from .media import source_blobs
 from .extract import read_members, scan_tar, stamp_release, write_member
+from .fsio import atomic_write
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
+from .media import source_blobs
 from .reference import ImageReference, is_digest, parse_reference, parse_repository
 from .registry import RegistrySession
 
@@ -68,7 +68,7 @@ class ReleaseInfo:
     digest: str                  # the release image's manifest digest (kept unchanged by a mirror)
     version: str
     architecture: str            # x86_64, aarch64, ... or multi for a manifest list release
-    metadata: dict               # release-metadata as found (kind, version, previous, metadata.url)
+    metadata: dict[str, Any]     # release-metadata as found (kind, version, previous, metadata.url)
     components: dict[str, str]   # component name → pull spec by digest, as image-references says
     source_repository: str       # the release's own repository (the source in mirror instructions)
     component_repository: str    # the repository most components live in
@@ -146,7 +146,7 @@ def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[
     return name, dict(sorted(components.items()))
 
 
-def parse_release_metadata(data: bytes, where: str = RELEASE_METADATA) -> dict:
+def parse_release_metadata(data: bytes, where: str = RELEASE_METADATA) -> dict[str, Any]:
     metadata = _load_structured(data, where)
     if not isinstance(metadata, dict):
         raise ReleaseError(f"{where} is not a JSON object")
@@ -292,7 +292,7 @@ async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: 
             target = parse_repository(to_repo)
             client = session.client(target.registry)
             found = await asyncio.gather(*(client.blob_exists(target.repository, d, push_scope=False) for d in blobs))
-            present = sum(size for (digest, size), ok in zip(blobs.items(), found) if ok)
+            present = sum(size for (digest, size), ok in zip(blobs.items(), found, strict=True) if ok)
     return SizeReport(images=len(info.components) + 1, blobs=len(blobs), total_bytes=sum(blobs.values()),
                       present_bytes=present, manifest_bytes=manifest_bytes)
 
@@ -378,7 +378,7 @@ def from_dir_tasks(info: ReleaseInfo, directory: Path, to_repo: str, to_release_
 
 # -- the record in a mirror directory -------------------------------------------------------------
 
-def _read_record(directory: Path) -> dict:
+def _read_record(directory: Path) -> dict[str, Any]:
     path = Path(directory) / RECORD_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -391,7 +391,7 @@ def _read_record(directory: Path) -> dict:
     return data
 
 
-def _record_for_digest(directory: Path, digest: str) -> dict | None:
+def _record_for_digest(directory: Path, digest: str) -> dict[str, Any] | None:
     try:
         records = _read_record(directory)["releases"]
     except ReleaseError:
@@ -419,7 +419,7 @@ def write_release_record(info: ReleaseInfo, directory: Path) -> Path:
     return path
 
 
-def releases_in_dir(directory: Path) -> list[dict]:
+def releases_in_dir(directory: Path) -> list[dict[str, Any]]:
     return [r for r in _read_record(Path(directory))["releases"] if isinstance(r, dict)]
 
 
@@ -552,7 +552,6 @@ __all__ = [
     "RECORD_FILE",
     "ReleaseInfo",
     "SizeReport",
-    "check_dir_space",
     "extract_command",
     "from_dir_tasks",
     "layout_name",
@@ -561,7 +560,7 @@ __all__ = [
     "measure_release",
     "parse_image_references",
     "parse_release_metadata",
-    "release_blobs",
+    "release_sources",
     "release_tasks",
     "releases_in_dir",
     "to_dir_tasks",

@@ -154,7 +154,8 @@ def _release_section(ctx: _Context) -> list[str]:
     out += ["The variables the procedure uses:", "",
             _code(f"OCP_RELEASE={_q(version)}\nLOCAL_REGISTRY={_q(registry)}\nLOCAL_REPOSITORY={_q(repository)}\n"
                   f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={auth}\nRELEASE_NAME={RELEASE_NAME}\n"
-                  f"ARCHITECTURE={_q(arch)}" + (f"\nREMOVABLE_MEDIA_PATH={_q(release.directory)}" if release.directory else ""), "sh")]
+                  f"ARCHITECTURE={_q(arch)}"
+                  + (f"\nREMOVABLE_MEDIA_PATH={_q(release.directory)}" if release.directory else ""), "sh")]
     source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{version}-{arch}"
     to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
     if release.mode == "registry":
@@ -256,7 +257,7 @@ def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
 def _install_section(ctx: _Context) -> list[str]:
     out = ["## 5. Install the cluster, or update a running one", ""]
     instructions = ctx.parts.instructions
-    pieces = ["pullSecret: '<the contents of {}>'".format(ctx.auth)]
+    pieces = [f"pullSecret: '<the contents of {ctx.auth}>'"]
     ca_pem = _ca_pem(ctx)
     if ctx.plan.mirror.ca_file or ca_pem:
         pem = ca_pem or "-----BEGIN CERTIFICATE-----\n<the contents of the CA file>\n-----END CERTIFICATE-----\n"

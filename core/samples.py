@@ -30,12 +30,12 @@ from typing import Any
 
 import yaml
 
-from .userfiles import read_user_file
 from .copier import CopyTask
-from .registry import RegistrySession
 from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
+from .registry import RegistrySession
+from .userfiles import read_user_file
 from .yamlout import dump_yaml
 
 CONFIG_RESOURCE = "configs.samples.operator.openshift.io/cluster"
@@ -153,7 +153,7 @@ def _parse_documents(path: Path) -> list[Any]:
     return documents
 
 
-def _objects(document: Any, where: str) -> Iterator[tuple[dict, str]]:
+def _objects(document: Any, where: str) -> Iterator[tuple[dict[str, Any], str]]:
     """Every object in a document, Lists flattened; each with a label for messages."""
     if not isinstance(document, dict):
         raise ImageStreamError(f"{where}: expected a Kubernetes object (a mapping with 'kind'), "
@@ -169,12 +169,12 @@ def _objects(document: Any, where: str) -> Iterator[tuple[dict, str]]:
     yield document, where
 
 
-def _is_payload_stream(obj: dict) -> bool:
+def _is_payload_stream(obj: dict[str, Any]) -> bool:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return isinstance(annotations, dict) and any(str(k).startswith(PAYLOAD_ANNOTATION_PREFIX) for k in annotations)
 
 
-def _resolve(name: str, raw_tags: dict[str, dict], order: list[str], source: str) -> SampleStream:
+def _resolve(name: str, raw_tags: dict[str, dict[str, Any]], order: list[str], source: str) -> SampleStream:
     """Follow ImageStreamTag references inside the stream to a DockerImage; record what cannot resolve."""
     problems: list[str] = []
     tags: list[SampleTag] = []
@@ -190,7 +190,8 @@ def _resolve(name: str, raw_tags: dict[str, dict], order: list[str], source: str
             continue
         reference_to = target
         seen = [tag_name]
-        current = target
+        # Hostile input may leave a name out: text always, so a missing one is a problem, not a crash.
+        current = str(target or "")
         spec: str | None = None
         while True:
             stream_part, sep, tag_part = current.rpartition(":")
@@ -213,12 +214,12 @@ def _resolve(name: str, raw_tags: dict[str, dict], order: list[str], source: str
             if nxt.get("kind") != "ImageStreamTag":
                 problems.append(f"{name}:{tag_name} ends at a {nxt.get('kind')}, which names no image to mirror")
                 break
-            current = nxt.get("name")
+            current = str(nxt.get("name") or "")
         tags.append(SampleTag(tag_name, spec, reference_to))
     return SampleStream(name, tags, source, problems)
 
 
-def _stream_from_object(obj: dict, where: str, source: str) -> SampleStream:
+def _stream_from_object(obj: dict[str, Any], where: str, source: str) -> SampleStream:
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
@@ -229,7 +230,7 @@ def _stream_from_object(obj: dict, where: str, source: str) -> SampleStream:
     raw_list = spec.get("tags") or []
     if not isinstance(raw_list, list):
         raise ImageStreamError(f"{where}: spec.tags of image stream {name!r} is not a list")
-    raw_tags: dict[str, dict] = {}
+    raw_tags: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     for index, tag in enumerate(raw_list):
         if not isinstance(tag, dict) or not isinstance(tag.get("name"), str) or not tag["name"]:
@@ -325,7 +326,7 @@ def split_configmap_key(key: str) -> tuple[str, str]:
     return stream, tag
 
 
-def _streams_from_configmap(obj: dict, where: str, path: Path) -> list[SampleStream]:
+def _streams_from_configmap(obj: dict[str, Any], where: str, path: Path) -> list[SampleStream]:
     data = obj.get("data")
     if data is None:
         data = {}
@@ -385,7 +386,8 @@ def load_from_cluster(oc: str = "oc") -> list[SampleStream]:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=OC_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise ToolError(f"'oc get imagestreams -n openshift' did not answer within {OC_TIMEOUT}s; check the cluster connection") from None
+        raise ToolError(f"'oc get imagestreams -n openshift' did not answer within {OC_TIMEOUT}s; "
+                        "check the cluster connection") from None
     except OSError as exc:
         raise ToolError(f"cannot run {oc}: {exc.strerror or exc}") from None
     if done.returncode != 0:
@@ -418,7 +420,7 @@ class SamplesPlan:
     included: list[str]
     skipped: list[str]
     mapping: list[tuple[str, str]]  # (source, what the operator will pull from the mirror)
-    config_patch: dict
+    config_patch: dict[str, Any]
     commands: list[str]
     notes: list[str]
 
@@ -432,7 +434,7 @@ class SamplesPlan:
             lines.append(f"{source}={destination}")
         return "".join(line + "\n" for line in lines)
 
-    def config_object(self) -> dict:
+    def config_object(self) -> dict[str, Any]:
         return {"apiVersion": CONFIG_API_VERSION, "kind": "Config", "metadata": {"name": "cluster"},
                 **self.config_patch}
 

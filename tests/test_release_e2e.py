@@ -23,8 +23,8 @@ import yaml
 
 from core.errors import LocalStorageError
 from core.manifest import INDEX_TYPES
-from core.registry import RegistrySession
 from core.media import check_media_space
+from core.registry import RegistrySession
 from core.release import load_release, release_sources
 from core.tlsconfig import TLSOptions
 from tests.support import skopeo

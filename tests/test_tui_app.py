@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from core.plan import load_plan, plan_from_dict
+from tests.test_tui_snapshots import workdir  # noqa: F401  (fixture)
 from tui.app import MirrorWizardApp
 from tui.screens.preflight import check_auth_file, check_disk
 from tui.state import WizardState
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
-from tests.test_tui_snapshots import workdir  # noqa: F401  (fixture)
 
 
 def write_pull_secret(path: Path, hosts=("quay.io", "registry.redhat.io")) -> Path:
@@ -209,7 +209,7 @@ async def test_clicking_a_visited_step_jumps_back(tmp_path: Path) -> None:
 
 # -- review fixes -----------------------------------------------------------------------------------
 
-def _finished_mirror_app(workdir: Path, start: str) -> MirrorWizardApp:
+def _finished_mirror_app(workdir: Path, start: str) -> MirrorWizardApp:  # noqa: F811  (not the fixture)
     """The snapshot tests' fixed plan, with a mirror that completed for it."""
     from tests.test_tui_snapshots import fixed_state, with_ca, with_prepared, with_release
 

@@ -18,8 +18,8 @@ from core.errors import MirrorError
 from core.plan import ReleaseMode, save_plan, validate_plan
 from core.progress import RowKind, RowSpec
 from core.run import Prepared
-from tui.access import wizard_auth
 from core.text import plural
+from tui.access import wizard_auth
 from tui.screens.base import StepScreen
 from tui.screens.ca import CAScreen
 from tui.screens.confirm import ConfirmScreen
@@ -31,6 +31,7 @@ from tui.screens.release import ReleaseScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.samples import SamplesScreen
 from tui.state import STEP_KEYS, WizardState, error_text, task_label
+
 
 def image_rows(prepared: Prepared) -> list[RowSpec]:
     """Every image of the prepared plan as a row: release components and samples images alike."""

@@ -39,7 +39,8 @@ exit status: 0 when the registry is trusted with this CA, 1 when a check fails, 
 MANIFESTS_EPILOG = """\
 equivalent oc commands:
   oc create configmap registry-config --from-file=HOST..PORT=ca.crt -n openshift-config
-  oc patch image.config.openshift.io/cluster --patch '{"spec":{"additionalTrustedCA":{"name":"registry-config"}}}' --type=merge
+  oc patch image.config.openshift.io/cluster --type=merge \\
+      --patch '{"spec":{"additionalTrustedCA":{"name":"registry-config"}}}'
 """
 
 

@@ -14,8 +14,8 @@ from typing import TextIO, TypeVar
 from core.copier import CopyResult
 from core.errors import Cancelled
 from core.events import Event, ImageDone, ImageFailed, LogMessage, PlanReady
-from core.plan import Options
 from core.orchestrate import Access, Job, RunResult, run_job
+from core.plan import Options
 from core.progress import Progress
 from core.run import Prepared
 from core.text import human_bytes, human_seconds
@@ -173,7 +173,8 @@ def summary_text(result: CopyResult, *, dry_run: bool = False, progress: Progres
         lines[2] += f", {human_bytes(progress.throughput)}/s while moving"
     if dry_run:
         lines[0] = f"dry run: {len(result.images)} images would be mirrored"
-        lines[2] = f"bytes: {human_bytes(result.bytes_total - result.bytes_present)} to move of {human_bytes(result.bytes_total)}"
+        to_move = result.bytes_total - result.bytes_present
+        lines[2] = f"bytes: {human_bytes(to_move)} to move of {human_bytes(result.bytes_total)}"
     for failure in result.failures:
         lines.append(f"  failed: {failure.source} → {failure.destination}: {failure.error}")
     return "\n".join(lines)

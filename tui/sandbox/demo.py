@@ -108,7 +108,8 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
         ref = session.resolve_source(parse_reference(f"quay.io/{name}"))
         tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(ref)))
     for name, spec in samples.items():
-        tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(session.resolve_source(parse_reference(spec)))))
+        where = session.resolve_source(parse_reference(spec))
+        tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(where)))
     async with session:
         await copy_images(tasks, session, CopyOptions())
 

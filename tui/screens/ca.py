@@ -11,9 +11,9 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
+from core.access import machine_trust
 from core.errors import MirrorError
 from core.text import shell_quote as q
-from core.access import machine_trust
 from tui.access import wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen

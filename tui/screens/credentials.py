@@ -10,11 +10,11 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.access import auth_from_data, saved_login
+from core.access import auth_from_data, check_read_access, registries_in_use, saved_login
 from core.errors import MirrorError
 from core.reference import is_registry_host
-from core.text import plural, shell_quote as q
-from core.access import check_read_access, registries_in_use
+from core.text import plural
+from core.text import shell_quote as q
 from tui.access import wizard_auth, wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
@@ -363,7 +363,8 @@ class CredentialsScreen(StepScreen):
         direct = [u.key for u in uses if not u.redirected]
         try:
             async with wizard_session(state) as session:
-                found = dict(zip(direct, await check_logins(auth_from_data(data), direct, wizard_tls(state))))
+                checked = await check_logins(auth_from_data(data), direct, wizard_tls(state))
+                found = dict(zip(direct, checked, strict=True))
                 for use in uses:
                     if use.redirected:
                         login_state, message = await check_read_access(session, use)

@@ -17,8 +17,8 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
-from core.yamlout import dump_yaml
 from core.text import shell_quote as q
+from core.yamlout import dump_yaml
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen

@@ -11,9 +11,10 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, Static
 
-from core.text import human_bytes, human_seconds, shell_quote as q
 from core.plan import ReleaseMode
 from core.progress import Progress, RowState
+from core.text import human_bytes, human_seconds
+from core.text import shell_quote as q
 from tui.screens.base import StepScreen
 from tui.state import middle_ellipsis
 from tui.widgets.note import Note

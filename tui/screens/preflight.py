@@ -10,8 +10,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Button, Static
 
-from core.text import human_bytes, shell_quote as q
 from core.errors import MirrorError
+from core.text import human_bytes
+from core.text import shell_quote as q
 from tui.screens.base import StepScreen
 from tui.state import Check, WizardState
 from tui.widgets.checks import CheckList

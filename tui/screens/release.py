@@ -8,10 +8,11 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Select, Static
 
+from core.access import source_mirrors
 from core.errors import MirrorError
 from core.reference import parse_reference
-from core.text import human_bytes, plural, shell_quote as q
-from core.access import source_mirrors
+from core.text import human_bytes, plural
+from core.text import shell_quote as q
 from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.state import error_text

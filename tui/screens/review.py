@@ -11,8 +11,9 @@ from textual.content import Content
 from textual.widgets import Button, Input, Static
 
 from core.errors import MirrorError
+from core.text import human_bytes
+from core.text import shell_quote as q
 from core.yamlout import dump_yaml
-from core.text import human_bytes, shell_quote as q
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts

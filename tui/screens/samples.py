@@ -18,7 +18,8 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import MirrorError
 from core.reference import is_registry_host
-from core.text import human_bytes, plural, shell_quote as q
+from core.text import human_bytes, plural
+from core.text import shell_quote as q
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.state import error_text, middle_ellipsis
