@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from .plan import Plan
+from .plan import Plan, ReleaseMode
 
 PRODUCT_REPO = "openshift-release-dev"
 RELEASE_NAME = "ocp-release"
@@ -60,7 +60,7 @@ class _Context:
     def media(self) -> str | None:
         """The removable-media directory, when the plan goes through one."""
         release = self.plan.release
-        if release is None or release.mode == "registry":
+        if release is None or release.mode == ReleaseMode.REGISTRY:
             return None
         return release.directory or "<removable media path>"
 
@@ -158,7 +158,7 @@ def _release_section(ctx: _Context) -> list[str]:
                   + (f"\nREMOVABLE_MEDIA_PATH={_q(release.directory)}" if release.directory else ""), "sh")]
     source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{version}-{arch}"
     to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
-    if release.mode == "registry":
+    if release.mode == ReleaseMode.REGISTRY:
         out += ["Mirror straight into the registry:", "",
                 _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from {source} --to {target} \\\n"
                       f"    --to-release-image {to_release}\n"

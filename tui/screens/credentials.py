@@ -12,6 +12,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from core.access import auth_from_data, check_read_access, registries_in_use, saved_login
 from core.errors import MirrorError
+from core.plan import SamplesSource
 from core.reference import is_registry_host
 from core.text import plural
 from core.text import shell_quote as q
@@ -348,7 +349,7 @@ class CredentialsScreen(StepScreen):
         from core.credentials import LoginResult, check_logins
 
         state = self.state
-        if not state.streams and state.samples.path and state.samples.source != "cluster":
+        if not state.streams and state.samples.path and state.samples.source != SamplesSource.CLUSTER:
             from core.samples import load_streams
 
             try:  # the image streams name their registries; the Image streams step reports errors

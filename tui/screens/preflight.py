@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.widgets import Button, Static
 
 from core.errors import MirrorError
+from core.plan import ReleaseMode
 from core.text import human_bytes
 from core.text import shell_quote as q
 from tui.screens.base import StepScreen
@@ -70,7 +71,7 @@ def check_keyring() -> Check:
 
 def check_disk(state: WizardState) -> Check:
     release = state.release
-    folder = Path(release.directory if release.mode != "registry" and release.directory else state.plan.output_dir or ".")
+    folder = Path(release.directory if release.uses_media and release.directory else state.plan.output_dir or ".")
     probe = folder.expanduser().resolve()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -80,7 +81,7 @@ def check_disk(state: WizardState) -> Check:
         return Check("free disk", "warn", f"cannot measure {probe}: {exc.strerror}")
     needed = getattr(state.release_size, "total_bytes", None) or DISK_WANTED
     where = f"{human_bytes(free)} free in {probe}"
-    if release.mode == "registry":
+    if release.mode == ReleaseMode.REGISTRY:
         return Check("free disk", "ok", where + " (mirroring straight to a registry needs little)")
     if free < needed:
         return Check("free disk", "fail" if free < needed / 2 else "warn", where,
@@ -145,5 +146,5 @@ class PreflightScreen(StepScreen):
     def help_commands(self) -> list[str]:
         auth = self.state.plan.auth_file or "<pull-secret.json>"
         release = self.state.release
-        folder = release.directory if release.mode != "registry" and release.directory else self.state.plan.output_dir
+        folder = release.directory if release.uses_media and release.directory else self.state.plan.output_dir
         return ["oc version --client", f"jq '.auths | keys' {q(auth)}", f"df -h {q(folder or '.')}"]

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
 from core.errors import MirrorError
+from core.plan import ReleaseMode
 from core.reference import parse_reference
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
@@ -21,9 +22,9 @@ from tui.widgets.note import Note
 
 RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
-MODES = [("straight into the mirror registry", "registry"),
-         ("to removable media (connected side)", "to-dir"),
-         ("from removable media (disconnected side)", "from-dir")]
+MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
+         ("to removable media (connected side)", ReleaseMode.TO_DIR.value),
+         ("from removable media (disconnected side)", ReleaseMode.FROM_DIR.value)]
 
 
 def release_pull_spec(version: str, arch: str) -> str:
@@ -58,7 +59,7 @@ class ReleaseScreen(StepScreen):
             yield Button("Inspect", id="inspect", variant="primary", compact=True)
         yield Note(id="source-error", classes="inline-error")
         yield Static("Mode", classes="field-label")
-        yield Select(MODES, id="mode", allow_blank=False, value="registry", compact=True)
+        yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode.REGISTRY.value, compact=True)
         yield Static("Mirror repository", classes="field-label", id="target-label")
         yield Input(id="target", placeholder="mirror.example.com:8443/ocp4/openshift4", compact=True)
         yield Note(id="target-error", classes="inline-error")
@@ -94,7 +95,7 @@ class ReleaseScreen(StepScreen):
 
     def first_focus(self) -> str:
         release = self.state.release
-        if release.mode == "from-dir":
+        if release.mode == ReleaseMode.FROM_DIR:
             return "#directory" if not release.directory else "#next"
         if not release.source:
             return "#channel"
@@ -158,7 +159,7 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#mode")
     def mode_changed(self, event: Select.Changed) -> None:
-        self.state.release.mode = str(event.value)
+        self.state.release.mode = ReleaseMode(str(event.value))
         self.show_mode()
         self.refresh_help()
 
@@ -186,10 +187,10 @@ class ReleaseScreen(StepScreen):
     def show_mode(self) -> None:
         mode = self.state.release.mode
         for widget_id in ("#directory", "#directory-label"):
-            self.query_one(widget_id).display = mode != "registry"
+            self.query_one(widget_id).display = mode != ReleaseMode.REGISTRY
         for widget_id in ("#target", "#target-label"):
-            self.query_one(widget_id).display = mode != "to-dir"
-        self.query_one("#source", Input).disabled = mode == "from-dir"
+            self.query_one(widget_id).display = mode != ReleaseMode.TO_DIR
+        self.query_one("#source", Input).disabled = mode == ReleaseMode.FROM_DIR
 
     # -- versions ------------------------------------------------------------------------------------
 
@@ -274,7 +275,7 @@ class ReleaseScreen(StepScreen):
                 self.state.release_info = info
                 self.show_info()
                 self.set_status("measuring what the mirror already holds …")
-                target = self.state.release_target() if release.mode == "registry" else None
+                target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
                 try:
                     self.state.release_size = await measure_release(session, info, target)
                 except MirrorError as exc:  # e.g. the mirror's login is not set yet: sizes without "present"
@@ -319,17 +320,17 @@ class ReleaseScreen(StepScreen):
 
     async def can_leave(self) -> bool:
         release = self.state.release
-        if release.mode != "from-dir" and not release.source:
+        if release.mode != ReleaseMode.FROM_DIR and not release.source:
             self.set_status("choose a release (or clear nothing: a plan may mirror only image streams)", "warn")
             return True
-        if release.mode != "registry" and not release.directory:
+        if release.mode != ReleaseMode.REGISTRY and not release.directory:
             self.set_status("give the removable media folder", "error")
             self.query_one("#directory", Input).focus()
             return False
-        if release.mode != "to-dir" and not self.state.release_target():
+        if release.mode != ReleaseMode.TO_DIR and not self.state.release_target():
             self.set_status("give the mirror repository", "error")
             return False
-        if release.mode != "to-dir" and not release.target:
+        if release.mode != ReleaseMode.TO_DIR and not release.target:
             release.target = self.state.release_target()
         if self.target_problem:
             self.set_status(self.target_problem, "error")
@@ -356,14 +357,14 @@ class ReleaseScreen(StepScreen):
         commands = [f"OCP_RELEASE={q(version)}\nLOCAL_REGISTRY={q(registry)}\nLOCAL_REPOSITORY={q(repository)}\n"
                     f"PRODUCT_REPO=openshift-release-dev\nLOCAL_SECRET_JSON={q(auth)}\n"
                     f"RELEASE_NAME=ocp-release\nARCHITECTURE={q(arch)}"
-                    + (f"\nREMOVABLE_MEDIA_PATH={q(media)}" if release.mode != "registry" else "")]
+                    + (f"\nREMOVABLE_MEDIA_PATH={q(media)}" if release.mode != ReleaseMode.REGISTRY else "")]
         if release.source:
             commands.append(f"oc adm release info {source}")
         to = "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}"
-        if release.mode == "registry":
+        if release.mode == ReleaseMode.REGISTRY:
             commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n    --from={source} \\\n"
                             f"    --to={to} \\\n    --to-release-image={to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
-        elif release.mode == "to-dir":
+        elif release.mode == ReleaseMode.TO_DIR:
             commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n"
                             f"    --to-dir=${{REMOVABLE_MEDIA_PATH}}/mirror {source}")
         else:

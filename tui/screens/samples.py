@@ -17,6 +17,7 @@ from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import MirrorError
+from core.plan import SamplesSource
 from core.reference import is_registry_host
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
@@ -108,7 +109,7 @@ class SamplesScreen(StepScreen):
         table.add_column("from", key="from", width=10)
         if self.state.streams:
             self.fill_table()
-        elif choice.path or choice.source == "cluster":
+        elif choice.path or choice.source == SamplesSource.CLUSTER:
             self.load_streams()
         self.update_config()
 
@@ -139,8 +140,8 @@ class SamplesScreen(StepScreen):
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
-        self.state.samples.source = str(event.value)
-        self.query_one("#path", Input).disabled = event.value == "cluster"
+        self.state.samples.source = SamplesSource(str(event.value))
+        self.query_one("#path", Input).disabled = event.value == SamplesSource.CLUSTER
         self.refresh_help()
 
     @on(Input.Changed, "#path")
@@ -161,7 +162,7 @@ class SamplesScreen(StepScreen):
         choice = self.state.samples
         self.app.call_from_thread(self.set_status, "reading image streams …")
         try:
-            if choice.source == "cluster":
+            if choice.source == SamplesSource.CLUSTER:
                 streams = load_from_cluster()
             else:
                 if not choice.path:
@@ -392,7 +393,8 @@ class SamplesScreen(StepScreen):
         except MirrorError:
             plan = None
         if plan is not None:
-            source = "--from-cluster" if choice.source == "cluster" else f"--imagestreams {q(choice.path or '<folder>')}"
+            source = ("--from-cluster" if choice.source == SamplesSource.CLUSTER
+                      else f"--imagestreams {q(choice.path or '<folder>')}")
             skips = f" \\\n    --skip {','.join(plan.skipped)}" if plan.skipped else ""
             commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
                          f"    --mapping-out mapping.txt{skips}", *plan.commands]
