@@ -20,7 +20,6 @@ the one mirror host — both must be mirrored.
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
 from .registry import RegistrySession
+from .text import shell_quote
 from .userfiles import read_user_file
 from .yamlout import dump_yaml
 
@@ -452,11 +452,6 @@ class SamplesPlan:
         return len(self.mapping)
 
 
-def _shell_word(value: str) -> str:
-    """Quote a path for the shell, leaving a ``${VARIABLE}`` placeholder for the admin to expand."""
-    return value if value.startswith("${") and value.endswith("}") else shlex.quote(value)
-
-
 def _names(values: Iterable[str] | None) -> list[str]:
     """Names as given, comma lists split, order kept, duplicates dropped."""
     out: list[str] = []
@@ -560,8 +555,8 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
     config_patch = {"spec": {"samplesRegistry": mirror, "skippedImagestreams": skipped, "managementState": "Managed"}}
     patch_json = json.dumps(config_patch, separators=(",", ":"))
     commands = [
-        f"oc image mirror -a {_shell_word(auth_file)} -f {_shell_word(mapping_file)}",
-        f"oc patch {CONFIG_RESOURCE} --type=merge --patch {shlex.quote(patch_json)}",
+        f"oc image mirror -a {shell_quote(auth_file)} -f {shell_quote(mapping_file)}",
+        f"oc patch {CONFIG_RESOURCE} --type=merge --patch {shell_quote(patch_json)}",
     ]
     return SamplesPlan(mirror, included, skipped, mapping, config_patch, commands, notes)
 

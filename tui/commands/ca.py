@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 from core.ca import (
@@ -21,7 +19,8 @@ from core.ca import (
     split_host_port,
 )
 from core.credentials import resolve_link
-from core.errors import CertificateError, InputError, LocalStorageError
+from core.errors import CertificateError, InputError
+from core.fsio import atomic_write
 from core.userfiles import read_user_file
 from core.yamlout import dump_yaml
 
@@ -166,20 +165,10 @@ def run_manifests(args: argparse.Namespace) -> int:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Atomic write (temp file next to the real file, then rename), like the auth file; a symlink is
-    written through so the link stays."""
+    """Atomic (core.fsio), like the auth file; a symlink is written through so the link stays. A CA
+    is public: 0644."""
     target = resolve_link(path)
     if not target.parent.is_dir():
         raise InputError(f"cannot write {path}: directory {target.parent} does not exist")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # a CA is public; mkstemp's 0600 would only confuse
-        os.replace(tmp, target)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write(target, text, make_parents=False, hint="choose a file you can write")
     return path
