@@ -80,8 +80,13 @@ def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> Regist
     """A registry session for a plan or an access description (use it with ``async with``). ``auth``
     replaces the auth file named there (credentials typed in the wizard, not saved yet)."""
     access = _access(what)
-    return RegistrySession(auth if auth is not None else load_auth(access.auth_file), tls_options(access),
+    return RegistrySession(auth if auth is not None else access_auth(access), tls_options(access),
                            max_per_registry=access.max_per_registry, source_mirrors=source_mirrors(access))
+
+
+def access_auth(what: Access | Plan) -> AuthFile:
+    """The auth file named (or found at the default locations, as podman and oc look) and read."""
+    return load_auth(_access(what).auth_file)
 
 
 def plan_auth(plan: Plan, *, data: dict[str, Any] | None = None, saved_as: str | None = None) -> AuthFile:

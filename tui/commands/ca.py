@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from core.ca import (
 from core.credentials import resolve_link
 from core.errors import CertificateError, InputError
 from core.fsio import atomic_write
+from core.text import shell_quote
 from core.userfiles import read_user_file
 from core.yamlout import dump_yaml
 
@@ -132,10 +132,10 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"NOT checked: {check.not_checked}; fix the problems above and run the check again")
     else:
         print("NOT trusted: fix the problems above")
-    print(f"equivalent command: openssl s_client -connect {target} -CAfile {shlex.quote(str(ca_file))} "
+    print(f"equivalent command: openssl s_client -connect {target} -CAfile {shell_quote(str(ca_file))} "
           "-verify_return_error </dev/null")
     if check.ok:
-        print(f"next: mirror-wizard ca manifests --registry {args.registry} --ca-file {shlex.quote(str(ca_file))}")
+        print(f"next: mirror-wizard ca manifests --registry {args.registry} --ca-file {shell_quote(str(ca_file))}")
     return 0 if check.ok else 1
 
 
