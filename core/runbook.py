@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .plan import Plan, ReleaseMode
 from .text import human_bytes, shell_quote
+
+if TYPE_CHECKING:
+    from .ca import CAManifests
+    from .mirror_config import MirrorInstructions
+    from .samples import SamplesPlan
 
 PRODUCT_REPO = "openshift-release-dev"
 RELEASE_NAME = "ocp-release"
@@ -35,9 +40,9 @@ class RunbookParts:
     release_architecture: str | None = None
     release_components: int | None = None
     release_bytes: int | None = None
-    instructions: Any = None          # core.mirror_config.MirrorInstructions
-    samples: Any = None               # core.samples.SamplesPlan
-    ca: Any = None                    # core.ca.CAManifests
+    instructions: MirrorInstructions | None = None
+    samples: SamplesPlan | None = None
+    ca: CAManifests | None = None
     plan_file: str | None = None      # the plan's path, for the `mirror-wizard run` lines
     extra_notes: list[str] = field(default_factory=list)
 
@@ -131,7 +136,7 @@ def _release_section(ctx: _Context) -> list[str]:
         return out + ["This plan mirrors no release.", ""]
     version = parts.release_version or release.version or "<release_version>"
     arch = parts.release_architecture or release.architecture
-    target = release.target or f"{plan.mirror.registry}/ocp4/openshift4"
+    target = plan.release_target
     registry, _, repository = target.partition("/")
     to_release = release.to_release_image or f"{target}:{version}-{arch}"
     if parts.release_components is not None:

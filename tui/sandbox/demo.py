@@ -21,6 +21,7 @@ import yaml
 
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import LayoutLocation, RegistryLocation
+from core.plan import default_target
 from core.reference import parse_reference
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
@@ -53,7 +54,7 @@ class Sandbox:
 
     @property
     def mirror_repository(self) -> str:
-        return f"{self.mirror.host}/ocp4/openshift4"
+        return default_target(self.mirror.host)
 
     def stop(self) -> None:
         self.source.stop()

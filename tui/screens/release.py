@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
 from core.errors import MirrorError
-from core.plan import ReleaseMode
+from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
@@ -61,7 +61,7 @@ class ReleaseScreen(StepScreen):
         yield Static("Mode", classes="field-label")
         yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode.REGISTRY.value, compact=True)
         yield Static("Mirror repository", classes="field-label", id="target-label")
-        yield Input(id="target", placeholder="mirror.example.com:8443/ocp4/openshift4", compact=True)
+        yield Input(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
         yield Static("Removable media folder", classes="field-label", id="directory-label")
         yield Input(id="directory", placeholder="/mnt/media/mirror", compact=True)
