@@ -9,6 +9,7 @@ path, and the temporary file is removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -67,12 +68,14 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     except OSError as exc:
         if fd is not None:
             os.close(fd)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may not even exist
+            tmp.unlink(missing_ok=True)
         suffix = f"; {hint}" if hint else ""
         raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}{suffix}") from None
     except BaseException:
         if fd is not None:
             os.close(fd)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may not even exist
+            tmp.unlink(missing_ok=True)
         raise
     return target

@@ -38,7 +38,7 @@ _CHANNEL_RE = re.compile(r"^[a-z]+-\d+\.\d+$")
 class GraphRelease:
     version: str
     payload: str
-    metadata: dict
+    metadata: dict[str, Any]
     upgrades_from: list[str]
     # Updates the graph only recommends when a named risk does not apply to the cluster.
     conditional_from: list[str] = field(default_factory=list)
@@ -58,7 +58,7 @@ def graph_arch(arch: str) -> str:
         raise ReleaseError(f"unknown architecture {arch!r}; use one of {known}") from None
 
 
-def version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple[Any, ...]:
     """Semantic-version order: 4.12.0-rc.1 < 4.12.0 < 4.12.1 < 4.12.10 (build metadata ignored)."""
     core, _, rest = version.partition("-")
     core = core.split("+", 1)[0]
@@ -79,8 +79,9 @@ def parse_graph(data: Any) -> list[GraphRelease]:
     for i, node in enumerate(nodes):
         if not isinstance(node, dict) or not isinstance(node.get("version"), str):
             raise ReleaseError(f"update graph node {i} has no version")
-        metadata = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
-        releases.append(GraphRelease(node["version"], str(node.get("payload") or ""), dict(metadata), []))
+        found = node.get("metadata")
+        metadata: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
+        releases.append(GraphRelease(node["version"], str(node.get("payload") or ""), metadata, []))
     by_version = {r.version: r for r in releases}
     for edge in data.get("edges") or []:
         if (not isinstance(edge, (list, tuple)) or len(edge) != 2
@@ -89,7 +90,7 @@ def parse_graph(data: Any) -> list[GraphRelease]:
         releases[edge[1]].upgrades_from.append(releases[edge[0]].version)
     for block in data.get("conditionalEdges") or []:
         for edge in (block.get("edges") or []) if isinstance(block, dict) else []:
-            target = by_version.get(edge.get("to")) if isinstance(edge, dict) else None
+            target = by_version.get(str(edge.get("to"))) if isinstance(edge, dict) else None
             if target is not None and isinstance(edge.get("from"), str):
                 target.conditional_from.append(edge["from"])
     for release in releases:
@@ -121,7 +122,8 @@ async def fetch_graph(channel: str, arch: str = "x86_64", url: str = DEFAULT_GRA
     except httpx.TimeoutException:
         raise RegistryUnreachable(f"the update service at {host} timed out") from None
     except httpx.TransportError as exc:
-        raise RegistryUnreachable(f"connection to the update service at {host} failed: {exc or type(exc).__name__}") from None
+        reason = exc or type(exc).__name__
+        raise RegistryUnreachable(f"connection to the update service at {host} failed: {reason}") from None
     if response.status_code != 200:
         detail = ""
         try:

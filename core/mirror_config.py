@@ -12,17 +12,16 @@ mirror.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .userfiles import read_user_file
-from .errors import InputError, LocalStorageError, ReleaseError
+from .errors import InputError, ReleaseError
+from .fsio import atomic_write
 from .reference import parse_reference, parse_repository
+from .userfiles import read_user_file
 from .yamlout import dump_documents, dump_yaml
 
 ICSP_API = "operator.openshift.io/v1alpha1"
@@ -95,19 +94,8 @@ class MirrorInstructions:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    # Documents for people and oc: readable by all (0644), replaced whole or not at all.
+    return atomic_write(path, text, hint="choose a folder you can write to")
 
 
 def _repository(text: str) -> str:

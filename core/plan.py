@@ -6,22 +6,69 @@ Loading is strict: an unknown key or a missing one is a PlanError that names it.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
-from .errors import LocalStorageError, PlanError, ReferenceFormatError
+from .errors import PlanError, ReferenceFormatError
+from .fsio import atomic_write
 from .reference import is_registry_host, parse_reference, parse_repository, split_host
 from .userfiles import read_user_file
 
 PLAN_VERSION = 1
-RELEASE_MODES = ("registry", "to-dir", "from-dir")
-SAMPLES_SOURCES = ("files", "configmap", "cluster")
+
+
+class _Dataclass(Protocol):
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+_T = TypeVar("_T", bound=_Dataclass)
+#: Where the release's images go in the mirror when the admin names no repository (oc's examples use it).
+DEFAULT_TARGET_REPOSITORY = "ocp4/openshift4"
+DEFAULT_OUTPUT_DIR = "mirror-wizard-output"
+
+
+class ReleaseMode(StrEnum):
+    """How the release reaches the mirror: straight, or through removable media in two trips."""
+
+    REGISTRY = "registry"    # source registry → mirror registry
+    TO_DIR = "to-dir"        # source registry → removable medium (connected side)
+    FROM_DIR = "from-dir"    # removable medium → mirror registry (disconnected side)
+
+    @property
+    def uses_media(self) -> bool:
+        return self is not ReleaseMode.REGISTRY
+
+    @property
+    def reads_source(self) -> bool:
+        """Reads the release from its registry (every mode but the upload from the medium)."""
+        return self is not ReleaseMode.FROM_DIR
+
+    @property
+    def writes_mirror(self) -> bool:
+        """Ends in the mirror registry (every mode but the trip to the medium)."""
+        return self is not ReleaseMode.TO_DIR
+
+
+class SamplesSource(StrEnum):
+    """Where the samples operator's image streams are read from."""
+
+    FILES = "files"          # ImageStream files or directories
+    CONFIGMAP = "configmap"  # the imagestreamtag-to-image config map
+    CLUSTER = "cluster"      # the logged-in cluster, with oc
+
+
+RELEASE_MODES = tuple(ReleaseMode)
+SAMPLES_SOURCES = tuple(SamplesSource)
+
+
+def default_target(mirror: str) -> str:
+    """The release's repository in ``mirror`` when the plan names none."""
+    return f"{mirror}/{DEFAULT_TARGET_REPOSITORY}"
 
 
 @dataclass
@@ -44,10 +91,29 @@ class ReleaseChoice:
     channel: str | None = None
     version: str | None = None
     architecture: str = "x86_64"
-    mode: str = "registry"
+    mode: ReleaseMode = ReleaseMode.REGISTRY
     target: str = ""
     directory: str | None = None
     to_release_image: str | None = None
+
+    def __post_init__(self) -> None:
+        # A plan file, a test or a flag gives the mode as text: keep the vocabulary, refuse nothing here
+        # (validate_plan says which key is wrong and what is allowed).
+        if not isinstance(self.mode, ReleaseMode) and self.mode in RELEASE_MODES:
+            self.mode = ReleaseMode(self.mode)
+
+    @property
+    def uses_media(self) -> bool:
+        return self.mode in RELEASE_MODES and ReleaseMode(self.mode).uses_media
+
+    @property
+    def reads_source(self) -> bool:
+        return self.mode != ReleaseMode.FROM_DIR
+
+    @property
+    def chosen(self) -> bool:
+        """Something to mirror: a source, or (from-dir) the medium."""
+        return bool(self.source) or self.mode == ReleaseMode.FROM_DIR
 
 
 @dataclass
@@ -55,11 +121,20 @@ class SamplesChoice:
     """``paths``: every file or directory the streams are read from, merged (the config map plus the
     jenkins stream files, say), as ``samples --imagestreams`` takes them."""
 
-    source: str = "files"
+    source: SamplesSource = SamplesSource.FILES
     paths: list[str] = field(default_factory=list)
     mirror: str = ""
     include: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, SamplesSource) and self.source in SAMPLES_SOURCES:
+            self.source = SamplesSource(self.source)
+
+    @property
+    def chosen(self) -> bool:
+        """Streams to mirror: files named, or the cluster to read them from."""
+        return bool(self.paths) or self.source == SamplesSource.CLUSTER
 
     @property
     def path(self) -> str | None:
@@ -76,6 +151,10 @@ class Options:
     max_per_registry: int = 6
     skip_missing: bool = False
     continue_on_error: bool = False
+    # Seconds without a byte before a transfer counts as stalled (retried, then reported).
+    stall_timeout: float = 60.0
+    # Token services on other hosts that may receive the registry password (see core.registry.auth).
+    auth_hosts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,14 +165,41 @@ class Plan:
     release: ReleaseChoice | None = None
     samples: SamplesChoice | None = None
     options: Options = field(default_factory=Options)
-    output_dir: str = "mirror-wizard-output"
+    output_dir: str = DEFAULT_OUTPUT_DIR
     idms_file: str | None = None
     version: int = PLAN_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # Plain text in the YAML (a StrEnum would be dumped as a Python object).
+        for section, key in (("release", "mode"), ("samples", "source")):
+            if data[section] is not None:
+                data[section][key] = str(data[section][key])
         order = ["version", "auth_file", "idms_file", "mirror", "registries", "release", "samples", "options", "output_dir"]
         return {key: data[key] for key in order}
+
+    @property
+    def release_mode(self) -> ReleaseMode | None:
+        return ReleaseMode(self.release.mode) if self.release is not None else None
+
+    @property
+    def uses_media(self) -> bool:
+        """The release goes through removable media (either trip)."""
+        return self.release is not None and self.release.uses_media
+
+    @property
+    def media_directory(self) -> Path | None:
+        """The removable medium's directory, when the plan uses one."""
+        if self.release is None or not self.release.uses_media or not self.release.directory:
+            return None
+        return Path(self.release.directory)
+
+    @property
+    def release_target(self) -> str:
+        """The release's repository in the mirror: the plan's, or the default one."""
+        if self.release is not None and self.release.target:
+            return self.release.target
+        return default_target(self.mirror.registry) if self.mirror.registry else ""
 
     def ca_files(self) -> list[str]:
         found = [self.mirror.ca_file] + [r.ca_file for r in self.registries]
@@ -106,7 +212,7 @@ class Plan:
         return hosts
 
 
-def _section(cls: type, value: Any, where: str) -> Any:
+def _section(cls: type[_T], value: Any, where: str) -> _T:
     if not isinstance(value, dict):
         raise PlanError(f"{where} must be a mapping of keys, not {type(value).__name__}")
     known = {f.name for f in fields(cls)}
@@ -131,6 +237,8 @@ def _key_name(key: Any) -> str:
 
 def _check_type(value: Any, expected: str, where: str) -> None:
     optional = "None" in expected
+    if expected in ("ReleaseMode", "SamplesSource"):  # written as text in the plan file
+        expected = "str"
     if value is None:
         if not optional:
             raise PlanError(f"{where} must not be empty")
@@ -139,6 +247,8 @@ def _check_type(value: Any, expected: str, where: str) -> None:
         raise PlanError(f"{where} must be text, not {value!r}")
     if expected.startswith("bool") and not isinstance(value, bool):
         raise PlanError(f"{where} must be true or false, not {value!r}")
+    if expected.startswith("float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise PlanError(f"{where} must be a number, not {value!r}")
     if expected.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
         raise PlanError(f"{where} must be a whole number, not {value!r}")
     if expected.startswith("list[str]") and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
@@ -187,7 +297,7 @@ def plan_from_dict(data: Any, where: str = "plan") -> Plan:
         release=_section(ReleaseChoice, data["release"], f"{where}.release") if data.get("release") else None,
         samples=_samples_section(data["samples"], f"{where}.samples") if data.get("samples") else None,
         options=_section(Options, options, f"{where}.options"),
-        output_dir=data.get("output_dir") or "mirror-wizard-output",
+        output_dir=data.get("output_dir") or DEFAULT_OUTPUT_DIR,
     )
     validate_plan(plan, where)
     return plan
@@ -200,23 +310,25 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
     _host(plan.mirror.registry, f"{where}.mirror.registry")
     if not 1 <= plan.options.max_per_registry <= 64:
         raise PlanError(f"{where}.options.max_per_registry must be between 1 and 64")
+    if not 1 <= plan.options.stall_timeout <= 3600:
+        raise PlanError(f"{where}.options.stall_timeout must be between 1 and 3600 seconds")
     release = plan.release
     if release is not None:
         if release.mode not in RELEASE_MODES:
             raise PlanError(f"{where}.release.mode is {release.mode!r}; use one of {', '.join(RELEASE_MODES)}")
-        if release.mode != "from-dir" and not release.source:
+        if release.reads_source and not release.source:
             raise PlanError(f"{where}.release.source is empty: give the release pull spec")
-        if release.mode in ("to-dir", "from-dir") and not release.directory:
+        if release.uses_media and not release.directory:
             raise PlanError(f"{where}.release.directory is needed for mode {release.mode}")
-        if release.mode != "to-dir" and not release.target:
+        if release.mode != ReleaseMode.TO_DIR and not release.target:
             raise PlanError(f"{where}.release.target is empty: give the mirror repository, e.g. "
-                            f"{plan.mirror.registry}/ocp4/openshift4")
+                            f"{default_target(plan.mirror.registry)}")
         _check_release_names(release, plan.mirror.registry, f"{where}.release")
     samples = plan.samples
     if samples is not None:
         if samples.source not in SAMPLES_SOURCES:
             raise PlanError(f"{where}.samples.source is {samples.source!r}; use one of {', '.join(SAMPLES_SOURCES)}")
-        if samples.source != "cluster" and not samples.paths:
+        if samples.source != SamplesSource.CLUSTER and not samples.paths:
             raise PlanError(f"{where}.samples.paths is empty: list the image stream files or directories, "
                             "or the imagestreamtag-to-image config map")
         for number, item in enumerate(samples.paths):
@@ -231,7 +343,7 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
 
 def _check_release_names(release: ReleaseChoice, mirror: str, where: str) -> None:
     """Names that would only fail after the source was read: refuse them when the plan loads."""
-    example = f"{mirror}/ocp4/openshift4"
+    example = default_target(mirror)
     if release.target:
         try:
             parse_repository(release.target)
@@ -246,7 +358,7 @@ def _check_release_names(release: ReleaseChoice, mirror: str, where: str) -> Non
             raise PlanError(f"{where}.to_release_image: {exc.message}") from None
         if ref.digest:
             raise PlanError(f"{where}.to_release_image is {release.to_release_image!r}: give a tag, not a digest")
-    if release.source and release.mode != "from-dir" and not release.source.startswith(("oci:", "file://")):
+    if release.source and release.reads_source and not release.source.startswith(("oci:", "file://")):
         try:
             parse_reference(release.source)
         except ReferenceFormatError as exc:
@@ -278,20 +390,5 @@ def save_plan(plan: Plan, path: str | Path) -> Path:
     path = Path(path)
     text = "# mirror-wizard plan: run it with `mirror-wizard run " + path.name + "`\n"
     text += yaml.safe_dump(plan.to_dict(), sort_keys=False)
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise LocalStorageError(f"cannot save the plan to {path}: {exc.strerror or exc}; "
-                                "choose a folder you can write to") from None
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # The plan names the auth file but never holds a secret: readable like any document.
+    return atomic_write(path, text, hint="choose a folder you can write to")

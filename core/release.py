@@ -16,7 +16,6 @@ import asyncio
 import json
 import platform
 import secrets
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +41,10 @@ from .errors import (
     ReleaseError,
 )
 from .extract import extract_file, read_members, scan_tar, stamp_release
+from .fsio import atomic_write
 from .layout import OCILayout
 from .manifest import Manifest, openshift_arch
+from .media import source_blobs
 from .reference import (
     ImageReference,
     is_digest,
@@ -75,7 +76,7 @@ class ReleaseInfo:
     digest: str                  # the release image's manifest digest (kept unchanged by a mirror)
     version: str
     architecture: str            # x86_64, aarch64, ... or multi for a manifest list release
-    metadata: dict               # release-metadata as found (kind, version, previous, metadata.url)
+    metadata: dict[str, Any]     # release-metadata as found (kind, version, previous, metadata.url)
     components: dict[str, str]   # component name → pull spec by digest, as image-references says
     source_repository: str       # the release's own repository (the source in mirror instructions)
     component_repository: str    # the repository most components live in
@@ -153,7 +154,7 @@ def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[
     return name, dict(sorted(components.items()))
 
 
-def parse_release_metadata(data: bytes, where: str = RELEASE_METADATA) -> dict:
+def parse_release_metadata(data: bytes, where: str = RELEASE_METADATA) -> dict[str, Any]:
     metadata = _load_structured(data, where)
     if not isinstance(metadata, dict):
         raise ReleaseError(f"{where} is not a JSON object")
@@ -205,10 +206,6 @@ async def _find_files(source: Source, image: Manifest, wanted: set[str], where: 
         if wanted.issubset(found):
             break
     return found
-
-
-def _location_text(location: Location) -> str:
-    return str(location)
 
 
 def _reference_location(pull_spec: str) -> Location:
@@ -286,32 +283,14 @@ def source_locations(info: ReleaseInfo) -> list[tuple[str, Location]]:
     return [(RELEASE_KEY, _release_location(info))] + [(n, _component_location(info, n)) for n in info.components]
 
 
-async def release_blobs(session: RegistrySession, info: ReleaseInfo) -> tuple[dict[str, int], int]:
-    """Every unique blob (digest → compressed size) of the release and its components, and the bytes
-    of their manifests."""
-    endpoints = Endpoints(session)
-
-    async def one(location: Location) -> tuple[dict[str, int], int]:
-        source, reference = endpoints.source(location)
-        top = await source.get_manifest(reference)
-        manifests = [top]
-        if top.is_index:
-            manifests += await asyncio.gather(*(source.get_manifest(d.digest) for d in top.children()))
-        blobs = {d.digest: d.size for m in manifests for d in m.blobs()}
-        return blobs, sum(len(m.raw) for m in manifests)
-
-    results = await asyncio.gather(*(one(loc) for _, loc in source_locations(info)))
-    blobs: dict[str, int] = {}
-    manifest_bytes = 0
-    for found, size in results:
-        blobs.update(found)
-        manifest_bytes += size
-    return blobs, manifest_bytes
+def release_sources(info: ReleaseInfo) -> list[Location]:
+    """Where every image of the release is read (for sizes and space checks)."""
+    return [location for _, location in source_locations(info)]
 
 
 async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: str | None = None) -> SizeReport:
     """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already."""
-    blobs, manifest_bytes = await release_blobs(session, info)
+    blobs, manifest_bytes = await source_blobs(session, release_sources(info))
     present: int | None = None
     if to_repo:
         if to_repo.startswith(("oci:", "file://")):
@@ -321,7 +300,7 @@ async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: 
             target = parse_repository(to_repo)
             client = session.client(target.registry)
             found = await asyncio.gather(*(client.blob_exists(target.repository, d, push_scope=False) for d in blobs))
-            present = sum(size for (digest, size), ok in zip(blobs.items(), found) if ok)
+            present = sum(size for (digest, size), ok in zip(blobs.items(), found, strict=True) if ok)
     return SizeReport(images=len(info.components) + 1, blobs=len(blobs), total_bytes=sum(blobs.values()),
                       present_bytes=present, manifest_bytes=manifest_bytes)
 
@@ -330,28 +309,6 @@ def _dir_of(text: str) -> Path:
     for prefix in ("oci:", "file://"):
         text = text.removeprefix(prefix)
     return Path(text.split(":", 1)[0])
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-async def check_dir_space(session: RegistrySession, info: ReleaseInfo, directory: Path,
-                          reserve: int = 16 << 20) -> tuple[int, int]:
-    """(bytes still to write, bytes free) for a --to-dir run; LocalStorageError when it cannot fit."""
-    blobs, manifest_bytes = await release_blobs(session, info)
-    layout = OCILayout(directory)
-    needed = layout.missing_bytes(blobs) + manifest_bytes
-    free = layout.free_bytes()
-    if needed and needed + reserve > free:
-        raise LocalStorageError(
-            f"{directory} needs {human_size(needed)} more for release {info.version} but only "
-            f"{human_size(free)} is free; free some space or choose another directory")
-    return needed, free
 
 
 # -- tasks -------------------------------------------------------------------------------------------
@@ -411,7 +368,7 @@ def _forget_incomplete(info: ReleaseInfo, directory: Path) -> list[str]:
     digests = {RELEASE_KEY: info.digest} | {n: s.rsplit("@", 1)[1] for n, s in info.components.items()}
     forgotten = []
     for name, digest in digests.items():
-        if layout.has_blob(digest) and not _complete_in(layout, digest):
+        if layout.has_blob(digest) and not complete_in_layout(layout, digest):
             layout.remove_blob(digest)  # validated digest, no link followed
             forgotten.append(name or "release")
     return forgotten
@@ -426,7 +383,7 @@ def from_dir_tasks(info: ReleaseInfo, directory: Path, to_repo: str, to_release_
 
 # -- the record in a mirror directory -------------------------------------------------------------
 
-def _read_record(directory: Path) -> dict:
+def _read_record(directory: Path) -> dict[str, Any]:
     path = Path(directory) / RECORD_FILE
     try:
         raw = path.read_bytes()
@@ -455,7 +412,7 @@ def _read_record(directory: Path) -> dict:
     return data
 
 
-def _record_for_digest(directory: Path, digest: str) -> dict | None:
+def _record_for_digest(directory: Path, digest: str) -> dict[str, Any] | None:
     try:
         records = _read_record(directory)["releases"]
     except ReleaseError:
@@ -479,18 +436,11 @@ def write_release_record(info: ReleaseInfo, directory: Path) -> Path:
     data["releases"] = [r for r in data["releases"] if isinstance(r, dict) and r.get("name") != entry["name"]]
     data["releases"].append(entry)
     path = directory / RECORD_FILE
-    try:
-        with tempfile.NamedTemporaryFile("w", dir=directory, prefix=f".{RECORD_FILE}.", delete=False,
-                                         encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        Path(handle.name).replace(path)
-    except OSError as exc:
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
     return path
 
 
-def releases_in_dir(directory: Path) -> list[dict]:
+def releases_in_dir(directory: Path) -> list[dict[str, Any]]:
     return [r for r in _read_record(Path(directory))["releases"] if isinstance(r, dict)]
 
 
@@ -527,7 +477,7 @@ async def load_release_from_dir(session: RegistrySession, directory: Path, relea
     info.layout = str(directory)
     info.source_repository = str(record.get("source_repository") or "")
     info.layout_names = dict(record.get("layout_names") or {})
-    missing = [n for n, spec in info.components.items() if not _complete_in(layout, spec.rsplit("@", 1)[1])]
+    missing = [n for n, spec in info.components.items() if not complete_in_layout(layout, spec.rsplit("@", 1)[1])]
     if missing:
         raise ReleaseError(f"{directory} holds {len(info.components) - len(missing)} of {len(info.components)} "
                            f"component images of release {info.version} (missing: {', '.join(missing[:5])}"
@@ -535,7 +485,7 @@ async def load_release_from_dir(session: RegistrySession, directory: Path, relea
     return info
 
 
-def _complete_in(layout: OCILayout, digest: str) -> bool:
+def complete_in_layout(layout: OCILayout, digest: str) -> bool:
     """Every blob of the image is there at its size (the upload from the directory hashes each one)."""
     return layout.image_complete(digest, verify=False)
 
@@ -622,7 +572,6 @@ __all__ = [
     "RECORD_FILE",
     "ReleaseInfo",
     "SizeReport",
-    "check_dir_space",
     "extract_command",
     "from_dir_tasks",
     "layout_name",
@@ -631,7 +580,7 @@ __all__ = [
     "measure_release",
     "parse_image_references",
     "parse_release_metadata",
-    "release_blobs",
+    "release_sources",
     "release_tasks",
     "releases_in_dir",
     "to_dir_tasks",

@@ -1,39 +1,35 @@
-"""Carry out a whole plan headless: the release and the samples in one copy graph (shared blobs move
-once), then write every manifest the cluster needs, and the runbook.
+"""From a plan to a copy: everything a run computes before the first blob moves (the release in any
+mode, the samples, the CA documents, the removable medium made ready), and the documents written after.
 
-The wizard's Mirror and Done steps call the same functions, so a plan saved from the wizard and run
-with ``mirror-wizard run`` does exactly what the wizard would have done.
+The one entry point front ends call is :mod:`core.orchestrate` (sessions, then prepare, copy, report);
+this module is its preparation half, also used alone by the runbook and the wizard's Done step.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .authfile import AuthFile, load_auth
-from .copier import Copier, CopyOptions, CopyResult, CopyTask, EventSink
-from .endpoints import Endpoints, LayoutLocation, Location, RegistryLocation
-from .errors import InputError, LocalStorageError, MirrorError
+from .copier import CopyResult, CopyTask
+from .endpoints import LayoutLocation, Location
+from .errors import InputError
+from .fsio import atomic_write
 from .layout import OCILayout
-from .plan import Plan
+from .media import MediaSpace, check_media_space
+from .plan import Plan, ReleaseMode, SamplesSource
 from .registry import RegistrySession
 from .runbook import RunbookParts, render_runbook
-from .tlsconfig import TLSOptions
+from .samples import samples_layout_name
 
-SPACE_RESERVE = 16 << 20  # head room on the medium for index rewrites and temporary files
+if TYPE_CHECKING:
+    from .ca import CAManifests
+    from .mirror_config import MirrorInstructions
+    from .release import ReleaseInfo
+    from .samples import SamplesPlan, SampleStream
 
-
-@dataclass
-class MediaSpace:
-    """Bytes a to-dir run still has to write to the removable medium, and what is free there."""
-
-    directory: Path
-    needed: int
-    free: int
+__all__ = ["MediaSpace", "Prepared", "RunResult", "prepare", "prepare_ca", "prepare_media", "prepare_release",
+           "prepare_samples", "samples_layout_name", "samples_tasks_for", "write_outputs", "write_text"]
 
 
 @dataclass
@@ -41,22 +37,24 @@ class Prepared:
     """Everything computed from a plan before copying."""
 
     plan: Plan
-    release: Any = None            # core.release.ReleaseInfo
+    release: ReleaseInfo | None = None
     release_tasks: list[CopyTask] = field(default_factory=list)
-    instructions: Any = None       # core.mirror_config.MirrorInstructions
-    samples: Any = None            # core.samples.SamplesPlan
+    instructions: MirrorInstructions | None = None
+    samples: SamplesPlan | None = None
     samples_tasks: list[CopyTask] = field(default_factory=list)
-    ca: Any = None                 # core.ca.CAManifests
+    ca: CAManifests | None = None
     space: MediaSpace | None = None
+    image_tasks: list[CopyTask] = field(default_factory=list)  # plain SRC → DST copies (image mirror)
 
     @property
     def tasks(self) -> list[CopyTask]:
-        return self.release_tasks + self.samples_tasks
+        return self.release_tasks + self.samples_tasks + self.image_tasks
 
     def runbook_parts(self, plan_file: str | None = None) -> RunbookParts:
         info = self.release
         return RunbookParts(
-            release_version=getattr(info, "version", None), release_architecture=getattr(info, "architecture", None),
+            release_version=info.version if info is not None else None,
+            release_architecture=info.architecture if info is not None else None,
             release_components=len(info.components) if info is not None else None,
             instructions=self.instructions, samples=self.samples, ca=self.ca, plan_file=plan_file,
         )
@@ -73,75 +71,52 @@ class RunResult:
         return self.copy is None or self.copy.ok
 
 
-def tls_for(plan: Plan) -> TLSOptions:
-    return TLSOptions(ca_files=tuple(plan.ca_files()), insecure_hosts=tuple(plan.insecure_hosts()))
-
-
-def auth_for(plan: Plan) -> AuthFile:
-    return load_auth(plan.auth_file)
-
-
-def source_mirrors_for(plan: Plan) -> list[tuple[str, str]]:
-    if not plan.idms_file:
-        return []
-    from .mirror_config import load_mirror_sets
-
-    return load_mirror_sets(plan.idms_file)
-
-
-def session_for(plan: Plan) -> RegistrySession:
-    return RegistrySession(auth=auth_for(plan), tls=tls_for(plan), max_per_registry=plan.options.max_per_registry,
-                           source_mirrors=source_mirrors_for(plan))
-
-
-def _load_sample_streams(plan: Plan) -> list[Any]:
+def load_sample_streams(plan: Plan, oc: str = "oc") -> list[SampleStream]:
+    """The image streams the plan's samples section names (files, or the cluster through oc)."""
     from .samples import load_from_cluster, load_streams_from
 
     choice = plan.samples
     assert choice is not None
-    if choice.source == "cluster":
-        return load_from_cluster()
+    if choice.source == SamplesSource.CLUSTER:
+        return load_from_cluster(oc)
     try:
         return load_streams_from(choice.paths)
     except InputError as exc:  # say which plan key holds the file at fault
         raise type(exc)(f"plan samples.paths: {exc.message}", hint=exc.hint) from None
 
 
-def prepare_samples(plan: Plan) -> tuple[Any, list[CopyTask]]:
+def prepare_samples(plan: Plan, *, oc: str = "oc") -> tuple[SamplesPlan | None, list[CopyTask]]:
     """The samples plan and its copies: straight to the mirror, or through the plan's removable medium."""
     if plan.samples is None:
         return None, []
-    from .samples import plan_samples
-
-    choice = plan.samples
-    samples = plan_samples(_load_sample_streams(plan), choice.mirror or plan.mirror.registry,
-                           include=choice.include or None, skip=choice.skip or None,
-                           auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
+    samples = samples_plan_for(plan, load_sample_streams(plan, oc))
     return samples, samples_tasks_for(plan, samples.tasks())
 
 
-def samples_layout_name(source: Location) -> str:
-    """A samples image's name in the OCI layout: its full source reference, so it can be found again
-    (``skopeo inspect oci:DIR:registry.redhat.io/ubi9/ruby-33:latest``) and the upload side, which
-    plans the same streams, knows every name without any record."""
-    if isinstance(source, RegistryLocation):
-        return str(source.ref)
-    return source.name
+def samples_plan_for(plan: Plan, streams: list[SampleStream]) -> SamplesPlan:
+    """The samples plan (mapping, samplesRegistry, skippedImagestreams) for the plan's choices."""
+    from .samples import plan_samples
+
+    choice = plan.samples
+    assert choice is not None
+    return plan_samples(streams, choice.mirror or plan.mirror.registry,
+                        include=choice.include or None, skip=choice.skip or None,
+                        auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
 
 
 def samples_tasks_for(plan: Plan, direct: list[CopyTask]) -> list[CopyTask]:
     """to-dir: each image from its registry into the release's layout; from-dir: from that layout to the
     same destination a direct mirror uses. Otherwise the direct copies as they are."""
     release = plan.release
-    if release is None or release.mode == "registry" or not release.directory:
+    directory = plan.media_directory
+    if release is None or directory is None:
         return direct
-    directory = Path(release.directory)
-    if release.mode == "to-dir":
+    if release.mode == ReleaseMode.TO_DIR:
         return [CopyTask(t.source, LayoutLocation(directory, samples_layout_name(t.source))) for t in direct]
     return [CopyTask(LayoutLocation(directory, samples_layout_name(t.source)), t.destination) for t in direct]
 
 
-def prepare_ca(plan: Plan) -> Any:
+def prepare_ca(plan: Plan) -> CAManifests | None:
     if not plan.mirror.ca_file:
         return None
     from .ca import ca_manifests, load_ca_bundle
@@ -155,7 +130,10 @@ def prepare_ca(plan: Plan) -> Any:
     return ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)
 
 
-async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, list[CopyTask], Any]:
+async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: str | None = None
+                          ) -> tuple[ReleaseInfo | None, list[CopyTask], MirrorInstructions | None]:
+    """The release, its copies in the plan's mode, and (when the plan names a target) the cluster's
+    mirror instructions. ``dir_release``: which release of the medium (from-dir, when it holds several)."""
     release = plan.release
     if release is None:
         return None, [], None
@@ -163,12 +141,12 @@ async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, li
     from .mirror_config import release_mirror_instructions
 
     directory = Path(release.directory or "")
-    if release.mode == "from-dir":
-        info = await release_module.load_release_from_dir(session, directory)
+    if release.mode == ReleaseMode.FROM_DIR:
+        info = await release_module.load_release_from_dir(session, directory, dir_release)
         tasks = release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)
     else:
         info = await release_module.load_release(session, release.source)
-        if release.mode == "to-dir":
+        if release.mode == ReleaseMode.TO_DIR:
             # Only the task list here: recording the release on the medium is prepare_media's, which a
             # dry run and the runbook never call.
             tasks = release_module.to_dir_tasks(info, directory, prepare=False)
@@ -180,94 +158,58 @@ async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, li
     return info, tasks, instructions
 
 
-async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = False) -> Prepared:
+async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = False, dir_release: str | None = None,
+                  oc: str = "oc") -> Prepared:
     """Everything a run needs. ``read_only`` (a dry run, the runbook): compute only, and never write to
     or delete from the removable medium; otherwise a to-dir plan's medium is checked for space and
     made ready (see :func:`prepare_media`)."""
     prepared = Prepared(plan)
-    prepared.samples, prepared.samples_tasks = prepare_samples(plan)
+    prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc)
     prepared.ca = prepare_ca(plan)
-    prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(plan, session)
+    prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(
+        plan, session, dir_release=dir_release)
     if not read_only:
         await prepare_media(prepared, session)
     return prepared
 
 
-def _media_directory(plan: Plan) -> Path | None:
-    release = plan.release
-    if release is None or release.mode != "to-dir" or not release.directory:
-        return None
-    return Path(release.directory)
+def _to_media_directory(plan: Plan) -> Path | None:
+    """The medium a to-dir plan writes to (None for every other plan)."""
+    return plan.media_directory if plan.release is not None and plan.release.mode == ReleaseMode.TO_DIR else None
 
 
-async def _source_blobs(endpoints: Endpoints, location: Location) -> tuple[dict[str, int], int]:
-    """(digest → size of every blob, bytes of the manifests) of one source image."""
-    source, reference = endpoints.source(location)
-    top = await source.get_manifest(reference)
-    manifests = [top]
-    if top.is_index:
-        manifests += await asyncio.gather(*(source.get_manifest(d.digest) for d in top.children()))
-    return {d.digest: d.size for m in manifests for d in m.blobs()}, sum(len(m.raw) for m in manifests)
-
-
-async def check_media_space(prepared: Prepared, session: RegistrySession,
-                            reserve: int = SPACE_RESERVE) -> MediaSpace | None:
+async def check_space(prepared: Prepared, session: RegistrySession) -> MediaSpace | None:
     """For a to-dir plan: what the copy still has to write (release and samples, shared blobs once)
     against the free space; LocalStorageError before anything is copied when it cannot fit."""
-    directory = _media_directory(prepared.plan)
+    directory = _to_media_directory(prepared.plan)
     if directory is None:
         return None
-    endpoints = Endpoints(session)
-    sources = [t.source for t in prepared.tasks if isinstance(t.destination, LayoutLocation)]
-    found = await asyncio.gather(*(_source_blobs(endpoints, s) for s in sources), return_exceptions=True)
-    blobs: dict[str, int] = {}
-    manifest_bytes = 0
-    for item in found:
-        if isinstance(item, MirrorError):
-            continue  # an image that cannot be read: the copy reports it (or skips it) as it should
-        if isinstance(item, BaseException):
-            raise item
-        blobs.update(item[0])
-        manifest_bytes += item[1]
-    layout = OCILayout(directory)
-    space = MediaSpace(directory, layout.missing_bytes(blobs) + manifest_bytes, layout.free_bytes())
-    if space.needed and space.needed + reserve > space.free:
-        from .release import human_size
-
-        raise LocalStorageError(
-            f"{directory} needs {human_size(space.needed)} more for this plan's images but only "
-            f"{human_size(space.free)} is free; free some space or set another release.directory in the plan")
-    return space
+    sources: list[Location] = [t.source for t in prepared.tasks if isinstance(t.destination, LayoutLocation)]
+    return await check_media_space(session, directory, sources, what="this plan's images",
+                                   fix="set another release.directory in the plan")
 
 
 def _forget_incomplete_samples(directory: Path, tasks: list[CopyTask]) -> None:
     """A samples image in the layout whose blobs are not all there (a damaged medium) loses its manifest,
     so the copy writes it again instead of counting it as done (as core.release does for the release)."""
+    from .release import complete_in_layout
+
     layout = OCILayout(directory)
     if not layout.exists():
         return
     names = {t.destination.name for t in tasks if isinstance(t.destination, LayoutLocation)}
     for entry in layout.entries():
-        if entry.name in names and layout.has_blob(entry.digest) and not _complete_in(layout, entry.digest):
+        if entry.name in names and layout.has_blob(entry.digest) and not complete_in_layout(layout, entry.digest):
             layout.remove_blob(entry.digest)  # validated digest, no link followed
-
-
-def _complete_in(layout: OCILayout, digest: str) -> bool:
-    try:
-        top = layout.get_manifest(digest)
-        manifests = [top] + [layout.get_manifest(d.digest) for d in top.children()]
-    except MirrorError:
-        return False
-    return all(layout.has_blob(d.digest, d.size) for m in manifests for d in m.blobs())
 
 
 async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
     """Before a real to-dir copy: fail early when short of space, then record the release on the medium
     and forget damaged images. The only place that writes to the medium before the copy."""
-    directory = _media_directory(prepared.plan)
+    directory = _to_media_directory(prepared.plan)
     if directory is None:
         return
-    prepared.space = await check_media_space(prepared, session)
+    prepared.space = await check_space(prepared, session)
     if prepared.release is not None:
         from .release import to_dir_tasks
 
@@ -276,21 +218,9 @@ async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Atomic: an interrupted run never leaves half a YAML file for someone to apply. Any file error is
-    one LocalStorageError naming the path."""
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # documents for people and oc, no secrets: not mkstemp's private 0600
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write to") from None
-    return path
+    """A document for people and oc (no secret in it), written atomically: an interrupted run never
+    leaves half a YAML file for someone to apply."""
+    return atomic_write(path, text, hint="choose a folder you can write to")
 
 
 def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
@@ -306,24 +236,3 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
         written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml()))
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written
-
-
-async def _copy(tasks: list[CopyTask], session: RegistrySession, options: CopyOptions,
-                on_event: EventSink | None, cancel: asyncio.Event | None) -> CopyResult:
-    return await Copier(session, options, on_event=on_event, cancel=cancel).run(tasks)
-
-
-async def run_plan(plan: Plan, *, dry_run: bool = False, on_event: EventSink | None = None,
-                   cancel: asyncio.Event | None = None, write: bool = True) -> RunResult:
-    """The whole plan. A dry run reads sources and the medium but writes nothing anywhere."""
-    async with session_for(plan) as session:
-        prepared = await prepare(plan, session, read_only=dry_run)
-        if not prepared.tasks:
-            raise InputError("the plan has nothing to mirror: choose a release or some image streams")
-        if dry_run:  # the same early answer on space a real run would give
-            prepared.space = await check_media_space(prepared, session)
-        options = CopyOptions(skip_missing=plan.options.skip_missing, continue_on_error=plan.options.continue_on_error,
-                              dry_run=dry_run)
-        result = await _copy(prepared.tasks, session, options, on_event, cancel)
-    outputs = write_outputs(prepared) if write and result.ok and not dry_run else []
-    return RunResult(prepared, result, outputs)

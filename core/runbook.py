@@ -13,11 +13,16 @@ placeholders where the secret goes.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .plan import Plan
+from .plan import Plan, ReleaseMode
+from .text import human_bytes, shell_quote
+
+if TYPE_CHECKING:
+    from .ca import CAManifests
+    from .mirror_config import MirrorInstructions
+    from .samples import SamplesPlan
 
 PRODUCT_REPO = "openshift-release-dev"
 RELEASE_NAME = "ocp-release"
@@ -35,9 +40,9 @@ class RunbookParts:
     release_architecture: str | None = None
     release_components: int | None = None
     release_bytes: int | None = None
-    instructions: Any = None          # core.mirror_config.MirrorInstructions
-    samples: Any = None               # core.samples.SamplesPlan
-    ca: Any = None                    # core.ca.CAManifests
+    instructions: MirrorInstructions | None = None
+    samples: SamplesPlan | None = None
+    ca: CAManifests | None = None
     plan_file: str | None = None      # the plan's path, for the `mirror-wizard run` lines
     extra_notes: list[str] = field(default_factory=list)
 
@@ -60,31 +65,18 @@ class _Context:
     def media(self) -> str | None:
         """The removable-media directory, when the plan goes through one."""
         release = self.plan.release
-        if release is None or release.mode == "registry":
+        if release is None or release.mode == ReleaseMode.REGISTRY:
             return None
         return release.directory or "<removable media path>"
-
-
-def _q(value: str) -> str:
-    return shlex.quote(value)
 
 
 def _code(text: str, lang: str = "") -> str:
     return f"```{lang}\n{text.rstrip()}\n```\n"
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1024
-    return f"{n} B"
-
-
 def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
     parts = parts or RunbookParts()
-    tls = "".join(f" --ca-file {_q(f)}" for f in plan.ca_files())
+    tls = "".join(f" --ca-file {shell_quote(f)}" for f in plan.ca_files())
     ctx = _Context(plan, parts, plan.auth_file or "<path to your merged pull secret>", tls,
                    parts.plan_file or "plan.yaml")
     out: list[str] = ["# Mirroring runbook", ""]
@@ -93,7 +85,7 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
             "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
             "running cluster (`oc login` as cluster-admin).", ""]
     if ctx.media is not None:
-        out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {_q(ctx.plan_file)}`.", ""]
+        out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {shell_quote(ctx.plan_file)}`.", ""]
     for section in (_host_section, _credentials_section, _release_section, _samples_copy_section,
                     _install_section, _ca_section, _samples_operator_section, _check_section):
         out += section(ctx)
@@ -111,7 +103,7 @@ def _host_section(ctx: _Context) -> list[str]:
     ca_file = ctx.plan.mirror.ca_file
     if ca_file:
         out += [f"The plan trusts it through the CA in `{ca_file}`; check both before copying:", "",
-                _code(f"mirror-wizard ca check --registry {ctx.mirror} --ca-file {_q(ca_file)}", "sh")]
+                _code(f"mirror-wizard ca check --registry {ctx.mirror} --ca-file {shell_quote(ca_file)}", "sh")]
     else:
         out += ["", "When it is signed by a private CA, name the CA file in the plan (mirror.ca_file) so every",
                 "command and the cluster trust it.", ""]
@@ -132,8 +124,8 @@ def _credentials_section(ctx: _Context) -> list[str]:
                   f'#   "auths": {{ "{mirror}": {{ "auth": "<that base64 text>", "email": "you@example.com" }} }}', "sh"),
             "With mirror-wizard (the password is read from standard input, never from the command line):", "",
             _code(f"mirror-wizard credentials add --pull-secret pull-secret.json --registry {mirror} \\\n"
-                  f"    --username <user_name> --password-stdin --remember -o {_q(auth)}\n"
-                  f"mirror-wizard credentials check -a {_q(auth)}{ctx.tls}", "sh")]
+                  f"    --username <user_name> --password-stdin --remember -o {shell_quote(auth)}\n"
+                  f"mirror-wizard credentials check -a {shell_quote(auth)}{ctx.tls}", "sh")]
 
 
 def _release_section(ctx: _Context) -> list[str]:
@@ -144,20 +136,21 @@ def _release_section(ctx: _Context) -> list[str]:
         return out + ["This plan mirrors no release.", ""]
     version = parts.release_version or release.version or "<release_version>"
     arch = parts.release_architecture or release.architecture
-    target = release.target or f"{plan.mirror.registry}/ocp4/openshift4"
+    target = plan.release_target
     registry, _, repository = target.partition("/")
     to_release = release.to_release_image or f"{target}:{version}-{arch}"
     if parts.release_components is not None:
-        size = f", {_human(parts.release_bytes)} of layers" if parts.release_bytes is not None else ""
+        size = f", {human_bytes(parts.release_bytes)} of layers" if parts.release_bytes is not None else ""
         out += [f"Release {version} ({arch}): {parts.release_components} component images{size}.", ""]
-    auth = _q(ctx.auth)
+    auth = shell_quote(ctx.auth)
     out += ["The variables the procedure uses:", "",
-            _code(f"OCP_RELEASE={_q(version)}\nLOCAL_REGISTRY={_q(registry)}\nLOCAL_REPOSITORY={_q(repository)}\n"
+            _code(f"OCP_RELEASE={shell_quote(version)}\nLOCAL_REGISTRY={shell_quote(registry)}\nLOCAL_REPOSITORY={shell_quote(repository)}\n"
                   f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={auth}\nRELEASE_NAME={RELEASE_NAME}\n"
-                  f"ARCHITECTURE={_q(arch)}" + (f"\nREMOVABLE_MEDIA_PATH={_q(release.directory)}" if release.directory else ""), "sh")]
+                  f"ARCHITECTURE={shell_quote(arch)}"
+                  + (f"\nREMOVABLE_MEDIA_PATH={shell_quote(release.directory)}" if release.directory else ""), "sh")]
     source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{version}-{arch}"
     to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
-    if release.mode == "registry":
+    if release.mode == ReleaseMode.REGISTRY:
         out += ["Mirror straight into the registry:", "",
                 _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from {source} --to {target} \\\n"
                       f"    --to-release-image {to_release}\n"
@@ -176,7 +169,7 @@ def _removable_media_release(ctx: _Context, source: str, target: str, to_release
     from .release import LAYOUT_REPOSITORY
 
     directory = ctx.media or "<removable media path>"
-    d, auth = _q(directory), _q(ctx.auth)
+    d, auth = shell_quote(directory), shell_quote(ctx.auth)
     release_name = f"{LAYOUT_REPOSITORY}:{tag}"
     select = f'select(startswith("{release_name}-"))'
     return [
@@ -207,7 +200,7 @@ def _samples_copy_section(ctx: _Context) -> list[str]:
                       "`Removed` (section 8), or mirror the streams you need later.", ""]
     sample_plan = ctx.parts.samples
     if sample_plan is None:
-        sources = " ".join(f"--imagestreams {_q(p)}" for p in samples.paths) or "--from-cluster"
+        sources = " ".join(f"--imagestreams {shell_quote(p)}" for p in samples.paths) or "--from-cluster"
         mirror = samples.mirror or ctx.mirror
         return out + ["Plan the copies (which images the chosen streams use, and where they land):", "",
                       _code(f"mirror-wizard samples plan {sources} --mirror {mirror} \\\n"
@@ -217,7 +210,7 @@ def _samples_copy_section(ctx: _Context) -> list[str]:
             "Images to copy (`SRC=DST`, saved as `samples-mapping.txt`):", "",
             _code(sample_plan.mapping_text() or "# nothing to copy")]
     if ctx.media is None:
-        out += [_code(f"mirror-wizard image mirror -a {_q(ctx.auth)}{ctx.tls} -f samples-mapping.txt\n"
+        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f samples-mapping.txt\n"
                       f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f samples-mapping.txt", "sh")]
     else:
         out += _removable_media_samples(ctx, sample_plan)
@@ -231,15 +224,15 @@ def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
     """The samples travel with the release, in the same layout, each named by its source reference."""
     from .endpoints import RegistryLocation
     from .reference import parse_reference
-    from .run import samples_layout_name
+    from .samples import samples_layout_name
 
-    directory, auth = ctx.media or "<removable media path>", _q(ctx.auth)
+    directory, auth = ctx.media or "<removable media path>", shell_quote(ctx.auth)
     to_dir, from_dir = [], []
     for src, dst in sample_plan.mapping:
-        layout = _q(f"oci:{directory}:{samples_layout_name(RegistryLocation(parse_reference(src)))}")
+        layout = shell_quote(f"oci:{directory}:{samples_layout_name(RegistryLocation(parse_reference(src)))}")
         to_dir.append(f"{SKOPEO_COPY} --src-authfile {auth} docker://{src} {layout}")
         from_dir.append(f"{SKOPEO_COPY} --dest-authfile {auth} {layout} docker://{dst}")
-    plan_file = _q(ctx.plan_file)
+    plan_file = shell_quote(ctx.plan_file)
     return [
         f"They travel on the removable media with the release: `mirror-wizard run {plan_file}` (mode to-dir)",
         "writes each image into the same directory, named by its source reference. On the mirror host, the",
@@ -256,7 +249,7 @@ def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
 def _install_section(ctx: _Context) -> list[str]:
     out = ["## 5. Install the cluster, or update a running one", ""]
     instructions = ctx.parts.instructions
-    pieces = ["pullSecret: '<the contents of {}>'".format(ctx.auth)]
+    pieces = [f"pullSecret: '<the contents of {ctx.auth}>'"]
     ca_pem = _ca_pem(ctx)
     if ctx.plan.mirror.ca_file or ca_pem:
         pem = ca_pem or "-----BEGIN CERTIFICATE-----\n<the contents of the CA file>\n-----END CERTIFICATE-----\n"
@@ -304,7 +297,7 @@ def _ca_section(ctx: _Context) -> list[str]:
     else:
         key = _configmap_key(registry)
         patch = json.dumps({"spec": {"additionalTrustedCA": {"name": CA_CONFIGMAP}}}, separators=(",", ":"))
-        out += [_code(f"oc create configmap {CA_CONFIGMAP} --from-file={key}={_q(ca_file)} -n openshift-config\n"
+        out += [_code(f"oc create configmap {CA_CONFIGMAP} --from-file={key}={shell_quote(ca_file)} -n openshift-config\n"
                       f"oc patch image.config.openshift.io/cluster --patch '{patch}' --type=merge", "sh")]
     return out
 

@@ -20,7 +20,6 @@ the one mirror host — both must be mirrored.
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
@@ -30,11 +29,13 @@ from typing import Any
 
 import yaml
 
-from .userfiles import read_user_file
 from .copier import CopyTask
-from .endpoints import RegistryLocation
+from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
+from .registry import RegistrySession
+from .text import shell_quote
+from .userfiles import read_user_file
 from .yamlout import dump_yaml
 
 CONFIG_RESOURCE = "configs.samples.operator.openshift.io/cluster"
@@ -156,7 +157,7 @@ def _parse_documents(path: Path) -> list[Any]:
     return documents
 
 
-def _objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict, str]]:
+def _objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict[str, Any], str]]:
     """Every object in a document, Lists flattened; each with a label for messages."""
     if depth > 8:  # Lists inside Lists: real files nest one or two, a hostile one thousands
         raise ImageStreamError(f"{where}: Lists nested more than 8 deep")
@@ -174,13 +175,13 @@ def _objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict, 
     yield document, where
 
 
-def _is_payload_stream(obj: dict) -> bool:
+def _is_payload_stream(obj: dict[str, Any]) -> bool:
     metadata = obj.get("metadata")
     annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
     return isinstance(annotations, dict) and any(str(k).startswith(PAYLOAD_ANNOTATION_PREFIX) for k in annotations)
 
 
-def _resolve(name: str, raw_tags: dict[str, dict], order: list[str], source: str) -> SampleStream:
+def _resolve(name: str, raw_tags: dict[str, dict[str, Any]], order: list[str], source: str) -> SampleStream:
     """Follow ImageStreamTag references inside the stream to a DockerImage; record what cannot resolve."""
     problems: list[str] = []
     tags: list[SampleTag] = []
@@ -196,7 +197,8 @@ def _resolve(name: str, raw_tags: dict[str, dict], order: list[str], source: str
             continue
         reference_to = target
         seen = [tag_name]
-        current = target
+        # Hostile input may leave a name out: text always, so a missing one is a problem, not a crash.
+        current = str(target or "")
         spec: str | None = None
         while True:
             stream_part, sep, tag_part = current.rpartition(":")
@@ -219,12 +221,12 @@ def _resolve(name: str, raw_tags: dict[str, dict], order: list[str], source: str
             if nxt.get("kind") != "ImageStreamTag":
                 problems.append(f"{name}:{tag_name} ends at a {nxt.get('kind')}, which names no image to mirror")
                 break
-            current = nxt.get("name")
+            current = str(nxt.get("name") or "")
         tags.append(SampleTag(tag_name, spec, reference_to))
     return SampleStream(name, tags, source, problems)
 
 
-def _stream_from_object(obj: dict, where: str, source: str) -> SampleStream:
+def _stream_from_object(obj: dict[str, Any], where: str, source: str) -> SampleStream:
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
@@ -235,7 +237,7 @@ def _stream_from_object(obj: dict, where: str, source: str) -> SampleStream:
     raw_list = spec.get("tags") or []
     if not isinstance(raw_list, list):
         raise ImageStreamError(f"{where}: spec.tags of image stream {name!r} is not a list")
-    raw_tags: dict[str, dict] = {}
+    raw_tags: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     for index, tag in enumerate(raw_list):
         if not isinstance(tag, dict) or not isinstance(tag.get("name"), str) or not tag["name"]:
@@ -331,7 +333,7 @@ def split_configmap_key(key: str) -> tuple[str, str]:
     return stream, tag
 
 
-def _streams_from_configmap(obj: dict, where: str, path: Path) -> list[SampleStream]:
+def _streams_from_configmap(obj: dict[str, Any], where: str, path: Path) -> list[SampleStream]:
     data = obj.get("data")
     if data is None:
         data = {}
@@ -391,7 +393,8 @@ def load_from_cluster(oc: str = "oc") -> list[SampleStream]:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=OC_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise ToolError(f"'oc get imagestreams -n openshift' did not answer within {OC_TIMEOUT}s; check the cluster connection") from None
+        raise ToolError(f"'oc get imagestreams -n openshift' did not answer within {OC_TIMEOUT}s; "
+                        "check the cluster connection") from None
     except OSError as exc:
         raise ToolError(f"cannot run {oc}: {exc.strerror or exc}") from None
     if done.returncode != 0:
@@ -424,7 +427,7 @@ class SamplesPlan:
     included: list[str]
     skipped: list[str]
     mapping: list[tuple[str, str]]  # (source, what the operator will pull from the mirror)
-    config_patch: dict
+    config_patch: dict[str, Any]
     commands: list[str]
     notes: list[str]
 
@@ -438,7 +441,7 @@ class SamplesPlan:
             lines.append(f"{source}={destination}")
         return "".join(line + "\n" for line in lines)
 
-    def config_object(self) -> dict:
+    def config_object(self) -> dict[str, Any]:
         return {"apiVersion": CONFIG_API_VERSION, "kind": "Config", "metadata": {"name": "cluster"},
                 **self.config_patch}
 
@@ -454,11 +457,6 @@ class SamplesPlan:
     @property
     def images(self) -> int:
         return len(self.mapping)
-
-
-def _shell_word(value: str) -> str:
-    """Quote a path for the shell, leaving a ``${VARIABLE}`` placeholder for the admin to expand."""
-    return value if value.startswith("${") and value.endswith("}") else shlex.quote(value)
 
 
 def _names(values: Iterable[str] | None) -> list[str]:
@@ -564,7 +562,53 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
     config_patch = {"spec": {"samplesRegistry": mirror, "skippedImagestreams": skipped, "managementState": "Managed"}}
     patch_json = json.dumps(config_patch, separators=(",", ":"))
     commands = [
-        f"oc image mirror -a {_shell_word(auth_file)} -f {_shell_word(mapping_file)}",
-        f"oc patch {CONFIG_RESOURCE} --type=merge --patch {shlex.quote(patch_json)}",
+        f"oc image mirror -a {shell_quote(auth_file)} -f {shell_quote(mapping_file)}",
+        f"oc patch {CONFIG_RESOURCE} --type=merge --patch {shell_quote(patch_json)}",
     ]
     return SamplesPlan(mirror, included, skipped, mapping, config_patch, commands, notes)
+
+
+def samples_layout_name(source: Location) -> str:
+    """A samples image's name in an OCI layout: its full source reference, so it can be found again
+    (``skopeo inspect oci:DIR:registry.redhat.io/ubi9/ruby-33:latest``) and the upload side, which
+    plans the same streams, knows every name without any record."""
+    if isinstance(source, RegistryLocation):
+        return str(source.ref)
+    return source.name
+
+
+@dataclass
+class StreamSizes:
+    """Compressed bytes each stream's images take (shared layers once per stream), and the images that
+    could not be read (source, reason)."""
+
+    sizes: dict[str, int]
+    unreadable: list[tuple[str, str]]
+
+
+async def measure_streams(session: RegistrySession, streams: list[SampleStream]) -> StreamSizes:
+    """A dry run over every stream's images: manifests only, so it is quick, and no bytes move. Sizes
+    come from the sources alone: an empty scratch layout stands in for the mirror, so neither its login
+    nor its contents matter."""
+    import tempfile
+
+    from .copier import CopyOptions, copy_images
+    from .endpoints import LayoutLocation
+
+    everything = plan_samples(streams, "mirror.invalid")
+    options = CopyOptions(dry_run=True, skip_missing=True, continue_on_error=True)
+    with tempfile.TemporaryDirectory(prefix="mirror-wizard-sizes-") as scratch:
+        tasks = [CopyTask(task.source, LayoutLocation(Path(scratch), f"image-{n}"))
+                 for n, task in enumerate(everything.tasks())]
+        result = await copy_images(tasks, session, options)
+    blobs_by_source = {str(image.task.source): image.blobs() for image in result.images}
+    sizes: dict[str, int] = {}
+    for stream in streams:
+        blobs: dict[str, int] = {}
+        for spec in stream.pull_specs:
+            blobs.update(blobs_by_source.get(str(parse_reference(spec)), {}))
+        sizes[stream.name] = sum(blobs.values())
+    unreadable = [(f.source, str(f.error)) for f in result.failures]
+    missing = result.images_skipped_missing
+    unreadable += [("", "not found")] * missing
+    return StreamSizes(sizes, unreadable)

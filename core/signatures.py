@@ -333,7 +333,8 @@ async def fetch_from_store(store: str, digest: str, *, tls: TLSOptions | None = 
                 break
             except httpx.HTTPError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                    result.problems.append(f"{host}: the store's TLS certificate is not trusted (pass its CA with --ca-file)")
+                    result.problems.append(f"{host}: the store's TLS certificate is not trusted "
+                                           "(pass its CA with --ca-file)")
                 else:
                     result.problems.append(f"{url}: {exc or type(exc).__name__}")
                 break

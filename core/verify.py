@@ -139,9 +139,9 @@ class Expected:
 def open_session(plan: Plan) -> AbstractAsyncContextManager[RegistrySession]:
     """The one place a verify opens its registry session (the plan's auth file, CA and source mirrors),
     so a change in how sessions are made from plans is a change here only."""
-    from . import run
+    from .orchestrate import open_session as open_plan_session
 
-    return run.session_for(plan)
+    return open_plan_session(plan)
 
 
 async def _load_release(expected: Expected, session: RegistrySession) -> None:
@@ -185,14 +185,12 @@ def load_samples(expected: Expected) -> None:
     choice = plan.samples
     if choice is None:
         return
-    from .samples import load_from_cluster, load_streams_from, plan_samples
+    from .run import load_sample_streams, samples_plan_for
 
     try:
-        streams = load_from_cluster() if choice.source == "cluster" else load_streams_from(choice.paths)
+        streams = load_sample_streams(plan)
         expected.streams = streams
-        expected.samples = plan_samples(streams, choice.mirror or plan.mirror.registry,
-                                        include=choice.include or None, skip=choice.skip or None,
-                                        auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
+        expected.samples = samples_plan_for(plan, streams)
     except MirrorError as exc:
         expected.samples_error = f"cannot work out the plan's image streams: {exc}"
 
@@ -387,7 +385,7 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
 
     pairs = sorted({pair for items in destinations.values() for pair in items})
     answers = await asyncio.gather(*(one(src, dst) for src, dst in pairs))
-    results = dict(zip(pairs, answers))
+    results = dict(zip(pairs, answers, strict=True))
     problems: list[str] = []
     for stream_name, items in sorted(destinations.items()):
         bad = [results[pair][0] for pair in items if results[pair][0]]
@@ -412,7 +410,8 @@ def _written_skipped(expected: Expected) -> tuple[list[str], str]:
     when there is one (it may be older than the plan), else the plan's own list."""
     path = Path(expected.plan.output_dir) / "samples-operator-config.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() and path.stat().st_size < (1 << 20) else None
+        small = path.is_file() and path.stat().st_size < (1 << 20)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if small else None
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         data = None
     spec = data.get("spec") if isinstance(data, dict) else None
@@ -471,7 +470,8 @@ async def check_certificate(expected: Expected) -> Check:
     if problems:
         return Check(name, title, Side.MIRROR, Status.FAIL, problems[0] if len(problems) == 1 else
                      f"{len(problems)} problems with the mirror's certificate",
-                     fix=f"mirror-wizard ca check --registry {shlex.quote(hosts[0])} --ca-file {shlex.quote(plan.mirror.ca_file)} --fetch",
+                     fix=(f"mirror-wizard ca check --registry {shlex.quote(hosts[0])} "
+                          f"--ca-file {shlex.quote(plan.mirror.ca_file)} --fetch"),
                      items=problems if len(problems) > 1 else [])
     return Check(name, title, Side.MIRROR, Status.PASS,
                  f"{', '.join(hosts)}: the certificate verifies with {plan.mirror.ca_file} and its SAN names the host")
@@ -509,8 +509,8 @@ async def check_trust(expected: Expected, oc: Oc) -> Check:
     if not plan.mirror.ca_file:
         return Check(name, title, Side.CLUSTER, Status.SKIP, "the plan names no CA file for the mirror")
     from .ca import ca_manifests, configmap_key, parse_ca_pem
-    from .userfiles import read_user_file
     from .errors import CertificateError
+    from .userfiles import read_user_file
 
     pem = read_user_file(plan.mirror.ca_file, "CA file", CertificateError, text=True, inside="the PEM file")
     manifests = ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)

@@ -45,7 +45,8 @@ def test_mapping_file_and_dry_run(seeded_release, plain_registry, tmp_path: Path
     with pytest.raises(subprocess.CalledProcessError):
         skopeo.inspect(f"{plain_registry.host}/{repo}:cli", **PLAIN)
     assert main(["image", "mirror", "--insecure", "-f", str(mapping)]) == 0
-    assert skopeo.digest(f"{plain_registry.host}/{repo}:etcd", **PLAIN) == seeded_release.component_refs["etcd"].split("@")[1]
+    etcd_digest = seeded_release.component_refs["etcd"].split("@")[1]
+    assert skopeo.digest(f"{plain_registry.host}/{repo}:etcd", **PLAIN) == etcd_digest
 
 
 def test_missing_image_exits_1_with_one_line(seeded_release, plain_registry, capsys) -> None:

@@ -30,7 +30,8 @@ json_values = st.recursive(
     max_leaves=25,
 )
 MEDIA_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, "application/vnd.docker.distribution.manifest.v1+json"]
-digest_like = st.sampled_from(["sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:short", "md5:00", ""]) | st.text(max_size=8)
+digest_like = (st.sampled_from(["sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:short", "md5:00", ""])
+               | st.text(max_size=8))
 descriptor = st.fixed_dictionaries(
     {}, optional={"mediaType": st.sampled_from(MEDIA_TYPES) | json_values, "digest": digest_like | json_values,
                   "size": st.integers(min_value=-5, max_value=1 << 40) | json_values,

@@ -152,8 +152,8 @@ def test_save_plan_where_it_cannot_be_written(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     plan = plan_from_dict(GOOD)
-    with pytest.raises(LocalStorageError, match=r"cannot save the plan to .*a-file/sub/plan.yaml: .*; choose"):
+    with pytest.raises(LocalStorageError, match=r"cannot write .*a-file/sub/plan.yaml: .*; choose"):
         save_plan(plan, blocker / "sub" / "plan.yaml")
-    with pytest.raises(LocalStorageError, match="Is a directory"):  # mkstemp works, the rename does not
+    with pytest.raises(LocalStorageError, match="it is a directory"):  # refused before any temporary file is made
         save_plan(plan, tmp_path)
     assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))  # no temporary file left behind

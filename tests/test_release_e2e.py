@@ -23,8 +23,9 @@ import yaml
 
 from core.errors import LocalStorageError
 from core.manifest import INDEX_TYPES
+from core.media import check_media_space
 from core.registry import RegistrySession
-from core.release import check_dir_space, load_release
+from core.release import load_release, release_sources
 from core.tlsconfig import TLSOptions
 from tests.support import skopeo
 from tests.support.repos import unique_repo
@@ -389,12 +390,13 @@ def test_short_of_space_fails_before_copying(seeded_release, tmp_path: Path) -> 
     async def go() -> None:
         async with RegistrySession(tls=TLSOptions(insecure=True)) as session:
             info = await load_release(session, seeded_release.release_ref)
-            needed, free = await check_dir_space(session, info, media)
+            space = await check_media_space(session, media, release_sources(info))
+            needed, free = space.needed, space.free
             _, total = _expected_bytes(seeded_release)
             assert needed >= total and free > 0
             with pytest.raises(LocalStorageError, match="free"):
                 # free + 1 GiB: the disk may gain some space between the two readings (other jobs)
-                await check_dir_space(session, info, media, reserve=free + (1 << 30))
+                await check_media_space(session, media, release_sources(info), reserve=free + (1 << 30))
 
     asyncio.run(go())
     assert not media.exists()

@@ -245,7 +245,8 @@ def test_instructions_with_release_elsewhere_and_several_component_repos(tmp_pat
     assert [f.name for f in files] == ["install-config-imageContentSources.yaml", "install-config-imageDigestSources.yaml",
                                       "imageContentSourcePolicy.yaml", "imageDigestMirrorSet.yaml"]
     assert yaml.safe_load(files[3].read_text()) == instructions.idms()
-    assert yaml.safe_load(files[0].read_text())["imageContentSources"][2]["source"] == "registry.ci.openshift.org/ocp/4.17-art"
+    sources = yaml.safe_load(files[0].read_text())["imageContentSources"]
+    assert sources[2]["source"] == "registry.ci.openshift.org/ocp/4.17-art"
     documents = list(yaml.safe_load_all(instructions.all_yaml()))
     assert documents == [yaml.safe_load(instructions.image_content_sources_yaml()),
                          yaml.safe_load(instructions.image_digest_sources_yaml()), instructions.idms(), instructions.icsp()]
@@ -270,7 +271,8 @@ def test_mirror_sets_roundtrip_our_own_idms_and_icsp(tmp_path: Path) -> None:
     path = tmp_path / "both.yaml"
     path.write_text(dump_documents([instructions.idms(), instructions.icsp()]))
     pairs = load_mirror_sets(path)
-    expected = [("quay.io/openshift-release-dev/ocp-release", MIRROR), ("quay.io/openshift-release-dev/ocp-v4.0-art-dev", MIRROR)]
+    expected = [("quay.io/openshift-release-dev/ocp-release", MIRROR),
+                ("quay.io/openshift-release-dev/ocp-v4.0-art-dev", MIRROR)]
     assert pairs == expected * 2
     assert parse_mirror_sets(instructions.image_content_sources_yaml(), "install-config") == expected
 
@@ -281,7 +283,8 @@ def test_mirror_sets_roundtrip_our_own_idms_and_icsp(tmp_path: Path) -> None:
     ("kind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors: []\n", "no mirrors"),
     ("kind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - mirrors: [m.example.com/x]\n", "without a source"),
     ("kind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: a.io/b\n    mirrors: 5\n", "list"),
-    ("kind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: a.io/b\n    mirrors: ['Bad Mirror']\n", "white space"),
+    ("kind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: a.io/b\n"
+     "    mirrors: ['Bad Mirror']\n", "white space"),
     ("- just\n- a list\n", "not a mapping"),
 ])
 def test_bad_mirror_sets_are_input_errors(text, match) -> None:

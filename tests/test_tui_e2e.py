@@ -189,12 +189,12 @@ async def test_cancel_then_resume_copies_only_what_is_missing(sandbox, tmp_path:
         await settle(pilot)
         assert progress.finished, progress.error
         assert {key for key, row in progress.rows.items() if row.state == "present"} >= landed
-        assert progress.transferred < progress.total_bytes
+        assert progress.bytes_moved < progress.total_bytes
 
         assert str(start.label) == "Run again"
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert progress.finished and progress.transferred == 0
+        assert progress.finished and progress.bytes_moved == 0
         assert progress.images_present == progress.total_images
 
 
@@ -265,7 +265,7 @@ async def test_cancel_with_a_silent_mirror_is_prompt_then_resume_finishes(sandbo
             await pilot.press("ctrl+r")  # Resume
             await settle(pilot)
             assert progress.finished, progress.error
-            assert progress.transferred < progress.total_bytes  # what landed before the cancel stays
+            assert progress.bytes_moved < progress.total_bytes  # what landed before the cancel stays
     finally:
         if frozen:
             os.kill(pid, signal.SIGCONT)

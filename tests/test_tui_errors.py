@@ -136,7 +136,7 @@ async def test_mirror_host_that_is_not_host_port(tmp_path: Path) -> None:
 def _cert_without_san(folder: Path, ca_key_path: Path | None = None) -> tuple[Path, Path, Path]:
     """A CA and a server certificate with only a CN (what the procedure warns against)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-SAN test CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))

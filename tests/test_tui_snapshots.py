@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -150,8 +150,8 @@ def with_ca(state: WizardState) -> None:
     certs = parse_ca_pem(CA_PEM.encode(), "ca.crt")
     server = CertificateInfo(subject="CN=mirror.example.com", issuer="CN=Example Mirror CA",
                              fingerprint_sha256="AB:" * 31 + "CD",
-                             not_before=datetime(2024, 1, 1, tzinfo=timezone.utc),
-                             not_after=datetime(2080, 1, 1, tzinfo=timezone.utc),
+                             not_before=datetime(2024, 1, 1, tzinfo=UTC),
+                             not_after=datetime(2080, 1, 1, tzinfo=UTC),
                              is_ca=False, san=["mirror.example.com"], self_signed=False)
     state.ca_certs = certs
     state.ca_check = CACheck(registry=MIRROR, ca_certs=certs, server_chain=[server], san_ok=True, verified=True,

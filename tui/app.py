@@ -15,7 +15,11 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from core.errors import MirrorError
-from core.plan import save_plan, validate_plan
+from core.plan import ReleaseMode, save_plan, validate_plan
+from core.progress import RowKind, RowSpec
+from core.run import Prepared
+from core.text import plural
+from tui.access import wizard_auth
 from tui.screens.base import StepScreen
 from tui.screens.ca import CAScreen
 from tui.screens.confirm import ConfirmScreen
@@ -26,7 +30,20 @@ from tui.screens.preflight import PreflightScreen
 from tui.screens.release import ReleaseScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.samples import SamplesScreen
-from tui.state import STEP_KEYS, WizardState, error_text, plural, task_label
+from tui.state import STEP_KEYS, WizardState, error_text, task_label
+
+
+def image_rows(prepared: Prepared) -> list[RowSpec]:
+    """Every image of the prepared plan as a row: release components and samples images alike."""
+    info = prepared.release
+    prefix = info.tag if info is not None else None
+    rows = [RowSpec(str(t.source), str(t.destination), task_label(t, prefix), RowKind.RELEASE)
+            for t in prepared.release_tasks]
+    rows += [RowSpec(str(t.source), str(t.destination), task_label(t, None), RowKind.SAMPLES)
+             for t in prepared.samples_tasks]
+    rows += [RowSpec(str(t.source), str(t.destination), task_label(t, None)) for t in prepared.image_tasks]
+    return rows
+
 
 CANCELLED_TEXT = "cancelled — everything copied so far is kept; Resume copies only what's missing"
 
@@ -160,9 +177,10 @@ class MirrorWizardApp(App[int]):
             self._redraw_mirror()
 
     async def _run_mirror(self, cancel: asyncio.Event) -> None:
-        from core.copier import CopyOptions, copy_images
+        """The plan through core.orchestrate, as ``mirror-wizard run`` does; the copy's events fold
+        into the state's core.progress.Progress, which the Mirror step draws."""
         from core.errors import Cancelled
-        from core.run import prepare
+        from core.orchestrate import Job, run_job
 
         state = self.state
         progress = state.progress
@@ -177,20 +195,14 @@ class MirrorWizardApp(App[int]):
         except (OSError, MirrorError) as exc:
             progress.add_log(f"plan not saved: {error_text(exc)}")
         progress.add_log("reading the release payload and the image streams …")
+
+        def prepared(ready: Prepared) -> None:
+            state.prepared, state.prepared_key = ready, key
+            progress.set_rows(image_rows(ready))
+
         try:
-            async with state.session() as session:
-                prepared = await prepare(plan, session)
-                state.prepared, state.prepared_key = prepared, key
-                info = prepared.release
-                prefix = info.tag if info is not None else None
-                release_ids = {id(t) for t in prepared.release_tasks}
-                progress.set_rows([(str(t.source), str(t.destination),
-                                    task_label(t, prefix if id(t) in release_ids else None)) for t in prepared.tasks])
-                if not prepared.tasks:
-                    raise MirrorError("nothing to mirror: choose a release or some image streams")
-                options = CopyOptions(skip_missing=plan.options.skip_missing,
-                                      continue_on_error=plan.options.continue_on_error)
-                result = await copy_images(prepared.tasks, session, options, on_event=progress.feed, cancel=cancel)
+            run = await run_job(Job(plan, write_outputs=False), auth=wizard_auth(state), on_event=progress.feed,
+                                cancel=cancel, on_prepared=prepared)
         except Cancelled:
             progress.add_log(CANCELLED_TEXT)
             progress.finish(cancelled=True)
@@ -199,6 +211,8 @@ class MirrorWizardApp(App[int]):
             progress.add_log(f"error: {error_text(exc)}")
             progress.finish(error=error_text(exc))
             return
+        result = run.copy
+        assert result is not None
         state.mirror_result = result
         if result.ok:
             progress.add_log(f"done: {result.images_done} images, {result.blobs_copied} blobs copied, "
@@ -237,11 +251,11 @@ class MirrorWizardApp(App[int]):
     def mirror_summary(self) -> str:
         state = self.state
         parts = []
-        if state.release.source or state.release.mode == "from-dir":
+        if state.release.chosen:
             parts.append(f"release {state.release_version()}")
-        if state.samples.path or state.samples.source == "cluster":
+        if state.samples.chosen:
             parts.append("image streams")
-        where = state.release_target() if state.release.mode != "to-dir" else state.release.directory
+        where = state.release_target() if state.release.mode != ReleaseMode.TO_DIR else state.release.directory
         return (" + ".join(parts) + f" → {where}") if parts else ""
 
     async def action_quit(self) -> None:

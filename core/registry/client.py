@@ -636,7 +636,8 @@ class RegistryClient:
         if reference.startswith("sha256:") and response.status_code in (400, 404, 405):
             raise PushRefused(
                 f"{self.registry}/{repository} refused a manifest pushed by digest without a tag",
-                hint="registries like the OpenShift internal registry cannot be mirror targets; use a registry such as Quay, Harbor or the mirror registry for Red Hat OpenShift",
+                hint="registries like the OpenShift internal registry cannot be mirror targets; use a registry "
+                     "such as Quay, Harbor or the mirror registry for Red Hat OpenShift",
                 registry=self.registry, status=response.status_code,
             )
         raise self.status_error(response, response.content, what=f"manifest {repository}:{reference}")

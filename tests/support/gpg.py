@@ -43,7 +43,8 @@ class SigningKey:
 
     def close(self) -> None:
         # the agent gpg started for this home (and only it)
-        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, timeout=30, check=False)
+        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"],
+                       capture_output=True, timeout=30, check=False)
 
 
 def atomic_payload(digest: str, reference: str, *, kind: str = "atomic container signature",

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 from core.ca import (
@@ -21,7 +18,9 @@ from core.ca import (
     split_host_port,
 )
 from core.credentials import resolve_link
-from core.errors import CertificateError, InputError, LocalStorageError
+from core.errors import CertificateError, InputError
+from core.fsio import atomic_write
+from core.text import shell_quote
 from core.userfiles import read_user_file
 from core.yamlout import dump_yaml
 
@@ -39,7 +38,8 @@ exit status: 0 when the registry is trusted with this CA, 1 when a check fails, 
 MANIFESTS_EPILOG = """\
 equivalent oc commands:
   oc create configmap registry-config --from-file=HOST..PORT=ca.crt -n openshift-config
-  oc patch image.config.openshift.io/cluster --patch '{"spec":{"additionalTrustedCA":{"name":"registry-config"}}}' --type=merge
+  oc patch image.config.openshift.io/cluster --type=merge \\
+      --patch '{"spec":{"additionalTrustedCA":{"name":"registry-config"}}}'
 """
 
 
@@ -132,10 +132,10 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"NOT checked: {check.not_checked}; fix the problems above and run the check again")
     else:
         print("NOT trusted: fix the problems above")
-    print(f"equivalent command: openssl s_client -connect {target} -CAfile {shlex.quote(str(ca_file))} "
+    print(f"equivalent command: openssl s_client -connect {target} -CAfile {shell_quote(str(ca_file))} "
           "-verify_return_error </dev/null")
     if check.ok:
-        print(f"next: mirror-wizard ca manifests --registry {args.registry} --ca-file {shlex.quote(str(ca_file))}")
+        print(f"next: mirror-wizard ca manifests --registry {args.registry} --ca-file {shell_quote(str(ca_file))}")
     return 0 if check.ok else 1
 
 
@@ -165,20 +165,10 @@ def run_manifests(args: argparse.Namespace) -> int:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Atomic write (temp file next to the real file, then rename), like the auth file; a symlink is
-    written through so the link stays."""
+    """Atomic (core.fsio), like the auth file; a symlink is written through so the link stays. A CA
+    is public: 0644."""
     target = resolve_link(path)
     if not target.parent.is_dir():
         raise InputError(f"cannot write {path}: directory {target.parent} does not exist")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # a CA is public; mkstemp's 0600 would only confuse
-        os.replace(tmp, target)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write(target, text, make_parents=False, hint="choose a file you can write")
     return path

@@ -9,24 +9,17 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
-from core.authfile import load_auth
-from core.copier import CopyOptions, CopyResult, CopyTask, copy_images
-from core.errors import Cancelled, InputError
-from core.events import (
-    BlobDone,
-    BlobMounted,
-    BlobProgress,
-    BlobSkipped,
-    Event,
-    ImageDone,
-    ImageFailed,
-    LogMessage,
-    PlanReady,
-)
-from core.registry import STALL_TIMEOUT, RegistrySession
-from core.tlsconfig import TLSOptions
+from core.copier import CopyResult
+from core.errors import Cancelled
+from core.events import Event, ImageDone, ImageFailed, LogMessage, PlanReady
+from core.orchestrate import Access, Job, RunResult, run_job
+from core.plan import Options
+from core.progress import Progress
+from core.registry import STALL_TIMEOUT
+from core.run import Prepared
+from core.text import human_bytes, human_seconds
 
 T = TypeVar("T")
 
@@ -77,15 +70,16 @@ def stall_seconds(value: str) -> float:
     return number
 
 
-def session_from_args(args: argparse.Namespace) -> RegistrySession:
-    auth = load_auth(getattr(args, "registry_config", None))
-    tls = TLSOptions(ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
-                     auth_hosts=tuple(getattr(args, "auth_host", []) or ()))
-    return RegistrySession(auth, tls, max_per_registry=getattr(args, "max_per_registry", 6),
-                           stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT))
-
-
 CANCEL_GRACE = 2.0  # seconds a cancelled run gets to stop between chunks before its requests are cut
+
+
+def access_from_args(args: argparse.Namespace) -> Access:
+    """How the command reaches registries, from its flags (see add_registry_options)."""
+    return Access(auth_file=getattr(args, "registry_config", None),
+                  ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
+                  idms_file=getattr(args, "idms_file", None), max_per_registry=getattr(args, "max_per_registry", 6),
+                  stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT),
+                  auth_hosts=tuple(getattr(args, "auth_host", []) or ()))
 
 
 def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
@@ -126,49 +120,32 @@ def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 class ProgressPrinter:
-    """Turns engine events into output: a live line on a terminal, plain lines otherwise."""
+    """Renders core.progress.Progress (the same numbers the wizard shows): a live line on a terminal,
+    plain lines for images as they land otherwise."""
 
-    def __init__(self, *, stream=None, quiet: bool = False) -> None:
+    def __init__(self, *, stream: TextIO | None = None, quiet: bool = False, progress: Progress | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() and not quiet
         self.quiet = quiet
-        self.total_bytes = 0
-        self.total_images = 0
-        self.moved = 0
-        self.images = 0
-        self.started = time.monotonic()
+        self.progress = progress or Progress()
+        self.progress.reset()
         self._last_draw = 0.0
+        self._log_seq = self.progress.log_seq
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PlanReady):
-            self.total_bytes, self.total_images = event.total_bytes, event.images
-            self._line(f"plan: {event.images} images, {event.blobs} unique blobs, {human_bytes(event.total_bytes)}")
-        elif isinstance(event, BlobProgress):
-            self.moved += event.delta
-            self._draw()
-        elif isinstance(event, (BlobSkipped, BlobMounted)):
-            self.moved += event.size
-            self._draw()
-        elif isinstance(event, BlobDone):
-            self._draw()
-        elif isinstance(event, ImageDone):
-            self.images += 1
+        self.progress.feed(event)
+        if isinstance(event, ImageDone):
             state = "exists " if event.skipped else "copied "
             self._line(f"{state} {event.destination} ({event.digest[:19]})")
         elif isinstance(event, ImageFailed):
-            self.images += 1
             self._line(f"FAILED  {event.source} → {event.destination}: {event.error}")
+        elif isinstance(event, PlanReady):
+            self._line(f"plan: {event.images} images, {event.blobs} unique blobs, {human_bytes(event.total_bytes)}")
         elif isinstance(event, LogMessage):
             self._line(f"{event.level}: {event.message}")
+        else:
+            self._draw()
 
     def _line(self, text: str) -> None:
         if self.quiet:
@@ -185,14 +162,7 @@ class ProgressPrinter:
         if not force and now - self._last_draw < 0.1:
             return
         self._last_draw = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = self.moved / elapsed
-        remaining = max(self.total_bytes - self.moved, 0)
-        eta = f"{remaining / rate:.0f}s" if rate > 0 and remaining else "-"
-        self.stream.write(
-            f"\r\x1b[2K{human_bytes(self.moved)}/{human_bytes(self.total_bytes)}  "
-            f"images {self.images}/{self.total_images}  {human_bytes(rate)}/s  ETA {eta}"
-        )
+        self.stream.write("\r\x1b[2K" + progress_line(self.progress))
         self.stream.flush()
 
     def finish(self) -> None:
@@ -201,41 +171,77 @@ class ProgressPrinter:
             self.stream.flush()
 
 
-def summary_text(result: CopyResult, *, dry_run: bool = False) -> str:
+def progress_line(progress: Progress) -> str:
+    """One line: bytes moved of bytes to move (and what was there already), images, speed, ETA."""
+    present = progress.bytes_not_moving
+    there = f" (+{human_bytes(present)} there)" if present else ""
+    eta = "finishing" if progress.finishing else human_seconds(progress.eta)
+    return (f"{human_bytes(progress.bytes_moved_of_plan)}/{human_bytes(progress.bytes_to_move)}{there}  "
+            f"images {progress.images_finished}/{progress.total_images}  {human_bytes(progress.rate)}/s  ETA {eta}")
+
+
+def summary_text(result: CopyResult, *, dry_run: bool = False, progress: Progress | None = None) -> str:
+    """The end of a run. With ``progress`` (what the run showed, the wizard's numbers too), its counts;
+    the engine's own otherwise (they agree: see Progress.agrees_with)."""
     head = "dry run" if dry_run else ("mirror complete" if result.ok else "mirror FAILED")
+    images_done, failed = result.images_done, len(result.failures)
+    blobs = (result.blobs_copied, result.blobs_skipped, result.blobs_mounted)
+    moved, present, seconds = result.bytes_copied, result.bytes_present, result.seconds
+    if progress is not None and progress.planned:
+        images_done, failed = progress.images_done, progress.images_failed
+        blobs = (progress.blobs_copied, progress.blobs_skipped, progress.blobs_mounted)
+        moved, present = progress.bytes_moved, progress.bytes_present
     lines = [
-        f"{head}: {result.images_done}/{result.images_total} images"
+        f"{head}: {images_done}/{result.images_total} images"
         + (f", {result.images_skipped_missing} missing skipped" if result.images_skipped_missing else "")
-        + (f", {len(result.failures)} failed" if result.failures else ""),
-        f"blobs: {result.blobs_total} unique, {result.blobs_copied} copied, {result.blobs_skipped} already present, "
-        f"{result.blobs_mounted} mounted",
-        f"bytes: {human_bytes(result.bytes_copied)} copied of {human_bytes(result.bytes_total)} "
-        f"in {result.seconds:.1f}s",
+        + (f", {failed} failed" if failed else ""),
+        f"blobs: {result.blobs_total} unique, {blobs[0]} copied, {blobs[1]} already present, {blobs[2]} mounted",
+        f"bytes: {human_bytes(moved)} copied of {human_bytes(result.bytes_total)} "
+        f"({human_bytes(present)} already present) in {seconds:.1f}s",
     ]
+    if progress is not None and progress.planned and progress.bytes_moved:
+        lines[2] += f", {human_bytes(progress.throughput)}/s while moving"
     if dry_run:
         lines[0] = f"dry run: {len(result.images)} images would be mirrored"
-        lines[2] = f"bytes: {human_bytes(result.bytes_total - result.bytes_present)} to move of {human_bytes(result.bytes_total)}"
+        to_move = result.bytes_total - result.bytes_present
+        lines[2] = f"bytes: {human_bytes(to_move)} to move of {human_bytes(result.bytes_total)}"
     for failure in result.failures:
         lines.append(f"  failed: {failure.source} → {failure.destination}: {failure.error}")
     return "\n".join(lines)
 
 
-def copy_with_progress(args: argparse.Namespace, tasks: list[CopyTask], options: CopyOptions) -> CopyResult:
-    """Run the engine for a command: progress to stderr, summary to stdout (or JSON)."""
-    if not tasks:
-        raise InputError("nothing to mirror: give SRC DST pairs or a mapping file with -f")
+def options_from_args(args: argparse.Namespace) -> Options:
+    """The plan options a copy command's flags set (see add_copy_options, add_registry_options)."""
+    return Options(max_per_registry=getattr(args, "max_per_registry", 6),
+                   skip_missing=bool(getattr(args, "skip_missing", False)),
+                   continue_on_error=bool(getattr(args, "continue_on_error", False)),
+                   stall_timeout=float(getattr(args, "stall_timeout", STALL_TIMEOUT)),
+                   auth_hosts=list(getattr(args, "auth_host", []) or []))
+
+
+def run_job_with_progress(args: argparse.Namespace, job: Job, *,
+                          on_prepared: Callable[[Prepared], None] | None = None) -> tuple[RunResult, Progress]:
+    """Run a job for a command through core.orchestrate, progress on stderr (none with --json). The
+    command's own flags say how to reach registries."""
     printer = ProgressPrinter(quiet=bool(getattr(args, "json", False)))
 
-    async def go(cancel: asyncio.Event) -> CopyResult:
-        async with session_from_args(args) as session:
-            return await copy_images(tasks, session, options, on_event=printer, cancel=cancel)
+    async def go(cancel: asyncio.Event) -> RunResult:
+        return await run_job(job, access=access_from_args(args), on_event=printer, cancel=cancel,
+                             on_prepared=on_prepared)
 
     try:
         result = run_async(go)
     finally:
         printer.finish()
+    return result, printer.progress
+
+
+def print_summary(args: argparse.Namespace, result: RunResult, progress: Progress, *, dry_run: bool) -> CopyResult:
+    """The summary on stdout, or the engine's counts as JSON with --json."""
+    copy = result.copy
+    assert copy is not None
     if getattr(args, "json", False):
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps(copy.as_dict(), indent=2))
     else:
-        print(summary_text(result, dry_run=options.dry_run))
-    return result
+        print(summary_text(copy, dry_run=dry_run, progress=progress))
+    return copy

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import shlex
 import sys
 
-from core.authfile import load_auth
+from core.access import Access, access_auth, tls_options
 from core.credentials import (
     add_login_to_file,
     check_logins,
@@ -17,7 +16,7 @@ from core.credentials import (
     remember_password,
 )
 from core.errors import InputError
-from core.tlsconfig import TLSOptions
+from core.text import shell_quote
 
 from .common import run_async
 
@@ -103,7 +102,7 @@ def read_password(args: argparse.Namespace) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    data = load_pull_secret(args.pull_secret)  # validate before asking for a password
+    load_pull_secret(args.pull_secret)  # validate before asking for a password
     password = read_password(args)
     # under a lock, reading the pull secret again: concurrent adds to one file keep every entry
     added = add_login_to_file(args.pull_secret, args.output, args.registry, args.username, password,
@@ -123,19 +122,20 @@ def run_add(args: argparse.Namespace) -> int:
                 print(status.message)
         else:
             print(f"password not remembered: {status.message}", file=sys.stderr)
-    print(f"equivalent command: podman login --authfile {shlex.quote(str(target))} "
-          f"--username {shlex.quote(args.username)} {args.registry}")
-    print(f"next: mirror-wizard credentials check -a {shlex.quote(str(target))} {args.registry}")
+    print(f"equivalent command: podman login --authfile {shell_quote(str(target))} "
+          f"--username {shell_quote(args.username)} {args.registry}")
+    print(f"next: mirror-wizard credentials check -a {shell_quote(str(target))} {args.registry}")
     return 0
 
 
 def run_check(args: argparse.Namespace) -> int:
-    auth = load_auth(args.registry_config)
+    access = Access(auth_file=args.registry_config, ca_files=tuple(args.ca_file), insecure=args.insecure)
+    auth = access_auth(access)
     if not auth.registries() and not args.registries:
         where = auth.path or "the default locations"
         raise InputError(f"no registries to check: {where} has no logins",
                          hint="give the auth file with -a")
-    tls = TLSOptions(ca_files=tuple(args.ca_file), insecure=args.insecure)
+    tls = tls_options(access)
     registries = list(args.registries) or None
     results = run_async(lambda _cancel: check_logins(auth, registries, tls, timeout=args.timeout))
     if args.json:
@@ -151,7 +151,7 @@ def run_check(args: argparse.Namespace) -> int:
         skipped = len(results) - len(tried)
         print(f"{len(tried) - len(failed)} of {len(tried)} logins work"
               + (f" ({skipped} skipped: not a registry)" if skipped else ""))
-        authfile = shlex.quote(str(auth.path)) if auth.path else "FILE"
+        authfile = shell_quote(str(auth.path)) if auth.path else "FILE"
         first = failed[0].registry if failed else (tried[0].registry if tried else "HOST")
         print(f"equivalent command: podman login --authfile {authfile} {first}")
     # Skipped entries (never tried: not registries) do not count; an explicitly named one is tried.

@@ -9,8 +9,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-from core.errors import MirrorError
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
@@ -59,10 +57,8 @@ def run_demo(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 pass
             return 0
-        try:
-            from tui.app import run_app
-        except ImportError as exc:
-            raise MirrorError(f"the wizard is not available in this build ({exc})") from None
+        from tui.app import run_app  # here, not at the top: the other commands never load Textual
+
         return run_app(str(sandbox.plan_path))
     finally:
         sandbox.stop()

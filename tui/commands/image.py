@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from core.copier import CopyOptions
+from core.errors import InputError
 from core.mapping import check_unique_destinations, load_mapping_file, pairs_to_tasks
+from core.orchestrate import Job
+from core.plan import Plan
 
-from .common import add_copy_options, add_registry_options, copy_with_progress
+from .common import add_copy_options, add_registry_options, options_from_args, print_summary, run_job_with_progress
 
 EPILOG = """\
 equivalent oc command:
@@ -46,12 +48,10 @@ def run_mirror(args: argparse.Namespace) -> int:
     for path in args.filename:
         tasks.extend(load_mapping_file(path))
     check_unique_destinations(tasks)  # across the files and the arguments too, before anything is copied
-    options = CopyOptions(
-        filter_by_os=args.filter_by_os,
-        keep_manifest_list=args.keep_manifest_list,
-        skip_missing=args.skip_missing,
-        continue_on_error=args.continue_on_error,
-        dry_run=args.dry_run,
-    )
-    result = copy_with_progress(args, tasks, options)
+    if not tasks:
+        raise InputError("nothing to mirror: give SRC DST pairs or a mapping file with -f")
+    job = Job(Plan(options=options_from_args(args)), images=tasks, dry_run=args.dry_run,
+              filter_by_os=args.filter_by_os, keep_manifest_list=args.keep_manifest_list, write_outputs=False)
+    result, progress = run_job_with_progress(args, job)
+    print_summary(args, result, progress, dry_run=args.dry_run)
     return 0 if result.ok else 1

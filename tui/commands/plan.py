@@ -8,12 +8,13 @@ import json
 import sys
 from pathlib import Path
 
+from core.orchestrate import Job, RunResult, open_session, run_job
 from core.plan import load_plan
-from core.run import (Prepared, RunResult, prepare, prepare_ca, prepare_samples, run_plan, session_for, write_outputs,
-                      write_text)
+from core.run import Prepared, prepare, prepare_ca, prepare_samples, write_outputs, write_text
 from core.runbook import render_runbook
+from core.text import human_bytes
 
-from .common import ProgressPrinter, human_bytes, run_async, summary_text
+from .common import ProgressPrinter, run_async, summary_text
 
 RUN_EPILOG = """\
 A plan is the YAML file the wizard saves (Ctrl+S). It names the auth file (never a password), the
@@ -51,7 +52,7 @@ def run_command(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(quiet=args.json)
 
     async def go(cancel: asyncio.Event) -> RunResult:
-        return await run_plan(plan, dry_run=args.dry_run, on_event=printer, cancel=cancel, write=not args.dry_run)
+        return await run_job(Job(plan, dry_run=args.dry_run), on_event=printer, cancel=cancel)
 
     try:
         result = run_async(go)
@@ -68,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
         data["outputs"] = [str(p) for p in result.outputs]
         print(json.dumps(data, indent=2))
     else:
-        print(summary_text(copy, dry_run=args.dry_run))
+        print(summary_text(copy, dry_run=args.dry_run, progress=printer.progress))
         for path in result.outputs:
             print(f"wrote {path}")
         if result.prepared.instructions is not None and not args.dry_run:
@@ -86,7 +87,7 @@ def runbook_command(args: argparse.Namespace) -> int:
             prepared.samples, _ = prepare_samples(plan)
             prepared.ca = prepare_ca(plan)
         else:
-            async with session_for(plan) as session:
+            async with open_session(plan) as session:
                 # Reads only: writing down a plan never touches its removable medium.
                 prepared = await prepare(plan, session, read_only=True)
         return render_runbook(plan, prepared.runbook_parts(plan_file=args.plan))

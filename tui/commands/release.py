@@ -10,39 +10,33 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from core.copier import CopyOptions, CopyResult, copy_images
+from core.copier import CopyResult
 from core.errors import InputError
 from core.graph import DEFAULT_GRAPH_URL, fetch_graph, registry_release_tags
-from core.mirror_config import (
-    MirrorInstructions,
-    load_mirror_sets,
-    release_mirror_instructions,
-)
+from core.mirror_config import MirrorInstructions
+from core.orchestrate import Job, open_session, tls_options
+from core.plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode
 from core.reference import parse_reference, parse_repository
 from core.registry import RegistrySession
 from core.release import (
     COMMANDS,
     ReleaseInfo,
-    check_dir_space,
     extract_command,
-    from_dir_tasks,
     layout_name,
     load_release,
-    load_release_from_dir,
     measure_release,
-    release_tasks,
-    to_dir_tasks,
 )
-from core.tlsconfig import TLSOptions
+from core.run import Prepared
+from core.text import human_bytes
 from core.yamlout import dump_yaml
 
 from .common import (
-    ProgressPrinter,
+    access_from_args,
     add_copy_options,
     add_registry_options,
-    human_bytes,
+    options_from_args,
     run_async,
-    session_from_args,
+    run_job_with_progress,
     summary_text,
 )
 
@@ -145,10 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def make_session(args: argparse.Namespace) -> RegistrySession:
-    session = session_from_args(args)
-    if getattr(args, "idms_file", None):
-        session.source_mirrors = load_mirror_sets(args.idms_file)
-    return session
+    return open_session(access_from_args(args))
 
 
 # -- list ---------------------------------------------------------------------------------------
@@ -159,7 +150,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.from_registry:
         return _list_registry(args)
     arch = args.arch or "x86_64"
-    tls = TLSOptions(ca_files=tuple(args.ca_file or ()), insecure=bool(args.insecure))
+    tls = tls_options(access_from_args(args))
     releases = run_async(lambda cancel: fetch_graph(args.channel, arch, args.graph_url, tls))
     if args.json:
         print(json.dumps([{"version": r.version, "payload": r.payload, "metadata": r.metadata,
@@ -269,40 +260,37 @@ def _describe(info: ReleaseInfo) -> str:
             f"from {info.pull_spec}")
 
 
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    """The flags as a plan with only a release, for core.orchestrate (which dispatches the mode)."""
+    if args.to_dir:
+        release = ReleaseChoice(source=args.from_, mode=ReleaseMode.TO_DIR, directory=args.to_dir)
+    elif args.from_dir:
+        release = ReleaseChoice(mode=ReleaseMode.FROM_DIR, directory=args.from_dir, target=args.to,
+                                to_release_image=args.to_release_image)
+    else:
+        release = ReleaseChoice(source=args.from_, mode=ReleaseMode.REGISTRY, target=args.to,
+                                to_release_image=args.to_release_image)
+    mirror = parse_repository(args.to).registry if args.to else ""
+    return Plan(auth_file=args.registry_config, mirror=MirrorRegistry(registry=mirror), release=release,
+                idms_file=args.idms_file, options=options_from_args(args))
+
+
 def run_mirror(args: argparse.Namespace) -> int:
     _check_mirror_args(args)
-    options = CopyOptions(skip_missing=args.skip_missing, continue_on_error=args.continue_on_error,
-                          dry_run=args.dry_run)
-    printer = ProgressPrinter(quiet=bool(args.json))
-    err = sys.stderr
 
-    async def go(cancel: asyncio.Event) -> tuple[ReleaseInfo, CopyResult, list]:
-        async with make_session(args) as session:
-            if args.from_dir:
-                info = await load_release_from_dir(session, Path(args.from_dir), args.from_)
-            else:
-                info = await load_release(session, args.from_)
-            if not args.json:
-                print(_describe(info), file=err)
-            if args.to_dir:
-                needed, free = await check_dir_space(session, info, Path(args.to_dir))
-                if not args.json:
-                    print(f"space: {human_bytes(needed)} to write to {args.to_dir}, {human_bytes(free)} free", file=err)
-                tasks = to_dir_tasks(info, Path(args.to_dir), prepare=not args.dry_run)
-            elif args.from_dir:
-                tasks = from_dir_tasks(info, Path(args.from_dir), args.to, args.to_release_image)
-            else:
-                tasks = release_tasks(info, args.to, args.to_release_image)
-            result = await copy_images(tasks, session, options, on_event=printer, cancel=cancel)
-            return info, result, tasks
+    def prepared(ready: Prepared) -> None:
+        if args.json or ready.release is None:
+            return
+        print(_describe(ready.release), file=sys.stderr)
+        if ready.space is not None:
+            print(f"space: {human_bytes(ready.space.needed)} to write to {args.to_dir}, "
+                  f"{human_bytes(ready.space.free)} free", file=sys.stderr)
 
-    try:
-        info, result, _ = run_async(go)
-    finally:
-        printer.finish()
-    instructions = None
-    if args.to:
-        instructions = release_mirror_instructions(info, args.to, args.to_release_image)
+    job = Job(plan_from_args(args), dry_run=args.dry_run, dir_release=args.from_ if args.from_dir else None,
+              write_outputs=False)
+    run, progress = run_job_with_progress(args, job, on_prepared=prepared)
+    result, info, instructions = run.copy, run.prepared.release, run.prepared.instructions
+    assert result is not None and info is not None
     written: list[Path] = []
     if instructions is not None and args.manifests_dir and result.ok and not args.dry_run:
         written = instructions.write(Path(args.manifests_dir))
@@ -316,7 +304,7 @@ def run_mirror(args: argparse.Namespace) -> int:
         return 0 if result.ok else 1
     if args.dry_run:
         _print_dry_run(result)
-    print(summary_text(result, dry_run=args.dry_run))
+    print(summary_text(result, dry_run=args.dry_run, progress=progress))
     if not result.ok:
         print("\nthe mirror is incomplete: fix the failures and run the same command again (what was copied is kept)")
         return 1

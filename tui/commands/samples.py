@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from core.copier import CopyOptions
-from core.errors import ImageStreamError, InputError
+from core.fsio import atomic_write
+from core.orchestrate import Job
+from core.plan import Plan, SamplesChoice, SamplesSource
+from core.run import Prepared
 from core.samples import (
     CONFIG_RESOURCE,
     CONFIGMAP_NAME,
@@ -20,7 +21,7 @@ from core.samples import (
     plan_samples,
 )
 
-from .common import add_copy_options, add_registry_options, copy_with_progress
+from .common import add_copy_options, add_registry_options, options_from_args, print_summary, run_job_with_progress
 
 EPILOG = f"""\
 where the image streams come from (one of):
@@ -121,21 +122,21 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _write(path: str, text: str, what: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from None
+    atomic_write(path, text, make_parents=False, hint=f"the {what} goes there: choose a file you can write")
 
 
-def _make_plan(args: argparse.Namespace, auth_file: str | None = None) -> SamplesPlan:
-    streams = load_from_args(args)
-    plan = plan_samples(streams, args.mirror, include=args.include, skip=args.skip,
-                        mapping_file=args.mapping_out or "mapping.txt",
-                        auth_file=auth_file or "${LOCAL_SECRET_JSON}")
+def _write_outputs(plan: SamplesPlan, args: argparse.Namespace) -> None:
     if args.mapping_out:
         _write(args.mapping_out, plan.mapping_text(), "mapping")
     if args.config_out:
         _write(args.config_out, plan.config_yaml(), "samples operator Config")
+
+
+def _make_plan(args: argparse.Namespace) -> SamplesPlan:
+    streams = load_from_args(args)
+    plan = plan_samples(streams, args.mirror, include=args.include, skip=args.skip,
+                        mapping_file=args.mapping_out or "mapping.txt")
+    _write_outputs(plan, args)
     return plan
 
 
@@ -160,17 +161,32 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    """The flags as a plan with only image streams, for core.orchestrate."""
+    source = SamplesSource.CLUSTER if getattr(args, "from_cluster", False) else SamplesSource.FILES
+    choice = SamplesChoice(source=source, paths=list(args.imagestreams or []), mirror=args.mirror,
+                           include=list(args.include or []), skip=list(args.skip or []))
+    return Plan(auth_file=args.registry_config, samples=choice, options=options_from_args(args))
+
+
 def run_mirror(args: argparse.Namespace) -> int:
-    plan = _make_plan(args, auth_file=args.registry_config)
-    for note in plan.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if not plan.mapping:
-        raise ImageStreamError("nothing to mirror: every image stream is skipped or has no image")
-    options = CopyOptions(skip_missing=args.skip_missing, continue_on_error=args.continue_on_error,
-                          dry_run=args.dry_run)
-    result = copy_with_progress(args, plan.tasks(), options)
+    found: list[SamplesPlan] = []
+
+    def prepared(ready: Prepared) -> None:
+        plan = ready.samples
+        assert plan is not None
+        found.append(plan)
+        _write_outputs(plan, args)
+        for note in plan.notes:
+            print(f"note: {note}", file=sys.stderr)
+
+    job = Job(plan_from_args(args), dry_run=args.dry_run, oc=args.oc, write_outputs=False,
+              nothing_to_do="nothing to mirror: every image stream is skipped or has no image")
+    result, progress = run_job_with_progress(args, job, on_prepared=prepared)
+    print_summary(args, result, progress, dry_run=args.dry_run)
     if args.json:
         return 0 if result.ok else 1
+    plan = found[0]
     if result.ok and not args.dry_run:
         print(f"\nnext: point the samples operator at {plan.mirror}")
     elif not result.ok:

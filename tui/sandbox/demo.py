@@ -21,6 +21,7 @@ import yaml
 
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import LayoutLocation, RegistryLocation
+from core.plan import default_target
 from core.reference import parse_reference
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
@@ -53,7 +54,7 @@ class Sandbox:
 
     @property
     def mirror_repository(self) -> str:
-        return f"{self.mirror.host}/ocp4/openshift4"
+        return default_target(self.mirror.host)
 
     def stop(self) -> None:
         self.source.stop()
@@ -108,7 +109,8 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
         ref = session.resolve_source(parse_reference(f"quay.io/{name}"))
         tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(ref)))
     for name, spec in samples.items():
-        tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(session.resolve_source(parse_reference(spec)))))
+        where = session.resolve_source(parse_reference(spec))
+        tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(where)))
     async with session:
         await copy_images(tasks, session, CopyOptions())
 

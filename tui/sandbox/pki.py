@@ -27,11 +27,12 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     path.chmod(0o600)
 
 
-def make_ca(folder: Path, name: str = "mirror-wizard sandbox CA") -> tuple[CertPair, x509.Certificate, ec.EllipticCurvePrivateKey]:
+def make_ca(folder: Path, name: str = "mirror-wizard sandbox CA"
+            ) -> tuple[CertPair, x509.Certificate, ec.EllipticCurvePrivateKey]:
     folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -58,7 +59,7 @@ def make_server_cert(folder: Path, ca_cert: x509.Certificate, ca_key: ec.Ellipti
             sans.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             sans.append(x509.DNSName(host))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from .demo import Sandbox
 
 
@@ -36,10 +34,7 @@ def demo_plan_dict(sandbox: Sandbox) -> dict:
 def write_demo_plan(sandbox: Sandbox) -> Path:
     path = sandbox.workdir / "plan.yaml"
     data = demo_plan_dict(sandbox)
-    try:
-        from core.plan import plan_from_dict, save_plan
-    except ImportError:
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-        return path
+    from core.plan import plan_from_dict, save_plan
+
     save_plan(plan_from_dict(data), path)
     return path

@@ -11,51 +11,21 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
+from core.access import machine_trust
 from core.errors import MirrorError
+from core.text import shell_quote as q
+from tui.access import wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.state import Check, error_text, q
+from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 
 
 def configmap_key(registry: str) -> str:
-    try:
-        from core.ca import configmap_key as key
-    except ImportError:
-        return registry.replace(":", "..")
+    from core.ca import configmap_key as key
+
     return key(registry)
-
-
-def machine_trust(registry: str, tls, timeout: float = 10) -> tuple[bool, str] | None:  # type: ignore[no-untyped-def]
-    """Does this machine's copy trust the registry? The same TLS context the copy builds (system trust,
-    every CA file of the plan, certs.d), host name checked. None when the registry cannot be reached."""
-    import socket
-    import ssl
-
-    from core.ca import split_host_port
-    from core.tlsconfig import build_ssl_context
-
-    try:
-        host, port = split_host_port(registry)
-        ctx = build_ssl_context(registry, tls)
-    except MirrorError as exc:
-        return False, error_text(exc)
-    if tls.is_insecure(registry):
-        return False, "the plan marks this registry insecure: certificates are not checked at all"
-    try:
-        raw = socket.create_connection((host, port), timeout=timeout)
-    except OSError:
-        return None
-    try:
-        with ctx.wrap_socket(raw, server_hostname=host):
-            return True, "the copy trusts it (system trust + the plan's CA files)"
-    except ssl.SSLCertVerificationError as exc:
-        return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
-    except (ssl.SSLError, OSError) as exc:
-        return False, f"TLS handshake failed ({exc.__class__.__name__})"
-    finally:
-        raw.close()
 
 
 def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> list[Check]:  # type: ignore[no-untyped-def]
@@ -189,7 +159,7 @@ class CAScreen(StepScreen):
             self.fail_file(error_text(exc))
             return
         self.state.ca_check = check
-        self.state.mirror_trust = await asyncio.to_thread(machine_trust, host, self.state.tls())
+        self.state.mirror_trust = await asyncio.to_thread(machine_trust, host, wizard_tls(self.state))
         if check.ok:
             self.set_status("the registry is trusted with this CA", "ok")
         else:

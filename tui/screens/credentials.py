@@ -10,12 +10,16 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.authfile import AuthFile, decode_auth
+from core.access import auth_from_data, check_read_access, registries_in_use, saved_login
 from core.errors import MirrorError
+from core.plan import SamplesSource
 from core.reference import is_registry_host
+from core.text import plural
+from core.text import shell_quote as q
+from tui.access import wizard_auth, wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.state import Check, check_read_access, error_text, plural, q, registries_in_use
+from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 
@@ -32,15 +36,9 @@ def merged_name(pull_secret: str) -> str:
 
 def load_secret(path: str) -> dict:
     """The pull secret as a dict, with the engine's one-line errors (core.credentials when present)."""
-    try:
-        from core.credentials import load_pull_secret
-    except ImportError:
-        load_pull_secret = None
-    if load_pull_secret is not None:
-        return load_pull_secret(path)
-    from core.authfile import load_auth_file
+    from core.credentials import load_pull_secret
 
-    return load_auth_file(path).data
+    return load_pull_secret(path)
 
 
 class CredentialsScreen(StepScreen):
@@ -94,10 +92,8 @@ class CredentialsScreen(StepScreen):
 
     @work(thread=True, group="keyring", exit_on_error=False)
     def probe_keyring(self) -> None:
-        try:
-            from core.credentials import keyring_status
-        except ImportError:
-            return
+        from core.credentials import keyring_status
+
         status = keyring_status()
         backend = status.backend.rsplit(".", 1)[-1]
         label = (f"Remember the password in the keyring ({backend})" if status.usable
@@ -170,7 +166,7 @@ class CredentialsScreen(StepScreen):
         entry = data.get("auths", {}).get(host) if host else None
         if isinstance(entry, dict) and entry.get("auth"):
             try:
-                user = decode_auth(entry["auth"], where=host).username
+                user = saved_login(entry["auth"], host).username
             except MirrorError:
                 return
             if not self.query_one("#user", Input).value:
@@ -245,7 +241,7 @@ class CredentialsScreen(StepScreen):
         entry = (self.state.auth_data or {}).get("auths", {}).get(host)
         if isinstance(entry, dict) and entry.get("auth"):
             try:
-                saved = decode_auth(entry["auth"], where=host)
+                saved = saved_login(entry["auth"], host)
             except MirrorError:
                 return host, user, password
             if saved.username == user and saved.password == password:
@@ -353,22 +349,23 @@ class CredentialsScreen(StepScreen):
         from core.credentials import LoginResult, check_logins
 
         state = self.state
-        if not state.streams and state.samples.path and state.samples.source != "cluster":
+        if not state.streams and state.samples.path and state.samples.source != SamplesSource.CLUSTER:
             from core.samples import load_streams
 
             try:  # the image streams name their registries; the Image streams step reports errors
                 state.streams = await asyncio.to_thread(load_streams, Path(state.samples.path).expanduser())
             except (MirrorError, OSError):
                 pass
-        uses = registries_in_use(state)
+        uses = registries_in_use(state.plan, state.streams)
         self.set_status(f"testing {plural(len(uses), 'registry', 'registries')} the plan uses …")
         state.logins = [_Pending(u.key) for u in uses]
         self.show_logins()
         data = state.auth_data or {"auths": {}}
         direct = [u.key for u in uses if not u.redirected]
         try:
-            async with state.session() as session:
-                found = dict(zip(direct, await check_logins(AuthFile(path=None, data=data), direct, state.tls())))
+            async with wizard_session(state) as session:
+                checked = await check_logins(auth_from_data(data), direct, wizard_tls(state))
+                found = dict(zip(direct, checked, strict=True))
                 for use in uses:
                     if use.redirected:
                         login_state, message = await check_read_access(session, use)
@@ -397,8 +394,8 @@ class CredentialsScreen(StepScreen):
         self.state.logins = [_Pending(h) for h in hosts] + [r for r in self.state.logins
                                                            if getattr(r, "registry", None) not in hosts]
         self.show_logins()
-        auth = AuthFile(path=None, data=data)
-        results = await check_logins(auth, hosts, self.state.tls())
+        auth = auth_from_data(data)
+        results = await check_logins(auth, hosts, wizard_tls(self.state))
         others = [r for r in self.state.logins if r.registry not in hosts]
         self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
         self.show_logins()
@@ -454,7 +451,7 @@ class CredentialsScreen(StepScreen):
             self.add_login(host, user, password, self.query_one("#merged", Input).value.strip(),
                            self.query_one("#remember", Checkbox).value, then_next=True)
             return False
-        if self.state.auth().lookup(host) is None and self.state.no_mirror_login_accepted != host:
+        if wizard_auth(self.state).lookup(host) is None and self.state.no_mirror_login_accepted != host:
             self._confirm_no_login(host)
             return False
         return True

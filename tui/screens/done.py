@@ -17,10 +17,12 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
+from core.text import shell_quote as q
 from core.yamlout import dump_yaml
+from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.state import error_text, q
+from tui.state import error_text
 from tui.widgets.note import Note
 
 
@@ -159,7 +161,7 @@ class DoneScreen(StepScreen):
         self.set_status("computing the manifests …")
         key = self.state.plan_key()
         try:
-            async with self.state.session() as session:
+            async with wizard_session(self.state) as session:
                 prepared = await prepare(self.state.plan_for_saving(), session, read_only=True)
         except MirrorError as exc:
             self.set_status(error_text(exc), "error")

@@ -11,30 +11,32 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, Static
 
+from core.plan import ReleaseMode
+from core.progress import Progress, RowState
+from core.text import human_bytes, human_seconds
+from core.text import shell_quote as q
 from tui.screens.base import StepScreen
-from tui.state import (
-    ROW_COPIED,
-    ROW_COPYING,
-    ROW_FAILED,
-    ROW_PRESENT,
-    ROW_WAITING,
-    human_bytes,
-    human_seconds,
-    middle_ellipsis,
-    q,
-)
+from tui.state import middle_ellipsis
 from tui.widgets.note import Note
 
 ROW_LOOK = {
     # $text-muted on the zebra stripes was nearly invisible: plain text, just not bold.
-    ROW_WAITING: ("· waiting", "$foreground"),
-    ROW_COPYING: ("⇣ copying", "bold $accent"),
-    ROW_COPIED: ("✓ copied", "$success"),
-    ROW_PRESENT: ("= present", "$success 70%"),
-    ROW_FAILED: ("✗ failed", "bold $error"),
+    RowState.WAITING: ("· waiting", "$foreground"),
+    RowState.COPYING: ("⇣ copying", "bold $accent"),
+    RowState.COPIED: ("✓ copied", "$success"),
+    RowState.PRESENT: ("= present", "$success 70%"),
+    RowState.FAILED: ("✗ failed", "bold $error"),
 }
 REFRESH_SECONDS = 0.25
 STATE_WIDTH = 10
+
+
+def bytes_text(progress: Progress) -> str:
+    """"1.2 GiB of 3.4 GiB moved · 500 MiB already there": the numbers the CLI's line shows too."""
+    text = f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
+    if progress.bytes_not_moving:
+        text += f" · {human_bytes(progress.bytes_not_moving)} already there"
+    return text
 
 
 class MirrorScreen(StepScreen):
@@ -135,14 +137,17 @@ class MirrorScreen(StepScreen):
     def redraw(self) -> None:
         progress = self.state.progress
         progress.tick()
-        total_bytes = progress.total_bytes or None
+        # Only bytes that cross the wire are progress; what the mirror already had is shown apart.
+        to_move = progress.bytes_to_move
         bytes_bar = self.query_one("#bytes-bar", ProgressBar)
-        bytes_bar.update(total=total_bytes, progress=min(progress.moved, progress.total_bytes))
-        self.query_one("#bytes-text", Static).update(
-            f"{human_bytes(progress.moved)} of {human_bytes(progress.total_bytes)}" if progress.planned else
-            ("reading manifests …" if progress.running else ""))
+        if progress.planned and to_move == 0:
+            bytes_bar.update(total=1, progress=1)  # nothing to move at all: a full bar, not an empty one
+        else:
+            bytes_bar.update(total=to_move or None, progress=min(progress.bytes_moved_of_plan, to_move))
+        self.query_one("#bytes-text", Static).update(bytes_text(progress) if progress.planned else
+                                                     ("reading manifests …" if progress.running else ""))
         images_bar = self.query_one("#images-bar", ProgressBar)
-        finished = progress.images_done + progress.images_failed
+        finished = progress.images_finished
         images_bar.update(total=progress.total_images or None, progress=finished)
         extra = []
         if progress.images_present:
@@ -151,7 +156,8 @@ class MirrorScreen(StepScreen):
             extra.append(f"{progress.images_failed} failed")
         self.query_one("#images-text", Static).update(
             f"{finished} of {progress.total_images}" + (f" ({', '.join(extra)})" if extra else ""))
-        self.query_one("#rate", Static).update(f"{human_bytes(progress.rate)}/s")
+        speed = progress.rate if progress.running else progress.throughput
+        self.query_one("#rate", Static).update(f"{human_bytes(speed)}/s")
         rates = list(progress.rates)[-40:]
         # An all-zero series would draw as a full bar: nothing moved, so draw nothing.
         self.query_one("#spark", Sparkline).data = rates if any(rates) else []
@@ -257,17 +263,17 @@ class MirrorScreen(StepScreen):
         release = state.release
         auth = q(state.plan.auth_file or "<pull-secret.json>")
         commands = []
-        if release.source or release.mode == "from-dir":
-            if release.mode == "registry":
+        if release.chosen:
+            if release.mode == ReleaseMode.REGISTRY:
                 commands.append(f"oc adm release mirror -a {auth} \\\n    --from={release.source} \\\n"
                                 f"    --to={state.release_target()} \\\n    --to-release-image={state.to_release_image()}")
-            elif release.mode == "to-dir":
+            elif release.mode == ReleaseMode.TO_DIR:
                 commands.append(f"oc adm release mirror -a {auth} \\\n"
                                 f"    --to-dir={q(release.directory or '<media>')}/mirror {release.source}")
             else:
                 commands.append(f"oc image mirror -a {auth} --from-dir={q(release.directory or '<media>')}/mirror \\\n"
                                 f"    \"file://openshift/release:{state.release_version()}*\" {state.release_target()}")
-        if state.samples.path or state.samples.source == "cluster":
+        if state.samples.chosen:
             commands.append(f"oc image mirror -a {auth} -f samples-mapping.txt --keep-manifest-list=true")
         path = state.save_path()
         commands.append(f"# or all of it, resumable:\nmirror-wizard run {q(str(path))}")

@@ -10,8 +10,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Button, Static
 
+from core.errors import MirrorError
+from core.plan import ReleaseMode
+from core.text import human_bytes
+from core.text import shell_quote as q
 from tui.screens.base import StepScreen
-from tui.state import Check, WizardState, human_bytes, q
+from tui.state import Check, WizardState
 from tui.widgets.checks import CheckList
 
 OC_DOWNLOAD = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp/"
@@ -36,37 +40,25 @@ def check_oc() -> Check:
 
 
 def check_auth_file(state: WizardState) -> Check:
-    from core.authfile import find_default_auth_file, load_auth_file
+    from core.access import find_auth_file
 
-    path = state.plan.auth_file or (str(find_default_auth_file() or "") or None)
-    if not path:
+    try:
+        path, auth = find_auth_file(state.plan)
+    except MirrorError as exc:  # AuthFileError and friends: already one line
+        return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
+    if path is None or auth is None:
         return Check("pull secret", "fail", "none found",
                      f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step")
-    try:
-        auth = load_auth_file(path)
-    except Exception as exc:  # AuthFileError and friends: already one line
-        return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
     if not state.plan.auth_file:
         state.plan.auth_file = str(path)
     return Check("pull secret", "ok", f"{len(auth.registries())} registries in {path}")
 
 
 def check_keyring() -> Check:
-    try:
-        from core.credentials import keyring_status
+    from core.credentials import keyring_status
 
-        status = keyring_status()
-        usable, backend, message = status.usable, status.backend, status.message
-    except ImportError:
-        try:
-            import keyring
-
-            backend_obj = keyring.get_keyring()
-            backend = type(backend_obj).__name__
-            usable = "fail" not in type(backend_obj).__module__ and "Null" not in backend
-            message = "" if usable else "no keyring backend"
-        except Exception as exc:  # keyring probing can fail in odd ways on headless hosts
-            usable, backend, message = False, "none", exc.__class__.__name__
+    status = keyring_status()
+    usable, backend, message = status.usable, status.backend, status.message
     if usable and message:  # usable, with a caveat (a plaintext file keyring): shown, not swallowed
         return Check("keyring", "warn", f"{backend}: {message}",
                      "Anyone who can read that file can read the password; leave “Remember” unticked if "
@@ -79,7 +71,7 @@ def check_keyring() -> Check:
 
 def check_disk(state: WizardState) -> Check:
     release = state.release
-    folder = Path(release.directory if release.mode != "registry" and release.directory else state.plan.output_dir or ".")
+    folder = Path(release.directory if release.uses_media and release.directory else state.plan.output_dir or ".")
     probe = folder.expanduser().resolve()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -89,7 +81,7 @@ def check_disk(state: WizardState) -> Check:
         return Check("free disk", "warn", f"cannot measure {probe}: {exc.strerror}")
     needed = getattr(state.release_size, "total_bytes", None) or DISK_WANTED
     where = f"{human_bytes(free)} free in {probe}"
-    if release.mode == "registry":
+    if release.mode == ReleaseMode.REGISTRY:
         return Check("free disk", "ok", where + " (mirroring straight to a registry needs little)")
     if free < needed:
         return Check("free disk", "fail" if free < needed / 2 else "warn", where,
@@ -154,5 +146,5 @@ class PreflightScreen(StepScreen):
     def help_commands(self) -> list[str]:
         auth = self.state.plan.auth_file or "<pull-secret.json>"
         release = self.state.release
-        folder = release.directory if release.mode != "registry" and release.directory else self.state.plan.output_dir
+        folder = release.directory if release.uses_media and release.directory else self.state.plan.output_dir
         return ["oc version --client", f"jq '.auths | keys' {q(auth)}", f"df -h {q(folder or '.')}"]

@@ -8,18 +8,23 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Select, Static
 
+from core.access import source_mirrors
 from core.errors import MirrorError
+from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
+from core.text import human_bytes, plural
+from core.text import shell_quote as q
+from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
-from tui.state import error_text, human_bytes, plural, q, read_source_mirrors
+from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.note import Note
 
 RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
-MODES = [("straight into the mirror registry", "registry"),
-         ("to removable media (connected side)", "to-dir"),
-         ("from removable media (disconnected side)", "from-dir")]
+MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
+         ("to removable media (connected side)", ReleaseMode.TO_DIR.value),
+         ("from removable media (disconnected side)", ReleaseMode.FROM_DIR.value)]
 
 
 def release_pull_spec(version: str, arch: str) -> str:
@@ -54,9 +59,9 @@ class ReleaseScreen(StepScreen):
             yield Button("Inspect", id="inspect", variant="primary", compact=True)
         yield Note(id="source-error", classes="inline-error")
         yield Static("Mode", classes="field-label")
-        yield Select(MODES, id="mode", allow_blank=False, value="registry", compact=True)
+        yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode.REGISTRY.value, compact=True)
         yield Static("Mirror repository", classes="field-label", id="target-label")
-        yield Input(id="target", placeholder="mirror.example.com:8443/ocp4/openshift4", compact=True)
+        yield Input(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
         yield Static("Removable media folder", classes="field-label", id="directory-label")
         yield Input(id="directory", placeholder="/mnt/media/mirror", compact=True)
@@ -90,7 +95,7 @@ class ReleaseScreen(StepScreen):
 
     def first_focus(self) -> str:
         release = self.state.release
-        if release.mode == "from-dir":
+        if release.mode == ReleaseMode.FROM_DIR:
             return "#directory" if not release.directory else "#next"
         if not release.source:
             return "#channel"
@@ -154,7 +159,7 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#mode")
     def mode_changed(self, event: Select.Changed) -> None:
-        self.state.release.mode = str(event.value)
+        self.state.release.mode = ReleaseMode(str(event.value))
         self.show_mode()
         self.refresh_help()
 
@@ -182,10 +187,10 @@ class ReleaseScreen(StepScreen):
     def show_mode(self) -> None:
         mode = self.state.release.mode
         for widget_id in ("#directory", "#directory-label"):
-            self.query_one(widget_id).display = mode != "registry"
+            self.query_one(widget_id).display = mode != ReleaseMode.REGISTRY
         for widget_id in ("#target", "#target-label"):
-            self.query_one(widget_id).display = mode != "to-dir"
-        self.query_one("#source", Input).disabled = mode == "from-dir"
+            self.query_one(widget_id).display = mode != ReleaseMode.TO_DIR
+        self.query_one("#source", Input).disabled = mode == ReleaseMode.FROM_DIR
 
     # -- versions ------------------------------------------------------------------------------------
 
@@ -212,15 +217,19 @@ class ReleaseScreen(StepScreen):
         versions: list[str] = []
         # Releases read through a mirror set (the sandbox, a proxy registry): what that registry holds is
         # what can be copied, so its tags answer first and the update graph is not asked.
+        try:
+            mirror_sets = source_mirrors(self.state.plan)
+        except MirrorError:  # the Credentials and Mirror steps say what is wrong with the file
+            mirror_sets = []
         redirected = any(RELEASE_REPO == src or RELEASE_REPO.startswith(src.rstrip("/") + "/")
-                         for src, _ in read_source_mirrors(self.state.plan.idms_file))
+                         for src, _ in mirror_sets)
         if channel and not redirected:
             self.set_status(f"asking the update graph for {channel} …")
             try:
                 if self.state.graph_url:
-                    found = await fetch_graph(channel, arch, self.state.graph_url, tls=self.state.tls())
+                    found = await fetch_graph(channel, arch, self.state.graph_url, tls=wizard_tls(self.state))
                 else:
-                    found = await fetch_graph(channel, arch, tls=self.state.tls())
+                    found = await fetch_graph(channel, arch, tls=wizard_tls(self.state))
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
             except MirrorError as exc:
@@ -228,7 +237,7 @@ class ReleaseScreen(StepScreen):
         if not versions:
             self.set_status(f"listing the tags of {RELEASE_REPO} …")
             try:
-                async with self.state.session() as session:
+                async with wizard_session(self.state) as session:
                     tags = await registry_release_tags(session, RELEASE_REPO)
             except MirrorError as exc:
                 self.query_one("#versions-note", Static).update(Content.styled(f"✗ {error_text(exc)}", "$error"))
@@ -261,12 +270,12 @@ class ReleaseScreen(StepScreen):
         self.set_status(f"reading {release.source} …")
         self.state.release_error = ""
         try:
-            async with self.state.session() as session:
+            async with wizard_session(self.state) as session:
                 info = await load_release(session, release.source)
                 self.state.release_info = info
                 self.show_info()
                 self.set_status("measuring what the mirror already holds …")
-                target = self.state.release_target() if release.mode == "registry" else None
+                target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
                 try:
                     self.state.release_size = await measure_release(session, info, target)
                 except MirrorError as exc:  # e.g. the mirror's login is not set yet: sizes without "present"
@@ -311,17 +320,17 @@ class ReleaseScreen(StepScreen):
 
     async def can_leave(self) -> bool:
         release = self.state.release
-        if release.mode != "from-dir" and not release.source:
+        if release.mode != ReleaseMode.FROM_DIR and not release.source:
             self.set_status("choose a release (or clear nothing: a plan may mirror only image streams)", "warn")
             return True
-        if release.mode != "registry" and not release.directory:
+        if release.mode != ReleaseMode.REGISTRY and not release.directory:
             self.set_status("give the removable media folder", "error")
             self.query_one("#directory", Input).focus()
             return False
-        if release.mode != "to-dir" and not self.state.release_target():
+        if release.mode != ReleaseMode.TO_DIR and not self.state.release_target():
             self.set_status("give the mirror repository", "error")
             return False
-        if release.mode != "to-dir" and not release.target:
+        if release.mode != ReleaseMode.TO_DIR and not release.target:
             release.target = self.state.release_target()
         if self.target_problem:
             self.set_status(self.target_problem, "error")
@@ -348,14 +357,14 @@ class ReleaseScreen(StepScreen):
         commands = [f"OCP_RELEASE={q(version)}\nLOCAL_REGISTRY={q(registry)}\nLOCAL_REPOSITORY={q(repository)}\n"
                     f"PRODUCT_REPO=openshift-release-dev\nLOCAL_SECRET_JSON={q(auth)}\n"
                     f"RELEASE_NAME=ocp-release\nARCHITECTURE={q(arch)}"
-                    + (f"\nREMOVABLE_MEDIA_PATH={q(media)}" if release.mode != "registry" else "")]
+                    + (f"\nREMOVABLE_MEDIA_PATH={q(media)}" if release.mode != ReleaseMode.REGISTRY else "")]
         if release.source:
             commands.append(f"oc adm release info {source}")
         to = "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}"
-        if release.mode == "registry":
+        if release.mode == ReleaseMode.REGISTRY:
             commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n    --from={source} \\\n"
                             f"    --to={to} \\\n    --to-release-image={to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
-        elif release.mode == "to-dir":
+        elif release.mode == ReleaseMode.TO_DIR:
             commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n"
                             f"    --to-dir=${{REMOVABLE_MEDIA_PATH}}/mirror {source}")
         else:

@@ -11,9 +11,12 @@ from textual.content import Content
 from textual.widgets import Button, Input, Static
 
 from core.errors import MirrorError
+from core.plan import ReleaseMode, SamplesSource
+from core.text import human_bytes
+from core.text import shell_quote as q
 from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
-from tui.state import error_text, human_bytes, q
+from tui.state import error_text
 from tui.widgets.facts import Facts
 
 
@@ -40,7 +43,8 @@ class ReviewScreen(StepScreen):
 
     def step_shown(self) -> None:
         samples = self.state.samples
-        if not self.state.streams and samples.path and samples.source != "cluster" and not self.state.streams_error:
+        from_files = samples.path and samples.source != SamplesSource.CLUSTER
+        if not self.state.streams and from_files and not self.state.streams_error:
             self.load_streams()
         self.show()
 
@@ -65,7 +69,7 @@ class ReviewScreen(StepScreen):
         state = self.state
         parts: list[str] = []
         info = state.release_info
-        if info is not None and state.release.mode != "to-dir":
+        if info is not None and state.release.mode != ReleaseMode.TO_DIR:
             try:
                 from core.mirror_config import release_mirror_instructions
 
@@ -103,16 +107,16 @@ class ReviewScreen(StepScreen):
             ("Pull secret", plan.auth_file or "— not set (Credentials step)"),
         ]
         info = state.release_info
-        if release.source or release.mode == "from-dir":
+        if release.source or release.mode == ReleaseMode.FROM_DIR:
             what = f"{state.release_version()} {release.architecture}"
             if info is not None:
                 what += f", {len(info.components)} components"
             lines.append(("Release", what))
-            lines.append(("  mode", {"registry": "straight to the mirror registry",
-                                     "to-dir": f"to removable media at {release.directory}",
-                                     "from-dir": f"from removable media at {release.directory}"}.get(release.mode,
+            lines.append(("  mode", {ReleaseMode.REGISTRY: "straight to the mirror registry",
+                                     ReleaseMode.TO_DIR: f"to removable media at {release.directory}",
+                                     ReleaseMode.FROM_DIR: f"from removable media at {release.directory}"}.get(release.mode,
                                                                                                     release.mode)))
-            lines.append(("  to", state.release_target() if release.mode != "to-dir" else str(release.directory)))
+            lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
             size = state.release_size
             if size is not None:
                 present = getattr(size, "present_bytes", None)
@@ -127,7 +131,8 @@ class ReviewScreen(StepScreen):
             lines.append(("Image streams", f"✗ {exc}"))
         if samples is not None:
             sizes = [state.stream_sizes.get(name) for name in samples.included]
-            size = f", {human_bytes(sum(sizes))}" if sizes and None not in sizes else ""  # type: ignore[arg-type]
+            known = [n for n in sizes if n is not None]
+            size = f", {human_bytes(sum(known))}" if sizes and len(known) == len(sizes) else ""
             lines.append(("Image streams", f"{len(samples.included)} mirrored ({samples.images} images{size}), "
                                            f"{len(samples.skipped)} skipped"))
         elif state.streams_error:
@@ -162,7 +167,7 @@ class ReviewScreen(StepScreen):
             problems.append("no mirror registry (Credentials step)")
         release = self.state.release
         samples = self.state.samples
-        if not release.source and release.mode != "from-dir" and not samples.path and samples.source != "cluster":
+        if not release.chosen and not samples.chosen:
             problems.append("nothing to mirror: choose a release or image streams")
         if problems:
             self.set_status("; ".join(problems), "error")

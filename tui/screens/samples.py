@@ -17,9 +17,13 @@ from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import MirrorError
+from core.plan import SamplesSource
 from core.reference import is_registry_host
+from core.text import human_bytes, plural
+from core.text import shell_quote as q
+from tui.access import wizard_session
 from tui.screens.base import StepScreen
-from tui.state import error_text, human_bytes, middle_ellipsis, plural, q
+from tui.state import error_text, middle_ellipsis
 from tui.widgets.note import Note
 
 NAME_WIDTH = 28
@@ -105,7 +109,7 @@ class SamplesScreen(StepScreen):
         table.add_column("from", key="from", width=10)
         if self.state.streams:
             self.fill_table()
-        elif choice.path or choice.source == "cluster":
+        elif choice.path or choice.source == SamplesSource.CLUSTER:
             self.load_streams()
         self.update_config()
 
@@ -136,8 +140,8 @@ class SamplesScreen(StepScreen):
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
-        self.state.samples.source = str(event.value)
-        self.query_one("#path", Input).disabled = event.value == "cluster"
+        self.state.samples.source = SamplesSource(str(event.value))
+        self.query_one("#path", Input).disabled = event.value == SamplesSource.CLUSTER
         self.refresh_help()
 
     @on(Input.Changed, "#path")
@@ -158,7 +162,7 @@ class SamplesScreen(StepScreen):
         choice = self.state.samples
         self.app.call_from_thread(self.set_status, "reading image streams …")
         try:
-            if choice.source == "cluster":
+            if choice.source == SamplesSource.CLUSTER:
                 streams = load_from_cluster()
             else:
                 if not choice.path:
@@ -335,41 +339,22 @@ class SamplesScreen(StepScreen):
 
     @work(exclusive=True, group="sizes", exit_on_error=False)
     async def measure(self) -> None:
-        """A dry run over every stream's images: manifests only, so it is quick, and no bytes move."""
-        import tempfile
-
-        from core.copier import CopyOptions, CopyTask, copy_images
-        from core.endpoints import LayoutLocation
-        from core.samples import plan_samples
+        """Every stream's size from its images' manifests (core.samples.measure_streams)."""
+        from core.samples import measure_streams
 
         self.set_status("measuring: reading every image's manifest …")
-        everything = plan_samples(self.state.streams, self.state.mirror_host or "mirror.invalid")
-        options = CopyOptions(dry_run=True, skip_missing=True, continue_on_error=True)
-        # Sizes come from the sources alone: an empty scratch layout stands in for the mirror, so
-        # neither its login nor its contents matter here.
-        with tempfile.TemporaryDirectory(prefix="mirror-wizard-sizes-") as scratch:
-            tasks = [CopyTask(task.source, LayoutLocation(Path(scratch), f"image-{n}"))
-                     for n, task in enumerate(everything.tasks())]
-            try:
-                async with self.state.session() as session:
-                    result = await copy_images(tasks, session, options)
-            except MirrorError as exc:
-                self.set_status(f"sizes unknown: {exc}", "error")
-                return
-        blobs_by_source: dict[str, dict[str, int]] = {}
-        for image in result.images:
-            blobs_by_source[str(image.task.source)] = image.blobs()
-        from core.reference import parse_reference
-
-        for stream in self.state.streams:
-            blobs: dict[str, int] = {}
-            for spec in stream.pull_specs:
-                blobs.update(blobs_by_source.get(str(parse_reference(spec)), {}))
-            self.state.stream_sizes[stream.name] = sum(blobs.values())
+        try:
+            async with wizard_session(self.state) as session:
+                measured = await measure_streams(session, self.state.streams)
+        except MirrorError as exc:
+            self.set_status(f"sizes unknown: {exc}", "error")
+            return
+        self.state.stream_sizes.update(measured.sizes)
         self.fill_table()
-        missing = result.images_skipped_missing + len(result.failures)
-        if result.failures:
-            self.notify(f"not measured: {result.failures[0].source}: {result.failures[0].error}", severity="warning")
+        missing = len(measured.unreadable)
+        failures = [u for u in measured.unreadable if u[0]]
+        if failures:
+            self.notify(f"not measured: {failures[0][0]}: {failures[0][1]}", severity="warning")
         self.set_status(f"sizes measured ({plural(missing, 'image')} could not be read)" if missing
                         else "sizes measured", "warn" if missing else "ok")
 
@@ -408,7 +393,8 @@ class SamplesScreen(StepScreen):
         except MirrorError:
             plan = None
         if plan is not None:
-            source = "--from-cluster" if choice.source == "cluster" else f"--imagestreams {q(choice.path or '<folder>')}"
+            source = ("--from-cluster" if choice.source == SamplesSource.CLUSTER
+                      else f"--imagestreams {q(choice.path or '<folder>')}")
             skips = f" \\\n    --skip {','.join(plan.skipped)}" if plan.skipped else ""
             commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
                          f"    --mapping-out mapping.txt{skips}", *plan.commands]

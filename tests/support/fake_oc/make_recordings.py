@@ -1,26 +1,50 @@
 """Writes the fake oc recordings in recordings/ (python3 tests/support/fake_oc/make_recordings.py). Shapes follow openshift/api types (image/v1, config/v1, samples/v1, machineconfiguration/v1) as oc get -o json prints them."""
-import json, copy
+
+import copy
+import json
 from pathlib import Path
 
 R = Path(__file__).parent / "recordings"
-def lst(items): return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+
+
+def lst(items):
+    return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+
+
 def write(scn, name, data):
-    d = R / scn; d.mkdir(parents=True, exist_ok=True)
+    d = R / scn
+    d.mkdir(parents=True, exist_ok=True)
     (d / name).write_text(json.dumps(data, indent=4) + "\n")
+
 
 T0 = "2026-11-30T09:14:07Z"
 T1 = "2026-12-01T16:42:51Z"
 T2 = "2026-12-02T05:58:13Z"
 
 version = {
-    "clientVersion": {"major": "", "minor": "", "gitVersion": "4.17.0-202410011205.p0.g3a2ecdc.assembly.stream.el9-3a2ecdc",
-                      "gitCommit": "3a2ecdc0e28aadf9a0bd40e15b8b0ec2ec0d5a1f", "gitTreeState": "clean",
-                      "buildDate": "2024-10-01T13:06:45Z", "goVersion": "go1.22.5 (Red Hat 1.22.5-1.el9) X:strictfipsruntime",
-                      "compiler": "gc", "platform": "linux/amd64"},
+    "clientVersion": {
+        "major": "",
+        "minor": "",
+        "gitVersion": "4.17.0-202410011205.p0.g3a2ecdc.assembly.stream.el9-3a2ecdc",
+        "gitCommit": "3a2ecdc0e28aadf9a0bd40e15b8b0ec2ec0d5a1f",
+        "gitTreeState": "clean",
+        "buildDate": "2024-10-01T13:06:45Z",
+        "goVersion": "go1.22.5 (Red Hat 1.22.5-1.el9) X:strictfipsruntime",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    },
     "kustomizeVersion": "v5.0.4-0.20230601165947-6ce0bf390ce3",
-    "serverVersion": {"major": "1", "minor": "30", "gitVersion": "v1.30.5", "gitCommit": "f1b2c2f4b3a1f0bd9a6a9e5e2f1c0d9e8b7a6c5d",
-                      "gitTreeState": "clean", "buildDate": "2024-10-21T07:10:11Z",
-                      "goVersion": "go1.22.7 (Red Hat 1.22.7-1.el9_5) X:strictfipsruntime", "compiler": "gc", "platform": "linux/amd64"},
+    "serverVersion": {
+        "major": "1",
+        "minor": "30",
+        "gitVersion": "v1.30.5",
+        "gitCommit": "f1b2c2f4b3a1f0bd9a6a9e5e2f1c0d9e8b7a6c5d",
+        "gitTreeState": "clean",
+        "buildDate": "2024-10-21T07:10:11Z",
+        "goVersion": "go1.22.7 (Red Hat 1.22.7-1.el9_5) X:strictfipsruntime",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    },
     "openshiftVersion": "4.17.3",
     "releaseClientVersion": "4.17.0-202410011205.p0.g3a2ecdc.assembly.stream.el9-3a2ecdc",
 }
@@ -29,49 +53,100 @@ write("healthy", "cluster.json", {"user": "kube:admin", "server": "https://api.l
 (R / "logged-out" / "base").write_text("healthy\n")
 write("logged-out", "cluster.json", {"logged_in": False, "version": version})
 
+
 def meta(name, uid, rv, gen=None, ns=None, **extra):
     m = {"creationTimestamp": T0, "name": name, "resourceVersion": rv, "uid": uid}
-    if gen is not None: m["generation"] = gen
-    if ns: m["namespace"] = ns
+    if gen is not None:
+        m["generation"] = gen
+    if ns:
+        m["namespace"] = ns
     m.update(extra)
     return dict(sorted(m.items()))
 
+
 image_cluster = {
-    "apiVersion": "config.openshift.io/v1", "kind": "Image",
-    "metadata": meta("cluster", "0b6f8f4e-5b7e-4a53-9c57-1f0b3c2a9d11", "512734", 3,
-                     annotations={"include.release.openshift.io/ibm-cloud-managed": "true",
-                                  "include.release.openshift.io/self-managed-high-availability": "true",
-                                  "release.openshift.io/create-only": "true"},
-                     ownerReferences=[{"apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
-                                       "name": "version", "uid": "6a9cb3f1-3c0f-4f43-9e58-7f0f5e7d2b40"}]),
+    "apiVersion": "config.openshift.io/v1",
+    "kind": "Image",
+    "metadata": meta(
+        "cluster",
+        "0b6f8f4e-5b7e-4a53-9c57-1f0b3c2a9d11",
+        "512734",
+        3,
+        annotations={
+            "include.release.openshift.io/ibm-cloud-managed": "true",
+            "include.release.openshift.io/self-managed-high-availability": "true",
+            "release.openshift.io/create-only": "true",
+        },
+        ownerReferences=[
+            {
+                "apiVersion": "config.openshift.io/v1",
+                "kind": "ClusterVersion",
+                "name": "version",
+                "uid": "6a9cb3f1-3c0f-4f43-9e58-7f0f5e7d2b40",
+            }
+        ],
+    ),
     "spec": {"additionalTrustedCA": {"name": "registry-config"}},
     "status": {"internalRegistryHostname": "image-registry.openshift-image-registry.svc:5000"},
 }
 write("healthy", "images.config.openshift.io.json", lst([image_cluster]))
 
+
 def configmap(name, data, uid, rv):
-    return {"apiVersion": "v1", "data": data, "kind": "ConfigMap",
-            "metadata": meta(name, uid, rv, ns="openshift-config")}
+    return {"apiVersion": "v1", "data": data, "kind": "ConfigMap", "metadata": meta(name, uid, rv, ns="openshift-config")}
+
+
 kube_root = configmap("kube-root-ca.crt", {"ca.crt": "__CLUSTER_CA_PEM__"}, "3f0c1a77-3e5d-4f27-8d6b-0d1f8c7e2a55", "4121")
-write("healthy", "configmaps@openshift-config.json", lst([
-    kube_root,
-    configmap("registry-config", {"__MIRROR_KEY__": "__CA_PEM__"}, "9d2e4c61-8a0b-4b6e-a1f3-5c7d9e0b2f48", "512701"),
-]))
+write(
+    "healthy",
+    "configmaps@openshift-config.json",
+    lst(
+        [
+            kube_root,
+            configmap("registry-config", {"__MIRROR_KEY__": "__CA_PEM__"}, "9d2e4c61-8a0b-4b6e-a1f3-5c7d9e0b2f48", "512701"),
+        ]
+    ),
+)
+
 
 def idms(name, entries, uid, rv):
-    return {"apiVersion": "config.openshift.io/v1", "kind": "ImageDigestMirrorSet",
-            "metadata": meta(name, uid, rv, 1), "spec": {"imageDigestMirrors": entries}, "status": {}}
-write("healthy", "imagedigestmirrorsets.config.openshift.io.json", lst([idms("release-0", [
-    {"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_COMPONENTS__"},
-    {"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"},
-], "c8a9e2d4-1f3b-4c6d-9e8f-0a1b2c3d4e5f", "512812")]))
+    return {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "ImageDigestMirrorSet",
+        "metadata": meta(name, uid, rv, 1),
+        "spec": {"imageDigestMirrors": entries},
+        "status": {},
+    }
+
+
+write(
+    "healthy",
+    "imagedigestmirrorsets.config.openshift.io.json",
+    lst(
+        [
+            idms(
+                "release-0",
+                [
+                    {"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_COMPONENTS__"},
+                    {"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"},
+                ],
+                "c8a9e2d4-1f3b-4c6d-9e8f-0a1b2c3d4e5f",
+                "512812",
+            )
+        ]
+    ),
+)
 write("healthy", "imagecontentsourcepolicies.operator.openshift.io.json", lst([]))
+
 
 def cond(type_, status, reason="", message="", t=T1):
     c = {"lastTransitionTime": t, "lastUpdateTime": t, "status": status, "type": type_}
-    if reason: c["reason"] = reason
-    if message: c["message"] = message
+    if reason:
+        c["reason"] = reason
+    if message:
+        c["message"] = message
     return dict(sorted(c.items()))
+
 
 samples_status_ok = [
     cond("ImportCredentialsExist", "True", t=T0),
@@ -83,131 +158,408 @@ samples_status_ok = [
     cond("ImportImageErrorsExist", "False"),
 ]
 samples_config = {
-    "apiVersion": "samples.operator.openshift.io/v1", "kind": "Config",
-    "metadata": meta("cluster", "5e4d3c2b-1a09-4f8e-b7d6-c5b4a3928170", "520114", 4,
-                     finalizers=["samples.operator.openshift.io/finalizer"]),
-    "spec": {"architectures": ["x86_64"], "managementState": "Managed", "samplesRegistry": "__SAMPLES_REGISTRY__",
-             "skippedImagestreams": ["jenkins"]},
-    "status": {"architectures": ["x86_64"], "conditions": samples_status_ok, "managementState": "Managed",
-               "samplesRegistry": "__SAMPLES_REGISTRY__", "skippedImagestreams": ["jenkins"], "version": "4.17.3"},
+    "apiVersion": "samples.operator.openshift.io/v1",
+    "kind": "Config",
+    "metadata": meta(
+        "cluster",
+        "5e4d3c2b-1a09-4f8e-b7d6-c5b4a3928170",
+        "520114",
+        4,
+        finalizers=["samples.operator.openshift.io/finalizer"],
+    ),
+    "spec": {
+        "architectures": ["x86_64"],
+        "managementState": "Managed",
+        "samplesRegistry": "__SAMPLES_REGISTRY__",
+        "skippedImagestreams": ["jenkins"],
+    },
+    "status": {
+        "architectures": ["x86_64"],
+        "conditions": samples_status_ok,
+        "managementState": "Managed",
+        "samplesRegistry": "__SAMPLES_REGISTRY__",
+        "skippedImagestreams": ["jenkins"],
+        "version": "4.17.3",
+    },
 }
 write("healthy", "configs.samples.operator.openshift.io.json", lst([samples_config]))
 
+
 def stream(name, tag, spec, rv, uid, status_tags, managed="true", ann=None):
-    annotations = {"openshift.io/display-name": name.capitalize(),
-                   "openshift.io/image.dockerRepositoryCheck": T1,
-                   "samples.operator.openshift.io/version": "4.17.3"}
+    annotations = {
+        "openshift.io/display-name": name.capitalize(),
+        "openshift.io/image.dockerRepositoryCheck": T1,
+        "samples.operator.openshift.io/version": "4.17.3",
+    }
     annotations.update(ann or {})
     return {
-        "apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
-        "metadata": meta(name, uid, rv, 2, ns="openshift", annotations=annotations,
-                         labels={"samples.operator.openshift.io/managed": managed}),
-        "spec": {"lookupPolicy": {"local": False}, "tags": [{
-            "annotations": {"openshift.io/display-name": f"{name.capitalize()} {tag}", "tags": f"builder,{name}",
-                            "version": tag},
-            "from": {"kind": "DockerImage", "name": spec}, "generation": 2,
-            "importPolicy": {"importMode": "Legacy"}, "name": tag, "referencePolicy": {"type": "Local"}}]},
-        "status": {"dockerImageRepository": f"image-registry.openshift-image-registry.svc:5000/openshift/{name}",
-                   "tags": status_tags},
+        "apiVersion": "image.openshift.io/v1",
+        "kind": "ImageStream",
+        "metadata": meta(
+            name,
+            uid,
+            rv,
+            2,
+            ns="openshift",
+            annotations=annotations,
+            labels={"samples.operator.openshift.io/managed": managed},
+        ),
+        "spec": {
+            "lookupPolicy": {"local": False},
+            "tags": [
+                {
+                    "annotations": {
+                        "openshift.io/display-name": f"{name.capitalize()} {tag}",
+                        "tags": f"builder,{name}",
+                        "version": tag,
+                    },
+                    "from": {"kind": "DockerImage", "name": spec},
+                    "generation": 2,
+                    "importPolicy": {"importMode": "Legacy"},
+                    "name": tag,
+                    "referencePolicy": {"type": "Local"},
+                }
+            ],
+        },
+        "status": {
+            "dockerImageRepository": f"image-registry.openshift-image-registry.svc:5000/openshift/{name}",
+            "tags": status_tags,
+        },
     }
+
 
 def imported(tag, ref, image):
     return [{"items": [{"created": T1, "dockerImageReference": ref, "generation": 2, "image": image}], "tag": tag}]
 
-def failed(tag, reason, message):
-    return [{"conditions": [{"generation": 2, "lastTransitionTime": T1, "message": message, "reason": reason,
-                             "status": "False", "type": "ImportSuccess"}], "items": None, "tag": tag}]
 
-cli = {"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
-       "metadata": meta("cli", "aa11bb22-cc33-4d44-8e55-f66a77b88c99", "30211", 2, ns="openshift",
-                        annotations={"include.release.openshift.io/ibm-cloud-managed": "true",
-                                     "include.release.openshift.io/self-managed-high-availability": "true"}),
-       "spec": {"lookupPolicy": {"local": False}, "tags": [{"annotations": None,
+def failed(tag, reason, message):
+    return [
+        {
+            "conditions": [
+                {
+                    "generation": 2,
+                    "lastTransitionTime": T1,
+                    "message": message,
+                    "reason": reason,
+                    "status": "False",
+                    "type": "ImportSuccess",
+                }
+            ],
+            "items": None,
+            "tag": tag,
+        }
+    ]
+
+
+cli = {
+    "apiVersion": "image.openshift.io/v1",
+    "kind": "ImageStream",
+    "metadata": meta(
+        "cli",
+        "aa11bb22-cc33-4d44-8e55-f66a77b88c99",
+        "30211",
+        2,
+        ns="openshift",
+        annotations={
+            "include.release.openshift.io/ibm-cloud-managed": "true",
+            "include.release.openshift.io/self-managed-high-availability": "true",
+        },
+    ),
+    "spec": {
+        "lookupPolicy": {"local": False},
+        "tags": [
+            {
+                "annotations": None,
                 "from": {"kind": "DockerImage", "name": "__SOURCE_COMPONENTS__@sha256:" + "3c" * 32},
-                "generation": 2, "importPolicy": {"importMode": "Legacy", "scheduled": True}, "name": "latest",
-                "referencePolicy": {"type": "Source"}}]},
-       "status": {"dockerImageRepository": "image-registry.openshift-image-registry.svc:5000/openshift/cli",
-                  "tags": imported("latest", "__SOURCE_COMPONENTS__@sha256:" + "3c" * 32, "sha256:" + "3c" * 32)}}
-jenkins_failed = stream("jenkins", "2", "__SAMPLES_REGISTRY__/ocp-tools-4/jenkins-rhel9:v4.17.0", "498812",
-                        "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6",
-                        failed("2", "NotFound", 'dockerimage.image.openshift.io "__SAMPLES_REGISTRY__/ocp-tools-4/jenkins-rhel9:v4.17.0" not found'),
-                        managed="false")
-ruby_ok = stream("ruby", "__RUBY_TAG__", "__RUBY_MIRROR_SPEC__", "521004", "e2f3a4b5-c6d7-4e8f-90a1-b2c3d4e5f607",
-                 imported("__RUBY_TAG__", "__RUBY_MIRROR_REF__", "sha256:" + "5a" * 32))
-perl_ok = stream("perl", "__PERL_TAG__", "__PERL_MIRROR_SPEC__", "521009", "f3a4b5c6-d7e8-4f90-a1b2-c3d4e5f60718",
-                 imported("__PERL_TAG__", "__PERL_MIRROR_REF__", "sha256:" + "6b" * 32))
+                "generation": 2,
+                "importPolicy": {"importMode": "Legacy", "scheduled": True},
+                "name": "latest",
+                "referencePolicy": {"type": "Source"},
+            }
+        ],
+    },
+    "status": {
+        "dockerImageRepository": "image-registry.openshift-image-registry.svc:5000/openshift/cli",
+        "tags": imported("latest", "__SOURCE_COMPONENTS__@sha256:" + "3c" * 32, "sha256:" + "3c" * 32),
+    },
+}
+jenkins_failed = stream(
+    "jenkins",
+    "2",
+    "__SAMPLES_REGISTRY__/ocp-tools-4/jenkins-rhel9:v4.17.0",
+    "498812",
+    "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6",
+    failed(
+        "2", "NotFound", 'dockerimage.image.openshift.io "__SAMPLES_REGISTRY__/ocp-tools-4/jenkins-rhel9:v4.17.0" not found'
+    ),
+    managed="false",
+)
+ruby_ok = stream(
+    "ruby",
+    "__RUBY_TAG__",
+    "__RUBY_MIRROR_SPEC__",
+    "521004",
+    "e2f3a4b5-c6d7-4e8f-90a1-b2c3d4e5f607",
+    imported("__RUBY_TAG__", "__RUBY_MIRROR_REF__", "sha256:" + "5a" * 32),
+)
+perl_ok = stream(
+    "perl",
+    "__PERL_TAG__",
+    "__PERL_MIRROR_SPEC__",
+    "521009",
+    "f3a4b5c6-d7e8-4f90-a1b2-c3d4e5f60718",
+    imported("__PERL_TAG__", "__PERL_MIRROR_REF__", "sha256:" + "6b" * 32),
+)
 write("healthy", "imagestreams@openshift.json", lst([cli, jenkins_failed, perl_ok, ruby_ok]))
+
 
 def pool(name, total, updated, updating, rendered, target, uid, rv):
     conditions = [
-        cond("RenderDegraded", "False", t=T0), cond("NodeDegraded", "False", t=T0), cond("Degraded", "False", t=T0),
-        cond("Updated", "False" if updating else "True", message="" if updating else f"All nodes are updated with MachineConfig {rendered}", t=T2),
-        cond("Updating", "True" if updating else "False", message=f"All nodes are updating to MachineConfig {target}" if updating else "", t=T2),
+        cond("RenderDegraded", "False", t=T0),
+        cond("NodeDegraded", "False", t=T0),
+        cond("Degraded", "False", t=T0),
+        cond(
+            "Updated",
+            "False" if updating else "True",
+            message="" if updating else f"All nodes are updated with MachineConfig {rendered}",
+            t=T2,
+        ),
+        cond(
+            "Updating",
+            "True" if updating else "False",
+            message=f"All nodes are updating to MachineConfig {target}" if updating else "",
+            t=T2,
+        ),
     ]
     for c in conditions:
         c.pop("lastUpdateTime", None)
-        c.setdefault("message", ""); c.setdefault("reason", "")
-    return {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfigPool",
-            "metadata": meta(name, uid, rv, 5, labels={"machineconfiguration.openshift.io/mco-built-in": "",
-                                                      f"pools.operator.machineconfiguration.openshift.io/{name}": ""}),
-            "spec": {"configuration": {"name": target, "source": [
-                {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig", "name": f"00-{name}"},
-                {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig", "name": f"99-{name}-generated-registries"}]},
-                "machineConfigSelector": {"matchLabels": {"machineconfiguration.openshift.io/role": name}},
-                "nodeSelector": {"matchLabels": {f"node-role.kubernetes.io/{name}": ""}}, "paused": False},
-            "status": {"certExpirys": [], "conditions": conditions,
-                       "configuration": {"name": rendered if updating else target, "source": [
-                           {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig", "name": f"00-{name}"},
-                           {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig", "name": f"99-{name}-generated-registries"}]},
-                       "degradedMachineCount": 0, "machineCount": total, "observedGeneration": 5,
-                       "readyMachineCount": updated, "unavailableMachineCount": total - updated,
-                       "updatedMachineCount": updated}}
-write("healthy", "machineconfigpools.machineconfiguration.openshift.io.json", lst([
-    pool("master", 3, 3, False, "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b", "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b", "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "523001"),
-    pool("worker", 3, 3, False, "rendered-worker-2b9d8e7f6a5c4b3a2918f7e6d5c4b3a2", "rendered-worker-2b9d8e7f6a5c4b3a2918f7e6d5c4b3a2", "1a2b3c4d-5e6f-4708-9a1b-2c3d4e5f6a7b", "523044"),
-]))
+        c.setdefault("message", "")
+        c.setdefault("reason", "")
+    return {
+        "apiVersion": "machineconfiguration.openshift.io/v1",
+        "kind": "MachineConfigPool",
+        "metadata": meta(
+            name,
+            uid,
+            rv,
+            5,
+            labels={
+                "machineconfiguration.openshift.io/mco-built-in": "",
+                f"pools.operator.machineconfiguration.openshift.io/{name}": "",
+            },
+        ),
+        "spec": {
+            "configuration": {
+                "name": target,
+                "source": [
+                    {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig", "name": f"00-{name}"},
+                    {
+                        "apiVersion": "machineconfiguration.openshift.io/v1",
+                        "kind": "MachineConfig",
+                        "name": f"99-{name}-generated-registries",
+                    },
+                ],
+            },
+            "machineConfigSelector": {"matchLabels": {"machineconfiguration.openshift.io/role": name}},
+            "nodeSelector": {"matchLabels": {f"node-role.kubernetes.io/{name}": ""}},
+            "paused": False,
+        },
+        "status": {
+            "certExpirys": [],
+            "conditions": conditions,
+            "configuration": {
+                "name": rendered if updating else target,
+                "source": [
+                    {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig", "name": f"00-{name}"},
+                    {
+                        "apiVersion": "machineconfiguration.openshift.io/v1",
+                        "kind": "MachineConfig",
+                        "name": f"99-{name}-generated-registries",
+                    },
+                ],
+            },
+            "degradedMachineCount": 0,
+            "machineCount": total,
+            "observedGeneration": 5,
+            "readyMachineCount": updated,
+            "unavailableMachineCount": total - updated,
+            "updatedMachineCount": updated,
+        },
+    }
+
+
+write(
+    "healthy",
+    "machineconfigpools.machineconfiguration.openshift.io.json",
+    lst(
+        [
+            pool(
+                "master",
+                3,
+                3,
+                False,
+                "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b",
+                "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b",
+                "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+                "523001",
+            ),
+            pool(
+                "worker",
+                3,
+                3,
+                False,
+                "rendered-worker-2b9d8e7f6a5c4b3a2918f7e6d5c4b3a2",
+                "rendered-worker-2b9d8e7f6a5c4b3a2918f7e6d5c4b3a2",
+                "1a2b3c4d-5e6f-4708-9a1b-2c3d4e5f6a7b",
+                "523044",
+            ),
+        ]
+    ),
+)
+
 
 def node(name, role, uid, rv):
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": meta(name, uid, rv, labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                                   f"node-role.kubernetes.io/{role}": "",
-                                                   "node.openshift.io/os_id": "rhcos"}),
-            "spec": {}, "status": {"nodeInfo": {"containerRuntimeVersion": "cri-o://1.30.6-3.rhaos4.17.git4d7b0b1.el9",
-                                               "kubeletVersion": "v1.30.5", "osImage": "Red Hat Enterprise Linux CoreOS 417.94.202410211619-0 (Plow)"}}}
-write("healthy", "nodes.json", lst([
-    node("master-0.lab.example.com", "master", "7a6b5c4d-3e2f-4109-8a7b-6c5d4e3f2a10", "522100"),
-    node("worker-0.lab.example.com", "worker", "8b7c6d5e-4f3a-4210-9b8c-7d6e5f4a3b21", "522190"),
-]))
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": meta(
+            name,
+            uid,
+            rv,
+            labels={
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                f"node-role.kubernetes.io/{role}": "",
+                "node.openshift.io/os_id": "rhcos",
+            },
+        ),
+        "spec": {},
+        "status": {
+            "nodeInfo": {
+                "containerRuntimeVersion": "cri-o://1.30.6-3.rhaos4.17.git4d7b0b1.el9",
+                "kubeletVersion": "v1.30.5",
+                "osImage": "Red Hat Enterprise Linux CoreOS 417.94.202410211619-0 (Plow)",
+            }
+        },
+    }
+
+
+write(
+    "healthy",
+    "nodes.json",
+    lst(
+        [
+            node("master-0.lab.example.com", "master", "7a6b5c4d-3e2f-4109-8a7b-6c5d4e3f2a10", "522100"),
+            node("worker-0.lab.example.com", "worker", "8b7c6d5e-4f3a-4210-9b8c-7d6e5f4a3b21", "522190"),
+        ]
+    ),
+)
 
 # -- broken: imports failing, no trust configured, IDMS without the component repository, pools updating
-(R / "broken").mkdir(exist_ok=True); (R / "broken" / "base").write_text("healthy\n")
-img = copy.deepcopy(image_cluster); img["spec"] = {}; img["metadata"]["resourceVersion"] = "530001"
+(R / "broken").mkdir(exist_ok=True)
+(R / "broken" / "base").write_text("healthy\n")
+img = copy.deepcopy(image_cluster)
+img["spec"] = {}
+img["metadata"]["resourceVersion"] = "530001"
 write("broken", "images.config.openshift.io.json", lst([img]))
-write("broken", "imagedigestmirrorsets.config.openshift.io.json", lst([idms("release-0", [
-    {"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"},
-], "c8a9e2d4-1f3b-4c6d-9e8f-0a1b2c3d4e5f", "512812")]))
+write(
+    "broken",
+    "imagedigestmirrorsets.config.openshift.io.json",
+    lst(
+        [
+            idms(
+                "release-0",
+                [
+                    {"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"},
+                ],
+                "c8a9e2d4-1f3b-4c6d-9e8f-0a1b2c3d4e5f",
+                "512812",
+            )
+        ]
+    ),
+)
 broken_status = [c for c in samples_status_ok if c["type"] != "ImportImageErrorsExist"] + [
-    cond("ImportImageErrorsExist", "True", reason="perl ruby ",
-         message="ImageStream import errors have been detected.  Scan the openshift-cluster-samples-operator namespace for config maps.  Each failing imagestream will have a config map.  And the 'data' map will have entries per image stream tag with details on the errors.", t=T2)]
-cfg = copy.deepcopy(samples_config); cfg["status"]["conditions"] = broken_status; cfg["metadata"]["resourceVersion"] = "530120"
+    cond(
+        "ImportImageErrorsExist",
+        "True",
+        reason="perl ruby ",
+        message="ImageStream import errors have been detected.  Scan the openshift-cluster-samples-operator namespace for config maps.  Each failing imagestream will have a config map.  And the 'data' map will have entries per image stream tag with details on the errors.",
+        t=T2,
+    )
+]
+cfg = copy.deepcopy(samples_config)
+cfg["status"]["conditions"] = broken_status
+cfg["metadata"]["resourceVersion"] = "530120"
 write("broken", "configs.samples.operator.openshift.io.json", lst([cfg]))
-ruby_bad = stream("ruby", "__RUBY_TAG__", "__RUBY_MIRROR_SPEC__", "530204", "e2f3a4b5-c6d7-4e8f-90a1-b2c3d4e5f607",
-                  failed("__RUBY_TAG__", "NotFound", 'dockerimage.image.openshift.io "__RUBY_MIRROR_SPEC__" not found'))
-perl_bad = stream("perl", "__PERL_TAG__", "__PERL_MIRROR_SPEC__", "530209", "f3a4b5c6-d7e8-4f90-a1b2-c3d4e5f60718",
-                  failed("__PERL_TAG__", "InternalError", 'Internal error occurred: __PERL_MIRROR_SPEC__: Get "https://__SAMPLES_REGISTRY__/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority'))
+ruby_bad = stream(
+    "ruby",
+    "__RUBY_TAG__",
+    "__RUBY_MIRROR_SPEC__",
+    "530204",
+    "e2f3a4b5-c6d7-4e8f-90a1-b2c3d4e5f607",
+    failed("__RUBY_TAG__", "NotFound", 'dockerimage.image.openshift.io "__RUBY_MIRROR_SPEC__" not found'),
+)
+perl_bad = stream(
+    "perl",
+    "__PERL_TAG__",
+    "__PERL_MIRROR_SPEC__",
+    "530209",
+    "f3a4b5c6-d7e8-4f90-a1b2-c3d4e5f60718",
+    failed(
+        "__PERL_TAG__",
+        "InternalError",
+        'Internal error occurred: __PERL_MIRROR_SPEC__: Get "https://__SAMPLES_REGISTRY__/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+    ),
+)
 write("broken", "imagestreams@openshift.json", lst([cli, jenkins_failed, perl_bad, ruby_bad]))
-write("broken", "machineconfigpools.machineconfiguration.openshift.io.json", lst([
-    pool("master", 3, 3, False, "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b", "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b", "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "523001"),
-    pool("worker", 3, 1, True, "rendered-worker-2b9d8e7f6a5c4b3a2918f7e6d5c4b3a2", "rendered-worker-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b", "1a2b3c4d-5e6f-4708-9a1b-2c3d4e5f6a7b", "531077"),
-]))
+write(
+    "broken",
+    "machineconfigpools.machineconfiguration.openshift.io.json",
+    lst(
+        [
+            pool(
+                "master",
+                3,
+                3,
+                False,
+                "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b",
+                "rendered-master-7c1e0b5d2f9a4e6b8d3c1a0f9e8d7c6b",
+                "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+                "523001",
+            ),
+            pool(
+                "worker",
+                3,
+                1,
+                True,
+                "rendered-worker-2b9d8e7f6a5c4b3a2918f7e6d5c4b3a2",
+                "rendered-worker-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b",
+                "1a2b3c4d-5e6f-4708-9a1b-2c3d4e5f6a7b",
+                "531077",
+            ),
+        ]
+    ),
+)
 
 # -- wrong-key: the CA is in registry-config, but under the host without its port
-(R / "wrong-key").mkdir(exist_ok=True); (R / "wrong-key" / "base").write_text("healthy\n")
-write("wrong-key", "configmaps@openshift-config.json", lst([
-    kube_root, configmap("registry-config", {"__MIRROR_HOST__": "__CA_PEM__"}, "9d2e4c61-8a0b-4b6e-a1f3-5c7d9e0b2f48", "540311")]))
+(R / "wrong-key").mkdir(exist_ok=True)
+(R / "wrong-key" / "base").write_text("healthy\n")
+write(
+    "wrong-key",
+    "configmaps@openshift-config.json",
+    lst(
+        [
+            kube_root,
+            configmap(
+                "registry-config", {"__MIRROR_HOST__": "__CA_PEM__"}, "9d2e4c61-8a0b-4b6e-a1f3-5c7d9e0b2f48", "540311"
+            ),
+        ]
+    ),
+)
 
 # -- removed: the samples operator is Removed (its streams are gone; payload streams stay)
-(R / "removed").mkdir(exist_ok=True); (R / "removed" / "base").write_text("healthy\n")
+(R / "removed").mkdir(exist_ok=True)
+(R / "removed" / "base").write_text("healthy\n")
 removed = copy.deepcopy(samples_config)
 removed["spec"]["managementState"] = "Removed"
 removed["status"]["managementState"] = "Removed"
@@ -226,15 +578,34 @@ write("removed", "imagestreams@openshift.json", lst([cli]))
 print("written")
 
 # -- old-icsp: a 4.12 cluster (no ImageDigestMirrorSet type yet) whose ICSP covers the release repository only
-(R / "old-icsp").mkdir(exist_ok=True); (R / "old-icsp" / "base").write_text("healthy\n")
+(R / "old-icsp").mkdir(exist_ok=True)
+(R / "old-icsp" / "base").write_text("healthy\n")
 old_version = copy.deepcopy(version)
 old_version["openshiftVersion"] = "4.12.40"
 old_version["serverVersion"]["minor"] = "25"
 old_version["serverVersion"]["gitVersion"] = "v1.25.14+a52e8df"
-write("old-icsp", "cluster.json", {"user": "kube:admin", "server": "https://api.lab.example.com:6443",
-                                   "version": old_version, "unknown_types": ["imagedigestmirrorsets"]})
-write("old-icsp", "imagecontentsourcepolicies.operator.openshift.io.json", lst([{
-    "apiVersion": "operator.openshift.io/v1alpha1", "kind": "ImageContentSourcePolicy",
-    "metadata": meta("image-policy-0", "4d5e6f70-8192-4a3b-8c4d-5e6f708192a3", "88412", 1),
-    "spec": {"repositoryDigestMirrors": [{"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"}]}}]))
+write(
+    "old-icsp",
+    "cluster.json",
+    {
+        "user": "kube:admin",
+        "server": "https://api.lab.example.com:6443",
+        "version": old_version,
+        "unknown_types": ["imagedigestmirrorsets"],
+    },
+)
+write(
+    "old-icsp",
+    "imagecontentsourcepolicies.operator.openshift.io.json",
+    lst(
+        [
+            {
+                "apiVersion": "operator.openshift.io/v1alpha1",
+                "kind": "ImageContentSourcePolicy",
+                "metadata": meta("image-policy-0", "4d5e6f70-8192-4a3b-8c4d-5e6f708192a3", "88412", 1),
+                "spec": {"repositoryDigestMirrors": [{"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"}]},
+            }
+        ]
+    ),
+)
 print("written old-icsp")

@@ -1,0 +1,245 @@
+"""Reaching registries, for every front end: the TLS setup, the credentials and the mirror sets a
+plan (or a command's flags) names, assembled in one place into a registry session; and the questions
+the wizard asks before copying (does this machine trust the mirror, can the copy read a source the way
+it will read it), answered with the engine's own error tree.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
+from .errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    MirrorError,
+    RegistryUnreachable,
+    TLSVerifyError,
+)
+from .plan import Plan
+from .reference import parse_reference
+from .registry import STALL_TIMEOUT, RegistrySession
+from .tlsconfig import TLSOptions, build_ssl_context
+
+if TYPE_CHECKING:
+    from .samples import SampleStream
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach registries: the auth file, extra CAs, which hosts may skip TLS verification, the
+    mirror sets that redirect source reads, and how many transfers run in parallel per registry."""
+
+    auth_file: str | None = None
+    ca_files: tuple[str, ...] = ()
+    insecure_hosts: tuple[str, ...] = ()
+    insecure: bool = False            # every host (the CLI's --insecure, for tests)
+    idms_file: str | None = None
+    max_per_registry: int = 6
+    stall_timeout: float = STALL_TIMEOUT
+    auth_hosts: tuple[str, ...] = ()   # token services elsewhere allowed to receive the password
+
+    @classmethod
+    def of_plan(cls, plan: Plan) -> Access:
+        return cls(auth_file=plan.auth_file, ca_files=tuple(plan.ca_files()),
+                   insecure_hosts=tuple(plan.insecure_hosts()), idms_file=plan.idms_file,
+                   max_per_registry=plan.options.max_per_registry,
+                   stall_timeout=float(plan.options.stall_timeout), auth_hosts=tuple(plan.options.auth_hosts))
+
+
+def _access(what: Access | Plan) -> Access:
+    return what if isinstance(what, Access) else Access.of_plan(what)
+
+
+def tls_options(what: Access | Plan) -> TLSOptions:
+    """The TLS setup every connection of a run uses: the system trust plus every CA file named (each
+    trusted for every registry, as oc's --certificate-authority is), and the hosts allowed without."""
+    access = _access(what)
+    return TLSOptions(ca_files=access.ca_files, insecure_hosts=access.insecure_hosts, insecure=access.insecure,
+                      auth_hosts=access.auth_hosts)
+
+
+def source_mirrors(what: Access | Plan) -> list[tuple[str, str]]:
+    """(source, mirror) pairs of the ImageDigestMirrorSet / ImageContentSourcePolicy file named, if any."""
+    access = _access(what)
+    if not access.idms_file:
+        return []
+    from .mirror_config import load_mirror_sets
+
+    return load_mirror_sets(access.idms_file)
+
+
+def auth_from_data(data: dict[str, Any], path: str | Path | None = None) -> AuthFile:
+    """Credentials held in memory (the wizard's merged logins) as the auth file a session reads;
+    ``path`` is where they will be saved, for messages."""
+    return AuthFile(path=Path(path) if path else None, data=data)
+
+
+def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> RegistrySession:
+    """A registry session for a plan or an access description (use it with ``async with``). ``auth``
+    replaces the auth file named there (credentials typed in the wizard, not saved yet)."""
+    access = _access(what)
+    return RegistrySession(auth if auth is not None else access_auth(access), tls_options(access),
+                           max_per_registry=access.max_per_registry, source_mirrors=source_mirrors(access),
+                           stall_timeout=access.stall_timeout)
+
+
+def access_auth(what: Access | Plan) -> AuthFile:
+    """The auth file named (or found at the default locations, as podman and oc look) and read."""
+    return load_auth(_access(what).auth_file)
+
+
+def plan_auth(plan: Plan, *, data: dict[str, Any] | None = None, saved_as: str | None = None) -> AuthFile:
+    """The credentials a plan's run uses: ``data`` (logins typed in the wizard, merged with the pull
+    secret, saved later as ``saved_as``) when given, else the plan's auth file, else none at all (a plan
+    never falls back to some other auth file of the machine)."""
+    if data is not None:
+        return auth_from_data(data, saved_as or plan.auth_file or "pull-secret.json")
+    if plan.auth_file:
+        return load_auth_file(plan.auth_file)
+    return AuthFile(path=None, data={"auths": {}})
+
+
+def saved_login(value: str, host: str) -> Credential:
+    """The user and password in an auth file entry's ``auth`` value (base64 ``user:password``)."""
+    return decode_auth(value, where=host)
+
+
+def find_auth_file(plan: Plan) -> tuple[str | None, AuthFile | None]:
+    """(path, its contents) of the plan's auth file, or of the first default location holding one;
+    (None, None) when there is none. Raises the engine's one-line error for a damaged file."""
+    path = plan.auth_file or (str(find_default_auth_file() or "") or None)
+    if not path:
+        return None, None
+    return path, load_auth_file(path)
+
+
+# -- what the wizard checks before copying ------------------------------------------------------------
+
+def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[bool, str] | None:
+    """Does this machine's copy trust the registry? The same TLS context the copy builds (system trust,
+    every CA file of the plan, certs.d), host name checked. None when the registry cannot be reached."""
+    from .ca import split_host_port
+
+    try:
+        host, port = split_host_port(registry)
+        ctx = build_ssl_context(registry, tls)
+    except MirrorError as exc:
+        return False, str(exc)
+    if tls.is_insecure(registry):
+        return False, "the plan marks this registry insecure: certificates are not checked at all"
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return None
+    try:
+        with ctx.wrap_socket(raw, server_hostname=host):
+            return True, "the copy trusts it (system trust + the plan's CA files)"
+    except ssl.SSLCertVerificationError as exc:
+        return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
+    except (ssl.SSLError, OSError) as exc:
+        return False, f"TLS handshake failed ({exc.__class__.__name__})"
+    finally:
+        raw.close()
+
+
+class LoginState(StrEnum):
+    """A registry login as tested (the values core.credentials.LoginResult.state takes)."""
+
+    OK = "ok"
+    WRONG_CREDENTIALS = "wrong-credentials"
+    UNREACHABLE = "unreachable"
+    TLS_UNTRUSTED = "tls-untrusted"
+    DENIED = "denied"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    UNUSED = "unused"
+
+
+def login_state_of(exc: MirrorError) -> LoginState:
+    """The login state an engine error means."""
+    if isinstance(exc, AuthenticationFailed):
+        return LoginState.WRONG_CREDENTIALS
+    if isinstance(exc, AccessDenied):
+        return LoginState.DENIED
+    if isinstance(exc, TLSVerifyError):
+        return LoginState.TLS_UNTRUSTED
+    if isinstance(exc, RegistryUnreachable):
+        return LoginState.UNREACHABLE
+    return LoginState.ERROR
+
+
+@dataclass
+class RegistryUse:
+    """A registry the plan reads from or writes to, and where the copy really connects for it."""
+
+    key: str                 # the name the plan and the pull secret use (quay.io)
+    role: str                # "mirror", "release source", "image streams source"
+    host: str                # where the copy connects (a mirror set may send quay.io elsewhere)
+    repository: str | None = None
+    via: str = ""            # "host/path" when a mirror set redirects the reads
+
+    @property
+    def redirected(self) -> bool:
+        return bool(self.via)
+
+
+def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryUse]:
+    """The mirror, the release source and the image streams' sources, each resolved through the plan's
+    mirror set (idms_file) as the copy will resolve them. Errors in the inputs leave a source out: the
+    step that owns it reports them."""
+    try:
+        mirrors = source_mirrors(plan)
+    except MirrorError:
+        mirrors = []
+    resolver = RegistrySession(source_mirrors=mirrors)  # only for resolve_source: opens no connection
+    uses: list[RegistryUse] = []
+    seen: set[str] = set()
+
+    def add(spec: str, role: str) -> None:
+        try:
+            ref = parse_reference(spec)
+        except MirrorError:
+            return
+        if ref.registry in seen:
+            return
+        seen.add(ref.registry)
+        target = resolver.resolve_source(ref)
+        via = f"{target.registry}/{target.repository}" if target.registry != ref.registry else ""
+        uses.append(RegistryUse(ref.registry, role, target.registry, target.repository, via))
+
+    mirror = plan.mirror.registry
+    if mirror:
+        seen.add(mirror)
+        uses.append(RegistryUse(mirror, "mirror", mirror))
+    release, samples = plan.release, plan.samples
+    if release is not None and release.source and release.reads_source:
+        add(release.source, "release source")
+    # From removable media the image streams' images come off the medium, not from their registries.
+    wanted = samples is not None and samples.chosen and not (release is not None and not release.reads_source)
+    if samples is not None and wanted:
+        chosen = set(samples.include) if samples.include else None
+        for stream in streams:
+            if (chosen is not None and stream.name not in chosen) or stream.name in samples.skip:
+                continue
+            for spec in stream.pull_specs:
+                add(spec, "image streams source")
+    return uses
+
+
+async def check_read_access(session: RegistrySession, use: RegistryUse) -> tuple[LoginState, str]:
+    """(login state, message) for reading ``use`` the way the copy will: its real host, the session's
+    credentials for that host (anonymous when it has none)."""
+    client = session.client(use.host)
+    try:
+        await client.check_login(use.repository)
+    except MirrorError as exc:
+        return login_state_of(exc), str(exc)
+    credential = getattr(client, "credential", None)
+    who = f"as {credential.username}" if credential else "anonymously"
+    return LoginState.OK, f"read through the mirror set from {use.via} ({who})"

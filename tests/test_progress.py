@@ -1,0 +1,154 @@
+"""core.progress: the one fold of engine events that the CLI and the wizard both render."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.events import (
+    BlobDone,
+    BlobMounted,
+    BlobProgress,
+    BlobSkipped,
+    BlobStarted,
+    ImageDone,
+    ImageFailed,
+    PlanReady,
+)
+from core.progress import Progress, RowKind, RowSpec, RowState
+
+MiB = 1 << 20
+REPO = "mirror.example.com:8443/ocp4/openshift4"
+RUBY = "mirror.example.com:8443/ubi8/ruby"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def progress_with_rows() -> tuple[Progress, Clock]:
+    clock = Clock()
+    progress = Progress(clock=clock)
+    progress.reset()
+    progress.set_rows([RowSpec("quay.io/a/b@sha256:1", f"{REPO}:4.17.3-x86_64-cli", "release · cli", RowKind.RELEASE),
+                       RowSpec("quay.io/a/b@sha256:2", f"{REPO}:4.17.3-x86_64-etcd", "release · etcd", RowKind.RELEASE),
+                       RowSpec("registry.redhat.io/ubi8/ruby:3", f"{RUBY}:3", "ubi8/ruby:3", RowKind.SAMPLES)])
+    return progress, clock
+
+
+def test_bytes_moved_are_apart_from_bytes_already_there_and_rows_follow_images() -> None:
+    progress, clock = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=4, total_bytes=100 * MiB))
+    assert progress.total_images == 3 and progress.eta is None  # nothing moved yet: no guess
+    progress.feed(BlobStarted("sha256:x", 60 * MiB, REPO))
+    rows = progress.rows
+    assert rows[f"{REPO}:4.17.3-x86_64-cli"].state == RowState.COPYING
+    assert rows[f"{RUBY}:3"].state == RowState.WAITING  # another repository
+    clock.now += 1.0
+    progress.feed(BlobProgress("sha256:x", 20 * MiB))
+    assert progress.bytes_moved == 20 * MiB
+    clock.now += 1.0
+    progress.feed(BlobProgress("sha256:x", 40 * MiB))
+    progress.feed(BlobDone("sha256:x", 60 * MiB, REPO))
+    progress.feed(BlobSkipped("sha256:y", 10 * MiB, REPO))
+    progress.feed(BlobMounted("sha256:z", 10 * MiB, RUBY, REPO))
+    # Only what crossed the wire is progress; what was there (or mounted) is counted apart.
+    assert progress.bytes_moved == 60 * MiB
+    assert (progress.bytes_present, progress.bytes_mounted) == (10 * MiB, 10 * MiB)
+    assert progress.bytes_to_move == 80 * MiB and progress.bytes_moved_of_plan == 60 * MiB
+    assert (progress.blobs_copied, progress.blobs_skipped, progress.blobs_mounted) == (1, 1, 1)
+    assert progress.bytes_remaining == 20 * MiB
+    # Images advance as they land, each with its row.
+    progress.feed(ImageDone("quay.io/a/b@sha256:1", f"{REPO}:4.17.3-x86_64-cli", "sha256:1"))
+    assert progress.images_done == 1 and progress.images_left == 2
+    progress.feed(ImageDone("quay.io/a/b@sha256:2", f"{REPO}:4.17.3-x86_64-etcd", "sha256:2", skipped=True))
+    progress.feed(ImageFailed("registry.redhat.io/ubi8/ruby:3", f"{RUBY}:3", "denied"))
+    assert [r.state for r in rows.values()] == [RowState.COPIED, RowState.PRESENT, RowState.FAILED]
+    assert [r.kind for r in rows.values()] == [RowKind.RELEASE, RowKind.RELEASE, RowKind.SAMPLES]
+    assert progress.images_done == 2 and progress.images_failed == 1 and progress.images_present == 1
+    assert progress.counts() == {RowState.COPIED: 1, RowState.PRESENT: 1, RowState.FAILED: 1}
+    assert any("FAILED" in line and "denied" in line for line in progress.log)
+
+
+def test_throughput_is_bytes_moved_over_time_spent_moving() -> None:
+    progress, clock = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=2, total_bytes=100 * MiB))
+    clock.now += 30.0  # reading manifests, checking the mirror: nothing moves
+    progress.feed(BlobStarted("sha256:x", 40 * MiB, REPO))
+    for _ in range(4):
+        clock.now += 1.0
+        progress.feed(BlobProgress("sha256:x", 10 * MiB))
+    progress.feed(BlobDone("sha256:x", 40 * MiB, REPO))
+    clock.now += 20.0  # writing manifests and tags
+    progress.finish()
+    assert progress.throughput == pytest.approx(10 * MiB)  # 40 MiB in the 4 s it was moving, not 54 s
+    assert progress.elapsed == pytest.approx(54.0)
+
+
+def test_recent_rate_and_eta_follow_the_clock() -> None:
+    progress, clock = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=2, total_bytes=100 * MiB))
+    progress.feed(BlobStarted("sha256:x", 100 * MiB, REPO))
+    for _ in range(4):
+        clock.now += 1.0
+        progress.feed(BlobProgress("sha256:x", 10 * MiB))
+    clock.now += 1.0
+    progress.tick()
+    # Half-second buckets in bytes per second: each event lands in one bucket, the next is quiet.
+    assert list(progress.rates) == [20 * MiB, 0] * 4 + [0, 0]
+    assert progress.rate == pytest.approx(8 * MiB)  # 40 MiB over the last five seconds
+    assert progress.eta == pytest.approx(7.5)  # 60 MiB left at 8 MiB/s
+    assert not progress.finishing
+    progress.finish(cancelled=True)
+    assert progress.cancelled and not progress.finished and progress.eta is None
+    assert all(row.state != RowState.COPYING for row in progress.rows.values())
+
+
+def test_never_finishing_while_bytes_remain_and_never_zero_while_images_remain() -> None:
+    progress, clock = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=2, total_bytes=100 * MiB + 1))
+    progress.feed(BlobStarted("sha256:x", 100 * MiB, REPO))
+    clock.now += 1.0
+    progress.feed(BlobProgress("sha256:x", 100 * MiB))
+    progress.feed(BlobDone("sha256:x", 100 * MiB, REPO))
+    clock.now += 0.5
+    progress.tick()
+    # One byte left at a fast rate: an ETA of at least a second, not "finishing".
+    assert not progress.finishing and progress.eta is not None and progress.eta >= 1.0
+    progress.feed(BlobSkipped("sha256:y", 1, REPO))
+    assert progress.finishing and progress.eta is None  # only manifests left: no made-up 0s
+
+
+def test_a_rerun_keeps_the_log_and_starts_counts_from_zero() -> None:
+    progress, _ = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=2, total_bytes=10))
+    seq = progress.log_seq
+    progress.reset()
+    assert progress.log_seq == seq and progress.total_bytes == 0 and not progress.planned
+    assert progress.rows == {} and progress.bytes_moved == 0
+
+
+def test_a_layer_uploaded_into_two_repositories_counts_once_toward_the_plan() -> None:
+    progress, _ = progress_with_rows()
+    progress.feed(PlanReady(images=2, blobs=1, total_bytes=4 * MiB))
+    for repo in (REPO, RUBY):
+        progress.feed(BlobStarted("sha256:same", 4 * MiB, repo))
+        progress.feed(BlobProgress("sha256:same", 4 * MiB))
+        progress.feed(BlobDone("sha256:same", 4 * MiB, repo))
+    assert progress.bytes_moved_of_plan == 4 * MiB  # the bar never passes 100%
+    assert progress.bytes_moved == 8 * MiB  # but the link really carried it twice (as the engine counts)
+
+
+def test_a_damaged_transfer_read_again_counts_its_bytes_once() -> None:
+    progress, _ = progress_with_rows()
+    progress.feed(PlanReady(images=1, blobs=1, total_bytes=4 * MiB))
+    progress.feed(BlobStarted("sha256:x", 4 * MiB, REPO))
+    progress.feed(BlobProgress("sha256:x", 3 * MiB))
+    progress.feed(BlobProgress("sha256:x", -3 * MiB))  # bad bytes from the source: not kept
+    progress.feed(BlobStarted("sha256:x", 4 * MiB, REPO))
+    progress.feed(BlobProgress("sha256:x", 4 * MiB))
+    progress.feed(BlobDone("sha256:x", 4 * MiB, REPO))
+    assert progress.bytes_moved == 4 * MiB and progress.bytes_remaining == 0
