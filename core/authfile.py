@@ -76,7 +76,8 @@ class AuthFile:
 
     @property
     def auths(self) -> dict[str, Any]:
-        return self.data["auths"]
+        auths: dict[str, Any] = self.data["auths"]  # an object: parse_auth_data checked it
+        return auths
 
     def registries(self) -> list[str]:
         return list(self.auths)

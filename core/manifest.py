@@ -132,7 +132,8 @@ class Manifest:
 
     @property
     def json(self) -> dict[str, Any]:
-        return json.loads(self.raw)
+        data: dict[str, Any] = json.loads(self.raw)  # an object: parse() refused anything else
+        return data
 
     @property
     def is_index(self) -> bool:
