@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .userfiles import read_user_file
 from .errors import AuthFileError
+from .userfiles import read_user_file
 
 
 @dataclass(frozen=True)
