@@ -13,6 +13,7 @@ from typing import Any
 from core.copier import CopyResult
 from core.errors import InputError
 from core.graph import DEFAULT_GRAPH_URL, fetch_graph, registry_release_tags
+from core.manifest import openshift_arch
 from core.mirror_config import MirrorInstructions
 from core.orchestrate import Job, open_session, tls_options
 from core.plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode
@@ -181,7 +182,7 @@ def _list_registry(args: argparse.Namespace) -> int:
 
     tags = run_async(go)
     arches = (args.arch,) if args.arch else RELEASE_ARCHES
-    arches = tuple({"amd64": "x86_64", "arm64": "aarch64"}.get(a, a) for a in arches)
+    arches = tuple(openshift_arch(a) for a in arches)
     releases = [t for t in tags if any(t.endswith(f"-{a}") for a in arches)]
     if args.json:
         print(json.dumps(releases, indent=2))
