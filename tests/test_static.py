@@ -1,7 +1,8 @@
 """The static checks, run by the test command so CI enforces them: ruff (lint, import order, modern
 syntax), mypy (strict on the modules listed in pyproject.toml's strict override: all of core/ and the
 CLI) and import-linter
-(core never imports textual or tui; the CLI never imports textual; orchestrate → run → runbook).
+(core never imports textual or tui; the CLI never imports textual; orchestrate → run → runbook), and no
+import cycle in core/ or tui/.
 
 Each runs as its own process from the project root; on failure the test shows the tool's output.
 """
@@ -69,3 +70,18 @@ def test_import_contracts() -> None:
     done = _run([linter, "--no-cache"])
     assert done.returncode == 0, _show(done)
     assert "broken" in done.stdout and ", 0 broken" in done.stdout, _show(done)
+
+
+def test_no_import_cycles() -> None:
+    # Every import that runs (top level or inside a function) counts; only TYPE_CHECKING imports are left
+    # out (the Textual app and its screens name each other's types so).
+    import grimp  # import-linter's graph library, installed with it
+
+    graph = grimp.build_graph("core", "tui", exclude_type_checking_imports=True, cache_dir=None)
+    cycles = []
+    for importer in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+            back = graph.find_shortest_chain(importer=imported, imported=importer) if imported in graph.modules else None
+            if back:
+                cycles.append(" -> ".join((importer, *back)))
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
