@@ -261,7 +261,7 @@ class KeyringStatus:
     message: str
 
 
-def _backend_name(backend: Any) -> str:
+def _backend_name(backend: object) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 

@@ -27,7 +27,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -37,6 +37,11 @@ from .plan import Plan
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
 from .text import plural, shell_quote
+
+if TYPE_CHECKING:
+    from .mirror_config import MirrorInstructions
+    from .release import ReleaseInfo
+    from .samples import SamplesPlan, SampleStream
 
 PARALLEL_HEADS = 16
 MAX_ITEMS = 200  # a list longer than this is cut (with a count): a report, not a dump
@@ -110,12 +115,12 @@ class Expected:
 
     plan: Plan
     plan_file: str = "PLAN"
-    release: Any = None                 # core.release.ReleaseInfo
+    release: ReleaseInfo | None = None
     release_error: str | None = None
     release_from_mirror: bool = False   # the source was unreachable: read back from the mirror instead
-    instructions: Any = None            # core.mirror_config.MirrorInstructions
-    samples: Any = None                 # core.samples.SamplesPlan
-    streams: list[Any] = field(default_factory=list)  # core.samples.SampleStream, all loaded
+    instructions: MirrorInstructions | None = None
+    samples: SamplesPlan | None = None
+    streams: list[SampleStream] = field(default_factory=list)  # all loaded
     samples_error: str | None = None
     mirrored_streams: dict[str, bool] = field(default_factory=dict)  # stream → complete on the mirror
 
@@ -259,10 +264,10 @@ async def check_release(expected: Expected, session: RegistrySession) -> Check:
     if expected.release_error:
         return Check(name, title, Side.MIRROR, Status.FAIL, expected.release_error,
                      fix=f"check the plan's release.source and the registries' logins, then {_rerun(expected)}")
-    if expected.instructions is None:
+    info = expected.release
+    if expected.instructions is None or info is None:  # prepare_release sets both, or neither
         return Check(name, title, Side.MIRROR, Status.SKIP,
                      "the plan copies the release to a directory only (no release.target to check)")
-    info = expected.release
     sets = expected.mirror_sets()
     images = [("release image", f"{expected.instructions.sources[0][0]}@{info.digest}")]
     images += sorted(info.components.items())
@@ -311,6 +316,8 @@ async def check_release_tag(expected: Expected, session: RegistrySession) -> Che
         return Check(name, title, Side.MIRROR, status, reason)
     info = expected.release
     image = expected.instructions.release_image
+    if image is None:  # release_mirror_instructions always names it
+        return Check(name, title, Side.MIRROR, Status.SKIP, "the mirror sets name no release image to check")
     try:
         found = await _head(session, parse_reference(image, default_tag=None))
     except MirrorError as exc:
@@ -324,12 +331,11 @@ async def check_release_tag(expected: Expected, session: RegistrySession) -> Che
     return Check(name, title, Side.MIRROR, Status.PASS, f"{image} resolves to {info.digest}{note}")
 
 
-def _stream_destinations(expected: Expected) -> dict[str, list[tuple[str, str]]]:
+def _stream_destinations(expected: Expected, samples: SamplesPlan) -> dict[str, list[tuple[str, str]]]:
     """stream → [(source pull spec, what the operator pulls once samplesRegistry is set)] for every stream
     the plan keeps, following the operator's own rewrite (both Red Hat hosts end on the mirror)."""
     from .samples import mirror_pull_spec
 
-    samples = expected.samples
     registry = samples.mirror
     by_name = {s.name: s for s in expected.streams}
     out: dict[str, list[tuple[str, str]]] = {}
@@ -348,10 +354,10 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
     name = "samples-images"
     if expected.plan.samples is None:
         return Check(name, title, Side.MIRROR, Status.SKIP, "the plan mirrors no image streams")
-    if expected.samples_error:
-        return Check(name, title, Side.MIRROR, Status.FAIL, expected.samples_error,
+    if expected.samples_error or expected.samples is None:
+        return Check(name, title, Side.MIRROR, Status.FAIL, expected.samples_error or "the image streams were not loaded",
                      fix="correct the plan's samples.paths (or samples.source)")
-    destinations = _stream_destinations(expected)
+    destinations = _stream_destinations(expected, expected.samples)
     limit = asyncio.Semaphore(PARALLEL_HEADS)
     # (problem or None, compared with the source?, pullable by tag at all?) per (source, destination)
     Answer = tuple[str | None, str, bool]
@@ -417,7 +423,7 @@ def _written_skipped(expected: Expected) -> tuple[list[str], str]:
     skipped = spec.get("skippedImagestreams") if isinstance(spec, dict) else None
     if isinstance(skipped, list) and all(isinstance(s, str) for s in skipped):
         return skipped, str(path)
-    return list(expected.samples.skipped), "the plan"
+    return (list(expected.samples.skipped) if expected.samples is not None else []), "the plan"
 
 
 def check_skipped(expected: Expected) -> Check:
