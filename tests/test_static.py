@@ -1,6 +1,6 @@
 """The static checks, run by the test command so CI enforces them: ruff (lint, import order, modern
 syntax), mypy (strict on the modules listed in pyproject.toml's strict override: all of core/ and the
-CLI), import-linter (core never imports textual or tui; the CLI never imports textual; orchestrate →
+CLI and the demo sandbox), import-linter (core never imports textual or tui; the CLI never imports textual; orchestrate →
 run → runbook), and no import cycle in core/ or tui/.
 
 Each runs as its own process from the project root; on failure the test shows the tool's output.
