@@ -1,7 +1,7 @@
 """The static checks, run by the test command so CI enforces them: ruff (lint, import order, modern
-syntax), mypy (strict on the modules listed in pyproject.toml's strict override: all of core/ and the
-CLI and the demo sandbox), import-linter (core never imports textual or tui; the CLI never imports textual; orchestrate →
-run → runbook), and no import cycle in core/ or tui/.
+syntax), mypy (strict on the modules listed in pyproject.toml's strict override: all of core/, the CLI
+and the demo sandbox), import-linter (core never imports textual or tui; the CLI never imports textual;
+orchestrate → run → runbook), and no import cycle in core/ or tui/.
 
 Each runs as its own process from the project root; on failure the test shows the tool's output.
 """
