@@ -245,7 +245,7 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
     A payload without a release-verification ConfigMap names no key: nothing can be verified, and a
     cluster running it verifies no update either (the cluster-version operator then has no verifier).
     It is mirrored with a loud warning rather than refused; an official payload always carries one."""
-    from .signatures import read_verification_config, verify_release, expected_identities
+    from .signatures import expected_identities, read_verification_config, verify_release
 
     release = plan.release
     assert release is not None

@@ -24,7 +24,6 @@ from core.mirror_config import MirrorInstructions
 from core.orchestrate import Job, open_session, tls_options
 from core.plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode
 from core.reference import parse_reference, parse_repository
-from core.release_path import PathSizes, load_path_releases, measure_path
 from core.registry import RegistrySession
 from core.release import (
     COMMANDS,
@@ -34,6 +33,7 @@ from core.release import (
     load_release,
     measure_release,
 )
+from core.release_path import PathSizes, load_path_releases, measure_path
 from core.run import Prepared
 from core.text import human_bytes
 from core.yamlout import dump_yaml
