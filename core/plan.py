@@ -139,13 +139,17 @@ class ReleaseChoice:
 @dataclass
 class SamplesChoice:
     """``paths``: every file or directory the streams are read from, merged (the config map plus the
-    jenkins stream files, say), as ``samples --imagestreams`` takes them."""
+    jenkins stream files, say), as ``samples --imagestreams`` takes them. Source ``release``: the
+    streams the plan's release ships (its cluster-samples-operator image), or those of the release
+    pull spec (or ``oci:DIR:NAME``) given as the one path."""
 
     source: SamplesSource = SamplesSource.FILES
     paths: list[str] = field(default_factory=list)
     mirror: str = ""
     include: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
+    # Source release: which of the operator's content folders (default: the release's architecture).
+    architecture: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, SamplesSource) and self.source in SAMPLES_SOURCES:

@@ -142,9 +142,7 @@ async def release_sample_streams(plan: Plan, session: RegistrySession, releases:
 
     choice = plan.samples
     assert choice is not None
-    arch = plan.release.architecture if plan.release is not None else None
-    if arch == "multi":
-        arch = None
+    arch = choice.architecture  # None: the release's own (x86_64 for a multi-arch release)
     if choice.paths:
         return (await load_release_samples(session, choice.paths[0], arch)).streams
     if not releases:
