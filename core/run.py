@@ -268,16 +268,18 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
 async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: str | None = None
                           ) -> tuple[ReleaseInfo | None, list[CopyTask], MirrorInstructions | None]:
     """The release (the last one of an update path), the copies of every release in the plan's mode, and
-    (when the plan names a target) the cluster's mirror instructions covering them all.
+    (when the plan names a target) the cluster's mirror instructions covering them all; signatures
+    neither checked nor looked for (see :func:`prepare_releases`).
     ``dir_release``: which release of the medium (from-dir, when it holds several)."""
-    prepared = await prepare_releases(plan, session, dir_release=dir_release)
+    prepared = await prepare_releases(plan, session, dir_release=dir_release, signatures=False)
     return prepared.release, prepared.release_tasks, prepared.instructions
 
 
 async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release: str | None = None,
-                           into: Prepared | None = None) -> Prepared:
+                           into: Prepared | None = None, signatures: bool = True) -> Prepared:
     """Load every release of the plan, check its signatures, plan its copies (plus the Sigstore ``.sig``
-    tags the sources hold) and the mirror instructions; the results go into ``into``."""
+    tags the sources hold) and the mirror instructions; the results go into ``into``. ``signatures``
+    false (verify, which checks them its own way): neither the GPG check nor the ``.sig`` probes."""
     prepared = into if into is not None else Prepared(plan)
     release = plan.release
     if release is None:
@@ -290,7 +292,8 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
     infos = await _load_releases(plan, session, dir_release)
     prepared.releases = infos
     prepared.release = infos[-1]
-    prepared.signatures, prepared.warnings = await check_signatures(plan, session, infos)
+    if signatures:
+        prepared.signatures, prepared.warnings = await check_signatures(plan, session, infos)
     tasks: list[CopyTask] = []
     if release.is_path:
         from .release_path import _check_distinct, measure_path
@@ -306,12 +309,14 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
             tasks += release_module.to_dir_tasks(info, directory, prepare=False)
         else:
             tasks += release_module.release_tasks(info, release.target, release.to_release_image)
-    prepared.sigstore = await signature_tasks(session, tasks)
-    for info in infos:
-        note = prepared.sigstore.note(info.version, info.digest)
-        if note:
-            prepared.warnings.append(f"WARNING: {note}")
-    prepared.release_tasks = tasks + prepared.sigstore.tasks
+    prepared.release_tasks = tasks
+    if signatures:
+        prepared.sigstore = await signature_tasks(session, tasks)
+        for info in infos:
+            note = prepared.sigstore.note(info.version, info.digest)
+            if note:
+                prepared.warnings.append(f"WARNING: {note}")
+        prepared.release_tasks = tasks + prepared.sigstore.tasks
     if release.target:  # a to-dir plan that names its target gets the instructions before the trip
         sources: list[tuple[str, str]] = []
         last = None

@@ -17,6 +17,7 @@ from core.authfile import load_auth_file
 from core.copier import CopyOptions, copy_images
 from core.events import BlobDone, BlobStarted
 from core.graph import load_graph_file, update_path
+from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, validate_plan
 from core.registry import RegistrySession
 from core.release_path import load_path_releases, measure_path, path_tasks
 from core.signatures import (
@@ -26,6 +27,7 @@ from core.signatures import (
 )
 from core.sigstore import cosign_tag
 from core.tlsconfig import TLSOptions
+from core.verify import Status, verify
 from tests.support import skopeo
 from tests.support.day2_release import build_day2_release, push_layout
 from tests.support.gpg import make_key, needs_gpg
@@ -197,6 +199,22 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
     assert skopeo.digest(f"{target}:{cosign_tag(last.component_digests['etcd'])}", **opts)
     # one set of instructions covering them all
     assert out.count("source: ") >= 2 and "imageDigestSources" in out
+    # verify: each release's ConfigMap file names its digest and verifies offline; a missing one fails
+    plan = Plan(auth_file=str(auth_file), mirror=MirrorRegistry(registry=tls_registry.host, ca_file=str(pki.ca_file)),
+                registries=[RegistryTrust(path_source[0], insecure=True)],
+                release=ReleaseChoice(target=target, channel="candidate-4.21", from_version="4.21.1",
+                                      version="4.21.3", graph_file=str(graph_file), signatures_to_dir=str(sig_dir)))
+    validate_plan(plan)
+    checks = {c.name: c for c in asyncio.run(verify(plan)).checks}
+    assert checks["release-signatures"].status is Status.PASS, checks["release-signatures"].line()
+    assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
+    moved = sig_dir / f"signature-sha256-{built[1].digest.split(':')[1][:16]}.json"
+    moved.rename(tmp_path / "elsewhere.json")
+    (sig_dir / moved.name).write_bytes((sig_dir / f"signature-sha256-{built[0].digest.split(':')[1][:16]}.json")
+                                       .read_bytes())  # another release's ConfigMap under this name
+    check = {c.name: c for c in asyncio.run(verify(plan)).checks}["release-signatures"]
+    assert check.status is Status.FAIL and "4.21.2" in check.items[0], check.line()
+    (tmp_path / "elsewhere.json").replace(moved)
 
     # to removable media: the signatures travel in DIR/config
     media = tmp_path / "media"
