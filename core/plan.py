@@ -136,6 +136,10 @@ class ReleaseChoice:
         return bool(self.from_version)
 
 
+_OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned",
+                          "from_version", "all_versions", "graph_file", "graph_url")
+
+
 @dataclass
 class SamplesChoice:
     """``paths``: every file or directory the streams are read from, merged (the config map plus the
@@ -199,6 +203,13 @@ class Plan:
         for section, key in (("release", "mode"), ("samples", "source")):
             if data[section] is not None:
                 data[section][key] = str(data[section][key])
+        # Day-2 keys are written only when used: a plain single-release plan reads as it always did.
+        for section, keys in (("release", _OPTIONAL_RELEASE_KEYS), ("samples", ("architecture",))):
+            if data[section] is not None:
+                defaults = asdict(ReleaseChoice() if section == "release" else SamplesChoice())
+                for key in keys:
+                    if data[section][key] == defaults[key]:
+                        del data[section][key]
         order = ["version", "auth_file", "idms_file", "mirror", "registries", "release", "samples", "options", "output_dir"]
         return {key: data[key] for key in order}
 
