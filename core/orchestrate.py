@@ -20,9 +20,11 @@ from .copier import Copier, CopyOptions, CopyTask, EventSink
 from .errors import InputError
 from .plan import Plan
 from .registry import RegistrySession
-from .run import Prepared, RunResult, check_space, prepare, write_outputs
+from .run import Prepared, RunResult, check_space, prepare, write_outputs, write_signatures
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .authfile import AuthFile
 
 __all__ = ["Access", "Job", "Prepared", "RunResult", "auth_from_data", "open_session", "plan_auth", "prepare_job",
@@ -76,7 +78,10 @@ async def run_job(job: Job, *, access: Access | None = None, auth: AuthFile | No
     async with open_session(access or job.plan, auth=auth) as session:
         prepared = await prepare_job(job, session, on_prepared=on_prepared)
         result = await Copier(session, job.copy_options(), on_event=on_event, cancel=cancel).run(prepared.tasks)
-    outputs = write_outputs(prepared) if job.write_outputs and result.ok and not job.dry_run else []
+    outputs: list[Path] = []
+    if result.ok and not job.dry_run:
+        # The signature ConfigMaps are written by every real run (to-dir: onto the medium, with the release).
+        outputs = write_outputs(prepared) if job.write_outputs else write_signatures(prepared)
     return RunResult(prepared, result, outputs)
 
 

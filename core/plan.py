@@ -60,6 +60,7 @@ class SamplesSource(StrEnum):
     FILES = "files"          # ImageStream files or directories
     CONFIGMAP = "configmap"  # the imagestreamtag-to-image config map
     CLUSTER = "cluster"      # the logged-in cluster, with oc
+    RELEASE = "release"      # the cluster-samples-operator image of the plan's release (offline)
 
 
 RELEASE_MODES = tuple(ReleaseMode)
@@ -95,6 +96,20 @@ class ReleaseChoice:
     target: str = ""
     directory: str | None = None
     to_release_image: str | None = None
+    # Release signatures (GPG): extra stores to ask, a directory holding them instead (offline hosts),
+    # where the signature ConfigMap file goes (default: <directory>/config in to-dir mode, else output_dir),
+    # and whether a release that does not verify may be mirrored anyway.
+    signature_stores: list[str] = field(default_factory=list)
+    signatures_dir: str | None = None
+    signatures_to_dir: str | None = None
+    allow_unsigned: bool = False
+    # An update path: every release from from_version to version on the channel's update graph (read
+    # from graph_file, else graph_url), the shortest path unless all_versions. From-dir: the releases of
+    # the medium in that range.
+    from_version: str | None = None
+    all_versions: bool = False
+    graph_file: str | None = None
+    graph_url: str | None = None
 
     def __post_init__(self) -> None:
         # A plan file, a test or a flag gives the mode as text: keep the vocabulary, refuse nothing here
@@ -112,20 +127,33 @@ class ReleaseChoice:
 
     @property
     def chosen(self) -> bool:
-        """Something to mirror: a source, or (from-dir) the medium."""
-        return bool(self.source) or self.mode == ReleaseMode.FROM_DIR
+        """Something to mirror: a source, an update path, or (from-dir) the medium."""
+        return bool(self.source) or self.is_path or self.mode == ReleaseMode.FROM_DIR
+
+    @property
+    def is_path(self) -> bool:
+        """Several releases: the update path from ``from_version`` to ``version``."""
+        return bool(self.from_version)
+
+
+_OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned",
+                          "from_version", "all_versions", "graph_file", "graph_url")
 
 
 @dataclass
 class SamplesChoice:
     """``paths``: every file or directory the streams are read from, merged (the config map plus the
-    jenkins stream files, say), as ``samples --imagestreams`` takes them."""
+    jenkins stream files, say), as ``samples --imagestreams`` takes them. Source ``release``: the
+    streams the plan's release ships (its cluster-samples-operator image), or those of the release
+    pull spec (or ``oci:DIR:NAME``) given as the one path."""
 
     source: SamplesSource = SamplesSource.FILES
     paths: list[str] = field(default_factory=list)
     mirror: str = ""
     include: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
+    # Source release: which of the operator's content folders (default: the release's architecture).
+    architecture: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, SamplesSource) and self.source in SAMPLES_SOURCES:
@@ -134,7 +162,7 @@ class SamplesChoice:
     @property
     def chosen(self) -> bool:
         """Streams to mirror: files named, or the cluster to read them from."""
-        return bool(self.paths) or self.source == SamplesSource.CLUSTER
+        return bool(self.paths) or self.source in (SamplesSource.CLUSTER, SamplesSource.RELEASE)
 
     @property
     def path(self) -> str | None:
@@ -175,6 +203,13 @@ class Plan:
         for section, key in (("release", "mode"), ("samples", "source")):
             if data[section] is not None:
                 data[section][key] = str(data[section][key])
+        # Day-2 keys are written only when used: a plain single-release plan reads as it always did.
+        for section, keys in (("release", _OPTIONAL_RELEASE_KEYS), ("samples", ("architecture",))):
+            if data[section] is not None:
+                defaults = asdict(ReleaseChoice() if section == "release" else SamplesChoice())
+                for key in keys:
+                    if data[section][key] == defaults[key]:
+                        del data[section][key]
         order = ["version", "auth_file", "idms_file", "mirror", "registries", "release", "samples", "options", "output_dir"]
         return {key: data[key] for key in order}
 
@@ -316,7 +351,9 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
     if release is not None:
         if release.mode not in RELEASE_MODES:
             raise PlanError(f"{where}.release.mode is {release.mode!r}; use one of {', '.join(RELEASE_MODES)}")
-        if release.reads_source and not release.source:
+        if release.is_path:
+            _check_release_path(release, f"{where}.release")
+        elif release.reads_source and not release.source:
             raise PlanError(f"{where}.release.source is empty: give the release pull spec")
         if release.uses_media and not release.directory:
             raise PlanError(f"{where}.release.directory is needed for mode {release.mode}")
@@ -328,7 +365,10 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
     if samples is not None:
         if samples.source not in SAMPLES_SOURCES:
             raise PlanError(f"{where}.samples.source is {samples.source!r}; use one of {', '.join(SAMPLES_SOURCES)}")
-        if samples.source != SamplesSource.CLUSTER and not samples.paths:
+        if samples.source == SamplesSource.RELEASE and release is None and not samples.paths:
+            raise PlanError(f"{where}.samples.source is release but the plan has no release: choose one, "
+                            "or give the release pull spec in samples.paths")
+        if samples.source not in (SamplesSource.CLUSTER, SamplesSource.RELEASE) and not samples.paths:
             raise PlanError(f"{where}.samples.paths is empty: list the image stream files or directories, "
                             "or the imagestreamtag-to-image config map")
         for number, item in enumerate(samples.paths):
@@ -339,6 +379,23 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
         overlap = sorted(set(samples.include) & set(samples.skip))
         if overlap:
             raise PlanError(f"{where}.samples lists {', '.join(overlap)} as both included and skipped")
+
+
+def _check_release_path(release: ReleaseChoice, where: str) -> None:
+    if not release.version:
+        raise PlanError(f"{where}.version is empty: an update path from {release.from_version} needs the version "
+                        "it ends at")
+    if release.source:
+        raise PlanError(f"{where} has both source and from_version: give one release (source) or an update "
+                        "path (channel, from_version, version)")
+    if release.to_release_image:
+        raise PlanError(f"{where}.to_release_image names one image, but the plan mirrors an update path; "
+                        "remove it (each release is tagged VERSION-ARCH)")
+    if release.mode != ReleaseMode.FROM_DIR and not release.channel:
+        raise PlanError(f"{where}.channel is empty: the update path is read from a channel's graph, "
+                        "e.g. stable-4.17")
+    if release.graph_file and release.graph_url:
+        raise PlanError(f"{where} has both graph_file and graph_url; keep one")
 
 
 def _check_release_names(release: ReleaseChoice, mirror: str, where: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
@@ -26,10 +26,14 @@ if TYPE_CHECKING:
     from .ca import CAManifests
     from .mirror_config import MirrorInstructions
     from .release import ReleaseInfo
+    from .release_path import PathSizes
     from .samples import SamplesPlan, SampleStream
+    from .signatures import SignatureReport
+    from .sigstore import SigstoreResult
 
-__all__ = ["MediaSpace", "Prepared", "RunResult", "prepare", "prepare_ca", "prepare_media", "prepare_release",
-           "prepare_samples", "samples_layout_name", "samples_tasks_for", "write_outputs", "write_text"]
+__all__ = ["MediaSpace", "Prepared", "RunResult", "check_signatures", "prepare", "prepare_ca", "prepare_media",
+           "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
+           "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
 
 
 @dataclass
@@ -45,10 +49,39 @@ class Prepared:
     ca: CAManifests | None = None
     space: MediaSpace | None = None
     image_tasks: list[CopyTask] = field(default_factory=list)  # plain SRC → DST copies (image mirror)
+    releases: list[ReleaseInfo] = field(default_factory=list)  # every release (several for an update path)
+    signatures: list[SignatureReport] = field(default_factory=list)  # one per release, in the same order
+    sigstore: SigstoreResult | None = None
+    path_sizes: PathSizes | None = None    # an update path: bytes per release and saved by sharing
+    warnings: list[str] = field(default_factory=list)  # said loudly before and after the copy
 
     @property
     def tasks(self) -> list[CopyTask]:
         return self.release_tasks + self.samples_tasks + self.image_tasks
+
+    def signature_configmaps(self) -> list[dict[str, Any]]:
+        """The ConfigMaps the cluster reads (one per release with verified signatures)."""
+        return [report.configmap() for report in self.signatures if report.signatures]
+
+    def release_lines(self) -> list[str]:
+        """What the summary says about the releases beyond the copy: signatures, Sigstore, path bytes."""
+        from .text import human_bytes
+
+        lines: list[str] = []
+        if self.path_sizes is not None:
+            for item in self.path_sizes.releases:
+                lines.append(f"release {item.version}: {human_bytes(item.total_bytes)}, "
+                             f"{human_bytes(item.new_bytes)} not shared with the releases before it")
+            lines.append(f"update path: {len(self.path_sizes.releases)} releases, "
+                         f"{human_bytes(self.path_sizes.unique_bytes)} in one copy, "
+                         f"{human_bytes(self.path_sizes.saved_bytes)} saved by sharing")
+        for report in self.signatures:
+            lines.append(report.summary())
+        if self.sigstore is not None:
+            lines.append(f"sigstore: {len(self.sigstore.found)} signature(s) (.sig tags) found for "
+                         f"{self.sigstore.checked} image(s), copied with them")
+            lines += [f"sigstore: {problem}" for problem in self.sigstore.problems[:3]]
+        return lines + self.warnings
 
     def runbook_parts(self, plan_file: str | None = None) -> RunbookParts:
         info = self.release
@@ -57,6 +90,9 @@ class Prepared:
             release_architecture=info.architecture if info is not None else None,
             release_components=len(info.components) if info is not None else None,
             instructions=self.instructions, samples=self.samples, ca=self.ca, plan_file=plan_file,
+            release_versions=[r.version for r in self.releases],
+            signature_configmaps=self.signature_configmaps(),
+            signature_warnings=[r.summary() for r in self.signatures if not r.ok] + self.warnings,
         )
 
 
@@ -72,25 +108,47 @@ class RunResult:
 
 
 def load_sample_streams(plan: Plan, oc: str = "oc") -> list[SampleStream]:
-    """The image streams the plan's samples section names (files, or the cluster through oc)."""
+    """The image streams the plan's samples section names (files, or the cluster through oc); the
+    release source is read by :func:`release_sample_streams` (it needs a registry session)."""
     from .samples import load_from_cluster, load_streams_from
 
     choice = plan.samples
     assert choice is not None
     if choice.source == SamplesSource.CLUSTER:
         return load_from_cluster(oc)
+    if choice.source == SamplesSource.RELEASE:
+        raise InputError("plan samples.source is release: the streams are read with the release (core.run.prepare)")
     try:
         return load_streams_from(choice.paths)
     except InputError as exc:  # say which plan key holds the file at fault
         raise type(exc)(f"plan samples.paths: {exc.message}", hint=exc.hint) from None
 
 
-def prepare_samples(plan: Plan, *, oc: str = "oc") -> tuple[SamplesPlan | None, list[CopyTask]]:
+def prepare_samples(plan: Plan, *, oc: str = "oc", streams: list[SampleStream] | None = None
+                    ) -> tuple[SamplesPlan | None, list[CopyTask]]:
     """The samples plan and its copies: straight to the mirror, or through the plan's removable medium."""
     if plan.samples is None:
         return None, []
-    samples = samples_plan_for(plan, load_sample_streams(plan, oc))
+    samples = samples_plan_for(plan, streams if streams is not None else load_sample_streams(plan, oc))
     return samples, samples_tasks_for(plan, samples.tasks())
+
+
+async def release_sample_streams(plan: Plan, session: RegistrySession, releases: list[ReleaseInfo]
+                                 ) -> list[SampleStream]:
+    """Samples source ``release``: the streams the cluster-samples-operator image of the plan's release
+    ships (the last release of an update path: the version the cluster ends at), or of the release
+    named in samples.paths; for the plan's architecture."""
+    from .release_samples import load_release_samples, samples_from_release
+
+    choice = plan.samples
+    assert choice is not None
+    arch = choice.architecture  # None: the release's own (x86_64 for a multi-arch release)
+    if choice.paths:
+        return (await load_release_samples(session, choice.paths[0], arch)).streams
+    if not releases:
+        raise InputError("plan samples.source is release, but the plan mirrors no release",
+                         hint="choose a release, or give the release pull spec in samples.paths")
+    return (await samples_from_release(session, releases[-1], arch)).streams
 
 
 def samples_plan_for(plan: Plan, streams: list[SampleStream]) -> SamplesPlan:
@@ -130,32 +188,144 @@ def prepare_ca(plan: Plan) -> CAManifests | None:
     return ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)
 
 
-async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: str | None = None
-                          ) -> tuple[ReleaseInfo | None, list[CopyTask], MirrorInstructions | None]:
-    """The release, its copies in the plan's mode, and (when the plan names a target) the cluster's
-    mirror instructions. ``dir_release``: which release of the medium (from-dir, when it holds several)."""
-    release = plan.release
-    if release is None:
-        return None, [], None
+async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str | None) -> list[ReleaseInfo]:
+    """Every release the plan mirrors, oldest first: one, or the update path."""
     from . import release as release_module
-    from .mirror_config import release_mirror_instructions
 
+    release = plan.release
+    assert release is not None
     directory = Path(release.directory or "")
     if release.mode == ReleaseMode.FROM_DIR:
-        info = await release_module.load_release_from_dir(session, directory, dir_release)
-        tasks = release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)
+        if release.is_path:
+            from .graph import version_key
+
+            low, high = version_key(release.from_version or ""), version_key(release.version or "")
+            records = [r for r in release_module.releases_in_dir(directory)
+                       if low <= version_key(str(r.get("version") or "")) <= high]
+            if not records:
+                raise InputError(f"{directory} holds no release from {release.from_version} to {release.version}")
+            wanted = sorted({str(r.get("name")) for r in records},
+                            key=lambda n: version_key(n.rsplit(":", 1)[-1].rsplit("-", 1)[0]))
+            return [await release_module.load_release_from_dir(session, directory, name) for name in wanted]
+        return [await release_module.load_release_from_dir(session, directory, dir_release)]
+    if not release.is_path:
+        return [await release_module.load_release(session, release.source)]
+    from .graph import DEFAULT_GRAPH_URL, fetch_graph, load_graph_file, update_path
+    from .release_path import load_path_releases
+
+    if release.graph_file:
+        graph = load_graph_file(release.graph_file)
     else:
-        info = await release_module.load_release(session, release.source)
-        if release.mode == ReleaseMode.TO_DIR:
+        graph = await fetch_graph(release.channel or "", release.architecture,
+                                  release.graph_url or DEFAULT_GRAPH_URL, session.tls)
+    path = update_path(graph, release.from_version or "", release.version or "",
+                       mode="all" if release.all_versions else "shortest", channel=release.channel or "")
+    return await load_path_releases(session, path)
+
+
+def signatures_folder(plan: Plan) -> Path:
+    """Where the signature ConfigMap files go: the plan's choice, else ``<medium>/config`` for a to-dir
+    plan (they travel with the release), else the output folder."""
+    release = plan.release
+    if release is not None and release.signatures_to_dir:
+        return Path(release.signatures_to_dir)
+    if release is not None and release.mode == ReleaseMode.TO_DIR and release.directory:
+        return Path(release.directory) / "config"
+    return Path(plan.output_dir)
+
+
+async def check_signatures(plan: Plan, session: RegistrySession, releases: list[ReleaseInfo]
+                           ) -> tuple[list[SignatureReport], list[str]]:
+    """Each release's GPG signatures, verified against the keys its payload carries (SignatureError for
+    one that does not verify, unless the plan allows unsigned releases). From the medium they are read
+    from ``<medium>/config`` (offline) unless the plan names a signatures directory.
+
+    A payload without a release-verification ConfigMap names no key: nothing can be verified, and a
+    cluster running it verifies no update either (the cluster-version operator then has no verifier).
+    It is mirrored with a loud warning rather than refused; an official payload always carries one."""
+    from .signatures import expected_identities, read_verification_config, verify_release
+
+    release = plan.release
+    assert release is not None
+    signatures_dir = release.signatures_dir
+    if signatures_dir is None and release.mode == ReleaseMode.FROM_DIR and release.directory:
+        signatures_dir = str(Path(release.directory) / "config")
+    reports: list[SignatureReport] = []
+    warnings: list[str] = []
+    for info in releases:
+        config = await read_verification_config(session, info)
+        if config is None:
+            warnings.append(f"WARNING: release {info.version} ({info.digest[:19]}…) carries no release-verification "
+                            "ConfigMap: its signatures cannot be checked and no signature ConfigMap is written")
+            continue
+        report = await verify_release(info.digest, config, stores=release.signature_stores,
+                                      signatures_dir=signatures_dir, identities=expected_identities(info),
+                                      allow_unsigned=release.allow_unsigned, tls=session.tls)
+        reports.append(report)
+    return reports, warnings
+
+
+async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: str | None = None
+                          ) -> tuple[ReleaseInfo | None, list[CopyTask], MirrorInstructions | None]:
+    """The release (the last one of an update path), the copies of every release in the plan's mode, and
+    (when the plan names a target) the cluster's mirror instructions covering them all; signatures
+    neither checked nor looked for (see :func:`prepare_releases`).
+    ``dir_release``: which release of the medium (from-dir, when it holds several)."""
+    prepared = await prepare_releases(plan, session, dir_release=dir_release, signatures=False)
+    return prepared.release, prepared.release_tasks, prepared.instructions
+
+
+async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release: str | None = None,
+                           into: Prepared | None = None, signatures: bool = True) -> Prepared:
+    """Load every release of the plan, check its signatures, plan its copies (plus the Sigstore ``.sig``
+    tags the sources hold) and the mirror instructions; the results go into ``into``. ``signatures``
+    false (verify, which checks them its own way): neither the GPG check nor the ``.sig`` probes."""
+    prepared = into if into is not None else Prepared(plan)
+    release = plan.release
+    if release is None:
+        return prepared
+    from . import release as release_module
+    from .mirror_config import MirrorInstructions, release_mirror_instructions
+    from .sigstore import signature_tasks
+
+    directory = Path(release.directory or "")
+    infos = await _load_releases(plan, session, dir_release)
+    prepared.releases = infos
+    prepared.release = infos[-1]
+    if signatures:
+        prepared.signatures, prepared.warnings = await check_signatures(plan, session, infos)
+    tasks: list[CopyTask] = []
+    if release.is_path:
+        from .release_path import _check_distinct, measure_path
+
+        _check_distinct(infos)
+        prepared.path_sizes = await measure_path(session, infos)
+    for info in infos:
+        if release.mode == ReleaseMode.FROM_DIR:
+            tasks += release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)
+        elif release.mode == ReleaseMode.TO_DIR:
             # Only the task list here: recording the release on the medium is prepare_media's, which a
             # dry run and the runbook never call.
-            tasks = release_module.to_dir_tasks(info, directory, prepare=False)
+            tasks += release_module.to_dir_tasks(info, directory, prepare=False)
         else:
-            tasks = release_module.release_tasks(info, release.target, release.to_release_image)
-    instructions = None
+            tasks += release_module.release_tasks(info, release.target, release.to_release_image)
+    prepared.release_tasks = tasks
+    if signatures:
+        prepared.sigstore = await signature_tasks(session, tasks)
+        for info in infos:
+            note = prepared.sigstore.note(info.version, info.digest)
+            if note:
+                prepared.warnings.append(f"WARNING: {note}")
+        prepared.release_tasks = tasks + prepared.sigstore.tasks
     if release.target:  # a to-dir plan that names its target gets the instructions before the trip
-        instructions = release_mirror_instructions(info, release.target, release.to_release_image)
-    return info, tasks, instructions
+        sources: list[tuple[str, str]] = []
+        last = None
+        for info in infos:
+            last = release_mirror_instructions(info, release.target, release.to_release_image)
+            sources += last.sources
+        assert last is not None
+        prepared.instructions = MirrorInstructions(sources, name=last.name, release_image=last.release_image)
+    return prepared
 
 
 async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = False, dir_release: str | None = None,
@@ -164,10 +334,14 @@ async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = Fal
     or delete from the removable medium; otherwise a to-dir plan's medium is checked for space and
     made ready (see :func:`prepare_media`)."""
     prepared = Prepared(plan)
-    prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc)
+    from_release = plan.samples is not None and plan.samples.source == SamplesSource.RELEASE
+    if not from_release:  # files and the cluster first: a bad path fails before the release is read
+        prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc)
     prepared.ca = prepare_ca(plan)
-    prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(
-        plan, session, dir_release=dir_release)
+    await prepare_releases(plan, session, dir_release=dir_release, into=prepared)
+    if from_release:
+        streams = await release_sample_streams(plan, session, prepared.releases)
+        prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc, streams=streams)
     if not read_only:
         await prepare_media(prepared, session)
     return prepared
@@ -210,10 +384,10 @@ async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
     if directory is None:
         return
     prepared.space = await check_space(prepared, session)
-    if prepared.release is not None:
-        from .release import to_dir_tasks
+    from .release import to_dir_tasks
 
-        to_dir_tasks(prepared.release, directory, prepare=True)
+    for info in prepared.releases or ([prepared.release] if prepared.release is not None else []):
+        to_dir_tasks(info, directory, prepare=True)
     _forget_incomplete_samples(directory, prepared.samples_tasks)
 
 
@@ -223,10 +397,23 @@ def write_text(path: Path, text: str) -> Path:
     return atomic_write(path, text, hint="choose a folder you can write to")
 
 
+def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
+    """oc's ``signature-sha256-<16 hex>.json`` (the signature ConfigMap) for every verified release, in
+    ``folder`` or :func:`signatures_folder`."""
+    from .signatures import write_signature_file
+
+    out = Path(folder) if folder is not None else signatures_folder(prepared.plan)
+    return [write_signature_file(out, report.digest, report.signatures)
+            for report in prepared.signatures if report.signatures]
+
+
 def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
     """Every document the cluster needs, one file each, plus the runbook."""
     out = Path(folder or prepared.plan.output_dir)
     written: list[Path] = []
+    written += write_signatures(prepared)
+    if prepared.signatures and signatures_folder(prepared.plan) != out:
+        written += write_signatures(prepared, out)  # the output folder holds everything to apply
     if prepared.instructions is not None:
         written += prepared.instructions.write(out)
     if prepared.samples is not None:

@@ -45,6 +45,9 @@ class RunbookParts:
     ca: CAManifests | None = None
     plan_file: str | None = None      # the plan's path, for the `mirror-wizard run` lines
     extra_notes: list[str] = field(default_factory=list)
+    release_versions: list[str] = field(default_factory=list)  # every release of an update path
+    signature_configmaps: list[dict[str, Any]] = field(default_factory=list)  # verified release signatures
+    signature_warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -271,7 +274,26 @@ def _install_section(ctx: _Context) -> list[str]:
                 _code(_yaml(instructions.idms()), "yaml"), _code(_yaml(instructions.icsp()), "yaml")]
     else:
         out += ["Run the extracted `openshift-install` (section 3).", ""]
-    return out
+    return out + _signatures_block(ctx)
+
+
+def _signatures_block(ctx: _Context) -> list[str]:
+    """The release signatures a disconnected cluster needs before it accepts an update."""
+    parts = ctx.parts
+    if not parts.signature_configmaps and not parts.signature_warnings:
+        return []
+    out = ["Release signatures: a disconnected cluster reads them from ConfigMaps in `openshift-config-managed`",
+           "(it cannot reach the signature stores) and refuses an update without them. Apply each one",
+           "(`oc apply -f signature-sha256-<first 16 hex>.json`, written next to this runbook; replace an",
+           "existing one only after checking it names the same release digest):", ""]
+    if len(parts.release_versions) > 1:
+        out[-1:-1] = [f"The update path mirrors {', '.join(parts.release_versions)}; each has its own."]
+    from .signatures import configmap_yaml
+
+    for configmap in parts.signature_configmaps:
+        out += [_code(configmap_yaml(configmap), "yaml")]
+    out += [f"> {warning}" for warning in parts.signature_warnings]
+    return out + [""]
 
 
 def _ca_pem(ctx: _Context) -> str | None:

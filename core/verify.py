@@ -118,6 +118,7 @@ class Expected:
     release: ReleaseInfo | None = None
     release_error: str | None = None
     release_from_mirror: bool = False   # the source was unreachable: read back from the mirror instead
+    releases: list[ReleaseInfo] = field(default_factory=list)  # every release of an update path (release: the last)
     instructions: MirrorInstructions | None = None
     samples: SamplesPlan | None = None
     streams: list[SampleStream] = field(default_factory=list)  # all loaded
@@ -156,7 +157,9 @@ async def _load_release(expected: Expected, session: RegistrySession) -> None:
     from .mirror_config import release_mirror_instructions
 
     try:
-        expected.release, _, expected.instructions = await run.prepare_release(plan, session)
+        prepared = await run.prepare_releases(plan, session, signatures=False)
+        expected.release, expected.instructions, expected.releases = \
+            prepared.release, prepared.instructions, prepared.releases
         return
     except MirrorError as exc:
         source_error = str(exc)
@@ -482,10 +485,53 @@ async def check_certificate(expected: Expected) -> Check:
                  f"{', '.join(hosts)}: the certificate verifies with {plan.mirror.ca_file} and its SAN names the host")
 
 
-def check_signatures(expected: Expected) -> Check:
-    # Plans do not carry release signatures yet (the day-2 issue adds them); say so rather than pass.
-    return Check("release-signatures", "release signatures", Side.MIRROR, Status.SKIP,
-                 "not checked: the plan does not include release signatures")
+async def check_signatures(expected: Expected, session: RegistrySession) -> Check:
+    """The signature ConfigMap file of each release (where the run wrote it) names the release digest and
+    its signatures verify, offline, against the keys the release payload carries."""
+    from .errors import SignatureError
+    from .run import signatures_folder
+    from .signatures import (
+        expected_identities,
+        read_verification_config,
+        signature_file_name,
+        verify_release,
+    )
+
+    name, title = "release-signatures", "release signatures"
+    if expected.plan.release is None:
+        return Check(name, title, Side.MIRROR, Status.SKIP, "the plan mirrors no release")
+    releases = expected.releases or ([expected.release] if expected.release is not None else [])
+    if not releases:
+        return Check(name, title, Side.MIRROR, Status.FAIL, expected.release_error or "the release could not be read")
+    folder = signatures_folder(expected.plan)
+    problems: list[str] = []
+    unchecked: list[str] = []
+    good = 0
+    for info in releases:
+        config = await read_verification_config(session, info)
+        if config is None:
+            unchecked.append(info.version)
+            continue
+        path = folder / signature_file_name(info.digest)
+        if not path.is_file():
+            problems.append(f"{info.version}: no {path}")
+            continue
+        try:
+            await verify_release(info.digest, config, signatures_dir=folder, identities=expected_identities(info))
+            good += 1
+        except (SignatureError, MirrorError) as exc:
+            problems.append(f"{info.version}: {exc}")
+    if problems:
+        return Check(name, title, Side.MIRROR, Status.FAIL,
+                     f"{len(problems)} of {len(releases)} release(s) without verified signatures in {folder}",
+                     fix=_rerun(expected), items=problems[:MAX_ITEMS])
+    if not good:
+        return Check(name, title, Side.MIRROR, Status.SKIP,
+                     f"release {', '.join(unchecked)} carries no release-verification ConfigMap: nothing to verify")
+    detail = f"{good} signature ConfigMap(s) in {folder} name their release digest and verify"
+    if unchecked:
+        detail += f"; {', '.join(unchecked)} carries no verification ConfigMap"
+    return Check(name, title, Side.MIRROR, Status.PASS, detail)
 
 
 # -- cluster side -------------------------------------------------------------------------------------
@@ -862,7 +908,7 @@ async def mirror_checks(expected: Expected, session: RegistrySession) -> AsyncIt
     yield await check_samples(expected, session)
     yield check_skipped(expected)
     yield await check_certificate(expected)
-    yield check_signatures(expected)
+    yield await check_signatures(expected, session)
 
 
 async def run_checks(plan: Plan, *, cluster: bool = False, oc: Oc | None = None,

@@ -157,3 +157,46 @@ def test_save_plan_where_it_cannot_be_written(tmp_path: Path) -> None:
     with pytest.raises(LocalStorageError, match="it is a directory"):  # refused before any temporary file is made
         save_plan(plan, tmp_path)
     assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))  # no temporary file left behind
+
+
+# -- day 2: signatures, update paths, samples from the release ----------------------------------------
+
+PATH_RELEASE = {"source": "", "channel": "stable-4.17", "from_version": "4.17.1", "version": "4.17.3",
+                "architecture": "x86_64", "mode": "registry", "target": "mirror.example.com:8443/ocp4/openshift4",
+                "all_versions": True, "graph_file": "graph.json",
+                "signature_stores": ["https://mirror.example.com/signatures"], "signatures_dir": None,
+                "allow_unsigned": False, "signatures_to_dir": "sigs"}
+
+
+def test_an_update_path_plan_round_trips(tmp_path: Path) -> None:
+    plan = plan_from_dict({**GOOD, "release": PATH_RELEASE,
+                           "samples": {"source": "release", "paths": [], "architecture": "aarch64"}})
+    assert plan.release is not None and plan.release.is_path and plan.release.chosen
+    assert plan.samples is not None and plan.samples.source == "release" and plan.samples.chosen
+    again = load_plan(save_plan(plan, tmp_path / "plan.yaml"))
+    assert again == plan
+    old = plan_from_dict(GOOD)  # a plan saved before these keys existed: no path, signatures required
+    assert old.release is not None and not old.release.is_path and old.release.allow_unsigned is False
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"channel": None}, "plan.release.channel is empty"),
+    ({"version": None}, "plan.release.version is empty: an update path from 4.17.1"),
+    ({"source": "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"}, "has both source and from_version"),
+    ({"to_release_image": "mirror.example.com:8443/ocp4/release:x"}, "remove it"),
+    ({"graph_url": "https://example.test/graph"}, "both graph_file and graph_url"),
+    ({"allow_unsigned": "yes"}, "plan.release.allow_unsigned must be true or false"),
+    ({"signature_stores": "https://x"}, "plan.release.signature_stores must be a list"),
+])
+def test_bad_update_paths_name_the_key(change: dict, message: str) -> None:
+    with pytest.raises(PlanError) as info:
+        plan_from_dict({**GOOD, "release": {**PATH_RELEASE, **change}})
+    assert message in str(info.value)
+
+
+def test_samples_from_the_release_need_a_release() -> None:
+    with pytest.raises(PlanError, match="samples.source is release but the plan has no release"):
+        plan_from_dict({**GOOD, "release": None, "samples": {"source": "release", "paths": []}})
+    plan = plan_from_dict({**GOOD, "release": None,
+                           "samples": {"source": "release", "paths": ["quay.io/x/release:4.17.3-x86_64"]}})
+    assert plan.samples is not None and plan.samples.paths == ["quay.io/x/release:4.17.3-x86_64"]

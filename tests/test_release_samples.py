@@ -146,3 +146,63 @@ def test_hostile_content_is_refused(tmp_path):
                                "", "e.test/a")
     with pytest.raises(ReleaseError, match="has no cluster-samples-operator component"):
         asyncio.run(read(no_component))
+
+
+def test_cli_samples_plan_from_release_and_from_its_directory(samples_release, tmp_path, capsys):
+    from tui.cli import main
+
+    pull_spec, oci, _ = samples_release
+    mirror = "mirror.example.test:5000"
+    expected = plan_samples(load_imagestreams([IMAGESTREAM_FIXTURES]), mirror, mapping_file=str(tmp_path / "m.txt"))
+    assert main(["samples", "plan", "--insecure", "--from-release", pull_spec, "--mirror", mirror,
+                 "--mapping-out", str(tmp_path / "m.txt")]) == 0
+    out = capsys.readouterr()
+    assert (tmp_path / "m.txt").read_text() == expected.mapping_text()
+    assert f"{len(expected.included)} image streams mirrored" in out.out and "for x86_64" in out.err
+    assert main(["samples", "plan", "--from-release", oci, "--arch", "aarch64", "--mirror", mirror,
+                 "--mapping-out", str(tmp_path / "arm.txt")]) == 0
+    arm = plan_samples(load_imagestreams(ARM_STREAMS), mirror)
+    assert (tmp_path / "arm.txt").read_text() == arm.mapping_text()
+    capsys.readouterr()
+    assert main(["samples", "plan", "--imagestreams", str(IMAGESTREAM_FIXTURES), "--arch", "aarch64",
+                 "--mirror", mirror]) == 2
+    assert "--arch goes with --from-release" in capsys.readouterr().err
+
+
+def test_plan_samples_source_release_follows_the_plans_release(samples_release, plain_registry):
+    """A plan whose samples come from its release: run's prepare reads them from the release it loaded."""
+    from core.orchestrate import Job, prepare_job
+    from core.plan import (
+        MirrorRegistry,
+        Plan,
+        RegistryTrust,
+        ReleaseChoice,
+        SamplesChoice,
+        SamplesSource,
+        plan_from_dict,
+        validate_plan,
+    )
+
+    pull_spec, _, _ = samples_release
+    host = plain_registry.host
+    plan = Plan(mirror=MirrorRegistry(registry=host, insecure=True), registries=[RegistryTrust(host, insecure=True)],
+                release=ReleaseChoice(source=pull_spec, target=f"{host}/{unique_repo('rs-dst')}"),
+                samples=SamplesChoice(source=SamplesSource.RELEASE))
+    validate_plan(plan)
+    assert plan_from_dict(plan.to_dict()).samples.source == SamplesSource.RELEASE  # saved and read back
+
+    async def run():
+        from core.orchestrate import open_session
+
+        async with open_session(plan) as session:
+            return await prepare_job(Job(plan, dry_run=True), session)
+
+    prepared = asyncio.run(run())
+    expected = plan_samples(load_imagestreams([IMAGESTREAM_FIXTURES]), host, auth_file="${LOCAL_SECRET_JSON}")
+    assert prepared.samples is not None and prepared.samples.mapping_text() == expected.mapping_text()
+    assert len(prepared.samples_tasks) == len(expected.mapping)
+    # this synthetic payload carries no release-verification ConfigMap: mirrored, but said loudly
+    assert prepared.signatures == [] and any("carries no release-verification ConfigMap" in w for w in prepared.warnings)
+    plan.release = None
+    with pytest.raises(Exception, match="has no release"):
+        validate_plan(plan)

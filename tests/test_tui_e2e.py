@@ -3,6 +3,7 @@ from one real registry to another; skopeo checks the digests, and the written YA
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from collections.abc import Iterator
@@ -149,6 +150,15 @@ async def test_wizard_mirrors_the_demo_by_key_presses(sandbox, tmp_path: Path) -
     runbook = (out / "runbook.md").read_text()
     assert password not in runbook and sandbox.mirror.host in runbook
     assert (tmp_path / "plan.yaml").exists()
+    # The sandbox release is signed (Sequoia, at sandbox start): the signature ConfigMap the cluster
+    # reads is written, holds the signature byte for byte, and the runbook carries it.
+    from core.signatures import signature_file_name
+
+    signed = json.loads((out / signature_file_name(info.digest)).read_bytes())
+    assert signed["metadata"]["name"] == info.digest.replace(":", "-")
+    store_copy = sandbox.signatures_dir / info.digest.replace(":", "=") / "signature-1"
+    assert [base64.b64decode(v) for v in signed["binaryData"].values()] == [store_copy.read_bytes()]
+    assert f"name: {info.digest.replace(':', '-')}" in runbook
 
 
 async def test_cancel_then_resume_copies_only_what_is_missing(sandbox, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.authfile import load_auth_file
 from core.copier import CopyOptions, copy_images
 from core.events import BlobDone, BlobStarted
 from core.graph import load_graph_file, update_path
+from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, validate_plan
 from core.registry import RegistrySession
 from core.release_path import load_path_releases, measure_path, path_tasks
 from core.signatures import (
@@ -23,13 +25,17 @@ from core.signatures import (
     verify_release,
     write_signature_file,
 )
+from core.sigstore import cosign_tag
 from core.tlsconfig import TLSOptions
+from core.verify import Status, verify
 from tests.support import skopeo
 from tests.support.day2_release import build_day2_release, push_layout
 from tests.support.gpg import make_key, needs_gpg
 from tests.support.repos import unique_repo
 from tests.support.signature_store import SignatureStore
-from tui.sandbox.content import RELEASE_REPO, make_layer, new_builder
+from tests.test_sigstore import cosign_signature
+from tui.cli import main
+from tui.sandbox.content import COMPONENT_REPO, RELEASE_REPO, make_layer, new_builder
 
 VERSIONS = ["4.21.1", "4.21.2", "4.21.3"]
 
@@ -61,7 +67,14 @@ def path_source(plain_registry, tmp_path_factory, key, store):
             one = await build_day2_release(builder, source_host=host, version=version, prefix=prefix,
                                            keyrings={"path": key.public_armored}, stores=[store.url])
             built.append(one)
-        await push_layout(layout, [n for b in built for n in [*b.components.values(), b.release_name]], host, prefix)
+        # cosign .sig tags at the source for the last release and its etcd component (4.21: Sigstore era)
+        last = built[-1]
+        sigs = []
+        for repo, digest in ((RELEASE_REPO, last.digest), (COMPONENT_REPO, last.component_digests["etcd"])):
+            sigs.append(f"{repo}:{cosign_tag(digest)}")
+            await builder.name(sigs[-1], cosign_signature(builder, digest, f"quay.io/{repo}"))
+        await push_layout(layout, [n for b in built for n in [*b.components.values(), b.release_name]] + sigs,
+                          host, prefix)
         return built
 
     built = asyncio.run(build())
@@ -131,3 +144,124 @@ def test_update_path_one_copy_shared_blobs_once_signatures_for_each(path_source,
         served = [store.files[f"/sha256={one.digest.split(':')[1]}/signature-1"]]
         assert [base64.b64decode(v) for v in written["binaryData"].values()] == served
     assert len(list(Path(out).iterdir())) == 3
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _served(store: SignatureStore, digest: str) -> list[bytes]:
+    return [store.files[f"/sha256={digest.split(':')[1]}/signature-1"]]
+
+
+def _configmap_signatures(path: Path) -> list[bytes]:
+    return [base64.b64decode(v) for v in json.loads(path.read_bytes())["binaryData"].values()]
+
+
+@needs_gpg
+def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls_registry, auth_file, pki, tmp_path,
+                                                         capsys):
+    """The CLI end to end: the path with each hop's bytes, one copy of three releases with their
+    signatures verified and written, the .sig tags carried; then to removable media and back offline."""
+    _, _, built, graph_file = path_source
+    common = ["--insecure", "-a", str(auth_file), "--ca-file", str(pki.ca_file)]
+    path_flags = ["--channel", "candidate-4.21", "--graph-file", str(graph_file),
+                  "--from-version", "4.21.1", "--to-version", "4.21.3"]
+    code, out, err = _cli(["release", "list", *path_flags, "--insecure", "--json"], capsys)
+    assert code == 0, err
+    listed = json.loads(out)
+    union: dict[str, int] = {}
+    for one in built:
+        union.update(one.blobs)
+    assert [r["version"] for r in listed["path"]] == VERSIONS
+    assert [r["bytes"] for r in listed["path"]] == [sum(b.blobs.values()) for b in built]
+    assert listed["unique_bytes"] == sum(union.values())
+    code, out, err = _cli(["release", "list", *path_flags, "--insecure"], capsys)
+    assert code == 0 and "hop 2" in out and "saved by sharing" in out, err
+
+    # straight to the registry
+    target = f"{tls_registry.host}/{unique_repo('path-cli')}"
+    sig_dir = tmp_path / "sigs"
+    code, out, err = _cli(["release", "mirror", *common, *path_flags, "--to", target,
+                           "--release-image-signature-to-dir", str(sig_dir)], capsys)
+    assert code == 0, out + err
+    assert "saved by sharing" in out and "sigstore: 2 signature(s)" in out
+    assert out.count("is signed by") == 3
+    opts = {"authfile": auth_file, "cert_dir": pki.dir}
+    for one in built:
+        assert skopeo.digest(f"{target}:{one.version}-x86_64", **opts) == one.digest
+        written = sig_dir / f"signature-sha256-{one.digest.split(':')[1][:16]}.json"
+        assert _configmap_signatures(written) == _served(store, one.digest)  # byte for byte
+    last = built[-1]
+    assert skopeo.digest(f"{target}:{cosign_tag(last.digest)}", **opts)
+    assert skopeo.digest(f"{target}:{cosign_tag(last.component_digests['etcd'])}", **opts)
+    # one set of instructions covering them all
+    assert out.count("source: ") >= 2 and "imageDigestSources" in out
+    # verify: each release's ConfigMap file names its digest and verifies offline; a missing one fails
+    plan = Plan(auth_file=str(auth_file), mirror=MirrorRegistry(registry=tls_registry.host, ca_file=str(pki.ca_file)),
+                registries=[RegistryTrust(path_source[0], insecure=True)],
+                release=ReleaseChoice(target=target, channel="candidate-4.21", from_version="4.21.1",
+                                      version="4.21.3", graph_file=str(graph_file), signatures_to_dir=str(sig_dir)))
+    validate_plan(plan)
+    checks = {c.name: c for c in asyncio.run(verify(plan)).checks}
+    assert checks["release-signatures"].status is Status.PASS, checks["release-signatures"].line()
+    assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
+    moved = sig_dir / f"signature-sha256-{built[1].digest.split(':')[1][:16]}.json"
+    moved.rename(tmp_path / "elsewhere.json")
+    (sig_dir / moved.name).write_bytes((sig_dir / f"signature-sha256-{built[0].digest.split(':')[1][:16]}.json")
+                                       .read_bytes())  # another release's ConfigMap under this name
+    check = {c.name: c for c in asyncio.run(verify(plan)).checks}["release-signatures"]
+    assert check.status is Status.FAIL and "4.21.2" in check.items[0], check.line()
+    (tmp_path / "elsewhere.json").replace(moved)
+
+    # to removable media: the signatures travel in DIR/config
+    media = tmp_path / "media"
+    code, out, err = _cli(["release", "mirror", *common, *path_flags, "--to-dir", str(media)], capsys)
+    assert code == 0, out + err
+    assert sorted(p.name for p in (media / "config").iterdir()) == sorted(
+        f"signature-sha256-{b.digest.split(':')[1][:16]}.json" for b in built)
+    # from the media, offline: no store is asked, the signatures verify from DIR/config
+    asked = len(store.requests)
+    target2 = f"{tls_registry.host}/{unique_repo('path-cli-up')}"
+    out_dir = tmp_path / "up"
+    code, out, err = _cli(["release", "mirror", *common, "--from-dir", str(media), "--from-version", "4.21.1",
+                           "--to-version", "4.21.3", "--to", target2, "--manifests-dir", str(out_dir)], capsys)
+    assert code == 0, out + err
+    assert len(store.requests) == asked
+    assert out.count("is signed by") == 3 and "sigstore: 2 signature(s)" in out
+    for one in built:
+        assert skopeo.digest(f"{target2}:{one.version}-x86_64", **opts) == one.digest
+        written = out_dir / f"signature-sha256-{one.digest.split(':')[1][:16]}.json"
+        assert _configmap_signatures(written) == _served(store, one.digest)
+    assert skopeo.digest(f"{target2}:{cosign_tag(last.digest)}", **opts)
+
+
+@needs_gpg
+def test_cli_refuses_a_release_signed_by_another_key_unless_allowed(path_source, tls_registry, auth_file, pki,
+                                                                    tmp_path, capsys, tmp_path_factory):
+    host, prefix, built, _ = path_source
+    one = built[0]
+    other = make_key(tmp_path_factory.mktemp("gpg-other"), "Not The Release Key <other@example.test>")
+    try:
+        bad = other.sign_release(one.digest, f"quay.io/{RELEASE_REPO}:{one.version}-x86_64")
+    finally:
+        other.close()
+    sig_dir = tmp_path / "bad" / f"sha256={one.digest.split(':')[1]}"
+    sig_dir.mkdir(parents=True)
+    (sig_dir / "signature-1").write_bytes(bad)
+    target = f"{tls_registry.host}/{unique_repo('path-bad')}"
+    args = ["release", "mirror", "--insecure", "-a", str(auth_file), "--ca-file", str(pki.ca_file),
+            "--from", f"{host}/{prefix}{RELEASE_REPO}@{one.digest}", "--to", target,
+            "--signatures-dir", str(tmp_path / "bad"), "--release-image-signature-to-dir", str(tmp_path / "w")]
+    code, out, err = _cli(args, capsys)
+    assert code != 0 and "no valid signature" in (out + err) and "--allow-unsigned" in (out + err)
+    assert "Traceback" not in err
+    with pytest.raises(subprocess.CalledProcessError):
+        skopeo.digest(f"{target}:{one.version}-x86_64", authfile=auth_file, cert_dir=pki.dir)
+    code, out, err = _cli([*args, "--allow-unsigned"], capsys)
+    assert code == 0, out + err
+    assert f"WARNING: release {one.digest} is NOT verified" in out
+    assert not (tmp_path / "w").exists()  # nothing verified: no ConfigMap to write
+    assert skopeo.digest(f"{target}:{one.version}-x86_64", authfile=auth_file, cert_dir=pki.dir) == one.digest

@@ -27,7 +27,14 @@ from core.manifest import Manifest
 from core.reference import parse_reference
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
-from tui.sandbox.content import COMPONENT_REPO, RELEASE_REPO, LayoutBuilder, make_layer
+from tui.sandbox.content import (
+    COMPONENT_REPO,
+    RELEASE_REPO,
+    VERIFICATION_MANIFEST,
+    LayoutBuilder,
+    make_layer,
+    verification_configmap,
+)
 
 IMAGESTREAM_FIXTURES = Path("/work/shared/fixtures/imagestreams")
 SAMPLES_COMPONENT = "cluster-samples-operator"
@@ -49,16 +56,6 @@ def samples_files(arch: str, streams: list[Path]) -> dict[str, tuple[bytes, int]
     files = {f"{root}/{stream_group(p)}/imagestreams/{p.name}": (p.read_bytes(), 0o644) for p in streams}
     files[f"{root}/httpd/templates/httpd-example.json"] = (json.dumps(TEMPLATE).encode(), 0o644)
     return files
-
-
-def verification_configmap(keyrings: dict[str, str], stores: list[str]) -> dict:
-    data = {f"verifier-public-key-{name}": text for name, text in keyrings.items()}
-    data |= {f"store-{i}": url for i, url in enumerate(stores, start=1)}
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "release-verification", "namespace": "openshift-config-managed",
-                         "annotations": {"include.release.openshift.io/self-managed-high-availability": "true",
-                                         "release.openshift.io/verification-config-map": ""}},
-            "data": data}
 
 
 @dataclass
@@ -107,7 +104,7 @@ async def build_day2_release(builder: LayoutBuilder, *, source_host: str, versio
         "release-manifests/0000_50_other_configmap.yaml": (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", 0o644),
     }
     if keyrings is not None:
-        release_files["release-manifests/0000_90_cluster-update-keys_configmap.yaml"] = (
+        release_files[VERIFICATION_MANIFEST] = (
             yaml.safe_dump(verification_configmap(keyrings, stores or [])).encode(), 0o644)
     for path, data in (extra_manifests or {}).items():
         release_files[path] = (data, 0o644)

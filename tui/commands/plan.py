@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from core.orchestrate import Job, RunResult, open_session, run_job
-from core.plan import load_plan
+from core.plan import SamplesSource, load_plan
 from core.run import Prepared, prepare, prepare_ca, prepare_samples, write_outputs, write_text
 from core.runbook import render_runbook
 from core.text import human_bytes
@@ -67,9 +67,12 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json:
         data = copy.as_dict()
         data["outputs"] = [str(p) for p in result.outputs]
+        data["release_notes"] = result.prepared.release_lines()
         print(json.dumps(data, indent=2))
     else:
         print(summary_text(copy, dry_run=args.dry_run, progress=printer.progress))
+        for line in result.prepared.release_lines():  # signatures, Sigstore, update path bytes, warnings
+            print(line)
         for path in result.outputs:
             print(f"wrote {path}")
         if result.prepared.instructions is not None and not args.dry_run:
@@ -84,7 +87,8 @@ def runbook_command(args: argparse.Namespace) -> int:
     async def build() -> str:
         if args.offline:
             prepared = Prepared(plan)
-            prepared.samples, _ = prepare_samples(plan)
+            if plan.samples is None or plan.samples.source != SamplesSource.RELEASE:  # that one needs a registry
+                prepared.samples, _ = prepare_samples(plan)
             prepared.ca = prepare_ca(plan)
         else:
             async with open_session(plan) as session:

@@ -12,7 +12,14 @@ from typing import Any
 
 from core.copier import CopyResult
 from core.errors import InputError
-from core.graph import DEFAULT_GRAPH_URL, fetch_graph, registry_release_tags
+from core.graph import (
+    DEFAULT_GRAPH_URL,
+    GraphRelease,
+    fetch_graph,
+    load_graph_file,
+    registry_release_tags,
+    update_path,
+)
 from core.manifest import openshift_arch
 from core.mirror_config import MirrorInstructions
 from core.orchestrate import Job, open_session, tls_options
@@ -28,6 +35,7 @@ from core.release import (
     load_release,
     measure_release,
 )
+from core.release_path import PathSizes, load_path_releases, measure_path
 from core.run import Prepared
 from core.text import human_bytes
 from core.yamlout import dump_yaml
@@ -97,6 +105,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="architecture: x86_64 (default for the graph), aarch64, ppc64le, s390x, multi")
     listing.add_argument("--graph-url", metavar="URL", default=DEFAULT_GRAPH_URL,
                          help=f"update service graph endpoint (default {DEFAULT_GRAPH_URL})")
+    listing.add_argument("--graph-file", metavar="FILE",
+                         help="read the update graph from this JSON file (saved from the update service) instead")
+    listing.add_argument("--from-version", metavar="VERSION",
+                         help="with --to-version: show the update path between them and each release's bytes")
+    listing.add_argument("--to-version", metavar="VERSION", help="where the update path ends")
+    listing.add_argument("--all-versions", action="store_true",
+                         help="the path holds every version on some update path, not only the shortest")
     listing.add_argument("--json", action="store_true", help="print JSON")
     add_registry_options(listing)
     _add_idms(listing)
@@ -126,6 +141,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mirror.add_argument("--to-dir", metavar="DIR", help="write an OCI image layout for removable media instead")
     mirror.add_argument("--manifests-dir", metavar="DIR",
                         help="also write the install-config fragments, ICSP and IDMS as files here")
+    path = mirror.add_argument_group("update path (several releases in one copy)")
+    path.add_argument("--channel", metavar="CHANNEL", help="the update channel whose graph gives the path")
+    path.add_argument("--from-version", metavar="VERSION", help="the version the cluster runs now")
+    path.add_argument("--to-version", metavar="VERSION", help="the version it should end at")
+    path.add_argument("--all-versions", action="store_true",
+                      help="mirror every version on some path from one to the other, not only the shortest path")
+    path.add_argument("--graph-url", metavar="URL", help=f"update service graph endpoint (default {DEFAULT_GRAPH_URL})")
+    path.add_argument("--graph-file", metavar="FILE", help="read the update graph from a saved JSON file (offline)")
+    path.add_argument("--arch", metavar="ARCH", default="x86_64", help="architecture of the releases (default x86_64)")
+    signing = mirror.add_argument_group("release signatures")
+    signing.add_argument("--signature-store", metavar="URL", action="append", default=[],
+                         help="also look for signatures in this store, before the payload's own (repeatable)")
+    signing.add_argument("--signatures-dir", metavar="DIR",
+                         help="read the signatures from this directory instead of any store (hosts without access)")
+    signing.add_argument("--allow-unsigned", action="store_true",
+                         help="mirror a release whose signatures do not verify (a cluster refuses to update to it)")
+    signing.add_argument("--release-image-signature-to-dir", metavar="DIR",
+                         help="write the signature ConfigMap files (signature-sha256-<16 hex>.json) here; default: "
+                              "DIR/config with --to-dir, else --manifests-dir, else mirror-wizard-output")
     add_copy_options(mirror)
     add_registry_options(mirror)
     _add_idms(mirror)
@@ -154,8 +188,15 @@ def run_list(args: argparse.Namespace) -> int:
     if args.from_registry:
         return _list_registry(args)
     arch = args.arch or "x86_64"
-    tls = tls_options(access_from_args(args))
-    releases = run_async(lambda cancel: fetch_graph(args.channel, arch, args.graph_url, tls))
+    if bool(args.from_version) != bool(args.to_version):
+        raise InputError("give both --from-version and --to-version to see an update path")
+    if args.graph_file:
+        releases = load_graph_file(args.graph_file)
+    else:
+        tls = tls_options(access_from_args(args))
+        releases = run_async(lambda cancel: fetch_graph(args.channel, arch, args.graph_url, tls))
+    if args.from_version:
+        return _list_path(args, releases)
     if args.json:
         print(json.dumps([{"version": r.version, "payload": r.payload, "metadata": r.metadata,
                            "upgrades_from": r.upgrades_from, "conditional_from": r.conditional_from}
@@ -175,6 +216,31 @@ def run_list(args: argparse.Namespace) -> int:
                 text = f"{label} ({len(versions)}): " + ", ".join(versions)
                 print(textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent + "  "))
     print(f"\n{len(releases)} releases in {args.channel} ({arch}), newest first")
+    return 0
+
+
+def _list_path(args: argparse.Namespace, releases: list[GraphRelease]) -> int:
+    """The update path, each release with the bytes it adds to the ones before it."""
+    path = update_path(releases, args.from_version, args.to_version,
+                       mode="all" if args.all_versions else "shortest", channel=args.channel or "")
+
+    async def go(cancel: asyncio.Event) -> PathSizes:
+        async with make_session(args) as session:
+            return await measure_path(session, await load_path_releases(session, path))
+
+    sizes = run_async(go)
+    if args.json:
+        print(json.dumps({"path": [{"version": g.version, "payload": g.payload, "bytes": r.total_bytes,
+                                    "new_bytes": r.new_bytes} for g, r in zip(path, sizes.releases, strict=True)],
+                          "unique_bytes": sizes.unique_bytes, "saved_bytes": sizes.saved_bytes}, indent=2))
+        return 0
+    width = max(len(g.version) for g in path)
+    for number, (graph_release, size) in enumerate(zip(path, sizes.releases, strict=True)):
+        hop = "start" if number == 0 else f"hop {number}"
+        print(f"{hop:>7}  {graph_release.version:<{width}}  {human_bytes(size.total_bytes):>10}  "
+              f"+{human_bytes(size.new_bytes):>10} to move  {graph_release.payload}")
+    print(f"\n{len(path)} releases from {args.from_version} to {args.to_version}: {human_bytes(sizes.unique_bytes)} "
+          f"in one copy, {human_bytes(sizes.saved_bytes)} saved by sharing")
     return 0
 
 
@@ -243,8 +309,23 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
     if args.release and args.from_:
         raise InputError("give the release either as an argument or with --from, not both")
     args.from_ = args.from_ or args.release
-    if not args.from_ and not args.from_dir:
-        raise InputError("say which release to mirror: --from RELEASE, or --from-dir DIR")
+    if args.from_version or args.to_version:
+        if not (args.from_version and args.to_version):
+            raise InputError("an update path needs both --from-version and --to-version")
+        if args.from_:
+            raise InputError("give one release (--from) or an update path (--from-version/--to-version), not both")
+        if not args.from_dir and not args.channel:
+            raise InputError("an update path is read from a channel's graph: add --channel, e.g. stable-4.17")
+        if args.graph_url and args.graph_file:
+            raise InputError("give the update graph as --graph-url or --graph-file, not both")
+        if args.to_release_image:
+            raise InputError("--to-release-image names one image; an update path tags each release VERSION-ARCH")
+    elif args.channel or args.all_versions or args.graph_url or args.graph_file:
+        raise InputError("--channel, --all-versions, --graph-url and --graph-file go with --from-version and "
+                         "--to-version (an update path)")
+    elif not args.from_ and not args.from_dir:
+        raise InputError("say which release to mirror: --from RELEASE, --from-dir DIR, or an update path "
+                         "(--channel C --from-version A --to-version B)")
     if bool(args.to) == bool(args.to_dir):
         raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
     if args.from_dir and args.to_dir:
@@ -273,6 +354,15 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     else:
         release = ReleaseChoice(source=args.from_, mode=ReleaseMode.REGISTRY, target=args.to,
                                 to_release_image=args.to_release_image)
+    release.signature_stores = list(args.signature_store)
+    release.signatures_dir = args.signatures_dir
+    release.allow_unsigned = args.allow_unsigned
+    release.signatures_to_dir = args.release_image_signature_to_dir or (None if args.to_dir else args.manifests_dir)
+    if args.from_version:
+        release.source = ""
+        release.channel, release.from_version, release.version = args.channel, args.from_version, args.to_version
+        release.all_versions, release.architecture = args.all_versions, args.arch
+        release.graph_file, release.graph_url = args.graph_file, args.graph_url
     mirror = parse_repository(args.to).registry if args.to else ""
     return Plan(auth_file=args.registry_config, mirror=MirrorRegistry(registry=mirror), release=release,
                 idms_file=args.idms_file, options=options_from_args(args))
@@ -284,7 +374,10 @@ def run_mirror(args: argparse.Namespace) -> int:
     def prepared(ready: Prepared) -> None:
         if args.json or ready.release is None:
             return
-        print(_describe(ready.release), file=sys.stderr)
+        for info in ready.releases or [ready.release]:
+            print(_describe(info), file=sys.stderr)
+        for line in ready.release_lines():
+            print(line, file=sys.stderr)
         if ready.space is not None:
             print(f"space: {human_bytes(ready.space.needed)} to write to {args.to_dir}, "
                   f"{human_bytes(ready.space.free)} free", file=sys.stderr)
@@ -294,12 +387,23 @@ def run_mirror(args: argparse.Namespace) -> int:
     run, progress = run_job_with_progress(args, job, on_prepared=prepared)
     result, info, instructions = run.copy, run.prepared.release, run.prepared.instructions
     assert result is not None and info is not None
-    written: list[Path] = []
+    written: list[Path] = list(run.outputs)  # the signature ConfigMap files
     if instructions is not None and args.manifests_dir and result.ok and not args.dry_run:
-        written = instructions.write(Path(args.manifests_dir))
+        written += instructions.write(Path(args.manifests_dir))
     if args.json:
         data: dict[str, Any] = result.as_dict()
         data["release"] = _info_dict(info)
+        data["releases"] = [_info_dict(i) for i in run.prepared.releases]
+        data["signatures"] = [{"digest": r.digest, "verified": r.ok, "signatures": len(r.signatures)}
+                              for r in run.prepared.signatures]
+        data["signature_files"] = [str(p) for p in run.outputs]
+        data["sigstore_signatures"] = len(run.prepared.sigstore.found) if run.prepared.sigstore else 0
+        data["warnings"] = run.prepared.warnings
+        sizes = run.prepared.path_sizes
+        if sizes is not None:
+            data["path"] = {"releases": [{"version": r.version, "bytes": r.total_bytes, "new_bytes": r.new_bytes}
+                                         for r in sizes.releases],
+                            "unique_bytes": sizes.unique_bytes, "saved_bytes": sizes.saved_bytes}
         if instructions is not None:
             data["instructions"] = {"imageContentSources": instructions.entries(), "icsp": instructions.icsp(),
                                     "idms": instructions.idms(), "files": [str(p) for p in written]}
@@ -308,6 +412,10 @@ def run_mirror(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_dry_run(result)
     print(summary_text(result, dry_run=args.dry_run, progress=progress))
+    for line in run.prepared.release_lines():
+        print(line)
+    for path in run.outputs:
+        print(f"signature ConfigMap: {path}")
     if not result.ok:
         print("\nthe mirror is incomplete: fix the failures and run the same command again (what was copied is kept)")
         return 1

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import TextIO
 
+from core.errors import InputError
 from core.fsio import atomic_write
-from core.orchestrate import Job
+from core.orchestrate import Job, open_session
 from core.plan import Plan, SamplesChoice, SamplesSource
+from core.release_samples import ReleaseSamples, load_release_samples
 from core.run import Prepared
 from core.samples import (
     CONFIG_RESOURCE,
@@ -22,7 +25,15 @@ from core.samples import (
     plan_samples,
 )
 
-from .common import add_copy_options, add_registry_options, options_from_args, print_summary, run_job_with_progress
+from .common import (
+    access_from_args,
+    add_copy_options,
+    add_registry_options,
+    options_from_args,
+    print_summary,
+    run_async,
+    run_job_with_progress,
+)
 
 EPILOG = f"""\
 where the image streams come from (one of):
@@ -31,6 +42,9 @@ where the image streams come from (one of):
                             oc get configmap {CONFIGMAP_NAME} -n {CONFIGMAP_NAMESPACE} -o yaml
                             Repeat it to merge sources (the config map plus jenkins stream files).
   --from-cluster            read them from the logged-in cluster with oc
+  --from-release RELEASE    read the ones a release ships, in its cluster-samples-operator image
+                            (a pull spec, or oci:DIR:NAME written by release mirror --to-dir):
+                            exactly that version's streams, no cluster needed; --arch picks the folder
 
 how samplesRegistry works: for host/namespace/name[:tag] the host becomes the mirror (any other shape
 gets the mirror in front), so DST keeps the repository path and tag. Streams you do not mirror go into
@@ -57,6 +71,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="file or directory of ImageStreams, or the imagestreamtag-to-image config map (repeatable)")
     source.add_argument("--from-cluster", action="store_true",
                         help="read the samples operator's image streams from the cluster with oc")
+    source.add_argument("--from-release", metavar="RELEASE",
+                        help="read the streams a release ships (pull spec, or oci:DIR:NAME from a --to-dir run)")
+    group.add_argument("--arch", metavar="ARCH",
+                       help="with --from-release: x86_64, aarch64, ppc64le or s390x (default: the release's)")
     group.add_argument("--oc", metavar="PATH", default="oc", help="the oc binary for --from-cluster (default: oc)")
 
 
@@ -80,12 +98,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = sub.add_parser("list", help="show the image streams, their tags and source registries",
                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_source_options(listing)
+    add_registry_options(listing)
     listing.set_defaults(func=run_list)
 
     plan = sub.add_parser("plan", help="print the mapping, the operator Config and the oc commands",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_source_options(plan)
     _add_plan_options(plan)
+    add_registry_options(plan)
     plan.set_defaults(func=run_plan)
 
     mirror = sub.add_parser("mirror", help="plan, then copy the images to the mirror in one go",
@@ -98,9 +118,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def load_from_args(args: argparse.Namespace) -> list[SampleStream]:
+    if args.arch and not args.from_release:
+        raise InputError("--arch goes with --from-release (files and the cluster say their own images)")
     if getattr(args, "from_cluster", False):
         return load_from_cluster(args.oc)
+    if args.from_release:
+        return _release_streams(args)
     return load_streams_from(args.imagestreams)
+
+
+def _release_streams(args: argparse.Namespace) -> list[SampleStream]:
+    async def go(cancel: asyncio.Event) -> ReleaseSamples:
+        async with open_session(access_from_args(args)) as session:
+            return await load_release_samples(session, args.from_release, args.arch)
+
+    found = run_async(go)
+    print(f"# {len(found.streams)} image streams shipped by {found.image} for {found.architecture} "
+          f"({found.templates} templates and {len(found.payload_streams)} payload streams left out)", file=sys.stderr)
+    return found.streams
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -164,8 +199,13 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
     """The flags as a plan with only image streams, for core.orchestrate."""
+    if args.arch and not args.from_release:
+        raise InputError("--arch goes with --from-release (files and the cluster say their own images)")
     source = SamplesSource.CLUSTER if getattr(args, "from_cluster", False) else SamplesSource.FILES
-    choice = SamplesChoice(source=source, paths=list(args.imagestreams or []), mirror=args.mirror,
+    paths = list(args.imagestreams or [])
+    if args.from_release:
+        source, paths = SamplesSource.RELEASE, [args.from_release]
+    choice = SamplesChoice(source=source, paths=paths, mirror=args.mirror, architecture=args.arch,
                            include=list(args.include or []), skip=list(args.skip or []))
     return Plan(auth_file=args.registry_config, samples=choice, options=options_from_args(args))
 

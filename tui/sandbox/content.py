@@ -140,9 +140,24 @@ class SandboxRelease:
     components: dict[str, str]  # component → layout name
 
 
+VERIFICATION_MANIFEST = "release-manifests/0000_90_cluster-update-keys_configmap.yaml"
+
+
+def verification_configmap(keyrings: dict[str, str], stores: list[str]) -> dict[str, Any]:
+    """The payload's ``release-verification`` ConfigMap, shaped as openshift/cluster-update-keys ships it."""
+    data = {f"verifier-public-key-{name}": text for name, text in keyrings.items()}
+    data |= {f"store-{i}": url for i, url in enumerate(stores, start=1)}
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "release-verification", "namespace": "openshift-config-managed",
+                         "annotations": {"include.release.openshift.io/self-managed-high-availability": "true",
+                                         "release.openshift.io/verification-config-map": ""}},
+            "data": data}
+
+
 async def build_release(builder: LayoutBuilder, *, source_host: str, version: str = "4.17.3",
-                        layer_size: int = 64 * 1024) -> SandboxRelease:
-    """Components first (their digests go into image-references), then the release image."""
+                        layer_size: int = 64 * 1024, keyrings: dict[str, str] | None = None) -> SandboxRelease:
+    """Components first (their digests go into image-references), then the release image. ``keyrings``
+    (name → armored public key): the payload carries a release-verification ConfigMap naming them."""
     base = make_layer(1, layer_size)
     runtime = make_layer(2, layer_size)
     components: dict[str, Manifest] = {}
@@ -169,10 +184,15 @@ async def build_release(builder: LayoutBuilder, *, source_host: str, version: st
     }
     metadata = {"kind": "cincinnati-metadata-v0", "version": version, "previous": ["4.17.0", "4.17.1", "4.17.2"],
                 "metadata": {"url": f"https://access.redhat.com/errata/RHSA-2026:{version.replace('.', '')}"}}
-    manifests_layer = make_layer(200, 0, {
+    manifest_files = {
         "release-manifests/image-references": (json.dumps(references, indent=2).encode(), 0o644),
         "release-manifests/release-metadata": (json.dumps(metadata, indent=2).encode(), 0o644),
-    })
+    }
+    if keyrings is not None:
+        import yaml
+
+        manifest_files[VERIFICATION_MANIFEST] = (yaml.safe_dump(verification_configmap(keyrings, [])).encode(), 0o644)
+    manifests_layer = make_layer(200, 0, manifest_files)
     release = builder.image([base, manifests_layer], labels={"io.openshift.release": version})
     arch = "x86_64"
     names: dict[str, str] = {}

@@ -26,6 +26,7 @@ from core.reference import parse_reference
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
 
+from . import signing
 from .content import RELEASE_REPO, build_release, build_samples, new_builder
 from .pki import make_ca, make_server_cert
 from .registry import LocalRegistry, make_registry
@@ -47,6 +48,7 @@ class Sandbox:
     source_mirrors: list[tuple[str, str]]
     release_source: str
     plan_path: Path | None = None
+    signatures_dir: Path | None = None  # the release's signatures (store layout), signed at start
 
     @property
     def mirror_user(self) -> str:
@@ -100,8 +102,14 @@ def _idms(path: Path, mirrors: list[tuple[str, str]]) -> None:
 
 async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
     builder = new_builder(seed_dir)
+    key = signing.make_key()
     # Content names the real hosts; the IDMS sends reads of them to the sandbox source.
-    release = await build_release(builder, source_host="quay.io", version=RELEASE_VERSION, layer_size=layer_size)
+    release = await build_release(builder, source_host="quay.io", version=RELEASE_VERSION, layer_size=layer_size,
+                                  keyrings={signing.KEY_NAME: signing.public_key(key)})
+    if sandbox.signatures_dir is not None:
+        digest = builder.names[release.release_name].digest
+        signature = signing.sign_release(key, digest, f"quay.io/{RELEASE_REPO}:{release.release_tag}")
+        signing.write_store_copy(sandbox.signatures_dir, digest, [signature])
     samples = await build_samples(builder, _sample_pull_specs(bundled_imagestreams()))
     session = RegistrySession(tls=TLSOptions(ca_files=(str(sandbox.ca_file),)), source_mirrors=sandbox.source_mirrors)
     tasks: list[CopyTask] = []
@@ -140,6 +148,7 @@ def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
         pull_secret=workdir / "pull-secret.json", mirror_password=password, imagestreams_dir=streams,
         idms_file=workdir / "sandbox-sources-idms.yaml", source_mirrors=source_mirrors,
         release_source=f"quay.io/{RELEASE_REPO}:{RELEASE_VERSION}-x86_64",
+        signatures_dir=workdir / "release-signatures",
     )
     _pull_secret(sandbox.pull_secret)
     _idms(sandbox.idms_file, source_mirrors)

@@ -24,6 +24,8 @@ def demo_plan_dict(sandbox: Sandbox) -> dict[str, Any]:
             "mode": "registry",
             "target": sandbox.mirror_repository,
             "directory": str(sandbox.workdir / "removable-media"),
+            # signed at sandbox start with a throwaway key the sandbox payload names (see sandbox.signing)
+            "signatures_dir": str(sandbox.signatures_dir) if sandbox.signatures_dir else None,
         },
         "samples": {"source": "files", "path": str(sandbox.imagestreams_dir), "mirror": mirror,
                     "include": [], "skip": []},

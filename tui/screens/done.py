@@ -51,6 +51,12 @@ def documents(prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untype
     ca = getattr(prepared, "ca", None)
     if ca is not None:
         out.append(("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
+    signatures = prepared.signature_configmaps() if hasattr(prepared, "signature_configmaps") else []
+    if signatures:
+        from core.signatures import configmap_yaml
+
+        out.append(("signatures", "Signatures", "# release signatures: a disconnected cluster accepts an update "
+                    "only with these\n" + "---\n".join(configmap_yaml(c) for c in signatures)))
     samples = getattr(prepared, "samples", None)
     if samples is not None:
         text = samples.config_yaml() + "\n# then\n" + "\n".join(c for c in samples.commands if c.startswith("oc patch"))
@@ -69,6 +75,8 @@ def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignor
         steps.append(OcStep(["apply", "-f", "-"], dump_yaml(ca.configmap)))
         steps.append(OcStep(["patch", "image.config.openshift.io/cluster", "--type=merge",
                              "--patch", json.dumps(ca.patch, separators=(",", ":"))]))
+    for configmap in (prepared.signature_configmaps() if hasattr(prepared, "signature_configmaps") else []):
+        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(configmap)))
     samples = getattr(prepared, "samples", None)
     if samples is not None:
         steps.append(OcStep(["patch", "configs.samples.operator.openshift.io/cluster", "--type=merge",
