@@ -21,10 +21,9 @@ import yaml
 
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import LayoutLocation, RegistryLocation
+from core.orchestrate import Access, auth_from_data, open_session
 from core.plan import default_target
 from core.reference import parse_reference
-from core.registry import RegistrySession
-from core.tlsconfig import TLSOptions
 
 from . import signing
 from .content import RELEASE_REPO, build_release, build_samples, new_builder
@@ -111,7 +110,9 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
         signature = signing.sign_release(key, digest, f"quay.io/{RELEASE_REPO}:{release.release_tag}")
         signing.write_store_copy(sandbox.signatures_dir, digest, [signature])
     samples = await build_samples(builder, _sample_pull_specs(bundled_imagestreams()))
-    session = RegistrySession(tls=TLSOptions(ca_files=(str(sandbox.ca_file),)), source_mirrors=sandbox.source_mirrors)
+    # Through the facade like every front end; no logins (the sandbox's source needs none).
+    session = open_session(Access(ca_files=(str(sandbox.ca_file),), idms_file=str(sandbox.idms_file)),
+                           auth=auth_from_data({"auths": {}}))
     tasks: list[CopyTask] = []
     for name in list(release.components.values()) + [release.release_name]:
         ref = session.resolve_source(parse_reference(f"quay.io/{name}"))
