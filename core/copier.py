@@ -32,6 +32,7 @@ from .events import (
     LogMessage,
     PlanReady,
 )
+from . import ranged
 from .manifest import Descriptor, Manifest
 from .registry import RegistrySession
 
@@ -388,17 +389,21 @@ class Copier:
                 progress = _Progress(self.emit, digest)
                 moved = 0
 
-                async def body() -> AsyncIterator[bytes]:
+                def tick(n: int) -> None:
                     nonlocal moved
+                    if self.cancel is not None and self.cancel.is_set():
+                        raise Cancelled()
+                    moved += n
+                    progress.add(n)
+
+                async def body() -> AsyncIterator[bytes]:
                     async for chunk in source.stream(digest, size):
-                        if self.cancel is not None and self.cancel.is_set():
-                            raise Cancelled()
-                        moved += len(chunk)
-                        progress.add(len(chunk))
+                        tick(len(chunk))
                         yield chunk
 
                 try:
-                    await destination.put_blob(digest, size, body)
+                    # Big blobs from a registry are read in parallel ranged parts (core/ranged.py).
+                    await ranged.put_blob(destination, source, digest, size, body, tick=tick)
                 except IntegrityError as exc:
                     # Bad bytes from the source (a flaky proxy, a corrupt disk): never kept; read again.
                     progress.flush()

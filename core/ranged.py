@@ -1,0 +1,555 @@
+"""Parallel ranged reads of one big blob from a source registry.
+
+Far from the source (a CDN across the internet) every connection is slow while the link is fast, so
+one big layer read on one connection bounds the whole mirror. Here a blob of at least
+``RangedConfig.threshold`` bytes is split into parts of ``part_size`` fetched with ``Range`` on several
+keep-alive connections (how many: :mod:`core.adaptive`, at most ``connections``). Parts land in a file
+at their offsets, never in memory: the blob's own ``.partial`` file in the layout for ``--to-dir``, an
+anonymous spool file (unlinked at once) for registry → registry. One in-order reader follows the
+contiguous bytes in that file, hashes them and hands them on (to the destination PUT), so the digest is
+verified over the whole blob and the parts fetched ahead wait on disk, at most ``ahead`` bytes of them.
+
+* A source that ignores ``Range`` answers the first part with 200 and the whole body: that body is used
+  as an ordinary single stream (no second request), and the registry is not asked for ranges again.
+* Any other unexpected first answer (a redirect, an auth dance, an error) falls back to the ordinary
+  path, which knows how to handle it; nothing was consumed.
+* A part whose connection breaks resumes from its last byte; 429/5xx answers back off and shrink the
+  number of connections.
+* ``--to-dir`` resumes: after each part the file is flushed to disk and the finished parts recorded
+  beside it; a later run fetches only the missing parts, and the whole file is hashed before the
+  blob is given its final name. A mismatch throws the partial file away.
+
+The hook for the copier is :func:`put_blob`, a drop-in for ``destination.put_blob``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import ssl
+import tempfile
+import weakref
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from . import rawhttp
+from .adaptive import AdaptiveLimiter, ConcurrencyController
+from .endpoints import Destination, LayoutDestination, RegistryDestination, RegistrySource, Source
+from .errors import IntegrityError, LocalStorageError, NotFound, RegistryProtocolError, RegistryUnreachable, TLSVerifyError
+from .fsio import atomic_write
+from .layout import _VERIFIED, OCILayout, _fsync_dir
+from .registry import RETRY_STATUSES, RegistryClient, retry_after_seconds
+
+MiB = 1 << 20
+READ = 1 << 20
+PART_ATTEMPTS = 5
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+BodyFactory = Callable[[], AsyncIterator[bytes]]
+Tick = Callable[[int], None]  # bytes moved (progress; raises Cancelled when the user stopped the run)
+
+
+@dataclass(frozen=True)
+class RangedConfig:
+    """When and how to split. The environment can change it (for benchmarks and for users behind a
+    proxy that mangles ranges): MIRROR_WIZARD_RANGED=off, MIRROR_WIZARD_RANGED_MIN_MB,
+    MIRROR_WIZARD_RANGED_PART_MB, MIRROR_WIZARD_RANGED_CONNECTIONS."""
+
+    enabled: bool = True
+    threshold: int = 64 * MiB
+    part_size: int = 8 * MiB
+    connections: int = 8
+    ahead: int = 256 * MiB
+    spool_dir: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> RangedConfig:
+        env = os.environ if environ is None else environ
+
+        def number(name: str, default: int, low: int, high: int) -> int:
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                return max(low, min(high, int(float(text))))
+            except ValueError:
+                return default
+
+        return cls(
+            enabled=env.get("MIRROR_WIZARD_RANGED", "on").strip().lower() not in ("off", "0", "no", "false"),
+            threshold=number("MIRROR_WIZARD_RANGED_MIN_MB", 64, 1, 1 << 20) * MiB,
+            part_size=number("MIRROR_WIZARD_RANGED_PART_MB", 8, 1, 256) * MiB,
+            connections=number("MIRROR_WIZARD_RANGED_CONNECTIONS", 8, 1, 32),
+            spool_dir=env.get("MIRROR_WIZARD_SPOOL_DIR") or None,
+        )
+
+
+class RangeUnavailable(Exception):
+    """The first ranged request got an answer the ordinary path handles better; nothing was consumed."""
+
+
+class PartResponse(Protocol):
+    status: int
+    headers: dict[str, str]
+
+    def body(self) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class RangeSource(Protocol):
+    """Where parts come from. ``get`` sends ``Range: bytes=start-end`` (inclusive)."""
+
+    display: str
+
+    async def get(self, start: int, end: int) -> PartResponse: ...
+
+    async def reauth(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RegistryRanges:
+    """Parts of one blob from one registry repository on the lean HTTP path, with its own keep-alive
+    pool (closed with it). The only code here that knows the registry client's inside."""
+
+    def __init__(self, client: RegistryClient, repository: str, digest: str, connections: int) -> None:
+        self.client = client
+        self.repository = repository
+        self.digest = digest
+        self.display = f"{client.registry}/{repository}"
+        self.pool = rawhttp.ConnectionPool(client._ssl, max_idle=connections)
+
+    async def get(self, start: int, end: int) -> PartResponse:
+        client = self.client
+        if client._base is None:
+            await client.ping()
+        headers = await client._auth_headers(client.pull_scope(self.repository))
+        headers["Range"] = f"bytes={start}-{end}"
+        url = f"{client._base}/v2/{self.repository}/blobs/{self.digest}"
+        try:
+            return await rawhttp.exchange("GET", url, headers, ssl_context=client._ssl, pool=self.pool)
+        except ssl.SSLError as exc:
+            raise TLSVerifyError(f"TLS with {client.api_host} failed: {exc}", registry=client.registry) from None
+        except rawhttp.RawHTTPError as exc:
+            raise RegistryUnreachable(f"connection to {client.api_host} failed: {exc}", registry=client.registry) from None
+
+    async def reauth(self) -> None:
+        await self.client._token(self.client.pull_scope(self.repository), force=True)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+# Registries that answered a Range request with the whole blob: not asked again this process.
+_IGNORES_RANGE: weakref.WeakSet[RegistryClient] = weakref.WeakSet()
+# One connection budget per source registry, shared by every big blob read from it at once.
+_LIMITERS: weakref.WeakKeyDictionary[RegistryClient, AdaptiveLimiter] = weakref.WeakKeyDictionary()
+
+
+def limiter_for(client: RegistryClient, config: RangedConfig) -> AdaptiveLimiter:
+    limiter = _LIMITERS.get(client)
+    if limiter is None:
+        controller = ConcurrencyController(maximum=config.connections, initial=max(1, config.connections // 2))
+        limiter = _LIMITERS[client] = AdaptiveLimiter(controller)
+    return limiter
+
+
+class RangedFetch:
+    """One blob fetched in parts into a file, read back in order through :meth:`chunks`."""
+
+    def __init__(self, source: RangeSource, digest: str, size: int, path: Path | None, *,
+                 config: RangedConfig, limiter: AdaptiveLimiter | None = None,
+                 done: frozenset[int] = frozenset(), on_part_done: Callable[[int], None] | None = None) -> None:
+        """``path`` None: an anonymous spool file in ``config.spool_dir``. Else the file is kept (and
+        written in sequential mode too) for the caller to rename; ``done``: parts already in it."""
+        if size <= 0:
+            raise ValueError("ranged reads need a known, positive size")
+        self.source = source
+        self.digest = digest
+        self.size = size
+        self.path = path
+        self.config = config
+        self.part = config.part_size
+        self.parts = (size + self.part - 1) // self.part
+        self.limiter = limiter or AdaptiveLimiter(ConcurrencyController(maximum=config.connections,
+                                                                        initial=max(1, config.connections // 2)))
+        self.written = [self._length(k) if k in done else 0 for k in range(self.parts)]
+        self.on_part_done = on_part_done
+        self.sequential = False  # the source ignored Range: the whole body came on one connection
+        self.requests = 0        # part requests sent, for tests and diagnostics
+        self.resumed_parts = len([k for k in done if 0 <= k < self.parts])
+        self.consumed = 0
+        self._next = 0
+        self._failure: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._fd = -1
+        self._whole: PartResponse | None = None
+
+    def _start(self, k: int) -> int:
+        return k * self.part
+
+    def _length(self, k: int) -> int:
+        return min(self.part, self.size - k * self.part)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- file -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            if self.path is None:
+                fd, name = tempfile.mkstemp(prefix=".mirror-wizard-spool-", dir=self.config.spool_dir)
+                os.unlink(name)  # anonymous: gone with the process whatever happens
+            else:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            if os.fstat(fd).st_size != self.size:
+                os.ftruncate(fd, self.size)
+        except OSError as exc:
+            where = self.path or self.config.spool_dir or tempfile.gettempdir()
+            raise LocalStorageError(f"cannot open a file for blob {self.digest} in {where}: {exc.strerror}") from None
+        self._fd = fd
+
+    def _write(self, offset: int, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(self._fd, view, offset)
+                view = view[n:]
+                offset += n
+        except OSError as exc:
+            raise LocalStorageError(f"writing blob {self.digest} failed: {exc.strerror}"
+                                    + (" (disk full)" if exc.errno == 28 else "")) from None
+
+    def flush(self) -> None:
+        """Make what was written durable (before recording parts as done, and before the rename)."""
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            raise LocalStorageError(f"writing blob {self.digest} failed: {exc.strerror}") from None
+
+    # -- reading in order ----------------------------------------------------------------------
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The blob's bytes in order, each yielded once verified-so-far; IntegrityError at the end if
+        the whole does not hash to the digest. RangeUnavailable before the first byte: use another path."""
+        self._open()
+        workers: list[asyncio.Task[None]] = []
+        hasher = hashlib.sha256()
+        try:
+            first = self._take()
+            if first is not None:
+                response = await self._probe(first)
+                if response is None:  # the source sent the whole blob
+                    async for chunk in self._sequential(hasher):
+                        yield chunk
+                    return
+                workers.append(asyncio.create_task(self._worker(first, response)))
+                workers += [asyncio.create_task(self._worker()) for _ in range(self.config.connections - 1)]
+            pos = 0
+            while pos < self.size:
+                if self._failure is not None:
+                    raise self._failure
+                k = pos // self.part
+                available = self._start(k) + self.written[k]
+                if available > pos:
+                    try:
+                        data = os.pread(self._fd, min(available - pos, READ), pos)
+                    except OSError as exc:
+                        raise LocalStorageError(f"reading back blob {self.digest} failed: {exc.strerror}") from None
+                    hasher.update(data)
+                    pos += len(data)
+                    self.consumed = pos
+                    self._notify()
+                    yield data
+                else:
+                    await self._changed.wait()
+            if "sha256:" + hasher.hexdigest() != self.digest:
+                raise IntegrityError(f"blob {self.digest} from {self.source.display} does not match its digest "
+                                     f"(read in {self.parts} ranged parts)")
+            if self.path is not None:
+                self.flush()
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self.source.aclose()
+            os.close(self._fd)
+
+    async def _probe(self, k: int) -> PartResponse | None:
+        """The first part's answer: 206 to go on in parts, None after a 200 (ranges ignored; the body is
+        then read by :meth:`_sequential`), RangeUnavailable for anything else."""
+        start, end = self._start(k), self._start(k) + self._length(k) - 1
+        self.requests += 1
+        response = await self.source.get(start, end)
+        if response.status == 206 and _range_matches(response.headers, start, end, self.size):
+            return response
+        if response.status == 200:
+            self._whole = response
+            return None
+        response.close()
+        raise RangeUnavailable(f"{self.source.display} answered {response.status} to a Range request")
+
+    async def _sequential(self, hasher: hashlib._Hash) -> AsyncIterator[bytes]:
+        self.sequential = True
+        response = self._whole
+        assert response is not None
+        received = 0
+        try:
+            async for data in response.body():
+                received += len(data)
+                if received > self.size:
+                    raise IntegrityError(f"blob {self.digest} from {self.source.display} is longer than {self.size} bytes")
+                hasher.update(data)
+                if self.path is not None:
+                    self._write(received - len(data), data)
+                self.consumed = received
+                yield data
+        except rawhttp.RawHTTPError as exc:
+            raise RegistryUnreachable(f"reading blob {self.digest} from {self.source.display} failed after "
+                                      f"{received} bytes: {exc}") from None
+        finally:
+            response.close()
+        if received != self.size or "sha256:" + hasher.hexdigest() != self.digest:
+            raise IntegrityError(f"blob {self.digest} from {self.source.display} does not match its digest")
+        if self.path is not None:
+            self.flush()
+
+    # -- fetching parts ------------------------------------------------------------------------
+
+    def _take(self) -> int | None:
+        while self._next < self.parts and self.written[self._next] >= self._length(self._next):
+            self._next += 1
+        if self._next >= self.parts:
+            return None
+        k = self._next
+        self._next += 1
+        return k
+
+    async def _worker(self, k: int | None = None, response: PartResponse | None = None) -> None:
+        try:
+            while True:
+                if k is None:
+                    k = self._take()
+                    if k is None:
+                        self.limiter.idle()
+                        return
+                waited = False
+                while self._start(k) - self.consumed > self.config.ahead:
+                    if not waited:
+                        self.limiter.consumer_slow()  # the destination does not keep up: fewer connections
+                        waited = True
+                    await self._changed.wait()
+                await self.limiter.acquire()
+                try:
+                    await self._fetch(k, response)
+                finally:
+                    await self.limiter.release()
+                response = None
+                if self.on_part_done is not None:
+                    self.on_part_done(k)
+                k = None
+        except asyncio.CancelledError:
+            if response is not None:
+                response.close()
+            raise
+        except BaseException as exc:  # handed to the reader, which raises it
+            if response is not None:
+                response.close()
+            if self._failure is None:
+                self._failure = exc
+            self._notify()
+
+    async def _fetch(self, k: int, response: PartResponse | None) -> None:
+        start, length = self._start(k), self._length(k)
+        end = start + length - 1
+        failures = 0
+        reauthed = False
+        while self.written[k] < length:
+            offset = start + self.written[k]
+            try:
+                if response is None:
+                    self.requests += 1
+                    response = await self.source.get(offset, end)
+                status = response.status
+                if status == 206 and _range_matches(response.headers, offset, end, self.size):
+                    async for data in response.body():
+                        if self.written[k] + len(data) > length:
+                            raise IntegrityError(f"blob {self.digest}: {self.source.display} sent more than the "
+                                                 f"range {offset}-{end} asked for")
+                        self._write(start + self.written[k], data)
+                        self.written[k] += len(data)
+                        self.limiter.moved(len(data))
+                        self._notify()
+                    if self.written[k] < length:
+                        raise RegistryUnreachable(f"part {offset}-{end} of blob {self.digest} ended early")
+                    continue
+                if status == 401 and not reauthed:
+                    reauthed = True
+                    await self.source.reauth()
+                    continue
+                if status == 404:
+                    raise NotFound(f"{self.source.display}: blob {self.digest} does not exist", status=404)
+                if status in RETRY_STATUSES:
+                    self.limiter.throttled()
+                    failures += 1
+                    if failures >= PART_ATTEMPTS:
+                        raise RegistryUnreachable(f"{self.source.display} answered {status} to part {offset}-{end} "
+                                                  f"of blob {self.digest} (still failing after retries)", status=status)
+                    await asyncio.sleep(retry_after_seconds(response.headers.get("retry-after"), 0.5 * 2 ** failures))
+                    continue
+                raise RegistryProtocolError(f"{self.source.display} answered {status} to part {offset}-{end} "
+                                            f"of blob {self.digest}", status=status)
+            except (RegistryUnreachable, rawhttp.RawHTTPError) as exc:
+                if getattr(exc, "status", None):
+                    raise
+                failures += 1
+                if failures >= PART_ATTEMPTS:
+                    raise RegistryUnreachable(f"reading part {offset}-{end} of blob {self.digest} from "
+                                              f"{self.source.display} failed: {exc}") from None
+                await asyncio.sleep(0.25 * 2 ** failures)
+            finally:
+                if response is not None:
+                    response.close()
+                    response = None
+
+
+def _range_matches(headers: dict[str, str], start: int, end: int, size: int) -> bool:
+    match = _CONTENT_RANGE.match(headers.get("content-range", ""))
+    if not match:
+        return False
+    total = match[3]
+    return int(match[1]) == start and int(match[2]) == end and (total == "*" or int(total) == size)
+
+
+# -- --to-dir: parts straight into the layout, resumable ---------------------------------------------
+
+def _record_path(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".json")
+
+
+def _load_done(partial: Path, digest: str, size: int, part_size: int) -> frozenset[int]:
+    """Parts an earlier run recorded as written and flushed (their bytes are checked with the whole)."""
+    record = _record_path(partial)
+    try:
+        if not partial.is_file() or partial.is_symlink():
+            return frozenset()
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return frozenset()
+    if not isinstance(data, dict) or data.get("digest") != digest or data.get("size") != size \
+            or data.get("part_size") != part_size or not isinstance(data.get("done"), list):
+        return frozenset()
+    parts = (size + part_size - 1) // part_size
+    return frozenset(k for k in data["done"] if isinstance(k, int) and 0 <= k < parts)
+
+
+async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str, size: int, *,
+                            config: RangedConfig, limiter: AdaptiveLimiter | None = None,
+                            tick: Tick | None = None) -> RangedFetch:
+    """Fetch a blob in parts into ``layout``: ``blobs/sha256/.HEX.ranged`` (kept across runs with a
+    record of finished parts), hashed whole, flushed, then renamed to its final name."""
+    final = layout.blob_path(digest)
+    partial = final.with_name(f".{final.name}.ranged")
+    record = _record_path(partial)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    done = set(_load_done(partial, digest, size, config.part_size))
+    if not done:
+        partial.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+
+    fetch: RangedFetch
+
+    def part_done(k: int) -> None:
+        fetch.flush()
+        done.add(k)
+        atomic_write(record, json.dumps({"digest": digest, "size": size, "part_size": config.part_size,
+                                         "done": sorted(done)}))
+
+    fetch = RangedFetch(source, digest, size, partial, config=config, limiter=limiter,
+                        done=frozenset(done), on_part_done=part_done)
+    try:
+        async for chunk in fetch.chunks():
+            if tick is not None:
+                tick(len(chunk))
+    except IntegrityError:
+        partial.unlink(missing_ok=True)  # bad bytes are never resumed from
+        record.unlink(missing_ok=True)
+        raise
+    try:
+        os.replace(partial, final)
+        record.unlink(missing_ok=True)
+        _fsync_dir(final.parent)
+        st = final.stat()
+    except OSError as exc:
+        raise LocalStorageError(f"writing {final} failed: {exc.strerror}") from None
+    _VERIFIED[(str(final), st.st_size, st.st_mtime_ns)] = digest  # hashed on the way in
+    return fetch
+
+
+# -- the copier's hook --------------------------------------------------------------------------
+
+def eligible(source: Source, size: int, config: RangedConfig) -> bool:
+    return (config.enabled and size >= config.threshold and isinstance(source, RegistrySource)
+            and source.client not in _IGNORES_RANGE)
+
+
+async def _ranged_body(source: RegistrySource, digest: str, size: int, body: BodyFactory, tick: Tick | None,
+                       config: RangedConfig) -> AsyncIterator[bytes]:
+    ranges = RegistryRanges(source.client, source.repository, digest, config.connections)
+    fetch = RangedFetch(ranges, digest, size, None, config=config, limiter=limiter_for(source.client, config))
+    started = False
+    try:
+        async for chunk in fetch.chunks():
+            started = True
+            if tick is not None:
+                tick(len(chunk))
+            yield chunk
+    except RangeUnavailable:
+        if started:
+            raise
+        async for chunk in body():  # the ordinary path counts its own progress
+            yield chunk
+    finally:
+        if fetch.sequential:
+            _IGNORES_RANGE.add(source.client)
+
+
+async def put_blob(destination: Destination, source: Source, digest: str, size: int, body: BodyFactory, *,
+                   tick: Tick | None = None, config: RangedConfig | None = None) -> None:
+    """``destination.put_blob(digest, size, body)``, with a big blob from a registry read in ranged parts.
+
+    ``body`` is the ordinary source stream (already counting progress), used when ranges do not apply;
+    ``tick(n)`` is called for the bytes the ranged path moves (progress, and the caller's cancel check).
+    """
+    config = config or RangedConfig.from_env()
+    if not eligible(source, size, config):
+        await destination.put_blob(digest, size, body)
+        return
+    assert isinstance(source, RegistrySource)
+    if isinstance(destination, LayoutDestination):
+        ranges = RegistryRanges(source.client, source.repository, digest, config.connections)
+        try:
+            fetch = await fetch_into_layout(ranges, destination.layout, digest, size, config=config,
+                                            limiter=limiter_for(source.client, config), tick=tick)
+        except RangeUnavailable:
+            await destination.put_blob(digest, size, body)
+            return
+        if fetch.sequential:
+            _IGNORES_RANGE.add(source.client)
+        return
+    if isinstance(destination, RegistryDestination):
+        await destination.put_blob(digest, size, lambda: _ranged_body(source, digest, size, body, tick, config))
+        return
+    await destination.put_blob(digest, size, body)
+
+
+__all__ = ["RangedConfig", "RangedFetch", "RangeSource", "RegistryRanges", "RangeUnavailable",
+           "fetch_into_layout", "put_blob", "eligible", "limiter_for"]
