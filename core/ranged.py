@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urljoin, urlsplit
 
 from . import rawhttp
 from .adaptive import AdaptiveLimiter, ConcurrencyController
@@ -116,7 +117,14 @@ class RangeSource(Protocol):
 
 class RegistryRanges:
     """Parts of one blob from one registry repository on the lean HTTP path, with its own keep-alive
-    pool (closed with it). The only code here that knows the registry client's inside."""
+    pool (closed with it). The only code here that knows the registry client's inside.
+
+    Registries in front of a CDN (quay.io, registry.redhat.io) answer a blob GET with a redirect to
+    object storage: the first part follows it, and later parts go straight to that URL, without our
+    registry credentials (another host never gets them). When that URL stops working (a presigned URL
+    expires: 401/403), :meth:`reauth` forgets it and the next request asks the registry again."""
+
+    MAX_REDIRECTS = 5
 
     def __init__(self, client: RegistryClient, repository: str, digest: str, connections: int) -> None:
         self.client = client
@@ -124,22 +132,45 @@ class RegistryRanges:
         self.digest = digest
         self.display = f"{client.registry}/{repository}"
         self.pool = rawhttp.ConnectionPool(client._ssl, max_idle=connections)
+        self.target: str | None = None  # where a redirect sent us: parts go there directly
+        self._target_auth = False       # the target is on the registry's own host: keep the credentials
 
     async def get(self, start: int, end: int) -> PartResponse:
         client = self.client
         if client._base is None:
             await client.ping()
-        headers = await client._auth_headers(client.pull_scope(self.repository))
-        headers["Range"] = f"bytes={start}-{end}"
-        url = f"{client._base}/v2/{self.repository}/blobs/{self.digest}"
+        url = self.target or f"{client._base}/v2/{self.repository}/blobs/{self.digest}"
+        with_auth = self.target is None or self._target_auth
+        for _ in range(self.MAX_REDIRECTS):
+            headers = await client._auth_headers(client.pull_scope(self.repository)) if with_auth else {}
+            headers["Range"] = f"bytes={start}-{end}"
+            response = await self._exchange(url, headers)
+            if response.status not in (301, 302, 303, 307, 308) or not response.headers.get("location"):
+                return response
+            response.close()
+            following = urljoin(url, response.headers["location"])
+            if urlsplit(following).scheme not in ("http", "https"):
+                raise RegistryProtocolError(f"{client.registry} redirected blob {self.digest} to {following[:80]!r}")
+            # Credentials stay with the registry's own host, as on the ordinary path.
+            with_auth = with_auth and urlsplit(following).netloc == urlsplit(url).netloc
+            url = following
+            self.target, self._target_auth = url, with_auth
+        raise RegistryProtocolError(f"{client.registry}: too many redirects for blob {self.digest}")
+
+    async def _exchange(self, url: str, headers: dict[str, str]) -> PartResponse:
+        client = self.client
         try:
             return await rawhttp.exchange("GET", url, headers, ssl_context=client._ssl, pool=self.pool)
         except ssl.SSLError as exc:
-            raise TLSVerifyError(f"TLS with {client.api_host} failed: {exc}", registry=client.registry) from None
+            raise TLSVerifyError(f"TLS with {urlsplit(url).netloc} failed: {exc}", registry=client.registry) from None
         except rawhttp.RawHTTPError as exc:
-            raise RegistryUnreachable(f"connection to {client.api_host} failed: {exc}", registry=client.registry) from None
+            raise RegistryUnreachable(f"connection to {urlsplit(url).netloc} failed: {exc}",
+                                      registry=client.registry) from None
 
     async def reauth(self) -> None:
+        if self.target is not None:
+            self.target = None  # an expired presigned URL: ask the registry for a fresh one
+            return
         await self.client._token(self.client.pull_scope(self.repository), force=True)
 
     async def aclose(self) -> None:
@@ -391,7 +422,7 @@ class RangedFetch:
                     if self.written[k] < length:
                         raise RegistryUnreachable(f"part {offset}-{end} of blob {self.digest} ended early")
                     continue
-                if status == 401 and not reauthed:
+                if status in (401, 403) and not reauthed:
                     reauthed = True
                     await self.source.reauth()
                     continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,14 @@ import pytest
 
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import parse_location
+from core.authfile import parse_auth_data
 from core.errors import IntegrityError, RegistryUnreachable
 from core.layout import OCILayout
 from core.ranged import RangedConfig, RangedFetch, RegistryRanges, fetch_into_layout
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
+from tests.conftest import auth_entry
+from tests.support.constants import PASSWORD, USER
 from tests.support import skopeo
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.repos import unique_repo
@@ -304,3 +308,37 @@ def test_the_environment_can_turn_ranged_reads_off() -> None:
 
 async def _no_sleep(_: float) -> None:
     return None
+
+
+def test_parts_follow_a_redirect_to_object_storage_without_credentials(big_image: BigImage, tls_registry, pki,
+                                                                       auth_file) -> None:
+    """quay.io and registry.redhat.io send blob GETs to a CDN: the first part follows the redirect and
+    the others go straight there; the other host never sees our registry credentials."""
+    repository = unique_repo("ranged-auth")
+    skopeo.copy(big_image.ref, f"{tls_registry.host}/{repository}:v1", src_opts=skopeo.options(tls_verify=False),
+                dst_opts=skopeo.options(authfile=auth_file, cert_dir=pki.dir))
+    verify = ssl.create_default_context(cafile=str(pki.ca_file))
+    proxy = FaultProxy(upstream=tls_registry.url, upstream_verify=verify,
+                       tls=(str(pki.server.cert_path), str(pki.server.key_path))).start()
+    proxy.add(Fault("redirect", method="GET", path=r"^/v2/.*/blobs/sha256:", times=-1))
+    # What the "object storage" uses upstream stands for the presigned URL's own authority.
+    proxy.redirect_authorization = "Basic " + auth_entry(USER, PASSWORD)["auth"]
+    auth = parse_auth_data(json.dumps({"auths": {proxy.host: auth_entry(USER, PASSWORD)}}))
+
+    async def run() -> tuple[bytes, RegistryRanges]:
+        async with RegistrySession(auth, TLSOptions(ca_files=(str(pki.ca_file),))) as session:
+            ranges = RegistryRanges(session.client(proxy.host), repository, big_image.layer, 4)
+            fetch = RangedFetch(ranges, big_image.layer, big_image.layer_size, None, config=_config())
+            return await _fetch_all(fetch), ranges
+
+    try:
+        data, ranges = asyncio.run(run())
+    finally:
+        proxy.stop()
+    assert data == big_image.data
+    assert ranges.target is not None and proxy.alias_host in ranges.target
+    to_registry = [r for r in proxy.requests if r.path.startswith("/v2/") and "/blobs/sha256:" in r.path]
+    to_storage = [r for r in proxy.requests if r.path.startswith("/_redirected/")]
+    assert len(to_registry) == 1 and "authorization" in to_registry[0].headers, "only the first part asks the registry"
+    assert len(to_storage) == -(-big_image.layer_size // PART)
+    assert all(r.status == 206 and "authorization" not in r.headers for r in to_storage), "credentials leaked"

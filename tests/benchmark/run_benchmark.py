@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     far.add_argument("--rtt-ms", type=float, default=40.0, help="round trip added by the proxy (default 40)")
     far.add_argument("--conn-mbps", type=float, default=10.0, help="cap per connection, MiB/s (default 10)")
     far.add_argument("--link-mbps", type=float, default=80.0, help="cap on the whole link, MiB/s (default 80)")
+    parser.add_argument("--many", action="store_true",
+                        help="3 releases × 190 components (small layers, 90%% shared), one run of three mapping files")
     far.add_argument("--no-skopeo-parallel", action="store_true", help="skip 'skopeo copy, 4 at a time'")
     args = parser.parse_args(argv)
     for tool in (TIME, "curl", "skopeo", "xargs"):
@@ -465,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{tool} is required")
     root = Path(tempfile.mkdtemp(prefix="mirror-wizard-bench-", dir=args.workdir))
     try:
+        if args.many:
+            from .many import run_many
+
+            return run_many(args, root)
         if args.far:
             from .far import run_far
 
