@@ -106,6 +106,8 @@ async def _handle(client_reader: asyncio.StreamReader, client_writer: asyncio.St
     try:
         await asyncio.gather(_pipe(client_reader, up_writer, shaping, "up"),
                              _pipe(up_reader, client_writer, shaping, "down"))
+    except asyncio.CancelledError:
+        pass  # the proxy is shutting down
     finally:
         for w in (client_writer, up_writer):
             w.close()
