@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -90,17 +92,20 @@ class ConcurrencyController:
 
 class AdaptiveLimiter:
     """Slots whose number follows a :class:`ConcurrencyController`; holders report bytes moved, and
-    once per ``interval`` seconds the throughput becomes a sample. Releasing never blocks; lowering the
-    limit lets running holders finish and only stops new ones."""
+    once per ``interval`` seconds the throughput becomes a sample. Slots go first come, first served;
+    releasing never blocks; lowering the limit lets running holders finish and only stops new ones."""
 
     def __init__(self, controller: ConcurrencyController, *, interval: float = 1.0,
-                 clock: object = time.monotonic) -> None:
+                 clock: object = time.monotonic, idle_on_release: bool = False) -> None:
+        """``idle_on_release``: a slot released with nobody waiting for it counts as idle (holders
+        that come and go, like blob transfers); off for holders that loop and come back at once."""
         self.controller = controller
         self.interval = interval
+        self.idle_on_release = idle_on_release
         self._clock = clock  # type: ignore[assignment]
         self.in_use = 0
         self.peak = 0  # the most slots held at once, for tests and diagnostics
-        self._changed = asyncio.Condition()
+        self._waiters: deque[asyncio.Future[None]] = deque()  # first come, first served
         self._bytes = 0
         self._since = self._now()
         self._always_full = True
@@ -113,15 +118,42 @@ class AdaptiveLimiter:
         return self.controller.limit
 
     async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_use < self.controller.limit)
-            self.in_use += 1
-            self.peak = max(self.peak, self.in_use)
+        if self.in_use < self.controller.limit and not self._waiters:
+            self._take()
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # resolved by _wake, which took the slot for us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted just as we were cancelled: hand it on
+            else:
+                self._waiters.remove(waiter)
+            raise
 
-    async def release(self) -> None:
-        async with self._changed:
-            self.in_use -= 1
-            self._changed.notify_all()
+    def _take(self) -> None:
+        self.in_use += 1
+        self.peak = max(self.peak, self.in_use)
+
+    def release(self) -> None:
+        self.in_use -= 1
+        if self.idle_on_release and not self._waiters:
+            self._always_full = False
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use < self.controller.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._take()
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
 
     def idle(self) -> None:
         """A slot could have been used but there was nothing to do (no work left, or the consumer's
@@ -142,15 +174,6 @@ class AdaptiveLimiter:
             if self.controller.limit > before:
                 self._wake()
 
-    def _wake(self) -> None:
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-        try:
-            asyncio.get_running_loop().create_task(notify())
-        except RuntimeError:
-            pass
-
     def throttled(self) -> None:
         self.controller.throttled()
         self._restart_interval()
@@ -165,4 +188,35 @@ class AdaptiveLimiter:
         self._always_full = True
 
 
-__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision"]
+# -- blob transfers per registry ----------------------------------------------------------------------
+
+# One limiter per registry client (weakly held: a client lives for one session).
+_TRANSFERS: weakref.WeakKeyDictionary[object, AdaptiveLimiter] = weakref.WeakKeyDictionary()
+
+
+def transfer_limiter(client: object, maximum: int) -> AdaptiveLimiter:
+    """Blob transfers in flight to or from one registry. Starts at ``maximum`` (``--max-per-registry``,
+    never exceeded), so nothing changes until the registry pushes back: :func:`note_throttled` halves
+    it, and it grows back one transfer at a time while throughput grows."""
+    limiter = _TRANSFERS.get(client)
+    if limiter is None:
+        controller = ConcurrencyController(maximum=maximum, initial=maximum)
+        limiter = _TRANSFERS[client] = AdaptiveLimiter(controller, idle_on_release=True)
+    return limiter
+
+
+def note_moved(client: object, n: int) -> None:
+    """Bytes of a blob body moved to or from ``client``'s registry."""
+    limiter = _TRANSFERS.get(client)
+    if limiter is not None:
+        limiter.moved(n)
+
+
+def note_throttled(client: object) -> None:
+    """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call)."""
+    limiter = _TRANSFERS.get(client)
+    if limiter is not None:
+        limiter.throttled()
+
+
+__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "transfer_limiter", "note_moved", "note_throttled"]

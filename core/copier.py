@@ -32,7 +32,7 @@ from .events import (
     LogMessage,
     PlanReady,
 )
-from . import ranged
+from . import adaptive, ranged
 from .manifest import Descriptor, Manifest
 from .registry import RegistrySession
 
@@ -381,13 +381,14 @@ class Copier:
         return not isinstance(destination, RegistryDestination) or destination.store_key in self._stores_with_images
 
     async def _transfer(self, destination: Destination, source: Source, digest: str, size: int) -> None:
-        limiter = _transfer_limiter(destination, source, self._disk)
+        limiter = _transfer_limiter(destination, source, self._disk, self.session.max_per_registry)
         for attempt in range(BLOB_ATTEMPTS):
             self._check_cancel()
             async with limiter():
                 self.emit(BlobStarted(digest, size, destination.display))
                 progress = _Progress(self.emit, digest)
                 moved = 0
+                clients = [end.client for end in (destination, source) if isinstance(end, (RegistryDestination, RegistrySource))]
 
                 def tick(n: int) -> None:
                     nonlocal moved
@@ -395,6 +396,8 @@ class Copier:
                         raise Cancelled()
                     moved += n
                     progress.add(n)
+                    for client in clients:
+                        adaptive.note_moved(client, n)
 
                 async def body() -> AsyncIterator[bytes]:
                     async for chunk in source.stream(digest, size):
@@ -472,13 +475,15 @@ def _same_registry(destination: Destination, source: Source) -> bool:
             and destination.client is source.client and source.repository != destination.repository)
 
 
-def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore) -> Callable[[], object]:
-    """Blob bodies count against the destination registry's transfer limit (and the source's)."""
-    sems: list[asyncio.Semaphore] = []
+def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore,
+                      maximum: int) -> Callable[[], object]:
+    """Blob bodies count against the destination registry's transfer limit (and the source's): an
+    adaptive one (core/adaptive.py, at most ``maximum``) in front of the client's fixed semaphore."""
+    sems: list[asyncio.Semaphore | adaptive.AdaptiveLimiter] = []
     if isinstance(destination, RegistryDestination):
-        sems.append(destination.client.transfers)
-    if isinstance(source, RegistrySource) and (not sems or source.client.transfers is not sems[0]):
-        sems.append(source.client.transfers)
+        sems += [adaptive.transfer_limiter(destination.client, maximum), destination.client.transfers]
+    if isinstance(source, RegistrySource) and (not sems or source.client.transfers is not sems[1]):
+        sems += [adaptive.transfer_limiter(source.client, maximum), source.client.transfers]
     if not sems:
         sems.append(disk)
 

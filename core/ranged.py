@@ -382,7 +382,7 @@ class RangedFetch:
                 try:
                     await self._fetch(k, response)
                 finally:
-                    await self.limiter.release()
+                    self.limiter.release()
                 response = None
                 if self.on_part_done is not None:
                     self.on_part_done(k)

@@ -100,11 +100,43 @@ def test_the_limiter_admits_only_limit_holders_and_samples_per_interval() -> Non
         limiter.throttled()  # 3 -> 1: holders keep their slots, new ones wait
         fourth = asyncio.create_task(limiter.acquire())
         for _ in range(3):
-            await limiter.release()
+            limiter.release()
         await asyncio.sleep(0)
         assert fourth.done() and limiter.in_use == 1
-        await limiter.release()
+        limiter.release()
         return [limit for _, limit in controller.history]
 
     assert asyncio.run(run()) == [3, 1]
     assert limiter.peak == 3
+
+
+def test_registry_transfers_start_at_the_maximum_and_halve_when_throttled() -> None:
+    from core import adaptive
+
+    class Client:  # any object stands for a registry client
+        pass
+
+    client = Client()
+    limiter = adaptive.transfer_limiter(client, 6)
+    assert limiter.limit == 6 and adaptive.transfer_limiter(client, 6) is limiter
+    adaptive.note_throttled(client)
+    assert limiter.limit == 3
+    adaptive.note_throttled(Client())  # a client without a limiter: nothing to do, no error
+    assert limiter.limit == 3
+
+
+def test_slots_are_granted_first_come_first_served() -> None:
+    limiter = AdaptiveLimiter(ConcurrencyController(maximum=1, initial=1))
+    order: list[int] = []
+
+    async def holder(n: int) -> None:
+        async with limiter:
+            order.append(n)
+            await asyncio.sleep(0)
+
+    async def run() -> None:
+        await asyncio.gather(*(holder(n) for n in range(6)))
+
+    asyncio.run(run())
+    assert order == list(range(6))
+    assert limiter.peak == 1 and limiter.in_use == 0
