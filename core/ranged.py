@@ -33,6 +33,7 @@ import ssl
 import tempfile
 import weakref
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -59,7 +60,8 @@ Tick = Callable[[int], None]  # bytes moved (progress; raises Cancelled when the
 class RangedConfig:
     """When and how to split. The environment can change it (for benchmarks and for users behind a
     proxy that mangles ranges): MIRROR_WIZARD_RANGED=off, MIRROR_WIZARD_RANGED_MIN_MB,
-    MIRROR_WIZARD_RANGED_PART_MB, MIRROR_WIZARD_RANGED_CONNECTIONS."""
+    MIRROR_WIZARD_RANGED_PART_MB, MIRROR_WIZARD_RANGED_CONNECTIONS, MIRROR_WIZARD_SPOOL_DIR (where
+    registry → registry spool files go; default /var/tmp)."""
 
     enabled: bool = True
     threshold: int = 64 * MiB
@@ -237,7 +239,7 @@ class RangedFetch:
     def _open(self) -> None:
         try:
             if self.path is None:
-                fd, name = tempfile.mkstemp(prefix=".mirror-wizard-spool-", dir=self.config.spool_dir)
+                fd, name = tempfile.mkstemp(prefix=".mirror-wizard-spool-", dir=self.config.spool_dir or _spool_dir())
                 os.unlink(name)  # anonymous: gone with the process whatever happens
             else:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
@@ -452,6 +454,12 @@ class RangedFetch:
                     response = None
 
 
+def _spool_dir() -> str:
+    """/var/tmp where there is one: it is on disk by convention, while /tmp is often a tmpfs (RAM), and
+    a spool file holds the whole blob until it is read (at most ``ahead`` bytes beyond the reader)."""
+    return "/var/tmp" if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK) else tempfile.gettempdir()
+
+
 def _range_matches(headers: dict[str, str], start: int, end: int, size: int) -> bool:
     match = _CONTENT_RANGE.match(headers.get("content-range", ""))
     if not match:
@@ -507,9 +515,10 @@ async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str,
     fetch = RangedFetch(source, digest, size, partial, config=config, limiter=limiter,
                         done=frozenset(done), on_part_done=part_done)
     try:
-        async for chunk in fetch.chunks():
-            if tick is not None:
-                tick(len(chunk))
+        async with aclosing(fetch.chunks()) as chunks:
+            async for chunk in chunks:
+                if tick is not None:
+                    tick(len(chunk))
     except IntegrityError:
         partial.unlink(missing_ok=True)  # bad bytes are never resumed from
         record.unlink(missing_ok=True)
@@ -538,15 +547,18 @@ async def _ranged_body(source: RegistrySource, digest: str, size: int, body: Bod
     fetch = RangedFetch(ranges, digest, size, None, config=config, limiter=limiter_for(source.client, config))
     started = False
     try:
-        async for chunk in fetch.chunks():
-            started = True
-            if tick is not None:
-                tick(len(chunk))
-            yield chunk
-    except RangeUnavailable:
+        async with aclosing(fetch.chunks()) as chunks:
+            async for chunk in chunks:
+                started = True
+                if tick is not None:
+                    tick(len(chunk))
+                yield chunk
+    except (RangeUnavailable, LocalStorageError):
+        # Nothing handed on yet (an answer the ordinary path handles better, no room for a spool
+        # file): the ordinary single stream, which counts its own progress.
         if started:
             raise
-        async for chunk in body():  # the ordinary path counts its own progress
+        async for chunk in body():
             yield chunk
     finally:
         if fetch.sequential:
