@@ -301,6 +301,8 @@ class RangedFetch:
                     pos += len(data)
                     self.consumed = pos
                     self._notify()
+                    if self.path is None and pos // self.part > k:
+                        _punch_hole(self._fd, self._start(k), self._length(k))  # a spool keeps only what is unread
                     yield data
                 else:
                     await self._changed.wait()
@@ -454,9 +456,31 @@ class RangedFetch:
                     response = None
 
 
+_FALLOCATE: Callable[..., int] | None | bool = False  # False: not looked up yet; None: not available
+
+
+def _punch_hole(fd: int, offset: int, length: int) -> None:
+    """Give a read part of a spool file back to the file system (Linux; elsewhere the file just stays
+    as large as the blob until it is closed)."""
+    global _FALLOCATE
+    if _FALLOCATE is False:
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            function = libc.fallocate
+            function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+            _FALLOCATE = function
+        except (OSError, AttributeError):
+            _FALLOCATE = None
+    if _FALLOCATE:
+        _FALLOCATE(fd, 0x01 | 0x02, offset, length)  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE; errors ignored
+
+
 def _spool_dir() -> str:
-    """/var/tmp where there is one: it is on disk by convention, while /tmp is often a tmpfs (RAM), and
-    a spool file holds the whole blob until it is read (at most ``ahead`` bytes beyond the reader)."""
+    """/var/tmp where there is one: it is on disk by convention, while /tmp is often a tmpfs (RAM). A
+    spool file holds what the reader has not reached yet (at most ``ahead`` bytes and the parts in flight)."""
     return "/var/tmp" if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK) else tempfile.gettempdir()
 
 

@@ -342,3 +342,25 @@ def test_parts_follow_a_redirect_to_object_storage_without_credentials(big_image
     assert len(to_registry) == 1 and "authorization" in to_registry[0].headers, "only the first part asks the registry"
     assert len(to_storage) == -(-big_image.layer_size // PART)
     assert all(r.status == 206 and "authorization" not in r.headers for r in to_storage), "credentials leaked"
+
+
+def test_a_spool_file_gives_back_the_parts_already_read(big_image: BigImage, plain_registry, tmp_path: Path) -> None:
+    import os
+
+    config = _config(spool_dir=str(tmp_path), connections=2, ahead=2 * PART)
+    blocks: list[int] = []
+
+    async def run() -> bytes:
+        async with _session(plain_registry.host) as session:
+            ranges = RegistryRanges(session.client(plain_registry.host), big_image.repository, big_image.layer, 2)
+            fetch = RangedFetch(ranges, big_image.layer, big_image.layer_size, None, config=config)
+            out = bytearray()
+            async for chunk in fetch.chunks():
+                out += chunk
+                blocks.append(os.fstat(fetch._fd).st_blocks * 512)
+            return bytes(out)
+
+    assert asyncio.run(run()) == big_image.data
+    assert not list(tmp_path.iterdir()), "the spool file is anonymous"
+    # Near the end, only the unread tail (at most a window and the parts in flight) takes space.
+    assert blocks[-1] <= 5 * PART < big_image.layer_size
