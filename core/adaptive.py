@@ -46,6 +46,7 @@ class ConcurrencyController:
         self.limit = max(self.minimum, min(self.initial, self.maximum))
         self._rate_before_growth: float | None = None  # throughput measured just before the last GROW
         self._rest = 0  # samples to wait before growing again
+        self._pushed_back = False  # the current rest follows a BACK_OFF or EASE
         self.history: list[tuple[Decision, int]] = []  # (decision, limit after it), for tests and diagnostics
 
     def _decide(self, decision: Decision) -> int:
@@ -60,6 +61,7 @@ class ConcurrencyController:
             return self._decide(Decision.HOLD)
         if self._rest > 0:
             self._rest -= 1
+            self._pushed_back = self._pushed_back and self._rest > 0
             return self._decide(Decision.HOLD)
         before = self._rate_before_growth
         if before is not None and rate < before * (1 + self.gain):
@@ -76,14 +78,22 @@ class ConcurrencyController:
         return self._decide(Decision.GROW)
 
     def throttled(self) -> int:
-        """The server said too much (429, 503, other 5xx): halve, then rest."""
+        """The server said too much (429, 503, other 5xx): halve, then rest. One decrease per rest:
+        the answers of the requests already in flight when it pushed back say the same thing again."""
+        if self._rest > 0 and self._pushed_back:
+            return self._decide(Decision.HOLD)
+        self._pushed_back = True
         self.limit = max(self.minimum, self.limit // 2)
         self._rate_before_growth = None
         self._rest = self.cooldown
         return self._decide(Decision.BACK_OFF)
 
     def consumer_slow(self) -> int:
-        """The bytes fetched wait for the destination (its window is full): one connection fewer."""
+        """The bytes fetched wait for the destination (its window is full): one connection fewer, once
+        per rest (every connection finds the window full at about the same moment)."""
+        if self._rest > 0 and self._pushed_back:
+            return self._decide(Decision.HOLD)
+        self._pushed_back = True
         self.limit = max(self.minimum, self.limit - 1)
         self._rate_before_growth = None
         self._rest = self.cooldown

@@ -38,10 +38,13 @@ def test_a_connection_that_adds_nothing_is_taken_back_and_growth_rests() -> None
     assert max(limit for _, limit in c.history) <= 9
 
 
-def test_throttling_halves_and_never_goes_below_the_minimum() -> None:
-    c = ConcurrencyController(maximum=8, minimum=2, initial=8)
+def test_throttling_halves_once_per_rest_and_never_goes_below_the_minimum() -> None:
+    c = ConcurrencyController(maximum=8, minimum=2, initial=8, cooldown=1)
     assert c.throttled() == 4
+    assert c.throttled() == 4  # the other requests in flight saying the same: no second halving
+    c.sample(1e6)  # the rest is over
     assert c.throttled() == 2
+    c.sample(1e6)
     assert c.throttled() == 2
     assert c.history[-1][0] == Decision.BACK_OFF
 
@@ -57,10 +60,13 @@ def test_after_a_throttle_growth_resumes_only_after_the_cooldown() -> None:
     assert c.limit == 3
 
 
-def test_a_slow_consumer_takes_one_connection_away() -> None:
+def test_a_slow_consumer_takes_one_connection_away_not_one_per_connection() -> None:
     c = ConcurrencyController(maximum=8, initial=6)
     assert c.consumer_slow() == 5
     assert c.history[-1][0] == Decision.EASE
+    for _ in range(5):  # every connection finds the window full at once
+        c.consumer_slow()
+    assert c.limit == 5
 
 
 def test_unsaturated_intervals_teach_nothing() -> None:
