@@ -32,7 +32,7 @@ import re
 import ssl
 import tempfile
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +270,7 @@ class RangedFetch:
 
     # -- reading in order ----------------------------------------------------------------------
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The blob's bytes in order, each yielded once verified-so-far; IntegrityError at the end if
         the whole does not hash to the digest. RangeUnavailable before the first byte: use another path."""
         self._open()
@@ -456,14 +456,16 @@ class RangedFetch:
                     response = None
 
 
-_FALLOCATE: Callable[..., int] | None | bool = False  # False: not looked up yet; None: not available
+_FALLOCATE: Callable[..., int] | None = None
+_FALLOCATE_LOOKED_UP = False
 
 
 def _punch_hole(fd: int, offset: int, length: int) -> None:
     """Give a read part of a spool file back to the file system (Linux; elsewhere the file just stays
     as large as the blob until it is closed)."""
-    global _FALLOCATE
-    if _FALLOCATE is False:
+    global _FALLOCATE, _FALLOCATE_LOOKED_UP
+    if not _FALLOCATE_LOOKED_UP:
+        _FALLOCATE_LOOKED_UP = True
         try:
             import ctypes
             import ctypes.util
@@ -473,8 +475,8 @@ def _punch_hole(fd: int, offset: int, length: int) -> None:
             function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
             _FALLOCATE = function
         except (OSError, AttributeError):
-            _FALLOCATE = None
-    if _FALLOCATE:
+            _FALLOCATE = None  # not Linux: the spool file keeps its read parts until it is closed
+    if _FALLOCATE is not None:
         _FALLOCATE(fd, 0x01 | 0x02, offset, length)  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE; errors ignored
 
 
