@@ -39,7 +39,9 @@ class Fault:
     """``kind``: status | reset | truncate | flip | drip | redirect | relative-location | too-large |
     paginate-tags (what distribution 3 does with ``n``/``last``; the Debian 2.8 server ignores them) |
     reset-upload (the connection dies while the request body is being sent; nothing is forwarded) |
-    flip-request (the request body's first byte is flipped on its way to the registry)."""
+    flip-request (the request body's first byte is flipped on its way to the registry) |
+    ignore-range (the Range header is dropped: the whole body comes back with 200, like a server or
+    cache that does not do ranges)."""
 
     kind: str
     method: str | None = None
@@ -215,6 +217,8 @@ class FaultProxy:
         forward = {k: v for k, v in headers.items() if k not in HOP_HEADERS}
         # Keep the client's Host, as a real reverse proxy does: the registry builds Location from it.
         forward["host"] = headers.get("host", self.host)
+        if fault and fault.kind == "ignore-range":
+            forward.pop("range", None)
         if target.startswith("/_redirected"):
             forward.pop("authorization", None)
             if self.redirect_authorization:
