@@ -7,7 +7,10 @@ import asyncio
 
 import pytest
 
-from core.adaptive import AdaptiveLimiter, ConcurrencyController, Decision
+from core.adaptive import AdaptiveLimiter, ConcurrencyController, Decision, transfer_limiter
+from core.errors import RegistryUnreachable
+from core.registry import RegistryClient, RetryPolicy
+from core.tlsconfig import TLSOptions
 
 
 def test_grows_while_each_connection_adds_throughput_and_stops_at_the_maximum() -> None:
@@ -146,3 +149,27 @@ def test_slots_are_granted_first_come_first_served() -> None:
     asyncio.run(run())
     assert order == list(range(6))
     assert limiter.peak == 1 and limiter.in_use == 0
+
+
+def test_the_one_retry_policy_tells_the_registrys_transfer_limit_about_push_back() -> None:
+    """429/5xx seen by the client's retry policy (any call: manifests, tokens, blobs) halve that
+    registry's adaptive transfer limit; a timeout or a reset says nothing about load and does not."""
+    async def run() -> list[Decision]:
+        shared = RetryPolicy(attempts=5, base_delay=0.0, max_delay=0.0)
+        client = RegistryClient("mirror.example:5000", credential=None, tls=TLSOptions(), retry=shared)
+        other = RegistryClient("quay.example", credential=None, tls=TLSOptions(), retry=shared)
+        try:
+            limiter = transfer_limiter(client, 6)
+            untouched = transfer_limiter(other, 6)
+            await client.retry.backoff(0, RegistryUnreachable("reset"))
+            await client.retry.backoff(0, RegistryUnreachable("timeout", status=408))
+            assert limiter.limit == 6
+            await client.retry.backoff(0, RegistryUnreachable("slow down", status=429))
+            assert limiter.limit == 3 and untouched.limit == 6, "only the registry that pushed back"
+            assert shared.on_throttled is None, "the session's policy is not bound to one client"
+            return [d for d, _ in limiter.controller.history]
+        finally:
+            await client.aclose()
+            await other.aclose()
+
+    assert asyncio.run(run()) == [Decision.BACK_OFF]

@@ -15,13 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core import adaptive
 from core.authfile import parse_auth_data
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import parse_location
-from core.errors import IntegrityError, RegistryUnreachable
+from core.errors import IntegrityError, RegistryStalled, RegistryUnreachable, ReleaseError
 from core.layout import OCILayout
 from core.ranged import RangedConfig, RangedFetch, RegistryRanges, fetch_into_layout
-from core.registry import RegistrySession
+from core.registry import RegistrySession, RetryPolicy
 from core.tlsconfig import TLSOptions
 from tests.conftest import auth_entry
 from tests.support import skopeo
@@ -368,3 +369,112 @@ def test_a_spool_file_gives_back_the_parts_already_read(big_image: BigImage, pla
     assert not list(tmp_path.iterdir()), "the spool file is anonymous"
     # Near the end, only the unread tail (at most a window and the parts in flight) takes space.
     assert blocks[-1] <= 5 * PART < big_image.layer_size
+
+
+def _quick_session(host: str, **retry: float) -> RegistrySession:
+    return RegistrySession(tls=TLSOptions(insecure_hosts=(host,)), stall_timeout=0.5,
+                           retry=RetryPolicy(**{"attempts": 5, "base_delay": 0.01, "max_delay": 0.05, **retry}))
+
+
+def test_a_stalled_part_is_given_up_after_the_stall_timeout_and_resumed(big_image: BigImage, proxy: FaultProxy) -> None:
+    """Parts go through the transport's stall timeout: a CDN edge that stops sending mid-part costs
+    ``--stall-timeout``, then that part goes on from its last byte on another connection."""
+    proxy.add(Fault("stall", method="GET", path=r"/blobs/sha256:", times=1))
+
+    async def run() -> tuple[bytes, RangedFetch]:
+        async with _quick_session(proxy.host) as session:
+            ranges = RegistryRanges(session.client(proxy.host), big_image.repository, big_image.layer, 4)
+            fetch = RangedFetch(ranges, big_image.layer, big_image.layer_size, None, config=_config())
+            return await _fetch_all(fetch), fetch
+
+    data, fetch = asyncio.run(run())
+    assert data == big_image.data
+    assert proxy.fired("stall") == 1
+    assert fetch.requests == -(-big_image.layer_size // PART) + 1, "only the stalled part was asked again"
+
+
+def test_a_part_that_keeps_stalling_fails_as_a_stall(big_image: BigImage, proxy: FaultProxy) -> None:
+    proxy.add(Fault("stall", method="GET", path=r"/blobs/sha256:", times=-1))
+
+    async def run() -> None:
+        async with _quick_session(proxy.host, attempts=2) as session:
+            ranges = RegistryRanges(session.client(proxy.host), big_image.repository, big_image.layer, 4)
+            await _fetch_all(RangedFetch(ranges, big_image.layer, big_image.layer_size, None, config=_config()))
+
+    with pytest.raises(RegistryStalled, match="sent nothing for 0.5 s"):
+        asyncio.run(run())
+
+
+class _FaultAfterFirst:
+    """A RangeSource whose proxy starts failing once the first part (the probe) has its answer."""
+
+    def __init__(self, inner: RegistryRanges, proxy: FaultProxy, fault: Fault) -> None:
+        self.inner, self.proxy, self.fault = inner, proxy, fault
+        self.display = inner.display
+        self.retry = inner.retry
+
+    async def get(self, start: int, end: int):
+        response = await self.inner.get(start, end)
+        if self.fault not in self.proxy.faults:
+            self.proxy.add(self.fault)
+        return response
+
+    async def error(self, response, what: str):
+        return await self.inner.error(response, what)
+
+    async def reauth(self, challenge: str | None = None) -> None:
+        await self.inner.reauth(challenge)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_parts_answered_503_are_retried_and_narrow_both_limits(big_image: BigImage, proxy: FaultProxy) -> None:
+    """A 503 to a part: retried under the client's one retry policy, the blob's own connections halve,
+    and so does the registry's adaptive transfer limit (the policy reports push-back to core.adaptive)."""
+    fault = Fault("status", method="GET", path=r"/blobs/sha256:", status=503, times=2)
+
+    async def run() -> tuple[bytes, RangedFetch, list[adaptive.Decision]]:
+        async with _quick_session(proxy.host) as session:
+            client = session.client(proxy.host)
+            transfers = adaptive.transfer_limiter(client, 6)
+            ranges = RegistryRanges(client, big_image.repository, big_image.layer, 4)
+            source = _FaultAfterFirst(ranges, proxy, fault)
+            fetch = RangedFetch(source, big_image.layer, big_image.layer_size, None, config=_config())
+            data = await _fetch_all(fetch)
+            return data, fetch, [d for d, _ in transfers.controller.history]
+
+    data, fetch, transfer_decisions = asyncio.run(run())
+    assert data == big_image.data
+    assert fault.fired == 2
+    assert adaptive.Decision.BACK_OFF in [d for d, _ in fetch.limiter.controller.history]
+    assert adaptive.Decision.BACK_OFF in transfer_decisions
+
+
+def test_a_partial_blob_planted_as_a_link_is_refused_not_followed(big_image: BigImage, plain_registry,
+                                                                   tmp_path: Path) -> None:
+    import os
+
+    layout = OCILayout(tmp_path / "out")
+    layout.ensure()
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"keep me")
+    final = layout.blob_path(big_image.layer)
+    partial = final.with_name(f".{final.name}.ranged")
+    os.symlink(outside, partial)
+    # With a record that says parts are there, the link would be resumed from: refused instead.
+    partial.with_name(partial.name + ".json").write_text(json.dumps(
+        {"digest": big_image.layer, "size": big_image.layer_size, "part_size": PART, "done": [0]}))
+
+    async def attempt() -> None:
+        async with _session(plain_registry.host) as session:
+            ranges = RegistryRanges(session.client(plain_registry.host), big_image.repository, big_image.layer, 4)
+            await fetch_into_layout(ranges, layout, big_image.layer, big_image.layer_size, config=_config())
+
+    with pytest.raises(ReleaseError, match="symbolic link"):
+        asyncio.run(attempt())
+    assert outside.read_bytes() == b"keep me" and not final.exists()
+    # Without a record nothing is resumed: the link itself is removed and the blob fetched afresh.
+    partial.with_name(partial.name + ".json").unlink()
+    asyncio.run(attempt())
+    assert outside.read_bytes() == b"keep me" and final.read_bytes() == big_image.data
