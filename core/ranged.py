@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import ssl
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -47,9 +48,8 @@ from .errors import (
     RegistryUnreachable,
 )
 from .layout import OCILayout
-from .rawhttp import RawResponse
-from .registry import ERROR_BODY_LIMIT, RegistryClient, RetryPolicy
-from .registry.transport import THROTTLE_STATUSES
+from .rawhttp import RawHTTPError, RawResponse
+from .registry import ERROR_BODY_LIMIT, THROTTLE_STATUSES, RegistryClient, RetryPolicy
 
 MiB = 1 << 20
 READ = 1 << 20
@@ -193,8 +193,8 @@ class RegistryRanges:
         assert isinstance(response, _Part)
         try:
             body = await response.raw.read_all(ERROR_BODY_LIMIT)
-        except Exception:  # noqa: BLE001 - the status says what went wrong; the body only adds detail
-            body = b""
+        except (RawHTTPError, OSError, ssl.SSLError):
+            body = b""  # the status says what went wrong; the body only adds detail
         return self.client.raw_status_error("GET", response.url, response.raw, body, what=what)
 
     async def reauth(self, challenge: str | None = None) -> None:
