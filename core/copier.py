@@ -49,6 +49,7 @@ from .events import (
     LogMessage,
     PlanReady,
 )
+from . import adaptive, ranged
 from .manifest import Descriptor, Manifest
 from .registry import MAX_INDEX_CHILDREN, RegistrySession
 
@@ -400,25 +401,33 @@ class Copier:
         return not isinstance(destination, RegistryDestination) or destination.store_key in self._stores_with_images
 
     async def _transfer(self, destination: Destination, source: Source, digest: str, size: int) -> None:
-        limiter = _transfer_limiter(destination, source, self._disk)
+        limiter = _transfer_limiter(destination, source, self._disk, self.session.max_per_registry)
         for attempt in range(BLOB_ATTEMPTS):
             self._check_cancel()
             async with limiter():
                 self.emit(BlobStarted(digest, size, destination.display))
                 progress = _Progress(self.emit, digest)
                 moved = 0
+                clients = [end.client for end in (destination, source)
+                           if isinstance(end, (RegistryDestination, RegistrySource))]
 
-                async def body(progress: _Progress = progress) -> AsyncIterator[bytes]:
+                def tick(n: int) -> None:
                     nonlocal moved
+                    if self.cancel is not None and self.cancel.is_set():
+                        raise Cancelled()
+                    moved += n
+                    progress.add(n)
+                    for client in clients:
+                        adaptive.note_moved(client, n)
+
+                async def body(tick: Callable[[int], None] = tick) -> AsyncIterator[bytes]:
                     async for chunk in source.stream(digest, size):
-                        if self.cancel is not None and self.cancel.is_set():
-                            raise Cancelled()
-                        moved += len(chunk)
-                        progress.add(len(chunk))
+                        tick(len(chunk))
                         yield chunk
 
                 try:
-                    await destination.put_blob(digest, size, body)
+                    # Big blobs from a registry are read in parallel ranged parts (core/ranged.py).
+                    await ranged.put_blob(destination, source, digest, size, body, tick=tick)
                 except IntegrityError as exc:
                     # Bad bytes from the source (a flaky proxy, a corrupt disk): never kept; read again.
                     progress.flush()
@@ -475,14 +484,15 @@ def _same_registry(destination: Destination, source: Source) -> TypeGuard[Regist
             and destination.client is source.client and source.repository != destination.repository)
 
 
-def _transfer_limiter(destination: Destination, source: Source,
-                      disk: asyncio.Semaphore) -> Callable[[], AbstractAsyncContextManager[None]]:
-    """Blob bodies count against the destination registry's transfer limit (and the source's)."""
-    sems: list[asyncio.Semaphore] = []
+def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore,
+                      maximum: int) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """Blob bodies count against the destination registry's transfer limit (and the source's): an
+    adaptive one (core/adaptive.py, at most ``maximum``) in front of the client's fixed semaphore."""
+    sems: list[asyncio.Semaphore | adaptive.AdaptiveLimiter] = []
     if isinstance(destination, RegistryDestination):
-        sems.append(destination.client.transfers)
-    if isinstance(source, RegistrySource) and (not sems or source.client.transfers is not sems[0]):
-        sems.append(source.client.transfers)
+        sems += [adaptive.transfer_limiter(destination.client, maximum), destination.client.transfers]
+    if isinstance(source, RegistrySource) and (not sems or source.client.transfers is not sems[1]):
+        sems += [adaptive.transfer_limiter(source.client, maximum), source.client.transfers]
     if not sems:
         sems.append(disk)
 

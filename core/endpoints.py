@@ -7,6 +7,7 @@ the bytes travel over HTTP or to a disk.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,10 @@ class LayoutSource(Source):
             yield chunk
 
 
+# One lock per registry client while no push by digest has been seen to succeed (see put_tagged).
+_FIRST_DIGEST_PUSH: weakref.WeakKeyDictionary[RegistryClient, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 class RegistryDestination(Destination):
     def __init__(self, client: RegistryClient, repository: str) -> None:
         self.client = client
@@ -205,12 +210,18 @@ class RegistryDestination(Destination):
         """One PUT by tag when that is known to be safe: this registry accepted a push by digest alone
         earlier in the run (so a refusing registry is still caught, and explained, on its first image)
         and it answers the tag PUT with the manifest's digest (it stores it by digest as well)."""
-        if self.client.digest_pushes_ok:
-            if await self.client.put_manifest(self.repository, tag, manifest) == manifest.digest:
-                return
-            await self.client.put_manifest(self.repository, manifest.digest, manifest)
+        if not self.client.digest_pushes_ok:
+            # Until one push by digest has been answered, images wait for it rather than each paying
+            # the digest-then-tag pair: hundreds of images released at once by a shared base layer
+            # otherwise all send both PUTs (one extra request per image on a first mirror).
+            lock = _FIRST_DIGEST_PUSH.setdefault(self.client, asyncio.Lock())
+            async with lock:
+                if not self.client.digest_pushes_ok:
+                    await super().put_tagged(tag, manifest)
+                    return
+        if await self.client.put_manifest(self.repository, tag, manifest) == manifest.digest:
             return
-        await super().put_tagged(tag, manifest)
+        await self.client.put_manifest(self.repository, manifest.digest, manifest)
 
 
 class LayoutDestination(Destination):

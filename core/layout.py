@@ -315,6 +315,101 @@ class OCILayout:
             raise LocalStorageError(f"writing {final} failed: {exc.strerror}"
                                     + (" (disk full)" if exc.errno == errno.ENOSPC else "")) from None
 
+    # -- resumable partial blobs (core.ranged: parts of a big blob fetched in parallel) -----------
+
+    def _resumable_names(self, digest: str) -> tuple[str, str, str]:
+        algorithm, _, hexpart = validate_digest(digest, where=str(self.root), error=ReleaseError).partition(":")
+        return algorithm, hexpart, f".{hexpart}.ranged"
+
+    def open_resumable(self, digest: str) -> int:
+        """A read/write descriptor on ``blobs/ALGO/.HEX.ranged``, created when missing: a partial blob
+        later runs resume from (its bytes are only trusted once the whole hashes right). Reached and
+        opened without following any link; the caller closes it."""
+        algorithm, _, name = self._resumable_names(digest)
+        try:
+            with self._blob_dir(algorithm, create=True) as folder:
+                fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ReleaseError(f"{self.root}/blobs/{algorithm}/{name} is a symbolic link; an image layout "
+                                   "never holds links (refusing to follow it)") from None
+            raise LocalStorageError(f"cannot open {self.root}/blobs/{algorithm}/{name}: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ReleaseError(f"{self.root}/blobs/{algorithm}/{name} is not a regular file")
+        return fd
+
+    def read_resumable_record(self, digest: str, *, limit: int = 1 << 20) -> bytes | None:
+        """What :meth:`write_resumable_record` last wrote for ``digest`` (None when nothing usable)."""
+        algorithm, _, name = self._resumable_names(digest)
+        try:
+            with self._blob_dir(algorithm) as folder:
+                fd = os.open(name + ".json", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+                try:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        return None
+                    data = os.read(fd, limit + 1)
+                finally:
+                    os.close(fd)
+        except (OSError, MirrorError):
+            return None
+        return data if len(data) <= limit else None
+
+    def write_resumable_record(self, digest: str, data: bytes) -> None:
+        """Replace the record beside the partial blob atomically (never through a planted link)."""
+        algorithm, _, name = self._resumable_names(digest)
+        tmp = f"{name}.json.{secrets.token_hex(6)}.tmp"
+        try:
+            with self._blob_dir(algorithm, create=True) as folder:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                             dir_fd=folder)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                try:
+                    os.replace(tmp, name + ".json", src_dir_fd=folder, dst_dir_fd=folder)
+                except OSError:
+                    os.unlink(tmp, dir_fd=folder)
+                    raise
+        except OSError as exc:
+            raise LocalStorageError(f"writing {self.root}/blobs/{algorithm}/{name}.json failed: {exc.strerror}") from None
+
+    def discard_resumable(self, digest: str) -> None:
+        """Forget a partial blob and its record (bad bytes are never resumed from)."""
+        algorithm, _, name = self._resumable_names(digest)
+        try:
+            with self._blob_dir(algorithm) as folder:
+                for victim in (name, name + ".json"):
+                    try:
+                        os.unlink(victim, dir_fd=folder)
+                    except FileNotFoundError:
+                        pass
+        except NotFound:
+            pass
+        except OSError as exc:
+            raise LocalStorageError(f"cannot remove a partial blob in {self.root}: {exc.strerror}") from None
+
+    def finish_resumable(self, digest: str) -> None:
+        """The partial blob, hashed whole and flushed by the caller, becomes ``blobs/ALGO/HEX``."""
+        algorithm, hexpart, name = self._resumable_names(digest)
+        final = self.blob_path(digest)
+        try:
+            with self._blob_dir(algorithm) as folder:
+                os.replace(name, hexpart, src_dir_fd=folder, dst_dir_fd=folder)
+                try:
+                    os.unlink(name + ".json", dir_fd=folder)
+                except FileNotFoundError:
+                    pass
+                _fsync_dir_fd(folder)
+                st = os.stat(hexpart, dir_fd=folder, follow_symlinks=False)
+        except OSError as exc:
+            raise LocalStorageError(f"writing {final} failed: {exc.strerror}") from None
+        _VERIFIED[(str(final), st.st_size, st.st_mtime_ns, st.st_ino)] = digest  # hashed on the way in
+
     def remove_blob(self, digest: str) -> None:
         """Forget a blob (a manifest whose image is incomplete); a missing one is no error."""
         algorithm, _, hexpart = validate_digest(digest, where=str(self.root), error=ReleaseError).partition(":")

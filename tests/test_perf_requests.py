@@ -114,6 +114,28 @@ def test_once_a_digest_push_was_accepted_a_tagged_image_needs_one_put(images: Im
     assert skopeo.digest(f"{plain_registry.host}/{repo}:two", **PLAIN) == digest
 
 
+def test_images_ready_at_the_same_moment_pay_the_digest_push_once(images: Images, plain_registry,
+                                                                   proxy: FaultProxy) -> None:
+    """Both images wait for the same base layer, so they are ready together: only the first goes up by
+    digest and then by tag; the second waits for that answer and needs its tag PUT alone."""
+    repo = unique_repo("perf-together")
+
+    async def go() -> CopyResult:
+        async with _session(plain_registry.host, proxy.host) as session:
+            return await _copy(session, [(images.first, f"{proxy.host}/{repo}:one"),
+                                         (images.second, f"{proxy.host}/{repo}:two")])
+
+    result = asyncio.run(go())
+    assert result.ok
+    refs = [p.path.rsplit("/", 1)[1] for p in _calls(proxy, "PUT", "/manifests/")]
+    assert len(refs) == 3 and sorted(r for r in refs if not r.startswith("sha256:")) == ["one", "two"]
+    assert [r for r in refs if r.startswith("sha256:")] == [refs[0]], "one push by digest, first"
+    for ref, tag in ((images.first, "one"), (images.second, "two")):
+        digest = images.digests[ref]
+        assert skopeo.digest(f"{plain_registry.host}/{repo}@{digest}", **PLAIN) == digest
+        assert skopeo.digest(f"{plain_registry.host}/{repo}:{tag}", **PLAIN) == digest
+
+
 def test_blobs_already_in_the_repository_are_found_by_the_mount_post(images: Images, plain_registry,
                                                                       proxy: FaultProxy) -> None:
     """As after a killed mirror: blobs landed, no manifest yet. The POST answers 201; nothing moves."""

@@ -12,12 +12,14 @@ import asyncio
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from .. import adaptive
 from ..authfile import Credential
 from ..errors import (
     AccessDenied,
@@ -143,7 +145,10 @@ class RegistryClient:
         self.registry = registry
         self.api_host = api_host or registry
         self.insecure = tls.is_insecure(self.api_host)
-        self.retry = retry or RetryPolicy()
+        # Every 429/5xx the one retry policy sees also narrows this registry's adaptive transfer limit
+        # (weakly: the policy must not keep the client alive).
+        me = weakref.ref(self)
+        self.retry = (retry or RetryPolicy()).bound(lambda _error: adaptive.note_throttled(me()))
         self.transfers = asyncio.Semaphore(max_transfers)
         self.small = asyncio.Semaphore(SMALL_LANE)
         self.transport = Transport(registry, self.api_host, tls, max_transfers=max_transfers,
@@ -233,6 +238,25 @@ class RegistryClient:
     def url(self, path_or_url: str) -> str:
         return path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self._base}{path_or_url}"
 
+    async def base_url(self) -> str:
+        """``scheme://host[:port]`` of the registry API (pinging it first when not yet done)."""
+        if self._base is None:
+            await self.ping()
+        assert self._base is not None
+        return self._base
+
+    async def reauthenticate(self, scopes: frozenset[str], challenge_header: str | None) -> frozenset[str]:
+        """After a 401: take its challenge (another realm, a scope the call needs) and get a fresh
+        token; returns the scopes to ask with from now on. Callers do this once per call."""
+        self.auth.update(challenge_header)
+        challenge = self.auth.challenge
+        if challenge is not None and challenge.scheme == "bearer":
+            extra = challenge.params.get("scope")
+            if extra:
+                scopes = scopes | frozenset(extra.split(" "))
+            await self.auth.token(scopes, force=True)
+        return scopes
+
     async def auth_headers(self, url: str, scopes: frozenset[str]) -> dict[str, str]:
         """Our Authorization, only for the registry itself: a Location or Link a registry names on
         another origin (scheme, host or port) gets none."""
@@ -280,13 +304,7 @@ class RegistryClient:
                 error_body = await self.transport.read_error_body(response)
                 if status == 401 and not reauthed:
                     # Once: a fresh token (the challenge may name another realm, or a scope the call needs).
-                    self.auth.update(response.headers.get("www-authenticate"))
-                    challenge = self.auth.challenge
-                    if challenge is not None and challenge.scheme == "bearer":
-                        extra = challenge.params.get("scope")
-                        if extra:
-                            scopes = scopes | frozenset(extra.split(" "))
-                        await self.auth.token(scopes, force=True)
+                    scopes = await self.reauthenticate(scopes, response.headers.get("www-authenticate"))
                     reauthed = True
                     continue
                 raise self.status_error(response, error_body, what=label)
@@ -320,8 +338,13 @@ class RegistryClient:
         return RegistryProtocolError(text, registry=self.registry, status=status)
 
     async def raw(self, method: str, url: str, headers: dict[str, str],
-                  body: AsyncIterator[bytes] | None = None) -> RawResponse:
-        return await self.transport.raw(method, url, headers, body)
+                  body: AsyncIterator[bytes] | None = None, *, pool: ConnectionPool | None = None) -> RawResponse:
+        return await self.transport.raw(method, url, headers, body, pool=pool)
+
+    def raw_status_error(self, method: str, url: str, raw: RawResponse, body: bytes, *, what: str) -> RegistryError:
+        """:meth:`status_error` for an answer on the lean path."""
+        response = httpx.Response(raw.status, headers=raw.headers, request=httpx.Request(method, url))
+        return self.status_error(response, body, what=what)
 
     # -- scopes ---------------------------------------------------------------------------
 
@@ -577,14 +600,14 @@ class RegistryClient:
                 error_body = await raw.read_all(ERROR_BODY_LIMIT)
             finally:
                 raw.close()
-            response = httpx.Response(raw.status, headers=raw.headers, request=httpx.Request("PUT", put_url))
             if raw.status == 413:
                 return False
             if raw.status == 401 and not reauthed:
                 reauthed = True
                 await self.auth.token(scopes, force=True)
                 return await once()
-            raise self.status_error(response, error_body, what=f"upload of blob {digest[:19]} to {repository}")
+            raise self.raw_status_error("PUT", put_url, raw, error_body,
+                                        what=f"upload of blob {digest[:19]} to {repository}")
 
         if not await self.retry.run(once):
             await self._upload_chunked(repository, digest, size, body)

@@ -21,7 +21,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import httpx
@@ -41,6 +41,8 @@ from ..tlsconfig import TLSOptions, build_ssl_context
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# The server pushing back (too many requests, overloaded): fewer connections help (core.adaptive).
+THROTTLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 SMALL_LANE = 8
 STALL_TIMEOUT = rawhttp.STALL_SECONDS
 CONNECT_TIMEOUT = 15.0
@@ -81,6 +83,14 @@ class RetryPolicy:
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 20.0
+    # Told about every 429/5xx this policy retries (or gives up on): a client binds it to its registry's
+    # adaptive transfer limit (core.adaptive.note_throttled), see :meth:`bound`.
+    on_throttled: Callable[[RegistryError], None] | None = field(default=None, repr=False, compare=False)
+
+    def bound(self, on_throttled: Callable[[RegistryError], None]) -> RetryPolicy:
+        """The same policy, reporting throttling to ``on_throttled`` (a session shares one policy among
+        its clients; each client keeps its own bound copy)."""
+        return replace(self, on_throttled=on_throttled)
 
     def delay(self, attempt: int) -> float:
         return min(self.max_delay, self.base_delay * 2.0 ** attempt) * (0.75 + random.random() / 2)
@@ -89,6 +99,8 @@ class RetryPolicy:
         """Count one more failure: raise ``error`` when the attempts are used up, else wait (honouring
         the server's Retry-After) and return the new count."""
         failures += 1
+        if self.on_throttled is not None and error.status in THROTTLE_STATUSES:
+            self.on_throttled(error)
         if failures >= self.attempts:
             raise error
         await asyncio.sleep(retry_after_seconds(error.retry_after, self.delay(failures - 1)))
@@ -133,6 +145,12 @@ class Transport:
     async def aclose(self) -> None:
         await self.raw_pool.aclose()
         await self.http.aclose()
+
+    def new_raw_pool(self, max_idle: int) -> rawhttp.ConnectionPool:
+        """Another keep-alive pool on the lean path, with this transport's TLS and timeouts (parallel
+        ranged reads of one blob keep their connections apart from the transfers' pool)."""
+        return rawhttp.ConnectionPool(self.ssl_context, max_idle=max_idle, connect_timeout=CONNECT_TIMEOUT,
+                                      stall_timeout=self.stall_timeout)
 
     # -- the one error map --------------------------------------------------------------------
 
@@ -184,13 +202,22 @@ class Transport:
             raise self.error(exc, url) from None
 
     async def raw(self, method: str, url: str, headers: dict[str, str],
-                  body: AsyncIterator[bytes] | None = None) -> RawResponse:
-        """One exchange on the lean path (no retry here)."""
+                  body: AsyncIterator[bytes] | None = None, *,
+                  pool: rawhttp.ConnectionPool | None = None) -> RawResponse:
+        """One exchange on the lean path (no retry here); ``pool``: one from :meth:`new_raw_pool`."""
         try:
             return await rawhttp.exchange(method, url, headers, ssl_context=self.ssl_context, body=body,
-                                          pool=self.raw_pool, connect_timeout=CONNECT_TIMEOUT,
+                                          pool=pool or self.raw_pool, connect_timeout=CONNECT_TIMEOUT,
                                           stall_timeout=self.stall_timeout)
         except (RawHTTPError, ssl.SSLError, OSError) as exc:
+            raise self.error(exc, url) from None
+
+    async def raw_body(self, response: RawResponse, url: str) -> AsyncIterator[bytes]:
+        """A lean-path body whose failures (reset, stall, malformed chunking) come out of the one map."""
+        try:
+            async for chunk in response.body():
+                yield chunk
+        except (RawHTTPError, ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
             raise self.error(exc, url) from None
 
     async def read_limited(self, response: httpx.Response, limit: int, what: str) -> bytes:
@@ -272,6 +299,7 @@ __all__ = [
     "SMALL_LANE",
     "STALL_TIMEOUT",
     "TAG_PAGE_LIMIT",
+    "THROTTLE_STATUSES",
     "TOKEN_LIMIT",
     "RetryPolicy",
     "Transport",

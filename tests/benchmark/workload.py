@@ -88,6 +88,7 @@ class AccessStats:
 
     blob_reads: Counter = field(default_factory=Counter)  # digest -> GETs answered 200/206
     blob_bytes: int = 0                                    # body bytes of those GETs
+    blob_read_bytes: Counter = field(default_factory=Counter)  # digest -> body bytes (ranged parts add up)
     uploads_started: int = 0                               # POST .../blobs/uploads/
     requests: int = 0
 
@@ -150,7 +151,9 @@ class BenchRegistry(LocalRegistry):
             blob = BLOB_PATH.match(path)
             if method == "GET" and blob and status in (200, 206):
                 stats.blob_reads[blob["digest"]] += 1
-                stats.blob_bytes += int(match["size"]) if match["size"] != "-" else 0
+                size = int(match["size"]) if match["size"] != "-" else 0
+                stats.blob_bytes += size
+                stats.blob_read_bytes[blob["digest"]] += size
         return stats
 
 
@@ -412,8 +415,11 @@ async def seed_source(workload: Workload, env: BenchEnv) -> None:
         raise RuntimeError(f"seeding the source registry failed: {result.failures[0].error}")
 
 
-def prepare(root: Path, env: BenchEnv, *, total_bytes: int, big_layer_gb: float = 0) -> Workload:
-    workload = asyncio.run(build_workload(root / "layout", env.source.host, total_bytes=total_bytes,
+def prepare(root: Path, env: BenchEnv, *, total_bytes: int, big_layer_gb: float = 0,
+            source_host: str | None = None) -> Workload:
+    """Build and seed the workload. ``source_host``: the name its pull specs (and the release image's
+    references) use for the source, when clients reach it through a proxy; seeding goes direct."""
+    workload = asyncio.run(build_workload(root / "layout", source_host or env.source.host, total_bytes=total_bytes,
                                           big_layer_gb=big_layer_gb))
     asyncio.run(seed_source(workload, env))
     return workload

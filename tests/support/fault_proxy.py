@@ -39,7 +39,10 @@ class Fault:
     """``kind``: status | reset | truncate | flip | drip | redirect | relative-location | too-large |
     paginate-tags (what distribution 3 does with ``n``/``last``; the Debian 2.8 server ignores them) |
     reset-upload (the connection dies while the request body is being sent; nothing is forwarded) |
-    flip-request (the request body's first byte is flipped on its way to the registry)."""
+    flip-request (the request body's first byte is flipped on its way to the registry) |
+    ignore-range (the Range header is dropped: the whole body comes back with 200, like a server or
+    cache that does not do ranges) | stall (half the body, then nothing for ``stall_seconds``, then the
+    connection is dropped: a stuck CDN edge)."""
 
     kind: str
     method: str | None = None
@@ -63,6 +66,7 @@ class FaultProxy:
     requests: list[Recorded] = field(default_factory=list)
     too_large_limit: int = 64 * 1024
     drip_delay: float = 0.01
+    stall_seconds: float = 20.0
     port: int = 0
     # What the "object storage" behind a redirect uses upstream (it stands for a presigned URL).
     redirect_authorization: str | None = None
@@ -216,6 +220,8 @@ class FaultProxy:
         forward = {k: v for k, v in headers.items() if k not in HOP_HEADERS}
         # Keep the client's Host, as a real reverse proxy does: the registry builds Location from it.
         forward["host"] = headers.get("host", self.host)
+        if fault and fault.kind == "ignore-range":
+            forward.pop("range", None)
         if target.startswith("/_redirected"):
             forward.pop("authorization", None)
             if self.redirect_authorization:
@@ -244,6 +250,12 @@ class FaultProxy:
             await writer.drain()
             if fault.kind == "reset":
                 writer.transport.abort()
+            return False
+        if fault and fault.kind == "stall":
+            writer.write(data[: max(1, len(data) // 2)])
+            await writer.drain()
+            await asyncio.sleep(self.stall_seconds)
+            writer.transport.abort()
             return False
         if fault and fault.kind == "drip":
             for i in range(0, len(data), 4096):

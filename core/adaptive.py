@@ -1,0 +1,233 @@
+"""Adaptive concurrency: open more connections while that makes the bytes flow faster, fewer when the
+server pushes back (429/5xx) or the other side cannot take the bytes as fast as they come.
+
+A far source (a CDN across the internet) caps each connection at some tens of MB/s while the link as a
+whole is much faster; how many connections fill the link depends on the link, so it is measured, not
+configured. :class:`ConcurrencyController` holds the decisions and nothing else (no clock, no I/O), so
+they are unit-tested directly; :class:`AdaptiveLimiter` is the asyncio side: slots, a byte counter, and
+one sample per interval fed to the controller. The configured maximum (``--max-per-registry`` or a
+caller's own cap) is never exceeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Decision(StrEnum):
+    GROW = "grow"          # one more connection: the last one paid off (or this is the first sample)
+    HOLD = "hold"          # keep the limit (cooling down, at the maximum, or slots were not all busy)
+    REVERT = "revert"      # the last added connection did not raise throughput: take it back
+    BACK_OFF = "back-off"  # the server answered 429/5xx: halve
+    EASE = "ease"          # the consumer is the bottleneck: one fewer
+
+
+@dataclass
+class ConcurrencyController:
+    """Additive increase while each added connection raises throughput by at least ``gain``;
+    multiplicative decrease on throttling; a cool-down of ``cooldown`` samples after any decrease,
+    after which growth is probed again (the link may have freed up)."""
+
+    maximum: int
+    minimum: int = 1
+    initial: int = 2
+    gain: float = 0.08
+    cooldown: int = 4
+
+    def __post_init__(self) -> None:
+        if self.maximum < 1 or self.minimum < 1:
+            raise ValueError("concurrency bounds must be at least 1")
+        self.minimum = min(self.minimum, self.maximum)
+        self.limit = max(self.minimum, min(self.initial, self.maximum))
+        self._rate_before_growth: float | None = None  # throughput measured just before the last GROW
+        self._rest = 0  # samples to wait before growing again
+        self._pushed_back = False  # the current rest follows a BACK_OFF or EASE
+        self.history: list[tuple[Decision, int]] = []  # (decision, limit after it), for tests and diagnostics
+
+    def _decide(self, decision: Decision) -> int:
+        self.history.append((decision, self.limit))
+        return self.limit
+
+    def sample(self, rate: float, *, saturated: bool = True) -> int:
+        """Throughput (bytes/s) over the last interval. ``saturated``: every slot was in use for the
+        interval; otherwise the limit was not what held throughput back and nothing is learnt."""
+        if not saturated:
+            self._rate_before_growth = None
+            return self._decide(Decision.HOLD)
+        if self._rest > 0:
+            self._rest -= 1
+            self._pushed_back = self._pushed_back and self._rest > 0
+            return self._decide(Decision.HOLD)
+        before = self._rate_before_growth
+        if before is not None and rate < before * (1 + self.gain):
+            # The connection added last did not pay for itself: undo it and rest before probing again.
+            self.limit = max(self.minimum, self.limit - 1)
+            self._rate_before_growth = None
+            self._rest = self.cooldown
+            return self._decide(Decision.REVERT)
+        if self.limit >= self.maximum:
+            self._rate_before_growth = None
+            return self._decide(Decision.HOLD)
+        self._rate_before_growth = rate
+        self.limit += 1
+        return self._decide(Decision.GROW)
+
+    def throttled(self) -> int:
+        """The server said too much (429, 503, other 5xx): halve, then rest. One decrease per rest:
+        the answers of the requests already in flight when it pushed back say the same thing again."""
+        if self._rest > 0 and self._pushed_back:
+            return self._decide(Decision.HOLD)
+        self._pushed_back = True
+        self.limit = max(self.minimum, self.limit // 2)
+        self._rate_before_growth = None
+        self._rest = self.cooldown
+        return self._decide(Decision.BACK_OFF)
+
+    def consumer_slow(self) -> int:
+        """The bytes fetched wait for the destination (its window is full): one connection fewer, once
+        per rest (every connection finds the window full at about the same moment)."""
+        if self._rest > 0 and self._pushed_back:
+            return self._decide(Decision.HOLD)
+        self._pushed_back = True
+        self.limit = max(self.minimum, self.limit - 1)
+        self._rate_before_growth = None
+        self._rest = self.cooldown
+        return self._decide(Decision.EASE)
+
+
+class AdaptiveLimiter:
+    """Slots whose number follows a :class:`ConcurrencyController`; holders report bytes moved, and
+    once per ``interval`` seconds the throughput becomes a sample. Slots go first come, first served;
+    releasing never blocks; lowering the limit lets running holders finish and only stops new ones."""
+
+    def __init__(self, controller: ConcurrencyController, *, interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic, idle_on_release: bool = False) -> None:
+        """``idle_on_release``: a slot released with nobody waiting for it counts as idle (holders
+        that come and go, like blob transfers); off for holders that loop and come back at once."""
+        self.controller = controller
+        self.interval = interval
+        self.idle_on_release = idle_on_release
+        self._clock = clock
+        self.in_use = 0
+        self.peak = 0  # the most slots held at once, for tests and diagnostics
+        self._waiters: deque[asyncio.Future[None]] = deque()  # first come, first served
+        self._bytes = 0
+        self._since = self._now()
+        self._always_full = True
+
+    def _now(self) -> float:
+        return self._clock()
+
+    @property
+    def limit(self) -> int:
+        return self.controller.limit
+
+    async def acquire(self) -> None:
+        if self.in_use < self.controller.limit and not self._waiters:
+            self._take()
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # resolved by _wake, which took the slot for us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted just as we were cancelled: hand it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _take(self) -> None:
+        self.in_use += 1
+        self.peak = max(self.peak, self.in_use)
+
+    def release(self) -> None:
+        self.in_use -= 1
+        if self.idle_on_release and not self._waiters:
+            self._always_full = False
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use < self.controller.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._take()
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def idle(self) -> None:
+        """A slot could have been used but there was nothing to do (no work left, or the consumer's
+        window was full): this interval says nothing about whether more connections would help."""
+        self._always_full = False
+
+    def moved(self, n: int) -> None:
+        """Bytes moved by a holder; may close an interval and adjust the limit."""
+        self._bytes += n
+        now = self._now()
+        elapsed = now - self._since
+        if elapsed >= self.interval:
+            before = self.controller.limit
+            self.controller.sample(self._bytes / elapsed, saturated=self._always_full)
+            self._bytes = 0
+            self._since = now
+            self._always_full = True
+            if self.controller.limit > before:
+                self._wake()
+
+    def throttled(self) -> None:
+        self.controller.throttled()
+        self._restart_interval()
+
+    def consumer_slow(self) -> None:
+        self.controller.consumer_slow()
+        self._restart_interval()
+
+    def _restart_interval(self) -> None:
+        self._bytes = 0
+        self._since = self._now()
+        self._always_full = True
+
+
+# -- blob transfers per registry ----------------------------------------------------------------------
+
+# One limiter per registry client (weakly held: a client lives for one session).
+_TRANSFERS: weakref.WeakKeyDictionary[object, AdaptiveLimiter] = weakref.WeakKeyDictionary()
+
+
+def transfer_limiter(client: object, maximum: int) -> AdaptiveLimiter:
+    """Blob transfers in flight to or from one registry. Starts at ``maximum`` (``--max-per-registry``,
+    never exceeded), so nothing changes until the registry pushes back: :func:`note_throttled` halves
+    it, and it grows back one transfer at a time while throughput grows."""
+    limiter = _TRANSFERS.get(client)
+    if limiter is None:
+        controller = ConcurrencyController(maximum=maximum, initial=maximum)
+        limiter = _TRANSFERS[client] = AdaptiveLimiter(controller, idle_on_release=True)
+    return limiter
+
+
+def note_moved(client: object, n: int) -> None:
+    """Bytes of a blob body moved to or from ``client``'s registry."""
+    limiter = _TRANSFERS.get(client)
+    if limiter is not None:
+        limiter.moved(n)
+
+
+def note_throttled(client: object) -> None:
+    """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call)."""
+    limiter = _TRANSFERS.get(client)
+    if limiter is not None:
+        limiter.throttled()
+
+
+__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "transfer_limiter", "note_moved", "note_throttled"]

@@ -1,0 +1,632 @@
+"""Parallel ranged reads of one big blob from a source registry.
+
+Far from the source (a CDN across the internet) every connection is slow while the link is fast, so
+one big layer read on one connection bounds the whole mirror. Here a blob of at least
+``RangedConfig.threshold`` bytes is split into parts of ``part_size`` fetched with ``Range`` on several
+keep-alive connections (how many: :mod:`core.adaptive`, at most ``connections``). Parts land in a file
+at their offsets, never in memory: the blob's own ``.partial`` file in the layout for ``--to-dir``, an
+anonymous spool file (unlinked at once) for registry → registry. One in-order reader follows the
+contiguous bytes in that file, hashes them and hands them on (to the destination PUT), so the digest is
+verified over the whole blob and the parts fetched ahead wait on disk, at most ``ahead`` bytes of them.
+
+* A source that ignores ``Range`` answers the first part with 200 and the whole body: that body is used
+  as an ordinary single stream (no second request), and the registry is not asked for ranges again.
+* Any other unexpected first answer (a redirect, an auth dance, an error) falls back to the ordinary
+  path, which knows how to handle it; nothing was consumed.
+* A part whose connection breaks resumes from its last byte; 429/5xx answers back off and shrink the
+  number of connections.
+* ``--to-dir`` resumes: after each part the file is flushed to disk and the finished parts recorded
+  beside it; a later run fetches only the missing parts, and the whole file is hashed before the
+  blob is given its final name. A mismatch throws the partial file away.
+
+The hook for the copier is :func:`put_blob`, a drop-in for ``destination.put_blob``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import ssl
+import tempfile
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+from .adaptive import AdaptiveLimiter, ConcurrencyController
+from .endpoints import Destination, LayoutDestination, RegistryDestination, RegistrySource, Source
+from .errors import (
+    IntegrityError,
+    LocalStorageError,
+    RegistryError,
+    RegistryProtocolError,
+    RegistryUnreachable,
+)
+from .layout import OCILayout
+from .rawhttp import RawHTTPError, RawResponse
+from .registry import ERROR_BODY_LIMIT, THROTTLE_STATUSES, RegistryClient, RetryPolicy
+
+MiB = 1 << 20
+READ = 1 << 20
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+BodyFactory = Callable[[], AsyncIterator[bytes]]
+Tick = Callable[[int], None]  # bytes moved (progress; raises Cancelled when the user stopped the run)
+
+
+@dataclass(frozen=True)
+class RangedConfig:
+    """When and how to split. The environment can change it (for benchmarks and for users behind a
+    proxy that mangles ranges): MIRROR_WIZARD_RANGED=off, MIRROR_WIZARD_RANGED_MIN_MB,
+    MIRROR_WIZARD_RANGED_PART_MB, MIRROR_WIZARD_RANGED_CONNECTIONS, MIRROR_WIZARD_SPOOL_DIR (where
+    registry → registry spool files go; default /var/tmp)."""
+
+    enabled: bool = True
+    threshold: int = 64 * MiB
+    part_size: int = 8 * MiB
+    connections: int = 8
+    ahead: int = 256 * MiB
+    spool_dir: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> RangedConfig:
+        env = os.environ if environ is None else environ
+
+        def number(name: str, default: int, low: int, high: int) -> int:
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                return max(low, min(high, int(float(text))))
+            except ValueError:
+                return default
+
+        return cls(
+            enabled=env.get("MIRROR_WIZARD_RANGED", "on").strip().lower() not in ("off", "0", "no", "false"),
+            threshold=number("MIRROR_WIZARD_RANGED_MIN_MB", 64, 1, 1 << 20) * MiB,
+            part_size=number("MIRROR_WIZARD_RANGED_PART_MB", 8, 1, 256) * MiB,
+            connections=number("MIRROR_WIZARD_RANGED_CONNECTIONS", 8, 1, 32),
+            spool_dir=env.get("MIRROR_WIZARD_SPOOL_DIR") or None,
+        )
+
+
+class RangeUnavailable(Exception):
+    """The first ranged request got an answer the ordinary path handles better; nothing was consumed."""
+
+
+class PartResponse(Protocol):
+    status: int
+    headers: dict[str, str]
+
+    def body(self) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class RangeSource(Protocol):
+    """Where parts come from. ``get`` sends ``Range: bytes=start-end`` (inclusive). Failures to reach it
+    are :class:`RegistryUnreachable` (or one of its kinds); ``error`` maps any other answer."""
+
+    display: str
+    retry: RetryPolicy
+
+    async def get(self, start: int, end: int) -> PartResponse: ...
+
+    async def error(self, response: PartResponse, what: str) -> RegistryError: ...
+
+    async def reauth(self, challenge: str | None = None) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Part:
+    """One answer on the lean path; its body's failures (reset, stall, malformed) come out of the
+    transport's one error map."""
+
+    def __init__(self, client: RegistryClient, url: str, response: RawResponse) -> None:
+        self.client = client
+        self.url = url
+        self.raw = response
+        self.status = response.status
+        self.headers = response.headers
+
+    def body(self) -> AsyncIterator[bytes]:
+        return self.client.transport.raw_body(self.raw, self.url)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class RegistryRanges:
+    """Parts of one blob from one registry repository on the client's lean path, with a keep-alive pool
+    of their own (closed with this; the transport's TLS, connect and stall timeouts). Everything goes
+    through the client's public API: its base URL, its auth headers (only ever for the registry's own
+    origin), its 401 dance, its status map and its one retry policy.
+
+    Registries in front of a CDN (quay.io, registry.redhat.io) answer a blob GET with a redirect to
+    object storage: the first part follows it, and later parts go straight to that URL, without our
+    registry credentials (another origin never gets them). When that URL stops working (a presigned URL
+    expires: 401/403), :meth:`reauth` forgets it and the next request asks the registry again."""
+
+    MAX_REDIRECTS = 5
+
+    def __init__(self, client: RegistryClient, repository: str, digest: str, connections: int) -> None:
+        self.client = client
+        self.repository = repository
+        self.digest = digest
+        self.display = f"{client.registry}/{repository}"
+        self.retry = client.retry
+        self.scopes = client.pull_scope(repository)
+        self.pool = client.transport.new_raw_pool(connections)
+        self.target: str | None = None  # where a redirect sent us: parts go there directly
+
+    async def get(self, start: int, end: int) -> _Part:
+        client = self.client
+        url = self.target or f"{await client.base_url()}/v2/{self.repository}/blobs/{self.digest}"
+        for _ in range(self.MAX_REDIRECTS):
+            # The client's rule: our Authorization only for the registry's own origin (scheme, host,
+            # port); object storage a redirect names gets none.
+            headers = await client.auth_headers(url, self.scopes)
+            headers["Range"] = f"bytes={start}-{end}"
+            response = await client.raw("GET", url, headers, pool=self.pool)
+            location = response.headers.get("location")
+            if response.status not in REDIRECTS or not location:
+                return _Part(client, url, response)
+            response.close()
+            following = urljoin(url, location)
+            if urlsplit(following).scheme not in ("http", "https"):
+                raise RegistryProtocolError(f"{client.registry} redirected blob {self.digest} to {following[:80]!r}",
+                                            registry=client.registry)
+            url = self.target = following
+        raise RegistryProtocolError(f"{client.registry}: too many redirects for blob {self.digest}",
+                                    registry=client.registry)
+
+    async def error(self, response: PartResponse, what: str) -> RegistryError:
+        assert isinstance(response, _Part)
+        try:
+            body = await response.raw.read_all(ERROR_BODY_LIMIT)
+        except (RawHTTPError, OSError, ssl.SSLError):
+            body = b""  # the status says what went wrong; the body only adds detail
+        return self.client.raw_status_error("GET", response.url, response.raw, body, what=what)
+
+    async def reauth(self, challenge: str | None = None) -> None:
+        if self.target is not None:
+            self.target = None  # an expired presigned URL: ask the registry for a fresh one
+            return
+        self.scopes = await self.client.reauthenticate(self.scopes, challenge)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+# Registries that answered a Range request with the whole blob: not asked again this process.
+_IGNORES_RANGE: weakref.WeakSet[RegistryClient] = weakref.WeakSet()
+# One connection budget per source registry, shared by every big blob read from it at once.
+_LIMITERS: weakref.WeakKeyDictionary[RegistryClient, AdaptiveLimiter] = weakref.WeakKeyDictionary()
+
+
+def limiter_for(client: RegistryClient, config: RangedConfig) -> AdaptiveLimiter:
+    limiter = _LIMITERS.get(client)
+    if limiter is None:
+        controller = ConcurrencyController(maximum=config.connections, initial=max(1, config.connections // 2))
+        limiter = _LIMITERS[client] = AdaptiveLimiter(controller)
+    return limiter
+
+
+class RangedFetch:
+    """One blob fetched in parts into a file, read back in order through :meth:`chunks`."""
+
+    def __init__(self, source: RangeSource, digest: str, size: int, opener: Callable[[], int] | None, *,
+                 config: RangedConfig, limiter: AdaptiveLimiter | None = None,
+                 done: frozenset[int] = frozenset(), on_part_done: Callable[[int], None] | None = None) -> None:
+        """``opener`` None: an anonymous spool file in ``config.spool_dir``. Else it opens the file to
+        fill (read/write; closed here), which is kept (and written in sequential mode too) for the
+        caller to rename; ``done``: parts already in it."""
+        if size <= 0:
+            raise ValueError("ranged reads need a known, positive size")
+        self.source = source
+        self.digest = digest
+        self.size = size
+        self.opener = opener
+        self.keep = opener is not None
+        self.config = config
+        self.part = config.part_size
+        self.parts = (size + self.part - 1) // self.part
+        self.limiter = limiter or AdaptiveLimiter(ConcurrencyController(maximum=config.connections,
+                                                                        initial=max(1, config.connections // 2)))
+        self.written = [self._length(k) if k in done else 0 for k in range(self.parts)]
+        self.on_part_done = on_part_done
+        self.sequential = False  # the source ignored Range: the whole body came on one connection
+        self.requests = 0        # part requests sent, for tests and diagnostics
+        self.resumed_parts = len([k for k in done if 0 <= k < self.parts])
+        self.consumed = 0
+        self._next = 0
+        self._failure: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._fd = -1
+        self._whole: PartResponse | None = None
+
+    def _start(self, k: int) -> int:
+        return k * self.part
+
+    def _length(self, k: int) -> int:
+        return min(self.part, self.size - k * self.part)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- file -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            if self.opener is None:
+                fd, name = tempfile.mkstemp(prefix=".mirror-wizard-spool-", dir=self.config.spool_dir or _spool_dir())
+                os.unlink(name)  # anonymous: gone with the process whatever happens
+            else:
+                fd = self.opener()
+            if os.fstat(fd).st_size != self.size:
+                os.ftruncate(fd, self.size)
+        except OSError as exc:
+            where = "the layout" if self.keep else self.config.spool_dir or _spool_dir()
+            raise LocalStorageError(f"cannot open a file for blob {self.digest} in {where}: {exc.strerror}") from None
+        self._fd = fd
+
+    def _write(self, offset: int, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(self._fd, view, offset)
+                view = view[n:]
+                offset += n
+        except OSError as exc:
+            raise LocalStorageError(f"writing blob {self.digest} failed: {exc.strerror}"
+                                    + (" (disk full)" if exc.errno == 28 else "")) from None
+
+    def flush(self) -> None:
+        """Make what was written durable (before recording parts as done, and before the rename)."""
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            raise LocalStorageError(f"writing blob {self.digest} failed: {exc.strerror}") from None
+
+    # -- reading in order ----------------------------------------------------------------------
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        """The blob's bytes in order, each yielded once verified-so-far; IntegrityError at the end if
+        the whole does not hash to the digest. RangeUnavailable before the first byte: use another path."""
+        self._open()
+        workers: list[asyncio.Task[None]] = []
+        hasher = hashlib.sha256()
+        try:
+            first = self._take()
+            if first is not None:
+                response = await self._probe(first)
+                if response is None:  # the source sent the whole blob
+                    async for chunk in self._sequential(hasher):
+                        yield chunk
+                    return
+                workers.append(asyncio.create_task(self._worker(first, response)))
+                workers += [asyncio.create_task(self._worker()) for _ in range(self.config.connections - 1)]
+            pos = 0
+            while pos < self.size:
+                if self._failure is not None:
+                    raise self._failure
+                k = pos // self.part
+                available = self._start(k) + self.written[k]
+                if available > pos:
+                    try:
+                        data = os.pread(self._fd, min(available - pos, READ), pos)
+                    except OSError as exc:
+                        raise LocalStorageError(f"reading back blob {self.digest} failed: {exc.strerror}") from None
+                    hasher.update(data)
+                    pos += len(data)
+                    self.consumed = pos
+                    self._notify()
+                    if not self.keep and pos // self.part > k:
+                        _punch_hole(self._fd, self._start(k), self._length(k))  # a spool keeps only what is unread
+                    yield data
+                else:
+                    await self._changed.wait()
+            if "sha256:" + hasher.hexdigest() != self.digest:
+                raise IntegrityError(f"blob {self.digest} from {self.source.display} does not match its digest "
+                                     f"(read in {self.parts} ranged parts)")
+            if self.keep:
+                self.flush()
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self.source.aclose()
+            os.close(self._fd)
+
+    async def _probe(self, k: int) -> PartResponse | None:
+        """The first part's answer: 206 to go on in parts, None after a 200 (ranges ignored; the body is
+        then read by :meth:`_sequential`), RangeUnavailable for anything else."""
+        start, end = self._start(k), self._start(k) + self._length(k) - 1
+        self.requests += 1
+        response = await self.source.get(start, end)
+        if response.status == 206 and _range_matches(response.headers, start, end, self.size):
+            return response
+        if response.status == 200:
+            self._whole = response
+            return None
+        response.close()
+        raise RangeUnavailable(f"{self.source.display} answered {response.status} to a Range request")
+
+    async def _sequential(self, hasher: hashlib._Hash) -> AsyncIterator[bytes]:
+        self.sequential = True
+        response = self._whole
+        assert response is not None
+        received = 0
+        try:
+            async for data in response.body():
+                received += len(data)
+                if received > self.size:
+                    raise IntegrityError(f"blob {self.digest} from {self.source.display} is longer than {self.size} bytes")
+                hasher.update(data)
+                if self.keep:
+                    self._write(received - len(data), data)
+                self.consumed = received
+                yield data
+        except RegistryUnreachable as exc:
+            raise type(exc)(f"reading blob {self.digest} from {self.source.display} failed after "
+                            f"{received} bytes: {exc}", registry=exc.registry) from None
+        finally:
+            response.close()
+        if received != self.size or "sha256:" + hasher.hexdigest() != self.digest:
+            raise IntegrityError(f"blob {self.digest} from {self.source.display} does not match its digest")
+        if self.keep:
+            self.flush()
+
+    # -- fetching parts ------------------------------------------------------------------------
+
+    def _take(self) -> int | None:
+        while self._next < self.parts and self.written[self._next] >= self._length(self._next):
+            self._next += 1
+        if self._next >= self.parts:
+            return None
+        k = self._next
+        self._next += 1
+        return k
+
+    async def _worker(self, k: int | None = None, response: PartResponse | None = None) -> None:
+        try:
+            while True:
+                if k is None:
+                    k = self._take()
+                    if k is None:
+                        self.limiter.idle()
+                        return
+                waited = False
+                while self._start(k) - self.consumed > self.config.ahead:
+                    if not waited:
+                        self.limiter.consumer_slow()  # the destination does not keep up: fewer connections
+                        waited = True
+                    await self._changed.wait()
+                await self.limiter.acquire()
+                try:
+                    await self._fetch(k, response)
+                finally:
+                    self.limiter.release()
+                response = None
+                if self.on_part_done is not None:
+                    self.on_part_done(k)
+                k = None
+        except asyncio.CancelledError:
+            if response is not None:
+                response.close()
+            raise
+        except BaseException as exc:  # handed to the reader, which raises it
+            if response is not None:
+                response.close()
+            if self._failure is None:
+                self._failure = exc
+            self._notify()
+
+    async def _fetch(self, k: int, response: PartResponse | None) -> None:
+        """Part ``k`` into the file, resuming from its last byte after a break; retries (and their
+        waits) follow the source's one retry policy, and 429/5xx also narrow this blob's connections."""
+        start, length = self._start(k), self._length(k)
+        end = start + length - 1
+        failures = 0
+        reauthed = False
+        while self.written[k] < length:
+            offset = start + self.written[k]
+            what = f"part {offset}-{end} of blob {self.digest}"
+            error: RegistryError
+            try:
+                if response is None:
+                    self.requests += 1
+                    response = await self.source.get(offset, end)
+                status = response.status
+                if status == 206 and _range_matches(response.headers, offset, end, self.size):
+                    async for data in response.body():
+                        if self.written[k] + len(data) > length:
+                            raise IntegrityError(f"blob {self.digest}: {self.source.display} sent more than the "
+                                                 f"range {offset}-{end} asked for")
+                        self._write(start + self.written[k], data)
+                        self.written[k] += len(data)
+                        self.limiter.moved(len(data))
+                        self._notify()
+                    if self.written[k] < length:
+                        raise RegistryUnreachable(f"{what} ended early")
+                    continue
+                if status in (401, 403) and not reauthed:
+                    reauthed = True
+                    await self.source.reauth(response.headers.get("www-authenticate"))
+                    continue
+                error = await self.source.error(response, what)
+            except RegistryUnreachable as exc:  # refused, reset, stalled, cut short: resumed from its last byte
+                error = exc if exc.status else type(exc)(
+                    f"reading {what} from {self.source.display} failed: {exc}", registry=exc.registry)
+            finally:
+                if response is not None:
+                    response.close()
+                    response = None
+            if not isinstance(error, RegistryUnreachable):
+                raise error
+            if error.status in THROTTLE_STATUSES:
+                self.limiter.throttled()
+            failures = await self.source.retry.backoff(failures, error)
+
+
+_FALLOCATE: Callable[..., int] | None = None
+_FALLOCATE_LOOKED_UP = False
+
+
+def _punch_hole(fd: int, offset: int, length: int) -> None:
+    """Give a read part of a spool file back to the file system (Linux; elsewhere the file just stays
+    as large as the blob until it is closed)."""
+    global _FALLOCATE, _FALLOCATE_LOOKED_UP
+    if not _FALLOCATE_LOOKED_UP:
+        _FALLOCATE_LOOKED_UP = True
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            function = libc.fallocate
+            function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+            _FALLOCATE = function
+        except (OSError, AttributeError):
+            _FALLOCATE = None  # not Linux: the spool file keeps its read parts until it is closed
+    if _FALLOCATE is not None:
+        _FALLOCATE(fd, 0x01 | 0x02, offset, length)  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE; errors ignored
+
+
+def _spool_dir() -> str:
+    """/var/tmp where there is one: it is on disk by convention, while /tmp is often a tmpfs (RAM). A
+    spool file holds what the reader has not reached yet (at most ``ahead`` bytes and the parts in flight)."""
+    return "/var/tmp" if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK) else tempfile.gettempdir()
+
+
+def _range_matches(headers: dict[str, str], start: int, end: int, size: int) -> bool:
+    match = _CONTENT_RANGE.match(headers.get("content-range", ""))
+    if not match:
+        return False
+    total = match[3]
+    return int(match[1]) == start and int(match[2]) == end and (total == "*" or int(total) == size)
+
+
+# -- --to-dir: parts straight into the layout, resumable ---------------------------------------------
+
+def _load_done(layout: OCILayout, digest: str, size: int, part_size: int) -> frozenset[int]:
+    """Parts an earlier run recorded as written and flushed (their bytes are checked with the whole)."""
+    raw = layout.read_resumable_record(digest)
+    if raw is None:
+        return frozenset()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return frozenset()
+    if not isinstance(data, dict) or data.get("digest") != digest or data.get("size") != size \
+            or data.get("part_size") != part_size or not isinstance(data.get("done"), list):
+        return frozenset()
+    parts = (size + part_size - 1) // part_size
+    return frozenset(k for k in data["done"] if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < parts)
+
+
+async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str, size: int, *,
+                            config: RangedConfig, limiter: AdaptiveLimiter | None = None,
+                            tick: Tick | None = None) -> RangedFetch:
+    """Fetch a blob in parts into ``layout``: ``blobs/sha256/.HEX.ranged`` (kept across runs with a
+    record of finished parts, both reached without following links), hashed whole, flushed, then
+    renamed to its final name."""
+    layout.blob_path(digest)  # validates the digest before it names any file
+    done = set(_load_done(layout, digest, size, config.part_size))
+    if not done:
+        layout.discard_resumable(digest)
+
+    fetch: RangedFetch
+
+    def part_done(k: int) -> None:
+        fetch.flush()
+        done.add(k)
+        layout.write_resumable_record(digest, json.dumps({"digest": digest, "size": size, "part_size": config.part_size,
+                                                          "done": sorted(done)}).encode())
+
+    fetch = RangedFetch(source, digest, size, lambda: layout.open_resumable(digest), config=config, limiter=limiter,
+                        done=frozenset(done), on_part_done=part_done)
+    try:
+        async with aclosing(fetch.chunks()) as chunks:
+            async for chunk in chunks:
+                if tick is not None:
+                    tick(len(chunk))
+    except IntegrityError:
+        layout.discard_resumable(digest)  # bad bytes are never resumed from
+        raise
+    layout.finish_resumable(digest)
+    return fetch
+
+
+# -- the copier's hook --------------------------------------------------------------------------
+
+def eligible(source: Source, size: int, config: RangedConfig) -> bool:
+    return (config.enabled and size >= config.threshold and isinstance(source, RegistrySource)
+            and source.client not in _IGNORES_RANGE)
+
+
+async def _ranged_body(source: RegistrySource, digest: str, size: int, body: BodyFactory, tick: Tick | None,
+                       config: RangedConfig) -> AsyncIterator[bytes]:
+    ranges = RegistryRanges(source.client, source.repository, digest, config.connections)
+    fetch = RangedFetch(ranges, digest, size, None, config=config, limiter=limiter_for(source.client, config))
+    started = False
+    try:
+        async with aclosing(fetch.chunks()) as chunks:
+            async for chunk in chunks:
+                started = True
+                if tick is not None:
+                    tick(len(chunk))
+                yield chunk
+    except (RangeUnavailable, LocalStorageError):
+        # Nothing handed on yet (an answer the ordinary path handles better, no room for a spool
+        # file): the ordinary single stream, which counts its own progress.
+        if started:
+            raise
+        async for chunk in body():
+            yield chunk
+    finally:
+        if fetch.sequential:
+            _IGNORES_RANGE.add(source.client)
+
+
+async def put_blob(destination: Destination, source: Source, digest: str, size: int, body: BodyFactory, *,
+                   tick: Tick | None = None, config: RangedConfig | None = None) -> None:
+    """``destination.put_blob(digest, size, body)``, with a big blob from a registry read in ranged parts.
+
+    ``body`` is the ordinary source stream (already counting progress), used when ranges do not apply;
+    ``tick(n)`` is called for the bytes the ranged path moves (progress, and the caller's cancel check).
+    """
+    config = config or RangedConfig.from_env()
+    if not eligible(source, size, config):
+        await destination.put_blob(digest, size, body)
+        return
+    assert isinstance(source, RegistrySource)
+    if isinstance(destination, LayoutDestination):
+        ranges = RegistryRanges(source.client, source.repository, digest, config.connections)
+        try:
+            fetch = await fetch_into_layout(ranges, destination.layout, digest, size, config=config,
+                                            limiter=limiter_for(source.client, config), tick=tick)
+        except RangeUnavailable:
+            await destination.put_blob(digest, size, body)
+            return
+        if fetch.sequential:
+            _IGNORES_RANGE.add(source.client)
+        return
+    if isinstance(destination, RegistryDestination):
+        await destination.put_blob(digest, size, lambda: _ranged_body(source, digest, size, body, tick, config))
+        return
+    await destination.put_blob(digest, size, body)
+
+
+__all__ = ["RangedConfig", "RangedFetch", "RangeSource", "RegistryRanges", "RangeUnavailable",
+           "fetch_into_layout", "put_blob", "eligible", "limiter_for"]
