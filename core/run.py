@@ -67,6 +67,7 @@ class RunResult:
     prepared: Prepared
     copy: CopyResult | None
     outputs: list[Path]
+    bundle: Any = None  # core.bundle.BundleResult of a to-dir plan's medium
 
     @property
     def ok(self) -> bool:
@@ -155,7 +156,8 @@ def prepare_ca(plan: Plan) -> Any:
     return ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)
 
 
-async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, list[CopyTask], Any]:
+async def prepare_release(plan: Plan, session: RegistrySession, *, check_media: bool = True
+                          ) -> tuple[Any, list[CopyTask], Any]:
     release = plan.release
     if release is None:
         return None, [], None
@@ -164,7 +166,11 @@ async def prepare_release(plan: Plan, session: RegistrySession) -> tuple[Any, li
 
     directory = Path(release.directory or "")
     if release.mode == "from-dir":
-        info = await release_module.load_release_from_dir(session, directory)
+        from .bundle import load_release_for_upload
+
+        # media: the bundle is checked first; an incremental one's base must be in the mirror already
+        info = await load_release_for_upload(session, directory, None, release.target, release.to_release_image,
+                                             verify=check_media)
         tasks = release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)
     else:
         info = await release_module.load_release(session, release.source)
@@ -187,7 +193,8 @@ async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = Fal
     prepared = Prepared(plan)
     prepared.samples, prepared.samples_tasks = prepare_samples(plan)
     prepared.ca = prepare_ca(plan)
-    prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(plan, session)
+    prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(
+        plan, session, check_media=not read_only)
     if not read_only:
         await prepare_media(prepared, session)
     return prepared
@@ -317,8 +324,12 @@ async def _copy(tasks: list[CopyTask], session: RegistrySession, options: CopyOp
 
 
 async def run_plan(plan: Plan, *, dry_run: bool = False, on_event: EventSink | None = None,
-                   cancel: asyncio.Event | None = None, write: bool = True) -> RunResult:
-    """The whole plan. A dry run reads sources and the medium but writes nothing anywhere."""
+                   cancel: asyncio.Event | None = None, write: bool = True,
+                   bundle: Any = None, on_message: Any = None) -> RunResult:
+    """The whole plan. A dry run reads sources and the medium but writes nothing anywhere.
+
+    A to-dir plan's medium becomes a complete bundle (core.bundle) after the copy; ``bundle`` is its
+    core.bundle.BundleOptions (defaults when None), ``on_message`` gets its progress lines."""
     async with session_for(plan) as session:
         prepared = await prepare(plan, session, read_only=dry_run)
         if not prepared.tasks:
@@ -327,6 +338,17 @@ async def run_plan(plan: Plan, *, dry_run: bool = False, on_event: EventSink | N
             prepared.space = await check_media_space(prepared, session)
         options = CopyOptions(skip_missing=plan.options.skip_missing, continue_on_error=plan.options.continue_on_error,
                               dry_run=dry_run)
+        media = _media_directory(plan)
+        if media is not None and not dry_run:
+            from .bundle import begin_bundle
+
+            begin_bundle(media)  # media: unfinished until SHA256SUMS is written again
         result = await _copy(prepared.tasks, session, options, on_event, cancel)
     outputs = write_outputs(prepared) if write and result.ok and not dry_run else []
-    return RunResult(prepared, result, outputs)
+    run_result = RunResult(prepared, result, outputs)
+    if media is not None and write and result.ok and not dry_run:
+        from .bundle import write_bundle
+
+        run_result.bundle = await write_bundle(media, [prepared.release] if prepared.release is not None else [],
+                                               plan=plan, prepared=prepared, options=bundle, on_message=on_message)
+    return run_result

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tui.commands.ca",
     "tui.commands.samples",
     "tui.commands.plan",
+    "tui.commands.media",
     "tui.commands.demo",
 )
 

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from core import bundle as media_bundle
 from core.copier import CopyOptions, CopyResult, copy_images
 from core.errors import InputError
 from core.graph import DEFAULT_GRAPH_URL, fetch_graph, registry_release_tags
@@ -36,6 +37,7 @@ from core.release import (
 from core.tlsconfig import TLSOptions
 from core.yamlout import dump_yaml
 
+from .media import add_bundle_options, bundle_options_from_args, print_bundle_result
 from .common import (
     ProgressPrinter,
     add_copy_options,
@@ -129,6 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mirror.add_argument("--manifests-dir", metavar="DIR",
                         help="also write the install-config fragments, ICSP and IDMS as files here")
     add_copy_options(mirror)
+    add_bundle_options(mirror)
     add_registry_options(mirror)
     _add_idms(mirror)
     mirror.set_defaults(func=run_mirror)
@@ -276,10 +279,18 @@ def run_mirror(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(quiet=bool(args.json))
     err = sys.stderr
 
+    bundle_options = bundle_options_from_args(args) if args.to_dir else None
+    bundle_result: media_bundle.BundleResult | None = None
+
     async def go(cancel: asyncio.Event) -> tuple[ReleaseInfo, CopyResult, list]:
+        nonlocal bundle_result
         async with make_session(args) as session:
             if args.from_dir:
-                info = await load_release_from_dir(session, Path(args.from_dir), args.from_)
+                # media: the bundle is checked first (a damaged blob is named), an incremental one's base
+                # must be in the mirror already.
+                info = await media_bundle.load_release_for_upload(
+                    session, Path(args.from_dir), args.from_, args.to, args.to_release_image,
+                    on_problem=lambda line: print(line, file=err))
             else:
                 info = await load_release(session, args.from_)
             if not args.json:
@@ -289,11 +300,18 @@ def run_mirror(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"space: {human_bytes(needed)} to write to {args.to_dir}, {human_bytes(free)} free", file=err)
                 tasks = to_dir_tasks(info, Path(args.to_dir), prepare=not args.dry_run)
+                if not args.dry_run:
+                    media_bundle.begin_bundle(Path(args.to_dir))  # media: unfinished until SHA256SUMS
             elif args.from_dir:
                 tasks = from_dir_tasks(info, Path(args.from_dir), args.to, args.to_release_image)
             else:
                 tasks = release_tasks(info, args.to, args.to_release_image)
             result = await copy_images(tasks, session, options, on_event=printer, cancel=cancel)
+            if args.to_dir and result.ok and not args.dry_run:  # media: the bundle around the layout
+                printer.finish()
+                bundle_result = await media_bundle.write_bundle(
+                    Path(args.to_dir), [info], options=bundle_options,
+                    on_message=None if args.json else (lambda text: print(text, file=err)))
             return info, result, tasks
 
     try:
@@ -309,6 +327,8 @@ def run_mirror(args: argparse.Namespace) -> int:
     if args.json:
         data: dict[str, Any] = result.as_dict()
         data["release"] = _info_dict(info)
+        if bundle_result is not None:
+            data["bundle"] = bundle_result.as_dict()
         if instructions is not None:
             data["instructions"] = {"imageContentSources": instructions.entries(), "icsp": instructions.icsp(),
                                     "idms": instructions.idms(), "files": [str(p) for p in written]}
@@ -320,6 +340,8 @@ def run_mirror(args: argparse.Namespace) -> int:
     if not result.ok:
         print("\nthe mirror is incomplete: fix the failures and run the same command again (what was copied is kept)")
         return 1
+    if bundle_result is not None:
+        print_bundle_result(bundle_result)
     if args.to_dir:
         _print_to_dir_next(info, args)
     elif instructions is not None:
