@@ -955,9 +955,15 @@ def missing_volumes(directory: str | os.PathLike[str]) -> list[Problem]:
     return report.problems
 
 
+def _is_blob_path(rel: str) -> bool:
+    return rel.startswith("blobs/sha256/") and rel.count("/") == 2
+
+
 def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None
                   ) -> VerifyReport:
-    """Check a bundle as it arrived; never changes it. See the module for what is checked."""
+    """Check a bundle as it arrived; never changes it. See the module for what is checked.
+
+    A blob's problem is reported once, with the images that need it; a file's with its path."""
     directory = Path(directory)
     report = VerifyReport(directory)
     if not directory.is_dir():
@@ -974,10 +980,10 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
     sizes: dict[str, int] = {}
     if (directory / SIZES_FILE).exists():
         sizes = parse_sizes(read_bounded(directory / SIZES_FILE, MAX_LIST_BYTES, "size list"))
-    parts_seen: dict[str, set[int]] = {}
+    issues: dict[str, str] = {}  # path → what is wrong, reported below (blobs: with the images needing them)
     present: list[str] = []
     for rel, digest in sums.items():
-        if rel.startswith("blobs/sha256/") and rel.count("/") == 2 and rel.rsplit("/", 1)[1] != digest:
+        if _is_blob_path(rel) and rel.rsplit("/", 1)[1] != digest:
             report.add(rel, f"SHA256SUMS gives it the hash {digest[:16]}…, which is not its name; refused")
             continue
         try:
@@ -985,35 +991,31 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
         except ValueError as exc:
             report.add(rel, str(exc))
             continue
+        what = "blob" if _is_blob_path(rel) else "file"
         if st is None:
             volume = volumes.get(rel)
-            where = f" (it travels in volume {volume})" if volume else ""
-            report.add(rel, f"is missing{where}")
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            report.add(rel, "is not a regular file")
-            continue
-        if rel in sizes and sizes[rel] != st.st_size:
-            report.add(rel, f"is {st.st_size} bytes, {sizes[rel]} expected: cut short or damaged")
-            continue
-        present.append(rel)
+            issues[rel] = f"{what} is missing" + (f" (it travels in volume {volume})" if volume else "")
+        elif not stat.S_ISREG(st.st_mode):
+            issues[rel] = f"{what} is not a regular file"
+        elif rel in sizes and sizes[rel] != st.st_size:
+            issues[rel] = f"{what} is {st.st_size} bytes, {sizes[rel]} expected: cut short or damaged"
+        else:
+            present.append(rel)
     hashed = _hash_all(directory, present, on_progress)
-    damaged: set[str] = set()
     for rel in present:
+        what = "blob" if _is_blob_path(rel) else "file"
         result = hashed[rel]
         if isinstance(result, Exception):
-            report.add(rel, f"cannot be read: {result}")
-            damaged.add(rel)
+            issues[rel] = f"{what} cannot be read: {result}"
             continue
         digest, size = result
         report.files += 1
         report.bytes += size
         if digest != sums[rel]:
-            what = "blob" if rel.startswith("blobs/") else "file"
-            report.add(rel, f"{what} is damaged: its SHA-256 is {digest[:16]}…, SHA256SUMS says {sums[rel][:16]}…")
-            damaged.add(rel)
+            issues[rel] = f"{what} is damaged: its SHA-256 is {digest[:16]}…, SHA256SUMS says {sums[rel][:16]}…"
     # Anything not listed: a planted wheel or binary would be installed or run, so it matters.
-    for rel, st in _walk_files(directory):
+    parts_seen: dict[str, set[int]] = {}
+    for rel, _ in _walk_files(directory):
         name = rel.rsplit("/", 1)[-1]
         if rel in sums or rel in META_FILES or VOLUME_MARKER.fullmatch(rel):
             continue
@@ -1026,13 +1028,17 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
         else:
             report.add(rel, "is not in SHA256SUMS: remove it, or write the bundle again")
     for rel in sorted(parts_seen):
-        report.add(rel, f"is still in {plural(len(parts_seen[rel]), 'part')}: run mirror-wizard media join "
-                        f"{shell_quote(str(directory))} once every volume is in")
-    _verify_layout(directory, report, damaged, set(sums))
+        issues[rel] = (f"is still in {plural(len(parts_seen[rel]), 'part')}: run mirror-wizard media join "
+                       f"{shell_quote(str(directory))} once every volume is in")
+    _verify_layout(directory, report, issues, set(sums))
+    for rel, issue in sorted(issues.items()):  # what no image needs (or a plain file)
+        report.add(rel, issue)
     return report
 
 
-def _verify_layout(directory: Path, report: VerifyReport, damaged: set[str], listed: set[str]) -> None:
+def _verify_layout(directory: Path, report: VerifyReport, issues: dict[str, str], listed: set[str]) -> None:
+    """Every image's graph: its manifests and blobs there (or left to the base), each one checked.
+    Takes the blob problems out of ``issues`` and reports each with the images that need it."""
     if not (directory / "index.json").exists() or not (directory / "oci-layout").exists():
         report.add("index.json", "no OCI image layout here (oci-layout and index.json)")
         return
@@ -1046,22 +1052,24 @@ def _verify_layout(directory: Path, report: VerifyReport, damaged: set[str], lis
     except BundleError as exc:
         report.add("index.json", str(exc))
         return
-    report.problems += [p for p in problems if p.path not in damaged]
-    users: dict[str, list[str]] = {}
+    for problem in problems:  # a manifest missing or damaged, named with its image
+        issues.pop(problem.path, None)
+        report.problems.append(problem)
+    users: dict[str, set[str]] = {}
     sizes: dict[str, int] = {}
     for image in images:
         for digest, size in image.blobs.items():
-            users.setdefault(digest, []).append(image.name)
+            users.setdefault(digest, set()).add(image.name)
             sizes[digest] = size
     report.images = len(images)
     for digest, names in sorted(users.items()):
         rel = f"blobs/sha256/{digest.split(':', 1)[1]}"
-        shown = ", ".join(sorted(set(names))[:4]) + (" …" if len(set(names)) > 4 else "")
+        shown = ", ".join(sorted(names)[:4]) + (" …" if len(names) > 4 else "")
         if digest in omitted:
             report.omitted += 1
             continue
-        if rel in damaged:
-            report.add(rel, f"blob {digest} is damaged; images needing it: {shown}")
+        if rel in issues:
+            report.add(rel, f"{issues.pop(rel)}; images needing it: {shown}")
             continue
         try:
             st = _lstat_inside(directory, rel)
@@ -1069,14 +1077,11 @@ def _verify_layout(directory: Path, report: VerifyReport, damaged: set[str], lis
             report.add(rel, str(exc))
             continue
         if st is None:
-            if rel in listed:
-                continue  # already reported as missing from SHA256SUMS's list
-            report.add(rel, f"blob {digest} is missing; images needing it: {shown}")
+            report.add(rel, f"blob is missing; images needing it: {shown}")
         elif st.st_size != sizes[digest]:
-            report.add(rel, f"blob {digest} is {st.st_size} bytes, its manifest says {sizes[digest]}; "
-                            f"images needing it: {shown}")
+            report.add(rel, f"blob is {st.st_size} bytes, its manifest says {sizes[digest]}; images needing it: {shown}")
         elif rel not in listed:
-            report.add(rel, f"blob {digest} is not in SHA256SUMS, so it was not checked; images needing it: {shown}")
+            report.add(rel, f"blob is not in SHA256SUMS, so it was not checked; images needing it: {shown}")
         else:
             report.blobs += 1
 
@@ -1093,7 +1098,7 @@ def check_bundle_before_upload(directory: str | os.PathLike[str], on_problem: Me
         for problem in report.problems:
             on_problem(str(problem))
     if not report.ok:
-        errors = report.errors
+        errors = sorted(report.errors, key=lambda p: "images needing it" not in p.message and "image " not in p.message)
         shown = "; ".join(str(p) for p in errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
         raise BundleError(f"{directory} failed its check, nothing was uploaded: {shown}",
                           hint="copy the damaged files again from the connected side, or write the bundle again "

@@ -168,7 +168,9 @@ def test_a_flipped_byte_in_a_blob_and_in_a_binary_are_both_named(damaged_copy: P
     lines = out.splitlines()
     assert any(line.startswith(f"blobs/sha256/{layer[7:]}: blob is damaged") for line in lines), out
     assert any(line.startswith("bin/oc: file is damaged") for line in lines), out
-    assert any(layer in line and "console" in line for line in lines), out  # which image needs it
+    damaged_line = next(line for line in lines if line.startswith(f"blobs/sha256/{layer[7:]}:"))
+    assert "images needing it: openshift/release:4.17.3-x86_64-console" in damaged_line  # one line, with its image
+    assert len([line for line in lines if layer[7:] in line]) == 1
     # The far-side flow checks first and uploads nothing.
     mirror = f"{plain_registry.host}/{unique_repo('media-damaged')}"
     code, _, err = _run(["release", "mirror", "--insecure", "--from-dir", str(media), "--to", mirror], capsys)

@@ -258,6 +258,13 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
         raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
     if args.from_dir and args.to_dir:
         raise InputError("--from-dir uploads a directory to a registry: use --to HOST/REPO with it")
+    bundle_flags = [flag for flag, value in (("--bundle-target", args.bundle_target), ("--since", args.since),
+                                             ("--max-medium-size", args.max_medium_size),
+                                             ("--volumes-dir", args.volumes_dir), ("--wheelhouse", args.wheelhouse),
+                                             ("--wheel-python", args.wheel_python),
+                                             ("--wheel-platform", args.wheel_platform)) if value]
+    if bundle_flags and not args.to_dir:
+        raise InputError(f"{', '.join(bundle_flags)} shape the bundle a --to-dir run writes: use with --to-dir")
     if args.to_release_image and not args.to:
         raise InputError("--to-release-image needs --to (a directory has fixed names)")
     # Bad targets are refused before anything is read from the source.
