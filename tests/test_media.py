@@ -353,3 +353,52 @@ def test_parse_sums_reads_sha256sum_output(tmp_path: Path) -> None:
     out = subprocess.run(["sha256sum", "a b.txt", "sub/c"], cwd=tmp_path, capture_output=True, check=True).stdout
     sums, problems = parse_sums(out + b"not a line\n")
     assert set(sums) == {"a b.txt", "sub/c"} and len(problems) == 1 and "line 3" in problems[0].message
+
+
+# -- a to-dir plan (mirror-wizard run) -------------------------------------------------------------------
+
+def test_a_to_dir_plan_bundle_runs_on_the_far_side_from_its_own_directory(
+        seeded_release, plain_registry, tls_registry, auth_file: Path, pki, tmp_path: Path, capsys,
+        monkeypatch) -> None:
+    from tests.test_run import on_mirror, seed_samples, write_plan
+
+    samples = seed_samples(tmp_path, plain_registry.host)
+    mirror = tls_registry.host
+    target = f"{mirror}/{unique_repo('media-plan')}"
+    media = tmp_path / "media"
+    release = {"source": seeded_release.release_ref, "mode": "to-dir", "directory": str(media), "target": target}
+    plan = write_plan(tmp_path / "plan.yaml", auth_file=auth_file, pki=pki, mirror=mirror,
+                      source_host=plain_registry.host, samples=samples, output_dir=tmp_path / "out", release=release)
+    code, _, err = _run(["run", str(plan)], capsys)
+    assert code == 0, err
+    assert "SHA256SUMS written last" in err
+    far = yaml.safe_load((media / "plan.yaml").read_text())
+    # Every path in the far side's plan is inside the bundle, relative to it; no connected-side secret file.
+    assert far["release"] == {**far["release"], "mode": "from-dir", "directory": ".", "target": target}
+    assert far["auth_file"] is None and far["mirror"]["ca_file"] == "config/mirror-ca.pem"
+    assert far["samples"]["paths"] == ["samples/00-streams.json"]
+    assert (media / "config" / "mirror-ca.pem").read_bytes() == pki.ca_file.read_bytes()
+    assert (media / "cluster" / "samples-operator-config.yaml").is_file()
+    assert verify_bundle(media).ok
+
+    # The mirror host: its own credentials, the bundle's plan, run from inside the bundle.
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
+    monkeypatch.chdir(media)
+    code, out, err = _run(["run", "plan.yaml", "-o", str(tmp_path / "far-out")], capsys)
+    assert code == 0, err
+    registry_opts = {"authfile": auth_file, "cert_dir": pki.dir}
+    assert skopeo.digest(f"{target}:{TAG}", **registry_opts) == seeded_release.release_digest
+    for name, spec in samples.specs.items():
+        assert skopeo.digest(on_mirror(spec, mirror), **registry_opts) == samples.digests[name]
+
+
+def test_media_bundle_refuses_to_vouch_for_a_damaged_blob(damaged_copy: Path, seeded_release, capsys) -> None:
+    media = damaged_copy
+    etcd = json.loads(skopeo.raw_manifest(f"oci:{media}:openshift/release:{TAG}-etcd"))
+    layer = etcd["layers"][-1]["digest"]
+    _flip(_blob(media, layer))
+    code, _, err = _run(["media", "bundle", str(media), "--wheelhouse", str(media / "wheelhouse")], capsys)
+    assert code == 2 and layer[7:] in err and "does not match its digest" in err and "Traceback" not in err
+    assert not (media / SUMS_FILE).exists()  # unfinished, and it says so
+    code, out, _ = _run(["media", "verify", str(media)], capsys)
+    assert code == 1 and "SHA256SUMS: is missing" in out
