@@ -48,7 +48,7 @@ from typing import Any
 from . import __version__
 from .errors import BundleError, InputError, LocalStorageError, MirrorError
 from .fsio import atomic_write
-from .layout import REF_NAME, OCILayout
+from .layout import REF_NAME
 from .manifest import Manifest
 from .text import human_bytes, plural, shell_quote
 
@@ -149,6 +149,7 @@ class BundleOptions:
     volumes_dir: Path | None = None         # where volumes go (default: DIR.volumes beside DIR)
     since: Path | None = None               # a previous bundle's bundle.json (or its directory)
     wheelhouse: Path | None = None          # use these wheels instead of running pip
+    include_wheelhouse: bool = True         # False: no wheels (the far host installs mirror-wizard otherwise)
     wheel_python: str | None = None         # the far host's Python (X.Y); default: this one
     wheel_platforms: tuple[str, ...] = ()   # the far host's platform tags; default: this one
     signatures: SignatureWriter | None = None  # fills DIR/signatures (core.signatures, day 2)
@@ -847,12 +848,15 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     if options.extract and releases:
         warnings += await extract_binaries(directory, releases, say)
     wheels: list[str] = []
-    try:
-        wheels = await asyncio.to_thread(build_wheelhouse, directory / WHEELHOUSE, options, say)
-    except LocalStorageError as exc:
-        if options.wheelhouse is not None:
-            raise
-        warnings.append(f"no wheelhouse in the bundle: {exc}")
+    if not options.include_wheelhouse:
+        shutil.rmtree(directory / WHEELHOUSE, ignore_errors=True)  # an earlier bundle's wheels must not linger
+    else:
+        try:
+            wheels = await asyncio.to_thread(build_wheelhouse, directory / WHEELHOUSE, options, say)
+        except LocalStorageError as exc:
+            if options.wheelhouse is not None:
+                raise
+            warnings.append(f"no wheelhouse in the bundle: {exc}")
     (directory / SIGNATURES_DIR).mkdir(exist_ok=True)
     if options.signatures is not None:
         list(options.signatures(directory / SIGNATURES_DIR))

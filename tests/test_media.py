@@ -11,7 +11,6 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,7 +89,7 @@ def offline_venv(bundle, tmp_path_factory) -> Path:
     env["PIP_CONFIG_FILE"] = os.devnull
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
                               "--no-compile", "--no-index", "--find-links", str(bundle[0] / "wheelhouse"),
-                              "mirror-wizard"], capture_output=True, text=True, env=env, timeout=300, cwd=venv)
+                              "mirror-wizard"], capture_output=True, text=True, env=env, timeout=300, cwd=venv, check=False)
     assert install.returncode == 0, install.stdout + install.stderr
     return venv
 
@@ -98,7 +97,7 @@ def offline_venv(bundle, tmp_path_factory) -> Path:
 def _tool(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([str(venv / "bin" / "mirror-wizard"), *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env=env)
+                          timeout=300, cwd=cwd, env=env, check=False)
 
 
 # -- what the bundle holds ---------------------------------------------------------------------------
@@ -126,7 +125,8 @@ def test_bundle_holds_everything_the_far_side_needs(bundle, seeded_release) -> N
     manifest = json.loads((media / "bundle.json").read_text())
     assert manifest["releases"][0]["digest"] == seeded_release.release_digest and manifest["base"] is None
     # SHA256SUMS in sha256sum's own format, covering every file of the bundle
-    check = subprocess.run(["sha256sum", "--strict", "-c", SUMS_FILE], cwd=media, capture_output=True, text=True)
+    check = subprocess.run(["sha256sum", "--strict", "-c", SUMS_FILE], cwd=media, capture_output=True, text=True,
+                           check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     listed = set(parse_sums((media / SUMS_FILE).read_bytes())[0])
     on_disk = {p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file()}
@@ -384,7 +384,7 @@ def test_a_to_dir_plan_bundle_runs_on_the_far_side_from_its_own_directory(
     # The mirror host: its own credentials, the bundle's plan, run from inside the bundle.
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
     monkeypatch.chdir(media)
-    code, out, err = _run(["run", "plan.yaml", "-o", str(tmp_path / "far-out")], capsys)
+    code, _, err = _run(["run", "plan.yaml", "-o", str(tmp_path / "far-out")], capsys)
     assert code == 0, err
     registry_opts = {"authfile": auth_file, "cert_dir": pki.dir}
     assert skopeo.digest(f"{target}:{TAG}", **registry_opts) == seeded_release.release_digest

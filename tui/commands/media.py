@@ -54,6 +54,8 @@ def add_bundle_options(parser: argparse.ArgumentParser, *, with_target: bool = T
                             "directory); the far side must have uploaded that one first")
     group.add_argument("--wheelhouse", metavar="DIR",
                        help="copy mirror-wizard's wheels from here instead of building them with pip")
+    group.add_argument("--no-wheelhouse", action="store_true",
+                       help="leave mirror-wizard's wheels out (the far host installs it some other way)")
     group.add_argument("--wheel-python", metavar="X.Y",
                        help="the far host's Python version, when it differs from this one's")
     group.add_argument("--wheel-platform", metavar="TAG", action="append", default=[],
@@ -80,6 +82,7 @@ def bundle_options_from_args(args: argparse.Namespace) -> BundleOptions:
         wheelhouse=Path(wheelhouse) if wheelhouse else None,
         wheel_python=getattr(args, "wheel_python", None),
         wheel_platforms=tuple(getattr(args, "wheel_platform", None) or ()),
+        include_wheelhouse=not getattr(args, "no_wheelhouse", False),
     )
 
 

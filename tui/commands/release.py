@@ -29,7 +29,6 @@ from core.release import (
     from_dir_tasks,
     layout_name,
     load_release,
-    load_release_from_dir,
     measure_release,
     release_tasks,
     to_dir_tasks,
@@ -37,7 +36,6 @@ from core.release import (
 from core.tlsconfig import TLSOptions
 from core.yamlout import dump_yaml
 
-from .media import add_bundle_options, bundle_options_from_args, print_bundle_result
 from .common import (
     ProgressPrinter,
     add_copy_options,
@@ -47,6 +45,7 @@ from .common import (
     session_from_args,
     summary_text,
 )
+from .media import add_bundle_options, bundle_options_from_args, print_bundle_result
 
 RELEASE_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "multi")
 
@@ -127,7 +126,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mirror.add_argument("--to", metavar="HOST/REPO", help="mirror repository for the components (and release)")
     mirror.add_argument("--to-release-image", metavar="REF",
                         help="where the release image goes (default: TO:VERSION-ARCH)")
-    mirror.add_argument("--to-dir", metavar="DIR", help="write an OCI image layout for removable media instead")
+    mirror.add_argument("--to-dir", metavar="DIR",
+                        help="write a removable-media bundle instead: an OCI image layout plus openshift-install, "
+                             "oc, mirror-wizard's own wheels, plan, cluster YAML, runbook and SHA256SUMS")
     mirror.add_argument("--manifests-dir", metavar="DIR",
                         help="also write the install-config fragments, ICSP and IDMS as files here")
     add_copy_options(mirror)
@@ -262,9 +263,11 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
                                              ("--max-medium-size", args.max_medium_size),
                                              ("--volumes-dir", args.volumes_dir), ("--wheelhouse", args.wheelhouse),
                                              ("--wheel-python", args.wheel_python),
-                                             ("--wheel-platform", args.wheel_platform)) if value]
+                                             ("--wheel-platform", args.wheel_platform),
+                                             ("--no-wheelhouse", args.no_wheelhouse)) if value]
     if bundle_flags and not args.to_dir:
-        raise InputError(f"{', '.join(bundle_flags)} shape the bundle a --to-dir run writes: use with --to-dir")
+        raise InputError(f"{', '.join(bundle_flags)}: only for the bundle a --to-dir run writes; add --to-dir "
+                         "or leave them out")
     if args.to_release_image and not args.to:
         raise InputError("--to-release-image needs --to (a directory has fixed names)")
     # Bad targets are refused before anything is read from the source.
@@ -368,8 +371,11 @@ def _print_to_dir_next(info: ReleaseInfo, args: argparse.Namespace) -> None:
     print(f"\nrelease {info.version} is in {directory} (OCI image layout), e.g. "
           f"skopeo inspect oci:{directory}:{layout_name(info)}")
     if not args.dry_run:
-        print("carry it to the mirror host, then upload it with:\n\n"
-              f"    mirror-wizard release mirror --from-dir {directory} --to HOST/REPO -a AUTH_FILE\n\n"
+        target = args.bundle_target or "HOST/REPO"
+        print(f"it is a complete bundle (see {directory}/README.txt): carry it to the mirror host, install "
+              "mirror-wizard from its wheelhouse, check it and upload it with:\n\n"
+              f"    mirror-wizard media verify {directory}\n"
+              f"    mirror-wizard release mirror --from-dir {directory} --to {target} -a AUTH_FILE\n\n"
               "that prints the imageContentSources / ImageDigestMirrorSet for the cluster.")
 
 
