@@ -402,3 +402,34 @@ def test_media_bundle_refuses_to_vouch_for_a_damaged_blob(damaged_copy: Path, se
     assert not (media / SUMS_FILE).exists()  # unfinished, and it says so
     code, out, _ = _run(["media", "verify", str(media)], capsys)
     assert code == 1 and "SHA256SUMS: is missing" in out
+
+
+def test_the_signatures_slot_is_filled_by_its_callback_and_listed(damaged_copy: Path) -> None:
+    from core.bundle import BundleOptions, releases_in_bundle, write_bundle
+
+    media = damaged_copy
+
+    def signatures(folder: Path) -> list[Path]:  # what core.signatures (day 2) plugs in
+        path = folder / "signature-sha256-0123456789abcdef.json"
+        path.write_text('{"kind": "ConfigMap"}\n')
+        return [path]
+
+    async def go() -> None:
+        releases = await releases_in_bundle(media)
+        await write_bundle(media, releases, options=BundleOptions(wheelhouse=media / "wheelhouse",
+                                                                  signatures=signatures))
+
+    asyncio.run(go())
+    listed = parse_sums((media / SUMS_FILE).read_bytes())[0]
+    assert "signatures/signature-sha256-0123456789abcdef.json" in listed
+    assert verify_bundle(media).ok
+
+
+def test_join_refuses_a_volume_that_names_a_path_outside(bundle, tmp_path: Path, capsys) -> None:
+    volumes = split_volumes(bundle[0], parse_size("6M"), tmp_path / "volumes")
+    marker = next(volumes[0].glob("VOLUME-*.json"))
+    data = json.loads(marker.read_text())
+    data["files"].append({"path": "../../escaped", "size": 1})
+    marker.write_text(json.dumps(data))
+    code, _, err = _run(["media", "join", str(tmp_path / "in"), str(volumes[0])], capsys)
+    assert code == 2 and "not a volume marker" in err and not (tmp_path / "escaped").exists()
