@@ -30,6 +30,7 @@ import asyncio
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import stat
@@ -599,7 +600,7 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
     for path in _source_files(root):
         hasher.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     hasher.update(json.dumps([options.wheel_python, list(options.wheel_platforms), sys.version_info[:2],
-                              sys.platform]).encode())
+                              sys.platform, platform.machine()]).encode())
     cached = cache_dir() / "wheelhouse" / hasher.hexdigest()[:32]
     if (cached / ".complete").is_file():
         say(f"wheelhouse: reusing {cached}")
@@ -659,9 +660,8 @@ def _fill(target: Path, wheels: list[Path]) -> list[str]:
                     shutil.rmtree(existing)
                 else:
                     existing.unlink()
-        for wheel in wheels:
-            if not (target / wheel.name).is_file():
-                _link_or_copy(wheel, target / wheel.name)
+        for wheel in wheels:  # always replaced: a rebuilt mirror_wizard-0.1.0 wheel keeps its name
+            _link_or_copy(wheel, target / wheel.name)
     except OSError as exc:
         raise LocalStorageError(f"cannot fill {target}: {exc.strerror or exc}") from None
     return sorted(keep)
@@ -845,6 +845,9 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     say = on_message or (lambda text: None)
     warnings: list[str] = []
     begin_bundle(directory)
+    shutil.rmtree(directory / BIN_DIR, ignore_errors=True)  # never vouch for an earlier bundle's binaries
+    for stale in [directory / VOLUMES_FILE, *directory.glob("VOLUME-*-of-*.json")]:
+        stale.unlink(missing_ok=True)  # a directory joined from volumes, written anew: whole again
     if options.extract and releases:
         warnings += await extract_binaries(directory, releases, say)
     wheels: list[str] = []
@@ -1017,8 +1020,10 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
         report.bytes += size
         if digest != sums[rel]:
             issues[rel] = f"{what} is damaged: its SHA-256 is {digest[:16]}…, SHA256SUMS says {sums[rel][:16]}…"
-    # Anything not listed: a planted wheel or binary would be installed or run, so it matters.
+    # Anything not listed inside the bundle's own folders: a planted wheel or binary would be installed or
+    # run, so it matters. Elsewhere (the far side's own output folder, notes) it is only mentioned.
     parts_seen: dict[str, set[int]] = {}
+    folders = {rel.split("/", 1)[0] for rel in sums if "/" in rel} - {"blobs"}
     for rel, _ in _walk_files(directory):
         name = rel.rsplit("/", 1)[-1]
         if rel in sums or rel in META_FILES or VOLUME_MARKER.fullmatch(rel):
@@ -1027,10 +1032,12 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
         if match and rel[:match.start()] in sums:
             parts_seen.setdefault(rel[:match.start()], set()).add(int(match.group(1)))
             continue
-        if rel.startswith("blobs/") or name.startswith("."):
+        if rel.split("/", 1)[0] in folders and not name.startswith("."):
+            report.add(rel, "is not in SHA256SUMS: remove it, or write the bundle again")
+        elif rel.startswith("blobs/") or name.startswith("."):
             report.add(rel, "is not in SHA256SUMS (ignored: nothing uses it)", Severity.WARNING)
         else:
-            report.add(rel, "is not in SHA256SUMS: remove it, or write the bundle again")
+            report.add(rel, "is not part of the bundle (ignored)", Severity.WARNING)
     for rel in sorted(parts_seen):
         issues[rel] = (f"is still in {plural(len(parts_seen[rel]), 'part')}: run mirror-wizard media join "
                        f"{shell_quote(str(directory))} once every volume is in")
