@@ -7,6 +7,7 @@ this module is its preparation half, also used alone by the runbook and the wiza
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +24,13 @@ from .runbook import RunbookParts, render_runbook
 from .samples import samples_layout_name
 
 if TYPE_CHECKING:
+    from .bundle import BundleResult
     from .ca import CAManifests
     from .mirror_config import MirrorInstructions
     from .release import ReleaseInfo
     from .samples import SamplesPlan, SampleStream
+
+Message = Callable[[str], None]
 
 __all__ = ["MediaSpace", "Prepared", "RunResult", "prepare", "prepare_ca", "prepare_media", "prepare_release",
            "prepare_samples", "samples_layout_name", "samples_tasks_for", "write_outputs", "write_text"]
@@ -65,6 +69,7 @@ class RunResult:
     prepared: Prepared
     copy: CopyResult | None
     outputs: list[Path]
+    bundle: BundleResult | None = None  # a to-dir plan's medium made a bundle (core.bundle_write)
 
     @property
     def ok(self) -> bool:
@@ -130,10 +135,15 @@ def prepare_ca(plan: Plan) -> CAManifests | None:
     return ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)
 
 
-async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: str | None = None
+async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: str | None = None,
+                          check_media: bool = True, on_message: Message | None = None
                           ) -> tuple[ReleaseInfo | None, list[CopyTask], MirrorInstructions | None]:
     """The release, its copies in the plan's mode, and (when the plan names a target) the cluster's
-    mirror instructions. ``dir_release``: which release of the medium (from-dir, when it holds several)."""
+    mirror instructions. ``dir_release``: which release of the medium (from-dir, when it holds several).
+
+    from-dir: a bundle on the medium is checked first (core.bundle; ``check_media`` false, for a dry
+    run or the runbook, skips hashing every byte but still checks an incremental bundle's base is in
+    the mirror), its problems one line each to ``on_message``."""
     release = plan.release
     if release is None:
         return None, [], None
@@ -142,7 +152,10 @@ async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: 
 
     directory = Path(release.directory or "")
     if release.mode == ReleaseMode.FROM_DIR:
-        info = await release_module.load_release_from_dir(session, directory, dir_release)
+        from .bundle import load_release_for_upload
+
+        info = await load_release_for_upload(session, directory, dir_release, release.target or "",
+                                             release.to_release_image, on_problem=on_message, verify=check_media)
         tasks = release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)
     else:
         info = await release_module.load_release(session, release.source)
@@ -159,7 +172,7 @@ async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: 
 
 
 async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = False, dir_release: str | None = None,
-                  oc: str = "oc") -> Prepared:
+                  oc: str = "oc", on_message: Message | None = None) -> Prepared:
     """Everything a run needs. ``read_only`` (a dry run, the runbook): compute only, and never write to
     or delete from the removable medium; otherwise a to-dir plan's medium is checked for space and
     made ready (see :func:`prepare_media`)."""
@@ -167,7 +180,7 @@ async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = Fal
     prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc)
     prepared.ca = prepare_ca(plan)
     prepared.release, prepared.release_tasks, prepared.instructions = await prepare_release(
-        plan, session, dir_release=dir_release)
+        plan, session, dir_release=dir_release, check_media=not read_only, on_message=on_message)
     if not read_only:
         await prepare_media(prepared, session)
     return prepared
@@ -204,12 +217,16 @@ def _forget_incomplete_samples(directory: Path, tasks: list[CopyTask]) -> None:
 
 
 async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
-    """Before a real to-dir copy: fail early when short of space, then record the release on the medium
-    and forget damaged images. The only place that writes to the medium before the copy."""
+    """Before a real to-dir copy: fail early when short of space, mark the bundle unfinished, then record
+    the release on the medium and forget damaged images. The only place that writes to the medium before
+    the copy."""
     directory = _to_media_directory(prepared.plan)
     if directory is None:
         return
     prepared.space = await check_space(prepared, session)
+    from .bundle import begin_bundle
+
+    begin_bundle(directory)  # SHA256SUMS goes until the bundle is written again after the copy
     if prepared.release is not None:
         from .release import to_dir_tasks
 

@@ -15,6 +15,7 @@ from core.runbook import render_runbook
 from core.text import human_bytes
 
 from .common import ProgressPrinter, run_async, summary_text
+from .media import add_bundle_options, bundle_options_from_args, print_bundle_result
 
 RUN_EPILOG = """\
 A plan is the YAML file the wizard saves (Ctrl+S). It names the auth file (never a password), the
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--dry-run", action="store_true", help="show what would be copied; copy and write nothing")
     run.add_argument("--json", action="store_true", help="print a machine-readable summary")
     run.add_argument("-o", "--output-dir", metavar="DIR", help="write manifests here instead of the plan's output_dir")
+    add_bundle_options(run, with_target=False)
     run.set_defaults(func=run_command)
 
     book = subparsers.add_parser("runbook", help="write the whole procedure for a plan as Markdown",
@@ -51,8 +53,11 @@ def run_command(args: argparse.Namespace) -> int:
         plan.output_dir = args.output_dir
     printer = ProgressPrinter(quiet=args.json)
 
+    bundle = bundle_options_from_args(args)  # media: used when the plan writes to removable media
+
     async def go(cancel: asyncio.Event) -> RunResult:
-        return await run_job(Job(plan, dry_run=args.dry_run), on_event=printer, cancel=cancel)
+        return await run_job(Job(plan, dry_run=args.dry_run, bundle=bundle), on_event=printer, cancel=cancel,
+                             on_message=printer.message)
 
     try:
         result = run_async(go)
@@ -67,11 +72,15 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json:
         data = copy.as_dict()
         data["outputs"] = [str(p) for p in result.outputs]
+        if result.bundle is not None:
+            data["bundle"] = result.bundle.as_dict()
         print(json.dumps(data, indent=2))
     else:
         print(summary_text(copy, dry_run=args.dry_run, progress=printer.progress))
         for path in result.outputs:
             print(f"wrote {path}")
+        if result.bundle is not None:
+            print_bundle_result(result.bundle)
         if result.prepared.instructions is not None and not args.dry_run:
             print("\nimageContentSources for install-config.yaml:\n")
             print(result.prepared.instructions.image_content_sources_yaml())
