@@ -246,7 +246,10 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
         shutil.rmtree(directory / WHEELHOUSE, ignore_errors=True)  # an earlier bundle's wheels must not linger
     else:
         try:
-            wheels = await asyncio.to_thread(build_wheelhouse, directory / WHEELHOUSE, options, say)
+            # pip runs in a thread; its lines reach on_message on the event loop, like every other line
+            loop = asyncio.get_running_loop()
+            wheels = await asyncio.to_thread(build_wheelhouse, directory / WHEELHOUSE, options,
+                                             lambda text: loop.call_soon_threadsafe(say, text))
         except LocalStorageError as exc:
             if options.wheelhouse is not None:
                 raise

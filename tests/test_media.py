@@ -376,9 +376,11 @@ def test_a_to_dir_plan_bundle_runs_on_the_far_side_from_its_own_directory(
     release = {"source": seeded_release.release_ref, "mode": "to-dir", "directory": str(media), "target": target}
     plan = write_plan(tmp_path / "plan.yaml", auth_file=auth_file, pki=pki, mirror=mirror,
                       source_host=plain_registry.host, samples=samples, output_dir=tmp_path / "out", release=release)
-    code, _, err = _run(["run", str(plan)], capsys)
+    # The bundle flags travel from `run` through the job to core.orchestrate: here, no wheelhouse.
+    code, _, err = _run(["run", str(plan), "--no-wheelhouse"], capsys)
     assert code == 0, err
     assert "SHA256SUMS written last" in err
+    assert not (media / "wheelhouse").exists() and "carries no wheelhouse" in (media / "README.txt").read_text()
     far = yaml.safe_load((media / "plan.yaml").read_text())
     # Every path in the far side's plan is inside the bundle, relative to it; no connected-side secret file.
     assert far["release"] == {**far["release"], "mode": "from-dir", "directory": ".", "target": target}
@@ -474,3 +476,15 @@ def test_the_wizards_removable_media_mode_writes_the_bundle_through_the_one_path
     far = yaml.safe_load((media / "plan.yaml").read_text())
     assert far["release"]["mode"] == "from-dir" and far["release"]["target"] == target
     assert (media / "bin" / "openshift-install").is_file() and (media / "cluster" / "runbook.md").is_file()
+
+
+def test_bundle_flags_without_a_medium_are_refused_before_anything_runs(tmp_path: Path, capsys) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"mirror": {"registry": "mirror.example.com:8443"},
+                                    "release": {"source": "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                                                "mode": "registry", "target": "mirror.example.com:8443/ocp4/x"}}))
+    code, _, err = _run(["run", str(plan), "--max-medium-size", "4G", "--no-wheelhouse"], capsys)
+    assert code == 2 and "--max-medium-size, --no-wheelhouse: only for the bundle a to-dir plan writes" in err
+    code, _, err = _run(["release", "mirror", "--from", "quay.io/x/y:1", "--to", "mirror.example.com:8443/ocp4/x",
+                         "--since", str(plan)], capsys)
+    assert code == 2 and "--since: only for the bundle a --to-dir run writes" in err

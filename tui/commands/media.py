@@ -62,6 +62,14 @@ def add_bundle_options(parser: argparse.ArgumentParser, *, with_target: bool = T
                        help="the far host's platform tag (e.g. manylinux2014_x86_64; repeatable)")
 
 
+def bundle_flags_given(args: argparse.Namespace) -> list[str]:
+    """The bundle flags (add_bundle_options) this command line used, as typed."""
+    flags = (("--bundle-target", "bundle_target"), ("--since", "since"), ("--max-medium-size", "max_medium_size"),
+             ("--volumes-dir", "volumes_dir"), ("--wheelhouse", "wheelhouse"), ("--wheel-python", "wheel_python"),
+             ("--wheel-platform", "wheel_platform"), ("--no-wheelhouse", "no_wheelhouse"))
+    return [flag for flag, name in flags if getattr(args, name, None)]
+
+
 def _size(text: str) -> int:
     try:
         return parse_size(text)

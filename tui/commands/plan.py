@@ -8,14 +8,15 @@ import json
 import sys
 from pathlib import Path
 
+from core.errors import InputError
 from core.orchestrate import Job, RunResult, open_session, run_job
-from core.plan import load_plan
+from core.plan import ReleaseMode, load_plan
 from core.run import Prepared, prepare, prepare_ca, prepare_samples, write_outputs, write_text
 from core.runbook import render_runbook
 from core.text import human_bytes
 
 from .common import ProgressPrinter, run_async, summary_text
-from .media import add_bundle_options, bundle_options_from_args, print_bundle_result
+from .media import add_bundle_options, bundle_flags_given, bundle_options_from_args, print_bundle_result
 
 RUN_EPILOG = """\
 A plan is the YAML file the wizard saves (Ctrl+S). It names the auth file (never a password), the
@@ -53,7 +54,11 @@ def run_command(args: argparse.Namespace) -> int:
         plan.output_dir = args.output_dir
     printer = ProgressPrinter(quiet=args.json)
 
-    bundle = bundle_options_from_args(args)  # media: used when the plan writes to removable media
+    given = bundle_flags_given(args)
+    if given and (plan.release is None or plan.release.mode != ReleaseMode.TO_DIR):
+        raise InputError(f"{', '.join(given)}: only for the bundle a to-dir plan writes (release.mode: to-dir); "
+                         "leave them out for this plan")
+    bundle = bundle_options_from_args(args)  # how core.orchestrate writes a to-dir plan's bundle
 
     async def go(cancel: asyncio.Event) -> RunResult:
         return await run_job(Job(plan, dry_run=args.dry_run, bundle=bundle), on_event=printer, cancel=cancel,

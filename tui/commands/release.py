@@ -39,7 +39,7 @@ from .common import (
     run_job_with_progress,
     summary_text,
 )
-from .media import add_bundle_options, bundle_options_from_args, print_bundle_result
+from .media import add_bundle_options, bundle_flags_given, bundle_options_from_args, print_bundle_result
 
 RELEASE_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "multi")
 
@@ -250,12 +250,7 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
         raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
     if args.from_dir and args.to_dir:
         raise InputError("--from-dir uploads a directory to a registry: use --to HOST/REPO with it")
-    bundle_flags = [flag for flag, value in (("--bundle-target", args.bundle_target), ("--since", args.since),
-                                             ("--max-medium-size", args.max_medium_size),
-                                             ("--volumes-dir", args.volumes_dir), ("--wheelhouse", args.wheelhouse),
-                                             ("--wheel-python", args.wheel_python),
-                                             ("--wheel-platform", args.wheel_platform),
-                                             ("--no-wheelhouse", args.no_wheelhouse)) if value]
+    bundle_flags = bundle_flags_given(args)
     if bundle_flags and not args.to_dir:
         raise InputError(f"{', '.join(bundle_flags)}: only for the bundle a --to-dir run writes; add --to-dir "
                          "or leave them out")
