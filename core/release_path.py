@@ -16,11 +16,12 @@ from pathlib import Path
 from .copier import CopyTask
 from .errors import ReleaseError
 from .graph import GraphRelease
+from .media import source_blobs
 from .registry import RegistrySession
 from .release import (
     ReleaseInfo,
     load_release,
-    release_blobs,
+    release_sources,
     release_tasks,
     to_dir_tasks,
 )
@@ -83,7 +84,7 @@ def _check_distinct(infos: Sequence[ReleaseInfo]) -> None:
 
 async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo]) -> PathSizes:
     """Bytes per release, bytes the one copy moves, bytes saved by sharing (compressed blob sizes)."""
-    found = await asyncio.gather(*(release_blobs(session, info) for info in infos))
+    found = await asyncio.gather(*(source_blobs(session, release_sources(info)) for info in infos))
     sizes = PathSizes()
     union: dict[str, int] = {}
     for info, (blobs, _manifest_bytes) in zip(infos, found, strict=True):
