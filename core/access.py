@@ -9,17 +9,14 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
+from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
+from .credentials import login_state_of
 from .errors import (
-    AccessDenied,
-    AuthenticationFailed,
     MirrorError,
-    RegistryUnreachable,
-    TLSVerifyError,
 )
 from .plan import Plan
 from .reference import parse_reference
@@ -148,30 +145,6 @@ def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[
         raw.close()
 
 
-class LoginState(StrEnum):
-    """A registry login as tested (the values core.credentials.LoginResult.state takes)."""
-
-    OK = "ok"
-    WRONG_CREDENTIALS = "wrong-credentials"
-    UNREACHABLE = "unreachable"
-    TLS_UNTRUSTED = "tls-untrusted"
-    DENIED = "denied"
-    ERROR = "error"
-    SKIPPED = "skipped"
-    UNUSED = "unused"
-
-
-def login_state_of(exc: MirrorError) -> LoginState:
-    """The login state an engine error means."""
-    if isinstance(exc, AuthenticationFailed):
-        return LoginState.WRONG_CREDENTIALS
-    if isinstance(exc, AccessDenied):
-        return LoginState.DENIED
-    if isinstance(exc, TLSVerifyError):
-        return LoginState.TLS_UNTRUSTED
-    if isinstance(exc, RegistryUnreachable):
-        return LoginState.UNREACHABLE
-    return LoginState.ERROR
 
 
 @dataclass

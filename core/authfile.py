@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .userfiles import read_user_file
 from .errors import AuthFileError
+from .userfiles import read_user_file
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ class AuthFile:
 
     @property
     def auths(self) -> dict[str, Any]:
-        return self.data["auths"]
+        auths: dict[str, Any] = self.data["auths"]  # an object: parse_auth_data checked it
+        return auths
 
     def registries(self) -> list[str]:
         return list(self.auths)

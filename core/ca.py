@@ -14,7 +14,6 @@ import ipaddress
 import json
 import os
 import re
-import shlex
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .userfiles import read_user_file
 from .errors import CertificateError, InputError, RegistryUnreachable, TLSVerifyError
 from .reference import is_registry_host
+from .text import shell_quote
+from .userfiles import read_user_file
 from .yamlout import dump_yaml
 
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
@@ -58,11 +58,11 @@ class CertificateInfo:
 
     @property
     def expired(self) -> bool:
-        return dt.datetime.now(dt.timezone.utc) > self.not_after
+        return dt.datetime.now(dt.UTC) > self.not_after
 
     @property
     def not_yet_valid(self) -> bool:
-        return dt.datetime.now(dt.timezone.utc) < self.not_before
+        return dt.datetime.now(dt.UTC) < self.not_before
 
     def summary(self) -> str:
         kind = "CA" if self.is_ca else "not a CA"
@@ -150,7 +150,7 @@ def _not_pem_reason(data: bytes, where: str) -> str:
             pass
         else:
             return (f"{where} is a DER (binary) certificate, not PEM; convert it with: "
-                    f"openssl x509 -inform der -in {shlex.quote(where)} -out ca.crt")
+                    f"openssl x509 -inform der -in {shell_quote(where)} -out ca.crt")
     if b"PRIVATE KEY-----" in data:
         return f"{where} holds a private key, not a certificate; give the CA certificate (ca.crt) instead"
     if b"-----BEGIN CERTIFICATE REQUEST-----" in data:
@@ -448,11 +448,11 @@ def ca_manifests(registry: str, ca_pem: str, name: str = "registry-config", *, c
     patch = {"spec": {"additionalTrustedCA": {"name": name}}}
     patch_text = json.dumps(patch, separators=(",", ":"))
     commands = [
-        f"oc create configmap {name} --from-file={key}={shlex.quote(ca_path)} -n {CONFIG_NAMESPACE}",
+        f"oc create configmap {name} --from-file={key}={shell_quote(ca_path)} -n {CONFIG_NAMESPACE}",
         f"oc patch image.config.openshift.io/cluster --patch '{patch_text}' --type=merge",
     ]
     notes.append(f"one ConfigMap holds the CAs of every registry; when {name} exists already, add this key to it "
-                 f"instead: oc set data configmap/{name} -n {CONFIG_NAMESPACE} --from-file={key}={shlex.quote(ca_path)}")
+                 f"instead: oc set data configmap/{name} -n {CONFIG_NAMESPACE} --from-file={key}={shell_quote(ca_path)}")
     return CAManifests(configmap, patch, commands, notes)
 
 

@@ -348,8 +348,8 @@ class Copier:
                 present = await asyncio.gather(*(repos[r][0].has_blob(digest, repos[r][2]) for r in names))
             else:
                 present = [False] * len(names)  # the upload POST below tells what is there
-            have = [r for r, p in zip(names, present) if p]
-            missing = [r for r, p in zip(names, present) if not p]
+            have = [r for r, p in zip(names, present, strict=True) if p]
+            missing = [r for r, p in zip(names, present, strict=True) if not p]
             anchor = have[0] if have else None  # where the others mount it from
             if missing and not have:
                 anchor = missing.pop(0)

@@ -17,12 +17,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .userfiles import read_user_file
 from .authfile import AuthFile, decode_auth, encode_auth, normalise_registry_key
-from .fsio import PRIVATE, atomic_write
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -33,12 +32,13 @@ from .errors import (
     RegistryUnreachable,
     TLSVerifyError,
 )
+from .fsio import PRIVATE, atomic_write
 from .reference import DOCKER_HUB, DOCKER_HUB_API, is_registry_host
 from .registry import RegistryClient, RetryPolicy
 from .tlsconfig import TLSOptions
+from .userfiles import read_user_file
 
 KEYRING_SERVICE = "mirror-wizard"
-LOGIN_STATES = ("ok", "wrong-credentials", "unreachable", "tls-untrusted", "denied", "error", "skipped")
 # auths entries that are no image registry. The console's pull secret carries cloud.openshift.com: the
 # token the cluster uses to upload telemetry and Insights reports; a registry login there always fails.
 NON_REGISTRY_AUTHS = {"cloud.openshift.com": "telemetry"}
@@ -48,7 +48,7 @@ PULL_SECRET_SHAPE = '{"auths": {"registry.example.com": {"auth": "<base64 of use
 # -- the pull secret --------------------------------------------------------------------------------
 
 
-def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
+def parse_pull_secret_text(text: str | bytes, where: str) -> dict[str, Any]:
     """Validate a pull secret given as text (a file's content, or pasted into the wizard)."""
     if isinstance(text, bytes):
         try:
@@ -87,15 +87,15 @@ def parse_pull_secret_text(text: str | bytes, where: str) -> dict:
     return data
 
 
-def load_pull_secret(path: str | os.PathLike[str]) -> dict:
+def load_pull_secret(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path).expanduser()
     raw = read_user_file(p, "pull secret", AuthFileError, inside="the JSON file",
                          missing_hint="download it from console.redhat.com/openshift/install/pull-secret")
     return parse_pull_secret_text(raw, str(p))
 
 
-def add_registry_credential(data: dict, registry: str, username: str, password: str,
-                            email: str | None = None) -> dict:
+def add_registry_credential(data: dict[str, Any], registry: str, username: str, password: str,
+                            email: str | None = None) -> dict[str, Any]:
     """A copy of ``data`` with ``registry``'s login set (replacing any earlier one for it)."""
     registry = (registry or "").strip()
     if not is_registry_host(registry):
@@ -112,7 +112,9 @@ def add_registry_credential(data: dict, registry: str, username: str, password: 
     auths = result.setdefault("auths", {})
     if not isinstance(auths, dict):
         raise AuthFileError("\"auths\" must be an object mapping registry names to entries")
-    previous = auths.get(registry) if isinstance(auths.get(registry), dict) else {}
+    previous = auths.get(registry)
+    if not isinstance(previous, dict):
+        previous = {}
     entry: dict[str, Any] = {"auth": encode_auth(username.strip(), password)}
     chosen_email = email if email is not None else previous.get("email")
     if chosen_email:
@@ -164,7 +166,7 @@ def resolve_link(path: Path) -> Path:
     raise InputError(f"cannot write {path}: it is a symlink loop; point it at a real file or remove it")
 
 
-def other_spellings(data: dict, registry: str) -> list[str]:
+def other_spellings(data: dict[str, Any], registry: str) -> list[str]:
     """Other ``auths`` keys for the same host (``https://HOST``, ``HOST/v2/``, ...): next to the new entry
     they make which login a tool uses depend on the tool. A key with a repository path is a scoped login,
     not a duplicate."""
@@ -177,7 +179,7 @@ def other_spellings(data: dict, registry: str) -> list[str]:
     return found
 
 
-def write_auth_file(path: str | os.PathLike[str], data: dict) -> Path:
+def write_auth_file(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
     """Write JSON through :func:`core.fsio.atomic_write` (a reader sees the old file or the new one; the
     temporary file is ``O_EXCL | O_NOFOLLOW``, mode 0600 from its creation). A symlink is written through
     (see :func:`resolve_link`): the temporary file goes next to its target and replaces the target."""
@@ -232,7 +234,7 @@ def auth_file_lock(path: str | os.PathLike[str], *, wait: float = LOCK_WAIT_SECO
 @dataclass
 class AddedLogin:
     path: Path          # what was written (as given: a link stays a link)
-    data: dict          # the whole file as written
+    data: dict[str, Any]  # the whole file as written
     replaced: bool      # the registry had a login there before
 
 
@@ -259,7 +261,7 @@ class KeyringStatus:
     message: str
 
 
-def _backend_name(backend: Any) -> str:
+def _backend_name(backend: object) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
@@ -269,11 +271,10 @@ def keyring_key(registry: str, username: str) -> str:
 
 def keyring_status() -> KeyringStatus:
     """Which keyring backend ``keyring`` picked and whether it can really store a password."""
-    try:
-        import keyring
-        from keyring.backends import fail, null
-    except ImportError:
-        return KeyringStatus(False, "none", "the Python 'keyring' package is not installed")
+    # keyring is imported where it is used: its import costs ~0.3 s, which only these commands pay
+    import keyring
+    from keyring.backends import fail, null
+
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # a broken keyring configuration file, an odd plugin
@@ -352,25 +353,56 @@ def forget_password(registry: str, username: str) -> bool:
 # -- login checks -----------------------------------------------------------------------------------
 
 
+class LoginState(StrEnum):
+    """A registry login as tested (also importable as core.access.LoginState)."""
+
+    OK = "ok"
+    WRONG_CREDENTIALS = "wrong-credentials"
+    UNREACHABLE = "unreachable"
+    TLS_UNTRUSTED = "tls-untrusted"
+    DENIED = "denied"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    UNUSED = "unused"
+
+
+_LOGIN_LABELS = {LoginState.WRONG_CREDENTIALS: "wrong credentials", LoginState.TLS_UNTRUSTED: "TLS not trusted",
+                 LoginState.DENIED: "access denied"}
+
+
+def login_state_of(exc: MirrorError) -> LoginState:
+    """The login state an engine error means."""
+    if isinstance(exc, AuthenticationFailed):
+        return LoginState.WRONG_CREDENTIALS
+    if isinstance(exc, AccessDenied):
+        return LoginState.DENIED
+    if isinstance(exc, TLSVerifyError):
+        return LoginState.TLS_UNTRUSTED
+    if isinstance(exc, RegistryUnreachable):
+        return LoginState.UNREACHABLE
+    return LoginState.ERROR
+
+
 @dataclass
 class LoginResult:
     registry: str
-    state: str  # one of LOGIN_STATES
+    state: LoginState
     message: str
+
+    def __post_init__(self) -> None:
+        self.state = LoginState(self.state)  # a front end may pass the value ("unused"): one vocabulary
 
     @property
     def ok(self) -> bool:
-        return self.state == "ok"
+        return self.state == LoginState.OK
 
     @property
     def skipped(self) -> bool:
-        return self.state == "skipped"
+        return self.state == LoginState.SKIPPED
 
     @property
     def label(self) -> str:
-        return {"ok": "ok", "wrong-credentials": "wrong credentials", "unreachable": "unreachable",
-                "tls-untrusted": "TLS not trusted", "denied": "access denied",
-                "skipped": "skipped"}.get(self.state, "error")
+        return _LOGIN_LABELS.get(self.state, self.state.value)
 
 
 def _split_key(key: str) -> tuple[str, str | None]:
@@ -389,13 +421,13 @@ def _split_key(key: str) -> tuple[str, str | None]:
 async def _check_one(auth: AuthFile, key: str, tls: TLSOptions, timeout: float) -> LoginResult:
     host, repository = _split_key(key)
     if not is_registry_host(host):
-        return LoginResult(key, "error", f"{key!r} is not a registry name (HOST or HOST:PORT)")
+        return LoginResult(key, LoginState.ERROR, f"{key!r} is not a registry name (HOST or HOST:PORT)")
     try:
         credential = auth.lookup(host, repository)
     except MirrorError as exc:  # an undecodable auth value
-        return LoginResult(key, "error", str(exc))
+        return LoginResult(key, LoginState.ERROR, str(exc))
     if credential is None:
-        return LoginResult(key, "error", f"the auth file has no user name and password for {key}")
+        return LoginResult(key, LoginState.ERROR, f"the auth file has no user name and password for {key}")
     client: RegistryClient | None = None
     try:
         client = RegistryClient(host, credential=credential, tls=tls,
@@ -403,23 +435,15 @@ async def _check_one(auth: AuthFile, key: str, tls: TLSOptions, timeout: float) 
                                 api_host=DOCKER_HUB_API if host == DOCKER_HUB else host)
         await asyncio.wait_for(client.check_login(repository), timeout)
     except TimeoutError:  # asyncio.wait_for raises the builtin from 3.11
-        return LoginResult(key, "unreachable", f"{host} did not answer within {timeout:g}s")
-    except AuthenticationFailed as exc:
-        return LoginResult(key, "wrong-credentials", str(exc))
-    except AccessDenied as exc:
-        return LoginResult(key, "denied", str(exc))
-    except TLSVerifyError as exc:
-        return LoginResult(key, "tls-untrusted", str(exc))
-    except RegistryUnreachable as exc:
-        return LoginResult(key, "unreachable", str(exc))
-    except MirrorError as exc:  # a bad CA file, a registry breaking the protocol
-        return LoginResult(key, "error", str(exc))
+        return LoginResult(key, LoginState.UNREACHABLE, f"{host} did not answer within {timeout:g}s")
+    except MirrorError as exc:  # wrong login, denied, untrusted TLS, unreachable; a bad CA file, a protocol break
+        return LoginResult(key, login_state_of(exc), str(exc))
     except Exception as exc:  # never let one odd registry hide the others' results
-        return LoginResult(key, "error", f"{host}: unexpected {type(exc).__name__}")
+        return LoginResult(key, LoginState.ERROR, f"{host}: unexpected {type(exc).__name__}")
     finally:
         if client is not None:
             await client.aclose()
-    return LoginResult(key, "ok", f"logged in as {credential.username}")
+    return LoginResult(key, LoginState.OK, f"logged in as {credential.username}")
 
 
 def non_registry_purpose(key: str) -> str | None:
@@ -429,7 +453,7 @@ def non_registry_purpose(key: str) -> str | None:
 
 
 def _skipped(key: str, purpose: str) -> LoginResult:
-    return LoginResult(key, "skipped", f"skipped: not an image registry ({purpose})")
+    return LoginResult(key, LoginState.SKIPPED, f"skipped: not an image registry ({purpose})")
 
 
 async def check_logins(auth: AuthFile, registries: list[str] | None, tls: TLSOptions, *,
@@ -457,6 +481,7 @@ __all__ = [
     "AddedLogin",
     "KeyringStatus",
     "LoginResult",
+    "LoginState",
     "add_login_to_file",
     "add_registry_credential",
     "auth_file_lock",
@@ -464,6 +489,7 @@ __all__ = [
     "forget_password",
     "keyring_status",
     "load_pull_secret",
+    "login_state_of",
     "non_registry_purpose",
     "other_spellings",
     "parse_pull_secret_text",

@@ -86,7 +86,7 @@ async def scan_tar(chunks: AsyncIterator[bytes], visit: Visitor, *, where: str) 
 
     def consume() -> None:
         try:
-            with tarfile.open(fileobj=pipe, mode="r|*") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=pipe, mode="r|*") as tar:
                 for member in tar:
                     if visit(tar, member):
                         return

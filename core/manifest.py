@@ -25,7 +25,10 @@ MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 # Full Accept list: a registry answering a tag with only what we list must never fall back to schema 1.
 ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
 
-_ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64"}
+# Architectures are spelt two ways: the Go way in image platforms (amd64, arm64), the RPM way in release
+# tags and the samples operator's content folders (x86_64, aarch64); ppc64le and s390x are the same in both.
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+_RPM_ARCH = {go: rpm for rpm, go in _GO_ARCH.items()}
 
 
 def sha256_digest(data: bytes) -> str:
@@ -132,7 +135,8 @@ class Manifest:
 
     @property
     def json(self) -> dict[str, Any]:
-        return json.loads(self.raw)
+        data: dict[str, Any] = json.loads(self.raw)  # an object: parse() refused anything else
+        return data
 
     @property
     def is_index(self) -> bool:
@@ -163,10 +167,11 @@ class Manifest:
         return [d for d in items if d is not None]
 
 
-def normalise_arch(arch: str) -> str:
-    return _ARCH_ALIASES.get(arch, arch)
+def go_arch(arch: str) -> str:
+    """Image platforms spell architectures the Go way: x86_64 → amd64, aarch64 → arm64."""
+    return _GO_ARCH.get(arch, arch)
 
 
 def openshift_arch(arch: str) -> str:
     """Release tags spell architectures the RPM way: amd64 → x86_64, arm64 → aarch64."""
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
+    return _RPM_ARCH.get(arch, arch)

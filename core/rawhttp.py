@@ -146,7 +146,7 @@ class ConnectionPool:
         for conn in conns:
             try:
                 await asyncio.wait_for(conn.writer.wait_closed(), 1.0)
-            except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            except (TimeoutError, OSError, ssl.SSLError):
                 pass
 
 
@@ -292,7 +292,7 @@ async def _open(pool: ConnectionPool, key: PoolKey, netloc: str) -> Connection:
         return await pool.connect(key)
     except ssl.SSLError:
         raise  # certificate problems are the caller's to explain
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise RawHTTPError(f"cannot connect to {netloc}: {exc or type(exc).__name__}") from None
 
 

@@ -33,7 +33,7 @@ def is_valid_digest(value: object) -> bool:
     if not isinstance(value, str):
         return False
     match = _ANY_DIGEST_RE.fullmatch(value)  # fullmatch: "$" would let a trailing newline through
-    return bool(match) and len(match.group(2)) == DIGEST_ALGORITHMS[match.group(1)]
+    return match is not None and len(match.group(2)) == DIGEST_ALGORITHMS[match.group(1)]
 
 
 def validate_digest(value: object, *, where: str = "", error: type[MirrorError] = ReferenceFormatError) -> str:
@@ -57,12 +57,6 @@ def digest_hasher(digest: str) -> hashlib._Hash:
 def is_digest(value: str) -> bool:
     """A sha256 digest: what image references pin to (every client verifies those)."""
     return is_valid_digest(value) and bool(_DIGEST_RE.fullmatch(value))
-
-
-def check_digest(value: str) -> str:
-    if not is_digest(value):
-        raise ReferenceFormatError(f"{value!r} is not a sha256 digest (expected sha256: and 64 hex digits)")
-    return value
 
 
 @dataclass(frozen=True)
@@ -164,10 +158,11 @@ def parse_repository(text: str) -> ImageReference:
     return ref
 
 
-_HOST_PORT = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST_PORT = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(\d{{1,5}}))?$")
 
 
 def is_registry_host(value: str) -> bool:
     """``HOST`` or ``HOST:PORT`` (a name, an IPv4 address or a bracketed IPv6 address)."""
     match = _HOST_PORT.match(value or "")
-    return bool(match) and (match.group(1) is None or 0 < int(match.group(1)) < 65536)
+    return match is not None and (match.group(1) is None or 0 < int(match.group(1)) < 65536)

@@ -43,7 +43,7 @@ from .errors import (
 from .extract import extract_file, read_members, scan_tar, stamp_release
 from .fsio import atomic_write
 from .layout import OCILayout
-from .manifest import Manifest, openshift_arch
+from .manifest import Manifest, go_arch, openshift_arch
 from .media import source_blobs
 from .reference import (
     ImageReference,
@@ -66,8 +66,7 @@ COMMANDS = {
     "openshift-install": ("installer", "usr/bin/openshift-install"),
     "oc": ("cli", "usr/bin/oc"),
 }
-_HOST_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-              "ppc64le": "ppc64le", "s390x": "s390x"}
+_HOST_ARCHES = ("amd64", "arm64", "ppc64le", "s390x")  # image platforms (Go names) a host may run
 
 
 @dataclass
@@ -168,7 +167,8 @@ def parse_release_metadata(data: bytes, where: str = RELEASE_METADATA) -> dict[s
 # -- reading images ---------------------------------------------------------------------------------
 
 def _host_arch() -> str:
-    return _HOST_ARCH.get(platform.machine().lower(), "amd64")
+    arch = go_arch(platform.machine().lower())
+    return arch if arch in _HOST_ARCHES else "amd64"
 
 
 async def _pick_platform(source: Source, index: Manifest, where: str, prefer: str = "amd64") -> Manifest:

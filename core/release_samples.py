@@ -20,7 +20,7 @@ import yaml
 from .endpoints import Endpoints
 from .errors import ImageStreamError, ReleaseError
 from .extract import Visitor, member_path, scan_tar
-from .manifest import normalise_arch
+from .manifest import go_arch
 from .registry import RegistrySession
 from .release import ReleaseInfo, _component_location, _pick_platform, load_release
 from .samples import (
@@ -129,7 +129,7 @@ async def samples_from_release(session: RegistrySession, info: ReleaseInfo, arch
     where = f"{SAMPLES_COMPONENT} of release {info.version}"
     image = await source.get_manifest(reference)
     if image.is_index:
-        image = await _pick_platform(source, image, where, prefer=normalise_arch(wanted))
+        image = await _pick_platform(source, image, where, prefer=go_arch(wanted))
     collector = _Collector(f"{CONTENT_ROOT}/{wanted}")
     for layer in reversed(image.layers()):
         if layer.urls:

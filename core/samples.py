@@ -32,6 +32,7 @@ import yaml
 from .copier import CopyTask
 from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
+from .plan import SamplesSource
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
 from .registry import RegistrySession
 from .text import shell_quote
@@ -52,8 +53,6 @@ OPERATOR_JENKINS_STREAMS = ("jenkins", "jenkins-agent-base")
 MANAGED_LABEL = "samples.operator.openshift.io/managed"
 # Payload streams (cli, must-gather, tools ...) are the cluster version operator's, not samples.
 PAYLOAD_ANNOTATION_PREFIX = "include.release.openshift.io/"
-CONFIGMAP_SOURCE = "configmap"
-CLUSTER_SOURCE = "cluster"
 STREAM_SUFFIXES = (".json", ".yaml", ".yml")
 OC_TIMEOUT = 120
 
@@ -72,7 +71,7 @@ class SampleTag:
 class SampleStream:
     name: str
     tags: list[SampleTag]
-    source: str  # a file path, "configmap PATH" or "cluster"
+    source: str  # a file path, "configmap PATH" or "cluster" (SamplesSource words)
     problems: list[str] = field(default_factory=list)  # tags that resolve to nothing, and why
 
     @property
@@ -86,7 +85,7 @@ class SampleStream:
 
     @property
     def from_configmap(self) -> bool:
-        return self.source.startswith(CONFIGMAP_SOURCE + " ")
+        return self.source.startswith(f"{SamplesSource.CONFIGMAP} ")
 
 
 # -- pull specs ---------------------------------------------------------------------------------------
@@ -348,7 +347,7 @@ def _streams_from_configmap(obj: dict[str, Any], where: str, path: Path) -> list
         grouped.setdefault(stream, []).append(SampleTag(tag, value.strip()))
     if not grouped:
         raise ImageStreamError(f"{where}: the ConfigMap has no data entries (expected <imagestream>_<tag>: pull spec)")
-    source = f"{CONFIGMAP_SOURCE} {path}"
+    source = f"{SamplesSource.CONFIGMAP} {path}"
     return [SampleStream(name, tags, source) for name, tags in sorted(grouped.items())]
 
 
@@ -411,7 +410,7 @@ def load_from_cluster(oc: str = "oc") -> list[SampleStream]:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         if MANAGED_LABEL not in labels:
             continue  # payload streams and the admin's own: not the samples operator's
-        _add(streams, _stream_from_object(obj, where, CLUSTER_SOURCE))
+        _add(streams, _stream_from_object(obj, where, SamplesSource.CLUSTER.value))
     if not streams:
         raise ToolError("no samples-operator image streams in namespace openshift (the operator may be Removed, as "
                         "after a disconnected install); use the config map instead: oc get configmap "

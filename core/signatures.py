@@ -23,7 +23,6 @@ import asyncio
 import base64
 import binascii
 import json
-import re
 import tarfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from .endpoints import Endpoints
 from .errors import MirrorError, ReleaseError, SignatureError
 from .extract import Visitor, member_path, scan_tar
 from .fsio import atomic_write
-from .reference import parse_reference
+from .reference import is_digest, parse_reference
 from .registry import RegistrySession
 from .release import ReleaseInfo, _pick_platform, _release_location
 from .tlsconfig import TLSOptions, build_ssl_context
@@ -61,7 +60,6 @@ STORE_TIMEOUT = 30.0
 # oc names the exported ConfigMap after the digest's first 16 hex digits.
 FILE_DIGEST_CHARS = 16
 
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The atomic container signature's schema: library-go refuses any other field.
 _ALLOWED = {
     (): {"critical", "optional"},
@@ -215,7 +213,8 @@ class VerifiedSignature:
 
 
 def check_digest(digest: str) -> str:
-    if not _DIGEST_RE.match(digest or ""):
+    # fullmatch (is_digest): "$" would let a trailing newline into the signature paths and URLs
+    if not is_digest(digest or ""):
         raise ReleaseError(f"release digest {digest!r} is not sha256:<64 hex digits>")
     return digest
 
@@ -277,6 +276,9 @@ def verify_signature(data: bytes, digest: str, keyrings: dict[str, list[pysequoi
             continue
         if not message.valid_sigs:
             reasons.append(f"{name}: not signed")
+            continue
+        if message.bytes is None:  # a detached signature: nothing signed to read the claims from
+            reasons.append(f"{name}: the signature carries no signed document")
             continue
         content = bytes(message.bytes)
         if len(content) > MAX_SIGNATURE_BYTES:
@@ -436,7 +438,7 @@ class SignatureReport:
                 out.append(item.data)
         return out
 
-    def configmap(self) -> dict:
+    def configmap(self) -> dict[str, Any]:
         return signature_configmap(self.digest, self.signatures)
 
     def summary(self) -> str:
@@ -531,7 +533,7 @@ def configmap_name(digest: str) -> str:
     return f"{algo}-{hexpart}"
 
 
-def signature_configmap(digest: str, signatures: Sequence[bytes]) -> dict:
+def signature_configmap(digest: str, signatures: Sequence[bytes]) -> dict[str, Any]:
     """The ConfigMap the cluster-version operator reads (library-go GetSignaturesAsConfigmap)."""
     name = configmap_name(digest)
     return {
@@ -544,14 +546,14 @@ def signature_configmap(digest: str, signatures: Sequence[bytes]) -> dict:
     }
 
 
-def configmap_bytes(configmap: dict) -> bytes:
+def configmap_bytes(configmap: dict[str, Any]) -> bytes:
     """Compact JSON and a newline, map keys sorted: the bytes Kubernetes' encoder gives oc."""
     ordered = dict(configmap)
     ordered["binaryData"] = dict(sorted((configmap.get("binaryData") or {}).items()))
     return (json.dumps(ordered, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-def configmap_yaml(configmap: dict) -> str:
+def configmap_yaml(configmap: dict[str, Any]) -> str:
     """The same ConfigMap as YAML, for the runbook and ``oc apply -f`` (no null creationTimestamp)."""
     shown = dict(configmap)
     shown["metadata"] = {k: v for k, v in configmap["metadata"].items() if v is not None}

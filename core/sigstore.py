@@ -63,7 +63,7 @@ class SigstoreResult:
 
 def sigstore_expected(version: str) -> bool:
     numbers = re.match(r"^(\d+)\.(\d+)", version or "")
-    return bool(numbers) and (int(numbers[1]), int(numbers[2])) >= SIGSTORE_FROM
+    return numbers is not None and (int(numbers[1]), int(numbers[2])) >= SIGSTORE_FROM
 
 
 def _source_digest(location: Location) -> str | None:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shlex
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -37,7 +36,12 @@ from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
-from .text import plural
+from .text import plural, shell_quote
+
+if TYPE_CHECKING:
+    from .mirror_config import MirrorInstructions
+    from .release import ReleaseInfo
+    from .samples import SamplesPlan, SampleStream
 
 PARALLEL_HEADS = 16
 MAX_ITEMS = 200  # a list longer than this is cut (with a count): a report, not a dump
@@ -111,12 +115,12 @@ class Expected:
 
     plan: Plan
     plan_file: str = "PLAN"
-    release: Any = None                 # core.release.ReleaseInfo
+    release: ReleaseInfo | None = None
     release_error: str | None = None
     release_from_mirror: bool = False   # the source was unreachable: read back from the mirror instead
-    instructions: Any = None            # core.mirror_config.MirrorInstructions
-    samples: Any = None                 # core.samples.SamplesPlan
-    streams: list[Any] = field(default_factory=list)  # core.samples.SampleStream, all loaded
+    instructions: MirrorInstructions | None = None
+    samples: SamplesPlan | None = None
+    streams: list[SampleStream] = field(default_factory=list)  # all loaded
     samples_error: str | None = None
     mirrored_streams: dict[str, bool] = field(default_factory=dict)  # stream → complete on the mirror
 
@@ -246,7 +250,7 @@ def _cut(items: list[str]) -> list[str]:
 
 
 def _rerun(expected: Expected) -> str:
-    return f"mirror-wizard run {shlex.quote(expected.plan_file)}"
+    return f"mirror-wizard run {shell_quote(expected.plan_file)}"
 
 
 # -- mirror side ----------------------------------------------------------------------------------
@@ -260,10 +264,10 @@ async def check_release(expected: Expected, session: RegistrySession) -> Check:
     if expected.release_error:
         return Check(name, title, Side.MIRROR, Status.FAIL, expected.release_error,
                      fix=f"check the plan's release.source and the registries' logins, then {_rerun(expected)}")
-    if expected.instructions is None:
+    info = expected.release
+    if expected.instructions is None or info is None:  # prepare_release sets both, or neither
         return Check(name, title, Side.MIRROR, Status.SKIP,
                      "the plan copies the release to a directory only (no release.target to check)")
-    info = expected.release
     sets = expected.mirror_sets()
     images = [("release image", f"{expected.instructions.sources[0][0]}@{info.digest}")]
     images += sorted(info.components.items())
@@ -312,6 +316,8 @@ async def check_release_tag(expected: Expected, session: RegistrySession) -> Che
         return Check(name, title, Side.MIRROR, status, reason)
     info = expected.release
     image = expected.instructions.release_image
+    if image is None:  # release_mirror_instructions always names it
+        return Check(name, title, Side.MIRROR, Status.SKIP, "the mirror sets name no release image to check")
     try:
         found = await _head(session, parse_reference(image, default_tag=None))
     except MirrorError as exc:
@@ -325,12 +331,11 @@ async def check_release_tag(expected: Expected, session: RegistrySession) -> Che
     return Check(name, title, Side.MIRROR, Status.PASS, f"{image} resolves to {info.digest}{note}")
 
 
-def _stream_destinations(expected: Expected) -> dict[str, list[tuple[str, str]]]:
+def _stream_destinations(expected: Expected, samples: SamplesPlan) -> dict[str, list[tuple[str, str]]]:
     """stream → [(source pull spec, what the operator pulls once samplesRegistry is set)] for every stream
     the plan keeps, following the operator's own rewrite (both Red Hat hosts end on the mirror)."""
     from .samples import mirror_pull_spec
 
-    samples = expected.samples
     registry = samples.mirror
     by_name = {s.name: s for s in expected.streams}
     out: dict[str, list[tuple[str, str]]] = {}
@@ -349,10 +354,10 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
     name = "samples-images"
     if expected.plan.samples is None:
         return Check(name, title, Side.MIRROR, Status.SKIP, "the plan mirrors no image streams")
-    if expected.samples_error:
-        return Check(name, title, Side.MIRROR, Status.FAIL, expected.samples_error,
+    if expected.samples_error or expected.samples is None:
+        return Check(name, title, Side.MIRROR, Status.FAIL, expected.samples_error or "the image streams were not loaded",
                      fix="correct the plan's samples.paths (or samples.source)")
-    destinations = _stream_destinations(expected)
+    destinations = _stream_destinations(expected, expected.samples)
     limit = asyncio.Semaphore(PARALLEL_HEADS)
     # (problem or None, compared with the source?, pullable by tag at all?) per (source, destination)
     Answer = tuple[str | None, str, bool]
@@ -418,7 +423,7 @@ def _written_skipped(expected: Expected) -> tuple[list[str], str]:
     skipped = spec.get("skippedImagestreams") if isinstance(spec, dict) else None
     if isinstance(skipped, list) and all(isinstance(s, str) for s in skipped):
         return skipped, str(path)
-    return list(expected.samples.skipped), "the plan"
+    return (list(expected.samples.skipped) if expected.samples is not None else []), "the plan"
 
 
 def check_skipped(expected: Expected) -> Check:
@@ -470,8 +475,8 @@ async def check_certificate(expected: Expected) -> Check:
     if problems:
         return Check(name, title, Side.MIRROR, Status.FAIL, problems[0] if len(problems) == 1 else
                      f"{len(problems)} problems with the mirror's certificate",
-                     fix=(f"mirror-wizard ca check --registry {shlex.quote(hosts[0])} "
-                          f"--ca-file {shlex.quote(plan.mirror.ca_file)} --fetch"),
+                     fix=(f"mirror-wizard ca check --registry {shell_quote(hosts[0])} "
+                          f"--ca-file {shell_quote(plan.mirror.ca_file)} --fetch"),
                      items=problems if len(problems) > 1 else [])
     return Check(name, title, Side.MIRROR, Status.PASS,
                  f"{', '.join(hosts)}: the certificate verifies with {plan.mirror.ca_file} and its SAN names the host")
@@ -517,7 +522,7 @@ async def check_trust(expected: Expected, oc: Oc) -> Check:
     create, patch = manifests.commands
     key = configmap_key(plan.mirror.registry)
     image = await oc.get("image.config.openshift.io", "cluster")
-    spec = image.get("spec") if isinstance(image.get("spec"), dict) else {}
+    spec = _object(image.get("spec"))
     trusted = spec.get("additionalTrustedCA")
     cm_name = trusted.get("name") if isinstance(trusted, dict) else None
     if not isinstance(cm_name, str) or not cm_name:
@@ -533,9 +538,9 @@ async def check_trust(expected: Expected, oc: Oc) -> Check:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      f"additionalTrustedCA names ConfigMap {_text(cm_name, 253)}, which does not exist in "
                      "openshift-config", fix=create)
-    data = configmap.get("data") if isinstance(configmap.get("data"), dict) else {}
-    set_data = (f"oc set data configmap/{shlex.quote(cm_name)} -n openshift-config "
-                f"--from-file={key}={shlex.quote(plan.mirror.ca_file)}")
+    data = _object(configmap.get("data"))
+    set_data = (f"oc set data configmap/{shell_quote(cm_name)} -n openshift-config "
+                f"--from-file={key}={shell_quote(plan.mirror.ca_file)}")
     if key not in data:
         keys = ", ".join(sorted(map(str, data))) or "no keys"
         return Check(name, title, Side.CLUSTER, Status.FAIL,
@@ -569,7 +574,7 @@ async def check_mirror_sets(expected: Expected, oc: Oc, version: str | None) -> 
         if items:
             kinds.append(f"{len(items)} {kind}")
         for item in items:
-            spec = item.get("spec") if isinstance(item.get("spec"), dict) else {}
+            spec = _object(item.get("spec"))
             for entry in spec.get(key) or []:
                 if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
                     continue
@@ -582,7 +587,7 @@ async def check_mirror_sets(expected: Expected, oc: Oc, version: str | None) -> 
             uncovered.append(f"{source} → {', '.join(mirrors)}")
     old = _older_than(version, (4, 13))
     out = Path(expected.plan.output_dir)
-    fix = f"oc apply -f {shlex.quote(str(out / ('imageContentSourcePolicy.yaml' if old else 'imageDigestMirrorSet.yaml')))}"
+    fix = f"oc apply -f {shell_quote(str(out / ('imageContentSourcePolicy.yaml' if old else 'imageDigestMirrorSet.yaml')))}"
     if uncovered:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      f"{plural(len(uncovered), 'release source')} not sent to the mirror by any "
@@ -618,7 +623,7 @@ async def check_samples_config(expected: Expected, oc: Oc) -> tuple[Check, dict[
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      f"{CONFIG_RESOURCE} does not exist (the openshift-samples capability is disabled?)",
                      fix="oc get clusterversion version -o jsonpath='{.status.capabilities.enabledCapabilities}'"), None
-    spec = config.get("spec") if isinstance(config.get("spec"), dict) else {}
+    spec = _object(config.get("spec"))
     problems: list[str] = []
     state = spec.get("managementState")
     if state != "Managed":
@@ -659,7 +664,7 @@ def check_samples_status(expected: Expected, config: dict[str, Any] | None) -> C
         if status != good:
             message = _text((condition or {}).get("message")) or _text((condition or {}).get("reason"))
             problems.append(f"{kind} is {status or 'missing'}" + (f": {message}" if message else ""))
-    status_block = config.get("status") if isinstance(config.get("status"), dict) else {}
+    status_block = _object(config.get("status"))
     if status_block.get("managementState") not in (None, "Managed"):
         problems.append(f"status.managementState is {_text(status_block.get('managementState'))}")
     if problems:
@@ -710,14 +715,14 @@ async def check_imports(expected: Expected, oc: Oc, config: dict[str, Any] | Non
     checked = 0
     seen: set[str] = set()
     for stream in streams:
-        metadata = stream.get("metadata") if isinstance(stream.get("metadata"), dict) else {}
+        metadata = _object(stream.get("metadata"))
         stream_name = metadata.get("name")
-        labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+        labels = _object(metadata.get("labels"))
         if not isinstance(stream_name, str) or MANAGED_LABEL not in labels or stream_name in skipped:
             continue
         checked += 1
         seen.add(stream_name)
-        status = stream.get("status") if isinstance(stream.get("status"), dict) else {}
+        status = _object(stream.get("status"))
         for tag in status.get("tags") or []:
             if not isinstance(tag, dict):
                 continue
@@ -733,7 +738,7 @@ async def check_imports(expected: Expected, oc: Oc, config: dict[str, Any] | Non
         names = sorted({f.split(":", 1)[0] for f in failures})
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      f"{plural(len(failures), 'tag')} of {plural(len(names), 'stream')} failed to import",
-                     fix=" && ".join(f"oc import-image {shlex.quote(n)} --all -n openshift" for n in names[:5])
+                     fix=" && ".join(f"oc import-image {shell_quote(n)} --all -n openshift" for n in names[:5])
                          + "  # once the cause is fixed (the operator also retries every 15 minutes)",
                      items=_cut(failures))
     if missing:
@@ -754,7 +759,7 @@ async def check_pools(oc: Oc) -> Check:
     for pool in pools:
         pool_name = _text((pool.get("metadata") or {}).get("name") if isinstance(pool.get("metadata"), dict) else "?")
         conditions = _conditions(pool)
-        status = pool.get("status") if isinstance(pool.get("status"), dict) else {}
+        status = _object(pool.get("status"))
         total, updated = status.get("machineCount"), status.get("updatedMachineCount")
         counts = f"{updated}/{total} updated" if isinstance(total, int) and isinstance(updated, int) else "counts unknown"
         if (conditions.get("Degraded") or {}).get("status") == "True":
@@ -788,8 +793,8 @@ async def node_command(expected: Expected, oc: Oc) -> Check:
     if chosen:
         node = chosen
     host = expected.mirror
-    command = (f"oc debug node/{shlex.quote(node)} -- chroot /host journalctl -u crio --since=-2h "
-               f"| grep 'Trying to access' | grep -F {shlex.quote(host)}")
+    command = (f"oc debug node/{shell_quote(node)} -- chroot /host journalctl -u crio --since=-2h "
+               f"| grep 'Trying to access' | grep -F {shell_quote(host)}")
     return Check("node-pull-source", "pulls come from the mirror (on a node)", Side.CLUSTER, Status.SKIP,
                  f"run by hand: CRI-O logs \"Trying to access\" with the location it pulled from; expect {host}",
                  fix=command)
@@ -829,13 +834,18 @@ async def cluster_checks(expected: Expected, oc: Oc | None = None) -> AsyncItera
     yield await node_command(expected, oc)
 
 
+def _object(value: object) -> dict[str, Any]:
+    """A JSON object from the cluster, or an empty one when the field is missing or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
 def _tool_failure(name: str, title: str, exc: MirrorError) -> Check:
     if isinstance(exc, NotLoggedIn):
         return Check(name, title, Side.CLUSTER, Status.FAIL, str(exc), fix="oc login <API server URL>")
     return Check(name, title, Side.CLUSTER, Status.FAIL, str(exc))
 
 
-async def _guard(name: str, title: str, step: Callable[[], Any]) -> Check:
+async def _guard(name: str, title: str, step: Callable[[], Awaitable[Check]]) -> Check:
     """A cluster check that cannot finish (oc failing, an unreadable file) is a ✗ line with the reason."""
     try:
         return await step()

@@ -30,7 +30,8 @@ from tui.sandbox.content import build_release, new_builder
 from tui.sandbox.pki import CertPair, make_ca, make_server_cert
 from tui.sandbox.registry import LocalRegistry, make_registry
 
-needs_registry = pytest.mark.skipif(shutil.which("docker-registry") is None and not Path("/usr/bin/docker-registry").exists(),
+needs_registry = pytest.mark.skipif(shutil.which("docker-registry") is None
+                                    and not Path("/usr/bin/docker-registry").exists(),
                                     reason="docker-registry is not installed (scripts/setup installs it)")
 
 

@@ -41,7 +41,7 @@ def test_credential_repr_hides_password():
     ('{"auths": []}', "'auths' must be an object"),
     ('{"auths": {"r.io": "x"}}', "must be an object"),
     ('{"auths": {"r.io": {"auth": "!!!"}}}', "not valid base64"),
-    ('{"auths": {"r.io": {"auth": "%s"}}}' % base64.b64encode(b"nocolon").decode(), "no ':'"),
+    (json.dumps({"auths": {"r.io": {"auth": base64.b64encode(b"nocolon").decode()}}}), "no ':'"),
     ('{"auths": {"r.io": {"email": "a@b"}}}', "no 'auth'"),
 ])
 def test_bad_files_give_precise_errors(tmp_path, content, fragment):

@@ -32,7 +32,7 @@ from tui.cli import main
 from tui.sandbox.pki import make_ca
 from tui.sandbox.registry import LocalRegistry, free_port
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 # -- certificates made for these tests --------------------------------------------------------------

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from core.copier import CopyOptions, Copier
+from core.copier import Copier, CopyOptions
 from core.endpoints import LayoutLocation, RegistryLocation
-from core.errors import IntegrityError, InputError, MappingError, UnsupportedManifest
+from core.errors import InputError, IntegrityError, MappingError, UnsupportedManifest
 from core.layout import OCILayout
 from core.manifest import DOCKER_LIST, OCI_MANIFEST, Manifest, sha256_digest
 from core.mapping import pairs_to_tasks, parse_mapping_text

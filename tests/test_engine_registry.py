@@ -218,7 +218,8 @@ def test_certs_d_directory_is_trusted(images: SourceImages, tls_registry, auth_f
     assert result.ok
 
 
-def test_token_auth_asks_for_the_narrowest_scopes(images: SourceImages, token_registry, token_issuer, auth_file, tls_options) -> None:
+def test_token_auth_asks_for_the_narrowest_scopes(images: SourceImages, token_registry, token_issuer, auth_file,
+                                                  tls_options) -> None:
     auth = load_auth_file(str(auth_file))
     first = unique_repo("tok-a")
     second = unique_repo("tok-b")
@@ -233,10 +234,12 @@ def test_token_auth_asks_for_the_narrowest_scopes(images: SourceImages, token_re
     assert f"repository:{second}:pull,push" in scopes
     assert not any(s.startswith(f"repository:{first}:") and "push" in s for s in scopes), scopes
     assert all(r.user == USER for r in token_issuer.requests)
-    assert skopeo.digest(f"{host}/{second}:v1", authfile=auth_file, cert_dir=tls_options.ca_files[0].rsplit("/", 1)[0]) == images.app_digest
+    cert_dir = tls_options.ca_files[0].rsplit("/", 1)[0]
+    assert skopeo.digest(f"{host}/{second}:v1", authfile=auth_file, cert_dir=cert_dir) == images.app_digest
 
 
-def test_anonymous_token_pulls_public_repositories(images: SourceImages, token_registry, auth_file, tls_options, plain_registry) -> None:
+def test_anonymous_token_pulls_public_repositories(images: SourceImages, token_registry, auth_file, tls_options,
+                                                   plain_registry) -> None:
     host = token_registry.host
     public = f"{host}/public/{unique_repo('anon')}:v1"
     mirror([(images.app, public)], auth=load_auth_file(str(auth_file)), tls=tls_options)

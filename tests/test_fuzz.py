@@ -65,13 +65,15 @@ def test_auth_file_on_disk_with_any_bytes(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.lists(st.one_of(reference_like, st.tuples(reference_like, reference_like).map("=".join)), max_size=5).map("\n".join))
+@given(st.lists(st.one_of(reference_like, st.tuples(reference_like, reference_like).map("=".join)),
+                max_size=5).map("\n".join))
 def test_mapping_file(text: str) -> None:
     only_clear_errors(parse_mapping_text, text)
 
 
 plan_shaped = st.fixed_dictionaries({}, optional={
-    "mirror": st.one_of(json_values, st.fixed_dictionaries({"registry": reference_like}, optional={"insecure": json_values})),
+    "mirror": st.one_of(json_values,
+                        st.fixed_dictionaries({"registry": reference_like}, optional={"insecure": json_values})),
     "release": json_values, "samples": json_values, "options": json_values, "registries": json_values,
     "auth_file": json_values, "output_dir": json_values, "version": json_values,
 })
@@ -99,7 +101,8 @@ def _optional(module: str, name: str):
 
 @FUZZ
 @given(st.one_of(json_values.map(json.dumps), st.text(max_size=300),
-                 st.dictionaries(st.sampled_from(["kind", "metadata", "spec", "items", "data"]), json_values, max_size=4).map(json.dumps)))
+                 st.dictionaries(st.sampled_from(["kind", "metadata", "spec", "items", "data"]), json_values,
+                                 max_size=4).map(json.dumps)))
 def test_image_stream_loader(text: str) -> None:
     load_imagestreams = _optional("core.samples", "load_imagestreams")
     with tempfile.TemporaryDirectory() as folder:

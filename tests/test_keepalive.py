@@ -93,7 +93,7 @@ def _session(proxy: FaultProxy, *, retry: RetryPolicy = NO_RETRY, per_registry: 
 
 async def _read_all(client: RegistryClient, repo: str, digests: list[tuple[str, int]]) -> list[int]:
     sizes = []
-    for digest, size in digests:
+    for digest, _size in digests:
         sizes.append(len(await client.read_blob(repo, digest)))
     return sizes
 

@@ -45,7 +45,8 @@ def watch_sockets(pid: int, peak: list[int], stop: threading.Event, timeline: li
     started = time.monotonic()
     while not stop.is_set():
         try:
-            count = sum(1 for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
+            count = sum(1 for fd in os.listdir(f"/proc/{pid}/fd")
+                        if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
             rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
             timeline.append((round(time.monotonic() - started, 1), rss))
         except (OSError, ValueError, IndexError):
@@ -78,10 +79,12 @@ def test_300_small_images_and_a_2gb_layer(tmp_path: Path, plain_registry) -> Non
         lines.append(f"oci:{folder}:{name}={plain_registry.host}/{repo_root}/app{number % 30}:v{number // 30}")
 
     layer = big_layer(builder.layout)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer.digest]}}).encode()
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [layer.digest]}}).encode()
     config_desc = {"mediaType": "application/vnd.oci.image.config.v1+json", **builder.blob(config)}
     raw = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config_desc,
-                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.digest, "size": BIG}]}).encode()
+                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.digest,
+                                  "size": BIG}]}).encode()
     from core.manifest import OCI_MANIFEST, Manifest
 
     big_image = Manifest.parse(raw, OCI_MANIFEST, where="load test")
@@ -115,4 +118,5 @@ def test_300_small_images_and_a_2gb_layer(tmp_path: Path, plain_registry) -> Non
     assert rss_mb < 150, f"peak RSS {rss_mb:.0f} MB with a 2 GB layer; (seconds, MB): {timeline[::10]}"
     assert peak[0] <= 4 * MAX_PER_REGISTRY, f"{peak[0]} sockets open at once"
     assert skopeo.inspect(big_ref, raw=True, tls_verify=False)["layers"][0]["size"] == BIG
-    assert skopeo.digest(f"{plain_registry.host}/{repo_root}/app29:v9", tls_verify=False) == builder.names["small/app29:v9"].digest
+    small = builder.names["small/app29:v9"].digest
+    assert skopeo.digest(f"{plain_registry.host}/{repo_root}/app29:v9", tls_verify=False) == small

@@ -7,7 +7,8 @@ D = "sha256:" + "a" * 64
 
 
 @pytest.mark.parametrize("text,registry,repo,tag,digest", [
-    ("quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64", "quay.io", "openshift-release-dev/ocp-release", "4.17.3-x86_64", None),
+    ("quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64", "quay.io", "openshift-release-dev/ocp-release",
+     "4.17.3-x86_64", None),
     (f"quay.io/openshift-release-dev/ocp-v4.0-art-dev@{D}", "quay.io", "openshift-release-dev/ocp-v4.0-art-dev", None, D),
     ("127.0.0.1:5000/ocp4/openshift4", "127.0.0.1:5000", "ocp4/openshift4", "latest", None),
     ("localhost/foo:1", "localhost", "foo", "1", None),

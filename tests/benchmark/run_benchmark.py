@@ -399,7 +399,8 @@ def run(args: argparse.Namespace, root: Path) -> int:
         print_table(list(steps.values()), release.total_bytes, release_own)
         print()
         print("ratios:")
-        for text, a, b in (("ours / skopeo sequential", "direct", "skopeo1"), ("ours / skopeo 4 at a time", "direct", "skopeo4"),
+        for text, a, b in (("ours / skopeo sequential", "direct", "skopeo1"),
+                           ("ours / skopeo 4 at a time", "direct", "skopeo4"),
                            ("ours / floor", "direct", "floor"), ("to-dir / direct", "to_dir", "direct"),
                            ("from-dir / direct", "from_dir", "direct")):
             value = ratio(steps.get(a), steps.get(b))
@@ -426,7 +427,8 @@ def run(args: argparse.Namespace, root: Path) -> int:
                            "ok": s.ok, "error": s.error, "source_blob_bytes": s.source.blob_bytes,
                            "source_blob_reads": sum(s.source.blob_reads.values()),
                            "mirror_uploads": s.mirror.uploads_started,
-                           "source_requests": s.source.requests, "mirror_requests": s.mirror.requests, "retries": s.retries} for s in steps.values()],
+                           "source_requests": s.source.requests, "mirror_requests": s.mirror.requests,
+                           "retries": s.retries} for s in steps.values()],
                 "checks": [{"target": c.target, "measured": c.measured, "ok": c.ok} for c in checks],
             }, indent=2) + "\n")
         return 0 if all(c.ok is not False for c in checks) and all(s.ok for s in steps.values()) else 1

@@ -50,7 +50,8 @@ class Fault:
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.times < 0 or self.fired < self.times) and (self.method in (None, method)) and re.search(self.path, path) is not None
+        armed = self.times < 0 or self.fired < self.times
+        return armed and self.method in (None, method) and re.search(self.path, path) is not None
 
 
 @dataclass

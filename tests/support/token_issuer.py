@@ -62,7 +62,7 @@ class TokenIssuer:
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mirror-wizard test token signer")])
         self._cert = (
             x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self._key.public_key())
@@ -145,7 +145,7 @@ class TokenIssuer:
                 issuer.requests.append(TokenRequest(user, scopes, (query.get("service") or [None])[0]))
                 token = issuer.sign(user, issuer.grant(user, scopes))
                 body = json.dumps({"token": token, "access_token": token, "expires_in": 300,
-                                   "issued_at": dt.datetime.now(dt.timezone.utc).isoformat()}).encode()
+                                   "issued_at": dt.datetime.now(dt.UTC).isoformat()}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

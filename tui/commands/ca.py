@@ -43,7 +43,7 @@ equivalent oc commands:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ca = subparsers.add_parser("ca", help="check the mirror registry's CA and make the cluster trust it")
     sub = ca.add_subparsers(dest="ca_command", metavar="COMMAND", required=True)
 

@@ -42,7 +42,7 @@ exit status: 0 when every login works, 1 when any fails, 2 for a bad auth file.
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     creds = subparsers.add_parser("credentials", help="add the mirror registry's login to the pull secret; test logins")
     sub = creds.add_subparsers(dest="credentials_command", metavar="COMMAND", required=True)
 

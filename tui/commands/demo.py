@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
         "demo", help="practice the whole procedure against local registries (no cluster, no internet)",
         description=("Starts two local registries with TLS — a source standing in for quay.io and "

@@ -23,7 +23,7 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     image = subparsers.add_parser("image", help="copy container images (like oc image mirror)")
     image_sub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
     mirror = image_sub.add_parser(

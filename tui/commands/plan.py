@@ -27,7 +27,7 @@ mirror registry and its CA, the release to mirror and how, and the image streams
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser("run", help="carry out a saved plan (release and samples in one copy)",
                                 description="Mirror everything a plan asks for, then write the manifests.",
                                 epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -13,6 +13,7 @@ from typing import Any
 from core.copier import CopyResult
 from core.errors import InputError
 from core.graph import DEFAULT_GRAPH_URL, fetch_graph, registry_release_tags
+from core.manifest import openshift_arch
 from core.mirror_config import MirrorInstructions
 from core.orchestrate import Job, open_session, tls_options
 from core.plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode
@@ -21,6 +22,7 @@ from core.registry import RegistrySession
 from core.release import (
     COMMANDS,
     ReleaseInfo,
+    SizeReport,
     extract_command,
     layout_name,
     load_release,
@@ -73,12 +75,14 @@ def _add_idms(parser: argparse.ArgumentParser) -> None:
                              "its mirrors instead, as oc's --idms-file")
 
 
-def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help_text, description=description, epilog=EPILOG,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+def _sub(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str,
+         description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=description, epilog=EPILOG,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     release = subparsers.add_parser("release", help="choose, inspect, mirror and extract an OpenShift release",
                                     description="Work with OpenShift release payloads (like oc adm release).",
                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,8 +188,7 @@ def _list_registry(args: argparse.Namespace) -> int:
             return await registry_release_tags(session, args.from_registry)
 
     tags = run_async(go)
-    arches = (args.arch,) if args.arch else RELEASE_ARCHES
-    arches = tuple({"amd64": "x86_64", "arm64": "aarch64"}.get(a, a) for a in arches)
+    arches = tuple(openshift_arch(a) for a in ((args.arch,) if args.arch else RELEASE_ARCHES))
     releases = [t for t in tags if any(t.endswith(f"-{a}") for a in arches)]
     if args.json:
         print(json.dumps(releases, indent=2))
@@ -206,7 +209,7 @@ def _info_dict(info: ReleaseInfo) -> dict[str, Any]:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    async def go(cancel: asyncio.Event):
+    async def go(cancel: asyncio.Event) -> tuple[ReleaseInfo, SizeReport]:
         async with make_session(args) as session:
             info = await load_release(session, args.release)
             return info, await measure_release(session, info, args.to)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TextIO
 
 from core.fsio import atomic_write
 from core.orchestrate import Job
@@ -70,7 +71,7 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-out", metavar="FILE", help="write the samples operator Config (merge patch)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     samples = subparsers.add_parser("samples", help="mirror the samples operator's image streams",
                                     description="Plan and mirror the Cluster Samples Operator's image streams.",
                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,7 +141,7 @@ def _make_plan(args: argparse.Namespace) -> SamplesPlan:
     return plan
 
 
-def _print_plan(plan: SamplesPlan, args: argparse.Namespace, out=None) -> None:
+def _print_plan(plan: SamplesPlan, args: argparse.Namespace, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     print(f"# samples: {len(plan.included)} image streams mirrored, {len(plan.skipped)} skipped, "
           f"{len(plan.mapping)} images to {plan.mirror}", file=out)

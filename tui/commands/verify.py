@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TextIO
 
 from core.plan import load_plan
-from core.verify import Check, Report, report_json, verify
+from core.verify import Check, Report, Status, report_json, verify
 
 from .common import run_async
 
@@ -27,7 +28,7 @@ Exit status 0 only when every check that was performed passed (– lines are not
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("verify", help="check that the mirror and the cluster are ready for the plan",
                                    description="Check, read-only, that everything a plan mirrored is where the "
                                                "cluster will look for it, and (--cluster) that the cluster uses it.",
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=verify_command)
 
 
-def print_check(check: Check, stream=None) -> None:
+def print_check(check: Check, stream: TextIO | None = None) -> None:
     out = stream or sys.stdout
     print(check.line(), file=out)
     for item in check.items:
@@ -58,7 +59,7 @@ def verify_command(args: argparse.Namespace) -> int:
         print(report_json(report))
     else:
         failed = sum(1 for c in report.checks if c.failed)
-        passed = sum(1 for c in report.checks if c.status == "pass")
+        passed = sum(1 for c in report.checks if c.status == Status.PASS)
         skipped = len(report.checks) - failed - passed
         verdict = "ready" if report.ok else "NOT ready"
         print(f"\n{verdict}: {passed} passed, {failed} failed, {skipped} not checked")

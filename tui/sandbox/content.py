@@ -9,16 +9,16 @@ Everything is deterministic (fixed seeds and mtimes), so the same inputs give th
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import random
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.layout import OCILayout
-from core.manifest import OCI_INDEX, OCI_MANIFEST, Manifest
+from core.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
 
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -64,7 +64,7 @@ def make_layer(seed: int, size: int = 2048, files: dict[str, tuple[bytes, int]] 
             tar.addfile(info, io.BytesIO(content))
     raw = tar_bytes.getvalue()
     blob = gzip.compress(raw, compresslevel=6, mtime=0)
-    return Layer(blob, "sha256:" + hashlib.sha256(blob).hexdigest(), "sha256:" + hashlib.sha256(raw).hexdigest())
+    return Layer(blob, sha256_digest(blob), sha256_digest(raw))
 
 
 @dataclass
@@ -74,8 +74,8 @@ class LayoutBuilder:
     layout: OCILayout
     names: dict[str, Manifest] = field(default_factory=dict)
 
-    def blob(self, data: bytes) -> dict:
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    def blob(self, data: bytes) -> dict[str, Any]:
+        digest = sha256_digest(data)
         path = self.layout.blob_path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .demo import Sandbox
 
 
-def demo_plan_dict(sandbox: Sandbox) -> dict:
+def demo_plan_dict(sandbox: Sandbox) -> dict[str, Any]:
     mirror = sandbox.mirror.host
     return {
         "version": 1,

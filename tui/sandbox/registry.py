@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,7 +31,8 @@ def registry_binary() -> str:
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -40,7 +42,7 @@ def htpasswd_line(user: str, password: str) -> str:
         out = subprocess.run([tool, "-Bbn", user, password], capture_output=True, text=True, check=True)
         return out.stdout.strip()
     try:
-        import bcrypt  # type: ignore[import-not-found]
+        import bcrypt
     except ImportError:
         raise ToolError("htpasswd is not installed: install apache2-utils (Debian/Ubuntu)") from None
     return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}"
@@ -56,8 +58,8 @@ class LocalRegistry:
     key: Path | None = None
     ca_file: Path | None = None
     htpasswd: tuple[str, str] | None = None
-    extra_auth: dict | None = None
-    process: subprocess.Popen | None = field(default=None, repr=False)
+    extra_auth: dict[str, Any] | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
@@ -67,12 +69,12 @@ class LocalRegistry:
     def url(self) -> str:
         return f"{'https' if self.cert else 'http'}://{self.host}"
 
-    def config(self) -> dict:
-        http: dict = {"addr": self.host, "secret": "mirror-wizard-sandbox",
+    def config(self) -> dict[str, Any]:
+        http: dict[str, Any] = {"addr": self.host, "secret": "mirror-wizard-sandbox",
                       "headers": {"X-Content-Type-Options": ["nosniff"]}}
         if self.cert and self.key:
             http["tls"] = {"certificate": str(self.cert), "key": str(self.key)}
-        config: dict = {
+        config: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": "warn", "accesslog": {"disabled": True}},
             "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True},
