@@ -614,8 +614,8 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
     with tempfile.TemporaryDirectory(dir=staging_parent, prefix=".build-") as work:
         work_dir = Path(work)
         source = work_dir / "src"
-        wheels = work_dir / "wheels"
-        wheels.mkdir()
+        wheels_dir = work_dir / "wheels"
+        wheels_dir.mkdir()
         for path in _source_files(root):  # a copy: pip's build leaves build/ and *.egg-info beside the source
             copy = source / path.relative_to(root)
             copy.parent.mkdir(parents=True, exist_ok=True)
@@ -623,19 +623,20 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
         requirements = _requirements(root)
         flags = _target_flags(options)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            build = pool.submit(_pip, ["wheel", "--no-deps", "--quiet", "-w", str(wheels), str(source)],
+            build = pool.submit(_pip, ["wheel", "--no-deps", "--quiet", "-w", str(wheels_dir), str(source)],
                                 "building mirror-wizard's wheel")
-            download = pool.submit(_pip, ["download", "--quiet", "-d", str(wheels), *flags, *requirements],
+            download = pool.submit(_pip, ["download", "--quiet", "-d", str(wheels_dir), *flags, *requirements],
                                    "downloading mirror-wizard's dependencies") if requirements else None
             build.result()
             if download is not None:
                 download.result()
         if not requirements:  # no tomllib: let pip read the requirements from the wheel it built
-            own = next(wheels.glob("mirror_wizard-*.whl"))
-            _pip(["download", "--quiet", "-d", str(wheels), *flags, str(own)], "downloading mirror-wizard's dependencies")
-        (wheels / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+            own = next(wheels_dir.glob("mirror_wizard-*.whl"))
+            _pip(["download", "--quiet", "-d", str(wheels_dir), *flags, str(own)],
+                 "downloading mirror-wizard's dependencies")
+        (wheels_dir / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
         try:
-            os.replace(wheels, cached)
+            os.replace(wheels_dir, cached)
         except OSError:
             if not (cached / ".complete").is_file():  # not another run finishing first: a real failure
                 raise

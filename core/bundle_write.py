@@ -78,7 +78,7 @@ async def extract_binaries(directory: Path, releases: list[Any], on_message: Mes
 def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list[Any]) -> tuple[Any, list[str]]:
     """The far side's plan: the release from-dir at ".", files the plan names copied into the bundle
     and named relative to it; returns (plan, notes)."""
-    from .plan import MirrorRegistry, Plan, ReleaseChoice, SamplesChoice
+    from .plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode, SamplesChoice
 
     notes: list[str] = []
     target = options.target or (plan.release.target if plan is not None and plan.release is not None else None)
@@ -96,7 +96,7 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
         release = far.release or ReleaseChoice()
         far.release = ReleaseChoice(source=f"{info.source_repository}:{info.tag}" if info.source_repository else "",
                                     channel=release.channel, version=info.version, architecture=info.architecture,
-                                    mode="from-dir", target=target, directory=".",
+                                    mode=ReleaseMode.FROM_DIR, target=target, directory=".",
                                     to_release_image=options.to_release_image or release.to_release_image)
     if far.mirror.ca_file:
         far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
@@ -249,7 +249,7 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
             # pip runs in a thread; its lines reach on_message on the event loop, like every other line
             loop = asyncio.get_running_loop()
             wheels = await asyncio.to_thread(build_wheelhouse, directory / WHEELHOUSE, options,
-                                             lambda text: loop.call_soon_threadsafe(say, text))
+                                             lambda text: None if loop.call_soon_threadsafe(say, text) else None)
         except LocalStorageError as exc:
             if options.wheelhouse is not None:
                 raise
@@ -286,7 +286,7 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     for image in images:
         all_blobs.update(image.manifests)
         all_blobs.update(image.blobs)
-    manifest = {
+    manifest: dict[str, Any] = {
         "kind": BUNDLE_KIND, "version": BUNDLE_VERSION, "id": str(uuid.uuid4()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tool_version": __version__,
         "target": target if target != PLACEHOLDER_TARGET else None,

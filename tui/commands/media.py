@@ -9,6 +9,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from core.bundle import (
     BundleOptions,
@@ -94,7 +95,7 @@ def bundle_options_from_args(args: argparse.Namespace) -> BundleOptions:
     )
 
 
-def print_bundle_result(result: BundleResult, stream=None) -> None:
+def print_bundle_result(result: BundleResult, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     for warning in result.warnings:
         print(f"warning: {warning}", file=stream)
@@ -108,7 +109,7 @@ def print_bundle_result(result: BundleResult, stream=None) -> None:
               + ", ".join(v.name for v in result.volumes), file=stream)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     media = subparsers.add_parser("media", help="check, make, cut and join a removable-media bundle",
                                   description="The bundle a --to-dir run writes: everything the disconnected side "
                                               "needs, with SHA256SUMS to prove it arrived intact.",
