@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
+from . import adaptive, ranged
 from .endpoints import (
     Destination,
     Endpoints,
@@ -49,9 +50,8 @@ from .events import (
     LogMessage,
     PlanReady,
 )
-from . import adaptive, ranged
 from .manifest import Descriptor, Manifest
-from .registry import MAX_INDEX_CHILDREN, RegistrySession
+from .registry import MAX_INDEX_CHILDREN, RegistryClient, RegistrySession
 
 EventSink = Callable[[Event], None]
 PROGRESS_STEP = 1 << 20
@@ -411,7 +411,8 @@ class Copier:
                 clients = [end.client for end in (destination, source)
                            if isinstance(end, (RegistryDestination, RegistrySource))]
 
-                def tick(n: int) -> None:
+                # Bound now (default arguments): each attempt's tick counts into that attempt's progress.
+                def tick(n: int, progress: _Progress = progress, clients: list[RegistryClient] = clients) -> None:
                     nonlocal moved
                     if self.cancel is not None and self.cancel.is_set():
                         raise Cancelled()

@@ -11,7 +11,8 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     │   ├── MappingError            a SRC=DST mapping file line
     │   ├── ImageStreamError        an ImageStream / ConfigMap file
     │   ├── CertificateError        a CA file: not PEM, expired, not a CA, no SAN ...
-    │   └── ReleaseError            release metadata / graph / layout content
+    │   ├── ReleaseError            release metadata / graph / layout content
+    │   └── BundleError             a removable-media bundle: unfinished, damaged, a volume missing
     ├── RegistryError               anything a registry said or did
     │   ├── RegistryUnreachable     DNS, refused, timed out, reset (after retries)
     │   │   ├── RegistryStalled     no byte arrived for the stall timeout (after retries)
@@ -81,6 +82,10 @@ class CertificateError(InputError):
 
 class ReleaseError(InputError):
     title = "Release problem"
+
+
+class BundleError(InputError):
+    title = "Removable media problem"
 
 
 class RegistryError(MirrorError):

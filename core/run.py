@@ -7,6 +7,7 @@ this module is its preparation half, also used alone by the runbook and the wiza
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from .runbook import RunbookParts, render_runbook
 from .samples import samples_layout_name
 
 if TYPE_CHECKING:
+    from .bundle import BundleResult
     from .ca import CAManifests
     from .mirror_config import MirrorInstructions
     from .release import ReleaseInfo
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
     from .signatures import SignatureReport
     from .sigstore import SigstoreResult
 
-__all__ = ["MediaSpace", "Prepared", "RunResult", "check_signatures", "prepare", "prepare_ca", "prepare_media",
+Message = Callable[[str], None]
+
+__all__ = ["MediaSpace", "Prepared", "RunResult", "Message", "check_signatures", "prepare", "prepare_ca", "prepare_media",
            "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
            "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
 
@@ -101,6 +105,7 @@ class RunResult:
     prepared: Prepared
     copy: CopyResult | None
     outputs: list[Path]
+    bundle: BundleResult | None = None  # a to-dir plan's medium made a bundle (core.bundle_write)
 
     @property
     def ok(self) -> bool:
@@ -188,8 +193,12 @@ def prepare_ca(plan: Plan) -> CAManifests | None:
     return ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)
 
 
-async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str | None) -> list[ReleaseInfo]:
-    """Every release the plan mirrors, oldest first: one, or the update path."""
+async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str | None, *,
+                         check_media: bool = True, on_message: Message | None = None) -> list[ReleaseInfo]:
+    """Every release the plan mirrors, oldest first: one, or the update path. From the medium a bundle is
+    checked first (core.bundle; ``check_media`` false, for a dry run or the runbook, skips hashing every
+    byte but still checks an incremental bundle's base is in the mirror), its problems one line each to
+    ``on_message``."""
     from . import release as release_module
 
     release = plan.release
@@ -206,8 +215,17 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
                 raise InputError(f"{directory} holds no release from {release.from_version} to {release.version}")
             wanted = sorted({str(r.get("name")) for r in records},
                             key=lambda n: version_key(n.rsplit(":", 1)[-1].rsplit("-", 1)[0]))
-            return [await release_module.load_release_from_dir(session, directory, name) for name in wanted]
-        return [await release_module.load_release_from_dir(session, directory, dir_release)]
+            names: list[str | None] = list(wanted)
+        else:
+            names = [dir_release]
+        # The medium is checked once (every file's hash, an incremental bundle's base in the mirror),
+        # before the first release is read from it.
+        from .bundle import load_release_for_upload
+
+        return [await load_release_for_upload(session, directory, name, release.target or "",
+                                              release.to_release_image, on_problem=on_message,
+                                              verify=check_media and number == 0)
+                for number, name in enumerate(names)]
     if not release.is_path:
         return [await release_module.load_release(session, release.source)]
     from .graph import DEFAULT_GRAPH_URL, fetch_graph, load_graph_file, update_path
@@ -276,7 +294,8 @@ async def prepare_release(plan: Plan, session: RegistrySession, *, dir_release: 
 
 
 async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release: str | None = None,
-                           into: Prepared | None = None, signatures: bool = True) -> Prepared:
+                           into: Prepared | None = None, signatures: bool = True, check_media: bool = True,
+                           on_message: Message | None = None) -> Prepared:
     """Load every release of the plan, check its signatures, plan its copies (plus the Sigstore ``.sig``
     tags the sources hold) and the mirror instructions; the results go into ``into``. ``signatures``
     false (verify, which checks them its own way): neither the GPG check nor the ``.sig`` probes."""
@@ -289,7 +308,7 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
     from .sigstore import signature_tasks
 
     directory = Path(release.directory or "")
-    infos = await _load_releases(plan, session, dir_release)
+    infos = await _load_releases(plan, session, dir_release, check_media=check_media, on_message=on_message)
     prepared.releases = infos
     prepared.release = infos[-1]
     if signatures:
@@ -329,7 +348,7 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
 
 
 async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = False, dir_release: str | None = None,
-                  oc: str = "oc") -> Prepared:
+                  oc: str = "oc", on_message: Message | None = None) -> Prepared:
     """Everything a run needs. ``read_only`` (a dry run, the runbook): compute only, and never write to
     or delete from the removable medium; otherwise a to-dir plan's medium is checked for space and
     made ready (see :func:`prepare_media`)."""
@@ -338,7 +357,8 @@ async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = Fal
     if not from_release:  # files and the cluster first: a bad path fails before the release is read
         prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc)
     prepared.ca = prepare_ca(plan)
-    await prepare_releases(plan, session, dir_release=dir_release, into=prepared)
+    await prepare_releases(plan, session, dir_release=dir_release, into=prepared, check_media=not read_only,
+                           on_message=on_message)
     if from_release:
         streams = await release_sample_streams(plan, session, prepared.releases)
         prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc, streams=streams)
@@ -378,12 +398,16 @@ def _forget_incomplete_samples(directory: Path, tasks: list[CopyTask]) -> None:
 
 
 async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
-    """Before a real to-dir copy: fail early when short of space, then record the release on the medium
-    and forget damaged images. The only place that writes to the medium before the copy."""
+    """Before a real to-dir copy: fail early when short of space, mark the bundle unfinished, then record
+    the release on the medium and forget damaged images. The only place that writes to the medium before
+    the copy."""
     directory = _to_media_directory(prepared.plan)
     if directory is None:
         return
     prepared.space = await check_space(prepared, session)
+    from .bundle import begin_bundle
+
+    begin_bundle(directory)  # SHA256SUMS goes until the bundle is written again after the copy
     from .release import to_dir_tasks
 
     for info in prepared.releases or ([prepared.release] if prepared.release is not None else []):

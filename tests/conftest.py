@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,20 @@ from tui.sandbox.registry import LocalRegistry, make_registry
 needs_registry = pytest.mark.skipif(shutil.which("docker-registry") is None
                                     and not Path("/usr/bin/docker-registry").exists(),
                                     reason="docker-registry is not installed (scripts/setup installs it)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every to-dir bundle carries mirror-wizard's wheelhouse: pip builds it (PyPI) once per session,
+    into this cache, and later bundles of the session reuse it."""
+    folder = tmp_path_factory.mktemp("mirror-wizard-cache")
+    before = os.environ.get("MIRROR_WIZARD_CACHE")
+    os.environ["MIRROR_WIZARD_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("MIRROR_WIZARD_CACHE", None)
+    else:
+        os.environ["MIRROR_WIZARD_CACHE"] = before
 
 
 @dataclass

@@ -18,7 +18,7 @@ from core.errors import MirrorError
 from core.plan import ReleaseMode, save_plan, validate_plan
 from core.progress import RowKind, RowSpec
 from core.run import Prepared
-from core.text import plural
+from core.text import human_bytes, plural
 from tui.access import wizard_auth
 from tui.screens.base import StepScreen
 from tui.screens.ca import CAScreen
@@ -201,8 +201,10 @@ class MirrorWizardApp(App[int]):
             progress.set_rows(image_rows(ready))
 
         try:
+            # A removable-media plan's medium becomes the bundle in run_job itself (as for the CLI);
+            # its steps land in the log.
             run = await run_job(Job(plan, write_outputs=False), auth=wizard_auth(state), on_event=progress.feed,
-                                cancel=cancel, on_prepared=prepared)
+                                cancel=cancel, on_prepared=prepared, on_message=progress.add_log)
         except Cancelled:
             progress.add_log(CANCELLED_TEXT)
             progress.finish(cancelled=True)
@@ -217,6 +219,12 @@ class MirrorWizardApp(App[int]):
         if result.ok:
             progress.add_log(f"done: {result.images_done} images, {result.blobs_copied} blobs copied, "
                              f"{result.blobs_skipped} already there, {result.blobs_mounted} mounted")
+            if run.bundle is not None:
+                for warning in run.bundle.warnings:
+                    progress.add_log(f"warning: {warning}")
+                progress.add_log(f"bundle ready in {run.bundle.directory}: {plural(run.bundle.files, 'file')} "
+                                 f"({human_bytes(run.bundle.bytes)}), SHA256SUMS written last; carry the whole "
+                                 f"folder to the mirror host (its README.txt says what to run there)")
             progress.finish()
         else:
             first = result.failures[0]

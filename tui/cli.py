@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tui.commands.samples",
     "tui.commands.plan",
     "tui.commands.verify",
+    "tui.commands.media",
     "tui.commands.demo",
 )
 

@@ -165,6 +165,10 @@ class ProgressPrinter:
         self.stream.write("\r\x1b[2K" + progress_line(self.progress))
         self.stream.flush()
 
+    def message(self, text: str) -> None:
+        """A line from the run that is not a copy event (a medium checked, a bundle written)."""
+        self._line(text)
+
     def finish(self) -> None:
         if self.live:
             self.stream.write("\r\x1b[2K")
@@ -227,7 +231,7 @@ def run_job_with_progress(args: argparse.Namespace, job: Job, *,
 
     async def go(cancel: asyncio.Event) -> RunResult:
         return await run_job(job, access=access_from_args(args), on_event=printer, cancel=cancel,
-                             on_prepared=on_prepared)
+                             on_prepared=on_prepared, on_message=printer.message)
 
     try:
         result = run_async(go)

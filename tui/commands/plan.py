@@ -8,13 +8,15 @@ import json
 import sys
 from pathlib import Path
 
+from core.errors import InputError
 from core.orchestrate import Job, RunResult, open_session, run_job
-from core.plan import SamplesSource, load_plan
+from core.plan import ReleaseMode, SamplesSource, load_plan
 from core.run import Prepared, prepare, prepare_ca, prepare_samples, write_outputs, write_text
 from core.runbook import render_runbook
 from core.text import human_bytes
 
 from .common import ProgressPrinter, run_async, summary_text
+from .media import add_bundle_options, bundle_flags_given, bundle_options_from_args, print_bundle_result
 
 RUN_EPILOG = """\
 A plan is the YAML file the wizard saves (Ctrl+S). It names the auth file (never a password), the
@@ -33,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--dry-run", action="store_true", help="show what would be copied; copy and write nothing")
     run.add_argument("--json", action="store_true", help="print a machine-readable summary")
     run.add_argument("-o", "--output-dir", metavar="DIR", help="write manifests here instead of the plan's output_dir")
+    add_bundle_options(run, with_target=False)
     run.set_defaults(func=run_command)
 
     book = subparsers.add_parser("runbook", help="write the whole procedure for a plan as Markdown",
@@ -51,8 +54,15 @@ def run_command(args: argparse.Namespace) -> int:
         plan.output_dir = args.output_dir
     printer = ProgressPrinter(quiet=args.json)
 
+    given = bundle_flags_given(args)
+    if given and (plan.release is None or plan.release.mode != ReleaseMode.TO_DIR):
+        raise InputError(f"{', '.join(given)}: only for the bundle a to-dir plan writes (release.mode: to-dir); "
+                         "leave them out for this plan")
+    bundle = bundle_options_from_args(args)  # how core.orchestrate writes a to-dir plan's bundle
+
     async def go(cancel: asyncio.Event) -> RunResult:
-        return await run_job(Job(plan, dry_run=args.dry_run), on_event=printer, cancel=cancel)
+        return await run_job(Job(plan, dry_run=args.dry_run, bundle=bundle), on_event=printer, cancel=cancel,
+                             on_message=printer.message)
 
     try:
         result = run_async(go)
@@ -68,6 +78,8 @@ def run_command(args: argparse.Namespace) -> int:
         data = copy.as_dict()
         data["outputs"] = [str(p) for p in result.outputs]
         data["release_notes"] = result.prepared.release_lines()
+        if result.bundle is not None:
+            data["bundle"] = result.bundle.as_dict()
         print(json.dumps(data, indent=2))
     else:
         print(summary_text(copy, dry_run=args.dry_run, progress=printer.progress))
@@ -75,6 +87,8 @@ def run_command(args: argparse.Namespace) -> int:
             print(line)
         for path in result.outputs:
             print(f"wrote {path}")
+        if result.bundle is not None:
+            print_bundle_result(result.bundle)
         if result.prepared.instructions is not None and not args.dry_run:
             print("\nimageContentSources for install-config.yaml:\n")
             print(result.prepared.instructions.image_content_sources_yaml())

@@ -49,6 +49,7 @@ from .common import (
     run_job_with_progress,
     summary_text,
 )
+from .media import add_bundle_options, bundle_flags_given, bundle_options_from_args, print_bundle_result
 
 RELEASE_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "multi")
 
@@ -138,7 +139,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mirror.add_argument("--to", metavar="HOST/REPO", help="mirror repository for the components (and release)")
     mirror.add_argument("--to-release-image", metavar="REF",
                         help="where the release image goes (default: TO:VERSION-ARCH)")
-    mirror.add_argument("--to-dir", metavar="DIR", help="write an OCI image layout for removable media instead")
+    mirror.add_argument("--to-dir", metavar="DIR",
+                        help="write a removable-media bundle instead: an OCI image layout plus openshift-install, "
+                             "oc, mirror-wizard's own wheels, plan, cluster YAML, runbook and SHA256SUMS")
     mirror.add_argument("--manifests-dir", metavar="DIR",
                         help="also write the install-config fragments, ICSP and IDMS as files here")
     path = mirror.add_argument_group("update path (several releases in one copy)")
@@ -161,6 +164,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="write the signature ConfigMap files (signature-sha256-<16 hex>.json) here; default: "
                               "DIR/config with --to-dir, else --manifests-dir, else mirror-wizard-output")
     add_copy_options(mirror)
+    add_bundle_options(mirror)
     add_registry_options(mirror)
     _add_idms(mirror)
     mirror.set_defaults(func=run_mirror)
@@ -330,6 +334,10 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
         raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
     if args.from_dir and args.to_dir:
         raise InputError("--from-dir uploads a directory to a registry: use --to HOST/REPO with it")
+    bundle_flags = bundle_flags_given(args)
+    if bundle_flags and not args.to_dir:
+        raise InputError(f"{', '.join(bundle_flags)}: only for the bundle a --to-dir run writes; add --to-dir "
+                         "or leave them out")
     if args.to_release_image and not args.to:
         raise InputError("--to-release-image needs --to (a directory has fixed names)")
     # Bad targets are refused before anything is read from the source.
@@ -382,10 +390,13 @@ def run_mirror(args: argparse.Namespace) -> int:
             print(f"space: {human_bytes(ready.space.needed)} to write to {args.to_dir}, "
                   f"{human_bytes(ready.space.free)} free", file=sys.stderr)
 
+    # The bundle around a --to-dir layout, and the check of a --from-dir one, are core.orchestrate's
+    # (as for `run` and the wizard): the flags only say how the bundle is written.
     job = Job(plan_from_args(args), dry_run=args.dry_run, dir_release=args.from_ if args.from_dir else None,
-              write_outputs=False)
+              write_outputs=False, bundle=bundle_options_from_args(args) if args.to_dir else None)
     run, progress = run_job_with_progress(args, job, on_prepared=prepared)
     result, info, instructions = run.copy, run.prepared.release, run.prepared.instructions
+    bundle_result = run.bundle
     assert result is not None and info is not None
     written: list[Path] = list(run.outputs)  # the signature ConfigMap files
     if instructions is not None and args.manifests_dir and result.ok and not args.dry_run:
@@ -404,6 +415,8 @@ def run_mirror(args: argparse.Namespace) -> int:
             data["path"] = {"releases": [{"version": r.version, "bytes": r.total_bytes, "new_bytes": r.new_bytes}
                                          for r in sizes.releases],
                             "unique_bytes": sizes.unique_bytes, "saved_bytes": sizes.saved_bytes}
+        if bundle_result is not None:
+            data["bundle"] = bundle_result.as_dict()
         if instructions is not None:
             data["instructions"] = {"imageContentSources": instructions.entries(), "icsp": instructions.icsp(),
                                     "idms": instructions.idms(), "files": [str(p) for p in written]}
@@ -419,6 +432,8 @@ def run_mirror(args: argparse.Namespace) -> int:
     if not result.ok:
         print("\nthe mirror is incomplete: fix the failures and run the same command again (what was copied is kept)")
         return 1
+    if bundle_result is not None:
+        print_bundle_result(bundle_result)
     if args.to_dir:
         _print_to_dir_next(info, args)
     elif instructions is not None:
@@ -438,8 +453,11 @@ def _print_to_dir_next(info: ReleaseInfo, args: argparse.Namespace) -> None:
     print(f"\nrelease {info.version} is in {directory} (OCI image layout), e.g. "
           f"skopeo inspect oci:{directory}:{layout_name(info)}")
     if not args.dry_run:
-        print("carry it to the mirror host, then upload it with:\n\n"
-              f"    mirror-wizard release mirror --from-dir {directory} --to HOST/REPO -a AUTH_FILE\n\n"
+        target = args.bundle_target or "HOST/REPO"
+        print(f"it is a complete bundle (see {directory}/README.txt): carry it to the mirror host, install "
+              "mirror-wizard from its wheelhouse, check it and upload it with:\n\n"
+              f"    mirror-wizard media verify {directory}\n"
+              f"    mirror-wizard release mirror --from-dir {directory} --to {target} -a AUTH_FILE\n\n"
               "that prints the imageContentSources / ImageDigestMirrorSet for the cluster.")
 
 

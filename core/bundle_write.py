@@ -1,0 +1,317 @@
+"""Writing the removable-media bundle (see core.bundle for what it holds and how it is checked).
+
+After a to-dir copy, :func:`write_bundle` adds around the OCI layout: openshift-install and oc, the
+wheelhouse, the far side's plan, the cluster documents and runbook (through core.run, as a run writes
+them), README.txt, then SHA256SUMS last, and cuts volumes when asked. core.orchestrate calls it for
+every to-dir job (``release mirror --to-dir``, ``run`` of a to-dir plan, the wizard's removable-media
+mode); ``media bundle`` calls it for a layout written earlier. A module of its own so the far side's
+reading (core.bundle, used by core.run) never imports core.run back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .bundle import (
+    BIN_DIR,
+    BUNDLE_FILE,
+    BUNDLE_KIND,
+    BUNDLE_VERSION,
+    CLUSTER_DIR,
+    CONFIG_DIR,
+    PACKAGE,
+    PLACEHOLDER_TARGET,
+    PLAN_FILE,
+    README_FILE,
+    SAMPLES_DIR,
+    SIGNATURES_DIR,
+    VOLUMES_FILE,
+    WHEELHOUSE,
+    BundleOptions,
+    BundleResult,
+    ImageGraph,
+    Message,
+    begin_bundle,
+    build_wheelhouse,
+    layout_images,
+    read_bundle_manifest,
+    split_volumes,
+    write_sums,
+)
+from .errors import BundleError, LocalStorageError, MirrorError
+from .fsio import atomic_write
+from .text import human_bytes, plural
+
+__all__ = ["extract_binaries", "write_bundle"]
+
+
+async def extract_binaries(directory: Path, releases: list[Any], on_message: Message | None = None) -> list[str]:
+    """openshift-install and oc of each release into DIR/bin, read from the layout itself (offline).
+    Several releases: DIR/bin/<version>/. Returns warnings for what could not be extracted."""
+    from .registry import RegistrySession
+    from .release import COMMANDS, extract_command, layout_name
+
+    warnings: list[str] = []
+    async with RegistrySession() as session:  # no credentials: the layout is read from disk
+        for info in releases:
+            folder = directory / BIN_DIR if len(releases) == 1 else directory / BIN_DIR / info.version
+            for command in COMMANDS:
+                try:
+                    await extract_command(session, f"oci:{directory}:{layout_name(info)}", command, folder)
+                except MirrorError as exc:
+                    warnings.append(f"{command} of release {info.version} was not extracted: {exc}")
+            if on_message:
+                on_message(f"bin: openshift-install and oc of {info.version} in {folder}")
+    return warnings
+
+
+def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list[Any]) -> tuple[Any, list[str]]:
+    """The far side's plan: the release from-dir at ".", files the plan names copied into the bundle
+    and named relative to it; returns (plan, notes)."""
+    from .plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode, SamplesChoice
+
+    notes: list[str] = []
+    target = options.target or (plan.release.target if plan is not None and plan.release is not None else None)
+    if not target:
+        target = PLACEHOLDER_TARGET
+        notes.append(f"plan.yaml names {PLACEHOLDER_TARGET}: edit mirror.registry and release.target")
+    far = _copy_plan(plan, target) if plan is not None else Plan(mirror=MirrorRegistry(registry=""))
+    if not far.mirror.registry or far.mirror.registry == PLACEHOLDER_TARGET.split("/", 1)[0]:
+        far.mirror.registry = target.split("/", 1)[0]
+    far.auth_file = None  # the far side's own credentials: REGISTRY_AUTH_FILE or -a
+    far.idms_file = None
+    far.output_dir = "mirror-wizard-output"
+    if releases:
+        info = releases[0]
+        release = far.release or ReleaseChoice()
+        far.release = ReleaseChoice(source=f"{info.source_repository}:{info.tag}" if info.source_repository else "",
+                                    channel=release.channel, version=info.version, architecture=info.architecture,
+                                    mode=ReleaseMode.FROM_DIR, target=target, directory=".",
+                                    to_release_image=options.to_release_image or release.to_release_image)
+    if far.mirror.ca_file:
+        far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
+    for trust in far.registries:
+        if trust.ca_file:
+            trust.ca_file = _carry(Path(trust.ca_file), directory / CONFIG_DIR / f"{_safe_name(trust.host)}-ca.pem",
+                                   directory)
+    if far.samples is not None and far.samples.source != "cluster":
+        carried = []
+        for number, item in enumerate(far.samples.paths):
+            source = Path(item)
+            carried.append(_carry(source, directory / SAMPLES_DIR / f"{number:02d}-{source.name}", directory))
+        far.samples = SamplesChoice(source=far.samples.source, paths=carried, mirror=far.samples.mirror,
+                                    include=list(far.samples.include), skip=list(far.samples.skip))
+    return far, notes
+
+
+def _copy_plan(plan: Any, target: str) -> Any:
+    from .plan import plan_from_dict
+
+    data = plan.to_dict()
+    mirror = data.get("mirror") or {}
+    if not mirror.get("registry"):  # `release mirror --to-dir` names no mirror: the far side's target's host
+        data["mirror"] = dict(mirror, registry=target.split("/", 1)[0])
+    if data.get("release"):
+        data["release"] = dict(data["release"], mode="from-dir", directory=".")
+        if not data["release"].get("target"):
+            data["release"]["target"] = PLACEHOLDER_TARGET
+    return plan_from_dict(data, where="plan")
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def _carry(source: Path, target: Path, directory: Path) -> str:
+    """Copy a file (or a directory of files) the plan names into the bundle; its path relative to DIR."""
+    try:
+        if source.is_dir():
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(source, target, symlinks=False)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    except OSError as exc:
+        raise LocalStorageError(f"cannot copy {source} into the bundle: {exc.strerror or exc}") from None
+    return target.relative_to(directory).as_posix()
+
+
+def _prune_for_base(directory: Path, images: list[ImageGraph], since: Path, release_digests: set[str]
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """Leave out the layers the base bundle carried (the far side has them); never a manifest, a config
+    or a release image's layer (the far side reads those from the medium)."""
+    base = read_bundle_manifest(since)
+    carried = set(base["blobs"])
+    keep: set[str] = set()
+    for image in images:
+        keep |= set(image.manifests) | image.configs
+        if image.digest in release_digests:
+            keep |= set(image.blobs)
+    needed = {d for image in images for d in image.blobs}
+    omitted = sorted((needed & carried) - keep)
+    for digest in omitted:
+        try:
+            os.unlink(directory / "blobs" / "sha256" / digest.split(":", 1)[1])
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise LocalStorageError(f"cannot leave out {digest} from {directory}: {exc.strerror or exc}") from None
+    return {"id": base.get("id"), "created": base.get("created"), "omitted": omitted,
+            "releases": base.get("releases") or []}, omitted
+
+
+def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool) -> str:
+    releases = manifest.get("releases") or []
+    names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
+    target = manifest.get("target") or "HOST:PORT/REPO"
+    venv = "~/mirror-wizard-venv"
+    lines = [
+        "mirror-wizard bundle",
+        "====================",
+        "",
+        f"Release: {names}. Written {manifest['created']} by mirror-wizard {manifest['tool_version']}.",
+        "Everything the disconnected mirror host needs: the images (an OCI layout), openshift-install and oc,",
+        "mirror-wizard itself, the plan, the cluster YAML and the runbook. SHA256SUMS lists every file; it is",
+        "written last, so a bundle without it was not finished.",
+        "",
+        "On the mirror host, from this directory:",
+        "",
+    ]
+    if wheelhouse:
+        lines += ["1. Install mirror-wizard without any package index (Python 3.10 or later):",
+                  "",
+                  f"   python3 -m venv {venv} && {venv}/bin/pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}",
+                  ""]
+    else:
+        lines += ["1. This bundle carries no wheelhouse (pip could not build one on the connected side):",
+                  "   install mirror-wizard on this host some other way.", ""]
+    base = manifest.get("base")
+    lines += ["2. Check that everything arrived intact (every file, every blob, every image):",
+              "",
+              f"   {venv}/bin/mirror-wizard media verify .",
+              "",
+              "   Came in volumes? Copy each volume into one directory, in any order:",
+              f"   {venv}/bin/mirror-wizard media join /data/bundle /media/usb/volume-NN-of-MM",
+              "",
+              "3. Upload the images into the mirror registry (this checks the bundle first, too):",
+              "",
+              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}",
+              f"   or the whole plan (release and samples): {venv}/bin/mirror-wizard run {PLAN_FILE}",
+              ""]
+    if base:
+        lines += [f"   This bundle is incremental: it leaves out {len(base['omitted'])} layers the earlier bundle",
+                  f"   {base.get('id')} carried. Upload that one first; the upload checks the registry has them.", ""]
+    lines += [f"4. Install or update the cluster with the files in {CLUSTER_DIR}/ as {CLUSTER_DIR}/runbook.md says,",
+              f"   using {BIN_DIR}/openshift-install and {BIN_DIR}/oc from this bundle.", ""]
+    for note in notes:
+        lines.append(f"Note: {note}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *, plan: Any = None,
+                       prepared: Any = None, options: BundleOptions | None = None,
+                       on_message: Message | None = None) -> BundleResult:
+    """Complete the OCI layout a to-dir run wrote in ``directory`` into a bundle (see the module).
+
+    ``releases``: the core.release.ReleaseInfo of each release in it; ``plan``/``prepared``: the
+    connected side's plan and what core.run prepared for it (samples, CA), when there is one.
+    """
+    from .mirror_config import release_mirror_instructions
+    from .plan import save_plan
+    from .run import Prepared, write_outputs
+
+    options = options or BundleOptions()
+    directory = Path(directory)
+    say = on_message or (lambda text: None)
+    warnings: list[str] = []
+    begin_bundle(directory)
+    shutil.rmtree(directory / BIN_DIR, ignore_errors=True)  # never vouch for an earlier bundle's binaries
+    for stale in [directory / VOLUMES_FILE, *directory.glob("VOLUME-*-of-*.json")]:
+        stale.unlink(missing_ok=True)  # a directory joined from volumes, written anew: whole again
+    if options.extract and releases:
+        warnings += await extract_binaries(directory, releases, say)
+    wheels: list[str] = []
+    if not options.include_wheelhouse:
+        shutil.rmtree(directory / WHEELHOUSE, ignore_errors=True)  # an earlier bundle's wheels must not linger
+    else:
+        try:
+            # pip runs in a thread; its lines reach on_message on the event loop, like every other line
+            loop = asyncio.get_running_loop()
+            wheels = await asyncio.to_thread(build_wheelhouse, directory / WHEELHOUSE, options,
+                                             lambda text: None if loop.call_soon_threadsafe(say, text) else None)
+        except LocalStorageError as exc:
+            if options.wheelhouse is not None:
+                raise
+            warnings.append(f"no wheelhouse in the bundle: {exc}")
+    (directory / SIGNATURES_DIR).mkdir(exist_ok=True)
+    if options.signatures is not None:
+        list(options.signatures(directory / SIGNATURES_DIR))
+
+    far, notes = _far_plan(plan, directory, options, releases)
+    target = far.release.target if far.release is not None else options.target
+    save_plan(far, directory / PLAN_FILE)
+    far_prepared = Prepared(far)
+    if prepared is not None:
+        far_prepared.samples, far_prepared.ca = prepared.samples, prepared.ca
+    if releases:
+        far_prepared.release = releases[0]
+        if target and target != PLACEHOLDER_TARGET:
+            far_prepared.instructions = release_mirror_instructions(releases[0], target, far.release.to_release_image)
+    cluster = directory / CLUSTER_DIR
+    if cluster.exists():
+        shutil.rmtree(cluster)  # documents of an earlier bundle for another target must not linger
+    write_outputs(far_prepared, cluster)
+
+    images, problems = layout_images(directory)
+    if problems:
+        raise BundleError(f"{directory} is not a complete image layout: {problems[0]}; "
+                          "run the same --to-dir command again")
+    base_info: dict[str, Any] | None = None
+    omitted: list[str] = []
+    if options.since is not None:
+        base_info, omitted = _prune_for_base(directory, images, Path(options.since), {r.digest for r in releases})
+        say(f"incremental: left out {plural(len(omitted), 'layer')} the base bundle carried")
+    all_blobs: dict[str, int] = {}
+    for image in images:
+        all_blobs.update(image.manifests)
+        all_blobs.update(image.blobs)
+    manifest: dict[str, Any] = {
+        "kind": BUNDLE_KIND, "version": BUNDLE_VERSION, "id": str(uuid.uuid4()),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tool_version": __version__,
+        "target": target if target != PLACEHOLDER_TARGET else None,
+        "releases": [{"name": r.layout_names.get("") if r.layout_names else None, "version": r.version,
+                      "architecture": r.architecture, "digest": r.digest,
+                      "source_repository": r.source_repository} for r in releases],
+        "images": {image.name: image.digest for image in images},
+        "blobs": dict(sorted(all_blobs.items())),
+        "base": base_info,
+        "wheelhouse": {"wheels": wheels, "python": options.wheel_python or f"{sys.version_info[0]}.{sys.version_info[1]}",
+                       "install": f"pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}"} if wheels else None,
+    }
+    for release in manifest["releases"]:
+        if release["name"] is None:
+            from .release import layout_name
+            info = next(r for r in releases if r.digest == release["digest"])
+            release["name"] = layout_name(info)
+    atomic_write(directory / BUNDLE_FILE, json.dumps(manifest, indent=1) + "\n")
+    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels)))
+    files, total = await asyncio.to_thread(write_sums, directory)
+    say(f"bundle: {plural(files, 'file')}, {human_bytes(total)}, SHA256SUMS written")
+    result = BundleResult(directory, files, total, len(images), len(all_blobs), omitted, warnings=warnings,
+                          wheelhouse=bool(wheels))
+    if options.max_medium_size:
+        out = options.volumes_dir or directory.with_name(directory.name + ".volumes")
+        result.volumes = await asyncio.to_thread(split_volumes, directory, options.max_medium_size, out)
+        say(f"volumes: {len(result.volumes)} in {out}, none larger than {human_bytes(options.max_medium_size)}")
+    return result
