@@ -341,7 +341,8 @@ class VerifyScreen(StepScreen):
         self._summarise()
         self.refresh_help()
         focused = self.focused
-        if focused is None or not focused.is_attached or focused.has_class("-stale"):
+        # The first failure gets the focus (y copies its command), unless the admin is on a line already.
+        if focused is None or not focused.is_attached or focused.has_class("-stale") or focused.id == "next":
             self.call_after_refresh(self.focus_first)
 
     # -- what the admin reads --------------------------------------------------------------------------
