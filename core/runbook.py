@@ -359,7 +359,8 @@ def _check_section(ctx: _Context) -> list[str]:
                 "status.conditions show ConfigurationValid and SamplesExist `True`, ImportImageErrorsExist and",
                 "ImageChangesInProgress `False`; `oc get clusteroperator openshift-samples` is Available, not",
                 "Progressing, not Degraded. A stream that failed to import says why in",
-                "`oc describe is/<name> -n openshift` (a missing tag, the CA, or the mirror's login in the pull secret).", ""]
+                "`oc describe is/<name> -n openshift` (a missing tag, the CA, or the mirror's login in the pull",
+                "secret).", ""]
     out += ["Pulls really come from the mirror: after a pod pulled an image, CRI-O on its node logs the location",
             f"it used (`crictl images` still shows the source names). Expect `{ctx.mirror}` in every line:", "",
             _code(crio_pull_command("<node>", ctx.mirror), "sh")]

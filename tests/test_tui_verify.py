@@ -138,7 +138,7 @@ async def test_broken_cluster_then_check_again_once_it_is_fixed(mirrored: Mirror
         assert {name for name, mark in cluster.items() if mark == "✗"} == {
             "cluster-trust", "cluster-mirror-sets", "samples-status", "samples-imports", "machine-config-pools"}
         pools = rows(app, "cluster")["machine-config-pools"]
-        assert "press r in a few minutes" in text(pools)
+        assert "press r in a few minutes. By hand (y copies):" in text(pools)
         imports = text(rows(app, "cluster")["samples-imports"])
         assert "likely cause: missing tag" in imports
         trust = rows(app, "cluster")["cluster-trust"]

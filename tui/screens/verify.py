@@ -60,7 +60,7 @@ def wizard_advice(check: Check, *, oc_found: bool) -> str:
         if not oc_found or "not on PATH" in check.detail:
             return ("Install the OpenShift CLI (oc) on this machine and log in to the cluster, then press c "
                     "(Check cluster).")
-        return "Log in to the cluster in another terminal, then press c (Check cluster):"
+        return "Log in to the cluster in another terminal, then press c here:"
     if name == "node-pull-source":
         return ""  # its reason already says what to run and what to expect
     if status is Status.SKIP:
@@ -78,7 +78,7 @@ def wizard_advice(check: Check, *, oc_found: bool) -> str:
         return ("Fix the likely cause shown, then import again (the operator also retries every 15 minutes) "
                 "and press r:")
     if name == "samples-status":
-        return "The operator is still importing or has errors: press r in a minute. Its conditions:"
+        return "The operator is still importing or has errors: press r in a minute. To read its conditions:"
     if name == "machine-config-pools":
         return "Nodes are still taking the new mirror and CA settings, one at a time: press r in a few minutes."
     return ""
@@ -87,7 +87,8 @@ def wizard_advice(check: Check, *, oc_found: bool) -> str:
 class VerifyRow(Vertical, can_focus=True):
     """One check: ✓/✗/– with its title and reason, the failing items, what to do, and the command."""
 
-    BINDINGS = [Binding("y", "copy", "Copy"), Binding("enter", "copy", "Copy command", show=False)]
+    # Not in the footer (the step's own keys must fit at 80 columns): the line itself says "y copies".
+    BINDINGS = [Binding("y", "copy", "Copy", show=False), Binding("enter", "copy", "Copy", show=False)]
 
     def __init__(self, check: Check, *, oc_found: bool) -> None:
         super().__init__(classes=f"verify-row -{check.status.value}")
@@ -115,9 +116,16 @@ class VerifyRow(Vertical, can_focus=True):
                     lines = [f"• {item}" for item in shown] + ([f"… and {more} more"] if more else [])
                     yield Static(Content("\n".join(lines)), classes="verify-items")
                 text = " ".join(part for part in (wizard, advice if not wizard else "") if part)
+                command = self.command
+                if command:
+                    if not text:
+                        text = "y copies the command:"
+                    elif text.endswith(":"):
+                        text = text[:-1] + " (y copies):"
+                    else:
+                        text += " By hand (y copies):"
                 if text:
                     yield Static(Content(text), classes="verify-advice")
-                command = self.command
                 if command:
                     yield CommandText(command, classes="verify-command")
 
@@ -390,7 +398,7 @@ class VerifyScreen(StepScreen):
         for check in self.state.verify_checks:
             command, _ = _command_and_advice(check.fix)
             if command and (check.failed or check.name == "node-pull-source"):
-                commands.append(f"# {check.title}\n{command}")
+                commands += [f"# {check.title}", command]
         return commands
 
     async def action_next(self) -> None:
