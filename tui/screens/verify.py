@@ -53,7 +53,10 @@ def wizard_advice(check: Check, *, oc_found: bool) -> str:
     """What to do about a ✗ or – line in the wizard's own terms (steps and keys, not CLI flags)."""
     name, status = check.name, check.status
     if name == PENDING:
-        return ""
+        if oc_found:
+            return ""
+        return ("Install the OpenShift CLI (oc) on this machine and log in, then press c — or, where oc is, "
+                "run the command of the help panel (F1).")
     if status is Status.PASS:
         return ""
     if name == "cluster-access":
