@@ -86,7 +86,7 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
     out += [f"Mirror registry: `{ctx.mirror}`. Made by mirror-wizard from the plan it saved; every step lists",
             "the commands that do the same by hand. Sections 1 to 4 run on the mirror host (or, with removable",
             "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
-            "running cluster (`oc login` as cluster-admin).", ""]
+            "running cluster (`oc login` as cluster-admin); 8 proves it all worked.", ""]
     if ctx.media is not None:
         out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {shell_quote(ctx.plan_file)}`.", ""]
     for section in (_host_section, _credentials_section, _release_section, _samples_copy_section,
@@ -351,12 +351,42 @@ def _samples_operator_section(ctx: _Context) -> list[str]:
     return out + [_code(sample_plan.config_yaml(), "yaml"), _code("\n".join(commands), "sh")]
 
 
+def crio_pull_command(node: str, host: str) -> str:
+    """The command that shows, on a node, where CRI-O really pulled from. ``crictl images`` lists mirrored
+    images under their source names, so only CRI-O's own log ("Trying to access …") proves the mirror."""
+    return (f"oc debug node/{shell_quote(node)} -- chroot /host journalctl -u crio --since=-2h "
+            f"| grep 'Trying to access' | grep -F {shell_quote(host)}")
+
+
 def _check_section(ctx: _Context) -> list[str]:
-    return ["## 8. Check", "",
-            _code("oc get imagecontentsourcepolicy,imagedigestmirrorset\n"
-                  "oc get image.config.openshift.io/cluster -o jsonpath='{.spec.additionalTrustedCA}'\n"
-                  f"oc get {SAMPLES_CONFIG} -o yaml\n"
-                  "oc get is -n openshift   # every mirrored stream imports; skipped ones are absent", "sh")]
+    plan_file = shell_quote(ctx.plan_file)
+    out = ["## 8. Verify: the mirror and the cluster are ready", "",
+           "Once the cluster has the changes above, check everything at once (read-only; the exit status is 0",
+           "only when every check it ran passed, and each failing line names its fix). Run it again while the",
+           "machine config pools roll out the new mirror and CA settings:", "",
+           _code(f"mirror-wizard verify {plan_file} --cluster", "sh"),
+           "It checks the mirror (every release image by digest, through the mirror sets as CRI-O reads them;",
+           "every kept samples tag on samplesRegistry; the skipped streams; the certificate against the CA) and,",
+           "through `oc`, the cluster (image.config trust, IDMS/ICSP, the samples operator, imports, pools).", "",
+           "The same by hand:", "",
+           _code("oc get imagecontentsourcepolicy,imagedigestmirrorset\n"
+                 "oc get image.config.openshift.io/cluster -o jsonpath='{.spec.additionalTrustedCA}'\n"
+                 "oc get machineconfigpool   # every pool UPDATED=True, UPDATING=False, DEGRADED=False\n"
+                 f"oc get {SAMPLES_CONFIG} -o yaml\n"
+                 "oc get clusteroperator openshift-samples\n"
+                 "oc get is -n openshift   # every mirrored stream imports; skipped ones are absent", "sh")]
+    if ctx.plan.samples is not None:
+        out += ["A healthy samples operator: the Config's spec has `managementState: Managed`, "
+                f"`samplesRegistry: {(ctx.plan.samples.mirror or ctx.mirror)}` and the skipped streams above; its",
+                "status.conditions show ConfigurationValid and SamplesExist `True`, ImportImageErrorsExist and",
+                "ImageChangesInProgress `False`; `oc get clusteroperator openshift-samples` is Available, not",
+                "Progressing, not Degraded. A stream that failed to import says why in",
+                "`oc describe is/<name> -n openshift` (a missing tag, the CA, or the mirror's login in the pull",
+                "secret).", ""]
+    out += ["Pulls really come from the mirror: after a pod pulled an image, CRI-O on its node logs the location",
+            f"it used (`crictl images` still shows the source names). Expect `{ctx.mirror}` in every line:", "",
+            _code(crio_pull_command("<node>", ctx.mirror), "sh")]
+    return out
 
 
 def _yaml(data: Any) -> str:

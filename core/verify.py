@@ -838,9 +838,10 @@ async def node_command(expected: Expected, oc: Oc) -> Check:
     chosen = next((n for n in workers + names if isinstance(n, str) and n), None)
     if chosen:
         node = chosen
+    from .runbook import crio_pull_command
+
     host = expected.mirror
-    command = (f"oc debug node/{shell_quote(node)} -- chroot /host journalctl -u crio --since=-2h "
-               f"| grep 'Trying to access' | grep -F {shell_quote(host)}")
+    command = crio_pull_command(node, host)
     return Check("node-pull-source", "pulls come from the mirror (on a node)", Side.CLUSTER, Status.SKIP,
                  f"run by hand: CRI-O logs \"Trying to access\" with the location it pulled from; expect {host}",
                  fix=command)

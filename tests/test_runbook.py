@@ -55,13 +55,30 @@ def test_sections_follow_the_procedure(pki) -> None:
         "The mirror host and its registry", "Credentials", "Release images", "Samples images",
         "Install the cluster, or update a running one",
         "On the running cluster: trust the mirror registry's CA",
-        "On the running cluster: the Cluster Samples Operator", "Check"]
+        "On the running cluster: the Cluster Samples Operator", "Verify: the mirror and the cluster are ready"]
     # The samples registry must be trusted before the operator is pointed at it.
     configmap = _position(text, "oc create configmap registry-config")
     image_patch = _position(text, "oc patch image.config.openshift.io/cluster")
     samples_patch = _position(text, "oc patch configs.samples.operator.openshift.io/cluster")
     assert configmap < image_patch < samples_patch
     assert _position(text, "mirror-wizard release mirror") < _position(text, "imageContentSources:") < configmap
+
+
+def test_the_runbook_ends_with_verify_and_the_manual_checks(pki) -> None:
+    text = _render(_plan(pki))
+    last = text[_position(text, "## 8. Verify"):]
+    assert "## " not in last[3:]  # the last section
+    # The one command first, with the plan the runbook was written for, then the same by hand.
+    verify = _position(last, "mirror-wizard verify plan.yaml --cluster")
+    assert verify < _position(last, "oc get machineconfigpool") < _position(last, "oc get is -n openshift")
+    # What a healthy samples operator looks like, in its own condition names.
+    for words in ("managementState: Managed", f"samplesRegistry: {MIRROR}", "ConfigurationValid", "SamplesExist",
+                  "ImportImageErrorsExist", "oc get clusteroperator openshift-samples"):
+        assert words in last, words
+    # On a node: CRI-O's own log line, filtered to the mirror, as the text's last command.
+    node = ("oc debug node/<node> -- chroot /host journalctl -u crio --since=-2h | grep 'Trying to access' "
+            f"| grep -F {MIRROR}")
+    assert text.rstrip().endswith(f"{node}\n```")
 
 
 def test_commands_use_the_plans_files(pki) -> None:

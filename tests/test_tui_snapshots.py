@@ -173,27 +173,67 @@ def with_prepared(state: WizardState) -> None:
                                      blobs_skipped=79, bytes_total=17_716_740_096, bytes_copied=13_421_772_800)
 
 
+def with_verified(state: WizardState) -> None:
+    """The Verify step after a mirror with one stream tag missing and a cluster still rolling out."""
+    from core.verify import Check as VerifyCheck
+    from core.verify import Side, Status
+
+    mirror, cluster, ok, bad, skip = Side.MIRROR, Side.CLUSTER, Status.PASS, Status.FAIL, Status.SKIP
+    state.verify_checks = [
+        VerifyCheck("release-images", "release images on the mirror", mirror, ok,
+                    "all 13 images of 4.17.3 (from the source) are on the mirror by digest, through the plan's "
+                    "mirror sets"),
+        VerifyCheck("release-tag", "release tag on the mirror", mirror, ok,
+                    f"{TARGET}:4.17.3-x86_64 resolves to sha256:{'1f' * 32}"),
+        VerifyCheck("samples-images", "samples images on samplesRegistry", mirror, bad,
+                    f"1 of 52 images are missing or wrong on {MIRROR}", fix="mirror-wizard run mirror-plan.yaml",
+                    items=[f"ruby: {MIRROR}/ubi9/ruby-33:latest is missing"]),
+        VerifyCheck("samples-skipped", "streams left out are skipped", mirror, ok,
+                    "31 mirrored, 2 in skippedImagestreams (the plan)"),
+        VerifyCheck("mirror-certificate", "mirror certificate", mirror, ok,
+                    f"{MIRROR}: the certificate verifies with ca.crt and its SAN names the host"),
+        VerifyCheck("release-signatures", "release signatures", mirror, skip,
+                    "not checked: the plan does not include release signatures"),
+        VerifyCheck("cluster-access", "cluster access", cluster, ok,
+                    "logged in as kube:admin to https://api.lab.example.com:6443, OpenShift 4.17.3"),
+        VerifyCheck("machine-config-pools", "machine config pools", cluster, bad,
+                    "1 of 2 pools have not finished rolling out",
+                    fix="oc get machineconfigpools -w  # wait until UPDATED is True everywhere, then run verify again",
+                    items=["worker: still rolling out (1/3 updated)"]),
+        VerifyCheck("node-pull-source", "pulls come from the mirror (on a node)", cluster, skip,
+                    f"run by hand: CRI-O logs \"Trying to access\" with the location it pulled from; expect {MIRROR}",
+                    fix="oc debug node/worker-0.lab.example.com -- chroot /host journalctl -u crio --since=-2h "
+                        f"| grep 'Trying to access' | grep -F {MIRROR}"),
+    ]
+    state.verify_key = state.plan_key()
+    state.verify_cluster_applies = 0
+
+
+STEPS = ["preflight", "credentials", "release", "samples", "ca", "review", "mirror", "done", "verify"]
+
+
 def app_at(step: str, **kwargs) -> MirrorWizardApp:
     state = fixed_state()
     clock = FixedClock()
     if step in ("credentials",):
         with_logins(state)
-    if step in ("release", "review", "done"):
+    if step in ("release", "review", "done", "verify"):
         with_release(state)
-    if step in ("ca", "review", "done"):
+    if step in ("ca", "review", "done", "verify"):
         with_ca(state)
-    if step == "done":
+    if step in ("done", "verify"):
         with_prepared(state)
+    if step == "verify":
+        with_verified(state)
     if step in ("mirror",):
         mid_copy(state, clock)
-    for key in ("preflight", "credentials", "release", "samples", "ca", "review", "mirror", "done"):
+    for key in STEPS:
         if key == step:
             break
         state.visited.add(key)
     return MirrorWizardApp(state, start=step, auto_check=False, clock=clock, **kwargs)
 
 
-STEPS = ["preflight", "credentials", "release", "samples", "ca", "review", "mirror", "done"]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -30,6 +30,7 @@ from tui.screens.preflight import PreflightScreen
 from tui.screens.release import ReleaseScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.samples import SamplesScreen
+from tui.screens.verify import VerifyScreen
 from tui.state import STEP_KEYS, WizardState, error_text, task_label
 
 
@@ -60,6 +61,7 @@ class MirrorWizardApp(App[int]):
         "review": ReviewScreen,
         "mirror": MirrorScreen,
         "done": DoneScreen,
+        "verify": VerifyScreen,
     }
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -293,6 +295,9 @@ class MirrorWizardApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Workers run with exit_on_error=False: an unexpected failure is shown, never a crash."""
+        if event.worker.group == "apply-run" and event.state == WorkerState.SUCCESS:
+            # The Done step's Apply with oc ran: the Verify step asks the cluster again when next shown.
+            self.state.cluster_applies += 1
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.notify(error_text(event.worker.error), title="Something went wrong", severity="error", timeout=10)
 

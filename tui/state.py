@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from core.release import ReleaseInfo, SizeReport
     from core.run import Prepared
     from core.samples import SamplesPlan, SampleStream
+    from core.verify import Check as VerifyCheck
+    from core.verify import Expected
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("preflight", "Preflight"),
@@ -45,6 +47,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("review", "Review"),
     ("mirror", "Mirror"),
     ("done", "Done"),
+    ("verify", "Verify"),
 )
 STEP_KEYS = tuple(key for key, _ in STEPS)
 STEP_TITLES = dict(STEPS)
@@ -137,6 +140,14 @@ class WizardState:
     mirror_key: str | None = None
     # Done
     written: list[Path] = field(default_factory=list)
+    # Apply with oc runs on the Done step (counted: each one asks Verify for a fresh cluster check).
+    cluster_applies: int = 0
+    # Verify: the checks as they came in (mirror side first), for the plan_key() they were made for; the
+    # expected state is kept so "Check cluster" need not read the release again.
+    verify_checks: list[VerifyCheck] = field(default_factory=list)
+    verify_key: str | None = None
+    verify_expected: Expected | None = None
+    verify_cluster_applies: int = -1  # cluster_applies at the last cluster check (-1: never checked)
     visited: set[str] = field(default_factory=set)
 
     @classmethod

@@ -108,7 +108,7 @@ def cluster_version(oc: str) -> tuple[int, int] | None:
 class DoneScreen(StepScreen):
     STEP = "done"
     BODY_SCROLLS = False
-    NEXT_LABEL = "Quit"
+    NEXT_LABEL = "Verify ▶"
     BINDINGS = [Binding("ctrl+o", "write", "Write files")]
 
     def compose_body(self) -> ComposeResult:
@@ -304,9 +304,6 @@ class DoneScreen(StepScreen):
         ok = all(line.startswith("✓") for line in lines) and len(lines) == len(steps)
         self.app.call_from_thread(self.query_one("#written", Static).update, "\n".join(lines))
         self.app.call_from_thread(self.set_status, "applied" if ok else "oc failed — see above", "ok" if ok else "error")
-
-    async def action_next(self) -> None:
-        await self.wizard.action_quit()
 
     def help_prose(self) -> str:
         return ("A new cluster gets the mirror through [b]imageContentSources[/b] in install-config.yaml "

@@ -40,8 +40,9 @@ class StepIndicator(Widget):
         self.visited = set(visited)
         self.refresh()
 
-    def _parts(self, compact: bool) -> list[tuple[str, str, str]]:
-        """(step key, text, style) for each step."""
+    def _parts(self, compact: bool, *, names_ahead: bool = False) -> list[tuple[str, str, str]]:
+        """(step key, text, style) for each step; ``names_ahead`` keeps the names of the steps still to come
+        when the visited ones are numbers (what is next matters more than what is done)."""
         parts = []
         for number, (key, title) in enumerate(STEPS, start=1):
             if key == self.current:
@@ -49,14 +50,20 @@ class StepIndicator(Widget):
             elif key in self.visited:
                 parts.append((key, f"✓ {number}" if compact else f"✓ {title}", "$success"))
             else:
-                parts.append((key, f"{number}" if compact else title, "$text-muted"))
+                parts.append((key, f"{number}" if compact and not names_ahead else title, "$text-muted"))
         return parts
 
     def render(self) -> Content:
         width = self.size.width or 80
+
+        def fits(parts: list[tuple[str, str, str]], separator: str) -> bool:
+            return sum(len(text) for _, text, _ in parts) + len(separator) * (len(parts) - 1) <= width
+
         separator = " › "
         parts = self._parts(compact=False)
-        if sum(len(text) for _, text, _ in parts) + len(separator) * (len(parts) - 1) > width:
+        if not fits(parts, separator):
+            parts = self._parts(compact=True, names_ahead=True)
+        if not fits(parts, separator):
             separator = " "
             parts = self._parts(compact=True)
         pieces: list[Content] = []
