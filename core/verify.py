@@ -272,8 +272,15 @@ async def check_release(expected: Expected, session: RegistrySession) -> Check:
         return Check(name, title, Side.MIRROR, Status.SKIP,
                      "the plan copies the release to a directory only (no release.target to check)")
     sets = expected.mirror_sets()
-    images = [("release image", f"{expected.instructions.sources[0][0]}@{info.digest}")]
-    images += sorted(info.components.items())
+    # Every release of an update path: the cluster pulls each one's images as it updates through them.
+    infos = expected.releases or [info]
+    by_spec: dict[str, str] = {}
+    for each in infos:
+        prefix = f"{each.version} " if len(infos) > 1 else ""
+        by_spec.setdefault(f"{expected.instructions.sources[0][0]}@{each.digest}", f"{prefix}release image")
+        for component, spec in sorted(each.components.items()):
+            by_spec.setdefault(spec, f"{prefix}{component}")  # a component shared by releases is checked once
+    images = [(label, spec) for spec, label in by_spec.items()]
     limit = asyncio.Semaphore(PARALLEL_HEADS)
 
     async def one(label: str, spec: str) -> str | None:
@@ -306,8 +313,9 @@ async def check_release(expected: Expected, session: RegistrySession) -> Check:
                      f"{len(problems)} of {total} images are not on the mirror by digest", fix=_rerun(expected),
                      items=_cut(problems))
     how = "read back from the mirror (source unreachable)" if expected.release_from_mirror else "from the source"
+    versions = ", ".join(each.version for each in infos)
     return Check(name, title, Side.MIRROR, Status.PASS,
-                 f"all {total} images of {info.version} ({how}) are on the mirror by digest, through the plan's mirror sets")
+                 f"all {total} images of {versions} ({how}) are on the mirror by digest, through the plan's mirror sets")
 
 
 async def check_release_tag(expected: Expected, session: RegistrySession) -> Check:

@@ -208,6 +208,8 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
     checks = {c.name: c for c in asyncio.run(verify(plan)).checks}
     assert checks["release-signatures"].status is Status.PASS, checks["release-signatures"].line()
     assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
+    # every release of the path is checked, not only the last (the cluster pulls each as it updates)
+    assert all(v in checks["release-images"].detail for v in ("4.21.1", "4.21.2", "4.21.3")), checks["release-images"].line()
     moved = sig_dir / f"signature-sha256-{built[1].digest.split(':')[1][:16]}.json"
     moved.rename(tmp_path / "elsewhere.json")
     (sig_dir / moved.name).write_bytes((sig_dir / f"signature-sha256-{built[0].digest.split(':')[1][:16]}.json")
