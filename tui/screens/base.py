@@ -162,6 +162,11 @@ class StepScreen(Screen):
 
     @on(Button.Pressed, "#next")
     async def _next_pressed(self) -> None:
+        await self.next_pressed()
+
+    async def next_pressed(self) -> None:
+        """The Next button itself (a click, or Enter on it). Ctrl+N is action_next: on the steps where
+        Next does something weighty (start the copy, quit) only the button does it."""
         await self.action_next()
 
     @on(Button.Pressed, "#back")

@@ -296,7 +296,11 @@ class DoneScreen(StepScreen):
         self.app.call_from_thread(self.set_status, "applied" if ok else "oc failed — see above", "ok" if ok else "error")
 
     async def action_next(self) -> None:
-        await self.wizard.action_quit()
+        # Ctrl+N on the last step: there is no next step, and quitting is never one stray key away.
+        self.set_status("this is the last step — the Quit button or Ctrl+Q leaves the wizard", "info")
+
+    async def next_pressed(self) -> None:
+        await self.wizard.action_quit()  # asks first when something is unsaved, running or not applied
 
     def help_prose(self) -> str:
         return ("A new cluster gets the mirror through [b]imageContentSources[/b] in install-config.yaml "

@@ -169,6 +169,14 @@ class ReviewScreen(StepScreen):
             return False
         return True
 
+    async def next_pressed(self) -> None:
+        # The button says "Start mirror": pressing it starts the copy on arrival; Ctrl+N only moves on.
+        if await self.can_leave():
+            self.wizard.start_on_arrival = True
+        await self.action_next()
+        if self.wizard.current_mode == "review":
+            self.wizard.start_on_arrival = False
+
     def help_prose(self) -> str:
         return ("The plan is every choice you made, in one YAML file without any password (those stay in "
                 "the auth file and the keyring). Run it again headless with the command below; a rerun copies "
