@@ -95,3 +95,28 @@ async def test_quitting_an_untouched_wizard_asks_nothing(workdir: Path) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+# -- 2. image streams: Space toggles a stream, never erases the path ---------------------------------
+
+async def test_space_on_arrival_toggles_a_stream_and_keeps_the_path(workdir: Path) -> None:  # noqa: F811
+    from tui.screens.samples import StreamTable
+
+    state = fixed_state()
+    state.streams = []  # read when the step opens, as in a real run
+    app = MirrorWizardApp(state, start="samples", auto_check=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.2)
+        assert isinstance(app.focused, StreamTable)
+        skipped = list(state.samples.skip)
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.screen.query_one("#path").value == "imagestreams"
+        assert state.samples.skip != skipped  # one stream toggled
+        hint = str(app.screen.query_one("#selection").render())
+        assert "space toggles" in hint and "Tab to the list" not in hint
+        app.screen.query_one("#path").focus()
+        await pilot.pause()
+        hint = str(app.screen.query_one("#selection").render())
+        assert "Tab to the list" in hint  # true where the focus is: Space there types a space

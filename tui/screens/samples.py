@@ -69,7 +69,9 @@ class SamplesScreen(StepScreen):
         with Horizontal(classes="row"):
             yield Select(SOURCES, id="source", allow_blank=False, value="files", compact=True)
         with Horizontal(classes="row"):
-            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True)
+            # Not selected on focus: a Space typed there (meant for the table) would erase the path.
+            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
+                        select_on_focus=False)
             yield Button("Load", id="load", compact=True)
         yield Note(id="streams-error", classes="inline-error")
         with Horizontal(classes="row"):
@@ -189,6 +191,15 @@ class SamplesScreen(StepScreen):
         self.fill_table()
         self.update_config()
         self.set_status(f"{len(self.state.streams)} image streams loaded", "ok")
+        self.focus_table_once_loaded()
+
+    def focus_table_once_loaded(self) -> None:
+        """First focus was chosen before the streams arrived (the path field): once rows exist, the
+        table is what the admin came for — unless they are typing somewhere else already."""
+        table = self.query_one(StreamTable)
+        focused = self.focused
+        if self.app.screen is self and table.row_count and (focused is None or focused.id in ("path", "next")):
+            table.focus()
 
     # -- the table -----------------------------------------------------------------------------------
 
@@ -279,7 +290,24 @@ class SamplesScreen(StepScreen):
         size = f", {human_bytes(sum(known))}" if known and len(known) == len(chosen) else ""
         self.query_one("#selection", Static).update(
             f"{len(chosen)} of {total} selected{size}" + (f" · {shown} shown" if shown != total else "")
-            + "  ·  space toggles, a all, n none")
+            + "  ·  " + self.keys_hint())
+
+    def keys_hint(self) -> str:
+        """The keys that work from where the focus is now (the table's keys only work in the table)."""
+        table = self.query_one(StreamTable)
+        if not table.row_count:
+            return "load the image streams to choose"
+        if self.focused is table:
+            return "space toggles, a all, n none"
+        return "Tab to the list (or click a row) to choose; there space toggles, a all, n none"
+
+    def on_descendant_focus(self) -> None:
+        if self.state.streams:
+            self.show_selection()
+
+    def on_descendant_blur(self) -> None:
+        if self.state.streams:
+            self.call_after_refresh(self.show_selection)
 
     # -- the Config preview --------------------------------------------------------------------------
 
