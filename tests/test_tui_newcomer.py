@@ -120,3 +120,38 @@ async def test_space_on_arrival_toggles_a_stream_and_keeps_the_path(workdir: Pat
         await pilot.pause()
         hint = str(app.screen.query_one("#selection").render())
         assert "Tab to the list" in hint  # true where the focus is: Space there types a space
+
+
+# -- 3. no CA is a decision ----------------------------------------------------------------------------
+
+def ca_app(tmp_path: Path, host: str) -> MirrorWizardApp:
+    from tests.test_tui_errors import app_for
+
+    app = app_for(tmp_path, host, start="ca", ca_file=None)
+    app.state.visited = {"preflight", "credentials", "release", "samples"}
+    return app
+
+
+async def test_no_ca_for_a_privately_signed_mirror_blocks_next(tmp_path: Path, tls_registry) -> None:
+    app = ca_app(tmp_path, tls_registry.host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "ca"
+        status = str(app.screen.query_one("#status").render())
+        assert "not trusted without a CA file" in status
+        assert "system trust" in str(app.screen.query_one("#ca-error").render())
+
+
+async def test_no_ca_for_a_mirror_the_system_trusts_says_so_on_review(tmp_path: Path, tls_registry, pki,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))  # the system trust, as if a public CA signed it
+    app = ca_app(tmp_path, tls_registry.host)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "review", str(app.screen.query_one("#status").render())
+        summary = " ".join(str(s.render()) for s in app.screen.query("#summary Static"))
+        assert "verifies with the system trust" in summary

@@ -136,7 +136,13 @@ class ReviewScreen(StepScreen):
             lines.append(("Image streams", f"from {state.samples.path} (reading …)"))
         ca = plan.mirror.ca_file
         check = state.ca_check
-        ca_text = ca or "— system trust only"
+        ca_text = ca or "— none: system trust only"
+        found = state.system_trust
+        if not ca and found is not None and found[0] == state.mirror_host:
+            ca_text += ("  ✓ the mirror's certificate verifies with the system trust" if found[1]
+                        else f"  ✗ {found[2]}")
+        elif not ca and state.mirror_host:
+            ca_text += "  (not checked against the mirror: CA step)"
         if ca and state.ca_verified():
             ca_text += "  ✓ verified"
         elif ca:
