@@ -12,8 +12,6 @@ mirror.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import yaml
 
 from .userfiles import read_user_file
-from .errors import InputError, LocalStorageError, ReleaseError
+from .errors import InputError, ReleaseError
 from .reference import parse_reference, parse_repository
 from .yamlout import dump_documents, dump_yaml
 
@@ -95,19 +93,9 @@ class MirrorInstructions:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    from .fsio import PUBLIC, atomic_write
+
+    return atomic_write(path, text, mode=PUBLIC)
 
 
 def _repository(text: str) -> str:

@@ -6,9 +6,7 @@ Loading is strict: an unknown key or a missing one is a PlanError that names it.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -274,24 +272,14 @@ def load_plan(path: str | Path) -> Plan:
 
 
 def save_plan(plan: Plan, path: str | Path) -> Path:
-    """Atomic write: a crash never leaves half a plan behind."""
+    """Atomic write (a crash never leaves half a plan behind), 0644 like every document: a plan holds
+    no password."""
+    from .fsio import PUBLIC, atomic_write
+
     path = Path(path)
     text = "# mirror-wizard plan: run it with `mirror-wizard run " + path.name + "`\n"
     text += yaml.safe_dump(plan.to_dict(), sort_keys=False)
-    tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise LocalStorageError(f"cannot save the plan to {path}: {exc.strerror or exc}; "
-                                "choose a folder you can write to") from None
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return atomic_write(path, text, mode=PUBLIC, hint="choose a folder you can write to")
+    except LocalStorageError as exc:
+        raise LocalStorageError(str(exc).replace("cannot write", "cannot save the plan to", 1)) from None

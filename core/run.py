@@ -8,8 +8,7 @@ with ``mirror-wizard run`` does exactly what the wizard would have done.
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from .authfile import AuthFile, load_auth
 from .copier import Copier, CopyOptions, CopyResult, CopyTask, EventSink
 from .endpoints import Endpoints, LayoutLocation, Location, RegistryLocation
 from .errors import InputError, LocalStorageError, MirrorError
+from .fsio import PRIVATE, PUBLIC, atomic_write
 from .layout import OCILayout
 from .plan import Plan
 from .registry import RegistrySession
@@ -278,22 +278,14 @@ async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
     _forget_incomplete_samples(directory, prepared.samples_tasks)
 
 
-def write_text(path: Path, text: str) -> Path:
-    """Atomic: an interrupted run never leaves half a YAML file for someone to apply. Any file error is
-    one LocalStorageError naming the path."""
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # documents for people and oc, no secrets: not mkstemp's private 0600
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise LocalStorageError(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write to") from None
-    return path
+def write_text(path: Path, text: str, mode: int = PUBLIC) -> Path:
+    """Atomic: an interrupted run never leaves half a YAML file for someone to apply. ``mode`` is
+    core.fsio.PUBLIC for documents, PRIVATE for what holds a secret or a CA. Any file error is one
+    LocalStorageError naming the path."""
+    return atomic_write(path, text, mode=mode, hint="choose a folder you can write to")
+
+
+IMAGE_CONFIG_PATCH_FILE = "image-config-patch.json"
 
 
 def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
@@ -306,7 +298,10 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
         written.append(write_text(out / "samples-mapping.txt", prepared.samples.mapping_text()))
         written.append(write_text(out / "samples-operator-config.yaml", prepared.samples.config_yaml()))
     if prepared.ca is not None:
-        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml()))
+        # The CA bundle is written owner-only like every file holding a CA; the patch that names it is
+        # its own file so `oc patch --patch-file` takes it as written.
+        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml(), PRIVATE))
+        written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written
 

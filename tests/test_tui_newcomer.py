@@ -155,3 +155,156 @@ async def test_no_ca_for_a_mirror_the_system_trusts_says_so_on_review(tmp_path: 
         assert app.current_mode == "review", str(app.screen.query_one("#status").render())
         summary = " ".join(str(s.render()) for s in app.screen.query("#summary Static"))
         assert "verifies with the system trust" in summary
+
+
+# -- 4. removable media has its own ending -------------------------------------------------------------
+
+def media_app() -> MirrorWizardApp:
+    state = fixed_state()
+    state.release.mode = "to-dir"
+    state.release.directory = "media"
+    with_release(state)
+    with_ca(state)
+    with_prepared(state)
+    state.progress.reset()
+    state.progress.finish()
+    return MirrorWizardApp(state, start="done", auto_check=False)
+
+
+async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdir: Path) -> None:  # noqa: F811
+    import yaml
+
+    from tests.test_tui_done import install_oc
+
+    log = install_oc(workdir)
+    app = media_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        summary = str(app.screen.query_one("#done-summary").render())
+        assert "removable media at media" in summary and "not in the registry" in summary
+        assert "in the mirror" not in summary.replace("in the mirror registry", "")
+        assert app.screen.query_one("#docs").active == "tab-media"
+        ending = app.screen.query_one("#doc-media").text
+        assert "mirror-wizard --plan output/mirror-plan-from-dir.yaml" in ending
+        assert "mirror-wizard run output/mirror-plan-from-dir.yaml" in ending
+        assert "pull-secret.json" in ending and "ca.crt" in ending and "imagestreams" in ending
+        app.screen.query_one("#apply").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Apply waits" in str(app.screen.query_one("#status").render())
+        assert not list(log.iterdir())  # oc never asked
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+    far = yaml.safe_load((workdir / "output" / "mirror-plan-from-dir.yaml").read_text())
+    assert far["release"]["mode"] == "from-dir" and far["release"]["directory"] == "media"
+
+
+# -- 7. Apply is explicit about what and where ------------------------------------------------------------
+
+async def test_apply_shows_the_cluster_and_merges_an_existing_ca_configmap(workdir: Path) -> None:  # noqa: F811
+    import json
+
+    import yaml
+
+    from tests.test_tui_done import done_app, install_oc
+    from tui.screens.apply import ApplyScreen
+
+    log = install_oc(workdir)
+    cluster = workdir / "cluster"
+    cluster.mkdir()
+    # The cluster already trusts another registry through its own ConfigMap.
+    (cluster / "image.config.openshift.io" ).mkdir()
+    (cluster / "image.config.openshift.io" / "cluster.json").write_text(json.dumps(
+        {"apiVersion": "config.openshift.io/v1", "kind": "Image", "metadata": {"name": "cluster"},
+         "spec": {"additionalTrustedCA": {"name": "site-cas"}}}))
+    (cluster / "configmap-site-cas.json").write_text(json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "site-cas", "namespace": "openshift-config"},
+         "data": {"other.example.com..5000": "-----BEGIN CERTIFICATE-----\nother\n-----END CERTIFICATE-----\n"}}))
+    app = done_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#apply").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ApplyScreen)
+        body = str(app.screen.query_one("#apply-body").render())
+        assert "https://api.lab.example.com:6443" in body and "kube:admin" in body
+        assert "ImageDigestMirrorSet/" in body and "reboots" in body
+        assert "ConfigMap/site-cas" in body and "other keys are kept" in body
+        assert "Config.samples.operator.openshift.io/cluster" in body
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ApplyScreen)  # the results, scrollable at 80x24
+        results = str(app.screen.query_one("#apply-body").render())
+        assert results.count("✓") == 3
+    stdin = [yaml.safe_load(p.read_text()) for p in sorted(log.glob("*.stdin")) if p.read_text().strip()]
+    configmap = [d for d in stdin if d["kind"] == "ConfigMap"][0]
+    assert configmap["metadata"]["name"] == "site-cas"
+    assert set(configmap["data"]) == {"other.example.com..5000", "mirror.example.com..8443"}
+    args = "\n".join(p.read_text() for p in log.glob("*.args"))
+    assert "image.config.openshift.io/cluster" not in args  # already points at site-cas: not replaced
+
+
+async def test_apply_refuses_a_user_who_may_not_change_the_cluster(workdir: Path, monkeypatch) -> None:  # noqa: F811
+    from tests.test_tui_done import done_app, install_oc
+
+    log = install_oc(workdir)
+    monkeypatch.setenv("FAKE_OC_CAN", "no")
+    monkeypatch.setenv("FAKE_OC_USER", "developer")
+    app = done_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#apply").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        status = str(app.screen.query_one("#status").render())
+        assert "developer" in status and "cluster-admin" in status
+    assert not list(log.glob("*.args"))
+
+
+# -- 11. one mode per written file, the image.config patch as its own file, stable tabs ----------------
+
+async def test_written_files_have_one_mode_each_and_the_patch_its_own_file(workdir: Path) -> None:  # noqa: F811
+    import json
+
+    from tests.test_tui_done import done_app
+
+    app = done_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+    out = workdir / "output"
+    patch = json.loads((out / "image-config-patch.json").read_text())
+    assert patch == {"spec": {"additionalTrustedCA": {"name": "registry-config"}}}
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert modes.pop("registry-config.yaml") == 0o600  # holds the CA
+    assert set(modes.values()) == {0o644}, modes
+    assert (workdir / "mirror-plan.yaml").stat().st_mode & 0o777 == 0o644
+
+
+async def test_done_tabs_keep_their_order_when_the_ca_arrives_later(workdir: Path) -> None:  # noqa: F811
+    import dataclasses
+
+    from textual.widgets import TabbedContent
+
+    from tests.test_tui_done import done_app
+
+    app = done_app()
+    ca = app.state.prepared.ca
+    app.state.prepared = dataclasses.replace(app.state.prepared, ca=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        tabs = app.screen.query_one("#docs", TabbedContent)
+
+        def shown() -> list[str]:
+            return [t.id for t in tabs.query("ContentTab") if t.display]
+
+        before = shown()
+        assert "--content-tab-tab-ca" not in before
+        app.state.prepared = dataclasses.replace(app.state.prepared, ca=ca)
+        app.screen.show_documents()
+        await pilot.pause()
+        after = shown()
+        assert after.index("--content-tab-tab-ca") < after.index("--content-tab-tab-samples") < \
+            after.index("--content-tab-tab-runbook")
