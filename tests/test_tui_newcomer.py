@@ -6,6 +6,8 @@ the screen says or what was written.
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 from tests.test_tui_snapshots import (  # noqa: F401
@@ -308,3 +310,74 @@ async def test_done_tabs_keep_their_order_when_the_ca_arrives_later(workdir: Pat
         after = shown()
         assert after.index("--content-tab-tab-ca") < after.index("--content-tab-tab-samples") < \
             after.index("--content-tab-tab-runbook")
+
+
+# -- 8. messages speak to the wizard user ---------------------------------------------------------------
+
+async def test_a_wrong_password_typed_in_the_wizard_says_retype_it(tmp_path: Path, tls_registry, pki) -> None:
+    from tests.support.constants import PASSWORD, USER
+    from tests.test_tui_errors import app_for, type_into
+
+    app = app_for(tmp_path, tls_registry.host, start="credentials", ca_file=str(pki.ca_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#user", USER)
+        await type_into(pilot, "#password", "not-" + PASSWORD)
+        await pilot.press("enter")
+        await settle(pilot)
+        error = str(app.screen.query_one("#password-error").render())
+        assert "retype the password" in error and "auth file" not in error
+
+
+async def test_a_host_that_does_not_resolve_says_so(tmp_path: Path) -> None:
+    from tests.test_tui_errors import app_for, type_into
+
+    app = app_for(tmp_path, "mirror.invalid:8443", start="credentials")  # .invalid never resolves (RFC 2606)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#user", "admin")
+        await type_into(pilot, "#password", "secret")
+        await pilot.press("enter")
+        await settle(pilot)
+        error = str(app.screen.query_one("#mirror-error").render())
+        assert "mirror.invalid does not resolve" in error, error
+
+
+async def test_testing_the_plans_registries_reports_a_refused_port_at_once(tmp_path: Path, monkeypatch) -> None:
+    """A refused port on loopback is known in milliseconds: it is reported from one direct look, never
+    after the engine's connection retries (which took seconds)."""
+    import core.credentials
+    from tests.test_tui_errors import app_for
+    from tui.sandbox.registry import free_port
+
+    host = f"127.0.0.1:{free_port()}"  # nothing listens there
+    secret = tmp_path / "pull-secret.json"
+    secret.write_text(json.dumps({"auths": {host: {"auth": base64.b64encode(b"admin:secret").decode()}}}))
+    asked: list[str] = []
+    real = core.credentials.check_logins
+
+    async def recording(auth, registries, tls, **kwargs):  # type: ignore[no-untyped-def]
+        asked.extend(registries or [])
+        return await real(auth, registries, tls, **kwargs)
+
+    monkeypatch.setattr(core.credentials, "check_logins", recording)
+    app = app_for(tmp_path, host, start="credentials", auth_file=secret)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#test-all").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        results = {r.registry: r for r in app.state.logins}
+        assert results[host].state == "unreachable"
+        assert "connection refused" in results[host].message
+        assert host not in asked  # no retries spent on a port that refuses
+
+
+def test_engine_hints_lose_their_cli_flags() -> None:
+    from core.errors import TLSVerifyError
+    from tui.messages import FLAG, without_cli_flags
+
+    error = TLSVerifyError("the TLS certificate of m:5000 is not trusted (self-signed)",
+                           hint="pass its CA with --ca-file, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt")
+    text = without_cli_flags(str(error))
+    assert not FLAG.search(text) and "CA step" in text

@@ -152,9 +152,11 @@ class StepScreen(Screen):
 
     def set_status(self, text: str, kind: str = "info") -> None:
         """One line beside the buttons; kind is info, ok, warn or error."""
+        from tui.messages import without_cli_flags
+
         status = self.query_one("#status", Static)
         status.set_classes(f"-{kind}")
-        status.update(Content(text))
+        status.update(Content(without_cli_flags(text)))
 
     async def can_leave(self) -> bool:
         """Check and store the inputs before Next; show what to fix and return False to stay."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -308,7 +309,7 @@ class CredentialsScreen(StepScreen):
         except MirrorError as exc:
             self.query_one("#password-error", Static).update("✗ " + error_text(exc))
             return False
-        results = await self._test([host], data)
+        results = await self._test([host], data, typed_user=user)
         if not all(r.ok for r in results):
             self.set_status("login failed: nothing was saved", "error")
             return False
@@ -365,12 +366,15 @@ class CredentialsScreen(StepScreen):
         state.logins = [_Pending(u.key) for u in uses]
         self.show_logins()
         data = state.auth_data or {"auths": {}}
-        direct = [u.key for u in uses if not u.redirected]
+        failed = await self.fast_failures(list(dict.fromkeys(u.host for u in uses)))
+        direct = [u.key for u in uses if not u.redirected and u.host not in failed]
         try:
             async with state.session() as session:
                 found = dict(zip(direct, await check_logins(AuthFile(path=None, data=data), direct, state.tls())))
                 for use in uses:
-                    if use.redirected:
+                    if use.host in failed:
+                        found[use.key] = LoginResult(use.key, "unreachable", failed[use.host].message)
+                    elif use.redirected:
                         login_state, message = await check_read_access(session, use)
                         found[use.key] = LoginResult(use.key, login_state, message)
         except MirrorError as exc:  # a mirror set file that cannot be read
@@ -378,7 +382,7 @@ class CredentialsScreen(StepScreen):
             self.show_logins()
             self.set_status(error_text(exc), "error")
             return
-        results = [found[u.key] for u in uses]
+        results = await self.in_wizard_words([found[u.key] for u in uses])
         used = {u.key for u in uses}
         unused = [LoginResult(key, "unused", "not used by this plan") for key in data.get("auths", {})
                   if key not in used]
@@ -388,7 +392,39 @@ class CredentialsScreen(StepScreen):
         self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
                         else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
 
-    async def _test(self, registries: list[str] | None, data: dict | None = None) -> list:
+    async def fast_failures(self, hosts: list[str]) -> dict[str, Any]:
+        """Hosts whose name does not resolve or whose port refuses connections, found with one direct
+        look each (milliseconds, all at once) rather than the engine's retries: reported at once."""
+        import asyncio
+
+        from core.credentials import LoginResult
+        from tui.messages import probe
+
+        reaches = await asyncio.gather(*(asyncio.to_thread(probe, host, 2.0) for host in hosts))
+        return {host: LoginResult(host, "unreachable", f"{host}: {reach}") for host, reach in zip(hosts, reaches)
+                if reach in ("unresolvable", "refused")}
+
+    async def in_wizard_words(self, results: list, typed_user: str | None = None) -> list:
+        """The engine's messages as the wizard says them: "retype the password" for a login typed here,
+        "does not resolve" for a name DNS does not know, no command-line flags."""
+        import asyncio
+
+        from tui.messages import for_wizard, probe
+
+        mirror = self.state.plan.mirror.registry
+        if typed_user is None and self.state.mirror_password and self.state.mirror_user:
+            typed_user = self.state.mirror_user  # typed in this session, not read from the pull secret
+        out = []
+        for result in results:
+            reach = None
+            if getattr(result, "state", "") == "unreachable":
+                reach = await asyncio.to_thread(probe, result.registry)
+            out.append(for_wizard(result, typed_user=typed_user if result.registry == mirror else None,
+                                  reach=reach))
+        return out
+
+    async def _test(self, registries: list[str] | None, data: dict | None = None,
+                    typed_user: str | None = None) -> list:
         from core.credentials import check_logins
 
         data = data or self.state.auth_data or {"auths": {}}
@@ -398,7 +434,10 @@ class CredentialsScreen(StepScreen):
                                                            if getattr(r, "registry", None) not in hosts]
         self.show_logins()
         auth = AuthFile(path=None, data=data)
-        results = await check_logins(auth, hosts, self.state.tls())
+        failed = await self.fast_failures(hosts)
+        tried = dict(zip([h for h in hosts if h not in failed],
+                         await check_logins(auth, [h for h in hosts if h not in failed], self.state.tls())))
+        results = await self.in_wizard_words([failed.get(h) or tried[h] for h in hosts], typed_user)
         others = [r for r in self.state.logins if r.registry not in hosts]
         self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
         self.show_logins()
