@@ -381,3 +381,75 @@ def test_engine_hints_lose_their_cli_flags() -> None:
                            hint="pass its CA with --ca-file, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt")
     text = without_cli_flags(str(error))
     assert not FLAG.search(text) and "CA step" in text
+
+
+# -- 9. discoverable help, copyable commands, visible focus -------------------------------------------
+
+async def test_help_has_a_labelled_key_on_screen_at_80_columns(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("ca")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        button = app.screen.query_one("#help-button")
+        assert "What this does" in str(button.label) and "F1" in str(button.label)
+        assert button.region.right <= 80 and button.region.y == 22  # on the nav line, inside the screen
+        await pilot.click("#help-button")
+        await pilot.pause()
+        assert app.screen.has_class("-help-open")
+        keys = {b.binding.key: b.binding for b in app.screen.active_bindings.values()}
+        assert keys["ctrl+y"].show  # the copy-commands key is in the footer
+
+
+async def test_help_commands_wrap_only_at_spaces_with_a_backslash(workdir: Path) -> None:  # noqa: F811
+    from textual.widgets import Static
+
+    from tui.widgets.help import HelpPanel
+
+    app = finished_app("ca")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        panel = app.screen.query_one(HelpPanel)
+        code = app.screen.query_one("#help-commands", Static)
+        lines = code.render().plain.splitlines() if hasattr(code.render(), "plain") else []
+        assert code.size.height == len(lines)  # the terminal wraps nothing: every line is one of ours
+        patch = next(c for c in panel._commands if "additionalTrustedCA" in c)
+        shown = " ".join(line.strip().removeprefix("$ ").removesuffix("\\").strip() for line in lines)
+        assert " ".join(patch.split()) in " ".join(shown.split())  # every word whole, in order
+        assert any(line.rstrip().endswith("\\") for line in lines)
+
+
+async def test_an_unticked_checkbox_looks_unticked(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("credentials")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        box = app.screen.query_one("#remember")
+        assert box.value is False
+        assert box.render().plain.startswith("[ ]")
+        box.value = True
+        await pilot.pause()
+        assert box.render().plain.startswith("[✓]")
+
+
+async def test_focus_is_visible_on_inputs_buttons_and_tables(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("samples")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for selector in ("#path", "#streams"):
+            widget = app.screen.query_one(selector)
+            widget.focus()
+            await pilot.pause()
+            assert widget.styles.border_left[0] not in ("", "none"), selector
+        button = app.screen.query_one("#load")
+        button.focus()
+        await pilot.pause()
+        assert button.styles.text_style.reverse
+
+
+async def test_every_step_opens_at_its_top_at_80x24(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("preflight")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for step in ("credentials", "release", "samples", "ca", "review"):
+            await app.goto(step)
+            await pilot.pause(0.2)
+            assert app.screen.query_one("#body").scroll_y == 0, step

@@ -19,6 +19,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, check_read_access, error_text, plural, q, registries_in_use
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
+from tui.widgets.tickbox import TickBox
 
 LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "tls-untrusted": "fail",
                "denied": "fail", "error": "fail", "untested": "info", "testing": "wait", "skipped": "info",
@@ -64,7 +65,7 @@ class CredentialsScreen(StepScreen):
             yield Input(id="user", placeholder="user name", compact=True)
             yield Input(id="password", placeholder="password", password=True, compact=True)
         yield Note(id="password-error", classes="inline-error")
-        yield Checkbox("Remember the password in the keyring", id="remember", compact=True)
+        yield TickBox("Remember the password in the keyring", id="remember", compact=True)
         yield Static("Save the pull secret with the mirror login as", classes="field-label")
         yield Input(id="merged", placeholder="pull-secret-mirror.json", compact=True)
         with Horizontal(classes="row buttons"):

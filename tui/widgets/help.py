@@ -3,22 +3,72 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
 
-def render_commands(commands: list[str]) -> Content:
-    """Comments dim, commands bold with a prompt; continuation lines indented as typed."""
+def split_words(line: str) -> list[str]:
+    """The line's words, split only at spaces outside quotes (a quoted JSON patch stays one word)."""
+    words: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for char in line:
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+            current.append(char)
+        elif char == " ":
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        words.append("".join(current))
+    return words
+
+
+def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
+    """A command line cut to ``width`` only at spaces between words, each cut ending in " \\" so the
+    lines still paste as one command. A word longer than the width stays whole (the view scrolls)."""
+    if width <= 0 or len(line) <= width or line.lstrip().startswith("#"):
+        return [line]
+    lead = line[: len(line) - len(line.lstrip())]
+    words = split_words(line)
+    if not words:
+        return [line]
+    lines: list[str] = []
+    current = lead + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) + 2 <= width:
+            current += " " + word
+        else:
+            lines.append(current + " \\")
+            current = lead + indent + word
+    lines.append(current)
+    return lines
+
+
+def render_commands(commands: list[str], width: int = 0) -> Content:
+    """Comments dim, commands bold with a prompt; continuation lines indented as typed. With a width,
+    long commands are cut at spaces with a trailing backslash, never inside a word."""
     lines: list[Content] = []
     for command in commands:
-        for number, line in enumerate(command.splitlines() or [""]):
+        raw = command.splitlines() or [""]
+        for number, line in enumerate(raw):
             if line.lstrip().startswith("#"):
                 lines.append(Content.styled(line, "$text-muted italic"))
-            elif number == 0:
-                lines.append(Content.assemble(("$ ", "$text-muted"), (line, "bold")))
-            else:
-                lines.append(Content.styled("  " + line, "bold"))
+                continue
+            room = width - 2  # the prompt, or the continuation's indent
+            for part_number, part in enumerate(wrap_command(line, room)):
+                if number == 0 and part_number == 0:
+                    lines.append(Content.assemble(("$ ", "$text-muted"), (part, "bold")))
+                else:
+                    lines.append(Content.styled("  " + part, "bold"))
     return Content("\n").join(lines)
 
 
@@ -36,7 +86,9 @@ class HelpPanel(VerticalScroll, can_focus=False):
     HelpPanel > .help-title { text-style: bold; color: $accent; margin-bottom: 1; }
     HelpPanel > #help-prose { margin-bottom: 1; }
     HelpPanel > .help-subtitle { text-style: bold; color: $text-muted; }
-    HelpPanel > #help-commands { background: $surface; padding: 0 1; }
+    HelpPanel > #help-commands-scroll { background: $surface; height: auto; overflow-x: auto; overflow-y: hidden;
+                                        scrollbar-size-horizontal: 1; }
+    HelpPanel #help-commands { width: auto; min-width: 100%; text-wrap: nowrap; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -47,8 +99,10 @@ class HelpPanel(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("What this does", classes="help-title")
         yield Static(id="help-prose")
-        yield Static("The same by hand", classes="help-subtitle")
-        yield Static(id="help-commands")
+        yield Static("The same by hand  (Ctrl+Y copies them)", classes="help-subtitle")
+        # Never wrapped by the terminal: cut at spaces with a backslash, a longer word scrolls sideways.
+        with ScrollableContainer(id="help-commands-scroll", can_focus=False):
+            yield Static(id="help-commands")
 
     def set_content(self, prose: str, commands: list[str]) -> None:
         if prose != self._prose:
@@ -56,7 +110,14 @@ class HelpPanel(VerticalScroll, can_focus=False):
             self.query_one("#help-prose", Static).update(Content.from_markup(prose))
         if commands != self._commands:
             self._commands = list(commands)
-            self.query_one("#help-commands", Static).update(render_commands(commands))
+            self._render_commands()
+
+    def _render_commands(self) -> None:
+        width = self.scrollable_content_region.width - 2  # the code view's padding
+        self.query_one("#help-commands", Static).update(render_commands(self._commands, width))
+
+    def on_resize(self) -> None:
+        self._render_commands()
 
     @property
     def commands_text(self) -> str:
