@@ -453,3 +453,86 @@ async def test_every_step_opens_at_its_top_at_80x24(workdir: Path) -> None:  # n
             await app.goto(step)
             await pilot.pause(0.2)
             assert app.screen.query_one("#body").scroll_y == 0, step
+
+
+# -- 10. the seed procedure, all of it ---------------------------------------------------------------
+
+async def test_samples_step_offers_removed_and_how_to_get_the_stream_files(workdir: Path) -> None:  # noqa: F811
+    from tui.widgets.help import HelpPanel
+
+    app = finished_app("samples")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(HelpPanel)
+        prose = app.screen.help_prose()
+        assert "Removed" in prose and "templates" in prose and "then" in prose and "Managed" in prose
+        assert "GitHub" in prose and "PyPI" in prose
+        commands = "\n".join(panel._commands)
+        assert "oc get is -n openshift -o json >" in commands
+        assert "oc get configmap imagestreamtag-to-image -n openshift-cluster-samples-operator" in commands
+        assert '"managementState":"Removed"' in commands
+        assert "Removed" in str(app.screen.query_one("#removed-note").render())
+
+
+async def test_the_clusters_own_registry_is_refused_as_the_mirror(tmp_path: Path) -> None:
+    from tests.test_tui_errors import app_for, type_into
+
+    app = app_for(tmp_path, "mirror.example.com:8443", start="credentials")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#mirror", "image-registry.openshift-image-registry.svc:5000")
+        await pilot.pause()
+        assert "cluster's own image registry" in str(app.screen.query_one("#mirror-error").render())
+        assert "every node" in app.screen.help_prose()
+
+
+def test_preflight_says_when_oc_is_older_than_the_release(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from tui.screens.preflight import check_oc
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    oc = bin_dir / "oc"
+    oc.write_text(f"#!{sys.executable}\nprint('Client Version: 4.15.2')\n")
+    oc.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    old = check_oc("4.17.3")
+    assert old.state == "warn" and "older than the release (4.17)" in old.detail
+    assert check_oc("stable-4.15").state == "ok"
+
+
+async def test_done_offers_openshift_install_from_the_mirrored_release(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("done")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        commands = "\n".join(app.screen.help_commands())
+        assert "oc adm release extract" in commands and "--command=openshift-install" in commands
+        assert "mirror.example.com:8443/ocp4/openshift4:4.17.3-x86_64" in commands
+
+
+# -- 11. smaller -----------------------------------------------------------------------------------------
+
+def test_a_reopened_plan_never_proposes_mirror_mirror() -> None:
+    from tui.screens.credentials import merged_name
+
+    assert merged_name("/x/pull-secret.json") == "/x/pull-secret-mirror.json"
+    assert merged_name("/x/pull-secret-mirror.json") == "/x/pull-secret-mirror.json"
+
+
+async def test_preflight_names_the_auth_file_in_use(workdir: Path) -> None:  # noqa: F811
+    import shutil as sh
+
+    app = finished_app("preflight")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        sh.copyfile("pull-secret.json", "pull-secret-mirror.json")
+        app.state.plan.auth_file = "pull-secret-mirror.json"  # what the Credentials step does on Add login
+        await app.goto("credentials")
+        await pilot.pause()
+        await app.goto("preflight")
+        await pilot.pause()
+        from tui.widgets.checks import CheckList
+
+        checks = {c.name: c for c in app.screen.query_one(CheckList).checks}
+        assert "pull-secret-mirror.json" in checks["pull secret"].detail

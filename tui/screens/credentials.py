@@ -27,9 +27,21 @@ LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "
 
 
 def merged_name(pull_secret: str) -> str:
-    """Where the pull secret plus the mirror login goes: beside the original, which stays as downloaded."""
+    """Where the pull secret plus the mirror login goes: beside the original, which stays as downloaded.
+    A file that is already such a copy (a plan reopened) keeps its name: never ``…-mirror-mirror.json``."""
     path = Path(pull_secret or "pull-secret.json")
+    if path.stem.endswith("-mirror"):
+        return str(path)
     return str(path.with_name(f"{path.stem}-mirror{path.suffix or '.json'}"))
+
+
+INTERNAL_REGISTRY_HINTS = ("image-registry.openshift-image-registry.svc", "default-route-openshift-image-registry.")
+
+
+def internal_registry(host: str) -> bool:
+    """Is this the cluster's integrated image registry (its service or its default route)?"""
+    name = host.lower()
+    return any(name.startswith(hint) for hint in INTERNAL_REGISTRY_HINTS)
 
 
 def load_secret(path: str) -> dict:
@@ -190,6 +202,11 @@ class CredentialsScreen(StepScreen):
         if host and not is_registry_host(host):
             error.update("✗ expected HOST or HOST:PORT, e.g. mirror.example.com:8443 (no https://, no path)")
             event.input.add_class("-invalid")
+        elif host and internal_registry(host):
+            error.update("✗ this is the cluster's own image registry: it cannot be the mirror (it refuses pushes "
+                         "by digest, without a tag). Use a registry outside the cluster that every node reaches.")
+            event.input.add_class("-invalid")
+            self.state.plan.mirror.registry = host
         else:
             error.update("")
             event.input.remove_class("-invalid")
@@ -479,6 +496,10 @@ class CredentialsScreen(StepScreen):
             self.query_one("#mirror", Input).focus()
             self.set_status("the mirror registry is needed", "error")
             return False
+        if internal_registry(host):
+            self.query_one("#mirror", Input).focus()
+            self.set_status("the cluster's own image registry cannot be the mirror", "error")
+            return False
         typed = self.typed_login()
         if typed is not None:
             # Typed but never added: dropped silently, the mirror would fail later with 401. Add and
@@ -521,7 +542,10 @@ class CredentialsScreen(StepScreen):
         return ("A pull secret is a JSON file of logins: for each registry a value named [b]auth[/b], "
                 "which is base64 of [i]user:password[/i]. The mirror registry's entry is added to a copy of the one you "
                 "downloaded, and that copy is what every later step uses. The password is never written "
-                "to the plan; tick the box to keep it in your keyring.")
+                "to the plan; tick the box to keep it in your keyring.\n\n"
+                "[b]The mirror registry[/b] must be reachable from every node of the cluster, all the time: "
+                "installs, updates and moving workloads pull from it, so run it at least as highly available as "
+                "the cluster. It cannot be the cluster's own image registry, which refuses pushes without a tag.")
 
     def help_commands(self) -> list[str]:
         host = self.query_one("#mirror", Input).value.strip() or "<mirror_registry>"

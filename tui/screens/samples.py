@@ -84,6 +84,9 @@ class SamplesScreen(StepScreen):
         yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
         yield Input(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
+        yield Static("Rather offer no samples? Leave the operator at Removed (it removes the samples' templates "
+                     "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
+                     id="removed-note")
         yield Static("The operator's Config, as it will be patched", classes="section")
         yield Static(id="config", classes="yaml")
 
@@ -419,10 +422,21 @@ class SamplesScreen(StepScreen):
         return True
 
     def help_prose(self) -> str:
-        return ("The Cluster Samples Operator imports these streams from registry.redhat.io. In a "
-                "disconnected cluster it imports them from [b]samplesRegistry[/b] instead — with the same "
-                "paths — so each image is copied to the mirror under its original name. Streams you do not "
-                "mirror go into [b]skippedImagestreams[/b], or the operator keeps retrying and alerting.")
+        return ("The Cluster Samples Operator fills the openshift namespace with builder and database image "
+                "streams that point at registry.redhat.io. Cut off from it, the operator must be told to import "
+                "from [b]samplesRegistry[/b] — your mirror, with the same repository paths — and which streams "
+                "you left out ([b]skippedImagestreams[/b]); otherwise it keeps retrying them and raises alerts.\n\n"
+                "[b]A safe order:[/b] keep the operator at [b]Removed[/b] while you mirror, then set "
+                "samplesRegistry and the skipped list and switch it to [b]Managed[/b] so it imports only what "
+                "is there.\n\n"
+                "[b]No samples at all?[/b] Leave it at [b]Removed[/b]: that also deletes the templates in the "
+                "openshift namespace, most of which use these streams — nobody can then start a template whose "
+                "images are missing.\n\n"
+                "Even mirrored, builds from samples often fetch code and packages from outside (GitHub, Maven "
+                "Central, npm, RubyGems, PyPI…): those need their own proxy or mirror.\n\n"
+                "[b]Where the stream list comes from:[/b] on a running cluster, save the streams with "
+                "[i]oc get is[/i] or the operator's [i]imagestreamtag-to-image[/i] config map (commands below) "
+                "and load that file here.")
 
     def help_commands(self) -> list[str]:
         choice = self.state.samples
@@ -430,7 +444,18 @@ class SamplesScreen(StepScreen):
                  "configmap": f"oc get configmap imagestreamtag-to-image -n openshift-cluster-samples-operator "
                               f"-o yaml > {q(choice.path or 'imagestreamtag-to-image.yaml')}",
                  "cluster": "oc get is -n openshift -o json"}.get(choice.source, "")
-        commands = [where]
+        commands = [
+            "# on a running cluster, either of these gives the file to load here:",
+            "oc get is -n openshift -o json > imagestreams.json",
+            "oc get configmap imagestreamtag-to-image -n openshift-cluster-samples-operator \\\n"
+            "    -o yaml > imagestreamtag-to-image.yaml",
+            "# while you mirror: the operator removed (it also removes the samples' templates)",
+            "oc patch configs.samples.operator.openshift.io/cluster --type=merge \\\n"
+            "    --patch '{\"spec\":{\"managementState\":\"Removed\"}}'",
+        ]
+        if choice.source != "configmap" or where.startswith("#"):
+            commands.append(where)
+        commands.append("# after the mirror: samplesRegistry, the skipped streams, and Managed again")
         try:
             plan = self.state.samples_plan()
         except MirrorError:
