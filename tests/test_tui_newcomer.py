@@ -536,3 +536,23 @@ async def test_preflight_names_the_auth_file_in_use(workdir: Path) -> None:  # n
 
         checks = {c.name: c for c in app.screen.query_one(CheckList).checks}
         assert "pull-secret-mirror.json" in checks["pull secret"].detail
+
+
+async def test_the_runbook_renders_as_markdown_with_code_lines_unwrapped(workdir: Path) -> None:  # noqa: F811
+    from textual.widgets import Markdown
+    from textual.widgets._markdown import MarkdownFence
+
+    app = finished_app("done")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#docs").active = "tab-runbook"
+        await pilot.pause(0.3)
+        markdown = app.screen.query_one("#doc-runbook", Markdown)
+        fences = list(markdown.query(MarkdownFence))
+        assert fences
+        long_lines = 0
+        for fence in fences:
+            lines = fence.code.rstrip("\n").splitlines()
+            long_lines += sum(len(line) > 76 for line in lines)
+            assert fence.size.height == len(lines) + 2  # padding above and below, no wrapped line
+        assert long_lines  # the check means something: some commands are wider than the screen

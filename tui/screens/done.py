@@ -11,8 +11,8 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
 from core.yamlout import dump_yaml
@@ -88,7 +88,12 @@ class DoneScreen(StepScreen):
         with TabbedContent(id="docs"):
             for key, title in TABS:
                 with TabPane(title, id=f"tab-{key}"):
-                    yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key in ("media", "runbook"))
+                    if key == "runbook":
+                        # Rendered as Markdown: prose wraps once, at the pane; code blocks keep their lines.
+                        with VerticalScroll(id="runbook-scroll"):
+                            yield Markdown(id="doc-runbook")
+                    else:
+                        yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key == "media")
         with Horizontal(classes="row"):
             yield Input(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
@@ -98,6 +103,7 @@ class DoneScreen(StepScreen):
     def prefill(self) -> None:
         self.query_one("#out-dir", Input).value = self.state.plan.output_dir
         self._tabs: set[str] = set()
+        self._runbook = ""
         tabs = self.query_one("#docs", TabbedContent)
         for key, _ in TABS[:-1]:  # until the documents are known, the runbook tab alone
             tabs.hide_tab(f"tab-{key}")
@@ -167,6 +173,12 @@ class DoneScreen(StepScreen):
         first = ""
         for key, _ in TABS:
             text = texts.get(key)
+            if key == "runbook":
+                if text is not None and text != self._runbook:
+                    self._runbook = text
+                    self.query_one("#doc-runbook", Markdown).update(text)
+                first = first or key
+                continue
             area = self.query_one(f"#doc-{key}", TextArea)
             if text is None:
                 tabs.hide_tab(f"tab-{key}")
