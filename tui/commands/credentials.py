@@ -8,7 +8,7 @@ import json
 import shlex
 import sys
 
-from core.authfile import load_auth
+from core.authfile import AuthFile, load_auth
 from core.credentials import (
     add_registry_credential,
     check_logins,
@@ -29,7 +29,7 @@ equivalent commands:
 
 examples:
   mirror-wizard credentials add --pull-secret pull-secret.json --registry mirror.example.com:8443 \\
-      --username admin --password-stdin -o pull-secret-mirror.json < password.txt
+      --username admin --password-stdin --ca-file mirror-ca.crt -o pull-secret-mirror.json < password.txt
   mirror-wizard credentials add --pull-secret pull-secret.json --registry mirror.example.com:8443 \\
       --username admin --remember -o pull-secret-mirror.json        # asks for the password
 """
@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = sub.add_parser(
         "add", help="write the pull secret plus the mirror registry's login to a new file",
         description="Check the pull secret, add an entry for the mirror registry (auth = base64 of "
-                    "user:password) and write the result with mode 0600. The password is read from "
+                    "user:password), log in with it, and only when that works write the result with mode "
+                    "0600. The password is read from "
                     "standard input (--password-stdin) or asked for; it is never taken as an argument.",
         epilog=ADD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("--pull-secret", required=True, metavar="FILE", help="the pull secret from console.redhat.com")
@@ -63,6 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="also keep the password in the system keyring (service 'mirror-wizard')")
     add.add_argument("-o", "--output", required=True, metavar="OUT",
                      help="file to write (may be the pull secret itself; replaced atomically)")
+    add.add_argument("--ca-file", metavar="PEM", action="append", default=[],
+                     help="trust this CA for the login test (repeatable; adds to the system trust)")
+    add.add_argument("--insecure", action="store_true",
+                     help="test the login over plain HTTP or unverified TLS (testing only)")
+    add.add_argument("--no-test", action="store_true",
+                     help="save without logging in first (a registry not reachable from here)")
+    add.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="give up on the login test after this long (default 30)")
     add.set_defaults(func=run_add)
 
     check = sub.add_parser(
@@ -107,6 +116,16 @@ def run_add(args: argparse.Namespace) -> int:
     data = load_pull_secret(args.pull_secret)  # validate before asking for a password
     password = read_password(args)
     merged = add_registry_credential(data, args.registry, args.username, password, email=args.email)
+    if not args.no_test:
+        # A login the registry refuses is never saved: the mirror would fail later with 401 on every push.
+        tls = TLSOptions(ca_files=tuple(args.ca_file), insecure=args.insecure)
+        auth = AuthFile(path=None, data=merged)
+        result = run_async(lambda _cancel: check_logins(auth, [args.registry], tls, timeout=args.timeout))[0]
+        if not result.ok:
+            print(f"mirror-wizard: the login test failed, nothing was written: {result.message}", file=sys.stderr)
+            print("  (fix the password, --ca-file or the registry; or --no-test to save it untested)", file=sys.stderr)
+            return 1
+        print(f"login to {args.registry} works ({result.message})")
     target = write_auth_file(args.output, merged)
     replaced = args.registry in data.get("auths", {})
     count = len(merged["auths"])

@@ -1,0 +1,61 @@
+"""Issue 12, command line: `credentials add` logs in before it saves; the commands that read through a
+mirror set take --idms-file; the demo prints commands to paste; the runbook suggests --offline."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.constants import PASSWORD, USER
+from tui.cli import main
+
+
+def add(argv: list[str], stdin: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    return main(["credentials", "add", *argv])
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pull-secret.json"
+    path.write_text(json.dumps({"auths": {"quay.io": {"auth": base64.b64encode(b"someone:token").decode()}}}))
+    return path
+
+
+def test_credentials_add_refuses_to_save_a_login_the_registry_rejects(secret_file: Path, tmp_path: Path,
+                                                                      tls_registry, pki, monkeypatch,
+                                                                      capsys) -> None:
+    out = tmp_path / "pull-secret-mirror.json"
+    code = add(["--pull-secret", str(secret_file), "--registry", tls_registry.host, "--username", USER,
+                "--password-stdin", "--ca-file", str(pki.ca_file), "-o", str(out)], "not-" + PASSWORD, monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 1 and "nothing was written" in err and not out.exists()
+
+
+def test_credentials_add_tests_with_the_ca_file_then_saves(secret_file: Path, tmp_path: Path, tls_registry, pki,
+                                                           monkeypatch, capsys) -> None:
+    out = tmp_path / "pull-secret-mirror.json"
+    code = add(["--pull-secret", str(secret_file), "--registry", tls_registry.host, "--username", USER,
+                "--password-stdin", "--ca-file", str(pki.ca_file), "-o", str(out)], PASSWORD, monkeypatch)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"login to {tls_registry.host} works" in captured.out
+    assert tls_registry.host in json.loads(out.read_text())["auths"]
+
+
+def test_credentials_add_without_the_ca_says_the_certificate_is_not_trusted(secret_file: Path, tmp_path: Path,
+                                                                             tls_registry, monkeypatch,
+                                                                             capsys) -> None:
+    out = tmp_path / "o.json"
+    code = add(["--pull-secret", str(secret_file), "--registry", tls_registry.host, "--username", USER,
+                "--password-stdin", "-o", str(out)], PASSWORD, monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 1 and "not trusted" in err and "--ca-file" in err and not out.exists()
+    code = add(["--pull-secret", str(secret_file), "--registry", tls_registry.host, "--username", USER,
+                "--password-stdin", "--insecure", "-o", str(out)], PASSWORD, monkeypatch)
+    assert code == 0 and out.exists()
