@@ -59,3 +59,38 @@ def test_credentials_add_without_the_ca_says_the_certificate_is_not_trusted(secr
     code = add(["--pull-secret", str(secret_file), "--registry", tls_registry.host, "--username", USER,
                 "--password-stdin", "--insecure", "-o", str(out)], PASSWORD, monkeypatch)
     assert code == 0 and out.exists()
+
+
+def idms_file(folder: Path, source: str, mirror: str) -> Path:
+    path = folder / "idms.yaml"
+    path.write_text(f"""apiVersion: config.openshift.io/v1
+kind: ImageDigestMirrorSet
+metadata:
+  name: practice
+spec:
+  imageDigestMirrors:
+  - source: {source}
+    mirrors:
+    - {mirror}
+""")
+    return path
+
+
+def test_image_mirror_reads_sources_through_an_idms_file(tmp_path: Path, seeded_release, capsys) -> None:
+    name, ref = next(iter(seeded_release.component_refs.items()))
+    repo, digest = ref.split("@", 1)
+    mirror_set = idms_file(tmp_path, "quay.io/practice/component", repo)
+    code = main(["image", "mirror", "--insecure", "--idms-file", str(mirror_set), "--dry-run",
+                 f"quay.io/practice/component@{digest}", f"{seeded_release.host}/idms-copy/{name}:latest"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+
+
+def test_samples_mirror_and_release_info_take_an_idms_file() -> None:
+    from tui.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["samples", "mirror", "--imagestreams", "x", "--mirror", "m:5000", "--idms-file", "i.yaml"],
+                 ["release", "info", "quay.io/a/b:1", "--idms-file", "i.yaml"],
+                 ["image", "mirror", "--idms-file", "i.yaml", "a/b:1", "c/d:1"]):
+        assert parser.parse_args(argv).idms_file == "i.yaml"

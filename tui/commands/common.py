@@ -44,6 +44,12 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
                        help="parallel blob transfers per registry (default 6)")
 
 
+def add_idms_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--idms-file", metavar="FILE",
+                        help="an ImageDigestMirrorSet (or ImageContentSourcePolicy): read source images from "
+                             "its mirrors instead, as oc's --idms-file")
+
+
 def add_copy_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show what would be copied; copy nothing")
     parser.add_argument("--skip-missing", action="store_true", help="skip source images that do not exist")
@@ -64,7 +70,12 @@ def positive_int(value: str) -> int:
 def session_from_args(args: argparse.Namespace) -> RegistrySession:
     auth = load_auth(getattr(args, "registry_config", None))
     tls = TLSOptions(ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)))
-    return RegistrySession(auth, tls, max_per_registry=getattr(args, "max_per_registry", 6))
+    session = RegistrySession(auth, tls, max_per_registry=getattr(args, "max_per_registry", 6))
+    if getattr(args, "idms_file", None):  # sources read through a mirror set, as oc's --idms-file
+        from core.mirror_config import load_mirror_sets
+
+        session.source_mirrors = load_mirror_sets(args.idms_file)
+    return session
 
 
 def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:

@@ -7,7 +7,12 @@ import argparse
 from core.copier import CopyOptions
 from core.mapping import load_mapping_file, pairs_to_tasks
 
-from .common import add_copy_options, add_registry_options, copy_with_progress
+from .common import (
+    add_copy_options,
+    add_idms_option,
+    add_registry_options,
+    copy_with_progress,
+)
 
 EPILOG = """\
 equivalent oc command:
@@ -30,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_registry_options(mirror)
+    add_idms_option(mirror)
     add_copy_options(mirror)
     mirror.add_argument("--filter-by-os", metavar="REGEX",
                         help="copy only these platforms of a multi-arch image, matched against os/arch[/variant]")

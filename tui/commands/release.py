@@ -39,6 +39,7 @@ from core.yamlout import dump_yaml
 from .common import (
     ProgressPrinter,
     add_copy_options,
+    add_idms_option,
     add_registry_options,
     human_bytes,
     run_async,
@@ -73,9 +74,7 @@ examples:
 
 
 def _add_idms(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--idms-file", metavar="FILE",
-                        help="an ImageDigestMirrorSet (or ImageContentSourcePolicy): read source images from "
-                             "its mirrors instead, as oc's --idms-file")
+    add_idms_option(parser)
 
 
 def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
