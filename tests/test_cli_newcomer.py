@@ -94,3 +94,46 @@ def test_samples_mirror_and_release_info_take_an_idms_file() -> None:
                  ["release", "info", "quay.io/a/b:1", "--idms-file", "i.yaml"],
                  ["image", "mirror", "--idms-file", "i.yaml", "a/b:1", "c/d:1"]):
         assert parser.parse_args(argv).idms_file == "i.yaml"
+
+
+def test_runbook_with_unreachable_registries_suggests_offline(tmp_path: Path, capsys) -> None:
+    from tui.sandbox.registry import free_port
+
+    away = f"127.0.0.1:{free_port()}"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"""version: 1
+mirror: {{registry: "{away}"}}
+release:
+  source: "{away}/openshift-release-dev/ocp-release:4.17.3-x86_64"
+  target: "{away}/ocp4/openshift4"
+  mode: registry
+output_dir: "{tmp_path / 'out'}"
+""")
+    code = main(["runbook", str(plan)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"mirror-wizard runbook {plan} --offline" in err
+    assert main(["runbook", str(plan), "--offline"]) == 0
+
+
+def test_demo_without_the_wizard_prints_commands_that_parse(tmp_path: Path) -> None:
+    import shlex
+    from types import SimpleNamespace
+
+    from tui.cli import build_parser
+    from tui.commands.demo import cli_commands
+
+    sandbox = SimpleNamespace(
+        workdir=tmp_path, ca_file=tmp_path / "ca.crt", idms_file=tmp_path / "idms.yaml",
+        pull_secret=tmp_path / "pull-secret.json", imagestreams_dir=tmp_path / "imagestreams",
+        plan_path=tmp_path / "plan.yaml", release_source="quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+        mirror=SimpleNamespace(host="127.0.0.1:5001"), mirror_user="admin",
+        mirror_repository="127.0.0.1:5001/ocp4/openshift4")
+    parser = build_parser()
+    commands = [c for c in cli_commands(sandbox) if not c.startswith("#")]
+    assert len(commands) == 4
+    for command in commands:
+        words = shlex.split(command.replace("\\\n", " "))
+        assert words[0] == "mirror-wizard" and "<" not in " ".join(words[1:-2])  # no placeholders
+        if "<" in words:  # the password comes in on stdin, not as an argument
+            words = words[: words.index("<")]
+        parser.parse_args(words[1:])
