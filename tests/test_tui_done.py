@@ -103,8 +103,8 @@ async def test_apply_without_oc_says_why_it_is_unavailable(workdir: Path) -> Non
         app.screen.query_one("#apply").focus()
         await pilot.press("enter")
         await settle(pilot)
-        status = str(app.screen.query_one("#status").render())
-        assert "oc (the OpenShift CLI) is not on PATH" in status
+        assert "Apply is unavailable" in str(app.screen.query_one("#status").render())
+        assert "oc (the OpenShift CLI) is not on PATH" in str(app.screen.query_one("#written").render())
 
 
 async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F811

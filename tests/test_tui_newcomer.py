@@ -194,6 +194,7 @@ async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdi
         await pilot.press("enter")
         await settle(pilot)
         assert "Apply waits" in str(app.screen.query_one("#status").render())
+        assert "Upload them on the far side" in str(app.screen.query_one("#written").render())
         assert not list(log.iterdir())  # oc never asked
         await pilot.press("ctrl+o")
         await settle(pilot)

@@ -277,7 +277,9 @@ class DoneScreen(StepScreen):
     def apply_pressed(self) -> None:
         problem = self.apply_unavailable()
         if problem:
-            self.set_status(problem, "warn")
+            # The whole reason where it wraps; the one-line status says where to look.
+            self.query_one("#written", Static).update("! " + problem)
+            self.set_status(problem.split(":", 1)[0] + " — see below", "warn")
             return
         self.ask_cluster(shutil.which("oc") or "oc")
 
@@ -326,7 +328,7 @@ class DoneScreen(StepScreen):
 
     async def action_next(self) -> None:
         # Ctrl+N on the last step: there is no next step, and quitting is never one stray key away.
-        self.set_status("this is the last step — the Quit button or Ctrl+Q leaves the wizard", "info")
+        self.set_status("this is the last step: Quit (or Ctrl+Q) leaves", "info")
 
     async def next_pressed(self) -> None:
         await self.wizard.action_quit()  # asks first when something is unsaved, running or not applied

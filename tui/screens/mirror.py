@@ -87,6 +87,8 @@ class MirrorScreen(StepScreen):
         start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
         if start and not progress.running and not progress.finished and not self.wizard.mirror_started:
             self.wizard.start_mirror()
+        elif not self.wizard.mirror_started:
+            self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
 
     def complete(self) -> bool:

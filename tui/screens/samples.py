@@ -126,7 +126,7 @@ class SamplesScreen(StepScreen):
         (cut first: it is the same two registries on most rows); long names are cut in the middle."""
         table = self.query_one(StreamTable)
         width = table.size.width or self.app.size.width - 2
-        room = width - FIXED_COLUMNS - 6 * 2 - 2  # cell padding, the scrollbar
+        room = width - FIXED_COLUMNS - 6 * 2 - 3  # cell padding, the scrollbar, the focus bar
         want = max([len("stream")] + [len(s.name) for s in self.state.streams])
         longest_from = max([len("from")] + [len(", ".join(h.removeprefix("registry.") for h in s.registries))
                                             for s in self.state.streams])

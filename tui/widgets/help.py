@@ -32,15 +32,54 @@ def split_words(line: str) -> list[str]:
     return words
 
 
-def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
-    """A command line cut to ``width`` only at spaces between words, each cut ending in " \\" so the
-    lines still paste as one command. A word longer than the width stays whole (the view scrolls)."""
-    if width <= 0 or len(line) <= width or line.lstrip().startswith("#"):
+def split_comment(line: str) -> tuple[str, str]:
+    """(command, "# trailing comment") — a # outside quotes that starts a word begins the comment."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] == " "):
+            return line[:index].rstrip(), line[index:]
+    return line, ""
+
+
+def wrap_comment(line: str, width: int) -> list[str]:
+    """A comment cut at spaces; each further line starts with "#" again."""
+    if width <= 0 or len(line) <= width:
         return [line]
     lead = line[: len(line) - len(line.lstrip())]
-    words = split_words(line)
-    if not words:
+    words = line.split()
+    lines: list[str] = []
+    current = lead + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) <= width:
+            current += " " + word
+        else:
+            lines.append(current)
+            current = lead + "#   " + word
+    lines.append(current)
+    return lines
+
+
+def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
+    """A command line cut to ``width`` only at spaces between words, each cut ending in " \\" so the
+    lines still paste as one command. A trailing comment moves to its own line above (a backslash
+    inside a comment would not continue anything). A word longer than the width stays whole (the
+    view scrolls)."""
+    if line.lstrip().startswith("#"):
+        return wrap_comment(line, width)
+    if width <= 0 or len(line) <= width:
         return [line]
+    command, comment = split_comment(line)
+    lead = line[: len(line) - len(line.lstrip())]
+    above = wrap_comment(lead + comment, width) if comment else []
+    words = split_words(command)
+    if not words:
+        return above or [line]
+    if len(command) <= width:
+        return [*above, command]
     lines: list[str] = []
     current = lead + words[0]
     for word in words[1:]:
@@ -50,7 +89,7 @@ def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
             lines.append(current + " \\")
             current = lead + indent + word
     lines.append(current)
-    return lines
+    return [*above, *lines]
 
 
 def render_commands(commands: list[str], width: int = 0) -> Content:
@@ -58,14 +97,13 @@ def render_commands(commands: list[str], width: int = 0) -> Content:
     long commands are cut at spaces with a trailing backslash, never inside a word."""
     lines: list[Content] = []
     for command in commands:
-        raw = command.splitlines() or [""]
-        for number, line in enumerate(raw):
-            if line.lstrip().startswith("#"):
-                lines.append(Content.styled(line, "$text-muted italic"))
-                continue
-            room = width - 2  # the prompt, or the continuation's indent
-            for part_number, part in enumerate(wrap_command(line, room)):
-                if number == 0 and part_number == 0:
+        prompted = False
+        for line in command.splitlines() or [""]:
+            for part in wrap_command(line, width - 2 if width else 0):  # room for the prompt
+                if part.lstrip().startswith("#"):
+                    lines.append(Content.styled(part, "$text-muted italic"))
+                elif not prompted:
+                    prompted = True
                     lines.append(Content.assemble(("$ ", "$text-muted"), (part, "bold")))
                 else:
                     lines.append(Content.styled("  " + part, "bold"))
