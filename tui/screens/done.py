@@ -328,7 +328,7 @@ class DoneScreen(StepScreen):
 
     async def action_next(self) -> None:
         # Ctrl+N on the last step: there is no next step, and quitting is never one stray key away.
-        self.set_status("this is the last step: Quit (or Ctrl+Q) leaves", "info")
+        self.set_status("last step: Quit or Ctrl+Q leaves", "info")
 
     async def next_pressed(self) -> None:
         await self.wizard.action_quit()  # asks first when something is unsaved, running or not applied
