@@ -34,6 +34,15 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _remove(tmp: Path) -> None:
+    """Remove the temporary file if it was made; a parent that is no folder (NotADirectoryError) or
+    any other reason it cannot be there is not a second error."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = PUBLIC,
                  make_parents: bool = True, hint: str | None = None) -> Path:
     """Write ``data`` to ``path`` atomically with permission ``mode``; returns ``path``.
@@ -67,12 +76,12 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     except OSError as exc:
         if fd is not None:
             os.close(fd)
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         suffix = f"; {hint}" if hint else ""
         raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}{suffix}") from None
     except BaseException:
         if fd is not None:
             os.close(fd)
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     return target

@@ -216,7 +216,7 @@ async def test_apply_shows_the_cluster_and_merges_an_existing_ca_configmap(workd
     cluster = workdir / "cluster"
     cluster.mkdir()
     # The cluster already trusts another registry through its own ConfigMap.
-    (cluster / "image.config.openshift.io" ).mkdir()
+    (cluster / "image.config.openshift.io").mkdir()
     (cluster / "image.config.openshift.io" / "cluster.json").write_text(json.dumps(
         {"apiVersion": "config.openshift.io/v1", "kind": "Image", "metadata": {"name": "cluster"},
          "spec": {"additionalTrustedCA": {"name": "site-cas"}}}))
@@ -241,7 +241,7 @@ async def test_apply_shows_the_cluster_and_merges_an_existing_ca_configmap(workd
         results = str(app.screen.query_one("#apply-body").render())
         assert results.count("✓") == 3
     stdin = [yaml.safe_load(p.read_text()) for p in sorted(log.glob("*.stdin")) if p.read_text().strip()]
-    configmap = [d for d in stdin if d["kind"] == "ConfigMap"][0]
+    configmap = next(d for d in stdin if d["kind"] == "ConfigMap")
     assert configmap["metadata"]["name"] == "site-cas"
     assert set(configmap["data"]) == {"other.example.com..5000", "mirror.example.com..8443"}
     args = "\n".join(p.read_text() for p in log.glob("*.args"))
