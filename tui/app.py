@@ -76,6 +76,14 @@ class MirrorWizardApp(App[int]):
             state.progress.clock = clock
         self.mirror_cancel: asyncio.Event | None = None
         self.mirror_worker: Worker | None = None
+        # Quitting asks first when something would be lost: the plan as it was at the start, whether
+        # Apply succeeded (set by the Done step), and a guard so Ctrl+Q twice opens one question.
+        self.initial_plan_key = state.plan_key()
+        self.applied = False
+        self._quit_asked = False
+        # Only the Review step's "Start mirror" button starts a copy on arriving at the Mirror step:
+        # Ctrl+N pressed a few times too often must never start one.
+        self.start_on_arrival = False
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -258,20 +266,37 @@ class MirrorWizardApp(App[int]):
         where = state.release_target() if state.release.mode != ReleaseMode.TO_DIR else state.release.directory
         return (" + ".join(parts) + f" → {where}") if parts else ""
 
+    def quit_reasons(self) -> list[str]:
+        from tui.screens.quit import QuitFacts, quit_reasons
+
+        return quit_reasons(self.state, QuitFacts(mirror_running=self.mirror_running,
+                                                  initial_key=self.initial_plan_key, applied=self.applied))
+
     async def action_quit(self) -> None:
-        if not self.mirror_running:
+        """Quit at once when nothing would be lost; otherwise say what would be, and ask."""
+        if self._quit_asked:
+            return
+        reasons = self.quit_reasons()
+        if not reasons:
             self.exit(0)
             return
+        running = self.mirror_running
 
         def answer(yes: bool | None) -> None:
-            if yes:
+            self._quit_asked = False
+            if not yes:
+                return
+            if running and self.mirror_running:
                 self.cancel_mirror()
                 self.run_worker(self._quit_after_mirror(), group="quit", exit_on_error=False)
+            else:
+                self.exit(0)
 
-        self.push_screen(ConfirmScreen("A mirror is running. Stop it and quit?",
-                                       "Everything copied so far is kept; run the wizard or "
-                                       "`mirror-wizard run PLAN` again to finish.", yes="Stop and quit",
-                                       no="Keep copying"), answer)
+        self._quit_asked = True
+        question = "A mirror is running. Stop it and quit?" if running else "Quit the wizard?"
+        self.push_screen(ConfirmScreen(question, "\n".join(f"• {r}" for r in reasons),
+                                       yes="Stop and quit" if running else "Quit",
+                                       no="Keep copying" if running else "Stay"), answer)
 
     async def _quit_after_mirror(self) -> None:
         if self.mirror_worker is not None:

@@ -128,6 +128,8 @@ class WizardState:
     no_mirror_login_accepted: str | None = None  # the mirror host the admin chose to go on without a login
     # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
     mirror_trust: tuple[bool, str] | None = None
+    # With no CA file: (mirror host, verifies with the system trust alone, why). None until checked.
+    system_trust: tuple[str, bool, str] | None = None
     # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes
     # them stale (the Mirror step says so; Done recomputes or refuses).
     prepared: Prepared | None = None

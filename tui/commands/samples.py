@@ -21,7 +21,14 @@ from core.samples import (
     plan_samples,
 )
 
-from .common import add_copy_options, add_registry_options, options_from_args, print_summary, run_job_with_progress
+from .common import (
+    add_copy_options,
+    add_idms_option,
+    add_registry_options,
+    options_from_args,
+    print_summary,
+    run_job_with_progress,
+)
 
 EPILOG = f"""\
 where the image streams come from (one of):
@@ -92,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_source_options(mirror)
     _add_plan_options(mirror)
     add_registry_options(mirror)
+    add_idms_option(mirror)
     add_copy_options(mirror)
     mirror.set_defaults(func=run_mirror)
 

@@ -85,8 +85,12 @@ class MirrorScreen(StepScreen):
 
     def step_shown(self) -> None:
         progress = self.state.progress
-        if self.wizard.auto_check and not progress.running and not progress.finished and not self.wizard.mirror_started:
+        # Started only by the Review step's Start mirror button (never by Ctrl+N passing through).
+        start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
+        if start and not progress.running and not progress.finished and not self.wizard.mirror_started:
             self.wizard.start_mirror()
+        elif not self.wizard.mirror_started:
+            self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
 
     def complete(self) -> bool:

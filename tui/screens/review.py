@@ -141,7 +141,13 @@ class ReviewScreen(StepScreen):
             lines.append(("Image streams", f"from {state.samples.path} (reading …)"))
         ca = plan.mirror.ca_file
         check = state.ca_check
-        ca_text = ca or "— system trust only"
+        ca_text = ca or "— none: system trust only"
+        found = state.system_trust
+        if not ca and found is not None and found[0] == state.mirror_host:
+            ca_text += ("  ✓ the mirror's certificate verifies with the system trust" if found[1]
+                        else f"  ✗ {found[2]}")
+        elif not ca and state.mirror_host:
+            ca_text += "  (not checked against the mirror: CA step)"
         if ca and state.ca_verified():
             ca_text += "  ✓ verified"
         elif ca:
@@ -173,6 +179,14 @@ class ReviewScreen(StepScreen):
             self.set_status("; ".join(problems), "error")
             return False
         return True
+
+    async def next_pressed(self) -> None:
+        # The button says "Start mirror": pressing it starts the copy on arrival; Ctrl+N only moves on.
+        if await self.can_leave():
+            self.wizard.start_on_arrival = True
+        await self.action_next()
+        if self.wizard.current_mode == "review":
+            self.wizard.start_on_arrival = False
 
     def help_prose(self) -> str:
         return ("The plan is every choice you made, in one YAML file without any password (those stay in "
