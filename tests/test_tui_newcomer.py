@@ -557,3 +557,226 @@ async def test_the_runbook_renders_as_markdown_with_code_lines_unwrapped(workdir
             long_lines += sum(len(line) > 76 for line in lines)
             assert fence.size.height == len(lines) + 2  # padding above and below, no wrapped line
         assert long_lines  # the check means something: some commands are wider than the screen
+
+
+# -- 5. numbers are never stale or contradictory -------------------------------------------------------
+
+class GatedCopy:
+    """Stands in for the engine's copy inside the App's real mirror worker: the plan's rows and some
+    bytes, then it waits until the test lets it end (so a test can act while it runs)."""
+
+    def __init__(self, app: MirrorWizardApp) -> None:
+        import asyncio
+
+        self.app = app
+        self.gate = asyncio.Event()
+        self.runs = 0
+        app._run_mirror = self.run  # type: ignore[method-assign]
+
+    async def run(self, cancel) -> None:  # type: ignore[no-untyped-def]
+        from core.events import BlobProgress, BlobStarted, ImageDone, PlanReady
+
+        self.runs += 1
+        progress = self.app.state.progress
+        progress.set_rows([("quay.io/a/b@sha256:" + "1" * 64, "mirror.example.com:8443/a/b:1", "a/b")])
+        progress.feed(PlanReady(images=1, blobs=1, total_bytes=1000))
+        progress.feed(BlobStarted("sha256:" + "2" * 64, 1000, "mirror.example.com:8443/a/b"))
+        progress.feed(BlobProgress("sha256:" + "2" * 64, 400))
+        await self.gate.wait()
+        progress.feed(ImageDone("quay.io/a/b@sha256:" + "1" * 64, "mirror.example.com:8443/a/b:1", "sha256:" + "3" * 64))
+        progress.finish()
+
+
+def running_app(start: str = "review") -> tuple[MirrorWizardApp, GatedCopy]:
+    state = fixed_state()
+    with_release(state)
+    with_ca(state)
+    state.visited = {"preflight", "credentials", "release", "samples", "ca"}
+    app = MirrorWizardApp(state, start=start, auto_check=False)
+    return app, GatedCopy(app)
+
+
+def text_of(app: MirrorWizardApp, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+async def test_after_a_mirror_release_and_review_show_what_was_moved(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("release")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        facts = app.screen.query_one("#release-info")
+        shown = " ".join(str(w.render()) for w in facts.query("*"))
+        assert "to move" not in shown and "all in the mirror" in shown
+        for _ in range(3):
+            await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "review"
+        summary = " ".join(str(w.render()) for w in app.screen.query_one("#summary").query("*"))
+        assert "to move" not in summary and "all in the mirror" in summary
+
+
+async def test_the_outcome_and_the_status_line_never_disagree(workdir: Path) -> None:  # noqa: F811
+    app, copy = running_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#next")  # Start mirror
+        await pilot.pause()
+        assert app.current_mode == "mirror" and app.mirror_running
+        await pilot.press("ctrl+x")  # Cancel? … yes
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.state.progress.cancelled
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert "has not completed: press Resume" in text_of(app, "#status")
+        copy.gate.set()
+        await pilot.press("ctrl+r")  # Resume: this time it runs to the end
+        await settle(pilot)
+        await pilot.pause(0.3)
+        assert "mirror complete" in text_of(app, "#outcome")
+        assert "has not completed" not in text_of(app, "#status")
+        assert "mirror complete" in text_of(app, "#status")
+
+
+async def test_copy_questions_close_when_the_copy_ends(workdir: Path) -> None:  # noqa: F811
+    app, copy = running_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#next")
+        await pilot.pause()
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "Cancel the mirror?" in app.screen.question
+        copy.gate.set()
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.state.progress.finished and not app.state.progress.cancelled
+        # and "Stop and quit?" too
+        copy.gate.clear()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.mirror_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "Stop it and quit?" in app.screen.question
+        copy.gate.set()
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.is_running and app.return_code is None
+
+
+async def test_esc_during_a_copy_shows_it_on_other_steps_and_edits_are_marked(workdir: Path) -> None:  # noqa: F811
+    from tui.widgets.steps import StepIndicator
+
+    app, copy = running_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#next")
+        await pilot.pause()
+        await pilot.press("escape")  # back to Review: the copy goes on
+        await pilot.pause(0.7)
+        assert app.current_mode == "review" and app.mirror_running
+        assert app.screen.query_one(StepIndicator).mirror_sign.startswith("⇣")
+        summary = " ".join(str(w.render()) for w in app.screen.query_one("#summary").query("*"))
+        assert "a mirror is copying now" in summary
+        assert str(app.screen.query_one("#next").label).startswith("Mirror")
+        # Change the plan while it copies: Release's repository.
+        for _ in range(3):
+            await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "release"
+        app.screen.query_one("#target").focus()
+        await pilot.press("end", "x")
+        await pilot.pause(0.7)
+        assert app.state.mirror_out_of_date()
+        assert app.screen.query_one(StepIndicator).mirror_sign.endswith("!")
+        for _ in range(3):
+            await pilot.press("ctrl+n")
+        await pilot.pause(0.7)
+        assert app.current_mode == "review"
+        summary = " ".join(str(w.render()) for w in app.screen.query_one("#summary").query("*"))
+        assert "as it was when it started" in summary
+        copy.gate.set()
+        await settle(pilot)
+        await pilot.pause(0.7)
+        assert app.screen.query_one(StepIndicator).mirror_sign == ""
+        summary = " ".join(str(w.render()) for w in app.screen.query_one("#summary").query("*"))
+        assert "the plan changed after the last mirror" in summary
+
+
+async def test_next_is_refused_past_a_release_that_could_not_be_read(workdir: Path, monkeypatch) -> None:  # noqa: F811
+    import core.release
+    from core.errors import RegistryUnreachable
+
+    async def unreadable(session, source):  # type: ignore[no-untyped-def]
+        raise RegistryUnreachable("quay.io: connection failed", registry="quay.io")
+
+    monkeypatch.setattr(core.release, "load_release", unreadable)
+    state = fixed_state()
+    state.visited = {"preflight", "credentials"}
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#inspect")
+        await settle(pilot)
+        assert app.state.release_error
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "release"
+        assert "could not be read" in text_of(app, "#status")
+
+
+# -- 6. honest progress --------------------------------------------------------------------------------
+
+async def test_mirror_progress_counts_only_bytes_moved_and_never_sits_on_finishing(workdir: Path) -> None:  # noqa: F811
+    from core.events import BlobDone, BlobProgress, BlobSkipped, BlobStarted, ImageDone, PlanReady
+    from core.progress import RowKind
+    from tests.test_tui_snapshots import FixedClock
+
+    state = fixed_state()
+    with_release(state)
+    with_ca(state)
+    with_prepared(state)
+    clock = FixedClock()
+    app = MirrorWizardApp(state, start="mirror", auto_check=False, clock=clock)
+    progress = state.progress
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        progress.reset()
+        rows = [("quay.io/r@sha256:" + "1" * 64, "mirror.example.com:8443/ocp4/openshift4:4.17.3-x86_64-cli",
+                 "release · cli"),
+                ("registry.redhat.io/ubi8/ruby-30:latest", "mirror.example.com:8443/ubi8/ruby-30:latest",
+                 "ubi8/ruby-30:latest")]
+        from core.progress import RowSpec
+        progress.set_rows([RowSpec(*rows[0], RowKind.RELEASE), RowSpec(*rows[1], RowKind.SAMPLES)])
+        progress.feed(PlanReady(images=2, blobs=2, total_bytes=2000))
+        progress.feed(BlobSkipped("sha256:" + "a" * 64, 1000, "mirror.example.com:8443/ocp4/openshift4"))
+        clock.now += 2
+        screen.redraw()
+        # what the mirror had is shown apart; nothing moved yet is not "0 B/s"
+        assert text_of(app, "#bytes-text") == "0 B of 1000 B moved · 1000 B already there"
+        assert "0 B/s" not in text_of(app, "#rate")
+        # 1000 bytes move in 4 s; the first image lands as soon as it is there
+        progress.feed(BlobStarted("sha256:" + "b" * 64, 1000, "mirror.example.com:8443/ubi8/ruby-30"))
+        for _ in range(4):
+            clock.now += 1
+            progress.feed(BlobProgress("sha256:" + "b" * 64, 250))
+        progress.feed(BlobDone("sha256:" + "b" * 64, 1000, "mirror.example.com:8443/ubi8/ruby-30"))
+        progress.feed(ImageDone(rows[1][0], rows[1][1], "sha256:" + "c" * 64))
+        clock.now += 10  # manifests of the last image take a while: no bytes are left, one image is
+        screen.redraw()
+        assert text_of(app, "#images-text").startswith("1 of 2")
+        eta = text_of(app, "#eta")
+        assert "finishing" not in eta and "1 image to write" in eta
+        progress.feed(ImageDone(rows[0][0], rows[0][1], "sha256:" + "d" * 64))
+        progress.finish()
+        screen.redraw()
+        # bytes moved over the time spent moving them: 1000 B in 4 s, not over the 16 s the run took
+        assert text_of(app, "#rate") == "250 B/s"
+        assert "took 16s" in text_of(app, "#eta")
+        # the samples image is a row like the release component
+        table = screen.query_one("#images")
+        assert table.row_count == 2
+        labels = [str(table.get_cell(key, "image")) for key in progress.rows]
+        assert labels == ["release · cli", "ubi8/ruby-30:latest"]

@@ -88,6 +88,13 @@ class MirrorWizardApp(App[int]):
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.switch_mode(self.start_step)
+        self.set_interval(0.5, self._mirror_tick)
+
+    def _mirror_tick(self) -> None:
+        """Every step shows a copy running elsewhere (the step bar; Review's summary)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, StepScreen) and screen.is_attached:
+                screen.mirror_tick()
 
     # -- navigation --------------------------------------------------------------------------------
 
@@ -182,7 +189,16 @@ class MirrorWizardApp(App[int]):
         finally:
             if progress.running:  # whatever happened, Start, Cancel and Next must work again
                 progress.finish(error="the mirror stopped unexpectedly — Resume tries again")
+            self._close_copy_questions()
             self._redraw_mirror()
+
+    def _close_copy_questions(self) -> None:
+        """"Cancel the mirror?" and "Stop and quit?" ask about a running copy: once it ended, the
+        question is void and must not stay open (a Yes would then cancel or quit for nothing)."""
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen) and getattr(screen, "about_copy", False):
+            screen.dismiss(None)
+            self.notify("the mirror ended, so the question was closed", timeout=6)
 
     async def _run_mirror(self, cancel: asyncio.Event) -> None:
         """The plan through core.orchestrate, as ``mirror-wizard run`` does; the copy's events fold
@@ -251,10 +267,12 @@ class MirrorWizardApp(App[int]):
             if yes:
                 self.cancel_mirror()
 
-        self.push_screen(ConfirmScreen(
+        question = ConfirmScreen(
             "Cancel the mirror?",
             "Transfers in flight stop; nothing half-written is kept. Press Resume later and only what is "
-            "missing is copied.", yes="Cancel the mirror", no="Keep copying"), answer)
+            "missing is copied.", yes="Cancel the mirror", no="Keep copying")
+        question.about_copy = True
+        self.push_screen(question, answer)
 
     def mirror_summary(self) -> str:
         state = self.state
@@ -294,9 +312,10 @@ class MirrorWizardApp(App[int]):
 
         self._quit_asked = True
         question = "A mirror is running. Stop it and quit?" if running else "Quit the wizard?"
-        self.push_screen(ConfirmScreen(question, "\n".join(f"• {r}" for r in reasons),
-                                       yes="Stop and quit" if running else "Quit",
-                                       no="Keep copying" if running else "Stay"), answer)
+        screen = ConfirmScreen(question, "\n".join(f"• {r}" for r in reasons),
+                               yes="Stop and quit" if running else "Quit", no="Keep copying" if running else "Stay")
+        screen.about_copy = running
+        self.push_screen(screen, answer)
 
     async def _quit_after_mirror(self) -> None:
         if self.mirror_worker is not None:

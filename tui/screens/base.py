@@ -81,6 +81,7 @@ class StepScreen(Screen):
 
     def on_screen_resume(self, event: ScreenResume) -> None:
         self.query_one(StepIndicator).set_visited(self.state.visited)
+        self.mirror_tick()
         self._apply_width(self.app.size.width)
         self.step_shown()
         self.refresh_help()
@@ -107,6 +108,17 @@ class StepScreen(Screen):
 
     def step_shown(self) -> None:
         """Called every time the step becomes current (earlier steps may have changed the inputs)."""
+
+    def mirror_tick(self) -> None:
+        """The App's timer while this step is current: show a copy running (or just ended) elsewhere."""
+        progress = self.state.progress
+        sign = ""
+        if self.wizard.mirror_running:
+            percent = (100 * progress.bytes_moved_of_plan // progress.bytes_to_move
+                       if progress.planned and progress.bytes_to_move else 0)
+            sign = f"⇣{percent}%" + ("!" if self.state.mirror_out_of_date() else "")
+        for indicator in self.query(StepIndicator):  # none yet while the step is being composed
+            indicator.set_mirror_sign(sign)
 
     def on_resize(self, event: Resize) -> None:
         self._apply_width(event.size.width)

@@ -13,7 +13,7 @@ from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, 
 
 from core.plan import ReleaseMode
 from core.progress import Progress, RowState
-from core.text import human_bytes, human_seconds
+from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
 from tui.screens.base import StepScreen
 from tui.state import middle_ellipsis
@@ -36,6 +36,34 @@ def bytes_text(progress: Progress) -> str:
     text = f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
     if progress.bytes_not_moving:
         text += f" · {human_bytes(progress.bytes_not_moving)} already there"
+    return text
+
+
+def rate_text(progress: Progress) -> str:
+    """The speed, only ever of bytes that moved: the recent rate while copying, and at the end bytes
+    moved over the time spent moving them. A run that moved nothing says so instead of "0 B/s"."""
+    if progress.running:
+        if not progress.bytes_moved:
+            return "–"  # nothing has moved yet (reading manifests, or everything is there)
+        return f"{human_bytes(progress.rate)}/s"
+    if progress.ended_at is None:
+        return ""
+    return f"{human_bytes(progress.throughput)}/s" if progress.bytes_moved else "nothing moved"
+
+
+def eta_text(progress: Progress) -> str:
+    """Time left while copying (never "finishing" while images remain: the images still to write are
+    counted instead), and what the run took once it ended."""
+    if progress.running:
+        so_far = human_seconds(progress.elapsed)
+        if progress.finishing:  # every byte is there; manifests and tags are still being written
+            return f"{plural(progress.images_left, 'image')} to write · {so_far} so far"
+        return f"ETA {human_seconds(progress.eta)} · {so_far} so far"
+    if progress.ended_at is None:
+        return ""
+    text = f"took {human_seconds(progress.elapsed)}"
+    if progress.bytes_moved:
+        text += f", {human_seconds(progress.seconds_moving)} moving"
     return text
 
 
@@ -160,15 +188,11 @@ class MirrorScreen(StepScreen):
             extra.append(f"{progress.images_failed} failed")
         self.query_one("#images-text", Static).update(
             f"{finished} of {progress.total_images}" + (f" ({', '.join(extra)})" if extra else ""))
-        speed = progress.rate if progress.running else progress.throughput
-        self.query_one("#rate", Static).update(f"{human_bytes(speed)}/s")
+        self.query_one("#rate", Static).update(rate_text(progress))
         rates = list(progress.rates)[-40:]
         # An all-zero series would draw as a full bar: nothing moved, so draw nothing.
         self.query_one("#spark", Sparkline).data = rates if any(rates) else []
-        eta = "finishing …" if progress.finishing else human_seconds(progress.eta)
-        self.query_one("#eta", Static).update(
-            f"ETA {eta} · {human_seconds(progress.elapsed)} so far" if progress.running
-            else (f"took {human_seconds(progress.elapsed)}" if progress.ended_at is not None else ""))
+        self.query_one("#eta", Static).update(eta_text(progress))
         self._draw_rows()
         self._draw_log()
         self._draw_buttons()
@@ -235,6 +259,25 @@ class MirrorScreen(StepScreen):
             outcome.update(Content.styled("✓ mirror complete", "bold $success"))
         else:
             outcome.update("")
+        # The status line follows the run: a "not completed" or "still running" said before it ended
+        # never stays beside the outcome it contradicts.
+        phase = ("running" if progress.running else "stale" if stale else "cancelled" if progress.cancelled
+                 else "error" if progress.error else "finished" if progress.finished else "idle")
+        if phase != getattr(self, "_phase", None):
+            if getattr(self, "_phase", None) is not None or phase != "idle":
+                self.set_status(*{
+                    "running": ("copying: you may look at other steps meanwhile (Esc); the step bar shows it",
+                                "info"),
+                    "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
+                    "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
+                    "error": ("the mirror did not complete: Resume tries again", "error"),
+                    "finished": ("✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
+                    "idle": ("", "info"),
+                }[phase])
+            self._phase = phase
+        if progress.running and self.state.mirror_out_of_date():
+            outcome.update(Content.styled("! copying the plan as it was when it started: your changes since "
+                                          "need Resume once it ends", "bold $warning"))
         what = self.wizard.mirror_summary()
         self.query_one("#what", Static).update(what)
         if self.app.screen is self and self.focused is None:  # Cancel just became disabled
