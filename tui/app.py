@@ -189,6 +189,8 @@ class MirrorWizardApp(App[int]):
         finally:
             if progress.running:  # whatever happened, Start, Cancel and Next must work again
                 progress.finish(error="the mirror stopped unexpectedly — Resume tries again")
+            if progress.finished and not self.state.mirror_out_of_date():
+                self.state.visited.add("mirror")  # done, even when the admin watched it from another step
             self._close_copy_questions()
             self._redraw_mirror()
 

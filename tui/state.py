@@ -213,7 +213,7 @@ class WizardState:
         if self.mirror_out_of_date():
             return "! the plan changed after the last mirror: Resume on the Mirror step copies what is missing"
         if progress.finished:
-            present = (f", {human_bytes(progress.bytes_not_moving)} were already there"
+            present = (f"; {human_bytes(progress.bytes_not_moving)} needed no transfer (there already, or mounted)"
                        if progress.bytes_not_moving else "")
             where = "on the removable media" if self.release.mode == ReleaseMode.TO_DIR else "in the mirror"
             return f"✓ all {where}: the last run moved {human_bytes(progress.bytes_moved)}{present}"

@@ -119,6 +119,8 @@ class StepScreen(Screen):
             sign = f"⇣{percent}%" + ("!" if self.state.mirror_out_of_date() else "")
         for indicator in self.query(StepIndicator):  # none yet while the step is being composed
             indicator.set_mirror_sign(sign)
+            if indicator.visited != self.state.visited:
+                indicator.set_visited(self.state.visited)
 
     def on_resize(self, event: Resize) -> None:
         self._apply_width(event.size.width)

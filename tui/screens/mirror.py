@@ -32,10 +32,11 @@ STATE_WIDTH = 10
 
 
 def bytes_text(progress: Progress) -> str:
-    """"1.2 GiB of 3.4 GiB moved · 500 MiB already there": the numbers the CLI's line shows too."""
-    text = f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
+    """"1.2 GiB/3.4 GiB moved · 500 MiB there": the numbers the CLI's line shows too (what the mirror
+    already had is said apart, never counted as moved)."""
+    text = f"{human_bytes(progress.bytes_moved_of_plan)}/{human_bytes(progress.bytes_to_move)} moved"
     if progress.bytes_not_moving:
-        text += f" · {human_bytes(progress.bytes_not_moving)} already there"
+        text += f" · {human_bytes(progress.bytes_not_moving)} there"
     return text
 
 
@@ -45,7 +46,10 @@ def rate_text(progress: Progress) -> str:
     if progress.running:
         if not progress.bytes_moved:
             return "–"  # nothing has moved yet (reading manifests, or everything is there)
-        return f"{human_bytes(progress.rate)}/s"
+        if progress.rate > 0:
+            return f"{human_bytes(progress.rate)}/s"
+        # No byte in the last seconds (manifests and tags being written): the average, said as one.
+        return f"{human_bytes(progress.throughput)}/s avg"
     if progress.ended_at is None:
         return ""
     return f"{human_bytes(progress.throughput)}/s" if progress.bytes_moved else "nothing moved"
@@ -56,9 +60,16 @@ def eta_text(progress: Progress) -> str:
     counted instead), and what the run took once it ended."""
     if progress.running:
         so_far = human_seconds(progress.elapsed)
-        if progress.finishing:  # every byte is there; manifests and tags are still being written
-            return f"{plural(progress.images_left, 'image')} to write · {so_far} so far"
-        return f"ETA {human_seconds(progress.eta)} · {so_far} so far"
+        left = progress.images_left
+        eta = progress.eta
+        if progress.finishing or (left and eta is not None and eta <= 2 and not progress.images_finished):
+            # The bytes are (all but) there and images are still being written: how many, not "1s".
+            return f"{plural(left, 'image')} to write · {so_far} so far"
+        if left and eta is not None and progress.images_finished:
+            # Never sooner than the images landing at the pace they have so far.
+            pace = progress.elapsed / progress.images_finished
+            eta = max(eta, left * pace)
+        return f"ETA {human_seconds(eta)} · {so_far} so far"
     if progress.ended_at is None:
         return ""
     text = f"took {human_seconds(progress.elapsed)}"
@@ -172,7 +183,9 @@ class MirrorScreen(StepScreen):
         # Only bytes that cross the wire are progress; what the mirror already had is shown apart.
         to_move = progress.bytes_to_move
         bytes_bar = self.query_one("#bytes-bar", ProgressBar)
-        if progress.planned and to_move == 0:
+        if not progress.planned and not progress.running:
+            bytes_bar.update(total=1, progress=0)  # nothing started: an empty bar, not a busy one
+        elif progress.planned and to_move == 0:
             bytes_bar.update(total=1, progress=1)  # nothing to move at all: a full bar, not an empty one
         else:
             bytes_bar.update(total=to_move or None, progress=min(progress.bytes_moved_of_plan, to_move))
@@ -180,7 +193,7 @@ class MirrorScreen(StepScreen):
                                                      ("reading manifests …" if progress.running else ""))
         images_bar = self.query_one("#images-bar", ProgressBar)
         finished = progress.images_finished
-        images_bar.update(total=progress.total_images or None, progress=finished)
+        images_bar.update(total=progress.total_images or (None if progress.running else 1), progress=finished)
         extra = []
         if progress.images_present:
             extra.append(f"{progress.images_present} already there")
@@ -266,8 +279,7 @@ class MirrorScreen(StepScreen):
         if phase != getattr(self, "_phase", None):
             if getattr(self, "_phase", None) is not None or phase != "idle":
                 self.set_status(*{
-                    "running": ("copying: you may look at other steps meanwhile (Esc); the step bar shows it",
-                                "info"),
+                    "running": ("copying: Esc shows other steps, the step bar keeps the copy in view", "info"),
                     "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
                     "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
                     "error": ("the mirror did not complete: Resume tries again", "error"),
