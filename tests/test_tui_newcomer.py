@@ -755,7 +755,7 @@ async def test_mirror_progress_counts_only_bytes_moved_and_never_sits_on_finishi
         clock.now += 2
         screen.redraw()
         # what the mirror had is shown apart; nothing moved yet is not "0 B/s"
-        assert text_of(app, "#bytes-text") == "0 B of 1000 B moved · 1000 B already there"
+        assert text_of(app, "#bytes-text") == "0 B/1000 B moved · 1000 B there"
         assert "0 B/s" not in text_of(app, "#rate")
         # 1000 bytes move in 4 s; the first image lands as soon as it is there
         progress.feed(BlobStarted("sha256:" + "b" * 64, 1000, "mirror.example.com:8443/ubi8/ruby-30"))

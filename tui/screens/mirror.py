@@ -128,7 +128,7 @@ class MirrorScreen(StepScreen):
         start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
         if start and not progress.running and not progress.finished and not self.wizard.mirror_started:
             self.wizard.start_mirror()
-        elif not self.wizard.mirror_started:
+        elif not self.wizard.mirror_started and progress.started_at is None:
             self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
 
@@ -279,7 +279,7 @@ class MirrorScreen(StepScreen):
         if phase != getattr(self, "_phase", None):
             if getattr(self, "_phase", None) is not None or phase != "idle":
                 self.set_status(*{
-                    "running": ("copying: Esc shows other steps, the step bar keeps the copy in view", "info"),
+                    "running": ("copying — Esc shows other steps", "info"),
                     "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
                     "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
                     "error": ("the mirror did not complete: Resume tries again", "error"),
