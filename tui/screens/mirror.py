@@ -62,7 +62,8 @@ def eta_text(progress: Progress) -> str:
         so_far = human_seconds(progress.elapsed)
         left = progress.images_left
         eta = progress.eta
-        if progress.finishing or (left and eta is not None and eta <= 2 and not progress.images_finished):
+        bytes_all_but_done = progress.bytes_to_move and progress.bytes_moved_of_plan >= 0.99 * progress.bytes_to_move
+        if progress.finishing or (left and bytes_all_but_done and not progress.images_finished):
             # The bytes are (all but) there and images are still being written: how many, not "1s".
             return f"{plural(left, 'image')} to write · {so_far} so far"
         if left and eta is not None and progress.images_finished:

@@ -206,7 +206,7 @@ class SamplesScreen(StepScreen):
         table = self.query_one(StreamTable)
         focused = self.focused
         if self.app.screen is self and table.row_count and (focused is None or focused.id in ("path", "next")):
-            table.focus()
+            table.focus(scroll_visible=False)  # the step still opens at its top (its title and lead)
 
     # -- the table -----------------------------------------------------------------------------------
 
