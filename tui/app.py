@@ -93,7 +93,7 @@ class MirrorWizardApp(App[int]):
     def _mirror_tick(self) -> None:
         """Every step shows a copy running elsewhere (the step bar; Review's summary)."""
         for screen in self.screen_stack:
-            if isinstance(screen, StepScreen) and screen.is_attached:
+            if isinstance(screen, StepScreen) and screen.is_attached and screen.ready:
                 screen.mirror_tick()
 
     # -- navigation --------------------------------------------------------------------------------

@@ -71,10 +71,13 @@ class StepScreen(Screen):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    ready = False  # composed and prefilled: the App's timer may redraw it
+
     def on_mount(self) -> None:
         self.prefill()
         self._apply_width(self.app.size.width)
         self.refresh_help()
+        self.ready = True
 
     def prefill(self) -> None:
         """Fill the inputs from the plan (runs once, when the screen is first shown)."""
