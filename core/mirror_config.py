@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import InputError, ReleaseError
-from .fsio import atomic_write
+from .fsio import PUBLIC, atomic_write
 from .reference import parse_reference, parse_repository
 from .userfiles import read_user_file
 from .yamlout import dump_documents, dump_yaml
@@ -95,7 +95,7 @@ class MirrorInstructions:
 
 def _atomic_write(path: Path, text: str) -> Path:
     # Documents for people and oc: readable by all (0644), replaced whole or not at all.
-    return atomic_write(path, text, hint="choose a folder you can write to")
+    return atomic_write(path, text, mode=PUBLIC, hint="choose a folder you can write to")
 
 
 def _repository(text: str) -> str:

@@ -7,6 +7,7 @@ this module is its preparation half, also used alone by the runbook and the wiza
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
 from .errors import InputError
-from .fsio import atomic_write
+from .fsio import PRIVATE, PUBLIC, atomic_write
 from .layout import OCILayout
 from .media import MediaSpace, check_media_space
 from .plan import Plan, ReleaseMode, SamplesSource
@@ -415,10 +416,14 @@ async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
     _forget_incomplete_samples(directory, prepared.samples_tasks)
 
 
-def write_text(path: Path, text: str) -> Path:
-    """A document for people and oc (no secret in it), written atomically: an interrupted run never
-    leaves half a YAML file for someone to apply."""
-    return atomic_write(path, text, hint="choose a folder you can write to")
+def write_text(path: Path, text: str, mode: int = PUBLIC) -> Path:
+    """Atomic: an interrupted run never leaves half a YAML file for someone to apply. ``mode`` is
+    core.fsio.PUBLIC for documents, PRIVATE for what holds a secret or a CA. Any file error is one
+    LocalStorageError naming the path."""
+    return atomic_write(path, text, mode=mode, hint="choose a folder you can write to")
+
+
+IMAGE_CONFIG_PATCH_FILE = "image-config-patch.json"
 
 
 def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
@@ -444,6 +449,9 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
         written.append(write_text(out / "samples-mapping.txt", prepared.samples.mapping_text()))
         written.append(write_text(out / "samples-operator-config.yaml", prepared.samples.config_yaml()))
     if prepared.ca is not None:
-        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml()))
+        # The CA bundle is written owner-only like every file holding a CA; the patch that names it is
+        # its own file so `oc patch --patch-file` takes it as written.
+        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml(), PRIVATE))
+        written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written

@@ -144,9 +144,9 @@ def test_every_command_keeps_every_secret(tmp_path: Path, seeded_release, tls_re
 
     # credentials add (password on stdin), twice: a new file, then the same file in place.
     run(["credentials", "add", "--pull-secret", str(secret_file), "--registry", token_host, "--username", USER,
-         "--password-stdin", "-o", str(merged)], stdin=PASSWORD + "\n")
+         "--password-stdin", "--ca-file", ca, "-o", str(merged)], stdin=PASSWORD + "\n")
     run(["credentials", "add", "--pull-secret", str(merged), "--registry", tls_host, "--username", USER,
-         "--password-stdin", "-o", str(merged)], stdin=PASSWORD)
+         "--password-stdin", "--ca-file", ca, "-o", str(merged)], stdin=PASSWORD)
     assert stat.S_IMODE(merged.stat().st_mode) == 0o600
     auths = json.loads(merged.read_text())["auths"]
     assert auths[token_host]["auth"] == auths[tls_host]["auth"] == b64(f"{USER}:{PASSWORD}")

@@ -21,13 +21,31 @@ from tests.test_tui_snapshots import (  # noqa: F401
     workdir,
 )
 from tui.app import MirrorWizardApp
-from tui.screens.confirm import ConfirmScreen
+from tui.screens.apply import ApplyScreen
 
 FAKE_OC = """#!{python}
 import json, os, pathlib, sys
-if sys.argv[1:2] == ["version"]:  # the cluster's version decides IDMS or ICSP
+args = sys.argv[1:]
+if args[:1] == ["version"]:  # the cluster's version decides IDMS or ICSP
     print(json.dumps({{"openshiftVersion": os.environ.get("FAKE_OC_CLUSTER", "4.17.3")}}))
     sys.exit(0)
+if args == ["whoami", "--show-server"]:
+    print("https://api.lab.example.com:6443")
+    sys.exit(0)
+if args == ["whoami"]:
+    print(os.environ.get("FAKE_OC_USER", "kube:admin"))
+    sys.exit(0)
+if args[:2] == ["auth", "can-i"]:
+    print(os.environ.get("FAKE_OC_CAN", "yes"))
+    sys.exit(0)
+if args[:1] == ["get"]:  # recorded answers, shaped like `oc get ... -o json`
+    name = args[1] if args[1] != "configmap" else "configmap-" + args[2]
+    recorded = pathlib.Path({log!r}).parent / "cluster" / (name + ".json")
+    if recorded.is_file():
+        print(recorded.read_text())
+        sys.exit(0)
+    print(f'Error from server (NotFound): {{args[1]}} not found', file=sys.stderr)
+    sys.exit(1)
 log = pathlib.Path({log!r})
 n = len(list(log.glob("*.args")))
 (log / f"{{n}}.args").write_text("\\n".join(sys.argv[1:]) + "\\n")
@@ -78,11 +96,15 @@ async def test_write_files_puts_every_document_in_the_folder(workdir: Path) -> N
     assert (workdir / "mirror-plan.yaml").exists()
 
 
-async def test_apply_is_disabled_without_oc(workdir: Path) -> None:  # noqa: F811
+async def test_apply_without_oc_says_why_it_is_unavailable(workdir: Path) -> None:  # noqa: F811
     app = done_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert app.screen.query_one("#apply").disabled
+        app.screen.query_one("#apply").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Apply is unavailable" in str(app.screen.query_one("#status").render())
+        assert "oc (the OpenShift CLI) is not on PATH" in str(app.screen.query_one("#written").render())
 
 
 async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F811
@@ -94,8 +116,8 @@ async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F8
         assert not apply.disabled
         apply.focus()
         await pilot.press("enter")
-        await settle(pilot)  # oc version, in a worker
-        assert isinstance(app.screen, ConfirmScreen)
+        await settle(pilot)  # oc whoami, version, get: in a worker
+        assert isinstance(app.screen, ApplyScreen)
         await pilot.press("escape")  # not now: oc is not run
         await pilot.pause()
         assert not list(log.iterdir())
@@ -105,6 +127,9 @@ async def test_apply_asks_first_then_runs_oc(workdir: Path) -> None:  # noqa: F8
         await pilot.press("y")
         await pilot.pause()
         await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ApplyScreen)  # every result, in a view that scrolls
+        await pilot.press("escape")
         await pilot.pause()
         assert "✓" in str(app.screen.query_one("#written").render())
     calls = sorted(log.glob("*.args"), key=lambda p: int(p.stem))
@@ -123,9 +148,12 @@ async def apply_and_confirm(app: MirrorWizardApp, pilot) -> None:  # type: ignor
     app.screen.query_one("#apply").focus()
     await pilot.press("enter")
     await settle(pilot)
-    assert isinstance(app.screen, ConfirmScreen), app.screen.query_one("#status").render()
+    assert isinstance(app.screen, ApplyScreen), app.screen.query_one("#status").render()
     await pilot.press("y")
     await settle(pilot)
+    if isinstance(app.screen, ApplyScreen):  # the results
+        await pilot.press("escape")
+        await pilot.pause()
 
 
 async def test_apply_uses_icsp_for_a_cluster_before_4_13(workdir: Path, monkeypatch) -> None:  # noqa: F811

@@ -104,7 +104,10 @@ async def test_wizard_mirrors_the_demo_by_key_presses(sandbox, tmp_path: Path) -
 
         assert state.ca_check is not None and state.ca_check.ok, state.ca_check
         await next_step(pilot, "review")
-        await next_step(pilot, "mirror")  # Next on Review starts the copy
+        await tab_to(pilot, "#next")  # the "Start mirror" button starts the copy (Ctrl+N never does)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "mirror"
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)
         progress = state.progress

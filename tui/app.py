@@ -78,10 +78,25 @@ class MirrorWizardApp(App[int]):
             state.progress.clock = clock
         self.mirror_cancel: asyncio.Event | None = None
         self.mirror_worker: Worker | None = None
+        # Quitting asks first when something would be lost: the plan as it was at the start, whether
+        # Apply succeeded (set by the Done step), and a guard so Ctrl+Q twice opens one question.
+        self.initial_plan_key = state.plan_key()
+        self.applied = False
+        self._quit_asked = False
+        # Only the Review step's "Start mirror" button starts a copy on arriving at the Mirror step:
+        # Ctrl+N pressed a few times too often must never start one.
+        self.start_on_arrival = False
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.switch_mode(self.start_step)
+        self.set_interval(0.5, self._mirror_tick)
+
+    def _mirror_tick(self) -> None:
+        """Every step shows a copy running elsewhere (the step bar; Review's summary)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, StepScreen) and screen.is_attached and screen.ready:
+                screen.mirror_tick()
 
     # -- navigation --------------------------------------------------------------------------------
 
@@ -176,7 +191,18 @@ class MirrorWizardApp(App[int]):
         finally:
             if progress.running:  # whatever happened, Start, Cancel and Next must work again
                 progress.finish(error="the mirror stopped unexpectedly — Resume tries again")
+            if progress.finished and not self.state.mirror_out_of_date():
+                self.state.visited.add("mirror")  # done, even when the admin watched it from another step
+            self._close_copy_questions()
             self._redraw_mirror()
+
+    def _close_copy_questions(self) -> None:
+        """"Cancel the mirror?" and "Stop and quit?" ask about a running copy: once it ended, the
+        question is void and must not stay open (a Yes would then cancel or quit for nothing)."""
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen) and getattr(screen, "about_copy", False):
+            screen.dismiss(None)
+            self.notify("the mirror ended, so the question was closed", timeout=6)
 
     async def _run_mirror(self, cancel: asyncio.Event) -> None:
         """The plan through core.orchestrate, as ``mirror-wizard run`` does; the copy's events fold
@@ -253,10 +279,12 @@ class MirrorWizardApp(App[int]):
             if yes:
                 self.cancel_mirror()
 
-        self.push_screen(ConfirmScreen(
+        question = ConfirmScreen(
             "Cancel the mirror?",
             "Transfers in flight stop; nothing half-written is kept. Press Resume later and only what is "
-            "missing is copied.", yes="Cancel the mirror", no="Keep copying"), answer)
+            "missing is copied.", yes="Cancel the mirror", no="Keep copying")
+        question.about_copy = True
+        self.push_screen(question, answer)
 
     def mirror_summary(self) -> str:
         state = self.state
@@ -268,20 +296,38 @@ class MirrorWizardApp(App[int]):
         where = state.release_target() if state.release.mode != ReleaseMode.TO_DIR else state.release.directory
         return (" + ".join(parts) + f" → {where}") if parts else ""
 
+    def quit_reasons(self) -> list[str]:
+        from tui.screens.quit import QuitFacts, quit_reasons
+
+        return quit_reasons(self.state, QuitFacts(mirror_running=self.mirror_running,
+                                                  initial_key=self.initial_plan_key, applied=self.applied))
+
     async def action_quit(self) -> None:
-        if not self.mirror_running:
+        """Quit at once when nothing would be lost; otherwise say what would be, and ask."""
+        if self._quit_asked:
+            return
+        reasons = self.quit_reasons()
+        if not reasons:
             self.exit(0)
             return
+        running = self.mirror_running
 
         def answer(yes: bool | None) -> None:
-            if yes:
+            self._quit_asked = False
+            if not yes:
+                return
+            if running and self.mirror_running:
                 self.cancel_mirror()
                 self.run_worker(self._quit_after_mirror(), group="quit", exit_on_error=False)
+            else:
+                self.exit(0)
 
-        self.push_screen(ConfirmScreen("A mirror is running. Stop it and quit?",
-                                       "Everything copied so far is kept; run the wizard or "
-                                       "`mirror-wizard run PLAN` again to finish.", yes="Stop and quit",
-                                       no="Keep copying"), answer)
+        self._quit_asked = True
+        question = "A mirror is running. Stop it and quit?" if running else "Quit the wizard?"
+        screen = ConfirmScreen(question, "\n".join(f"• {r}" for r in reasons),
+                               yes="Stop and quit" if running else "Quit", no="Keep copying" if running else "Stay")
+        screen.about_copy = running
+        self.push_screen(screen, answer)
 
     async def _quit_after_mirror(self) -> None:
         if self.mirror_worker is not None:

@@ -131,6 +131,8 @@ class WizardState:
     no_mirror_login_accepted: str | None = None  # the mirror host the admin chose to go on without a login
     # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
     mirror_trust: tuple[bool, str] | None = None
+    # With no CA file: (mirror host, verifies with the system trust alone, why). None until checked.
+    system_trust: tuple[str, bool, str] | None = None
     # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes
     # them stale (the Mirror step says so; Done recomputes or refuses).
     prepared: Prepared | None = None
@@ -198,6 +200,36 @@ class WizardState:
     def mirror_out_of_date(self) -> bool:
         """A mirror ran (or is running) for a plan that has changed since."""
         return self.mirror_key is not None and self.mirror_key != self.plan_key()
+
+    def mirror_complete(self) -> bool:
+        """The last mirror finished, for the plan as it is now."""
+        return self.progress.finished and not self.mirror_out_of_date()
+
+    def mirror_note(self) -> str | None:
+        """What the mirror did or is doing, for steps that otherwise show sizes measured before it
+        (Release, Review): None when no mirror ran. Never "to move" once the bytes are there."""
+        from core.text import human_bytes
+
+        progress = self.progress
+        if progress.running:
+            done = (f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
+                    if progress.planned else "reading manifests")
+            note = f"⇣ a mirror is copying now ({done}): see the Mirror step"
+            if self.mirror_out_of_date():
+                note += (" — it copies the plan as it was when it started; the changes since need "
+                         "Resume once it ends")
+            return note
+        if self.mirror_key is None or not (progress.finished or progress.cancelled or progress.error):
+            return None
+        if self.mirror_out_of_date():
+            return "! the plan changed after the last mirror: Resume on the Mirror step copies what is missing"
+        if progress.finished:
+            present = (f"; {human_bytes(progress.bytes_not_moving)} needed no transfer (there already, or mounted)"
+                       if progress.bytes_not_moving else "")
+            where = "on the removable media" if self.release.mode == ReleaseMode.TO_DIR else "in the mirror"
+            return f"✓ all {where}: the last run moved {human_bytes(progress.bytes_moved)}{present}"
+        return ("! the last mirror " + ("was cancelled" if progress.cancelled else "failed")
+                + f" after moving {human_bytes(progress.bytes_moved)}: Resume on the Mirror step copies the rest")
 
     def current_prepared(self) -> Prepared | None:
         """``prepared`` when it was computed for the plan as it is now, else None."""

@@ -43,6 +43,12 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
                             f"(default {STALL_TIMEOUT:g})")
 
 
+def add_idms_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--idms-file", metavar="FILE",
+                        help="an ImageDigestMirrorSet (or ImageContentSourcePolicy): read source images from "
+                             "its mirrors instead, as oc's --idms-file")
+
+
 def add_copy_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show what would be copied; copy nothing")
     parser.add_argument("--skip-missing", action="store_true", help="skip source images that do not exist")

@@ -7,9 +7,10 @@ import getpass
 import json
 import sys
 
-from core.access import Access, access_auth, tls_options
+from core.access import Access, access_auth, auth_from_data, tls_options
 from core.credentials import (
     add_login_to_file,
+    add_registry_credential,
     check_logins,
     load_pull_secret,
     other_spellings,
@@ -27,7 +28,7 @@ equivalent commands:
 
 examples:
   mirror-wizard credentials add --pull-secret pull-secret.json --registry mirror.example.com:8443 \\
-      --username admin --password-stdin -o pull-secret-mirror.json < password.txt
+      --username admin --password-stdin --ca-file mirror-ca.crt -o pull-secret-mirror.json < password.txt
   mirror-wizard credentials add --pull-secret pull-secret.json --registry mirror.example.com:8443 \\
       --username admin --remember -o pull-secret-mirror.json        # asks for the password
 """
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add = sub.add_parser(
         "add", help="write the pull secret plus the mirror registry's login to a new file",
         description="Check the pull secret, add an entry for the mirror registry (auth = base64 of "
-                    "user:password) and write the result with mode 0600. The password is read from "
+                    "user:password), log in with it, and only when that works write the result with mode "
+                    "0600. The password is read from "
                     "standard input (--password-stdin) or asked for; it is never taken as an argument.",
         epilog=ADD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("--pull-secret", required=True, metavar="FILE", help="the pull secret from console.redhat.com")
@@ -61,6 +63,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="also keep the password in the system keyring (service 'mirror-wizard')")
     add.add_argument("-o", "--output", required=True, metavar="OUT",
                      help="file to write (may be the pull secret itself; replaced atomically)")
+    add.add_argument("--ca-file", metavar="PEM", action="append", default=[],
+                     help="trust this CA for the login test (repeatable; adds to the system trust)")
+    add.add_argument("--insecure", action="store_true",
+                     help="test the login over plain HTTP or unverified TLS (testing only)")
+    add.add_argument("--no-test", action="store_true",
+                     help="save without logging in first (a registry not reachable from here)")
+    add.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="give up on the login test after this long (default 30)")
     add.set_defaults(func=run_add)
 
     check = sub.add_parser(
@@ -102,8 +112,18 @@ def read_password(args: argparse.Namespace) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    load_pull_secret(args.pull_secret)  # validate before asking for a password
+    data = load_pull_secret(args.pull_secret)  # validate before asking for a password
     password = read_password(args)
+    if not args.no_test:
+        # A login the registry refuses is never saved: the mirror would fail later with 401 on every push.
+        tls = tls_options(Access(ca_files=tuple(args.ca_file), insecure=args.insecure))
+        trial = auth_from_data(add_registry_credential(data, args.registry, args.username, password, email=args.email))
+        result = run_async(lambda _cancel: check_logins(trial, [args.registry], tls, timeout=args.timeout))[0]
+        if not result.ok:
+            print(f"mirror-wizard: the login test failed, nothing was written: {result.message}", file=sys.stderr)
+            print("  (fix the password, --ca-file or the registry; or --no-test to save it untested)", file=sys.stderr)
+            return 1
+        print(f"login to {args.registry} works ({result.message})")
     # under a lock, reading the pull secret again: concurrent adds to one file keep every entry
     added = add_login_to_file(args.pull_secret, args.output, args.registry, args.username, password,
                               email=args.email)

@@ -9,6 +9,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from core.text import shell_quote
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
@@ -38,6 +40,28 @@ def describe(sandbox) -> str:  # type: ignore[no-untyped-def]
     ])
 
 
+def cli_commands(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
+    """The whole practice run without the wizard: commands to paste, each complete (no placeholders)."""
+    q = shell_quote
+    work = sandbox.workdir
+    merged = work / "pull-secret-mirror.json"
+    ca, idms, mirror = q(str(sandbox.ca_file)), q(str(sandbox.idms_file)), sandbox.mirror.host
+    return [
+        "# 1. the pull secret plus the mirror's login (tested before it is saved)",
+        f"mirror-wizard credentials add --pull-secret {q(str(sandbox.pull_secret))} --registry {mirror} \\\n"
+        f"    --username {sandbox.mirror_user} --password-stdin --ca-file {ca} \\\n"
+        f"    -o {q(str(merged))} < {q(str(work / 'mirror-password.txt'))}",
+        "# 2. the release, read through the practice mirror set (it stands in for quay.io)",
+        f"mirror-wizard release mirror -a {q(str(merged))} --ca-file {ca} --idms-file {idms} \\\n"
+        f"    --from {q(sandbox.release_source)} --to {sandbox.mirror_repository}",
+        "# 3. the samples image streams",
+        f"mirror-wizard samples mirror -a {q(str(merged))} --ca-file {ca} --idms-file {idms} \\\n"
+        f"    --imagestreams {q(str(sandbox.imagestreams_dir))} --mirror {mirror}",
+        "# 4. the whole procedure for this plan, as Markdown",
+        f"mirror-wizard runbook {q(str(sandbox.plan_path))} -o {q(str(work / 'runbook.md'))}",
+    ]
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from tui.sandbox.demo import create_sandbox
     from tui.sandbox.plan import write_demo_plan
@@ -49,7 +73,9 @@ def run_demo(args: argparse.Namespace) -> int:
         sandbox.plan_path = write_demo_plan(sandbox)
         print(describe(sandbox), file=sys.stderr)
         if args.no_wizard:
-            print("registries are running; press Ctrl+C to stop them", file=sys.stderr)
+            print("\nready to paste, in another terminal:\n")
+            print("\n".join(cli_commands(sandbox)), flush=True)
+            print("\nregistries are running; press Ctrl+C to stop them", file=sys.stderr)
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:

@@ -9,7 +9,14 @@ from core.mapping import check_unique_destinations, load_mapping_file, pairs_to_
 from core.orchestrate import Job
 from core.plan import Plan
 
-from .common import add_copy_options, add_registry_options, options_from_args, print_summary, run_job_with_progress
+from .common import (
+    add_copy_options,
+    add_idms_option,
+    add_registry_options,
+    options_from_args,
+    print_summary,
+    run_job_with_progress,
+)
 
 EPILOG = """\
 equivalent oc command:
@@ -32,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_registry_options(mirror)
+    add_idms_option(mirror)
     add_copy_options(mirror)
     mirror.add_argument("--filter-by-os", metavar="REGEX",
                         help="copy only these platforms of a multi-arch image, matched against os/arch[/variant]")

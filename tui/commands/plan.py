@@ -8,12 +8,12 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import InputError
+from core.errors import InputError, RegistryUnreachable, TLSVerifyError
 from core.orchestrate import Job, RunResult, open_session, run_job
 from core.plan import ReleaseMode, SamplesSource, load_plan
 from core.run import Prepared, prepare, prepare_ca, prepare_samples, write_outputs, write_text
 from core.runbook import render_runbook
-from core.text import human_bytes
+from core.text import human_bytes, shell_quote
 
 from .common import ProgressPrinter, run_async, summary_text
 from .media import add_bundle_options, bundle_flags_given, bundle_options_from_args, print_bundle_result
@@ -110,7 +110,14 @@ def runbook_command(args: argparse.Namespace) -> int:
                 prepared = await prepare(plan, session, read_only=True)
         return render_runbook(plan, prepared.runbook_parts(plan_file=args.plan))
 
-    text = asyncio.run(build())
+    try:
+        text = asyncio.run(build())
+    except (RegistryUnreachable, TLSVerifyError) as exc:
+        # The runbook only needs the registries for the release's details: say how to do without them.
+        offline = f"mirror-wizard runbook {shell_quote(args.plan)} --offline"
+        raise type(exc)(exc.message, hint="; ".join(filter(None, [
+            exc.hint, f"to write the runbook without contacting any registry: {offline}"])),
+            registry=exc.registry) from None
     if args.output:
         write_text(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -43,6 +43,7 @@ from core.yamlout import dump_yaml
 from .common import (
     access_from_args,
     add_copy_options,
+    add_idms_option,
     add_registry_options,
     options_from_args,
     run_async,
@@ -78,9 +79,7 @@ examples:
 
 
 def _add_idms(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--idms-file", metavar="FILE",
-                        help="an ImageDigestMirrorSet (or ImageContentSourcePolicy): read source images from "
-                             "its mirrors instead, as oc's --idms-file")
+    add_idms_option(parser)
 
 
 def _sub(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str,

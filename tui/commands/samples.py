@@ -28,6 +28,7 @@ from core.samples import (
 from .common import (
     access_from_args,
     add_copy_options,
+    add_idms_option,
     add_registry_options,
     options_from_args,
     print_summary,
@@ -113,6 +114,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_source_options(mirror)
     _add_plan_options(mirror)
     add_registry_options(mirror)
+    add_idms_option(mirror)
     add_copy_options(mirror)
     mirror.set_defaults(func=run_mirror)
 

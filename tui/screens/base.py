@@ -38,7 +38,7 @@ class StepScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
         Binding("f1", "toggle_help", "Help"),
-        Binding("ctrl+y", "copy_commands", "Copy commands", show=False),
+        Binding("ctrl+y", "copy_commands", "Copy commands"),
     ]
 
     @property
@@ -62,22 +62,29 @@ class StepScreen(Screen):
         with Horizontal(id="nav"):
             yield Button("◀ Back", id="back", compact=True, disabled=self.STEP == STEP_KEYS[0])
             yield Static(id="status")
+            # The "What this does" panel, by a labelled key that fits on every width (the footer is cut
+            # at 80 columns before it reaches F1).
+            yield Button("F1 What this does", id="help-button", compact=True)
             yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
         yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    ready = False  # composed and prefilled: the App's timer may redraw it
+
     def on_mount(self) -> None:
         self.prefill()
         self._apply_width(self.app.size.width)
         self.refresh_help()
+        self.ready = True
 
     def prefill(self) -> None:
         """Fill the inputs from the plan (runs once, when the screen is first shown)."""
 
     def on_screen_resume(self, event: ScreenResume) -> None:
         self.query_one(StepIndicator).set_visited(self.state.visited)
+        self.mirror_tick()
         self._apply_width(self.app.size.width)
         self.step_shown()
         self.refresh_help()
@@ -95,10 +102,28 @@ class StepScreen(Screen):
         except Exception:
             widget = self.query_one("#next")
         if widget.focusable:
-            widget.focus()
+            # The step opens at its top (its title and lead), even when the field it focuses is lower.
+            widget.focus(scroll_visible=False)
+            try:
+                self.query_one("#body").scroll_home(animate=False)
+            except Exception:
+                pass
 
     def step_shown(self) -> None:
         """Called every time the step becomes current (earlier steps may have changed the inputs)."""
+
+    def mirror_tick(self) -> None:
+        """The App's timer while this step is current: show a copy running (or just ended) elsewhere."""
+        progress = self.state.progress
+        sign = ""
+        if self.wizard.mirror_running:
+            percent = (100 * progress.bytes_moved_of_plan // progress.bytes_to_move
+                       if progress.planned and progress.bytes_to_move else 0)
+            sign = f"⇣{percent}%" + ("!" if self.state.mirror_out_of_date() else "")
+        for indicator in self.query(StepIndicator):  # none yet while the step is being composed
+            indicator.set_mirror_sign(sign)
+            if indicator.visited != self.state.visited:
+                indicator.set_visited(self.state.visited)
 
     def on_resize(self, event: Resize) -> None:
         self._apply_width(event.size.width)
@@ -152,9 +177,11 @@ class StepScreen(Screen):
 
     def set_status(self, text: str, kind: str = "info") -> None:
         """One line beside the buttons; kind is info, ok, warn or error."""
+        from tui.messages import without_cli_flags
+
         status = self.query_one("#status", Static)
         status.set_classes(f"-{kind}")
-        status.update(Content(text))
+        status.update(Content(without_cli_flags(text)))
 
     async def can_leave(self) -> bool:
         """Check and store the inputs before Next; show what to fix and return False to stay."""
@@ -162,7 +189,16 @@ class StepScreen(Screen):
 
     @on(Button.Pressed, "#next")
     async def _next_pressed(self) -> None:
+        await self.next_pressed()
+
+    async def next_pressed(self) -> None:
+        """The Next button itself (a click, or Enter on it). Ctrl+N is action_next: on the steps where
+        Next does something weighty (start the copy, quit) only the button does it."""
         await self.action_next()
+
+    @on(Button.Pressed, "#help-button")
+    def _help_pressed(self) -> None:
+        self.action_toggle_help()
 
     @on(Button.Pressed, "#back")
     async def _back_pressed(self) -> None:

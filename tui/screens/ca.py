@@ -120,6 +120,9 @@ class CAScreen(StepScreen):
     @on(Input.Submitted, "#ca-file")
     @on(Button.Pressed, "#check")
     def check_pressed(self) -> None:
+        if not self.state.plan.mirror.ca_file and self.state.mirror_host:
+            self.check_system_trust()  # no CA file: does the system trust alone accept the mirror?
+            return
         self.check_ca()
 
     @work(exclusive=True, group="ca", exit_on_error=False)
@@ -169,6 +172,77 @@ class CAScreen(StepScreen):
                             "error")
         self.show()
 
+    # -- no CA file: a decision, checked against the system trust -----------------------------------
+
+    def leave_without_ca(self) -> bool:
+        """No CA file is only right when the mirror's certificate verifies with the system trust alone
+        (a public CA): otherwise every node and every image import would refuse the mirror."""
+        state = self.state
+        host = state.mirror_host
+        if not host:
+            return True
+        found = state.system_trust
+        if found is None or found[0] != host:
+            self.set_status(f"no CA file: checking that {host} is trusted by the system trust alone …")
+            self.check_system_trust(then_next=True)
+            return False
+        _, trusted, why = found
+        if trusted:
+            return True
+        if why.startswith("not checked") and state.ca_unverified_accepted == f"system:{host}":
+            return True
+        if why.startswith("not checked"):
+            self.confirm_without_check(host, why)
+            return False
+        self.set_status(f"{host} is not trusted without a CA file ({why}): give the CA that signed its "
+                        "certificate", "error")
+        error = self.query_one("#ca-error", Static)
+        error.update(f"✗ the mirror's certificate does not verify with the system trust: {why}. The cluster "
+                     "would refuse it too — give the CA file (PEM) that signed it.")
+        self.query_one("#ca-file", Input).focus()
+        return False
+
+    @work(exclusive=True, group="ca", exit_on_error=False)
+    async def check_system_trust(self, then_next: bool = False) -> None:
+        import asyncio
+
+        from core.tlsconfig import TLSOptions
+
+        host = self.state.mirror_host
+        insecure = tuple(self.state.plan.insecure_hosts())
+        found = await asyncio.to_thread(machine_trust, host, TLSOptions(insecure_hosts=insecure), 5)
+        if found is None:
+            self.state.system_trust = (host, False, f"not checked: {host} did not answer")
+        else:
+            trusted, why = found
+            if trusted:
+                why = "its certificate verifies with the system trust alone"
+            else:
+                why = why.replace("the copy does not trust it: ", "")
+            self.state.system_trust = (host, trusted, why)
+        if self.state.system_trust[1]:
+            self.set_status(f"no CA file needed: {host}'s certificate verifies with the system trust", "ok")
+        else:
+            self.set_status("")
+        self.show()
+        if then_next and self.state.plan.mirror.ca_file is None and self.leave_without_ca():
+            await self.wizard.next_step()
+
+    def confirm_without_check(self, host: str, why: str) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.state.ca_unverified_accepted = f"system:{host}"
+                self.call_later(self.wizard.next_step)
+            else:
+                self.query_one("#ca-file", Input).focus()
+
+        self.app.push_screen(ConfirmScreen(
+            "Go on without a CA file?",
+            f"{host} could not be reached ({why.removeprefix('not checked: ')}), so nobody knows whether the "
+            "system trust accepts its certificate. If a private CA signed it, the cluster will refuse every "
+            "image from it: give the CA file instead.",
+            yes="Go on without a CA", no="Give a CA file"), answer)
+
     def fail_file(self, message: str) -> None:
         """The CA file cannot be used: say why, forget any earlier result (it was for another file)."""
         self.state.ca_error = message
@@ -187,9 +261,15 @@ class CAScreen(StepScreen):
         return ca_manifests(self.state.mirror_host, Path(path).expanduser().read_text())
 
     def show(self) -> None:
+        checks = cert_checks(self.state.ca_certs, self.state.ca_check, self.state.mirror_trust)
+        found = self.state.system_trust
+        if not self.state.plan.mirror.ca_file and found is not None and found[0] == self.state.mirror_host:
+            mark = "ok" if found[1] else ("warn" if found[2].startswith("not checked") else "fail")
+            checks.append(Check("system trust", mark, found[2],
+                                "" if found[1] else "Give the CA file that signed the registry's certificate"))
         self.query_one("#ca-checks", CheckList).set_checks(
-            cert_checks(self.state.ca_certs, self.state.ca_check, self.state.mirror_trust),
-            empty="Not checked yet: press Check (reads the file, then connects to the registry).")
+            checks, empty="Not checked yet: press Check (reads the file, then connects to the registry). "
+                          "With no CA file, Next checks that the system trust accepts the mirror.")
         preview = self.query_one("#manifests", Static)
         try:
             manifests = self.manifests()
@@ -208,7 +288,9 @@ class CAScreen(StepScreen):
         if state.ca_error:
             self.set_status("fix the CA file, or clear it to rely on the system trust", "error")
             return False
-        if not path or state.ca_verified():
+        if not path:
+            return self.leave_without_ca()
+        if state.ca_verified():
             return True
         check = state.ca_check
         if check is not None and check.not_checked is None and check.registry == state.mirror_host:

@@ -30,6 +30,8 @@ class ConfirmScreen(ModalScreen[bool]):
         super().__init__()
         self.question, self.detail = question, detail
         self.yes_label, self.no_label = yes, no
+        # A question about the running copy: the App closes it when the copy ends.
+        self.about_copy = False
 
     def compose(self) -> ComposeResult:
         with Vertical():

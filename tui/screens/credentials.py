@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
+from tui.widgets.tickbox import TickBox
 
 LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "tls-untrusted": "fail",
                "denied": "fail", "error": "fail", "untested": "info", "testing": "wait", "skipped": "info",
@@ -29,9 +31,21 @@ LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "
 
 
 def merged_name(pull_secret: str) -> str:
-    """Where the pull secret plus the mirror login goes: beside the original, which stays as downloaded."""
+    """Where the pull secret plus the mirror login goes: beside the original, which stays as downloaded.
+    A file that is already such a copy (a plan reopened) keeps its name: never ``…-mirror-mirror.json``."""
     path = Path(pull_secret or "pull-secret.json")
+    if path.stem.endswith("-mirror"):
+        return str(path)
     return str(path.with_name(f"{path.stem}-mirror{path.suffix or '.json'}"))
+
+
+INTERNAL_REGISTRY_HINTS = ("image-registry.openshift-image-registry.svc", "default-route-openshift-image-registry.")
+
+
+def internal_registry(host: str) -> bool:
+    """Is this the cluster's integrated image registry (its service or its default route)?"""
+    name = host.lower()
+    return any(name.startswith(hint) for hint in INTERNAL_REGISTRY_HINTS)
 
 
 def load_secret(path: str) -> dict:
@@ -61,7 +75,7 @@ class CredentialsScreen(StepScreen):
             yield Input(id="user", placeholder="user name", compact=True)
             yield Input(id="password", placeholder="password", password=True, compact=True)
         yield Note(id="password-error", classes="inline-error")
-        yield Checkbox("Remember the password in the keyring", id="remember", compact=True)
+        yield TickBox("Remember the password in the keyring", id="remember", compact=True)
         yield Static("Save the pull secret with the mirror login as", classes="field-label")
         yield Input(id="merged", placeholder="pull-secret-mirror.json", compact=True)
         with Horizontal(classes="row buttons"):
@@ -184,6 +198,11 @@ class CredentialsScreen(StepScreen):
         if host and not is_registry_host(host):
             error.update("✗ expected HOST or HOST:PORT, e.g. mirror.example.com:8443 (no https://, no path)")
             event.input.add_class("-invalid")
+        elif host and internal_registry(host):
+            error.update("✗ this is the cluster's own image registry: it cannot be the mirror (it refuses pushes "
+                         "by digest, without a tag). Use a registry outside the cluster that every node reaches.")
+            event.input.add_class("-invalid")
+            self.state.plan.mirror.registry = host
         else:
             error.update("")
             event.input.remove_class("-invalid")
@@ -304,7 +323,7 @@ class CredentialsScreen(StepScreen):
         except MirrorError as exc:
             self.query_one("#password-error", Static).update("✗ " + error_text(exc))
             return False
-        results = await self._test([host], data)
+        results = await self._test([host], data, typed_user=user)
         if not all(r.ok for r in results):
             self.set_status("login failed: nothing was saved", "error")
             return False
@@ -361,13 +380,16 @@ class CredentialsScreen(StepScreen):
         state.logins = [_Pending(u.key) for u in uses]
         self.show_logins()
         data = state.auth_data or {"auths": {}}
-        direct = [u.key for u in uses if not u.redirected]
+        failed = await self.fast_failures(list(dict.fromkeys(u.host for u in uses)))
+        direct = [u.key for u in uses if not u.redirected and u.host not in failed]
         try:
             async with wizard_session(state) as session:
                 checked = await check_logins(auth_from_data(data), direct, wizard_tls(state))
                 found = dict(zip(direct, checked, strict=True))
                 for use in uses:
-                    if use.redirected:
+                    if use.host in failed:
+                        found[use.key] = LoginResult(use.key, "unreachable", failed[use.host].message)
+                    elif use.redirected:
                         login_state, message = await check_read_access(session, use)
                         found[use.key] = LoginResult(use.key, login_state, message)
         except MirrorError as exc:  # a mirror set file that cannot be read
@@ -375,7 +397,7 @@ class CredentialsScreen(StepScreen):
             self.show_logins()
             self.set_status(error_text(exc), "error")
             return
-        results = [found[u.key] for u in uses]
+        results = await self.in_wizard_words([found[u.key] for u in uses])
         used = {u.key for u in uses}
         unused = [LoginResult(key, "unused", "not used by this plan") for key in data.get("auths", {})
                   if key not in used]
@@ -385,7 +407,39 @@ class CredentialsScreen(StepScreen):
         self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
                         else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
 
-    async def _test(self, registries: list[str] | None, data: dict | None = None) -> list:
+    async def fast_failures(self, hosts: list[str]) -> dict[str, Any]:
+        """Hosts whose name does not resolve or whose port refuses connections, found with one direct
+        look each (milliseconds, all at once) rather than the engine's retries: reported at once."""
+        import asyncio
+
+        from core.credentials import LoginResult
+        from tui.messages import probe
+
+        reaches = await asyncio.gather(*(asyncio.to_thread(probe, host, 2.0) for host in hosts))
+        return {host: LoginResult(host, "unreachable", f"{host}: {reach}")
+                for host, reach in zip(hosts, reaches, strict=True) if reach in ("unresolvable", "refused")}
+
+    async def in_wizard_words(self, results: list, typed_user: str | None = None) -> list:
+        """The engine's messages as the wizard says them: "retype the password" for a login typed here,
+        "does not resolve" for a name DNS does not know, no command-line flags."""
+        import asyncio
+
+        from tui.messages import for_wizard, probe
+
+        mirror = self.state.plan.mirror.registry
+        if typed_user is None and self.state.mirror_password and self.state.mirror_user:
+            typed_user = self.state.mirror_user  # typed in this session, not read from the pull secret
+        out = []
+        for result in results:
+            reach = None
+            if getattr(result, "state", "") == "unreachable":
+                reach = await asyncio.to_thread(probe, result.registry)
+            out.append(for_wizard(result, typed_user=typed_user if result.registry == mirror else None,
+                                  reach=reach))
+        return out
+
+    async def _test(self, registries: list[str] | None, data: dict | None = None,
+                    typed_user: str | None = None) -> list:
         from core.credentials import check_logins
 
         data = data or self.state.auth_data or {"auths": {}}
@@ -395,7 +449,10 @@ class CredentialsScreen(StepScreen):
                                                            if getattr(r, "registry", None) not in hosts]
         self.show_logins()
         auth = auth_from_data(data)
-        results = await check_logins(auth, hosts, wizard_tls(self.state))
+        failed = await self.fast_failures(hosts)
+        reached = [h for h in hosts if h not in failed]
+        tried = dict(zip(reached, await check_logins(auth, reached, wizard_tls(self.state)), strict=True))
+        results = await self.in_wizard_words([failed.get(h) or tried[h] for h in hosts], typed_user)
         others = [r for r in self.state.logins if r.registry not in hosts]
         self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
         self.show_logins()
@@ -435,6 +492,10 @@ class CredentialsScreen(StepScreen):
             self.query_one("#mirror-error", Static).update("✗ give the mirror registry as HOST:PORT")
             self.query_one("#mirror", Input).focus()
             self.set_status("the mirror registry is needed", "error")
+            return False
+        if internal_registry(host):
+            self.query_one("#mirror", Input).focus()
+            self.set_status("the cluster's own image registry cannot be the mirror", "error")
             return False
         typed = self.typed_login()
         if typed is not None:
@@ -478,7 +539,10 @@ class CredentialsScreen(StepScreen):
         return ("A pull secret is a JSON file of logins: for each registry a value named [b]auth[/b], "
                 "which is base64 of [i]user:password[/i]. The mirror registry's entry is added to a copy of the one you "
                 "downloaded, and that copy is what every later step uses. The password is never written "
-                "to the plan; tick the box to keep it in your keyring.")
+                "to the plan; tick the box to keep it in your keyring.\n\n"
+                "[b]The mirror registry[/b] must be reachable from every node of the cluster, all the time: "
+                "installs, updates and moving workloads pull from it, so run it at least as highly available as "
+                "the cluster. It cannot be the cluster's own image registry, which refuses pushes without a tag.")
 
     def help_commands(self) -> list[str]:
         host = self.query_one("#mirror", Input).value.strip() or "<mirror_registry>"

@@ -6,35 +6,30 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
 from core.text import shell_quote as q
 from core.yamlout import dump_yaml
 from tui.access import wizard_session
+from tui.screens.apply import (
+    ApplyScreen,
+    OcStep,
+    describe,
+    plan_apply,
+    read_cluster,
+    run_steps,
+)
 from tui.screens.base import StepScreen
-from tui.screens.confirm import ConfirmScreen
+from tui.screens.media import media_ending, write_far_side_plan
 from tui.state import error_text
 from tui.widgets.note import Note
-
-
-@dataclass
-class OcStep:
-    """One `oc` call: its arguments and the YAML/JSON fed on stdin (shown to the admin before it runs)."""
-
-    args: list[str]
-    stdin: str | None = None
-
-    def shown(self) -> str:
-        return " ".join(q(a) if " " in a or "{" in a else a for a in ["oc", *self.args])
 
 
 def documents(prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
@@ -84,25 +79,8 @@ def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignor
     return steps
 
 
-def cluster_version(oc: str) -> tuple[int, int] | None:
-    """(major, minor) of the OpenShift cluster oc is logged in to; None when oc cannot tell."""
-    try:
-        done = subprocess.run([oc, "version", "-o", "json"], capture_output=True, text=True, timeout=30, check=False)
-        data = json.loads(done.stdout or "{}")
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    text = str(data.get("openshiftVersion") or "")
-    parts = text.split(".")
-    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-        return int(parts[0]), int(parts[1])
-    server = data.get("serverVersion")
-    if isinstance(server, dict):  # Kubernetes 1.26 shipped with OpenShift 4.13
-        minor = str(server.get("minor", "")).rstrip("+")
-        if str(server.get("major")) == "1" and minor.isdigit():
-            return 4, int(minor) - 13
-    return None
+TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
+        ("ca", "CA"), ("samples", "Samples"), ("runbook", "Runbook")]
 
 
 class DoneScreen(StepScreen):
@@ -115,8 +93,17 @@ class DoneScreen(StepScreen):
         with Horizontal(classes="title-row"):
             yield Static("Done", classes="step-title")
             yield Note(id="done-summary", classes="hint")
-        with TabbedContent(id="docs"), TabPane("Runbook", id="tab-runbook"):
-            yield TextArea(id="doc-runbook", read_only=True, soft_wrap=True)
+        # Every tab exists from the start in one fixed order; show_documents only hides the ones this plan
+        # has nothing for, so a tab that appears later never moves the others.
+        with TabbedContent(id="docs"):
+            for key, title in TABS:
+                with TabPane(title, id=f"tab-{key}"):
+                    if key == "runbook":
+                        # Rendered as Markdown: prose wraps once, at the pane; code blocks keep their lines.
+                        with VerticalScroll(id="runbook-scroll"):
+                            yield Markdown(id="doc-runbook")
+                    else:
+                        yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key == "media")
         with Horizontal(classes="row"):
             yield Input(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
@@ -126,10 +113,16 @@ class DoneScreen(StepScreen):
     def prefill(self) -> None:
         self.query_one("#out-dir", Input).value = self.state.plan.output_dir
         self._tabs: set[str] = set()
+        self._runbook = ""
+        tabs = self.query_one("#docs", TabbedContent)
+        for key, _ in TABS[:-1]:  # until the documents are known, the runbook tab alone
+            tabs.hide_tab(f"tab-{key}")
         self.step_shown()
 
     def step_shown(self) -> None:
-        self.query_one("#apply", Button).disabled = shutil.which("oc") is None
+        # Never greyed out without a word: pressing it says why it is not available (apply_unavailable).
+        self.query_one("#apply", Button).label = ("Apply: after the upload" if self.state.release.mode == "to-dir"
+                                                  else "Apply with oc")
         problem = self.blocked()
         if problem:
             self.set_status(problem, "error")
@@ -185,30 +178,53 @@ class DoneScreen(StepScreen):
         if prepared is None:
             return
         tabs = self.query_one("#docs", TabbedContent)
-        for key in list(self._tabs - {key for key, _, _ in documents(prepared)}):
-            tabs.remove_pane(f"tab-{key}")
-            self._tabs.discard(key)
-        for key, title, text in documents(prepared):
-            pane_id = f"tab-{key}"
-            if key not in self._tabs:
-                tabs.add_pane(TabPane(title, TextArea(text, id=f"doc-{key}", read_only=True), id=pane_id),
-                              before="tab-runbook")
-                self._tabs.add(key)
-            else:
-                self.query_one(f"#doc-{key}", TextArea).text = text
-        runbook = render_runbook(prepared.plan, prepared.runbook_parts())
-        self.query_one("#doc-runbook", TextArea).text = runbook
-        if self._tabs:
-            first = next(key for key, _, _ in documents(prepared))
-            tabs.active = f"tab-{first}"
-        result = self.state.mirror_result
-        if result is not None:
-            self.query_one("#done-summary", Static).update(
-                f"{result.images_done} images in the mirror · {len(apply_steps(prepared))} changes for the cluster")
+        texts = {key: text for key, _, text in self.tab_list(prepared)}
+        texts["runbook"] = render_runbook(prepared.plan, prepared.runbook_parts())
+        first = ""
+        for key, _ in TABS:
+            text = texts.get(key)
+            if key == "runbook":
+                if text is not None and text != self._runbook:
+                    self._runbook = text
+                    self.query_one("#doc-runbook", Markdown).update(text)
+                first = first or key
+                continue
+            area = self.query_one(f"#doc-{key}", TextArea)
+            if text is None:
+                tabs.hide_tab(f"tab-{key}")
+                continue
+            tabs.show_tab(f"tab-{key}")
+            first = first or key
+            if area.text != text:
+                area.text = text
+        if texts.keys() != self._tabs:
+            self._tabs = set(texts)
+            # After the hide/show above has settled (hiding the active tab moves the selection itself).
+            self.call_after_refresh(setattr, tabs, "active", f"tab-{first}")
+        self.query_one("#done-summary", Static).update(self.summary_line(prepared))
         if self.state.ca_unverified():
             self.query_one("#written", Static).update(
                 f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
         self.refresh_help()
+
+    def tab_list(self, prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+        """(key, title, text) for every document tab this plan has (the runbook aside)."""
+        tabs = documents(prepared)
+        if self.state.release.mode == "to-dir":
+            result = self.state.mirror_result
+            images = result.images_done if result is not None else None
+            tabs.insert(0, ("media", "Removable media", media_ending(self.state, self.state.plan.output_dir, images)))
+        return tabs
+
+    def summary_line(self, prepared) -> str:  # type: ignore[no-untyped-def]
+        result = self.state.mirror_result
+        if self.state.release.mode == "to-dir":
+            where = self.state.release.directory or "the removable media"
+            count = f"{result.images_done} images" if result is not None else "the images"
+            return f"{count} on the removable media at {where} — not in the registry yet (see Removable media)"
+        if result is None:
+            return f"the mirror has not run for this plan · {len(apply_steps(prepared))} changes for the cluster"
+        return f"{result.images_done} images in the mirror · {len(apply_steps(prepared))} changes for the cluster"
 
     # -- write -----------------------------------------------------------------------------------------
 
@@ -234,6 +250,8 @@ class DoneScreen(StepScreen):
 
         try:
             written = write_outputs(prepared, Path(folder).expanduser())
+            if self.state.release.mode == "to-dir":
+                written.append(write_far_side_plan(self.state, folder))
             plan_path = self.state.save_path()
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
@@ -248,62 +266,75 @@ class DoneScreen(StepScreen):
 
     # -- apply -----------------------------------------------------------------------------------------
 
-    @on(Button.Pressed, "#apply")
-    def apply_pressed(self) -> None:
-        oc = shutil.which("oc")
-        if oc is None:
-            self.set_status("oc is not on PATH: apply the written files from a machine that has it", "warn")
-            return
+    def apply_unavailable(self) -> str:
+        """Why Apply cannot run now, in words the admin can act on ("" when it can)."""
+        state = self.state
+        if state.release.mode == "to-dir":
+            return ("Apply waits: the images are on the removable media, not in the registry. Upload them on the "
+                    "far side (Removable media tab), then apply from there")
+        if shutil.which("oc") is None:
+            return ("Apply is unavailable: oc (the OpenShift CLI) is not on PATH here. Write the files and apply "
+                    "them from a machine with oc, or install oc and press Apply again")
         problem = self.blocked()
         if problem:
-            self.set_status(problem, "error")
+            return problem
+        result = state.mirror_result
+        if result is None or not getattr(result, "ok", True):
+            return "Apply waits until the mirror holds the images: finish the Mirror step first"
+        return ""
+
+    @on(Button.Pressed, "#apply")
+    def apply_pressed(self) -> None:
+        problem = self.apply_unavailable()
+        if problem:
+            # The whole reason where it wraps; the one-line status says where to look.
+            self.query_one("#written", Static).update("! " + problem)
+            self.set_status(problem.split(":", 1)[0] + " — see below", "warn")
             return
-        self.ask_cluster(oc)
+        self.ask_cluster(shutil.which("oc") or "oc")
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def ask_cluster(self, oc: str) -> None:
-        """Which cluster version oc talks to decides between IDMS (4.13+) and ICSP (before)."""
-        self.app.call_from_thread(self.set_status, "asking the cluster its version (oc version) …")
-        version = cluster_version(oc)
-        self.app.call_from_thread(self.confirm_apply, oc, version)
+        """Who and where oc is logged in, the cluster's version (IDMS from 4.13, ICSP before) and the CA
+        configuration it has already (merged, never replaced)."""
+        self.app.call_from_thread(self.set_status, "asking the cluster (oc whoami, oc version, oc get) …")
+        prepared = self.for_cluster()
+        names = [prepared.ca.configmap["metadata"]["name"]] if getattr(prepared, "ca", None) is not None else []
+        facts = read_cluster(oc, names)
+        self.app.call_from_thread(self.confirm_apply, oc, facts)
 
-    def confirm_apply(self, oc: str, version: tuple[int, int] | None) -> None:
-        if version is None:
-            self.set_status("oc cannot read the cluster's version: log in first (oc login), then Apply", "error")
+    def confirm_apply(self, oc: str, facts) -> None:  # type: ignore[no-untyped-def]
+        if facts.problem or facts.version is None:
+            self.set_status(facts.problem or "oc cannot read the cluster's version: log in first (oc login), "
+                                             "then Apply", "error")
             return
-        icsp = version < (4, 13)
-        steps = apply_steps(self.for_cluster(), icsp=icsp)
-        kind = "ImageContentSourcePolicy (before 4.13)" if icsp else "ImageDigestMirrorSet (4.13 and later)"
-        shown = "\n".join(s.shown() for s in steps)
+        if facts.admin is False:
+            self.set_status(f"{facts.user} may not change the cluster's configuration: log in as a "
+                            "cluster-admin (oc login), then Apply", "error")
+            return
+        steps = plan_apply(self.for_cluster(), facts)
         self.set_status("")
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.apply(oc, steps)
 
-        self.app.push_screen(ConfirmScreen(
-            f"Apply these to the OpenShift {version[0]}.{version[1]} cluster oc is logged in to?",
-            f"The mirror set as an {kind}.\n{shown}\n\nNodes roll out the new mirror and CA settings "
-            "(machine config), one at a time.", yes="Apply", no="Not now"), answer)
+        self.app.push_screen(ApplyScreen(
+            f"Apply {len(steps)} changes to this cluster?",
+            describe(facts, steps) + "\n\nNodes take the new mirror and CA settings one pool at a time; "
+            "watch with oc get mcp.", yes="Apply", no="Not now"), answer)
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def apply(self, oc: str, steps: list[OcStep]) -> None:
-        lines = []
-        for step in steps:
-            try:
-                done = subprocess.run([oc, *step.args], input=step.stdin, capture_output=True, text=True, timeout=120,
-                                      check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                lines.append(f"✗ {step.shown()}: {exc.__class__.__name__}")
-                break
-            output = (done.stdout or done.stderr).strip().splitlines()
-            mark = "✓" if done.returncode == 0 else "✗"
-            lines.append(f"{mark} {step.shown()}" + (f": {output[-1]}" if output else ""))
-            if done.returncode != 0:
-                break
-        ok = all(line.startswith("✓") for line in lines) and len(lines) == len(steps)
-        self.app.call_from_thread(self.query_one("#written", Static).update, "\n".join(lines))
-        self.app.call_from_thread(self.set_status, "applied" if ok else "oc failed — see above", "ok" if ok else "error")
+        ok, lines = run_steps(oc, steps)
+        if ok:
+            self.wizard.applied = True
+        self.app.call_from_thread(self.show_results, ok, lines)
+
+    def show_results(self, ok: bool, lines: list[str]) -> None:
+        self.query_one("#written", Static).update("\n".join(lines))
+        self.set_status("applied — every result is listed" if ok else "oc failed — see the results", "ok" if ok else "error")
+        self.app.push_screen(ApplyScreen("Applied" if ok else "oc failed", "\n".join(lines), yes=None, no="Close"))
 
     def help_prose(self) -> str:
         return ("A new cluster gets the mirror through [b]imageContentSources[/b] in install-config.yaml "
@@ -321,9 +352,17 @@ class DoneScreen(StepScreen):
             commands.append(f"oc apply -f {q(str(out / IDMS_FILE))}   # 4.13 and later\n"
                             f"# before 4.13: oc apply -f {q(str(out / ICSP_FILE))}")
         if prepared is not None and getattr(prepared, "ca", None) is not None:
-            commands.append(f"oc apply -f {q(str(out / 'registry-config.yaml'))}   # the CA ConfigMap")
-            commands += [c for c in prepared.ca.commands if c.startswith("oc patch")]
+            commands.append(f"oc apply -f {q(str(out / 'registry-config.yaml'))}   # the CA ConfigMap\n"
+                            "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
+                            "#     -n openshift-config --from-file=<host..port>=<ca.crt>")
+            commands.append("oc patch image.config.openshift.io/cluster --type=merge \\\n"
+                            f"    --patch-file={q(str(out / 'image-config-patch.json'))}")
         if prepared is not None and getattr(prepared, "samples", None) is not None:
             commands += [c for c in prepared.samples.commands if c.startswith("oc patch")]
         commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
+        if self.state.release.mode != "to-dir":
+            # The installer for a new cluster, taken from the mirrored release so it matches it exactly.
+            auth = q(self.state.plan.auth_file or "<pull-secret.json>")
+            commands.append(f"oc adm release extract -a {auth} --command=openshift-install \\\n"
+                            f"    {q(self.state.to_release_image())}")
         return commands

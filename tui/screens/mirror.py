@@ -13,7 +13,7 @@ from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, 
 
 from core.plan import ReleaseMode
 from core.progress import Progress, RowState
-from core.text import human_bytes, human_seconds
+from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
 from tui.screens.base import StepScreen
 from tui.state import middle_ellipsis
@@ -32,10 +32,50 @@ STATE_WIDTH = 10
 
 
 def bytes_text(progress: Progress) -> str:
-    """"1.2 GiB of 3.4 GiB moved · 500 MiB already there": the numbers the CLI's line shows too."""
-    text = f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
+    """"1.2 GiB/3.4 GiB moved · 500 MiB there": the numbers the CLI's line shows too (what the mirror
+    already had is said apart, never counted as moved)."""
+    text = f"{human_bytes(progress.bytes_moved_of_plan)}/{human_bytes(progress.bytes_to_move)} moved"
     if progress.bytes_not_moving:
-        text += f" · {human_bytes(progress.bytes_not_moving)} already there"
+        text += f" · {human_bytes(progress.bytes_not_moving)} there"
+    return text
+
+
+def rate_text(progress: Progress) -> str:
+    """The speed, only ever of bytes that moved: the recent rate while copying, and at the end bytes
+    moved over the time spent moving them. A run that moved nothing says so instead of "0 B/s"."""
+    if progress.running:
+        if not progress.bytes_moved:
+            return "–"  # nothing has moved yet (reading manifests, or everything is there)
+        if progress.rate > 0:
+            return f"{human_bytes(progress.rate)}/s"
+        # No byte in the last seconds (manifests and tags being written): the average, said as one.
+        return f"{human_bytes(progress.throughput)}/s avg"
+    if progress.ended_at is None:
+        return ""
+    return f"{human_bytes(progress.throughput)}/s" if progress.bytes_moved else "nothing moved"
+
+
+def eta_text(progress: Progress) -> str:
+    """Time left while copying (never "finishing" while images remain: the images still to write are
+    counted instead), and what the run took once it ended."""
+    if progress.running:
+        so_far = human_seconds(progress.elapsed)
+        left = progress.images_left
+        eta = progress.eta
+        bytes_all_but_done = progress.bytes_to_move and progress.bytes_moved_of_plan >= 0.99 * progress.bytes_to_move
+        if progress.finishing or (left and bytes_all_but_done and not progress.images_finished):
+            # The bytes are (all but) there and images are still being written: how many, not "1s".
+            return f"{plural(left, 'image')} to write · {so_far} so far"
+        if left and eta is not None and progress.images_finished:
+            # Never sooner than the images landing at the pace they have so far.
+            pace = progress.elapsed / progress.images_finished
+            eta = max(eta, left * pace)
+        return f"ETA {human_seconds(eta)} · {so_far} so far"
+    if progress.ended_at is None:
+        return ""
+    text = f"took {human_seconds(progress.elapsed)}"
+    if progress.bytes_moved:
+        text += f", {human_seconds(progress.seconds_moving)} moving"
     return text
 
 
@@ -85,8 +125,12 @@ class MirrorScreen(StepScreen):
 
     def step_shown(self) -> None:
         progress = self.state.progress
-        if self.wizard.auto_check and not progress.running and not progress.finished and not self.wizard.mirror_started:
+        # Started only by the Review step's Start mirror button (never by Ctrl+N passing through).
+        start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
+        if start and not progress.running and not progress.finished and not self.wizard.mirror_started:
             self.wizard.start_mirror()
+        elif not self.wizard.mirror_started and progress.started_at is None:
+            self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
 
     def complete(self) -> bool:
@@ -140,7 +184,9 @@ class MirrorScreen(StepScreen):
         # Only bytes that cross the wire are progress; what the mirror already had is shown apart.
         to_move = progress.bytes_to_move
         bytes_bar = self.query_one("#bytes-bar", ProgressBar)
-        if progress.planned and to_move == 0:
+        if not progress.planned and not progress.running:
+            bytes_bar.update(total=1, progress=0)  # nothing started: an empty bar, not a busy one
+        elif progress.planned and to_move == 0:
             bytes_bar.update(total=1, progress=1)  # nothing to move at all: a full bar, not an empty one
         else:
             bytes_bar.update(total=to_move or None, progress=min(progress.bytes_moved_of_plan, to_move))
@@ -148,7 +194,7 @@ class MirrorScreen(StepScreen):
                                                      ("reading manifests …" if progress.running else ""))
         images_bar = self.query_one("#images-bar", ProgressBar)
         finished = progress.images_finished
-        images_bar.update(total=progress.total_images or None, progress=finished)
+        images_bar.update(total=progress.total_images or (None if progress.running else 1), progress=finished)
         extra = []
         if progress.images_present:
             extra.append(f"{progress.images_present} already there")
@@ -156,15 +202,11 @@ class MirrorScreen(StepScreen):
             extra.append(f"{progress.images_failed} failed")
         self.query_one("#images-text", Static).update(
             f"{finished} of {progress.total_images}" + (f" ({', '.join(extra)})" if extra else ""))
-        speed = progress.rate if progress.running else progress.throughput
-        self.query_one("#rate", Static).update(f"{human_bytes(speed)}/s")
+        self.query_one("#rate", Static).update(rate_text(progress))
         rates = list(progress.rates)[-40:]
         # An all-zero series would draw as a full bar: nothing moved, so draw nothing.
         self.query_one("#spark", Sparkline).data = rates if any(rates) else []
-        eta = "finishing …" if progress.finishing else human_seconds(progress.eta)
-        self.query_one("#eta", Static).update(
-            f"ETA {eta} · {human_seconds(progress.elapsed)} so far" if progress.running
-            else (f"took {human_seconds(progress.elapsed)}" if progress.ended_at is not None else ""))
+        self.query_one("#eta", Static).update(eta_text(progress))
         self._draw_rows()
         self._draw_log()
         self._draw_buttons()
@@ -231,6 +273,24 @@ class MirrorScreen(StepScreen):
             outcome.update(Content.styled("✓ mirror complete", "bold $success"))
         else:
             outcome.update("")
+        # The status line follows the run: a "not completed" or "still running" said before it ended
+        # never stays beside the outcome it contradicts.
+        phase = ("running" if progress.running else "stale" if stale else "cancelled" if progress.cancelled
+                 else "error" if progress.error else "finished" if progress.finished else "idle")
+        if phase != getattr(self, "_phase", None):
+            if getattr(self, "_phase", None) is not None or phase != "idle":
+                self.set_status(*{
+                    "running": ("copying — Esc shows other steps", "info"),
+                    "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
+                    "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
+                    "error": ("the mirror did not complete: Resume tries again", "error"),
+                    "finished": ("✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
+                    "idle": ("", "info"),
+                }[phase])
+            self._phase = phase
+        if progress.running and self.state.mirror_out_of_date():
+            outcome.update(Content.styled("! copying the plan as it was when it started: your changes since "
+                                          "need Resume once it ends", "bold $warning"))
         what = self.wizard.mirror_summary()
         self.query_one("#what", Static).update(what)
         if self.app.screen is self and self.focused is None:  # Cancel just became disabled

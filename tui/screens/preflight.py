@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,7 +25,15 @@ PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
 DISK_WANTED = 20 * 1024**3
 
 
-def check_oc() -> Check:
+def minor_version(text: str | None) -> tuple[int, int] | None:
+    """(4, 17) from "4.17.3", "v4.17.0-rc.1" or a channel like "stable-4.17"; None when there is none."""
+    match = re.search(r"(\d+)\.(\d+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def check_oc(release: str | None = None) -> Check:
+    """oc on PATH, and no older than the release being mirrored (an older client lacks what that
+    release's procedure uses)."""
     path = shutil.which("oc")
     if path is None:
         return Check("oc (OpenShift CLI)", "warn", "not on PATH",
@@ -36,6 +45,11 @@ def check_oc() -> Check:
                      "Reinstall it from " + OC_DOWNLOAD)
     version = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
                     if line.lower().startswith("client version")), done.stdout.strip() or "unknown version")
+    client, wanted = minor_version(version), minor_version(release)
+    if client is not None and wanted is not None and client < wanted:
+        return Check("oc (OpenShift CLI)", "warn", f"{version} at {path} is older than the release "
+                     f"({wanted[0]}.{wanted[1]})",
+                     f"Get oc {wanted[0]}.{wanted[1]} or newer from {OC_DOWNLOAD} before applying")
     return Check("oc (OpenShift CLI)", "ok", f"{version} at {path}")
 
 
@@ -89,8 +103,14 @@ def check_disk(state: WizardState) -> Check:
     return Check("free disk", "ok", where)
 
 
+def release_wanted(state: WizardState) -> str | None:
+    release = state.release
+    return (getattr(state.release_info, "version", None) or release.version or release.channel
+            or (release.source if release.source and ":" in release.source else None))
+
+
 def run_checks(state: WizardState) -> list[Check]:
-    return [check_oc(), check_auth_file(state), check_keyring(), check_disk(state)]
+    return [check_oc(release_wanted(state)), check_auth_file(state), check_keyring(), check_disk(state)]
 
 
 
@@ -112,6 +132,16 @@ class PreflightScreen(StepScreen):
             self.run_checks()
         else:
             self.query_one(CheckList).set_checks([], empty="Not checked yet: press “Check again”.")
+
+    def step_shown(self) -> None:
+        """The pull secret line names the file in use now (the Credentials step may have changed it)."""
+        checks = self.state.checks
+        auth = self.state.plan.auth_file
+        for index, check in enumerate(checks):
+            if check.name == "pull secret" and auth and auth not in check.detail:
+                checks[index] = check_auth_file(self.state)
+                self.show_checks()
+                break
 
     @on(Button.Pressed, "#recheck")
     def recheck(self) -> None:

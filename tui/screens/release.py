@@ -92,6 +92,15 @@ class ReleaseScreen(StepScreen):
         target = self.query_one("#target", Input)
         if not target.value and self.state.mirror_host:
             target.value = self.state.release_target()
+        self.show_info()  # a mirror may have run (or be running) since this step was last shown
+
+    def mirror_tick(self) -> None:
+        super().mirror_tick()
+        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date())
+        if self.state.release_size is not None and (self.wizard.mirror_running
+                                                    or phase != getattr(self, "_phase", phase)):
+            self.show_info()
+        self._phase = phase
 
     def first_focus(self) -> str:
         release = self.state.release
@@ -137,6 +146,7 @@ class ReleaseScreen(StepScreen):
         if value != release.source:
             self.state.release_info = None
             self.state.release_size = None
+            self.state.release_error = ""  # a new image: the last one's error no longer says anything
         release.source = value
         error = self.query_one("#source-error", Static)
         error.update("")
@@ -159,7 +169,10 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#mode")
     def mode_changed(self, event: Select.Changed) -> None:
-        self.state.release.mode = ReleaseMode(str(event.value))
+        mode = ReleaseMode(str(event.value))
+        if mode != self.state.release.mode:
+            self.state.release_error = ""
+        self.state.release.mode = mode
         self.show_mode()
         self.refresh_help()
 
@@ -181,7 +194,10 @@ class ReleaseScreen(StepScreen):
 
     @on(Input.Changed, "#directory")
     def directory_changed(self, event: Input.Changed) -> None:
-        self.state.release.directory = event.value.strip() or None
+        value = event.value.strip() or None
+        if value != self.state.release.directory:
+            self.state.release_error = ""
+        self.state.release.directory = value
         self.refresh_help()
 
     def show_mode(self) -> None:
@@ -295,7 +311,10 @@ class ReleaseScreen(StepScreen):
 
     def show_info(self) -> None:
         info = self.state.release_info
-        facts = self.query_one("#release-info", Facts)
+        found = self.query("#release-info").results(Facts)
+        facts = next(found, None)
+        if facts is None:  # not composed yet: prefill shows it
+            return
         if info is None:
             facts.set_rows([], empty=Content.styled("Press Inspect (or Enter in the release image) to read the "
                                                     "payload.", "$text-muted"))
@@ -306,10 +325,14 @@ class ReleaseScreen(StepScreen):
             ("Digest", info.digest),
             ("Components", f"{plural(len(info.components), 'image')} from {info.component_repository}")]
         size = self.state.release_size
+        # Measured before the mirror: once a mirror ran (or runs), say what it did, never "to move".
+        note = self.state.mirror_note()
         if size is not None:
             present = size.present_bytes
             rows.append(("Layers", f"{human_bytes(size.total_bytes)} in {plural(size.blobs, 'blob')}"))
-            if present is not None:
+            if note is not None:
+                rows.append(("In the mirror", note))
+            elif present is not None:
                 rows.append(("In the mirror", Content.assemble(
                     f"{human_bytes(present)} already there · ",
                     (f"{human_bytes(size.total_bytes - present)} to move", "bold"))))
@@ -320,6 +343,13 @@ class ReleaseScreen(StepScreen):
 
     async def can_leave(self) -> bool:
         release = self.state.release
+        if self.state.release_error and self.state.release_info is None and (
+                release.source or release.mode == ReleaseMode.FROM_DIR):
+            # Nothing could be planned from it: the copy would fail at its first step.
+            self.set_status(f"the release could not be read: {self.state.release_error} — fix the image "
+                            "(or clear it to mirror only image streams), then Inspect", "error")
+            self.query_one("#directory" if release.mode == ReleaseMode.FROM_DIR else "#source").focus()
+            return False
         if release.mode != ReleaseMode.FROM_DIR and not release.source:
             self.set_status("choose a release (or clear nothing: a plan may mirror only image streams)", "warn")
             return True

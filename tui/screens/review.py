@@ -41,6 +41,14 @@ class ReviewScreen(StepScreen):
     def prefill(self) -> None:
         self.query_one("#plan-path", Input).value = str(self.state.save_path())
 
+    def mirror_tick(self) -> None:
+        super().mirror_tick()
+        # The Mirror line follows a running copy, and shows its end once.
+        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date())
+        if self.wizard.mirror_running or phase != getattr(self, "_phase", phase):
+            self.show()
+        self._phase = phase
+
     def step_shown(self) -> None:
         samples = self.state.samples
         from_files = samples.path and samples.source != SamplesSource.CLUSTER
@@ -61,6 +69,8 @@ class ReviewScreen(StepScreen):
 
     def show(self) -> None:
         self.query_one("#summary", Facts).set_rows(self.summary())
+        # While a copy runs, the button goes to it; it never starts a second one.
+        self.query_one("#next", Button).label = "Mirror ▶" if self.wizard.mirror_running else self.NEXT_LABEL
         self.query_one("#plan-yaml", Static).update(Content(dump_yaml(self.state.plan_for_saving().to_dict()).rstrip()))
         self.query_one("#outputs-yaml", Static).update(self.outputs_preview())
 
@@ -118,10 +128,12 @@ class ReviewScreen(StepScreen):
                                                                                                     release.mode)))
             lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
             size = state.release_size
-            if size is not None:
+            if size is not None and state.mirror_note() is None:  # measured before any mirror ran
                 present = getattr(size, "present_bytes", None)
                 moved = size.total_bytes - (present or 0)
                 lines.append(("  bytes", f"{human_bytes(moved)} to move of {human_bytes(size.total_bytes)}"))
+            elif size is not None:
+                lines.append(("  bytes", f"{human_bytes(size.total_bytes)} in all"))
         else:
             lines.append(("Release", "— none (Release step)"))
         try:
@@ -141,7 +153,13 @@ class ReviewScreen(StepScreen):
             lines.append(("Image streams", f"from {state.samples.path} (reading …)"))
         ca = plan.mirror.ca_file
         check = state.ca_check
-        ca_text = ca or "— system trust only"
+        ca_text = ca or "— none: system trust only"
+        found = state.system_trust
+        if not ca and found is not None and found[0] == state.mirror_host:
+            ca_text += ("  ✓ the mirror's certificate verifies with the system trust" if found[1]
+                        else f"  ✗ {found[2]}")
+        elif not ca and state.mirror_host:
+            ca_text += "  (not checked against the mirror: CA step)"
         if ca and state.ca_verified():
             ca_text += "  ✓ verified"
         elif ca:
@@ -150,6 +168,9 @@ class ReviewScreen(StepScreen):
             ca_text += f"  ✗ not verified ({why}){chose}; it will not be written or applied"
         lines.append(("CA", ca_text))
         lines.append(("Output folder", plan.output_dir))
+        note = state.mirror_note()
+        if note is not None:  # first: a copy running or done changes what this page means
+            lines.insert(0, ("Mirror", note))
         return lines
 
     @on(Input.Changed, "#plan-path")
@@ -173,6 +194,14 @@ class ReviewScreen(StepScreen):
             self.set_status("; ".join(problems), "error")
             return False
         return True
+
+    async def next_pressed(self) -> None:
+        # The button says "Start mirror": pressing it starts the copy on arrival; Ctrl+N only moves on.
+        if await self.can_leave():
+            self.wizard.start_on_arrival = True
+        await self.action_next()
+        if self.wizard.current_mode == "review":
+            self.wizard.start_on_arrival = False
 
     def help_prose(self) -> str:
         return ("The plan is every choice you made, in one YAML file without any password (those stay in "

@@ -73,7 +73,9 @@ class SamplesScreen(StepScreen):
         with Horizontal(classes="row"):
             yield Select(SOURCES, id="source", allow_blank=False, value="files", compact=True)
         with Horizontal(classes="row"):
-            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True)
+            # Not selected on focus: a Space typed there (meant for the table) would erase the path.
+            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
+                        select_on_focus=False)
             yield Button("Load", id="load", compact=True)
         yield Note(id="streams-error", classes="inline-error")
         with Horizontal(classes="row"):
@@ -86,6 +88,9 @@ class SamplesScreen(StepScreen):
         yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
         yield Input(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
+        yield Static("Rather offer no samples? Leave the operator at Removed (it removes the samples' templates "
+                     "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
+                     id="removed-note")
         yield Static("The operator's Config, as it will be patched", classes="section")
         yield Static(id="config", classes="yaml")
 
@@ -125,7 +130,7 @@ class SamplesScreen(StepScreen):
         (cut first: it is the same two registries on most rows); long names are cut in the middle."""
         table = self.query_one(StreamTable)
         width = table.size.width or self.app.size.width - 2
-        room = width - FIXED_COLUMNS - 6 * 2 - 2  # cell padding, the scrollbar
+        room = width - FIXED_COLUMNS - 6 * 2 - 3  # cell padding, the scrollbar, the focus bar
         want = max([len("stream")] + [len(s.name) for s in self.state.streams])
         longest_from = max([len("from")] + [len(", ".join(h.removeprefix("registry.") for h in s.registries))
                                             for s in self.state.streams])
@@ -193,6 +198,15 @@ class SamplesScreen(StepScreen):
         self.fill_table()
         self.update_config()
         self.set_status(f"{len(self.state.streams)} image streams loaded", "ok")
+        self.focus_table_once_loaded()
+
+    def focus_table_once_loaded(self) -> None:
+        """First focus was chosen before the streams arrived (the path field): once rows exist, the
+        table is what the admin came for — unless they are typing somewhere else already."""
+        table = self.query_one(StreamTable)
+        focused = self.focused
+        if self.app.screen is self and table.row_count and (focused is None or focused.id in ("path", "next")):
+            table.focus(scroll_visible=False)  # the step still opens at its top (its title and lead)
 
     # -- the table -----------------------------------------------------------------------------------
 
@@ -283,7 +297,24 @@ class SamplesScreen(StepScreen):
         size = f", {human_bytes(sum(known))}" if known and len(known) == len(chosen) else ""
         self.query_one("#selection", Static).update(
             f"{len(chosen)} of {total} selected{size}" + (f" · {shown} shown" if shown != total else "")
-            + "  ·  space toggles, a all, n none")
+            + "  ·  " + self.keys_hint())
+
+    def keys_hint(self) -> str:
+        """The keys that work from where the focus is now (the table's keys only work in the table)."""
+        table = self.query_one(StreamTable)
+        if not table.row_count:
+            return "load the image streams to choose"
+        if self.focused is table:
+            return "space toggles, a all, n none"
+        return "Tab to the list (or click a row) to choose; there space toggles, a all, n none"
+
+    def on_descendant_focus(self) -> None:
+        if self.state.streams:
+            self.show_selection()
+
+    def on_descendant_blur(self) -> None:
+        if self.state.streams:
+            self.call_after_refresh(self.show_selection)
 
     # -- the Config preview --------------------------------------------------------------------------
 
@@ -376,10 +407,21 @@ class SamplesScreen(StepScreen):
         return True
 
     def help_prose(self) -> str:
-        return ("The Cluster Samples Operator imports these streams from registry.redhat.io. In a "
-                "disconnected cluster it imports them from [b]samplesRegistry[/b] instead — with the same "
-                "paths — so each image is copied to the mirror under its original name. Streams you do not "
-                "mirror go into [b]skippedImagestreams[/b], or the operator keeps retrying and alerting.")
+        return ("The Cluster Samples Operator fills the openshift namespace with builder and database image "
+                "streams that point at registry.redhat.io. Cut off from it, the operator must be told to import "
+                "from [b]samplesRegistry[/b] — your mirror, with the same repository paths — and which streams "
+                "you left out ([b]skippedImagestreams[/b]); otherwise it keeps retrying them and raises alerts.\n\n"
+                "[b]A safe order:[/b] keep the operator at [b]Removed[/b] while you mirror, then set "
+                "samplesRegistry and the skipped list and switch it to [b]Managed[/b] so it imports only what "
+                "is there.\n\n"
+                "[b]No samples at all?[/b] Leave it at [b]Removed[/b]: that also deletes the templates in the "
+                "openshift namespace, most of which use these streams — nobody can then start a template whose "
+                "images are missing.\n\n"
+                "Even mirrored, builds from samples often fetch code and packages from outside (GitHub, Maven "
+                "Central, npm, RubyGems, PyPI…): those need their own proxy or mirror.\n\n"
+                "[b]Where the stream list comes from:[/b] on a running cluster, save the streams with "
+                "[i]oc get is[/i] or the operator's [i]imagestreamtag-to-image[/i] config map (commands below) "
+                "and load that file here.")
 
     def help_commands(self) -> list[str]:
         choice = self.state.samples
@@ -387,7 +429,18 @@ class SamplesScreen(StepScreen):
                  "configmap": f"oc get configmap imagestreamtag-to-image -n openshift-cluster-samples-operator "
                               f"-o yaml > {q(choice.path or 'imagestreamtag-to-image.yaml')}",
                  "cluster": "oc get is -n openshift -o json"}.get(choice.source, "")
-        commands = [where]
+        commands = [
+            "# on a running cluster, either of these gives the file to load here:",
+            "oc get is -n openshift -o json > imagestreams.json",
+            "oc get configmap imagestreamtag-to-image -n openshift-cluster-samples-operator \\\n"
+            "    -o yaml > imagestreamtag-to-image.yaml",
+            "# while you mirror: the operator removed (it also removes the samples' templates)",
+            "oc patch configs.samples.operator.openshift.io/cluster --type=merge \\\n"
+            "    --patch '{\"spec\":{\"managementState\":\"Removed\"}}'",
+        ]
+        if choice.source != "configmap" or where.startswith("#"):
+            commands.append(where)
+        commands.append("# after the mirror: samplesRegistry, the skipped streams, and Managed again")
         try:
             plan = self.state.samples_plan()
         except MirrorError:

@@ -405,4 +405,8 @@ class VerifyScreen(StepScreen):
         return commands
 
     async def action_next(self) -> None:
-        await self.wizard.action_quit()
+        # Ctrl+N on the last step: there is no next step, and quitting is never one stray key away.
+        self.set_status("last step: Quit or Ctrl+Q leaves", "info")
+
+    async def next_pressed(self) -> None:
+        await self.wizard.action_quit()  # asks first when something is unsaved, running or not applied

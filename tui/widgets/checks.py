@@ -6,6 +6,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from tui.messages import without_cli_flags
 from tui.state import Check
 
 MARKS = {"ok": ("✓", "$success"), "warn": ("!", "$warning"), "fail": ("✗", "$error"), "wait": ("…", "$text-muted"),
@@ -36,7 +37,7 @@ class CheckList(Vertical):
         rows = []
         for check in checks:
             mark, style = MARKS.get(check.state, ("?", ""))
-            detail = Content(check.detail)
+            detail = Content(without_cli_flags(check.detail))
             if check.fix:
                 detail = Content.assemble(detail, "\n", Content.styled(check.fix, "$text-muted"))
             name = Static(check.name, classes="check-name")

@@ -24,6 +24,13 @@ class Facts(Vertical):
     def set_rows(self, rows: list[tuple[str, str | Content]], empty: str | Content = "") -> None:
         if rows == self.rows and rows:
             return
+        if rows and [k for k, _ in rows] == [k for k, _ in self.rows] and len(self.children) == len(rows):
+            # Same lines, new values (a running copy's numbers): update in place, no blank frame between
+            # removing the old lines and mounting new ones.
+            for line, (_, value) in zip(self.children, rows, strict=True):
+                line.query_one(".fact-value", Static).update(value)
+            self.rows = list(rows)
+            return
         self.rows = list(rows)
         self.remove_children()
         if not rows:

@@ -3,22 +3,110 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
 
-def render_commands(commands: list[str]) -> Content:
-    """Comments dim, commands bold with a prompt; continuation lines indented as typed."""
+def split_words(line: str) -> list[str]:
+    """The line's words, split only at spaces outside quotes (a quoted JSON patch stays one word)."""
+    words: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for char in line:
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+            current.append(char)
+        elif char == " ":
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        words.append("".join(current))
+    return words
+
+
+def split_comment(line: str) -> tuple[str, str]:
+    """(command, "# trailing comment") — a # outside quotes that starts a word begins the comment."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] == " "):
+            return line[:index].rstrip(), line[index:]
+    return line, ""
+
+
+def wrap_comment(line: str, width: int) -> list[str]:
+    """A comment cut at spaces; each further line starts with "#" again."""
+    if width <= 0 or len(line) <= width:
+        return [line]
+    lead = line[: len(line) - len(line.lstrip())]
+    words = line.split()
+    lines: list[str] = []
+    current = lead + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) <= width:
+            current += " " + word
+        else:
+            lines.append(current)
+            current = lead + "#   " + word
+    lines.append(current)
+    return lines
+
+
+def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
+    """A command line cut to ``width`` only at spaces between words, each cut ending in " \\" so the
+    lines still paste as one command. A trailing comment moves to its own line above (a backslash
+    inside a comment would not continue anything). A word longer than the width stays whole (the
+    view scrolls)."""
+    if line.lstrip().startswith("#"):
+        return wrap_comment(line, width)
+    if width <= 0 or len(line) <= width:
+        return [line]
+    command, comment = split_comment(line)
+    lead = line[: len(line) - len(line.lstrip())]
+    above = wrap_comment(lead + comment, width) if comment else []
+    words = split_words(command)
+    if not words:
+        return above or [line]
+    if len(command) <= width:
+        return [*above, command]
+    lines: list[str] = []
+    current = lead + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) + 2 <= width:
+            current += " " + word
+        else:
+            lines.append(current + " \\")
+            current = lead + indent + word
+    lines.append(current)
+    return [*above, *lines]
+
+
+def render_commands(commands: list[str], width: int = 0) -> Content:
+    """Comments dim, commands bold with a prompt; continuation lines indented as typed. With a width,
+    long commands are cut at spaces with a trailing backslash, never inside a word."""
     lines: list[Content] = []
     for command in commands:
-        for number, line in enumerate(command.splitlines() or [""]):
-            if line.lstrip().startswith("#"):
-                lines.append(Content.styled(line, "$text-muted italic"))
-            elif number == 0:
-                lines.append(Content.assemble(("$ ", "$text-muted"), (line, "bold")))
-            else:
-                lines.append(Content.styled("  " + line, "bold"))
+        prompted = False
+        for line in command.splitlines() or [""]:
+            for part in wrap_command(line, width - 2 if width else 0):  # room for the prompt
+                if part.lstrip().startswith("#"):
+                    lines.append(Content.styled(part, "$text-muted italic"))
+                elif not prompted:
+                    prompted = True
+                    lines.append(Content.assemble(("$ ", "$text-muted"), (part, "bold")))
+                else:
+                    lines.append(Content.styled("  " + part, "bold"))
     return Content("\n").join(lines)
 
 
@@ -36,7 +124,9 @@ class HelpPanel(VerticalScroll, can_focus=False):
     HelpPanel > .help-title { text-style: bold; color: $accent; margin-bottom: 1; }
     HelpPanel > #help-prose { margin-bottom: 1; }
     HelpPanel > .help-subtitle { text-style: bold; color: $text-muted; }
-    HelpPanel > #help-commands { background: $surface; padding: 0 1; }
+    HelpPanel > #help-commands-scroll { background: $surface; height: auto; overflow-x: auto; overflow-y: hidden;
+                                        scrollbar-size-horizontal: 1; }
+    HelpPanel #help-commands { width: auto; min-width: 100%; text-wrap: nowrap; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -47,8 +137,10 @@ class HelpPanel(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("What this does", classes="help-title")
         yield Static(id="help-prose")
-        yield Static("The same by hand", classes="help-subtitle")
-        yield Static(id="help-commands")
+        yield Static("The same by hand  (Ctrl+Y copies them)", classes="help-subtitle")
+        # Never wrapped by the terminal: cut at spaces with a backslash, a longer word scrolls sideways.
+        with ScrollableContainer(id="help-commands-scroll", can_focus=False):
+            yield Static(id="help-commands")
 
     def set_content(self, prose: str, commands: list[str]) -> None:
         if prose != self._prose:
@@ -56,7 +148,14 @@ class HelpPanel(VerticalScroll, can_focus=False):
             self.query_one("#help-prose", Static).update(Content.from_markup(prose))
         if commands != self._commands:
             self._commands = list(commands)
-            self.query_one("#help-commands", Static).update(render_commands(commands))
+            self._render_commands()
+
+    def _render_commands(self) -> None:
+        width = self.scrollable_content_region.width - 2  # the code view's padding
+        self.query_one("#help-commands", Static).update(render_commands(self._commands, width))
+
+    def on_resize(self) -> None:
+        self._render_commands()
 
     @property
     def commands_text(self) -> str:

@@ -34,18 +34,30 @@ class StepIndicator(Widget):
         super().__init__(id=id)
         self.current = current
         self.visited: set[str] = set()
+        # A copy running while the admin is on another step: shown on the Mirror step's label, so
+        # leaving the Mirror step (Esc) never hides it. "" when no copy runs.
+        self.mirror_sign = ""
         self._spans: list[tuple[int, int, str]] = []
 
     def set_visited(self, visited: set[str]) -> None:
         self.visited = set(visited)
         self.refresh()
 
+    def set_mirror_sign(self, sign: str) -> None:
+        """"⇣ 42%" while a copy runs (with "!" when the plan changed since it started), else ""."""
+        if sign != self.mirror_sign:
+            self.mirror_sign = sign
+            self.refresh()
+
     def _parts(self, compact: bool, *, names_ahead: bool = False) -> list[tuple[str, str, str]]:
         """(step key, text, style) for each step; ``names_ahead`` keeps the names of the steps still to come
         when the visited ones are numbers (what is next matters more than what is done)."""
         parts = []
         for number, (key, title) in enumerate(STEPS, start=1):
-            if key == self.current:
+            if key == "mirror" and self.mirror_sign and key != self.current:
+                parts.append((key, f"{number}{self.mirror_sign}" if compact else f"{title} {self.mirror_sign}",
+                              "bold $warning"))
+            elif key == self.current:
                 parts.append((key, f"● {number} {title}", "bold $accent"))
             elif key in self.visited:
                 parts.append((key, f"✓ {number}" if compact else f"✓ {title}", "$success"))

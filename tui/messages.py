@@ -1,0 +1,97 @@
+"""Engine messages rephrased for someone using the wizard, not the command line.
+
+The engine's hints name CLI flags (``--ca-file``, ``--insecure``) and the auth file, which is right in a
+terminal and wrong on a screen where the admin just typed a password. These helpers keep the engine's
+facts and replace the advice with what to do in the wizard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import socket
+from typing import Any
+
+# CLI advice in engine hints, and what the wizard says instead.
+WIZARD_ADVICE: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"pass its CA with --ca-file, or put it in (\S+)"),
+     r"give its CA file in the CA step, or put it in \1"),
+    (re.compile(r"does the registry speak HTTPS\? use --insecure for a plain HTTP registry"),
+     "does the registry speak HTTPS at this port?"),
+    (re.compile(r"add a login for it: mirror-wizard credentials add, or the wizard's Credentials step"),
+     "add its user name and password in the Credentials step"),
+    (re.compile(r"check the entry for this registry in the auth file"),
+     "the login saved in the pull secret is refused: type the user name and password again"),
+]
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+
+
+def without_cli_flags(text: str) -> str:
+    """The message with the engine's CLI advice replaced by the wizard's."""
+    for pattern, replacement in WIZARD_ADVICE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def probe(host: str, timeout: float = 2.0) -> str:
+    """Why HOST[:PORT] cannot be reached, found out directly (blocking: call it from a thread):
+    "unresolvable", "refused", "timeout", "other" or "open". The engine's HTTP client folds these
+    into one "connection failed"; the admin fixes each differently."""
+    name, _ = _host_port(host)
+    port_text = host.rsplit(":", 1)[1] if host.count(":") == 1 or host.startswith("[") and "]:" in host else ""
+    port = int(port_text) if port_text.isdigit() else 443
+    try:
+        socket.getaddrinfo(name, port)
+    except (socket.gaierror, UnicodeError):
+        return "unresolvable"
+    except OSError:
+        return "other"
+    try:
+        socket.create_connection((name, port), timeout=timeout).close()
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "timeout"
+    except OSError:
+        return "other"
+    return "open"
+
+
+def name_resolves(host: str) -> bool:
+    return probe(host) != "unresolvable"
+
+
+def _host_port(host: str) -> tuple[str, str]:
+    """("name", "HOST[:PORT]") from HOST, HOST:PORT or [IPv6]:PORT."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0], host
+    return (host.rsplit(":", 1)[0] if host.count(":") == 1 else host), host
+
+
+def login_message(result: Any, *, typed_user: str | None, reach: str | None) -> str:
+    """One login result's message, as the wizard says it.
+
+    ``typed_user``: the login was typed in the wizard just now (a refusal means: retype it);
+    ``reach``: what :func:`probe` found for an unreachable registry (None: not probed)."""
+    state, registry, message = result.state, result.registry, result.message
+    if state == "wrong-credentials" and typed_user is not None:
+        return (f"{registry} refused the password for {typed_user!r}: retype the password "
+                "(and check the user name)")
+    if state == "unreachable":
+        if message.endswith((": unresolvable", ": refused")):  # from the wizard's own quick look
+            registry, _, reach = message.rpartition(": ")
+        name, _ = _host_port(registry)
+        if reach == "unresolvable":
+            return f"the name {name} does not resolve: check its spelling, or this machine's DNS"
+        if reach == "refused" or "refused" in message.lower():
+            return (f"nothing answers at {registry} (connection refused): check the port, and that the registry "
+                    "is running")
+    return without_cli_flags(message)
+
+
+def for_wizard(result: Any, *, typed_user: str | None, reach: str | None) -> Any:
+    """The result with its message rephrased (results are plain dataclasses)."""
+    text = login_message(result, typed_user=typed_user, reach=reach)
+    if text == result.message or not dataclasses.is_dataclass(result):
+        return result
+    return dataclasses.replace(result, message=text)
