@@ -156,8 +156,11 @@ async def test_cancel_asks_first_and_only_yes_sets_the_cancel_event(tmp_path: Pa
         app.mirror_worker = worker  # a copy in progress, without a registry
         app.mirror_cancel = asyncio.Event()
         app.state.progress.running = True
-        await pilot.pause(0.3)  # the screen redraws: Cancel is enabled while running
         cancel = app.screen.query_one("#cancel")
+        for _ in range(50):  # the screen redraws on the app's timer: Cancel is enabled while running
+            await pilot.pause(0.1)
+            if not cancel.disabled:
+                break
         assert not cancel.disabled
         cancel.focus()
         await pilot.press("enter")
