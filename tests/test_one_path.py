@@ -103,4 +103,4 @@ def test_cli_and_wizard_show_the_same_counts_for_the_same_plan(
     assert cli["images"] == (images, images)
     # ... and the Mirror step shows those numbers: every image landed, the bytes moved.
     assert images_text.startswith(f"{images} of {images}"), images_text
-    assert bytes_text.startswith(f"{human_bytes(progress.bytes_moved)} of "), bytes_text
+    assert bytes_text.startswith(f"{human_bytes(progress.bytes_moved)}/"), bytes_text  # "moved/to move · N there"
