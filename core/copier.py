@@ -374,8 +374,11 @@ class Copier:
                     await self._transfer(destination, source, digest, size)
                 settle(r)
         except BaseException as exc:
+            # Only this task's own cancellation (the run ending) reads as Cancelled. Anything else
+            # unexpected (a bug here or in the event sink) reaches the images waiting on this blob as
+            # itself: once turned into Cancelled, a front end told the admin "cancelled by the user".
             for r in names:
-                settle(r, exc if isinstance(exc, MirrorError) else Cancelled())
+                settle(r, Cancelled() if isinstance(exc, asyncio.CancelledError) else exc)
             if not isinstance(exc, (MirrorError, asyncio.CancelledError)):
                 raise
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import pytest
 from core.authfile import AuthFile, load_auth_file, parse_auth_data
 from core.copier import CopyFailed, CopyOptions, CopyResult, CopyTask, copy_images
 from core.endpoints import parse_location
-from core.errors import AuthenticationFailed, NotFound, TLSVerifyError
-from core.events import BlobMounted, BlobStarted, Event, ImageDone
+from core.errors import AuthenticationFailed, Cancelled, NotFound, TLSVerifyError
+from core.events import BlobMounted, BlobProgress, BlobStarted, Event, ImageDone
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
 from tests.conftest import auth_entry
@@ -59,7 +60,8 @@ def images(tmp_path_factory: pytest.TempPathFactory, plain_registry) -> SourceIm
 
 
 def mirror(tasks: list[tuple[str, str]], *, auth: AuthFile | None = None, tls: TLSOptions | None = None,
-           options: CopyOptions | None = None) -> tuple[CopyResult, list[Event]]:
+           options: CopyOptions | None = None,
+           on_event: Callable[[Event], None] | None = None) -> tuple[CopyResult, list[Event]]:
     """Copy; plain-HTTP test registries are allowed per host, TLS ones stay verified."""
     events: list[Event] = []
     plain_hosts = tuple({parse_location(x).ref.registry for pair in tasks for x in pair
@@ -71,7 +73,7 @@ def mirror(tasks: list[tuple[str, str]], *, auth: AuthFile | None = None, tls: T
     async def go() -> CopyResult:
         async with RegistrySession(auth=auth, tls=tls) as session:
             copy = [CopyTask(parse_location(s), parse_location(d)) for s, d in tasks]
-            return await copy_images(copy, session, options or CopyOptions(), on_event=events.append)
+            return await copy_images(copy, session, options or CopyOptions(), on_event=on_event or events.append)
 
     return asyncio.run(go()), events
 
@@ -254,3 +256,29 @@ def test_image_done_events_name_every_image(images: SourceImages, plain_registry
     _, events = mirror([(images.app, dst)])
     done = [e for e in events if isinstance(e, ImageDone)]
     assert len(done) == 1 and dst in str(done[0])
+
+
+class _SinkBug(RuntimeError):
+    """A front end's own bug, raised from its event sink while a blob moves."""
+
+
+def test_an_unexpected_error_while_a_blob_moves_is_that_error_never_a_cancel(
+        images: SourceImages, tls_registry, auth_file: Path, tls_options, pki) -> None:
+    """Nobody cancelled: the run ends with the error itself (the wizard then says "unexpected error"),
+    not with Cancelled, which a front end shows as "cancelled by the user"; nothing gets tagged.
+    Another registry than the source's, so the layers' bytes really move (no mount)."""
+    dst = f"{tls_registry.host}/{unique_repo('sink-bug')}:v1"
+    moved: list[int] = []
+
+    def sink(event: Event) -> None:
+        if isinstance(event, BlobProgress):
+            moved.append(event.delta)
+            raise _SinkBug("the progress view broke")
+
+    with pytest.raises(_SinkBug) as caught:
+        mirror([(images.app, dst)], auth=load_auth_file(str(auth_file)),
+               tls=TLSOptions(ca_files=tls_options.ca_files), on_event=sink)
+    assert not isinstance(caught.value, Cancelled) and moved
+    inspect = skopeo.run("inspect", "--raw", f"--authfile={auth_file}", f"--cert-dir={pki.dir}", f"docker://{dst}",
+                         check=False)
+    assert inspect.returncode != 0 and "manifest unknown" in inspect.stderr

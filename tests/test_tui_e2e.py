@@ -211,6 +211,41 @@ async def test_cancel_then_resume_copies_only_what_is_missing(sandbox, tmp_path:
         assert progress.images_present == progress.total_images
 
 
+async def test_an_error_while_a_blob_moves_is_an_error_not_the_admins_cancel(sandbox, tmp_path: Path) -> None:
+    """Nobody pressed Cancel: an unexpected error in the middle of a layer's transfer (here the
+    progress view's own, as scripts/screenshots once had) ends the Mirror step as an error naming it,
+    never as "cancelled" (which tells the admin they stopped it)."""
+    from core.authfile import encode_auth
+    from core.events import BlobProgress
+
+    password = (sandbox.workdir / "mirror-password.txt").read_text().strip()
+    state = WizardState.from_path(str(sandbox.plan_path))
+    state.release.target = f"{sandbox.mirror.host}/sink-error-test/openshift4"
+    state.plan.samples = None
+    auth_path = tmp_path / "auth.json"
+    auth_path.write_text(json.dumps({"auths": {sandbox.mirror.host: {"auth": encode_auth("admin", password)}}}))
+    state.plan.auth_file = str(auth_path)
+    state.plan_path = tmp_path / "plan.yaml"
+    app = MirrorWizardApp(state, start="mirror", auto_check=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        progress = state.progress
+        original_feed = progress.feed
+
+        def feed(event) -> None:  # type: ignore[no-untyped-def]
+            original_feed(event)
+            if isinstance(event, BlobProgress):
+                raise AttributeError("'Progress' object has no attribute 'moved'")
+
+        progress.feed = feed  # type: ignore[method-assign]
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        progress.feed = original_feed  # type: ignore[method-assign]
+        assert not progress.cancelled and not progress.finished
+        assert "no attribute 'moved'" in progress.error
+        assert not any("cancelled" in line for line in progress.log)
+
+
 async def test_cancel_with_a_silent_mirror_is_prompt_then_resume_finishes(sandbox, tmp_path: Path) -> None:
     """The mirror registry freezes (SIGSTOP) mid-copy: Cancel through the confirmation ends the run within
     seconds as "cancelled" (not after a read timeout, not as a failure); Resume then finishes, and skopeo
