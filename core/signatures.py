@@ -138,16 +138,20 @@ def parse_verification_config(document: Any, where: str) -> VerificationConfig |
     return VerificationConfig(keyrings, tuple(stores), where)
 
 
-def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_here: set[str]) -> Visitor:
+def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_here: set[str],
+                      seen_here: set[str] | None = None) -> Visitor:
     """Collect small release-manifests/*.yaml|json files that mention the annotation.
 
     Layers come top-down: a file already found (upper layer) wins, and a whiteout (``.wh.NAME``) in an
-    upper layer hides NAME in the layers below it.
+    upper layer hides NAME in the layers below it. ``seen_here`` gets every release-manifests/ path
+    of the layer, so the caller knows where the payload's manifests were written.
     """
     marker = VERIFICATION_ANNOTATION.encode()
 
     def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
         path = member_path(member)
+        if seen_here is not None and path.startswith(MANIFESTS_DIR):
+            seen_here.add(path)
         if not path.startswith(MANIFESTS_DIR) or "/" in path[len(MANIFESTS_DIR):]:
             return False
         name = path[len(MANIFESTS_DIR):]
@@ -178,9 +182,16 @@ async def read_verification_config(session: RegistrySession, info: ReleaseInfo) 
         if layer.urls:
             continue
         hidden_here: set[str] = set()
-        await scan_tar(source.stream(layer.digest, layer.size), _manifest_visitor(found, layer_hidden, hidden_here),
+        seen_here: set[str] = set()
+        await scan_tar(source.stream(layer.digest, layer.size),
+                       _manifest_visitor(found, layer_hidden, hidden_here, seen_here),
                        where=f"layer {layer.digest[:19]} of {info.pull_spec}")
         layer_hidden |= hidden_here
+        # oc adm release new writes every release manifest in one layer, the one with image-references;
+        # the layers below it are the cluster-version operator's own image, which the operator does not
+        # read manifests from. Stopping there also spares reading (and failing on) its big base layers.
+        if MANIFESTS_DIR + "image-references" in seen_here:
+            break
     for path in sorted(found):  # the cluster-version operator uses the first one by file name
         config = parse_verification_config(found[path], f"{info.pull_spec}: {path}")
         if config is not None:

@@ -39,7 +39,8 @@ from tests.support.day2_release import (
 from tests.support.gpg import atomic_payload, make_key, needs_gpg
 from tests.support.repos import unique_repo
 from tests.support.signature_store import SignatureStore
-from tui.sandbox.content import new_builder
+from core.manifest import sha256_digest
+from tui.sandbox.content import Layer, new_builder
 
 DATA = Path(__file__).parent / "support" / "data" / "signatures"
 RH_DIGEST = "sha256:e3f12513a4b22a2d7c0e7c9207f52128113758d9d68c7d06b11a0ac7672966f7"
@@ -349,6 +350,31 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
     assert again.ok and rewritten is None and len(store.requests) == asked  # nothing fetched from the store
     text = configmap_yaml(first.configmap())
     assert "creationTimestamp" not in text and "release.openshift.io/verification-signatures: ''" in text
+
+
+@needs_gpg
+def test_verification_config_read_from_the_manifests_layer_only(keys, plain_registry, tmp_path):
+    """The layers under the one holding image-references are the operator's own image: never read.
+
+    (A benchmark release whose base layer is not a tar failed every mirror when they were.)"""
+    host = plain_registry.host
+    prefix = unique_repo("sigbase") + "/"
+    noise = bytes(range(256)) * 64
+    not_a_tar = Layer(blob=noise, digest=sha256_digest(noise), diff_id=sha256_digest(noise))
+
+    async def scenario():
+        builder = new_builder(tmp_path / "layout")
+        built = await build_day2_release(builder, source_host=host, version="4.21.2", prefix=prefix,
+                                         keyrings={"release": keys["release"].public_armored},
+                                         release_base=not_a_tar)
+        await push_layout(tmp_path / "layout", [*built.components.values(), built.release_name], host, prefix)
+        session = RegistrySession(tls=TLSOptions(insecure=True))
+        async with session:
+            info = await load_release(session, f"{host}/{prefix}{built.release_name}")
+            return await read_verification_config(session, info)
+
+    config = asyncio.run(scenario())
+    assert config is not None and list(config.keyrings) == ["verifier-public-key-release"]
 
 
 def test_release_without_verification_config(seeded_release):

@@ -31,6 +31,7 @@ from tui.sandbox.content import (
     COMPONENT_REPO,
     RELEASE_REPO,
     VERIFICATION_MANIFEST,
+    Layer,
     LayoutBuilder,
     make_layer,
     verification_configmap,
@@ -72,6 +73,7 @@ async def build_day2_release(builder: LayoutBuilder, *, source_host: str, versio
                              keyrings: dict[str, str] | None = None, stores: list[str] | None = None,
                              samples: dict[str, list[Path]] | None = None, previous: list[str] | None = None,
                              layer_size: int = 16 * 1024, extra_manifests: dict[str, bytes] | None = None,
+                             release_base: Layer | None = None,
                              prefix: str = "") -> BuiltRelease:
     """One release; every version shares base layers and the components not in CHANGING.
 
@@ -109,7 +111,7 @@ async def build_day2_release(builder: LayoutBuilder, *, source_host: str, versio
     for path, data in (extra_manifests or {}).items():
         release_files[path] = (data, 0o644)
     manifests_layer = make_layer(200_000 + vseed, 0, release_files)
-    release = builder.image([base, manifests_layer], labels={"io.openshift.release": version})
+    release = builder.image([release_base or base, manifests_layer], labels={"io.openshift.release": version})
     names: dict[str, str] = {}
     for name, manifest in manifests.items():
         names[name] = f"{COMPONENT_REPO}:day2-{version}-{name}"
