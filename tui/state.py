@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from core.copier import CopyResult, CopyTask
     from core.credentials import LoginResult
     from core.release import ReleaseInfo, SizeReport
+    from core.release_path import PathSizes
     from core.run import Prepared
     from core.samples import SamplesPlan, SampleStream
     from core.verify import Check as VerifyCheck
@@ -117,10 +118,19 @@ class WizardState:
     release_info: ReleaseInfo | None = None
     release_size: SizeReport | None = None
     release_error: str = ""
+    # Release, update mode: the path as last shown (oldest first), its sizes, and the path_key() it was
+    # computed for; a changed choice makes it stale.
+    update_mode: bool = False  # the Release step's "update a cluster from A to B" (a path once A is chosen)
+    path_releases: list[ReleaseInfo] = field(default_factory=list)
+    path_sizes: PathSizes | None = None
+    path_error: str = ""
+    path_for: str | None = None
     # Image streams
     streams: list[SampleStream] = field(default_factory=list)
     stream_sizes: dict[str, int] = field(default_factory=dict)
     streams_error: str = ""
+    streams_from: str | None = None  # source release: the digest of the release they were read from
+    samples_defaulted: bool = False  # the Image streams step chose its default source (release) once
     # CA
     ca_certs: list[CertificateInfo] = field(default_factory=list)
     ca_check: CACheck | None = None
@@ -157,7 +167,7 @@ class WizardState:
         if path is None:
             return cls(plan=new_plan())
         plan = ensure_sections(load_plan(path))
-        return cls(plan=plan, plan_path=Path(path))
+        return cls(plan=plan, plan_path=Path(path), update_mode=bool(plan.release and plan.release.is_path))
 
     # -- derived values ---------------------------------------------------------------------------
 
@@ -257,6 +267,18 @@ class WizardState:
         return plan_samples(self.streams, choice.mirror or self.mirror_host,
                             include=choice.include or None, skip=choice.skip,
                             auth_file=self.plan.auth_file or "${LOCAL_SECRET_JSON}")
+
+    def path_key(self) -> str:
+        """What an update path depends on: channel, both ends, the graph, the architecture, the choice."""
+        release = self.release
+        return json.dumps([release.channel, release.from_version, release.version, release.all_versions,
+                           release.graph_file, release.graph_url or self.graph_url, release.architecture])
+
+    def current_path(self) -> list[ReleaseInfo]:
+        """The update path's releases when they were read for the choices as they are now, else []."""
+        if not self.release.is_path or self.path_for != self.path_key():
+            return []
+        return self.path_releases
 
     def release_target(self) -> str:
         return self.plan.release_target

@@ -9,7 +9,8 @@ from textual.content import Content
 from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
-from core.errors import MirrorError
+from core.errors import MirrorError, ReleaseError
+from core.graph import DEFAULT_GRAPH_URL
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
 from core.text import human_bytes, plural
@@ -25,10 +26,28 @@ ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
 MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
          ("to removable media (connected side)", ReleaseMode.TO_DIR.value),
          ("from removable media (disconnected side)", ReleaseMode.FROM_DIR.value)]
+ONE, UPDATE = "one", "update"
+KINDS = [("install one version (or mirror one release)", ONE),
+         ("update a cluster from one version to another", UPDATE)]
+PATH_CHOICES = [("shortest path", "shortest"), ("every version on some path", "all")]
+VERSION_PROMPT = "version (find them first, or type the image below)"
+TO_PROMPT = "to version (find them first)"
 
 
 def release_pull_spec(version: str, arch: str) -> str:
     return f"{RELEASE_REPO}:{version}-{arch}"
+
+
+def path_problem(exc: MirrorError, release_from: str, release_to: str, channel: str) -> str:
+    """The engine's path errors in the wizard's words (it names CLI flags): one line, what to change."""
+    if isinstance(exc, ReleaseError) and exc.message.startswith("no update path"):
+        return (f"{release_from} → {release_to} is not on channel {channel}'s update graph: no path "
+                "(conditional and blocked updates are never used); choose another to version, or an "
+                "intermediate one and update in two steps")
+    text = exc.message if isinstance(exc, MirrorError) else error_text(exc)
+    for flag, word in (("--from-version", "from version"), ("--to-version", "to version")):
+        text = text.replace(flag, word)
+    return text
 
 
 def version_key(version: str) -> tuple:
@@ -46,15 +65,26 @@ class ReleaseScreen(StepScreen):
         yield Static("Release", classes="step-title")
         yield Static("Pick the OpenShift release to install or update to. Its payload names every component "
                      "image by digest; all of them are copied.", classes="lead")
+        yield Select(KINDS, id="kind", allow_blank=False, value=ONE, compact=True)
         with Horizontal(classes="row"):
             yield Input(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
             yield Select([(a, a) for a in ARCHITECTURES], id="arch", allow_blank=False, value="x86_64",
                          compact=True)
             yield Button("Find versions", id="find", compact=True)
-        yield Select([], id="version", prompt="version (find them first, or type the image below)", compact=True)
+        yield Select([], id="version", prompt=VERSION_PROMPT, compact=True)
         yield Note(id="versions-note", classes="hint")
-        yield Static("Release image", classes="field-label")
-        with Horizontal(classes="row"):
+        # Update mode: the cluster's version now, which path, and where the graph comes from.
+        with Horizontal(classes="row", id="path-row"):
+            yield Select([], id="from-version", prompt="from version (the cluster's version now)", compact=True)
+            yield Select(PATH_CHOICES, id="path-choice", allow_blank=False, value="shortest", compact=True)
+        with Horizontal(classes="row", id="graph-row"):
+            yield Input(id="graph-file", placeholder="update graph file (offline hosts); empty: ask the update service",
+                        compact=True)
+            yield Button("Show path", id="show-path", variant="primary", compact=True)
+        yield Note(id="path-error", classes="inline-error")
+        yield Facts(id="path-info", key_width=15)
+        yield Static("Release image", classes="field-label", id="source-label")
+        with Horizontal(classes="row", id="source-row"):
             yield Input(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
             yield Button("Inspect", id="inspect", variant="primary", compact=True)
         yield Note(id="source-error", classes="inline-error")
@@ -72,6 +102,12 @@ class ReleaseScreen(StepScreen):
 
     def prefill(self) -> None:
         release = self.state.release
+        self._one_source = release.source
+        if release.is_path:
+            self.state.update_mode = True
+        self.query_one("#kind", Select).value = UPDATE if self.state.update_mode else ONE
+        self.query_one("#path-choice", Select).value = "all" if release.all_versions else "shortest"
+        self.query_one("#graph-file", Input).value = release.graph_file or ""
         self.query_one("#channel", Input).value = release.channel or ""
         arch = release.architecture if release.architecture in ARCHITECTURES else "x86_64"
         self.query_one("#arch", Select).value = arch
@@ -81,11 +117,17 @@ class ReleaseScreen(StepScreen):
         self.query_one("#directory", Input).value = release.directory or ""
         if self.state.versions:
             self.set_versions(self.state.versions, "")
-        elif release.version:
-            self.set_versions([release.version], "")
+        else:
+            self.set_versions([v for v in (release.version, release.from_version) if v], "")
         self.show_mode()
+        self.show_kind()
         self.show_info()
-        if release.source and self.wizard.auto_check and self.state.release_info is None:
+        self.show_path_info()
+        if self.state.update_mode:
+            if (release.from_version and release.version and self.wizard.auto_check
+                    and not self.state.current_path()):
+                self.show_path()
+        elif release.source and self.wizard.auto_check and self.state.release_info is None:
             self.inspect()
 
     def step_shown(self) -> None:
@@ -104,6 +146,14 @@ class ReleaseScreen(StepScreen):
 
     def first_focus(self) -> str:
         release = self.state.release
+        if self.state.update_mode:
+            if not release.channel:
+                return "#channel"
+            if not release.version:
+                return "#find" if not self.state.versions else "#version"
+            if not release.from_version:
+                return "#from-version"
+            return "#next" if self.state.current_path() else "#show-path"
         if release.mode == ReleaseMode.FROM_DIR:
             return "#directory" if not release.directory else "#next"
         if not release.source:
@@ -134,6 +184,11 @@ class ReleaseScreen(StepScreen):
             return
         version = str(event.value)
         release = self.state.release
+        if self.state.update_mode:
+            if version != release.version:
+                release.version = version
+                self.path_choice_changed()
+            return
         if version == release.version and release.source:
             return
         release.version = version
@@ -208,6 +263,180 @@ class ReleaseScreen(StepScreen):
             self.query_one(widget_id).display = mode != ReleaseMode.TO_DIR
         self.query_one("#source", Input).disabled = mode == ReleaseMode.FROM_DIR
 
+    # -- update mode: a path of releases --------------------------------------------------------------
+
+    @on(Select.Changed, "#kind")
+    def kind_changed(self, event: Select.Changed) -> None:
+        update = event.value == UPDATE
+        if update == self.state.update_mode:
+            return
+        self.state.update_mode = update
+        release = self.state.release
+        source = self.query_one("#source", Input)
+        if update:
+            # A plan holds one release (source) or a path (from_version): never both.
+            self._one_source = release.source
+            release.to_release_image = None
+            chosen = self.query_one("#from-version", Select).value
+            release.from_version = None if chosen is Select.BLANK else str(chosen)
+            with self.prevent(Input.Changed):
+                source.value = ""
+            release.source = ""
+            self.state.release_info = None
+            self.state.release_size = None
+            self.use_graph_source()
+        else:
+            release.from_version = None
+            self.state.path_error = ""
+            if not self._one_source and release.version:
+                self._one_source = release_pull_spec(release.version, release.architecture)
+            source.value = self._one_source  # source_changed keeps it and resets what was read
+        self.show_kind()
+        self.show_info()
+        self.show_path_info()
+        self.refresh_help()
+
+    def use_graph_source(self) -> None:
+        """The mirror reads the path from the same graph as this step: the file, else the wizard's URL."""
+        release = self.state.release
+        if release.graph_file:
+            release.graph_url = None
+        elif self.state.graph_url and not release.graph_url:
+            release.graph_url = self.state.graph_url
+
+    def show_kind(self) -> None:
+        update = self.state.update_mode
+        for widget_id in ("#path-row", "#graph-row", "#path-info"):
+            self.query_one(widget_id).display = update
+        self.query_one("#path-error", Static).display = update and bool(self.state.path_error)
+        for widget_id in ("#source-label", "#source-row"):
+            self.query_one(widget_id).display = not update
+        self.query_one("#source-error", Static).display = not update and bool(
+            str(self.query_one("#source-error", Static).render()).strip())
+        self.query_one("#version", Select).prompt = TO_PROMPT if update else VERSION_PROMPT
+
+    @on(Select.Changed, "#from-version")
+    def from_version_changed(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK or not self.state.update_mode:
+            return
+        if str(event.value) != self.state.release.from_version:
+            self.state.release.from_version = str(event.value)
+            self.path_choice_changed()
+
+    @on(Select.Changed, "#path-choice")
+    def path_mode_changed(self, event: Select.Changed) -> None:
+        all_versions = event.value == "all"
+        if all_versions != self.state.release.all_versions:
+            self.state.release.all_versions = all_versions
+            self.path_choice_changed()
+
+    @on(Input.Changed, "#graph-file")
+    def graph_file_changed(self, event: Input.Changed) -> None:
+        value = event.value.strip() or None
+        if value != self.state.release.graph_file:
+            self.state.release.graph_file = value
+            self.state.path_error = ""
+            if self.state.update_mode:
+                self.use_graph_source()
+            self.show_path_info()
+            self.refresh_help()
+
+    @on(Input.Submitted, "#graph-file")
+    @on(Button.Pressed, "#show-path")
+    def show_path_pressed(self) -> None:
+        self.show_path()
+
+    def path_choice_changed(self) -> None:
+        """Both ends chosen: the path is read at once (a Select is a deliberate choice, not typing)."""
+        self.state.path_error = ""
+        release = self.state.release
+        self.show_path_info()
+        self.refresh_help()
+        if release.from_version and release.version and release.channel:
+            self.show_path()
+
+    async def read_graph(self) -> list:  # type: ignore[type-arg]
+        """The channel's update graph: the file when one is given (offline hosts), else the service."""
+        from core.graph import fetch_graph, load_graph_file
+
+        release = self.state.release
+        if release.graph_file:
+            return load_graph_file(release.graph_file)
+        url = release.graph_url or self.state.graph_url
+        if url:
+            return await fetch_graph(release.channel or "", release.architecture, url, tls=wizard_tls(self.state))
+        return await fetch_graph(release.channel or "", release.architecture, tls=wizard_tls(self.state))
+
+    @work(exclusive=True, group="path", exit_on_error=False)
+    async def show_path(self) -> None:
+        from core.graph import update_path
+        from core.release_path import load_path_releases, measure_path
+
+        state = self.state
+        release = state.release
+        missing = [what for what, value in (("the channel", release.channel), ("the to version", release.version),
+                                            ("the from version (the cluster's version now)", release.from_version))
+                   if not value]
+        if missing:
+            self.set_status("choose " + " and ".join(missing) + " first", "error")
+            return
+        key = state.path_key()
+        start, end, channel = release.from_version or "", release.version or "", release.channel or ""
+        state.path_error = ""
+        self.set_status(f"reading the update graph of {channel} …")
+        try:
+            graph = await self.read_graph()
+            path = update_path(graph, start, end, mode="all" if release.all_versions else "shortest",
+                               channel=channel)
+            self.set_status(f"reading {plural(len(path), 'release')} of the path …")
+            async with wizard_session(state) as session:
+                infos = await load_path_releases(session, path)
+                self.set_status("measuring what each release adds …")
+                sizes = await measure_path(session, infos)
+        except MirrorError as exc:
+            state.path_error = path_problem(exc, start, end, channel)
+            state.path_releases, state.path_sizes, state.path_for = [], None, None
+            state.release_info = None
+            self.show_path_info()
+            self.show_info()
+            self.set_status("no update path", "error")
+            return
+        state.path_releases, state.path_sizes, state.path_for = infos, sizes, key
+        # The release the cluster ends at is "the release" for the steps after this one (samples, CA …).
+        state.release_info, state.release_size = infos[-1], None
+        self.show_path_info()
+        self.show_info()
+        self.set_status(f"update path: {' → '.join(i.version for i in infos)}", "ok")
+
+    def show_path_info(self) -> None:
+        found = self.query("#path-info").results(Facts)
+        facts = next(found, None)
+        if facts is None:
+            return
+        state = self.state
+        error = self.query_one("#path-error", Static)
+        error.update(f"✗ {state.path_error}" if state.path_error else "")
+        error.display = state.update_mode and bool(state.path_error)
+        infos = state.current_path()
+        sizes = state.path_sizes
+        if not infos or sizes is None:
+            release = state.release
+            hint = ("Choose the from and to versions: the path, with each hop's bytes, shows here."
+                    if not (release.from_version and release.version) else "Press Show path to read it.")
+            facts.set_rows([], empty=Content.styled(hint, "$text-muted") if not state.path_error else "")
+            return
+        rows: list[tuple[str, str | Content]] = []
+        for number, item in enumerate(sizes.releases):
+            label = f"{item.version} (now)" if number == 0 else f"→ {item.version}"
+            text = f"{human_bytes(item.new_bytes)} to move"
+            if item.shared_bytes:
+                text += f" · {human_bytes(item.shared_bytes)} saved by sharing"
+            rows.append((label, text))
+        rows.append(("In all", f"{plural(len(sizes.releases), 'release')} in one copy: "
+                               f"{human_bytes(sizes.unique_bytes)} to move, "
+                               f"{human_bytes(sizes.saved_bytes)} saved by sharing"))
+        facts.set_rows(rows)
+
     # -- versions ------------------------------------------------------------------------------------
 
     def set_versions(self, versions: list[str], note: str) -> None:
@@ -217,6 +446,10 @@ class ReleaseScreen(StepScreen):
             current = self.state.release.version
             if current in versions:
                 select.value = current
+            older = self.query_one("#from-version", Select)
+            older.set_options([(v, v) for v in versions])
+            if self.state.release.from_version in versions:
+                older.value = self.state.release.from_version
         self.query_one("#versions-note", Static).update(note)
 
     @on(Button.Pressed, "#find")
@@ -225,7 +458,7 @@ class ReleaseScreen(StepScreen):
 
     @work(exclusive=True, group="versions", exit_on_error=False)
     async def find_versions(self) -> None:
-        from core.graph import fetch_graph, registry_release_tags
+        from core.graph import registry_release_tags
 
         release = self.state.release
         channel, arch = release.channel or "", release.architecture
@@ -239,16 +472,23 @@ class ReleaseScreen(StepScreen):
             mirror_sets = []
         redirected = any(RELEASE_REPO == src or RELEASE_REPO.startswith(src.rstrip("/") + "/")
                          for src, _ in mirror_sets)
-        if channel and not redirected:
+        # An update path needs the graph (and a graph file is the admin's own choice): asked first then.
+        use_graph = bool(channel) and (not redirected or self.state.update_mode or bool(release.graph_file))
+        if use_graph:
+            where = release.graph_file or channel
             self.set_status(f"asking the update graph for {channel} …")
             try:
-                if self.state.graph_url:
-                    found = await fetch_graph(channel, arch, self.state.graph_url, tls=wizard_tls(self.state))
-                else:
-                    found = await fetch_graph(channel, arch, tls=wizard_tls(self.state))
+                found = await self.read_graph()
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
+                if release.graph_file:
+                    note += f", from {where}"
             except MirrorError as exc:
+                if self.state.update_mode:
+                    self.state.path_error = f"update graph: {error_text(exc)}"
+                    self.show_path_info()
+                    self.set_status("no update graph", "error")
+                    return
                 note = f"update graph: {error_text(exc)} — listed the registry's tags instead"
         if not versions:
             self.set_status(f"listing the tags of {RELEASE_REPO} …")
@@ -316,8 +556,9 @@ class ReleaseScreen(StepScreen):
         if facts is None:  # not composed yet: prefill shows it
             return
         if info is None:
-            facts.set_rows([], empty=Content.styled("Press Inspect (or Enter in the release image) to read the "
-                                                    "payload.", "$text-muted"))
+            facts.set_rows([], empty=Content.styled(
+                "The release the path ends at, once the path is read." if self.state.update_mode else
+                "Press Inspect (or Enter in the release image) to read the payload.", "$text-muted"))
             self.refresh_help()
             return
         rows: list[tuple[str, str | Content]] = [
@@ -343,6 +584,19 @@ class ReleaseScreen(StepScreen):
 
     async def can_leave(self) -> bool:
         release = self.state.release
+        if self.state.update_mode and release.mode != ReleaseMode.FROM_DIR:
+            missing = [(what, where) for what, value, where in (
+                ("the channel", release.channel, "#channel"), ("the to version", release.version, "#version"),
+                ("the from version (the cluster's version now)", release.from_version, "#from-version"))
+                if not value]
+            if missing:
+                self.set_status("update mode: choose " + " and ".join(w for w, _ in missing)
+                                + " (or switch to one version)", "error")
+                self.query_one(missing[0][1]).focus()
+                return False
+            if self.state.path_error:
+                self.set_status(f"the update path could not be read: {self.state.path_error}", "error")
+                return False
         if self.state.release_error and self.state.release_info is None and (
                 release.source or release.mode == ReleaseMode.FROM_DIR):
             # Nothing could be planned from it: the copy would fail at its first step.
@@ -384,6 +638,8 @@ class ReleaseScreen(StepScreen):
         auth = state.plan.auth_file or "<path_to_pull_secret>"
         source = release.source or "quay.io/${PRODUCT_REPO}/${RELEASE_NAME}:${OCP_RELEASE}-${ARCHITECTURE}"
         media = release.directory or "<removable_media_path>"
+        if state.update_mode:
+            return self.path_commands()
         commands = [f"OCP_RELEASE={q(version)}\nLOCAL_REGISTRY={q(registry)}\nLOCAL_REPOSITORY={q(repository)}\n"
                     f"PRODUCT_REPO=openshift-release-dev\nLOCAL_SECRET_JSON={q(auth)}\n"
                     f"RELEASE_NAME=ocp-release\nARCHITECTURE={q(arch)}"
@@ -401,4 +657,35 @@ class ReleaseScreen(StepScreen):
             commands.append("oc image mirror -a ${LOCAL_SECRET_JSON} \\\n"
                             "    --from-dir=${REMOVABLE_MEDIA_PATH}/mirror \\\n"
                             f"    \"file://openshift/release:${{OCP_RELEASE}}*\" {to}")
+        return commands
+
+    def path_commands(self) -> list[str]:
+        """Update mode: the graph query, the path with its bytes, and oc's one mirror per release."""
+        state = self.state
+        release = state.release
+        channel = release.channel or "<channel>"
+        start, end = release.from_version or "<from_version>", release.version or "<to_version>"
+        graph = (f"--graph-file {q(release.graph_file)}" if release.graph_file else
+                 f"--graph-url {q(release.graph_url or state.graph_url)}" if (release.graph_url or state.graph_url)
+                 else "")
+        flags = f"--channel {q(channel)} --from-version {q(start)} --to-version {q(end)}" + (
+            " --all-versions" if release.all_versions else "") + (f" \\\n    {graph}" if graph else "")
+        auth = state.plan.auth_file or "<path_to_pull_secret>"
+        target = state.release_target() or "<local_registry>/<local_repository>"
+        versions = [i.version for i in state.current_path()] or [start, "…", end]
+        commands = [
+            "# the update graph of the channel (save it for a host without access: --graph-file)",
+            f"curl -H 'Accept: application/json' \\\n    '{release.graph_url or state.graph_url or DEFAULT_GRAPH_URL}"
+            f"?channel={channel}&arch={release.architecture.replace('x86_64', 'amd64')}' > graph.json",
+            f"mirror-wizard release list {flags}   # the path, each hop's bytes",
+            f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to {q(target)}",
+            "# oc mirrors one release at a time: every release of the path",
+        ]
+        for version in versions:
+            if version == "…":
+                commands.append("# … each release in between …")
+                continue
+            commands.append(f"oc adm release mirror -a {q(auth)} \\\n"
+                            f"    --from=quay.io/openshift-release-dev/ocp-release:{version}-{release.architecture} \\\n"
+                            f"    --to={target}")
         return commands

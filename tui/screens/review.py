@@ -81,10 +81,16 @@ class ReviewScreen(StepScreen):
         info = state.release_info
         if info is not None and state.release.mode != ReleaseMode.TO_DIR:
             try:
-                from core.mirror_config import release_mirror_instructions
+                from core.mirror_config import MirrorInstructions, release_mirror_instructions
 
                 instructions = release_mirror_instructions(info, state.release_target(),
                                                            state.release.to_release_image)
+                # An update path: one set of instructions covering every release of it (as the run writes).
+                sources = [s for one in state.current_path()[:-1]
+                           for s in release_mirror_instructions(one, state.release_target(), None).sources]
+                if sources:
+                    instructions = MirrorInstructions(sources + instructions.sources, name=instructions.name,
+                                                      release_image=instructions.release_image)
                 parts.append("# install-config.yaml\n" + instructions.image_content_sources_yaml().rstrip())
                 parts.append("# running cluster (4.13+)\n" + dump_yaml(instructions.idms()).rstrip())
             except (ImportError, Exception) as exc:  # preview only: the Mirror step reports real errors
@@ -117,7 +123,19 @@ class ReviewScreen(StepScreen):
             ("Pull secret", plan.auth_file or "— not set (Credentials step)"),
         ]
         info = state.release_info
-        if release.source or release.mode == ReleaseMode.FROM_DIR:
+        if release.is_path:
+            # An update path: every release of it is mirrored (in one copy), each listed.
+            path = state.current_path()
+            versions = [i.version for i in path] or [release.from_version or "", "…", release.version or ""]
+            lines.append(("Releases", f"update {release.from_version} → {release.version} ({release.channel}, "
+                                      + ("every version on some path" if release.all_versions else "shortest path")
+                                      + f"): {', '.join(versions)}"))
+            lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
+            sizes = state.path_sizes if path else None
+            if sizes is not None:
+                lines.append(("  bytes", f"{human_bytes(sizes.unique_bytes)} in one copy, "
+                                         f"{human_bytes(sizes.saved_bytes)} saved by sharing"))
+        elif release.source or release.mode == ReleaseMode.FROM_DIR:
             what = f"{state.release_version()} {release.architecture}"
             if info is not None:
                 what += f", {len(info.components)} components"

@@ -28,9 +28,12 @@ from tui.widgets.note import Note
 
 NAME_WIDTH = 28
 FIXED_COLUMNS = 1 + 4 + 6 + 9  # on, tags, images, size
-SOURCES = [("ImageStream files (a folder or file)", "files"),
+NONE = "none"  # no streams: source files with no path (what the plan saves for it)
+SOURCES = [("from the release (its samples operator's image)", "release"),
+           ("ImageStream files (a folder or file)", "files"),
            ("the imagestreamtag-to-image config map", "configmap"),
-           ("the cluster (oc get is -n openshift)", "cluster")]
+           ("the cluster (oc get is -n openshift)", "cluster"),
+           ("none: mirror no image streams", NONE)]
 
 
 def short_end(text: str, width: int) -> str:
@@ -72,12 +75,13 @@ class SamplesScreen(StepScreen):
                      classes="lead")
         with Horizontal(classes="row"):
             yield Select(SOURCES, id="source", allow_blank=False, value="files", compact=True)
-        with Horizontal(classes="row"):
+        with Horizontal(classes="row", id="path-row"):
             # Not selected on focus: a Space typed there (meant for the table) would erase the path.
             yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
                         select_on_focus=False)
             yield Button("Load", id="load", compact=True)
         yield Note(id="streams-error", classes="inline-error")
+        yield Note(id="streams-from", classes="hint")
         with Horizontal(classes="row"):
             yield Input(id="filter", placeholder="filter by name or image …", compact=True)
             yield Button("All", id="all", compact=True)
@@ -101,7 +105,8 @@ class SamplesScreen(StepScreen):
 
     def prefill(self) -> None:
         choice = self.state.samples
-        self.query_one("#source", Select).value = choice.source or "files"
+        self.default_to_release()
+        self.query_one("#source", Select).value = self.source_value()
         self.query_one("#path", Input).value = choice.path or ""
         mirror = choice.mirror if choice.mirror and choice.mirror != self.state.mirror_host else ""
         self.query_one("#samples-mirror", Input).value = mirror
@@ -112,14 +117,57 @@ class SamplesScreen(StepScreen):
         table.add_column("images", key="images", width=6)
         table.add_column("size", key="size", width=9)
         table.add_column("from", key="from", width=10)
-        if self.state.streams:
+        self.show_source()
+        if self.state.streams and not self.release_streams_stale():
             self.fill_table()
+        elif choice.source == SamplesSource.RELEASE:
+            self.load_release_streams()
         elif choice.path or choice.source == SamplesSource.CLUSTER:
             self.load_streams()
         self.update_config()
 
     def step_shown(self) -> None:
+        if self.default_to_release():
+            with self.prevent(Select.Changed):
+                self.query_one("#source", Select).value = self.source_value()
+            self.show_source()
+        if self.state.samples.source == SamplesSource.RELEASE and self.release_streams_stale():
+            self.load_release_streams()  # another release was chosen since they were read
         self.update_config()
+
+    def default_to_release(self) -> bool:
+        """Once a release is chosen, its own streams are the default (once: the admin's choice stays)."""
+        state = self.state
+        choice = state.samples
+        if state.samples_defaulted or not (state.release.chosen or state.release_info is not None):
+            return False
+        state.samples_defaulted = True
+        if choice.source == SamplesSource.FILES and not choice.paths:
+            choice.source = SamplesSource.RELEASE
+            return True
+        return False
+
+    def source_value(self) -> str:
+        choice = self.state.samples
+        if choice.source == SamplesSource.FILES and not choice.paths and not self.state.streams:
+            return NONE if self.state.samples_defaulted else str(choice.source)
+        return str(choice.source)
+
+    def release_streams_stale(self) -> bool:
+        info = self.state.release_info
+        return (self.state.samples.source == SamplesSource.RELEASE and info is not None
+                and self.state.streams_from != info.digest)
+
+    def show_source(self) -> None:
+        source = self.query_one("#source", Select).value
+        self.query_one("#path", Input).display = source in ("files", "configmap")
+        self.query_one("#path", Input).disabled = False
+        self.query_one("#load", Button).display = source != NONE
+        note = self.query_one("#streams-from", Static)
+        if source == NONE:
+            note.update("no image streams are mirrored; leave the samples operator at Removed (F1)")
+        elif source != "release":
+            note.update("")
 
     def on_resize(self, event: Resize) -> None:
         if self.state.streams:
@@ -145,8 +193,26 @@ class SamplesScreen(StepScreen):
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
-        self.state.samples.source = SamplesSource(str(event.value))
-        self.query_one("#path", Input).disabled = event.value == SamplesSource.CLUSTER
+        choice = self.state.samples
+        value = str(event.value)
+        before = choice.source
+        if value == NONE:
+            choice.source, choice.paths = SamplesSource.FILES, []
+        else:
+            choice.source = SamplesSource(value)
+        if value in (NONE, "release", "cluster") or before in (SamplesSource.RELEASE, SamplesSource.CLUSTER):
+            # Streams read from another source say nothing about this one.
+            self.state.streams, self.state.streams_error, self.state.streams_from = [], "", None
+            if value in (NONE, "release", "cluster"):
+                with self.prevent(Input.Changed):
+                    self.query_one("#path", Input).value = ""
+                choice.paths = []
+            self.query_one("#streams-error", Static).update("")
+            self.fill_table()
+            self.update_config()
+        self.show_source()
+        if value == "release":
+            self.load_release_streams()
         self.refresh_help()
 
     @on(Input.Changed, "#path")
@@ -158,7 +224,38 @@ class SamplesScreen(StepScreen):
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#load")
     def load_pressed(self) -> None:
-        self.load_streams()
+        if self.state.samples.source == SamplesSource.RELEASE:
+            self.load_release_streams()
+        else:
+            self.load_streams()
+
+    @work(exclusive=True, group="streams", exit_on_error=False)
+    async def load_release_streams(self) -> None:
+        """The streams the release's cluster-samples-operator image ships (core.release_samples): the ones
+        its operator imports on the plan's architecture. The release the path ends at, for an update."""
+        from core.release import load_release
+        from core.release_samples import CONTENT_ROOT, samples_from_release
+
+        state = self.state
+        release = state.release
+        self.set_status("reading the image streams from the release …")
+        try:
+            async with wizard_session(state) as session:
+                info = state.release_info
+                if info is None:
+                    if not release.source or release.is_path or state.update_mode:
+                        raise MirrorError("the release is not read yet: on the Release step, "
+                                          + ("Show path" if state.update_mode else "Inspect") + " first")
+                    info = await load_release(session, release.source)
+                    state.release_info = info
+                found = await samples_from_release(session, info, state.samples.architecture)
+        except MirrorError as exc:
+            self.show_load_error(error_text(exc))
+            return
+        state.streams, state.streams_error, state.streams_from = found.streams, "", info.digest
+        self.query_one("#streams-from", Static).update(
+            f"from release {info.version}: /{CONTENT_ROOT}/{found.architecture}/ of its cluster-samples-operator image")
+        self.loaded()
 
     @work(thread=True, exclusive=True, group="streams", exit_on_error=False)
     def load_streams(self) -> None:

@@ -1,0 +1,176 @@
+"""Issue 14 in the wizard: an update path on the Release step, the samples read from the release, and a
+separate question before Apply replaces a release signature ConfigMap the cluster already has.
+
+Three synthetic releases (tests.support.day2_release) in the suite's plain registry, signed with a
+throwaway key (tui.sandbox.signing), linked by a graph file in the update service's format; the
+mirror is the suite's TLS+auth registry and skopeo reads every tag back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.plan import plan_from_dict
+from core.text import human_bytes
+from tests.support import skopeo
+from tests.support.day2_release import BuiltRelease, build_day2_release, push_layout
+from tests.support.repos import unique_repo
+from tui.app import MirrorWizardApp
+from tui.sandbox import signing
+from tui.sandbox.content import RELEASE_REPO, new_builder
+from tui.state import WizardState
+
+VERSIONS = ["4.21.1", "4.21.2", "4.21.3"]
+CHANNEL = "candidate-4.21"
+
+
+@dataclass
+class PathSource:
+    host: str
+    prefix: str
+    built: list[BuiltRelease]
+    graph_file: Path
+    signatures_dir: Path
+
+    def pull_spec(self, number: int) -> str:
+        return f"{self.host}/{self.prefix}{RELEASE_REPO}@{self.built[number].digest}"
+
+
+@pytest.fixture(scope="module")
+def path_source(plain_registry, tmp_path_factory) -> PathSource:
+    host = plain_registry.host
+    prefix = unique_repo("tui-path") + "/"
+    layout = tmp_path_factory.mktemp("tui-path-src")
+    key = signing.make_key()
+    signatures = tmp_path_factory.mktemp("tui-path-sigs")
+
+    async def build() -> list[BuiltRelease]:
+        builder = new_builder(layout)
+        built = [await build_day2_release(builder, source_host=host, version=version, prefix=prefix,
+                                          keyrings={signing.KEY_NAME: signing.public_key(key)})
+                 for version in VERSIONS]
+        await push_layout(layout, [n for b in built for n in [*b.components.values(), b.release_name]], host, prefix)
+        return built
+
+    built = asyncio.run(build())
+    for one in built:
+        signing.write_store_copy(signatures, one.digest, [
+            signing.sign_release(key, one.digest, f"quay.io/{RELEASE_REPO}:{one.version}-x86_64")])
+    nodes = [{"version": b.version, "payload": f"{host}/{prefix}{RELEASE_REPO}@{b.digest}", "metadata": {}}
+             for b in built]
+    # 4.21.4 is in the channel but nothing updates to it; the direct 4.21.1 → 4.21.3 is a known risk.
+    nodes.append({"version": "4.21.4", "payload": f"{host}/{prefix}{RELEASE_REPO}@sha256:{'0' * 64}", "metadata": {}})
+    graph = {"version": 1, "nodes": nodes, "edges": [[0, 1], [1, 2]],
+             "conditionalEdges": [{"edges": [{"from": "4.21.1", "to": "4.21.3"}],
+                                   "risks": [{"name": "TestRisk", "url": "https://example.test", "message": "m",
+                                              "matchingRules": [{"type": "Always"}]}]}]}
+    graph_file = tmp_path_factory.mktemp("tui-graph") / f"{CHANNEL}.json"
+    graph_file.write_text(json.dumps(graph))
+    return PathSource(host, prefix, built, graph_file, signatures)
+
+
+def path_app(tmp_path: Path, source: PathSource, tls_registry, auth_file, pki, *, start: str = "release",
+             **release) -> MirrorWizardApp:
+    plan = plan_from_dict({
+        "auth_file": str(auth_file),
+        "mirror": {"registry": tls_registry.host, "ca_file": str(pki.ca_file)},
+        "registries": [{"host": source.host, "insecure": True}],
+        "output_dir": str(tmp_path / "out"),
+    })
+    state = WizardState(plan=plan, plan_path=tmp_path / "plan.yaml")
+    state.release.target = f"{tls_registry.host}/{unique_repo('tui-path-dst')}"
+    state.release.channel = CHANNEL
+    state.release.signatures_dir = str(source.signatures_dir)
+    for key, value in release.items():
+        setattr(state.release, key, value)
+    state.visited = {"preflight", "credentials"}
+    return MirrorWizardApp(state, start=start, auto_check=False)
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered(app: MirrorWizardApp, selector: str) -> str:
+    return " ".join(str(w.render()) for w in app.screen.query(f"{selector} Static")) or str(
+        app.screen.query_one(selector).render())
+
+
+async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source, tls_registry, auth_file, pki,
+                                                                    tmp_path) -> None:
+    app = path_app(tmp_path, path_source, tls_registry, auth_file, pki)
+    state = app.state
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert not screen.query_one("#path-row").display  # one version: no path fields
+        screen.query_one("#kind").value = "update"
+        await pilot.pause()
+        assert screen.query_one("#path-row").display and not screen.query_one("#source-row").display
+        screen.query_one("#graph-file").value = str(path_source.graph_file)
+        screen.query_one("#find").press()
+        await settle(pilot)
+        assert state.versions == ["4.21.4", "4.21.3", "4.21.2", "4.21.1"]
+
+        # A version nothing updates to: one line saying so, and Next refuses.
+        screen.query_one("#version").value = "4.21.4"
+        screen.query_one("#from-version").value = "4.21.1"
+        await settle(pilot)
+        error = str(screen.query_one("#path-error").render())
+        assert "4.21.1 → 4.21.4 is not on channel candidate-4.21's update graph: no path" in error
+        assert "\n" not in error and "--" not in error
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "release"
+
+        screen.query_one("#version").value = "4.21.3"
+        await settle(pilot)
+        assert not screen.query_one("#path-error").display
+        assert [i.version for i in state.current_path()] == VERSIONS  # the risky direct hop is never used
+        rows = dict(screen.query_one("#path-info").rows)
+        # per hop: what it adds (computed here from what the builder wrote) and what sharing saved
+        seen: dict[str, int] = {}
+        for number, one in enumerate(path_source.built):
+            new = sum(size for digest, size in one.blobs.items() if digest not in seen)
+            shared = sum(one.blobs.values()) - new
+            label = f"{one.version} (now)" if number == 0 else f"→ {one.version}"
+            assert f"{human_bytes(new)} to move" in rows[label], rows
+            if number:
+                assert f"{human_bytes(shared)} saved by sharing" in rows[label] and shared > 0
+            seen.update(one.blobs)
+        assert "3 releases in one copy" in rows["In all"]
+
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "samples"
+        assert state.samples.source == "release"  # the default once a release is chosen …
+        app.screen.query_one("#source").value = "none"  # … but these test releases' samples images do not exist
+        await settle(pilot)
+        await app.goto("review")
+        await settle(pilot)
+        summary = rendered(app, "#summary")
+        assert "update 4.21.1 → 4.21.3" in summary and "4.21.1, 4.21.2, 4.21.3" in summary
+        app.screen.query_one("#next").press()  # Start mirror
+        await settle(pilot)
+        assert app.current_mode == "mirror"
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        progress = state.progress
+        assert progress.finished, (progress.error, list(progress.log)[-5:])
+        prepared = state.prepared
+        assert [r.version for r in prepared.releases] == VERSIONS
+        assert len(prepared.signature_configmaps()) == 3  # each release's signatures, verified
+
+    opts = {"authfile": auth_file, "cert_dir": pki.dir}
+    target = state.release.target
+    for one in path_source.built:
+        assert skopeo.digest(f"{target}:{one.version}-x86_64", **opts) == one.digest
+        for name, digest in one.component_digests.items():
+            assert skopeo.digest(f"{target}:{one.version}-x86_64-{name}", **opts) == digest
