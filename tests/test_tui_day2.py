@@ -18,7 +18,7 @@ import pytest
 from core.plan import plan_from_dict
 from core.text import human_bytes
 from tests.support import skopeo
-from tests.support.day2_release import BuiltRelease, build_day2_release, push_layout
+from tests.support.day2_release import IMAGESTREAM_FIXTURES, BuiltRelease, build_day2_release, push_layout
 from tests.support.repos import unique_repo
 from tui.app import MirrorWizardApp
 from tui.sandbox import signing
@@ -74,18 +74,18 @@ def path_source(plain_registry, tmp_path_factory) -> PathSource:
     return PathSource(host, prefix, built, graph_file, signatures)
 
 
-def path_app(tmp_path: Path, source: PathSource, tls_registry, auth_file, pki, *, start: str = "release",
+def path_app(tmp_path: Path, src: PathSource, tls_registry, auth_file, pki, *, start: str = "release",
              **release) -> MirrorWizardApp:
     plan = plan_from_dict({
         "auth_file": str(auth_file),
         "mirror": {"registry": tls_registry.host, "ca_file": str(pki.ca_file)},
-        "registries": [{"host": source.host, "insecure": True}],
+        "registries": [{"host": src.host, "insecure": True}],
         "output_dir": str(tmp_path / "out"),
     })
     state = WizardState(plan=plan, plan_path=tmp_path / "plan.yaml")
     state.release.target = f"{tls_registry.host}/{unique_repo('tui-path-dst')}"
     state.release.channel = CHANNEL
-    state.release.signatures_dir = str(source.signatures_dir)
+    state.release.signatures_dir = str(src.signatures_dir)
     for key, value in release.items():
         setattr(state.release, key, value)
     state.visited = {"preflight", "credentials"}
@@ -174,3 +174,42 @@ async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source,
         assert skopeo.digest(f"{target}:{one.version}-x86_64", **opts) == one.digest
         for name, digest in one.component_digests.items():
             assert skopeo.digest(f"{target}:{one.version}-x86_64-{name}", **opts) == digest
+
+
+def fixture_streams() -> set[str]:
+    """The stream names the test release ships (read here from the files the builder put in it)."""
+    return {json.loads(p.read_text())["metadata"]["name"] for p in IMAGESTREAM_FIXTURES.glob("*.json")}
+
+
+def check_columns_fit(app: MirrorWizardApp) -> list[list[str]]:
+    """Every column inside the table (with cell padding and the scrollbar); the rows' text."""
+    table = app.screen.query_one("#streams")
+    widths = {str(k.value): c.width for k, c in table.columns.items()}
+    assert sum(widths.values()) + 2 * len(widths) + 2 <= table.size.width, (widths, table.size)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_samples_default_to_the_release_and_the_columns_fit(path_source, tls_registry, auth_file, pki,
+                                                                  tmp_path) -> None:
+    app = path_app(tmp_path, path_source, tls_registry, auth_file, pki, start="samples",
+                   source=path_source.pull_spec(2), version="4.21.3")
+    state = app.state
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert state.samples.source == "release"
+        assert app.screen.query_one("#source").value == "release"
+        assert {s.name for s in state.streams} == fixture_streams()
+        assert "httpd-example" not in {s.name for s in state.streams}  # the template is no stream
+        assert "from release 4.21.3" in str(app.screen.query_one("#streams-from").render())
+        assert state.release_info is not None and state.streams_from == state.release_info.digest
+        rows = check_columns_fit(app)
+        assert {r[5] for r in rows} == {"redhat.io", "access.redhat.com"}  # "from" whole at 100 columns
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        rows = check_columns_fit(app)
+        assert all(r[5] in ("redhat.io", "access.redhat.com") or "…" in r[5] for r in rows)
+        # the choice survives a plan round trip, and None stays possible
+        assert state.plan_for_saving().samples.source == "release"
+        app.screen.query_one("#source").value = "none"
+        await settle(pilot)
+        assert state.plan_for_saving().samples is None and not state.streams

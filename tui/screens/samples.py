@@ -36,8 +36,13 @@ SOURCES = [("from the release (its samples operator's image)", "release"),
            ("none: mirror no image streams", NONE)]
 
 
-def short_end(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+NAME_ROOM = 32  # every shipped stream name but one fits
+FROM_MIN = 14
+
+
+def from_text(registries: list[str]) -> str:
+    """The registries a stream pulls from, short: redhat.io, access.redhat.com."""
+    return ", ".join(h.removeprefix("registry.") for h in registries)
 
 
 class StreamTable(DataTable):
@@ -49,6 +54,13 @@ class StreamTable(DataTable):
         Binding("a", "all", "All", show=False),
         Binding("n", "none", "None", show=False),
     ]
+
+    def on_resize(self, event: Resize) -> None:
+        # The table itself can change width without the screen doing so (the step's scrollbar comes
+        # and goes as the content grows): the columns follow it.
+        screen = self.screen
+        if isinstance(screen, SamplesScreen) and screen.state.streams:
+            screen.call_after_refresh(screen.fill_table)
 
     def action_toggle(self) -> None:
         screen = self.screen
@@ -174,15 +186,19 @@ class SamplesScreen(StepScreen):
             self.call_after_refresh(self.fill_table)
 
     def _widths(self) -> dict[str, int]:
-        """Every column on screen: the name gets what the longest needs, leaving "from" at least 12
-        (cut first: it is the same two registries on most rows); long names are cut in the middle."""
+        """Every column on screen. "from" (two registries on most rows) gets all it needs while the
+        names keep NAME_ROOM (all but the odd long one); in less room it keeps FROM_MIN and both are
+        cut in the middle, so each end stays readable."""
         table = self.query_one(StreamTable)
         width = table.size.width or self.app.size.width - 2
         room = width - FIXED_COLUMNS - 6 * 2 - 3  # cell padding, the scrollbar, the focus bar
         want = max([len("stream")] + [len(s.name) for s in self.state.streams])
-        longest_from = max([len("from")] + [len(", ".join(h.removeprefix("registry.") for h in s.registries))
-                                            for s in self.state.streams])
-        name = max(min(want, room - min(longest_from, 12)), 10)
+        longest_from = max([len("from")] + [len(from_text(s.registries)) for s in self.state.streams])
+        if room - longest_from >= min(want, NAME_ROOM):
+            from_ = longest_from
+        else:
+            from_ = min(longest_from, max(room - want, FROM_MIN))
+        name = max(min(want, room - from_), 10)
         widths = {"name": name, "from": max(room - name, 6)}
         for key, column in table.columns.items():
             wanted = widths.get(str(key.value))
@@ -335,7 +351,7 @@ class SamplesScreen(StepScreen):
                 Content.styled("✓", "$success") if stream.name in chosen else Content.styled("·", "$text-muted"),
                 middle_ellipsis(stream.name, widths["name"]), str(len(stream.tags)), str(len(specs)),
                 human_bytes(size) if size is not None else "–",
-                short_end(", ".join(h.removeprefix("registry.") for h in stream.registries), widths["from"]),
+                middle_ellipsis(from_text(stream.registries), widths["from"]),
                 key=stream.name,
             )
         if table.row_count:
