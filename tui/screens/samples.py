@@ -60,7 +60,7 @@ class StreamTable(DataTable):
         # and goes as the content grows): the columns follow it.
         screen = self.screen
         if isinstance(screen, SamplesScreen) and screen.state.streams:
-            screen.call_after_refresh(screen.fill_table)
+            screen.call_after_refresh(screen.fill_table, scroll=False)  # never moves the step's view
 
     def action_toggle(self) -> None:
         screen = self.screen
@@ -335,7 +335,7 @@ class SamplesScreen(StepScreen):
         self.state.samples.include = []
         self.state.samples.skip = sorted(n for n in names if n not in chosen)
 
-    def fill_table(self) -> None:
+    def fill_table(self, *, scroll: bool = True) -> None:
         table = self.query_one(StreamTable)
         needle = self.query_one("#filter", Input).value.strip().lower()
         chosen = self.selected()
@@ -355,7 +355,7 @@ class SamplesScreen(StepScreen):
                 key=stream.name,
             )
         if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+            table.move_cursor(row=min(cursor, table.row_count - 1), scroll=scroll)
         self.show_selection()
 
     def _mark(self, name: str, on_: bool) -> None:
