@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.plan import plan_from_dict
 from core.text import human_bytes
 from tests.support import skopeo
 from tests.support.day2_release import IMAGESTREAM_FIXTURES, BuiltRelease, build_day2_release, push_layout
 from tests.support.repos import unique_repo
+from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.app import MirrorWizardApp
 from tui.sandbox import signing
 from tui.sandbox.content import RELEASE_REPO, new_builder
@@ -213,3 +215,87 @@ async def test_samples_default_to_the_release_and_the_columns_fit(path_source, t
         app.screen.query_one("#source").value = "none"
         await settle(pilot)
         assert state.plan_for_saving().samples is None and not state.streams
+
+
+# -- Apply: a signature ConfigMap the cluster has is replaced only after its own yes ----------------------
+
+def signed_done_app(folder: Path) -> tuple[MirrorWizardApp, str, str]:
+    """The Done step after a mirror of two releases with verified signatures; the cluster (the recording
+    fake oc of test_tui_done) already has the first one's signature ConfigMap."""
+    from core.signatures import SignatureReport, VerifiedSignature, configmap_name
+    from tests.test_tui_done import done_app
+
+    app = done_app()
+    reports = []
+    for number in (1, 2):
+        report = SignatureReport(f"sha256:{number:064x}")
+        report.verified = [VerifiedSignature(f"signature {number}".encode(), "redhat", "AB" * 20,
+                                             "quay.io/openshift-release-dev/ocp-release", "store")]
+        reports.append(report)
+    app.state.prepared.signatures = reports
+    there, new = configmap_name(reports[0].digest), configmap_name(reports[1].digest)
+    cluster = folder / "cluster"
+    cluster.mkdir()
+    (cluster / f"configmap-{there}.json").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": there, "namespace": "openshift-config-managed"}, "binaryData": {}}))
+    return app, there, new
+
+
+def applied(log: Path) -> list[tuple[list[str], str]]:
+    calls = sorted(log.glob("*.args"), key=lambda p: int(p.stem))
+    return [(p.read_text().split("\n")[:-1], (log / f"{p.stem}.stdin").read_text()) for p in calls]
+
+
+async def apply_answering(app: MirrorWizardApp, pilot, replace: str) -> str:  # type: ignore[no-untyped-def]
+    """Apply, yes to the changes, then ``replace`` ("y" or "escape") to the signature question; the
+    second question's text."""
+    from tui.screens.apply import ApplyScreen
+
+    app.screen.query_one("#apply").focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, ApplyScreen)
+    first = str(app.screen.query_one("#apply-body").render())
+    await pilot.press("y")
+    await pilot.pause()
+    assert isinstance(app.screen, ApplyScreen)
+    second = str(app.screen.query_one(".question").render()) + "\n" + str(app.screen.query_one("#apply-body").render())
+    await pilot.press(replace)
+    await settle(pilot)
+    if isinstance(app.screen, ApplyScreen):  # the results
+        await pilot.press("escape")
+        await pilot.pause()
+    return first + "\n" + second
+
+
+async def test_apply_leaves_an_existing_signature_configmap_unless_replacing_is_confirmed(workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_done import install_oc
+
+    log = install_oc(workdir)
+    app, there, new = signed_done_app(workdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "sha256-" in app.screen.query_one("#doc-signatures").text  # Done shows them
+        text = await apply_answering(app, pilot, "escape")
+        assert f"Replace the release signature ConfigMap {there} in openshift-config-managed?" in text
+        assert "asked separately" in text
+        result = str(app.screen.query_one("#written").render())
+        assert f"ConfigMap/{there} -n openshift-config-managed: left as is" in result
+    calls = applied(log)
+    names = [yaml.safe_load(stdin)["metadata"]["name"] for _, stdin in calls if "sha256-" in stdin]
+    assert names == [new]  # the new one applied, the one the cluster has untouched
+    assert all(args[0] != "replace" for args, _ in calls)
+
+
+async def test_apply_replaces_an_existing_signature_configmap_after_its_own_yes(workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_done import install_oc
+
+    log = install_oc(workdir)
+    app, there, new = signed_done_app(workdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await apply_answering(app, pilot, "y")
+        assert "left as is" not in str(app.screen.query_one("#written").render())
+    calls = {yaml.safe_load(stdin)["metadata"]["name"]: args for args, stdin in applied(log) if "sha256-" in stdin}
+    assert calls[there] == ["replace", "-f", "-"] and calls[new] == ["apply", "-f", "-"]

@@ -26,6 +26,7 @@ from core.text import shell_quote
 from core.yamlout import dump_yaml
 
 CONFIG_NAMESPACE = "openshift-config"
+SIGNATURES_NAMESPACE = "openshift-config-managed"  # where the cluster-version operator reads signatures
 OC_TIMEOUT = 30
 
 
@@ -53,6 +54,7 @@ class ClusterFacts:
     problem: str = ""                  # why oc cannot be used now (not logged in, …)
     configmaps: dict[str, dict[str, str]] = field(default_factory=dict)  # existing CA ConfigMaps' data
     trusted_ca_name: str = ""          # image.config's spec.additionalTrustedCA.name, "" when unset
+    signatures: set[str] = field(default_factory=set)  # release signature ConfigMaps (sha256-<hex>) it has
 
 
 def _oc(oc: str, *args: str) -> subprocess.CompletedProcess[str] | None:
@@ -87,8 +89,9 @@ def parse_version(data: dict[str, Any] | None) -> tuple[int, int] | None:
     return None
 
 
-def read_cluster(oc: str, ca_names: list[str]) -> ClusterFacts:
-    """Ask the cluster oc is logged in to who and where it is, and what CA configuration it has."""
+def read_cluster(oc: str, ca_names: list[str], signature_names: list[str] | None = None) -> ClusterFacts:
+    """Ask the cluster oc is logged in to who and where it is, what CA configuration it has, and which of
+    the release signature ConfigMaps it holds already."""
     facts = ClusterFacts()
     server = _oc(oc, "whoami", "--show-server")
     user = _oc(oc, "whoami")
@@ -115,11 +118,33 @@ def read_cluster(oc: str, ca_names: list[str]) -> ClusterFacts:
         if found is not None:
             data = found.get("data") or {}
             facts.configmaps[name] = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    for name in signature_names or []:
+        if _json(_oc(oc, "get", "configmap", name, "-n", SIGNATURES_NAMESPACE, "-o", "json")) is not None:
+            facts.signatures.add(name)
     return facts
 
 
-def plan_apply(prepared: Any, facts: ClusterFacts) -> list[OcStep]:
-    """The `oc` calls for this cluster: IDMS or ICSP by its version, the CA merged into what it has."""
+def signature_configmaps(prepared: Any) -> list[dict[str, Any]]:
+    found = getattr(prepared, "signature_configmaps", None)
+    return found() if callable(found) else []
+
+
+def existing_signatures(prepared: Any, facts: ClusterFacts) -> list[str]:
+    """The plan's signature ConfigMaps the cluster has already: replacing one needs its own yes."""
+    names = [c["metadata"]["name"] for c in signature_configmaps(prepared)]
+    return [name for name in names if name in facts.signatures]
+
+
+def left_as_is(names: list[str]) -> list[str]:
+    """Result lines for the signature ConfigMaps not replaced (the admin said no, or was not asked)."""
+    return [f"· ConfigMap/{name} -n {SIGNATURES_NAMESPACE}: left as is — the cluster has it already and you "
+            "chose not to replace it" for name in names]
+
+
+def plan_apply(prepared: Any, facts: ClusterFacts, *, replace_signatures: bool = False) -> list[OcStep]:
+    """The `oc` calls for this cluster: IDMS or ICSP by its version, the CA merged into what it has, each
+    release's signature ConfigMap — one the cluster has already only with ``replace_signatures`` (its own
+    question: the cluster-version operator trusts what it holds)."""
     steps: list[OcStep] = []
     icsp = facts.version is not None and facts.version < (4, 13)
     instructions = getattr(prepared, "instructions", None)
@@ -155,6 +180,15 @@ def plan_apply(prepared: Any, facts: ClusterFacts) -> list[OcStep]:
                                 what="Image.config.openshift.io/cluster",
                                 effect=f"additionalTrustedCA → {name}: the cluster image configuration rolls out "
                                        "to every node"))
+    for configmap in signature_configmaps(prepared):
+        name = configmap["metadata"]["name"]
+        what = f"ConfigMap/{name} -n {SIGNATURES_NAMESPACE}"
+        if name not in facts.signatures:
+            steps.append(OcStep(["apply", "-f", "-"], dump_yaml(configmap), what,
+                                "created: the release signatures the cluster checks before it updates to that release"))
+        elif replace_signatures:
+            steps.append(OcStep(["replace", "-f", "-"], dump_yaml(configmap), what,
+                                "exists: replaced with the signatures verified by this mirror (you confirmed it)"))
     samples = getattr(prepared, "samples", None)
     if samples is not None:
         spec = samples.config_patch.get("spec", {})
@@ -167,7 +201,19 @@ def plan_apply(prepared: Any, facts: ClusterFacts) -> list[OcStep]:
     return steps
 
 
-def describe(facts: ClusterFacts, steps: list[OcStep]) -> str:
+def replace_question(names: list[str]) -> tuple[str, str]:
+    """The separate question before replacing signature ConfigMaps the cluster has: (question, body)."""
+    listed = ", ".join(names)
+    question = (f"Replace the release signature ConfigMap {listed} in {SIGNATURES_NAMESPACE}?" if len(names) == 1
+                else f"Replace {len(names)} release signature ConfigMaps in {SIGNATURES_NAMESPACE}?")
+    body = (f"The cluster already has {listed} ({SIGNATURES_NAMESPACE}). The cluster-version operator trusts "
+            "the signatures it holds when it checks an update to that release.\n\n"
+            "Replace: oc replace swaps its content for the signatures this mirror verified.\n"
+            "Leave as is: it is not touched; everything else is still applied.")
+    return question, body
+
+
+def describe(facts: ClusterFacts, steps: list[OcStep], existing: list[str] | None = None) -> str:
     version = f"OpenShift {facts.version[0]}.{facts.version[1]}" if facts.version else "version unknown"
     admin = {True: "may change cluster configuration", False: "may NOT change cluster configuration "
              "(cluster-admin is needed)", None: "rights unknown"}[facts.admin]
@@ -176,6 +222,9 @@ def describe(facts: ClusterFacts, steps: list[OcStep]) -> str:
         lines.append(f"{number}. {step.what}")
         lines.append(f"   {step.effect}")
         lines.append(f"   $ {step.shown()}" + (" < (shown in its tab)" if step.stdin else ""))
+    for name in existing or []:
+        lines.append(f"·  ConfigMap/{name} -n {SIGNATURES_NAMESPACE}")
+        lines.append("   exists on the cluster: you are asked separately whether to replace it")
     return "\n".join(lines)
 
 

@@ -22,9 +22,13 @@ from tui.screens.apply import (
     ApplyScreen,
     OcStep,
     describe,
+    existing_signatures,
+    left_as_is,
     plan_apply,
     read_cluster,
+    replace_question,
     run_steps,
+    signature_configmaps,
 )
 from tui.screens.base import StepScreen
 from tui.screens.media import media_ending, write_far_side_plan
@@ -80,7 +84,7 @@ def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignor
 
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
-        ("ca", "CA"), ("samples", "Samples"), ("runbook", "Runbook")]
+        ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("runbook", "Runbook")]
 
 
 class DoneScreen(StepScreen):
@@ -300,7 +304,7 @@ class DoneScreen(StepScreen):
         self.app.call_from_thread(self.set_status, "asking the cluster (oc whoami, oc version, oc get) …")
         prepared = self.for_cluster()
         names = [prepared.ca.configmap["metadata"]["name"]] if getattr(prepared, "ca", None) is not None else []
-        facts = read_cluster(oc, names)
+        facts = read_cluster(oc, names, [c["metadata"]["name"] for c in signature_configmaps(prepared)])
         self.app.call_from_thread(self.confirm_apply, oc, facts)
 
     def confirm_apply(self, oc: str, facts) -> None:  # type: ignore[no-untyped-def]
@@ -312,21 +316,31 @@ class DoneScreen(StepScreen):
             self.set_status(f"{facts.user} may not change the cluster's configuration: log in as a "
                             "cluster-admin (oc login), then Apply", "error")
             return
-        steps = plan_apply(self.for_cluster(), facts)
+        prepared = self.for_cluster()
+        steps = plan_apply(prepared, facts)
+        existing = existing_signatures(prepared, facts)
         self.set_status("")
 
+        def replace_answer(yes: bool | None) -> None:
+            # Its own question: without a yes, the cluster's signature ConfigMaps stay as they are.
+            self.apply(oc, plan_apply(prepared, facts, replace_signatures=bool(yes)), [] if yes else existing)
+
         def answer(yes: bool | None) -> None:
-            if yes:
+            if yes and existing:
+                self.app.push_screen(ApplyScreen(*replace_question(existing), yes="Replace", no="Leave as is"),
+                                     replace_answer)
+            elif yes:
                 self.apply(oc, steps)
 
         self.app.push_screen(ApplyScreen(
             f"Apply {len(steps)} changes to this cluster?",
-            describe(facts, steps) + "\n\nNodes take the new mirror and CA settings one pool at a time; "
+            describe(facts, steps, existing) + "\n\nNodes take the new mirror and CA settings one pool at a time; "
             "watch with oc get mcp.", yes="Apply", no="Not now"), answer)
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
-    def apply(self, oc: str, steps: list[OcStep]) -> None:
+    def apply(self, oc: str, steps: list[OcStep], kept: list[str] | None = None) -> None:
         ok, lines = run_steps(oc, steps)
+        lines += left_as_is(kept or [])
         if ok:
             self.wizard.applied = True
         self.app.call_from_thread(self.show_results, ok, lines)
