@@ -18,7 +18,7 @@ from .credentials import login_state_of
 from .errors import (
     MirrorError,
 )
-from .plan import Plan
+from .plan import Plan, SamplesSource
 from .reference import parse_reference
 from .registry import STALL_TIMEOUT, RegistrySession
 from .tlsconfig import TLSOptions, build_ssl_context
@@ -162,6 +162,10 @@ class RegistryUse:
         return bool(self.via)
 
 
+PATH_RELEASE_REPOSITORY = "quay.io/openshift-release-dev/ocp-release"
+RELEASE_SAMPLES_REGISTRIES = ("registry.redhat.io", "registry.access.redhat.com")
+
+
 def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryUse]:
     """The mirror, the release source and the image streams' sources, each resolved through the plan's
     mirror set (idms_file) as the copy will resolve them. Errors in the inputs leave a source out: the
@@ -193,6 +197,9 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
     release, samples = plan.release, plan.samples
     if release is not None and release.source and release.reads_source:
         add(release.source, "release source")
+    elif release is not None and release.is_path and release.reads_source:
+        # The update graph names every release of a path by its payload in Red Hat's repository.
+        add(f"{PATH_RELEASE_REPOSITORY}:latest", "release source (update path)")
     # From removable media the image streams' images come off the medium, not from their registries.
     wanted = samples is not None and samples.chosen and not (release is not None and not release.reads_source)
     if samples is not None and wanted:
@@ -202,6 +209,10 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
                 continue
             for spec in stream.pull_specs:
                 add(spec, "image streams source")
+        if not streams and samples.source == SamplesSource.RELEASE:
+            # Not read yet (the Release step reads them): the samples operator's streams pull from these.
+            for host in RELEASE_SAMPLES_REGISTRIES:
+                add(f"{host}/samples:latest", "image streams source (the release's samples)")
     return uses
 
 

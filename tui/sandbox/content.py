@@ -154,10 +154,17 @@ def verification_configmap(keyrings: dict[str, str], stores: list[str]) -> dict[
             "data": data}
 
 
+SAMPLES_COMPONENT = "cluster-samples-operator"
+
+
 async def build_release(builder: LayoutBuilder, *, source_host: str, version: str = "4.17.3",
-                        layer_size: int = 64 * 1024, keyrings: dict[str, str] | None = None) -> SandboxRelease:
+                        layer_size: int = 64 * 1024, keyrings: dict[str, str] | None = None,
+                        samples: dict[str, bytes] | None = None, tag_prefix: str = "sandbox-") -> SandboxRelease:
     """Components first (their digests go into image-references), then the release image. ``keyrings``
-    (name → armored public key): the payload carries a release-verification ConfigMap naming them."""
+    (name → armored public key): the payload carries a release-verification ConfigMap naming them.
+    ``samples`` (path → content): files the cluster-samples-operator image ships, as the real one ships
+    its image streams under /opt/openshift/operator/<arch>/. ``tag_prefix``: the components' tags in the
+    layout (each release of several needs its own)."""
     base = make_layer(1, layer_size)
     runtime = make_layer(2, layer_size)
     components: dict[str, Manifest] = {}
@@ -167,6 +174,8 @@ async def build_release(builder: LayoutBuilder, *, source_host: str, version: st
             files["usr/bin/openshift-install"] = (_installer_script(version), 0o755)
         if name == "cli":
             files["usr/bin/oc"] = (_script(f'echo "Client Version: {version} (mirror-wizard sandbox)"'), 0o755)
+        if name == SAMPLES_COMPONENT and samples:
+            files |= {path: (data, 0o644) for path, data in samples.items()}
         own = make_layer(number, layer_size // 4, files)
         components[name] = builder.image([base, runtime, own], labels={"io.openshift.release.operator": "true"})
     arm_base = make_layer(101, layer_size)
@@ -197,7 +206,7 @@ async def build_release(builder: LayoutBuilder, *, source_host: str, version: st
     arch = "x86_64"
     names: dict[str, str] = {}
     for name, manifest in components.items():
-        names[name] = f"{COMPONENT_REPO}:sandbox-{name}"
+        names[name] = f"{COMPONENT_REPO}:{tag_prefix}{name}"
         await builder.name(names[name], manifest)
     release_name = f"{RELEASE_REPO}:{version}-{arch}"
     await builder.name(release_name, release)

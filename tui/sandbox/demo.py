@@ -32,6 +32,10 @@ from .registry import LocalRegistry, make_registry
 
 MIRROR_USER = "admin"
 RELEASE_VERSION = "4.17.3"
+CHANNEL = "stable-4.17"
+# Every release the sandbox holds, oldest first: a cluster "at 4.17.1" can practise the update to 4.17.3.
+VERSIONS = ("4.17.1", "4.17.2", RELEASE_VERSION)
+GRAPH_FILE = f"graph-{CHANNEL}.json"
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Sandbox:
     release_source: str
     plan_path: Path | None = None
     signatures_dir: Path | None = None  # the release's signatures (store layout), signed at start
+    graph_file: Path | None = None      # the update graph of CHANNEL over VERSIONS (the service's format)
 
     @property
     def mirror_user(self) -> str:
@@ -99,22 +104,55 @@ def _idms(path: Path, mirrors: list[tuple[str, str]]) -> None:
     path.write_text("# The sandbox's stand-in for quay.io and registry.redhat.io.\n" + yaml.safe_dump(doc, sort_keys=False))
 
 
+def samples_content(arch: str = "x86_64") -> dict[str, bytes]:
+    """The bundled streams where the real cluster-samples-operator image ships them:
+    ``opt/openshift/operator/<arch>/<group>/imagestreams/<file>`` (group: the file name's first word)."""
+    return {f"opt/openshift/operator/{arch}/{path.stem.split('-', 1)[0]}/imagestreams/{path.name}": path.read_bytes()
+            for path in bundled_imagestreams()}
+
+
+def graph(releases: list[tuple[str, str]]) -> dict[str, object]:
+    """The update service's answer for CHANNEL (``/graph`` v1: nodes, edges as index pairs, conditional
+    edges): each release updates to the next; the jump over one is a known risk, as real channels have."""
+    nodes = [{"version": version, "payload": f"quay.io/{RELEASE_REPO}@{digest}",
+              "metadata": {"io.openshift.upgrades.graph.release.channels": CHANNEL,
+                           "io.openshift.upgrades.graph.release.manifestref": digest,
+                           "url": f"https://access.redhat.com/errata/RHSA-2026:{version.replace('.', '')}"}}
+             for version, digest in releases]
+    edges = [[i, i + 1] for i in range(len(releases) - 1)]
+    risky = [{"from": releases[i][0], "to": releases[i + 2][0]} for i in range(len(releases) - 2)]
+    return {"version": 1, "nodes": nodes, "edges": edges,
+            "conditionalEdges": [{"edges": risky, "risks": [{
+                "name": "SandboxPracticeRisk", "url": "https://example.invalid/sandbox-risk",
+                "message": "A practice risk: the update service recommends this jump only where it does not apply.",
+                "matchingRules": [{"type": "Always"}]}]}] if risky else []}
+
+
 async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
     builder = new_builder(seed_dir)
     key = signing.make_key()
     # Content names the real hosts; the IDMS sends reads of them to the sandbox source.
-    release = await build_release(builder, source_host="quay.io", version=RELEASE_VERSION, layer_size=layer_size,
-                                  keyrings={signing.KEY_NAME: signing.public_key(key)})
-    if sandbox.signatures_dir is not None:
+    names: list[str] = []
+    digests: list[tuple[str, str]] = []
+    for version in VERSIONS:
+        release = await build_release(builder, source_host="quay.io", version=version, layer_size=layer_size,
+                                      keyrings={signing.KEY_NAME: signing.public_key(key)},
+                                      samples=samples_content(),
+                                      tag_prefix="sandbox-" if version == RELEASE_VERSION else f"sandbox-{version}-")
         digest = builder.names[release.release_name].digest
-        signature = signing.sign_release(key, digest, f"quay.io/{RELEASE_REPO}:{release.release_tag}")
-        signing.write_store_copy(sandbox.signatures_dir, digest, [signature])
+        digests.append((version, digest))
+        names += [*release.components.values(), release.release_name]
+        if sandbox.signatures_dir is not None:
+            signature = signing.sign_release(key, digest, f"quay.io/{RELEASE_REPO}:{release.release_tag}")
+            signing.write_store_copy(sandbox.signatures_dir, digest, [signature])
+    if sandbox.graph_file is not None:
+        sandbox.graph_file.write_text(json.dumps(graph(digests), indent=2) + "\n")
     samples = await build_samples(builder, _sample_pull_specs(bundled_imagestreams()))
     # Through the facade like every front end; no logins (the sandbox's source needs none).
     session = open_session(Access(ca_files=(str(sandbox.ca_file),), idms_file=str(sandbox.idms_file)),
                            auth=auth_from_data({"auths": {}}))
     tasks: list[CopyTask] = []
-    for name in list(release.components.values()) + [release.release_name]:
+    for name in dict.fromkeys(names):
         ref = session.resolve_source(parse_reference(f"quay.io/{name}"))
         tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(ref)))
     for name, spec in samples.items():
@@ -150,6 +188,7 @@ def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
         idms_file=workdir / "sandbox-sources-idms.yaml", source_mirrors=source_mirrors,
         release_source=f"quay.io/{RELEASE_REPO}:{RELEASE_VERSION}-x86_64",
         signatures_dir=workdir / "release-signatures",
+        graph_file=workdir / GRAPH_FILE,
     )
     _pull_secret(sandbox.pull_secret)
     _idms(sandbox.idms_file, source_mirrors)

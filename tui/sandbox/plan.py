@@ -26,9 +26,11 @@ def demo_plan_dict(sandbox: Sandbox) -> dict[str, Any]:
             "directory": str(sandbox.workdir / "removable-media"),
             # signed at sandbox start with a throwaway key the sandbox payload names (see sandbox.signing)
             "signatures_dir": str(sandbox.signatures_dir) if sandbox.signatures_dir else None,
+            # the channel's update graph, saved as on a host without access to the update service
+            "graph_file": str(sandbox.graph_file) if sandbox.graph_file else None,
         },
-        "samples": {"source": "files", "path": str(sandbox.imagestreams_dir), "mirror": mirror,
-                    "include": [], "skip": []},
+        # the streams the release's own samples operator ships (files and the cluster remain choices)
+        "samples": {"source": "release", "mirror": mirror, "include": [], "skip": []},
         "options": {"max_per_registry": 6},
         "output_dir": str(sandbox.workdir / "output"),
     }
