@@ -350,3 +350,29 @@ async def test_test_registries_follows_the_plan_and_its_mirror_set(sandbox, tmp_
     assert "mirror set" in results["quay.io"].message and sandbox.source.host in results["quay.io"].message
     assert results["cloud.openshift.com"].state == "unused"
     assert results["registry.connect.redhat.com"].state == "unused"
+
+
+async def test_the_demo_offers_an_update_path_and_the_releases_samples(sandbox, tmp_path: Path) -> None:
+    """The sandbox's graph file and releases are enough to practise an update: 4.17.1 → 4.17.3 goes
+    through 4.17.2 (the direct jump is a known risk), and the samples come from the release."""
+    state = WizardState.from_path(str(sandbox.plan_path))
+    state.plan.output_dir = str(tmp_path / "output")
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#kind").value = "update"
+        await pilot.pause()
+        assert screen.query_one("#graph-file").value == str(sandbox.graph_file)
+        screen.query_one("#find").press()
+        await settle(pilot)
+        assert state.versions == ["4.17.3", "4.17.2", "4.17.1"]
+        screen.query_one("#from-version").value = "4.17.1"
+        await settle(pilot)
+        assert [i.version for i in state.current_path()] == ["4.17.1", "4.17.2", "4.17.3"]
+        rows = dict(screen.query_one("#path-info").rows)
+        assert "saved by sharing" in rows["→ 4.17.2"] and "3 releases in one copy" in rows["In all"]
+        await next_step(pilot, "samples")
+        assert state.samples.source == "release"
+        assert {s.name for s in state.streams} >= {"ruby", "python", "nodejs"}
+        assert "from release 4.17.3" in str(app.screen.query_one("#streams-from").render())
