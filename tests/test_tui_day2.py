@@ -113,12 +113,12 @@ async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source,
         await settle(pilot)
         screen = app.screen
         assert not screen.query_one("#path-row").display  # one version: no path fields
-        screen.query_one("#kind").value = "update"
-        await pilot.pause()
-        assert screen.query_one("#path-row").display and not screen.query_one("#source-row").display
         screen.query_one("#graph-file").value = str(path_source.graph_file)
-        screen.query_one("#find").press()
+        await pilot.pause()
+        screen.query_one("#kind").value = "update"  # reads the graph's versions at once
         await settle(pilot)
+        assert screen.query_one("#path-row").display and not screen.query_one("#source-row").display
+        assert state.release.from_version is None and not state.release.source  # nothing chosen yet
         assert state.versions == ["4.21.4", "4.21.3", "4.21.2", "4.21.1"]
 
         # A version nothing updates to: one line saying so, and Next refuses.

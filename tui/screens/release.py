@@ -77,6 +77,8 @@ class ReleaseScreen(StepScreen):
         with Horizontal(classes="row", id="path-row"):
             yield Select([], id="from-version", prompt="from version (the cluster's version now)", compact=True)
             yield Select(PATH_CHOICES, id="path-choice", allow_blank=False, value="shortest", compact=True)
+        yield Static("Update graph: a file saved from the update service (offline hosts), or empty to ask it",
+                     classes="hint", id="graph-label")
         with Horizontal(classes="row", id="graph-row"):
             yield Input(id="graph-file", placeholder="update graph file (offline hosts); empty: ask the update service",
                         compact=True)
@@ -180,7 +182,7 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#version")
     def version_changed(self, event: Select.Changed) -> None:
-        if event.value is Select.BLANK:
+        if event.value is Select.NULL:
             return
         version = str(event.value)
         release = self.state.release
@@ -278,13 +280,15 @@ class ReleaseScreen(StepScreen):
             self._one_source = release.source
             release.to_release_image = None
             chosen = self.query_one("#from-version", Select).value
-            release.from_version = None if chosen is Select.BLANK else str(chosen)
+            release.from_version = None if chosen is Select.NULL else str(chosen)
             with self.prevent(Input.Changed):
                 source.value = ""
             release.source = ""
             self.state.release_info = None
             self.state.release_size = None
             self.use_graph_source()
+            if not self.state.versions and release.channel:
+                self.find_versions()  # both ends are picked from the graph: read it now
         else:
             release.from_version = None
             self.state.path_error = ""
@@ -306,7 +310,7 @@ class ReleaseScreen(StepScreen):
 
     def show_kind(self) -> None:
         update = self.state.update_mode
-        for widget_id in ("#path-row", "#graph-row", "#path-info"):
+        for widget_id in ("#path-row", "#graph-label", "#graph-row", "#path-info"):
             self.query_one(widget_id).display = update
         self.query_one("#path-error", Static).display = update and bool(self.state.path_error)
         for widget_id in ("#source-label", "#source-row"):
@@ -317,7 +321,7 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#from-version")
     def from_version_changed(self, event: Select.Changed) -> None:
-        if event.value is Select.BLANK or not self.state.update_mode:
+        if event.value is Select.NULL or not self.state.update_mode:
             return
         if str(event.value) != self.state.release.from_version:
             self.state.release.from_version = str(event.value)
@@ -479,6 +483,9 @@ class ReleaseScreen(StepScreen):
             self.set_status(f"asking the update graph for {channel} …")
             try:
                 found = await self.read_graph()
+                if self.state.path_error.startswith("update graph:"):
+                    self.state.path_error = ""  # read now
+                    self.show_path_info()
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
                 if release.graph_file:
