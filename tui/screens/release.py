@@ -295,6 +295,8 @@ class ReleaseScreen(StepScreen):
             if not self._one_source and release.version:
                 self._one_source = release_pull_spec(release.version, release.architecture)
             source.value = self._one_source  # source_changed keeps it and resets what was read
+        self.set_versions(self.state.versions or [v for v in (release.version, release.from_version) if v],
+                          str(self.query_one("#versions-note", Static).render()))
         self.show_kind()
         self.show_info()
         self.show_path_info()
@@ -445,13 +447,15 @@ class ReleaseScreen(StepScreen):
 
     def set_versions(self, versions: list[str], note: str) -> None:
         select = self.query_one("#version", Select)
+        update = self.state.update_mode
         with self.prevent(Select.Changed):
-            select.set_options([(v, v) for v in versions])
+            # In update mode each end says which it is: two bare version numbers read alike.
+            select.set_options([(f"to {v}" if update else v, v) for v in versions])
             current = self.state.release.version
             if current in versions:
                 select.value = current
             older = self.query_one("#from-version", Select)
-            older.set_options([(v, v) for v in versions])
+            older.set_options([(f"from {v}", v) for v in versions])
             if self.state.release.from_version in versions:
                 older.value = self.state.release.from_version
         self.query_one("#versions-note", Static).update(note)

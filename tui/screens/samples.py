@@ -174,7 +174,10 @@ class SamplesScreen(StepScreen):
         source = self.query_one("#source", Select).value
         self.query_one("#path", Input).display = source in ("files", "configmap")
         self.query_one("#path", Input).disabled = False
-        self.query_one("#load", Button).display = source != NONE
+        load = self.query_one("#load", Button)
+        load.display = source != NONE
+        load.label = "Read again" if source == "release" else "Load"
+        self.query_one("#path-row").display = source != NONE
         note = self.query_one("#streams-from", Static)
         if source == NONE:
             note.update("no image streams are mirrored; leave the samples operator at Removed (F1)")
@@ -191,6 +194,8 @@ class SamplesScreen(StepScreen):
         cut in the middle, so each end stays readable."""
         table = self.query_one(StreamTable)
         width = table.size.width or self.app.size.width - 2
+        if not table.size.width:  # not laid out yet: a guess now, the real width once it is
+            self.call_after_refresh(self.refill_when_sized)
         room = width - FIXED_COLUMNS - 6 * 2 - 3  # cell padding, the scrollbar, the focus bar
         want = max([len("stream")] + [len(s.name) for s in self.state.streams])
         longest_from = max([len("from")] + [len(from_text(s.registries)) for s in self.state.streams])
@@ -206,6 +211,10 @@ class SamplesScreen(StepScreen):
                 column.width, column.auto_width = wanted, False
         table.refresh(layout=True)
         return widths
+
+    def refill_when_sized(self) -> None:
+        if self.query_one(StreamTable).size.width and self.state.streams:
+            self.fill_table(scroll=False)
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
