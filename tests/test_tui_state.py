@@ -21,6 +21,11 @@ def test_task_labels() -> None:
     assert task_label(task, "4.17.3-x86_64") == "release · etcd"
     payload = SimpleNamespace(source="quay.io/x/y:4.17.3-x86_64", destination=f"{REPO}:4.17.3-x86_64")
     assert task_label(payload, "4.17.3-x86_64") == "release payload"
+    # an update path: the other releases' images say their version
+    older = SimpleNamespace(source=task.source, destination=f"{REPO}:4.17.1-x86_64-etcd")
+    assert task_label(older, "4.17.3-x86_64") == "release 4.17.1 · etcd"
+    older_payload = SimpleNamespace(source=task.source, destination=f"{REPO}:4.17.1-x86_64")
+    assert task_label(older_payload, "4.17.3-x86_64") == "release 4.17.1 payload"
     sample = SimpleNamespace(source="registry.redhat.io/ubi8/ruby-30:latest", destination="m:1/ubi8/ruby-30:latest")
     assert task_label(sample, None) == "ubi8/ruby-30:latest"
 

@@ -303,6 +303,11 @@ def task_label(task: CopyTask, release_prefix: str | None) -> str:
             return "release payload"
         if tag.startswith(release_prefix + "-"):
             return "release · " + tag[len(release_prefix) + 1:]
+        # Another release of an update path (tagged VERSION-ARCH as well): its version says which.
+        arch = "-" + release_prefix.rsplit("-", 1)[-1]
+        version, found, component = tag.partition(arch)
+        if found and version and (not component or component.startswith("-")):
+            return f"release {version}" + (f" · {component[1:]}" if component else " payload")
         return "release · " + destination.rsplit("/", 1)[-1]
     source = str(task.source)
     return source.split("/", 1)[1] if "/" in source else source
