@@ -541,9 +541,20 @@ class SamplesScreen(StepScreen):
                 "images are missing.\n\n"
                 "Even mirrored, builds from samples often fetch code and packages from outside (GitHub, Maven "
                 "Central, npm, RubyGems, PyPI…): those need their own proxy or mirror.\n\n"
-                "[b]Where the stream list comes from:[/b] on a running cluster, save the streams with "
+                "[b]Where the stream list comes from:[/b] by default the release itself: its "
+                "cluster-samples-operator image ships the streams its operator imports (under "
+                "/opt/openshift/operator/<arch>/), so no cluster or file is needed. Or, on a running cluster, "
+                "save the streams with "
                 "[i]oc get is[/i] or the operator's [i]imagestreamtag-to-image[/i] config map (commands below) "
                 "and load that file here.")
+
+    def release_spec(self) -> str:
+        """The release the streams are read from, as a pull spec (the path's last one, by digest)."""
+        state = self.state
+        info = state.release_info
+        if info is not None:
+            return info.pull_spec
+        return state.release.source or "<release pull spec>"
 
     def help_commands(self) -> list[str]:
         choice = self.state.samples
@@ -560,7 +571,15 @@ class SamplesScreen(StepScreen):
             "oc patch configs.samples.operator.openshift.io/cluster --type=merge \\\n"
             "    --patch '{\"spec\":{\"managementState\":\"Removed\"}}'",
         ]
-        if choice.source != "configmap" or where.startswith("#"):
+        release_spec = self.release_spec()
+        if choice.source == SamplesSource.RELEASE:
+            arch = choice.architecture or ("x86_64" if self.state.release.architecture == "multi"
+                                           else self.state.release.architecture)
+            commands += ["# the streams the release ships: its cluster-samples-operator image's content folder",
+                         f"oc adm release info --image-for=cluster-samples-operator {q(release_spec)}",
+                         f"oc image extract <that image> --path /opt/openshift/operator/{arch}/:./samples-content "
+                         "--confirm"]
+        elif choice.source != "configmap" or where.startswith("#"):
             commands.append(where)
         commands.append("# after the mirror: samplesRegistry, the skipped streams, and Managed again")
         try:
@@ -569,6 +588,7 @@ class SamplesScreen(StepScreen):
             plan = None
         if plan is not None:
             source = ("--from-cluster" if choice.source == SamplesSource.CLUSTER
+                      else f"--from-release {q(release_spec)}" if choice.source == SamplesSource.RELEASE
                       else f"--imagestreams {q(choice.path or '<folder>')}")
             skips = f" \\\n    --skip {','.join(plan.skipped)}" if plan.skipped else ""
             commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
