@@ -615,7 +615,7 @@ class ReleaseScreen(StepScreen):
                             "(or clear it to mirror only image streams), then Inspect", "error")
             self.query_one("#directory" if release.mode == ReleaseMode.FROM_DIR else "#source").focus()
             return False
-        if release.mode != ReleaseMode.FROM_DIR and not release.source:
+        if release.mode != ReleaseMode.FROM_DIR and not release.source and not release.is_path:
             self.set_status("choose a release (or clear nothing: a plan may mirror only image streams)", "warn")
             return True
         if release.mode != ReleaseMode.REGISTRY and not release.directory:
