@@ -202,7 +202,9 @@ class SamplesScreen(StepScreen):
         if room - longest_from >= min(want, NAME_ROOM):
             from_ = longest_from
         else:
-            from_ = min(longest_from, max(room - want, FROM_MIN))
+            # cramped (the help panel open beside it): the names keep three fifths
+            least = FROM_MIN if room >= 40 else max(room * 2 // 5, 6)
+            from_ = min(longest_from, max(room - want, least))
         name = max(min(want, room - from_), 10)
         widths = {"name": name, "from": max(room - name, 6)}
         for key, column in table.columns.items():
