@@ -299,3 +299,18 @@ async def test_apply_replaces_an_existing_signature_configmap_after_its_own_yes(
         assert "left as is" not in str(app.screen.query_one("#written").render())
     calls = {yaml.safe_load(stdin)["metadata"]["name"]: args for args, stdin in applied(log) if "sha256-" in stdin}
     assert calls[there] == ["replace", "-f", "-"] and calls[new] == ["apply", "-f", "-"]
+
+
+async def test_a_release_without_samples_leaves_none_chosen_and_says_so(seeded_release, tmp_path) -> None:
+    """The default source finds no streams in a custom payload: none, said plainly (never a plan whose
+    mirror would then fail on it)."""
+    plan = plan_from_dict({"mirror": {"registry": "mirror.example.com:8443"},
+                           "registries": [{"host": seeded_release.host, "insecure": True}],
+                           "release": {"source": seeded_release.release_ref, "target": "mirror.example.com:8443/ocp4"},
+                           "output_dir": str(tmp_path / "out")})
+    app = MirrorWizardApp(WizardState(plan=plan, plan_path=tmp_path / "plan.yaml"), start="samples", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#source").value == "none", (str(app.screen.query_one("#status").render()), str(app.screen.query_one("#streams-error").render()))
+        assert "ships no samples image streams" in str(app.screen.query_one("#streams-from").render())
+        assert app.state.plan_for_saving().samples is None

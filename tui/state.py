@@ -131,6 +131,7 @@ class WizardState:
     streams_error: str = ""
     streams_from: str | None = None  # source release: the digest of the release they were read from
     samples_defaulted: bool = False  # the Image streams step chose its default source (release) once
+    samples_by_default: bool = False  # the source is the release because of that default, not the admin
     # CA
     ca_certs: list[CertificateInfo] = field(default_factory=list)
     ca_check: CACheck | None = None

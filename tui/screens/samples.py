@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from core.errors import MirrorError
+from core.errors import MirrorError, ReleaseError
 from core.plan import SamplesSource
 from core.reference import is_registry_host
 from core.text import human_bytes, plural
@@ -86,7 +86,9 @@ class SamplesScreen(StepScreen):
                      "registry.redhat.io. Pick the ones your developers need; the rest are skipped.",
                      classes="lead")
         with Horizontal(classes="row"):
-            yield Select(SOURCES, id="source", allow_blank=False, value="files", compact=True)
+            # Composed with the plan's choice: a first Changed for another value would read as the admin's.
+            self.default_to_release()
+            yield Select(SOURCES, id="source", allow_blank=False, value=self.source_value(), compact=True)
         with Horizontal(classes="row", id="path-row"):
             # Not selected on focus: a Space typed there (meant for the table) would erase the path.
             yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
@@ -156,6 +158,7 @@ class SamplesScreen(StepScreen):
         state.samples_defaulted = True
         if choice.source == SamplesSource.FILES and not choice.paths:
             choice.source = SamplesSource.RELEASE
+            state.samples_by_default = True
             return True
         return False
 
@@ -222,6 +225,9 @@ class SamplesScreen(StepScreen):
     def source_changed(self, event: Select.Changed) -> None:
         choice = self.state.samples
         value = str(event.value)
+        if value == self.source_value():
+            return  # the step showing the plan's choice, not the admin making one
+        self.state.samples_by_default = False
         before = choice.source
         if value == NONE:
             choice.source, choice.paths = SamplesSource.FILES, []
@@ -261,14 +267,14 @@ class SamplesScreen(StepScreen):
         """The streams the release's cluster-samples-operator image ships (core.release_samples): the ones
         its operator imports on the plan's architecture. The release the path ends at, for an update."""
         from core.release import load_release
-        from core.release_samples import CONTENT_ROOT, samples_from_release
+        from core.release_samples import CONTENT_ROOT, SAMPLES_COMPONENT, samples_from_release
 
         state = self.state
         release = state.release
         self.set_status("reading the image streams from the release …")
+        info = state.release_info
         try:
             async with wizard_session(state) as session:
-                info = state.release_info
                 if info is None:
                     if not release.source or release.is_path or state.update_mode:
                         raise MirrorError("the release is not read yet: on the Release step, "
@@ -277,6 +283,10 @@ class SamplesScreen(StepScreen):
                     state.release_info = info
                 found = await samples_from_release(session, info, state.samples.architecture)
         except MirrorError as exc:
+            if state.samples_by_default and isinstance(exc, ReleaseError) and any(
+                    why in exc.message for why in (f"has no {SAMPLES_COMPONENT} component", "holds no image streams")):
+                self.no_samples_in_release(info.version if info is not None else release.version or "")
+                return
             self.show_load_error(error_text(exc))
             return
         state.streams, state.streams_error, state.streams_from = found.streams, "", info.digest
@@ -304,6 +314,23 @@ class SamplesScreen(StepScreen):
         self.state.streams = streams
         self.state.streams_error = ""
         self.app.call_from_thread(self.loaded)
+
+    def no_samples_in_release(self, version: str) -> None:
+        """The default source found nothing (a custom payload without samples): none, said plainly, rather
+        than a plan whose mirror would fail on it."""
+        state = self.state
+        state.samples.source, state.samples.paths = SamplesSource.FILES, []
+        state.samples_by_default = False
+        state.streams, state.streams_error, state.streams_from = [], "", None
+        with self.prevent(Select.Changed):
+            self.query_one("#source", Select).value = NONE
+        self.show_source()
+        self.query_one("#streams-from", Static).update(
+            f"release {version} ships no samples image streams, so none are mirrored; choose files, the config "
+            "map or the cluster to mirror some")
+        self.fill_table()
+        self.update_config()
+        self.set_status(f"release {version} ships no image streams: none chosen", "warn")
 
     def show_load_error(self, message: str) -> None:
         self.state.streams_error = message
