@@ -661,8 +661,40 @@ async def test_copy_questions_close_when_the_copy_ends(workdir: Path) -> None:  
         assert isinstance(app.screen, ConfirmScreen) and "Stop it and quit?" in app.screen.question
         copy.gate.set()
         await settle(pilot)
-        assert not isinstance(app.screen, ConfirmScreen)
+        # The copy ended: "Stop it and quit?" is void, but the admin asked to quit — asked again, about
+        # what is left (a plan not applied), without pressing Ctrl+Q a second time.
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.question == "Quit the wizard?"
         assert app.is_running and app.return_code is None
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+
+
+async def test_review_button_says_what_it_will_do(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("review")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert str(app.screen.query_one("#next").label) == "Mirror ▶"  # complete: never "Start" again
+        await pilot.click("#next")
+        await settle(pilot)
+        assert app.current_mode == "mirror" and not app.mirror_started  # went there; copied nothing
+    app, copy = running_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert str(app.screen.query_one("#next").label) == "Start mirror ▶"
+        await pilot.click("#next")
+        await pilot.pause()
+        await pilot.press("ctrl+x", "y")
+        await settle(pilot)
+        assert app.state.progress.cancelled and copy.runs == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "review"
+        assert str(app.screen.query_one("#next").label) == "Resume mirror ▶"
+        copy.gate.set()
+        await pilot.click("#next")
+        await settle(pilot)
+        assert app.current_mode == "mirror" and copy.runs == 2 and app.state.progress.finished
 
 
 async def test_esc_during_a_copy_shows_it_on_other_steps_and_edits_are_marked(workdir: Path) -> None:  # noqa: F811

@@ -127,8 +127,8 @@ class MirrorScreen(StepScreen):
         progress = self.state.progress
         # Started only by the Review step's Start mirror button (never by Ctrl+N passing through).
         start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
-        if start and not progress.running and not progress.finished and not self.wizard.mirror_started:
-            self.wizard.start_mirror()
+        if start and not progress.running and not self.state.mirror_complete():
+            self.wizard.start_mirror()  # the first run, or Resume after a cancel, a failure or a plan change
         elif not self.wizard.mirror_started and progress.started_at is None:
             self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
