@@ -447,6 +447,22 @@ async def test_focus_is_visible_on_inputs_buttons_and_tables(workdir: Path) -> N
         assert button.styles.text_style.reverse
 
 
+async def test_the_step_bar_names_the_steps_ahead_at_80_columns(workdir: Path) -> None:  # noqa: F811
+    from tui.widgets.steps import StepIndicator
+
+    app = finished_app("preflight")
+    app.state.visited = set()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = app.screen.query_one(StepIndicator).render().plain
+        # what comes next is named (numbers only for the far end), never a row of bare numbers
+        assert "● 1 Preflight › Credentials › Release" in text and len(text) <= 78
+        await app.goto("samples")
+        await pilot.pause()
+        text = app.screen.query_one(StepIndicator).render().plain
+        assert "● 4 Image streams › CA › Review › Mirror › Done › Verify" in text
+
+
 async def test_every_step_opens_at_its_top_at_80x24(workdir: Path) -> None:  # noqa: F811
     app = finished_app("preflight")
     async with app.run_test(size=(80, 24)) as pilot:
