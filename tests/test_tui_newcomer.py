@@ -420,6 +420,16 @@ async def test_help_commands_wrap_only_at_spaces_with_a_backslash(workdir: Path)
         assert any(line.rstrip().endswith("\\") for line in lines)
 
 
+def test_a_command_that_already_continues_keeps_its_backslash_on_its_last_piece() -> None:
+    from tui.widgets.help import wrap_command
+
+    line = "    --from=quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 \\"
+    for width in (30, 40, 60):
+        lines = wrap_command(line, width)
+        assert all(part.strip() != "\\" for part in lines), lines  # never a backslash alone on a line
+        assert lines[-1].endswith(" \\") and "".join(p.strip(" \\") for p in lines).startswith("--from=quay.io")
+
+
 async def test_an_unticked_checkbox_looks_unticked(workdir: Path) -> None:  # noqa: F811
     app = finished_app("credentials")
     async with app.run_test(size=(100, 30)) as pilot:
