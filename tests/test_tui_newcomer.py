@@ -430,6 +430,21 @@ def test_a_command_that_already_continues_keeps_its_backslash_on_its_last_piece(
         assert lines[-1].endswith(" \\") and "".join(p.strip(" \\") for p in lines).startswith("--from=quay.io")
 
 
+async def test_a_long_status_is_shown_whole_not_cut(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("credentials")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = ("login to 127.0.0.1:37679 works; saved to /tmp/mirror-wizard-demo-2103wipx/"
+                "pull-secret-mirror.json")
+        app.screen.set_status(text, "ok")
+        await pilot.pause()
+        status = app.screen.query_one("#status")
+        assert status.size.height >= 2  # wrapped, and the bar grew to show it
+        assert app.screen.query_one("#nav").size.height == status.size.height
+        lines = [str(status.render_line(y).text).strip() for y in range(status.size.height)]
+        assert "".join(lines).replace(" ", "").endswith("pull-secret-mirror.json")
+
+
 async def test_an_unticked_checkbox_looks_unticked(workdir: Path) -> None:  # noqa: F811
     app = finished_app("credentials")
     async with app.run_test(size=(100, 30)) as pilot:
