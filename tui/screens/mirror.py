@@ -36,7 +36,7 @@ def bytes_text(progress: Progress) -> str:
     already had is said apart, never counted as moved)."""
     text = f"{human_bytes(progress.bytes_moved_of_plan)}/{human_bytes(progress.bytes_to_move)} moved"
     if progress.bytes_not_moving:
-        text += f" · {human_bytes(progress.bytes_not_moving)} there"
+        text += f" · {human_bytes(progress.bytes_not_moving)} {progress.not_moving_word}"
     return text
 
 
