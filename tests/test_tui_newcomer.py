@@ -286,6 +286,25 @@ async def test_written_files_have_one_mode_each_and_the_patch_its_own_file(workd
     assert (workdir / "mirror-plan.yaml").stat().st_mode & 0o777 == 0o644
 
 
+async def test_done_shows_the_release_signatures_it_will_apply(workdir: Path) -> None:  # noqa: F811
+    from core.signatures import SignatureReport, VerifiedSignature
+
+    app = finished_app("done")
+    prepared = app.state.prepared
+    assert prepared is not None
+    digest = "sha256:" + "ab" * 32
+    prepared.signatures = [SignatureReport(digest, [VerifiedSignature(b"signed bytes", "verifier-public-key-redhat",
+                                                                      "ABCD" * 10, "quay.io/x", "store")])]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        tabs = app.screen.query_one("#docs")
+        shown = [str(tab.label) for tab in tabs.query("ContentTab") if tab.display]
+        assert "Signatures" in shown, shown
+        assert shown.index("Signatures") == shown.index("CA") + 1
+        # every change Apply makes has its document on screen: the summary's count matches the tabs' objects
+        assert "5 changes for the cluster" in str(app.screen.query_one("#done-summary").render())
+
+
 async def test_done_tabs_keep_their_order_when_the_ca_arrives_later(workdir: Path) -> None:  # noqa: F811
     import dataclasses
 

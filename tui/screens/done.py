@@ -80,7 +80,7 @@ def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignor
 
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
-        ("ca", "CA"), ("samples", "Samples"), ("runbook", "Runbook")]
+        ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("runbook", "Runbook")]
 
 
 class DoneScreen(StepScreen):
