@@ -464,6 +464,18 @@ async def test_a_long_status_is_shown_whole_not_cut(workdir: Path) -> None:  # n
         assert "".join(lines).replace(" ", "").endswith("pull-secret-mirror.json")
 
 
+async def test_help_opened_full_width_uses_the_whole_width(workdir: Path) -> None:  # noqa: F811
+    from tui.widgets.help import HelpPanel
+
+    app = finished_app("done")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        # F1 swaps the form for the help: all 100 columns, not a 72-column strip that cuts paths
+        assert app.screen.query_one(HelpPanel).size.width >= 96
+
+
 async def test_an_unticked_checkbox_looks_unticked(workdir: Path) -> None:  # noqa: F811
     app = finished_app("credentials")
     async with app.run_test(size=(100, 30)) as pilot:
