@@ -173,6 +173,37 @@ def media_app() -> MirrorWizardApp:
     return MirrorWizardApp(state, start="done", auto_check=False)
 
 
+async def test_to_dir_mirror_step_never_says_mirror_complete(workdir: Path) -> None:  # noqa: F811
+    app = media_app()
+    app.state.visited = {"preflight", "credentials", "release", "samples", "ca", "review"}
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.goto("mirror")
+        await pilot.pause(0.4)
+        outcome = str(app.screen.query_one("#outcome").render())
+        assert "removable media" in outcome and "mirror complete" not in outcome
+        assert "removable media" in str(app.screen.query_one("#status").render())
+
+
+def test_eta_once_every_image_is_there_but_the_run_goes_on() -> None:
+    from core.events import BlobDone, BlobStarted, ImageDone, PlanReady
+    from tests.test_tui_snapshots import FixedClock
+    from core.progress import Progress
+    from tui.screens.mirror import eta_text
+
+    clock = FixedClock()
+    progress = Progress(clock=clock)
+    progress.reset()
+    progress.set_rows([("quay.io/a/b@sha256:" + "1" * 64, "oci:media:a/b:1", "a/b")])
+    progress.feed(PlanReady(images=1, blobs=1, total_bytes=10))
+    progress.feed(BlobStarted("sha256:" + "2" * 64, 10, "oci:media:a/b"))
+    clock.now += 1
+    progress.feed(BlobDone("sha256:" + "2" * 64, 10, "oci:media:a/b"))
+    progress.feed(ImageDone("quay.io/a/b@sha256:" + "1" * 64, "oci:media:a/b:1", "sha256:" + "3" * 64))
+    clock.now += 5  # the medium's bundle is being written
+    text = eta_text(progress)
+    assert "ETA 0s" not in text and "all images copied" in text
+
+
 async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdir: Path) -> None:  # noqa: F811
     import yaml
 

@@ -61,6 +61,9 @@ def eta_text(progress: Progress) -> str:
     if progress.running:
         so_far = human_seconds(progress.elapsed)
         left = progress.images_left
+        if progress.planned and not left and progress.total_images and not progress.bytes_remaining:
+            # Every image is there but the run goes on (the medium's bundle, the outputs): not "ETA 0s".
+            return f"all images copied · the log says what is left · {so_far} so far"
         eta = progress.eta
         bytes_all_but_done = progress.bytes_to_move and progress.bytes_moved_of_plan >= 0.99 * progress.bytes_to_move
         if progress.finishing or (left and bytes_all_but_done and not progress.images_finished):
@@ -132,6 +135,9 @@ class MirrorScreen(StepScreen):
         elif not self.wizard.mirror_started and progress.started_at is None:
             self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
+
+    def to_media(self) -> bool:
+        return self.state.release.mode == ReleaseMode.TO_DIR
 
     def complete(self) -> bool:
         """The last mirror finished, for the plan as it is now."""
@@ -270,7 +276,9 @@ class MirrorScreen(StepScreen):
         elif progress.error:
             outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
         elif progress.finished:
-            outcome.update(Content.styled("✓ mirror complete", "bold $success"))
+            # Removable media: the images are on the medium, not yet in any registry; say so.
+            outcome.update(Content.styled("✓ on the removable media — the registry gets them on the other side"
+                                          if self.to_media() else "✓ mirror complete", "bold $success"))
         else:
             outcome.update("")
         # The status line follows the run: a "not completed" or "still running" said before it ended
@@ -284,7 +292,9 @@ class MirrorScreen(StepScreen):
                     "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
                     "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
                     "error": ("the mirror did not complete: Resume tries again", "error"),
-                    "finished": ("✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
+                    "finished": (("✓ copied to the removable media: Done ▶ says what to carry and what to run "
+                                  "on the mirror host") if self.to_media()
+                                 else "✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
                     "idle": ("", "info"),
                 }[phase])
             self._phase = phase
