@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ReleaseError, SignatureError
+from core.manifest import sha256_digest
 from core.registry import RegistrySession
 from core.release import ReleaseInfo, load_release
 from core.signatures import (
@@ -39,7 +40,6 @@ from tests.support.day2_release import (
 from tests.support.gpg import atomic_payload, make_key, needs_gpg
 from tests.support.repos import unique_repo
 from tests.support.signature_store import SignatureStore
-from core.manifest import sha256_digest
 from tui.sandbox.content import Layer, new_builder
 
 DATA = Path(__file__).parent / "support" / "data" / "signatures"

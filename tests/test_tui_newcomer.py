@@ -186,8 +186,8 @@ async def test_to_dir_mirror_step_never_says_mirror_complete(workdir: Path) -> N
 
 def test_eta_once_every_image_is_there_but_the_run_goes_on() -> None:
     from core.events import BlobDone, BlobStarted, ImageDone, PlanReady
-    from tests.test_tui_snapshots import FixedClock
     from core.progress import Progress
+    from tests.test_tui_snapshots import FixedClock
     from tui.screens.mirror import eta_text
 
     clock = FixedClock()
