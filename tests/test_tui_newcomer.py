@@ -184,6 +184,17 @@ async def test_to_dir_mirror_step_never_says_mirror_complete(workdir: Path) -> N
         assert "removable media" in str(app.screen.query_one("#status").render())
 
 
+async def test_to_dir_rows_name_the_image_inside_the_medium(workdir: Path) -> None:  # noqa: F811
+    app = media_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.goto("mirror")
+        await pilot.pause()
+        screen = app.screen
+        assert screen._short("oci:media:openshift/release:4.17.3-x86_64-cli") == "openshift/release:4.17.3-x86_64-cli"
+        absolute = str(Path("media").resolve())
+        assert screen._short(f"oci:{absolute}:ubi8/ruby-30:latest") == "ubi8/ruby-30:latest"
+
+
 def test_eta_once_every_image_is_there_but_the_run_goes_on() -> None:
     from core.events import BlobDone, BlobStarted, ImageDone, PlanReady
     from core.progress import Progress

@@ -3,6 +3,8 @@ so it survives moving between steps; this screen redraws from tui.state.MirrorPr
 
 from __future__ import annotations
 
+import os
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -239,9 +241,23 @@ class MirrorScreen(StepScreen):
                 self._row_states[key] = row.state
 
     def _short(self, destination: str) -> str:
-        """The destination without the mirror's host, which the title line already names."""
+        """The destination without the mirror's host or the medium's folder, which the title line
+        already names ("oci:/mnt/media:openshift/release:4.17.3-x86_64-cli" → "openshift/release:…")."""
         host = self.state.mirror_host
-        return destination[len(host) + 1:] if host and destination.startswith(host + "/") else destination
+        if host and destination.startswith(host + "/"):
+            return destination[len(host) + 1:]
+        for prefix in self._medium_prefixes():
+            if destination.startswith(prefix):
+                return destination[len(prefix):]
+        return destination
+
+    def _medium_prefixes(self) -> list[str]:
+        """"oci:FOLDER:" as the engine may write the medium's folder (as typed, expanded, absolute)."""
+        folder = self.state.release.directory
+        if not folder:
+            return []
+        forms = [folder, os.path.expanduser(folder), os.path.abspath(os.path.expanduser(folder))]
+        return [f"oci:{form}:" for form in dict.fromkeys(forms)]
 
     def _draw_log(self) -> None:
         progress = self.state.progress
@@ -252,7 +268,10 @@ class MirrorScreen(StepScreen):
                 self._log_seq = 0
             return
         log = self.query_one("#log", RichLog)
+        prefixes = self._medium_prefixes()
         for line in list(progress.log)[-min(new, len(progress.log)):]:
+            for prefix in prefixes:  # "copied  oci:/long/folder:name" as "copied  name": the title says where
+                line = line.replace(prefix, "")
             log.write(line)
         self._log_seq = progress.log_seq
 
