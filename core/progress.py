@@ -321,6 +321,14 @@ class Progress:
         return self.bytes_present + self.bytes_mounted
 
     @property
+    def not_moving_word(self) -> str:
+        """How those bytes got there, in the words the done line uses: "there" (the mirror had them),
+        "mounted" (linked from another repository of the mirror), or both."""
+        if self.bytes_mounted and self.bytes_present:
+            return "there or mounted"
+        return "mounted" if self.bytes_mounted else "there"
+
+    @property
     def bytes_to_move(self) -> int:
         """The plan's bytes that have to cross the wire: its total less what turned out to be there
         already or was mounted (known blob by blob as the copy goes)."""

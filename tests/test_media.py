@@ -488,3 +488,27 @@ def test_bundle_flags_without_a_medium_are_refused_before_anything_runs(tmp_path
     code, _, err = _run(["release", "mirror", "--from", "quay.io/x/y:1", "--to", "mirror.example.com:8443/ocp4/x",
                          "--since", str(plan)], capsys)
     assert code == 2 and "--since: only for the bundle a --to-dir run writes" in err
+
+
+def test_verify_on_the_connected_side_checks_the_medium_not_the_registry(bundle, damaged_copy: Path,
+                                                                         seeded_release, plain_registry) -> None:
+    """A to-dir plan has put nothing in the registry yet: verify checks the medium and says where the
+    registry is checked, instead of a wall of "missing" for images that are on the way."""
+    from core.plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode
+    from core.verify import Status, verify
+
+    def plan_for(media: Path) -> Plan:
+        return Plan(mirror=MirrorRegistry(registry=plain_registry.host, insecure=True),
+                    release=ReleaseChoice(source=seeded_release.release_ref, mode=ReleaseMode.TO_DIR,
+                                          directory=str(media), target=bundle[1]))
+
+    report = asyncio.run(verify(plan_for(bundle[0])))
+    checks = {c.name: c for c in report.checks}
+    assert checks["medium"].status is Status.PASS and "is complete" in checks["medium"].detail
+    assert checks["registry"].status is Status.SKIP and "mirror host" in checks["registry"].detail
+    assert "release-images" not in checks and not report.checks[0].failed
+    console = json.loads(skopeo.raw_manifest(f"oci:{damaged_copy}:openshift/release:{TAG}-console"))
+    _flip(_blob(damaged_copy, console["layers"][-1]["digest"]))
+    report = asyncio.run(verify(plan_for(damaged_copy)))
+    medium = next(c for c in report.checks if c.name == "medium")
+    assert medium.failed and any("blob is damaged" in item for item in medium.items), medium.items

@@ -122,6 +122,20 @@ def test_never_finishing_while_bytes_remain_and_never_zero_while_images_remain()
     assert progress.finishing and progress.eta is None  # only manifests left: no made-up 0s
 
 
+def test_the_cli_line_says_how_bytes_got_there_and_what_is_left_to_write() -> None:
+    from tui.commands.common import progress_line
+
+    progress, clock = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=2, total_bytes=20 * MiB))
+    progress.feed(BlobMounted("sha256:z", 10 * MiB, RUBY, REPO))
+    assert "(+10.0 MiB mounted)" in progress_line(progress)  # linked, not "there" before the run
+    progress.feed(BlobSkipped("sha256:y", 10 * MiB, REPO))
+    line = progress_line(progress)
+    assert "(+20.0 MiB there or mounted)" in line
+    # no byte left, three images to write: said, never a vague "finishing"
+    assert "3 images to write" in line and "finishing" not in line
+
+
 def test_a_rerun_keeps_the_log_and_starts_counts_from_zero() -> None:
     progress, _ = progress_with_rows()
     progress.feed(PlanReady(images=3, blobs=2, total_bytes=10))

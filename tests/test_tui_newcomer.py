@@ -173,6 +173,48 @@ def media_app() -> MirrorWizardApp:
     return MirrorWizardApp(state, start="done", auto_check=False)
 
 
+async def test_to_dir_mirror_step_never_says_mirror_complete(workdir: Path) -> None:  # noqa: F811
+    app = media_app()
+    app.state.visited = {"preflight", "credentials", "release", "samples", "ca", "review"}
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.goto("mirror")
+        await pilot.pause(0.4)
+        outcome = str(app.screen.query_one("#outcome").render())
+        assert "removable media" in outcome and "mirror complete" not in outcome
+        assert "removable media" in str(app.screen.query_one("#status").render())
+
+
+async def test_to_dir_rows_name_the_image_inside_the_medium(workdir: Path) -> None:  # noqa: F811
+    app = media_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.goto("mirror")
+        await pilot.pause()
+        screen = app.screen
+        assert screen._short("oci:media:openshift/release:4.17.3-x86_64-cli") == "openshift/release:4.17.3-x86_64-cli"
+        absolute = str(Path("media").resolve())
+        assert screen._short(f"oci:{absolute}:ubi8/ruby-30:latest") == "ubi8/ruby-30:latest"
+
+
+def test_eta_once_every_image_is_there_but_the_run_goes_on() -> None:
+    from core.events import BlobDone, BlobStarted, ImageDone, PlanReady
+    from core.progress import Progress
+    from tests.test_tui_snapshots import FixedClock
+    from tui.screens.mirror import eta_text
+
+    clock = FixedClock()
+    progress = Progress(clock=clock)
+    progress.reset()
+    progress.set_rows([("quay.io/a/b@sha256:" + "1" * 64, "oci:media:a/b:1", "a/b")])
+    progress.feed(PlanReady(images=1, blobs=1, total_bytes=10))
+    progress.feed(BlobStarted("sha256:" + "2" * 64, 10, "oci:media:a/b"))
+    clock.now += 1
+    progress.feed(BlobDone("sha256:" + "2" * 64, 10, "oci:media:a/b"))
+    progress.feed(ImageDone("quay.io/a/b@sha256:" + "1" * 64, "oci:media:a/b:1", "sha256:" + "3" * 64))
+    clock.now += 5  # the medium's bundle is being written
+    text = eta_text(progress)
+    assert "ETA 0s" not in text and "all images copied" in text
+
+
 async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdir: Path) -> None:  # noqa: F811
     import yaml
 
@@ -183,7 +225,8 @@ async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdi
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         summary = str(app.screen.query_one("#done-summary").render())
-        assert "removable media at media" in summary and "not in the registry" in summary
+        assert "on the removable media" in summary and "not in the registry" in summary
+        assert app.screen.query_one("#done-summary").size.width >= len(summary)  # one line, whole, at 80
         assert "in the mirror" not in summary.replace("in the mirror registry", "")
         assert app.screen.query_one("#docs").active == "tab-media"
         ending = app.screen.query_one("#doc-media").text
@@ -284,6 +327,25 @@ async def test_written_files_have_one_mode_each_and_the_patch_its_own_file(workd
     assert modes.pop("registry-config.yaml") == 0o600  # holds the CA
     assert set(modes.values()) == {0o644}, modes
     assert (workdir / "mirror-plan.yaml").stat().st_mode & 0o777 == 0o644
+
+
+async def test_done_shows_the_release_signatures_it_will_apply(workdir: Path) -> None:  # noqa: F811
+    from core.signatures import SignatureReport, VerifiedSignature
+
+    app = finished_app("done")
+    prepared = app.state.prepared
+    assert prepared is not None
+    digest = "sha256:" + "ab" * 32
+    prepared.signatures = [SignatureReport(digest, [VerifiedSignature(b"signed bytes", "verifier-public-key-redhat",
+                                                                      "ABCD" * 10, "quay.io/x", "store")])]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        tabs = app.screen.query_one("#docs")
+        shown = [str(tab.label) for tab in tabs.query("ContentTab") if tab.display]
+        assert "Signatures" in shown, shown
+        assert shown.index("Signatures") == shown.index("CA") + 1
+        # every change Apply makes has its document on screen: the summary's count matches the tabs' objects
+        assert "5 changes for the cluster" in str(app.screen.query_one("#done-summary").render())
 
 
 async def test_done_tabs_keep_their_order_when_the_ca_arrives_later(workdir: Path) -> None:  # noqa: F811
@@ -420,6 +482,43 @@ async def test_help_commands_wrap_only_at_spaces_with_a_backslash(workdir: Path)
         assert any(line.rstrip().endswith("\\") for line in lines)
 
 
+def test_a_command_that_already_continues_keeps_its_backslash_on_its_last_piece() -> None:
+    from tui.widgets.help import wrap_command
+
+    line = "    --from=quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 \\"
+    for width in (30, 40, 60):
+        lines = wrap_command(line, width)
+        assert all(part.strip() != "\\" for part in lines), lines  # never a backslash alone on a line
+        assert lines[-1].endswith(" \\") and "".join(p.strip(" \\") for p in lines).startswith("--from=quay.io")
+
+
+async def test_a_long_status_is_shown_whole_not_cut(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("credentials")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = ("login to 127.0.0.1:37679 works; saved to /tmp/mirror-wizard-demo-2103wipx/"
+                "pull-secret-mirror.json")
+        app.screen.set_status(text, "ok")
+        await pilot.pause()
+        status = app.screen.query_one("#status")
+        assert status.size.height >= 2  # wrapped, and the bar grew to show it
+        assert app.screen.query_one("#nav").size.height == status.size.height
+        lines = [str(status.render_line(y).text).strip() for y in range(status.size.height)]
+        assert "".join(lines).replace(" ", "").endswith("pull-secret-mirror.json")
+
+
+async def test_help_opened_full_width_uses_the_whole_width(workdir: Path) -> None:  # noqa: F811
+    from tui.widgets.help import HelpPanel
+
+    app = finished_app("done")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        # F1 swaps the form for the help: all 100 columns, not a 72-column strip that cuts paths
+        assert app.screen.query_one(HelpPanel).size.width >= 96
+
+
 async def test_an_unticked_checkbox_looks_unticked(workdir: Path) -> None:  # noqa: F811
     app = finished_app("credentials")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -445,6 +544,22 @@ async def test_focus_is_visible_on_inputs_buttons_and_tables(workdir: Path) -> N
         button.focus()
         await pilot.pause()
         assert button.styles.text_style.reverse
+
+
+async def test_the_step_bar_names_the_steps_ahead_at_80_columns(workdir: Path) -> None:  # noqa: F811
+    from tui.widgets.steps import StepIndicator
+
+    app = finished_app("preflight")
+    app.state.visited = set()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = app.screen.query_one(StepIndicator).render().plain
+        # what comes next is named (numbers only for the far end), never a row of bare numbers
+        assert "● 1 Preflight › Credentials › Release" in text and len(text) <= 78
+        await app.goto("samples")
+        await pilot.pause()
+        text = app.screen.query_one(StepIndicator).render().plain
+        assert "● 4 Image streams › CA › Review › Mirror › Done › Verify" in text
 
 
 async def test_every_step_opens_at_its_top_at_80x24(workdir: Path) -> None:  # noqa: F811
@@ -661,8 +776,40 @@ async def test_copy_questions_close_when_the_copy_ends(workdir: Path) -> None:  
         assert isinstance(app.screen, ConfirmScreen) and "Stop it and quit?" in app.screen.question
         copy.gate.set()
         await settle(pilot)
-        assert not isinstance(app.screen, ConfirmScreen)
+        # The copy ended: "Stop it and quit?" is void, but the admin asked to quit — asked again, about
+        # what is left (a plan not applied), without pressing Ctrl+Q a second time.
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.question == "Quit the wizard?"
         assert app.is_running and app.return_code is None
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+
+
+async def test_review_button_says_what_it_will_do(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("review")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert str(app.screen.query_one("#next").label) == "Mirror ▶"  # complete: never "Start" again
+        await pilot.click("#next")
+        await settle(pilot)
+        assert app.current_mode == "mirror" and not app.mirror_started  # went there; copied nothing
+    app, copy = running_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert str(app.screen.query_one("#next").label) == "Start mirror ▶"
+        await pilot.click("#next")
+        await pilot.pause()
+        await pilot.press("ctrl+x", "y")
+        await settle(pilot)
+        assert app.state.progress.cancelled and copy.runs == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "review"
+        assert str(app.screen.query_one("#next").label) == "Resume mirror ▶"
+        copy.gate.set()
+        await pilot.click("#next")
+        await settle(pilot)
+        assert app.current_mode == "mirror" and copy.runs == 2 and app.state.progress.finished
 
 
 async def test_esc_during_a_copy_shows_it_on_other_steps_and_edits_are_marked(workdir: Path) -> None:  # noqa: F811

@@ -181,7 +181,8 @@ def with_verified(state: WizardState) -> None:
     mirror, cluster, ok, bad, skip = Side.MIRROR, Side.CLUSTER, Status.PASS, Status.FAIL, Status.SKIP
     state.verify_checks = [
         VerifyCheck("release-images", "release images on the mirror", mirror, ok,
-                    "all 13 images of 4.17.3 (from the source) are on the mirror by digest, through the plan's "
+                    "all 14 images of 4.17.3 (13 components + 1 release image; from the source) are on the mirror by "
+                    "digest, through the plan's "
                     "mirror sets"),
         VerifyCheck("release-tag", "release tag on the mirror", mirror, ok,
                     f"{TARGET}:4.17.3-x86_64 resolves to sha256:{'1f' * 32}"),

@@ -114,6 +114,9 @@ def test_complete_mirror_passes_every_check(mirrored: Mirrored) -> None:
         assert checks[name].status is Status.PASS, checks[name].line()
     assert checks["release-signatures"].status is Status.SKIP
     assert "every digest matches its source" in checks["samples-images"].detail
+    # counted as the Release step counts them: components, plus the release image
+    detail = checks["release-images"].detail
+    assert "component" in detail and "+ 1 release image;" in detail
     assert all(c.side is Side.MIRROR for c in report.checks)
 
 

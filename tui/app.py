@@ -201,8 +201,15 @@ class MirrorWizardApp(App[int]):
         question is void and must not stay open (a Yes would then cancel or quit for nothing)."""
         screen = self.screen
         if isinstance(screen, ConfirmScreen) and getattr(screen, "about_copy", False):
+            wanted_to_quit = getattr(screen, "about_quit", False)
             screen.dismiss(None)
-            self.notify("the mirror ended, so the question was closed", timeout=6)
+            if wanted_to_quit:
+                # The admin asked to quit: ask again, about what quitting would lose now.
+                self.notify("the mirror ended while you were asked; quitting now only asks about the rest",
+                            timeout=6)
+                self.call_later(self.action_quit)
+            else:
+                self.notify("the mirror ended, so the question was closed", timeout=6)
 
     async def _run_mirror(self, cancel: asyncio.Event) -> None:
         """The plan through core.orchestrate, as ``mirror-wizard run`` does; the copy's events fold
@@ -327,6 +334,7 @@ class MirrorWizardApp(App[int]):
         screen = ConfirmScreen(question, "\n".join(f"• {r}" for r in reasons),
                                yes="Stop and quit" if running else "Quit", no="Keep copying" if running else "Stay")
         screen.about_copy = running
+        screen.about_quit = True
         self.push_screen(screen, answer)
 
     async def _quit_after_mirror(self) -> None:

@@ -19,7 +19,7 @@ from core.plan import Options
 from core.progress import Progress
 from core.registry import STALL_TIMEOUT
 from core.run import Prepared
-from core.text import human_bytes, human_seconds
+from core.text import human_bytes, human_seconds, plural
 
 T = TypeVar("T")
 
@@ -184,10 +184,11 @@ class ProgressPrinter:
 def progress_line(progress: Progress) -> str:
     """One line: bytes moved of bytes to move (and what was there already), images, speed, ETA."""
     present = progress.bytes_not_moving
-    there = f" (+{human_bytes(present)} there)" if present else ""
-    eta = "finishing" if progress.finishing else human_seconds(progress.eta)
+    there = f" (+{human_bytes(present)} {progress.not_moving_word})" if present else ""
+    # Every byte is there and images are still being written: say how many, not a vague "finishing".
+    eta = f"{plural(progress.images_left, 'image')} to write" if progress.finishing else f"ETA {human_seconds(progress.eta)}"
     return (f"{human_bytes(progress.bytes_moved_of_plan)}/{human_bytes(progress.bytes_to_move)}{there}  "
-            f"images {progress.images_finished}/{progress.total_images}  {human_bytes(progress.rate)}/s  ETA {eta}")
+            f"images {progress.images_finished}/{progress.total_images}  {human_bytes(progress.rate)}/s  {eta}")
 
 
 def summary_text(result: CopyResult, *, dry_run: bool = False, progress: Progress | None = None) -> str:

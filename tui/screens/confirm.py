@@ -32,6 +32,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.yes_label, self.no_label = yes, no
         # A question about the running copy: the App closes it when the copy ends.
         self.about_copy = False
+        self.about_quit = False  # the quit question: if a copy it asked about ends, quitting is asked again
 
     def compose(self) -> ComposeResult:
         with Vertical():

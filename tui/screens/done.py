@@ -223,9 +223,9 @@ class DoneScreen(StepScreen):
     def summary_line(self, prepared) -> str:  # type: ignore[no-untyped-def]
         result = self.state.mirror_result
         if self.state.release.mode == "to-dir":
-            where = self.state.release.directory or "the removable media"
+            # Short enough for one line at 80 columns; the Removable media tab names the folder.
             count = f"{result.images_done} images" if result is not None else "the images"
-            return f"{count} on the removable media at {where} — not in the registry yet (see Removable media)"
+            return f"{count} on the removable media, not in the registry yet"
         if result is None:
             return f"the mirror has not run for this plan · {len(apply_steps(prepared))} changes for the cluster"
         return f"{result.images_done} images in the mirror · {len(apply_steps(prepared))} changes for the cluster"

@@ -3,6 +3,8 @@ so it survives moving between steps; this screen redraws from tui.state.MirrorPr
 
 from __future__ import annotations
 
+import os
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,7 +38,7 @@ def bytes_text(progress: Progress) -> str:
     already had is said apart, never counted as moved)."""
     text = f"{human_bytes(progress.bytes_moved_of_plan)}/{human_bytes(progress.bytes_to_move)} moved"
     if progress.bytes_not_moving:
-        text += f" · {human_bytes(progress.bytes_not_moving)} there"
+        text += f" · {human_bytes(progress.bytes_not_moving)} {progress.not_moving_word}"
     return text
 
 
@@ -61,6 +63,9 @@ def eta_text(progress: Progress) -> str:
     if progress.running:
         so_far = human_seconds(progress.elapsed)
         left = progress.images_left
+        if progress.planned and not left and progress.total_images and not progress.bytes_remaining:
+            # Every image is there but the run goes on (the medium's bundle, the outputs): not "ETA 0s".
+            return f"all images copied · the log says what is left · {so_far} so far"
         eta = progress.eta
         bytes_all_but_done = progress.bytes_to_move and progress.bytes_moved_of_plan >= 0.99 * progress.bytes_to_move
         if progress.finishing or (left and bytes_all_but_done and not progress.images_finished):
@@ -127,11 +132,14 @@ class MirrorScreen(StepScreen):
         progress = self.state.progress
         # Started only by the Review step's Start mirror button (never by Ctrl+N passing through).
         start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
-        if start and not progress.running and not progress.finished and not self.wizard.mirror_started:
-            self.wizard.start_mirror()
+        if start and not progress.running and not self.state.mirror_complete():
+            self.wizard.start_mirror()  # the first run, or Resume after a cancel, a failure or a plan change
         elif not self.wizard.mirror_started and progress.started_at is None:
             self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
+
+    def to_media(self) -> bool:
+        return self.state.release.mode == ReleaseMode.TO_DIR
 
     def complete(self) -> bool:
         """The last mirror finished, for the plan as it is now."""
@@ -233,9 +241,23 @@ class MirrorScreen(StepScreen):
                 self._row_states[key] = row.state
 
     def _short(self, destination: str) -> str:
-        """The destination without the mirror's host, which the title line already names."""
+        """The destination without the mirror's host or the medium's folder, which the title line
+        already names ("oci:/mnt/media:openshift/release:4.17.3-x86_64-cli" → "openshift/release:…")."""
         host = self.state.mirror_host
-        return destination[len(host) + 1:] if host and destination.startswith(host + "/") else destination
+        if host and destination.startswith(host + "/"):
+            return destination[len(host) + 1:]
+        for prefix in self._medium_prefixes():
+            if destination.startswith(prefix):
+                return destination[len(prefix):]
+        return destination
+
+    def _medium_prefixes(self) -> list[str]:
+        """"oci:FOLDER:" as the engine may write the medium's folder (as typed, expanded, absolute)."""
+        folder = self.state.release.directory
+        if not folder:
+            return []
+        forms = [folder, os.path.expanduser(folder), os.path.abspath(os.path.expanduser(folder))]
+        return [f"oci:{form}:" for form in dict.fromkeys(forms)]
 
     def _draw_log(self) -> None:
         progress = self.state.progress
@@ -246,7 +268,10 @@ class MirrorScreen(StepScreen):
                 self._log_seq = 0
             return
         log = self.query_one("#log", RichLog)
+        prefixes = self._medium_prefixes()
         for line in list(progress.log)[-min(new, len(progress.log)):]:
+            for prefix in prefixes:  # "copied  oci:/long/folder:name" as "copied  name": the title says where
+                line = line.replace(prefix, "")
             log.write(line)
         self._log_seq = progress.log_seq
 
@@ -270,7 +295,9 @@ class MirrorScreen(StepScreen):
         elif progress.error:
             outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
         elif progress.finished:
-            outcome.update(Content.styled("✓ mirror complete", "bold $success"))
+            # Removable media: the images are on the medium, not yet in any registry; say so.
+            outcome.update(Content.styled("✓ on the removable media — the registry gets them on the other side"
+                                          if self.to_media() else "✓ mirror complete", "bold $success"))
         else:
             outcome.update("")
         # The status line follows the run: a "not completed" or "still running" said before it ended
@@ -284,7 +311,9 @@ class MirrorScreen(StepScreen):
                     "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
                     "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
                     "error": ("the mirror did not complete: Resume tries again", "error"),
-                    "finished": ("✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
+                    "finished": (("✓ copied to the removable media: Done ▶ says what to carry and what to run "
+                                  "on the mirror host") if self.to_media()
+                                 else "✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
                     "idle": ("", "info"),
                 }[phase])
             self._phase = phase

@@ -69,10 +69,19 @@ class ReviewScreen(StepScreen):
 
     def show(self) -> None:
         self.query_one("#summary", Facts).set_rows(self.summary())
-        # While a copy runs, the button goes to it; it never starts a second one.
-        self.query_one("#next", Button).label = "Mirror ▶" if self.wizard.mirror_running else self.NEXT_LABEL
+        self.query_one("#next", Button).label = self.next_label()
         self.query_one("#plan-yaml", Static).update(Content(dump_yaml(self.state.plan_for_saving().to_dict()).rstrip()))
         self.query_one("#outputs-yaml", Static).update(self.outputs_preview())
+
+    def next_label(self) -> str:
+        """What the button will really do: go to a running or complete copy (never start a second
+        one), resume a stopped one, or start the first."""
+        progress = self.state.progress
+        if self.wizard.mirror_running or self.state.mirror_complete():
+            return "Mirror ▶"
+        if progress.started_at is not None and not self.state.mirror_out_of_date():
+            return "Resume mirror ▶"
+        return self.NEXT_LABEL
 
     def outputs_preview(self) -> Content:
         """The documents the Done step will write, as far as they can be known before the copy."""
@@ -214,8 +223,9 @@ class ReviewScreen(StepScreen):
         return True
 
     async def next_pressed(self) -> None:
-        # The button says "Start mirror": pressing it starts the copy on arrival; Ctrl+N only moves on.
-        if await self.can_leave():
+        # "Start mirror" / "Resume mirror" start the copy on arrival; "Mirror" (running or complete)
+        # and Ctrl+N only move on.
+        if await self.can_leave() and self.next_label() != "Mirror ▶":
             self.wizard.start_on_arrival = True
         await self.action_next()
         if self.wizard.current_mode == "review":

@@ -80,6 +80,10 @@ def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
         return above or [line]
     if len(command) <= width:
         return [*above, command]
+    if len(words) > 1 and words[-1] == "\\":
+        # The line already continues: its backslash stays on its last piece, never alone on a line.
+        *cut, last = wrap_command(command[: command.rstrip().rfind("\\")].rstrip(), width, indent)
+        return [*above, *cut, last + " \\"]
     lines: list[str] = []
     current = lead + words[0]
     for word in words[1:]:

@@ -7,7 +7,7 @@ from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
-from tui.state import STEPS
+from tui.state import STEP_KEYS, STEPS
 
 
 class StepIndicator(Widget):
@@ -49,10 +49,11 @@ class StepIndicator(Widget):
             self.mirror_sign = sign
             self.refresh()
 
-    def _parts(self, compact: bool, *, names_ahead: bool = False) -> list[tuple[str, str, str]]:
-        """(step key, text, style) for each step; ``names_ahead`` keeps the names of the steps still to come
-        when the visited ones are numbers (what is next matters more than what is done)."""
+    def _parts(self, compact: bool, *, names_ahead: int = 0) -> list[tuple[str, str, str]]:
+        """(step key, text, style) for each step; ``names_ahead`` keeps the names of that many steps still
+        to come when the others are numbers (what is next matters more than what is done)."""
         parts = []
+        current = STEP_KEYS.index(self.current) + 1 if self.current in STEP_KEYS else 0
         for number, (key, title) in enumerate(STEPS, start=1):
             if key == "mirror" and self.mirror_sign and key != self.current:
                 parts.append((key, f"{number}{self.mirror_sign}" if compact else f"{title} {self.mirror_sign}",
@@ -62,7 +63,8 @@ class StepIndicator(Widget):
             elif key in self.visited:
                 parts.append((key, f"✓ {number}" if compact else f"✓ {title}", "$success"))
             else:
-                parts.append((key, f"{number}" if compact and not names_ahead else title, "$text-muted"))
+                named = not compact or 0 < number - current <= names_ahead
+                parts.append((key, title if named else f"{number}", "$text-muted"))
         return parts
 
     def render(self) -> Content:
@@ -73,8 +75,12 @@ class StepIndicator(Widget):
 
         separator = " › "
         parts = self._parts(compact=False)
-        if not fits(parts, separator):
-            parts = self._parts(compact=True, names_ahead=True)
+        # Narrower: done steps as numbers, and as many of the next steps by name as fit (the next one
+        # at least), before falling back to numbers only.
+        for ahead in range(len(STEPS), 0, -1):
+            if fits(parts, separator):
+                break
+            parts = self._parts(compact=True, names_ahead=ahead)
         if not fits(parts, separator):
             separator = " "
             parts = self._parts(compact=True)
