@@ -526,6 +526,8 @@ class RegistryClient:
                                               limit=TAG_PAGE_LIMIT, what=f"tags of {repository}")
             if response.status_code == 404:
                 raise NotFound(f"{where} does not exist", registry=self.registry, status=404)
+            if response.status_code == 403:  # accepted by request() beside 404; never an empty list
+                raise self.status_error(response, response.content, what=f"tags of {repository}")
             tags.extend(parse_tag_list(response.content, where=where))
             url = next_link(response.headers.get("link"), str(response.url))
             if url is not None and url in seen:
