@@ -192,3 +192,29 @@ def test_an_unread_error_body_is_never_reused(blobs, proxy: ConnectionCountingPr
 
     handed_back, idle = asyncio.run(go())
     assert handed_back and idle == 0
+
+
+def test_small_calls_share_the_lean_paths_kept_connection(blobs, proxy: ConnectionCountingProxy) -> None:
+    """Manifest GET/HEAD, blob HEADs and upload POSTs (hundreds per release) go on the lean path and
+    reuse one kept connection when made one after another, HEAD answers and 404s included."""
+    repo, digests = blobs
+    target = unique_repo("keepalive-small")
+
+    async def go() -> tuple[int, int]:
+        async with _session(proxy) as session:
+            client = session.client(proxy.host)
+            manifest = await client.get_manifest(repo, "v1")
+            assert await client.manifest_digest(repo, "v1") == manifest.digest
+            assert await client.manifest_digest(repo, "no-such-tag") is None
+            for digest, _size in digests:
+                assert await client.blob_exists(repo, digest)
+                assert not await client.blob_exists(target, digest)
+            mounted, session_url = await client.mount_blob(target, digests[0][0], repo)
+            assert mounted and session_url is None
+            return client.raw_pool.opened, client.raw_pool.idle_count()
+
+    opened, idle = asyncio.run(go())
+    small = [r for r in proxy.requests if r.path != "/v2/"]
+    assert len(small) == 4 + 2 * LAYERS
+    assert opened == 1 and idle == 1, f"{opened} lean connections for {len(small)} small calls"
+    assert proxy.connections == 2, f"{proxy.connections} TCP connections (the ping's, and one for the rest)"
