@@ -1,6 +1,9 @@
 """The copy engine: many (source → destination) image copies as one job graph.
 
 1. Resolve: every source manifest (and its children) is fetched once.
+   Before that, each destination repository's tags are listed once: an image pulled by digest whose
+   destination tag already names that digest is done, and its source is never asked (a rerun costs one
+   HEAD per image and nothing at the source).
 2. Check: a destination that already holds an image's manifest by digest needs nothing for it.
 3. Blobs: one job per (destination store, digest). The bytes are read from the source once; other
    repositories in the same registry get a cross-repository mount. Largest blobs start first, and a
@@ -26,6 +29,7 @@ from .endpoints import (
     Endpoints,
     Location,
     RegistryDestination,
+    RegistryLocation,
     RegistrySource,
     Source,
 )
@@ -86,6 +90,8 @@ class ImagePlan:
     children: list[Manifest] = field(default_factory=list)
     present: bool = False
     tag_current: bool = False
+    tag_digest: str | None = None  # what the destination tag named when looked up before resolving
+    tag_looked_up: bool = False
 
     def blobs(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -166,6 +172,10 @@ class Copier:
         self._platform_re = self._compile_filter(self.options.filter_by_os)
         self._disk = asyncio.Semaphore(4)
         self._stores_with_images: set[str] = set()  # destination stores already holding an image of the run
+        # (registry, repository) -> its tags (listed once per run); None where the listing failed.
+        self._tags: dict[tuple[str, str], frozenset[str] | None] = {}
+        # Images found complete by their destination tag alone (their source never read), with their digest.
+        self._done_already: list[tuple[CopyTask, str]] = []
 
     @staticmethod
     def _compile_filter(pattern: str | None) -> re.Pattern[str] | None:
@@ -200,17 +210,82 @@ class Copier:
 
     async def resolve(self, tasks: list[CopyTask]) -> list[ImagePlan]:
         self.result.images_total = len(tasks)
-        plans: list[ImagePlan | None] = await asyncio.gather(*(self._resolve_one(t) for t in tasks))
+        looked_up = await self._look_up_tags(tasks)
+        plans: list[ImagePlan | None] = await asyncio.gather(
+            *(self._resolve_one(t, looked_up.get(n, _NOT_LOOKED_UP)) for n, t in enumerate(tasks)))
         resolved = [p for p in plans if p is not None]
         self.result.images = resolved
         return resolved
 
+    # -- destination tags, before resolving -------------------------------------------------
+
+    async def _look_up_tags(self, tasks: list[CopyTask]) -> dict[int, str | None]:
+        """List each registry destination repository's tags once, then HEAD every destination tag the
+        listing holds: task index -> the digest that tag names (None: absent). A repository's listing
+        answers for all its images in one request, where a HEAD per image would mostly say 404 on a
+        first mirror; a failed listing leaves its images to the per-image HEADs of the check."""
+        wanted: dict[int, tuple[RegistryDestination, str]] = {}
+        for number, task in enumerate(tasks):
+            if isinstance(task.destination, RegistryLocation) and task.destination.ref.tag:
+                destination, tag = self.endpoints.destination(task.destination)
+                if isinstance(destination, RegistryDestination) and tag:
+                    wanted[number] = (destination, tag)
+        repositories = {(d.client.registry, d.repository): d for d, _ in wanted.values()}
+
+        async def listing(destination: RegistryDestination) -> None:
+            self._check_cancel()
+            key = (destination.client.registry, destination.repository)
+            try:
+                self._tags[key] = frozenset(await destination.client.list_tags(destination.repository))
+            except NotFound:
+                self._tags[key] = frozenset()  # no such repository yet: no image of the run is in it
+            except MirrorError as exc:
+                if isinstance(exc, Cancelled):
+                    raise
+                self._tags[key] = None  # not allowed, too large, broken: each image is looked at alone
+
+        await asyncio.gather(*(listing(d) for d in repositories.values()))
+        found: dict[int, str | None] = {}
+
+        async def head(number: int, destination: RegistryDestination, tag: str) -> None:
+            self._check_cancel()
+            tags = self._tags.get((destination.client.registry, destination.repository))
+            if tags is None:
+                return  # unknown: the check asks per image, as it always did
+            if tag not in tags:
+                found[number] = None
+                return
+            try:
+                found[number] = await destination.manifest_digest(tag)
+            except MirrorError as exc:
+                if isinstance(exc, Cancelled):
+                    raise
+                # Left to the check, which reports it against the image once its source is known.
+
+        await asyncio.gather(*(head(n, d, t) for n, (d, t) in wanted.items()))
+        return found
+
+    def _done_by_tag(self, task: CopyTask, reference: str, tag_digest: str | None) -> bool:
+        """The destination tag names exactly the digest the source is pinned to: the registry accepted
+        that manifest, so every blob under it is there, and nothing is left to read or write. Only when
+        the source's digest is the manifest that would be pushed (no platform filter, which may push a
+        filtered index instead) and no extra tag needs the manifest's bytes; never in a dry run, which
+        lists each image with its size."""
+        return (tag_digest is not None and tag_digest == reference and reference.startswith("sha256:")
+                and self.options.filter_by_os is None and not task.extra_tags and not self.options.dry_run)
+
     # -- resolving -------------------------------------------------------------------------
 
-    async def _resolve_one(self, task: CopyTask) -> ImagePlan | None:
+    async def _resolve_one(self, task: CopyTask, tag_digest: str | None | _NotLookedUp) -> ImagePlan | None:
         self._check_cancel()
         source, reference = self.endpoints.source(task.source)
         destination, tag = self.endpoints.destination(task.destination)
+        looked_up = not isinstance(tag_digest, _NotLookedUp)
+        found = None if isinstance(tag_digest, _NotLookedUp) else tag_digest
+        if looked_up and self._done_by_tag(task, reference, found):
+            self._stores_with_images.add(destination.store_key)
+            self._done_already.append((task, reference))
+            return None
         try:
             top = await source.get_manifest(reference)
             children: list[Manifest] = []
@@ -226,7 +301,7 @@ class Copier:
         except MirrorError as exc:
             self._fail(task, exc)
             return None
-        return ImagePlan(task, source, destination, tag, top, children)
+        return ImagePlan(task, source, destination, tag, top, children, tag_digest=found, tag_looked_up=looked_up)
 
     async def _resolve_index(self, source: Source, index: Manifest) -> tuple[Manifest, list[Manifest]]:
         entries = index.children()
@@ -254,10 +329,14 @@ class Copier:
     async def check_destinations(self, plans: list[ImagePlan]) -> None:
         async def check(plan: ImagePlan) -> None:
             self._check_cancel()
+            digest = plan.top.digest
             try:
-                plan.present = await plan.destination.manifest_digest(plan.top.digest) == plan.top.digest
+                if plan.tag and isinstance(plan.destination, RegistryDestination):
+                    await self._check_tagged(plan, plan.destination, plan.tag)
+                    return
+                plan.present = await plan.destination.manifest_digest(digest) == digest
                 if plan.present and plan.tag:
-                    plan.tag_current = await plan.destination.manifest_digest(plan.tag) == plan.top.digest
+                    plan.tag_current = await plan.destination.manifest_digest(plan.tag) == digest
             except MirrorError as exc:
                 self._fail(plan.task, exc)
                 plans_failed.add(id(plan))
@@ -265,6 +344,23 @@ class Copier:
         plans_failed: set[int] = set()
         await asyncio.gather(*(check(p) for p in plans))
         plans[:] = [p for p in plans if id(p) not in plans_failed]
+
+    async def _check_tagged(self, plan: ImagePlan, destination: RegistryDestination, tag: str) -> None:
+        """A tag naming the image's digest says both that the image is there and that the tag is
+        current, in one HEAD (or none, when the tag was looked up before resolving). A tag that is absent
+        or names another digest leaves the question whether the image is there under another tag (a
+        z-stream release reuses most components' digests): one HEAD by digest, unless the repository
+        has no tag at all (a first mirror; an image there by digest alone, from a killed run, is found
+        again by the blobs' existence checks and costs one PUT)."""
+        digest = plan.top.digest
+        tags = self._tags.get((destination.client.registry, destination.repository))
+        at_tag = plan.tag_digest if plan.tag_looked_up else await destination.manifest_digest(tag)
+        if at_tag == digest:
+            plan.present = plan.tag_current = True
+            return
+        if tags is not None and not tags:
+            return
+        plan.present = await destination.manifest_digest(digest) == digest
 
     def _announce(self, plans: list[ImagePlan]) -> None:
         unique: dict[tuple[str, str], int] = {}
@@ -278,12 +374,16 @@ class Copier:
         self.result.blobs_total = len(unique)
         self.result.bytes_total = sum(unique.values())
         self.result.bytes_present = sum(present.values())
-        self.emit(PlanReady(images=len(plans), blobs=len(unique), total_bytes=self.result.bytes_total))
+        self.emit(PlanReady(images=len(plans) + len(self._done_already), blobs=len(unique),
+                            total_bytes=self.result.bytes_total))
+        for task, digest in self._done_already:  # their blobs are not counted: their manifests were never read
+            self.result.images_done += 1
+            self.emit(ImageDone(str(task.source), str(task.destination), digest, skipped=True))
 
     # -- executing --------------------------------------------------------------------------
 
     async def _execute(self, plans: list[ImagePlan]) -> None:
-        self._stores_with_images = {plan.destination.store_key for plan in plans if plan.present}
+        self._stores_with_images |= {plan.destination.store_key for plan in plans if plan.present}
         # needs[(store, digest)] -> {repository: (destination, source, size)}
         needs: dict[tuple[str, str], dict[str, tuple[Destination, Source, int]]] = {}
         for plan in plans:
@@ -480,6 +580,13 @@ class Copier:
         self.emit(ImageFailed(str(task.source), str(task.destination), str(exc)))
         if not self.options.continue_on_error:
             raise CopyFailed(str(task.source), str(task.destination), exc)
+
+
+class _NotLookedUp:
+    """The destination tag was not looked up before resolving (not a registry tag, or its listing failed)."""
+
+
+_NOT_LOOKED_UP = _NotLookedUp()
 
 
 def _same_registry(destination: Destination, source: Source) -> TypeGuard[RegistryDestination]:

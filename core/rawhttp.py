@@ -69,9 +69,13 @@ class Connection:
     async def read(self, size: int) -> bytes:
         return await _within(self.stall, self.reader.read(size), "reading the answer")
 
-    async def readline(self, limit: int) -> bytes:
+    async def readline(self, limit: int, *, timed: bool = True) -> bytes:
+        """One line; ``timed`` False when the caller bounds a whole sequence of lines (an answer's head)."""
         try:
-            line = await _within(self.stall, self.reader.readline(), "reading the answer")
+            if timed:
+                line = await _within(self.stall, self.reader.readline(), "reading the answer")
+            else:
+                line = await self.reader.readline()
         except ValueError:  # asyncio's reader limit: a line longer than STREAM_LIMIT
             raise RawMalformed("a header or chunk line is too long") from None
         if len(line) > limit:
@@ -311,12 +315,19 @@ async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: 
             if writer.transport.get_write_buffer_size() > STREAM_LIMIT:
                 await conn.drain()
         await conn.drain()
-        status_line = await conn.readline(MAX_CHUNK_LINE)
-        if not status_line:
-            raise ConnectionResetError("the server closed the connection without answering")
-        answered = True
-        conn.requests += 1
-        return _parse_head(method, status_line, await _read_headers(conn), conn, pool, key, keep)
+        # The status line and the headers under one stall timer (a timer per line cost more CPU than
+        # parsing them: a mirror reads thousands of small answers).
+        try:
+            async with asyncio.timeout(conn.stall):
+                status_line = await conn.readline(MAX_CHUNK_LINE, timed=False)
+                if not status_line:
+                    raise ConnectionResetError("the server closed the connection without answering")
+                answered = True
+                conn.requests += 1
+                headers = await _read_headers(conn, timed=False)
+        except TimeoutError:
+            raise RawStalled(f"no data for {conn.stall:g} s while reading the answer") from None
+        return _parse_head(method, status_line, headers, conn, pool, key, keep)
     except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
         conn.close()
         if reused and not answered and not body.started:
@@ -327,11 +338,11 @@ async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: 
         raise
 
 
-async def _read_headers(conn: Connection) -> dict[str, str]:
+async def _read_headers(conn: Connection, *, timed: bool = True) -> dict[str, str]:
     headers: dict[str, str] = {}
     total = 0
     for _ in range(MAX_HEADER_LINES):
-        line = await conn.readline(MAX_HEADER_BYTES)
+        line = await conn.readline(MAX_HEADER_BYTES, timed=timed)
         if line in (b"\r\n", b"\n", b""):
             return headers
         total += len(line)

@@ -192,3 +192,64 @@ def test_an_unread_error_body_is_never_reused(blobs, proxy: ConnectionCountingPr
 
     handed_back, idle = asyncio.run(go())
     assert handed_back and idle == 0
+
+
+def test_small_calls_share_the_lean_paths_kept_connection(blobs, proxy: ConnectionCountingProxy) -> None:
+    """Manifest GET/HEAD, blob HEADs and upload POSTs (hundreds per release) go on the lean path and
+    reuse one kept connection when made one after another, HEAD answers and 404s included."""
+    repo, digests = blobs
+    target = unique_repo("keepalive-small")
+
+    async def go() -> tuple[int, int]:
+        async with _session(proxy) as session:
+            client = session.client(proxy.host)
+            manifest = await client.get_manifest(repo, "v1")
+            assert await client.manifest_digest(repo, "v1") == manifest.digest
+            assert await client.manifest_digest(repo, "no-such-tag") is None
+            for digest, _size in digests:
+                assert await client.blob_exists(repo, digest)
+                assert not await client.blob_exists(target, digest)
+            mounted, session_url = await client.mount_blob(target, digests[0][0], repo)
+            assert mounted and session_url is None
+            return client.raw_pool.opened, client.raw_pool.idle_count()
+
+    opened, idle = asyncio.run(go())
+    small = [r for r in proxy.requests if r.path != "/v2/"]
+    assert len(small) == 4 + 2 * LAYERS
+    assert opened == 1 and idle == 1, f"{opened} lean connections for {len(small)} small calls"
+    assert proxy.connections == 2, f"{proxy.connections} TCP connections (the ping's, and one for the rest)"
+
+
+def test_an_answers_head_is_bounded_by_one_stall_timer() -> None:
+    """The status line and headers are read under one timer (a timer per line cost more CPU than the
+    parsing on thousands of small answers): a head dripping in line by line, each line well within
+    the stall timeout but the whole of it beyond, is given up as a stall."""
+    from core import rawhttp
+
+    async def go() -> str:
+        async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\n")
+                for number in range(8):
+                    await asyncio.sleep(0.25)
+                    writer.write(f"X-Line-{number}: x\r\n".encode())
+                    await writer.drain()
+                writer.write(b"Content-Length: 0\r\n\r\n")
+                await writer.drain()
+            except ConnectionError:
+                pass  # the client gave up, as it should
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(drip, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            await rawhttp.exchange("GET", f"http://127.0.0.1:{port}/v2/", {}, ssl_context=None, stall_timeout=1.0)
+        except rawhttp.RawStalled as exc:
+            return str(exc)
+        finally:
+            server.close()
+        return "answered"
+
+    assert "no data for 1 s" in asyncio.run(go())

@@ -19,7 +19,7 @@ from core.registry import RegistrySession
 from core.release import load_release, release_tasks
 from core.tlsconfig import TLSOptions
 from tests.support import skopeo
-from tests.support.fault_proxy import FaultProxy, Recorded
+from tests.support.fault_proxy import Fault, FaultProxy, Recorded
 from tests.support.repos import unique_repo
 from tui.sandbox.content import make_layer, new_builder
 
@@ -202,3 +202,115 @@ def test_the_release_image_blobs_are_read_from_the_source_once(seeded_release, p
     assert reads, "the release image was not read through the proxy"
     assert max(reads.values()) == 1, f"blobs read more than once: {reads}"
     assert hits >= 2  # its config and its release-manifests layer
+
+
+# -- destination tags first (issue 16): a rerun asks one HEAD per image and nothing of the source --------
+
+@pytest.fixture()
+def source_proxy(plain_registry) -> Iterator[FaultProxy]:
+    counting = FaultProxy(upstream=plain_registry.url).start()
+    yield counting
+    counting.stop()
+
+
+def _pinned(source: FaultProxy, images: Images, ref: str) -> str:
+    """``ref`` read through ``source`` and pinned by digest, as a release's components are."""
+    name = ref.split("/", 1)[1].rsplit(":", 1)[0]
+    return f"{source.host}/{name}@{images.digests[ref]}"
+
+
+def _fresh_copy(hosts: tuple[str, ...], pairs: list[tuple[str, str]]) -> CopyResult:
+    async def go() -> CopyResult:
+        async with _session(*hosts) as session:
+            return await _copy(session, pairs)
+    return asyncio.run(go())
+
+
+def test_a_rerun_of_images_pinned_by_digest_asks_one_head_each_and_nothing_of_the_source(
+        images: Images, plain_registry, proxy: FaultProxy, source_proxy: FaultProxy) -> None:
+    """The destination tag answering the pinned digest proves the image is there (the registry only
+    took that manifest with all its blobs): no source manifest, no HEAD by digest."""
+    repo = unique_repo("perf-rerun-pinned")
+    hosts = (plain_registry.host, proxy.host, source_proxy.host)
+    pairs = [(_pinned(source_proxy, images, images.first), f"{proxy.host}/{repo}:one"),
+             (_pinned(source_proxy, images, images.second), f"{proxy.host}/{repo}:two")]
+    assert _fresh_copy(hosts, pairs).ok
+    src_mark, dst_mark = len(source_proxy.requests), len(proxy.requests)
+
+    result = _fresh_copy(hosts, pairs)
+    assert result.ok and result.images_done == 2 and result.blobs_copied == 0
+    assert source_proxy.requests[src_mark:] == [], "a rerun read the source"
+    asked = sorted((r.method, r.path.split("?")[0].rsplit("/", 1)[1]) for r in proxy.requests[dst_mark:]
+                   if r.path != "/v2/")
+    assert asked == [("GET", "list"), ("HEAD", "one"), ("HEAD", "two")]
+
+
+def test_a_first_mirror_lists_the_repository_tags_once_instead_of_a_head_per_image(
+        images: Images, plain_registry, proxy: FaultProxy) -> None:
+    repo = unique_repo("perf-first-list")
+    result = _fresh_copy((plain_registry.host, proxy.host), [(images.first, f"{proxy.host}/{repo}:one"),
+                                                             (images.second, f"{proxy.host}/{repo}:two")])
+    assert result.ok
+    assert not _calls(proxy, "HEAD", "/manifests/"), "a first mirror paid a manifest HEAD per image"
+    assert len(_calls(proxy, "GET", "/tags/list")) == 1
+    for ref, tag in ((images.first, "one"), (images.second, "two")):
+        assert skopeo.digest(f"{plain_registry.host}/{repo}:{tag}", **PLAIN) == images.digests[ref]
+
+
+def test_an_image_there_under_another_tag_is_found_by_its_digest_and_only_tagged(
+        images: Images, plain_registry, proxy: FaultProxy) -> None:
+    """A z-stream release reuses most components' digests under new tags: the new tag is absent from
+    the listing, the image is not; one HEAD by digest finds it, and only the tag goes up."""
+    repo = unique_repo("perf-newtag")
+    hosts = (plain_registry.host, proxy.host)
+    assert _fresh_copy(hosts, [(images.first, f"{proxy.host}/{repo}:old")]).ok
+    mark = len(proxy.requests)
+    result = _fresh_copy(hosts, [(images.first, f"{proxy.host}/{repo}:new")])
+    assert result.ok and result.blobs_copied == 0
+    assert not _calls(proxy, "POST", "/blobs/", mark) and not _calls(proxy, "PUT", "/blobs/", mark)
+    assert [r.path.rsplit("/", 1)[1] for r in _calls(proxy, "HEAD", "/manifests/", mark)] == \
+        [images.digests[images.first]]
+    assert [r.path.rsplit("/", 1)[1] for r in _calls(proxy, "PUT", "/manifests/", mark)] == ["new"]
+    assert skopeo.digest(f"{plain_registry.host}/{repo}:new", **PLAIN) == images.digests[images.first]
+
+
+def test_a_tag_naming_another_digest_is_moved_not_trusted(images: Images, plain_registry, proxy: FaultProxy,
+                                                          source_proxy: FaultProxy) -> None:
+    repo = unique_repo("perf-moved")
+    hosts = (plain_registry.host, proxy.host, source_proxy.host)
+    assert _fresh_copy(hosts, [(_pinned(source_proxy, images, images.first), f"{proxy.host}/{repo}:v1")]).ok
+    result = _fresh_copy(hosts, [(_pinned(source_proxy, images, images.second), f"{proxy.host}/{repo}:v1")])
+    assert result.ok and result.images_done == 1
+    assert skopeo.digest(f"{plain_registry.host}/{repo}:v1", **PLAIN) == images.digests[images.second]
+
+
+def test_without_docker_content_digest_on_head_the_manifest_is_read_instead(
+        images: Images, plain_registry, proxy: FaultProxy, source_proxy: FaultProxy) -> None:
+    """A registry (or a proxy in front of it) that does not say the digest on HEAD: the manifest is
+    read from the destination and hashed; the source is still not asked."""
+    repo = unique_repo("perf-nodigest")
+    hosts = (plain_registry.host, proxy.host, source_proxy.host)
+    pairs = [(_pinned(source_proxy, images, images.first), f"{proxy.host}/{repo}:v1")]
+    assert _fresh_copy(hosts, pairs).ok
+    proxy.add(Fault("no-digest-header", method="HEAD", path="/manifests/", times=-1))
+    src_mark, dst_mark = len(source_proxy.requests), len(proxy.requests)
+    result = _fresh_copy(hosts, pairs)
+    assert result.ok and result.images_done == 1 and result.blobs_copied == 0
+    assert proxy.fired("no-digest-header") == 1
+    assert source_proxy.requests[src_mark:] == []
+    assert [r.path.rsplit("/", 1)[1] for r in _calls(proxy, "GET", "/manifests/", dst_mark)] == ["v1"]
+    assert not _calls(proxy, "PUT", "/", dst_mark)
+
+
+def test_a_refused_tag_listing_falls_back_to_a_head_per_image(images: Images, plain_registry,
+                                                              proxy: FaultProxy) -> None:
+    repo = unique_repo("perf-nolist")
+    hosts = (plain_registry.host, proxy.host)
+    proxy.add(Fault("status", method="GET", path="/tags/list", status=403, times=-1))
+    result = _fresh_copy(hosts, [(images.first, f"{proxy.host}/{repo}:v1")])
+    assert result.ok
+    assert _calls(proxy, "HEAD", "/manifests/"), "the image was not looked for"
+    mark = len(proxy.requests)
+    rerun = _fresh_copy(hosts, [(images.first, f"{proxy.host}/{repo}:v1")])
+    assert rerun.ok and rerun.blobs_copied == 0 and not _calls(proxy, "PUT", "/", mark)
+    assert skopeo.digest(f"{plain_registry.host}/{repo}:v1", **PLAIN) == images.digests[images.first]

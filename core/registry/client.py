@@ -15,6 +15,7 @@ import re
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -116,6 +117,20 @@ def next_link(header: str | None, current: str) -> str | None:
     except ValueError:
         raise RegistryProtocolError(f"the Link header names {named[:60]!r}, which is not a URL") from None
     return target
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A small answer read whole on the lean path (:meth:`RegistryClient.call`)."""
+
+    status_code: int
+    headers: dict[str, str]  # names in lower case
+    content: bytes
+    url: str
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -311,7 +326,52 @@ class RegistryClient:
 
         return await self.retry.run(once)
 
-    def status_error(self, response: httpx.Response, body: bytes, *, what: str) -> RegistryError:
+    async def call(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        scopes: frozenset[str],
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        ok: tuple[int, ...] = (200,),
+        limit: int = SMALL_BODY_LIMIT,
+        what: str = "",
+    ) -> Reply:
+        """:meth:`request` on the lean path, for the small calls made once per image or blob: the
+        same auth, retries, one re-auth on 401, ``ok`` rule, size limit and error map, and the whole
+        (small) body read before returning. No redirects are followed (neither does :meth:`request`)."""
+        if self._base is None:
+            await self.ping()
+        url = self.url(path_or_url)
+        label = what or f"{method} {urlsplit(url).path}"
+        reauthed = False
+
+        async def once() -> Reply:
+            nonlocal scopes, reauthed
+            while True:
+                hdrs = dict(headers or {})
+                if body is not None or method in ("POST", "PUT"):
+                    hdrs["Content-Length"] = str(len(body or b""))
+                hdrs.update(await self.auth_headers(url, scopes))
+                raw = await self.transport.raw(method, url, hdrs, _one_chunk(body) if body else None)
+                try:
+                    status = raw.status
+                    if status in ok or (status in (404, 403) and (404 in ok or 403 in ok)):
+                        content = await self.transport.raw_read_limited(raw, url, limit, f"the answer to {label}")
+                        return Reply(status, raw.headers, content, url)
+                    error_body = await self.transport.raw_error_body(raw)
+                finally:
+                    raw.close()
+                if status == 401 and not reauthed:
+                    scopes = await self.reauthenticate(scopes, raw.headers.get("www-authenticate"))
+                    reauthed = True
+                    continue
+                raise self.raw_status_error(method, url, raw, error_body, what=label)
+
+        return await self.retry.run(once)
+
+    def status_error(self, response: httpx.Response | Reply, body: bytes, *, what: str) -> RegistryError:
         """The one map from an HTTP status (and the registry's error JSON) to the error tree."""
         status = response.status_code
         detail = ""
@@ -364,7 +424,7 @@ class RegistryClient:
         scopes = self.push_scope(repository) if push_scope else self.pull_scope(repository)
         where = f"{self.registry}/{repository}{'@' if reference.startswith('sha256:') else ':'}{reference}"
         async with self.small:
-            response = await self.request(
+            response = await self.call(
                 "GET", f"/v2/{repository}/manifests/{reference}", scopes=scopes,
                 headers={"Accept": ACCEPT}, ok=(200, 404), limit=MANIFEST_LIMIT, what=f"manifest {where}",
             )
@@ -382,7 +442,7 @@ class RegistryClient:
         """HEAD a manifest: its digest, or None when absent (404, and 403 from some registries)."""
         scopes = self.push_scope(repository) if push_scope else self.pull_scope(repository)
         async with self.small:
-            response = await self.request(
+            response = await self.call(
                 "HEAD", f"/v2/{repository}/manifests/{reference}", scopes=scopes,
                 headers={"Accept": ACCEPT}, ok=(200, 404, 403), what=f"manifest {repository}:{reference}",
             )
@@ -397,7 +457,7 @@ class RegistryClient:
     async def blob_exists(self, repository: str, digest: str, *, push_scope: bool = True) -> bool:
         scopes = self.push_scope(repository) if push_scope else self.pull_scope(repository)
         async with self.small:
-            response = await self.request(
+            response = await self.call(
                 "HEAD", f"/v2/{repository}/blobs/{digest}", scopes=scopes,
                 ok=(200, 404, 403), what=f"blob {digest[:19]} in {repository}",
             )
@@ -526,6 +586,8 @@ class RegistryClient:
                                               limit=TAG_PAGE_LIMIT, what=f"tags of {repository}")
             if response.status_code == 404:
                 raise NotFound(f"{where} does not exist", registry=self.registry, status=404)
+            if response.status_code == 403:  # accepted by request() beside 404; never an empty list
+                raise self.status_error(response, response.content, what=f"tags of {repository}")
             tags.extend(parse_tag_list(response.content, where=where))
             url = next_link(response.headers.get("link"), str(response.url))
             if url is not None and url in seen:
@@ -544,7 +606,7 @@ class RegistryClient:
         as the existence check (distribution answers 201 when the blob is already linked there).
         """
         async with self.small:
-            response = await self.request(
+            response = await self.call(
                 "POST", f"/v2/{repository}/blobs/uploads/?{urlencode({'mount': digest, 'from': from_repository})}",
                 scopes=self.push_scope(repository, from_repository), ok=(201, 202, 401, 403, 404),
                 what=f"mount {digest[:19]} into {repository}",
@@ -558,7 +620,7 @@ class RegistryClient:
     async def _start_upload(self, repository: str, digest: str) -> tuple[str, int]:
         """POST an upload session: its URL and the registry's minimum chunk size (0 when none)."""
         async with self.small:
-            start = await self.request(
+            start = await self.call(
                 "POST", f"/v2/{repository}/blobs/uploads/", scopes=self.push_scope(repository), ok=(202,),
                 what=f"upload {digest[:19]} to {repository}",
             )
@@ -644,9 +706,9 @@ class RegistryClient:
     async def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> str | None:
         """PUT a manifest by tag or digest; returns the digest the registry says it stored (if it says)."""
         async with self.small:
-            response = await self.request(
+            response = await self.call(
                 "PUT", f"/v2/{repository}/manifests/{reference}", scopes=self.push_scope(repository),
-                headers={"Content-Type": manifest.media_type}, body=lambda: manifest.raw,
+                headers={"Content-Type": manifest.media_type}, body=manifest.raw,
                 ok=(200, 201, 202, 400, 404, 405), what=f"manifest {repository}:{reference}",
             )
         if response.status_code in (200, 201, 202):

@@ -2,9 +2,11 @@
 
 Two ways to send, one set of rules:
 
-* :meth:`Transport.send` goes through httpx (pings, tokens, manifests, uploads' small requests,
-  redirects) and returns a streaming response;
-* :meth:`Transport.raw` goes through :mod:`core.rawhttp`, the lean path for blob bodies.
+* :meth:`Transport.send` goes through httpx (pings, tokens, tag lists, chunked uploads, redirects)
+  and returns a streaming response;
+* :meth:`Transport.raw` goes through :mod:`core.rawhttp`, the lean path for blob bodies and the small
+  calls a mirror makes hundreds of times (manifest GET/HEAD/PUT, blob HEAD, upload and mount POSTs):
+  httpx's pool, anyio and h11 cost more client CPU per call than the call itself.
 
 Both map every transport failure through :meth:`Transport.error` into :mod:`core.errors`, both stop a
 read or write that makes no progress for ``stall_timeout`` seconds, and every caller retries through
@@ -125,9 +127,10 @@ class Transport:
         self.api_host = api_host
         self.stall_timeout = stall_timeout
         self.ssl_context = build_ssl_context(api_host, tls)
-        # Keep-alive connections for blob bodies; room for every transfer plus a few reads outside
-        # the transfer limit (release files, configs), so a full round of transfers reuses them all.
-        self.raw_pool = rawhttp.ConnectionPool(self.ssl_context, max_idle=max_transfers + 2,
+        # Keep-alive connections for blob bodies and the small API calls (manifests, HEADs, upload
+        # POSTs); room for every transfer, the small lane and a few reads outside both (release files,
+        # configs), so a full round of each reuses them all.
+        self.raw_pool = rawhttp.ConnectionPool(self.ssl_context, max_idle=max_transfers + SMALL_LANE + 2,
                                                connect_timeout=CONNECT_TIMEOUT, stall_timeout=stall_timeout)
         # httpx's read/write timeouts apply to each socket operation: exactly a stall timeout.
         self.http = httpx.AsyncClient(
@@ -219,6 +222,30 @@ class Transport:
                 yield chunk
         except (RawHTTPError, ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
             raise self.error(exc, url) from None
+
+    async def raw_read_limited(self, response: RawResponse, url: str, limit: int, what: str) -> bytes:
+        """A lean-path answer's whole body, refused (read no further) when larger than ``limit``; the
+        caller closes ``response`` (an answer not read to its end is never pooled)."""
+        if response.length is not None and response.length > limit:
+            raise AnswerTooLarge(f"{what} is {response.length} bytes, more than the {_mib(limit)} accepted; not read",
+                                 registry=self.registry)
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self.raw_body(response, url):
+            total += len(chunk)
+            if total > limit:
+                raise AnswerTooLarge(f"{what} is larger than the {_mib(limit)} accepted; not read further",
+                                     registry=self.registry)
+            parts.append(chunk)
+        return b"".join(parts)
+
+    @staticmethod
+    async def raw_error_body(response: RawResponse) -> bytes:
+        """At most ERROR_BODY_LIMIT bytes of a lean-path error answer, for its message."""
+        try:
+            return await response.read_all(ERROR_BODY_LIMIT)
+        except (RawHTTPError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
+            return b""  # the status already tells what went wrong
 
     async def read_limited(self, response: httpx.Response, limit: int, what: str) -> bytes:
         """The whole body, refused (read no further) when larger than ``limit``."""

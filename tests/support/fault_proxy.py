@@ -41,7 +41,8 @@ class Fault:
     reset-upload (the connection dies while the request body is being sent; nothing is forwarded) |
     flip-request (the request body's first byte is flipped on its way to the registry) |
     ignore-range (the Range header is dropped: the whole body comes back with 200, like a server or
-    cache that does not do ranges) | stall (half the body, then nothing for ``stall_seconds``, then the
+    cache that does not do ranges) | no-digest-header (the answer loses its Docker-Content-Digest, as
+    from a registry or proxy that does not send it) | stall (half the body, then nothing for ``stall_seconds``, then the
     connection is dropped: a stuck CDN edge)."""
 
     kind: str
@@ -235,6 +236,8 @@ class FaultProxy:
             out_headers = {k: v for k, v in out_headers.items() if k.lower() != "location"}
             out_headers["Location"] = re.sub(r"^https?://[^/]+", "", location)
         record.status = response.status_code
+        if fault and fault.kind == "no-digest-header":
+            out_headers = {k: v for k, v in out_headers.items() if k.lower() != "docker-content-digest"}
         if fault and fault.kind == "paginate-tags" and response.status_code == 200:
             data, link = _paginate(target, data)
             if link:
