@@ -39,6 +39,9 @@ class ConcurrencyController:
     initial: int = 2
     gain: float = 0.08
     cooldown: int = 4
+    # Grow by half the limit (not by one) until the first decrease: a far source's copy may be over
+    # in a few seconds, one connection a second would fill the link only when it is done.
+    fast_start: bool = False
 
     def __post_init__(self) -> None:
         if self.maximum < 1 or self.minimum < 1:
@@ -46,6 +49,7 @@ class ConcurrencyController:
         self.minimum = min(self.minimum, self.maximum)
         self.limit = max(self.minimum, min(self.initial, self.maximum))
         self._rate_before_growth: float | None = None  # throughput measured just before the last GROW
+        self._limit_before_growth = self.limit  # what a REVERT goes back to
         self._rest = 0  # samples to wait before growing again
         self._pushed_back = False  # the current rest follows a BACK_OFF or EASE
         self.history: list[tuple[Decision, int]] = []  # (decision, limit after it), for tests and diagnostics
@@ -66,16 +70,19 @@ class ConcurrencyController:
             return self._decide(Decision.HOLD)
         before = self._rate_before_growth
         if before is not None and rate < before * (1 + self.gain):
-            # The connection added last did not pay for itself: undo it and rest before probing again.
-            self.limit = max(self.minimum, self.limit - 1)
+            # The connections added last did not pay for themselves: undo that growth and rest before
+            # probing again, one at a time from now on.
+            self.limit = max(self.minimum, self._limit_before_growth)
             self._rate_before_growth = None
             self._rest = self.cooldown
+            self.fast_start = False
             return self._decide(Decision.REVERT)
         if self.limit >= self.maximum:
             self._rate_before_growth = None
             return self._decide(Decision.HOLD)
         self._rate_before_growth = rate
-        self.limit += 1
+        self._limit_before_growth = self.limit
+        self.limit = min(self.maximum, self.limit + (max(1, self.limit // 2) if self.fast_start else 1))
         return self._decide(Decision.GROW)
 
     def throttled(self) -> int:
@@ -84,6 +91,7 @@ class ConcurrencyController:
         if self._rest > 0 and self._pushed_back:
             return self._decide(Decision.HOLD)
         self._pushed_back = True
+        self.fast_start = False
         self.limit = max(self.minimum, self.limit // 2)
         self._rate_before_growth = None
         self._rest = self.cooldown
@@ -95,6 +103,7 @@ class ConcurrencyController:
         if self._rest > 0 and self._pushed_back:
             return self._decide(Decision.HOLD)
         self._pushed_back = True
+        self.fast_start = False
         self.limit = max(self.minimum, self.limit - 1)
         self._rate_before_growth = None
         self._rest = self.cooldown
@@ -128,12 +137,17 @@ class AdaptiveLimiter:
     def limit(self) -> int:
         return self.controller.limit
 
-    async def acquire(self) -> None:
-        if self.in_use < self.controller.limit and not self._waiters:
+    async def acquire(self, *, first: bool = False) -> None:
+        """``first``: ahead of everyone waiting (another connection for a blob already under way,
+        which has its own slot and started before the waiting ones: largest first stays so)."""
+        if self.in_use < self.controller.limit and (first or not self._waiters):
             self._take()
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        if first:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         try:
             await waiter  # resolved by _wake, which took the slot for us
         except asyncio.CancelledError:
@@ -201,33 +215,66 @@ class AdaptiveLimiter:
 
 # -- blob transfers per registry ----------------------------------------------------------------------
 
-# One limiter per registry client (weakly held: a client lives for one session).
-_TRANSFERS: weakref.WeakKeyDictionary[object, AdaptiveLimiter] = weakref.WeakKeyDictionary()
+# Connections per registry when the admin set no limit: this many at first (what a registry next door
+# needs), up to TRANSFER_CEILING while each step makes the copy faster (a far source caps each
+# connection, not the link). An explicit --max-per-registry is the start and a hard upper bound.
+TRANSFER_START = 6
+TRANSFER_CEILING = 16
 
 
-def transfer_limiter(client: object, maximum: int) -> AdaptiveLimiter:
-    """Blob transfers in flight to or from one registry. Starts at ``maximum`` (``--max-per-registry``,
-    never exceeded), so nothing changes until the registry pushes back: :func:`note_throttled` halves
-    it, and it grows back one transfer at a time while throughput grows."""
-    limiter = _TRANSFERS.get(client)
-    if limiter is None:
-        controller = ConcurrencyController(maximum=maximum, initial=maximum)
-        limiter = _TRANSFERS[client] = AdaptiveLimiter(controller, idle_on_release=True)
+def transfer_bounds(explicit: int | None) -> tuple[int, int]:
+    """(start, maximum) of a transfer limiter for ``--max-per-registry`` (None: not given)."""
+    if explicit is not None:
+        return explicit, explicit
+    return TRANSFER_START, TRANSFER_CEILING
+
+
+@dataclass
+class _Pair:
+    destination: weakref.ref[object] | None
+    source: weakref.ref[object] | None
+    limiter: AdaptiveLimiter
+
+    def alive(self) -> bool:
+        return all(ref is None or ref() is not None for ref in (self.destination, self.source))
+
+    def has(self, client: object) -> bool:
+        return any(ref is not None and ref() is client for ref in (self.destination, self.source))
+
+
+# One limiter per (destination client, source client) pair: both ends see the same bytes, so one
+# controller decides for the pair (one per end would each take the other's growth for its own). A
+# run has a handful of pairs; the clients are held weakly (a client lives for one session).
+_PAIRS: list[_Pair] = []
+
+
+def _ref(client: object | None) -> weakref.ref[object] | None:
+    return None if client is None else weakref.ref(client)
+
+
+def transfer_limiter(destination: object | None, source: object | None, *, start: int, maximum: int) -> AdaptiveLimiter:
+    """Connections moving blob bodies from ``source``'s registry to ``destination``'s (None: a
+    directory): whole-blob transfers and the ranged parts of big blobs alike, never more than
+    ``maximum``. Starts at ``start``; grows while throughput grows (by half the limit at first),
+    goes back when it did not, halves when either registry pushes back (:func:`note_throttled`)."""
+    _PAIRS[:] = [pair for pair in _PAIRS if pair.alive()]
+    for pair in _PAIRS:
+        ends = (pair.destination() if pair.destination else None, pair.source() if pair.source else None)
+        if ends[0] is destination and ends[1] is source:
+            return pair.limiter
+    controller = ConcurrencyController(maximum=maximum, initial=start, fast_start=start < maximum)
+    limiter = AdaptiveLimiter(controller, idle_on_release=True)
+    _PAIRS.append(_Pair(_ref(destination), _ref(source), limiter))
     return limiter
 
 
-def note_moved(client: object, n: int) -> None:
-    """Bytes of a blob body moved to or from ``client``'s registry."""
-    limiter = _TRANSFERS.get(client)
-    if limiter is not None:
-        limiter.moved(n)
+def note_throttled(client: object | None) -> None:
+    """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call): every
+    transfer limiter it is an end of backs off."""
+    for pair in _PAIRS:
+        if client is not None and pair.has(client):
+            pair.limiter.throttled()
 
 
-def note_throttled(client: object) -> None:
-    """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call)."""
-    limiter = _TRANSFERS.get(client)
-    if limiter is not None:
-        limiter.throttled()
-
-
-__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "transfer_limiter", "note_moved", "note_throttled"]
+__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "TRANSFER_CEILING", "TRANSFER_START",
+           "note_throttled", "transfer_bounds", "transfer_limiter"]

@@ -119,15 +119,17 @@ def test_the_limiter_admits_only_limit_holders_and_samples_per_interval() -> Non
     assert limiter.peak == 3
 
 
-def test_registry_transfers_start_at_the_maximum_and_halve_when_throttled() -> None:
+def test_an_explicit_limit_is_where_transfers_start_and_halve_when_throttled() -> None:
     from core import adaptive
 
     class Client:  # any object stands for a registry client
         pass
 
     client = Client()
-    limiter = adaptive.transfer_limiter(client, 6)
-    assert limiter.limit == 6 and adaptive.transfer_limiter(client, 6) is limiter
+    start, maximum = adaptive.transfer_bounds(6)
+    assert (start, maximum) == (6, 6), "--max-per-registry given: a hard limit, and the start"
+    limiter = adaptive.transfer_limiter(client, None, start=start, maximum=maximum)
+    assert limiter.limit == 6 and adaptive.transfer_limiter(client, None, start=6, maximum=6) is limiter
     adaptive.note_throttled(client)
     assert limiter.limit == 3
     adaptive.note_throttled(Client())  # a client without a limiter: nothing to do, no error
@@ -159,8 +161,8 @@ def test_the_one_retry_policy_tells_the_registrys_transfer_limit_about_push_back
         client = RegistryClient("mirror.example:5000", credential=None, tls=TLSOptions(), retry=shared)
         other = RegistryClient("quay.example", credential=None, tls=TLSOptions(), retry=shared)
         try:
-            limiter = transfer_limiter(client, 6)
-            untouched = transfer_limiter(other, 6)
+            limiter = transfer_limiter(client, None, start=6, maximum=6)
+            untouched = transfer_limiter(other, None, start=6, maximum=6)
             await client.retry.backoff(0, RegistryUnreachable("reset"))
             await client.retry.backoff(0, RegistryUnreachable("timeout", status=408))
             assert limiter.limit == 6

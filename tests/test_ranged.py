@@ -437,7 +437,7 @@ def test_parts_answered_503_are_retried_and_narrow_both_limits(big_image: BigIma
     async def run() -> tuple[bytes, RangedFetch, list[adaptive.Decision]]:
         async with _quick_session(proxy.host) as session:
             client = session.client(proxy.host)
-            transfers = adaptive.transfer_limiter(client, 6)
+            transfers = adaptive.transfer_limiter(None, client, start=6, maximum=6)
             ranges = RegistryRanges(client, big_image.repository, big_image.layer, 4)
             source = _FaultAfterFirst(ranges, proxy, fault)
             fetch = RangedFetch(source, big_image.layer, big_image.layer_size, None, config=_config())
