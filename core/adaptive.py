@@ -257,6 +257,8 @@ def transfer_limiter(destination: object | None, source: object | None, *, start
     directory): whole-blob transfers and the ranged parts of big blobs alike, never more than
     ``maximum``. Starts at ``start``; grows while throughput grows (by half the limit at first),
     goes back when it did not, halves when either registry pushes back (:func:`note_throttled`)."""
+    if destination is None and source is None:
+        raise ValueError("a transfer limiter needs a registry at one end at least")
     _PAIRS[:] = [pair for pair in _PAIRS if pair.alive()]
     for pair in _PAIRS:
         ends = (pair.destination() if pair.destination else None, pair.source() if pair.source else None)

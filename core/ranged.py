@@ -423,12 +423,18 @@ class RangedFetch:
 
     async def _worker(self, k: int | None = None, response: PartResponse | None = None, *, own: bool = False) -> None:
         """Fetch parts until none is left. ``own``: run on the slot the caller holds for the blob
-        (never given back here). Another worker keeps the slot it took from part to part, and gives
-        it back while the reader is too far behind or when the limit went down."""
-        holding = own
+        (never given back here). Another worker takes a slot before it takes a part, so a part taken
+        is always being fetched (with a limit of 1 the own slot does them all); it keeps the slot
+        from part to part, and gives it back when the limit went down."""
+        holding = own or k is not None and not self.held
+        if holding and not own:
+            await self.limiter.acquire()  # the probe's answer came before a slot (standalone use)
         try:
             while True:
                 if k is None:
+                    if not holding:
+                        await self.limiter.acquire(first=self.held)
+                        holding = True
                     k = self._take()
                     if k is None:
                         if not self.held:  # a shared limit's slot goes to the next blob waiting
@@ -439,13 +445,7 @@ class RangedFetch:
                     if not waited:
                         self.limiter.consumer_slow()  # the destination does not keep up: fewer connections
                         waited = True
-                        if holding and not own:
-                            holding = False
-                            self.limiter.release()
                     await self._changed.wait()
-                if not holding:
-                    await self.limiter.acquire(first=self.held)
-                    holding = True
                 await self._fetch(k, response)
                 response = None
                 if self.on_part_done is not None:

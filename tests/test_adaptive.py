@@ -175,3 +175,102 @@ def test_the_one_retry_policy_tells_the_registrys_transfer_limit_about_push_back
             await other.aclose()
 
     assert asyncio.run(run()) == [Decision.BACK_OFF]
+
+
+def test_fast_start_grows_by_half_the_limit_and_goes_back_to_the_last_limit_that_paid() -> None:
+    """A far source's copy may take seconds: growing one connection per sample would fill the link only
+    at the end. Fast start adds half the limit while throughput follows; the first step that does not
+    pay is undone whole (back to the limit before it), and growth goes on one at a time."""
+    c = ConcurrencyController(maximum=16, initial=6, fast_start=True, cooldown=2)
+    link = 80e6
+
+    def rate() -> float:
+        return min(c.limit * 10e6, link)  # 10 MB/s per connection, 80 MB/s for the link
+
+    limits = []
+    for _ in range(7):
+        c.sample(rate())
+        limits.append(c.limit)
+    # 6 → 9 (+3) → 13 (+4); at 13 the link gives 80 MB/s, no better than 9's 80: back to 9, rest 2,
+    # then one at a time (10 pays nothing over 9 either, and is taken back).
+    assert limits[:3] == [9, 13, 9]
+    assert [d for d, _ in c.history][:3] == [Decision.GROW, Decision.GROW, Decision.REVERT]
+    assert c.fast_start is False
+    assert max(limits[3:]) <= 10, "after the first step that did not pay, growth is one at a time"
+
+
+def test_fast_start_never_passes_the_maximum() -> None:
+    c = ConcurrencyController(maximum=8, initial=6, fast_start=True)
+    c.sample(60e6)
+    assert c.limit == 8
+    c.sample(80e6)
+    assert c.limit == 8 and c.history[-1] == (Decision.HOLD, 8)
+
+
+def test_without_an_explicit_limit_transfers_start_at_6_and_may_grow_to_16() -> None:
+    from core import adaptive
+
+    assert adaptive.transfer_bounds(None) == (6, 16)
+    assert adaptive.transfer_bounds(3) == (3, 3)
+
+    class Client:
+        pass
+
+    destination, source = Client(), Client()
+    limiter = adaptive.transfer_limiter(destination, source, start=6, maximum=16)
+    assert limiter.limit == 6 and limiter.controller.maximum == 16 and limiter.controller.fast_start
+    for _ in range(5):
+        limiter.controller.sample(limiter.limit * 10e6)  # every connection pays: up to the ceiling
+    assert limiter.limit == 16
+    fixed = adaptive.transfer_limiter(Client(), source, start=4, maximum=4)
+    assert not fixed.controller.fast_start and fixed.controller.maximum == 4
+
+
+def test_one_limiter_per_registry_pair_and_either_end_pushing_back_halves_it() -> None:
+    """Both ends of a transfer see the same bytes: one controller decides for the pair (one per end
+    would each take the other's growth for its own). A 429/5xx from either registry halves it; a
+    pair without that registry is untouched; a directory end (None) makes a pair of its own."""
+    from core import adaptive
+
+    class Client:
+        pass
+
+    mirror, quay, redhat = Client(), Client(), Client()
+    pair = adaptive.transfer_limiter(mirror, quay, start=8, maximum=16)
+    assert adaptive.transfer_limiter(mirror, quay, start=8, maximum=16) is pair
+    other = adaptive.transfer_limiter(mirror, redhat, start=8, maximum=16)
+    to_dir = adaptive.transfer_limiter(None, quay, start=8, maximum=16)
+    from_dir = adaptive.transfer_limiter(quay, None, start=8, maximum=16)
+    assert len({id(pair), id(other), id(to_dir), id(from_dir)}) == 4
+    adaptive.note_throttled(quay)  # the source pushed back
+    assert (pair.limit, other.limit, to_dir.limit, from_dir.limit) == (4, 8, 4, 4)
+    adaptive.note_throttled(redhat)
+    assert other.limit == 4 and pair.limit == 4, "one decrease per rest: the pair already backed off"
+    adaptive.note_throttled(None)  # no client: nothing to do
+    with pytest.raises(ValueError):
+        adaptive.transfer_limiter(None, None, start=1, maximum=1)
+
+
+def test_a_blob_already_under_way_takes_its_next_connection_ahead_of_the_blobs_waiting() -> None:
+    """Largest blobs start first; another ranged part of one of them goes before the small blobs
+    still queued (acquire(first=True)), so the biggest blob does not end the copy on one connection."""
+    limiter = AdaptiveLimiter(ConcurrencyController(maximum=1, initial=1))
+    order: list[str] = []
+
+    async def holder(name: str, first: bool = False) -> None:
+        await limiter.acquire(first=first)
+        order.append(name)
+        await asyncio.sleep(0)
+        limiter.release()
+
+    async def run() -> None:
+        await limiter.acquire()
+        waiting = [asyncio.create_task(holder(f"small{n}")) for n in range(3)]
+        await asyncio.sleep(0)
+        part = asyncio.create_task(holder("part", first=True))
+        await asyncio.sleep(0)
+        limiter.release()
+        await asyncio.gather(*waiting, part)
+
+    asyncio.run(run())
+    assert order == ["part", "small0", "small1", "small2"]
