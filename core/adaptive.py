@@ -113,7 +113,13 @@ class ConcurrencyController:
 class AdaptiveLimiter:
     """Slots whose number follows a :class:`ConcurrencyController`; holders report bytes moved, and
     once per ``interval`` seconds the throughput becomes a sample. Slots go first come, first served;
-    releasing never blocks; lowering the limit lets running holders finish and only stops new ones."""
+    releasing never blocks; lowering the limit lets running holders finish and only stops new ones.
+
+    ``small`` holders (a blob of a few KiB costs round trips, not bandwidth) run beside the adaptive
+    limit, in what is left up to the controller's maximum: the limit is about how many connections
+    share the bandwidth, the maximum about how many the registry is asked to serve at once. So a
+    small blob never waits behind the big ones for a bandwidth slot, and never takes one from them;
+    together they stay within the maximum (``--max-per-registry``, when given, is that)."""
 
     def __init__(self, controller: ConcurrencyController, *, interval: float = 1.0,
                  clock: Callable[[], float] = time.monotonic, idle_on_release: bool = False) -> None:
@@ -123,9 +129,11 @@ class AdaptiveLimiter:
         self.interval = interval
         self.idle_on_release = idle_on_release
         self._clock = clock
-        self.in_use = 0
+        self.in_use = 0   # every slot held, small ones included
+        self.beside = 0   # the small ones among them
         self.peak = 0  # the most slots held at once, for tests and diagnostics
-        self._waiters: deque[asyncio.Future[None]] = deque()  # first come, first served
+        # first come, first served within each kind: (waiter, small)
+        self._waiters: deque[tuple[asyncio.Future[None], bool]] = deque()
         self._bytes = 0
         self._since = self._now()
         self._always_full = True
@@ -137,42 +145,71 @@ class AdaptiveLimiter:
     def limit(self) -> int:
         return self.controller.limit
 
-    async def acquire(self, *, first: bool = False) -> None:
+    @property
+    def bulk_in_use(self) -> int:
+        """Slots held within the adaptive limit (not the small holders beside it)."""
+        return self.in_use - self.beside
+
+    def _may_take(self, small: bool) -> bool:
+        if self.in_use >= self.controller.maximum:
+            return False
+        return small or self.bulk_in_use < self.controller.limit
+
+    def _waiting(self, small: bool) -> bool:
+        return any(kind == small for _, kind in self._waiters)
+
+    async def acquire(self, *, first: bool = False, small: bool = False) -> None:
         """``first``: ahead of everyone waiting (another connection for a blob already under way,
-        which has its own slot and started before the waiting ones: largest first stays so)."""
-        if self.in_use < self.controller.limit and (first or not self._waiters):
-            self._take()
+        which has its own slot and started before the waiting ones: largest first stays so).
+        ``small``: beside the adaptive limit, up to the maximum (see the class)."""
+        if self._may_take(small) and (first or not self._waiting(small)):
+            self._take(small)
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if first:
-            self._waiters.appendleft(waiter)
+            self._waiters.appendleft((waiter, small))
         else:
-            self._waiters.append(waiter)
+            self._waiters.append((waiter, small))
         try:
             await waiter  # resolved by _wake, which took the slot for us
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release()  # granted just as we were cancelled: hand it on
+                self.release(small=small)  # granted just as we were cancelled: hand it on
             else:
-                self._waiters.remove(waiter)
+                self._waiters.remove((waiter, small))
             raise
 
-    def _take(self) -> None:
+    def _take(self, small: bool) -> None:
         self.in_use += 1
+        self.beside += small
         self.peak = max(self.peak, self.in_use)
 
-    def release(self) -> None:
+    def release(self, *, small: bool = False) -> None:
         self.in_use -= 1
-        if self.idle_on_release and not self._waiters:
+        self.beside -= small
+        if self.idle_on_release and not small and not self._waiting(False):
             self._always_full = False
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.in_use < self.controller.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self._take()
-                waiter.set_result(None)
+        # A waiter that cannot have a slot does not hold up the other kind behind it (a small blob
+        # is not stuck behind a big one waiting for bandwidth); within one kind, order is kept.
+        blocked: set[bool] = set()
+        for entry in list(self._waiters):
+            waiter, small = entry
+            if small in blocked:
+                continue
+            if waiter.done():
+                self._waiters.remove(entry)
+                continue
+            if not self._may_take(small):
+                blocked.add(small)
+                if len(blocked) == 2:
+                    return
+                continue
+            self._waiters.remove(entry)
+            self._take(small)
+            waiter.set_result(None)
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -220,6 +257,10 @@ class AdaptiveLimiter:
 # connection, not the link). An explicit --max-per-registry is the start and a hard upper bound.
 TRANSFER_START = 6
 TRANSFER_CEILING = 16
+# A blob up to this size costs round trips rather than bandwidth (a config, a small layer): it runs
+# beside the adaptive limit, up to the maximum (AdaptiveLimiter ``small``). Largest first otherwise
+# leaves them all for the end, where they took seconds on few connections while the link idled.
+SMALL_BLOB = 1 << 20
 
 
 def transfer_bounds(explicit: int | None) -> tuple[int, int]:
@@ -278,5 +319,5 @@ def note_throttled(client: object | None) -> None:
             pair.limiter.throttled()
 
 
-__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "TRANSFER_CEILING", "TRANSFER_START",
+__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "SMALL_BLOB", "TRANSFER_CEILING", "TRANSFER_START",
            "note_throttled", "transfer_bounds", "transfer_limiter"]

@@ -404,7 +404,7 @@ class Copier:
         return not isinstance(destination, RegistryDestination) or destination.store_key in self._stores_with_images
 
     async def _transfer(self, destination: Destination, source: Source, digest: str, size: int) -> None:
-        limiter, slot = _transfer_limiter(destination, source, self._disk, self.session.max_per_registry)
+        limiter, slot = _transfer_limiter(destination, source, self._disk, self.session.max_per_registry, size)
         for attempt in range(BLOB_ATTEMPTS):
             self._check_cancel()
             async with slot():
@@ -487,12 +487,13 @@ def _same_registry(destination: Destination, source: Source) -> TypeGuard[Regist
             and destination.client is source.client and source.repository != destination.repository)
 
 
-def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore, explicit: int | None
-                      ) -> tuple[adaptive.AdaptiveLimiter | None, Callable[[], AbstractAsyncContextManager[None]]]:
+def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore, explicit: int | None,
+                      size: int) -> tuple[adaptive.AdaptiveLimiter | None, Callable[[], AbstractAsyncContextManager[None]]]:
     """The adaptive connection limit of this (destination, source) registry pair (core/adaptive.py;
-    ranged parts take more of it) and a slot for one blob: that limit's, then each registry client's
-    fixed cap (``--max-per-registry``, or the adaptive ceiling) so that several pairs sharing a
-    registry stay under it too. Directory to directory: the disk's limit."""
+    ranged parts take more of it) and a slot for one blob of ``size`` bytes: that limit's (beside it
+    for a small blob), then each registry client's fixed cap (``--max-per-registry``, or the adaptive
+    ceiling) so that several pairs sharing a registry stay under it too. Directory to directory: the
+    disk's limit."""
     ends = [end.client for end in (destination, source) if isinstance(end, (RegistryDestination, RegistrySource))]
     sems: list[asyncio.Semaphore | adaptive.AdaptiveLimiter] = []
     limiter: adaptive.AdaptiveLimiter | None = None
@@ -508,14 +509,19 @@ def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Se
     else:
         sems.append(disk)
 
+    small = size <= adaptive.SMALL_BLOB
+
     class _Both(AbstractAsyncContextManager[None]):
         async def __aenter__(self) -> None:
             for s in sems:
-                await s.acquire()
+                await (s.acquire(small=small) if isinstance(s, adaptive.AdaptiveLimiter) else s.acquire())
 
         async def __aexit__(self, *exc: object) -> None:
             for s in reversed(sems):
-                s.release()
+                if isinstance(s, adaptive.AdaptiveLimiter):
+                    s.release(small=small)
+                else:
+                    s.release()
 
     return limiter, _Both
 

@@ -451,7 +451,7 @@ class RangedFetch:
                 if self.on_part_done is not None:
                     self.on_part_done(k)
                 k = None
-                if holding and not own and self.limiter.in_use > self.limiter.limit:
+                if holding and not own and self.limiter.bulk_in_use > self.limiter.limit:
                     holding = False
                     self.limiter.release()  # the limit went down: this connection is one too many
         except asyncio.CancelledError:

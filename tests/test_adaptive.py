@@ -274,3 +274,57 @@ def test_a_blob_already_under_way_takes_its_next_connection_ahead_of_the_blobs_w
 
     asyncio.run(run())
     assert order == ["part", "small0", "small1", "small2"]
+
+
+def test_small_blobs_run_beside_the_adaptive_limit_up_to_the_maximum() -> None:
+    """A config or a small layer costs round trips, not bandwidth: it neither waits behind the big
+    blobs for a bandwidth slot nor takes one from them, and together they stay within the maximum."""
+    limiter = AdaptiveLimiter(ConcurrencyController(maximum=4, initial=2), idle_on_release=True)
+    granted: list[str] = []
+
+    async def holder(name: str, small: bool, gate: asyncio.Event) -> None:
+        await limiter.acquire(small=small)
+        granted.append(name)
+        await gate.wait()
+        limiter.release(small=small)
+
+    async def run() -> None:
+        gates = {name: asyncio.Event() for name in ("big1", "big2", "big3", "s1", "s2", "s3")}
+        tasks = [asyncio.create_task(holder(name, name.startswith("s"), gates[name]))
+                 for name in ("big1", "big2", "big3", "s1", "s2", "s3")]
+        await asyncio.sleep(0)
+        # big3 waits for a bandwidth slot (limit 2); s1 and s2 go beside it; s3 would pass the maximum.
+        assert granted == ["big1", "big2", "s1", "s2"]
+        assert (limiter.in_use, limiter.beside, limiter.bulk_in_use) == (4, 2, 2)
+        gates["s1"].set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert granted[-1] == "s3", "a small slot freed goes to the small blob, not past the limit to big3"
+        gates["big1"].set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert granted[-1] == "big3"
+        for gate in gates.values():
+            gate.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(run())
+    assert limiter.in_use == 0 and limiter.beside == 0 and limiter.peak == 4
+
+
+def test_with_an_explicit_limit_small_blobs_share_it() -> None:
+    """--max-per-registry 2: the limit is the maximum, so a small blob waits like any other."""
+    limiter = AdaptiveLimiter(ConcurrencyController(maximum=2, initial=2), idle_on_release=True)
+
+    async def run() -> bool:
+        await limiter.acquire()
+        await limiter.acquire(small=True)
+        small = asyncio.create_task(limiter.acquire(small=True))
+        await asyncio.sleep(0)
+        waited = not small.done()
+        limiter.release(small=True)
+        await small
+        return waited
+
+    assert asyncio.run(run()) is True
+    assert limiter.peak == 2
