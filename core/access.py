@@ -37,7 +37,7 @@ class Access:
     insecure_hosts: tuple[str, ...] = ()
     insecure: bool = False            # every host (the CLI's --insecure, for tests)
     idms_file: str | None = None
-    max_per_registry: int = 6
+    max_per_registry: int | None = None  # None: adaptive (core.adaptive.transfer_bounds)
     stall_timeout: float = STALL_TIMEOUT
     auth_hosts: tuple[str, ...] = ()   # token services elsewhere allowed to receive the password
 

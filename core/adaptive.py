@@ -39,6 +39,9 @@ class ConcurrencyController:
     initial: int = 2
     gain: float = 0.08
     cooldown: int = 4
+    # Grow by half the limit (not by one) until the first decrease: a far source's copy may be over
+    # in a few seconds, one connection a second would fill the link only when it is done.
+    fast_start: bool = False
 
     def __post_init__(self) -> None:
         if self.maximum < 1 or self.minimum < 1:
@@ -46,6 +49,7 @@ class ConcurrencyController:
         self.minimum = min(self.minimum, self.maximum)
         self.limit = max(self.minimum, min(self.initial, self.maximum))
         self._rate_before_growth: float | None = None  # throughput measured just before the last GROW
+        self._limit_before_growth = self.limit  # what a REVERT goes back to
         self._rest = 0  # samples to wait before growing again
         self._pushed_back = False  # the current rest follows a BACK_OFF or EASE
         self.history: list[tuple[Decision, int]] = []  # (decision, limit after it), for tests and diagnostics
@@ -66,16 +70,19 @@ class ConcurrencyController:
             return self._decide(Decision.HOLD)
         before = self._rate_before_growth
         if before is not None and rate < before * (1 + self.gain):
-            # The connection added last did not pay for itself: undo it and rest before probing again.
-            self.limit = max(self.minimum, self.limit - 1)
+            # The connections added last did not pay for themselves: undo that growth and rest before
+            # probing again, one at a time from now on.
+            self.limit = max(self.minimum, self._limit_before_growth)
             self._rate_before_growth = None
             self._rest = self.cooldown
+            self.fast_start = False
             return self._decide(Decision.REVERT)
         if self.limit >= self.maximum:
             self._rate_before_growth = None
             return self._decide(Decision.HOLD)
         self._rate_before_growth = rate
-        self.limit += 1
+        self._limit_before_growth = self.limit
+        self.limit = min(self.maximum, self.limit + (max(1, self.limit // 2) if self.fast_start else 1))
         return self._decide(Decision.GROW)
 
     def throttled(self) -> int:
@@ -84,6 +91,7 @@ class ConcurrencyController:
         if self._rest > 0 and self._pushed_back:
             return self._decide(Decision.HOLD)
         self._pushed_back = True
+        self.fast_start = False
         self.limit = max(self.minimum, self.limit // 2)
         self._rate_before_growth = None
         self._rest = self.cooldown
@@ -95,6 +103,7 @@ class ConcurrencyController:
         if self._rest > 0 and self._pushed_back:
             return self._decide(Decision.HOLD)
         self._pushed_back = True
+        self.fast_start = False
         self.limit = max(self.minimum, self.limit - 1)
         self._rate_before_growth = None
         self._rest = self.cooldown
@@ -104,7 +113,13 @@ class ConcurrencyController:
 class AdaptiveLimiter:
     """Slots whose number follows a :class:`ConcurrencyController`; holders report bytes moved, and
     once per ``interval`` seconds the throughput becomes a sample. Slots go first come, first served;
-    releasing never blocks; lowering the limit lets running holders finish and only stops new ones."""
+    releasing never blocks; lowering the limit lets running holders finish and only stops new ones.
+
+    ``small`` holders (a blob of a few KiB costs round trips, not bandwidth) run beside the adaptive
+    limit, in what is left up to the controller's maximum: the limit is about how many connections
+    share the bandwidth, the maximum about how many the registry is asked to serve at once. So a
+    small blob never waits behind the big ones for a bandwidth slot, and never takes one from them;
+    together they stay within the maximum (``--max-per-registry``, when given, is that)."""
 
     def __init__(self, controller: ConcurrencyController, *, interval: float = 1.0,
                  clock: Callable[[], float] = time.monotonic, idle_on_release: bool = False) -> None:
@@ -114,9 +129,11 @@ class AdaptiveLimiter:
         self.interval = interval
         self.idle_on_release = idle_on_release
         self._clock = clock
-        self.in_use = 0
+        self.in_use = 0   # every slot held, small ones included
+        self.beside = 0   # the small ones among them
         self.peak = 0  # the most slots held at once, for tests and diagnostics
-        self._waiters: deque[asyncio.Future[None]] = deque()  # first come, first served
+        # first come, first served within each kind: (waiter, small)
+        self._waiters: deque[tuple[asyncio.Future[None], bool]] = deque()
         self._bytes = 0
         self._since = self._now()
         self._always_full = True
@@ -128,37 +145,71 @@ class AdaptiveLimiter:
     def limit(self) -> int:
         return self.controller.limit
 
-    async def acquire(self) -> None:
-        if self.in_use < self.controller.limit and not self._waiters:
-            self._take()
+    @property
+    def bulk_in_use(self) -> int:
+        """Slots held within the adaptive limit (not the small holders beside it)."""
+        return self.in_use - self.beside
+
+    def _may_take(self, small: bool) -> bool:
+        if self.in_use >= self.controller.maximum:
+            return False
+        return small or self.bulk_in_use < self.controller.limit
+
+    def _waiting(self, small: bool) -> bool:
+        return any(kind == small for _, kind in self._waiters)
+
+    async def acquire(self, *, first: bool = False, small: bool = False) -> None:
+        """``first``: ahead of everyone waiting (another connection for a blob already under way,
+        which has its own slot and started before the waiting ones: largest first stays so).
+        ``small``: beside the adaptive limit, up to the maximum (see the class)."""
+        if self._may_take(small) and (first or not self._waiting(small)):
+            self._take(small)
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        if first:
+            self._waiters.appendleft((waiter, small))
+        else:
+            self._waiters.append((waiter, small))
         try:
             await waiter  # resolved by _wake, which took the slot for us
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release()  # granted just as we were cancelled: hand it on
+                self.release(small=small)  # granted just as we were cancelled: hand it on
             else:
-                self._waiters.remove(waiter)
+                self._waiters.remove((waiter, small))
             raise
 
-    def _take(self) -> None:
+    def _take(self, small: bool) -> None:
         self.in_use += 1
+        self.beside += small
         self.peak = max(self.peak, self.in_use)
 
-    def release(self) -> None:
+    def release(self, *, small: bool = False) -> None:
         self.in_use -= 1
-        if self.idle_on_release and not self._waiters:
+        self.beside -= small
+        if self.idle_on_release and not small and not self._waiting(False):
             self._always_full = False
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.in_use < self.controller.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self._take()
-                waiter.set_result(None)
+        # A waiter that cannot have a slot does not hold up the other kind behind it (a small blob
+        # is not stuck behind a big one waiting for bandwidth); within one kind, order is kept.
+        blocked: set[bool] = set()
+        for entry in list(self._waiters):
+            waiter, small = entry
+            if small in blocked:
+                continue
+            if waiter.done():
+                self._waiters.remove(entry)
+                continue
+            if not self._may_take(small):
+                blocked.add(small)
+                if len(blocked) == 2:
+                    return
+                continue
+            self._waiters.remove(entry)
+            self._take(small)
+            waiter.set_result(None)
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -201,33 +252,72 @@ class AdaptiveLimiter:
 
 # -- blob transfers per registry ----------------------------------------------------------------------
 
-# One limiter per registry client (weakly held: a client lives for one session).
-_TRANSFERS: weakref.WeakKeyDictionary[object, AdaptiveLimiter] = weakref.WeakKeyDictionary()
+# Connections per registry when the admin set no limit: this many at first (what a registry next door
+# needs), up to TRANSFER_CEILING while each step makes the copy faster (a far source caps each
+# connection, not the link). An explicit --max-per-registry is the start and a hard upper bound.
+TRANSFER_START = 6
+TRANSFER_CEILING = 16
+# A blob up to this size costs round trips rather than bandwidth (a config, a small layer): it runs
+# beside the adaptive limit, up to the maximum (AdaptiveLimiter ``small``). Largest first otherwise
+# leaves them all for the end, where they took seconds on few connections while the link idled.
+SMALL_BLOB = 1 << 20
 
 
-def transfer_limiter(client: object, maximum: int) -> AdaptiveLimiter:
-    """Blob transfers in flight to or from one registry. Starts at ``maximum`` (``--max-per-registry``,
-    never exceeded), so nothing changes until the registry pushes back: :func:`note_throttled` halves
-    it, and it grows back one transfer at a time while throughput grows."""
-    limiter = _TRANSFERS.get(client)
-    if limiter is None:
-        controller = ConcurrencyController(maximum=maximum, initial=maximum)
-        limiter = _TRANSFERS[client] = AdaptiveLimiter(controller, idle_on_release=True)
+def transfer_bounds(explicit: int | None) -> tuple[int, int]:
+    """(start, maximum) of a transfer limiter for ``--max-per-registry`` (None: not given)."""
+    if explicit is not None:
+        return explicit, explicit
+    return TRANSFER_START, TRANSFER_CEILING
+
+
+@dataclass
+class _Pair:
+    destination: weakref.ref[object] | None
+    source: weakref.ref[object] | None
+    limiter: AdaptiveLimiter
+
+    def alive(self) -> bool:
+        return all(ref is None or ref() is not None for ref in (self.destination, self.source))
+
+    def has(self, client: object) -> bool:
+        return any(ref is not None and ref() is client for ref in (self.destination, self.source))
+
+
+# One limiter per (destination client, source client) pair: both ends see the same bytes, so one
+# controller decides for the pair (one per end would each take the other's growth for its own). A
+# run has a handful of pairs; the clients are held weakly (a client lives for one session).
+_PAIRS: list[_Pair] = []
+
+
+def _ref(client: object | None) -> weakref.ref[object] | None:
+    return None if client is None else weakref.ref(client)
+
+
+def transfer_limiter(destination: object | None, source: object | None, *, start: int, maximum: int) -> AdaptiveLimiter:
+    """Connections moving blob bodies from ``source``'s registry to ``destination``'s (None: a
+    directory): whole-blob transfers and the ranged parts of big blobs alike, never more than
+    ``maximum``. Starts at ``start``; grows while throughput grows (by half the limit at first),
+    goes back when it did not, halves when either registry pushes back (:func:`note_throttled`)."""
+    if destination is None and source is None:
+        raise ValueError("a transfer limiter needs a registry at one end at least")
+    _PAIRS[:] = [pair for pair in _PAIRS if pair.alive()]
+    for pair in _PAIRS:
+        ends = (pair.destination() if pair.destination else None, pair.source() if pair.source else None)
+        if ends[0] is destination and ends[1] is source:
+            return pair.limiter
+    controller = ConcurrencyController(maximum=maximum, initial=start, fast_start=start < maximum)
+    limiter = AdaptiveLimiter(controller, idle_on_release=True)
+    _PAIRS.append(_Pair(_ref(destination), _ref(source), limiter))
     return limiter
 
 
-def note_moved(client: object, n: int) -> None:
-    """Bytes of a blob body moved to or from ``client``'s registry."""
-    limiter = _TRANSFERS.get(client)
-    if limiter is not None:
-        limiter.moved(n)
+def note_throttled(client: object | None) -> None:
+    """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call): every
+    transfer limiter it is an end of backs off."""
+    for pair in _PAIRS:
+        if client is not None and pair.has(client):
+            pair.limiter.throttled()
 
 
-def note_throttled(client: object) -> None:
-    """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call)."""
-    limiter = _TRANSFERS.get(client)
-    if limiter is not None:
-        limiter.throttled()
-
-
-__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "transfer_limiter", "note_moved", "note_throttled"]
+__all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "SMALL_BLOB", "TRANSFER_CEILING", "TRANSFER_START",
+           "note_throttled", "transfer_bounds", "transfer_limiter"]

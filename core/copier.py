@@ -55,7 +55,7 @@ from .events import (
     PlanReady,
 )
 from .manifest import Descriptor, Manifest
-from .registry import MAX_INDEX_CHILDREN, RegistryClient, RegistrySession
+from .registry import MAX_INDEX_CHILDREN, RegistrySession
 
 EventSink = Callable[[Event], None]
 PROGRESS_STEP = 1 << 20
@@ -504,34 +504,33 @@ class Copier:
         return not isinstance(destination, RegistryDestination) or destination.store_key in self._stores_with_images
 
     async def _transfer(self, destination: Destination, source: Source, digest: str, size: int) -> None:
-        limiter = _transfer_limiter(destination, source, self._disk, self.session.max_per_registry)
+        limiter, slot = _transfer_limiter(destination, source, self._disk, self.session.max_per_registry, size)
         for attempt in range(BLOB_ATTEMPTS):
             self._check_cancel()
-            async with limiter():
+            async with slot():
                 self.emit(BlobStarted(digest, size, destination.display))
                 progress = _Progress(self.emit, digest)
                 moved = 0
-                clients = [end.client for end in (destination, source)
-                           if isinstance(end, (RegistryDestination, RegistrySource))]
 
                 # Bound now (default arguments): each attempt's tick counts into that attempt's progress.
-                def tick(n: int, progress: _Progress = progress, clients: list[RegistryClient] = clients) -> None:
+                def tick(n: int, progress: _Progress = progress) -> None:
                     nonlocal moved
                     if self.cancel is not None and self.cancel.is_set():
                         raise Cancelled()
                     moved += n
                     progress.add(n)
-                    for client in clients:
-                        adaptive.note_moved(client, n)
 
                 async def body(tick: Callable[[int], None] = tick) -> AsyncIterator[bytes]:
                     async for chunk in source.stream(digest, size):
                         tick(len(chunk))
+                        if limiter is not None:
+                            limiter.moved(len(chunk))  # throughput samples (ranged parts count their own)
                         yield chunk
 
                 try:
-                    # Big blobs from a registry are read in parallel ranged parts (core/ranged.py).
-                    await ranged.put_blob(destination, source, digest, size, body, tick=tick)
+                    # Big blobs from a registry are read in parallel ranged parts (core/ranged.py), on
+                    # more connections of the same limiter.
+                    await ranged.put_blob(destination, source, digest, size, body, tick=tick, limiter=limiter)
                 except IntegrityError as exc:
                     # Bad bytes from the source (a flaky proxy, a corrupt disk): never kept; read again.
                     progress.flush()
@@ -595,28 +594,43 @@ def _same_registry(destination: Destination, source: Source) -> TypeGuard[Regist
             and destination.client is source.client and source.repository != destination.repository)
 
 
-def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore,
-                      maximum: int) -> Callable[[], AbstractAsyncContextManager[None]]:
-    """Blob bodies count against the destination registry's transfer limit (and the source's): an
-    adaptive one (core/adaptive.py, at most ``maximum``) in front of the client's fixed semaphore."""
+def _transfer_limiter(destination: Destination, source: Source, disk: asyncio.Semaphore, explicit: int | None,
+                      size: int) -> tuple[adaptive.AdaptiveLimiter | None, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The adaptive connection limit of this (destination, source) registry pair (core/adaptive.py;
+    ranged parts take more of it) and a slot for one blob of ``size`` bytes: that limit's (beside it
+    for a small blob), then each registry client's fixed cap (``--max-per-registry``, or the adaptive
+    ceiling) so that several pairs sharing a registry stay under it too. Directory to directory: the
+    disk's limit."""
+    ends = [end.client for end in (destination, source) if isinstance(end, (RegistryDestination, RegistrySource))]
     sems: list[asyncio.Semaphore | adaptive.AdaptiveLimiter] = []
-    if isinstance(destination, RegistryDestination):
-        sems += [adaptive.transfer_limiter(destination.client, maximum), destination.client.transfers]
-    if isinstance(source, RegistrySource) and (not sems or source.client.transfers is not sems[1]):
-        sems += [adaptive.transfer_limiter(source.client, maximum), source.client.transfers]
-    if not sems:
+    limiter: adaptive.AdaptiveLimiter | None = None
+    if ends:
+        start, maximum = adaptive.transfer_bounds(explicit)
+        limiter = adaptive.transfer_limiter(destination.client if isinstance(destination, RegistryDestination) else None,
+                                            source.client if isinstance(source, RegistrySource) else None,
+                                            start=start, maximum=maximum)
+        sems.append(limiter)
+        for client in ends:
+            if client.transfers not in sems:
+                sems.append(client.transfers)
+    else:
         sems.append(disk)
+
+    small = size <= adaptive.SMALL_BLOB
 
     class _Both(AbstractAsyncContextManager[None]):
         async def __aenter__(self) -> None:
             for s in sems:
-                await s.acquire()
+                await (s.acquire(small=small) if isinstance(s, adaptive.AdaptiveLimiter) else s.acquire())
 
         async def __aexit__(self, *exc: object) -> None:
             for s in reversed(sems):
-                s.release()
+                if isinstance(s, adaptive.AdaptiveLimiter):
+                    s.release(small=small)
+                else:
+                    s.release()
 
-    return _Both
+    return limiter, _Both
 
 
 def _filtered_index(index: Manifest, chosen: list[Descriptor]) -> Manifest:

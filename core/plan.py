@@ -176,7 +176,9 @@ class SamplesChoice:
 
 @dataclass
 class Options:
-    max_per_registry: int = 6
+    # Parallel transfers per registry: None adapts (6 at first, up to 16 while the copy gets faster);
+    # a number is the admin's hard limit (and where it starts).
+    max_per_registry: int | None = None
     skip_missing: bool = False
     continue_on_error: bool = False
     # Seconds without a byte before a transfer counts as stalled (retried, then reported).
@@ -343,7 +345,7 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
     if not plan.mirror.registry:
         raise PlanError(f"{where}.mirror.registry is empty: give the mirror registry as HOST[:PORT]")
     _host(plan.mirror.registry, f"{where}.mirror.registry")
-    if not 1 <= plan.options.max_per_registry <= 64:
+    if plan.options.max_per_registry is not None and not 1 <= plan.options.max_per_registry <= 64:
         raise PlanError(f"{where}.options.max_per_registry must be between 1 and 64")
     if not 1 <= plan.options.stall_timeout <= 3600:
         raise PlanError(f"{where}.options.stall_timeout must be between 1 and 3600 seconds")

@@ -72,6 +72,11 @@ class RangedConfig:
     connections: int = 8
     ahead: int = 256 * MiB
     spool_dir: str | None = None
+    # A far source (its fastest answer took at least ``far_answer`` seconds: a round trip across the
+    # internet, not a LAN) caps each connection, so smaller blobs are worth splitting too: a 40 MB
+    # layer on one 10 MB/s connection outlasts the rest of the copy.
+    far_threshold: int = 16 * MiB
+    far_answer: float = 0.010
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RangedConfig:
@@ -92,7 +97,16 @@ class RangedConfig:
             part_size=number("MIRROR_WIZARD_RANGED_PART_MB", 8, 1, 256) * MiB,
             connections=number("MIRROR_WIZARD_RANGED_CONNECTIONS", 8, 1, 32),
             spool_dir=env.get("MIRROR_WIZARD_SPOOL_DIR") or None,
+            far_threshold=number("MIRROR_WIZARD_RANGED_FAR_MIN_MB", 16, 1, 1 << 20) * MiB,
+            far_answer=number("MIRROR_WIZARD_RANGED_FAR_MS", 10, 0, 60_000) / 1000,
         )
+
+    def threshold_for(self, fastest_answer: float | None) -> int:
+        """The size from which a blob is split, given the source's fastest answer so far (seconds;
+        None: nothing measured yet, taken as near)."""
+        if fastest_answer is not None and fastest_answer >= self.far_answer:
+            return min(self.threshold, self.far_threshold)
+        return self.threshold
 
 
 class RangeUnavailable(Exception):
@@ -158,14 +172,18 @@ class RegistryRanges:
 
     MAX_REDIRECTS = 5
 
-    def __init__(self, client: RegistryClient, repository: str, digest: str, connections: int) -> None:
+    def __init__(self, client: RegistryClient, repository: str, digest: str, connections: int, *,
+                 shared_pool: bool = False) -> None:
+        """``shared_pool``: the parts are connections of the copy's transfer limit, so they use (and
+        leave alive for the next blob) the client's own keep-alive pool: no handshake per part
+        connection and blob, which costs three round trips on a far source."""
         self.client = client
         self.repository = repository
         self.digest = digest
         self.display = f"{client.registry}/{repository}"
         self.retry = client.retry
         self.scopes = client.pull_scope(repository)
-        self.pool = client.transport.new_raw_pool(connections)
+        self.pool = None if shared_pool else client.transport.new_raw_pool(connections)
         self.target: str | None = None  # where a redirect sent us: parts go there directly
 
     async def get(self, start: int, end: int) -> _Part:
@@ -204,7 +222,8 @@ class RegistryRanges:
         self.scopes = await self.client.reauthenticate(self.scopes, challenge)
 
     async def aclose(self) -> None:
-        await self.pool.aclose()
+        if self.pool is not None:
+            await self.pool.aclose()
 
 
 # Registries that answered a Range request with the whole blob: not asked again this process.
@@ -225,11 +244,13 @@ class RangedFetch:
     """One blob fetched in parts into a file, read back in order through :meth:`chunks`."""
 
     def __init__(self, source: RangeSource, digest: str, size: int, opener: Callable[[], int] | None, *,
-                 config: RangedConfig, limiter: AdaptiveLimiter | None = None,
+                 config: RangedConfig, limiter: AdaptiveLimiter | None = None, held: bool = False,
                  done: frozenset[int] = frozenset(), on_part_done: Callable[[int], None] | None = None) -> None:
         """``opener`` None: an anonymous spool file in ``config.spool_dir``. Else it opens the file to
         fill (read/write; closed here), which is kept (and written in sequential mode too) for the
-        caller to rename; ``done``: parts already in it."""
+        caller to rename; ``done``: parts already in it. ``held``: the caller holds one slot of
+        ``limiter`` for this blob (the copy's transfer limit): the first connection runs on it, the
+        others take more slots ahead of the blobs still waiting (the largest blobs started first)."""
         if size <= 0:
             raise ValueError("ranged reads need a known, positive size")
         self.source = source
@@ -244,6 +265,7 @@ class RangedFetch:
                                                                         initial=max(1, config.connections // 2)))
         self.written = [self._length(k) if k in done else 0 for k in range(self.parts)]
         self.on_part_done = on_part_done
+        self.held = held
         self.sequential = False  # the source ignored Range: the whole body came on one connection
         self.requests = 0        # part requests sent, for tests and diagnostics
         self.resumed_parts = len([k for k in done if 0 <= k < self.parts])
@@ -314,7 +336,7 @@ class RangedFetch:
                     async for chunk in self._sequential(hasher):
                         yield chunk
                     return
-                workers.append(asyncio.create_task(self._worker(first, response)))
+                workers.append(asyncio.create_task(self._worker(first, response, own=self.held)))
                 workers += [asyncio.create_task(self._worker()) for _ in range(self.config.connections - 1)]
             pos = 0
             while pos < self.size:
@@ -375,6 +397,7 @@ class RangedFetch:
                 hasher.update(data)
                 if self.keep:
                     self._write(received - len(data), data)
+                self.limiter.moved(len(data))
                 self.consumed = received
                 yield data
         except RegistryUnreachable as exc:
@@ -398,13 +421,24 @@ class RangedFetch:
         self._next += 1
         return k
 
-    async def _worker(self, k: int | None = None, response: PartResponse | None = None) -> None:
+    async def _worker(self, k: int | None = None, response: PartResponse | None = None, *, own: bool = False) -> None:
+        """Fetch parts until none is left. ``own``: run on the slot the caller holds for the blob
+        (never given back here). Another worker takes a slot before it takes a part, so a part taken
+        is always being fetched (with a limit of 1 the own slot does them all); it keeps the slot
+        from part to part, and gives it back when the limit went down."""
+        holding = own or k is not None and not self.held
+        if holding and not own:
+            await self.limiter.acquire()  # the probe's answer came before a slot (standalone use)
         try:
             while True:
                 if k is None:
+                    if not holding:
+                        await self.limiter.acquire(first=self.held)
+                        holding = True
                     k = self._take()
                     if k is None:
-                        self.limiter.idle()
+                        if not self.held:  # a shared limit's slot goes to the next blob waiting
+                            self.limiter.idle()
                         return
                 waited = False
                 while self._start(k) - self.consumed > self.config.ahead:
@@ -412,15 +446,14 @@ class RangedFetch:
                         self.limiter.consumer_slow()  # the destination does not keep up: fewer connections
                         waited = True
                     await self._changed.wait()
-                await self.limiter.acquire()
-                try:
-                    await self._fetch(k, response)
-                finally:
-                    self.limiter.release()
+                await self._fetch(k, response)
                 response = None
                 if self.on_part_done is not None:
                     self.on_part_done(k)
                 k = None
+                if holding and not own and self.limiter.bulk_in_use > self.limiter.limit:
+                    holding = False
+                    self.limiter.release()  # the limit went down: this connection is one too many
         except asyncio.CancelledError:
             if response is not None:
                 response.close()
@@ -431,6 +464,9 @@ class RangedFetch:
             if self._failure is None:
                 self._failure = exc
             self._notify()
+        finally:
+            if holding and not own:
+                self.limiter.release()
 
     async def _fetch(self, k: int, response: PartResponse | None) -> None:
         """Part ``k`` into the file, resuming from its last byte after a break; retries (and their
@@ -536,7 +572,7 @@ def _load_done(layout: OCILayout, digest: str, size: int, part_size: int) -> fro
 
 
 async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str, size: int, *,
-                            config: RangedConfig, limiter: AdaptiveLimiter | None = None,
+                            config: RangedConfig, limiter: AdaptiveLimiter | None = None, held: bool = False,
                             tick: Tick | None = None) -> RangedFetch:
     """Fetch a blob in parts into ``layout``: ``blobs/sha256/.HEX.ranged`` (kept across runs with a
     record of finished parts, both reached without following links), hashed whole, flushed, then
@@ -555,7 +591,7 @@ async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str,
                                                           "done": sorted(done)}).encode())
 
     fetch = RangedFetch(source, digest, size, lambda: layout.open_resumable(digest), config=config, limiter=limiter,
-                        done=frozenset(done), on_part_done=part_done)
+                        held=held, done=frozenset(done), on_part_done=part_done)
     try:
         async with aclosing(fetch.chunks()) as chunks:
             async for chunk in chunks:
@@ -571,14 +607,15 @@ async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str,
 # -- the copier's hook --------------------------------------------------------------------------
 
 def eligible(source: Source, size: int, config: RangedConfig) -> bool:
-    return (config.enabled and size >= config.threshold and isinstance(source, RegistrySource)
-            and source.client not in _IGNORES_RANGE)
+    return (config.enabled and isinstance(source, RegistrySource) and source.client not in _IGNORES_RANGE
+            and size >= config.threshold_for(source.client.transport.fastest_answer))
 
 
 async def _ranged_body(source: RegistrySource, digest: str, size: int, body: BodyFactory, tick: Tick | None,
-                       config: RangedConfig) -> AsyncIterator[bytes]:
-    ranges = RegistryRanges(source.client, source.repository, digest, config.connections)
-    fetch = RangedFetch(ranges, digest, size, None, config=config, limiter=limiter_for(source.client, config))
+                       config: RangedConfig, limiter: AdaptiveLimiter | None) -> AsyncIterator[bytes]:
+    ranges = RegistryRanges(source.client, source.repository, digest, config.connections, shared_pool=limiter is not None)
+    fetch = RangedFetch(ranges, digest, size, None, config=config, limiter=limiter or limiter_for(source.client, config),
+                        held=limiter is not None)
     started = False
     try:
         async with aclosing(fetch.chunks()) as chunks:
@@ -600,11 +637,14 @@ async def _ranged_body(source: RegistrySource, digest: str, size: int, body: Bod
 
 
 async def put_blob(destination: Destination, source: Source, digest: str, size: int, body: BodyFactory, *,
-                   tick: Tick | None = None, config: RangedConfig | None = None) -> None:
+                   tick: Tick | None = None, config: RangedConfig | None = None,
+                   limiter: AdaptiveLimiter | None = None) -> None:
     """``destination.put_blob(digest, size, body)``, with a big blob from a registry read in ranged parts.
 
     ``body`` is the ordinary source stream (already counting progress), used when ranges do not apply;
     ``tick(n)`` is called for the bytes the ranged path moves (progress, and the caller's cancel check).
+    ``limiter``: the copy's transfer limit, of which the caller holds one slot for this blob; the parts
+    take more of it (without one, the parts have a limiter per source registry of their own).
     """
     config = config or RangedConfig.from_env()
     if not eligible(source, size, config):
@@ -612,10 +652,12 @@ async def put_blob(destination: Destination, source: Source, digest: str, size: 
         return
     assert isinstance(source, RegistrySource)
     if isinstance(destination, LayoutDestination):
-        ranges = RegistryRanges(source.client, source.repository, digest, config.connections)
+        ranges = RegistryRanges(source.client, source.repository, digest, config.connections,
+                                shared_pool=limiter is not None)
         try:
             fetch = await fetch_into_layout(ranges, destination.layout, digest, size, config=config,
-                                            limiter=limiter_for(source.client, config), tick=tick)
+                                            limiter=limiter or limiter_for(source.client, config),
+                                            held=limiter is not None, tick=tick)
         except RangeUnavailable:
             await destination.put_blob(digest, size, body)
             return
@@ -623,7 +665,7 @@ async def put_blob(destination: Destination, source: Source, digest: str, size: 
             _IGNORES_RANGE.add(source.client)
         return
     if isinstance(destination, RegistryDestination):
-        await destination.put_blob(digest, size, lambda: _ranged_body(source, digest, size, body, tick, config))
+        await destination.put_blob(digest, size, lambda: _ranged_body(source, digest, size, body, tick, config, limiter))
         return
     await destination.put_blob(digest, size, body)
 

@@ -200,3 +200,22 @@ def test_samples_from_the_release_need_a_release() -> None:
     plan = plan_from_dict({**GOOD, "release": None,
                            "samples": {"source": "release", "paths": ["quay.io/x/release:4.17.3-x86_64"]}})
     assert plan.samples is not None and plan.samples.paths == ["quay.io/x/release:4.17.3-x86_64"]
+
+
+def test_max_per_registry_left_out_is_adaptive_and_a_number_is_a_hard_limit(tmp_path: Path) -> None:
+    """No limit in the plan or on the command line: None, the adaptive default (6 up to 16,
+    core.adaptive.transfer_bounds); a number given stays the start and the upper bound."""
+    from core.adaptive import transfer_bounds
+    from tui.cli import build_parser
+    from tui.commands.common import options_from_args
+
+    plan = plan_from_dict({"mirror": {"registry": "mirror.example.com"}})
+    assert plan.options.max_per_registry is None
+    assert load_plan(save_plan(plan, tmp_path / "plan.yaml")).options.max_per_registry is None
+    assert plan_from_dict({**GOOD, "options": {"max_per_registry": None}}).options.max_per_registry is None
+    assert transfer_bounds(plan.options.max_per_registry) == (6, 16)
+    parser = build_parser()
+    default = parser.parse_args(["image", "mirror", "a.example/x:1=b.example/x:1"])
+    assert options_from_args(default).max_per_registry is None
+    given = parser.parse_args(["image", "mirror", "--max-per-registry", "3", "a.example/x:1=b.example/x:1"])
+    assert options_from_args(given).max_per_registry == 3 and transfer_bounds(3) == (3, 3)

@@ -305,6 +305,93 @@ def test_a_damaged_partial_file_is_thrown_away_not_kept(big_image: BigImage, pla
     assert final.read_bytes() == big_image.data
 
 
+def _far_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split from 4 MiB near (the 3 MiB layer stays whole), from 1 MiB when the source's fastest
+    answer took 25 ms or more; parts of 1 MiB."""
+    monkeypatch.setenv("MIRROR_WIZARD_RANGED_MIN_MB", "4")
+    monkeypatch.setenv("MIRROR_WIZARD_RANGED_FAR_MIN_MB", "1")
+    monkeypatch.setenv("MIRROR_WIZARD_RANGED_FAR_MS", "25")
+    monkeypatch.setenv("MIRROR_WIZARD_RANGED_PART_MB", "1")
+    monkeypatch.setenv("MIRROR_WIZARD_RANGED_CONNECTIONS", "4")
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.06], ids=["near", "far"])
+def test_a_far_source_has_smaller_blobs_read_in_parts(big_image: BigImage, plain_registry, proxy: FaultProxy,
+                                                      monkeypatch: pytest.MonkeyPatch, latency: float) -> None:
+    """Far from the source (every answer takes a round trip across the internet; here the proxy adds
+    60 ms) each connection is capped, so a blob below the usual threshold is split too. The source's
+    fastest answer, measured on the manifest reads before any blob, tells far from near."""
+    _far_knobs(monkeypatch)
+    proxy.latency = latency
+    src = f"{proxy.host}/{big_image.repository}:v1"
+    dst = f"{plain_registry.host}/{unique_repo('ranged-far')}:v1"
+
+    async def run():
+        async with _session(proxy.host, plain_registry.host) as session:
+            result = await _copy(session, src, dst)
+            return result, session.client(proxy.host).transport.fastest_answer
+
+    result, fastest = asyncio.run(run())
+    assert result.ok, result.failures
+    gets = _blob_gets(proxy, big_image.layer)
+    if latency:
+        assert fastest is not None and fastest >= latency
+        assert len(gets) == -(-big_image.layer_size // (1 << 20)) and all(g.status == 206 for g in gets)
+    else:
+        assert fastest is not None and fastest < 0.025
+        assert len(gets) == 1 and "range" not in gets[0].headers
+
+
+def test_ranged_parts_count_against_the_admins_limit_per_registry(big_image: BigImage, plain_registry,
+                                                                  proxy: FaultProxy, small_parts: RangedConfig) -> None:
+    """--max-per-registry 2: the big layer's parts and the other blobs together never hold more than
+    two connections reading blobs at the source (before, the parts had up to 4 of their own besides);
+    and the parts did use the second one."""
+    proxy.latency = 0.05  # every answer takes a while: the requests overlap whenever they may
+    src = f"{proxy.host}/{big_image.repository}:v1"
+    dst = f"{plain_registry.host}/{unique_repo('ranged-limit')}:v1"
+
+    async def run():
+        hosts = (proxy.host, plain_registry.host)
+        async with RegistrySession(tls=TLSOptions(insecure_hosts=hosts), max_per_registry=2) as session:
+            return await _copy(session, src, dst)
+
+    result = asyncio.run(run())
+    assert result.ok, result.failures
+    assert len(_blob_gets(proxy, big_image.layer)) == -(-big_image.layer_size // small_parts.part_size)
+    assert proxy.blob_gets_peak == 2
+
+
+def test_a_blob_holding_the_only_slot_still_reads_its_parts(big_image: BigImage, plain_registry) -> None:
+    """The copier holds one slot of the transfer limit for the blob; the first part's connection runs
+    on it. With a limit of 1 no other slot is ever free: the parts go one after another instead of
+    waiting for a slot forever."""
+    async def run() -> tuple[bytes, int]:
+        async with _session(plain_registry.host) as session:
+            client = session.client(plain_registry.host)
+            limiter = adaptive.AdaptiveLimiter(adaptive.ConcurrencyController(maximum=1, initial=1), idle_on_release=True)
+            await limiter.acquire()  # the copier's slot for this blob
+            ranges = RegistryRanges(client, big_image.repository, big_image.layer, 4, shared_pool=True)
+            fetch = RangedFetch(ranges, big_image.layer, big_image.layer_size, None, config=_config(),
+                                limiter=limiter, held=True)
+            data = await asyncio.wait_for(_fetch_all(fetch), 60)
+            assert limiter.in_use == 1, "the blob's own slot is the caller's to give back"
+            limiter.release()
+            return data, limiter.peak
+
+    data, peak = asyncio.run(run())
+    assert data == big_image.data and peak == 1
+
+
+def test_the_far_threshold_applies_from_the_far_answer_time() -> None:
+    config = RangedConfig.from_env({})
+    assert config.threshold_for(None) == 64 << 20, "nothing measured yet: near"
+    assert config.threshold_for(0.002) == 64 << 20
+    assert config.threshold_for(0.040) == 16 << 20
+    config = RangedConfig.from_env({"MIRROR_WIZARD_RANGED_MIN_MB": "8", "MIRROR_WIZARD_RANGED_FAR_MS": "50"})
+    assert config.threshold_for(0.040) == 8 << 20 and config.threshold_for(0.060) == 8 << 20, "never above the near one"
+
+
 def test_the_environment_can_turn_ranged_reads_off() -> None:
     assert RangedConfig.from_env({"MIRROR_WIZARD_RANGED": "off"}).enabled is False
     config = RangedConfig.from_env({"MIRROR_WIZARD_RANGED_PART_MB": "x", "MIRROR_WIZARD_RANGED_CONNECTIONS": "99"})
@@ -437,7 +524,7 @@ def test_parts_answered_503_are_retried_and_narrow_both_limits(big_image: BigIma
     async def run() -> tuple[bytes, RangedFetch, list[adaptive.Decision]]:
         async with _quick_session(proxy.host) as session:
             client = session.client(proxy.host)
-            transfers = adaptive.transfer_limiter(client, 6)
+            transfers = adaptive.transfer_limiter(None, client, start=6, maximum=6)
             ranges = RegistryRanges(client, big_image.repository, big_image.layer, 4)
             source = _FaultAfterFirst(ranges, proxy, fault)
             fetch = RangedFetch(source, big_image.layer, big_image.layer_size, None, config=_config())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
+from ..adaptive import transfer_bounds
 from ..authfile import AuthFile
 from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference, parse_reference
 from ..tlsconfig import TLSOptions
@@ -40,11 +41,12 @@ class RegistrySession:
     """Clients for every registry a run touches, sharing one auth file and TLS options.
 
     ``stall_timeout``: seconds without a byte in or out before an exchange is given up (then retried);
-    the CLI's ``--stall-timeout``.
+    the CLI's ``--stall-timeout``. ``max_per_registry``: the admin's hard limit on parallel transfers per
+    registry, or None for the adaptive one (core.adaptive.transfer_bounds).
     """
 
     def __init__(self, auth: AuthFile | None = None, tls: TLSOptions | None = None, *,
-                 max_per_registry: int = 6, retry: RetryPolicy | None = None,
+                 max_per_registry: int | None = None, retry: RetryPolicy | None = None,
                  source_mirrors: list[tuple[str, str]] | None = None,
                  stall_timeout: float = STALL_TIMEOUT) -> None:
         self.auth = auth or AuthFile(path=None, data={"auths": {}})
@@ -75,7 +77,7 @@ class RegistrySession:
                 registry,
                 credential=self.auth.lookup(registry),
                 tls=self.tls,
-                max_transfers=self.max_per_registry,
+                max_transfers=transfer_bounds(self.max_per_registry)[1],
                 retry=self.retry,
                 api_host=DOCKER_HUB_API if registry == DOCKER_HUB else registry,
                 stall_timeout=self.stall_timeout,

@@ -126,6 +126,9 @@ class Transport:
         self.registry = registry
         self.api_host = api_host
         self.stall_timeout = stall_timeout
+        # Seconds from sending a request to its answer's headers, the fastest seen (at least one round
+        # trip): tells a far registry from one next door (core.ranged splits smaller blobs from afar).
+        self.fastest_answer: float | None = None
         self.ssl_context = build_ssl_context(api_host, tls)
         # Keep-alive connections for blob bodies and the small API calls (manifests, HEADs, upload
         # POSTs); room for every transfer, the small lane and a few reads outside both (release files,
@@ -144,6 +147,10 @@ class Transport:
             ),
             headers={"User-Agent": USER_AGENT},
         )
+
+    def _answered(self, seconds: float) -> None:
+        if self.fastest_answer is None or seconds < self.fastest_answer:
+            self.fastest_answer = seconds
 
     async def aclose(self) -> None:
         await self.raw_pool.aclose()
@@ -200,7 +207,11 @@ class Transport:
         """One exchange on httpx (no retry here), returned with its body still to read."""
         try:
             request = self.http.build_request(method, url, headers=headers, content=content)
-            return await self.http.send(request, stream=True)
+            started = time.monotonic()
+            response = await self.http.send(request, stream=True)
+            if content is None or isinstance(content, bytes):  # not an upload's time
+                self._answered(time.monotonic() - started)
+            return response
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             raise self.error(exc, url) from None
 
@@ -209,9 +220,13 @@ class Transport:
                   pool: rawhttp.ConnectionPool | None = None) -> RawResponse:
         """One exchange on the lean path (no retry here); ``pool``: one from :meth:`new_raw_pool`."""
         try:
-            return await rawhttp.exchange(method, url, headers, ssl_context=self.ssl_context, body=body,
-                                          pool=pool or self.raw_pool, connect_timeout=CONNECT_TIMEOUT,
-                                          stall_timeout=self.stall_timeout)
+            started = time.monotonic()
+            response = await rawhttp.exchange(method, url, headers, ssl_context=self.ssl_context, body=body,
+                                              pool=pool or self.raw_pool, connect_timeout=CONNECT_TIMEOUT,
+                                              stall_timeout=self.stall_timeout)
+            if body is None:
+                self._answered(time.monotonic() - started)
+            return response
         except (RawHTTPError, ssl.SSLError, OSError) as exc:
             raise self.error(exc, url) from None
 

@@ -71,6 +71,9 @@ class FaultProxy:
     port: int = 0
     # What the "object storage" behind a redirect uses upstream (it stands for a presigned URL).
     redirect_authorization: str | None = None
+    latency: float = 0.0                # seconds before each answer: a registry far away
+    blob_gets_in_flight: int = 0
+    blob_gets_peak: int = 0             # the most blob GETs answered at once (connections reading blobs)
 
     def __post_init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -198,6 +201,20 @@ class FaultProxy:
             return False
         body = await self._read_body(headers, reader)
         self.requests.append(record)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        blob_get = method == "GET" and "/blobs/sha256:" in target
+        if blob_get:
+            self.blob_gets_in_flight += 1
+            self.blob_gets_peak = max(self.blob_gets_peak, self.blob_gets_in_flight)
+        try:
+            return await self._answer(method, target, headers, body, fault, record, writer)
+        finally:
+            if blob_get:
+                self.blob_gets_in_flight -= 1
+
+    async def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes, fault: Fault | None,
+                      record: Recorded, writer: asyncio.StreamWriter) -> bool:
         if fault and fault.kind == "flip-request" and body:
             body = bytes([body[0] ^ 0xFF]) + body[1:]
         if fault and fault.kind == "too-large":

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO, TypeVar
 
+from core.adaptive import TRANSFER_CEILING, TRANSFER_START
 from core.copier import CopyResult
 from core.errors import Cancelled
 from core.events import Event, ImageDone, ImageFailed, LogMessage, PlanReady
@@ -36,8 +37,10 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--auth-host", metavar="HOST", action="append", default=[],
                        help="a login service on another host that may receive registry passwords "
                             "(repeatable; the registry's own host is always allowed)")
-    group.add_argument("--max-per-registry", type=positive_int, default=6, metavar="N",
-                       help="parallel blob transfers per registry (default 6)")
+    group.add_argument("--max-per-registry", type=positive_int, default=None, metavar="N",
+                       help=f"at most N parallel connections per registry, a hard limit (default: adaptive, "
+                            f"{TRANSFER_START} at first, up to {TRANSFER_CEILING} while more make the copy "
+                            f"faster, fewer when a registry pushes back)")
     group.add_argument("--stall-timeout", type=stall_seconds, default=STALL_TIMEOUT, metavar="SECONDS",
                        help=f"give up on a connection that moves no byte for this long, then retry "
                             f"(default {STALL_TIMEOUT:g})")
@@ -83,7 +86,7 @@ def access_from_args(args: argparse.Namespace) -> Access:
     """How the command reaches registries, from its flags (see add_registry_options)."""
     return Access(auth_file=getattr(args, "registry_config", None),
                   ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
-                  idms_file=getattr(args, "idms_file", None), max_per_registry=getattr(args, "max_per_registry", 6),
+                  idms_file=getattr(args, "idms_file", None), max_per_registry=getattr(args, "max_per_registry", None),
                   stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT),
                   auth_hosts=tuple(getattr(args, "auth_host", []) or ()))
 
@@ -223,7 +226,7 @@ def summary_text(result: CopyResult, *, dry_run: bool = False, progress: Progres
 
 def options_from_args(args: argparse.Namespace) -> Options:
     """The plan options a copy command's flags set (see add_copy_options, add_registry_options)."""
-    return Options(max_per_registry=getattr(args, "max_per_registry", 6),
+    return Options(max_per_registry=getattr(args, "max_per_registry", None),
                    skip_missing=bool(getattr(args, "skip_missing", False)),
                    continue_on_error=bool(getattr(args, "continue_on_error", False)),
                    stall_timeout=float(getattr(args, "stall_timeout", STALL_TIMEOUT)),
