@@ -176,6 +176,10 @@ class Copier:
         self._tags: dict[tuple[str, str], frozenset[str] | None] = {}
         # Images found complete by their destination tag alone (their source never read), with their digest.
         self._done_already: list[tuple[CopyTask, str]] = []
+        # (store, repository, digest) -> the push of a child manifest several images share (releases of
+        # an update path): pushed once, the others wait for it. Two concurrent PUTs of one manifest make
+        # distribution's filesystem driver rewrite its link file while a parent's PUT reads it.
+        self._child_pushes: dict[tuple[str, str, str], asyncio.Future[bool]] = {}
 
     @staticmethod
     def _compile_filter(pattern: str | None) -> re.Pattern[str] | None:
@@ -555,8 +559,7 @@ class Copier:
                     await asyncio.shield(fut)
                 self._check_cancel()
                 for child in plan.children:
-                    if await destination.manifest_digest(child.digest) != child.digest:
-                        await destination.put_manifest(None, child, top_level=False)
+                    await self._push_child_once(destination, child)
                 if plan.tag:
                     await destination.put_tagged(plan.tag, plan.top)
                 else:
@@ -571,6 +574,24 @@ class Copier:
             if isinstance(exc, Cancelled):
                 raise
             self._fail(task, exc)
+
+    async def _push_child_once(self, destination: Destination, child: Manifest) -> None:
+        """A child manifest into its repository once per run, however many images share it."""
+        key = (destination.store_key, destination.repository, child.digest)
+        pending = self._child_pushes.get(key)
+        if pending is not None:
+            if await asyncio.shield(pending):
+                return
+            # The first try failed (its image says why); this image tries for itself.
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._child_pushes[key] = future
+        try:
+            if await destination.manifest_digest(child.digest) != child.digest:
+                await destination.put_manifest(None, child, top_level=False)
+        except BaseException:
+            future.set_result(False)
+            raise
+        future.set_result(True)
 
     def _fail(self, task: CopyTask, exc: MirrorError) -> None:
         if isinstance(exc, Cancelled):

@@ -314,3 +314,36 @@ def test_a_refused_tag_listing_falls_back_to_a_head_per_image(images: Images, pl
     rerun = _fresh_copy(hosts, [(images.first, f"{proxy.host}/{repo}:v1")])
     assert rerun.ok and rerun.blobs_copied == 0 and not _calls(proxy, "PUT", "/", mark)
     assert skopeo.digest(f"{plain_registry.host}/{repo}:v1", **PLAIN) == images.digests[images.first]
+
+
+def test_a_child_manifest_shared_by_images_is_pushed_once_and_a_registry_race_is_asked_again(
+        tmp_path, plain_registry, proxy: FaultProxy) -> None:
+    """Two tags of one multi-arch image (releases of an update path share components this way): its
+    child manifests go up once, not once per tag — concurrent PUTs of one manifest make distribution's
+    filesystem driver rewrite the link file a parent's PUT is reading. When the registry still answers
+    that race with 400 DIGEST_INVALID (bytes we hashed ourselves), the PUT is asked again, and a
+    by-digest PUT is never reported as a registry refusing tagless pushes."""
+    builder = new_builder(tmp_path / "src")
+    children = [builder.image([make_layer(1400 + n, 2048)], arch=arch) for n, arch in enumerate(("amd64", "arm64"))]
+    index = builder.index([(children[0], "amd64"), (children[1], "arm64")])
+    asyncio.run(builder.name("multi", index))
+    source_repo = unique_repo("perf-multi-src")
+    skopeo.copy(f"oci:{tmp_path / 'src'}:multi", f"{plain_registry.host}/{source_repo}:v1", all_images=True,
+                dst_opts=skopeo.options(tls_verify=False))
+    repo = unique_repo("perf-multi")
+    source = f"{plain_registry.host}/{source_repo}@{index.digest}"
+    proxy.faults.append(Fault("status", method="PUT", path="/manifests/[abc]$", status=400, code="DIGEST_INVALID"))
+
+    async def go() -> CopyResult:
+        async with _session(plain_registry.host, proxy.host) as session:
+            return await _copy(session, [(source, f"{proxy.host}/{repo}:{tag}") for tag in ("a", "b", "c")])
+
+    result = asyncio.run(go())
+    assert result.ok, [str(f.error) for f in result.failures]
+    puts = [p.path.rsplit("/", 1)[1] for p in _calls(proxy, "PUT", "/manifests/")]
+    for child in children:
+        assert puts.count(child.digest) == 1, puts  # once, whatever the number of tags
+    assert proxy.faults[0].fired == 1  # one tag PUT refused by the "race", then asked again
+    assert len([p for p in puts if p in ("a", "b", "c")]) == 4, puts  # three tags, one asked twice
+    for tag in ("a", "b", "c"):
+        assert skopeo.digest(f"{proxy.host}/{repo}:{tag}", **PLAIN) == index.digest

@@ -119,6 +119,21 @@ def next_link(header: str | None, current: str) -> str | None:
     return target
 
 
+MANIFEST_RACE_ATTEMPTS = 3
+
+
+def error_code(body: bytes) -> str:
+    """The first ``errors[].code`` of a registry's error JSON ("" when there is none)."""
+    try:
+        data = json.loads(body[:ERROR_BODY_LIMIT]) if body else {}
+    except (ValueError, RecursionError):
+        return ""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("code", ""))[:80]
+    return ""
+
+
 @dataclass(frozen=True)
 class Reply:
     """A small answer read whole on the lean path (:meth:`RegistryClient.call`)."""
@@ -705,12 +720,23 @@ class RegistryClient:
 
     async def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> str | None:
         """PUT a manifest by tag or digest; returns the digest the registry says it stored (if it says)."""
-        async with self.small:
-            response = await self.call(
-                "PUT", f"/v2/{repository}/manifests/{reference}", scopes=self.push_scope(repository),
-                headers={"Content-Type": manifest.media_type}, body=manifest.raw,
-                ok=(200, 201, 202, 400, 404, 405), what=f"manifest {repository}:{reference}",
-            )
+        for attempt in range(MANIFEST_RACE_ATTEMPTS):
+            async with self.small:
+                response = await self.call(
+                    "PUT", f"/v2/{repository}/manifests/{reference}", scopes=self.push_scope(repository),
+                    headers={"Content-Type": manifest.media_type}, body=manifest.raw,
+                    ok=(200, 201, 202, 400, 404, 405), what=f"manifest {repository}:{reference}",
+                )
+            # We hashed these bytes ourselves and stored everything they name before this PUT, so a 400
+            # DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN is the registry's own race: distribution's
+            # filesystem driver rewrites a manifest's link file in place, and while a concurrent push
+            # rewrites it (the same child manifest under another image) it reads as empty. Asked again
+            # a moment later, it answers right.
+            if (response.status_code == 400 and attempt + 1 < MANIFEST_RACE_ATTEMPTS
+                    and error_code(response.content) in ("DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN")):
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            break
         if response.status_code in (200, 201, 202):
             digest: str | None = response.headers.get("docker-content-digest")
             if digest and digest != manifest.digest:
@@ -718,7 +744,8 @@ class RegistryClient:
             if reference.startswith("sha256:"):
                 self.digest_pushes_ok = True
             return digest
-        if reference.startswith("sha256:") and response.status_code in (400, 404, 405):
+        if (reference.startswith("sha256:") and response.status_code in (400, 404, 405)
+                and error_code(response.content) not in ("DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN")):
             raise PushRefused(
                 f"{self.registry}/{repository} refused a manifest pushed by digest without a tag",
                 hint="registries like the OpenShift internal registry cannot be mirror targets; use a registry "

@@ -51,6 +51,7 @@ class Fault:
     times: int = 1
     status: int = 503
     retry_after: str | None = None
+    code: str = "UNAVAILABLE"  # the registry error code a "status" answer carries
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -226,7 +227,8 @@ class FaultProxy:
         if fault and fault.kind in ("status", "too-large"):
             status = 413 if fault.kind == "too-large" else fault.status
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            await self._respond(writer, status, extra, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}')
+            body = json.dumps({"errors": [{"code": fault.code, "message": "injected"}]}).encode()
+            await self._respond(writer, status, extra, body)
             record.status = status
             return True
         if fault and fault.kind == "redirect" and not target.startswith("/_redirected"):
