@@ -205,11 +205,14 @@ async def test_samples_default_to_the_release_and_the_columns_fit(path_source, t
         assert "from release 4.21.3" in str(app.screen.query_one("#streams-from").render())
         assert state.release_info is not None and state.streams_from == state.release_info.digest
         rows = check_columns_fit(app)
-        assert {r[5] for r in rows} == {"redhat.io", "access.redhat.com"}  # "from" whole at 100 columns
+        # "from" whole at 100 columns, by the registries' real names
+        assert {r[5] for r in rows} == {"registry.redhat.io", "registry.access.redhat.com"}
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.2)
         rows = check_columns_fit(app)
-        assert all(r[5] in ("redhat.io", "access.redhat.com") or "…" in r[5] for r in rows)
+        assert all(r[5] in ("registry.redhat.io", "registry.access.redhat.com", "…redhat.io", "…access.redhat.com")
+                   or "…" in r[5] for r in rows)
+        assert "redhat.io" not in {r[5] for r in rows}  # no made-up registry name
         # the choice survives a plan round trip, and None stays possible
         assert state.plan_for_saving().samples.source == "release"
         app.screen.query_one("#source").value = "none"

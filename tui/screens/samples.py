@@ -37,12 +37,23 @@ SOURCES = [("from the release (its samples operator's image)", "release"),
 
 
 NAME_ROOM = 32  # every shipped stream name but one fits
-FROM_MIN = 14
+FROM_MIN = 18  # "…access.redhat.com" whole
 
 
 def from_text(registries: list[str]) -> str:
-    """The registries a stream pulls from, short: redhat.io, access.redhat.com."""
-    return ", ".join(h.removeprefix("registry.") for h in registries)
+    """The registries a stream pulls from, by their real names (an admin logs in to, and mirrors from,
+    registry.redhat.io; "redhat.io" is no registry)."""
+    return ", ".join(registries)
+
+
+def fit_from(registries: list[str], width: int) -> str:
+    """``from_text`` in ``width``: whole when it fits, else each name loses its "registry." with a
+    leading "…" (still plainly cut, and the part that tells them apart stays), else cut in the middle."""
+    whole = from_text(registries)
+    if len(whole) <= width:
+        return whole
+    short = ", ".join("…" + h.removeprefix("registry.") if h.startswith("registry.") else h for h in registries)
+    return short if len(short) <= width else middle_ellipsis(short, width)
 
 
 class StreamTable(DataTable):
@@ -389,7 +400,7 @@ class SamplesScreen(StepScreen):
                 Content.styled("✓", "$success") if stream.name in chosen else Content.styled("·", "$text-muted"),
                 middle_ellipsis(stream.name, widths["name"]), str(len(stream.tags)), str(len(specs)),
                 human_bytes(size) if size is not None else "–",
-                middle_ellipsis(from_text(stream.registries), widths["from"]),
+                fit_from(stream.registries, widths["from"]),
                 key=stream.name,
             )
         if table.row_count:
