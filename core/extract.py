@@ -110,8 +110,11 @@ async def scan_tar(chunks: AsyncIterator[bytes], visit: Visitor, *, where: str) 
         await consumer
     except MirrorError:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, _SourceFailed) as exc:
-        raise ReleaseError(f"{where} is not a readable tar layer ({exc or type(exc).__name__})") from None
+    # TypeError: CPython's stream reader raises it for a gzip header cut short (ord() of b"" in
+    # _init_read_gz) — the fuzzer found b"\x1f\x8b\x08"; it is a broken layer, not our bug.
+    except (tarfile.TarError, EOFError, zlib.error, TypeError, _SourceFailed) as exc:
+        reason = "its gzip header is cut short" if isinstance(exc, TypeError) else (exc or type(exc).__name__)
+        raise ReleaseError(f"{where} is not a readable tar layer ({reason})") from None
     except OSError as exc:  # gzip.BadGzipFile and friends
         raise ReleaseError(f"{where} is not a readable tar layer ({exc})") from None
 

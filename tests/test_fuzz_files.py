@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.authfile import parse_auth_data
@@ -209,6 +209,7 @@ def tar_bytes(members: list[tuple[str, bytes]], compress: bool) -> bytes:
 
 
 @FUZZ
+@example(b"\x1f\x8b\x08")  # a gzip header cut short: CPython's tarfile raised TypeError
 @given(st.one_of(st.binary(max_size=400),
                  st.tuples(st.lists(st.tuples(st.sampled_from(["usr/bin/oc", "./usr/bin/oc", "x"]),
                                               st.binary(max_size=50)), max_size=4), st.booleans(),
