@@ -169,6 +169,8 @@ async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source,
         prepared = state.prepared
         assert [r.version for r in prepared.releases] == VERSIONS
         assert len(prepared.signature_configmaps()) == 3  # each release's signatures, verified
+        # the Mirror step's title names the path, not only its last release
+        assert "releases 4.21.1 → 4.21.3 (3 releases)" in rendered(app, "#what")
 
     opts = {"authfile": auth_file, "cert_dir": pki.dir}
     target = state.release.target

@@ -296,7 +296,11 @@ class MirrorWizardApp(App[int]):
     def mirror_summary(self) -> str:
         state = self.state
         parts = []
-        if state.release.chosen:
+        if state.release.chosen and state.release.is_path:
+            # An update path is several releases: name its ends (and how many), not just the last one.
+            hops = f" ({len(state.path_releases)} releases)" if state.path_releases else ""
+            parts.append(f"releases {state.release.from_version} → {state.release.version}{hops}")
+        elif state.release.chosen:
             parts.append(f"release {state.release_version()}")
         if state.samples.chosen:
             parts.append("image streams")

@@ -29,6 +29,10 @@ class StepScreen(Screen):
 
     STEP: ClassVar[str] = ""
     NEXT_LABEL: ClassVar[str] = "Next ▶"
+    # No auto focus: Textual's focuses the first field with a *scrolling* set_focus, an animation that
+    # could land after focus_first had put the step at its top (at 80x24 the step then opened scrolled
+    # down). focus_first chooses the field, without scrolling.
+    AUTO_FOCUS = ""
     # False for steps whose body fills the screen itself (the Mirror step's table and log).
     BODY_SCROLLS: ClassVar[bool] = True
     # Save plan first: the footer is cut at the right on 80 columns, and the step's own keys
