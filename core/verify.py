@@ -33,7 +33,7 @@ import yaml
 
 from .errors import Cancelled, MirrorError, ReferenceFormatError, ToolError
 from .oc import NotLoggedIn, Oc, ResourceMissing
-from .plan import Plan, ReleaseMode
+from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
 from .text import plural, shell_quote
@@ -186,8 +186,9 @@ async def _load_release(expected: Expected, session: RegistrySession) -> None:
         expected.release_error = f"cannot read the release from its source ({source_error}) nor from the mirror ({exc})"
 
 
-def load_samples(expected: Expected) -> None:
-    """The plan's image streams and samples plan into ``expected`` (a failure is kept as samples_error)."""
+def load_samples(expected: Expected, streams: list[SampleStream] | None = None) -> None:
+    """The plan's image streams and samples plan into ``expected`` (a failure is kept as samples_error).
+    ``streams``: already read (samples source ``release``), else read from the plan's files."""
     plan = expected.plan
     choice = plan.samples
     if choice is None:
@@ -195,17 +196,35 @@ def load_samples(expected: Expected) -> None:
     from .run import load_sample_streams, samples_plan_for
 
     try:
-        streams = load_sample_streams(plan)
+        streams = streams if streams is not None else load_sample_streams(plan)
         expected.streams = streams
         expected.samples = samples_plan_for(plan, streams)
     except MirrorError as exc:
         expected.samples_error = f"cannot work out the plan's image streams: {exc}"
 
 
+async def _load_release_samples(expected: Expected, session: RegistrySession) -> None:
+    """Samples source ``release``: the streams of the release the plan mirrors (its last, for a path),
+    read as the copy read them; no release, or an unreadable one, is the samples' error too."""
+    from .run import release_sample_streams
+
+    releases = expected.releases or ([expected.release] if expected.release is not None else [])
+    try:
+        streams = await release_sample_streams(expected.plan, session, releases)
+    except MirrorError as exc:
+        reason = expected.release_error or str(exc)
+        expected.samples_error = f"cannot read the image streams from the release: {reason}"
+        return
+    load_samples(expected, streams)
+
+
 async def expected_from_plan(plan: Plan, session: RegistrySession, plan_file: str = "PLAN") -> Expected:
     expected = Expected(plan, plan_file=plan_file)
-    load_samples(expected)
     await _load_release(expected, session)
+    if plan.samples is not None and plan.samples.source == SamplesSource.RELEASE:
+        await _load_release_samples(expected, session)
+    else:
+        load_samples(expected)
     return expected
 
 

@@ -203,6 +203,21 @@ def test_plan_samples_source_release_follows_the_plans_release(samples_release, 
     assert len(prepared.samples_tasks) == len(expected.mapping)
     # this synthetic payload carries no release-verification ConfigMap: mirrored, but said loudly
     assert prepared.signatures == [] and any("carries no release-verification ConfigMap" in w for w in prepared.warnings)
+
+    # verify reads the same streams from the release (it once failed the samples checks with an
+    # internal "the streams are read with the release" message)
+    from core.verify import run_checks
+
+    async def checks():
+        return [c async for c in run_checks(plan)]
+
+    by_name = {c.name: c for c in asyncio.run(checks())}
+    for name in ("samples-images", "samples-skipped"):
+        assert "core.run" not in by_name[name].detail and "cannot work out" not in by_name[name].detail, \
+            by_name[name].line()
+    # nothing was copied (a dry run): every one of the release's stream images is checked, and missing
+    assert f"{len(prepared.samples_tasks)} of {len(prepared.samples_tasks)} images are missing" in \
+        by_name["samples-images"].detail
     plan.release = None
     with pytest.raises(Exception, match="has no release"):
         validate_plan(plan)

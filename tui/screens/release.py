@@ -75,7 +75,7 @@ class ReleaseScreen(StepScreen):
         yield Note(id="versions-note", classes="hint")
         # Update mode: the cluster's version now, which path, and where the graph comes from.
         with Horizontal(classes="row", id="path-row"):
-            yield Select([], id="from-version", prompt="from version (the cluster's version now)", compact=True)
+            yield Select([], id="from-version", prompt="from (your cluster's version)", compact=True)
             yield Select(PATH_CHOICES, id="path-choice", allow_blank=False, value="shortest", compact=True)
         yield Static("Update graph: a file saved from the update service (offline hosts), or empty to ask it",
                      classes="hint", id="graph-label")
