@@ -119,6 +119,9 @@ class DoneScreen(StepScreen):
         self._tabs: set[str] = set()
         self._runbook = ""
         tabs = self.query_one("#docs", TabbedContent)
+        # The runbook first, so hiding the others never makes Textual move the selection itself (its
+        # message could land after show_documents chose the first document).
+        tabs.active = "tab-runbook"
         for key, _ in TABS[:-1]:  # until the documents are known, the runbook tab alone
             tabs.hide_tab(f"tab-{key}")
         self.step_shown()
