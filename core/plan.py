@@ -110,6 +110,9 @@ class ReleaseChoice:
     all_versions: bool = False
     graph_file: str | None = None
     graph_url: str | None = None
+    # The releases that path resolved to, each pinned by digest (the wizard writes them once it has
+    # shown the path): a later run mirrors exactly these, whatever the graph says by then.
+    releases: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # A plan file, a test or a flag gives the mode as text: keep the vocabulary, refuse nothing here
@@ -137,7 +140,7 @@ class ReleaseChoice:
 
 
 _OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned",
-                          "from_version", "all_versions", "graph_file", "graph_url")
+                          "from_version", "all_versions", "graph_file", "graph_url", "releases")
 
 
 @dataclass
@@ -355,6 +358,9 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
             raise PlanError(f"{where}.release.mode is {release.mode!r}; use one of {', '.join(RELEASE_MODES)}")
         if release.is_path:
             _check_release_path(release, f"{where}.release")
+        elif release.releases:
+            raise PlanError(f"{where}.release.releases pins an update path, but from_version is empty; give "
+                            "from_version (or remove releases)")
         elif release.reads_source and not release.source:
             raise PlanError(f"{where}.release.source is empty: give the release pull spec")
         if release.uses_media and not release.directory:
@@ -398,6 +404,13 @@ def _check_release_path(release: ReleaseChoice, where: str) -> None:
                         "e.g. stable-4.17")
     if release.graph_file and release.graph_url:
         raise PlanError(f"{where} has both graph_file and graph_url; keep one")
+    for number, spec in enumerate(release.releases):
+        try:
+            pinned = parse_reference(spec, default_tag=None)
+        except ReferenceFormatError as exc:
+            raise PlanError(f"{where}.releases[{number}]: {exc.message}") from None
+        if not pinned.digest:
+            raise PlanError(f"{where}.releases[{number}] is {spec!r}: pin each release by digest (REPO@sha256:…)")
 
 
 def _check_release_names(release: ReleaseChoice, mirror: str, where: str) -> None:

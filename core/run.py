@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
-from .errors import InputError
+from .errors import InputError, PlanError
 from .fsio import PRIVATE, PUBLIC, atomic_write
 from .layout import OCILayout
 from .media import MediaSpace, check_media_space
@@ -232,6 +232,15 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
     from .graph import DEFAULT_GRAPH_URL, fetch_graph, load_graph_file, update_path
     from .release_path import load_path_releases
 
+    if release.releases:
+        # Pinned when the path was shown: exactly these, whatever the graph says now; they must still be
+        # the path the plan names.
+        infos = await load_path_releases(session, release.releases)
+        if (infos[0].version, infos[-1].version) != (release.from_version, release.version):
+            raise PlanError(f"the plan's release.releases run from {infos[0].version} to {infos[-1].version}, "
+                            f"but from_version/version say {release.from_version} → {release.version}",
+                            hint="remove release.releases to read the path from the update graph again")
+        return infos
     if release.graph_file:
         graph = load_graph_file(release.graph_file)
     else:

@@ -159,6 +159,9 @@ async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source,
         await settle(pilot)
         summary = rendered(app, "#summary")
         assert "update 4.21.1 → 4.21.3" in summary and "4.21.1, 4.21.2, 4.21.3" in summary
+        # the saved plan pins the path it showed, each release by digest
+        pins = state.plan_for_saving().release.releases
+        assert [p.rsplit("@", 1)[1] for p in pins] == [one.digest for one in path_source.built]
         app.screen.query_one("#next").press()  # Start mirror
         await settle(pilot)
         assert app.current_mode == "mirror"

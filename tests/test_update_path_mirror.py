@@ -210,6 +210,28 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
     assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
     # every release of the path is checked, not only the last (the cluster pulls each as it updates)
     assert all(v in checks["release-images"].detail for v in ("4.21.1", "4.21.2", "4.21.3")), checks["release-images"].line()
+    # Pinned: the plan keeps the releases the path resolved to (by digest); a later run reads exactly
+    # those, with no graph at all, and refuses pins that no longer match the path's ends.
+    from core.errors import PlanError
+    from core.plan import plan_from_dict
+
+    pinned = Plan(**{**plan.__dict__})
+    pinned.release = ReleaseChoice(**{**plan.release.__dict__, "graph_file": str(tmp_path / "no-such-graph.json"),
+                                      "releases": [f"{path_source[0]}/{path_source[1]}{RELEASE_REPO}@{b.digest}"
+                                                   for b in built]})
+    validate_plan(pinned)
+    assert plan_from_dict(pinned.to_dict()).release.releases == pinned.release.releases  # saved and read back
+    checks = {c.name: c for c in asyncio.run(verify(pinned)).checks}
+    assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
+    assert all(v in checks["release-images"].detail for v in ("4.21.1", "4.21.2", "4.21.3"))
+    stale = Plan(**{**pinned.__dict__})
+    stale.release = ReleaseChoice(**{**pinned.release.__dict__, "releases": pinned.release.releases[1:]})
+    checks = {c.name: c for c in asyncio.run(verify(stale)).checks}
+    assert checks["release-images"].failed and "4.21.2 to 4.21.3" in checks["release-images"].detail
+    tagged = Plan(**{**pinned.__dict__})
+    tagged.release = ReleaseChoice(**{**pinned.release.__dict__, "releases": ["quay.io/x/y:4.21.1"]})
+    with pytest.raises(PlanError, match="pin each release by digest"):
+        validate_plan(tagged)
     moved = sig_dir / f"signature-sha256-{built[1].digest.split(':')[1][:16]}.json"
     moved.rename(tmp_path / "elsewhere.json")
     (sig_dir / moved.name).write_bytes((sig_dir / f"signature-sha256-{built[0].digest.split(':')[1][:16]}.json")

@@ -65,6 +65,13 @@ def middle_ellipsis(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
+def pinned_release(info: ReleaseInfo) -> str:
+    """A release's pull spec by its digest (the graph gives it so already; a tag is replaced)."""
+    from core.reference import parse_reference
+
+    return str(parse_reference(info.pull_spec, default_tag=None).with_digest(info.digest))
+
+
 def new_plan() -> Plan:
     """A fresh plan with the procedure's defaults, for an admin who has none yet."""
     auth = os.environ.get("REGISTRY_AUTH_FILE")
@@ -196,6 +203,13 @@ class WizardState:
     def plan_for_saving(self) -> Plan:
         """The plan without the sections the admin left empty (an empty section would not load back)."""
         plan = copy.deepcopy(self.plan)
+        if plan.release is not None and plan.release.is_path:
+            # The path the Release step showed, pinned by digest: a later run mirrors exactly these.
+            # Only when it is the path the plan now names (ends changed: the graph is read again).
+            infos = self.path_releases
+            same = bool(infos) and (infos[0].version, infos[-1].version) == (plan.release.from_version,
+                                                                            plan.release.version)
+            plan.release.releases = [pinned_release(info) for info in infos] if same else []
         if plan.release is not None and not plan.release.chosen:
             plan.release = None
         if plan.samples is not None and not plan.samples.chosen:
