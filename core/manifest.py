@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,18 @@ class Manifest:
         data: dict[str, Any] = json.loads(self.raw)  # an object: parse() refused anything else
         return data
 
+    def _memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """The descriptors are read many times per image by a copy (planning, pushing, progress): parse
+        them once. The instance is frozen, so the memo goes straight into its __dict__ (not a field:
+        equality and hashing still see only raw, media_type and digest)."""
+        memo = self.__dict__.get("_parsed")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_parsed", memo)
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES
@@ -146,25 +159,32 @@ class Manifest:
         if not self.is_index:
             return []
         where = f"index {self.digest}"
-        return [Descriptor.from_json(d, where=where) for d in _descriptor_list(self.json, "manifests", where=where)]
+        return list(self._memo("children", lambda: tuple(
+            Descriptor.from_json(d, where=where) for d in _descriptor_list(self.json, "manifests", where=where))))
 
     def config(self) -> Descriptor | None:
         if self.is_index:
             return None
-        cfg = self.json.get("config")
-        return Descriptor.from_json(cfg, where=f"manifest {self.digest}") if cfg else None
+
+        def make() -> Descriptor | None:
+            cfg = self.json.get("config")
+            return Descriptor.from_json(cfg, where=f"manifest {self.digest}") if cfg else None
+
+        config: Descriptor | None = self._memo("config", make)
+        return config
 
     def layers(self) -> list[Descriptor]:
         if self.is_index:
             return []
         where = f"manifest {self.digest}"
-        return [Descriptor.from_json(d, where=where) for d in _descriptor_list(self.json, "layers", where=where)]
+        return list(self._memo("layers", lambda: tuple(
+            Descriptor.from_json(d, where=where) for d in _descriptor_list(self.json, "layers", where=where))))
 
     def blobs(self) -> list[Descriptor]:
         """Config first, then layers; foreign layers (with urls) are not copied, as oc does."""
-        items = [self.config()] if self.config() else []
-        items += [layer for layer in self.layers() if not layer.urls]
-        return [d for d in items if d is not None]
+        config = self.config()
+        items = [config] if config is not None else []
+        return items + [layer for layer in self.layers() if not layer.urls]
 
 
 def go_arch(arch: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from core.copier import Copier, CopyOptions
 from core.endpoints import LayoutLocation, RegistryLocation
-from core.errors import InputError, IntegrityError, MappingError, UnsupportedManifest
+from core.errors import InputError, IntegrityError, MappingError, RegistryProtocolError, UnsupportedManifest
 from core.layout import OCILayout
 from core.manifest import DOCKER_LIST, OCI_MANIFEST, Manifest, sha256_digest
 from core.mapping import pairs_to_tasks, parse_mapping_text
@@ -115,3 +115,24 @@ def test_layout_index_names(tmp_path):
     asyncio.run(layout.tag("openshift/release:4.17.3-x86_64", m))
     assert [e.name for e in layout.entries()] == ["openshift/release:4.17.3-x86_64"]
     assert layout.get_manifest(m.digest).digest == m.digest
+
+
+def test_manifest_descriptors_are_parsed_once_and_handed_out_as_copies():
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + "1" * 64, "size": 5}
+    foreign = {**layer, "digest": "sha256:" + "2" * 64, "urls": ["https://example.com/l"]}
+    raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                      "config": {"mediaType": "x", "digest": "sha256:" + "0" * 64, "size": 2},
+                      "layers": [layer, foreign]}).encode()
+    m, twin = Manifest.parse(raw, None, where="w"), Manifest.parse(raw, None, where="w")
+    first = m.blobs()
+    assert [d.digest[-1] for d in first] == ["0", "1"]  # config first; the foreign layer is not copied
+    first.append(first[0])
+    m.layers().clear()
+    assert [d.digest[-1] for d in m.blobs()] == ["0", "1"] and len(m.layers()) == 2
+    assert m.config() is m.config()  # parsed once
+    assert m == twin and hash(m) == hash(twin)  # the memo is not part of the value
+    # A bad descriptor is an error every time it is asked for, never a cached empty answer.
+    bad = Manifest.parse(raw.replace(b'"size": 5', b'"size": -1'), None, where="w")
+    for _ in range(2):
+        with pytest.raises(RegistryProtocolError, match="no valid size"):
+            bad.layers()

@@ -151,3 +151,79 @@ def test_a_421_release_without_signature_is_said_so(plain_registry, tmp_path):
     note = found.note(info.version, info.digest)
     assert note is not None and "4.21.4 has no Sigstore signature" in note and cosign_tag(info.digest) in note
     assert found.note("4.20.1", info.digest) is None
+
+
+def _release_plan(host: str, prefix: str, built, target: str):
+    from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice
+
+    return Plan(mirror=MirrorRegistry(registry=host), registries=[RegistryTrust(host, insecure=True)],
+                release=ReleaseChoice(source=f"{host}/{prefix}{built.release_name}", target=target,
+                                      allow_unsigned=True))
+
+
+def test_gpg_check_and_sigstore_probes_run_side_by_side(signed_source, monkeypatch):
+    """Far from the source every probe is a round trip: the GPG check does not wait for them, nor they
+    for it. Each stand-in below waits for the other to have started; run one after the other, the first
+    would wait out its 10 s and fail the test."""
+    import core.run as run_module
+    import core.sigstore as sigstore_module
+    from core.run import prepare_releases
+
+    host, prefix, built, sigs = signed_source
+    started = {"gpg": asyncio.Event(), "sigstore": asyncio.Event()}
+    real_check, real_probe = run_module.check_signatures, sigstore_module.signature_tasks
+
+    async def check(*args, **kwargs):
+        started["gpg"].set()
+        await asyncio.wait_for(started["sigstore"].wait(), 10)
+        return await real_check(*args, **kwargs)
+
+    async def probe(*args, **kwargs):
+        started["sigstore"].set()
+        await asyncio.wait_for(started["gpg"].wait(), 10)
+        return await real_probe(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "check_signatures", check)
+    monkeypatch.setattr(sigstore_module, "signature_tasks", probe)
+    plan = _release_plan(host, prefix, built, f"{host}/{unique_repo('side')}")
+
+    async def run():
+        async with _session() as session:
+            return await prepare_releases(plan, session)
+
+    prepared = asyncio.run(run())
+    assert prepared.sigstore is not None and set(prepared.sigstore.found) == set(sigs)
+    assert len(prepared.release_tasks) == len(built.components) + 1 + len(sigs)
+
+
+def test_a_failing_gpg_check_stops_the_probes_and_is_raised_as_itself(signed_source, monkeypatch):
+    import core.run as run_module
+    import core.sigstore as sigstore_module
+    from core.errors import SignatureError
+    from core.run import prepare_releases
+
+    host, prefix, built, _sigs = signed_source
+    probes_cancelled = []
+
+    async def check(*args, **kwargs):
+        await asyncio.sleep(0.05)
+        raise SignatureError("release 4.21.3: no signature verifies")
+
+    async def probe(*args, **kwargs):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            probes_cancelled.append(True)
+            raise
+
+    monkeypatch.setattr(run_module, "check_signatures", check)
+    monkeypatch.setattr(sigstore_module, "signature_tasks", probe)
+    plan = _release_plan(host, prefix, built, f"{host}/{unique_repo('side')}")
+
+    async def run():
+        async with _session() as session:
+            return await prepare_releases(plan, session)
+
+    with pytest.raises(SignatureError, match="no signature verifies"):
+        asyncio.run(run())
+    assert probes_cancelled == [True]

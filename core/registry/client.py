@@ -290,7 +290,11 @@ class RegistryClient:
     async def auth_headers(self, url: str, scopes: frozenset[str]) -> dict[str, str]:
         """Our Authorization, only for the registry itself: a Location or Link a registry names on
         another origin (scheme, host or port) gets none."""
-        if self._base is None or _origin(url) != _origin(self._base):
+        if self._base is None:
+            return {}
+        # Nearly every URL is one we built from the base: a plain prefix test (the "/" ends the
+        # authority, so no user@host or longer port can hide behind it); anything else is parsed.
+        if not url.startswith(self._base + "/") and _origin(url) != _origin(self._base):
             return {}
         return await self.auth.headers(scopes)
 
