@@ -23,8 +23,10 @@ from .run_benchmark import (
     Runner,
     Step,
     aggregate,
+    cpu_bound_note,
     mb,
     print_checks,
+    print_cpu,
     print_table,
     ratio,
     read_once,
@@ -74,7 +76,7 @@ def run_far(args: argparse.Namespace, root: Path) -> int:
         work = root / "steps"
         work.mkdir()
         commands = Commands.detect(env, work, args.engine)
-        runner = Runner(env, work)
+        runner = Runner(env, work, proxy_pid=proxy.pid)
         expected = {d: b.size for d, b in release.blobs.items()}
         folder = work / "release-dir"
         pairs = skopeo_pairs(env, release, work)
@@ -112,6 +114,8 @@ def run_far(args: argparse.Namespace, root: Path) -> int:
         release_own = frozenset(d.digest for r in workload.releases.values() for d in r.release_image.manifest.blobs())
         print()
         print_table(list(steps.values()), release.total_bytes, release_own)
+        print()
+        print_cpu(list(steps.values()))
         print()
 
         def link_fraction(key: str) -> float | None:
@@ -168,6 +172,11 @@ def run_far(args: argparse.Namespace, root: Path) -> int:
                 checks.append(Check(f"{step.label}: each blob's bytes read once", text, ok and step.ok))
         print("targets (issue 16):")
         print_checks(checks)
+        direct = steps.get("direct")
+        if direct is not None:
+            note = cpu_bound_note(direct, release.total_bytes / link / want, f"{want} of the link")
+            if note:
+                print(note)
         for s in steps.values():
             if not s.ok:
                 print(f"  {s.label}: {s.error}")

@@ -30,9 +30,11 @@ from .workload import (
     Workload,
     create_env,
     prepare,
+    process_cpu_seconds,
 )
 
 TIME = "/usr/bin/time"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: core/ and tui/ live here
 PY = [sys.executable, "-m", "tui.cli"]
 
 FLOOR_SCRIPT = """\
@@ -57,6 +59,8 @@ class Step:
     rss_mb: float | None = None
     client_cpu: float | None = None   # user + system seconds of the step's processes
     registry_cpu: float = 0.0         # CPU seconds both registries spent serving the step
+    source_cpu: float = 0.0           # ... of which the source registry
+    proxy_cpu: float | None = None    # CPU seconds the shaping proxy spent (far benchmark only)
     ok: bool = True
     error: str = ""
     source: AccessStats = field(default_factory=AccessStats)
@@ -119,17 +123,22 @@ class Commands:
 
 
 class Runner:
-    def __init__(self, env: BenchEnv, work: Path) -> None:
+    def __init__(self, env: BenchEnv, work: Path, proxy_pid: int | None = None) -> None:
         self.env = env
         self.work = work
         self.count = 0
+        self.proxy_pid = proxy_pid  # the shaping proxy: it shares the CPUs, so its share is reported too
+
+    def _proxy_cpu(self) -> float:
+        return process_cpu_seconds(self.proxy_pid) if self.proxy_pid is not None else 0.0
 
     def run(self, step: Step, argv: list[str], *, stdin: Path | None = None, extra_env: dict | None = None) -> Step:
         self.count += 1
         base = self.work / f"step{self.count:02d}-{step.key}"
         timing = base.with_suffix(".time")
         src_mark, dst_mark = self.env.source.mark(), self.env.mirror.mark()
-        cpu_mark = self.env.source.cpu_seconds() + self.env.mirror.cpu_seconds()
+        source_mark, mirror_mark, proxy_mark = (self.env.source.cpu_seconds(), self.env.mirror.cpu_seconds(),
+                                                self._proxy_cpu())
         print(f"  {step.label} ...", end="", flush=True)
         with open(base.with_suffix(".out"), "wb") as out, open(base.with_suffix(".err"), "wb") as err, \
                 open(stdin or os.devnull, "rb") as inp:
@@ -138,7 +147,10 @@ class Runner:
                                   env={**os.environ, **(extra_env or {})})
             step.seconds = time.monotonic() - started
         time.sleep(0.3)  # the registry writes its access-log line just after the response
-        step.registry_cpu = self.env.source.cpu_seconds() + self.env.mirror.cpu_seconds() - cpu_mark
+        step.source_cpu = self.env.source.cpu_seconds() - source_mark
+        step.registry_cpu = step.source_cpu + self.env.mirror.cpu_seconds() - mirror_mark
+        if self.proxy_pid is not None:
+            step.proxy_cpu = self._proxy_cpu() - proxy_mark
         step.source = self.env.source.stats_since(src_mark)
         step.mirror = self.env.mirror.stats_since(dst_mark)
         report = timing.read_text(errors="replace")
@@ -258,6 +270,44 @@ def print_table(steps: list[Step], total: int, release_own: frozenset[str]) -> N
         status = ("" if step.ok else "  FAILED") + (f"  ({step.retries} copies retried)" if step.retries else "")
         print(f"{step.label:<42} {step.seconds:>8.2f}{spread} {rate:>6} {rss:>11} {human(step.source.blob_bytes):>16} "
               f"{cpu:>12} {step.registry_cpu:>16.1f} {f'{step.source.requests}/{step.mirror.requests}':>19}  {once}{status}")
+
+
+def print_cpu(steps: list[Step]) -> None:
+    """Where the machine's CPU went in each step. The client, both registries and (far) the shaping proxy
+    share these CPUs, so no step can take less than their CPU seconds over the CPU count: the floor.
+    "others" is what is not ours (registries and proxy): on a real mirror host they run elsewhere."""
+    cpus = os.cpu_count() or 1
+    proxy = any(step.proxy_cpu is not None for step in steps)
+    print(f"CPU seconds by process ({cpus} CPUs; floor = all of them / {cpus}, others = registries"
+          f"{' + proxy' if proxy else ''} / {cpus}):")
+    head = (f"  {'step':<42} {'client':>7} {'source':>7} {'mirror':>7}" + (f" {'proxy':>6}" if proxy else "") +
+            f" {'busy':>6} {'floor s':>8} {'others s':>9} {'wall s':>7}")
+    print(head)
+    for step in steps:
+        if step.client_cpu is None or not step.seconds:
+            continue
+        others = step.registry_cpu + (step.proxy_cpu or 0.0)
+        total = step.client_cpu + others
+        busy = total / (cpus * step.seconds)
+        mirror = max(0.0, step.registry_cpu - step.source_cpu)  # the mirror restarted (emptied): never below 0
+        print(f"  {step.label:<42} {step.client_cpu:>7.1f} {step.source_cpu:>7.1f} {mirror:>7.1f}" +
+              (f" {step.proxy_cpu or 0.0:>6.1f}" if proxy else "") +
+              f" {busy:>6.0%} {total / cpus:>8.2f} {others / cpus:>9.2f} {step.seconds:>7.2f}")
+
+
+def cpu_bound_note(step: Step, allowed: float, what: str) -> str | None:
+    """One line when this machine cannot reach a wall-time target whatever the client does: the
+    registries (and proxy) alone need more of its CPUs than the target leaves, or everything together does."""
+    if step.client_cpu is None or not step.ok:
+        return None
+    cpus = os.cpu_count() or 1
+    others = (step.registry_cpu + (step.proxy_cpu or 0.0)) / cpus
+    floor = others + step.client_cpu / cpus
+    if floor <= allowed:
+        return None
+    return (f"  note: {what} needs ≤ {allowed:.2f} s; on {cpus} CPUs this run's registries"
+            f"{' and proxy' if step.proxy_cpu is not None else ''} alone need ≥ {others:.2f} s and everything "
+            f"it ran ≥ {floor:.2f} s (the client: {step.client_cpu:.1f} CPU s)")
 
 
 @dataclass
@@ -400,6 +450,8 @@ def run(args: argparse.Namespace, root: Path) -> int:
             print(f"seconds: median of {args.repeat} runs (range: fastest-slowest); peak RSS: the highest of them")
         print_table(list(steps.values()), release.total_bytes, release_own)
         print()
+        print_cpu(list(steps.values()))
+        print()
         print("ratios:")
         for text, a, b in (("ours / skopeo sequential", "direct", "skopeo1"),
                            ("ours / skopeo 4 at a time", "direct", "skopeo4"),
@@ -426,6 +478,7 @@ def run(args: argparse.Namespace, root: Path) -> int:
                 "steps": [{"key": s.key, "label": s.label, "seconds": round(s.seconds, 3),
                            "all_seconds": [round(x, 3) for x in s.all_seconds], "rss_mb": s.rss_mb,
                            "client_cpu": s.client_cpu, "registry_cpu": round(s.registry_cpu, 2),
+                           "source_cpu": round(s.source_cpu, 2), "proxy_cpu": s.proxy_cpu,
                            "ok": s.ok, "error": s.error, "source_blob_bytes": s.source.blob_bytes,
                            "source_blob_reads": sum(s.source.blob_reads.values()),
                            "mirror_uploads": s.mirror.uploads_started,
@@ -436,6 +489,15 @@ def run(args: argparse.Namespace, root: Path) -> int:
         return 0 if all(c.ok is not False for c in checks) and all(s.ok for s in steps.values()) else 1
     finally:
         env.close()
+
+
+def compile_tree() -> None:
+    """Byte-compile core/ and tui/ once, as pip does when it installs a package. Without it a checkout
+    run with PYTHONDONTWRITEBYTECODE (CI, this sandbox) compiles every changed module in every step,
+    and each of our steps would pay that start-up (a few tenths of a second) that no installed copy pays."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "core"), str(ROOT / "tui")], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -467,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     for tool in (TIME, "curl", "skopeo", "xargs"):
         if not shutil.which(tool):
             parser.error(f"{tool} is required")
+    compile_tree()
     root = Path(tempfile.mkdtemp(prefix="mirror-wizard-bench-", dir=args.workdir))
     try:
         if args.many:

@@ -93,6 +93,15 @@ class AccessStats:
     requests: int = 0
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU one process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class BenchRegistry(LocalRegistry):
     """A LocalRegistry with the access log on: distribution writes it (combined log format) to stdout,
@@ -124,13 +133,7 @@ class BenchRegistry(LocalRegistry):
 
     def cpu_seconds(self) -> float:
         """User + system CPU the registry process has used so far (0 when not running)."""
-        if self.process is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid) if self.process is not None else 0.0
 
     def mark(self) -> int:
         return self.access_log.stat().st_size if self.access_log.exists() else 0
