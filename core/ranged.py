@@ -31,8 +31,9 @@ import os
 import re
 import ssl
 import tempfile
+import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol
@@ -245,7 +246,8 @@ class RangedFetch:
 
     def __init__(self, source: RangeSource, digest: str, size: int, opener: Callable[[], int] | None, *,
                  config: RangedConfig, limiter: AdaptiveLimiter | None = None, held: bool = False,
-                 done: frozenset[int] = frozenset(), on_part_done: Callable[[int], None] | None = None) -> None:
+                 done: frozenset[int] = frozenset(), on_part_done: Callable[[int], Awaitable[None]] | None = None,
+                 ) -> None:
         """``opener`` None: an anonymous spool file in ``config.spool_dir``. Else it opens the file to
         fill (read/write; closed here), which is kept (and written in sequential mode too) for the
         caller to rename; ``done``: parts already in it. ``held``: the caller holds one slot of
@@ -274,6 +276,9 @@ class RangedFetch:
         self._failure: BaseException | None = None
         self._changed = asyncio.Event()
         self._fd = -1
+        # Flushes run in worker threads (fdatasync on removable media can take long, and the event loop
+        # must keep every other connection moving meanwhile); the file is never closed under one.
+        self.io_lock = threading.Lock()
         self._whole: PartResponse | None = None
 
     def _start(self, k: int) -> int:
@@ -314,11 +319,24 @@ class RangedFetch:
                                     + (" (disk full)" if exc.errno == 28 else "")) from None
 
     def flush(self) -> None:
-        """Make what was written durable (before recording parts as done, and before the rename)."""
+        """Make what was written durable (before recording parts as done, and before the rename). Call
+        it holding :attr:`io_lock`, in a worker thread: it may block for as long as the disk takes."""
+        if self._fd < 0:
+            raise LocalStorageError(f"blob {self.digest}: its file is closed already")
         try:
             os.fdatasync(self._fd)
         except OSError as exc:
             raise LocalStorageError(f"writing blob {self.digest} failed: {exc.strerror}") from None
+
+    def _flush_locked(self) -> None:
+        with self.io_lock:
+            self.flush()
+
+    def _close(self) -> None:
+        with self.io_lock:  # waits for a flush still running in its thread
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
     # -- reading in order ----------------------------------------------------------------------
 
@@ -362,13 +380,13 @@ class RangedFetch:
                 raise IntegrityError(f"blob {self.digest} from {self.source.display} does not match its digest "
                                      f"(read in {self.parts} ranged parts)")
             if self.keep:
-                self.flush()
+                await asyncio.to_thread(self._flush_locked)
         finally:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             await self.source.aclose()
-            os.close(self._fd)
+            self._close()
 
     async def _probe(self, k: int) -> PartResponse | None:
         """The first part's answer: 206 to go on in parts, None after a 200 (ranges ignored; the body is
@@ -408,7 +426,7 @@ class RangedFetch:
         if received != self.size or "sha256:" + hasher.hexdigest() != self.digest:
             raise IntegrityError(f"blob {self.digest} from {self.source.display} does not match its digest")
         if self.keep:
-            self.flush()
+            await asyncio.to_thread(self._flush_locked)
 
     # -- fetching parts ------------------------------------------------------------------------
 
@@ -449,7 +467,7 @@ class RangedFetch:
                 await self._fetch(k, response)
                 response = None
                 if self.on_part_done is not None:
-                    self.on_part_done(k)
+                    await self.on_part_done(k)
                 k = None
                 if holding and not own and self.limiter.bulk_in_use > self.limiter.limit:
                     holding = False
@@ -584,11 +602,18 @@ async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str,
 
     fetch: RangedFetch
 
-    def part_done(k: int) -> None:
-        fetch.flush()
-        done.add(k)
-        layout.write_resumable_record(digest, json.dumps({"digest": digest, "size": size, "part_size": config.part_size,
-                                                          "done": sorted(done)}).encode())
+    def record_part(k: int) -> None:
+        # In a worker thread, one at a time: the part's bytes made durable, then the record naming it
+        # (a record never names a part that is not on disk; a cancelled run just records fewer).
+        with fetch.io_lock:
+            fetch.flush()
+            done.add(k)
+            layout.write_resumable_record(digest, json.dumps({"digest": digest, "size": size,
+                                                              "part_size": config.part_size,
+                                                              "done": sorted(done)}).encode())
+
+    async def part_done(k: int) -> None:
+        await asyncio.to_thread(record_part, k)
 
     fetch = RangedFetch(source, digest, size, lambda: layout.open_resumable(digest), config=config, limiter=limiter,
                         held=held, done=frozenset(done), on_part_done=part_done)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -565,3 +566,43 @@ def test_a_partial_blob_planted_as_a_link_is_refused_not_followed(big_image: Big
     partial.with_name(partial.name + ".json").unlink()
     asyncio.run(attempt())
     assert outside.read_bytes() == b"keep me" and final.read_bytes() == big_image.data
+
+
+def test_to_dir_parts_are_made_durable_off_the_event_loop(big_image: BigImage, plain_registry, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """fdatasync on removable media can take long: it runs in a worker thread, so the event loop keeps
+    every other connection moving meanwhile. The record still names only parts already flushed."""
+    import threading
+
+    import core.ranged as ranged_module
+
+    layout = OCILayout(tmp_path / "out")
+    layout.ensure()
+    calls: list[bool] = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        calls.append(threading.current_thread() is threading.main_thread())
+        real_fdatasync(fd)
+
+    records: list[list[int]] = []
+    real_record = OCILayout.write_resumable_record
+
+    def record(self: OCILayout, digest: str, data: bytes) -> None:
+        records.append(json.loads(data)["done"])
+        real_record(self, digest, data)
+
+    monkeypatch.setattr(ranged_module.os, "fdatasync", fdatasync)
+    monkeypatch.setattr(OCILayout, "write_resumable_record", record)
+
+    async def go() -> None:
+        async with _session(plain_registry.host) as session:
+            ranges = RegistryRanges(session.client(plain_registry.host), big_image.repository, big_image.layer, 3)
+            await fetch_into_layout(ranges, layout, big_image.layer, big_image.layer_size, config=_config())
+
+    asyncio.run(go())
+    parts = -(-big_image.layer_size // PART)
+    assert layout.blob_path(big_image.layer).read_bytes() == big_image.data
+    assert len(calls) == parts + 1, "one flush per part, one before the rename"
+    assert not any(calls), "no fdatasync on the event loop's thread"
+    assert sorted(records[-1]) == list(range(parts)) and all(len(r) == n + 1 for n, r in enumerate(records))
