@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from textual.widgets import Select
 import yaml
 
 from core.plan import plan_from_dict
@@ -121,8 +122,24 @@ async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source,
         assert state.release.from_version is None and not state.release.source  # nothing chosen yet
         assert state.versions == ["4.21.4", "4.21.3", "4.21.2", "4.21.1"]
 
+        # "from" offers only versions older than "to": a cluster never updates backwards.
+        def offered() -> list[str]:
+            return [str(value) for _label, value in screen.query_one("#from-version")._options if value is not Select.NULL]
+
+        assert offered() == ["4.21.4", "4.21.3", "4.21.2", "4.21.1"]  # no "to" yet: every version
+        screen.query_one("#version").value = "4.21.2"
+        await settle(pilot)
+        assert offered() == ["4.21.1"]
+        screen.query_one("#from-version").value = "4.21.1"
+        await settle(pilot)
+        screen.query_one("#version").value = "4.21.1"  # "to" moved onto the chosen "from": it is cleared
+        await settle(pilot)
+        assert offered() == [] and state.release.from_version is None
+
         # A version nothing updates to: one line saying so, and Next refuses.
         screen.query_one("#version").value = "4.21.4"
+        await settle(pilot)
+        assert offered() == ["4.21.3", "4.21.2", "4.21.1"]
         screen.query_one("#from-version").value = "4.21.1"
         await settle(pilot)
         error = str(screen.query_one("#path-error").render())

@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
 from core.errors import MirrorError, ReleaseError
-from core.graph import DEFAULT_GRAPH_URL
+from core.graph import DEFAULT_GRAPH_URL, version_key
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
 from core.text import human_bytes, plural
@@ -48,13 +48,6 @@ def path_problem(exc: MirrorError, release_from: str, release_to: str, channel: 
     for flag, word in (("--from-version", "from version"), ("--to-version", "to version")):
         text = text.replace(flag, word)
     return text
-
-
-def version_key(version: str) -> tuple:
-    parts = []
-    for piece in version.replace("-", ".").split("."):
-        parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
-    return tuple(parts)
 
 
 class ReleaseScreen(StepScreen):
@@ -189,6 +182,7 @@ class ReleaseScreen(StepScreen):
         if self.state.update_mode:
             if version != release.version:
                 release.version = version
+                self._offer_from_versions(self.state.versions or [version])
                 self.path_choice_changed()
             return
         if version == release.version and release.source:
@@ -454,11 +448,23 @@ class ReleaseScreen(StepScreen):
             current = self.state.release.version
             if current in versions:
                 select.value = current
-            older = self.query_one("#from-version", Select)
-            older.set_options([(f"from {v}", v) for v in versions])
-            if self.state.release.from_version in versions:
-                older.value = self.state.release.from_version
+        self._offer_from_versions(versions)
         self.query_one("#versions-note", Static).update(note)
+
+    def _offer_from_versions(self, versions: list[str]) -> None:
+        """The "from" list: only versions older than the chosen "to" (a cluster updates forward), so the
+        list never offers a start that cannot be one. A "from" no longer offered is cleared."""
+        release = self.state.release
+        if release.version in versions:
+            newest = version_key(release.version or "")
+            versions = [v for v in versions if version_key(v) < newest]
+        older = self.query_one("#from-version", Select)
+        with self.prevent(Select.Changed):
+            older.set_options([(f"from {v}", v) for v in versions])
+            if release.from_version in versions:
+                older.value = release.from_version
+            elif self.state.update_mode and release.from_version:
+                release.from_version = None  # e.g. "to" moved below it: asked again, never kept silently
 
     @on(Button.Pressed, "#find")
     def find_pressed(self) -> None:
