@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from textual.widgets import Select
 import yaml
+from textual.widgets import Select
 
 from core.plan import plan_from_dict
 from core.text import human_bytes
@@ -132,6 +132,11 @@ async def test_update_mode_shows_the_path_and_mirrors_every_release(path_source,
         assert offered() == ["4.21.1"]
         screen.query_one("#from-version").value = "4.21.1"
         await settle(pilot)
+        assert state.current_path() and screen.query_one("#path-info").rows  # 4.21.1 → 4.21.2 shown
+        screen.query_one("#version").clear()  # the blank line: no "to", and the old path is not shown
+        await settle(pilot)
+        assert state.release.version is None and not state.current_path() and not screen.query_one("#path-info").rows
+        assert offered() == ["4.21.4", "4.21.3", "4.21.2", "4.21.1"] and state.release.from_version == "4.21.1"
         screen.query_one("#version").value = "4.21.1"  # "to" moved onto the chosen "from": it is cleared
         await settle(pilot)
         assert offered() == [] and state.release.from_version is None

@@ -176,6 +176,11 @@ class ReleaseScreen(StepScreen):
     @on(Select.Changed, "#version")
     def version_changed(self, event: Select.Changed) -> None:
         if event.value is Select.NULL:
+            if self.state.update_mode and self.state.release.version:
+                # The blank line chosen: no "to" any more, and no path shown for the old one.
+                self.state.release.version = None
+                self._offer_from_versions(self.state.versions)
+                self.path_choice_changed()
             return
         version = str(event.value)
         release = self.state.release
@@ -317,7 +322,12 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#from-version")
     def from_version_changed(self, event: Select.Changed) -> None:
-        if event.value is Select.NULL or not self.state.update_mode:
+        if not self.state.update_mode:
+            return
+        if event.value is Select.NULL:
+            if self.state.release.from_version:
+                self.state.release.from_version = None
+                self.path_choice_changed()
             return
         if str(event.value) != self.state.release.from_version:
             self.state.release.from_version = str(event.value)
