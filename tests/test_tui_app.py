@@ -398,3 +398,21 @@ async def test_mirror_with_a_plan_it_cannot_prepare_says_why_in_one_line(tmp_pat
         assert not progress.running and progress.error and "\n" not in progress.error
         assert "no-such-streams" in str(app.screen.query_one("#outcome").render())
         assert str(app.screen.query_one("#start").label) == "Resume"
+
+
+async def test_keys_typed_ahead_after_tab_go_to_the_next_field(tmp_path: Path) -> None:
+    """A burst of keys, as a fast typist or a busy app delivers them: the password typed right after
+    Tab lands in the password field, never (readable) in the user-name field. Posted at once, as the
+    terminal driver does, not pressed one by one with the app settling between them."""
+    from textual import events
+
+    app = make_app(tmp_path, start="credentials")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#user").focus()
+        await pilot.pause()
+        for key, char in [*((c, c) for c in "admin"), ("tab", "\t"), *((c, c) for c in "s3cret")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#user").value == "admin"
+        assert app.screen.query_one("#password").value == "s3cret"

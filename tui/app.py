@@ -65,6 +65,11 @@ class MirrorWizardApp(App[int]):
     }
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Tab moves focus here, before the keys after it are handed on: without priority the focused
+        # field only passes Tab up after taking the keys queued behind it, so a password typed right
+        # after Tab landed, readable, in the user-name field (typing ahead is normal; so is a busy app).
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
     ]
 
     def __init__(self, state: WizardState, *, start: str | None = None, auto_check: bool = True,
