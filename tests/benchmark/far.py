@@ -28,6 +28,7 @@ from .run_benchmark import (
     print_checks,
     print_cpu,
     print_table,
+    print_tokens,
     ratio,
     read_once,
     skopeo_inputs,
@@ -55,7 +56,7 @@ def run_far(args: argparse.Namespace, root: Path) -> int:
     link = args.link_mbps * MiB
     print(f"far-source benchmark in {root}: rtt {args.rtt_ms:g} ms, {args.conn_mbps:g} MiB/s per connection, "
           f"{args.link_mbps:g} MiB/s link")
-    env = create_env(root / "env")
+    env = create_env(root / "env", args.mirror_auth)
     proxy_port = free_port()
     proxy_log = open(root / "shaping-proxy.log", "wb")
     proxy = subprocess.Popen([sys.executable, "-m", "tests.benchmark.shaping_proxy", "--listen", f"127.0.0.1:{proxy_port}",
@@ -89,10 +90,7 @@ def run_far(args: argparse.Namespace, root: Path) -> int:
         if release.largest_blob >= RANGED_THRESHOLD:
             plan.append(("single", "ours: ranged reads off (one conn/blob)", commands.direct(release), True,
                          {"extra_env": {"MIRROR_WIZARD_RANGED": "off"}}, expected))
-        # `release mirror --to-dir` writes a bundle after the copy: without --no-wheelhouse it would run pip to
-        # build mirror-wizard's wheels (~10 s of CPU whenever the source tree changed; /usr/bin/time counts
-        # the children) and time that, not the copy. SHA256SUMS over the bundle still counts.
-        to_dir = commands.to_dir(release, folder) + (["--no-wheelhouse"] if commands.mode == "release" else [])
+        to_dir = commands.to_dir(release, folder)  # without the wheelhouse (see Commands.to_dir)
         plan += [
             ("to_dir", "ours: --to-dir (far source)", to_dir, False, {}, expected),
             ("skopeo1", "skopeo copy, one after another", skopeo1, True, {"stdin": pairs, "extra_env": skopeo_env},
@@ -117,6 +115,9 @@ def run_far(args: argparse.Namespace, root: Path) -> int:
         print()
         print_cpu(list(steps.values()))
         print()
+        if env.issuer is not None:
+            print_tokens(list(steps.values()), env)
+            print()
 
         def link_fraction(key: str) -> float | None:
             step = steps.get(key)

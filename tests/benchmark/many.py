@@ -32,6 +32,7 @@ from .run_benchmark import (
     print_checks,
     print_cpu,
     print_table,
+    print_tokens,
 )
 from .workload import (
     ARCH,
@@ -145,7 +146,7 @@ def _mapping(path: Path, env: BenchEnv, images: list[MirrorImage]) -> Path:
 
 
 def run_many(args: argparse.Namespace, root: Path) -> int:
-    env = create_env(root / "env")
+    env = create_env(root / "env", args.mirror_auth)
     try:
         started = time.monotonic()
         many = asyncio.run(build_many(root / "layout", env.source.host))
@@ -188,6 +189,9 @@ def run_many(args: argparse.Namespace, root: Path) -> int:
         print()
         print_cpu(list(steps.values()))
         print()
+        if env.issuer is not None:
+            print_tokens(list(steps.values()), env)
+            print()
         cal, big, rerun = steps["calibrate"], steps["many"], steps["rerun"]
 
         def engine_seconds(step: Step) -> float:

@@ -61,6 +61,7 @@ class Step:
     registry_cpu: float = 0.0         # CPU seconds both registries spent serving the step
     source_cpu: float = 0.0           # ... of which the source registry
     proxy_cpu: float | None = None    # CPU seconds the shaping proxy spent (far benchmark only)
+    token_requests: int = 0           # tokens asked of the mirror's token service (--mirror-auth token)
     ok: bool = True
     error: str = ""
     source: AccessStats = field(default_factory=AccessStats)
@@ -109,7 +110,11 @@ class Commands:
 
     def to_dir(self, release: Release, folder: Path) -> list[str]:
         if self.mode == "release":
-            return [*PY, "release", "mirror", "--from", release.release_ref, "--to-dir", str(folder), *self._common()]
+            # Without --no-wheelhouse the bundle step runs pip to build mirror-wizard's own wheels, cached
+            # by a hash of the source tree: ~10 s of CPU (which /usr/bin/time counts) in the first run
+            # after every change of a checkout, never again for an installed version. Not the copy.
+            return [*PY, "release", "mirror", "--from", release.release_ref, "--to-dir", str(folder), *self._common(),
+                    "--no-wheelhouse"]
         mapping = self._mapping(release, "to-dir", lambda i: f"{i.source}=oci:{folder}:{MIRROR_REPO}:{i.tag}")
         return [*PY, "image", "mirror", "-f", str(mapping), *self._common()]
 
@@ -139,6 +144,7 @@ class Runner:
         src_mark, dst_mark = self.env.source.mark(), self.env.mirror.mark()
         source_mark, mirror_mark, proxy_mark = (self.env.source.cpu_seconds(), self.env.mirror.cpu_seconds(),
                                                 self._proxy_cpu())
+        tokens_mark = self.env.token_requests()
         print(f"  {step.label} ...", end="", flush=True)
         with open(base.with_suffix(".out"), "wb") as out, open(base.with_suffix(".err"), "wb") as err, \
                 open(stdin or os.devnull, "rb") as inp:
@@ -151,6 +157,7 @@ class Runner:
         step.registry_cpu = step.source_cpu + self.env.mirror.cpu_seconds() - mirror_mark
         if self.proxy_pid is not None:
             step.proxy_cpu = self._proxy_cpu() - proxy_mark
+        step.token_requests = self.env.token_requests() - tokens_mark
         step.source = self.env.source.stats_since(src_mark)
         step.mirror = self.env.mirror.stats_since(dst_mark)
         report = timing.read_text(errors="replace")
@@ -272,6 +279,15 @@ def print_table(steps: list[Step], total: int, release_own: frozenset[str]) -> N
               f"{cpu:>12} {step.registry_cpu:>16.1f} {f'{step.source.requests}/{step.mirror.requests}':>19}  {once}{status}")
 
 
+def print_tokens(steps: list[Step], env: BenchEnv) -> None:
+    """With a token service: how many tokens each step asked for (one per scope set is the least)."""
+    if env.issuer is None:
+        return
+    print("tokens asked of the mirror's token service:")
+    for step in steps:
+        print(f"  {step.label:<42} {step.token_requests:5d}")
+
+
 def print_cpu(steps: list[Step]) -> None:
     """Where the machine's CPU went in each step. The client, both registries and (far) the shaping proxy
     share these CPUs, so no step can take less than their CPU seconds over the CPU count: the floor.
@@ -388,7 +404,7 @@ def run_profile(env: BenchEnv, commands: Commands, release: Release, work: Path)
 def run(args: argparse.Namespace, root: Path) -> int:
     total_mb = 60 if args.quick else args.layer_mb
     print(f"benchmark in {root} ({os.cpu_count()} CPUs; client and both registries share them)")
-    env = create_env(root / "env")
+    env = create_env(root / "env", args.mirror_auth)
     try:
         started = time.monotonic()
         workload: Workload = prepare(root, env, total_bytes=int(total_mb * MiB), big_layer_gb=args.big_layer_gb)
@@ -525,7 +541,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--many", action="store_true",
                         help="3 releases × 190 components (small layers, 90%% shared), one run of three mapping files")
     far.add_argument("--no-skopeo-parallel", action="store_true", help="skip 'skopeo copy, 4 at a time'")
+    parser.add_argument("--mirror-auth", choices=("htpasswd", "token"), default="htpasswd",
+                        help="how the mirror registry checks logins: htpasswd (a bcrypt check on every request, "
+                             "the default) or token (a token service, as Quay and Harbor); token with --far or --many")
     args = parser.parse_args(argv)
+    if args.mirror_auth == "token" and not (args.far or args.many):
+        parser.error("--mirror-auth token goes with --far or --many (the curl floor logs in with a password)")
     for tool in (TIME, "curl", "skopeo", "xargs"):
         if not shutil.which(tool):
             parser.error(f"{tool} is required")

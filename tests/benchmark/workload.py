@@ -32,6 +32,7 @@ from core.manifest import Manifest
 from core.reference import parse_reference
 from core.registry import RegistrySession
 from core.tlsconfig import TLSOptions
+from tests.support.token_issuer import TokenIssuer
 from tui.sandbox.content import (
     COMPONENT_REPO,
     RELEASE_REPO,
@@ -172,6 +173,7 @@ class BenchEnv:
     auth_file: Path     # containers auth.json with the mirror's user
     netrc: Path         # the same credential for curl
     password: str = field(repr=False)
+    issuer: TokenIssuer | None = None  # --mirror-auth token: the mirror's token service (in this process)
 
     @property
     def mirror_target(self) -> str:
@@ -180,9 +182,18 @@ class BenchEnv:
     def close(self) -> None:
         self.source.stop()
         self.mirror.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
+
+    def token_requests(self) -> int:
+        return len(self.issuer.requests) if self.issuer is not None else 0
 
 
-def create_env(root: Path) -> BenchEnv:
+def create_env(root: Path, mirror_auth: str = "htpasswd") -> BenchEnv:
+    """``mirror_auth``: "htpasswd" (distribution's own basic auth: a bcrypt check on every request, as a
+    small docker-registry mirror has) or "token" (a token service, as Quay, the mirror registry for Red
+    Hat OpenShift, and Harbor have: the password is checked once per token, each request then carries
+    a signed token the registry verifies)."""
     pki_dir = root / "pki"
     pair, ca_cert, ca_key = make_ca(pki_dir, name="mirror-wizard benchmark CA")
     server = make_server_cert(pki_dir, ca_cert, ca_key)
@@ -192,7 +203,15 @@ def create_env(root: Path) -> BenchEnv:
     password = secrets.token_urlsafe(12)
     tls = {"cert": server.cert_path, "key": server.key_path, "ca_file": pair.cert_path}
     source = BenchRegistry(root=root / "source-registry", port=free_port(), **tls)
-    mirror = BenchRegistry(root=root / "mirror-registry", port=free_port(), htpasswd=(MIRROR_USER, password), **tls)
+    issuer: TokenIssuer | None = None
+    if mirror_auth == "token":
+        issuer = TokenIssuer(root / "token-issuer", {MIRROR_USER: password}, "mirror-wizard-bench", "mirror-wizard-bench",
+                             tls=(server.cert_path, server.key_path))
+        issuer.start()
+        mirror = BenchRegistry(root=root / "mirror-registry", port=free_port(), **tls)
+        mirror.extra_auth = issuer.registry_auth_config()
+    else:
+        mirror = BenchRegistry(root=root / "mirror-registry", port=free_port(), htpasswd=(MIRROR_USER, password), **tls)
     auth_file = root / "mirror-auth.json"
     token = base64.b64encode(f"{MIRROR_USER}:{password}".encode()).decode()
     auth_file.write_text(json.dumps({"auths": {mirror.host: {"auth": token}}}))
@@ -200,12 +219,12 @@ def create_env(root: Path) -> BenchEnv:
     netrc = root / "mirror.netrc"
     netrc.write_text(f"machine 127.0.0.1 login {MIRROR_USER} password {password}\n")
     netrc.chmod(0o600)
-    env = BenchEnv(root, source, mirror, pair.cert_path, cert_dir, auth_file, netrc, password)
-    source.start()
+    env = BenchEnv(root, source, mirror, pair.cert_path, cert_dir, auth_file, netrc, password, issuer)
     try:
+        source.start()
         mirror.start()
     except BaseException:
-        source.stop()
+        env.close()
         raise
     return env
 
