@@ -161,15 +161,32 @@ def _release_plan(host: str, prefix: str, built, target: str):
                                       allow_unsigned=True))
 
 
+def _prepare_with(signed_source, monkeypatch, check, probe):
+    """prepare_releases for the signed 4.21 release, with stand-ins for the GPG check and the probes."""
+    import core.run as run_module
+    import core.sigstore as sigstore_module
+    from core.run import prepare_releases
+
+    host, prefix, built, _sigs = signed_source
+    monkeypatch.setattr(run_module, "check_signatures", check)
+    monkeypatch.setattr(sigstore_module, "signature_tasks", probe)
+    plan = _release_plan(host, prefix, built, f"{host}/{unique_repo('side')}")
+
+    async def run():
+        async with _session() as session:
+            return await prepare_releases(plan, session)
+
+    return asyncio.run(run())
+
+
 def test_gpg_check_and_sigstore_probes_run_side_by_side(signed_source, monkeypatch):
     """Far from the source every probe is a round trip: the GPG check does not wait for them, nor they
     for it. Each stand-in below waits for the other to have started; run one after the other, the first
     would wait out its 10 s and fail the test."""
     import core.run as run_module
     import core.sigstore as sigstore_module
-    from core.run import prepare_releases
 
-    host, prefix, built, sigs = signed_source
+    _host, _prefix, built, sigs = signed_source
     started = {"gpg": asyncio.Event(), "sigstore": asyncio.Event()}
     real_check, real_probe = run_module.check_signatures, sigstore_module.signature_tasks
 
@@ -183,26 +200,14 @@ def test_gpg_check_and_sigstore_probes_run_side_by_side(signed_source, monkeypat
         await asyncio.wait_for(started["gpg"].wait(), 10)
         return await real_probe(*args, **kwargs)
 
-    monkeypatch.setattr(run_module, "check_signatures", check)
-    monkeypatch.setattr(sigstore_module, "signature_tasks", probe)
-    plan = _release_plan(host, prefix, built, f"{host}/{unique_repo('side')}")
-
-    async def run():
-        async with _session() as session:
-            return await prepare_releases(plan, session)
-
-    prepared = asyncio.run(run())
+    prepared = _prepare_with(signed_source, monkeypatch, check, probe)
     assert prepared.sigstore is not None and set(prepared.sigstore.found) == set(sigs)
     assert len(prepared.release_tasks) == len(built.components) + 1 + len(sigs)
 
 
 def test_a_failing_gpg_check_stops_the_probes_and_is_raised_as_itself(signed_source, monkeypatch):
-    import core.run as run_module
-    import core.sigstore as sigstore_module
     from core.errors import SignatureError
-    from core.run import prepare_releases
 
-    host, prefix, built, _sigs = signed_source
     probes_cancelled = []
 
     async def check(*args, **kwargs):
@@ -216,14 +221,6 @@ def test_a_failing_gpg_check_stops_the_probes_and_is_raised_as_itself(signed_sou
             probes_cancelled.append(True)
             raise
 
-    monkeypatch.setattr(run_module, "check_signatures", check)
-    monkeypatch.setattr(sigstore_module, "signature_tasks", probe)
-    plan = _release_plan(host, prefix, built, f"{host}/{unique_repo('side')}")
-
-    async def run():
-        async with _session() as session:
-            return await prepare_releases(plan, session)
-
     with pytest.raises(SignatureError, match="no signature verifies"):
-        asyncio.run(run())
+        _prepare_with(signed_source, monkeypatch, check, probe)
     assert probes_cancelled == [True]
