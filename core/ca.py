@@ -16,10 +16,12 @@ import os
 import re
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import utils as crypto_utils
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -55,6 +57,7 @@ class CertificateInfo:
     san: list[str]
     self_signed: bool
     pem: str = field(default="", repr=False, compare=False)
+    negative_serial: bool = False  # RFC 5280 forbids it; Go's x509 (the cluster's) refuses it since Go 1.23
 
     @property
     def expired(self) -> bool:
@@ -87,6 +90,15 @@ def fingerprint(der: bytes) -> str:
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
 
+def load_certificate(data: bytes, *, der: bool = False) -> x509.Certificate:
+    """One certificate, PEM or DER. cryptography warns (on stderr, in the middle of our output) about a
+    serial number that is not positive, when loading or when the serial is read (:func:`_serial`):
+    bundle_problems reports a negative one in our words instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", crypto_utils.CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(data) if der else x509.load_pem_x509_certificate(data)
+
+
 def certificate_info(cert: x509.Certificate) -> CertificateInfo:
     try:
         is_ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
@@ -116,7 +128,14 @@ def certificate_info(cert: x509.Certificate) -> CertificateInfo:
         san=san,
         self_signed=self_signed,
         pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        negative_serial=_serial(cert) < 0,
     )
+
+
+def _serial(cert: x509.Certificate) -> int:
+    with warnings.catch_warnings():  # read lazily: cryptography warns here, not when loading
+        warnings.simplefilter("ignore", crypto_utils.CryptographyDeprecationWarning)
+        return cert.serial_number
 
 
 def parse_ca_pem(data: bytes | str, where: str) -> list[CertificateInfo]:
@@ -132,7 +151,7 @@ def parse_ca_pem(data: bytes | str, where: str) -> list[CertificateInfo]:
         pem = PEM_BEGIN + b"\n" + body + b"\n-----END CERTIFICATE-----\n"
         try:
             # Extensions are parsed lazily: damaged ones raise only when certificate_info reads them.
-            infos.append(certificate_info(x509.load_pem_x509_certificate(pem)))
+            infos.append(certificate_info(load_certificate(pem)))
         except _UNREADABLE:
             raise CertificateError(f"certificate {number} of {len(blocks)} in {where} is damaged (not valid "
                                    "base64/DER between its BEGIN and END lines)",
@@ -145,7 +164,7 @@ def _not_pem_reason(data: bytes, where: str) -> str:
         return f"{where} is empty; give the PEM file of the CA that signed the registry's certificate"
     if data[:1] == b"\x30":  # an ASN.1 SEQUENCE: a DER certificate
         try:
-            x509.load_der_x509_certificate(data)
+            load_certificate(data, der=True)
         except _UNREADABLE:
             pass
         else:
@@ -193,6 +212,9 @@ def bundle_problems(certs: list[CertificateInfo], where: str) -> list[str]:
         if not cert.is_ca:
             problems.append(f"{label} is not a CA certificate (no basicConstraints CA:TRUE); give the CA that "
                             "signed the registry's certificate, not the registry's own certificate")
+        if cert.negative_serial:
+            problems.append(f"{label} has a negative serial number, which RFC 5280 forbids and the cluster's "
+                            "Go programs refuse to load (Go 1.23 and later); issue the CA again")
     return problems
 
 
@@ -313,7 +335,7 @@ def _infos(chain: list[bytes]) -> list[CertificateInfo]:
     infos = []
     for der in chain:
         try:
-            infos.append(certificate_info(x509.load_der_x509_certificate(der)))
+            infos.append(certificate_info(load_certificate(der, der=True)))
         except _UNREADABLE:
             continue  # a certificate we cannot parse is still reported by the verification
     return infos

@@ -488,3 +488,41 @@ def test_cli_manifests_non_utf8_comments_are_a_clear_error(pki, tmp_path: Path, 
 def test_cli_manifests_refuses_an_expired_ca(certs: Certs, capsys) -> None:
     assert main(["ca", "manifests", "--registry", "mirror.example.com:8443", "--ca-file", str(certs.expired_ca)]) == 2
     assert "expired on" in capsys.readouterr().err
+
+
+def _ca_with_serial_bytes(content: bytes) -> bytes:
+    """A CA certificate (PEM) whose serial number's DER content is ``content`` (same length as 0x5A):
+    cryptography refuses to build one that is not positive, so a positive one is edited after signing
+    (its signature no longer matches, which parsing does not check)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd serial CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(0x5A).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    marker = b"\xa0\x03\x02\x01\x02\x02\x01\x5a"  # [0] version v3, then INTEGER serial 0x5A
+    assert der.count(marker) == 1
+    der = der.replace(marker, marker[:-1] + content)
+    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize("content, negative", [(b"\x9a", True), (b"\x00", False)])
+def test_a_ca_with_a_serial_that_is_not_positive(content: bytes, negative: bool) -> None:
+    """No warning of cryptography's reaches the admin's screen; a negative serial (Go's x509, which
+    the cluster runs, refuses it) is one of the CA file's problems, in our words; zero is accepted."""
+    import warnings
+
+    from core.ca import bundle_problems, parse_ca_pem
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        pem = _ca_with_serial_bytes(content)
+        seen.clear()  # building the test certificate warns too
+        certs = parse_ca_pem(pem, "ca.crt")
+    assert not seen, [str(w.message) for w in seen]
+    assert certs[0].negative_serial is negative
+    problems = bundle_problems(certs, "ca.crt")
+    assert any("negative serial number" in p for p in problems) is negative, problems
