@@ -18,6 +18,8 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     │   │   ├── RegistryStalled     no byte arrived for the stall timeout (after retries)
     │   │   └── BrokenHTTP          a malformed HTTP answer: bad chunk sizes, giant headers
     │   ├── TLSVerifyError          the registry's certificate is not trusted
+    │   ├── ProxyError              the forward proxy refused: wrong proxy login (407), CONNECT denied
+    │   ├── CDNRefused              the object storage a registry redirected a blob to refused it
     │   ├── AuthenticationFailed    wrong user or password, token refused
     │   ├── AccessDenied            authenticated but not allowed (403, insufficient scope)
     │   ├── NotFound                manifest, tag, blob or repository unknown
@@ -121,6 +123,14 @@ class BrokenHTTP(RegistryUnreachable):
 
 class TLSVerifyError(RegistryError):
     title = "Certificate not trusted"
+
+
+class ProxyError(RegistryError):
+    title = "Proxy refused"
+
+
+class CDNRefused(RegistryError):
+    title = "Download refused"
 
 
 class AuthenticationFailed(RegistryError):

@@ -15,18 +15,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import yaml
 
-from .errors import RegistryUnreachable, ReleaseError, TLSVerifyError
+from .errors import ReleaseError, TLSVerifyError
+from .http import HttpClient
 from .reference import parse_reference
 from .registry import RegistrySession
-from .tlsconfig import TLSOptions, build_ssl_context
+from .tlsconfig import TLSOptions
 from .userfiles import read_user_file
 
 DEFAULT_GRAPH_URL = "https://api.openshift.com/api/upgrades_info/v1/graph"
+# A channel's graph is a few MB (stable-4.17, every architecture: 3 MB); one answer larger than this, or one
+# still arriving after this long (a server dripping bytes), is refused.
+GRAPH_LIMIT = 64 << 20
+GRAPH_DEADLINE = 120.0
 
 # The graph names architectures the Go way; release tags and the wizard use the RPM way.
 _GRAPH_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
@@ -109,33 +113,29 @@ async def fetch_graph(channel: str, arch: str = "x86_64", url: str = DEFAULT_GRA
     host = urlsplit(url).netloc
     if not host:
         raise ReleaseError(f"graph URL {url!r} is not an http(s) URL")
-    verify = build_ssl_context(host, tls or TLSOptions())
+    who = f"the update service at {host}"
+    target = url + ("&" if "?" in url else "?") + urlencode(params)
+    http = HttpClient(tls)
     try:
-        async with httpx.AsyncClient(verify=verify, timeout=30, follow_redirects=True,
-                                     headers={"User-Agent": "mirror-wizard/0.1"}) as client:
-            response = await client.get(url, params=params, headers={"Accept": "application/json"})
-    except httpx.ConnectError as exc:
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            raise TLSVerifyError(f"the TLS certificate of the update service {host} is not trusted",
-                                 hint="pass its CA with --ca-file") from None
-        raise RegistryUnreachable(f"cannot reach the update service at {host}: {exc or 'connection failed'}") from None
-    except httpx.TimeoutException:
-        raise RegistryUnreachable(f"the update service at {host} timed out") from None
-    except httpx.TransportError as exc:
-        reason = exc or type(exc).__name__
-        raise RegistryUnreachable(f"connection to the update service at {host} failed: {reason}") from None
-    if response.status_code != 200:
+        answer = await http.fetch(target, limit=GRAPH_LIMIT, deadline=GRAPH_DEADLINE, who=who,
+                                  headers={"Accept": "application/json"}, what=f"the graph from {host}")
+    except TLSVerifyError:
+        raise TLSVerifyError(f"the TLS certificate of the update service {host} is not trusted",
+                             hint="pass its CA with --ca-file") from None
+    finally:
+        await http.aclose()
+    if answer.status != 200:
         detail = ""
         try:
-            body = response.json()
+            body = json.loads(answer.content)
             detail = f": {body.get('reason') or body.get('kind') or ''} {body.get('value') or ''}".rstrip(": ")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             pass
-        raise ReleaseError(f"the update service answered {response.status_code} for channel {channel} "
+        raise ReleaseError(f"the update service answered {answer.status} for channel {channel} "
                            f"({params['arch']}){detail}")
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(answer.content)
+    except (ValueError, RecursionError):
         raise ReleaseError(f"the update service at {host} did not answer JSON") from None
     return parse_graph(data)
 

@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import tempfile
 import threading
 import weakref
@@ -37,7 +36,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
 
 from .adaptive import AdaptiveLimiter, ConcurrencyController
 from .endpoints import Destination, LayoutDestination, RegistryDestination, RegistrySource, Source
@@ -45,12 +43,12 @@ from .errors import (
     IntegrityError,
     LocalStorageError,
     RegistryError,
-    RegistryProtocolError,
     RegistryUnreachable,
 )
+from .http import RawResponse
 from .layout import OCILayout
-from .rawhttp import RawHTTPError, RawResponse
-from .registry import ERROR_BODY_LIMIT, THROTTLE_STATUSES, RegistryClient, RetryPolicy
+from .registry import THROTTLE_STATUSES, RegistryClient, RetryPolicy
+from .registry.client import CDN_EXPIRED, BlobLocation
 
 MiB = 1 << 20
 READ = 1 << 20
@@ -134,14 +132,13 @@ class RangeSource(Protocol):
 
     async def error(self, response: PartResponse, what: str) -> RegistryError: ...
 
-    async def reauth(self, challenge: str | None = None) -> None: ...
+    async def reauth(self, challenge: str | None = None, url: str | None = None) -> None: ...
 
     async def aclose(self) -> None: ...
 
 
 class _Part:
-    """One answer on the lean path; its body's failures (reset, stall, malformed) come out of the
-    transport's one error map."""
+    """One answer to a part's GET; its body's failures (reset, stall, malformed) come out of the one map."""
 
     def __init__(self, client: RegistryClient, url: str, response: RawResponse) -> None:
         self.client = client
@@ -151,27 +148,21 @@ class _Part:
         self.headers = response.headers
 
     def body(self) -> AsyncIterator[bytes]:
-        return self.client.transport.raw_body(self.raw, self.url)
+        return self.client.transport.body(self.raw, self.url)
 
     def close(self) -> None:
         self.raw.close()
 
 
-REDIRECTS = (301, 302, 303, 307, 308)
-
-
 class RegistryRanges:
-    """Parts of one blob from one registry repository on the client's lean path, with a keep-alive pool
-    of their own (closed with this; the transport's TLS, connect and stall timeouts). Everything goes
-    through the client's public API: its base URL, its auth headers (only ever for the registry's own
-    origin), its 401 dance, its status map and its one retry policy.
+    """Parts of one blob from one registry repository, each one :meth:`RegistryClient.blob_response`
+    (its base URL, its auth headers only ever for the registry's own origin, its 401 dance, its status
+    map and its one retry policy), with a keep-alive pool of their own unless they share the client's.
 
     Registries in front of a CDN (quay.io, registry.redhat.io) answer a blob GET with a redirect to
     object storage: the first part follows it, and later parts go straight to that URL, without our
-    registry credentials (another origin never gets them). When that URL stops working (a presigned URL
-    expires: 401/403), :meth:`reauth` forgets it and the next request asks the registry again."""
-
-    MAX_REDIRECTS = 5
+    registry credentials. When that URL stops working (a presigned URL expires: 401/403/410),
+    :meth:`reauth` forgets it and the next request asks the registry again."""
 
     def __init__(self, client: RegistryClient, repository: str, digest: str, connections: int, *,
                  shared_pool: bool = False) -> None:
@@ -184,41 +175,26 @@ class RegistryRanges:
         self.display = f"{client.registry}/{repository}"
         self.retry = client.retry
         self.scopes = client.pull_scope(repository)
-        self.pool = None if shared_pool else client.transport.new_raw_pool(connections)
-        self.target: str | None = None  # where a redirect sent us: parts go there directly
+        self.pool = None if shared_pool else client.transport.new_pool(connections)
+        self.where = BlobLocation()
 
     async def get(self, start: int, end: int) -> _Part:
-        client = self.client
-        url = self.target or f"{await client.base_url()}/v2/{self.repository}/blobs/{self.digest}"
-        for _ in range(self.MAX_REDIRECTS):
-            # The client's rule: our Authorization only for the registry's own origin (scheme, host,
-            # port); object storage a redirect names gets none.
-            headers = await client.auth_headers(url, self.scopes)
-            headers["Range"] = f"bytes={start}-{end}"
-            response = await client.raw("GET", url, headers, pool=self.pool)
-            location = response.headers.get("location")
-            if response.status not in REDIRECTS or not location:
-                return _Part(client, url, response)
-            response.close()
-            following = urljoin(url, location)
-            if urlsplit(following).scheme not in ("http", "https"):
-                raise RegistryProtocolError(f"{client.registry} redirected blob {self.digest} to {following[:80]!r}",
-                                            registry=client.registry)
-            url = self.target = following
-        raise RegistryProtocolError(f"{client.registry}: too many redirects for blob {self.digest}",
-                                    registry=client.registry)
+        response, url = await self.client.blob_response(self.repository, self.digest, self.where, scopes=self.scopes,
+                                                        range_header=f"bytes={start}-{end}", pool=self.pool)
+        return _Part(self.client, url, response)
 
     async def error(self, response: PartResponse, what: str) -> RegistryError:
         assert isinstance(response, _Part)
-        try:
-            body = await response.raw.read_all(ERROR_BODY_LIMIT)
-        except (RawHTTPError, OSError, ssl.SSLError):
-            body = b""  # the status says what went wrong; the body only adds detail
-        return self.client.raw_status_error("GET", response.url, response.raw, body, what=what)
+        body = await self.client.transport.read_error_body(response.raw)
+        return self.client.blob_error(response.status, response.headers, body, response.url, what=what)
 
-    async def reauth(self, challenge: str | None = None) -> None:
-        if self.target is not None:
-            self.target = None  # an expired presigned URL: ask the registry for a fresh one
+    async def reauth(self, challenge: str | None = None, url: str | None = None) -> None:
+        """After a refusal of ``url``: a CDN URL is forgotten (the next part asks the registry for a fresh
+        one; unless another part did already), the registry's own 401 gets a fresh token."""
+        if url is not None and not self.client.on_registry(url) or url is None and self.where.cdn is not None:
+            if url is None or self.where.cdn == url:
+                self.where.cdn = None
+                self.where.refreshed += 1
             return
         self.scopes = await self.client.reauthenticate(self.scopes, challenge)
 
@@ -492,7 +468,7 @@ class RangedFetch:
         start, length = self._start(k), self._length(k)
         end = start + length - 1
         failures = 0
-        reauthed = False
+        reauths = 0
         while self.written[k] < length:
             offset = start + self.written[k]
             what = f"part {offset}-{end} of blob {self.digest}"
@@ -514,9 +490,10 @@ class RangedFetch:
                     if self.written[k] < length:
                         raise RegistryUnreachable(f"{what} ended early")
                     continue
-                if status in (401, 403) and not reauthed:
-                    reauthed = True
-                    await self.source.reauth(response.headers.get("www-authenticate"))
+                if status in CDN_EXPIRED and reauths < 3:
+                    # a first 401 of the registry (a fresh token), or a CDN URL that expired (a fresh one)
+                    reauths += 1
+                    await self.source.reauth(response.headers.get("www-authenticate"), getattr(response, "url", None))
                     continue
                 error = await self.source.error(response, what)
             except RegistryUnreachable as exc:  # refused, reset, stalled, cut short: resumed from its last byte

@@ -19,7 +19,6 @@ OpenPGP itself is Sequoia's (``pysequoia``): nothing here parses OpenPGP packets
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -30,18 +29,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pysequoia
 import yaml
 
 from .endpoints import Endpoints
-from .errors import MirrorError, ReleaseError, SignatureError
+from .errors import (
+    AnswerTooLarge,
+    MirrorError,
+    RegistryError,
+    RegistryStalled,
+    ReleaseError,
+    SignatureError,
+    TLSVerifyError,
+)
 from .extract import Visitor, member_path, scan_tar
 from .fsio import atomic_write
+from .http import HttpClient
 from .reference import is_digest, parse_reference
 from .registry import RegistrySession
 from .release import ReleaseInfo, _pick_platform, _release_location
-from .tlsconfig import TLSOptions, build_ssl_context
+from .tlsconfig import TLSOptions
 from .yamlout import dump_yaml
 
 VERIFICATION_ANNOTATION = "release.openshift.io/verification-config-map"
@@ -323,39 +330,35 @@ async def fetch_from_store(store: str, digest: str, *, tls: TLSOptions | None = 
     store = _check_store_url(store, "signature store")
     host = urlsplit(store).netloc
     result = Fetched(store)
-    verify = build_ssl_context(host, tls or TLSOptions())
-    async with httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=True, max_redirects=5,
-                                 headers={"User-Agent": "mirror-wizard/0.1"}, trust_env=False) as client:
+    http = HttpClient(tls)
+    try:
         for number in range(1, limit + 1):
             url = store_url(store, digest, number)
             try:
                 # one deadline for the whole answer: a store dripping bytes cannot hold us per chunk
-                async with asyncio.timeout(timeout), client.stream("GET", url) as response:
-                    if response.status_code == 404:
-                        break
-                    if response.status_code != 200:
-                        result.problems.append(f"{url}: the store answered {response.status_code}")
-                        continue  # as library-go: another index may still be there
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_SIGNATURE_BYTES:
-                            break
-            except (httpx.TimeoutException, TimeoutError):
-                result.problems.append(f"{url}: timed out after {timeout:g}s")
-                break
-            except httpx.HTTPError as exc:
-                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                    result.problems.append(f"{host}: the store's TLS certificate is not trusted "
-                                           "(pass its CA with --ca-file)")
-                else:
-                    result.problems.append(f"{url}: {exc or type(exc).__name__}")
-                break
-            if len(body) > MAX_SIGNATURE_BYTES:
+                answer = await http.fetch(url, limit=MAX_SIGNATURE_BYTES, deadline=timeout, what=url,
+                                          who=f"the signature store {host}")
+            except AnswerTooLarge:
                 result.problems.append(f"{url}: more than {MAX_SIGNATURE_BYTES} bytes; not a signature")
                 continue
-            if body:
-                result.signatures.append((url, bytes(body)))
+            except RegistryStalled:
+                result.problems.append(f"{url}: timed out after {timeout:g}s")
+                break
+            except TLSVerifyError:
+                result.problems.append(f"{host}: the store's TLS certificate is not trusted (pass its CA with --ca-file)")
+                break
+            except RegistryError as exc:
+                result.problems.append(f"{url}: {exc}")
+                break
+            if answer.status == 404:
+                break
+            if answer.status != 200:
+                result.problems.append(f"{url}: the store answered {answer.status}")
+                continue  # as library-go: another index may still be there
+            if answer.content:
+                result.signatures.append((url, answer.content))
+    finally:
+        await http.aclose()
     return result
 
 

@@ -10,8 +10,12 @@ import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CertificateError
+
+if TYPE_CHECKING:
+    from .http.proxy import ProxySettings
 
 
 def default_certs_dirs() -> list[Path]:
@@ -30,6 +34,9 @@ class TLSOptions:
     # Hosts (name or name:port) besides the registry itself that may receive a registry's password as
     # its token realm; see core.registry.auth.realm_refusal for the whole rule.
     auth_hosts: tuple[str, ...] = ()
+    # The forward proxies (``--proxy``/``--no-proxy``, the plan's ``proxy:``); None: the environment's
+    # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, read when a client is made.
+    proxies: ProxySettings | None = None
 
     def is_insecure(self, host: str) -> bool:
         return self.insecure or host in self.insecure_hosts

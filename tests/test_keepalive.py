@@ -1,4 +1,4 @@
-"""Keep-alive on the raw blob path (core/rawhttp.py), against the real registry behind a proxy that
+"""Keep-alive on the one HTTP path (core/http/connection.py), against the real registry behind a proxy that
 counts TCP connections and can drop a kept connection the way a server timing it out does."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from core.registry import RegistryClient, RegistrySession, RetryPolicy
+from core.registry.client import BlobLocation
 from core.tlsconfig import TLSOptions
 from tests.support import skopeo
 from tests.support.fault_proxy import FaultProxy
@@ -113,8 +114,8 @@ def test_blob_reads_reuse_one_connection(blobs, proxy: ConnectionCountingProxy) 
     assert idle == 1
     blob_gets = [r for r in proxy.requests if r.method == "GET" and "/blobs/" in r.path]
     assert len(blob_gets) == LAYERS
-    # one for httpx (the /v2/ ping), one for every blob body
-    assert proxy.connections == 2, f"{proxy.connections} TCP connections"
+    # one HTTP stack: the /v2/ ping and every blob body on one kept connection
+    assert proxy.connections == 1, f"{proxy.connections} TCP connections"
 
 
 def test_a_kept_connection_dropped_by_the_server_is_retried_on_a_fresh_one(blobs, proxy: ConnectionCountingProxy) -> None:
@@ -181,17 +182,18 @@ def test_closing_the_session_closes_pooled_connections(blobs, proxy: ConnectionC
 
 
 def test_an_unread_error_body_is_never_reused(blobs, proxy: ConnectionCountingProxy) -> None:
-    """A 404's body is not read on the raw path: that connection must be closed, not pooled."""
+    """An answer closed before its body was read: that connection must be closed, not pooled."""
     repo, digests = blobs
 
-    async def go() -> tuple[bool, int]:
+    async def go() -> tuple[int, int]:
         async with _session(proxy) as session:
             client = session.client(proxy.host)
-            missing = await client._fast_blob_get(repo, "sha256:" + "0" * 64, 0)
-            return missing is None, client.raw_pool.idle_count()
+            missing, _url = await client.blob_response(repo, "sha256:" + "0" * 64, BlobLocation())
+            missing.close()  # its 404 body never read
+            return missing.status, client.raw_pool.idle_count()
 
-    handed_back, idle = asyncio.run(go())
-    assert handed_back and idle == 0
+    status, idle = asyncio.run(go())
+    assert status == 404 and idle == 0
 
 
 def test_small_calls_share_the_lean_paths_kept_connection(blobs, proxy: ConnectionCountingProxy) -> None:
@@ -217,14 +219,14 @@ def test_small_calls_share_the_lean_paths_kept_connection(blobs, proxy: Connecti
     small = [r for r in proxy.requests if r.path != "/v2/"]
     assert len(small) == 4 + 2 * LAYERS
     assert opened == 1 and idle == 1, f"{opened} lean connections for {len(small)} small calls"
-    assert proxy.connections == 2, f"{proxy.connections} TCP connections (the ping's, and one for the rest)"
+    assert proxy.connections == 1, f"{proxy.connections} TCP connections (the ping's is kept for the rest)"
 
 
 def test_an_answers_head_is_bounded_by_one_stall_timer() -> None:
     """The status line and headers are read under one timer (a timer per line cost more CPU than the
     parsing on thousands of small answers): a head dripping in line by line, each line well within
     the stall timeout but the whole of it beyond, is given up as a stall."""
-    from core import rawhttp
+    from core.http.connection import ConnectionPool, Connector, RawStalled, exchange
 
     async def go() -> str:
         async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -245,8 +247,9 @@ def test_an_answers_head_is_bounded_by_one_stall_timer() -> None:
         server = await asyncio.start_server(drip, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         try:
-            await rawhttp.exchange("GET", f"http://127.0.0.1:{port}/v2/", {}, ssl_context=None, stall_timeout=1.0)
-        except rawhttp.RawStalled as exc:
+            pool = ConnectionPool(Connector(stall_timeout=1.0))
+            await exchange("GET", f"http://127.0.0.1:{port}/v2/", {}, pool=pool)
+        except RawStalled as exc:
             return str(exc)
         finally:
             server.close()

@@ -248,8 +248,8 @@ class _Failing:
     async def error(self, response, what: str):
         return await self.inner.error(response, what)
 
-    async def reauth(self, challenge: str | None = None) -> None:
-        await self.inner.reauth(challenge)
+    async def reauth(self, challenge: str | None = None, url: str | None = None) -> None:
+        await self.inner.reauth(challenge, url)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -429,7 +429,7 @@ def test_parts_follow_a_redirect_to_object_storage_without_credentials(big_image
     finally:
         proxy.stop()
     assert data == big_image.data
-    assert ranges.target is not None and proxy.alias_host in ranges.target
+    assert ranges.where.cdn is not None and proxy.alias_host in ranges.where.cdn
     to_registry = [r for r in proxy.requests if r.path.startswith("/v2/") and "/blobs/sha256:" in r.path]
     to_storage = [r for r in proxy.requests if r.path.startswith("/_redirected/")]
     assert len(to_registry) == 1 and "authorization" in to_registry[0].headers, "only the first part asks the registry"
@@ -510,8 +510,8 @@ class _FaultAfterFirst:
     async def error(self, response, what: str):
         return await self.inner.error(response, what)
 
-    async def reauth(self, challenge: str | None = None) -> None:
-        await self.inner.reauth(challenge)
+    async def reauth(self, challenge: str | None = None, url: str | None = None) -> None:
+        await self.inner.reauth(challenge, url)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

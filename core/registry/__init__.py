@@ -1,7 +1,7 @@
-"""An async client for the OCI distribution API, on httpx, layered like go-containerregistry's:
+"""An async client for the OCI distribution API over :mod:`core.http`, layered like go-containerregistry's:
 
-* :mod:`.transport` — connections (httpx, and :mod:`core.rawhttp` for blob bodies), the one error map,
-  the one retry policy, stall timeouts and bounded reads;
+* :mod:`.transport` — one registry's view of the one HTTP client (error labels, answer timing), the one
+  retry policy;
 * :mod:`.auth` — challenges, Basic, Bearer tokens (narrowest scopes, cached) and where a password may go;
 * :mod:`.client` — the API calls against one registry (:class:`RegistryClient`);
 * :mod:`.session` — a client per registry host for one run, and its blob cache (:class:`RegistrySession`).

@@ -1,8 +1,7 @@
 """Registry auth: challenges, Basic, Bearer tokens (narrowest scopes, cached), and where a password may go.
 
-Not an ``httpx.Auth`` flow: blob bodies travel on the raw path (:mod:`core.rawhttp`), which needs the
-same headers, so auth hands out headers (:meth:`Authenticator.headers`) that either path sends, and the
-API layer drives the 401 → new token → one retry dance for both.
+Auth hands out headers (:meth:`Authenticator.headers`) for every call of the API layer, which drives
+the 401 → new token → one retry dance; token requests go over the same HTTP client (and its proxy).
 
 Where the Basic password may go (a token realm is named by the registry, so a hostile or compromised
 registry could name any URL): see :func:`realm_refusal`.
@@ -206,10 +205,11 @@ class Authenticator:
             params.append(("account", self.credential.username))
         headers = self.basic_header() if send_password else {}
         url = realm + ("&" if "?" in realm else "?") + urlencode(params)
-        response = await self.transport.send("GET", url, headers=headers)
-        status = response.status_code
+        response = await self.transport.send("GET", url, headers)
+        status = response.status
         if status == 200:
-            raw = await self.transport.read_limited(response, TOKEN_LIMIT, f"the token answer of {_display(realm)}")
+            raw = await self.transport.read_limited(response, url, TOKEN_LIMIT,
+                                                    f"the token answer of {_display(realm)}")
             return parse_token_answer(raw, registry=self.registry)
         await self.transport.read_error_body(response)
         if status == 401:

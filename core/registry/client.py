@@ -1,9 +1,15 @@
 """The OCI distribution API calls against one registry: manifests, blobs, uploads, mounts, tags.
 
-Every call goes through :meth:`RegistryClient.request` (httpx) or :meth:`RegistryClient.raw` (the
-lean blob path); both take their auth headers from :class:`~core.registry.auth.Authenticator`, their
-errors from :meth:`~core.registry.transport.Transport.error` and :meth:`RegistryClient.status_error`,
-and their retries from :class:`~core.registry.transport.RetryPolicy`.
+Every call goes through :meth:`RegistryClient.request` (a small answer read whole) or, for blob
+bodies, :meth:`RegistryClient.blob_response`; both take their auth headers from
+:class:`~core.registry.auth.Authenticator`, their errors from :func:`core.http.map_error` and
+:meth:`RegistryClient.status_error`, and their retries from :class:`~core.registry.transport.RetryPolicy`,
+over the one :class:`core.http.HttpClient`.
+
+A blob GET that the registry answers with a redirect (quay.io and registry.redhat.io send every blob
+to a CDN with a signed, expiring URL) is followed on the CDN origin's own keep-alive pool, never with
+the registry's credentials; the CDN URL is kept for the blob's later ranged parts and resumes, and
+when it stops working (401/403/410: it expired) the registry is asked again for a fresh one.
 """
 
 from __future__ import annotations
@@ -14,16 +20,14 @@ import json
 import re
 import weakref
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import httpx
 
 from .. import adaptive
 from ..authfile import Credential
 from ..errors import (
     AccessDenied,
+    CDNRefused,
     IntegrityError,
     MirrorError,
     NotFound,
@@ -33,8 +37,9 @@ from ..errors import (
     RegistryUnreachable,
     TLSVerifyError,
 )
+from ..http import HttpClient, RawResponse, display_host
+from ..http.connection import ConnectionPool
 from ..manifest import ACCEPT, Manifest
-from ..rawhttp import ConnectionPool, RawHTTPError, RawResponse
 from ..tlsconfig import TLSOptions
 from .auth import Authenticator, Challenge, parse_challenge
 from .transport import (
@@ -47,7 +52,6 @@ from .transport import (
     TAG_PAGE_LIMIT,
     RetryPolicy,
     Transport,
-    loaded,
 )
 
 CHUNK = 1 << 20
@@ -55,6 +59,9 @@ MAX_INDEX_CHILDREN = 1000  # real indexes list a handful of platforms; thousands
 MAX_TAG_PAGES = 1000
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
+REDIRECT_BODY_LIMIT = 16 << 10
+# A CDN URL that stopped working: signed URLs expire (S3 and CloudFront answer 403, some 410 or 401).
+CDN_EXPIRED = (401, 403, 410)
 
 RequestBody = Callable[[], bytes]
 _TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -144,6 +151,15 @@ class Reply:
     url: str
 
 
+@dataclass
+class BlobLocation:
+    """Where one blob's bytes come from: the CDN URL a registry redirected it to, once known (ranged parts
+    and resumes go there directly; forgotten when it expires)."""
+
+    cdn: str | None = None
+    refreshed: int = 0  # fresh redirects asked after the CDN refused an old one
+
+
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
@@ -171,6 +187,7 @@ class RegistryClient:
         retry: RetryPolicy | None = None,
         api_host: str | None = None,
         stall_timeout: float = STALL_TIMEOUT,
+        http: HttpClient | None = None,
     ) -> None:
         self.registry = registry
         self.api_host = api_host or registry
@@ -181,8 +198,12 @@ class RegistryClient:
         self.retry = (retry or RetryPolicy()).bound(lambda _error: adaptive.note_throttled(me()))
         self.transfers = asyncio.Semaphore(max_transfers)
         self.small = asyncio.Semaphore(SMALL_LANE)
-        self.transport = Transport(registry, self.api_host, tls, max_transfers=max_transfers,
-                                   stall_timeout=stall_timeout)
+        # A run's session shares one HTTP client among its registries (a CDN several of them redirect to
+        # keeps one pool); a client made alone owns its own.
+        self._own_http = http is None
+        self.http = http or HttpClient(tls, stall_timeout=stall_timeout, max_idle=max_transfers + SMALL_LANE + 2)
+        self.http.check_tls(self.api_host)
+        self.transport = Transport(registry, self.api_host, self.http)
         self.auth = Authenticator(registry, self.api_host, credential, tls, self.transport, self.retry)
         self._base: str | None = None
         self._ping_lock = asyncio.Lock()
@@ -196,10 +217,11 @@ class RegistryClient:
 
     @property
     def raw_pool(self) -> ConnectionPool:
-        return self.transport.raw_pool
+        return self.transport.pool
 
     async def aclose(self) -> None:
-        await self.transport.aclose()
+        if self._own_http:
+            await self.http.aclose()
 
     # -- connection and auth ------------------------------------------------------------------
 
@@ -217,11 +239,11 @@ class RegistryClient:
         for scheme in schemes:
             base = f"{scheme}://{self.api_host}"
             try:
-                response = await self.transport.send("GET", f"{base}/v2/", headers={})
+                response = await self.transport.send("GET", f"{base}/v2/", {})
             except (RegistryUnreachable, TLSVerifyError) as exc:
                 last_error = exc
                 continue
-            status = response.status_code
+            status = response.status
             if status in (200, 401):
                 await self.transport.read_error_body(response)  # a ping's body says nothing we need
                 self._base = base
@@ -239,7 +261,7 @@ class RegistryClient:
                 raise RegistryProtocolError(
                     f"{self.registry} does not serve the registry API at /v2/", registry=self.registry
                 )
-            last_error = self.status_error(response, body, what="/v2/")
+            last_error = self.status_error(status, response.headers, body, what="/v2/")
         assert last_error is not None
         raise last_error
 
@@ -251,12 +273,12 @@ class RegistryClient:
         if challenge.scheme == "basic":
             if self.auth.credential is None:
                 raise self.auth.failed()
-            response = await self.transport.send("GET", f"{self._base}/v2/", headers=self.auth.basic_header())
+            response = await self.transport.send("GET", f"{self._base}/v2/", self.auth.basic_header())
             body = await self.transport.read_error_body(response)
-            if response.status_code == 401:
+            if response.status == 401:
                 raise self.auth.failed()
-            if response.status_code >= 400:
-                raise self.status_error(response, body, what="/v2/")
+            if response.status >= 400:
+                raise self.status_error(response.status, response.headers, body, what="/v2/")
             return
         scopes = frozenset({f"repository:{repository}:pull"}) if repository else frozenset()
         await self.auth.token(scopes, force=True)
@@ -305,61 +327,15 @@ class RegistryClient:
         *,
         scopes: frozenset[str],
         headers: dict[str, str] | None = None,
-        body: RequestBody | None = None,
-        ok: tuple[int, ...] = (200,),
-        stream: bool = False,
-        limit: int = SMALL_BODY_LIMIT,
-        what: str = "",
-    ) -> httpx.Response:
-        """Send with auth, retries (transport errors, stalls, 5xx, 429 with Retry-After) and one
-        re-auth on 401.
-
-        ``body`` is a factory, so a retry gets a fresh body. Returns a response whose status is in
-        ``ok`` (or 404/403 when ``ok`` names either); raises otherwise. Unless ``stream``, the body is
-        read (at most ``limit`` bytes, else refused) before returning, inside the retries.
-        """
-        if self._base is None:
-            await self.ping()
-        url = self.url(path_or_url)
-        label = what or f"{method} {urlsplit(url).path}"
-        reauthed = False
-
-        async def once() -> httpx.Response:
-            nonlocal scopes, reauthed
-            while True:
-                hdrs = dict(headers or {})
-                hdrs.update(await self.auth_headers(url, scopes))
-                response = await self.transport.send(method, url, headers=hdrs, content=body() if body else None)
-                status = response.status_code
-                if status in ok or (status in (404, 403) and (404 in ok or 403 in ok)):
-                    if stream:
-                        return response
-                    return loaded(response, await self.transport.read_limited(response, limit, f"the answer to {label}"))
-                error_body = await self.transport.read_error_body(response)
-                if status == 401 and not reauthed:
-                    # Once: a fresh token (the challenge may name another realm, or a scope the call needs).
-                    scopes = await self.reauthenticate(scopes, response.headers.get("www-authenticate"))
-                    reauthed = True
-                    continue
-                raise self.status_error(response, error_body, what=label)
-
-        return await self.retry.run(once)
-
-    async def call(
-        self,
-        method: str,
-        path_or_url: str,
-        *,
-        scopes: frozenset[str],
-        headers: dict[str, str] | None = None,
         body: bytes | None = None,
         ok: tuple[int, ...] = (200,),
         limit: int = SMALL_BODY_LIMIT,
         what: str = "",
     ) -> Reply:
-        """:meth:`request` on the lean path, for the small calls made once per image or blob: the
-        same auth, retries, one re-auth on 401, ``ok`` rule, size limit and error map, and the whole
-        (small) body read before returning. No redirects are followed (neither does :meth:`request`)."""
+        """Send with auth, retries (transport errors, stalls, 5xx, 429 with Retry-After) and one
+        re-auth on 401; the whole (small) answer is read, at most ``limit`` bytes (else refused), inside
+        the retries. Returns a reply whose status is in ``ok`` (or 404/403 when ``ok`` names either);
+        raises otherwise. No redirects are followed (blob reads follow theirs: :meth:`blob_response`)."""
         if self._base is None:
             await self.ping()
         url = self.url(path_or_url)
@@ -370,29 +346,26 @@ class RegistryClient:
             nonlocal scopes, reauthed
             while True:
                 hdrs = dict(headers or {})
-                if body is not None or method in ("POST", "PUT"):
+                if body is not None or method in ("POST", "PUT", "PATCH"):
                     hdrs["Content-Length"] = str(len(body or b""))
                 hdrs.update(await self.auth_headers(url, scopes))
-                raw = await self.transport.raw(method, url, hdrs, _one_chunk(body) if body else None)
-                try:
-                    status = raw.status
-                    if status in ok or (status in (404, 403) and (404 in ok or 403 in ok)):
-                        content = await self.transport.raw_read_limited(raw, url, limit, f"the answer to {label}")
-                        return Reply(status, raw.headers, content, url)
-                    error_body = await self.transport.raw_error_body(raw)
-                finally:
-                    raw.close()
+                raw = await self.transport.send(method, url, hdrs, _one_chunk(body) if body else None)
+                status = raw.status
+                if status in ok or (status in (404, 403) and (404 in ok or 403 in ok)):
+                    content = await self.transport.read_limited(raw, url, limit, f"the answer to {label}")
+                    return Reply(status, raw.headers, content, url)
+                error_body = await self.transport.read_error_body(raw)
                 if status == 401 and not reauthed:
+                    # Once: a fresh token (the challenge may name another realm, or a scope the call needs).
                     scopes = await self.reauthenticate(scopes, raw.headers.get("www-authenticate"))
                     reauthed = True
                     continue
-                raise self.raw_status_error(method, url, raw, error_body, what=label)
+                raise self.status_error(status, raw.headers, error_body, what=label)
 
         return await self.retry.run(once)
 
-    def status_error(self, response: httpx.Response | Reply, body: bytes, *, what: str) -> RegistryError:
+    def status_error(self, status: int, headers: dict[str, str], body: bytes, *, what: str) -> RegistryError:
         """The one map from an HTTP status (and the registry's error JSON) to the error tree."""
-        status = response.status_code
         detail = ""
         code = ""
         try:
@@ -413,17 +386,8 @@ class RegistryClient:
             return NotFound(text, registry=self.registry, status=status)
         if status in RETRY_STATUSES:
             return RegistryUnreachable(text + " (still failing after retries)", registry=self.registry, status=status,
-                                       retry_after=response.headers.get("retry-after"))
+                                       retry_after=headers.get("retry-after"))
         return RegistryProtocolError(text, registry=self.registry, status=status)
-
-    async def raw(self, method: str, url: str, headers: dict[str, str],
-                  body: AsyncIterator[bytes] | None = None, *, pool: ConnectionPool | None = None) -> RawResponse:
-        return await self.transport.raw(method, url, headers, body, pool=pool)
-
-    def raw_status_error(self, method: str, url: str, raw: RawResponse, body: bytes, *, what: str) -> RegistryError:
-        """:meth:`status_error` for an answer on the lean path."""
-        response = httpx.Response(raw.status, headers=raw.headers, request=httpx.Request(method, url))
-        return self.status_error(response, body, what=what)
 
     # -- scopes ---------------------------------------------------------------------------
 
@@ -443,7 +407,7 @@ class RegistryClient:
         scopes = self.push_scope(repository) if push_scope else self.pull_scope(repository)
         where = f"{self.registry}/{repository}{'@' if reference.startswith('sha256:') else ':'}{reference}"
         async with self.small:
-            response = await self.call(
+            response = await self.request(
                 "GET", f"/v2/{repository}/manifests/{reference}", scopes=scopes,
                 headers={"Accept": ACCEPT}, ok=(200, 404), limit=MANIFEST_LIMIT, what=f"manifest {where}",
             )
@@ -461,7 +425,7 @@ class RegistryClient:
         """HEAD a manifest: its digest, or None when absent (404, and 403 from some registries)."""
         scopes = self.push_scope(repository) if push_scope else self.pull_scope(repository)
         async with self.small:
-            response = await self.call(
+            response = await self.request(
                 "HEAD", f"/v2/{repository}/manifests/{reference}", scopes=scopes,
                 headers={"Accept": ACCEPT}, ok=(200, 404, 403), what=f"manifest {repository}:{reference}",
             )
@@ -476,106 +440,125 @@ class RegistryClient:
     async def blob_exists(self, repository: str, digest: str, *, push_scope: bool = True) -> bool:
         scopes = self.push_scope(repository) if push_scope else self.pull_scope(repository)
         async with self.small:
-            response = await self.call(
+            response = await self.request(
                 "HEAD", f"/v2/{repository}/blobs/{digest}", scopes=scopes,
                 ok=(200, 404, 403), what=f"blob {digest[:19]} in {repository}",
             )
         return response.status_code == 200
 
-    @asynccontextmanager
-    async def open_blob(self, repository: str, digest: str, offset: int = 0) -> AsyncIterator[httpx.Response]:
-        """A streaming GET of a blob; redirects followed, never with our Authorization to another host."""
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        url = f"/v2/{repository}/blobs/{digest}"
-        what = f"blob {digest[:19]} in {repository}"
-        for _ in range(MAX_REDIRECTS):
-            response = await self.request(
-                "GET", url, scopes=self.pull_scope(repository), headers=headers,
-                ok=(200, 206, 404, *REDIRECTS), stream=True, what=what,
-            )
-            if response.status_code in REDIRECTS:
-                location = response.headers.get("location", "")
-                await response.aclose()
-                target = urljoin(str(response.url), location)
-                if urlsplit(target).netloc != urlsplit(str(response.url)).netloc:
-                    # Object storage: never send our registry credentials there.
-                    response = await self.transport.send("GET", target, headers=headers)
-                    if response.status_code in (200, 206):
-                        break
-                    error_body = await self.transport.read_error_body(response)
-                    raise self.status_error(response, error_body, what=f"blob {digest[:19]} redirect")
-                url = target
-                continue
-            break
-        else:
-            raise RegistryProtocolError(f"{self.registry}: too many redirects for blob {digest}", registry=self.registry)
-        if response.status_code == 404:
-            await response.aclose()
-            raise NotFound(f"{self.registry}/{repository}: blob {digest} does not exist", registry=self.registry, status=404)
-        if offset and response.status_code != 206:
-            await response.aclose()
-            raise RegistryProtocolError(f"{self.registry} ignored a Range request for blob {digest}",
-                                        registry=self.registry)
-        try:
-            yield response
-        finally:
-            await response.aclose()
+    def on_registry(self, url: str) -> bool:
+        return self._base is not None and (url.startswith(self._base + "/") or _origin(url) == _origin(self._base))
 
-    async def _fast_blob_get(self, repository: str, digest: str, offset: int) -> RawResponse | None:
-        """The lean path for a blob body; None when the answer needs httpx's handling (auth, redirect, error)."""
+    async def blob_response(self, repository: str, digest: str, where: BlobLocation, *,
+                            range_header: str | None = None, pool: ConnectionPool | None = None,
+                            scopes: frozenset[str] | None = None) -> tuple[RawResponse, str]:
+        """One GET of a blob's bytes (``Range`` when given): at the CDN URL ``where`` holds, else at the
+        registry, following its redirect (kept in ``where`` for the next part or resume). Returns the
+        answer, whatever its status (the caller judges it: :meth:`blob_error`), and the URL that gave it.
+        Our Authorization goes to the registry's own origin only; a redirect's small body is read so its
+        connection is kept alive."""
         if self._base is None:
             await self.ping()
-        headers = await self.auth.headers(self.pull_scope(repository))
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        response = await self.raw("GET", f"{self._base}/v2/{repository}/blobs/{digest}", headers)
-        if response.status == 200 and not offset or response.status == 206 and offset:
-            return response
-        response.close()
-        return None
+        scopes = scopes or self.pull_scope(repository)
+        url = where.cdn or f"{self._base}/v2/{repository}/blobs/{digest}"
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = await self.auth_headers(url, scopes)
+            if range_header:
+                headers["Range"] = range_header
+            response = await self.transport.send("GET", url, headers, pool=pool)
+            location = response.headers.get("location")
+            if response.status not in REDIRECTS or not location:
+                return response, url
+            await self.transport.read_error_body(response)
+            target = urljoin(url, location)
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise RegistryProtocolError(f"{self.registry} redirected blob {digest} to {target[:80]!r}",
+                                            registry=self.registry)
+            if not self.on_registry(target):
+                where.cdn = target
+            url = target
+        raise RegistryProtocolError(f"{self.registry}: too many redirects for blob {digest}", registry=self.registry)
+
+    def blob_error(self, status: int, headers: dict[str, str], body: bytes, url: str, *, what: str) -> RegistryError:
+        """An unwanted answer to a blob GET: the registry's (the one status map) or the CDN's, which is
+        never about the registry login."""
+        if self.on_registry(url):
+            return self.status_error(status, headers, body, what=what)
+        text = (f"{display_host(url)}, where {self.registry} sent {what} (a CDN or object storage), "
+                f"answered {status}")
+        if status in RETRY_STATUSES:
+            return RegistryUnreachable(text + " (still failing after retries)", registry=self.registry, status=status,
+                                       retry_after=headers.get("retry-after"))
+        return CDNRefused(text, hint="this is not the registry login: the download link may have expired, or the "
+                                     "CDN or a proxy blocks this host", registry=self.registry, status=status)
+
+    async def refused(self, response: RawResponse, url: str, where: BlobLocation, scopes: frozenset[str],
+                      reauthed: bool, *, what: str) -> tuple[RegistryError | None, frozenset[str]]:
+        """After an unwanted blob answer (closed here): None when asking again now may work (a CDN URL
+        expired and is forgotten, or a first 401 got a fresh token), else the error; and the scopes."""
+        body = await self.transport.read_error_body(response)
+        status = response.status
+        if not self.on_registry(url):
+            if status in CDN_EXPIRED and where.refreshed < MAX_REDIRECTS:
+                where.cdn = None  # a signed URL that expired: the registry hands out a fresh one
+                where.refreshed += 1
+                return None, scopes
+        elif status == 401 and not reauthed:
+            return None, await self.reauthenticate(scopes, response.headers.get("www-authenticate"))
+        elif status == 404:
+            return NotFound(f"{self.registry}: {what} does not exist", registry=self.registry, status=404), scopes
+        return self.blob_error(status, response.headers, body, url, what=what), scopes
 
     async def stream_blob(self, repository: str, digest: str, size: int | None = None) -> AsyncIterator[bytes]:
         """Yield a blob's bytes, resuming with Range after a broken or stalled connection; verify sha256."""
         hasher = hashlib.sha256()
         received = 0
         failures = 0
-        where = f"{self.registry}/{repository}"
+        reauthed = False
+        where = BlobLocation()
+        scopes = self.pull_scope(repository)
+        place = f"{self.registry}/{repository}"
+        what = f"blob {digest[:19]} in {repository}"
         while True:
             try:
-                fast = await self._fast_blob_get(repository, digest, received)
-                if fast is not None:
+                response, url = await self.blob_response(repository, digest, where, scopes=scopes,
+                                                         range_header=f"bytes={received}-" if received else None)
+                if response.status == 200 and not received or response.status == 206 and received:
                     try:
-                        async for chunk in fast.body():
+                        async for chunk in self.transport.body(response, url):
                             hasher.update(chunk)
                             received += len(chunk)
                             if size is not None and received > size:
-                                raise IntegrityError(f"blob {digest} from {where} is longer than {size} bytes")
+                                raise IntegrityError(f"blob {digest} from {place} is longer than {size} bytes")
                             yield chunk
                     finally:
-                        fast.close()
-                else:
-                    async with self.open_blob(repository, digest, offset=received) as response:
-                        async for chunk in response.aiter_raw():
-                            hasher.update(chunk)
-                            received += len(chunk)
-                            if size is not None and received > size:
-                                raise IntegrityError(f"blob {digest} from {where} is longer than {size} bytes")
-                            yield chunk
-                if size is None or received == size:
-                    break
-                raise RegistryUnreachable(f"the connection ended {size - received} bytes short", registry=self.registry)
-            except (RegistryUnreachable, RegistryProtocolError, httpx.HTTPError, RawHTTPError, OSError) as exc:
-                error = exc if isinstance(exc, RegistryError) else self.transport.error(exc)
-                kind = type(error) if isinstance(error, RegistryUnreachable) else RegistryUnreachable
+                        response.close()
+                    if size is None or received == size:
+                        break
+                    raise RegistryUnreachable(f"the connection ended {size - received} bytes short",
+                                              registry=self.registry)
+                if received and response.status == 200:
+                    response.close()
+                    raise RegistryProtocolError(f"{self.registry} ignored a Range request for blob {digest}",
+                                                registry=self.registry)
+                error, scopes = await self.refused(response, url, where, scopes, reauthed, what=what)
+                if error is None:
+                    reauthed = reauthed or self.on_registry(url)
+                    continue
+                raise error
+            except (RegistryUnreachable, RegistryProtocolError) as exc:
+                kind = type(exc) if isinstance(exc, RegistryUnreachable) else RegistryUnreachable
                 final = kind(
-                    f"reading blob {digest} from {where} failed after {received} bytes: {error}",
-                    registry=self.registry, retry_after=error.retry_after,
+                    f"reading blob {digest} from {place} failed after {received} bytes: {exc}",
+                    registry=self.registry, retry_after=exc.retry_after,
                 )
-                if isinstance(error, RegistryProtocolError) and received:
+                if isinstance(exc, RegistryProtocolError) and received:
                     raise final from None
+                if isinstance(exc, RegistryProtocolError) and exc.status is not None:
+                    raise  # an answer, not a transport failure: asking again gives the same
                 failures = await self.retry.backoff(failures, final)
         if "sha256:" + hasher.hexdigest() != digest:
-            raise IntegrityError(f"blob {digest} from {where} does not match its digest")
+            raise IntegrityError(f"blob {digest} from {place} does not match its digest")
 
     async def read_blob(self, repository: str, digest: str, *, limit: int = 64 << 20) -> bytes:
         """A small blob (config, metadata) whole in memory, verified."""
@@ -606,9 +589,10 @@ class RegistryClient:
             if response.status_code == 404:
                 raise NotFound(f"{where} does not exist", registry=self.registry, status=404)
             if response.status_code == 403:  # accepted by request() beside 404; never an empty list
-                raise self.status_error(response, response.content, what=f"tags of {repository}")
+                raise self.status_error(response.status_code, response.headers, response.content,
+                                        what=f"tags of {repository}")
             tags.extend(parse_tag_list(response.content, where=where))
-            url = next_link(response.headers.get("link"), str(response.url))
+            url = next_link(response.headers.get("link"), response.url)
             if url is not None and url in seen:
                 raise RegistryProtocolError(f"{where}: tag list pagination points back to a page already read",
                                             registry=self.registry)
@@ -625,7 +609,7 @@ class RegistryClient:
         as the existence check (distribution answers 201 when the blob is already linked there).
         """
         async with self.small:
-            response = await self.call(
+            response = await self.request(
                 "POST", f"/v2/{repository}/blobs/uploads/?{urlencode({'mount': digest, 'from': from_repository})}",
                 scopes=self.push_scope(repository, from_repository), ok=(201, 202, 401, 403, 404),
                 what=f"mount {digest[:19]} into {repository}",
@@ -633,13 +617,13 @@ class RegistryClient:
         if response.status_code == 201:
             return True, None
         if response.status_code == 202 and response.headers.get("location"):
-            return False, urljoin(str(response.url), response.headers["location"])
+            return False, urljoin(response.url, response.headers["location"])
         return False, None
 
     async def _start_upload(self, repository: str, digest: str) -> tuple[str, int]:
         """POST an upload session: its URL and the registry's minimum chunk size (0 when none)."""
         async with self.small:
-            start = await self.call(
+            start = await self.request(
                 "POST", f"/v2/{repository}/blobs/uploads/", scopes=self.push_scope(repository), ok=(202,),
                 what=f"upload {digest[:19]} to {repository}",
             )
@@ -648,7 +632,7 @@ class RegistryClient:
             raise RegistryProtocolError(f"{self.registry} opened an upload without a Location header",
                                         registry=self.registry)
         min_chunk = start.headers.get("oci-chunk-min-length", "")
-        return urljoin(str(start.url), location), int(min_chunk) if min_chunk.isdigit() else 0
+        return urljoin(start.url, location), int(min_chunk) if min_chunk.isdigit() else 0
 
     async def upload_blob(self, repository: str, digest: str, size: int, body: Callable[[], AsyncIterator[bytes]],
                           *, location: str | None = None) -> None:
@@ -671,24 +655,22 @@ class RegistryClient:
             hdrs = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
             hdrs.update(await self.auth_headers(put_url, scopes))
             try:
-                raw = await self.raw("PUT", put_url, hdrs, body=body())
+                raw = await self.transport.send("PUT", put_url, hdrs, body())
             except RegistryUnreachable as exc:
                 raise RegistryUnreachable(f"uploading blob {digest} to {self.registry}/{repository} failed: {exc}",
                                           registry=self.registry) from None
-            try:
-                if raw.status in (201, 204):
-                    return True  # the connection goes back to the pool; no httpx objects for the usual answer
-                error_body = await raw.read_all(ERROR_BODY_LIMIT)
-            finally:
-                raw.close()
+            if raw.status in (201, 204):
+                raw.close()  # the connection goes back to the pool
+                return True
+            error_body = await self.transport.read_error_body(raw)
             if raw.status == 413:
                 return False
             if raw.status == 401 and not reauthed:
                 reauthed = True
                 await self.auth.token(scopes, force=True)
                 return await once()
-            raise self.raw_status_error("PUT", put_url, raw, error_body,
-                                        what=f"upload of blob {digest[:19]} to {repository}")
+            raise self.status_error(raw.status, raw.headers, error_body,
+                                    what=f"upload of blob {digest[:19]} to {repository}")
 
         if not await self.retry.run(once):
             await self._upload_chunked(repository, digest, size, body)
@@ -707,9 +689,9 @@ class RegistryClient:
                 "PATCH", location, scopes=scopes, ok=(202,),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data)),
                          "Content-Range": f"{offset}-{offset + len(data) - 1}"},
-                body=lambda: data,
+                body=data,
             )
-            location = urljoin(str(response.url), response.headers.get("location", location))
+            location = urljoin(response.url, response.headers.get("location", location))
             offset += len(data)
 
         async for chunk in body():
@@ -726,7 +708,7 @@ class RegistryClient:
         """PUT a manifest by tag or digest; returns the digest the registry says it stored (if it says)."""
         for attempt in range(MANIFEST_RACE_ATTEMPTS):
             async with self.small:
-                response = await self.call(
+                response = await self.request(
                     "PUT", f"/v2/{repository}/manifests/{reference}", scopes=self.push_scope(repository),
                     headers={"Content-Type": manifest.media_type}, body=manifest.raw,
                     ok=(200, 201, 202, 400, 404, 405), what=f"manifest {repository}:{reference}",
@@ -756,7 +738,8 @@ class RegistryClient:
                      "such as Quay, Harbor or the mirror registry for Red Hat OpenShift",
                 registry=self.registry, status=response.status_code,
             )
-        raise self.status_error(response, response.content, what=f"manifest {repository}:{reference}")
+        raise self.status_error(response.status_code, response.headers, response.content,
+                                what=f"manifest {repository}:{reference}")
 
 
 __all__ = ["CHUNK", "MAX_INDEX_CHILDREN", "MAX_TAG_PAGES", "RegistryClient", "next_link", "parse_manifest",

@@ -6,10 +6,11 @@ from typing import Self
 
 from ..adaptive import transfer_bounds
 from ..authfile import AuthFile
+from ..http import HttpClient
 from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference, parse_reference
 from ..tlsconfig import TLSOptions
 from .client import RegistryClient
-from .transport import STALL_TIMEOUT, RetryPolicy
+from .transport import SMALL_LANE, STALL_TIMEOUT, RetryPolicy
 
 
 class BlobCache:
@@ -59,6 +60,10 @@ class RegistrySession:
         self.source_mirrors = list(source_mirrors or [])
         self._clients: dict[str, RegistryClient] = {}
         self.blob_cache = BlobCache()
+        # One HTTP client for the run: every registry, token service and CDN origin keeps its own pool of
+        # connections in it (room for every transfer, the small lane and a few reads outside both).
+        self.http = HttpClient(self.tls, stall_timeout=stall_timeout,
+                               max_idle=transfer_bounds(max_per_registry)[1] + SMALL_LANE + 2)
 
     def resolve_source(self, ref: ImageReference) -> ImageReference:
         """Where to read ``ref`` from: the first mirror whose source prefix matches, else itself."""
@@ -81,6 +86,7 @@ class RegistrySession:
                 retry=self.retry,
                 api_host=DOCKER_HUB_API if registry == DOCKER_HUB else registry,
                 stall_timeout=self.stall_timeout,
+                http=self.http,
             )
             self._clients[registry] = client
         return client
@@ -89,6 +95,7 @@ class RegistrySession:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        await self.http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,15 +1,20 @@
-"""A lean HTTP/1.1 exchange on asyncio streams, for blob bodies only.
+"""HTTP/1.1 on asyncio streams: the one place that opens connections and sends requests.
 
-Profiling showed httpx/httpcore spending more CPU per byte than the whole rest of a mirror: every
-chunk goes through anyio, h11 and several buffers. Blob bodies are the bulk of a release, so their
-GET and PUT run here instead: large reads, no re-chunking. Everything else (auth, tokens, manifests,
-redirects, errors) stays on httpx; any answer this path does not expect (401, a redirect, 4xx/5xx) is
-handed back to the caller, which falls back to the httpx path.
+Every request the tool makes (registry API, token services, CDNs a registry redirects to, the update
+graph, signature stores) is one :func:`exchange` here, reached through :class:`core.http.HttpClient`.
+Profiling chose this lean path over httpx/httpcore: every chunk there goes through anyio, h11 and
+several buffers, which cost more client CPU per byte than the whole rest of a mirror; here a body is
+read in large pieces and never re-chunked.
 
-Connections are kept alive in a :class:`ConnectionPool` (one per registry client): a release has
-hundreds of blobs, and a new TLS connection per blob costs both sides a handshake, and a registry that
-checks an htpasswd on every request nothing less. A connection goes back to the pool only when its
-response body was read to the end and the server did not ask to close it; anything else is closed.
+Connections are kept alive in a :class:`ConnectionPool` per origin (scheme, host, port): a release has
+hundreds of blobs, and a new TLS connection per blob costs both sides a handshake (a registry checking
+an htpasswd on every request, or a CDN a continent away, nothing less). A connection goes back to the
+pool only when its answer was read to the end and the server did not ask to close it.
+
+A :class:`Connector` opens them: straight to the origin, or through the forward proxy
+:mod:`core.http.proxy` chooses — a ``CONNECT`` tunnel for https (TLS then runs end to end with the
+origin, with that origin's trust), the absolute-form request for plain http. The proxy's credentials
+go in ``Proxy-Authorization`` to the proxy only.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
+
+from .proxy import Proxy, ProxySettings
 
 T = TypeVar("T")
 
@@ -65,6 +72,7 @@ class Connection:
     idle_since: float = 0.0
     requests: int = 0  # exchanges done on it, for tests and diagnostics
     stall: float = STALL_SECONDS
+    via: Proxy | None = None  # plain http through this forward proxy (requests in absolute form)
 
     async def read(self, size: int) -> bytes:
         return await _within(self.stall, self.reader.read(size), "reading the answer")
@@ -97,17 +105,127 @@ class Connection:
         self.writer.close()
 
 
-@dataclass
-class ConnectionPool:
-    """Idle keep-alive connections per (scheme, host, port); at most ``max_idle`` kept per key."""
+class ProxyRefused(RawHTTPError):
+    """The proxy answered a CONNECT with something else than 200 (407: it wants other credentials)."""
 
-    ssl_context: ssl.SSLContext | None
-    max_idle: int = 8
+    def __init__(self, proxy: Proxy, target: str, status: int, reason: str) -> None:
+        super().__init__(f"the proxy {proxy.display} answered {status} {reason} to CONNECT {target}".rstrip())
+        self.proxy = proxy
+        self.target = target
+        self.status = status
+
+
+class ProxyUnreachable(RawHTTPError):
+    """The proxy itself could not be reached (refused, DNS, timeout)."""
+
+    def __init__(self, proxy: Proxy, reason: str) -> None:
+        super().__init__(f"cannot connect to the proxy {proxy.display}: {reason}")
+        self.proxy = proxy
+
+
+def _no_tls(host: str, port: int) -> ssl.SSLContext:
+    raise ssl.SSLError(f"no TLS settings for {host}:{port}")
+
+
+@dataclass
+class Connector:
+    """Opens connections to an origin: directly, or through the proxy :class:`ProxySettings` names for it.
+
+    ``ssl_for(host, port)`` gives each https origin its own trust (a registry's ``certs.d`` CA, the
+    system trust for a CDN). ``opened`` counts connections by origin, for tests and the benchmark.
+    """
+
+    ssl_for: Callable[[str, int], ssl.SSLContext] = _no_tls
+    proxies: ProxySettings = field(default_factory=ProxySettings)
     connect_timeout: float = 15.0
     stall_timeout: float = STALL_SECONDS
-    opened: int = 0  # connections opened over the pool's life, for tests and diagnostics
+    opened: dict[PoolKey, int] = field(default_factory=dict)
+
+    def proxy_for(self, key: PoolKey) -> Proxy | None:
+        return self.proxies.for_url(*key)
+
+    async def connect(self, key: PoolKey) -> Connection:
+        scheme, host, port = key
+        proxy = self.proxy_for(key)
+        context = self.ssl_for(host, port) if scheme == "https" else None
+        if proxy is None:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port, ssl=context, server_hostname=host if context else None,
+                                            limit=STREAM_LIMIT),
+                    self.connect_timeout)
+            except ssl.SSLError:
+                raise  # certificate problems are the caller's to explain
+            except (TimeoutError, OSError) as exc:
+                raise RawHTTPError(f"cannot connect to {_netloc(host, port)}: {exc or type(exc).__name__}") from None
+            conn = Connection(reader, writer, stall=self.stall_timeout)
+        else:
+            conn = await self._through(proxy, scheme, host, port, context)
+        self.opened[key] = self.opened.get(key, 0) + 1
+        return conn
+
+    async def _through(self, proxy: Proxy, scheme: str, host: str, port: int,
+                       context: ssl.SSLContext | None) -> Connection:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(proxy.host, proxy.port, limit=STREAM_LIMIT), self.connect_timeout)
+        except (TimeoutError, OSError) as exc:
+            raise ProxyUnreachable(proxy, str(exc) or type(exc).__name__) from None
+        conn = Connection(reader, writer, stall=self.stall_timeout)
+        if context is None:  # plain http: requests go to the proxy in absolute form
+            conn.via = proxy
+            return conn
+        target = _netloc(host, port)
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", "User-Agent: mirror-wizard/0.1"]
+        authorization = proxy.authorization()
+        if authorization:
+            lines.append(f"Proxy-Authorization: {authorization}")
+        try:
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            await conn.drain()
+            async with asyncio.timeout(self.connect_timeout):
+                status_line = await conn.readline(MAX_CHUNK_LINE, timed=False)
+                headers = await _read_headers(conn, timed=False)
+            version, _, rest = status_line.decode("latin-1").strip().partition(" ")
+            code_text, _, reason = rest.partition(" ")
+            if not version.upper().startswith("HTTP/1.") or not code_text.isdigit():
+                raise RawMalformed(f"the proxy {proxy.display} sent {status_line[:40]!r} to CONNECT")
+            if int(code_text) != 200:
+                raise ProxyRefused(proxy, target, int(code_text), _printable(reason)[:80])
+            del headers  # a tunnel's answer has no body; its headers say nothing we need
+            await writer.start_tls(context, server_hostname=host)
+        except (TimeoutError, ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            if isinstance(exc, ssl.SSLError):
+                raise
+            raise ProxyUnreachable(proxy, f"the tunnel to {target} failed: {exc or type(exc).__name__}") from None
+        except BaseException:
+            writer.close()
+            raise
+        return conn
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+@dataclass
+class ConnectionPool:
+    """Idle keep-alive connections per origin (scheme, host, port); at most ``max_idle`` kept per origin."""
+
+    connector: Connector
+    max_idle: int = 8
     _idle: dict[PoolKey, list[Connection]] = field(default_factory=dict)
     _closed: bool = False
+
+    @property
+    def opened(self) -> int:
+        """Connections the connector opened over its life (every pool sharing it), for tests and diagnostics."""
+        return sum(self.connector.opened.values())
 
     def take(self, key: PoolKey) -> Connection | None:
         """The most recently used idle connection that still looks alive (stale ones are closed)."""
@@ -120,15 +238,7 @@ class ConnectionPool:
         return None
 
     async def connect(self, key: PoolKey) -> Connection:
-        scheme, host, port = key
-        secure = scheme == "https"
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=self.ssl_context if secure else None,
-                                    server_hostname=host if secure else None, limit=STREAM_LIMIT),
-            self.connect_timeout,
-        )
-        self.opened += 1
-        return Connection(reader, writer, stall=self.stall_timeout)
+        return await self.connector.connect(key)
 
     def put(self, key: PoolKey, conn: Connection) -> None:
         idle = self._idle.setdefault(key, [])
@@ -255,31 +365,30 @@ class _StaleConnection(Exception):
     """A reused connection failed before any body byte was sent: safe to try once more on a new one."""
 
 
+def origin_key(parts: SplitResult) -> PoolKey:
+    secure = parts.scheme == "https"
+    return (parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if secure else 80))
+
+
 async def exchange(
     method: str,
     url: str,
     headers: dict[str, str],
     *,
-    ssl_context: ssl.SSLContext | None,
+    pool: ConnectionPool,
     body: AsyncIterator[bytes] | None = None,
-    connect_timeout: float = 15.0,
-    pool: ConnectionPool | None = None,
-    stall_timeout: float = STALL_SECONDS,
+    keep: bool = True,
 ) -> RawResponse:
     """Send one request (streaming ``body`` if given) and read the status line and headers.
 
-    With a ``pool``, an idle connection is reused when there is one; if that connection turns out dead
-    (the server closed it while idle) before any body byte was sent, the request goes once more on a
-    fresh connection. Without a pool, one connection per exchange (``Connection: close``).
+    An idle connection of ``pool`` is reused when there is one; if that connection turns out dead (the
+    server closed it while idle) before any body byte was sent, the request goes once more on a fresh
+    connection. ``keep`` False: ``Connection: close`` and the connection is never pooled.
     """
     parts = urlsplit(url)
-    secure = parts.scheme == "https"
-    key: PoolKey = (parts.scheme, parts.hostname or "", parts.port or (443 if secure else 80))
-    if pool is None:
-        pool = ConnectionPool(ssl_context, max_idle=0, connect_timeout=connect_timeout, stall_timeout=stall_timeout)
-        keep = False
-    else:
-        keep = True
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RawHTTPError(f"not an http(s) URL: {url[:80]!r}")
+    key = origin_key(parts)
     tracked = _BodyTracker(body)
     conn = pool.take(key) if keep else None
     if conn is not None:
@@ -287,27 +396,27 @@ async def exchange(
             return await _send(method, parts, headers, conn, tracked, pool, key, keep, reused=True)
         except _StaleConnection:
             pass
-    conn = await _open(pool, key, parts.netloc)
+    conn = await pool.connect(key)
     return await _send(method, parts, headers, conn, tracked, pool, key, keep, reused=False)
-
-
-async def _open(pool: ConnectionPool, key: PoolKey, netloc: str) -> Connection:
-    try:
-        return await pool.connect(key)
-    except ssl.SSLError:
-        raise  # certificate problems are the caller's to explain
-    except (TimeoutError, OSError) as exc:
-        raise RawHTTPError(f"cannot connect to {netloc}: {exc or type(exc).__name__}") from None
 
 
 async def _send(method: str, parts: SplitResult, headers: dict[str, str], conn: Connection, body: _BodyTracker,
                 pool: ConnectionPool, key: PoolKey, keep: bool, *, reused: bool) -> RawResponse:
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    extra: list[str] = []
+    if conn.via is not None:  # plain http through a proxy: the absolute form, the proxy's credentials
+        target = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{target}"
+        authorization = conn.via.authorization()
+        if authorization:
+            extra.append(f"Proxy-Authorization: {authorization}")
     writer = conn.writer
     answered = False
     try:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}",
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}",
                  "Connection: keep-alive" if keep else "Connection: close", "User-Agent: mirror-wizard/0.1"]
+        lines += extra
         lines += [f"{k}: {v}" for k, v in headers.items()]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         async for chunk in body.chunks():
