@@ -18,6 +18,7 @@ from .credentials import login_state_of
 from .errors import (
     MirrorError,
 )
+from .http import ProxySettings
 from .plan import Plan, SamplesSource
 from .reference import parse_reference
 from .registry import STALL_TIMEOUT, RegistrySession
@@ -40,13 +41,21 @@ class Access:
     max_per_registry: int | None = None  # None: adaptive (core.adaptive.transfer_bounds)
     stall_timeout: float = STALL_TIMEOUT
     auth_hosts: tuple[str, ...] = ()   # token services elsewhere allowed to receive the password
+    # The forward proxy (``--proxy``; "" for none) and NO_PROXY's list (``--no-proxy``); None: the environment's.
+    proxy: str | None = None
+    no_proxy: str | None = None
 
     @classmethod
     def of_plan(cls, plan: Plan) -> Access:
         return cls(auth_file=plan.auth_file, ca_files=tuple(plan.ca_files()),
                    insecure_hosts=tuple(plan.insecure_hosts()), idms_file=plan.idms_file,
                    max_per_registry=plan.options.max_per_registry,
-                   stall_timeout=float(plan.options.stall_timeout), auth_hosts=tuple(plan.options.auth_hosts))
+                   stall_timeout=float(plan.options.stall_timeout), auth_hosts=tuple(plan.options.auth_hosts),
+                   proxy=plan.options.proxy, no_proxy=plan.options.no_proxy)
+
+    def proxies(self) -> ProxySettings:
+        """The proxies every connection of the run uses: the flags or the plan over the environment."""
+        return ProxySettings.from_env(proxy=self.proxy, no_proxy=self.no_proxy)
 
 
 def _access(what: Access | Plan) -> Access:
@@ -58,7 +67,7 @@ def tls_options(what: Access | Plan) -> TLSOptions:
     trusted for every registry, as oc's --certificate-authority is), and the hosts allowed without."""
     access = _access(what)
     return TLSOptions(ca_files=access.ca_files, insecure_hosts=access.insecure_hosts, insecure=access.insecure,
-                      auth_hosts=access.auth_hosts)
+                      auth_hosts=access.auth_hosts, proxies=access.proxies())
 
 
 def source_mirrors(what: Access | Plan) -> list[tuple[str, str]]:

@@ -14,8 +14,9 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
-from .errors import PlanError, ReferenceFormatError
+from .errors import InputError, PlanError, ReferenceFormatError
 from .fsio import atomic_write
+from .http.proxy import parse_proxy
 from .reference import is_registry_host, parse_reference, parse_repository, split_host
 from .userfiles import read_user_file
 
@@ -188,6 +189,10 @@ class Options:
     stall_timeout: float = 60.0
     # Token services on other hosts that may receive the registry password (see core.registry.auth).
     auth_hosts: list[str] = field(default_factory=list)
+    # The forward proxy for registries, token services and CDNs (http://[user:pass@]host:port; "" for none)
+    # and the hosts reached directly (NO_PROXY's list); unset: the environment's HTTPS_PROXY / NO_PROXY.
+    proxy: str | None = None
+    no_proxy: str | None = None
 
 
 @dataclass
@@ -352,6 +357,11 @@ def validate_plan(plan: Plan, where: str = "plan") -> None:
         raise PlanError(f"{where}.options.max_per_registry must be between 1 and 64")
     if not 1 <= plan.options.stall_timeout <= 3600:
         raise PlanError(f"{where}.options.stall_timeout must be between 1 and 3600 seconds")
+    if plan.options.proxy:
+        try:
+            parse_proxy(plan.options.proxy, source=f"{where}.options.proxy")
+        except InputError as exc:
+            raise PlanError(exc.message) from None
     release = plan.release
     if release is not None:
         if release.mode not in RELEASE_MODES:

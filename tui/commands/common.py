@@ -44,6 +44,18 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--stall-timeout", type=stall_seconds, default=STALL_TIMEOUT, metavar="SECONDS",
                        help=f"give up on a connection that moves no byte for this long, then retry "
                             f"(default {STALL_TIMEOUT:g})")
+    add_proxy_options(group)
+
+
+def add_proxy_options(group: argparse._ActionsContainer) -> None:
+    """--proxy and --no-proxy: over the environment's HTTPS_PROXY / NO_PROXY (core.http.proxy)."""
+    group.add_argument("--proxy", metavar="URL", default=None,
+                       help="reach registries, token services, CDNs and the update service through this HTTP "
+                            "proxy (http://[USER:PASSWORD@]HOST:PORT; '' for none); overrides HTTPS_PROXY, "
+                            "HTTP_PROXY and ALL_PROXY")
+    group.add_argument("--no-proxy", metavar="LIST", default=None,
+                       help="hosts reached directly, as NO_PROXY lists them (host, .domain, host:port, IP, CIDR, "
+                            "'*' for all); overrides NO_PROXY")
 
 
 def add_idms_option(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +100,8 @@ def access_from_args(args: argparse.Namespace) -> Access:
                   ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
                   idms_file=getattr(args, "idms_file", None), max_per_registry=getattr(args, "max_per_registry", None),
                   stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT),
-                  auth_hosts=tuple(getattr(args, "auth_host", []) or ()))
+                  auth_hosts=tuple(getattr(args, "auth_host", []) or ()),
+                  proxy=getattr(args, "proxy", None), no_proxy=getattr(args, "no_proxy", None))
 
 
 def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:

@@ -19,7 +19,7 @@ from core.credentials import (
 from core.errors import InputError
 from core.text import shell_quote
 
-from .common import run_async
+from .common import add_proxy_options, run_async
 
 ADD_EPILOG = """\
 equivalent commands:
@@ -71,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="save without logging in first (a registry not reachable from here)")
     add.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                      help="give up on the login test after this long (default 30)")
+    add_proxy_options(add)
     add.set_defaults(func=run_add)
 
     check = sub.add_parser(
@@ -85,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--ca-file", metavar="PEM", action="append", default=[],
                        help="trust this CA too (repeatable; adds to the system trust)")
     check.add_argument("--insecure", action="store_true", help="allow plain HTTP and unverified TLS (testing only)")
+    add_proxy_options(check)
     check.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                        help="give up on a registry after this long (default 30)")
     check.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -116,7 +118,8 @@ def run_add(args: argparse.Namespace) -> int:
     password = read_password(args)
     if not args.no_test:
         # A login the registry refuses is never saved: the mirror would fail later with 401 on every push.
-        tls = tls_options(Access(ca_files=tuple(args.ca_file), insecure=args.insecure))
+        tls = tls_options(Access(ca_files=tuple(args.ca_file), insecure=args.insecure, proxy=args.proxy,
+                                 no_proxy=args.no_proxy))
         trial = auth_from_data(add_registry_credential(data, args.registry, args.username, password, email=args.email))
         result = run_async(lambda _cancel: check_logins(trial, [args.registry], tls, timeout=args.timeout))[0]
         if not result.ok:
@@ -149,7 +152,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    access = Access(auth_file=args.registry_config, ca_files=tuple(args.ca_file), insecure=args.insecure)
+    access = Access(auth_file=args.registry_config, ca_files=tuple(args.ca_file), insecure=args.insecure,
+                    proxy=args.proxy, no_proxy=args.no_proxy)
     auth = access_auth(access)
     if not auth.registries() and not args.registries:
         where = auth.path or "the default locations"
