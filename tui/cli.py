@@ -16,6 +16,7 @@ from core.errors import Cancelled, InputError, MirrorError
 
 # Command groups, in the order of the procedure; each module has register(subparsers).
 COMMAND_MODULES = (
+    "tui.commands.preflight",
     "tui.commands.image",
     "tui.commands.release",
     "tui.commands.credentials",

@@ -103,6 +103,29 @@ def check_disk(state: WizardState) -> Check:
     return Check("free disk", "ok", where)
 
 
+def check_network(state: WizardState) -> Check:
+    """How each server of the plan is reached: directly or through which proxy (HTTPS_PROXY / NO_PROXY,
+    or the plan's options.proxy)."""
+    from core.access import Access
+    from core.routes import plan_servers, routes
+
+    try:
+        proxies = Access.of_plan(state.plan).proxies()
+    except MirrorError as exc:
+        return Check("network", "fail", str(exc), "Fix HTTPS_PROXY / NO_PROXY (or the plan's options.proxy)")
+    found = routes(plan_servers(state.plan), proxies)
+    if not found:
+        return Check("network", "ok", "no proxy set: every server is reached directly" if proxies.https is None
+                     else f"proxy {proxies.https.display} for https")
+    detail = "; ".join(f"{r.origin.removeprefix('https://')} {r.how}" for r in found)
+    mirror = next((r for r in found if r.role == "mirror"), None)
+    if mirror is not None and mirror.proxied:
+        return Check("network", "warn", detail,
+                     "The mirror is usually inside your network: add it to NO_PROXY if this machine reaches it "
+                     "directly")
+    return Check("network", "ok", detail)
+
+
 def release_wanted(state: WizardState) -> str | None:
     release = state.release
     return (getattr(state.release_info, "version", None) or release.version or release.channel
@@ -110,7 +133,8 @@ def release_wanted(state: WizardState) -> str | None:
 
 
 def run_checks(state: WizardState) -> list[Check]:
-    return [check_oc(release_wanted(state)), check_auth_file(state), check_keyring(), check_disk(state)]
+    return [check_oc(release_wanted(state)), check_auth_file(state), check_keyring(), check_disk(state),
+            check_network(state)]
 
 
 
@@ -121,7 +145,7 @@ class PreflightScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("Preflight", classes="step-title")
         yield Static("Before anything moves, a look at this machine: the tools, your pull secret, "
-                     "where passwords can be kept, and the disk.", classes="lead")
+                     "where passwords can be kept, the disk, and the way out (a proxy?).", classes="lead")
         yield CheckList(id="checks")
         yield Button("Check again", id="recheck", compact=True)
 
@@ -171,10 +195,11 @@ class PreflightScreen(StepScreen):
         return ("Mirroring needs the OpenShift CLI only to apply the results to a cluster; the copying itself "
                 "is done by this wizard. Your pull secret (from console.redhat.com) lets this machine read "
                 "Red Hat's registries. A keyring keeps your mirror password between runs. A mirror to "
-                "removable media needs room for the whole release.")
+                "removable media needs room for the whole release. Behind a company proxy, set HTTPS_PROXY "
+                "(and NO_PROXY for your mirror) before starting: every request follows them.")
 
     def help_commands(self) -> list[str]:
         auth = self.state.plan.auth_file or "<pull-secret.json>"
         release = self.state.release
         folder = release.directory if release.uses_media and release.directory else self.state.plan.output_dir
-        return ["oc version --client", f"jq '.auths | keys' {q(auth)}", f"df -h {q(folder or '.')}"]
+        return ["oc version --client", "env | grep -i _proxy", f"jq '.auths | keys' {q(auth)}", f"df -h {q(folder or '.')}"]
