@@ -12,7 +12,7 @@ from core.http.proxy import ProxySettings, bypasses, parse_proxy
 from core.plan import Plan, ReleaseChoice, load_plan
 from core.routes import plan_servers, routes
 
-ENV = {"HTTPS_PROXY": "http://alice:s%40cret@proxy.corp:3128", "NO_PROXY": ".corp,10.0.0.0/8,mirror.lab:8443"}
+ENV = {"HTTPS_PROXY": "http://alice:Zq9%40pw@proxy.corp:3128", "NO_PROXY": ".corp,10.0.0.0/8,mirror.lab:8443"}
 
 
 def test_https_and_http_proxies_come_from_the_environment_in_either_case() -> None:
@@ -29,9 +29,9 @@ def test_https_and_http_proxies_come_from_the_environment_in_either_case() -> No
 def test_the_proxy_login_is_decoded_for_the_proxy_and_never_shown() -> None:
     settings = ProxySettings.from_env(ENV)
     proxy = settings.for_url("https", "quay.io", 443)
-    assert proxy is not None and proxy.username == "alice" and proxy.password == "s@cret"
-    assert proxy.authorization() == "Basic YWxpY2U6c0BjcmV0"
-    assert "cret" not in proxy.display and "cret" not in repr(proxy) and "alice" not in repr(proxy)
+    assert proxy is not None and proxy.username == "alice" and proxy.password == "Zq9@pw"
+    assert proxy.authorization() == "Basic YWxpY2U6WnE5QHB3"
+    assert "Zq9" not in proxy.display and "Zq9" not in repr(proxy) and "alice" not in repr(proxy)
 
 
 @pytest.mark.parametrize(("host", "port", "direct"), [
@@ -107,4 +107,36 @@ def test_the_preflight_command_shows_the_proxy_without_its_password() -> None:
     assert done.returncode == 0, done.stderr
     assert "https://quay.io" in done.stdout and "through the proxy proxy.corp:3128" in done.stdout
     assert "mirror.corp:8443" in done.stdout and "directly" in done.stdout
-    assert "cret" not in done.stdout + done.stderr
+    assert "Zq9" not in done.stdout + done.stderr
+
+
+async def test_preflight_shows_the_proxy_for_each_registry(tmp_path, monkeypatch) -> None:
+    """The wizard's Preflight names the proxy quay.io goes through and the mirror reached directly."""
+
+    from tests.test_tui_app import make_app
+    from tui.widgets.checks import CheckList
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://alice:Zq9%40pw@proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "mirror.example.com")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#recheck")  # "Check again"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        checks = {check.name: check for check in app.state.checks}
+        network = checks["network"]
+        assert network.state == "ok"
+        assert "quay.io through the proxy proxy.corp:3128" in network.detail
+        assert "mirror.example.com:8443 directly" in network.detail
+        shown = " ".join(str(w.render()) for w in app.screen.query_one(CheckList).query("*"))
+        assert "proxy.corp:3128" in shown and "Zq9" not in shown
+    monkeypatch.delenv("NO_PROXY")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#recheck")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        network = {check.name: check for check in app.state.checks}["network"]
+        assert network.state == "warn" and "NO_PROXY" in (network.fix or "")
