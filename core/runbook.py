@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .plan import Plan, ReleaseMode
 from .text import human_bytes, shell_quote
@@ -114,7 +115,24 @@ def _host_section(ctx: _Context) -> list[str]:
     if insecure:
         out += [f"The plan allows plain HTTP or unverified TLS for {', '.join(f'`{h}`' for h in insecure)}; the",
                 "commands below need `--insecure` for those (it applies to every registry they contact).", ""]
-    return out
+    return out + _proxy_lines(ctx)
+
+
+def _proxy_lines(ctx: _Context) -> list[str]:
+    """The mirror host behind a company proxy: what every command (ours, oc, skopeo) reads."""
+    host_port = ctx.mirror.split("/")[0]
+    host = urlsplit(f"//{host_port}").hostname or host_port
+    options = ctx.plan.options
+    if options.proxy:
+        return ["", f"The plan sends every request through the proxy in options.proxy"
+                    f"{f' (direct: {options.no_proxy})' if options.no_proxy else ''}; oc and skopeo read the same "
+                    "from the environment instead:", "",
+                _code(f"export HTTPS_PROXY=<the proxy URL> NO_PROXY={shell_quote(options.no_proxy or host)}", "sh")]
+    return ["", "Behind a company proxy, set it before any command (mirror-wizard, oc and skopeo all read it); list",
+            "the mirror, which is inside your network, as reached directly:", "",
+            _code(f"export HTTPS_PROXY=http://<user>:<password>@<proxy host>:<port>   # only if there is one\n"
+                  f"export NO_PROXY={host}", "sh"),
+            "`mirror-wizard preflight plan.yaml` shows which server goes through the proxy."]
 
 
 def _credentials_section(ctx: _Context) -> list[str]:
@@ -342,6 +360,10 @@ def _samples_operator_section(ctx: _Context) -> list[str]:
         return out + ["No samples are mirrored: keep the operator `Removed` (as a disconnected install leaves it):", "",
                       _code(f"oc patch {SAMPLES_CONFIG} --type=merge --patch '{patch}'", "sh")]
     sample_plan = ctx.parts.samples
+    out += ["If the cluster itself has a proxy (`oc get proxy/cluster -o jsonpath='{.spec}'` is not empty), its",
+            "`noProxy` must list the mirror so nodes pull from it directly, and the operator then assumes",
+            "registry.redhat.io is reachable and installs `Managed` even without a mirror: the patch below is",
+            "what points it at the mirror.", ""]
     out += ["With the mirror trusted (section 6), point the operator at it, skip what was not mirrored, and set",
             "it `Managed` so it imports the mirrored streams:", ""]
     if sample_plan is None:
