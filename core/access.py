@@ -6,7 +6,7 @@ it will read it), answered with the engine's own error tree.
 
 from __future__ import annotations
 
-import socket
+import asyncio
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from .errors import (
     MirrorError,
 )
 from .http import ProxySettings
+from .http.connection import Connector, RawHTTPError, tls_probe
 from .plan import Plan, SamplesSource
 from .reference import parse_reference
 from .registry import STALL_TIMEOUT, RegistrySession
@@ -139,21 +140,23 @@ def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[
         return False, str(exc)
     if tls.is_insecure(registry):
         return False, "the plan marks this registry insecure: certificates are not checked at all"
-    try:
-        raw = socket.create_connection((host, port), timeout=timeout)
-    except OSError:
-        return None
-    try:
-        with ctx.wrap_socket(raw, server_hostname=host):
-            return True, "the copy trusts it (system trust + the plan's CA files)"
-    except ssl.SSLCertVerificationError as exc:
-        return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
-    except (ssl.SSLError, OSError) as exc:
-        return False, f"TLS handshake failed ({exc.__class__.__name__})"
-    finally:
-        raw.close()
+    connector = Connector(proxies=tls.proxies if tls.proxies is not None else ProxySettings.from_env(),
+                          connect_timeout=timeout, stall_timeout=timeout)
 
+    async def probe() -> tuple[bool, str] | None:
+        try:
+            async with asyncio.timeout(timeout):
+                await tls_probe(connector, host, port, ctx)
+        except ssl.SSLCertVerificationError as exc:
+            return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
+        except ssl.SSLError as exc:
+            return False, f"TLS handshake failed ({exc.__class__.__name__})"
+        except (RawHTTPError, OSError, TimeoutError):
+            return None
+        return True, "the copy trusts it (system trust + the plan's CA files)"
 
+    # called from a worker thread (the wizard's): a loop of its own for the one handshake
+    return asyncio.run(probe())
 
 
 @dataclass

@@ -14,7 +14,6 @@ import ipaddress
 import json
 import os
 import re
-import socket
 import ssl
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +25,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .errors import CertificateError, InputError, RegistryUnreachable, TLSVerifyError
+from .http.client import map_error
+from .http.connection import Connector, RawHTTPError, tls_probe
+from .http.proxy import ProxySettings
 from .reference import is_registry_host
 from .text import shell_quote
 from .userfiles import read_user_file
@@ -260,71 +262,53 @@ def san_covers(san: list[str], host: str) -> bool:
     return False
 
 
-def _der_chain(sock: ssl.SSLSocket) -> list[bytes]:
-    """The certificates the server sent, leaf first; without verifying them."""
-    getter = getattr(sock, "get_unverified_chain", None)  # public from Python 3.13
-    if getter is None:
-        getter = getattr(getattr(sock, "_sslobj", None), "get_unverified_chain", None)  # 3.10-3.12
-    if getter is not None:
-        try:
-            chain = getter() or []
-            return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
-        except Exception:
-            pass
-    leaf = sock.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
-
-
-def _connect(host: str, port: int, timeout: float) -> socket.socket:
-    try:
-        return socket.create_connection((host, port), timeout=timeout)
-    except socket.gaierror:
-        raise RegistryUnreachable(f"cannot resolve {host}: check the name (DNS or /etc/hosts)",
-                                  registry=f"{host}:{port}") from None
-    except TimeoutError:
-        raise RegistryUnreachable(f"{host}:{port} did not answer within {timeout:g}s", registry=f"{host}:{port}") from None
-    except OSError as exc:
-        raise RegistryUnreachable(f"cannot connect to {host}:{port}: {exc.strerror or exc}",
-                                  registry=f"{host}:{port}") from None
-
-
 def _sni(host: str) -> str | None:
     return None if _is_ip(host) else host
 
 
-def _fetch_chain_sync(host: str, port: int, timeout: float) -> list[bytes]:
+def _connector(timeout: float, proxies: ProxySettings | None) -> Connector:
+    return Connector(proxies=proxies if proxies is not None else ProxySettings.from_env(),
+                     connect_timeout=timeout, stall_timeout=timeout)
+
+
+async def _handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float,
+                     proxies: ProxySettings | None) -> list[bytes]:
+    """The chain ``host:port`` presents, reached as the copy reaches it (a proxy when one applies)."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await tls_probe(_connector(timeout, proxies), host, port, ctx)
+    except TimeoutError:
+        raise RegistryUnreachable(f"{host}:{port} did not answer within {timeout:g}s", registry=f"{host}:{port}") from None
+    except RawHTTPError as exc:
+        raise map_error(exc, f"https://{host}:{port}", registry=f"{host}:{port}", stall=timeout) from None
+
+
+async def _fetch_chain(host: str, port: int, timeout: float, proxies: ProxySettings | None) -> list[bytes]:
     # Unverified on purpose: this only SHOWS what the server presents; nothing is sent over it.
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    raw = _connect(host, port, timeout)
     try:
-        with ctx.wrap_socket(raw, server_hostname=_sni(host)) as tls:
-            return _der_chain(tls)
-    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        return await _handshake(host, port, ctx, timeout, proxies)
+    except (ssl.SSLError, ConnectionError) as exc:
         raise TLSVerifyError(f"TLS handshake with {host}:{port} failed ({_reason(exc)}); does it serve HTTPS on "
                              "this port?", registry=f"{host}:{port}") from None
-    finally:
-        raw.close()
 
 
-def _verify_sync(host: str, port: int, ca_file: Path, timeout: float) -> str | None:
+async def _verify(host: str, port: int, ca_file: Path, timeout: float, proxies: ProxySettings | None) -> str | None:
     """None when the chain verifies with ``ca_file`` as the only trust, else why not."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False  # the SAN is checked separately, to say which of the two is wrong
     ctx.load_verify_locations(cafile=os.fspath(ca_file))
     # Like Go (CRI-O, the cluster): any certificate in the trust file is an anchor, even an intermediate.
     ctx.verify_flags |= getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
-    raw = _connect(host, port, timeout)
     try:
-        with ctx.wrap_socket(raw, server_hostname=_sni(host)):
-            return None
+        await _handshake(host, port, ctx, timeout, proxies)
+        return None
     except ssl.SSLCertVerificationError as exc:
         return exc.verify_message or "certificate verify failed"
-    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+    except (ssl.SSLError, ConnectionError) as exc:
         return f"TLS handshake failed ({_reason(exc)})"
-    finally:
-        raw.close()
 
 
 def _reason(exc: BaseException) -> str:
@@ -341,11 +325,13 @@ def _infos(chain: list[bytes]) -> list[CertificateInfo]:
     return infos
 
 
-async def fetch_chain(registry: str, timeout: float = 10) -> list[CertificateInfo]:
+async def fetch_chain(registry: str, timeout: float = 10, *,
+                      proxies: ProxySettings | None = None) -> list[CertificateInfo]:
     """The certificates the registry presents, leaf first (RegistryUnreachable / TLSVerifyError when it
-    cannot be reached or does not speak TLS)."""
+    cannot be reached or does not speak TLS); through the proxy that applies (the environment's when
+    ``proxies`` is None)."""
     host, port = split_host_port(registry)
-    return _infos(await asyncio.to_thread(_fetch_chain_sync, host, port, timeout))
+    return _infos(await _fetch_chain(host, port, timeout, proxies))
 
 
 @dataclass
@@ -365,7 +351,8 @@ class CACheck:
         return self.san_ok and self.verified and not self.problems and self.not_checked is None
 
 
-async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], timeout: float = 10) -> CACheck:
+async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], timeout: float = 10, *,
+                            proxies: ProxySettings | None = None) -> CACheck:
     """Read the CA file (CertificateError when unreadable), then connect: does the serving certificate
     name the host in a SAN, and does its chain verify with this CA alone? Registry problems land in
     ``problems``, never as exceptions."""
@@ -375,7 +362,7 @@ async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], time
     problems = bundle_problems(certs, str(path))
     check = CACheck(registry, certs, [], san_ok=False, verified=False, problems=problems)
     try:
-        check.server_chain = _infos(await asyncio.to_thread(_fetch_chain_sync, host, port, timeout))
+        check.server_chain = _infos(await _fetch_chain(host, port, timeout, proxies))
     except RegistryUnreachable as exc:
         check.not_checked = "the registry is unreachable"
         problems.append(f"{exc}; {UNREACHABLE_ADVICE}")
@@ -399,7 +386,7 @@ async def check_registry_ca(registry: str, ca_file: str | os.PathLike[str], time
     if leaf.expired:
         problems.append(f"the registry's certificate expired on {leaf.not_after:%Y-%m-%d}; renew it")
     try:
-        failure = await asyncio.to_thread(_verify_sync, host, port, path, timeout)
+        failure = await _verify(host, port, path, timeout, proxies)
     except RegistryUnreachable as exc:  # it answered a moment ago: a flapping network or registry
         check.not_checked = "the registry became unreachable"
         problems.append(f"{exc}; {UNREACHABLE_ADVICE}")

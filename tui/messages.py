@@ -12,6 +12,9 @@ import re
 import socket
 from typing import Any
 
+from core.errors import MirrorError
+from core.http import ProxySettings
+
 # CLI advice in engine hints, and what the wizard says instead.
 WIZARD_ADVICE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"pass its CA with --ca-file, or put it in (\S+)"),
@@ -35,11 +38,17 @@ def without_cli_flags(text: str) -> str:
 
 def probe(host: str, timeout: float = 2.0) -> str:
     """Why HOST[:PORT] cannot be reached, found out directly (blocking: call it from a thread):
-    "unresolvable", "refused", "timeout", "other" or "open". The engine's HTTP client folds these
+    "unresolvable", "refused", "timeout", "other", "open", or "proxied" (not probed: the engine goes
+    through a proxy for it). The engine's HTTP client folds these
     into one "connection failed"; the admin fixes each differently."""
     name, _ = _host_port(host)
     port_text = host.rsplit(":", 1)[1] if host.count(":") == 1 or host.startswith("[") and "]:" in host else ""
     port = int(port_text) if port_text.isdigit() else 443
+    try:
+        if ProxySettings.from_env().for_url("https", name.lower(), port) is not None:
+            return "proxied"  # reached through a proxy: a direct look says nothing about it
+    except MirrorError:
+        pass  # a proxy URL we cannot use: the login's own error says so
     try:
         socket.getaddrinfo(name, port)
     except (socket.gaierror, UnicodeError):

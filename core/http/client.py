@@ -36,6 +36,7 @@ from .connection import (
     STALL_SECONDS,
     ConnectionPool,
     Connector,
+    NameNotResolved,
     ProxyRefused,
     ProxyUnreachable,
     RawHTTPError,
@@ -94,6 +95,10 @@ def map_error(exc: BaseException, url: str | None, *, registry: str | None, stal
         return ProxyError(f"the proxy {proxy} refused to open a tunnel to {exc.target} ({exc.status})",
                           hint="ask the proxy's admins to allow it, or list the host in NO_PROXY / --no-proxy "
                                "if this machine reaches it directly", registry=registry, status=exc.status)
+    if isinstance(exc, NameNotResolved):
+        return RegistryUnreachable(f"cannot resolve {exc.host}: check the name (DNS or /etc/hosts)",
+                                   hint="behind a proxy, set HTTPS_PROXY (names outside may resolve only there)",
+                                   registry=registry)
     if isinstance(exc, ProxyUnreachable):
         return RegistryUnreachable(str(exc), hint="check HTTPS_PROXY / HTTP_PROXY or --proxy", registry=registry)
     if isinstance(exc, (RawStalled, TimeoutError)):

@@ -20,6 +20,7 @@ go in ``Proxy-Authorization`` to the proxy only.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -115,6 +116,14 @@ class ProxyRefused(RawHTTPError):
         self.status = status
 
 
+class NameNotResolved(RawHTTPError):
+    """DNS (or /etc/hosts) has no address for the host."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"cannot resolve {host}")
+        self.host = host
+
+
 class ProxyUnreachable(RawHTTPError):
     """The proxy itself could not be reached (refused, DNS, timeout)."""
 
@@ -144,10 +153,13 @@ class Connector:
     def proxy_for(self, key: PoolKey) -> Proxy | None:
         return self.proxies.for_url(*key)
 
-    async def connect(self, key: PoolKey) -> Connection:
+    async def connect(self, key: PoolKey, *, context: ssl.SSLContext | None = None) -> Connection:
+        """A new connection to ``key``'s origin; ``context``: other TLS settings than the origin's own (a CA
+        check trusts one CA file alone)."""
         scheme, host, port = key
         proxy = self.proxy_for(key)
-        context = self.ssl_for(host, port) if scheme == "https" else None
+        if scheme == "https" and context is None:
+            context = self.ssl_for(host, port)
         if proxy is None:
             try:
                 reader, writer = await asyncio.wait_for(
@@ -156,6 +168,8 @@ class Connector:
                     self.connect_timeout)
             except ssl.SSLError:
                 raise  # certificate problems are the caller's to explain
+            except socket.gaierror:
+                raise NameNotResolved(host) from None
             except (TimeoutError, OSError) as exc:
                 raise RawHTTPError(f"cannot connect to {_netloc(host, port)}: {exc or type(exc).__name__}") from None
             conn = Connection(reader, writer, stall=self.stall_timeout)
@@ -203,6 +217,34 @@ class Connector:
             writer.close()
             raise
         return conn
+
+
+async def tls_probe(connector: Connector, host: str, port: int, context: ssl.SSLContext) -> list[bytes]:
+    """A TLS handshake with ``host:port`` reached as every request reaches it (through the proxy when one
+    applies), with ``context``; the DER certificates the server sent, leaf first. Nothing is sent over
+    it. Raises :class:`RawHTTPError` (and its proxy kinds) or :class:`ssl.SSLError`."""
+    conn = await connector.connect(("https", host.lower(), port), context=context)
+    try:
+        return der_chain(conn.writer.get_extra_info("ssl_object"))
+    finally:
+        conn.close()
+
+
+def der_chain(tls: ssl.SSLObject | ssl.SSLSocket | None) -> list[bytes]:
+    """The certificates the server sent, leaf first, unverified (only the leaf where Python hides the rest)."""
+    if tls is None:
+        return []
+    getter = getattr(tls, "get_unverified_chain", None)  # public from Python 3.13
+    if getter is None:
+        getter = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)  # 3.10-3.12
+    if getter is not None:
+        try:
+            chain = getter() or []
+            return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - a private API that may change: fall back to the leaf
+            pass
+    leaf = tls.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
 
 
 def _netloc(host: str, port: int) -> str:
