@@ -270,54 +270,68 @@ def transfer_bounds(explicit: int | None) -> tuple[int, int]:
     return TRANSFER_START, TRANSFER_CEILING
 
 
-@dataclass
-class _Pair:
-    destination: weakref.ref[object] | None
-    source: weakref.ref[object] | None
-    limiter: AdaptiveLimiter
+class PairLimiters:
+    """The transfer limiters one registry client is an end of: per-run state kept inside the client (a
+    client lives for one session), never in a module global that outlives the run."""
 
-    def alive(self) -> bool:
-        return all(ref is None or ref() is not None for ref in (self.destination, self.source))
+    def __init__(self) -> None:
+        # (destination or source?, the other end) -> limiter; kept by the pair's destination (its source
+        # when the destination is a directory). The other end is held weakly.
+        self.owned: dict[tuple[str, int], tuple[weakref.ref[object] | None, AdaptiveLimiter]] = {}
+        self.ends: list[AdaptiveLimiter] = []  # every limiter this client is an end of
 
-    def has(self, client: object) -> bool:
-        return any(ref is not None and ref() is client for ref in (self.destination, self.source))
+    def find(self, role: str, other: object | None) -> AdaptiveLimiter | None:
+        found = self.owned.get((role, id(other)))
+        if found is None:
+            return None
+        ref, limiter = found
+        if ref is not None and ref() is not other:  # a dead client whose id was reused
+            return None
+        return limiter
 
 
-# One limiter per (destination client, source client) pair: both ends see the same bytes, so one
-# controller decides for the pair (one per end would each take the other's growth for its own). A
-# run has a handful of pairs; the clients are held weakly (a client lives for one session).
-_PAIRS: list[_Pair] = []
-
-
-def _ref(client: object | None) -> weakref.ref[object] | None:
-    return None if client is None else weakref.ref(client)
+def _pairs_of(client: object) -> PairLimiters:
+    pairs = getattr(client, "transfer_pairs", None)
+    if not isinstance(pairs, PairLimiters):
+        pairs = PairLimiters()
+        client.transfer_pairs = pairs  # type: ignore[attr-defined]
+    return pairs
 
 
 def transfer_limiter(destination: object | None, source: object | None, *, start: int, maximum: int) -> AdaptiveLimiter:
     """Connections moving blob bodies from ``source``'s registry to ``destination``'s (None: a
     directory): whole-blob transfers and the ranged parts of big blobs alike, never more than
     ``maximum``. Starts at ``start``; grows while throughput grows (by half the limit at first),
-    goes back when it did not, halves when either registry pushes back (:func:`note_throttled`)."""
+    goes back when it did not, halves when either registry pushes back (:func:`note_throttled`).
+
+    One limiter per (destination client, source client) pair: both ends see the same bytes, so one
+    controller decides for the pair (one per end would each take the other's growth for its own)."""
     if destination is None and source is None:
         raise ValueError("a transfer limiter needs a registry at one end at least")
-    _PAIRS[:] = [pair for pair in _PAIRS if pair.alive()]
-    for pair in _PAIRS:
-        ends = (pair.destination() if pair.destination else None, pair.source() if pair.source else None)
-        if ends[0] is destination and ends[1] is source:
-            return pair.limiter
+    owner, role, other = (destination, "dst", source) if destination is not None else (source, "src", None)
+    pairs = _pairs_of(owner)
+    limiter = pairs.find(role, other)
+    if limiter is not None:
+        return limiter
     controller = ConcurrencyController(maximum=maximum, initial=start, fast_start=start < maximum)
     limiter = AdaptiveLimiter(controller, idle_on_release=True)
-    _PAIRS.append(_Pair(_ref(destination), _ref(source), limiter))
+    pairs.owned[(role, id(other))] = (None if other is None else weakref.ref(other), limiter)
+    pairs.ends.append(limiter)
+    if other is not None:
+        _pairs_of(other).ends.append(limiter)
     return limiter
 
 
 def note_throttled(client: object | None) -> None:
     """``client``'s registry answered 429 or 5xx (for the transport's retry policy to call): every
     transfer limiter it is an end of backs off."""
-    for pair in _PAIRS:
-        if client is not None and pair.has(client):
-            pair.limiter.throttled()
+    if client is None:
+        return
+    pairs = getattr(client, "transfer_pairs", None)
+    if isinstance(pairs, PairLimiters):
+        for limiter in pairs.ends:
+            limiter.throttled()
 
 
 __all__ = ["ConcurrencyController", "AdaptiveLimiter", "Decision", "SMALL_BLOB", "TRANSFER_CEILING", "TRANSFER_START",
-           "note_throttled", "transfer_bounds", "transfer_limiter"]
+           "PairLimiters", "note_throttled", "transfer_bounds", "transfer_limiter"]

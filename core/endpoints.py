@@ -7,7 +7,6 @@ the bytes travel over HTTP or to a disk.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,10 +172,6 @@ class LayoutSource(Source):
             yield chunk
 
 
-# One lock per registry client while no push by digest has been seen to succeed (see put_tagged).
-_FIRST_DIGEST_PUSH: weakref.WeakKeyDictionary[RegistryClient, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
 class RegistryDestination(Destination):
     def __init__(self, client: RegistryClient, repository: str) -> None:
         self.client = client
@@ -214,7 +209,7 @@ class RegistryDestination(Destination):
             # Until one push by digest has been answered, images wait for it rather than each paying
             # the digest-then-tag pair: hundreds of images released at once by a shared base layer
             # otherwise all send both PUTs (one extra request per image on a first mirror).
-            lock = _FIRST_DIGEST_PUSH.setdefault(self.client, asyncio.Lock())
+            lock = self.client.first_digest_push
             async with lock:
                 if not self.client.digest_pushes_ok:
                     await super().put_tagged(tag, manifest)

@@ -31,7 +31,6 @@ import os
 import re
 import tempfile
 import threading
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -203,18 +202,13 @@ class RegistryRanges:
             await self.pool.aclose()
 
 
-# Registries that answered a Range request with the whole blob: not asked again this process.
-_IGNORES_RANGE: weakref.WeakSet[RegistryClient] = weakref.WeakSet()
-# One connection budget per source registry, shared by every big blob read from it at once.
-_LIMITERS: weakref.WeakKeyDictionary[RegistryClient, AdaptiveLimiter] = weakref.WeakKeyDictionary()
-
-
 def limiter_for(client: RegistryClient, config: RangedConfig) -> AdaptiveLimiter:
-    limiter = _LIMITERS.get(client)
-    if limiter is None:
+    """One connection budget per source registry, shared by every big blob read from it at once (kept in
+    the client: per-run state)."""
+    if client.ranged_limiter is None:
         controller = ConcurrencyController(maximum=config.connections, initial=max(1, config.connections // 2))
-        limiter = _LIMITERS[client] = AdaptiveLimiter(controller)
-    return limiter
+        client.ranged_limiter = AdaptiveLimiter(controller)
+    return client.ranged_limiter
 
 
 class RangedFetch:
@@ -609,7 +603,7 @@ async def fetch_into_layout(source: RangeSource, layout: OCILayout, digest: str,
 # -- the copier's hook --------------------------------------------------------------------------
 
 def eligible(source: Source, size: int, config: RangedConfig) -> bool:
-    return (config.enabled and isinstance(source, RegistrySource) and source.client not in _IGNORES_RANGE
+    return (config.enabled and isinstance(source, RegistrySource) and not source.client.ignores_range
             and size >= config.threshold_for(source.client.transport.fastest_answer))
 
 
@@ -635,7 +629,7 @@ async def _ranged_body(source: RegistrySource, digest: str, size: int, body: Bod
             yield chunk
     finally:
         if fetch.sequential:
-            _IGNORES_RANGE.add(source.client)
+            source.client.ignores_range = True
 
 
 async def put_blob(destination: Destination, source: Source, digest: str, size: int, body: BodyFactory, *,
@@ -664,7 +658,7 @@ async def put_blob(destination: Destination, source: Source, digest: str, size: 
             await destination.put_blob(digest, size, body)
             return
         if fetch.sequential:
-            _IGNORES_RANGE.add(source.client)
+            source.client.ignores_range = True
         return
     if isinstance(destination, RegistryDestination):
         await destination.put_blob(digest, size, lambda: _ranged_body(source, digest, size, body, tick, config, limiter))

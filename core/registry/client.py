@@ -210,6 +210,11 @@ class RegistryClient:
         # Set once a manifest PUT by digest alone was accepted: from then on a tagged image may go up by
         # its tag only (see RegistryDestination.put_tagged); until then, refusal is detected and explained.
         self.digest_pushes_ok = False
+        self.first_digest_push = asyncio.Lock()  # held while no push by digest has been seen to succeed
+        # Per-run state of the copy, kept here (one client per registry and session), not in module globals:
+        self.transfer_pairs = adaptive.PairLimiters()  # the transfer limiters this registry is an end of
+        self.ranged_limiter: adaptive.AdaptiveLimiter | None = None  # core.ranged's budget for big blobs
+        self.ignores_range = False  # answered a Range request with the whole blob: not asked again
 
     @property
     def credential(self) -> Credential | None:
