@@ -8,15 +8,18 @@ list it in NO_PROXY) and whether Red Hat's registries do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .access import registries_in_use
 from .http import ProxySettings
-from .plan import Plan, ReleaseMode
-from .reference import parse_reference
+from .plan import Plan, SamplesSource
+
+if TYPE_CHECKING:
+    from .samples import SampleStream
 
 UPDATE_SERVICE = "https://api.openshift.com"
 SAMPLES_REGISTRIES = ("registry.redhat.io", "registry.access.redhat.com")
-QUAY = "quay.io"
 
 
 @dataclass(frozen=True)
@@ -32,27 +35,20 @@ def _origin(host: str, scheme: str = "https") -> tuple[str, str, int]:
     return scheme, (parts.hostname or host).lower(), parts.port or (443 if scheme == "https" else 80)
 
 
-def plan_servers(plan: Plan) -> list[tuple[str, str]]:
-    """(role, host[:port] or URL) of every server the plan's copy talks to, the mirror first."""
-    servers: list[tuple[str, str]] = []
-    if plan.mirror.registry:
-        servers.append(("mirror", plan.mirror.registry))
-    release = plan.release
-    if release is not None and release.mode != ReleaseMode.FROM_DIR:
-        source = release.source
-        if source and not source.startswith("oci:"):
-            try:
-                servers.append(("release source", parse_reference(source).registry))
-            except Exception:  # noqa: BLE001 - a bad reference is the Release step's to report
-                pass
-        elif release.channel:
-            servers.append(("release source", QUAY))
+def plan_servers(plan: Plan, streams: list[SampleStream] | None = None) -> list[tuple[str, str]]:
+    """(role, host[:port] or URL) of every server the plan's copy talks to, the mirror first: the
+    registries where the copy really connects (through the plan's mirror set, as
+    :func:`core.access.registries_in_use` resolves them), the update service and signature stores."""
+    servers = [(use.role, use.host) for use in registries_in_use(plan, streams or [])]
+    release, samples = plan.release, plan.samples
+    if (not streams and samples is not None and samples.chosen and samples.source != SamplesSource.RELEASE
+            and (release is None or release.reads_source)):
+        # streams not read yet: the samples operator's images come from Red Hat's registries
+        servers.extend(("image streams source", host) for host in SAMPLES_REGISTRIES)
+    if release is not None and release.reads_source:
         if release.channel and not release.graph_file:
             servers.append(("update service", release.graph_url or UPDATE_SERVICE))
-        for store in release.signature_stores:
-            servers.append(("signature store", store))
-    if plan.samples is not None and plan.samples.chosen:
-        servers.extend(("samples source", host) for host in SAMPLES_REGISTRIES)
+        servers.extend(("signature store", store) for store in release.signature_stores)
     seen: set[str] = set()
     unique = []
     for role, server in servers:

@@ -113,9 +113,11 @@ class ProxySettings:
         proxy = self.for_url(scheme, host, port)
         if proxy is not None:
             return f"through the proxy {proxy.display}"
-        if (self.https if scheme == "https" else self.http) is not None:
-            return "directly (NO_PROXY or a loopback address)"
-        return "directly (no proxy set)"
+        if (self.https if scheme == "https" else self.http) is None:
+            return "directly (no proxy set)"
+        if _is_loopback(host.lower().strip("[]")):
+            return "directly (a loopback address)"
+        return "directly (NO_PROXY)"
 
 
 def _is_loopback(host: str) -> bool:

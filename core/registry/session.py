@@ -60,10 +60,17 @@ class RegistrySession:
         self.source_mirrors = list(source_mirrors or [])
         self._clients: dict[str, RegistryClient] = {}
         self.blob_cache = BlobCache()
-        # One HTTP client for the run: every registry, token service and CDN origin keeps its own pool of
-        # connections in it (room for every transfer, the small lane and a few reads outside both).
-        self.http = HttpClient(self.tls, stall_timeout=stall_timeout,
-                               max_idle=transfer_bounds(max_per_registry)[1] + SMALL_LANE + 2)
+        self._http: HttpClient | None = None
+
+    @property
+    def http(self) -> HttpClient:
+        """One HTTP client for the run (made with the first client: a session that only resolves names
+        reads no proxy settings): every registry, token service and CDN origin keeps its own pool of
+        connections in it, with room for every transfer, the small lane and a few reads outside both."""
+        if self._http is None:
+            self._http = HttpClient(self.tls, stall_timeout=self.stall_timeout,
+                                    max_idle=transfer_bounds(self.max_per_registry)[1] + SMALL_LANE + 2)
+        return self._http
 
     def resolve_source(self, ref: ImageReference) -> ImageReference:
         """Where to read ``ref`` from: the first mirror whose source prefix matches, else itself."""
@@ -95,7 +102,8 @@ class RegistrySession:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

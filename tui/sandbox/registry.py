@@ -101,12 +101,16 @@ class LocalRegistry:
 
     def _wait_ready(self, timeout: float) -> None:
         context = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
+        # Straight to the process just started on loopback: never through HTTPS_PROXY (urllib, unlike Go
+        # and core.http, would send 127.0.0.1 to the proxy unless NO_PROXY lists it).
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=context))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 break
             try:
-                urllib.request.urlopen(f"{self.url}/v2/", timeout=1, context=context)
+                opener.open(f"{self.url}/v2/", timeout=1)
                 return
             except urllib.error.HTTPError as exc:
                 if exc.code == 401:
