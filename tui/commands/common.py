@@ -146,8 +146,12 @@ class ProgressPrinter:
     """Renders core.progress.Progress (the same numbers the wizard shows): a live line on a terminal,
     plain lines for images as they land otherwise."""
 
-    def __init__(self, *, stream: TextIO | None = None, quiet: bool = False, progress: Progress | None = None) -> None:
+    def __init__(self, *, stream: TextIO | None = None, quiet: bool = False, progress: Progress | None = None,
+                 failures: bool = True) -> None:
+        """``failures`` False: a failed image is not a line of its own, because the run stops at the first
+        failure and the command's one error line names it (the same words twice helped nobody)."""
         self.stream = stream or sys.stderr
+        self.failures = failures
         self.live = self.stream.isatty() and not quiet
         self.quiet = quiet
         self.progress = progress or Progress()
@@ -161,7 +165,8 @@ class ProgressPrinter:
             state = "exists " if event.skipped else "copied "
             self._line(f"{state} {event.destination} ({event.digest[:19]})")
         elif isinstance(event, ImageFailed):
-            self._line(f"FAILED  {event.source} → {event.destination}: {event.error}")
+            if self.failures:
+                self._line(f"FAILED  {event.source} → {event.destination}: {event.error}")
         elif isinstance(event, PlanReady):
             self._line(f"plan: {event.images} images, {event.blobs} unique blobs, {human_bytes(event.total_bytes)}")
         elif isinstance(event, LogMessage):
@@ -250,7 +255,8 @@ def run_job_with_progress(args: argparse.Namespace, job: Job, *,
                           on_prepared: Callable[[Prepared], None] | None = None) -> tuple[RunResult, Progress]:
     """Run a job for a command through core.orchestrate, progress on stderr (none with --json). The
     command's own flags say how to reach registries."""
-    printer = ProgressPrinter(quiet=bool(getattr(args, "json", False)))
+    printer = ProgressPrinter(quiet=bool(getattr(args, "json", False)),
+                              failures=bool(getattr(args, "continue_on_error", False)))
 
     async def go(cancel: asyncio.Event) -> RunResult:
         return await run_job(job, access=access_from_args(args), on_event=printer, cancel=cancel,

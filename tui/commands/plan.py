@@ -52,7 +52,7 @@ def run_command(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     if args.output_dir:
         plan.output_dir = args.output_dir
-    printer = ProgressPrinter(quiet=args.json)
+    printer = ProgressPrinter(quiet=args.json, failures=plan.options.continue_on_error)
 
     given = bundle_flags_given(args)
     if given and (plan.release is None or plan.release.mode != ReleaseMode.TO_DIR):
