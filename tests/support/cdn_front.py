@@ -200,6 +200,7 @@ class Cdn:
     cert: CertPair
     ttl: float = 600.0
     port: int = field(default_factory=free_port)
+    public_port: int | None = None     # the port clients use when something (a shaping proxy) sits in front
     stats: CdnStats = field(default_factory=CdnStats)
     rate: float | None = None          # bytes/s per response, None: as fast as it goes
     refuse: int | None = None          # answer every request with this status (401/403), AccessDenied
@@ -212,7 +213,7 @@ class Cdn:
 
     @property
     def origin(self) -> str:
-        return f"https://{CDN_HOST}:{self.port}"
+        return f"https://{CDN_HOST}:{self.public_port or self.port}"
 
     def signed_url(self, digest: str, ttl: float | None = None) -> str:
         expires = int(time.time() + (self.ttl if ttl is None else ttl))
@@ -664,7 +665,10 @@ class CdnSource:
     users: dict[str, str]
     service: str = "mirror-wizard-cdn-source"
     ttl: float = 600.0
-    registry: LocalRegistry = field(init=False)
+    # The benchmark brings its own registry (access log, CPU) and puts shaping proxies in front of the
+    # three names: then clients use these public ports, and the registry is (re)started with token auth.
+    registry: LocalRegistry = None  # type: ignore[assignment]
+    public_ports: dict[str, int] = field(default_factory=dict)  # "src" / "cdn" / "auth" -> port
     issuer: TokenIssuer = field(init=False)
     cdn: Cdn = field(init=False)
     front: Front = field(init=False)
@@ -678,28 +682,37 @@ class CdnSource:
             ("registry", ("127.0.0.1",)), ("front", (SRC_HOST,)), ("cdn", (CDN_HOST,)), ("auth", (AUTH_HOST,)))}
         self.issuer = TokenIssuer(self.folder / "token-issuer", dict(self.users), self.service, self.service,
                                   tls=(certs["auth"].cert_path, certs["auth"].key_path))
-        self.registry = make_registry(self.folder / "registry", tls=(certs["registry"].cert_path,
-                                                                      certs["registry"].key_path), ca_file=self.ca_file)
+        if self.registry is None:
+            self.registry = make_registry(self.folder / "registry", tls=(certs["registry"].cert_path,
+                                                                          certs["registry"].key_path),
+                                          ca_file=self.ca_file)
         self.storage = Storage(self.registry.root)
-        self.cdn = Cdn(self.storage.blobs_root, certs["cdn"], ttl=self.ttl)
+        self.cdn = Cdn(self.storage.blobs_root, certs["cdn"], ttl=self.ttl, public_port=self.public_ports.get("cdn"))
         upstream = ssl.create_default_context(cafile=str(self.ca_file))
         self.front = Front(self.registry, self.cdn, certs["front"], upstream)
 
     @property
     def host(self) -> str:
         """The source as clients name it (resolves only through Squid)."""
-        return self.front.host
+        return f"{SRC_HOST}:{self.public_ports.get('src', self.front.port)}"
 
     @property
     def auth_host(self) -> str:
         assert self.issuer._server is not None
-        return f"{AUTH_HOST}:{self.issuer._server.server_address[1]}"
+        return f"{AUTH_HOST}:{self.public_ports.get('auth', self.issuer_port)}"
+
+    @property
+    def issuer_port(self) -> int:
+        assert self.issuer._server is not None
+        port: int = self.issuer._server.server_address[1]
+        return port
 
     def start(self) -> None:
         self.issuer.start()
         config = self.issuer.registry_auth_config()
         config["token"]["realm"] = f"https://{self.auth_host}/token"  # another host, as real realms are
         self.registry.extra_auth = config
+        self.registry.stop()  # a registry handed in may be running without auth (it was seeded so)
         self.registry.start()
         self._loop = LoopThread("cdn-source")
         self._loop.run(self.cdn.start())
