@@ -12,6 +12,7 @@ rest need the client of issue 22 (proxies, --proxy/--no-proxy, CDN redirects on 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from collections.abc import Iterator
@@ -126,6 +127,33 @@ def test_harness_the_cdn_behaves_like_object_storage(realnet: Realnet) -> None:
     realnet.source.call(cdn.expire_now)
     expired = curl("--cacert", str(realnet.ca_file), "-x", realnet.squid.url(), url)
     assert "<Code>AccessDenied</Code>" in expired.stdout and "expired" in expired.stdout
+    for status in (401, 403):
+        with cdn_knobs(realnet, refuse=status):
+            fresh = realnet.source.call(lambda: cdn.signed_url(digest))
+            assert curl(*common, fresh).stdout == str(status)
+
+
+def test_harness_the_cdn_cuts_a_stream_and_its_url_expires(realnet: Realnet, tmp_path: Path) -> None:
+    """The mechanism of the expiry case: once 1 MiB of the blob went out, every URL issued so far expires
+    and the stream is cut; resuming on the same URL is 403 expired; a fresh URL serves the rest (206)."""
+    image = fresh_image(realnet, [8 * MiB])
+    digest = next(iter(image.layers))
+    cdn = realnet.source.cdn
+    before = realnet.counts()[1]
+    url = realnet.source.call(lambda: cdn.signed_url(digest))
+    part = tmp_path / "part"
+    common = ["--cacert", str(realnet.ca_file), "-x", realnet.squid.url()]
+    with cdn_knobs(realnet, expire_after=(digest, 1 * MiB)):
+        cut = curl(*common, "-o", str(part), url)
+    assert cut.returncode != 0 and 0 < part.stat().st_size < 8 * MiB
+    assert realnet.counts()[1].since(before).cut == 1
+    resumed = curl(*common, "-w", "%{http_code}", "-o", "/dev/null", "-C", str(part.stat().st_size), url)
+    assert resumed.stdout == "403"
+    fresh = realnet.source.call(lambda: cdn.signed_url(digest))
+    rest = curl(*common, "-w", "%{http_code}", "-C", str(part.stat().st_size), "-o", str(tmp_path / "rest"), fresh)
+    assert rest.stdout == "206"
+    data = part.read_bytes() + (tmp_path / "rest").read_bytes()
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == digest
 
 
 def test_harness_skopeo_copies_through_proxy_and_cdn(realnet: Realnet, tmp_path: Path) -> None:
