@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ from tui.sandbox.registry import free_port, make_registry
 pytestmark = needs_squid
 
 MiB = 1 << 20
+GRAPH_DIR = Path("/work/shared/fixtures/release/cincinnati-graph")
 # Copies run with this many connections per registry at most; the CDN bound below allows for it.
 PARALLEL = 4
 WRONG_PROXY_PASSWORD = "Wrong-proxy-pw-4242"
@@ -362,6 +365,39 @@ def test_cdn_refusing_is_not_called_a_wrong_registry_password(realnet: Realnet, 
     assert CDN_HOST in result.stderr, result.stderr
     assert not re.search(r"log ?in|password|credential|registry-config|auth file", result.stderr, re.I), result.stderr
     assert not realnet.mirror_has(repo)
+
+
+def test_the_update_graph_over_plain_http_goes_through_http_proxy(realnet: Realnet) -> None:
+    """HTTP_PROXY carries plain-http requests (here the update graph) as an absolute-URI request to the proxy,
+    with the proxy login; the graph's name resolves only through Squid."""
+    body = next(GRAPH_DIR.glob("*_stable-4.8_amd64_v1.json")).read_bytes()
+
+    class Graph(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Graph)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://graph.example.test:{server.server_address[1]}/api/upgrades_info/v1/graph"
+        mark = realnet.squid.mark()
+        result = realnet.cli("release", "list", "--channel", "stable-4.8", "--graph-url", url,
+                             env=clean_environment(HTTP_PROXY=realnet.squid.url(), NO_PROXY="127.0.0.1"))
+        assert result.returncode == 0, result.stderr
+        no_secrets(result)
+        assert result.stdout.startswith("4.8.54")
+        sent = [e for e in realnet.squid.plain_requests(mark) if e.url.startswith(url)]
+        assert sent and sent[0].status == 200 and sent[0].user == PROXY_USER
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_release_mirror_through_the_proxy(realnet: Realnet) -> None:

@@ -30,7 +30,7 @@ from tui.sandbox.registry import free_port, htpasswd_line
 SQUID = "/usr/sbin/squid"
 NCSA_AUTH = "/usr/lib/squid/basic_ncsa_auth"
 # The names every realnet fixture uses; none is in /etc/hosts.
-TEST_HOSTS = ("src.example.test", "cdn.example.test", "auth.example.test", "mirror.example.test")
+TEST_HOSTS = ("src.example.test", "cdn.example.test", "auth.example.test", "mirror.example.test", "graph.example.test")
 PROXY_USER = "mirror-proxy-user"
 PROXY_PASSWORD = "Px-9vR2-proxy-secret-never-printed"
 
