@@ -174,3 +174,50 @@ def realnet(tmp_path_factory: pytest.TempPathFactory, pki, squid: Squid, cdn_sou
 
     asyncio.run(release())
     return world
+
+
+def serve(folder: Path) -> None:
+    """Start the whole world by hand and print how to reach it (for debugging a client against it):
+
+        python3 -m tests.support.realnet [FOLDER]
+    """
+    import time
+
+    from tui.sandbox.pki import make_ca
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pair, ca_cert, ca_key = make_ca(folder / "pki", "mirror-wizard realnet CA")
+    proxy = Squid(auth=(PROXY_USER, PROXY_PASSWORD), refused_port=free_port())
+    proxy.start()
+    source = CdnSource(folder / "cdn-source", ca_cert, ca_key, pair.cert_path, {USER: PASSWORD})
+    source.start()
+    cert = make_server_cert(folder / "pki", ca_cert, ca_key, hosts=(MIRROR_HOST, "127.0.0.1", "localhost"),
+                            name="realnet-mirror")
+    mirror = make_registry(folder / "mirror", tls=(cert.cert_path, cert.key_path), ca_file=pair.cert_path,
+                           htpasswd=(USER, PASSWORD))
+    mirror.start()
+    try:
+        image = source.random_image("realnet/base", "v1", [2048, 96 * 1024, 700 * 1024, 30 << 20], seed=22)
+        auth_file = folder / "auth.json"
+        entry = _auth_entry(USER, PASSWORD)
+        auth_file.write_text(json.dumps({"auths": {source.host: entry, f"{MIRROR_HOST}:{mirror.port}": entry,
+                                                   f"127.0.0.1:{mirror.port}": entry}}))
+        print(f"export HTTPS_PROXY={proxy.url()} NO_PROXY=127.0.0.1\n"
+              f"python3 -m tui.cli image mirror -a {auth_file} --ca-file {pair.cert_path} "
+              f"--auth-host {source.auth_host} {image.ref} {MIRROR_HOST}:{mirror.port}/copy/base:v1\n"
+              f"squid log: {proxy.access_log}   refused CONNECT port: {proxy.refused_port}\n"
+              "Ctrl+C stops everything; the counters are printed then.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print(source.front.stats, source.cdn.stats, sep="\n")
+    finally:
+        mirror.stop()
+        source.stop()
+        proxy.remove()
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    serve(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="mirror-wizard-realnet-")))

@@ -182,8 +182,9 @@ class Squid:
         if self.process is None:
             return
         if self.process.poll() is None:
-            # SIGINT: squid -N shuts down at once (shutdown_lifetime 0), helpers included.
-            self.process.send_signal(signal.SIGINT)
+            # SIGTERM is squid's shutdown (squid -k shutdown); with shutdown_lifetime 0 it exits at once, its
+            # auth helpers with it. A squid still starting up may not have its handler yet: SIGKILL then.
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
