@@ -181,9 +181,15 @@ def serve(folder: Path) -> None:
 
         python3 -m tests.support.realnet [FOLDER]
     """
+    import signal
     import time
 
     from tui.sandbox.pki import make_ca
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM too stops every process started here
+
+    signal.signal(signal.SIGTERM, interrupt)
 
     folder.mkdir(parents=True, exist_ok=True)
     pair, ca_cert, ca_key = make_ca(folder / "pki", "mirror-wizard realnet CA")
