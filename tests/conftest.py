@@ -159,3 +159,7 @@ def seeded_release(plain_registry: LocalRegistry, seed_layout: Path) -> SeededRe
                              builder.names[release.release_name].digest)
 
     return asyncio.run(seed())
+
+
+# Real networks (issue 22): Squid, a source whose blobs redirect to a CDN, a mirror known by name.
+from tests.support.realnet import cdn_source, realnet, realnet_mirror, squid  # noqa: E402,F401

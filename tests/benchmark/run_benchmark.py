@@ -538,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     far.add_argument("--rtt-ms", type=float, default=40.0, help="round trip added by the proxy (default 40)")
     far.add_argument("--conn-mbps", type=float, default=10.0, help="cap per connection, MiB/s (default 10)")
     far.add_argument("--link-mbps", type=float, default=80.0, help="cap on the whole link, MiB/s (default 80)")
+    far.add_argument("--real", action="store_true",
+                     help="the real internet: through Squid (proxy login), far link (the options above), every source "
+                          "blob redirected to a CDN, token service on another host; ours and skopeo (see real.py)")
     parser.add_argument("--many", action="store_true",
                         help="3 releases × 190 components (small layers, 90%% shared), one run of three mapping files")
     far.add_argument("--no-skopeo-parallel", action="store_true", help="skip 'skopeo copy, 4 at a time'")
@@ -545,8 +548,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how the mirror registry checks logins: htpasswd (a bcrypt check on every request, "
                              "the default) or token (a token service, as Quay and Harbor); token with --far or --many")
     args = parser.parse_args(argv)
-    if args.mirror_auth == "token" and not (args.far or args.many):
-        parser.error("--mirror-auth token goes with --far or --many (the curl floor logs in with a password)")
+    if args.mirror_auth == "token" and not (args.far or args.many or args.real):
+        parser.error("--mirror-auth token goes with --far, --many or --real (the curl floor logs in with a password)")
     for tool in (TIME, "curl", "skopeo", "xargs"):
         if not shutil.which(tool):
             parser.error(f"{tool} is required")
@@ -557,6 +560,10 @@ def main(argv: list[str] | None = None) -> int:
             from .many import run_many
 
             return run_many(args, root)
+        if args.real:
+            from .real import run_real
+
+            return run_real(args, root)
         if args.far:
             from .far import run_far
 
