@@ -103,6 +103,9 @@ class ReleaseChoice:
     signatures_dir: str | None = None
     signatures_to_dir: str | None = None
     allow_unsigned: bool = False
+    # Public key files of release keys to trust besides Red Hat's (shipped): OKD, CI, a custom payload.
+    # A payload naming a key neither shipped nor listed here is refused (core.release_keys).
+    keys: list[str] = field(default_factory=list)
     # An update path: every release from from_version to version on the channel's update graph (read
     # from graph_file, else graph_url), the shortest path unless all_versions. From-dir: the releases of
     # the medium in that range.
@@ -139,7 +142,7 @@ class ReleaseChoice:
         return bool(self.from_version)
 
 
-_OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned",
+_OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned", "keys",
                           "from_version", "all_versions", "graph_file", "graph_url", "releases")
 
 
@@ -292,7 +295,7 @@ def _check_type(value: Any, expected: str, where: str) -> None:
     if expected.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
         raise PlanError(f"{where} must be a whole number, not {value!r}")
     if expected.startswith("list[str]") and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-        what = "paths" if where.endswith(".paths") else "names"
+        what = "paths" if where.endswith((".paths", ".keys")) else "names"
         raise PlanError(f"{where} must be a list of {what}")
 
 

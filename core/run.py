@@ -272,10 +272,12 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
     A payload without a release-verification ConfigMap names no key: nothing can be verified, and a
     cluster running it verifies no update either (the cluster-version operator then has no verifier).
     It is mirrored with a loud warning rather than refused; an official payload always carries one."""
+    from .release_keys import pinned_keys
     from .signatures import expected_identities, read_verification_config, verify_release
 
     release = plan.release
     assert release is not None
+    pinned = pinned_keys(release.keys)  # Red Hat's and the plan's: the payload's own keys are not trusted
     signatures_dir = release.signatures_dir
     if signatures_dir is None and release.mode == ReleaseMode.FROM_DIR and release.directory:
         signatures_dir = str(Path(release.directory) / "config")
@@ -289,7 +291,7 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
             continue
         report = await verify_release(info.digest, config, stores=release.signature_stores,
                                       signatures_dir=signatures_dir, identities=expected_identities(info),
-                                      allow_unsigned=release.allow_unsigned, tls=session.tls)
+                                      allow_unsigned=release.allow_unsigned, tls=session.tls, pinned=pinned)
         reports.append(report)
     return reports, warnings
 

@@ -41,6 +41,7 @@ from .fsio import atomic_write
 from .reference import is_digest, parse_reference
 from .registry import RegistrySession
 from .release import ReleaseInfo, _pick_platform, _release_location
+from .release_keys import PinnedKeys, fingerprint_of, shipped_keys
 from .tlsconfig import TLSOptions, build_ssl_context
 from .yamlout import dump_yaml
 
@@ -80,6 +81,22 @@ class VerificationConfig:
 
     def certificates(self) -> dict[str, list[pysequoia.Cert]]:
         return {name: load_keyring(text, f"{self.where}: {name}") for name, text in self.keyrings.items()}
+
+    def pinned(self, pinned: PinnedKeys) -> tuple[dict[str, list[pysequoia.Cert]], list[str]]:
+        """Each keyring as *our* copies of its keys, and the keys (``NAME FINGERPRINT``) not pinned.
+
+        The payload only says which keys must sign; whether a key is trusted is ours to say (a registry
+        that lies ships its own key). A keyring with any key we do not pin cannot be satisfied."""
+        keyrings: dict[str, list[pysequoia.Cert]] = {}
+        unpinned: list[str] = []
+        for name, certs in self.certificates().items():
+            prints = [fingerprint_of(cert) for cert in certs]
+            missing = [fp for fp in prints if fp not in pinned]
+            if missing:
+                unpinned += [f"{name} {fp}" for fp in missing]
+                continue
+            keyrings[name] = [pinned.cert(fp) for fp in prints]
+        return keyrings, unpinned
 
 
 def load_keyring(text: str | bytes, where: str) -> list[pysequoia.Cert]:
@@ -435,10 +452,12 @@ class SignatureReport:
     missing_keyrings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # unreachable stores, signatures that did not verify
     allowed_unsigned: bool = False
+    # the payload's keys we do not pin ("verifier-public-key-x FINGERPRINT"): nothing they sign counts
+    unpinned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.verified) and not self.missing_keyrings
+        return bool(self.verified) and not self.missing_keyrings and not self.unpinned
 
     @property
     def signatures(self) -> list[bytes]:
@@ -456,6 +475,9 @@ class SignatureReport:
         if self.ok:
             signers = ", ".join(f"{v.keyring} ({v.fingerprint[-16:]})" for v in self.verified)
             return f"release {self.digest} is signed by {signers}"
+        if self.unpinned:
+            return (f"WARNING: release {self.digest} is NOT verified: its payload names key(s) mirror-wizard does "
+                    f"not trust ({'; '.join(self.unpinned)}); mirrored only because of --allow-unsigned")
         return (f"WARNING: release {self.digest} is NOT verified"
                 + (f" (no signature from {', '.join(self.missing_keyrings)})" if self.missing_keyrings else "")
                 + "; a cluster will refuse to update to it")
@@ -464,8 +486,12 @@ class SignatureReport:
 async def verify_release(digest: str, config: VerificationConfig | None, *, stores: Sequence[str] = (),
                          signatures_dir: str | Path | None = None, identities: Collection[str] = (),
                          allow_unsigned: bool = False, tls: TLSOptions | None = None,
-                         timeout: float = STORE_TIMEOUT) -> SignatureReport:
+                         timeout: float = STORE_TIMEOUT, pinned: PinnedKeys | None = None) -> SignatureReport:
     """Find and verify a release's signatures; SignatureError unless verified or ``allow_unsigned``.
+
+    Every key the payload names must be pinned (``pinned``; default: Red Hat's shipped keys only), and
+    signatures are checked with the pinned copy: a payload naming any other key is refused, its
+    fingerprint named, before anything is fetched.
 
     Sources, in order: ``signatures_dir`` (then nothing is fetched from the payload's stores, for hosts
     that cannot reach them), the extra ``stores`` given by the admin, the payload's own stores.
@@ -477,7 +503,12 @@ async def verify_release(digest: str, config: VerificationConfig | None, *, stor
                                "says which keys must sign it")
         report.missing_keyrings = ["(no keys in the payload)"]
         return _finish(report, allow_unsigned)
-    keyrings = config.certificates()
+    keyrings, unpinned = config.pinned(pinned if pinned is not None else shipped_keys())
+    if unpinned:
+        report.unpinned = unpinned
+        report.missing_keyrings = sorted(set(config.keyrings) - set(keyrings))
+        report.problems.append(f"{config.where} names key(s) that are not pinned: {'; '.join(unpinned)}")
+        return _finish(report, allow_unsigned)
     remaining = dict(keyrings)
     seen: set[bytes] = set()
 
@@ -514,6 +545,12 @@ async def verify_release(digest: str, config: VerificationConfig | None, *, stor
 def _finish(report: SignatureReport, allow_unsigned: bool) -> SignatureReport:
     if report.ok or allow_unsigned:
         return report
+    if report.unpinned:
+        raise SignatureError(
+            f"release {report.digest} is signed, it says, by key(s) mirror-wizard does not trust: "
+            f"{'; '.join(report.unpinned)}",
+            hint="Red Hat's release keys are trusted; give any other key you know to be right with --release-key "
+                 "FILE (plan: release.keys), or --allow-unsigned to mirror the release anyway")
     detail = "; ".join(report.problems[:3]) or "no signature verified"
     raise SignatureError(
         f"release {report.digest} has no valid signature from {', '.join(report.missing_keyrings)}: {detail}",
@@ -523,15 +560,15 @@ def _finish(report: SignatureReport, allow_unsigned: bool) -> SignatureReport:
 
 async def check_release_signatures(session: RegistrySession, info: ReleaseInfo, *, stores: Sequence[str] = (),
                                    signatures_dir: str | Path | None = None, allow_unsigned: bool = False,
-                                   write_to: str | Path | None = None,
-                                   timeout: float = STORE_TIMEOUT) -> tuple[SignatureReport, Path | None]:
+                                   write_to: str | Path | None = None, timeout: float = STORE_TIMEOUT,
+                                   pinned: PinnedKeys | None = None) -> tuple[SignatureReport, Path | None]:
     """The whole step for one release, as a mirror run needs it: read the payload's verification config,
     find and verify the signatures (SignatureError unless ``allow_unsigned``), and with ``write_to`` write
     oc's ``signature-sha256-<16 hex>.json`` there. Returns the report and the file written (if any)."""
     config = await read_verification_config(session, info)
     report = await verify_release(info.digest, config, stores=stores, signatures_dir=signatures_dir,
                                   identities=expected_identities(info), allow_unsigned=allow_unsigned,
-                                  tls=session.tls, timeout=timeout)
+                                  tls=session.tls, timeout=timeout, pinned=pinned)
     written = write_signature_file(write_to, info.digest, report.signatures) \
         if write_to is not None and report.signatures else None
     return report, written

@@ -521,6 +521,7 @@ async def check_signatures(expected: Expected, session: RegistrySession) -> Chec
     its signatures verify, offline, against the keys the release payload carries."""
     from .errors import SignatureError
     from .run import signatures_folder
+    from .release_keys import pinned_keys
     from .signatures import (
         expected_identities,
         read_verification_config,
@@ -548,7 +549,8 @@ async def check_signatures(expected: Expected, session: RegistrySession) -> Chec
             problems.append(f"{info.version}: no {path}")
             continue
         try:
-            await verify_release(info.digest, config, signatures_dir=folder, identities=expected_identities(info))
+            await verify_release(info.digest, config, signatures_dir=folder, identities=expected_identities(info),
+                                 pinned=pinned_keys(expected.plan.release.keys))
             good += 1
         except (SignatureError, MirrorError) as exc:
             problems.append(f"{info.version}: {exc}")

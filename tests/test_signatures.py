@@ -31,6 +31,7 @@ from core.signatures import (
     verify_signature,
     write_signature_file,
 )
+from core.release_keys import RED_HAT_FINGERPRINTS, pinned_keys, shipped_keys
 from core.tlsconfig import TLSOptions
 from tests.support.day2_release import (
     build_day2_release,
@@ -61,6 +62,17 @@ def keys(tmp_path_factory):
     yield made
     for key in made.values():
         key.close()
+
+
+@pytest.fixture(scope="module")
+def pinned(keys, tmp_path_factory):
+    """The test keys, trusted as an admin trusts a key: a file named with --release-key."""
+    folder = tmp_path_factory.mktemp("pinned")
+    files = []
+    for name in ("release", "beta"):  # "other" stays untrusted: the intruder
+        (folder / f"{name}.asc").write_text(keys[name].public_armored)
+        files.append(str(folder / f"{name}.asc"))
+    return pinned_keys(files)
 
 
 @pytest.fixture()
@@ -146,11 +158,11 @@ def test_signed_message_checks(keys):
 
 
 @needs_gpg
-async def test_store_over_http_first_good_signature_wins_and_search_stops_at_404(keys, store):
+async def test_store_over_http_first_good_signature_wins_and_search_stops_at_404(keys, pinned, store):
     refused = keys["other"].sign_release(DIGEST, RELEASE_REPO)
     good = keys["release"].sign_release(DIGEST, f"{RELEASE_REPO}:4.21.1-x86_64")
     store.add(DIGEST, [refused, good])
-    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]))
+    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]), pinned=pinned)
     assert report.ok and report.signatures == [good]
     assert [v.origin for v in report.verified] == [f"{store.url}/sha256={'ab' * 32}/signature-2"]
     assert any("signature-1 does not verify" in p for p in report.problems)
@@ -159,7 +171,7 @@ async def test_store_over_http_first_good_signature_wins_and_search_stops_at_404
     store.files[f"/sha256={'ab' * 32}/signature-3"] = good
     store.requests.clear()
     with pytest.raises(SignatureError, match="does not verify"):
-        await verify_release(DIGEST, _config(keys, ("release",), [store.url]))
+        await verify_release(DIGEST, _config(keys, ("release",), [store.url]), pinned=pinned)
     assert [r.rsplit("/", 1)[1] for r in store.requests] == ["signature-1", "signature-2"]
 
 
@@ -196,47 +208,101 @@ def test_expected_identities():
 
 
 @needs_gpg
-async def test_every_keyring_must_sign(keys, store):
+async def test_every_keyring_must_sign(keys, pinned, store):
     config = _config(keys, ("release", "beta"), [store.url])
     only_release = keys["release"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [only_release])
     with pytest.raises(SignatureError, match="no valid signature from verifier-public-key-beta") as caught:
-        await verify_release(DIGEST, config)
+        await verify_release(DIGEST, config, pinned=pinned)
     assert "--allow-unsigned" in str(caught.value)
     beta = keys["beta"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [only_release, beta])
-    report = await verify_release(DIGEST, config)
+    report = await verify_release(DIGEST, config, pinned=pinned)
     assert report.ok and report.signatures == [only_release, beta]
 
 
 @needs_gpg
-async def test_refused_unless_allow_unsigned(keys, store):
+async def test_refused_unless_allow_unsigned(keys, pinned, store):
     config = _config(keys, ("release",), [store.url])
     store.add(DIGEST, [keys["other"].sign_release(DIGEST, RELEASE_REPO)])
     with pytest.raises(SignatureError, match="no valid signature from verifier-public-key-release"):
-        await verify_release(DIGEST, config)
-    report = await verify_release(DIGEST, config, allow_unsigned=True)
+        await verify_release(DIGEST, config, pinned=pinned)
+    report = await verify_release(DIGEST, config, allow_unsigned=True, pinned=pinned)
     assert not report.ok and report.signatures == [] and "NOT verified" in report.summary()
     with pytest.raises(SignatureError, match="carries no release-verification ConfigMap"):
         await verify_release(DIGEST, None)
     unreachable = _config(keys, ("release",), ["http://127.0.0.1:9/sigs"])
     with pytest.raises(SignatureError, match="127.0.0.1:9"):
-        await verify_release(DIGEST, unreachable, timeout=5)
+        await verify_release(DIGEST, unreachable, timeout=5, pinned=pinned)
 
 
 @needs_gpg
-async def test_extra_store_is_asked_first_and_directory_replaces_the_payload_stores(keys, store, tmp_path):
+async def test_extra_store_is_asked_first_and_directory_replaces_the_payload_stores(keys, pinned, store, tmp_path):
     good = keys["release"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [good])
     config = _config(keys, ("release",), ["http://127.0.0.1:9/unreachable"])
-    report = await verify_release(DIGEST, config, stores=[store.url])
+    report = await verify_release(DIGEST, config, stores=[store.url], pinned=pinned)
     assert report.ok and not report.problems  # the unreachable payload store was never needed
     # a directory in the store's own layout; the payload's (unreachable) store is not contacted
     sig_dir = tmp_path / "sigs" / f"sha256={'ab' * 32}"
     sig_dir.mkdir(parents=True)
     (sig_dir / "signature-1").write_bytes(good)
-    report = await verify_release(DIGEST, config, signatures_dir=tmp_path / "sigs")
+    report = await verify_release(DIGEST, config, signatures_dir=tmp_path / "sigs", pinned=pinned)
     assert report.ok and report.verified[0].origin.endswith("signature-1") and not report.problems
+
+
+# -- pinned keys: the payload says which keys must sign, we say which keys are trusted -----------------
+
+def test_red_hat_release_keys_are_shipped_and_pinned():
+    shipped = shipped_keys()
+    assert set(shipped.keys) == RED_HAT_FINGERPRINTS
+    # the real Red Hat signature verifies with the shipped key, whatever key the payload carries
+    config = parse_verification_config(verification_configmap(
+        {"redhat": (DATA / "redhat-release-key.asc").read_text()}, []), "payload")
+    assert config is not None
+    keyrings, unpinned = config.pinned(shipped)
+    assert unpinned == []
+    [verified] = verify_signature(_sig(RH_DIGEST), RH_DIGEST, keyrings)
+    assert verified.fingerprint == "567E347AD0044ADE55BA8A5F199E2F91FD431D51"
+
+
+@needs_gpg
+async def test_payload_naming_its_own_key_is_refused_with_the_fingerprint(keys, store, tmp_path):
+    """A registry that lies ships its own key and a signature made with it: that must not verify."""
+    good = keys["release"].sign_release(DIGEST, RELEASE_REPO)
+    store.add(DIGEST, [good])
+    config = _config(keys, ("release",), [store.url])
+    [cert] = load_keyring(keys["release"].public_armored, "key")
+    fingerprint = str(cert.fingerprint).upper()
+    with pytest.raises(SignatureError, match=f"does not trust: verifier-public-key-release {fingerprint}") as caught:
+        await verify_release(DIGEST, config)  # only Red Hat's keys are trusted by default
+    assert "--release-key" in str(caught.value) and store.requests == []  # refused before anything is fetched
+    # --allow-unsigned mirrors it, loudly, and nothing verified is claimed
+    report = await verify_release(DIGEST, config, allow_unsigned=True)
+    assert not report.ok and report.signatures == [] and fingerprint in report.summary()
+    assert "NOT verified" in report.summary()
+    # named with --release-key it is trusted
+    (tmp_path / "k.asc").write_text(keys["release"].public_armored)
+    assert (await verify_release(DIGEST, config, pinned=pinned_keys([str(tmp_path / "k.asc")]))).ok
+
+
+@needs_gpg
+async def test_signature_is_checked_with_our_copy_of_the_key(keys, pinned, store):
+    """One pinned key in a keyring with an intruder's key: refused (the keyring is not ours)."""
+    store.add(DIGEST, [keys["other"].sign_release(DIGEST, RELEASE_REPO)])
+    cm = verification_configmap({"release": keys["release"].public_armored + keys["other"].public_armored},
+                                [store.url])
+    config = parse_verification_config(cm, "payload")
+    with pytest.raises(SignatureError, match="does not trust: verifier-public-key-release [0-9A-F]{40}"):
+        await verify_release(DIGEST, config, pinned=pinned)
+
+
+def test_release_key_files_are_checked(tmp_path):
+    with pytest.raises(ReleaseError, match="release key .*absent.asc does not exist"):
+        pinned_keys([str(tmp_path / "absent.asc")])
+    (tmp_path / "junk.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnope\n")
+    with pytest.raises(ReleaseError, match="junk.asc .*--release-key.* not an OpenPGP public key|holds no"):
+        pinned_keys([str(tmp_path / "junk.asc")])
 
 
 # -- the ConfigMap the cluster reads --------------------------------------------------------------------
@@ -259,10 +325,10 @@ def test_configmap_keys_sort_as_go_maps_do():
 
 
 @needs_gpg
-async def test_written_file_holds_the_store_bytes_and_reads_back(keys, store, tmp_path):
+async def test_written_file_holds_the_store_bytes_and_reads_back(keys, pinned, store, tmp_path):
     good = keys["release"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [good])
-    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]))
+    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]), pinned=pinned)
     path = write_signature_file(tmp_path / "config", DIGEST, report.signatures)
     assert path.name == f"signature-sha256-{'ab' * 8}.json"
     written = json.loads(path.read_bytes())
@@ -274,7 +340,7 @@ async def test_written_file_holds_the_store_bytes_and_reads_back(keys, store, tm
     fetched = read_signatures_dir(tmp_path / "config", DIGEST)
     assert [d for _, d in fetched.signatures] == [served]
     config = _config(keys, ("release",), ["http://127.0.0.1:9/unreachable"])
-    again = await verify_release(DIGEST, config, signatures_dir=tmp_path / "config")
+    again = await verify_release(DIGEST, config, signatures_dir=tmp_path / "config", pinned=pinned)
     assert again.ok and again.signatures == [served]
     with pytest.raises(SignatureError, match="no verified signature"):
         write_signature_file(tmp_path, DIGEST, [])
@@ -297,7 +363,7 @@ def test_signatures_dir_refuses_bad_content(tmp_path):
 # -- a release in a real registry carrying its own verification config ----------------------------------
 
 @needs_gpg
-def test_release_payload_config_found_and_release_verified(keys, store, plain_registry, tmp_path):
+def test_release_payload_config_found_and_release_verified(keys, pinned, store, plain_registry, tmp_path):
     host = plain_registry.host
     prefix = unique_repo("sig") + "/"
 
@@ -328,7 +394,7 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
     assert (layout_config.keyrings, layout_config.stores) == (config.keyrings, config.stores)
     good = keys["release"].sign_release(built.digest, "quay.io/openshift-release-dev/ocp-release:4.21.1-x86_64")
     store.add(built.digest, [keys["other"].sign_release(built.digest, RELEASE_REPO), good])
-    report = asyncio.run(verify_release(built.digest, config, identities={RELEASE_REPO}))
+    report = asyncio.run(verify_release(built.digest, config, identities={RELEASE_REPO}, pinned=pinned))
     assert report.ok and report.signatures == [good]
     path = write_signature_file(tmp_path / "out", built.digest, report.signatures)
     data = json.loads(path.read_bytes())
@@ -339,10 +405,12 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
         session = RegistrySession(tls=TLSOptions(insecure=True))
         async with session:
             info = await load_release(session, f"{host}/{prefix}{built.release_name}")
-            first = await check_release_signatures(session, info, write_to=tmp_path / "media" / "config")
+            first = await check_release_signatures(session, info, write_to=tmp_path / "media" / "config",
+                                                   pinned=pinned)
             asked = len(store.requests)
             layout_info = await load_release(session, f"oci:{tmp_path / 'layout'}:{built.release_name}")
-            again = await check_release_signatures(session, layout_info, signatures_dir=tmp_path / "media" / "config")
+            again = await check_release_signatures(session, layout_info, signatures_dir=tmp_path / "media" / "config",
+                                                   pinned=pinned)
             return first, again, asked
 
     (first, written), (again, rewritten), asked = asyncio.run(step())

@@ -157,6 +157,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="also look for signatures in this store, before the payload's own (repeatable)")
     signing.add_argument("--signatures-dir", metavar="DIR",
                          help="read the signatures from this directory instead of any store (hosts without access)")
+    signing.add_argument("--release-key", metavar="FILE", action="append", default=[],
+                         help="also trust this release key (armored or binary OpenPGP public key; repeatable): "
+                              "Red Hat's are built in; OKD, CI and custom payloads need theirs")
     signing.add_argument("--allow-unsigned", action="store_true",
                          help="mirror a release whose signatures do not verify (a cluster refuses to update to it)")
     signing.add_argument("--release-image-signature-to-dir", metavar="DIR",
@@ -364,6 +367,7 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     release.signature_stores = list(args.signature_store)
     release.signatures_dir = args.signatures_dir
     release.allow_unsigned = args.allow_unsigned
+    release.keys = list(args.release_key)
     release.signatures_to_dir = args.release_image_signature_to_dir or (None if args.to_dir else args.manifests_dir)
     if args.from_version:
         release.source = ""
