@@ -47,7 +47,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import BundleError, InputError, LocalStorageError, MirrorError
-from .fsio import atomic_write
+from .fsio import atomic_stream, atomic_write
 from .layout import REF_NAME
 from .manifest import Manifest
 from .text import human_bytes, plural, shell_quote
@@ -81,6 +81,12 @@ MAX_LIST_BYTES = 256 << 20      # SHA256SUMS, SIZES, VOLUMES.json
 MAX_JSON_BYTES = 64 << 20       # bundle.json, index.json
 MAX_MANIFEST_BYTES = 4 << 20    # one image manifest
 MAX_FILES = 1_000_000
+# Volume and part counts: VOLUME_MARKER and PART_SUFFIX allow four and five digits, and a file is never
+# cut into more parts than there are volumes. A record claiming more is not one we wrote (and a count
+# of millions must not become millions of names, lines or files).
+MAX_VOLUMES = 9999
+# Missing volumes named one per line, up to this many; the rest are counted in one more line.
+MAX_MISSING_SHOWN = 20
 CHUNK = 1 << 20
 HASH_THREADS = 4
 PIP_TIMEOUT = 900
@@ -278,11 +284,52 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
 
 
 def _read_json(path: Path, limit: int, what: str) -> Any:
-    data = read_bounded(path, limit, what)
+    from .userfiles import parse_json  # the one JSON reader: deep nesting is an error, not a crash
+
+    return parse_json(read_bounded(path, limit, what), where=f"{path} ({what})", error=BundleError)
+
+
+@dataclass(frozen=True)
+class VolumeList:
+    """VOLUMES.json, checked: types, counts within bounds, every path a plain relative one."""
+    count: int
+    where: dict[str, int]        # path → volume number
+    parts: dict[str, int]        # path of a file cut in parts → how many
+
+
+def _count(value: Any, what: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ValueError(f"{what} must be a whole number from 1 to {limit}, not {str(value)[:40]!r}")
+    return value
+
+
+def read_volume_list(path: Path) -> VolumeList:
+    """The volume map every volume carries; BundleError (one line) when it is not one we wrote."""
+    data = _read_json(path, MAX_LIST_BYTES, "volume list")
     try:
-        return json.loads(data)
-    except ValueError:
-        raise BundleError(f"{path} is not valid JSON ({what})") from None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        count = _count(data.get("count"), "count", MAX_VOLUMES)
+        volumes, parts = data.get("volumes"), data.get("parts") or {}
+        if not isinstance(volumes, dict) or not isinstance(parts, dict):
+            raise ValueError("volumes and parts must be JSON objects")
+        where: dict[str, int] = {}
+        for number, paths in volumes.items():
+            if not isinstance(number, str) or not number.isdecimal():
+                raise ValueError(f"volume {str(number)[:40]!r} is not a number")
+            if not isinstance(paths, list):
+                raise ValueError(f"volume {number}'s files are not a list")
+            volume = _count(int(number), "a volume number", count)
+            for rel in paths:
+                if not isinstance(rel, str):
+                    raise ValueError(f"volume {number} names a file that is not text")
+                where[safe_relpath(rel)] = volume
+        cut: dict[str, int] = {}
+        for rel, pieces in parts.items():
+            cut[safe_relpath(str(rel))] = _count(pieces, f"the part count of {str(rel)[:80]}", count)
+    except ValueError as exc:
+        raise BundleError(f"{path} is not a volume list written by mirror-wizard: {exc}") from None
+    return VolumeList(count, where, cut)
 
 
 def _walk_files(root: Path) -> Iterable[tuple[str, os.stat_result]]:
@@ -645,11 +692,12 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
 
 def _link_or_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        os.link(source, tmp)
+        os.link(source, tmp)  # a link's name is exclusive (EEXIST), like O_EXCL
     except OSError:  # another file system, or one without hard links (FAT, exFAT)
-        shutil.copyfile(source, tmp, follow_symlinks=False)
+        _copy_nofollow([source], target)
+        return
     os.replace(tmp, target)
 
 
@@ -679,27 +727,26 @@ def _volume_info(directory: Path, report: VerifyReport) -> dict[str, int]:
     if not path.exists():
         return {}
     try:
-        data = _read_json(path, MAX_LIST_BYTES, "volume list")
-        count = int(data["count"])
-        where: dict[str, int] = {}
-        for number, paths in data["volumes"].items():
-            for rel in paths:
-                where[safe_relpath(str(rel))] = int(number)
-    except (BundleError, KeyError, TypeError, ValueError, AttributeError):
-        report.add(VOLUMES_FILE, "is not a volume list written by mirror-wizard")
+        listing = read_volume_list(path)
+    except BundleError as exc:
+        report.add(VOLUMES_FILE, "is not a volume list written by mirror-wizard"
+                   + (f" ({str(exc).split(': ', 1)[1]})" if ": " in str(exc) else ""))
         return {}
+    count, where = listing.count, listing.where
     arrived = set()
     for rel, _ in _walk_files(directory):
         match = VOLUME_MARKER.fullmatch(rel)
         if match and int(match.group(2)) == count:
             arrived.add(int(match.group(1)))
     report.volumes = (len(arrived), count)
-    for number in range(1, count + 1):
-        if number not in arrived:
-            files = sorted(p for p, v in where.items() if v == number)
-            report.add(f"volume-{number:02d}-of-{count:02d}",
-                       f"volume {number} of {count} is missing ({plural(len(files), 'file')}, e.g. "
-                       f"{files[0] if files else '-'}): copy it in with mirror-wizard media join")
+    missing = [number for number in range(1, count + 1) if number not in arrived]
+    for number in missing[:MAX_MISSING_SHOWN]:
+        files = sorted(p for p, v in where.items() if v == number)
+        report.add(f"volume-{number:02d}-of-{count:02d}",
+                   f"volume {number} of {count} is missing ({plural(len(files), 'file')}, e.g. "
+                   f"{files[0] if files else '-'}): copy it in with mirror-wizard media join")
+    if len(missing) > MAX_MISSING_SHOWN:
+        report.add(VOLUMES_FILE, f"and {len(missing) - MAX_MISSING_SHOWN} more volumes of {count} are missing")
     return where
 
 
@@ -1076,40 +1123,50 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
                     continue  # copied from an earlier medium already
             except ValueError as exc:
                 raise BundleError(f"{target}/{rel} {exc}") from None
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.tmp")
             try:
-                shutil.copyfile(volume / rel, tmp, follow_symlinks=False)
-                os.replace(tmp, destination)
-            finally:
-                tmp.unlink(missing_ok=True)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LocalStorageError(f"cannot create {destination.parent}: {exc.strerror or exc}") from None
+            _copy_nofollow([volume / rel], destination)
         say(f"copied {volume.name}")
     return _assemble_parts(target, say)
+
+
+def _copy_nofollow(sources: list[Path], destination: Path) -> None:
+    """Concatenate ``sources`` (regular files, never read through a link) into ``destination``, through
+    the one temporary-file helper (random name, ``O_EXCL | O_NOFOLLOW``, then renamed): a link planted
+    beside the destination is never written through, and an interrupted copy leaves nothing behind."""
+    with atomic_stream(destination, hint="copy the volume into a folder you can write to") as out:
+        for source in sources:
+            try:
+                fd = _open_nofollow(source)
+            except OSError as exc:
+                raise BundleError(f"cannot read {source}: {exc.strerror or exc} (a volume holds no links)") from None
+            with os.fdopen(fd, "rb") as piece:
+                if not stat.S_ISREG(os.fstat(piece.fileno()).st_mode):
+                    raise BundleError(f"{source} is not a regular file")
+                shutil.copyfileobj(piece, out, CHUNK)
 
 
 def _assemble_parts(target: Path, say: Message) -> list[str]:
     listing_path = target / VOLUMES_FILE
     if not listing_path.exists():
         return []
-    listing = _read_json(listing_path, MAX_LIST_BYTES, "volume list")
-    parts = listing.get("parts") if isinstance(listing, dict) else None
+    listing = read_volume_list(listing_path)
     waiting: list[str] = []
-    for rel, count in (parts or {}).items():
-        rel = safe_relpath(str(rel))
-        count = int(count)
+    for rel, count in listing.parts.items():
         names = [f"{rel}.part-{n:03d}-of-{count:03d}" for n in range(1, count + 1)]
-        if (target / rel).exists() and not any((target / n).exists() for n in names):
-            continue
-        absent = [n for n in names if _lstat_inside(target, n) is None]
+        try:
+            whole = _lstat_inside(target, rel)
+            if whole is not None and not any(_lstat_inside(target, n) is not None for n in names):
+                continue
+            absent = [n for n in names if _lstat_inside(target, n) is None]
+        except ValueError as exc:
+            raise BundleError(f"{target}/{rel}: {exc}") from None
         if absent:
             waiting.append(f"{rel}: {len(absent)} of {count} parts still to come")
             continue
-        tmp = (target / rel).with_name(f".{PurePosixPath(rel).name}.join.tmp")
-        with open(tmp, "wb") as out:
-            for name in names:
-                with open(target / name, "rb") as piece:
-                    shutil.copyfileobj(piece, out, CHUNK)
-        os.replace(tmp, target / rel)
+        _copy_nofollow([target / name for name in names], target / rel)
         for name in names:
             (target / name).unlink()
         say(f"joined {rel} from {count} parts")
