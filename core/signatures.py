@@ -56,7 +56,6 @@ MANIFESTS_DIR = "release-manifests/"
 MAX_SIGNATURES = 10
 # ... and at most this many bytes of each.
 MAX_SIGNATURE_BYTES = 50 * 1024
-MAX_MANIFEST_BYTES = 1 << 20
 STORE_TIMEOUT = 30.0
 # oc names the exported ConfigMap after the digest's first 16 hex digits.
 FILE_DIGEST_CHARS = 16
@@ -130,11 +129,12 @@ def parse_verification_config(document: Any, where: str) -> VerificationConfig |
     if isinstance(document, (bytes, str)):
         try:
             document = yaml.safe_load(document)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # RecursionError: nesting deep enough to exhaust the stack
             return None
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         return None
-    annotations = (document.get("metadata") or {}).get("annotations") or {}
+    metadata = document.get("metadata") or {}
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
     if not isinstance(annotations, dict) or VERIFICATION_ANNOTATION not in annotations:
         return None
     data = document.get("data") or {}
@@ -155,33 +155,78 @@ def parse_verification_config(document: Any, where: str) -> VerificationConfig |
     return VerificationConfig(keyrings, tuple(stores), where)
 
 
-def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_here: set[str],
-                      seen_here: set[str] | None = None) -> Visitor:
-    """Collect small release-manifests/*.yaml|json files that mention the annotation.
+# The verification ConfigMap is a few KiB (Red Hat's: two keys and two store URLs, ~8 KiB); a release
+# payload has one. Files larger than this are never read, and a payload with more than this many files
+# carrying the annotation is refused: the scan keeps one candidate in memory, parses a bounded number.
+MAX_VERIFICATION_BYTES = 256 * 1024
+MAX_ANNOTATED_FILES = 16
 
-    Layers come top-down: a file already found (upper layer) wins, and a whiteout (``.wh.NAME``) in an
-    upper layer hides NAME in the layers below it. ``seen_here`` gets every release-manifests/ path
-    of the layer, so the caller knows where the payload's manifests were written.
+
+@dataclass
+class _Candidate:
+    """The verification ConfigMap the scan has chosen so far: the first by file name, as the operator picks."""
+    path: str
+    config: VerificationConfig | None = None
+    error: ReleaseError | None = None
+
+
+@dataclass
+class _ManifestScan:
+    """What the layer scan carries from one layer to the next (layers come top-down)."""
+    where: str
+    best: _Candidate | None = None
+    upper: set[str] = field(default_factory=set)       # paths a layer above already holds: they win
+    hidden: set[str] = field(default_factory=set)      # whiteouts (``.wh.NAME``) of the layers above
+    annotated: int = 0
+
+    def result(self) -> VerificationConfig | None:
+        if self.best is None:
+            return None
+        if self.best.error is not None:
+            raise self.best.error
+        return self.best.config
+
+
+def _manifest_visitor(scan: _ManifestScan, hidden_here: set[str], seen_here: set[str]) -> Visitor:
+    """Look for the verification ConfigMap among ``release-manifests/*.yaml|yml|json``, keeping only it.
+
+    A file is read only when it is small enough to be the ConfigMap and comes before the best candidate
+    by name; only a file carrying the annotation is parsed. An upper layer's file wins over the same path
+    below, and a whiteout (``.wh.NAME``) in an upper layer hides NAME below. ``seen_here`` gets every
+    release-manifests/ path of the layer, so the caller knows where the payload's manifests were written.
     """
     marker = VERIFICATION_ANNOTATION.encode()
 
     def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
         path = member_path(member)
-        if seen_here is not None and path.startswith(MANIFESTS_DIR):
-            seen_here.add(path)
-        if not path.startswith(MANIFESTS_DIR) or "/" in path[len(MANIFESTS_DIR):]:
+        if not path.startswith(MANIFESTS_DIR):
+            return False
+        seen_here.add(path)
+        if "/" in path[len(MANIFESTS_DIR):]:
             return False
         name = path[len(MANIFESTS_DIR):]
         if name.startswith(".wh."):
             hidden_here.add(MANIFESTS_DIR + name[4:])
             return False
-        if (path in found or path in hidden_above or not member.isfile() or member.size > MAX_MANIFEST_BYTES
-                or not name.endswith((".yaml", ".yml", ".json"))):
+        if (path in scan.upper or path in scan.hidden or not member.isfile() or member.size > MAX_VERIFICATION_BYTES
+                or not name.endswith((".yaml", ".yml", ".json"))
+                or (scan.best is not None and path >= scan.best.path)):
             return False
         handle = tar.extractfile(member)
-        data = handle.read() if handle is not None else b""
-        if marker in data:
-            found[path] = data
+        data = handle.read(MAX_VERIFICATION_BYTES + 1) if handle is not None else b""
+        if marker not in data:
+            return False
+        scan.annotated += 1
+        if scan.annotated > MAX_ANNOTATED_FILES:
+            raise ReleaseError(f"{scan.where}: more than {MAX_ANNOTATED_FILES} files in {MANIFESTS_DIR} carry "
+                               f"{VERIFICATION_ANNOTATION}; a release payload has one")
+        try:
+            config = parse_verification_config(data, f"{scan.where}: {path}")
+        except ReleaseError as exc:  # broken, but only an error if it is the one the operator would use
+            scan.best = _Candidate(path, error=exc)
+            return False
+        if config is not None:
+            scan.best = _Candidate(path, config)
         return False
 
     return visit
@@ -193,27 +238,22 @@ async def read_verification_config(session: RegistrySession, info: ReleaseInfo) 
     image = await source.get_manifest(reference)
     if image.is_index:
         image = await _pick_platform(source, image, info.pull_spec)
-    found: dict[str, bytes] = {}
-    layer_hidden: set[str] = set()
+    scan = _ManifestScan(info.pull_spec)
     for layer in reversed(image.layers()):
         if layer.urls:
             continue
         hidden_here: set[str] = set()
         seen_here: set[str] = set()
-        await scan_tar(source.stream(layer.digest, layer.size),
-                       _manifest_visitor(found, layer_hidden, hidden_here, seen_here),
+        await scan_tar(source.stream(layer.digest, layer.size), _manifest_visitor(scan, hidden_here, seen_here),
                        where=f"layer {layer.digest[:19]} of {info.pull_spec}")
-        layer_hidden |= hidden_here
+        scan.upper |= seen_here
+        scan.hidden |= hidden_here
         # oc adm release new writes every release manifest in one layer, the one with image-references;
         # the layers below it are the cluster-version operator's own image, which the operator does not
         # read manifests from. Stopping there also spares reading (and failing on) its big base layers.
         if MANIFESTS_DIR + "image-references" in seen_here:
             break
-    for path in sorted(found):  # the cluster-version operator uses the first one by file name
-        config = parse_verification_config(found[path], f"{info.pull_spec}: {path}")
-        if config is not None:
-            return config
-    return None
+    return scan.result()
 
 
 # Where Red Hat publishes releases: the identity its signatures name, wherever the admin pulls from.
@@ -265,10 +305,9 @@ def check_atomic_signature(content: bytes, digest: str, identities: Collection[s
 
     ``identities``: repositories (``host/path``) the reference may name; empty accepts any non-empty one.
     """
-    try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        raise SignatureError("the signed content is not JSON") from None
+    from .userfiles import parse_json
+
+    document = parse_json(content, where="the signed content", error=SignatureError)
     _check_fields(document, ())
     critical = document.get("critical") or {}
     if critical.get("type") != ATOMIC_TYPE:
@@ -380,7 +419,8 @@ def _configmap_signatures(document: Any, digest: str, where: str) -> list[tuple[
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         return None
     prefix = configmap_name(digest)
-    if (document.get("metadata") or {}).get("name") != prefix:
+    metadata = document.get("metadata") or {}
+    if not isinstance(metadata, dict) or metadata.get("name") != prefix:
         return None
     binary = document.get("binaryData") or {}
     if not isinstance(binary, dict):
@@ -422,7 +462,7 @@ def read_signatures_dir(directory: str | Path, digest: str, *, limit: int = MAX_
         text = _read_small(exported, MAX_SIGNATURE_BYTES * (limit + 2))
         try:
             document = yaml.safe_load(text)  # JSON is YAML
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # RecursionError: nested deep enough to exhaust the stack
             raise ReleaseError(f"{exported} is not a JSON or YAML ConfigMap") from None
         found = _configmap_signatures(document, digest, str(exported))
         if found is None:
@@ -624,8 +664,10 @@ def write_signature_file(directory: str | Path, digest: str, signatures: Sequenc
 
 
 __all__ = [
+    "MAX_ANNOTATED_FILES",
     "MAX_SIGNATURES",
     "MAX_SIGNATURE_BYTES",
+    "MAX_VERIFICATION_BYTES",
     "OFFICIAL_RELEASE_REPOSITORIES",
     "SIGNATURES_LABEL",
     "SIGNATURES_NAMESPACE",

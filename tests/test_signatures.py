@@ -15,7 +15,9 @@ from core.manifest import sha256_digest
 from core.registry import RegistrySession
 from core.release import ReleaseInfo, load_release
 from core.signatures import (
+    MAX_ANNOTATED_FILES,
     MAX_SIGNATURE_BYTES,
+    MAX_VERIFICATION_BYTES,
     check_release_signatures,
     configmap_bytes,
     configmap_yaml,
@@ -149,7 +151,7 @@ def test_signed_message_checks(keys):
                          DIGEST, rings)
     with pytest.raises(SignatureError, match="names no identity"):
         verify_signature(keys["release"].sign(atomic_payload(DIGEST, "")), DIGEST, rings)
-    with pytest.raises(SignatureError, match="not JSON"):
+    with pytest.raises(SignatureError, match="not valid JSON"):
         verify_signature(keys["release"].sign(b"hello"), DIGEST, rings)
     with pytest.raises(SignatureError, match="does not verify"):
         verify_signature(good[:-20], DIGEST, rings)
@@ -443,6 +445,57 @@ def test_verification_config_read_from_the_manifests_layer_only(keys, plain_regi
 
     config = asyncio.run(scenario())
     assert config is not None and list(config.keyrings) == ["verifier-public-key-release"]
+
+
+def _layout_config(tmp_path, keys, extra: dict[str, bytes]):
+    async def scenario():
+        builder = new_builder(tmp_path / "layout")
+        built = await build_day2_release(builder, source_host="quay.io", version="4.21.5", prefix="",
+                                         keyrings={"release": keys["release"].public_armored}, extra_manifests=extra)
+        session = RegistrySession(tls=TLSOptions())
+        async with session:
+            info = await load_release(session, f"oci:{tmp_path / 'layout'}:{built.release_name}")
+            return await read_verification_config(session, info)
+
+    return asyncio.run(scenario())
+
+
+ANNOTATED = (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: decoy\n  annotations:\n"
+             b"    release.openshift.io/verification-config-map: ''\ndata: {}\n")
+
+
+@needs_gpg
+def test_manifest_scan_reads_only_small_files_and_refuses_a_flood_of_annotated_ones(keys, tmp_path):
+    """1500 compressible annotated files once took 1.64 GB before any signature check: each is now read
+    only when it could be the ConfigMap, one candidate is kept, and a flood is refused."""
+    # a huge annotated file named first: never read (too large to be the ConfigMap), the real one found
+    huge = {"release-manifests/0000_00_a_configmap.yaml": ANNOTATED + b"#" * (MAX_VERIFICATION_BYTES + 1)}
+    config = _layout_config(tmp_path / "one", keys, huge)
+    assert config is not None and list(config.keyrings) == ["verifier-public-key-release"]
+    # decoys before the real one by name: the first (as the operator picks) is the one that counts
+    decoys = {f"release-manifests/0000_00_decoy_{n:04d}.yaml": ANNOTATED for n in range(MAX_ANNOTATED_FILES + 4)}
+    with pytest.raises(ReleaseError, match="decoy_0000.yaml: the verification ConfigMap names no verifier"):
+        _layout_config(tmp_path / "two", keys, decoys)
+    # in a tar holding them in reverse, each could be the one: parsed up to a bound, then refused
+    import io
+    import tarfile
+
+    from core.signatures import _manifest_visitor, _ManifestScan
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name in sorted(decoys, reverse=True):
+            member = tarfile.TarInfo(name)
+            member.size = len(ANNOTATED)
+            tar.addfile(member, io.BytesIO(ANNOTATED))
+    raw.seek(0)
+    visit = _manifest_visitor(_ManifestScan("payload"), set(), set())
+    with pytest.raises(ReleaseError, match=f"more than {MAX_ANNOTATED_FILES} files in release-manifests/ carry"):
+        with tarfile.open(fileobj=raw, mode="r") as tar:
+            for member in tar:
+                visit(tar, member)
+    # a broken annotated file after the real one by name is never the operator's choice: no error
+    broken = {"release-manifests/0000_95_broken.yaml": ANNOTATED.replace(b"data: {}", b"data: [")}
+    assert _layout_config(tmp_path / "three", keys, broken) is not None
 
 
 def test_release_without_verification_config(seeded_release):
