@@ -17,7 +17,7 @@ import yaml
 from .errors import PlanError, ReferenceFormatError
 from .fsio import atomic_write
 from .reference import is_registry_host, parse_reference, parse_repository, split_host
-from .userfiles import read_user_file
+from .userfiles import parse_yaml, read_user_file
 
 PLAN_VERSION = 1
 
@@ -451,12 +451,7 @@ def _host(value: str, where: str) -> None:
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     text = read_user_file(path, "plan file", PlanError, text=True, inside="the plan YAML file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PlanError(f"plan file {path} is not valid YAML{where}") from None
+    data = parse_yaml(text, where=f"plan file {path}", error=PlanError)
     return plan_from_dict(data, where=str(path))
 
 

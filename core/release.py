@@ -122,10 +122,14 @@ def _load_structured(data: bytes, where: str) -> Any:
         return json.loads(data)
     except ValueError:
         pass
+    except RecursionError:  # nesting deep enough to exhaust the stack: one line, not a traceback
+        raise ReleaseError(f"{where} is not usable: it is nested too deeply") from None
     try:
         return yaml.safe_load(data)
     except yaml.YAMLError:
         raise ReleaseError(f"{where} is neither JSON nor YAML") from None
+    except RecursionError:
+        raise ReleaseError(f"{where} is not usable: it is nested too deeply") from None
 
 
 def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[str, dict[str, str]]:
@@ -229,10 +233,10 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
     config_desc = image.config()
     if config_desc is None:
         raise ReleaseError(f"{pull_spec} has no image config")
-    try:
-        config = json.loads(await _read_blob(source, config_desc.digest, config_desc.size))
-    except ValueError:
-        raise ReleaseError(f"the image config of {pull_spec} is not JSON") from None
+    config = parse_json(await _read_blob(source, config_desc.digest, config_desc.size),
+                        where=f"the image config of {pull_spec}", error=ReleaseError)
+    if not isinstance(config, dict):
+        raise ReleaseError(f"the image config of {pull_spec} is not a JSON object")
     if not top.is_index:
         architecture = openshift_arch(str(config.get("architecture") or "amd64"))
     files = await _find_files(source, image, {IMAGE_REFERENCES, RELEASE_METADATA}, pull_spec)

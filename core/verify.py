@@ -518,10 +518,10 @@ async def check_certificate(expected: Expected) -> Check:
 
 async def check_signatures(expected: Expected, session: RegistrySession) -> Check:
     """The signature ConfigMap file of each release (where the run wrote it) names the release digest and
-    its signatures verify, offline, against the keys the release payload carries."""
+    its signatures verify, offline, with the pinned keys (Red Hat's and the plan's release.keys)."""
     from .errors import SignatureError
-    from .run import signatures_folder
     from .release_keys import pinned_keys
+    from .run import signatures_folder
     from .signatures import (
         expected_identities,
         read_verification_config,

@@ -14,6 +14,7 @@ from core.errors import ReleaseError, SignatureError
 from core.manifest import sha256_digest
 from core.registry import RegistrySession
 from core.release import ReleaseInfo, load_release
+from core.release_keys import RED_HAT_FINGERPRINTS, pinned_keys, shipped_keys
 from core.signatures import (
     MAX_ANNOTATED_FILES,
     MAX_SIGNATURE_BYTES,
@@ -33,7 +34,6 @@ from core.signatures import (
     verify_signature,
     write_signature_file,
 )
-from core.release_keys import RED_HAT_FINGERPRINTS, pinned_keys, shipped_keys
 from core.tlsconfig import TLSOptions
 from tests.support.day2_release import (
     build_day2_release,

@@ -4,8 +4,9 @@ Each sandbox start generates its own throwaway signing key: its public half goes
 release's ``release-verification`` ConfigMap (as Red Hat's keys go into real payloads), and the release
 is signed with it into a store-shaped directory (``sha256=<hex>/signature-1``) that the demo plan names
 as ``release.signatures_dir``, and its public half is written beside it and named in the plan's
-``release.keys`` (it is not Red Hat's key, so nothing trusts it unless named). The wizard then fetches, verifies and writes the signature ConfigMap
-exactly as it does for a real release. The secret key lives only in memory.
+``release.keys`` (it is not Red Hat's key, so nothing trusts it unless named). The wizard then
+fetches, verifies and writes the signature ConfigMap exactly as it does for a real release. The
+secret key lives only in memory.
 """
 
 from __future__ import annotations
