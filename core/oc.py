@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ToolError
+from .text import shown
 from .userfiles import parse_json
 
 OC_TIMEOUT = 60.0
@@ -44,7 +45,9 @@ class OcAnswer:
     stderr: str
 
     def first_error(self) -> str:
-        return next((line.strip() for line in self.stderr.splitlines() if line.strip()), f"exit code {self.code}")
+        """oc's first line of complaint, escaped: it quotes the cluster and the server."""
+        line = next((line.strip() for line in self.stderr.splitlines() if line.strip()), f"exit code {self.code}")
+        return shown(line, one_line=True)
 
 
 class Oc:
@@ -123,7 +126,9 @@ class Oc:
         if user.code != 0:
             raise NotLoggedIn(f"oc is not logged in to a cluster ({user.first_error()})")
         server = await self.run("whoami", "--show-server")
-        return user.stdout.strip(), server.stdout.strip() if server.code == 0 else ""
+        # shown, never obeyed: a user name carrying ESC]0; once changed the terminal's title
+        return (shown(user.stdout.strip(), one_line=True),
+                shown(server.stdout.strip(), one_line=True) if server.code == 0 else "")
 
     async def version(self) -> str | None:
         """The cluster's OpenShift version, None when oc cannot tell."""
@@ -135,7 +140,7 @@ class Oc:
         except ToolError:
             return None
         value = data.get("openshiftVersion") if isinstance(data, dict) else None
-        return value if isinstance(value, str) and value else None
+        return shown(value, one_line=True) if isinstance(value, str) and value else None
 
     async def get(self, kind: str, name: str | None = None, *, namespace: str | None = None) -> dict[str, Any]:
         """``oc get KIND [NAME] [-n NS] -o json`` as a dict; ResourceMissing for NotFound or an unknown

@@ -36,7 +36,7 @@ from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
-from .text import plural, shell_quote
+from .text import plural, shell_quote, shown
 
 if TYPE_CHECKING:
     from .mirror_config import MirrorInstructions
@@ -74,6 +74,12 @@ class Check:
     detail: str
     fix: str | None = None
     items: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # detail and items quote cluster objects, registries and files: shown, never obeyed by a terminal
+        self.detail = shown(self.detail, one_line=True)
+        self.fix = shown(self.fix) if self.fix is not None else None
+        self.items = [shown(item, one_line=True) for item in self.items]
 
     @property
     def failed(self) -> bool:
