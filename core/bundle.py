@@ -93,8 +93,10 @@ PIP_TIMEOUT = 900
 # Written only by the medium's own file system: never part of a bundle, never a problem.
 OS_JUNK = frozenset({".DS_Store", "System Volume Information", "$RECYCLE.BIN", ".Trashes", ".Spotlight-V100",
                      ".fseventsd", "lost+found", ".TemporaryItems", "Thumbs.db", "desktop.ini"})
+# SHA256SUMS' detached signature (core.bundle_sign): written after SHA256SUMS, so never listed in it.
+SUMS_SIG_FILE = "SHA256SUMS.sig"
 # Files that describe the bundle or its volumes: checked on their own terms, never listed in SHA256SUMS.
-META_FILES = frozenset({SUMS_FILE, SIZES_FILE, VOLUMES_FILE})
+META_FILES = frozenset({SUMS_FILE, SIZES_FILE, VOLUMES_FILE, SUMS_SIG_FILE})
 
 Message = Callable[[str], None]
 SignatureWriter = Callable[[Path], Iterable[Path]]
@@ -128,6 +130,8 @@ class VerifyReport:
     blobs: int = 0
     omitted: int = 0          # blobs an incremental bundle leaves to the far side's registry
     volumes: tuple[int, int] | None = None  # (arrived, of) when the bundle came in volumes
+    # The key that signed SHA256SUMS, when --signer was given and it checked; None: origin not checked.
+    signed_by: str | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -143,9 +147,12 @@ class VerifyReport:
     def summary(self) -> str:
         if self.ok:
             extra = f", {self.omitted} blobs left to the base bundle" if self.omitted else ""
+            origin = (f"; signed by {self.signed_by}" if self.signed_by else
+                      "; its origin is NOT checked (SHA256SUMS can be rewritten by whoever wrote the medium): "
+                      "give --signer FINGERPRINT, printed when the bundle was written")
             return (f"bundle {self.directory} is complete: {plural(self.files, 'file')} "
                     f"({human_bytes(self.bytes)}), {plural(self.images, 'image')}, {plural(self.blobs, 'blob')} "
-                    f"checked against their digests{extra}")
+                    f"checked against their digests{extra}{origin}")
         return f"bundle {self.directory} has {plural(len(self.errors), 'problem')}"
 
 
@@ -164,6 +171,7 @@ class BundleOptions:
     wheel_platforms: tuple[str, ...] = ()   # the far host's platform tags; default: this one
     signatures: SignatureWriter | None = None  # fills DIR/signatures (core.signatures, day 2)
     extract: bool = True                    # openshift-install and oc into bin/
+    sign_key: Path | None = None            # signs SHA256SUMS; default: this host's key (core.bundle_sign)
 
 
 @dataclass
@@ -177,11 +185,13 @@ class BundleResult:
     volumes: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     wheelhouse: bool = False
+    signer: str | None = None               # fingerprint of the key that signed SHA256SUMS
+    signer_made: bool = False               # this host's key was made by this run
 
     def as_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "files": self.files, "bytes": self.bytes, "images": self.images,
                 "blobs": self.blobs, "omitted_blobs": len(self.omitted), "volumes": [str(v) for v in self.volumes],
-                "wheelhouse": self.wheelhouse, "warnings": self.warnings}
+                "wheelhouse": self.wheelhouse, "warnings": self.warnings, "signer": self.signer}
 
 
 # -- sizes ------------------------------------------------------------------------------------------
@@ -454,7 +464,7 @@ def write_sums(directory: Path, *, exclude: Iterable[str] = ()) -> tuple[int, in
 def begin_bundle(directory: str | os.PathLike[str]) -> None:
     """Before a to-dir copy changes DIR: take SHA256SUMS away, so a copy interrupted from here on
     leaves a bundle that says it is unfinished rather than one whose list no longer matches."""
-    for name in (SUMS_FILE, SIZES_FILE):
+    for name in (SUMS_FILE, SIZES_FILE, SUMS_SIG_FILE):
         try:
             os.unlink(Path(directory) / name)
         except FileNotFoundError:
@@ -761,15 +771,24 @@ def _is_blob_path(rel: str) -> bool:
     return rel.startswith("blobs/sha256/") and rel.count("/") == 2
 
 
-def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None
-                  ) -> VerifyReport:
+def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None,
+                  signer: str | None = None) -> VerifyReport:
     """Check a bundle as it arrived; never changes it. See the module for what is checked.
 
+    ``signer`` (a fingerprint or a public key file): SHA256SUMS must carry a good signature by that key,
+    checked first (core.bundle_sign); without it the report says the bundle's origin is not checked.
     A blob's problem is reported once, with the images that need it; a file's with its path."""
     directory = Path(directory)
     report = VerifyReport(directory)
     if not directory.is_dir():
         raise BundleError(f"{directory} is not a directory")
+    if signer is not None and (directory / SUMS_FILE).exists():
+        from .bundle_sign import check_sums_signature
+
+        try:
+            report.signed_by = check_sums_signature(directory, signer)
+        except BundleError as exc:
+            report.add(SUMS_SIG_FILE, str(exc))
     volumes = _volume_info(directory, report)
     sums_path = directory / SUMS_FILE
     if not sums_path.exists():
@@ -892,14 +911,15 @@ def _verify_layout(directory: Path, report: VerifyReport, issues: dict[str, str]
             report.blobs += 1
 
 
-def check_bundle_before_upload(directory: str | os.PathLike[str], on_problem: Message | None = None) -> VerifyReport | None:
+def check_bundle_before_upload(directory: str | os.PathLike[str], on_problem: Message | None = None, *,
+                               signer: str | None = None) -> VerifyReport | None:
     """The far side's first step: a directory that is a bundle (it has bundle.json or SHA256SUMS) must
     verify, or BundleError names what is wrong. A bare OCI layout (no bundle files) is left to the
     layout's own checks and None is returned."""
     directory = Path(directory)
     if not any((directory / name).exists() for name in (BUNDLE_FILE, SUMS_FILE, SIZES_FILE, VOLUMES_FILE)):
         return None
-    report = verify_bundle(directory)
+    report = verify_bundle(directory, signer=signer)
     if on_problem is not None:
         for problem in report.problems:
             on_problem(str(problem))
@@ -938,7 +958,8 @@ async def check_base_in_registry(session: Any, directory: Path, target: str,
 
 async def load_release_for_upload(session: RegistrySession, directory: str | os.PathLike[str], release: str | None,
                                   target: str, to_release_image: str | None = None,
-                                  on_problem: Message | None = None, *, verify: bool = True) -> ReleaseInfo:
+                                  on_problem: Message | None = None, *, verify: bool = True,
+                                  signer: str | None = None) -> ReleaseInfo:
     """The far side's way in: check the bundle, check an incremental bundle's base is in the mirror,
     then read the release as core.release.load_release_from_dir does (a layer left to the base is not
     'missing' there, since the registry already has it)."""
@@ -947,7 +968,7 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
 
     directory = Path(directory)
     if verify:  # a dry run or a runbook reads the medium's record only: no hashing of every byte
-        await asyncio.to_thread(check_bundle_before_upload, directory, on_problem)
+        await asyncio.to_thread(check_bundle_before_upload, directory, on_problem, signer=signer)
     if not omitted_blobs(directory):
         return await load_release_from_dir(session, directory, release)
     await check_base_in_registry(session, directory, target, to_release_image)
@@ -1058,8 +1079,9 @@ def split_volumes(directory: str | os.PathLike[str], max_size: int, out: str | o
                     _copy_range(directory / piece.path, target, piece.offset, piece.size)
                 else:
                     _link_or_copy(directory / piece.path, target)
-            for name in (SUMS_FILE, SIZES_FILE):
-                _link_or_copy(directory / name, folder / name)
+            for name in (SUMS_FILE, SIZES_FILE, SUMS_SIG_FILE):
+                if name != SUMS_SIG_FILE or (directory / name).exists():  # every volume can be checked alone
+                    _link_or_copy(directory / name, folder / name)
             atomic_write(folder / VOLUMES_FILE, listing)
             marker = {"kind": "mirror-wizard-volume", "number": number, "count": count,
                       "files": [{"path": p.name, "size": p.size} for p in members]}
@@ -1108,7 +1130,10 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
             files = [(safe_relpath(str(f["path"])), int(f["size"])) for f in marker["files"]]
         except (KeyError, TypeError, ValueError):
             raise BundleError(f"{markers[0]} is not a volume marker written by mirror-wizard") from None
-        for rel, size in files + [(n, -1) for n in (SUMS_FILE, SIZES_FILE, VOLUMES_FILE, markers[0].name)]:
+        lists = [SUMS_FILE, SIZES_FILE, VOLUMES_FILE, markers[0].name]
+        if (volume / SUMS_SIG_FILE).exists() or (volume / SUMS_SIG_FILE).is_symlink():
+            lists.append(SUMS_SIG_FILE)  # refused below if it is a link
+        for rel, size in files + [(n, -1) for n in lists]:
             try:
                 st = _lstat_inside(volume, rel)
             except ValueError as exc:

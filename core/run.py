@@ -226,7 +226,7 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
 
         return [await load_release_for_upload(session, directory, name, release.target or "",
                                               release.to_release_image, on_problem=on_message,
-                                              verify=check_media and number == 0)
+                                              verify=check_media and number == 0, signer=release.bundle_signer)
                 for number, name in enumerate(names)]
     if not release.is_path:
         return [await release_module.load_release(session, release.source)]

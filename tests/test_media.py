@@ -130,7 +130,11 @@ def test_bundle_holds_everything_the_far_side_needs(bundle, seeded_release) -> N
     assert check.returncode == 0, check.stdout + check.stderr
     listed = set(parse_sums((media / SUMS_FILE).read_bytes())[0])
     on_disk = {p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file()}
-    assert on_disk - listed == {"SHA256SUMS", "SIZES"}
+    assert on_disk - listed == {"SHA256SUMS", "SIZES", "SHA256SUMS.sig"}  # the signature covers SHA256SUMS
+    # signed by this host's bundle key, named in bundle.json; the medium checks first, then installs
+    assert manifest["signer"]["fingerprint"] and "bundle-signer.asc" in listed
+    assert verify_bundle(media, signer=manifest["signer"]["fingerprint"]).signed_by == manifest["signer"]["fingerprint"]
+    assert readme.index("sha256sum -c") < readme.index("gpg --homedir") < readme.index("pip install")
     sizes = dict(line.split("  ", 1)[::-1] for line in (media / "SIZES").read_text().splitlines())
     assert int(sizes["bin/oc"]) == (media / "bin" / "oc").stat().st_size
 

@@ -135,6 +135,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mirror.add_argument("--from", dest="from_", metavar="RELEASE",
                         help="release pull spec; with --from-dir, which release of the directory (VERSION)")
     mirror.add_argument("--from-dir", metavar="DIR", help="upload a release written earlier with --to-dir")
+    mirror.add_argument("--signer", metavar="FINGERPRINT|KEYFILE",
+                        help="with --from-dir: refuse the bundle unless its SHA256SUMS is signed by this key")
     mirror.add_argument("--to", metavar="HOST/REPO", help="mirror repository for the components (and release)")
     mirror.add_argument("--to-release-image", metavar="REF",
                         help="where the release image goes (default: TO:VERSION-ARCH)")
@@ -336,6 +338,8 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
         raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
     if args.from_dir and args.to_dir:
         raise InputError("--from-dir uploads a directory to a registry: use --to HOST/REPO with it")
+    if args.signer and not args.from_dir:
+        raise InputError("--signer checks who wrote a bundle: it goes with --from-dir DIR")
     bundle_flags = bundle_flags_given(args)
     if bundle_flags and not args.to_dir:
         raise InputError(f"{', '.join(bundle_flags)}: only for the bundle a --to-dir run writes; add --to-dir "
@@ -368,6 +372,7 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     release.signatures_dir = args.signatures_dir
     release.allow_unsigned = args.allow_unsigned
     release.keys = list(args.release_key)
+    release.bundle_signer = args.signer
     release.signatures_to_dir = args.release_image_signature_to_dir or (None if args.to_dir else args.manifests_dir)
     if args.from_version:
         release.source = ""
