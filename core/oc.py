@@ -117,6 +117,10 @@ class Oc:
             raise ToolError(f"{shown} printed more than {MAX_OUTPUT >> 20} MiB; not read")
         return OcAnswer(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
+    def run_sync(self, *args: str) -> OcAnswer:
+        """:meth:`run` for callers outside an event loop; the same bounds."""
+        return self._run_sync(list(args))
+
     async def run(self, *args: str) -> OcAnswer:
         return await asyncio.to_thread(self._run_sync, list(args))
 
