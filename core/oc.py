@@ -68,7 +68,7 @@ class Oc:
         path = self.path()
         if path is None:
             raise ToolError("oc is not on PATH: install the OpenShift CLI to check the cluster")
-        shown = f"'oc {' '.join(args)}'"
+        command = shown(f"'oc {' '.join(args)}'", one_line=True)
         try:
             proc = subprocess.Popen([path, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)
@@ -112,9 +112,9 @@ class Oc:
             proc.stdout.close()
             proc.stderr.close()
         if problem == "timeout":
-            raise ToolError(f"{shown} did not answer within {self.timeout:g}s; check the connection to the cluster")
+            raise ToolError(f"{command} did not answer within {self.timeout:g}s; check the connection to the cluster")
         if problem == "output":
-            raise ToolError(f"{shown} printed more than {MAX_OUTPUT >> 20} MiB; not read")
+            raise ToolError(f"{command} printed more than {MAX_OUTPUT >> 20} MiB; not read")
         return OcAnswer(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
     def run_sync(self, *args: str) -> OcAnswer:
