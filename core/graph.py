@@ -22,6 +22,7 @@ import yaml
 from .errors import RegistryUnreachable, ReleaseError, TLSVerifyError
 from .reference import parse_reference
 from .registry import RegistrySession
+from .text import shown
 from .tlsconfig import TLSOptions, build_ssl_context
 from .userfiles import parse_json, read_user_file
 
@@ -45,7 +46,7 @@ class GraphRelease:
     @property
     def errata_url(self) -> str | None:
         url = self.metadata.get("url")
-        return url if isinstance(url, str) else None
+        return shown(url, one_line=True) if isinstance(url, str) else None  # printed: shown, never obeyed
 
 
 def graph_arch(arch: str) -> str:
@@ -114,8 +115,8 @@ def parse_graph(data: Any) -> list[GraphRelease]:
             raise ReleaseError(f"update graph node {i} has no version")
         version = check_version(node["version"], f"update graph node {i}")
         payload = node.get("payload") or ""
-        if not isinstance(payload, str):
-            raise ReleaseError(f"update graph node {i} ({version}): the payload is not text")
+        if not isinstance(payload, str) or shown(payload, one_line=True) != payload:
+            raise ReleaseError(f"update graph node {i} ({version}): the payload is not a pull spec")
         found = node.get("metadata")
         metadata: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
         known = by_version.get(version)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
+import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -132,6 +133,13 @@ def _load_structured(data: bytes, where: str) -> Any:
         raise ReleaseError(f"{where} is not usable: it is nested too deeply") from None
 
 
+# A component's name becomes part of a tag (VERSION-ARCH-NAME) and is printed: what oc's names look like
+# (aws-ebs-csi-driver), nothing a terminal would obey, nothing a tag cannot hold.
+_COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", re.ASCII)
+# A release version as release-metadata writes it (4.17.3, 4.18.0-rc.1, 4.16.0-0.okd-2024-...).
+_RELEASE_VERSION = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,128})?(?:\+[0-9A-Za-z.-]{1,128})?", re.ASCII)
+
+
 def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[str, dict[str, str]]:
     """(ImageStream name, {component: pull spec by digest}) — refusing tags, as oc does."""
     stream = _load_structured(data, where)
@@ -144,6 +152,8 @@ def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[
     for tag in (stream.get("spec") or {}).get("tags") or []:
         if not isinstance(tag, dict) or not tag.get("name"):
             raise ReleaseError(f"{where} has a tag without a name")
+        if not isinstance(tag["name"], str) or not _COMPONENT_NAME.fullmatch(tag["name"]):
+            raise ReleaseError(f"{where}: component name {str(tag['name'])[:80]!r} is not a name a release uses")
         source = tag.get("from") or {}
         if source.get("kind") != "DockerImage":
             continue
@@ -248,6 +258,8 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
     version = str(metadata.get("version") or stream_name or "")
     if not version:
         raise ReleaseError(f"{pull_spec} names no version in release-metadata or image-references")
+    if not _RELEASE_VERSION.fullmatch(version):
+        raise ReleaseError(f"{pull_spec}: version {version[:80]!r} is not a release version like 4.17.3")
     repos = Counter(parse_reference(spec, default_tag=None).name for spec in components.values())
     info = ReleaseInfo(
         pull_spec=pull_spec, digest=top.digest, version=version, architecture=architecture, metadata=metadata,

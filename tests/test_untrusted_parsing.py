@@ -40,7 +40,8 @@ def test_deep_nesting_is_one_line_everywhere(tmp_path: Path) -> None:
 @pytest.mark.parametrize("graph, message", [
     ({"nodes": [_node("4.17.²")]}, "'4.17.²' is not a release version"),
     ({"nodes": [_node("4.17.1\n")]}, "is not a release version"),
-    ({"nodes": [_node("4.17.1", payload={"x": 1})]}, "payload is not text"),
+    ({"nodes": [_node("4.17.1", payload={"x": 1})]}, "payload is not a pull spec"),
+    ({"nodes": [_node("4.17.1", payload="quay.io\x1b[2J@x")]}, "payload is not a pull spec"),
     ({"nodes": [_node("4.17.1")], "edges": 7}, "'edges' is not a list"),
     ({"nodes": [_node("4.17.1")], "edges": {"0": 1}}, "'edges' is not a list"),
     ({"nodes": [_node("4.17.1"), _node("4.17.2")], "edges": [[True, 1]]}, "is not a pair of node indexes"),
@@ -73,3 +74,19 @@ def test_version_key_never_fails_and_check_version_says_why() -> None:
     with pytest.raises(ReleaseError, match="--from-version: '4.17.²' is not a release version like 4.17.3"):
         check_version("4.17.²", "--from-version")
     assert check_version("4.17.0-rc.1+build.5", "x") == "4.17.0-rc.1+build.5"
+
+
+def test_a_payload_component_name_a_terminal_would_obey_is_refused() -> None:
+    from core.release import parse_image_references
+
+    def stream(name: object) -> bytes:
+        return json.dumps({"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "metadata": {"name": "4.17.3"},
+                           "spec": {"tags": [{"name": name, "from": {"kind": "DockerImage",
+                                                                     "name": f"quay.io/o/r@{DIGEST}"}}]}}).encode()
+
+    assert parse_image_references(stream("aws-ebs-csi-driver"))[1] == {"aws-ebs-csi-driver": f"quay.io/o/r@{DIGEST}"}
+    for bad in ("etcd\x1b]0;owned\x07", ["etcd"], "../etcd"):
+        with pytest.raises(ReleaseError, match="is not a name a release uses"):
+            parse_image_references(stream(bad))
+    with pytest.raises(ReleaseError, match="nested too deeply"):
+        parse_image_references(DEEP_JSON.encode())
