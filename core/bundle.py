@@ -969,6 +969,13 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
     directory = Path(directory)
     if verify:  # a dry run or a runbook reads the medium's record only: no hashing of every byte
         await asyncio.to_thread(check_bundle_before_upload, directory, on_problem, signer=signer)
+    elif signer is not None:  # no hashing, but who wrote the medium is cheap to check and always asked for
+        from .bundle_sign import check_sums_signature
+
+        try:
+            check_sums_signature(directory, signer)
+        except BundleError as exc:
+            raise BundleError(f"{directory} failed its check, nothing was uploaded: {exc}") from None
     if not omitted_blobs(directory):
         return await load_release_from_dir(session, directory, release)
     await check_base_in_registry(session, directory, target, to_release_image)

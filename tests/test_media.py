@@ -158,6 +158,24 @@ def test_offline_install_verify_and_upload_from_the_bundle(bundle, offline_venv,
         assert skopeo.digest(f"{mirror}:{TAG}-{name}", **PLAIN) == spec.rsplit("@", 1)[1], name
 
 
+# -- origin ---------------------------------------------------------------------------------------------
+
+def test_from_dir_with_signer_refuses_a_bundle_another_key_signed(bundle, plain_registry, capsys) -> None:
+    """The far side names the key it was told about: a bundle signed by any other key uploads nothing."""
+    media, _ = bundle
+    fingerprint = json.loads((media / "bundle.json").read_text())["signer"]["fingerprint"]
+    code, out, err = _run(["media", "verify", str(media)], capsys)
+    assert code == 0 and "origin is NOT checked" in out
+    mirror = f"{plain_registry.host}/{unique_repo('media-signer')}"
+    other = "0123456789ABCDEF0123456789ABCDEF01234567"
+    code, _, err = _run(["release", "mirror", "--insecure", "--from-dir", str(media), "--to", mirror,
+                         "--signer", other, "--dry-run"], capsys)
+    assert code == 2 and f"is not signed by {other}" in err and "nothing was uploaded" in err, err
+    code, out, err = _run(["release", "mirror", "--insecure", "--from-dir", str(media), "--to", mirror,
+                           "--signer", fingerprint, "--dry-run"], capsys)
+    assert code == 0, err
+
+
 # -- damage ---------------------------------------------------------------------------------------------
 
 def test_a_flipped_byte_in_a_blob_and_in_a_binary_are_both_named(damaged_copy: Path, plain_registry,
