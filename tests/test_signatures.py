@@ -506,3 +506,25 @@ def test_release_without_verification_config(seeded_release):
             return await read_verification_config(session, info)
 
     assert asyncio.run(scenario()) is None
+
+
+def test_a_payload_claiming_the_official_repository_without_its_configmap_is_refused(monkeypatch):
+    """Stripping the verification ConfigMap must not turn a refusal into a warning for a payload that
+    claims to be Red Hat's: every official payload carries one."""
+    import core.run as run_module
+    import core.signatures as signatures_module
+    from core.plan import MirrorRegistry, Plan, ReleaseChoice
+
+    async def no_config(session, info):
+        return None
+
+    monkeypatch.setattr(signatures_module, "read_verification_config", no_config)
+    official = ReleaseInfo("quay.io/x", DIGEST, "4.21.1", "x86_64", {}, {}, RELEASE_REPO, "")
+    custom = ReleaseInfo("registry.example.test/x", DIGEST, "4.21.1", "x86_64", {}, {}, "registry.example.test/r", "")
+    plan = Plan(mirror=MirrorRegistry(registry="m.example.test"), release=ReleaseChoice(source="quay.io/x"))
+    with pytest.raises(SignatureError, match="claims to come from quay.io/openshift-release-dev/ocp-release but"):
+        asyncio.run(run_module.check_signatures(plan, None, [official]))
+    reports, warnings = asyncio.run(run_module.check_signatures(plan, None, [custom]))
+    assert reports == [] and "carries no release-verification ConfigMap" in warnings[0]
+    plan.release.allow_unsigned = True
+    assert asyncio.run(run_module.check_signatures(plan, None, [official]))[1]  # mirrored, with the warning
