@@ -47,7 +47,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import BundleError, InputError, LocalStorageError, MirrorError
-from .fsio import atomic_write
+from .fsio import atomic_stream, atomic_write
 from .layout import REF_NAME
 from .manifest import Manifest
 from .text import human_bytes, plural, shell_quote
@@ -81,14 +81,22 @@ MAX_LIST_BYTES = 256 << 20      # SHA256SUMS, SIZES, VOLUMES.json
 MAX_JSON_BYTES = 64 << 20       # bundle.json, index.json
 MAX_MANIFEST_BYTES = 4 << 20    # one image manifest
 MAX_FILES = 1_000_000
+# Volume and part counts: VOLUME_MARKER and PART_SUFFIX allow four and five digits, and a file is never
+# cut into more parts than there are volumes. A record claiming more is not one we wrote (and a count
+# of millions must not become millions of names, lines or files).
+MAX_VOLUMES = 9999
+# Missing volumes named one per line, up to this many; the rest are counted in one more line.
+MAX_MISSING_SHOWN = 20
 CHUNK = 1 << 20
 HASH_THREADS = 4
 PIP_TIMEOUT = 900
 # Written only by the medium's own file system: never part of a bundle, never a problem.
 OS_JUNK = frozenset({".DS_Store", "System Volume Information", "$RECYCLE.BIN", ".Trashes", ".Spotlight-V100",
                      ".fseventsd", "lost+found", ".TemporaryItems", "Thumbs.db", "desktop.ini"})
+# SHA256SUMS' detached signature (core.bundle_sign): written after SHA256SUMS, so never listed in it.
+SUMS_SIG_FILE = "SHA256SUMS.sig"
 # Files that describe the bundle or its volumes: checked on their own terms, never listed in SHA256SUMS.
-META_FILES = frozenset({SUMS_FILE, SIZES_FILE, VOLUMES_FILE})
+META_FILES = frozenset({SUMS_FILE, SIZES_FILE, VOLUMES_FILE, SUMS_SIG_FILE})
 
 Message = Callable[[str], None]
 SignatureWriter = Callable[[Path], Iterable[Path]]
@@ -122,6 +130,8 @@ class VerifyReport:
     blobs: int = 0
     omitted: int = 0          # blobs an incremental bundle leaves to the far side's registry
     volumes: tuple[int, int] | None = None  # (arrived, of) when the bundle came in volumes
+    # The key that signed SHA256SUMS, when --signer was given and it checked; None: origin not checked.
+    signed_by: str | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -137,9 +147,12 @@ class VerifyReport:
     def summary(self) -> str:
         if self.ok:
             extra = f", {self.omitted} blobs left to the base bundle" if self.omitted else ""
+            origin = (f"; signed by {self.signed_by}" if self.signed_by else
+                      "; its origin is NOT checked (SHA256SUMS can be rewritten by whoever wrote the medium): "
+                      "give --signer FINGERPRINT, printed when the bundle was written")
             return (f"bundle {self.directory} is complete: {plural(self.files, 'file')} "
                     f"({human_bytes(self.bytes)}), {plural(self.images, 'image')}, {plural(self.blobs, 'blob')} "
-                    f"checked against their digests{extra}")
+                    f"checked against their digests{extra}{origin}")
         return f"bundle {self.directory} has {plural(len(self.errors), 'problem')}"
 
 
@@ -158,6 +171,7 @@ class BundleOptions:
     wheel_platforms: tuple[str, ...] = ()   # the far host's platform tags; default: this one
     signatures: SignatureWriter | None = None  # fills DIR/signatures (core.signatures, day 2)
     extract: bool = True                    # openshift-install and oc into bin/
+    sign_key: Path | None = None            # signs SHA256SUMS; default: this host's key (core.bundle_sign)
 
 
 @dataclass
@@ -171,11 +185,13 @@ class BundleResult:
     volumes: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     wheelhouse: bool = False
+    signer: str | None = None               # fingerprint of the key that signed SHA256SUMS
+    signer_made: bool = False               # this host's key was made by this run
 
     def as_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "files": self.files, "bytes": self.bytes, "images": self.images,
                 "blobs": self.blobs, "omitted_blobs": len(self.omitted), "volumes": [str(v) for v in self.volumes],
-                "wheelhouse": self.wheelhouse, "warnings": self.warnings}
+                "wheelhouse": self.wheelhouse, "warnings": self.warnings, "signer": self.signer}
 
 
 # -- sizes ------------------------------------------------------------------------------------------
@@ -278,11 +294,52 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
 
 
 def _read_json(path: Path, limit: int, what: str) -> Any:
-    data = read_bounded(path, limit, what)
+    from .userfiles import parse_json  # the one JSON reader: deep nesting is an error, not a crash
+
+    return parse_json(read_bounded(path, limit, what), where=f"{path} ({what})", error=BundleError)
+
+
+@dataclass(frozen=True)
+class VolumeList:
+    """VOLUMES.json, checked: types, counts within bounds, every path a plain relative one."""
+    count: int
+    where: dict[str, int]        # path → volume number
+    parts: dict[str, int]        # path of a file cut in parts → how many
+
+
+def _count(value: Any, what: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ValueError(f"{what} must be a whole number from 1 to {limit}, not {str(value)[:40]!r}")
+    return value
+
+
+def read_volume_list(path: Path) -> VolumeList:
+    """The volume map every volume carries; BundleError (one line) when it is not one we wrote."""
+    data = _read_json(path, MAX_LIST_BYTES, "volume list")
     try:
-        return json.loads(data)
-    except ValueError:
-        raise BundleError(f"{path} is not valid JSON ({what})") from None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        count = _count(data.get("count"), "count", MAX_VOLUMES)
+        volumes, parts = data.get("volumes"), data.get("parts") or {}
+        if not isinstance(volumes, dict) or not isinstance(parts, dict):
+            raise ValueError("volumes and parts must be JSON objects")
+        where: dict[str, int] = {}
+        for number, paths in volumes.items():
+            if not isinstance(number, str) or not number.isdecimal():
+                raise ValueError(f"volume {str(number)[:40]!r} is not a number")
+            if not isinstance(paths, list):
+                raise ValueError(f"volume {number}'s files are not a list")
+            volume = _count(int(number), "a volume number", count)
+            for rel in paths:
+                if not isinstance(rel, str):
+                    raise ValueError(f"volume {number} names a file that is not text")
+                where[safe_relpath(rel)] = volume
+        cut: dict[str, int] = {}
+        for rel, pieces in parts.items():
+            cut[safe_relpath(str(rel))] = _count(pieces, f"the part count of {str(rel)[:80]}", count)
+    except ValueError as exc:
+        raise BundleError(f"{path} is not a volume list written by mirror-wizard: {exc}") from None
+    return VolumeList(count, where, cut)
 
 
 def _walk_files(root: Path) -> Iterable[tuple[str, os.stat_result]]:
@@ -407,7 +464,7 @@ def write_sums(directory: Path, *, exclude: Iterable[str] = ()) -> tuple[int, in
 def begin_bundle(directory: str | os.PathLike[str]) -> None:
     """Before a to-dir copy changes DIR: take SHA256SUMS away, so a copy interrupted from here on
     leaves a bundle that says it is unfinished rather than one whose list no longer matches."""
-    for name in (SUMS_FILE, SIZES_FILE):
+    for name in (SUMS_FILE, SIZES_FILE, SUMS_SIG_FILE):
         try:
             os.unlink(Path(directory) / name)
         except FileNotFoundError:
@@ -645,11 +702,12 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
 
 def _link_or_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        os.link(source, tmp)
+        os.link(source, tmp)  # a link's name is exclusive (EEXIST), like O_EXCL
     except OSError:  # another file system, or one without hard links (FAT, exFAT)
-        shutil.copyfile(source, tmp, follow_symlinks=False)
+        _copy_nofollow([source], target)
+        return
     os.replace(tmp, target)
 
 
@@ -679,27 +737,26 @@ def _volume_info(directory: Path, report: VerifyReport) -> dict[str, int]:
     if not path.exists():
         return {}
     try:
-        data = _read_json(path, MAX_LIST_BYTES, "volume list")
-        count = int(data["count"])
-        where: dict[str, int] = {}
-        for number, paths in data["volumes"].items():
-            for rel in paths:
-                where[safe_relpath(str(rel))] = int(number)
-    except (BundleError, KeyError, TypeError, ValueError, AttributeError):
-        report.add(VOLUMES_FILE, "is not a volume list written by mirror-wizard")
+        listing = read_volume_list(path)
+    except BundleError as exc:
+        report.add(VOLUMES_FILE, "is not a volume list written by mirror-wizard"
+                   + (f" ({str(exc).split(': ', 1)[1]})" if ": " in str(exc) else ""))
         return {}
+    count, where = listing.count, listing.where
     arrived = set()
     for rel, _ in _walk_files(directory):
         match = VOLUME_MARKER.fullmatch(rel)
         if match and int(match.group(2)) == count:
             arrived.add(int(match.group(1)))
     report.volumes = (len(arrived), count)
-    for number in range(1, count + 1):
-        if number not in arrived:
-            files = sorted(p for p, v in where.items() if v == number)
-            report.add(f"volume-{number:02d}-of-{count:02d}",
-                       f"volume {number} of {count} is missing ({plural(len(files), 'file')}, e.g. "
-                       f"{files[0] if files else '-'}): copy it in with mirror-wizard media join")
+    missing = [number for number in range(1, count + 1) if number not in arrived]
+    for number in missing[:MAX_MISSING_SHOWN]:
+        files = sorted(p for p, v in where.items() if v == number)
+        report.add(f"volume-{number:02d}-of-{count:02d}",
+                   f"volume {number} of {count} is missing ({plural(len(files), 'file')}, e.g. "
+                   f"{files[0] if files else '-'}): copy it in with mirror-wizard media join")
+    if len(missing) > MAX_MISSING_SHOWN:
+        report.add(VOLUMES_FILE, f"and {len(missing) - MAX_MISSING_SHOWN} more volumes of {count} are missing")
     return where
 
 
@@ -714,15 +771,24 @@ def _is_blob_path(rel: str) -> bool:
     return rel.startswith("blobs/sha256/") and rel.count("/") == 2
 
 
-def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None
-                  ) -> VerifyReport:
+def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None,
+                  signer: str | None = None) -> VerifyReport:
     """Check a bundle as it arrived; never changes it. See the module for what is checked.
 
+    ``signer`` (a fingerprint or a public key file): SHA256SUMS must carry a good signature by that key,
+    checked first (core.bundle_sign); without it the report says the bundle's origin is not checked.
     A blob's problem is reported once, with the images that need it; a file's with its path."""
     directory = Path(directory)
     report = VerifyReport(directory)
     if not directory.is_dir():
         raise BundleError(f"{directory} is not a directory")
+    if signer is not None and (directory / SUMS_FILE).exists():
+        from .bundle_sign import check_sums_signature
+
+        try:
+            report.signed_by = check_sums_signature(directory, signer)
+        except BundleError as exc:
+            report.add(SUMS_SIG_FILE, str(exc))
     volumes = _volume_info(directory, report)
     sums_path = directory / SUMS_FILE
     if not sums_path.exists():
@@ -845,14 +911,15 @@ def _verify_layout(directory: Path, report: VerifyReport, issues: dict[str, str]
             report.blobs += 1
 
 
-def check_bundle_before_upload(directory: str | os.PathLike[str], on_problem: Message | None = None) -> VerifyReport | None:
+def check_bundle_before_upload(directory: str | os.PathLike[str], on_problem: Message | None = None, *,
+                               signer: str | None = None) -> VerifyReport | None:
     """The far side's first step: a directory that is a bundle (it has bundle.json or SHA256SUMS) must
     verify, or BundleError names what is wrong. A bare OCI layout (no bundle files) is left to the
     layout's own checks and None is returned."""
     directory = Path(directory)
     if not any((directory / name).exists() for name in (BUNDLE_FILE, SUMS_FILE, SIZES_FILE, VOLUMES_FILE)):
         return None
-    report = verify_bundle(directory)
+    report = verify_bundle(directory, signer=signer)
     if on_problem is not None:
         for problem in report.problems:
             on_problem(str(problem))
@@ -891,7 +958,8 @@ async def check_base_in_registry(session: Any, directory: Path, target: str,
 
 async def load_release_for_upload(session: RegistrySession, directory: str | os.PathLike[str], release: str | None,
                                   target: str, to_release_image: str | None = None,
-                                  on_problem: Message | None = None, *, verify: bool = True) -> ReleaseInfo:
+                                  on_problem: Message | None = None, *, verify: bool = True,
+                                  signer: str | None = None) -> ReleaseInfo:
     """The far side's way in: check the bundle, check an incremental bundle's base is in the mirror,
     then read the release as core.release.load_release_from_dir does (a layer left to the base is not
     'missing' there, since the registry already has it)."""
@@ -900,7 +968,14 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
 
     directory = Path(directory)
     if verify:  # a dry run or a runbook reads the medium's record only: no hashing of every byte
-        await asyncio.to_thread(check_bundle_before_upload, directory, on_problem)
+        await asyncio.to_thread(check_bundle_before_upload, directory, on_problem, signer=signer)
+    elif signer is not None:  # no hashing, but who wrote the medium is cheap to check and always asked for
+        from .bundle_sign import check_sums_signature
+
+        try:
+            check_sums_signature(directory, signer)
+        except BundleError as exc:
+            raise BundleError(f"{directory} failed its check, nothing was uploaded: {exc}") from None
     if not omitted_blobs(directory):
         return await load_release_from_dir(session, directory, release)
     await check_base_in_registry(session, directory, target, to_release_image)
@@ -1011,8 +1086,9 @@ def split_volumes(directory: str | os.PathLike[str], max_size: int, out: str | o
                     _copy_range(directory / piece.path, target, piece.offset, piece.size)
                 else:
                     _link_or_copy(directory / piece.path, target)
-            for name in (SUMS_FILE, SIZES_FILE):
-                _link_or_copy(directory / name, folder / name)
+            for name in (SUMS_FILE, SIZES_FILE, SUMS_SIG_FILE):
+                if name != SUMS_SIG_FILE or (directory / name).exists():  # every volume can be checked alone
+                    _link_or_copy(directory / name, folder / name)
             atomic_write(folder / VOLUMES_FILE, listing)
             marker = {"kind": "mirror-wizard-volume", "number": number, "count": count,
                       "files": [{"path": p.name, "size": p.size} for p in members]}
@@ -1061,7 +1137,10 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
             files = [(safe_relpath(str(f["path"])), int(f["size"])) for f in marker["files"]]
         except (KeyError, TypeError, ValueError):
             raise BundleError(f"{markers[0]} is not a volume marker written by mirror-wizard") from None
-        for rel, size in files + [(n, -1) for n in (SUMS_FILE, SIZES_FILE, VOLUMES_FILE, markers[0].name)]:
+        lists = [SUMS_FILE, SIZES_FILE, VOLUMES_FILE, markers[0].name]
+        if (volume / SUMS_SIG_FILE).exists() or (volume / SUMS_SIG_FILE).is_symlink():
+            lists.append(SUMS_SIG_FILE)  # refused below if it is a link
+        for rel, size in files + [(n, -1) for n in lists]:
             try:
                 st = _lstat_inside(volume, rel)
             except ValueError as exc:
@@ -1076,40 +1155,50 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
                     continue  # copied from an earlier medium already
             except ValueError as exc:
                 raise BundleError(f"{target}/{rel} {exc}") from None
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.tmp")
             try:
-                shutil.copyfile(volume / rel, tmp, follow_symlinks=False)
-                os.replace(tmp, destination)
-            finally:
-                tmp.unlink(missing_ok=True)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LocalStorageError(f"cannot create {destination.parent}: {exc.strerror or exc}") from None
+            _copy_nofollow([volume / rel], destination)
         say(f"copied {volume.name}")
     return _assemble_parts(target, say)
+
+
+def _copy_nofollow(sources: list[Path], destination: Path) -> None:
+    """Concatenate ``sources`` (regular files, never read through a link) into ``destination``, through
+    the one temporary-file helper (random name, ``O_EXCL | O_NOFOLLOW``, then renamed): a link planted
+    beside the destination is never written through, and an interrupted copy leaves nothing behind."""
+    with atomic_stream(destination, hint="copy the volume into a folder you can write to") as out:
+        for source in sources:
+            try:
+                fd = _open_nofollow(source)
+            except OSError as exc:
+                raise BundleError(f"cannot read {source}: {exc.strerror or exc} (a volume holds no links)") from None
+            with os.fdopen(fd, "rb") as piece:
+                if not stat.S_ISREG(os.fstat(piece.fileno()).st_mode):
+                    raise BundleError(f"{source} is not a regular file")
+                shutil.copyfileobj(piece, out, CHUNK)
 
 
 def _assemble_parts(target: Path, say: Message) -> list[str]:
     listing_path = target / VOLUMES_FILE
     if not listing_path.exists():
         return []
-    listing = _read_json(listing_path, MAX_LIST_BYTES, "volume list")
-    parts = listing.get("parts") if isinstance(listing, dict) else None
+    listing = read_volume_list(listing_path)
     waiting: list[str] = []
-    for rel, count in (parts or {}).items():
-        rel = safe_relpath(str(rel))
-        count = int(count)
+    for rel, count in listing.parts.items():
         names = [f"{rel}.part-{n:03d}-of-{count:03d}" for n in range(1, count + 1)]
-        if (target / rel).exists() and not any((target / n).exists() for n in names):
-            continue
-        absent = [n for n in names if _lstat_inside(target, n) is None]
+        try:
+            whole = _lstat_inside(target, rel)
+            if whole is not None and not any(_lstat_inside(target, n) is not None for n in names):
+                continue
+            absent = [n for n in names if _lstat_inside(target, n) is None]
+        except ValueError as exc:
+            raise BundleError(f"{target}/{rel}: {exc}") from None
         if absent:
             waiting.append(f"{rel}: {len(absent)} of {count} parts still to come")
             continue
-        tmp = (target / rel).with_name(f".{PurePosixPath(rel).name}.join.tmp")
-        with open(tmp, "wb") as out:
-            for name in names:
-                with open(target / name, "rb") as piece:
-                    shutil.copyfileobj(piece, out, CHUNK)
-        os.replace(tmp, target / rel)
+        _copy_nofollow([target / name for name in names], target / rel)
         for name in names:
             (target / name).unlink()
         say(f"joined {rel} from {count} parts")

@@ -35,6 +35,8 @@ from .bundle import (
     README_FILE,
     SAMPLES_DIR,
     SIGNATURES_DIR,
+    SUMS_FILE,
+    SUMS_SIG_FILE,
     VOLUMES_FILE,
     WHEELHOUSE,
     BundleOptions,
@@ -48,6 +50,7 @@ from .bundle import (
     split_volumes,
     write_sums,
 )
+from .bundle_sign import SIGNER_FILE, BundleSigner, host_signer, sign_sums, signer_from_file, write_signer_key
 from .errors import BundleError, LocalStorageError, MirrorError
 from .fsio import atomic_write
 from .text import human_bytes, plural
@@ -171,21 +174,42 @@ def _prune_for_base(directory: Path, images: list[ImageGraph], since: Path, rele
             "releases": base.get("releases") or []}, omitted
 
 
+def _spaced(fingerprint: str) -> str:
+    """As gpg prints it: ten groups of four, two spaces in the middle."""
+    groups = [fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4)]
+    half = len(groups) // 2
+    return " ".join(groups[:half]) + "  " + " ".join(groups[half:])
+
+
 def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool) -> str:
     releases = manifest.get("releases") or []
     names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
     target = manifest.get("target") or "HOST:PORT/REPO"
     venv = "~/mirror-wizard-venv"
+    signer = (manifest.get("signer") or {}).get("fingerprint") or ""
     lines = [
         "mirror-wizard bundle",
         "====================",
+        "",
+        "FIRST, before installing or running anything from this medium, check it with tools this host has:",
+        "",
+        f"   sha256sum -c --quiet {SUMS_FILE}",
+        f'   G=$(mktemp -d) && gpg --homedir "$G" --import {SIGNER_FILE} && '
+        f'gpg --homedir "$G" --verify {SUMS_SIG_FILE} {SUMS_FILE}',
+        "",
+        f"   (or, with Sequoia: sq verify --signer-file {SIGNER_FILE} --signature-file {SUMS_SIG_FILE} {SUMS_FILE})",
+        "",
+        "   gpg must say \"Good signature\", and the \"Primary key fingerprint\" it prints must be the one you",
+        "   were given APART from this medium (the connected side printed it when writing the bundle; this",
+        f"   file says {_spaced(signer) if signer else '-'}, but whoever can rewrite the medium can rewrite",
+        "   this file too). If either check fails, stop: do not install or run anything from this medium.",
         "",
         f"Release: {names}. Written {manifest['created']} by mirror-wizard {manifest['tool_version']}.",
         "Everything the disconnected mirror host needs: the images (an OCI layout), openshift-install and oc,",
         "mirror-wizard itself, the plan, the cluster YAML and the runbook. SHA256SUMS lists every file; it is",
         "written last, so a bundle without it was not finished.",
         "",
-        "On the mirror host, from this directory:",
+        "On the mirror host, from this directory, once the checks above passed:",
         "",
     ]
     if wheelhouse:
@@ -197,16 +221,17 @@ def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelho
         lines += ["1. This bundle carries no wheelhouse (pip could not build one on the connected side):",
                   "   install mirror-wizard on this host some other way.", ""]
     base = manifest.get("base")
-    lines += ["2. Check that everything arrived intact (every file, every blob, every image):",
+    signer_flag = f" --signer {signer}" if signer else ""
+    lines += ["2. Check that everything arrived intact (every file, every blob, every image) and who wrote it:",
               "",
-              f"   {venv}/bin/mirror-wizard media verify .",
+              f"   {venv}/bin/mirror-wizard media verify .{signer_flag}",
               "",
               "   Came in volumes? Copy each volume into one directory, in any order:",
               f"   {venv}/bin/mirror-wizard media join /data/bundle /media/usb/volume-NN-of-MM",
               "",
               "3. Upload the images into the mirror registry (this checks the bundle first, too):",
               "",
-              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}",
+              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}{signer_flag}",
               f"   or the whole plan (release and samples): {venv}/bin/mirror-wizard run {PLAN_FILE}",
               ""]
     if base:
@@ -235,7 +260,9 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     directory = Path(directory)
     say = on_message or (lambda text: None)
     warnings: list[str] = []
-    begin_bundle(directory)
+    # the key first: a key that cannot be used stops the run before anything is written
+    signer: BundleSigner = signer_from_file(options.sign_key) if options.sign_key else host_signer()
+    begin_bundle(directory)  # also removes an earlier SHA256SUMS.sig: it vouches for nothing here
     shutil.rmtree(directory / BIN_DIR, ignore_errors=True)  # never vouch for an earlier bundle's binaries
     for stale in [directory / VOLUMES_FILE, *directory.glob("VOLUME-*-of-*.json")]:
         stale.unlink(missing_ok=True)  # a directory joined from volumes, written anew: whole again
@@ -299,6 +326,7 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
         "wheelhouse": {"wheels": wheels, "python": options.wheel_python or f"{sys.version_info[0]}.{sys.version_info[1]}",
                        "install": f"pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}"} if wheels else None,
     }
+    manifest["signer"] = {"fingerprint": signer.fingerprint, "key": SIGNER_FILE}
     for release in manifest["releases"]:
         if release["name"] is None:
             from .release import layout_name
@@ -306,10 +334,13 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
             release["name"] = layout_name(info)
     atomic_write(directory / BUNDLE_FILE, json.dumps(manifest, indent=1) + "\n")
     atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels)))
+    write_signer_key(directory, signer)
     files, total = await asyncio.to_thread(write_sums, directory)
-    say(f"bundle: {plural(files, 'file')}, {human_bytes(total)}, SHA256SUMS written")
+    sign_sums(directory, signer)
+    say(f"bundle: {plural(files, 'file')}, {human_bytes(total)}, SHA256SUMS written and signed by {signer.fingerprint}"
+        + (f" (this host's bundle key, made now in {signer.origin})" if signer.made else f" ({signer.origin})"))
     result = BundleResult(directory, files, total, len(images), len(all_blobs), omitted, warnings=warnings,
-                          wheelhouse=bool(wheels))
+                          wheelhouse=bool(wheels), signer=signer.fingerprint, signer_made=signer.made)
     if options.max_medium_size:
         out = options.volumes_dir or directory.with_name(directory.name + ".volumes")
         result.volumes = await asyncio.to_thread(split_volumes, directory, options.max_medium_size, out)

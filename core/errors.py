@@ -44,9 +44,14 @@ class MirrorError(Exception):
     title = "Error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Messages quote registries, oc, clusters and files: escape what a terminal would obey (the
+        # edges print str(error) as it is, in the CLI and the wizard alike).
+        from .text import shown
+
+        message = shown(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = shown(hint) if hint is not None else None
 
     def __str__(self) -> str:
         if self.hint:

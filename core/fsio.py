@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import LocalStorageError
 
@@ -35,6 +37,50 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _temp_beside(target: Path, mode: int) -> tuple[int, Path]:
+    """A new temporary file beside ``target``: random name, ``O_EXCL | O_NOFOLLOW``, exactly ``mode``."""
+    folder = target.parent if str(target.parent) else Path(".")
+    tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask may have narrowed it; we want exactly `mode`
+    except OSError:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    return fd, tmp
+
+
+@contextlib.contextmanager
+def atomic_stream(path: str | os.PathLike[str], *, mode: int = PUBLIC, hint: str | None = None) -> Iterator[BinaryIO]:
+    """:func:`atomic_write` for content too large to hold in memory: write to the yielded file; when the
+    block ends without an error the file replaces ``path`` (fsynced), otherwise it is removed and
+    ``path`` is untouched. The same temporary file rules: random name, ``O_EXCL | O_NOFOLLOW``, ``mode``."""
+    target = Path(path)
+    suffix = f"; {hint}" if hint else ""
+    try:
+        if target.is_dir():
+            raise LocalStorageError(f"cannot write {target}: it is a directory")
+        fd, tmp = _temp_beside(target, mode)
+    except OSError as exc:
+        raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}{suffix}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent if str(target.parent) else Path("."))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}{suffix}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = PUBLIC,
                  make_parents: bool = True, hint: str | None = None) -> Path:
     """Write ``data`` to ``path`` atomically with permission ``mode``; returns ``path``.
@@ -47,15 +93,14 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     target = Path(path)
     body = data.encode("utf-8") if isinstance(data, str) else data
     folder = target.parent if str(target.parent) else Path(".")
-    tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    tmp: Path | None = None  # ours once made: only then is there anything to remove
     fd: int | None = None
     try:
         if make_parents:
             folder.mkdir(parents=True, exist_ok=True)
         if target.is_dir():
             raise LocalStorageError(f"cannot write {target}: it is a directory")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-        os.fchmod(fd, mode)  # the umask may have narrowed it; we want exactly `mode`
+        fd, tmp = _temp_beside(target, mode)
         view = memoryview(body)
         while view:
             written = os.write(fd, view)
@@ -69,13 +114,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
         if fd is not None:
             os.close(fd)
         with contextlib.suppress(OSError):  # the folder may not even exist
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
         suffix = f"; {hint}" if hint else ""
         raise LocalStorageError(f"cannot write {target}: {exc.strerror or exc}{suffix}") from None
     except BaseException:
         if fd is not None:
             os.close(fd)
         with contextlib.suppress(OSError):  # the folder may not even exist
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
         raise
     return target

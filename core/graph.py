@@ -8,7 +8,6 @@ versions that can update to it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -23,8 +22,9 @@ from .errors import ReleaseError, TLSVerifyError
 from .http import HttpClient
 from .reference import parse_reference
 from .registry import RegistrySession
+from .text import shown
 from .tlsconfig import TLSOptions
-from .userfiles import read_user_file
+from .userfiles import parse_json, read_user_file
 
 DEFAULT_GRAPH_URL = "https://api.openshift.com/api/upgrades_info/v1/graph"
 # A channel's graph is a few MB (stable-4.17, every architecture: 3 MB); one answer larger than this, or one
@@ -50,7 +50,7 @@ class GraphRelease:
     @property
     def errata_url(self) -> str | None:
         url = self.metadata.get("url")
-        return url if isinstance(url, str) else None
+        return shown(url, one_line=True) if isinstance(url, str) else None  # printed: shown, never obeyed
 
 
 def graph_arch(arch: str) -> str:
@@ -62,40 +62,94 @@ def graph_arch(arch: str) -> str:
         raise ReleaseError(f"unknown architecture {arch!r}; use one of {known}") from None
 
 
+# A release version as the graph and release tags write it: X.Y.Z, an optional pre-release, optional
+# build metadata; ASCII only (str.isdigit() is also true for "²", which int() refuses).
+_VERSION_RE = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,128})?(?:\+[0-9A-Za-z.-]{1,128})?", re.ASCII)
+# Bounds on a graph: the full graph of every channel has a few thousand nodes and edges.
+MAX_GRAPH_NODES = 100_000
+MAX_GRAPH_EDGES = 1_000_000
+
+
+def _number(part: str) -> bool:
+    return part.isascii() and part.isdigit()
+
+
 def version_key(version: str) -> tuple[Any, ...]:
-    """Semantic-version order: 4.12.0-rc.1 < 4.12.0 < 4.12.1 < 4.12.10 (build metadata ignored)."""
+    """Semantic-version order: 4.12.0-rc.1 < 4.12.0 < 4.12.1 < 4.12.10 (build metadata ignored).
+    Any text has a key (a part that is not an ASCII number sorts first), so sorting never fails."""
     core, _, rest = version.partition("-")
     core = core.split("+", 1)[0]
     pre = rest.split("+", 1)[0]
-    numbers = tuple(int(p) if p.isdigit() else -1 for p in core.split("."))
+    numbers = tuple(int(p) if _number(p) else -1 for p in core.split("."))
     if not pre:
         return (numbers, 1, ())
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    parts = tuple((0, int(p), "") if _number(p) else (1, 0, p) for p in pre.split("."))
     return (numbers, 0, parts)
 
 
+def check_version(version: str, where: str) -> str:
+    """``version`` when it is X.Y.Z[-pre][+build] in ASCII; ReleaseError naming ``where`` otherwise."""
+    if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
+        raise ReleaseError(f"{where}: {str(version)[:64]!r} is not a release version like 4.17.3")
+    return version
+
+
+def _list(data: dict[str, Any], key: str, limit: int) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ReleaseError(f"the update graph's {key!r} is not a list")
+    if len(value) > limit:
+        raise ReleaseError(f"the update graph has more than {limit} {key}; that is not a channel's graph")
+    return value
+
+
 def parse_graph(data: Any) -> list[GraphRelease]:
-    """Cincinnati graph JSON → releases, newest first. ReleaseError for anything malformed."""
+    """Cincinnati graph JSON → releases, newest first. ReleaseError (one line) for anything malformed:
+    wrong types anywhere, a version that is not X.Y.Z, one version named twice with different payloads."""
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
         raise ReleaseError("the update graph has no 'nodes' list; is the URL a Cincinnati graph endpoint?")
-    nodes = data["nodes"]
+    nodes = _list(data, "nodes", MAX_GRAPH_NODES)
     releases: list[GraphRelease] = []
+    by_index: list[GraphRelease] = []   # node index → its release (a node repeated with the same payload: one)
+    by_version: dict[str, GraphRelease] = {}
     for i, node in enumerate(nodes):
         if not isinstance(node, dict) or not isinstance(node.get("version"), str):
             raise ReleaseError(f"update graph node {i} has no version")
+        version = check_version(node["version"], f"update graph node {i}")
+        payload = node.get("payload") or ""
+        if not isinstance(payload, str) or shown(payload, one_line=True) != payload:
+            raise ReleaseError(f"update graph node {i} ({version}): the payload is not a pull spec")
         found = node.get("metadata")
         metadata: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
-        releases.append(GraphRelease(node["version"], str(node.get("payload") or ""), metadata, []))
-    by_version = {r.version: r for r in releases}
-    for edge in data.get("edges") or []:
-        if (not isinstance(edge, (list, tuple)) or len(edge) != 2
-                or not all(isinstance(x, int) and 0 <= x < len(releases) for x in edge)):
-            raise ReleaseError(f"update graph edge {edge!r} is not a pair of node indexes")
-        releases[edge[1]].upgrades_from.append(releases[edge[0]].version)
-    for block in data.get("conditionalEdges") or []:
-        for edge in (block.get("edges") or []) if isinstance(block, dict) else []:
-            target = by_version.get(str(edge.get("to"))) if isinstance(edge, dict) else None
-            if target is not None and isinstance(edge.get("from"), str):
+        known = by_version.get(version)
+        if known is not None:
+            if known.payload != payload:
+                # which one would be mirrored would depend on the order: refuse rather than guess
+                raise ReleaseError(f"the update graph names {version} twice with different payloads "
+                                   f"({known.payload or '-'} and {payload or '-'}); refusing it")
+            by_index.append(known)
+            continue
+        release = GraphRelease(version, payload, metadata, [])
+        releases.append(release)
+        by_index.append(release)
+        by_version[version] = release
+    for edge in _list(data, "edges", MAX_GRAPH_EDGES):
+        if (not isinstance(edge, list) or len(edge) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < len(nodes) for x in edge)):
+            raise ReleaseError(f"update graph edge {str(edge)[:80]} is not a pair of node indexes")
+        by_index[edge[1]].upgrades_from.append(by_index[edge[0]].version)
+    for number, block in enumerate(_list(data, "conditionalEdges", MAX_GRAPH_EDGES)):
+        edges = block.get("edges") if isinstance(block, dict) else None
+        if not isinstance(edges, list):
+            raise ReleaseError(f"update graph conditionalEdges[{number}] has no 'edges' list")
+        for edge in edges:
+            if not isinstance(edge, dict) or not isinstance(edge.get("from"), str) or not isinstance(edge.get("to"), str):
+                raise ReleaseError(f"update graph conditionalEdges[{number}]: edge {str(edge)[:80]} is not "
+                                   "{from: VERSION, to: VERSION}")
+            target = by_version.get(edge["to"])
+            if target is not None:
                 target.conditional_from.append(edge["from"])
     for release in releases:
         release.upgrades_from = sorted(set(release.upgrades_from), key=version_key, reverse=True)
@@ -127,16 +181,14 @@ async def fetch_graph(channel: str, arch: str = "x86_64", url: str = DEFAULT_GRA
     if answer.status != 200:
         detail = ""
         try:
-            body = json.loads(answer.content)
+            body = parse_json(answer.content, where="the update service's error", error=ReleaseError)
             detail = f": {body.get('reason') or body.get('kind') or ''} {body.get('value') or ''}".rstrip(": ")
-        except (ValueError, AttributeError, RecursionError):
+        except (ReleaseError, AttributeError):
             pass
+        detail = shown(detail[:200])
         raise ReleaseError(f"the update service answered {answer.status} for channel {channel} "
                            f"({params['arch']}){detail}")
-    try:
-        data = json.loads(answer.content)
-    except (ValueError, RecursionError):
-        raise ReleaseError(f"the update service at {host} did not answer JSON") from None
+    data = parse_json(answer.content, where=f"the answer of the update service at {host}", error=ReleaseError)
     return parse_graph(data)
 
 
@@ -167,11 +219,11 @@ def load_graph_file(path: str | Path) -> list[GraphRelease]:
     except OSError:
         pass  # read_user_file says what is wrong
     text = read_user_file(file, "update graph file", ReleaseError, text=True)
+    data = parse_json(text, where=f"update graph file {file}", error=ReleaseError)
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ReleaseError(f"update graph file {file} is not JSON ({exc})") from None
-    return parse_graph(data)
+        return parse_graph(data)
+    except ReleaseError as exc:
+        raise ReleaseError(f"update graph file {file}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -195,7 +247,7 @@ def load_blocked_edges(paths: Iterable[str | Path]) -> list[BlockedEdge]:
             text = read_user_file(file, "blocked-edge file", ReleaseError, text=True)
             try:
                 data = yaml.safe_load(text)
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError):  # RecursionError: nested deep enough to exhaust the stack
                 raise ReleaseError(f"blocked-edge file {file} is not YAML") from None
             if not isinstance(data, dict) or not isinstance(data.get("to"), str) or not isinstance(data.get("from"), str):
                 raise ReleaseError(f"blocked-edge file {file} needs 'to' (a version) and 'from' (a pattern)")
@@ -279,5 +331,5 @@ def update_path(releases: list[GraphRelease], start: str, end: str, *, mode: Pat
 
 
 __all__ = ["DEFAULT_GRAPH_URL", "BlockedEdge", "GraphRelease", "PathMode", "fetch_graph", "graph_arch",
-           "load_blocked_edges", "load_graph_file", "parse_graph", "registry_release_tags", "update_edges",
+           "check_version", "load_blocked_edges", "load_graph_file", "parse_graph", "registry_release_tags", "update_edges",
            "update_path", "version_key"]

@@ -18,7 +18,7 @@ from .errors import InputError, PlanError, ReferenceFormatError
 from .fsio import atomic_write
 from .http.proxy import parse_proxy
 from .reference import is_registry_host, parse_reference, parse_repository, split_host
-from .userfiles import read_user_file
+from .userfiles import parse_yaml, read_user_file
 
 PLAN_VERSION = 1
 
@@ -104,6 +104,11 @@ class ReleaseChoice:
     signatures_dir: str | None = None
     signatures_to_dir: str | None = None
     allow_unsigned: bool = False
+    # Public key files of release keys to trust besides Red Hat's (shipped): OKD, CI, a custom payload.
+    # A payload naming a key neither shipped nor listed here is refused (core.release_keys).
+    keys: list[str] = field(default_factory=list)
+    # From-dir: the key that must have signed the bundle's SHA256SUMS (fingerprint or public key file).
+    bundle_signer: str | None = None
     # An update path: every release from from_version to version on the channel's update graph (read
     # from graph_file, else graph_url), the shortest path unless all_versions. From-dir: the releases of
     # the medium in that range.
@@ -140,8 +145,8 @@ class ReleaseChoice:
         return bool(self.from_version)
 
 
-_OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned",
-                          "from_version", "all_versions", "graph_file", "graph_url", "releases")
+_OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned", "keys",
+                          "bundle_signer", "from_version", "all_versions", "graph_file", "graph_url", "releases")
 
 
 @dataclass
@@ -297,7 +302,7 @@ def _check_type(value: Any, expected: str, where: str) -> None:
     if expected.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
         raise PlanError(f"{where} must be a whole number, not {value!r}")
     if expected.startswith("list[str]") and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-        what = "paths" if where.endswith(".paths") else "names"
+        what = "paths" if where.endswith((".paths", ".keys")) else "names"
         raise PlanError(f"{where} must be a list of {what}")
 
 
@@ -455,16 +460,50 @@ def _host(value: str, where: str) -> None:
         raise PlanError(f"{where} is {value!r}: expected HOST or HOST:PORT")
 
 
-def load_plan(path: str | Path) -> Plan:
+def load_plan(path: str | Path, *, confirm_target: str | None = None) -> Plan:
+    """A plan file. One beside a ``bundle.json`` came on removable media: whoever wrote the medium wrote
+    it, so every path in it must stay inside the bundle (see :func:`check_bundle_plan`), and with
+    ``confirm_target`` (the far-side admin's own answer) its target must be that one."""
     path = Path(path)
     text = read_user_file(path, "plan file", PlanError, text=True, inside="the plan YAML file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PlanError(f"plan file {path} is not valid YAML{where}") from None
-    return plan_from_dict(data, where=str(path))
+    data = parse_yaml(text, where=f"plan file {path}", error=PlanError)
+    plan = plan_from_dict(data, where=str(path))
+    if (path.parent / "bundle.json").exists():
+        check_bundle_plan(plan, str(path), confirm_target=confirm_target)
+    return plan
+
+
+def check_bundle_plan(plan: Plan, where: str, *, confirm_target: str | None = None) -> None:
+    """A plan read from a bundle names paths inside the bundle only (relative, never leaving it): an
+    absolute auth file would send this host's credentials where the medium says, an absolute output
+    folder would write where it says. Keys that decide trust (release.keys, release.bundle_signer) come
+    from the admin on this side, never from the medium. PlanError (one line) naming the key."""
+    from .bundle import safe_relpath
+
+    paths: list[tuple[str, str | None]] = [("auth_file", plan.auth_file), ("idms_file", plan.idms_file),
+                                           ("output_dir", plan.output_dir), ("mirror.ca_file", plan.mirror.ca_file)]
+    paths += [(f"registries[{i}].ca_file", r.ca_file) for i, r in enumerate(plan.registries)]
+    release = plan.release
+    if release is not None:
+        paths += [("release.directory", release.directory), ("release.signatures_dir", release.signatures_dir),
+                  ("release.signatures_to_dir", release.signatures_to_dir), ("release.graph_file", release.graph_file)]
+        for key, value in (("release.keys", release.keys), ("release.bundle_signer", release.bundle_signer)):
+            if value:
+                raise PlanError(f"{where}: {key} in a bundle's plan would let the medium choose what is trusted; "
+                                "give it on this side (--release-key, --signer) instead")
+        if confirm_target is not None and release.target != confirm_target:
+            raise PlanError(f"{where}: release.target is {release.target!r}, not {confirm_target!r} as you confirmed; "
+                            "refusing the bundle's plan")
+    if plan.samples is not None:
+        paths += [(f"samples.paths[{i}]", p) for i, p in enumerate(plan.samples.paths)]
+    for key, value in paths:
+        if value is None or value in ("", "."):
+            continue
+        try:
+            safe_relpath(value.removeprefix("./"))
+        except ValueError as exc:
+            raise PlanError(f"{where}: {key} {value!r} is {exc}; a bundle's plan names paths inside the bundle "
+                            "only") from None
 
 
 def save_plan(plan: Plan, path: str | Path) -> Path:

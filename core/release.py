@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
+import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -122,10 +123,21 @@ def _load_structured(data: bytes, where: str) -> Any:
         return json.loads(data)
     except ValueError:
         pass
+    except RecursionError:  # nesting deep enough to exhaust the stack: one line, not a traceback
+        raise ReleaseError(f"{where} is not usable: it is nested too deeply") from None
     try:
         return yaml.safe_load(data)
     except yaml.YAMLError:
         raise ReleaseError(f"{where} is neither JSON nor YAML") from None
+    except RecursionError:
+        raise ReleaseError(f"{where} is not usable: it is nested too deeply") from None
+
+
+# A component's name becomes part of a tag (VERSION-ARCH-NAME) and is printed: what oc's names look like
+# (aws-ebs-csi-driver), nothing a terminal would obey, nothing a tag cannot hold.
+_COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", re.ASCII)
+# A release version as release-metadata writes it (4.17.3, 4.18.0-rc.1, 4.16.0-0.okd-2024-...).
+_RELEASE_VERSION = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,128})?(?:\+[0-9A-Za-z.-]{1,128})?", re.ASCII)
 
 
 def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[str, dict[str, str]]:
@@ -140,6 +152,8 @@ def parse_image_references(data: bytes, where: str = IMAGE_REFERENCES) -> tuple[
     for tag in (stream.get("spec") or {}).get("tags") or []:
         if not isinstance(tag, dict) or not tag.get("name"):
             raise ReleaseError(f"{where} has a tag without a name")
+        if not isinstance(tag["name"], str) or not _COMPONENT_NAME.fullmatch(tag["name"]):
+            raise ReleaseError(f"{where}: component name {str(tag['name'])[:80]!r} is not a name a release uses")
         source = tag.get("from") or {}
         if source.get("kind") != "DockerImage":
             continue
@@ -229,10 +243,10 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
     config_desc = image.config()
     if config_desc is None:
         raise ReleaseError(f"{pull_spec} has no image config")
-    try:
-        config = json.loads(await _read_blob(source, config_desc.digest, config_desc.size))
-    except ValueError:
-        raise ReleaseError(f"the image config of {pull_spec} is not JSON") from None
+    config = parse_json(await _read_blob(source, config_desc.digest, config_desc.size),
+                        where=f"the image config of {pull_spec}", error=ReleaseError)
+    if not isinstance(config, dict):
+        raise ReleaseError(f"the image config of {pull_spec} is not a JSON object")
     if not top.is_index:
         architecture = openshift_arch(str(config.get("architecture") or "amd64"))
     files = await _find_files(source, image, {IMAGE_REFERENCES, RELEASE_METADATA}, pull_spec)
@@ -244,6 +258,8 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
     version = str(metadata.get("version") or stream_name or "")
     if not version:
         raise ReleaseError(f"{pull_spec} names no version in release-metadata or image-references")
+    if not _RELEASE_VERSION.fullmatch(version):
+        raise ReleaseError(f"{pull_spec}: version {version[:80]!r} is not a release version like 4.17.3")
     repos = Counter(parse_reference(spec, default_tag=None).name for spec in components.values())
     info = ReleaseInfo(
         pull_spec=pull_spec, digest=top.digest, version=version, architecture=architecture, metadata=metadata,

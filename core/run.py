@@ -226,7 +226,7 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
 
         return [await load_release_for_upload(session, directory, name, release.target or "",
                                               release.to_release_image, on_problem=on_message,
-                                              verify=check_media and number == 0)
+                                              verify=check_media and number == 0, signer=release.bundle_signer)
                 for number, name in enumerate(names)]
     if not release.is_path:
         return [await release_module.load_release(session, release.source)]
@@ -265,17 +265,22 @@ def signatures_folder(plan: Plan) -> Path:
 
 async def check_signatures(plan: Plan, session: RegistrySession, releases: list[ReleaseInfo]
                            ) -> tuple[list[SignatureReport], list[str]]:
-    """Each release's GPG signatures, verified against the keys its payload carries (SignatureError for
-    one that does not verify, unless the plan allows unsigned releases). From the medium they are read
-    from ``<medium>/config`` (offline) unless the plan names a signatures directory.
+    """Each release's GPG signatures, verified against the pinned keys its payload names (Red Hat's and
+    the plan's ``release.keys``; SignatureError for one that does not verify or names another key,
+    unless the plan allows unsigned releases). From the medium they are read from ``<medium>/config``
+    (offline) unless the plan names a signatures directory.
 
     A payload without a release-verification ConfigMap names no key: nothing can be verified, and a
     cluster running it verifies no update either (the cluster-version operator then has no verifier).
-    It is mirrored with a loud warning rather than refused; an official payload always carries one."""
-    from .signatures import expected_identities, read_verification_config, verify_release
+    A custom build is mirrored with a loud warning; one that claims the official repository is refused,
+    since every official payload carries one (its absence means the payload was changed)."""
+    from .errors import SignatureError
+    from .release_keys import pinned_keys
+    from .signatures import OFFICIAL_RELEASE_REPOSITORIES, expected_identities, read_verification_config, verify_release
 
     release = plan.release
     assert release is not None
+    pinned = pinned_keys(release.keys)  # Red Hat's and the plan's: the payload's own keys are not trusted
     signatures_dir = release.signatures_dir
     if signatures_dir is None and release.mode == ReleaseMode.FROM_DIR and release.directory:
         signatures_dir = str(Path(release.directory) / "config")
@@ -283,13 +288,19 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
     warnings: list[str] = []
     for info in releases:
         config = await read_verification_config(session, info)
+        if config is None and info.source_repository in OFFICIAL_RELEASE_REPOSITORIES and not release.allow_unsigned:
+            # every official payload carries one: its absence is a payload that was changed, not a custom build
+            raise SignatureError(f"release {info.version} ({info.digest[:19]}…) claims to come from "
+                                 f"{info.source_repository} but carries no release-verification ConfigMap, as every "
+                                 "official release does; refusing it",
+                                 hint="--allow-unsigned mirrors it anyway (a cluster will refuse to update to it)")
         if config is None:
             warnings.append(f"WARNING: release {info.version} ({info.digest[:19]}…) carries no release-verification "
                             "ConfigMap: its signatures cannot be checked and no signature ConfigMap is written")
             continue
         report = await verify_release(info.digest, config, stores=release.signature_stores,
                                       signatures_dir=signatures_dir, identities=expected_identities(info),
-                                      allow_unsigned=release.allow_unsigned, tls=session.tls)
+                                      allow_unsigned=release.allow_unsigned, tls=session.tls, pinned=pinned)
         reports.append(report)
     return reports, warnings
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from .plan import SamplesSource
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
 from .registry import RegistrySession
 from .text import shell_quote
-from .userfiles import read_user_file
+from .userfiles import parse_json, read_user_file
 from .yamlout import dump_yaml
 
 CONFIG_RESOURCE = "configs.samples.operator.openshift.io/cluster"
@@ -388,21 +387,13 @@ def load_from_cluster(oc: str = "oc") -> list[SampleStream]:
     if binary is None:
         raise ToolError(f"cannot find {oc!r} (not on PATH, not a program): install the OpenShift CLI, "
                         "or give the image streams as files")
-    command = [binary, "get", "imagestreams", "-n", "openshift", "-o", "json"]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=OC_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"'oc get imagestreams -n openshift' did not answer within {OC_TIMEOUT}s; "
-                        "check the cluster connection") from None
-    except OSError as exc:
-        raise ToolError(f"cannot run {oc}: {exc.strerror or exc}") from None
-    if done.returncode != 0:
-        detail = next((line.strip() for line in done.stderr.splitlines() if line.strip()), f"exit code {done.returncode}")
-        raise ToolError(f"'oc get imagestreams -n openshift' failed: {detail} (log in with 'oc login' first)")
-    try:
-        document = json.loads(done.stdout)
-    except json.JSONDecodeError as exc:
-        raise ToolError(f"'oc get imagestreams' printed something that is not JSON ({exc.msg})") from None
+    # core.oc's runner: output read with a cap as it arrives, the process group ended on timeout
+    from .oc import Oc
+
+    done = Oc(binary, timeout=OC_TIMEOUT).run_sync("get", "imagestreams", "-n", "openshift", "-o", "json")
+    if done.code != 0:
+        raise ToolError(f"'oc get imagestreams -n openshift' failed: {done.first_error()} (log in with 'oc login' first)")
+    document = parse_json(done.stdout, where="what 'oc get imagestreams' printed", error=ToolError)
     streams: dict[str, SampleStream] = {}
     for obj, where in _objects(document, "oc get imagestreams"):
         if obj.get("kind", "ImageStream") != "ImageStream":

@@ -48,6 +48,7 @@ from .http import HttpClient
 from .reference import is_digest, parse_reference
 from .registry import RegistrySession
 from .release import ReleaseInfo, _pick_platform, _release_location
+from .release_keys import PinnedKeys, fingerprint_of, shipped_keys
 from .tlsconfig import TLSOptions
 from .yamlout import dump_yaml
 
@@ -62,7 +63,6 @@ MANIFESTS_DIR = "release-manifests/"
 MAX_SIGNATURES = 10
 # ... and at most this many bytes of each.
 MAX_SIGNATURE_BYTES = 50 * 1024
-MAX_MANIFEST_BYTES = 1 << 20
 STORE_TIMEOUT = 30.0
 # oc names the exported ConfigMap after the digest's first 16 hex digits.
 FILE_DIGEST_CHARS = 16
@@ -87,6 +87,22 @@ class VerificationConfig:
 
     def certificates(self) -> dict[str, list[pysequoia.Cert]]:
         return {name: load_keyring(text, f"{self.where}: {name}") for name, text in self.keyrings.items()}
+
+    def pinned(self, pinned: PinnedKeys) -> tuple[dict[str, list[pysequoia.Cert]], list[str]]:
+        """Each keyring as *our* copies of its keys, and the keys (``NAME FINGERPRINT``) not pinned.
+
+        The payload only says which keys must sign; whether a key is trusted is ours to say (a registry
+        that lies ships its own key). A keyring with any key we do not pin cannot be satisfied."""
+        keyrings: dict[str, list[pysequoia.Cert]] = {}
+        unpinned: list[str] = []
+        for name, certs in self.certificates().items():
+            prints = [fingerprint_of(cert) for cert in certs]
+            missing = [fp for fp in prints if fp not in pinned]
+            if missing:
+                unpinned += [f"{name} {fp}" for fp in missing]
+                continue
+            keyrings[name] = [pinned.cert(fp) for fp in prints]
+        return keyrings, unpinned
 
 
 def load_keyring(text: str | bytes, where: str) -> list[pysequoia.Cert]:
@@ -120,11 +136,12 @@ def parse_verification_config(document: Any, where: str) -> VerificationConfig |
     if isinstance(document, (bytes, str)):
         try:
             document = yaml.safe_load(document)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # RecursionError: nesting deep enough to exhaust the stack
             return None
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         return None
-    annotations = (document.get("metadata") or {}).get("annotations") or {}
+    metadata = document.get("metadata") or {}
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
     if not isinstance(annotations, dict) or VERIFICATION_ANNOTATION not in annotations:
         return None
     data = document.get("data") or {}
@@ -145,33 +162,78 @@ def parse_verification_config(document: Any, where: str) -> VerificationConfig |
     return VerificationConfig(keyrings, tuple(stores), where)
 
 
-def _manifest_visitor(found: dict[str, bytes], hidden_above: set[str], hidden_here: set[str],
-                      seen_here: set[str] | None = None) -> Visitor:
-    """Collect small release-manifests/*.yaml|json files that mention the annotation.
+# The verification ConfigMap is a few KiB (Red Hat's: two keys and two store URLs, ~8 KiB); a release
+# payload has one. Files larger than this are never read, and a payload with more than this many files
+# carrying the annotation is refused: the scan keeps one candidate in memory, parses a bounded number.
+MAX_VERIFICATION_BYTES = 256 * 1024
+MAX_ANNOTATED_FILES = 16
 
-    Layers come top-down: a file already found (upper layer) wins, and a whiteout (``.wh.NAME``) in an
-    upper layer hides NAME in the layers below it. ``seen_here`` gets every release-manifests/ path
-    of the layer, so the caller knows where the payload's manifests were written.
+
+@dataclass
+class _Candidate:
+    """The verification ConfigMap the scan has chosen so far: the first by file name, as the operator picks."""
+    path: str
+    config: VerificationConfig | None = None
+    error: ReleaseError | None = None
+
+
+@dataclass
+class _ManifestScan:
+    """What the layer scan carries from one layer to the next (layers come top-down)."""
+    where: str
+    best: _Candidate | None = None
+    upper: set[str] = field(default_factory=set)       # paths a layer above already holds: they win
+    hidden: set[str] = field(default_factory=set)      # whiteouts (``.wh.NAME``) of the layers above
+    annotated: int = 0
+
+    def result(self) -> VerificationConfig | None:
+        if self.best is None:
+            return None
+        if self.best.error is not None:
+            raise self.best.error
+        return self.best.config
+
+
+def _manifest_visitor(scan: _ManifestScan, hidden_here: set[str], seen_here: set[str]) -> Visitor:
+    """Look for the verification ConfigMap among ``release-manifests/*.yaml|yml|json``, keeping only it.
+
+    A file is read only when it is small enough to be the ConfigMap and comes before the best candidate
+    by name; only a file carrying the annotation is parsed. An upper layer's file wins over the same path
+    below, and a whiteout (``.wh.NAME``) in an upper layer hides NAME below. ``seen_here`` gets every
+    release-manifests/ path of the layer, so the caller knows where the payload's manifests were written.
     """
     marker = VERIFICATION_ANNOTATION.encode()
 
     def visit(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
         path = member_path(member)
-        if seen_here is not None and path.startswith(MANIFESTS_DIR):
-            seen_here.add(path)
-        if not path.startswith(MANIFESTS_DIR) or "/" in path[len(MANIFESTS_DIR):]:
+        if not path.startswith(MANIFESTS_DIR):
+            return False
+        seen_here.add(path)
+        if "/" in path[len(MANIFESTS_DIR):]:
             return False
         name = path[len(MANIFESTS_DIR):]
         if name.startswith(".wh."):
             hidden_here.add(MANIFESTS_DIR + name[4:])
             return False
-        if (path in found or path in hidden_above or not member.isfile() or member.size > MAX_MANIFEST_BYTES
-                or not name.endswith((".yaml", ".yml", ".json"))):
+        if (path in scan.upper or path in scan.hidden or not member.isfile() or member.size > MAX_VERIFICATION_BYTES
+                or not name.endswith((".yaml", ".yml", ".json"))
+                or (scan.best is not None and path >= scan.best.path)):
             return False
         handle = tar.extractfile(member)
-        data = handle.read() if handle is not None else b""
-        if marker in data:
-            found[path] = data
+        data = handle.read(MAX_VERIFICATION_BYTES + 1) if handle is not None else b""
+        if marker not in data:
+            return False
+        scan.annotated += 1
+        if scan.annotated > MAX_ANNOTATED_FILES:
+            raise ReleaseError(f"{scan.where}: more than {MAX_ANNOTATED_FILES} files in {MANIFESTS_DIR} carry "
+                               f"{VERIFICATION_ANNOTATION}; a release payload has one")
+        try:
+            config = parse_verification_config(data, f"{scan.where}: {path}")
+        except ReleaseError as exc:  # broken, but only an error if it is the one the operator would use
+            scan.best = _Candidate(path, error=exc)
+            return False
+        if config is not None:
+            scan.best = _Candidate(path, config)
         return False
 
     return visit
@@ -183,27 +245,22 @@ async def read_verification_config(session: RegistrySession, info: ReleaseInfo) 
     image = await source.get_manifest(reference)
     if image.is_index:
         image = await _pick_platform(source, image, info.pull_spec)
-    found: dict[str, bytes] = {}
-    layer_hidden: set[str] = set()
+    scan = _ManifestScan(info.pull_spec)
     for layer in reversed(image.layers()):
         if layer.urls:
             continue
         hidden_here: set[str] = set()
         seen_here: set[str] = set()
-        await scan_tar(source.stream(layer.digest, layer.size),
-                       _manifest_visitor(found, layer_hidden, hidden_here, seen_here),
+        await scan_tar(source.stream(layer.digest, layer.size), _manifest_visitor(scan, hidden_here, seen_here),
                        where=f"layer {layer.digest[:19]} of {info.pull_spec}")
-        layer_hidden |= hidden_here
+        scan.upper |= seen_here
+        scan.hidden |= hidden_here
         # oc adm release new writes every release manifest in one layer, the one with image-references;
         # the layers below it are the cluster-version operator's own image, which the operator does not
         # read manifests from. Stopping there also spares reading (and failing on) its big base layers.
         if MANIFESTS_DIR + "image-references" in seen_here:
             break
-    for path in sorted(found):  # the cluster-version operator uses the first one by file name
-        config = parse_verification_config(found[path], f"{info.pull_spec}: {path}")
-        if config is not None:
-            return config
-    return None
+    return scan.result()
 
 
 # Where Red Hat publishes releases: the identity its signatures name, wherever the admin pulls from.
@@ -255,10 +312,9 @@ def check_atomic_signature(content: bytes, digest: str, identities: Collection[s
 
     ``identities``: repositories (``host/path``) the reference may name; empty accepts any non-empty one.
     """
-    try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        raise SignatureError("the signed content is not JSON") from None
+    from .userfiles import parse_json
+
+    document = parse_json(content, where="the signed content", error=SignatureError)
     _check_fields(document, ())
     critical = document.get("critical") or {}
     if critical.get("type") != ATOMIC_TYPE:
@@ -366,7 +422,8 @@ def _configmap_signatures(document: Any, digest: str, where: str) -> list[tuple[
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         return None
     prefix = configmap_name(digest)
-    if (document.get("metadata") or {}).get("name") != prefix:
+    metadata = document.get("metadata") or {}
+    if not isinstance(metadata, dict) or metadata.get("name") != prefix:
         return None
     binary = document.get("binaryData") or {}
     if not isinstance(binary, dict):
@@ -408,7 +465,7 @@ def read_signatures_dir(directory: str | Path, digest: str, *, limit: int = MAX_
         text = _read_small(exported, MAX_SIGNATURE_BYTES * (limit + 2))
         try:
             document = yaml.safe_load(text)  # JSON is YAML
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # RecursionError: nested deep enough to exhaust the stack
             raise ReleaseError(f"{exported} is not a JSON or YAML ConfigMap") from None
         found = _configmap_signatures(document, digest, str(exported))
         if found is None:
@@ -438,10 +495,12 @@ class SignatureReport:
     missing_keyrings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # unreachable stores, signatures that did not verify
     allowed_unsigned: bool = False
+    # the payload's keys we do not pin ("verifier-public-key-x FINGERPRINT"): nothing they sign counts
+    unpinned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.verified) and not self.missing_keyrings
+        return bool(self.verified) and not self.missing_keyrings and not self.unpinned
 
     @property
     def signatures(self) -> list[bytes]:
@@ -459,6 +518,9 @@ class SignatureReport:
         if self.ok:
             signers = ", ".join(f"{v.keyring} ({v.fingerprint[-16:]})" for v in self.verified)
             return f"release {self.digest} is signed by {signers}"
+        if self.unpinned:
+            return (f"WARNING: release {self.digest} is NOT verified: its payload names key(s) mirror-wizard does "
+                    f"not trust ({'; '.join(self.unpinned)}); mirrored only because of --allow-unsigned")
         return (f"WARNING: release {self.digest} is NOT verified"
                 + (f" (no signature from {', '.join(self.missing_keyrings)})" if self.missing_keyrings else "")
                 + "; a cluster will refuse to update to it")
@@ -467,8 +529,12 @@ class SignatureReport:
 async def verify_release(digest: str, config: VerificationConfig | None, *, stores: Sequence[str] = (),
                          signatures_dir: str | Path | None = None, identities: Collection[str] = (),
                          allow_unsigned: bool = False, tls: TLSOptions | None = None,
-                         timeout: float = STORE_TIMEOUT) -> SignatureReport:
+                         timeout: float = STORE_TIMEOUT, pinned: PinnedKeys | None = None) -> SignatureReport:
     """Find and verify a release's signatures; SignatureError unless verified or ``allow_unsigned``.
+
+    Every key the payload names must be pinned (``pinned``; default: Red Hat's shipped keys only), and
+    signatures are checked with the pinned copy: a payload naming any other key is refused, its
+    fingerprint named, before anything is fetched.
 
     Sources, in order: ``signatures_dir`` (then nothing is fetched from the payload's stores, for hosts
     that cannot reach them), the extra ``stores`` given by the admin, the payload's own stores.
@@ -480,7 +546,12 @@ async def verify_release(digest: str, config: VerificationConfig | None, *, stor
                                "says which keys must sign it")
         report.missing_keyrings = ["(no keys in the payload)"]
         return _finish(report, allow_unsigned)
-    keyrings = config.certificates()
+    keyrings, unpinned = config.pinned(pinned if pinned is not None else shipped_keys())
+    if unpinned:
+        report.unpinned = unpinned
+        report.missing_keyrings = sorted(set(config.keyrings) - set(keyrings))
+        report.problems.append(f"{config.where} names key(s) that are not pinned: {'; '.join(unpinned)}")
+        return _finish(report, allow_unsigned)
     remaining = dict(keyrings)
     seen: set[bytes] = set()
 
@@ -517,6 +588,12 @@ async def verify_release(digest: str, config: VerificationConfig | None, *, stor
 def _finish(report: SignatureReport, allow_unsigned: bool) -> SignatureReport:
     if report.ok or allow_unsigned:
         return report
+    if report.unpinned:
+        raise SignatureError(
+            f"release {report.digest} is signed, it says, by key(s) mirror-wizard does not trust: "
+            f"{'; '.join(report.unpinned)}",
+            hint="Red Hat's release keys are trusted; give any other key you know to be right with --release-key "
+                 "FILE (plan: release.keys), or --allow-unsigned to mirror the release anyway")
     detail = "; ".join(report.problems[:3]) or "no signature verified"
     raise SignatureError(
         f"release {report.digest} has no valid signature from {', '.join(report.missing_keyrings)}: {detail}",
@@ -526,15 +603,15 @@ def _finish(report: SignatureReport, allow_unsigned: bool) -> SignatureReport:
 
 async def check_release_signatures(session: RegistrySession, info: ReleaseInfo, *, stores: Sequence[str] = (),
                                    signatures_dir: str | Path | None = None, allow_unsigned: bool = False,
-                                   write_to: str | Path | None = None,
-                                   timeout: float = STORE_TIMEOUT) -> tuple[SignatureReport, Path | None]:
+                                   write_to: str | Path | None = None, timeout: float = STORE_TIMEOUT,
+                                   pinned: PinnedKeys | None = None) -> tuple[SignatureReport, Path | None]:
     """The whole step for one release, as a mirror run needs it: read the payload's verification config,
     find and verify the signatures (SignatureError unless ``allow_unsigned``), and with ``write_to`` write
     oc's ``signature-sha256-<16 hex>.json`` there. Returns the report and the file written (if any)."""
     config = await read_verification_config(session, info)
     report = await verify_release(info.digest, config, stores=stores, signatures_dir=signatures_dir,
                                   identities=expected_identities(info), allow_unsigned=allow_unsigned,
-                                  tls=session.tls, timeout=timeout)
+                                  tls=session.tls, timeout=timeout, pinned=pinned)
     written = write_signature_file(write_to, info.digest, report.signatures) \
         if write_to is not None and report.signatures else None
     return report, written
@@ -590,8 +667,10 @@ def write_signature_file(directory: str | Path, digest: str, signatures: Sequenc
 
 
 __all__ = [
+    "MAX_ANNOTATED_FILES",
     "MAX_SIGNATURES",
     "MAX_SIGNATURE_BYTES",
+    "MAX_VERIFICATION_BYTES",
     "OFFICIAL_RELEASE_REPOSITORIES",
     "SIGNATURES_LABEL",
     "SIGNATURES_NAMESPACE",

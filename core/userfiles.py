@@ -63,3 +63,19 @@ def parse_json(raw: str | bytes, *, where: str, error: type[MirrorError] = Input
         raise error(f"{where} is not usable {what}: it is nested too deeply") from None
     except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
         raise error(f"{where} is not valid {what} (not UTF-8 text)") from None
+
+
+def parse_yaml(raw: str | bytes, *, where: str, error: type[MirrorError] = InputError, what: str = "YAML") -> Any:
+    """``yaml.safe_load`` whose every failure is one ``error`` naming ``where`` (with the line, when
+    PyYAML knows it): bad syntax, and nesting deep enough to exhaust Python's recursion, which PyYAML
+    reports as RecursionError. Never quotes the input: it may hold a secret."""
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise error(f"{where} is not valid {what}{at}") from None
+    except RecursionError:
+        raise error(f"{where} is not usable {what}: it is nested too deeply") from None

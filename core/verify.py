@@ -36,7 +36,7 @@ from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
-from .text import plural, shell_quote
+from .text import plural, shell_quote, shown
 
 if TYPE_CHECKING:
     from .mirror_config import MirrorInstructions
@@ -74,6 +74,12 @@ class Check:
     detail: str
     fix: str | None = None
     items: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # detail and items quote cluster objects, registries and files: shown, never obeyed by a terminal
+        self.detail = shown(self.detail, one_line=True)
+        self.fix = shown(self.fix) if self.fix is not None else None
+        self.items = [shown(item, one_line=True) for item in self.items]
 
     @property
     def failed(self) -> bool:
@@ -518,8 +524,9 @@ async def check_certificate(expected: Expected) -> Check:
 
 async def check_signatures(expected: Expected, session: RegistrySession) -> Check:
     """The signature ConfigMap file of each release (where the run wrote it) names the release digest and
-    its signatures verify, offline, against the keys the release payload carries."""
+    its signatures verify, offline, with the pinned keys (Red Hat's and the plan's release.keys)."""
     from .errors import SignatureError
+    from .release_keys import pinned_keys
     from .run import signatures_folder
     from .signatures import (
         expected_identities,
@@ -548,7 +555,8 @@ async def check_signatures(expected: Expected, session: RegistrySession) -> Chec
             problems.append(f"{info.version}: no {path}")
             continue
         try:
-            await verify_release(info.digest, config, signatures_dir=folder, identities=expected_identities(info))
+            await verify_release(info.digest, config, signatures_dir=folder, identities=expected_identities(info),
+                                 pinned=pinned_keys(expected.plan.release.keys))
             good += 1
         except (SignatureError, MirrorError) as exc:
             problems.append(f"{info.version}: {exc}")

@@ -49,6 +49,20 @@ def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         os.environ["MIRROR_WIZARD_CACHE"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every bundle is signed, by default with this host's bundle key (core.bundle_sign), made once in
+    the user's config folder: the suite's own folder, never the real ~/.config."""
+    folder = tmp_path_factory.mktemp("mirror-wizard-config")
+    before = os.environ.get("MIRROR_WIZARD_CONFIG")
+    os.environ["MIRROR_WIZARD_CONFIG"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("MIRROR_WIZARD_CONFIG", None)
+    else:
+        os.environ["MIRROR_WIZARD_CONFIG"] = before
+
+
 @dataclass
 class PKI:
     dir: Path

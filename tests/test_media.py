@@ -130,7 +130,11 @@ def test_bundle_holds_everything_the_far_side_needs(bundle, seeded_release) -> N
     assert check.returncode == 0, check.stdout + check.stderr
     listed = set(parse_sums((media / SUMS_FILE).read_bytes())[0])
     on_disk = {p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file()}
-    assert on_disk - listed == {"SHA256SUMS", "SIZES"}
+    assert on_disk - listed == {"SHA256SUMS", "SIZES", "SHA256SUMS.sig"}  # the signature covers SHA256SUMS
+    # signed by this host's bundle key, named in bundle.json; the medium checks first, then installs
+    assert manifest["signer"]["fingerprint"] and "bundle-signer.asc" in listed
+    assert verify_bundle(media, signer=manifest["signer"]["fingerprint"]).signed_by == manifest["signer"]["fingerprint"]
+    assert readme.index("sha256sum -c") < readme.index("gpg --homedir") < readme.index("pip install")
     sizes = dict(line.split("  ", 1)[::-1] for line in (media / "SIZES").read_text().splitlines())
     assert int(sizes["bin/oc"]) == (media / "bin" / "oc").stat().st_size
 
@@ -152,6 +156,24 @@ def test_offline_install_verify_and_upload_from_the_bundle(bundle, offline_venv,
     assert skopeo.digest(f"{mirror}:{TAG}", **PLAIN) == seeded_release.release_digest
     for name, spec in seeded_release.component_refs.items():
         assert skopeo.digest(f"{mirror}:{TAG}-{name}", **PLAIN) == spec.rsplit("@", 1)[1], name
+
+
+# -- origin ---------------------------------------------------------------------------------------------
+
+def test_from_dir_with_signer_refuses_a_bundle_another_key_signed(bundle, plain_registry, capsys) -> None:
+    """The far side names the key it was told about: a bundle signed by any other key uploads nothing."""
+    media, _ = bundle
+    fingerprint = json.loads((media / "bundle.json").read_text())["signer"]["fingerprint"]
+    code, out, err = _run(["media", "verify", str(media)], capsys)
+    assert code == 0 and "origin is NOT checked" in out
+    mirror = f"{plain_registry.host}/{unique_repo('media-signer')}"
+    other = "0123456789ABCDEF0123456789ABCDEF01234567"
+    code, _, err = _run(["release", "mirror", "--insecure", "--from-dir", str(media), "--to", mirror,
+                         "--signer", other, "--dry-run"], capsys)
+    assert code == 2 and f"is not signed by {other}" in err and "nothing was uploaded" in err, err
+    code, out, err = _run(["release", "mirror", "--insecure", "--from-dir", str(media), "--to", mirror,
+                           "--signer", fingerprint, "--dry-run"], capsys)
+    assert code == 0, err
 
 
 # -- damage ---------------------------------------------------------------------------------------------

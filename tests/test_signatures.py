@@ -14,8 +14,11 @@ from core.errors import ReleaseError, SignatureError
 from core.manifest import sha256_digest
 from core.registry import RegistrySession
 from core.release import ReleaseInfo, load_release
+from core.release_keys import RED_HAT_FINGERPRINTS, pinned_keys, shipped_keys
 from core.signatures import (
+    MAX_ANNOTATED_FILES,
     MAX_SIGNATURE_BYTES,
+    MAX_VERIFICATION_BYTES,
     check_release_signatures,
     configmap_bytes,
     configmap_yaml,
@@ -61,6 +64,17 @@ def keys(tmp_path_factory):
     yield made
     for key in made.values():
         key.close()
+
+
+@pytest.fixture(scope="module")
+def pinned(keys, tmp_path_factory):
+    """The test keys, trusted as an admin trusts a key: a file named with --release-key."""
+    folder = tmp_path_factory.mktemp("pinned")
+    files = []
+    for name in ("release", "beta"):  # "other" stays untrusted: the intruder
+        (folder / f"{name}.asc").write_text(keys[name].public_armored)
+        files.append(str(folder / f"{name}.asc"))
+    return pinned_keys(files)
 
 
 @pytest.fixture()
@@ -137,7 +151,7 @@ def test_signed_message_checks(keys):
                          DIGEST, rings)
     with pytest.raises(SignatureError, match="names no identity"):
         verify_signature(keys["release"].sign(atomic_payload(DIGEST, "")), DIGEST, rings)
-    with pytest.raises(SignatureError, match="not JSON"):
+    with pytest.raises(SignatureError, match="not valid JSON"):
         verify_signature(keys["release"].sign(b"hello"), DIGEST, rings)
     with pytest.raises(SignatureError, match="does not verify"):
         verify_signature(good[:-20], DIGEST, rings)
@@ -146,11 +160,11 @@ def test_signed_message_checks(keys):
 
 
 @needs_gpg
-async def test_store_over_http_first_good_signature_wins_and_search_stops_at_404(keys, store):
+async def test_store_over_http_first_good_signature_wins_and_search_stops_at_404(keys, pinned, store):
     refused = keys["other"].sign_release(DIGEST, RELEASE_REPO)
     good = keys["release"].sign_release(DIGEST, f"{RELEASE_REPO}:4.21.1-x86_64")
     store.add(DIGEST, [refused, good])
-    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]))
+    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]), pinned=pinned)
     assert report.ok and report.signatures == [good]
     assert [v.origin for v in report.verified] == [f"{store.url}/sha256={'ab' * 32}/signature-2"]
     assert any("signature-1 does not verify" in p for p in report.problems)
@@ -159,7 +173,7 @@ async def test_store_over_http_first_good_signature_wins_and_search_stops_at_404
     store.files[f"/sha256={'ab' * 32}/signature-3"] = good
     store.requests.clear()
     with pytest.raises(SignatureError, match="does not verify"):
-        await verify_release(DIGEST, _config(keys, ("release",), [store.url]))
+        await verify_release(DIGEST, _config(keys, ("release",), [store.url]), pinned=pinned)
     assert [r.rsplit("/", 1)[1] for r in store.requests] == ["signature-1", "signature-2"]
 
 
@@ -196,47 +210,101 @@ def test_expected_identities():
 
 
 @needs_gpg
-async def test_every_keyring_must_sign(keys, store):
+async def test_every_keyring_must_sign(keys, pinned, store):
     config = _config(keys, ("release", "beta"), [store.url])
     only_release = keys["release"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [only_release])
     with pytest.raises(SignatureError, match="no valid signature from verifier-public-key-beta") as caught:
-        await verify_release(DIGEST, config)
+        await verify_release(DIGEST, config, pinned=pinned)
     assert "--allow-unsigned" in str(caught.value)
     beta = keys["beta"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [only_release, beta])
-    report = await verify_release(DIGEST, config)
+    report = await verify_release(DIGEST, config, pinned=pinned)
     assert report.ok and report.signatures == [only_release, beta]
 
 
 @needs_gpg
-async def test_refused_unless_allow_unsigned(keys, store):
+async def test_refused_unless_allow_unsigned(keys, pinned, store):
     config = _config(keys, ("release",), [store.url])
     store.add(DIGEST, [keys["other"].sign_release(DIGEST, RELEASE_REPO)])
     with pytest.raises(SignatureError, match="no valid signature from verifier-public-key-release"):
-        await verify_release(DIGEST, config)
-    report = await verify_release(DIGEST, config, allow_unsigned=True)
+        await verify_release(DIGEST, config, pinned=pinned)
+    report = await verify_release(DIGEST, config, allow_unsigned=True, pinned=pinned)
     assert not report.ok and report.signatures == [] and "NOT verified" in report.summary()
     with pytest.raises(SignatureError, match="carries no release-verification ConfigMap"):
         await verify_release(DIGEST, None)
     unreachable = _config(keys, ("release",), ["http://127.0.0.1:9/sigs"])
     with pytest.raises(SignatureError, match="127.0.0.1:9"):
-        await verify_release(DIGEST, unreachable, timeout=5)
+        await verify_release(DIGEST, unreachable, timeout=5, pinned=pinned)
 
 
 @needs_gpg
-async def test_extra_store_is_asked_first_and_directory_replaces_the_payload_stores(keys, store, tmp_path):
+async def test_extra_store_is_asked_first_and_directory_replaces_the_payload_stores(keys, pinned, store, tmp_path):
     good = keys["release"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [good])
     config = _config(keys, ("release",), ["http://127.0.0.1:9/unreachable"])
-    report = await verify_release(DIGEST, config, stores=[store.url])
+    report = await verify_release(DIGEST, config, stores=[store.url], pinned=pinned)
     assert report.ok and not report.problems  # the unreachable payload store was never needed
     # a directory in the store's own layout; the payload's (unreachable) store is not contacted
     sig_dir = tmp_path / "sigs" / f"sha256={'ab' * 32}"
     sig_dir.mkdir(parents=True)
     (sig_dir / "signature-1").write_bytes(good)
-    report = await verify_release(DIGEST, config, signatures_dir=tmp_path / "sigs")
+    report = await verify_release(DIGEST, config, signatures_dir=tmp_path / "sigs", pinned=pinned)
     assert report.ok and report.verified[0].origin.endswith("signature-1") and not report.problems
+
+
+# -- pinned keys: the payload says which keys must sign, we say which keys are trusted -----------------
+
+def test_red_hat_release_keys_are_shipped_and_pinned():
+    shipped = shipped_keys()
+    assert set(shipped.keys) == RED_HAT_FINGERPRINTS
+    # the real Red Hat signature verifies with the shipped key, whatever key the payload carries
+    config = parse_verification_config(verification_configmap(
+        {"redhat": (DATA / "redhat-release-key.asc").read_text()}, []), "payload")
+    assert config is not None
+    keyrings, unpinned = config.pinned(shipped)
+    assert unpinned == []
+    [verified] = verify_signature(_sig(RH_DIGEST), RH_DIGEST, keyrings)
+    assert verified.fingerprint == "567E347AD0044ADE55BA8A5F199E2F91FD431D51"
+
+
+@needs_gpg
+async def test_payload_naming_its_own_key_is_refused_with_the_fingerprint(keys, store, tmp_path):
+    """A registry that lies ships its own key and a signature made with it: that must not verify."""
+    good = keys["release"].sign_release(DIGEST, RELEASE_REPO)
+    store.add(DIGEST, [good])
+    config = _config(keys, ("release",), [store.url])
+    [cert] = load_keyring(keys["release"].public_armored, "key")
+    fingerprint = str(cert.fingerprint).upper()
+    with pytest.raises(SignatureError, match=f"does not trust: verifier-public-key-release {fingerprint}") as caught:
+        await verify_release(DIGEST, config)  # only Red Hat's keys are trusted by default
+    assert "--release-key" in str(caught.value) and store.requests == []  # refused before anything is fetched
+    # --allow-unsigned mirrors it, loudly, and nothing verified is claimed
+    report = await verify_release(DIGEST, config, allow_unsigned=True)
+    assert not report.ok and report.signatures == [] and fingerprint in report.summary()
+    assert "NOT verified" in report.summary()
+    # named with --release-key it is trusted
+    (tmp_path / "k.asc").write_text(keys["release"].public_armored)
+    assert (await verify_release(DIGEST, config, pinned=pinned_keys([str(tmp_path / "k.asc")]))).ok
+
+
+@needs_gpg
+async def test_signature_is_checked_with_our_copy_of_the_key(keys, pinned, store):
+    """One pinned key in a keyring with an intruder's key: refused (the keyring is not ours)."""
+    store.add(DIGEST, [keys["other"].sign_release(DIGEST, RELEASE_REPO)])
+    cm = verification_configmap({"release": keys["release"].public_armored + keys["other"].public_armored},
+                                [store.url])
+    config = parse_verification_config(cm, "payload")
+    with pytest.raises(SignatureError, match="does not trust: verifier-public-key-release [0-9A-F]{40}"):
+        await verify_release(DIGEST, config, pinned=pinned)
+
+
+def test_release_key_files_are_checked(tmp_path):
+    with pytest.raises(ReleaseError, match="release key .*absent.asc does not exist"):
+        pinned_keys([str(tmp_path / "absent.asc")])
+    (tmp_path / "junk.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnope\n")
+    with pytest.raises(ReleaseError, match="junk.asc .*--release-key.* not an OpenPGP public key|holds no"):
+        pinned_keys([str(tmp_path / "junk.asc")])
 
 
 # -- the ConfigMap the cluster reads --------------------------------------------------------------------
@@ -259,10 +327,10 @@ def test_configmap_keys_sort_as_go_maps_do():
 
 
 @needs_gpg
-async def test_written_file_holds_the_store_bytes_and_reads_back(keys, store, tmp_path):
+async def test_written_file_holds_the_store_bytes_and_reads_back(keys, pinned, store, tmp_path):
     good = keys["release"].sign_release(DIGEST, RELEASE_REPO)
     store.add(DIGEST, [good])
-    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]))
+    report = await verify_release(DIGEST, _config(keys, ("release",), [store.url]), pinned=pinned)
     path = write_signature_file(tmp_path / "config", DIGEST, report.signatures)
     assert path.name == f"signature-sha256-{'ab' * 8}.json"
     written = json.loads(path.read_bytes())
@@ -274,7 +342,7 @@ async def test_written_file_holds_the_store_bytes_and_reads_back(keys, store, tm
     fetched = read_signatures_dir(tmp_path / "config", DIGEST)
     assert [d for _, d in fetched.signatures] == [served]
     config = _config(keys, ("release",), ["http://127.0.0.1:9/unreachable"])
-    again = await verify_release(DIGEST, config, signatures_dir=tmp_path / "config")
+    again = await verify_release(DIGEST, config, signatures_dir=tmp_path / "config", pinned=pinned)
     assert again.ok and again.signatures == [served]
     with pytest.raises(SignatureError, match="no verified signature"):
         write_signature_file(tmp_path, DIGEST, [])
@@ -297,7 +365,7 @@ def test_signatures_dir_refuses_bad_content(tmp_path):
 # -- a release in a real registry carrying its own verification config ----------------------------------
 
 @needs_gpg
-def test_release_payload_config_found_and_release_verified(keys, store, plain_registry, tmp_path):
+def test_release_payload_config_found_and_release_verified(keys, pinned, store, plain_registry, tmp_path):
     host = plain_registry.host
     prefix = unique_repo("sig") + "/"
 
@@ -328,7 +396,7 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
     assert (layout_config.keyrings, layout_config.stores) == (config.keyrings, config.stores)
     good = keys["release"].sign_release(built.digest, "quay.io/openshift-release-dev/ocp-release:4.21.1-x86_64")
     store.add(built.digest, [keys["other"].sign_release(built.digest, RELEASE_REPO), good])
-    report = asyncio.run(verify_release(built.digest, config, identities={RELEASE_REPO}))
+    report = asyncio.run(verify_release(built.digest, config, identities={RELEASE_REPO}, pinned=pinned))
     assert report.ok and report.signatures == [good]
     path = write_signature_file(tmp_path / "out", built.digest, report.signatures)
     data = json.loads(path.read_bytes())
@@ -339,10 +407,12 @@ def test_release_payload_config_found_and_release_verified(keys, store, plain_re
         session = RegistrySession(tls=TLSOptions(insecure=True))
         async with session:
             info = await load_release(session, f"{host}/{prefix}{built.release_name}")
-            first = await check_release_signatures(session, info, write_to=tmp_path / "media" / "config")
+            first = await check_release_signatures(session, info, write_to=tmp_path / "media" / "config",
+                                                   pinned=pinned)
             asked = len(store.requests)
             layout_info = await load_release(session, f"oci:{tmp_path / 'layout'}:{built.release_name}")
-            again = await check_release_signatures(session, layout_info, signatures_dir=tmp_path / "media" / "config")
+            again = await check_release_signatures(session, layout_info, signatures_dir=tmp_path / "media" / "config",
+                                                   pinned=pinned)
             return first, again, asked
 
     (first, written), (again, rewritten), asked = asyncio.run(step())
@@ -377,6 +447,57 @@ def test_verification_config_read_from_the_manifests_layer_only(keys, plain_regi
     assert config is not None and list(config.keyrings) == ["verifier-public-key-release"]
 
 
+def _layout_config(tmp_path, keys, extra: dict[str, bytes]):
+    async def scenario():
+        builder = new_builder(tmp_path / "layout")
+        built = await build_day2_release(builder, source_host="quay.io", version="4.21.5", prefix="",
+                                         keyrings={"release": keys["release"].public_armored}, extra_manifests=extra)
+        session = RegistrySession(tls=TLSOptions())
+        async with session:
+            info = await load_release(session, f"oci:{tmp_path / 'layout'}:{built.release_name}")
+            return await read_verification_config(session, info)
+
+    return asyncio.run(scenario())
+
+
+ANNOTATED = (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: decoy\n  annotations:\n"
+             b"    release.openshift.io/verification-config-map: ''\ndata: {}\n")
+
+
+@needs_gpg
+def test_manifest_scan_reads_only_small_files_and_refuses_a_flood_of_annotated_ones(keys, tmp_path):
+    """1500 compressible annotated files once took 1.64 GB before any signature check: each is now read
+    only when it could be the ConfigMap, one candidate is kept, and a flood is refused."""
+    # a huge annotated file named first: never read (too large to be the ConfigMap), the real one found
+    huge = {"release-manifests/0000_00_a_configmap.yaml": ANNOTATED + b"#" * (MAX_VERIFICATION_BYTES + 1)}
+    config = _layout_config(tmp_path / "one", keys, huge)
+    assert config is not None and list(config.keyrings) == ["verifier-public-key-release"]
+    # decoys before the real one by name: the first (as the operator picks) is the one that counts
+    decoys = {f"release-manifests/0000_00_decoy_{n:04d}.yaml": ANNOTATED for n in range(MAX_ANNOTATED_FILES + 4)}
+    with pytest.raises(ReleaseError, match="decoy_0000.yaml: the verification ConfigMap names no verifier"):
+        _layout_config(tmp_path / "two", keys, decoys)
+    # in a tar holding them in reverse, each could be the one: parsed up to a bound, then refused
+    import io
+    import tarfile
+
+    from core.signatures import _manifest_visitor, _ManifestScan
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name in sorted(decoys, reverse=True):
+            member = tarfile.TarInfo(name)
+            member.size = len(ANNOTATED)
+            tar.addfile(member, io.BytesIO(ANNOTATED))
+    raw.seek(0)
+    visit = _manifest_visitor(_ManifestScan("payload"), set(), set())
+    with pytest.raises(ReleaseError, match=f"more than {MAX_ANNOTATED_FILES} files in release-manifests/ carry"):
+        with tarfile.open(fileobj=raw, mode="r") as tar:
+            for member in tar:
+                visit(tar, member)
+    # a broken annotated file after the real one by name is never the operator's choice: no error
+    broken = {"release-manifests/0000_95_broken.yaml": ANNOTATED.replace(b"data: {}", b"data: [")}
+    assert _layout_config(tmp_path / "three", keys, broken) is not None
+
+
 def test_release_without_verification_config(seeded_release):
     async def scenario():
         session = RegistrySession(tls=TLSOptions(insecure=True))
@@ -385,3 +506,25 @@ def test_release_without_verification_config(seeded_release):
             return await read_verification_config(session, info)
 
     assert asyncio.run(scenario()) is None
+
+
+def test_a_payload_claiming_the_official_repository_without_its_configmap_is_refused(monkeypatch):
+    """Stripping the verification ConfigMap must not turn a refusal into a warning for a payload that
+    claims to be Red Hat's: every official payload carries one."""
+    import core.run as run_module
+    import core.signatures as signatures_module
+    from core.plan import MirrorRegistry, Plan, ReleaseChoice
+
+    async def no_config(session, info):
+        return None
+
+    monkeypatch.setattr(signatures_module, "read_verification_config", no_config)
+    official = ReleaseInfo("quay.io/x", DIGEST, "4.21.1", "x86_64", {}, {}, RELEASE_REPO, "")
+    custom = ReleaseInfo("registry.example.test/x", DIGEST, "4.21.1", "x86_64", {}, {}, "registry.example.test/r", "")
+    plan = Plan(mirror=MirrorRegistry(registry="m.example.test"), release=ReleaseChoice(source="quay.io/x"))
+    with pytest.raises(SignatureError, match="claims to come from quay.io/openshift-release-dev/ocp-release but"):
+        asyncio.run(run_module.check_signatures(plan, None, [official]))
+    reports, warnings = asyncio.run(run_module.check_signatures(plan, None, [custom]))
+    assert reports == [] and "carries no release-verification ConfigMap" in warnings[0]
+    plan.release.allow_unsigned = True
+    assert asyncio.run(run_module.check_signatures(plan, None, [official]))[1]  # mirrored, with the warning

@@ -39,6 +39,7 @@ class PathSource:
     built: list[BuiltRelease]
     graph_file: Path
     signatures_dir: Path
+    key_file: Path  # the throwaway release key, trusted only because the plan names it (release.keys)
 
     def pull_spec(self, number: int) -> str:
         return f"{self.host}/{self.prefix}{RELEASE_REPO}@{self.built[number].digest}"
@@ -74,7 +75,8 @@ def path_source(plain_registry, tmp_path_factory) -> PathSource:
                                               "matchingRules": [{"type": "Always"}]}]}]}
     graph_file = tmp_path_factory.mktemp("tui-graph") / f"{CHANNEL}.json"
     graph_file.write_text(json.dumps(graph))
-    return PathSource(host, prefix, built, graph_file, signatures)
+    key_file = signing.write_public_key(signatures.parent / "tui-path-release-key.asc", key)
+    return PathSource(host, prefix, built, graph_file, signatures, key_file)
 
 
 def path_app(tmp_path: Path, src: PathSource, tls_registry, auth_file, pki, *, start: str = "release",
@@ -89,6 +91,7 @@ def path_app(tmp_path: Path, src: PathSource, tls_registry, auth_file, pki, *, s
     state.release.target = f"{tls_registry.host}/{unique_repo('tui-path-dst')}"
     state.release.channel = CHANNEL
     state.release.signatures_dir = str(src.signatures_dir)
+    state.release.keys = [str(src.key_file)]
     for key, value in release.items():
         setattr(state.release, key, value)
     state.visited = {"preflight", "credentials"}

@@ -140,12 +140,12 @@ def test_bad_requests_are_clear_errors(tmp_path):
     assert [r.version for r in update_path(releases, "4.8.2", "4.8.2")] == ["4.8.2"]
     bad = tmp_path / "graph.json"
     bad.write_text("{not json")
-    with pytest.raises(ReleaseError, match="is not JSON"):
+    with pytest.raises(ReleaseError, match="is not valid JSON"):
         load_graph_file(bad)
     with pytest.raises(ReleaseError, match="does not exist"):
         load_graph_file(tmp_path / "absent.json")
     channel_file = FIXTURES / "cincinnati-graph-data" / "channels" / "stable-4.18.yaml"
-    with pytest.raises(ReleaseError, match="is not JSON"):
+    with pytest.raises(ReleaseError, match="is not valid JSON"):
         load_graph_file(channel_file)
     (tmp_path / "blocked.yaml").write_text("to: 4.18.9\nfrom: '4[.'\n")
     with pytest.raises(ReleaseError, match="not a regular expression"):

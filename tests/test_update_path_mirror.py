@@ -19,6 +19,7 @@ from core.events import BlobDone, BlobStarted
 from core.graph import load_graph_file, update_path
 from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, validate_plan
 from core.registry import RegistrySession
+from core.release_keys import pinned_keys
 from core.release_path import load_path_releases, measure_path, path_tasks
 from core.signatures import (
     read_verification_config,
@@ -45,6 +46,14 @@ def key(tmp_path_factory):
     made = make_key(tmp_path_factory.mktemp("gpg-path"), "Path Release <path@example.test>")
     yield made
     made.close()
+
+
+@pytest.fixture(scope="module")
+def key_file(key, tmp_path_factory) -> str:
+    """The test release key is not Red Hat's: trusted only when named (--release-key, release.keys)."""
+    path = tmp_path_factory.mktemp("pinned") / "path-release-key.asc"
+    path.write_text(key.public_armored)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +103,7 @@ def path_source(plain_registry, tmp_path_factory, key, store):
 
 @needs_gpg
 def test_update_path_one_copy_shared_blobs_once_signatures_for_each(path_source, store, tls_registry, auth_file, pki,
-                                                                    plain_registry, tmp_path):
+                                                                    plain_registry, tmp_path, key_file):
     _, _, built, graph_file = path_source
     releases = load_graph_file(graph_file)
     path = update_path(releases, "4.21.1", "4.21.3", channel="candidate-4.21")
@@ -110,7 +119,8 @@ def test_update_path_one_copy_shared_blobs_once_signatures_for_each(path_source,
             sizes = await measure_path(session, infos)
             result = await copy_images(path_tasks(infos, target), session, CopyOptions(), on_event=events.append)
             configs = [await read_verification_config(session, info) for info in infos]
-        reports = [await verify_release(info.digest, config, identities={f"quay.io/{RELEASE_REPO}"})
+        reports = [await verify_release(info.digest, config, identities={f"quay.io/{RELEASE_REPO}"},
+                                        pinned=pinned_keys([key_file]))
                    for info, config in zip(infos, configs, strict=True)]
         return infos, sizes, result, reports
 
@@ -162,11 +172,11 @@ def _configmap_signatures(path: Path) -> list[bytes]:
 
 @needs_gpg
 def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls_registry, auth_file, pki, tmp_path,
-                                                         capsys):
+                                                         capsys, key_file):
     """The CLI end to end: the path with each hop's bytes, one copy of three releases with their
     signatures verified and written, the .sig tags carried; then to removable media and back offline."""
     _, _, built, graph_file = path_source
-    common = ["--insecure", "-a", str(auth_file), "--ca-file", str(pki.ca_file)]
+    common = ["--insecure", "-a", str(auth_file), "--ca-file", str(pki.ca_file), "--release-key", key_file]
     path_flags = ["--channel", "candidate-4.21", "--graph-file", str(graph_file),
                   "--from-version", "4.21.1", "--to-version", "4.21.3"]
     code, out, err = _cli(["release", "list", *path_flags, "--insecure", "--json"], capsys)
@@ -203,7 +213,8 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
     plan = Plan(auth_file=str(auth_file), mirror=MirrorRegistry(registry=tls_registry.host, ca_file=str(pki.ca_file)),
                 registries=[RegistryTrust(path_source[0], insecure=True)],
                 release=ReleaseChoice(target=target, channel="candidate-4.21", from_version="4.21.1",
-                                      version="4.21.3", graph_file=str(graph_file), signatures_to_dir=str(sig_dir)))
+                                      version="4.21.3", graph_file=str(graph_file), signatures_to_dir=str(sig_dir),
+                                      keys=[key_file]))
     validate_plan(plan)
     checks = {c.name: c for c in asyncio.run(verify(plan)).checks}
     assert checks["release-signatures"].status is Status.PASS, checks["release-signatures"].line()
@@ -264,7 +275,7 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
 
 @needs_gpg
 def test_cli_refuses_a_release_signed_by_another_key_unless_allowed(path_source, tls_registry, auth_file, pki,
-                                                                    tmp_path, capsys, tmp_path_factory):
+                                                                    tmp_path, capsys, tmp_path_factory, key_file):
     host, prefix, built, _ = path_source
     one = built[0]
     other = make_key(tmp_path_factory.mktemp("gpg-other"), "Not The Release Key <other@example.test>")
@@ -279,6 +290,11 @@ def test_cli_refuses_a_release_signed_by_another_key_unless_allowed(path_source,
     args = ["release", "mirror", "--insecure", "-a", str(auth_file), "--ca-file", str(pki.ca_file),
             "--from", f"{host}/{prefix}{RELEASE_REPO}@{one.digest}", "--to", target,
             "--signatures-dir", str(tmp_path / "bad"), "--release-image-signature-to-dir", str(tmp_path / "w")]
+    # the payload's own key is not trusted unless named: refused, the key's fingerprint named
+    code, out, err = _cli(args, capsys)
+    assert code != 0 and "does not trust: verifier-public-key-path " in (out + err) and "--release-key" in (out + err)
+    assert "Traceback" not in err
+    args += ["--release-key", key_file]
     code, out, err = _cli(args, capsys)
     assert code != 0 and "no valid signature" in (out + err) and "--allow-unsigned" in (out + err)
     assert "Traceback" not in err

@@ -20,7 +20,7 @@ from core.plan import Options
 from core.progress import Progress
 from core.registry import STALL_TIMEOUT
 from core.run import Prepared
-from core.text import human_bytes, human_seconds, plural
+from core.text import human_bytes, human_seconds, plural, shown
 
 T = TypeVar("T")
 
@@ -179,7 +179,7 @@ class ProgressPrinter:
             return
         if self.live:
             self.stream.write("\r\x1b[2K")
-        self.stream.write(text + "\n")
+        self.stream.write(shown(text) + "\n")  # registry errors and log lines quote the outside
         self._draw(force=True)
 
     def _draw(self, force: bool = False) -> None:

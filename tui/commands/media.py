@@ -61,13 +61,16 @@ def add_bundle_options(parser: argparse.ArgumentParser, *, with_target: bool = T
                        help="the far host's Python version, when it differs from this one's")
     group.add_argument("--wheel-platform", metavar="TAG", action="append", default=[],
                        help="the far host's platform tag (e.g. manylinux2014_x86_64; repeatable)")
+    group.add_argument("--sign-key", metavar="FILE",
+                       help="sign SHA256SUMS with this armored OpenPGP secret key (no passphrase); default: this "
+                            "host's bundle key, made once under ~/.config/mirror-wizard (mode 0600)")
 
 
 def bundle_flags_given(args: argparse.Namespace) -> list[str]:
     """The bundle flags (add_bundle_options) this command line used, as typed."""
     flags = (("--bundle-target", "bundle_target"), ("--since", "since"), ("--max-medium-size", "max_medium_size"),
              ("--volumes-dir", "volumes_dir"), ("--wheelhouse", "wheelhouse"), ("--wheel-python", "wheel_python"),
-             ("--wheel-platform", "wheel_platform"), ("--no-wheelhouse", "no_wheelhouse"))
+             ("--wheel-platform", "wheel_platform"), ("--no-wheelhouse", "no_wheelhouse"), ("--sign-key", "sign_key"))
     return [flag for flag, name in flags if getattr(args, name, None)]
 
 
@@ -92,6 +95,7 @@ def bundle_options_from_args(args: argparse.Namespace) -> BundleOptions:
         wheel_python=getattr(args, "wheel_python", None),
         wheel_platforms=tuple(getattr(args, "wheel_platform", None) or ()),
         include_wheelhouse=not getattr(args, "no_wheelhouse", False),
+        sign_key=Path(args.sign_key) if getattr(args, "sign_key", None) else None,
     )
 
 
@@ -104,6 +108,10 @@ def print_bundle_result(result: BundleResult, stream: TextIO | None = None) -> N
     if result.omitted:
         text += f"; {len(result.omitted)} layers left to the base bundle"
     print(text, file=stream)
+    if result.signer:
+        made = " (this host's bundle key, made now)" if result.signer_made else ""
+        print(f"signed by {result.signer}{made}: carry this fingerprint to the far side apart from the medium; "
+              f"there: mirror-wizard media verify DIR --signer {result.signer}", file=stream)
     if result.volumes:
         print(f"volumes: {len(result.volumes)} in {result.volumes[0].parent}: "
               + ", ".join(v.name for v in result.volumes), file=stream)
@@ -123,6 +131,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                         "exit code 0 only when there are none.",
                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("directory", metavar="DIR")
+    verify.add_argument("--signer", metavar="FINGERPRINT|KEYFILE",
+                        help="refuse the bundle unless SHA256SUMS is signed by this key (the fingerprint printed "
+                             "when the bundle was written, or its public key file); without it the bundle's "
+                             "origin is not checked")
     verify.add_argument("--json", action="store_true", help="print a machine-readable report")
     verify.set_defaults(func=run_verify)
 
@@ -153,10 +165,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    report = verify_bundle(Path(args.directory))
+    report = verify_bundle(Path(args.directory), signer=args.signer)
     if args.json:
-        print(json.dumps({"ok": report.ok, "files": report.files, "bytes": report.bytes, "images": report.images,
-                          "blobs": report.blobs, "omitted": report.omitted,
+        print(json.dumps({"ok": report.ok, "signed_by": report.signed_by, "files": report.files,
+                          "bytes": report.bytes, "images": report.images, "blobs": report.blobs, "omitted": report.omitted,
                           "volumes": list(report.volumes) if report.volumes else None,
                           "problems": [{"path": p.path, "message": p.message, "severity": str(p.severity)}
                                        for p in report.problems]}, indent=2))

@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--dry-run", action="store_true", help="show what would be copied; copy and write nothing")
     run.add_argument("--json", action="store_true", help="print a machine-readable summary")
     run.add_argument("-o", "--output-dir", metavar="DIR", help="write manifests here instead of the plan's output_dir")
+    run.add_argument("--signer", metavar="FINGERPRINT|KEYFILE",
+                     help="a from-dir plan: refuse the bundle unless its SHA256SUMS is signed by this key")
+    run.add_argument("--confirm-target", metavar="HOST/REPO",
+                     help="a bundle's own plan: refuse it unless it uploads to this repository")
     add_bundle_options(run, with_target=False)
     run.set_defaults(func=run_command)
 
@@ -49,7 +53,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_command(args: argparse.Namespace) -> int:
-    plan = load_plan(args.plan)
+    plan = load_plan(args.plan, confirm_target=args.confirm_target)
+    if args.signer:
+        if plan.release is None or plan.release.mode != ReleaseMode.FROM_DIR:
+            raise InputError("--signer checks who wrote a bundle: only for a from-dir plan")
+        plan.release.bundle_signer = args.signer
     if args.output_dir:
         plan.output_dir = args.output_dir
     printer = ProgressPrinter(quiet=args.json, failures=plan.options.continue_on_error)

@@ -135,6 +135,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mirror.add_argument("--from", dest="from_", metavar="RELEASE",
                         help="release pull spec; with --from-dir, which release of the directory (VERSION)")
     mirror.add_argument("--from-dir", metavar="DIR", help="upload a release written earlier with --to-dir")
+    mirror.add_argument("--signer", metavar="FINGERPRINT|KEYFILE",
+                        help="with --from-dir: refuse the bundle unless its SHA256SUMS is signed by this key")
     mirror.add_argument("--to", metavar="HOST/REPO", help="mirror repository for the components (and release)")
     mirror.add_argument("--to-release-image", metavar="REF",
                         help="where the release image goes (default: TO:VERSION-ARCH)")
@@ -157,6 +159,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="also look for signatures in this store, before the payload's own (repeatable)")
     signing.add_argument("--signatures-dir", metavar="DIR",
                          help="read the signatures from this directory instead of any store (hosts without access)")
+    signing.add_argument("--release-key", metavar="FILE", action="append", default=[],
+                         help="also trust this release key (armored or binary OpenPGP public key; repeatable): "
+                              "Red Hat's are built in; OKD, CI and custom payloads need theirs")
     signing.add_argument("--allow-unsigned", action="store_true",
                          help="mirror a release whose signatures do not verify (a cluster refuses to update to it)")
     signing.add_argument("--release-image-signature-to-dir", metavar="DIR",
@@ -333,6 +338,8 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
         raise InputError("say where to mirror to: --to HOST/REPO (a registry) or --to-dir DIR (removable media)")
     if args.from_dir and args.to_dir:
         raise InputError("--from-dir uploads a directory to a registry: use --to HOST/REPO with it")
+    if args.signer and not args.from_dir:
+        raise InputError("--signer checks who wrote a bundle: it goes with --from-dir DIR")
     bundle_flags = bundle_flags_given(args)
     if bundle_flags and not args.to_dir:
         raise InputError(f"{', '.join(bundle_flags)}: only for the bundle a --to-dir run writes; add --to-dir "
@@ -364,6 +371,8 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     release.signature_stores = list(args.signature_store)
     release.signatures_dir = args.signatures_dir
     release.allow_unsigned = args.allow_unsigned
+    release.keys = list(args.release_key)
+    release.bundle_signer = args.signer
     release.signatures_to_dir = args.release_image_signature_to_dir or (None if args.to_dir else args.manifests_dir)
     if args.from_version:
         release.source = ""

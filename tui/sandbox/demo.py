@@ -53,6 +53,9 @@ class Sandbox:
     plan_path: Path | None = None
     signatures_dir: Path | None = None  # the release's signatures (store layout), signed at start
     graph_file: Path | None = None      # the update graph of CHANNEL over VERSIONS (the service's format)
+    # The throwaway release key's public half: not Red Hat's, so the plan names it (release.keys) as an
+    # admin names an OKD or custom key; without it the sandbox release is refused, as it should be.
+    release_key_file: Path | None = None
 
     @property
     def mirror_user(self) -> str:
@@ -131,6 +134,8 @@ def graph(releases: list[tuple[str, str]]) -> dict[str, object]:
 async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
     builder = new_builder(seed_dir)
     key = signing.make_key()
+    if sandbox.release_key_file is not None:
+        signing.write_public_key(sandbox.release_key_file, key)
     # Content names the real hosts; the IDMS sends reads of them to the sandbox source.
     names: list[str] = []
     digests: list[tuple[str, str]] = []
@@ -189,6 +194,7 @@ def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
         release_source=f"quay.io/{RELEASE_REPO}:{RELEASE_VERSION}-x86_64",
         signatures_dir=workdir / "release-signatures",
         graph_file=workdir / GRAPH_FILE,
+        release_key_file=workdir / "sandbox-release-key.asc",
     )
     _pull_secret(sandbox.pull_secret)
     _idms(sandbox.idms_file, source_mirrors)

@@ -26,6 +26,8 @@ def demo_plan_dict(sandbox: Sandbox) -> dict[str, Any]:
             "directory": str(sandbox.workdir / "removable-media"),
             # signed at sandbox start with a throwaway key the sandbox payload names (see sandbox.signing)
             "signatures_dir": str(sandbox.signatures_dir) if sandbox.signatures_dir else None,
+            # ... and trusted only because the plan names its public key (Red Hat's keys are built in)
+            "keys": [str(sandbox.release_key_file)] if sandbox.release_key_file else [],
             # the channel's update graph, saved as on a host without access to the update service
             "graph_file": str(sandbox.graph_file) if sandbox.graph_file else None,
         },

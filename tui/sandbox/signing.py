@@ -3,8 +3,10 @@
 Each sandbox start generates its own throwaway signing key: its public half goes into the sandbox
 release's ``release-verification`` ConfigMap (as Red Hat's keys go into real payloads), and the release
 is signed with it into a store-shaped directory (``sha256=<hex>/signature-1``) that the demo plan names
-as ``release.signatures_dir``. The wizard then fetches, verifies and writes the signature ConfigMap
-exactly as it does for a real release. The secret key lives only in memory.
+as ``release.signatures_dir``, and its public half is written beside it and named in the plan's
+``release.keys`` (it is not Red Hat's key, so nothing trusts it unless named). The wizard then
+fetches, verifies and writes the signature ConfigMap exactly as it does for a real release. The
+secret key lives only in memory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ def make_key() -> pysequoia.Tsk:
 def public_key(key: pysequoia.Tsk) -> str:
     """The armored public key, for the payload's ``verifier-public-key-*`` entry."""
     return str(key.extract_certificate())
+
+
+def write_public_key(path: Path, key: pysequoia.Tsk) -> Path:
+    """The public half as a file, for ``release.keys`` / ``--release-key``: the sandbox key is not one of
+    Red Hat's, so (like an OKD or custom key) it is trusted only because the plan names it."""
+    from core.fsio import atomic_write
+
+    return atomic_write(path, public_key(key))
 
 
 def atomic_signature_payload(digest: str, reference: str) -> bytes:
