@@ -53,6 +53,7 @@ from .bundle import (
 from .bundle_sign import SIGNER_FILE, BundleSigner, host_signer, sign_sums, signer_from_file, write_signer_key
 from .errors import BundleError, LocalStorageError, MirrorError
 from .fsio import atomic_write
+from .graph import version_key
 from .text import human_bytes, plural
 
 __all__ = ["extract_binaries", "write_bundle"]
@@ -94,13 +95,23 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
     far.auth_file = None  # the far side's own credentials: REGISTRY_AUTH_FILE or -a
     far.idms_file = None
     far.output_dir = "mirror-wizard-output"
-    if releases:
+    if len(releases) == 1:
         info = releases[0]
         release = far.release or ReleaseChoice()
         far.release = ReleaseChoice(source=f"{info.source_repository}:{info.tag}" if info.source_repository else "",
                                     channel=release.channel, version=info.version, architecture=info.architecture,
                                     mode=ReleaseMode.FROM_DIR, target=target, directory=".",
                                     to_release_image=options.to_release_image or release.to_release_image)
+    elif releases:
+        # An update path: the far side uploads every release on the medium, pinned by digest (the oldest
+        # first, as the connected side mirrored them), never just the first one.
+        ordered = sorted(releases, key=lambda r: version_key(r.version))
+        release = far.release or ReleaseChoice()
+        far.release = ReleaseChoice(channel=release.channel, from_version=ordered[0].version,
+                                    version=ordered[-1].version, architecture=ordered[0].architecture,
+                                    mode=ReleaseMode.FROM_DIR, target=target, directory=".",
+                                    releases=[f"{r.source_repository}@{r.digest}" for r in ordered]
+                                    if all(r.source_repository for r in ordered) else [])
     if far.mirror.ca_file:
         far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
     for trust in far.registries:

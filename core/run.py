@@ -207,14 +207,21 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
     assert release is not None
     directory = Path(release.directory or "")
     if release.mode == ReleaseMode.FROM_DIR:
-        if release.is_path:
-            from .graph import version_key
+        from .graph import version_key
 
+        every = release_module.releases_in_dir(directory) if release.is_path or dir_release is None else []
+        if release.is_path:
             low, high = version_key(release.from_version or ""), version_key(release.version or "")
-            records = [r for r in release_module.releases_in_dir(directory)
-                       if low <= version_key(str(r.get("version") or "")) <= high]
+            records = [r for r in every if low <= version_key(str(r.get("version") or "")) <= high]
             if not records:
                 raise InputError(f"{directory} holds no release from {release.from_version} to {release.version}")
+            _check_pins(release.releases, records, directory)
+        else:
+            records = every if len(every) > 1 else []  # an update path's medium, no release named: all of it
+            if records and release.to_release_image:
+                raise InputError(f"{directory} holds {len(records)} releases and --to-release-image names one image",
+                                 hint="leave it out (each release is tagged VERSION-ARCH), or pick one with --from")
+        if records:
             wanted = sorted({str(r.get("name")) for r in records},
                             key=lambda n: version_key(n.rsplit(":", 1)[-1].rsplit("-", 1)[0]))
             names: list[str | None] = list(wanted)
@@ -250,6 +257,19 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
     path = update_path(graph, release.from_version or "", release.version or "",
                        mode="all" if release.all_versions else "shortest", channel=release.channel or "")
     return await load_path_releases(session, path)
+
+
+def _check_pins(pins: list[str], records: list[dict[str, Any]], directory: Path) -> None:
+    """A far-side plan pins the path's releases by digest: the medium must hold exactly those."""
+    if not pins:
+        return
+    wanted = {pin.rpartition("@")[2] for pin in pins}
+    found = {str(r.get("digest") or "") for r in records}
+    if wanted != found:
+        missing = sorted(wanted - found)
+        raise InputError(f"{directory} does not hold the releases the plan pins"
+                         + (f" (missing {', '.join(d[:19] for d in missing)})" if missing else " (it holds others)"),
+                         hint="use the plan.yaml that came with this medium")
 
 
 def signatures_folder(plan: Plan) -> Path:

@@ -17,7 +17,7 @@ from core.authfile import load_auth_file
 from core.copier import CopyOptions, copy_images
 from core.events import BlobDone, BlobStarted
 from core.graph import load_graph_file, update_path
-from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, validate_plan
+from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, load_plan, validate_plan
 from core.registry import RegistrySession
 from core.release_keys import pinned_keys
 from core.release_path import load_path_releases, measure_path, path_tasks
@@ -271,6 +271,17 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
         written = out_dir / f"signature-sha256-{one.digest.split(':')[1][:16]}.json"
         assert _configmap_signatures(written) == _served(store, one.digest)
     assert skopeo.digest(f"{target2}:{cosign_tag(last.digest)}", **opts)
+    # The bundle's own plan carries the whole path pinned by digest (it named the first release only), and
+    # the upload command its README prints (no versions named) uploads every release on the medium.
+    far = load_plan(str(media / "plan.yaml"))
+    assert far.release is not None and far.release.mode == "from-dir"
+    assert (far.release.from_version, far.release.version) == ("4.21.1", "4.21.3") and not far.release.source
+    assert [pin.rpartition("@")[2] for pin in far.release.releases] == [b.digest for b in built]
+    target3 = f"{tls_registry.host}/{unique_repo('path-cli-plain')}"
+    code, out, err = _cli(["release", "mirror", *common, "--from-dir", str(media), "--to", target3], capsys)
+    assert code == 0, out + err
+    for one in built:
+        assert skopeo.digest(f"{target3}:{one.version}-x86_64", **opts) == one.digest
 
 
 @needs_gpg
@@ -305,3 +316,17 @@ def test_cli_refuses_a_release_signed_by_another_key_unless_allowed(path_source,
     assert f"WARNING: release {one.digest} is NOT verified" in out
     assert not (tmp_path / "w").exists()  # nothing verified: no ConfigMap to write
     assert skopeo.digest(f"{target}:{one.version}-x86_64", authfile=auth_file, cert_dir=pki.dir) == one.digest
+
+
+def test_a_far_side_plan_refuses_a_medium_without_the_releases_it_pins(tmp_path) -> None:
+    """The bundle's plan pins its path by digest: a medium holding other releases is one line of error."""
+    from core.errors import InputError
+    from core.run import _check_pins
+
+    one, two, other = ("sha256:" + c * 64 for c in "abc")
+    records = [{"version": "4.21.1", "digest": one}, {"version": "4.21.2", "digest": two}]
+    _check_pins([f"quay.io/x/y@{one}", f"quay.io/x/y@{two}"], records, tmp_path)  # the same: fine
+    _check_pins([], records, tmp_path)  # nothing pinned (an older plan): the range decides
+    with pytest.raises(InputError, match="does not hold the releases the plan pins") as caught:
+        _check_pins([f"quay.io/x/y@{one}", f"quay.io/x/y@{other}"], records, tmp_path)
+    assert "sha256:cccccccccccc" in str(caught.value) and "\n" not in str(caught.value)
