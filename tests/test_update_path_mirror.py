@@ -330,3 +330,13 @@ def test_a_far_side_plan_refuses_a_medium_without_the_releases_it_pins(tmp_path)
     with pytest.raises(InputError, match="does not hold the releases the plan pins") as caught:
         _check_pins([f"quay.io/x/y@{one}", f"quay.io/x/y@{other}"], records, tmp_path)
     assert "sha256:cccccccccccc" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("flag", ["--release-image-signature-to-dir", "--manifests-dir"])
+def test_to_dir_refuses_flags_that_would_leave_files_outside_the_bundle(flag: str, tmp_path, capsys) -> None:
+    """Signatures outside the bundle never travel (the far side's upload then fails), and --manifests-dir was
+    silently ignored: both are one line before anything is read."""
+    code, out, err = _cli(["release", "mirror", "--from", "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                           "--to-dir", str(tmp_path / "m"), flag, str(tmp_path / "x")], capsys)
+    assert code == 2 and flag in err and "leave it out" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists() and not (tmp_path / "x").exists()

@@ -165,8 +165,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     signing.add_argument("--allow-unsigned", action="store_true",
                          help="mirror a release whose signatures do not verify (a cluster refuses to update to it)")
     signing.add_argument("--release-image-signature-to-dir", metavar="DIR",
-                         help="write the signature ConfigMap files (signature-sha256-<16 hex>.json) here; default: "
-                              "DIR/config with --to-dir, else --manifests-dir, else mirror-wizard-output")
+                         help="write the signature ConfigMap files (signature-sha256-<16 hex>.json) here (not with "
+                              "--to-dir: they go in DIR/config); default: --manifests-dir, else mirror-wizard-output")
     add_copy_options(mirror)
     add_bundle_options(mirror)
     add_registry_options(mirror)
@@ -346,6 +346,13 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
                          "or leave them out")
     if args.to_release_image and not args.to:
         raise InputError("--to-release-image needs --to (a directory has fixed names)")
+    if args.to_dir and args.release_image_signature_to_dir:
+        # outside the bundle they would not travel, and the far side's upload needs them in DIR/config
+        raise InputError("--release-image-signature-to-dir: with --to-dir the signatures go in DIR/config, inside "
+                         "the bundle that travels; leave it out")
+    if args.to_dir and args.manifests_dir:
+        raise InputError("--manifests-dir: with --to-dir the cluster's YAML goes in DIR/cluster (and the upload "
+                         "writes it again for its target); leave it out, or give it to the --from-dir upload")
     # Bad targets are refused before anything is read from the source.
     if args.to:
         parse_repository(args.to)
