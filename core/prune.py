@@ -370,6 +370,9 @@ async def apply_prune(session: RegistrySession, planned: PrunePlan) -> ApplyResu
     client = session.client(planned.registry)
     for entry in planned.delete:
         reason = _changed_reason(entry, now.get(entry.digest))
+        if reason is not None and await client.manifest_digest(planned.repository, entry.digest) is None:
+            result.gone.append(entry)  # deleted already (a second --apply, or someone else)
+            continue
         if reason is not None:
             result.changed.append((entry, reason))
             continue
