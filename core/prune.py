@@ -81,6 +81,9 @@ class PrunePlan:
     kept_manifests: int
     foreign_tags: list[str]               # tags we did not write: their manifests stay
     free_bytes: int
+    # Tags of releases that go which stay: they name a manifest something kept uses (a component shared
+    # with a kept release). Removing a tag alone is no part of distribution 2's API; they cost no bytes.
+    shared_tags: list[str] = field(default_factory=list)
 
     @property
     def where(self) -> str:
@@ -95,7 +98,8 @@ class PrunePlan:
             "free_bytes": self.free_bytes,
             "delete": [e.as_dict() for e in self.delete],
             "kept": {"releases": list(self.kept_releases), "tags": self.kept_tags,
-                     "manifests": self.kept_manifests, "tags_not_ours": list(self.foreign_tags)},
+                     "manifests": self.kept_manifests, "tags_not_ours": list(self.foreign_tags),
+                     "tags_of_removed_releases_naming_kept_manifests": list(self.shared_tags)},
         }
 
 
@@ -234,6 +238,8 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
         kept_tags=sum(1 for t in tags if tag_digest.get(t) not in deleting),
         kept_manifests=len(kept), foreign_tags=sorted(t.name for t in classified if t.kind is None),
         free_bytes=sum(freed.values()),
+        shared_tags=sorted(t.name for t in classified if t.kind in (Kind.RELEASE, Kind.COMPONENT)
+                           and t.release not in kept_releases and tag_digest.get(t.name) in kept),
     )
 
 
@@ -422,6 +428,9 @@ def summary_lines(plan: PrunePlan) -> list[str]:
     lines.append(f"  staying: {plan.kept_tags} tags, {plan.kept_manifests} manifests"
                  + (f"; tags not written by mirror-wizard (kept, with what they name): {len(plan.foreign_tags)}"
                     if plan.foreign_tags else ""))
+    if plan.shared_tags:
+        lines.append(f"  {len(plan.shared_tags)} tags of the removed releases stay: they name a manifest a kept release "
+                     "also uses (no bytes)")
     lines.append(f"  a garbage collection would free up to {human_bytes(plan.free_bytes)} ({plan.free_bytes} bytes) "
                  "of layers only these manifests use in this repository")
     return lines

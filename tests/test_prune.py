@@ -126,6 +126,7 @@ def test_prune_lists_then_deletes_only_what_no_kept_release_uses(mirrored, tmp_p
     assert skopeo.digest(f"{target}:{cosign_tag(kept.component_digests['etcd'])}", tls_verify=False) not in deleting
     assert old.component_digests["cluster-version-operator"] not in deleting
     assert FOREIGN_TAG in plan["kept"]["tags_not_ours"]
+    assert "4.17.1-x86_64-etcd" in plan["kept"]["tags_of_removed_releases_naming_kept_manifests"]
 
     assert main(["release", "prune", "--apply", str(prune_file), "--insecure"]) == 0
     out = capsys.readouterr().out
