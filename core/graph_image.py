@@ -59,6 +59,7 @@ MAX_TARBALL = 128 << 20
 MAX_UNPACKED = 512 << 20
 MAX_MEMBER = 32 << 20
 MAX_MEMBERS = 50_000
+TAR_OVERHEAD = 64 << 20     # headers and padding around the files' bytes
 MAX_CONFIG = 1 << 20        # an image config is a few KB
 FETCH_DEADLINE = 600.0
 
@@ -96,6 +97,22 @@ def _member_path(name: str, where: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
+def _unpacked(data: bytes, where: str) -> bytes:
+    """The tar stream: gunzipped here with a bound (tarfile would read a giant PAX header or a gzip bomb
+    whole), or the data itself when it is a plain tar. The graph-data tarball is gzip; nothing else is read."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_UNPACKED + TAR_OVERHEAD)
+    except zlib.error:
+        raise InputError(f"{where} is not a readable gzip file; give the update service's graph-data tarball, "
+                         f"from {GRAPH_DATA_URL}") from None
+    if inflater.unconsumed_tail:
+        raise InputError(f"{where} unpacks to more than {(MAX_UNPACKED + TAR_OVERHEAD) >> 20} MiB; not graph data")
+    return out
+
+
 def graph_data_layer(data: bytes, where: str) -> GraphDataLayer:
     """Check the graph-data tarball and write its tree under ``var/lib/cincinnati-graph-data/`` as a layer.
 
@@ -109,7 +126,7 @@ def graph_data_layer(data: bytes, where: str) -> GraphDataLayer:
     folders: set[PurePosixPath] = set()
     total = 0
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        with tarfile.open(fileobj=io.BytesIO(_unpacked(data, where)), mode="r:") as archive:
             count = 0
             while (member := archive.next()) is not None:
                 count += 1
@@ -345,6 +362,8 @@ async def build_graph_image(session: RegistrySession, layer: GraphDataLayer, *, 
         index = top.json
         entries: list[dict[str, Any]] = []
         for entry, descriptor in zip(index.get("manifests", []), top.children(), strict=True):
+            if descriptor.platform is not None and descriptor.platform.os == "unknown":
+                continue  # a build attestation (buildx writes them as unknown/unknown), not a platform image
             child = await client.get_manifest(base_mirror.repository, descriptor.digest)
             if child.is_index:
                 raise InputError(f"the base image {base_image} nests an index; name one platform's image instead")
@@ -352,6 +371,8 @@ async def build_graph_image(session: RegistrySession, layer: GraphDataLayer, *, 
             entries.append({**entry, "mediaType": extended.media_type, "digest": extended.digest,
                             "size": len(extended.raw)})
             platforms.append(str(descriptor.platform) if descriptor.platform else descriptor.digest[:19])
+        if not entries:
+            raise InputError(f"the base image {base_image} holds no platform image")
         new_index = {**index, "manifests": entries}
         final = Manifest.parse(json.dumps(new_index, indent=3).encode(), top.media_type or OCI_INDEX,
                                where="graph image index")

@@ -133,6 +133,11 @@ def test_sizes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InputError, match="more than 3 entries"):
         graph_data_layer(pack(), "many")
     monkeypatch.setattr(graph_image, "MAX_MEMBERS", 50_000)
+    # A gzip bomb (or a giant PAX header) stops at the bound while inflating, before tarfile sees it.
+    monkeypatch.setattr(graph_image, "MAX_UNPACKED", 1 << 20)
+    monkeypatch.setattr(graph_image, "TAR_OVERHEAD", 0)
+    with pytest.raises(InputError, match="unpacks to more than 1 MiB"):
+        graph_data_layer(pack({"raw/metadata.json": b"\0" * (2 << 20)}), "bomb")
     monkeypatch.setattr(graph_image, "MAX_TARBALL", 10)
     with pytest.raises(InputError, match="a graph-data tarball can be"):
         graph_data_layer(pack(), "huge")
