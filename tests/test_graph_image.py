@@ -246,3 +246,51 @@ def test_bad_input_is_one_line(ubi_stand_in, tmp_path, capsys) -> None:
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@needs_registry
+def test_a_docker_schema_2_base_keeps_its_media_types(plain_registry, tmp_path) -> None:
+    """Red Hat serves its bases as Docker schema 2 lists: the graph image stays Docker schema 2 throughout."""
+    from core.manifest import DOCKER_LIST, DOCKER_MANIFEST, Manifest
+
+    host = plain_registry.host
+    prefix = unique_repo("docker-base") + "/"
+
+    async def build() -> None:
+        builder = new_builder(tmp_path / "layout")
+        layer = make_layer(7101, 2048)
+        config = builder.blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/bash"]},
+                                          "history": [{"created_by": "base"}],
+                                          "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]}}).encode())
+        image = Manifest.parse(json.dumps({
+            "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **config},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", **builder.blob(layer.blob)}],
+        }).encode(), DOCKER_MANIFEST, where="test")
+        builder.layout.put_manifest_blob(image)
+        index = Manifest.parse(json.dumps({"schemaVersion": 2, "mediaType": DOCKER_LIST, "manifests": [
+            {"mediaType": DOCKER_MANIFEST, "digest": image.digest, "size": len(image.raw),
+             "platform": {"architecture": "amd64", "os": "linux"}}]}).encode(), DOCKER_LIST, where="test")
+        builder.layout.put_manifest_blob(index)
+        await builder.name("ubi9/ubi:9.5", index)
+        await push_layout(tmp_path / "layout", ["ubi9/ubi:9.5"], host, prefix)
+
+    asyncio.run(build())
+    tarball = tmp_path / "graph-data.tar.gz"
+    tarball.write_bytes(pack())
+    assert main(["release", "graph-image", "--graph-data", str(tarball), "--to", f"{host}/{prefix}mirror",
+                 "--base-image", f"{host}/{prefix}ubi9/ubi:9.5", "--insecure"]) == 0
+    image = f"{host}/{prefix}mirror/openshift/graph-image:latest"
+    top = json.loads(skopeo.raw_manifest(image, tls_verify=False))
+    assert top["mediaType"] == DOCKER_LIST
+    child = json.loads(skopeo.raw_manifest(f"{host}/{prefix}mirror/openshift/graph-image@{top['manifests'][0]['digest']}",
+                                           tls_verify=False))
+    assert child["mediaType"] == DOCKER_MANIFEST
+    assert child["layers"][-1]["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    config = skopeo.inspect(image, tls_verify=False)
+    assert len(config["Layers"]) == 2
+    raw_config = json.loads(skopeo.run("inspect", "--config", "--tls-verify=false", f"docker://{image}").stdout)
+    assert raw_config["config"]["Cmd"] == GRAPH_COMMAND
+    assert len(raw_config["history"]) == 2  # one entry per added layer: podman checks it
+    # The base went under the mirror's namespace, at its own path and tag (as any image is mirrored).
+    assert skopeo.digest(f"{host}/{prefix}mirror/{prefix}ubi9/ubi:9.5", tls_verify=False)
