@@ -20,13 +20,15 @@ Tags this module recognises as written by mirror-wizard (and oc adm release mirr
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .errors import AccessDenied, InputError, MirrorError, NotFound, PushRefused
+from .layout import OCILayout
 from .manifest import Manifest
 from .reference import is_valid_digest, parse_reference, parse_repository
 from .registry import RegistryClient, RegistrySession
@@ -46,6 +48,7 @@ _OUR_TAG = re.compile(r"^(?P<version>\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{
 _SIG_TAG = re.compile(r"^sha256-(?P<hex>[0-9a-f]{64})\.sig$")
 _VERSION = re.compile(r"^\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,128})?$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_LAYOUT_NAME = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*:[\w][\w.-]{0,127}$")
 
 
 class Kind(StrEnum):
@@ -84,15 +87,17 @@ class PrunePlan:
     # Tags of releases that go which stay: they name a manifest something kept uses (a component shared
     # with a kept release). Removing a tag alone is no part of distribution 2's API; they cost no bytes.
     shared_tags: list[str] = field(default_factory=list)
+    directory: str = ""                   # a mirror directory (OCI layout) instead of a registry repository
 
     @property
     def where(self) -> str:
-        return f"{self.registry}/{self.repository}"
+        return self.directory or f"{self.registry}/{self.repository}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": PRUNE_KIND, "version": PRUNE_VERSION,
-            "registry": self.registry, "repository": self.repository,
+            **({"directory": self.directory} if self.directory else
+               {"registry": self.registry, "repository": self.repository}),
             "keep_versions": list(self.keep_versions),
             "delete_releases": list(self.delete_releases),
             "free_bytes": self.free_bytes,
@@ -145,24 +150,105 @@ async def _digests(client: RegistryClient, repository: str, tags: list[str]) -> 
     return {tag: digest for tag, digest in found if digest}
 
 
+class _Store:
+    """Where the releases are: a registry repository (names are tags) or an OCI layout (names are
+    ``repository:tag``). The planning below is the same for both."""
+
+    where: str = ""
+
+    def tag_of(self, name: str) -> str:
+        return name
+
+    def release_name(self, release: str) -> str:
+        return release
+
+    def release_spec(self, name: str) -> str:
+        raise NotImplementedError
+
+    async def names(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def manifests(self, digests: set[str]) -> dict[str, Manifest]:
+        raise NotImplementedError
+
+
+class _RegistryStore(_Store):
+    def __init__(self, session: RegistrySession, to: str) -> None:
+        self.target = parse_repository(to)
+        self.client = session.client(self.target.registry)
+        self.where = self.target.name
+
+    def release_spec(self, name: str) -> str:
+        return f"{self.target.name}:{name}"
+
+    async def names(self) -> dict[str, str]:
+        try:
+            tags = await self.client.list_tags(self.target.repository)
+        except NotFound:
+            raise InputError(f"{self.target.name} does not exist in the mirror: give the repository releases were "
+                             "mirrored to (release mirror's --to)") from None
+        return await _digests(self.client, self.target.repository, tags)
+
+    async def manifests(self, digests: set[str]) -> dict[str, Manifest]:
+        return await _manifests(self.client, self.target.repository, digests)
+
+
+class _LayoutStore(_Store):
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.layout = OCILayout(self.directory)
+        self.where = str(self.directory)
+        if not self.layout.exists():
+            raise InputError(f"{self.directory} is not a mirror directory (no oci-layout and index.json)")
+
+    def tag_of(self, name: str) -> str:
+        return name.rpartition(":")[2]
+
+    def release_name(self, release: str) -> str:
+        from .release import LAYOUT_REPOSITORY
+
+        return f"{LAYOUT_REPOSITORY}:{release}"
+
+    def release_spec(self, name: str) -> str:
+        return f"oci:{self.directory}:{name}"
+
+    async def names(self) -> dict[str, str]:
+        return {entry.name: entry.digest for entry in self.layout.entries()}
+
+    async def manifests(self, digests: set[str]) -> dict[str, Manifest]:
+        found: dict[str, Manifest] = {}
+        for digest in sorted(digests):
+            if self.layout.has_blob(digest):
+                found[digest] = self.layout.get_manifest(digest)
+        return found
+
+
 async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]) -> PrunePlan:
     """What pruning ``to`` (``HOST/REPO``, where releases were mirrored) down to ``keep_versions`` would delete."""
+    store = _RegistryStore(session, to)
+    plan = await _plan(session, store, keep_versions)
+    plan.registry, plan.repository = store.target.registry, store.target.repository
+    return plan
+
+
+async def plan_prune_dir(session: RegistrySession, directory: str | Path, keep_versions: list[str]) -> PrunePlan:
+    """The same for a mirror directory (an OCI layout written by release mirror --to-dir)."""
+    store = _LayoutStore(directory)
+    plan = await _plan(session, store, keep_versions)
+    plan.directory = str(store.directory.resolve())
+    return plan
+
+
+async def _plan(session: RegistrySession, store: _Store, keep_versions: list[str]) -> PrunePlan:
     keep = _check_keep(keep_versions)
-    target = parse_repository(to)
-    client = session.client(target.registry)
-    repository = target.repository
-    try:
-        tags = await client.list_tags(repository)
-    except NotFound:
-        raise InputError(f"{target.name} does not exist in the mirror: give the repository releases were "
-                         "mirrored to (release mirror's --to)") from None
-    classified = [classify(t) for t in tags]
-    tag_digest = await _digests(client, repository, tags)
+    tag_digest = await store.names()
+    tags = sorted(tag_digest)
+    classified = [replace(classify(store.tag_of(t)), name=t) for t in tags]
     releases = sorted({t.release for t in classified if t.kind in (Kind.RELEASE, Kind.COMPONENT)})
     kept_releases = [r for r in releases if r.rsplit("-", 1)[0] in keep]
     missing = [v for v in keep if not any(r.rsplit("-", 1)[0] == v for r in kept_releases)]
     if missing:
-        raise InputError(f"{target.name} holds no release {', '.join(missing)} (it has: "
+        raise InputError(f"{store.where} holds no release {', '.join(missing)} (it has: "
                          f"{', '.join(releases) or 'none'}); nothing would be kept for it")
     kept: set[str] = set()
     # Everything a kept release uses: its own tags, and every component its image-references names
@@ -174,8 +260,9 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
         if tag.kind is None or (tag.kind is not Kind.SIGNATURE and tag.release in kept_releases):
             kept.add(digest)
     for release in kept_releases:
-        if release in tag_digest:
-            info = await load_release(session, f"{target.name}:{release}")
+        name = store.release_name(release)
+        if name in tag_digest:
+            info = await load_release(session, store.release_spec(name))
             for spec in info.components.values():
                 digest = parse_reference(spec, default_tag=None).digest
                 if digest:
@@ -188,7 +275,7 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
         entry = candidates.setdefault(digest, PruneEntry(digest, tag.kind, release=tag.release))
         if tag.kind is Kind.RELEASE:
             entry.kind, entry.release = Kind.RELEASE, tag.release
-    manifests = await _manifests(client, repository, set(kept) | set(candidates))
+    manifests = await store.manifests(set(kept) | set(candidates))
     # Children of indexes: a kept index keeps its children; a child of an index that goes goes too,
     # unless something kept uses it.
     for digest in list(kept):
@@ -202,8 +289,7 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
             for child in manifest.children():
                 if child.digest not in candidates and child.digest not in kept:
                     children.setdefault(child.digest, PruneEntry(child.digest, Kind.CHILD))
-    child_manifests = await _manifests(client, repository, set(children))
-    manifests.update(child_manifests)
+    manifests.update(await store.manifests(set(children)))
     # Signatures follow what they sign: a .sig of a kept manifest stays, of one that goes, goes.
     deleting = {d for d in candidates if d not in kept} | set(children)
     signatures: dict[str, PruneEntry] = {}
@@ -214,7 +300,7 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
                 signatures.setdefault(digest, PruneEntry(digest, Kind.SIGNATURE)).tags.append(tag.name)
             else:
                 kept.add(digest)
-    manifests.update(await _manifests(client, repository, set(signatures) | (kept - set(manifests))))
+    manifests.update(await store.manifests(set(signatures) | (kept - set(manifests))))
     deleting = (deleting | set(signatures)) - kept
     # Tags naming each manifest that goes (distribution removes them with it).
     for tag_name, digest in tag_digest.items():
@@ -228,12 +314,14 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
     freed: dict[str, int] = {}
     for entry in entries:
         manifest = manifests.get(entry.digest)
+        if manifest is not None:
+            freed[entry.digest] = len(manifest.raw)  # a manifest is stored as a blob too
         for blob in manifest.blobs() if manifest is not None else []:
             if blob.digest not in kept_blobs:
                 freed[blob.digest] = blob.size
     delete_releases = sorted({r for r in releases if r not in kept_releases}, key=_release_order)
     return PrunePlan(
-        registry=target.registry, repository=repository, keep_versions=keep, delete_releases=delete_releases,
+        registry="", repository="", keep_versions=keep, delete_releases=delete_releases,
         delete=entries, kept_releases=kept_releases,
         kept_tags=sum(1 for t in tags if tag_digest.get(t) not in deleting),
         kept_manifests=len(kept), foreign_tags=sorted(t.name for t in classified if t.kind is None),
@@ -294,9 +382,15 @@ def load_prune_file(path: str | Path) -> PrunePlan:
     if not isinstance(data, dict) or data.get("kind") != PRUNE_KIND or data.get("version") != PRUNE_VERSION:
         raise InputError(f"{where} is not a prune file written by mirror-wizard release prune -o (kind "
                          f"{PRUNE_KIND}, version {PRUNE_VERSION})")
-    registry = _field(data, "registry", str, where)
-    repository = _field(data, "repository", str, where)
-    target = parse_repository(f"{registry}/{repository}")
+    directory = data.get("directory")
+    if directory is not None:
+        if not isinstance(directory, str) or not directory or "\x00" in directory or ":" in directory:
+            raise InputError(f"{where}: directory must be the path of a mirror directory")
+        registry = repository = ""
+    else:
+        target = parse_repository(f"{_field(data, 'registry', str, where)}/{_field(data, 'repository', str, where)}")
+        registry, repository = target.registry, target.repository
+    name_ok = _LAYOUT_NAME.match if directory is not None else _TAG.match
     keep = _field(data, "keep_versions", list, where)
     _check_keep(keep)
     raw_entries = _field(data, "delete", list, where)
@@ -315,8 +409,8 @@ def load_prune_file(path: str | Path) -> PrunePlan:
         except ValueError:
             raise InputError(f"{at}: kind must be one of {', '.join(k.value for k in Kind)}") from None
         tags = raw.get("tags", [])
-        if not isinstance(tags, list) or len(tags) > 1000 or not all(isinstance(t, str) and _TAG.match(t) for t in tags):
-            raise InputError(f"{at}: tags must be a list of image tags")
+        if not isinstance(tags, list) or len(tags) > 1000 or not all(isinstance(t, str) and name_ok(t) for t in tags):
+            raise InputError(f"{at}: tags must be a list of image tags" + (" (repository:tag)" if directory else ""))
         release = raw.get("release", "")
         if not isinstance(release, str) or len(release) > 200:
             raise InputError(f"{at}: release must be text")
@@ -325,8 +419,8 @@ def load_prune_file(path: str | Path) -> PrunePlan:
     if not isinstance(releases, list) or not all(isinstance(r, str) and _OUR_TAG.match(r) for r in releases):
         raise InputError(f"{where}: delete_releases must be a list of VERSION-ARCH")
     free = data.get("free_bytes", 0)
-    return PrunePlan(target.registry, target.repository, sorted(set(keep)), list(releases), entries, [], 0, 0, [],
-                     free if isinstance(free, int) and not isinstance(free, bool) else 0)
+    return PrunePlan(registry, repository, sorted(set(keep)), list(releases), entries, [], 0, 0, [],
+                     free if isinstance(free, int) and not isinstance(free, bool) else 0, directory=directory or "")
 
 
 # -- applying ----------------------------------------------------------------------------------------
@@ -370,6 +464,8 @@ def _changed_reason(entry: PruneEntry, fresh: PruneEntry | None) -> str | None:
 
 async def apply_prune(session: RegistrySession, planned: PrunePlan) -> ApplyResult:
     """Plan again, delete by digest what the file and the mirror as it is now agree on, in the file's order."""
+    if planned.directory:
+        return await _apply_dir(session, planned)
     fresh = await plan_prune(session, planned.where, planned.keep_versions)
     now = {e.digest: e for e in fresh.delete}
     result = ApplyResult(free_bytes=fresh.free_bytes)
@@ -395,6 +491,66 @@ async def apply_prune(session: RegistrySession, planned: PrunePlan) -> ApplyResu
                                registry=planned.registry, status=403)
         (result.gone if status == 404 else result.deleted).append(entry)
     result.reclaim = RECLAIM.get(await registry_kind(client), "")
+    return result
+
+
+def _reachable(layout: OCILayout, tops: set[str]) -> dict[str, int]:
+    """Every blob (manifests included) the given manifests need, with its size."""
+    found: dict[str, int] = {}
+    pending = list(tops)
+    while pending:
+        digest = pending.pop()
+        if digest in found or not layout.has_blob(digest):
+            continue
+        manifest = layout.get_manifest(digest)
+        found[digest] = len(manifest.raw)
+        pending += [d.digest for d in manifest.children()]
+        for blob in manifest.blobs():
+            found.setdefault(blob.digest, blob.size)
+    return found
+
+
+async def _apply_dir(session: RegistrySession, planned: PrunePlan) -> ApplyResult:
+    """A mirror directory is ours to collect: its index loses the names, and every blob nothing left needs
+    is removed now; the release record forgets the releases that went."""
+    from .fsio import atomic_write
+    from .release import RECORD_FILE, releases_in_dir
+
+    directory = Path(planned.directory)
+    fresh = await plan_prune_dir(session, directory, planned.keep_versions)
+    now = {e.digest: e for e in fresh.delete}
+    layout = OCILayout(directory)
+    result = ApplyResult()
+    agreed: set[str] = set()
+    for entry in planned.delete:
+        reason = _changed_reason(entry, now.get(entry.digest))
+        if reason is not None and not layout.has_blob(entry.digest):
+            result.gone.append(entry)
+        elif reason is not None:
+            result.changed.append((entry, reason))
+        else:
+            agreed.add(entry.digest)
+            result.deleted.append(entry)
+    index = layout.read_index()
+    staying = [m for m in index.get("manifests", []) if m.get("digest") not in agreed]
+    before = _reachable(layout, {m["digest"] for m in index.get("manifests", [])} | agreed)
+    after = _reachable(layout, {m["digest"] for m in staying})
+    index["manifests"] = staying
+    atomic_write(directory / "index.json", json.dumps(index, indent=1).encode())
+    for digest, size in before.items():
+        if digest not in after:
+            layout.remove_blob(digest)
+            result.free_bytes += size
+    records = releases_in_dir(directory)
+    if any(r.get("digest") in agreed for r in records):
+        atomic_write(directory / RECORD_FILE, json.dumps(
+            {"kind": "mirror-wizard-release", "releases": [r for r in records if r.get("digest") not in agreed]},
+            indent=2) + "\n")
+    result.reclaim = "the directory's space is free now (nothing else to run)"
+    if (directory / "SHA256SUMS").exists():
+        result.reclaim += (f"; {directory} was a bundle: its SHA256SUMS and signature describe what it held before, "
+                           "so media verify now reports the removed files. Write the bundle again for the releases "
+                           "kept (release mirror --to-dir with the same directory: only what is missing moves)")
     return result
 
 
@@ -431,8 +587,11 @@ def summary_lines(plan: PrunePlan) -> list[str]:
     if plan.shared_tags:
         lines.append(f"  {len(plan.shared_tags)} tags of the removed releases stay: they name a manifest a kept release "
                      "also uses (no bytes)")
-    lines.append(f"  a garbage collection would free up to {human_bytes(plan.free_bytes)} ({plan.free_bytes} bytes) "
-                 "of layers only these manifests use in this repository")
+    if plan.directory:
+        lines.append(f"  applying removes {human_bytes(plan.free_bytes)} ({plan.free_bytes} bytes) from the directory")
+    else:
+        lines.append(f"  a garbage collection would free up to {human_bytes(plan.free_bytes)} ({plan.free_bytes} bytes) "
+                     "of layers only these manifests use in this repository")
     return lines
 
 

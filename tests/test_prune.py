@@ -212,3 +212,49 @@ def test_prune_needs_what_to_keep(capsys) -> None:
     assert "--keep-version" in capsys.readouterr().err
     assert main(["release", "prune", "--apply", "x.yaml", "--keep-version", "4.17.3"]) == 2
     assert "--apply takes everything from the reviewed file" in capsys.readouterr().err
+
+
+@needs_registry
+def test_prune_a_mirror_directory(mirrored, tmp_path, capsys) -> None:
+    """--dir: the same plan for a removable-media folder; applying removes the names, the blobs nothing kept
+    needs, and the old releases from the directory's release record."""
+    from core.layout import OCILayout
+    from core.release import load_release_from_dir, releases_in_dir, to_dir_tasks
+
+    _, target, built = mirrored
+    directory = tmp_path / "medium"
+
+    async def write() -> None:
+        session = RegistrySession(tls=TLSOptions(insecure=True))
+        async with session:
+            tasks: list[CopyTask] = []
+            for version in VERSIONS:
+                tasks += to_dir_tasks(await load_release(session, f"{target}:{version}-x86_64"), directory)
+            result = await copy_images(tasks, session, CopyOptions())
+            assert result.ok, result.failures
+
+    asyncio.run(write())
+    layout = OCILayout(directory)
+    names_before = {e.name for e in layout.entries()}
+    blobs_before = set((directory / "blobs" / "sha256").iterdir())
+    prune_file = tmp_path / "PRUNE-dir.yaml"
+    assert main(["release", "prune", "--dir", str(directory), "--keep-version", "4.17.3", "-o", str(prune_file)]) == 0
+    assert {e.name for e in layout.entries()} == names_before and set((directory / "blobs" / "sha256").iterdir()) == \
+        blobs_before  # generating removes nothing
+    plan = load_prune_file(prune_file)
+    assert plan.directory and plan.delete_releases == ["4.17.1-x86_64", "4.17.2-x86_64"]
+    assert main(["release", "prune", "--apply", str(prune_file)]) == 0
+    assert f"removed {len(plan.delete)} manifests" in capsys.readouterr().out
+    names = {e.name for e in layout.entries()}
+    assert "openshift/release:4.17.1-x86_64" not in names and "openshift/release:4.17.3-x86_64" in names
+    assert len(set((directory / "blobs" / "sha256").iterdir())) < len(blobs_before)
+    assert [r["version"] for r in releases_in_dir(directory)] == ["4.17.3"]
+    # 4.17.3 is still whole there: from-dir reads it (checking every component), skopeo copies each image.
+    async def read() -> None:
+        async with RegistrySession(tls=TLSOptions(insecure=True)) as session:
+            info = await load_release_from_dir(session, directory, "4.17.3")
+            assert info.version == "4.17.3"
+
+    asyncio.run(read())
+    for name in sorted(n for n in names if "4.17.3" in n):
+        skopeo.copy(f"oci:{directory}:{name}", f"oci:{tmp_path / 'copy'}:{name.split(':')[1]}")

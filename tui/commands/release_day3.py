@@ -35,6 +35,7 @@ from core.prune import (
     apply_prune,
     load_prune_file,
     plan_prune,
+    plan_prune_dir,
     prune_yaml,
     summary_lines,
 )
@@ -62,6 +63,7 @@ equivalent: oc-mirror v2's delete --generate, then delete --delete-yaml-file.
 examples:
   mirror-wizard release prune --to mirror.example.com:8443/ocp4/openshift4 --keep-version 4.17.3 -o PRUNE.yaml
   mirror-wizard release prune --apply PRUNE.yaml -a auth.json
+  mirror-wizard release prune --dir /media/usb/mirror --keep-version 4.17.3 -o PRUNE.yaml
 """
 
 
@@ -108,6 +110,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "manifests by digest.",
         epilog=PRUNE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     prune.add_argument("--to", metavar="HOST/REPO", help="the mirror repository the releases were mirrored to")
+    prune.add_argument("--dir", metavar="DIR", help="a mirror directory (release mirror --to-dir) instead: its unused "
+                                                    "blobs are removed at once")
     prune.add_argument("--keep-version", metavar="VERSION", action="append", default=[],
                        help="a release that stays (repeatable); everything only other releases use goes")
     prune.add_argument("-o", "--output", metavar="PRUNE.yaml", help="where to write the list (default: print it)")
@@ -184,16 +188,20 @@ def run_graph_image(args: argparse.Namespace) -> int:
 
 def run_prune(args: argparse.Namespace) -> int:
     if args.apply:
-        if args.to or args.keep_version or args.output:
-            raise InputError("--apply takes everything from the reviewed file: leave out --to, --keep-version and -o")
+        if args.to or args.dir or args.keep_version or args.output:
+            raise InputError("--apply takes everything from the reviewed file: leave out --to, --dir, --keep-version "
+                             "and -o")
         return _apply(args)
-    if not args.to:
-        raise InputError("say which mirror repository to prune: --to HOST/REPO (release mirror's --to), or "
-                         "--apply PRUNE.yaml")
-    parse_repository(args.to)
+    if bool(args.to) == bool(args.dir):
+        raise InputError("say what to prune: --to HOST/REPO (release mirror's --to) or --dir DIR (its --to-dir); "
+                         "or --apply PRUNE.yaml")
+    if args.to:
+        parse_repository(args.to)
 
     async def go(cancel: asyncio.Event) -> PrunePlan:
         async with open_session(access_from_args(args)) as session:
+            if args.dir:
+                return await plan_prune_dir(session, args.dir, args.keep_version)
             return await plan_prune(session, args.to, args.keep_version)
 
     plan = run_async(go)
@@ -228,10 +236,13 @@ def _apply(args: argparse.Namespace) -> int:
         return 0
     for entry, reason in result.changed:
         print(f"kept {entry.digest[:19]}… ({', '.join(entry.tags) or entry.kind}): {reason}")
-    print(f"deleted {len(result.deleted)} manifests from {planned.where}"
+    print(f"{'removed' if planned.directory else 'deleted'} {len(result.deleted)} manifests from {planned.where}"
           + (f" ({len(result.gone)} were already gone)" if result.gone else "")
           + (f"; {len(result.changed)} kept because the mirror changed since the file was written" if result.changed
              else ""))
+    if planned.directory:
+        print(f"{human_bytes(result.free_bytes)} removed: {result.reclaim}")
+        return 0
     print(f"up to {human_bytes(result.free_bytes)} of layers can now be freed: "
           + (result.reclaim or "the registry frees them at its garbage collection:"))
     if not result.reclaim:
