@@ -196,6 +196,10 @@ def test_a_registry_that_refuses_deletes_is_one_line(mirrored, tmp_path, capsys)
      f"delete: [{{digest: 'sha256:{'a' * 64}', kind: everything}}]\n", "kind must be one of"),
     ("kind: MirrorWizardPrune\nversion: 1\nregistry: h:5000\nrepository: r\nkeep_versions: [4.17.3]\n"
      f"delete: [{{digest: 'sha256:{'a' * 64}', kind: release, tags: ['../../x']}}]\n", "tags must be a list"),
+    ("kind: MirrorWizardPrune\nversion: 1\ndirectory: 'oci:/x:y'\nkeep_versions: [4.17.3]\ndelete: []\n",
+     "directory must be the path"),
+    ("kind: MirrorWizardPrune\nversion: 1\ndirectory: /media/usb\nkeep_versions: [4.17.3]\n"
+     f"delete: [{{digest: 'sha256:{'a' * 64}', kind: release, tags: ['4.17.1-x86_64']}}]\n", "repository:tag"),
 ])
 def test_a_hostile_prune_file_is_one_line(tmp_path: Path, content: str, message: str, capsys) -> None:
     path = tmp_path / "PRUNE.yaml"
