@@ -115,6 +115,7 @@ class _Tag:
     release: str = ""         # VERSION-ARCH
     version: str = ""
     signed: str = ""          # for a .sig tag: the digest it signs
+    component: str = ""
 
 
 def classify(tag: str) -> _Tag:
@@ -125,7 +126,7 @@ def classify(tag: str) -> _Tag:
     if ours:
         release = f"{ours.group('version')}-{ours.group('arch')}"
         kind = Kind.COMPONENT if ours.group("component") else Kind.RELEASE
-        return _Tag(tag, kind, release, ours.group("version"))
+        return _Tag(tag, kind, release, ours.group("version"), component=ours.group("component") or "")
     return _Tag(tag, None)
 
 
@@ -250,6 +251,17 @@ async def _plan(session: RegistrySession, store: _Store, keep_versions: list[str
     if missing:
         raise InputError(f"{store.where} holds no release {', '.join(missing)} (it has: "
                          f"{', '.join(releases) or 'none'}); nothing would be kept for it")
+    # Each release image's image-references: which component tags are really ours (the component it names,
+    # with that digest; an admin's "4.17.1-x86_64-mytool" is not), and what a kept release uses.
+    references: dict[str, dict[str, str]] = {}
+    for release in releases:
+        name = store.release_name(release)
+        if name in tag_digest:
+            info = await load_release(session, store.release_spec(name))
+            references[release] = {component: digest for component, spec in info.components.items()
+                                   if (digest := parse_reference(spec, default_tag=None).digest)}
+    classified = [replace(t, kind=None) if t.kind is Kind.COMPONENT and t.release in references
+                  and references[t.release].get(t.component) != tag_digest.get(t.name) else t for t in classified]
     kept: set[str] = set()
     # Everything a kept release uses: its own tags, and every component its image-references names
     # (whatever tag it has now: a component shared with an older release is kept through this).
@@ -260,13 +272,7 @@ async def _plan(session: RegistrySession, store: _Store, keep_versions: list[str
         if tag.kind is None or (tag.kind is not Kind.SIGNATURE and tag.release in kept_releases):
             kept.add(digest)
     for release in kept_releases:
-        name = store.release_name(release)
-        if name in tag_digest:
-            info = await load_release(session, store.release_spec(name))
-            for spec in info.components.values():
-                digest = parse_reference(spec, default_tag=None).digest
-                if digest:
-                    kept.add(digest)
+        kept.update(references.get(release, {}).values())
     candidates: dict[str, PruneEntry] = {}
     for tag in classified:
         digest = tag_digest.get(tag.name)

@@ -31,6 +31,7 @@ from tui.sandbox.registry import make_registry
 
 VERSIONS = ["4.17.1", "4.17.2", "4.17.3"]
 FOREIGN_TAG = "admin-pinned"
+LOOKALIKE_TAG = "4.17.1-x86_64-mytool"
 
 
 def test_tags_we_wrote_are_told_apart_from_others() -> None:
@@ -85,6 +86,10 @@ def mirrored(plain_registry, tmp_path):
             foreign = built[0].component_digests["cluster-version-operator"]
             sig_tasks.append(CopyTask(RegistryLocation(parse_reference(f"{target}@{foreign}")),
                                       RegistryLocation(ref.with_tag(FOREIGN_TAG))))
+            # A tag shaped like ours that image-references does not back (another image under that name).
+            mine = built[1].component_digests["cluster-samples-operator"]
+            sig_tasks.append(CopyTask(RegistryLocation(parse_reference(f"{target}@{mine}")),
+                                      RegistryLocation(ref.with_tag(LOOKALIKE_TAG))))
             result = await copy_images(sig_tasks, session, CopyOptions())
             assert result.ok, result.failures
         return built
@@ -116,8 +121,10 @@ def test_prune_lists_then_deletes_only_what_no_kept_release_uses(mirrored, tmp_p
     deleting = {e["digest"] for e in plan["delete"]}
     # The old releases and what only they use go ...
     assert {old.digest, middle.digest, middle.component_digests["cluster-version-operator"],
-            middle.component_digests["cluster-samples-operator"],
             old.component_digests["cluster-samples-operator"]} <= deleting
+    # A look-alike tag (VERSION-ARCH-NAME, but not in 4.17.1's image-references) is not ours: what it names stays.
+    assert middle.component_digests["cluster-samples-operator"] not in deleting
+    assert LOOKALIKE_TAG in plan["kept"]["tags_not_ours"]
     signature = skopeo.digest(f"{target}:{cosign_tag(old.digest)}", tls_verify=False)
     assert signature in deleting  # the old release's signature goes with it
     # ... never what 4.17.3 uses (the shared components), its signatures, or what a foreign tag names.
@@ -135,9 +142,9 @@ def test_prune_lists_then_deletes_only_what_no_kept_release_uses(mirrored, tmp_p
     for gone in ("4.17.1-x86_64", "4.17.2-x86_64", "4.17.2-x86_64-cluster-version-operator",
                  cosign_tag(old.digest)):
         assert gone not in after
-    assert {"4.17.3-x86_64", FOREIGN_TAG, cosign_tag(kept.component_digests["etcd"])} <= after
+    assert {"4.17.3-x86_64", FOREIGN_TAG, LOOKALIKE_TAG, cosign_tag(kept.component_digests["etcd"])} <= after
     # Every kept image still copies whole (skopeo reads every blob), and so does what the foreign tag names.
-    for tag in sorted(t for t in after if t.startswith("4.17.3-x86_64")) + [FOREIGN_TAG]:
+    for tag in sorted(t for t in after if t.startswith("4.17.3-x86_64")) + [FOREIGN_TAG, LOOKALIKE_TAG]:
         skopeo.copy(f"{target}:{tag}", f"oci:{tmp_path / 'check'}:{tag}", src_opts=["--tls-verify=false"])
     # A second apply finds them gone and deletes nothing else.
     assert main(["release", "prune", "--apply", str(prune_file), "--insecure"]) == 0
