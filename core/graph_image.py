@@ -421,10 +421,11 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
     """``updateservice.yaml``, the CA merge patch (when a CA is given) and the ``spec.upstream`` patch (when
     the route's host is known), with the ``oc`` commands that apply them in order."""
     from .ca import ca_manifests, configmap_key
+    from .fsio import atomic_write
     from .yamlout import dump_yaml
 
     releases_ref = parse_repository(releases)
-    directory.mkdir(parents=True, exist_ok=True)
+    hint = "choose a folder you can write to with -o"
     written: list[Path] = []
     commands = [
         "# 1. the OpenShift Update Service operator (OperatorHub: 'OpenShift Update Service', namespace "
@@ -435,12 +436,12 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
         pem = next(iter(manifests.configmap["data"].values()))
         key = configmap_key(result.reference.registry)
         patch_path = directory / "registry-ca-merge-patch.yaml"
-        patch_path.write_text(dump_yaml(ca_merge_patch(key, pem)))
+        atomic_write(patch_path, dump_yaml(ca_merge_patch(key, pem)), hint=hint)
         written.append(patch_path)
         configmap_path = directory / "registry-ca-configmap.yaml"
         whole = dict(manifests.configmap)
         whole["data"] = ca_merge_patch(key, pem)["data"]
-        configmap_path.write_text(dump_yaml(whole))
+        atomic_write(configmap_path, dump_yaml(whole), hint=hint)
         written.append(configmap_path)
         commands += [
             f"# 2. the mirror's CA under {key} and {CA_KEY}, merged into the ConfigMap that "
@@ -456,7 +457,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
                         "ConfigMap image.config's additionalTrustedCA names: give --registry-ca-file to write the patch")
     service = update_service(releases_ref.name, result.pinned)
     service_path = directory / "updateservice.yaml"
-    service_path.write_text(dump_yaml(service))
+    atomic_write(service_path, dump_yaml(service), hint=hint)
     written.append(service_path)
     name = service["metadata"]["name"]
     commands += [
@@ -467,7 +468,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
     ]
     if route_host:
         upstream_path = directory / "clusterversion-upstream-patch.yaml"
-        upstream_path.write_text(dump_yaml(upstream_patch(route_host)))
+        atomic_write(upstream_path, dump_yaml(upstream_patch(route_host)), hint=hint)
         written.append(upstream_path)
         commands.append(f"oc patch clusterversion/version --type=merge --patch-file={upstream_path}")
     else:
@@ -477,7 +478,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
             f"\"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"",
         ]
     steps = directory / "update-service-steps.txt"
-    steps.write_text("\n".join(commands) + "\n")
+    atomic_write(steps, "\n".join(commands) + "\n", hint=hint)
     written.append(steps)
     return ClusterFiles(written, commands)
 

@@ -269,3 +269,14 @@ def test_prune_a_mirror_directory(mirrored, tmp_path, capsys) -> None:
     asyncio.run(read())
     for name in sorted(n for n in names if "4.17.3" in n):
         skopeo.copy(f"oci:{directory}:{name}", f"oci:{tmp_path / 'copy'}:{name.split(':')[1]}")
+
+
+@needs_registry
+def test_an_unwritable_output_is_one_line(mirrored, capsys) -> None:
+    _, target, _ = mirrored
+    assert main(["release", "prune", "--to", target, "--keep-version", "4.17.3", "-o", "/proc/no/PRUNE.yaml",
+                 "--insecure"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write /proc/no/PRUNE.yaml" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["release", "prune", "--to", target, "--keep-version", "4.16.9", "--insecure"]) == 2
+    assert "holds no release 4.16.9 (it has: 4.17.1-x86_64, 4.17.2-x86_64, 4.17.3-x86_64)" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from typing import Any
 
 from core.ca import parse_ca_pem
 from core.errors import InputError
+from core.fsio import atomic_write
 from core.graph_image import (
     DEFAULT_BASE_IMAGE,
     GRAPH_DATA_URL,
@@ -207,7 +208,7 @@ def run_prune(args: argparse.Namespace) -> int:
     plan = run_async(go)
     text = prune_yaml(plan)
     if args.output:
-        Path(args.output).write_text(text)
+        atomic_write(args.output, text, hint="choose a file you can write with -o")
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2))
         return 0
