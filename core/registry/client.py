@@ -746,7 +746,6 @@ class RegistryClient:
         raise self.status_error(response.status_code, response.headers, response.content,
                                 what=f"manifest {repository}:{reference}")
 
-
     async def delete_manifest(self, repository: str, digest: str) -> int:
         """DELETE a manifest by digest (the distribution spec's ``DELETE /v2/<name>/manifests/<digest>``,
         which also removes every tag naming it). Returns the status: 202 (deleted), 404 (already gone) or
