@@ -746,6 +746,19 @@ class RegistryClient:
         raise self.status_error(response.status_code, response.headers, response.content,
                                 what=f"manifest {repository}:{reference}")
 
+    async def delete_manifest(self, repository: str, digest: str) -> int:
+        """DELETE a manifest by digest (the distribution spec's ``DELETE /v2/<name>/manifests/<digest>``,
+        which also removes every tag naming it). Returns the status: 202 (deleted), 404 (already gone) or
+        405 (this registry does not allow deletes); anything else raises. The token asks for the
+        ``delete`` action, which distribution's token auth requires for a DELETE."""
+        async with self.small:
+            response = await self.request(
+                "DELETE", f"/v2/{repository}/manifests/{digest}",
+                scopes=frozenset({f"repository:{repository}:pull,push,delete"}), ok=(200, 202, 404, 405),
+                what=f"delete of manifest {repository}@{digest[:19]}",
+            )
+        return response.status_code
+
 
 __all__ = ["CHUNK", "MAX_INDEX_CHILDREN", "MAX_TAG_PAGES", "RegistryClient", "next_link", "parse_manifest",
            "parse_tag_list", "with_query"]

@@ -1,4 +1,6 @@
-"""``mirror-wizard release list|info|mirror|extract``: choose, inspect, mirror and unpack an OpenShift release."""
+"""``mirror-wizard release list|info|mirror|extract``: choose, inspect, mirror and unpack an OpenShift release.
+
+``graph-image`` and ``prune`` are in release_day3."""
 
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ from .common import (
     summary_text,
 )
 from .media import add_bundle_options, bundle_flags_given, bundle_options_from_args, print_bundle_result
+from .release_day3 import register as register_day3
 
 RELEASE_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "multi")
 
@@ -182,6 +185,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_registry_options(extract)
     _add_idms(extract)
     extract.set_defaults(func=run_extract)
+
+    register_day3(sub)  # graph-image (the update service's graph data) and prune
 
 
 def make_session(args: argparse.Namespace) -> RegistrySession:

@@ -21,12 +21,13 @@ import yaml
 
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import LayoutLocation, RegistryLocation
+from core.graph_image import DEFAULT_BASE_IMAGE
 from core.orchestrate import Access, auth_from_data, open_session
 from core.plan import default_target
 from core.reference import parse_reference
 
 from . import signing
-from .content import RELEASE_REPO, build_release, build_samples, new_builder
+from .content import RELEASE_REPO, build_release, build_samples, make_layer, new_builder
 from .pki import make_ca, make_server_cert
 from .registry import LocalRegistry, make_registry
 
@@ -36,6 +37,7 @@ CHANNEL = "stable-4.17"
 # Every release the sandbox holds, oldest first: a cluster "at 4.17.1" can practise the update to 4.17.3.
 VERSIONS = ("4.17.1", "4.17.2", RELEASE_VERSION)
 GRAPH_FILE = f"graph-{CHANNEL}.json"
+GRAPH_BASE_NAME = "graph-base/ubi9/ubi:latest"  # layout name of the stand-in base
 
 
 @dataclass
@@ -153,6 +155,10 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
     if sandbox.graph_file is not None:
         sandbox.graph_file.write_text(json.dumps(graph(digests), indent=2) + "\n")
     samples = await build_samples(builder, _sample_pull_specs(bundled_imagestreams()))
+    # A small stand-in for the graph-data image's default base (oc-mirror's ubi9), behind the sandbox's
+    # registry.access.redhat.com mirror, so `release graph-image` works offline with its default.
+    base = builder.image([make_layer(400, 4096, {"bin/bash": (b"#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755)})])
+    await builder.name(GRAPH_BASE_NAME, base)
     # Through the facade like every front end; no logins (the sandbox's source needs none).
     session = open_session(Access(ca_files=(str(sandbox.ca_file),), idms_file=str(sandbox.idms_file)),
                            auth=auth_from_data({"auths": {}}))
@@ -163,6 +169,8 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
     for name, spec in samples.items():
         where = session.resolve_source(parse_reference(spec))
         tasks.append(CopyTask(LayoutLocation(seed_dir, name), RegistryLocation(where)))
+    tasks.append(CopyTask(LayoutLocation(seed_dir, GRAPH_BASE_NAME),
+                          RegistryLocation(session.resolve_source(parse_reference(DEFAULT_BASE_IMAGE)))))
     async with session:
         await copy_images(tasks, session, CopyOptions())
 

@@ -59,6 +59,8 @@ class LocalRegistry:
     ca_file: Path | None = None
     htpasswd: tuple[str, str] | None = None
     extra_auth: dict[str, Any] | None = None
+    # DELETE of manifests (release prune --apply); False answers 405, as registries configured without it do.
+    allow_delete: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -77,7 +79,7 @@ class LocalRegistry:
         config: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": self.allow_delete},
                         "redirect": {"disable": True}},
             "http": http,
         }
@@ -143,8 +145,9 @@ class LocalRegistry:
 
 
 def make_registry(root: Path, *, tls: tuple[Path, Path] | None = None, ca_file: Path | None = None,
-                  htpasswd: tuple[str, str] | None = None, port: int | None = None) -> LocalRegistry:
+                  htpasswd: tuple[str, str] | None = None, port: int | None = None,
+                  allow_delete: bool = True) -> LocalRegistry:
     return LocalRegistry(root=root, port=port or free_port(), cert=tls[0] if tls else None,
-                         key=tls[1] if tls else None, ca_file=ca_file, htpasswd=htpasswd)
+                         key=tls[1] if tls else None, ca_file=ca_file, htpasswd=htpasswd, allow_delete=allow_delete)
 
 
