@@ -17,6 +17,7 @@ from .aio import gather_or_cancel
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
 from .errors import InputError, PlanError
+from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .fsio import PRIVATE, PUBLIC, atomic_write
 from .layout import OCILayout
 from .media import MediaSpace, check_media_space
@@ -468,8 +469,8 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
     if prepared.instructions is not None:
         written += prepared.instructions.write(out)
     if prepared.samples is not None:
-        written.append(write_text(out / "samples-mapping.txt", prepared.samples.mapping_text()))
-        written.append(write_text(out / "samples-operator-config.yaml", prepared.samples.config_yaml()))
+        written.append(write_text(out / SAMPLES_MAPPING_FILE, prepared.samples.mapping_text()))
+        written.append(write_text(out / SAMPLES_CONFIG_FILE, prepared.samples.config_yaml()))
     if prepared.ca is not None:
         # The CA bundle is written owner-only like every file holding a CA; the patch that names it is
         # its own file so `oc patch --patch-file` takes it as written.

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .plan import Plan, ReleaseMode
 from .text import human_bytes, shell_quote
 
@@ -207,14 +208,14 @@ def _samples_copy_section(ctx: _Context) -> list[str]:
         mirror = samples.mirror or ctx.mirror
         return out + ["Plan the copies (which images the chosen streams use, and where they land):", "",
                       _code(f"mirror-wizard samples plan {sources} --mirror {mirror} \\\n"
-                            "    --mapping-out samples-mapping.txt --config-out samples-operator-config.yaml", "sh")]
+                            f"    --mapping-out {SAMPLES_MAPPING_FILE} --config-out {SAMPLES_CONFIG_FILE}", "sh")]
     out += [f"{len(sample_plan.included)} image streams mirrored ({sample_plan.images} images), "
             f"{len(sample_plan.skipped)} skipped.", "",
-            "Images to copy (`SRC=DST`, saved as `samples-mapping.txt`):", "",
+            f"Images to copy (`SRC=DST`, saved as `{SAMPLES_MAPPING_FILE}`):", "",
             _code(sample_plan.mapping_text() or "# nothing to copy")]
     if ctx.media is None:
-        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f samples-mapping.txt\n"
-                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f samples-mapping.txt", "sh")]
+        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f {SAMPLES_MAPPING_FILE}\n"
+                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f {SAMPLES_MAPPING_FILE}", "sh")]
     else:
         out += _removable_media_samples(ctx, sample_plan)
     for note in sample_plan.notes:
@@ -345,8 +346,8 @@ def _samples_operator_section(ctx: _Context) -> list[str]:
     out += ["With the mirror trusted (section 6), point the operator at it, skip what was not mirrored, and set",
             "it `Managed` so it imports the mirrored streams:", ""]
     if sample_plan is None:
-        return out + ["Apply the `samples-operator-config.yaml` that `mirror-wizard samples plan` wrote (section 4):", "",
-                      _code(f"oc apply -f samples-operator-config.yaml   # or: oc edit {SAMPLES_CONFIG}", "sh")]
+        return out + [f"Apply the `{SAMPLES_CONFIG_FILE}` that `mirror-wizard samples plan` wrote (section 4):", "",
+                      _code(f"oc apply -f {SAMPLES_CONFIG_FILE}   # or: oc edit {SAMPLES_CONFIG}", "sh")]
     commands = [c for c in sample_plan.commands if not c.startswith("oc image mirror")]
     return out + [_code(sample_plan.config_yaml(), "yaml"), _code("\n".join(commands), "sh")]
 

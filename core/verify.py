@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .errors import Cancelled, MirrorError, ReferenceFormatError, ToolError
+from .filenames import SAMPLES_CONFIG_FILE
 from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import ImageReference, parse_reference
@@ -447,7 +448,7 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
 def _written_skipped(expected: Expected) -> tuple[list[str], str]:
     """The skippedImagestreams the admin is about to apply: the plan's written samples-operator-config.yaml
     when there is one (it may be older than the plan), else the plan's own list."""
-    path = Path(expected.plan.output_dir) / "samples-operator-config.yaml"
+    path = Path(expected.plan.output_dir) / SAMPLES_CONFIG_FILE
     try:
         small = path.is_file() and path.stat().st_size < (1 << 20)
         data = yaml.safe_load(path.read_text(encoding="utf-8")) if small else None
@@ -478,7 +479,7 @@ def check_skipped(expected: Expected) -> Check:
         elif stream_name not in skipped_set and not on_mirror:
             why = "not (fully) on the mirror" if stream_name in expected.samples.included else "left out by the plan"
             problems.append(f"{stream_name}: {why} and not in skippedImagestreams (its imports will fail)")
-    fix = (f"{_rerun(expected)}  # mirrors what is missing and writes samples-operator-config.yaml again; "
+    fix = (f"{_rerun(expected)}  # mirrors what is missing and writes {SAMPLES_CONFIG_FILE} again; "
            "or add the stream to samples.skip in the plan")
     if problems:
         return Check(name, title, Side.MIRROR, Status.FAIL,

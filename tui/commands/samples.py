@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 from core.errors import InputError
+from core.filenames import SAMPLES_MAPPING_FILE
 from core.fsio import atomic_write
 from core.orchestrate import Job, open_session
 from core.plan import Plan, SamplesChoice, SamplesSource
@@ -173,7 +174,7 @@ def _write_outputs(plan: SamplesPlan, args: argparse.Namespace) -> None:
 def _make_plan(args: argparse.Namespace) -> SamplesPlan:
     streams = load_from_args(args)
     plan = plan_samples(streams, args.mirror, include=args.include, skip=args.skip,
-                        mapping_file=args.mapping_out or "mapping.txt")
+                        mapping_file=args.mapping_out or SAMPLES_MAPPING_FILE)
     _write_outputs(plan, args)
     return plan
 

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, Static
 
+from core.filenames import SAMPLES_MAPPING_FILE
 from core.plan import ReleaseMode
 from core.progress import Progress, RowState
 from core.text import human_bytes, human_seconds, plural
@@ -363,7 +364,7 @@ class MirrorScreen(StepScreen):
                 commands.append(f"oc image mirror -a {auth} --from-dir={q(release.directory or '<media>')}/mirror \\\n"
                                 f"    \"file://openshift/release:{state.release_version()}*\" {state.release_target()}")
         if state.samples.chosen:
-            commands.append(f"oc image mirror -a {auth} -f samples-mapping.txt --keep-manifest-list=true")
+            commands.append(f"oc image mirror -a {auth} -f {SAMPLES_MAPPING_FILE} --keep-manifest-list=true")
         path = state.save_path()
         commands.append(f"# or all of it, resumable:\nmirror-wizard run {q(str(path))}")
         return commands

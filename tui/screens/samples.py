@@ -17,6 +17,7 @@ from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import MirrorError, ReleaseError
+from core.filenames import SAMPLES_MAPPING_FILE
 from core.plan import SamplesSource
 from core.reference import is_registry_host
 from core.text import human_bytes, plural
@@ -632,9 +633,9 @@ class SamplesScreen(StepScreen):
                       else f"--imagestreams {q(choice.path or '<folder>')}")
             skips = f" \\\n    --skip {','.join(plan.skipped)}" if plan.skipped else ""
             commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
-                         f"    --mapping-out mapping.txt{skips}", *plan.commands]
+                         f"    --mapping-out {SAMPLES_MAPPING_FILE}{skips}", *plan.commands]
         else:
-            commands += ["oc image mirror -a ${LOCAL_SECRET_JSON} -f mapping.txt",
+            commands += [f"oc image mirror -a ${{LOCAL_SECRET_JSON}} -f {SAMPLES_MAPPING_FILE}",
                          "oc patch configs.samples.operator.openshift.io/cluster --type=merge --patch "
                          "'{\"spec\":{\"samplesRegistry\":\"<mirror>\",\"skippedImagestreams\":[…]}}'"]
         return commands
