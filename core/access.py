@@ -87,19 +87,20 @@ def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> Regist
 
 
 def access_auth(what: Access | Plan) -> AuthFile:
-    """The auth file named (or found at the default locations, as podman and oc look) and read."""
+    """The one auth-file resolution of every front end: the file named, else the first of the default
+    locations ($REGISTRY_AUTH_FILE, containers' auth.json, ~/.docker/config.json, as podman and oc
+    look, and as ``-a`` defaults on the command line), else none at all. A plan's headless run and the
+    wizard resolve a plan's credentials here, so they log in the same way."""
     return load_auth(_access(what).auth_file)
 
 
 def plan_auth(plan: Plan, *, data: dict[str, Any] | None = None, saved_as: str | None = None) -> AuthFile:
     """The credentials a plan's run uses: ``data`` (logins typed in the wizard, merged with the pull
-    secret, saved later as ``saved_as``) when given, else the plan's auth file, else none at all (a plan
-    never falls back to some other auth file of the machine)."""
+    secret, saved later as ``saved_as``) when given, else :func:`access_auth` — the resolution the
+    headless run uses too."""
     if data is not None:
         return auth_from_data(data, saved_as or plan.auth_file or "pull-secret.json")
-    if plan.auth_file:
-        return load_auth_file(plan.auth_file)
-    return AuthFile(path=None, data={"auths": {}})
+    return access_auth(plan)
 
 
 def saved_login(value: str, host: str) -> Credential:

@@ -62,3 +62,23 @@ def test_the_samples_step_names_the_mapping_file_the_run_writes(tmp_path: Path) 
     commands = SamplesScreen.help_commands(screen)  # type: ignore[arg-type]
     named = _mapping_files(commands)
     assert named and named <= written, (named, written)
+
+
+# -- one auth-file resolution ---------------------------------------------------------------------------
+
+def test_a_plan_without_an_auth_file_logs_in_the_same_way_in_the_run_and_the_wizard(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.access import open_session
+    from core.authfile import encode_auth
+    from tui.access import wizard_auth, wizard_session
+
+    found = tmp_path / "auth.json"
+    found.write_text(json.dumps({"auths": {"quay.io": {"auth": encode_auth("admin", "secret")}}}))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(found))  # the first default location podman and oc read
+    plan = plan_from_dict({"mirror": {"registry": MIRROR}})
+    assert plan.auth_file is None
+    state = WizardState(plan=plan, plan_path=tmp_path / "plan.yaml")
+    headless = open_session(plan).auth   # what `mirror-wizard run plan.yaml` logs in with
+    wizard = wizard_auth(state)          # what the wizard logs in with, no login typed
+    assert headless.registries() == wizard.registries() == ["quay.io"]
+    assert wizard_session(state).auth.lookup("quay.io") == headless.lookup("quay.io")
