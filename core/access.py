@@ -18,6 +18,7 @@ from .credentials import login_state_of
 from .errors import (
     MirrorError,
 )
+from .mirror_sets import resolve_through_mirrors
 from .plan import Plan, SamplesSource
 from .reference import parse_reference
 from .registry import STALL_TIMEOUT, RegistrySession
@@ -175,7 +176,6 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
         mirrors = source_mirrors(plan)
     except MirrorError:
         mirrors = []
-    resolver = RegistrySession(source_mirrors=mirrors)  # only for resolve_source: opens no connection
     uses: list[RegistryUse] = []
     seen: set[str] = set()
 
@@ -187,7 +187,7 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
         if ref.registry in seen:
             return
         seen.add(ref.registry)
-        target = resolver.resolve_source(ref)
+        target = resolve_through_mirrors(ref, mirrors)  # as the copy's session resolves it
         via = f"{target.registry}/{target.repository}" if target.registry != ref.registry else ""
         uses.append(RegistryUse(ref.registry, role, target.registry, target.repository, via))
 

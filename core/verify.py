@@ -33,6 +33,7 @@ import yaml
 
 from .errors import Cancelled, MirrorError, ReferenceFormatError, ToolError
 from .filenames import SAMPLES_CONFIG_FILE
+from .mirror_sets import crio_pull_specs
 from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import ImageReference, parse_reference
@@ -233,25 +234,9 @@ async def expected_from_plan(plan: Plan, session: RegistrySession, plan_file: st
 
 
 def crio_rewrite(pull_spec: str, mirror_sets: list[tuple[str, str]]) -> list[str]:
-    """Where CRI-O looks for a by-digest pull of ``pull_spec``, mirrors in order (the source itself,
-    tried last, is left out: a disconnected cluster cannot reach it). Like registries.conf, the longest
-    source prefix that matches at a path boundary wins; only its mirrors are used."""
-    ref = parse_reference(pull_spec, default_tag=None)
-    name = ref.name
-    best: str | None = None
-    for source, _ in mirror_sets:
-        source = source.rstrip("/")
-        if (name == source or name.startswith(source + "/")) and (best is None or len(source) > len(best)):
-            best = source
-    if best is None:
-        return []
-    out: list[str] = []
-    for source, mirror in mirror_sets:
-        if source.rstrip("/") == best:
-            spec = mirror.rstrip("/") + name[len(best):] + (f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}")
-            if spec not in out:
-                out.append(spec)
-    return out
+    """Where CRI-O looks for a by-digest pull of ``pull_spec`` (core.mirror_sets: longest source prefix
+    at a path boundary, as registries.conf; only its mirrors, in order)."""
+    return crio_pull_specs(pull_spec, mirror_sets)
 
 
 def _covered_by(source: str, wanted_mirror: str, cluster_sets: list[tuple[str, str]]) -> bool:

@@ -82,3 +82,49 @@ def test_a_plan_without_an_auth_file_logs_in_the_same_way_in_the_run_and_the_wiz
     wizard = wizard_auth(state)          # what the wizard logs in with, no login typed
     assert headless.registries() == wizard.registries() == ["quay.io"]
     assert wizard_session(state).auth.lookup("quay.io") == headless.lookup("quay.io")
+
+
+# -- one mirror-set matcher -----------------------------------------------------------------------------
+
+# A broad set for the whole organisation and a narrower one for one repository: CRI-O uses the narrower.
+SETS = [("quay.io/openshift-release-dev", "broad.example.com/all"),
+        ("quay.io/openshift-release-dev/ocp-release", "narrow.example.com/release")]
+
+
+def test_the_plan_reaches_a_source_where_the_copy_and_cri_o_read_it() -> None:
+    from core.mirror_sets import crio_pull_specs, resolve_through_mirrors
+    from core.reference import parse_reference
+    from core.verify import crio_rewrite
+
+    ref = parse_reference("quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64")
+    assert str(resolve_through_mirrors(ref, SETS)) == "narrow.example.com/release:4.17.3-x86_64"
+    digest = "@sha256:" + "0" * 64
+    assert crio_rewrite(ref.name + digest, SETS) == crio_pull_specs(ref.name + digest, SETS) \
+        == ["narrow.example.com/release" + digest]
+    # at a path boundary only: ocp-release-nightly is not under ocp-release
+    other = parse_reference("quay.io/openshift-release-dev/ocp-release-nightly:4.18")
+    assert str(resolve_through_mirrors(other, SETS)) == "broad.example.com/all/ocp-release-nightly:4.18"
+
+
+def test_registries_in_use_name_the_host_the_copy_reads_from(tmp_path: Path) -> None:
+    from core.access import registries_in_use
+
+    idms = tmp_path / "idms.yaml"
+    idms.write_text(json.dumps({"apiVersion": "config.openshift.io/v1", "kind": "ImageDigestMirrorSet",
+                                "metadata": {"name": "x"}, "spec": {"imageDigestMirrors": [
+                                    {"source": s, "mirrors": [m]} for s, m in SETS]}}))
+    plan = plan_from_dict({"mirror": {"registry": MIRROR}, "idms_file": str(idms),
+                           "release": {"source": "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                                       "mode": "registry", "target": f"{MIRROR}/ocp4/openshift4"}})
+    source = next(u for u in registries_in_use(plan, []) if u.role == "release source")
+    assert (source.host, source.via) == ("narrow.example.com", "narrow.example.com/release")
+
+
+@pytest.mark.xfail(strict=True, reason="core/registry/session.py is the lead's: its resolve_source must call "
+                   "core.mirror_sets.resolve_through_mirrors (one line); drop this mark once it does")
+def test_the_copy_session_resolves_sources_with_the_one_matcher() -> None:
+    from core.registry import RegistrySession
+    from core.reference import parse_reference
+
+    ref = parse_reference("quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64")
+    assert str(RegistrySession(source_mirrors=SETS).resolve_source(ref)) == "narrow.example.com/release:4.17.3-x86_64"

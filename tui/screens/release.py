@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Select, Static
 from core.access import source_mirrors
 from core.errors import MirrorError, ReleaseError
 from core.graph import DEFAULT_GRAPH_URL, version_key
+from core.mirror_sets import matching_source
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
 from core.text import human_bytes, plural
@@ -494,8 +495,7 @@ class ReleaseScreen(StepScreen):
             mirror_sets = source_mirrors(self.state.plan)
         except MirrorError:  # the Credentials and Mirror steps say what is wrong with the file
             mirror_sets = []
-        redirected = any(RELEASE_REPO == src or RELEASE_REPO.startswith(src.rstrip("/") + "/")
-                         for src, _ in mirror_sets)
+        redirected = matching_source(RELEASE_REPO, mirror_sets) is not None
         # An update path needs the graph (and a graph file is the admin's own choice): asked first then.
         use_graph = bool(channel) and (not redirected or self.state.update_mode or bool(release.graph_file))
         if use_graph:
