@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .plan import Plan, ReleaseMode
+from .release_tag import release_image_in_mirror, release_tag
 from .text import human_bytes, shell_quote
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def _release_section(ctx: _Context) -> list[str]:
     arch = parts.release_architecture or release.architecture
     target = plan.release_target
     registry, _, repository = target.partition("/")
-    to_release = release.to_release_image or f"{target}:{version}-{arch}"
+    to_release = release_image_in_mirror(target, version, arch, release.to_release_image)
     if parts.release_components is not None:
         size = f", {human_bytes(parts.release_bytes)} of layers" if parts.release_bytes is not None else ""
         out += [f"Release {version} ({arch}): {parts.release_components} component images{size}.", ""]
@@ -152,7 +153,7 @@ def _release_section(ctx: _Context) -> list[str]:
                   f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={auth}\nRELEASE_NAME={RELEASE_NAME}\n"
                   f"ARCHITECTURE={shell_quote(arch)}"
                   + (f"\nREMOVABLE_MEDIA_PATH={shell_quote(release.directory)}" if release.directory else ""), "sh")]
-    source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{version}-{arch}"
+    source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{release_tag(version, arch)}"
     to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
     if release.mode == ReleaseMode.REGISTRY:
         out += ["Mirror straight into the registry:", "",
@@ -161,7 +162,7 @@ def _release_section(ctx: _Context) -> list[str]:
                       f"# oc: oc adm release mirror -a ${{LOCAL_SECRET_JSON}} --from={source} \\\n"
                       f"#       --to=${{LOCAL_REGISTRY}}/${{LOCAL_REPOSITORY}} --to-release-image={to_release}", "sh")]
     else:
-        out += _removable_media_release(ctx, source, target, to_release, to_release_flag, f"{version}-{arch}")
+        out += _removable_media_release(ctx, source, target, to_release, to_release_flag, release_tag(version, arch))
     out += ["Extract the installer from the mirrored release, so it installs exactly these images:", "",
             _code(f"mirror-wizard release extract -a {auth}{ctx.tls} --command openshift-install --to . {to_release}\n"
                   f"# oc: oc adm release extract -a ${{LOCAL_SECRET_JSON}} --command=openshift-install {to_release}", "sh")]

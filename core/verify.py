@@ -38,6 +38,7 @@ from .oc import NotLoggedIn, Oc, ResourceMissing
 from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import ImageReference, parse_reference
 from .registry import RegistrySession
+from .release_tag import release_image_in_mirror
 from .text import plural, shell_quote
 
 if TYPE_CHECKING:
@@ -168,11 +169,10 @@ async def _load_release(expected: Expected, session: RegistrySession) -> None:
     # A disconnected mirror host cannot read the source: read the release back from the mirror (the tag
     # the plan gives it), keeping the source repository the cluster asks for.
     release = plan.release
-    mirror_image = release.to_release_image
-    if mirror_image and parse_reference(mirror_image, default_tag=None).tag is None:
-        mirror_image = None
-    if not mirror_image and release.target and release.version:
-        mirror_image = f"{release.target}:{release.version}-{release.architecture}"
+    mirror_image = None
+    if release.target and release.version:  # where the copy put it (core.release_tag)
+        mirror_image = release_image_in_mirror(release.target, release.version, release.architecture,
+                                               release.to_release_image)
     if not mirror_image or not release.source or not release.target:
         expected.release_error = f"cannot read the release: {source_error}"
         return

@@ -128,3 +128,39 @@ def test_the_copy_session_resolves_sources_with_the_one_matcher() -> None:
 
     ref = parse_reference("quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64")
     assert str(RegistrySession(source_mirrors=SETS).resolve_source(ref)) == "narrow.example.com/release:4.17.3-x86_64"
+
+
+# -- one release-image tag rule -------------------------------------------------------------------------
+
+def test_an_untagged_to_release_image_names_one_image_everywhere(tmp_path: Path) -> None:
+    from core.mirror_config import release_mirror_instructions
+    from core.release import ReleaseInfo, release_tasks
+    from core.runbook import RunbookParts, render_runbook
+
+    untagged = f"{MIRROR}/ocp4/release-images"
+    wanted = f"{untagged}:4.17.3-x86_64"
+    plan = plan_from_dict({"mirror": {"registry": MIRROR},
+                           "release": {"source": "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                                       "version": "4.17.3", "mode": "registry", "target": f"{MIRROR}/ocp4/openshift4",
+                                       "to_release_image": untagged}})
+    info = ReleaseInfo(pull_spec="quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                       digest="sha256:" + "1f" * 32, version="4.17.3", architecture="x86_64", metadata={},
+                       components={}, source_repository="quay.io/openshift-release-dev/ocp-release",
+                       component_repository="quay.io/openshift-release-dev/ocp-v4.0-art-dev")
+    copied_to = str(release_tasks(info, f"{MIRROR}/ocp4/openshift4", untagged)[0].destination)
+    instructed = release_mirror_instructions(info, f"{MIRROR}/ocp4/openshift4", untagged).release_image
+    wizard = WizardState(plan=plan, plan_path=tmp_path / "plan.yaml").to_release_image()
+    runbook = render_runbook(plan, RunbookParts())
+    assert copied_to == instructed == wizard == wanted
+    assert f"--to-release-image {wanted}" in runbook and f"--to-release-image {untagged}\n" not in runbook
+
+
+def test_verify_reads_the_release_back_where_the_copy_put_it() -> None:
+    from core.release_tag import release_image_in_mirror
+
+    # verify's fallback when the source cannot be read (a disconnected mirror host) asks the same rule
+    assert release_image_in_mirror(f"{MIRROR}/ocp4/openshift4", "4.17.3", "x86_64", f"{MIRROR}/r") \
+        == f"{MIRROR}/r:4.17.3-x86_64"
+    assert release_image_in_mirror(f"{MIRROR}/ocp4/openshift4", "4.17.3", "x86_64") \
+        == f"{MIRROR}/ocp4/openshift4:4.17.3-x86_64"
+    assert release_image_in_mirror("t", "4.17.3", "x86_64", f"{MIRROR}/r:mine") == f"{MIRROR}/r:mine"

@@ -27,6 +27,7 @@ from core.plan import (
     load_plan,
 )
 from core.progress import Progress
+from core.release_tag import release_image_in_mirror
 
 if TYPE_CHECKING:
     from core.ca import CACheck, CertificateInfo
@@ -303,10 +304,12 @@ class WizardState:
         return getattr(info, "version", None) or self.release.version or "<release_version>"
 
     def to_release_image(self) -> str:
-        if self.release.to_release_image:
-            return self.release.to_release_image
         target = self.release_target() or default_target("<mirror>")
-        return f"{target}:{self.release_version()}-{self.release.architecture}"
+        try:
+            return release_image_in_mirror(target, self.release_version(), self.release.architecture,
+                                           self.release.to_release_image)
+        except MirrorError:  # a digest: the Release step says what is wrong with it
+            return self.release.to_release_image or target
 
 
 def task_label(task: CopyTask, release_prefix: str | None) -> str:

@@ -14,6 +14,7 @@ from core.graph import DEFAULT_GRAPH_URL, version_key
 from core.mirror_sets import matching_source
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
+from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
 from tui.access import wizard_session, wizard_tls
@@ -36,7 +37,7 @@ TO_PROMPT = "to version (find them first)"
 
 
 def release_pull_spec(version: str, arch: str) -> str:
-    return f"{RELEASE_REPO}:{version}-{arch}"
+    return f"{RELEASE_REPO}:{release_tag(version, arch)}"
 
 
 def path_problem(exc: MirrorError, release_from: str, release_to: str, channel: str) -> str:
@@ -713,6 +714,6 @@ class ReleaseScreen(StepScreen):
                 commands.append("# … each release in between …")
                 continue
             commands.append(f"oc adm release mirror -a {q(auth)} \\\n"
-                            f"    --from=quay.io/openshift-release-dev/ocp-release:{version}-{release.architecture} \\\n"
+                            f"    --from={release_pull_spec(version, release.architecture)} \\\n"
                             f"    --to={target}")
         return commands
