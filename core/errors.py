@@ -31,20 +31,51 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     ├── ToolError                   an external tool (oc) missing or failing
     ├── CopyFailed                  one image of a copy failed: names it and wraps the cause
     └── Cancelled                   the admin cancelled; nothing half-written was kept
+
+Besides its class, an error carries a stable :class:`ErrorCode` and structured fields (registry,
+repository, digest, what to fix). Front ends decide on those, never on the message text: the
+message is for people and may be reworded; a code changes only on purpose. Each front end words its
+own advice from the code (the CLI names flags, the wizard names steps and buttons).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """What went wrong, for programs: stable across rewordings of the message."""
+
+    UNSPECIFIED = "unspecified"              # nothing more precise than the class says
+    # a release, its update path and its content
+    NO_UPDATE_PATH = "no-update-path"        # the graph has no path between the two versions
+    RELEASE_WITHOUT_SAMPLES = "release-without-samples"  # the release ships no samples operator streams
+    # the cluster, through oc
+    OC_MISSING = "oc-missing"                # oc is not on PATH
+    OC_NO_ANSWER = "oc-no-answer"            # oc did not run or did not finish
+    CLUSTER_NOT_LOGGED_IN = "cluster-not-logged-in"
+    CLUSTER_VERSION_UNKNOWN = "cluster-version-unknown"
+    CLUSTER_NOT_ADMIN = "cluster-not-admin"  # the user may not change cluster configuration
+    APPLY_BEFORE_UPLOAD = "apply-before-upload"  # a to-dir plan: the images are on the medium, not the mirror
+    CONFIRMATION_NEEDED = "confirmation-needed"  # a change needs a yes and there is no terminal to ask on
 
 
 class MirrorError(Exception):
     """Base of every error the engine raises on purpose."""
 
     title = "Error"
+    code: ErrorCode = ErrorCode.UNSPECIFIED  # subclasses and raisers may say more
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, code: ErrorCode | None = None,
+                 repository: str | None = None, digest: str | None = None, fix: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if code is not None:
+            self.code = code
+        self.repository = repository  # the repository concerned, when one is
+        self.digest = digest          # the manifest or blob concerned, when one is
+        self.fix = fix                # what to change, in engine words (front ends may say it their way)
 
     def __str__(self) -> str:
         if self.hint:
@@ -99,8 +130,11 @@ class RegistryError(MirrorError):
         registry: str | None = None,
         status: int | None = None,
         retry_after: str | None = None,
+        code: ErrorCode | None = None,
+        repository: str | None = None,
+        digest: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, code=code, repository=repository, digest=digest)
         self.registry = registry
         self.status = status
         # The server's Retry-After (429/503), honoured by the retry policy before the next attempt.

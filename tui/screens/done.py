@@ -4,7 +4,6 @@ to a folder with the runbook, and applied with `oc` when it is here and the admi
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -16,20 +15,11 @@ from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabP
 
 from core.errors import MirrorError
 from core.text import shell_quote as q
+from core.usecases.apply import OcProgram, OcStep, Proposal, change_count, propose
+from core.usecases.apply import apply as apply_steps
 from core.yamlout import dump_yaml
 from tui.access import wizard_session
-from tui.screens.apply import (
-    ApplyScreen,
-    OcStep,
-    describe,
-    existing_signatures,
-    left_as_is,
-    plan_apply,
-    read_cluster,
-    replace_question,
-    run_steps,
-    signature_configmaps,
-)
+from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
 from tui.screens.media import media_ending, write_far_side_plan
 from tui.state import error_text
@@ -61,26 +51,6 @@ def documents(prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untype
         text = samples.config_yaml() + "\n# then\n" + "\n".join(c for c in samples.commands if c.startswith("oc patch"))
         out.append(("samples", "Samples", text))
     return out
-
-
-def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignore[no-untyped-def]
-    """What `oc` runs; ``icsp`` for clusters before 4.13, which know no ImageDigestMirrorSet."""
-    steps: list[OcStep] = []
-    instructions = getattr(prepared, "instructions", None)
-    if instructions is not None:
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(instructions.icsp() if icsp else instructions.idms())))
-    ca = getattr(prepared, "ca", None)
-    if ca is not None:
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(ca.configmap)))
-        steps.append(OcStep(["patch", "image.config.openshift.io/cluster", "--type=merge",
-                             "--patch", json.dumps(ca.patch, separators=(",", ":"))]))
-    for configmap in (prepared.signature_configmaps() if hasattr(prepared, "signature_configmaps") else []):
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(configmap)))
-    samples = getattr(prepared, "samples", None)
-    if samples is not None:
-        steps.append(OcStep(["patch", "configs.samples.operator.openshift.io/cluster", "--type=merge",
-                             "--patch", json.dumps(samples.config_patch, separators=(",", ":"))]))
-    return steps
 
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
@@ -230,8 +200,8 @@ class DoneScreen(StepScreen):
             count = f"{result.images_done} images" if result is not None else "the images"
             return f"{count} on the removable media, not in the registry yet"
         if result is None:
-            return f"the mirror has not run for this plan · {len(apply_steps(prepared))} changes for the cluster"
-        return f"{result.images_done} images in the mirror · {len(apply_steps(prepared))} changes for the cluster"
+            return f"the mirror has not run for this plan · {change_count(prepared)} changes for the cluster"
+        return f"{result.images_done} images in the mirror · {change_count(prepared)} changes for the cluster"
 
     # -- write -----------------------------------------------------------------------------------------
 
@@ -303,50 +273,39 @@ class DoneScreen(StepScreen):
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def ask_cluster(self, oc: str) -> None:
         """Who and where oc is logged in, the cluster's version (IDMS from 4.13, ICSP before) and the CA
-        configuration it has already (merged, never replaced)."""
+        configuration it has already (merged, never replaced): core.usecases.apply.propose."""
         self.app.call_from_thread(self.set_status, "asking the cluster (oc whoami, oc version, oc get) …")
-        prepared = self.for_cluster()
-        names = [prepared.ca.configmap["metadata"]["name"]] if getattr(prepared, "ca", None) is not None else []
-        facts = read_cluster(oc, names, [c["metadata"]["name"] for c in signature_configmaps(prepared)])
-        self.app.call_from_thread(self.confirm_apply, oc, facts)
+        run = OcProgram(oc)
+        proposal = propose(self.for_cluster(), run)
+        self.app.call_from_thread(self.confirm_apply, run, proposal)
 
-    def confirm_apply(self, oc: str, facts) -> None:  # type: ignore[no-untyped-def]
-        if facts.problem or facts.version is None:
-            self.set_status(facts.problem or "oc cannot read the cluster's version: log in first (oc login), "
-                                             "then Apply", "error")
+    def confirm_apply(self, run: OcProgram, proposal: Proposal) -> None:
+        code = proposal.refusal
+        if code is not None:
+            self.set_status(refusal_text(code, proposal.facts), "error")
             return
-        if facts.admin is False:
-            self.set_status(f"{facts.user} may not change the cluster's configuration: log in as a "
-                            "cluster-admin (oc login), then Apply", "error")
-            return
-        prepared = self.for_cluster()
-        steps = plan_apply(prepared, facts)
-        existing = existing_signatures(prepared, facts)
         self.set_status("")
 
         def replace_answer(yes: bool | None) -> None:
             # Its own question: without a yes, the cluster's signature ConfigMaps stay as they are.
-            self.apply(oc, plan_apply(prepared, facts, replace_signatures=bool(yes)), [] if yes else existing)
+            replace = bool(yes)
+            self.apply(run, proposal.steps_for(replace_signatures=replace), proposal.kept_for(replace_signatures=replace))
 
         def answer(yes: bool | None) -> None:
-            if yes and existing:
-                self.app.push_screen(ApplyScreen(*replace_question(existing), yes="Replace", no="Leave as is"),
-                                     replace_answer)
+            second = proposal.replace_question()
+            if yes and second is not None:
+                self.app.push_screen(ApplyScreen.asking(second), replace_answer)
             elif yes:
-                self.apply(oc, steps)
+                self.apply(run, proposal.steps)
 
-        self.app.push_screen(ApplyScreen(
-            f"Apply {len(steps)} changes to this cluster?",
-            describe(facts, steps, existing) + "\n\nNodes take the new mirror and CA settings one pool at a time; "
-            "watch with oc get mcp.", yes="Apply", no="Not now"), answer)
+        self.app.push_screen(ApplyScreen.asking(proposal.question()), answer)
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
-    def apply(self, oc: str, steps: list[OcStep], kept: list[str] | None = None) -> None:
-        ok, lines = run_steps(oc, steps)
-        lines += left_as_is(kept or [])
-        if ok:
+    def apply(self, run: OcProgram, steps: list[OcStep], kept: list[str] | None = None) -> None:
+        outcome = apply_steps(run, steps, kept)
+        if outcome.ok:
             self.wizard.applied = True
-        self.app.call_from_thread(self.show_results, ok, lines)
+        self.app.call_from_thread(self.show_results, outcome.ok, outcome.lines)
 
     def show_results(self, ok: bool, lines: list[str]) -> None:
         self.query_one("#written", Static).update("\n".join(lines))

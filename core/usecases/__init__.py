@@ -1,0 +1,9 @@
+"""The jobs both front ends do, one module each: the wizard's screens and the ``mirror-wizard`` commands
+call these and keep only their widgets, argument parsing and words.
+
+- :mod:`core.usecases.apply`: apply a plan's documents to a cluster through ``oc`` (what the cluster has
+  already is merged, questions asked through the caller)
+
+The copy itself has its door in :mod:`core.orchestrate`; verifying a mirror and a cluster in
+:mod:`core.verify`.
+"""
