@@ -20,16 +20,16 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from ..access import open_session
 from ..errors import ErrorCode, ToolError
 from ..oc import MAX_OUTPUT, OcAnswer
 from ..plan import Plan, ReleaseMode
+from ..registry import RegistrySession
+from ..run import Prepared, prepare
 from ..text import shell_quote
 from ..yamlout import dump_yaml
-
-if TYPE_CHECKING:
-    from ..run import Prepared
 
 CONFIG_NAMESPACE = "openshift-config"
 SIGNATURES_NAMESPACE = "openshift-config-managed"  # where the cluster-version operator reads signatures
@@ -37,6 +37,19 @@ READ_TIMEOUT = 30.0    # whoami, version, get: quick questions
 WRITE_TIMEOUT = 120.0  # apply, patch, replace: the API server may take its time
 IMAGE_CONFIG = "image.config.openshift.io/cluster"
 SAMPLES_CONFIG = "configs.samples.operator.openshift.io/cluster"
+
+
+# -- the documents ------------------------------------------------------------------------------------
+
+async def prepare_documents(plan: Plan, session: RegistrySession | None = None) -> Prepared:
+    """What the cluster gets for ``plan`` (mirror sets, CA, signatures, samples Config), as the wizard's
+    Done step computes them: the plan prepared reading only (a release is read from its registry, a
+    removable medium is never touched). ``session``: the caller's (the wizard's, with typed logins),
+    else one opened the plan's way."""
+    if session is not None:
+        return await prepare(plan, session, read_only=True)
+    async with open_session(plan) as opened:
+        return await prepare(plan, opened, read_only=True)
 
 
 # -- running oc ---------------------------------------------------------------------------------------
@@ -282,8 +295,10 @@ class Question:
     no: str
 
 
-def describe(facts: ClusterFacts, steps: list[OcStep], existing: list[str] | None = None) -> str:
-    """The cluster, the user and every change, numbered as they run."""
+def describe(facts: ClusterFacts, steps: list[OcStep], existing: list[str] | None = None, *,
+             stdin_note: str = " < (shown in its tab)") -> str:
+    """The cluster, the user and every change, numbered as they run; ``stdin_note`` says where the front
+    end shows the document a step sends (the wizard: in its tab)."""
     version = f"OpenShift {facts.version[0]}.{facts.version[1]}" if facts.version else "version unknown"
     admin = {True: "may change cluster configuration", False: "may NOT change cluster configuration "
              "(cluster-admin is needed)", None: "rights unknown"}[facts.admin]
@@ -291,7 +306,7 @@ def describe(facts: ClusterFacts, steps: list[OcStep], existing: list[str] | Non
     for number, step in enumerate(steps, 1):
         lines.append(f"{number}. {step.what}")
         lines.append(f"   {step.effect}")
-        lines.append(f"   $ {step.shown()}" + (" < (shown in its tab)" if step.stdin else ""))
+        lines.append(f"   $ {step.shown()}" + (stdin_note if step.stdin else ""))
     for name in existing or []:
         lines.append(f"·  ConfigMap/{name} -n {SIGNATURES_NAMESPACE}")
         lines.append("   exists on the cluster: you are asked separately whether to replace it")
@@ -391,4 +406,5 @@ def require_oc(run: OcRunner) -> None:
 
 __all__ = ["ClusterFacts", "OcProgram", "OcRunner", "OcStep", "Outcome", "Proposal", "Question", "apply",
            "change_count", "describe", "existing_signatures", "left_as_is", "parse_version", "plan_apply",
-           "plan_refusal", "propose", "read_cluster", "refusal", "replace_question", "require_oc"]
+           "plan_refusal", "prepare_documents", "propose", "read_cluster", "refusal", "replace_question",
+           "require_oc"]

@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabP
 
 from core.errors import MirrorError
 from core.text import shell_quote as q
-from core.usecases.apply import OcProgram, OcStep, Proposal, change_count, propose
+from core.usecases.apply import OcProgram, OcStep, Proposal, change_count, prepare_documents, propose
 from core.usecases.apply import apply as apply_steps
 from core.yamlout import dump_yaml
 from tui.access import wizard_session
@@ -134,13 +134,11 @@ class DoneScreen(StepScreen):
 
     @work(exclusive=True, group="prepare", exit_on_error=False)
     async def prepare(self) -> None:
-        from core.run import prepare
-
         self.set_status("computing the manifests …")
         key = self.state.plan_key()
         try:
             async with wizard_session(self.state) as session:
-                prepared = await prepare(self.state.plan_for_saving(), session, read_only=True)
+                prepared = await prepare_documents(self.state.plan_for_saving(), session)
         except MirrorError as exc:
             self.set_status(error_text(exc), "error")
             return
