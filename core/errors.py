@@ -49,6 +49,9 @@ class ErrorCode(StrEnum):
     UNSPECIFIED = "unspecified"              # nothing more precise than the class says
     # a release, its update path and its content
     NO_UPDATE_PATH = "no-update-path"        # the graph has no path between the two versions
+    FROM_VERSION_UNKNOWN = "from-version-unknown"  # not a release of the graph (``fix``: the near ones)
+    TO_VERSION_UNKNOWN = "to-version-unknown"
+    DOWNGRADE = "downgrade"                  # the to version is older than the from version
     RELEASE_WITHOUT_SAMPLES = "release-without-samples"  # the release ships no samples operator streams
     # the cluster, through oc
     OC_MISSING = "oc-missing"                # oc is not on PATH
@@ -58,6 +61,11 @@ class ErrorCode(StrEnum):
     CLUSTER_NOT_ADMIN = "cluster-not-admin"  # the user may not change cluster configuration
     APPLY_BEFORE_UPLOAD = "apply-before-upload"  # a to-dir plan: the images are on the medium, not the mirror
     CONFIRMATION_NEEDED = "confirmation-needed"  # a change needs a yes and there is no terminal to ask on
+    # registries (raised in core/registry: the codes are given there)
+    TLS_UNTRUSTED = "tls-untrusted"          # the certificate does not verify: a CA is missing
+    TLS_HANDSHAKE_FAILED = "tls-handshake-failed"  # no TLS at all (a plain-HTTP registry?)
+    LOGIN_MISSING = "login-missing"          # the registry wants a login the auth file does not have
+    LOGIN_REFUSED = "login-refused"          # the login given was refused
 
 
 class MirrorError(Exception):

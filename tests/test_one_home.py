@@ -164,3 +164,46 @@ def test_verify_reads_the_release_back_where_the_copy_put_it() -> None:
     assert release_image_in_mirror(f"{MIRROR}/ocp4/openshift4", "4.17.3", "x86_64") \
         == f"{MIRROR}/ocp4/openshift4:4.17.3-x86_64"
     assert release_image_in_mirror("t", "4.17.3", "x86_64", f"{MIRROR}/r:mine") == f"{MIRROR}/r:mine"
+
+
+# -- the wizard decides on codes, not on message text ---------------------------------------------------
+
+def test_the_wizard_words_an_error_by_its_code_whatever_the_engine_says() -> None:
+    from core.errors import ErrorCode, ReleaseError, TLSVerifyError
+    from tui.screens.release import path_problem
+    from tui.state import error_text
+
+    # reworded engine messages and hints: the wizard's words stay, and no CLI flag reaches the screen
+    untrusted = TLSVerifyError("mirror:8443 presents a certificate nobody vouches for", hint="try --ca-file X",
+                               registry="mirror:8443", code=ErrorCode.TLS_UNTRUSTED)
+    assert error_text(untrusted) == ("mirror:8443 presents a certificate nobody vouches for (give its CA file in "
+                                     "the CA step, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt)")
+    no_path = ReleaseError("graph says: unreachable version", code=ErrorCode.NO_UPDATE_PATH)
+    assert path_problem(no_path, "4.16.3", "4.17.9", "stable-4.17").startswith(
+        "4.16.3 → 4.17.9 is not on channel stable-4.17's update graph")
+    older = ReleaseError("--to-version is smaller", code=ErrorCode.DOWNGRADE)
+    assert "--" not in path_problem(older, "4.17.3", "4.16.1", "stable-4.17")
+
+
+def test_a_release_without_samples_says_so_by_its_code() -> None:
+    import asyncio
+
+    from core.errors import ErrorCode, ReleaseError
+    from core.release import ReleaseInfo
+    from core.release_samples import samples_from_release
+
+    info = ReleaseInfo(pull_spec="q/r:1", digest="sha256:" + "1f" * 32, version="4.17.3", architecture="x86_64",
+                       metadata={}, components={}, source_repository="q/r", component_repository="q/c")
+    with pytest.raises(ReleaseError) as raised:
+        asyncio.run(samples_from_release(None, info))  # type: ignore[arg-type]
+    assert raised.value.code == ErrorCode.RELEASE_WITHOUT_SAMPLES
+
+
+def test_no_screen_matches_engine_message_text() -> None:
+    import re
+
+    screens = Path(__file__).resolve().parent.parent / "tui" / "screens"
+    pattern = re.compile(r"exc\.message\.(startswith|endswith)|in exc\.message|\.message\s+for\s+why")
+    found = [f"{p.name}: {line.strip()}" for p in sorted(screens.glob("*.py"))
+             for line in p.read_text().splitlines() if pattern.search(line)]
+    assert not found, found

@@ -1,8 +1,11 @@
 """Engine messages rephrased for someone using the wizard, not the command line.
 
 The engine's hints name CLI flags (``--ca-file``, ``--insecure``) and the auth file, which is right in a
-terminal and wrong on a screen where the admin just typed a password. These helpers keep the engine's
-facts and replace the advice with what to do in the wizard.
+terminal and wrong on a screen where the admin just typed a password. An error with a stable code
+(core.errors.ErrorCode) gets the wizard's own advice for that code (:func:`wizard_text`): the engine's
+facts, the wizard's words. Only text that arrives without its error (a login result's message, a status
+line already composed) still goes through :func:`without_cli_flags`, until every raise site names its
+code.
 """
 
 from __future__ import annotations
@@ -11,6 +14,25 @@ import dataclasses
 import re
 import socket
 from typing import Any
+
+from core.errors import ErrorCode, MirrorError
+
+# The wizard's advice for an engine error, by code: said instead of the engine's (CLI) hint.
+WIZARD_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.TLS_UNTRUSTED: "give its CA file in the CA step, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt",
+    ErrorCode.TLS_HANDSHAKE_FAILED: "does the registry speak HTTPS at this port?",
+    ErrorCode.LOGIN_MISSING: "add its user name and password in the Credentials step",
+    ErrorCode.LOGIN_REFUSED: "the login saved in the pull secret is refused: type the user name and password again",
+}
+
+
+def wizard_text(exc: MirrorError) -> str:
+    """One engine error as the wizard says it: its message, and the wizard's advice for its code in place
+    of the engine's hint (which names CLI flags)."""
+    hint = WIZARD_HINTS.get(exc.code)
+    if hint is not None:
+        return f"{exc.message} ({hint})"
+    return without_cli_flags(str(exc))
 
 # CLI advice in engine hints, and what the wizard says instead.
 WIZARD_ADVICE: list[tuple[re.Pattern[str], str]] = [

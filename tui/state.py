@@ -28,6 +28,7 @@ from core.plan import (
 )
 from core.progress import Progress
 from core.release_tag import release_image_in_mirror
+from tui.messages import wizard_text
 
 if TYPE_CHECKING:
     from core.ca import CACheck, CertificateInfo
@@ -132,6 +133,7 @@ class WizardState:
     path_releases: list[ReleaseInfo] = field(default_factory=list)
     path_sizes: PathSizes | None = None
     path_error: str = ""
+    path_error_from_graph: bool = False  # path_error is the graph's failure (cleared once the graph is read)
     path_for: str | None = None
     # Image streams
     streams: list[SampleStream] = field(default_factory=list)
@@ -151,7 +153,7 @@ class WizardState:
     # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
     mirror_trust: tuple[bool, str] | None = None
     # With no CA file: (mirror host, verifies with the system trust alone, why). None until checked.
-    system_trust: tuple[str, bool, str] | None = None
+    system_trust: tuple[str, bool | None, str] | None = None  # (host, trusted; None: not checked, why)
     # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes
     # them stale (the Mirror step says so; Done recomputes or refuses).
     prepared: Prepared | None = None
@@ -334,6 +336,6 @@ def task_label(task: CopyTask, release_prefix: str | None) -> str:
 def error_text(exc: BaseException) -> str:
     """One line for the admin; engine errors are already phrased, anything else gets its class name."""
     if isinstance(exc, MirrorError):
-        return str(exc)
+        return wizard_text(exc)  # the wizard's words for the error's code
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__

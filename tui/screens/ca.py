@@ -189,9 +189,9 @@ class CAScreen(StepScreen):
         _, trusted, why = found
         if trusted:
             return True
-        if why.startswith("not checked") and state.ca_unverified_accepted == f"system:{host}":
+        if trusted is None and state.ca_unverified_accepted == f"system:{host}":
             return True
-        if why.startswith("not checked"):
+        if trusted is None:  # the mirror did not answer: asked whether to go on unchecked
             self.confirm_without_check(host, why)
             return False
         self.set_status(f"{host} is not trusted without a CA file ({why}): give the CA that signed its "
@@ -212,7 +212,7 @@ class CAScreen(StepScreen):
         insecure = tuple(self.state.plan.insecure_hosts())
         found = await asyncio.to_thread(machine_trust, host, TLSOptions(insecure_hosts=insecure), 5)
         if found is None:
-            self.state.system_trust = (host, False, f"not checked: {host} did not answer")
+            self.state.system_trust = (host, None, f"not checked: {host} did not answer")
         else:
             trusted, why = found
             if trusted:
@@ -264,7 +264,7 @@ class CAScreen(StepScreen):
         checks = cert_checks(self.state.ca_certs, self.state.ca_check, self.state.mirror_trust)
         found = self.state.system_trust
         if not self.state.plan.mirror.ca_file and found is not None and found[0] == self.state.mirror_host:
-            mark = "ok" if found[1] else ("warn" if found[2].startswith("not checked") else "fail")
+            mark = "ok" if found[1] else ("warn" if found[1] is None else "fail")
             checks.append(Check("system trust", mark, found[2],
                                 "" if found[1] else "Give the CA file that signed the registry's certificate"))
         self.query_one("#ca-checks", CheckList).set_checks(

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
-from core.errors import MirrorError, ReleaseError
+from core.errors import ErrorCode, MirrorError
 from core.graph import DEFAULT_GRAPH_URL, version_key
 from core.mirror_sets import matching_source
 from core.plan import ReleaseMode, default_target
@@ -40,16 +40,21 @@ def release_pull_spec(version: str, arch: str) -> str:
     return f"{RELEASE_REPO}:{release_tag(version, arch)}"
 
 
-def path_problem(exc: MirrorError, release_from: str, release_to: str, channel: str) -> str:
-    """The engine's path errors in the wizard's words (it names CLI flags): one line, what to change."""
-    if isinstance(exc, ReleaseError) and exc.message.startswith("no update path"):
+def path_problem(exc: BaseException, release_from: str, release_to: str, channel: str) -> str:
+    """The engine's path errors in the wizard's words, chosen by their code (the engine's own name CLI
+    flags): one line, what to change."""
+    code = exc.code if isinstance(exc, MirrorError) else None
+    if code == ErrorCode.NO_UPDATE_PATH:
         return (f"{release_from} → {release_to} is not on channel {channel}'s update graph: no path "
                 "(conditional and blocked updates are never used); choose another to version, or an "
                 "intermediate one and update in two steps")
-    text = exc.message if isinstance(exc, MirrorError) else error_text(exc)
-    for flag, word in (("--from-version", "from version"), ("--to-version", "to version")):
-        text = text.replace(flag, word)
-    return text
+    if code in (ErrorCode.FROM_VERSION_UNKNOWN, ErrorCode.TO_VERSION_UNKNOWN):
+        which, version = (("from", release_from) if code == ErrorCode.FROM_VERSION_UNKNOWN else ("to", release_to))
+        near = f" ({exc.fix})" if isinstance(exc, MirrorError) and exc.fix else ""
+        return f"{which} version {version} is not a release of channel {channel}'s update graph{near}"
+    if code == ErrorCode.DOWNGRADE:
+        return f"to version {release_to} is older than from version {release_from}; clusters do not downgrade"
+    return exc.message if isinstance(exc, MirrorError) else error_text(exc)
 
 
 class ReleaseScreen(StepScreen):
@@ -292,7 +297,7 @@ class ReleaseScreen(StepScreen):
                 self.find_versions()  # both ends are picked from the graph: read it now
         else:
             release.from_version = None
-            self.state.path_error = ""
+            self.state.path_error, self.state.path_error_from_graph = "", False
             if not self._one_source and release.version:
                 self._one_source = release_pull_spec(release.version, release.architecture)
             source.value = self._one_source  # source_changed keeps it and resets what was read
@@ -347,7 +352,7 @@ class ReleaseScreen(StepScreen):
         value = event.value.strip() or None
         if value != self.state.release.graph_file:
             self.state.release.graph_file = value
-            self.state.path_error = ""
+            self.state.path_error, self.state.path_error_from_graph = "", False
             if self.state.update_mode:
                 self.use_graph_source()
             self.show_path_info()
@@ -360,7 +365,7 @@ class ReleaseScreen(StepScreen):
 
     def path_choice_changed(self) -> None:
         """Both ends chosen: the path is read at once (a Select is a deliberate choice, not typing)."""
-        self.state.path_error = ""
+        self.state.path_error, self.state.path_error_from_graph = "", False
         release = self.state.release
         self.show_path_info()
         self.refresh_help()
@@ -394,7 +399,7 @@ class ReleaseScreen(StepScreen):
             return
         key = state.path_key()
         start, end, channel = release.from_version or "", release.version or "", release.channel or ""
-        state.path_error = ""
+        state.path_error, state.path_error_from_graph = "", False
         self.set_status(f"reading the update graph of {channel} …")
         try:
             graph = await self.read_graph()
@@ -406,7 +411,7 @@ class ReleaseScreen(StepScreen):
                 self.set_status("measuring what each release adds …")
                 sizes = await measure_path(session, infos)
         except MirrorError as exc:
-            state.path_error = path_problem(exc, start, end, channel)
+            state.path_error, state.path_error_from_graph = path_problem(exc, start, end, channel), False
             state.path_releases, state.path_sizes, state.path_for = [], None, None
             state.release_info = None
             self.show_path_info()
@@ -504,8 +509,8 @@ class ReleaseScreen(StepScreen):
             self.set_status(f"asking the update graph for {channel} …")
             try:
                 found = await self.read_graph()
-                if self.state.path_error.startswith("update graph:"):
-                    self.state.path_error = ""  # read now
+                if self.state.path_error_from_graph:
+                    self.state.path_error, self.state.path_error_from_graph = "", False  # read now
                     self.show_path_info()
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
@@ -514,6 +519,7 @@ class ReleaseScreen(StepScreen):
             except MirrorError as exc:
                 if self.state.update_mode:
                     self.state.path_error = f"update graph: {error_text(exc)}"
+                    self.state.path_error_from_graph = True
                     self.show_path_info()
                     self.set_status("no update graph", "error")
                     return

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from core.errors import MirrorError, ReleaseError
+from core.errors import ErrorCode, MirrorError
 from core.filenames import SAMPLES_MAPPING_FILE
 from core.plan import SamplesSource
 from core.reference import is_registry_host
@@ -279,7 +279,7 @@ class SamplesScreen(StepScreen):
         """The streams the release's cluster-samples-operator image ships (core.release_samples): the ones
         its operator imports on the plan's architecture. The release the path ends at, for an update."""
         from core.release import load_release
-        from core.release_samples import CONTENT_ROOT, SAMPLES_COMPONENT, samples_from_release
+        from core.release_samples import CONTENT_ROOT, samples_from_release
 
         state = self.state
         release = state.release
@@ -295,8 +295,7 @@ class SamplesScreen(StepScreen):
                     state.release_info = info
                 found = await samples_from_release(session, info, state.samples.architecture)
         except MirrorError as exc:
-            if state.samples_by_default and isinstance(exc, ReleaseError) and any(
-                    why in exc.message for why in (f"has no {SAMPLES_COMPONENT} component", "holds no image streams")):
+            if state.samples_by_default and exc.code == ErrorCode.RELEASE_WITHOUT_SAMPLES:
                 self.no_samples_in_release(info.version if info is not None else release.version or "")
                 return
             self.show_load_error(error_text(exc))
