@@ -3,6 +3,8 @@ call these and keep only their widgets, argument parsing and words.
 
 - :mod:`core.usecases.apply`: apply a plan's documents to a cluster through ``oc`` (what the cluster has
   already is merged, questions asked through the caller)
+- :mod:`core.usecases.machine`: is this machine ready (the ``oc`` client and its version)
+- :mod:`core.usecases.oc_runner`: the bounded ``oc`` runner those two share
 
 The copy itself has its door in :mod:`core.orchestrate`; verifying a mirror and a cluster in
 :mod:`core.verify`.

@@ -9,31 +9,28 @@ signature ConfigMaps it holds (replacing one is its own question). The answer is
 every object in the order it is applied, what each changes, and the questions to ask. Front ends ask
 them in their own way (a modal, a terminal prompt) and call :func:`apply`.
 
-``oc`` runs through :class:`OcProgram`: bounded time and output (core.oc's limits), stdin for the
-documents, never a shell.
+``oc`` runs through core.usecases.oc_runner.OcProgram: bounded time and output (core.oc's limits),
+stdin for the documents, never a shell.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..access import open_session
 from ..errors import ErrorCode, ToolError
-from ..oc import MAX_OUTPUT, OcAnswer
+from ..oc import OcAnswer
 from ..plan import Plan, ReleaseMode
 from ..registry import RegistrySession
 from ..run import Prepared, prepare
 from ..text import shell_quote
 from ..yamlout import dump_yaml
+from .oc_runner import OcProgram, OcRunner
 
 CONFIG_NAMESPACE = "openshift-config"
 SIGNATURES_NAMESPACE = "openshift-config-managed"  # where the cluster-version operator reads signatures
-READ_TIMEOUT = 30.0    # whoami, version, get: quick questions
 WRITE_TIMEOUT = 120.0  # apply, patch, replace: the API server may take its time
 IMAGE_CONFIG = "image.config.openshift.io/cluster"
 SAMPLES_CONFIG = "configs.samples.operator.openshift.io/cluster"
@@ -50,41 +47,6 @@ async def prepare_documents(plan: Plan, session: RegistrySession | None = None) 
         return await prepare(plan, session, read_only=True)
     async with open_session(plan) as opened:
         return await prepare(plan, opened, read_only=True)
-
-
-# -- running oc ---------------------------------------------------------------------------------------
-
-class OcRunner(Protocol):
-    """Runs ``oc ARGS`` (stdin fed when given); None when oc did not run or did not finish."""
-
-    def __call__(self, args: Sequence[str], *, stdin: str | None = None,
-                 timeout: float = READ_TIMEOUT) -> OcAnswer | None: ...
-
-
-@dataclass(frozen=True)
-class OcProgram:
-    """The admin's ``oc`` (its login, its kubeconfig), output bounded as core.oc bounds it."""
-
-    binary: str = "oc"
-
-    def path(self) -> str | None:
-        return shutil.which(self.binary)
-
-    def __call__(self, args: Sequence[str], *, stdin: str | None = None,
-                 timeout: float = READ_TIMEOUT) -> OcAnswer | None:
-        path = self.path()
-        if path is None:
-            return None
-        try:
-            done = subprocess.run([path, *args], input=stdin.encode() if stdin is not None else None,
-                                  stdin=None if stdin is not None else subprocess.DEVNULL,
-                                  capture_output=True, timeout=timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if len(done.stdout) > MAX_OUTPUT:  # nothing we ask prints that much: not read
-            return OcAnswer(done.returncode or 1, "", f"oc printed more than {MAX_OUTPUT >> 20} MiB; not read")
-        return OcAnswer(done.returncode, done.stdout.decode("utf-8", "replace"),
-                        done.stderr[:65536].decode("utf-8", "replace"))
 
 
 def _json(answer: OcAnswer | None) -> dict[str, Any] | None:
