@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     TO_VERSION_UNKNOWN = "to-version-unknown"
     DOWNGRADE = "downgrade"                  # the to version is older than the from version
     RELEASE_WITHOUT_SAMPLES = "release-without-samples"  # the release ships no samples operator streams
+    NO_RELEASE_CHOSEN = "no-release-chosen"  # the image streams come from a release, and none is chosen
     # the cluster, through oc
     OC_MISSING = "oc-missing"                # oc is not on PATH
     OC_NO_ANSWER = "oc-no-answer"            # oc did not run or did not finish

@@ -279,12 +279,9 @@ class WizardState:
         """core.samples.plan_samples for the current choices, or None when streams are not loaded."""
         if not self.streams or not self.mirror_host:
             return None
-        from core.samples import plan_samples
+        from core.usecases.samples import plan_streams
 
-        choice = self.samples
-        return plan_samples(self.streams, choice.mirror or self.mirror_host,
-                            include=choice.include or None, skip=choice.skip,
-                            auth_file=self.plan.auth_file or "${LOCAL_SECRET_JSON}")
+        return plan_streams(self.plan, self.streams)
 
     def path_key(self) -> str:
         """What an update path depends on: channel, both ends, the graph, the architecture, the choice."""
