@@ -42,11 +42,11 @@ def cluster(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F8
     return log
 
 
-def offline_plan(workdir: Path) -> Path:
+def offline_plan(folder: Path) -> Path:
     """A plan whose documents need no registry: the mirror's CA and image streams from files."""
     plan = plan_from_dict({"auth_file": "pull-secret.json", "mirror": {"registry": MIRROR, "ca_file": "ca.crt"},
                            "samples": {"paths": [str(FIXTURES / "ruby-rhel.json")]}, "output_dir": "output"})
-    path = workdir / "plan.yaml"
+    path = folder / "plan.yaml"
     save_plan(plan, path)
     return path
 

@@ -123,8 +123,8 @@ def test_registries_in_use_name_the_host_the_copy_reads_from(tmp_path: Path) -> 
 @pytest.mark.xfail(strict=True, reason="core/registry/session.py is the lead's: its resolve_source must call "
                    "core.mirror_sets.resolve_through_mirrors (one line); drop this mark once it does")
 def test_the_copy_session_resolves_sources_with_the_one_matcher() -> None:
-    from core.registry import RegistrySession
     from core.reference import parse_reference
+    from core.registry import RegistrySession
 
     ref = parse_reference("quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64")
     assert str(RegistrySession(source_mirrors=SETS).resolve_source(ref)) == "narrow.example.com/release:4.17.3-x86_64"

@@ -20,9 +20,10 @@ from textual.message import Message
 from textual.widgets import Static
 
 from core.errors import MirrorError
+from core.oc import Oc
 from core.text import plural
-from core.verify import Check, Side, Status
-from tui.access import wizard_session
+from core.verify import Check, Side, Status, cluster_checks, expected_from_plan, mirror_checks, open_session
+from tui.access import wizard_auth
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.command import CommandText
@@ -262,9 +263,6 @@ class VerifyScreen(StepScreen):
 
     @work(exclusive=True, group="verify", exit_on_error=False)
     async def verify(self, run: int, mirror: bool, cluster: bool) -> None:
-        from core.oc import Oc
-        from core.verify import cluster_checks, expected_from_plan, mirror_checks
-
         state = self.state
         key = state.plan_key()
         plan = state.plan_for_saving()
@@ -272,7 +270,8 @@ class VerifyScreen(StepScreen):
         try:
             expected: Expected | None = state.verify_expected if state.verify_key == key else None
             if mirror or expected is None:
-                async with wizard_session(state) as session:
+                # verify's one way to a session, with the logins the wizard holds
+                async with open_session(plan, auth=wizard_auth(state)) as session:
                     expected = await expected_from_plan(plan, session, plan_file)
                     if mirror:
                         async for check in mirror_checks(expected, session):
