@@ -10,20 +10,27 @@ from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
 from core.errors import ErrorCode, MirrorError
-from core.graph import DEFAULT_GRAPH_URL, version_key
-from core.mirror_sets import matching_source
+from core.graph import DEFAULT_GRAPH_URL, GraphRelease, version_key
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
 from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
+from core.usecases.releases import (
+    RELEASE_REPO,
+    inspect_release,
+    read_graph,
+    read_path,
+    redirected,
+    registry_versions,
+    resolve_path,
+)
 from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.note import Note
 
-RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
 MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
          ("to removable media (connected side)", ReleaseMode.TO_DIR.value),
@@ -372,23 +379,15 @@ class ReleaseScreen(StepScreen):
         if release.from_version and release.version and release.channel:
             self.show_path()
 
-    async def read_graph(self) -> list:  # type: ignore[type-arg]
+    async def read_graph(self) -> list[GraphRelease]:
         """The channel's update graph: the file when one is given (offline hosts), else the service."""
-        from core.graph import fetch_graph, load_graph_file
-
         release = self.state.release
-        if release.graph_file:
-            return load_graph_file(release.graph_file)
-        url = release.graph_url or self.state.graph_url
-        if url:
-            return await fetch_graph(release.channel or "", release.architecture, url, tls=wizard_tls(self.state))
-        return await fetch_graph(release.channel or "", release.architecture, tls=wizard_tls(self.state))
+        return await read_graph(release.channel or "", release.architecture, graph_file=release.graph_file,
+                                graph_url=release.graph_url or self.state.graph_url or None,
+                                tls=wizard_tls(self.state))
 
     @work(exclusive=True, group="path", exit_on_error=False)
     async def show_path(self) -> None:
-        from core.graph import update_path
-        from core.release_path import load_path_releases, measure_path
-
         state = self.state
         release = state.release
         missing = [what for what, value in (("the channel", release.channel), ("the to version", release.version),
@@ -403,13 +402,11 @@ class ReleaseScreen(StepScreen):
         self.set_status(f"reading the update graph of {channel} …")
         try:
             graph = await self.read_graph()
-            path = update_path(graph, start, end, mode="all" if release.all_versions else "shortest",
-                               channel=channel)
-            self.set_status(f"reading {plural(len(path), 'release')} of the path …")
+            path = resolve_path(graph, start, end, all_versions=release.all_versions, channel=channel)
+            self.set_status(f"reading and measuring {plural(len(path), 'release')} of the path …")
             async with wizard_session(state) as session:
-                infos = await load_path_releases(session, path)
-                self.set_status("measuring what each release adds …")
-                sizes = await measure_path(session, infos)
+                found = await read_path(session, path)
+            infos, sizes = found.releases, found.sizes
         except MirrorError as exc:
             state.path_error, state.path_error_from_graph = path_problem(exc, start, end, channel), False
             state.path_releases, state.path_sizes, state.path_for = [], None, None
@@ -489,8 +486,6 @@ class ReleaseScreen(StepScreen):
 
     @work(exclusive=True, group="versions", exit_on_error=False)
     async def find_versions(self) -> None:
-        from core.graph import registry_release_tags
-
         release = self.state.release
         channel, arch = release.channel or "", release.architecture
         note = ""
@@ -501,9 +496,8 @@ class ReleaseScreen(StepScreen):
             mirror_sets = source_mirrors(self.state.plan)
         except MirrorError:  # the Credentials and Mirror steps say what is wrong with the file
             mirror_sets = []
-        redirected = matching_source(RELEASE_REPO, mirror_sets) is not None
         # An update path needs the graph (and a graph file is the admin's own choice): asked first then.
-        use_graph = bool(channel) and (not redirected or self.state.update_mode or bool(release.graph_file))
+        use_graph = bool(channel) and (not redirected(mirror_sets) or self.state.update_mode or bool(release.graph_file))
         if use_graph:
             where = release.graph_file or channel
             self.set_status(f"asking the update graph for {channel} …")
@@ -528,16 +522,11 @@ class ReleaseScreen(StepScreen):
             self.set_status(f"listing the tags of {RELEASE_REPO} …")
             try:
                 async with wizard_session(self.state) as session:
-                    tags = await registry_release_tags(session, RELEASE_REPO)
+                    versions = await registry_versions(session, arch, channel)
             except MirrorError as exc:
                 self.query_one("#versions-note", Static).update(Content.styled(f"✗ {error_text(exc)}", "$error"))
                 self.set_status("no versions found", "error")
                 return
-            suffix = f"-{arch}"
-            versions = sorted({t[: -len(suffix)] for t in tags if t.endswith(suffix)}, key=version_key, reverse=True)
-            prefix = channel.split("-", 1)[-1] if channel else ""
-            if prefix:
-                versions = [v for v in versions if v.startswith(prefix + ".") or v == prefix] or versions
             note = note or f"{plural(len(versions), 'release tag')} for {arch} in {RELEASE_REPO}"
         self.state.versions = versions
         self.set_versions(versions, note)
@@ -551,8 +540,6 @@ class ReleaseScreen(StepScreen):
 
     @work(exclusive=True, group="release", exit_on_error=False)
     async def inspect(self) -> None:
-        from core.release import load_release, measure_release
-
         release = self.state.release
         if not release.source:
             self.query_one("#source-error", Static).update("✗ choose a version or type the release image")
@@ -560,17 +547,13 @@ class ReleaseScreen(StepScreen):
         self.set_status(f"reading {release.source} …")
         self.state.release_error = ""
         try:
+            target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
             async with wizard_session(self.state) as session:
-                info = await load_release(session, release.source)
-                self.state.release_info = info
-                self.show_info()
-                self.set_status("measuring what the mirror already holds …")
-                target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
-                try:
-                    self.state.release_size = await measure_release(session, info, target)
-                except MirrorError as exc:  # e.g. the mirror's login is not set yet: sizes without "present"
-                    self.state.release_size = await measure_release(session, info, None)
-                    self.notify(f"could not look into the mirror: {error_text(exc)}", severity="warning")
+                inspected = await inspect_release(session, release.source, target)
+            info = self.state.release_info = inspected.info
+            self.state.release_size = inspected.size
+            if inspected.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
+                self.notify(f"could not look into the mirror: {error_text(inspected.size_error)}", severity="warning")
         except MirrorError as exc:
             self.state.release_error = error_text(exc)
             self.query_one("#source-error", Static).update("✗ " + self.state.release_error)
