@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import socket
 from typing import Any
 
 from core.errors import ErrorCode, MirrorError
@@ -55,46 +54,11 @@ def without_cli_flags(text: str) -> str:
     return text
 
 
-def probe(host: str, timeout: float = 2.0) -> str:
-    """Why HOST[:PORT] cannot be reached, found out directly (blocking: call it from a thread):
-    "unresolvable", "refused", "timeout", "other" or "open". The engine's HTTP client folds these
-    into one "connection failed"; the admin fixes each differently."""
-    name, _ = _host_port(host)
-    port_text = host.rsplit(":", 1)[1] if host.count(":") == 1 or host.startswith("[") and "]:" in host else ""
-    port = int(port_text) if port_text.isdigit() else 443
-    try:
-        socket.getaddrinfo(name, port)
-    except (socket.gaierror, UnicodeError):
-        return "unresolvable"
-    except OSError:
-        return "other"
-    try:
-        socket.create_connection((name, port), timeout=timeout).close()
-    except ConnectionRefusedError:
-        return "refused"
-    except TimeoutError:
-        return "timeout"
-    except OSError:
-        return "other"
-    return "open"
-
-
-def name_resolves(host: str) -> bool:
-    return probe(host) != "unresolvable"
-
-
-def _host_port(host: str) -> tuple[str, str]:
-    """("name", "HOST[:PORT]") from HOST, HOST:PORT or [IPv6]:PORT."""
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0], host
-    return (host.rsplit(":", 1)[0] if host.count(":") == 1 else host), host
-
-
 def login_message(result: Any, *, typed_user: str | None, reach: str | None) -> str:
     """One login result's message, as the wizard says it.
 
     ``typed_user``: the login was typed in the wizard just now (a refusal means: retype it);
-    ``reach``: what :func:`probe` found for an unreachable registry (None: not probed)."""
+    ``reach``: what core.usecases.logins.probe found for an unreachable registry (None: not probed)."""
     state, registry, message = result.state, result.registry, result.message
     if state == "wrong-credentials" and typed_user is not None:
         return (f"{registry} refused the password for {typed_user!r}: retype the password "
@@ -102,7 +66,8 @@ def login_message(result: Any, *, typed_user: str | None, reach: str | None) -> 
     if state == "unreachable":
         if message.endswith((": unresolvable", ": refused")):  # from the wizard's own quick look
             registry, _, reach = message.rpartition(": ")
-        name, _ = _host_port(registry)
+        name = registry[1:].split("]", 1)[0] if registry.startswith("[") else (
+            registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry)
         if reach == "unresolvable":
             return f"the name {name} does not resolve: check its spelling, or this machine's DNS"
         if reach == "refused" or "refused" in message.lower():

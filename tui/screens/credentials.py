@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,13 +11,16 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.access import auth_from_data, check_read_access, registries_in_use, saved_login
+from core.access import auth_from_data, saved_login
 from core.errors import MirrorError
 from core.plan import SamplesSource
 from core.reference import is_registry_host
 from core.text import plural
 from core.text import shell_quote as q
-from tui.access import wizard_auth, wizard_session, wizard_tls
+from core.usecases.logins import plan_registries, probe, test_logins, test_plan_logins
+from core.usecases.samples import load_local_streams
+from tui.access import wizard_auth, wizard_tls
+from tui.messages import for_wizard
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text
@@ -362,70 +365,36 @@ class CredentialsScreen(StepScreen):
     @work(exclusive=True, group="logins", exit_on_error=False)
     async def test_used(self) -> None:
         """The registries this plan really talks to, as the copy will reach them (through the plan's
-        mirror set when it has one); the pull secret's other entries are listed, not dialled."""
-        import asyncio
-
-        from core.credentials import LoginResult, check_logins
-
+        mirror set when it has one); the pull secret's other entries are listed, not dialled
+        (core.usecases.logins)."""
         state = self.state
-        if not state.streams and state.samples.path and state.samples.source != SamplesSource.CLUSTER:
-            from core.samples import load_streams
-
+        if not state.streams and state.samples.paths and state.samples.source == SamplesSource.FILES:
             try:  # the image streams name their registries; the Image streams step reports errors
-                state.streams = await asyncio.to_thread(load_streams, Path(state.samples.path).expanduser())
+                state.streams = await asyncio.to_thread(load_local_streams, state.samples)
             except (MirrorError, OSError):
                 pass
-        uses = registries_in_use(state.plan, state.streams)
+        uses = plan_registries(state.plan, state.streams)
         self.set_status(f"testing {plural(len(uses), 'registry', 'registries')} the plan uses …")
         state.logins = [_Pending(u.key) for u in uses]
         self.show_logins()
-        data = state.auth_data or {"auths": {}}
-        failed = await self.fast_failures(list(dict.fromkeys(u.host for u in uses)))
-        direct = [u.key for u in uses if not u.redirected and u.host not in failed]
+        auth = auth_from_data(state.auth_data or {"auths": {}})
         try:
-            async with wizard_session(state) as session:
-                checked = await check_logins(auth_from_data(data), direct, wizard_tls(state))
-                found = dict(zip(direct, checked, strict=True))
-                for use in uses:
-                    if use.host in failed:
-                        found[use.key] = LoginResult(use.key, "unreachable", failed[use.host].message)
-                    elif use.redirected:
-                        login_state, message = await check_read_access(session, use)
-                        found[use.key] = LoginResult(use.key, login_state, message)
+            tested = await test_plan_logins(state.plan, auth, uses, wizard_tls(state))
         except MirrorError as exc:  # a mirror set file that cannot be read
             state.logins = []
             self.show_logins()
             self.set_status(error_text(exc), "error")
             return
-        results = await self.in_wizard_words([found[u.key] for u in uses])
-        used = {u.key for u in uses}
-        unused = [LoginResult(key, "unused", "not used by this plan") for key in data.get("auths", {})
-                  if key not in used]
-        state.logins = results + unused
+        results = await self.in_wizard_words(tested.results)
+        state.logins = results + tested.unused
         self.show_logins()
         bad = [r for r in results if not r.ok]
         self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
                         else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
 
-    async def fast_failures(self, hosts: list[str]) -> dict[str, Any]:
-        """Hosts whose name does not resolve or whose port refuses connections, found with one direct
-        look each (milliseconds, all at once) rather than the engine's retries: reported at once."""
-        import asyncio
-
-        from core.credentials import LoginResult
-        from tui.messages import probe
-
-        reaches = await asyncio.gather(*(asyncio.to_thread(probe, host, 2.0) for host in hosts))
-        return {host: LoginResult(host, "unreachable", f"{host}: {reach}")
-                for host, reach in zip(hosts, reaches, strict=True) if reach in ("unresolvable", "refused")}
-
     async def in_wizard_words(self, results: list, typed_user: str | None = None) -> list:
         """The engine's messages as the wizard says them: "retype the password" for a login typed here,
         "does not resolve" for a name DNS does not know, no command-line flags."""
-        import asyncio
-
-        from tui.messages import for_wizard, probe
-
         mirror = self.state.plan.mirror.registry
         if typed_user is None and self.state.mirror_password and self.state.mirror_user:
             typed_user = self.state.mirror_user  # typed in this session, not read from the pull secret
@@ -440,19 +409,14 @@ class CredentialsScreen(StepScreen):
 
     async def _test(self, registries: list[str] | None, data: dict | None = None,
                     typed_user: str | None = None) -> list:
-        from core.credentials import check_logins
-
         data = data or self.state.auth_data or {"auths": {}}
         hosts = registries or list(data.get("auths", {}))
         self.set_status(f"testing {len(hosts)} login(s) …")
         self.state.logins = [_Pending(h) for h in hosts] + [r for r in self.state.logins
                                                            if getattr(r, "registry", None) not in hosts]
         self.show_logins()
-        auth = auth_from_data(data)
-        failed = await self.fast_failures(hosts)
-        reached = [h for h in hosts if h not in failed]
-        tried = dict(zip(reached, await check_logins(auth, reached, wizard_tls(self.state)), strict=True))
-        results = await self.in_wizard_words([failed.get(h) or tried[h] for h in hosts], typed_user)
+        tested = await test_logins(auth_from_data(data), hosts, wizard_tls(self.state))
+        results = await self.in_wizard_words(tested, typed_user)
         others = [r for r in self.state.logins if r.registry not in hosts]
         self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
         self.show_logins()
