@@ -364,6 +364,7 @@ class LoginState(StrEnum):
     ERROR = "error"
     SKIPPED = "skipped"
     UNUSED = "unused"
+    TESTING = "testing"  # not answered yet: a front end shows the row while the test runs
 
 
 _LOGIN_LABELS = {LoginState.WRONG_CREDENTIALS: "wrong credentials", LoginState.TLS_UNTRUSTED: "TLS not trusted",

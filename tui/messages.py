@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
 
+from core.credentials import LoginResult
 from core.errors import ErrorCode, MirrorError
 
 # The wizard's advice for an engine error, by code: said instead of the engine's (CLI) hint.
@@ -54,7 +54,7 @@ def without_cli_flags(text: str) -> str:
     return text
 
 
-def login_message(result: Any, *, typed_user: str | None, reach: str | None) -> str:
+def login_message(result: LoginResult, *, typed_user: str | None, reach: str | None) -> str:
     """One login result's message, as the wizard says it.
 
     ``typed_user``: the login was typed in the wizard just now (a refusal means: retype it);
@@ -76,9 +76,9 @@ def login_message(result: Any, *, typed_user: str | None, reach: str | None) -> 
     return without_cli_flags(message)
 
 
-def for_wizard(result: Any, *, typed_user: str | None, reach: str | None) -> Any:
-    """The result with its message rephrased (results are plain dataclasses)."""
+def for_wizard(result: LoginResult, *, typed_user: str | None, reach: str | None) -> LoginResult:
+    """The result with its message rephrased."""
     text = login_message(result, typed_user=typed_user, reach=reach)
-    if text == result.message or not dataclasses.is_dataclass(result):
+    if text == result.message:
         return result
     return dataclasses.replace(result, message=text)

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import MirrorError
 from core.plan import (
@@ -112,7 +112,7 @@ class WizardState:
     plan: Plan
     plan_path: Path | None = None
     # Credentials (the password stays in memory only; it reaches disk only inside the auth file).
-    auth_data: dict | None = None
+    auth_data: dict[str, Any] | None = None
     auth_error: str = ""
     mirror_user: str = ""
     mirror_password: str = field(default="", repr=False)
@@ -300,7 +300,7 @@ class WizardState:
 
     def release_version(self) -> str:
         info = self.release_info
-        return getattr(info, "version", None) or self.release.version or "<release_version>"
+        return (info.version if info is not None else None) or self.release.version or "<release_version>"
 
     def to_release_image(self) -> str:
         target = self.release_target() or default_target("<mirror>")

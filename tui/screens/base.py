@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 NARROW_WIDTH = 110
 
 
-class StepScreen(Screen):
+class StepScreen(Screen[None]):
     """One step of the procedure. Subclasses set STEP and implement compose_body/help_prose/help_commands."""
 
     STEP: ClassVar[str] = ""
@@ -47,7 +47,7 @@ class StepScreen(Screen):
 
     @property
     def wizard(self) -> MirrorWizardApp:
-        return self.app  # type: ignore[return-value]
+        return cast("MirrorWizardApp", self.app)  # every step runs in the wizard's app
 
     @property
     def state(self) -> WizardState:

@@ -4,6 +4,7 @@ registry, and the ConfigMap + patch that make the cluster trust it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,6 +22,9 @@ from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 
+if TYPE_CHECKING:  # core.ca loads cryptography: imported where a check runs, not with the wizard
+    from core.ca import CACheck, CAManifests, CertificateInfo
+
 
 def configmap_key(registry: str) -> str:
     from core.ca import configmap_key as key
@@ -28,7 +32,8 @@ def configmap_key(registry: str) -> str:
     return key(registry)
 
 
-def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> list[Check]:  # type: ignore[no-untyped-def]
+def cert_checks(certs: list[CertificateInfo], check: CACheck | None,
+                trust: tuple[bool, str] | None = None) -> list[Check]:
     """CheckList lines for the parsed CA file and, when run, the check against the registry."""
     lines: list[Check] = []
     for cert in certs:
@@ -55,7 +60,7 @@ def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> li
     return lines
 
 
-def _registry_checks(check) -> list[Check]:  # type: ignore[no-untyped-def]
+def _registry_checks(check: CACheck) -> list[Check]:
     """SAN and chain verification, for a registry that answered over TLS."""
     lines: list[Check] = []
     lines.append(Check("SAN", "ok" if check.san_ok else "fail",
@@ -252,7 +257,7 @@ class CAScreen(StepScreen):
         self.set_status("the CA file cannot be used", "error")
         self.show()
 
-    def manifests(self):  # type: ignore[no-untyped-def]
+    def manifests(self) -> CAManifests | None:
         path = self.state.plan.mirror.ca_file
         if not path or not self.state.ca_certs or not self.state.mirror_host:
             return None

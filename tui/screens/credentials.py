@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,6 +13,7 @@ from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
 from core.access import auth_from_data, saved_login
+from core.credentials import LoginResult, LoginState
 from core.errors import MirrorError
 from core.plan import SamplesSource
 from core.reference import is_registry_host
@@ -51,7 +53,7 @@ def internal_registry(host: str) -> bool:
     return any(name.startswith(hint) for hint in INTERNAL_REGISTRY_HINTS)
 
 
-def load_secret(path: str) -> dict:
+def load_secret(path: str) -> dict[str, Any]:
     """The pull secret as a dict, with the engine's one-line errors (core.credentials when present)."""
     from core.credentials import load_pull_secret
 
@@ -131,7 +133,7 @@ class CredentialsScreen(StepScreen):
             return "#secret"
         if not state.plan.mirror.registry:
             return "#mirror"
-        if any(getattr(r, "registry", None) == state.plan.mirror.registry and r.ok for r in state.logins):
+        if any(r.registry == state.plan.mirror.registry and r.ok for r in state.logins):
             return "#next"
         if not self.query_one("#user", Input).value:
             return "#user"
@@ -314,7 +316,8 @@ class CredentialsScreen(StepScreen):
         if not password:  # perhaps remembered from an earlier run
             from core.credentials import recall_password
 
-            password = await asyncio.to_thread(recall_password, host, user) or ""
+            recalled: str | None = await asyncio.to_thread(recall_password, host, user)
+            password = recalled or ""
             if not password:
                 self.query_one("#password-error", Static).update(
                     "✗ type the password (none is remembered in the keyring for this user)")
@@ -375,7 +378,7 @@ class CredentialsScreen(StepScreen):
                 pass
         uses = plan_registries(state.plan, state.streams)
         self.set_status(f"testing {plural(len(uses), 'registry', 'registries')} the plan uses …")
-        state.logins = [_Pending(u.key) for u in uses]
+        state.logins = [_pending(u.key) for u in uses]
         self.show_logins()
         auth = auth_from_data(state.auth_data or {"auths": {}})
         try:
@@ -392,33 +395,33 @@ class CredentialsScreen(StepScreen):
         self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
                         else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
 
-    async def in_wizard_words(self, results: list, typed_user: str | None = None) -> list:
+    async def in_wizard_words(self, results: list[LoginResult], typed_user: str | None = None) -> list[LoginResult]:
         """The engine's messages as the wizard says them: "retype the password" for a login typed here,
         "does not resolve" for a name DNS does not know, no command-line flags."""
         mirror = self.state.plan.mirror.registry
         if typed_user is None and self.state.mirror_password and self.state.mirror_user:
             typed_user = self.state.mirror_user  # typed in this session, not read from the pull secret
-        out = []
+        out: list[LoginResult] = []
         for result in results:
             reach = None
-            if getattr(result, "state", "") == "unreachable":
+            if result.state == LoginState.UNREACHABLE:
                 reach = await asyncio.to_thread(probe, result.registry)
             out.append(for_wizard(result, typed_user=typed_user if result.registry == mirror else None,
                                   reach=reach))
         return out
 
-    async def _test(self, registries: list[str] | None, data: dict | None = None,
-                    typed_user: str | None = None) -> list:
+    async def _test(self, registries: list[str] | None, data: dict[str, Any] | None = None,
+                    typed_user: str | None = None) -> list[LoginResult]:
         data = data or self.state.auth_data or {"auths": {}}
         hosts = registries or list(data.get("auths", {}))
         self.set_status(f"testing {len(hosts)} login(s) …")
-        self.state.logins = [_Pending(h) for h in hosts] + [r for r in self.state.logins
-                                                           if getattr(r, "registry", None) not in hosts]
+        self.state.logins = [_pending(h) for h in hosts] + [r for r in self.state.logins
+                                                           if r.registry not in hosts]
         self.show_logins()
         tested = await test_logins(auth_from_data(data), hosts, wizard_tls(self.state))
         results = await self.in_wizard_words(tested, typed_user)
         others = [r for r in self.state.logins if r.registry not in hosts]
-        self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
+        self.state.logins = list(results) + [r for r in others if r.state != LoginState.TESTING]
         self.show_logins()
         mirror = self.state.plan.mirror.registry
         for result in results:
@@ -436,7 +439,7 @@ class CredentialsScreen(StepScreen):
     def show_logins(self) -> None:
         checks = []
         for result in self.state.logins:
-            state = getattr(result, "state", "untested")
+            state = result.state
             checks.append(Check(result.registry, LOGIN_MARKS.get(state, "fail"), result.message))
         self.query_one("#logins", CheckList).set_checks(
             checks, empty="Not tested yet: “Add login and test” tries the mirror; “Test the plan's registries” "
@@ -527,11 +530,6 @@ class CredentialsScreen(StepScreen):
         ]
 
 
-class _Pending:
+def _pending(registry: str) -> LoginResult:
     """A login being tested (shown as … until its result arrives)."""
-
-    def __init__(self, registry: str) -> None:
-        self.registry = registry
-        self.state = "testing"
-        self.message = "testing …"
-        self.ok = False
+    return LoginResult(registry, LoginState.TESTING, "testing …")

@@ -14,44 +14,19 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
+from core.mirror_config import ICSP_FILE, IDMS_FILE
+from core.plan import save_plan
+from core.run import Prepared, write_outputs
 from core.text import shell_quote as q
 from core.usecases.apply import OcProgram, OcStep, Proposal, change_count, prepare_documents, propose
 from core.usecases.apply import apply as apply_steps
-from core.yamlout import dump_yaml
+from core.usecases.documents import cluster_documents, samples_patch_commands
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
 from tui.screens.media import media_ending, write_far_side_plan
 from tui.state import error_text
 from tui.widgets.note import Note
-
-
-def documents(prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    """(tab id, title, text) for everything the cluster gets."""
-    out: list[tuple[str, str, str]] = []
-    instructions = getattr(prepared, "instructions", None)
-    if instructions is not None:
-        out.append(("install", "install-config",
-                    "# add to install-config.yaml (new clusters)\n" + instructions.image_content_sources_yaml()
-                    + "\n# the same for installers that read imageDigestSources\n"
-                    + instructions.image_digest_sources_yaml()))
-        out.append(("idms", "IDMS", "# running clusters, 4.13 and later\n" + dump_yaml(instructions.idms())))
-        out.append(("icsp", "ICSP", "# running clusters before 4.13\n" + dump_yaml(instructions.icsp())))
-    ca = getattr(prepared, "ca", None)
-    if ca is not None:
-        out.append(("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
-    signatures = prepared.signature_configmaps() if hasattr(prepared, "signature_configmaps") else []
-    if signatures:
-        from core.signatures import configmap_yaml
-
-        out.append(("signatures", "Signatures", "# release signatures: a disconnected cluster accepts an update "
-                    "only with these\n" + "---\n".join(configmap_yaml(c) for c in signatures)))
-    samples = getattr(prepared, "samples", None)
-    if samples is not None:
-        text = samples.config_yaml() + "\n# then\n" + "\n".join(c for c in samples.commands if c.startswith("oc patch"))
-        out.append(("samples", "Samples", text))
-    return out
-
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("runbook", "Runbook")]
@@ -122,7 +97,7 @@ class DoneScreen(StepScreen):
             return "nothing to write yet"
         return ""
 
-    def for_cluster(self):  # type: ignore[no-untyped-def]
+    def for_cluster(self) -> Prepared | None:
         """The prepared documents as they may go to the cluster: never a CA that did not verify."""
         prepared = self.state.current_prepared()
         if prepared is not None and prepared.ca is not None and self.state.ca_unverified():
@@ -182,16 +157,16 @@ class DoneScreen(StepScreen):
                 f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
         self.refresh_help()
 
-    def tab_list(self, prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    def tab_list(self, prepared: Prepared) -> list[tuple[str, str, str]]:
         """(key, title, text) for every document tab this plan has (the runbook aside)."""
-        tabs = documents(prepared)
+        tabs = [(d.key, d.title, d.text) for d in cluster_documents(prepared)]
         if self.state.release.mode == "to-dir":
             result = self.state.mirror_result
             images = result.images_done if result is not None else None
             tabs.insert(0, ("media", "Removable media", media_ending(self.state, self.state.plan.output_dir, images)))
         return tabs
 
-    def summary_line(self, prepared) -> str:  # type: ignore[no-untyped-def]
+    def summary_line(self, prepared: Prepared) -> str:
         result = self.state.mirror_result
         if self.state.release.mode == "to-dir":
             # Short enough for one line at 80 columns; the Removable media tab names the folder.
@@ -216,13 +191,12 @@ class DoneScreen(StepScreen):
         if problem:
             self.set_status(problem, "error")
             return
-        self.write_files(self.for_cluster(), self.state.plan.output_dir)
+        prepared = self.for_cluster()
+        if prepared is not None:  # blocked() said so already otherwise
+            self.write_files(prepared, self.state.plan.output_dir)
 
     @work(thread=True, exclusive=True, group="write", exit_on_error=False)
-    def write_files(self, prepared, folder: str) -> None:  # type: ignore[no-untyped-def]
-        from core.plan import save_plan
-        from core.run import write_outputs
-
+    def write_files(self, prepared: Prepared, folder: str) -> None:
         try:
             written = write_outputs(prepared, Path(folder).expanduser())
             if self.state.release.mode == "to-dir":
@@ -254,7 +228,7 @@ class DoneScreen(StepScreen):
         if problem:
             return problem
         result = state.mirror_result
-        if result is None or not getattr(result, "ok", True):
+        if result is None or not result.ok:
             return "Apply waits until the mirror holds the images: finish the Mirror step first"
         return ""
 
@@ -274,7 +248,10 @@ class DoneScreen(StepScreen):
         configuration it has already (merged, never replaced): core.usecases.apply.propose."""
         self.app.call_from_thread(self.set_status, "asking the cluster (oc whoami, oc version, oc get) …")
         run = OcProgram(oc)
-        proposal = propose(self.for_cluster(), run)
+        prepared = self.for_cluster()
+        if prepared is None:  # apply_unavailable() said so already
+            return
+        proposal = propose(prepared, run)
         self.app.call_from_thread(self.confirm_apply, run, proposal)
 
     def confirm_apply(self, run: OcProgram, proposal: Proposal) -> None:
@@ -320,19 +297,17 @@ class DoneScreen(StepScreen):
         out = Path(self.state.plan.output_dir or "<output>").expanduser()
         prepared = self.for_cluster()
         commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
-        if prepared is None or getattr(prepared, "instructions", None) is not None:
-            from core.mirror_config import ICSP_FILE, IDMS_FILE
-
+        if prepared is None or prepared.instructions is not None:
             commands.append(f"oc apply -f {q(str(out / IDMS_FILE))}   # 4.13 and later\n"
                             f"# before 4.13: oc apply -f {q(str(out / ICSP_FILE))}")
-        if prepared is not None and getattr(prepared, "ca", None) is not None:
+        if prepared is not None and prepared.ca is not None:
             commands.append(f"oc apply -f {q(str(out / 'registry-config.yaml'))}   # the CA ConfigMap\n"
                             "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
                             "#     -n openshift-config --from-file=<host..port>=<ca.crt>")
             commands.append("oc patch image.config.openshift.io/cluster --type=merge \\\n"
                             f"    --patch-file={q(str(out / 'image-config-patch.json'))}")
-        if prepared is not None and getattr(prepared, "samples", None) is not None:
-            commands += [c for c in prepared.samples.commands if c.startswith("oc patch")]
+        if prepared is not None:
+            commands += samples_patch_commands(prepared)
         commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
         if self.state.release.mode != "to-dir":
             # The installer for a new cluster, taken from the mirrored release so it matches it exactly.

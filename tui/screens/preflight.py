@@ -81,7 +81,7 @@ def check_disk(state: WizardState) -> Check:
         free = shutil.disk_usage(probe).free
     except OSError as exc:
         return Check("free disk", "warn", f"cannot measure {probe}: {exc.strerror}")
-    needed = getattr(state.release_size, "total_bytes", None) or DISK_WANTED
+    needed = (state.release_size.total_bytes if state.release_size is not None else 0) or DISK_WANTED
     where = f"{human_bytes(free)} free in {probe}"
     if release.mode == ReleaseMode.REGISTRY:
         return Check("free disk", "ok", where + " (mirroring straight to a registry needs little)")
@@ -93,7 +93,7 @@ def check_disk(state: WizardState) -> Check:
 
 def release_wanted(state: WizardState) -> str | None:
     release = state.release
-    return (getattr(state.release_info, "version", None) or release.version or release.channel
+    return ((state.release_info.version if state.release_info is not None else None) or release.version or release.channel
             or (release.source if release.source and ":" in release.source else None))
 
 

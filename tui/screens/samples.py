@@ -58,12 +58,12 @@ def fit_from(registries: list[str], width: int) -> str:
     return short if len(short) <= width else middle_ellipsis(short, width)
 
 
-class StreamTable(DataTable):
+class StreamTable(DataTable[str | Content]):
     """Space (or Enter, or a click) toggles a stream; a selects all shown, n none."""
 
     BINDINGS = [
         # Not in the footer: the line under the table says them, and the footer keeps room for Save plan.
-        Binding("space", "toggle", "Toggle", show=False),
+        Binding("space", "toggle_stream", "Toggle", show=False),
         Binding("a", "all", "All", show=False),
         Binding("n", "none", "None", show=False),
     ]
@@ -75,7 +75,7 @@ class StreamTable(DataTable):
         if isinstance(screen, SamplesScreen) and screen.state.streams:
             screen.call_after_refresh(screen.fill_table, scroll=False)  # never moves the step's view
 
-    def action_toggle(self) -> None:
+    def action_toggle_stream(self) -> None:  # not action_toggle: DOMNode's toggles an attribute
         screen = self.screen
         if self.row_count and isinstance(screen, SamplesScreen):
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
@@ -611,7 +611,7 @@ class SamplesScreen(StepScreen):
                          f"oc adm release info --image-for=cluster-samples-operator {q(release_spec)}",
                          f"oc image extract <that image> --path /opt/openshift/operator/{arch}/:./samples-content "
                          "--confirm"]
-        elif choice.source != "configmap" or where.startswith("#"):
+        elif choice.source != SamplesSource.CONFIGMAP or where.startswith("#"):
             commands.append(where)
         commands.append("# after the mirror: samplesRegistry, the skipped streams, and Managed again")
         try:

@@ -1,0 +1,60 @@
+"""The documents a cluster gets for a prepared plan, each with the commands that apply it: the wizard's
+Done step shows them one per tab; the files themselves are written by core.run.write_outputs and the
+whole procedure by core.runbook.
+
+One generator, so the tab's text, the file and the runbook say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..run import Prepared
+from ..yamlout import dump_yaml
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document for the cluster: a short key (``idms``), a title (``IDMS``) and its text with the
+    commands that apply it, as comments."""
+
+    key: str
+    title: str
+    text: str
+
+
+def cluster_documents(prepared: Prepared) -> list[Document]:
+    """Everything the cluster gets: install-config's mirror sources, the IDMS and ICSP, the CA ConfigMap
+    (and the image.config patch), the release signatures, the samples operator's Config."""
+    out: list[Document] = []
+    instructions = prepared.instructions
+    if instructions is not None:
+        out.append(Document("install", "install-config",
+                            "# add to install-config.yaml (new clusters)\n" + instructions.image_content_sources_yaml()
+                            + "\n# the same for installers that read imageDigestSources\n"
+                            + instructions.image_digest_sources_yaml()))
+        out.append(Document("idms", "IDMS", "# running clusters, 4.13 and later\n" + dump_yaml(instructions.idms())))
+        out.append(Document("icsp", "ICSP", "# running clusters before 4.13\n" + dump_yaml(instructions.icsp())))
+    ca = prepared.ca
+    if ca is not None:
+        out.append(Document("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
+    signatures = prepared.signature_configmaps()
+    if signatures:
+        from ..signatures import configmap_yaml  # pysequoia: imported only when there are signatures
+
+        out.append(Document("signatures", "Signatures", "# release signatures: a disconnected cluster accepts an "
+                            "update only with these\n" + "---\n".join(configmap_yaml(c) for c in signatures)))
+    samples = prepared.samples
+    if samples is not None:
+        out.append(Document("samples", "Samples", samples.config_yaml() + "\n# then\n"
+                            + "\n".join(samples_patch_commands(prepared))))
+    return out
+
+
+def samples_patch_commands(prepared: Prepared) -> list[str]:
+    """The ``oc patch`` that points the samples operator at the mirror (none without samples)."""
+    samples = prepared.samples
+    return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
+
+
+__all__ = ["Document", "cluster_documents", "samples_patch_commands"]
