@@ -28,7 +28,7 @@ from core.plan import (
 )
 from core.progress import Progress
 from core.release_tag import release_image_in_mirror
-from tui.messages import wizard_text
+from tui.wording import wizard_text
 
 if TYPE_CHECKING:
     from core.ca import CACheck, CertificateInfo

@@ -181,7 +181,7 @@ class StepScreen(Screen[None]):
 
     def set_status(self, text: str, kind: str = "info") -> None:
         """One line beside the buttons; kind is info, ok, warn or error."""
-        from tui.messages import without_cli_flags
+        from tui.wording import without_cli_flags
 
         status = self.query_one("#status", Static)
         status.set_classes(f"-{kind}")

@@ -22,13 +22,13 @@ from core.text import shell_quote as q
 from core.usecases.logins import plan_registries, probe, test_logins, test_plan_logins
 from core.usecases.samples import load_local_streams
 from tui.access import wizard_auth, wizard_tls
-from tui.messages import for_wizard
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 from tui.widgets.tickbox import TickBox
+from tui.wording import for_wizard
 
 LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "tls-untrusted": "fail",
                "denied": "fail", "error": "fail", "untested": "info", "testing": "wait", "skipped": "info",

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import TYPE_CHECKING
 
-from core.credentials import LoginResult
 from core.errors import ErrorCode, MirrorError
+
+if TYPE_CHECKING:  # a type only: the words need no registry client
+    from core.credentials import LoginResult
 
 # The wizard's advice for an engine error, by code: said instead of the engine's (CLI) hint.
 WIZARD_HINTS: dict[ErrorCode, str] = {
