@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
@@ -18,7 +19,7 @@ from core.mirror_config import ICSP_FILE, IDMS_FILE
 from core.plan import save_plan
 from core.run import Prepared, write_outputs
 from core.text import shell_quote as q
-from core.usecases.apply import OcProgram, OcStep, Proposal, change_count, prepare_documents, propose
+from core.usecases.apply import OcProgram, OcStep, Outcome, Proposal, change_count, prepare_documents, propose
 from core.usecases.apply import apply as apply_steps
 from core.usecases.documents import cluster_documents, samples_patch_commands
 from tui.access import wizard_session
@@ -37,6 +38,29 @@ class DoneScreen(StepScreen):
     BODY_SCROLLS = False
     NEXT_LABEL = "Verify ▶"
     BINDINGS = [Binding("ctrl+o", "write", "Write files")]
+
+    # The workers below run in threads: they post these, and the handlers (on the app's thread) apply
+    # them to the state and the widgets.
+    class Written(Message):
+        """The files were written (``error`` says why not)."""
+
+        def __init__(self, folder: Path, written: list[Path], plan_path: Path | None, error: str = "") -> None:
+            super().__init__()
+            self.folder, self.written, self.plan_path, self.error = folder, written, plan_path, error
+
+    class Proposed(Message):
+        """The cluster answered: what applying would change, and the questions to ask."""
+
+        def __init__(self, run: OcProgram, proposal: Proposal) -> None:
+            super().__init__()
+            self.run, self.proposal = run, proposal
+
+    class Applied(Message):
+        """oc ran every step it could: one line per step."""
+
+        def __init__(self, outcome: Outcome) -> None:
+            super().__init__()
+            self.outcome = outcome
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="title-row"):
@@ -197,21 +221,29 @@ class DoneScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="write", exit_on_error=False)
     def write_files(self, prepared: Prepared, folder: str) -> None:
+        out = Path(folder).expanduser()
         try:
-            written = write_outputs(prepared, Path(folder).expanduser())
+            written = write_outputs(prepared, out)
             if self.state.release.mode == "to-dir":
                 written.append(write_far_side_plan(self.state, folder))
             plan_path = self.state.save_path()
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
-            self.app.call_from_thread(self.set_status, f"not written: {error_text(exc)}", "error")
+            self.post_message(self.Written(out, [], None, error_text(exc)))
             return
-        self.state.written = written + [plan_path]
-        names = ", ".join(p.name for p in written)
-        self.app.call_from_thread(self.query_one("#written", Static).update,
-                                  f"✓ wrote {names} in {Path(folder).expanduser()}; plan saved to {plan_path}")
-        self.app.call_from_thread(self.set_status, f"{len(written)} files written", "ok")
-        self.app.call_from_thread(self.refresh_help)
+        self.post_message(self.Written(out, written, plan_path))
+
+    @on(Written)
+    def _written(self, event: Written) -> None:
+        if event.error or event.plan_path is None:
+            self.set_status(f"not written: {event.error}", "error")
+            return
+        self.state.written = event.written + [event.plan_path]
+        names = ", ".join(p.name for p in event.written)
+        self.query_one("#written", Static).update(
+            f"✓ wrote {names} in {event.folder}; plan saved to {event.plan_path}")
+        self.set_status(f"{len(event.written)} files written", "ok")
+        self.refresh_help()
 
     # -- apply -----------------------------------------------------------------------------------------
 
@@ -240,19 +272,22 @@ class DoneScreen(StepScreen):
             self.query_one("#written", Static).update("! " + problem)
             self.set_status(problem.split(":", 1)[0] + " — see below", "warn")
             return
+        self.set_status("asking the cluster (oc whoami, oc version, oc get) …")
         self.ask_cluster(shutil.which("oc") or "oc")
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def ask_cluster(self, oc: str) -> None:
         """Who and where oc is logged in, the cluster's version (IDMS from 4.13, ICSP before) and the CA
         configuration it has already (merged, never replaced): core.usecases.apply.propose."""
-        self.app.call_from_thread(self.set_status, "asking the cluster (oc whoami, oc version, oc get) …")
         run = OcProgram(oc)
         prepared = self.for_cluster()
         if prepared is None:  # apply_unavailable() said so already
             return
-        proposal = propose(prepared, run)
-        self.app.call_from_thread(self.confirm_apply, run, proposal)
+        self.post_message(self.Proposed(run, propose(prepared, run)))
+
+    @on(Proposed)
+    def _proposed(self, event: Proposed) -> None:
+        self.confirm_apply(event.run, event.proposal)
 
     def confirm_apply(self, run: OcProgram, proposal: Proposal) -> None:
         code = proposal.refusal
@@ -277,10 +312,13 @@ class DoneScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
     def apply(self, run: OcProgram, steps: list[OcStep], kept: list[str] | None = None) -> None:
-        outcome = apply_steps(run, steps, kept)
-        if outcome.ok:
+        self.post_message(self.Applied(apply_steps(run, steps, kept)))
+
+    @on(Applied)
+    def _applied(self, event: Applied) -> None:
+        if event.outcome.ok:
             self.wizard.applied = True
-        self.app.call_from_thread(self.show_results, outcome.ok, outcome.lines)
+        self.show_results(event.outcome.ok, event.outcome.lines)
 
     def show_results(self, ok: bool, lines: list[str]) -> None:
         self.query_one("#written", Static).update("\n".join(lines))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Button, Static
 
 from core.errors import MirrorError
@@ -135,12 +136,25 @@ class PreflightScreen(StepScreen):
     def recheck(self) -> None:
         self.run_checks()
 
-    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    class Checked(Message):
+        """The worker's answer (posted from its thread; the handler applies it to the state)."""
+
+        def __init__(self, checks: list[Check]) -> None:
+            super().__init__()
+            self.checks = checks
+
     def run_checks(self) -> None:
-        self.app.call_from_thread(self.set_status, "checking …")
-        checks = run_checks(self.state)
-        self.state.checks = checks
-        self.app.call_from_thread(self.show_checks)
+        self.set_status("checking …")
+        self.check_machine()
+
+    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    def check_machine(self) -> None:
+        self.post_message(self.Checked(run_checks(self.state)))
+
+    @on(Checked)
+    def _checked(self, event: Checked) -> None:
+        self.state.checks = event.checks
+        self.show_checks()
 
     def show_checks(self) -> None:
         checks = self.state.checks
