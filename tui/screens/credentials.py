@@ -109,23 +109,19 @@ class CredentialsScreen(StepScreen):
         if self.wizard.auto_check:
             self.probe_keyring()
 
-    @work(thread=True, group="keyring", exit_on_error=False)
-    def probe_keyring(self) -> None:
+    @work(group="keyring", exit_on_error=False)
+    async def probe_keyring(self) -> None:
+        """The keyring's answer (slow on some desktops: asked in a thread), shown on the app's loop."""
         from core.credentials import keyring_status
 
-        status = keyring_status()
+        status = await asyncio.to_thread(keyring_status)
         backend = status.backend.rsplit(".", 1)[-1]
-        label = (f"Remember the password in the keyring ({backend})" if status.usable
-                 else f"Keyring not usable: {status.message}")
-
-        def show() -> None:
-            box = self.query_one("#remember", Checkbox)
-            box.label = label
-            box.disabled = not status.usable
-            if not status.usable:
-                box.value = False
-
-        self.app.call_from_thread(show)
+        box = self.query_one("#remember", Checkbox)
+        box.label = (f"Remember the password in the keyring ({backend})" if status.usable
+                     else f"Keyring not usable: {status.message}")
+        box.disabled = not status.usable
+        if not status.usable:
+            box.value = False
 
     def first_focus(self) -> str:
         state = self.state

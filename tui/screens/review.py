@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual import on, work
@@ -58,14 +59,15 @@ class ReviewScreen(StepScreen):
             self.load_streams()
         self.show()
 
-    @work(thread=True, exclusive=True, group="review-streams", exit_on_error=False)
-    def load_streams(self) -> None:
-        """The Image streams step was skipped over: read the streams the plan names, for the summary."""
+    @work(exclusive=True, group="review-streams", exit_on_error=False)
+    async def load_streams(self) -> None:
+        """The Image streams step was skipped over: read the streams the plan names, for the summary (the
+        files in a thread; the state is set here, on the app's loop)."""
         try:
-            self.state.streams = load_local_streams(self.state.samples)
+            self.state.streams = await asyncio.to_thread(load_local_streams, self.state.samples)
         except (MirrorError, OSError) as exc:
             self.state.streams_error = error_text(exc)
-        self.app.call_from_thread(self.show)
+        self.show()
 
     def show(self) -> None:
         self.query_one("#summary", Facts).set_rows(self.summary())
