@@ -207,3 +207,16 @@ def test_no_screen_matches_engine_message_text() -> None:
     found = [f"{p.name}: {line.strip()}" for p in sorted(screens.glob("*.py"))
              for line in p.read_text().splitlines() if pattern.search(line)]
     assert not found, found
+
+
+def test_an_unreachable_login_is_worded_from_what_the_quick_look_found_not_from_its_message() -> None:
+    from core.credentials import LoginResult, LoginState
+    from tui.wording import for_wizard
+
+    # a source behind a mirror set: the host dialled is the mirror's, whatever the message says
+    result = LoginResult("quay.io", LoginState.UNREACHABLE, "no way through", host="mirror.invalid:8443",
+                         reach="unresolvable")
+    worded = for_wizard(result, typed_user=None, reach=None).message
+    assert worded == "the name mirror.invalid does not resolve: check its spelling, or this machine's DNS"
+    refused = LoginResult("mirror:5000", LoginState.UNREACHABLE, "reworded", host="mirror:5000", reach="refused")
+    assert for_wizard(refused, typed_user=None, reach=None).message.startswith("nothing answers at mirror:5000")

@@ -19,6 +19,7 @@ from core.errors import ErrorCode, MirrorError
 if TYPE_CHECKING:  # a type only: the words need no registry client
     from core.credentials import LoginResult
 
+
 # The wizard's advice for an engine error, by code: said instead of the engine's (CLI) hint.
 WIZARD_HINTS: dict[ErrorCode, str] = {
     ErrorCode.TLS_UNTRUSTED: "give its CA file in the CA step, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt",
@@ -63,17 +64,17 @@ def login_message(result: LoginResult, *, typed_user: str | None, reach: str | N
     ``typed_user``: the login was typed in the wizard just now (a refusal means: retype it);
     ``reach``: what core.usecases.logins.probe found for an unreachable registry (None: not probed)."""
     state, registry, message = result.state, result.registry, result.message
-    if state == "wrong-credentials" and typed_user is not None:
+    if state == "wrong-credentials" and typed_user is not None:  # LoginState's values: no registry import
         return (f"{registry} refused the password for {typed_user!r}: retype the password "
                 "(and check the user name)")
     if state == "unreachable":
-        if message.endswith((": unresolvable", ": refused")):  # from the wizard's own quick look
-            registry, _, reach = message.rpartition(": ")
+        registry = result.host or registry  # the host really dialled (a mirror set may send it elsewhere)
+        reach = result.reach or reach
         name = registry[1:].split("]", 1)[0] if registry.startswith("[") else (
             registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry)
         if reach == "unresolvable":
             return f"the name {name} does not resolve: check its spelling, or this machine's DNS"
-        if reach == "refused" or "refused" in message.lower():
+        if reach == "refused":
             return (f"nothing answers at {registry} (connection refused): check the port, and that the registry "
                     "is running")
     return without_cli_flags(message)

@@ -63,7 +63,7 @@ async def fast_failures(hosts: list[str]) -> dict[str, LoginResult]:
     """Hosts whose name does not resolve or whose port refuses connections, one direct look each (all at
     once, milliseconds): their result is "unreachable" with ``HOST: unresolvable|refused``."""
     reaches = await asyncio.gather(*(asyncio.to_thread(probe, host) for host in hosts))
-    return {host: LoginResult(host, LoginState.UNREACHABLE, f"{host}: {reach}")
+    return {host: LoginResult(host, LoginState.UNREACHABLE, f"{host}: {reach}", host=host, reach=reach)
             for host, reach in zip(hosts, reaches, strict=True) if reach in ("unresolvable", "refused")}
 
 
@@ -98,7 +98,9 @@ async def test_plan_logins(plan: Plan, auth: AuthFile, uses: list[RegistryUse], 
         found = dict(zip(direct, await check_logins(auth, direct, tls), strict=True))
         for use in uses:
             if use.host in failed:
-                found[use.key] = LoginResult(use.key, LoginState.UNREACHABLE, failed[use.host].message)
+                quick = failed[use.host]
+                found[use.key] = LoginResult(use.key, LoginState.UNREACHABLE, quick.message, host=use.host,
+                                             reach=quick.reach)
             elif use.redirected:
                 state, message = await check_read_access(session, use)
                 found[use.key] = LoginResult(use.key, state, message)

@@ -400,7 +400,7 @@ class CredentialsScreen(StepScreen):
         out: list[LoginResult] = []
         for result in results:
             reach = None
-            if result.state == LoginState.UNREACHABLE:
+            if result.state == LoginState.UNREACHABLE and result.reach is None:
                 reach = await asyncio.to_thread(probe, result.registry)
             out.append(for_wizard(result, typed_user=typed_user if result.registry == mirror else None,
                                   reach=reach))
