@@ -10,7 +10,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
 from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
@@ -120,7 +120,16 @@ def find_auth_file(plan: Plan) -> tuple[str | None, AuthFile | None]:
 
 # -- what the wizard checks before copying ------------------------------------------------------------
 
-def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[bool, str] | None:
+class MachineTrust(NamedTuple):
+    """Does this machine's copy trust a registry: yes or no, the sentence that says so, and the reason
+    alone (for a front end that words the sentence itself)."""
+
+    trusted: bool
+    message: str
+    reason: str
+
+
+def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> MachineTrust | None:
     """Does this machine's copy trust the registry? The same TLS context the copy builds (system trust,
     every CA file of the plan, certs.d), host name checked. None when the registry cannot be reached."""
     from .ca import split_host_port
@@ -129,20 +138,23 @@ def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[
         host, port = split_host_port(registry)
         ctx = build_ssl_context(registry, tls)
     except MirrorError as exc:
-        return False, str(exc)
+        return MachineTrust(False, str(exc), str(exc))
     if tls.is_insecure(registry):
-        return False, "the plan marks this registry insecure: certificates are not checked at all"
+        why = "the plan marks this registry insecure: certificates are not checked at all"
+        return MachineTrust(False, why, why)
     try:
         raw = socket.create_connection((host, port), timeout=timeout)
     except OSError:
         return None
     try:
         with ctx.wrap_socket(raw, server_hostname=host):
-            return True, "the copy trusts it (system trust + the plan's CA files)"
+            return MachineTrust(True, "the copy trusts it (system trust + the plan's CA files)", "")
     except ssl.SSLCertVerificationError as exc:
-        return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
+        reason = exc.verify_message or "certificate verify failed"
+        return MachineTrust(False, f"the copy does not trust it: {reason}", reason)
     except (ssl.SSLError, OSError) as exc:
-        return False, f"TLS handshake failed ({exc.__class__.__name__})"
+        why = f"TLS handshake failed ({exc.__class__.__name__})"
+        return MachineTrust(False, why, why)
     finally:
         raw.close()
 

@@ -31,6 +31,7 @@ from core.release_tag import release_image_in_mirror
 from tui.wording import wizard_text
 
 if TYPE_CHECKING:
+    from core.access import MachineTrust
     from core.ca import CACheck, CertificateInfo
     from core.copier import CopyResult, CopyTask
     from core.credentials import LoginResult
@@ -151,7 +152,7 @@ class WizardState:
     ca_unverified_accepted: str | None = None
     no_mirror_login_accepted: str | None = None  # the mirror host the admin chose to go on without a login
     # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
-    mirror_trust: tuple[bool, str] | None = None
+    mirror_trust: MachineTrust | None = None
     # With no CA file: (mirror host, verifies with the system trust alone, why). None until checked.
     system_trust: tuple[str, bool | None, str] | None = None  # (host, trusted; None: not checked, why)
     # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
-from core.access import machine_trust
+from core.access import MachineTrust, machine_trust
 from core.errors import MirrorError
 from core.text import shell_quote as q
 from tui.access import wizard_tls
@@ -33,7 +33,7 @@ def configmap_key(registry: str) -> str:
 
 
 def cert_checks(certs: list[CertificateInfo], check: CACheck | None,
-                trust: tuple[bool, str] | None = None) -> list[Check]:
+                trust: MachineTrust | None = None) -> list[Check]:
     """CheckList lines for the parsed CA file and, when run, the check against the registry."""
     lines: list[Check] = []
     for cert in certs:
@@ -56,7 +56,7 @@ def cert_checks(certs: list[CertificateInfo], check: CACheck | None,
         for problem in check.problems:
             lines.append(Check("problem", "fail", problem))
     if trust is not None:
-        lines.append(Check("this machine", "ok" if trust[0] else "fail", trust[1]))
+        lines.append(Check("this machine", "ok" if trust.trusted else "fail", trust.message))
     return lines
 
 
@@ -219,11 +219,8 @@ class CAScreen(StepScreen):
         if found is None:
             self.state.system_trust = (host, None, f"not checked: {host} did not answer")
         else:
-            trusted, why = found
-            if trusted:
-                why = "its certificate verifies with the system trust alone"
-            else:
-                why = why.replace("the copy does not trust it: ", "")
+            trusted = found.trusted
+            why = "its certificate verifies with the system trust alone" if trusted else found.reason
             self.state.system_trust = (host, trusted, why)
         if self.state.system_trust[1]:
             self.set_status(f"no CA file needed: {host}'s certificate verifies with the system trust", "ok")
