@@ -310,6 +310,12 @@ def _ca_pem(ctx: _Context) -> str | None:
 
 def _ca_section(ctx: _Context) -> list[str]:
     out = ["## 6. On the running cluster: trust the mirror registry's CA", ""]
+    if ctx.media is None:  # a to-dir plan is applied on the far side, after the upload
+        plan_file = shell_quote(ctx.plan_file)
+        out += ["On a running cluster, the mirror sets, the release signatures (section 5), the CA (this section)",
+                "and the samples operator's Config (section 7) can be applied in that order in one go, merged into",
+                f"what the cluster has: `mirror-wizard apply {plan_file} --dry-run` shows every object and the",
+                f"cluster it would change, then `mirror-wizard apply {plan_file}` asks and applies.", ""]
     registry = ctx.mirror
     ca_file = ctx.plan.mirror.ca_file or "<path to ca.crt>"
     out += ["Image stream imports (the samples among them) use the cluster image configuration, not the",

@@ -347,6 +347,8 @@ class DoneScreen(StepScreen):
         if prepared is not None:
             commands += samples_patch_commands(prepared)
         commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
+        if self.state.release.mode != "to-dir":  # the same objects, order and questions as Apply here
+            commands.append(f"# or all of it, asked first:\nmirror-wizard apply {q(str(self.state.save_path()))}")
         if self.state.release.mode != "to-dir":
             # The installer for a new cluster, taken from the mirrored release so it matches it exactly.
             auth = q(self.state.plan.auth_file or "<pull-secret.json>")
