@@ -162,3 +162,49 @@ def test_a_to_dir_plan_is_applied_after_the_upload(workdir: Path, cluster: Path,
     assert main(["apply", str(workdir / "plan.yaml"), "--yes"]) == 2
     assert "removable media" in capsys.readouterr().err
     assert not (cluster / "calls.log").exists()
+
+
+def test_replacing_a_signature_configmap_the_cluster_has_is_its_own_question(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """The cluster holds the release's signature ConfigMap already (scenario ``signed``): as in the wizard,
+    replacing it is asked apart, and "no" leaves it as it is while everything else is applied."""
+    from core.signatures import signature_configmap
+
+    log = workdir / "oc-log"
+    variables = variables_for(mirror=MIRROR, ca_file=workdir / "ca.crt", mirror_repo=TARGET,
+                              release_source="quay.io/openshift-release-dev/ocp-release",
+                              components_source="quay.io/openshift-release-dev/ocp-v4.0-art-dev", samples={})
+    for key, value in install(workdir / "bin", scenario="signed", variables=variables, log_dir=log,
+                              writes=True).items():
+        monkeypatch.setenv(key, value)
+    configmap = signature_configmap("sha256:" + "ab" * 32, [b"verified by this mirror"])
+    prepared = done_app().state.prepared
+    assert prepared is not None
+    monkeypatch.setattr(prepared, "signature_configmaps", lambda: [configmap])
+
+    async def same(plan: object, session: object = None) -> object:
+        return prepared
+
+    monkeypatch.setattr(applying, "prepare_documents", same)
+    plan = workdir / "mirror-plan.yaml"
+    save_plan(done_app().state.plan_for_saving(), plan)
+    asked: list[str] = []
+
+    def answering(*answers: str) -> None:
+        a_terminal(monkeypatch)
+        replies = iter(answers)
+        monkeypatch.setattr("builtins.input", lambda prompt="": (asked.append(prompt), next(replies))[1])
+
+    answering("y", "n")
+    assert main(["apply", str(plan)]) == 0
+    name = configmap["metadata"]["name"]
+    assert asked[1].startswith(f"Replace the release signature ConfigMap {name} in openshift-config-managed?")
+    assert asked[1].startswith(applying.replace_question([name]).question)  # the wizard's modal asks this
+    assert not any(args[0] == "replace" for args, _ in writes(log))
+    assert f"ConfigMap/{name} -n openshift-config-managed: left as is" in capsys.readouterr().out
+    (log / "writes.log").unlink()
+    asked.clear()
+    answering("y", "y")
+    assert main(["apply", str(plan)]) == 0
+    replaced = [(args, stdin) for args, stdin in writes(log) if args[0] == "replace"]
+    assert len(replaced) == 1 and yaml.safe_load(replaced[0][1])["metadata"]["name"] == name

@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RECORDINGS = HERE / "recordings"
-SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp")
+SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp", "signed")
 
 
 def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None,
