@@ -27,7 +27,10 @@ from core.plan import (
     load_plan,
 )
 from core.progress import Progress
+from core.reference import parse_reference
 from core.release_tag import release_image_in_mirror
+from core.text import human_bytes
+from core.usecases.samples import plan_streams
 from tui.wording import wizard_text
 
 if TYPE_CHECKING:
@@ -70,8 +73,6 @@ def middle_ellipsis(text: str, width: int) -> str:
 
 def pinned_release(info: ReleaseInfo) -> str:
     """A release's pull spec by its digest (the graph gives it so already; a tag is replaced)."""
-    from core.reference import parse_reference
-
     return str(parse_reference(info.pull_spec, default_tag=None).with_digest(info.digest))
 
 
@@ -237,8 +238,6 @@ class WizardState:
     def mirror_note(self) -> str | None:
         """What the mirror did or is doing, for steps that otherwise show sizes measured before it
         (Release, Review): None when no mirror ran. Never "to move" once the bytes are there."""
-        from core.text import human_bytes
-
         progress = self.progress
         if progress.running:
             done = (f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
@@ -280,8 +279,6 @@ class WizardState:
         """core.samples.plan_samples for the current choices, or None when streams are not loaded."""
         if not self.streams or not self.mirror_host:
             return None
-        from core.usecases.samples import plan_streams
-
         return plan_streams(self.plan, self.streams)
 
     def path_key(self) -> str:

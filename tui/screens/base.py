@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Static
 from tui.state import STEP_KEYS, WizardState
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
+from tui.wording import without_cli_flags
 
 if TYPE_CHECKING:
     from tui.app import MirrorWizardApp
@@ -181,8 +182,6 @@ class StepScreen(Screen[None]):
 
     def set_status(self, text: str, kind: str = "info") -> None:
         """One line beside the buttons; kind is info, ok, warn or error."""
-        from tui.wording import without_cli_flags
-
         status = self.query_one("#status", Static)
         status.set_classes(f"-{kind}")
         status.update(Content(without_cli_flags(text)))

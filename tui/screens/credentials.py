@@ -13,7 +13,16 @@ from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
 from core.access import auth_from_data, saved_login
-from core.credentials import LoginResult, LoginState
+from core.credentials import (
+    LoginResult,
+    LoginState,
+    add_registry_credential,
+    keyring_status,
+    load_pull_secret,
+    recall_password,
+    remember_password,
+    write_auth_file,
+)
 from core.errors import MirrorError
 from core.plan import SamplesSource
 from core.reference import is_registry_host
@@ -54,9 +63,7 @@ def internal_registry(host: str) -> bool:
 
 
 def load_secret(path: str) -> dict[str, Any]:
-    """The pull secret as a dict, with the engine's one-line errors (core.credentials when present)."""
-    from core.credentials import load_pull_secret
-
+    """The pull secret as a dict, with the engine's one-line errors."""
     return load_pull_secret(path)
 
 
@@ -112,8 +119,6 @@ class CredentialsScreen(StepScreen):
     @work(group="keyring", exit_on_error=False)
     async def probe_keyring(self) -> None:
         """The keyring's answer (slow on some desktops: asked in a thread), shown on the app's loop."""
-        from core.credentials import keyring_status
-
         status = await asyncio.to_thread(keyring_status)
         backend = status.backend.rsplit(".", 1)[-1]
         box = self.query_one("#remember", Checkbox)
@@ -301,17 +306,7 @@ class CredentialsScreen(StepScreen):
 
     async def _add_login(self, host: str, user: str, password: str, merged: str, remember: bool) -> bool:
         """Test the new login first; only a working one is written to disk and to the keyring."""
-        import asyncio
-
-        from core.credentials import (
-            add_registry_credential,
-            remember_password,
-            write_auth_file,
-        )
-
         if not password:  # perhaps remembered from an earlier run
-            from core.credentials import recall_password
-
             recalled: str | None = await asyncio.to_thread(recall_password, host, user)
             password = recalled or ""
             if not password:

@@ -18,6 +18,7 @@ from core.errors import MirrorError
 from core.mirror_config import ICSP_FILE, IDMS_FILE
 from core.plan import save_plan
 from core.run import Prepared, write_outputs
+from core.runbook import render_runbook
 from core.text import shell_quote as q
 from core.usecases.apply import OcProgram, OcStep, Outcome, Proposal, change_count, prepare_documents, propose
 from core.usecases.apply import apply as apply_steps
@@ -146,8 +147,6 @@ class DoneScreen(StepScreen):
         self.show_documents()
 
     def show_documents(self) -> None:
-        from core.runbook import render_runbook
-
         prepared = self.for_cluster()
         if prepared is None:
             return

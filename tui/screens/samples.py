@@ -20,6 +20,7 @@ from core.plan import SamplesChoice, SamplesSource
 from core.reference import is_registry_host
 from core.release import load_release
 from core.release_samples import CONTENT_ROOT
+from core.samples import measure_streams
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
 from core.usecases.samples import load_streams as read_streams
@@ -525,8 +526,6 @@ class SamplesScreen(StepScreen):
     @work(exclusive=True, group="sizes", exit_on_error=False)
     async def measure(self) -> None:
         """Every stream's size from its images' manifests (core.samples.measure_streams)."""
-        from core.samples import measure_streams
-
         self.set_status("measuring: reading every image's manifest …")
         try:
             async with wizard_session(self.state) as session:

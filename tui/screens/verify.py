@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from core.errors import MirrorError
 from core.oc import Oc
-from core.text import plural
+from core.text import plural, shell_quote
 from core.verify import Check, Side, Status, cluster_checks, expected_from_plan, mirror_checks, open_session
 from tui.access import wizard_auth
 from tui.screens.base import StepScreen
@@ -393,8 +393,6 @@ class VerifyScreen(StepScreen):
                 "roll out. Nothing is changed anywhere. Tab moves between lines; [b]y[/b] copies a line's command.")
 
     def help_commands(self) -> list[str]:
-        from core.text import shell_quote
-
         commands = [f"mirror-wizard verify {shell_quote(str(self.state.save_path()))} --cluster"
                     "   # the same checks from a shell"]
         for check in self.state.verify_checks:
