@@ -9,5 +9,7 @@ from __future__ import annotations
 
 SAMPLES_MAPPING_FILE = "samples-mapping.txt"           # SRC=DST lines for `oc image mirror -f`
 SAMPLES_CONFIG_FILE = "samples-operator-config.yaml"   # the samples operator's Config
+REGISTRY_CONFIG_FILE = "registry-config.yaml"          # the CA ConfigMap (openshift-config)
+IMAGE_CONFIG_PATCH_FILE = "image-config-patch.json"    # image.config's additionalTrustedCA, for --patch-file
 
-__all__ = ["SAMPLES_CONFIG_FILE", "SAMPLES_MAPPING_FILE"]
+__all__ = ["IMAGE_CONFIG_PATCH_FILE", "REGISTRY_CONFIG_FILE", "SAMPLES_CONFIG_FILE", "SAMPLES_MAPPING_FILE"]

@@ -17,7 +17,7 @@ from .aio import gather_or_cancel
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
 from .errors import ErrorCode, InputError, PlanError
-from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
+from .filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE, SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .fsio import PRIVATE, PUBLIC, atomic_write
 from .layout import OCILayout
 from .media import MediaSpace, check_media_space
@@ -435,7 +435,6 @@ def write_text(path: Path, text: str, mode: int = PUBLIC) -> Path:
     return atomic_write(path, text, mode=mode, hint="choose a folder you can write to")
 
 
-IMAGE_CONFIG_PATCH_FILE = "image-config-patch.json"
 
 
 def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
@@ -463,7 +462,7 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
     if prepared.ca is not None:
         # The CA bundle is written owner-only like every file holding a CA; the patch that names it is
         # its own file so `oc patch --patch-file` takes it as written.
-        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml(), PRIVATE))
+        written.append(write_text(out / REGISTRY_CONFIG_FILE, prepared.ca.yaml(), PRIVATE))
         written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written

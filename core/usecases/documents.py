@@ -8,8 +8,12 @@ One generator, so the tab's text, the file and the runbook say the same thing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE
+from ..mirror_config import ICSP_FILE, IDMS_FILE
 from ..run import Prepared
+from ..text import shell_quote
 from ..yamlout import dump_yaml
 
 
@@ -51,10 +55,29 @@ def cluster_documents(prepared: Prepared) -> list[Document]:
     return out
 
 
+def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
+    """The ``oc`` commands that apply, by hand, the files core.run.write_outputs writes to ``out`` (what the
+    wizard's Apply and ``mirror-wizard apply`` do, merges aside); ``prepared`` None: not computed yet."""
+    commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
+    if prepared is None or prepared.instructions is not None:
+        commands.append(f"oc apply -f {shell_quote(str(out / IDMS_FILE))}   # 4.13 and later\n"
+                        f"# before 4.13: oc apply -f {shell_quote(str(out / ICSP_FILE))}")
+    if prepared is not None and prepared.ca is not None:
+        commands.append(f"oc apply -f {shell_quote(str(out / REGISTRY_CONFIG_FILE))}   # the CA ConfigMap\n"
+                        "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
+                        "#     -n openshift-config --from-file=<host..port>=<ca.crt>")
+        commands.append("oc patch image.config.openshift.io/cluster --type=merge \\\n"
+                        f"    --patch-file={shell_quote(str(out / IMAGE_CONFIG_PATCH_FILE))}")
+    if prepared is not None:
+        commands += samples_patch_commands(prepared)
+    commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
+    return commands
+
+
 def samples_patch_commands(prepared: Prepared) -> list[str]:
     """The ``oc patch`` that points the samples operator at the mirror (none without samples)."""
     samples = prepared.samples
     return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
 
 
-__all__ = ["Document", "cluster_documents", "samples_patch_commands"]
+__all__ = ["Document", "apply_commands", "cluster_documents", "samples_patch_commands"]

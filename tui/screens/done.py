@@ -15,14 +15,13 @@ from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
-from core.mirror_config import ICSP_FILE, IDMS_FILE
 from core.plan import save_plan
 from core.run import Prepared, write_outputs
 from core.runbook import render_runbook
 from core.text import shell_quote as q
 from core.usecases.apply import OcProgram, OcStep, Outcome, Proposal, change_count, prepare_documents, propose
 from core.usecases.apply import apply as apply_steps
-from core.usecases.documents import cluster_documents, samples_patch_commands
+from core.usecases.documents import apply_commands, cluster_documents
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
@@ -333,19 +332,7 @@ class DoneScreen(StepScreen):
     def help_commands(self) -> list[str]:
         out = Path(self.state.plan.output_dir or "<output>").expanduser()
         prepared = self.for_cluster()
-        commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
-        if prepared is None or prepared.instructions is not None:
-            commands.append(f"oc apply -f {q(str(out / IDMS_FILE))}   # 4.13 and later\n"
-                            f"# before 4.13: oc apply -f {q(str(out / ICSP_FILE))}")
-        if prepared is not None and prepared.ca is not None:
-            commands.append(f"oc apply -f {q(str(out / 'registry-config.yaml'))}   # the CA ConfigMap\n"
-                            "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
-                            "#     -n openshift-config --from-file=<host..port>=<ca.crt>")
-            commands.append("oc patch image.config.openshift.io/cluster --type=merge \\\n"
-                            f"    --patch-file={q(str(out / 'image-config-patch.json'))}")
-        if prepared is not None:
-            commands += samples_patch_commands(prepared)
-        commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
+        commands = apply_commands(prepared, out)
         if self.state.release.mode != "to-dir":  # the same objects, order and questions as Apply here
             commands.append(f"# or all of it, asked first:\nmirror-wizard apply {q(str(self.state.save_path()))}")
         if self.state.release.mode != "to-dir":
