@@ -220,3 +220,21 @@ def test_an_unreachable_login_is_worded_from_what_the_quick_look_found_not_from_
     assert worded == "the name mirror.invalid does not resolve: check its spelling, or this machine's DNS"
     refused = LoginResult("mirror:5000", LoginState.UNREACHABLE, "reworded", host="mirror:5000", reach="refused")
     assert for_wizard(refused, typed_user=None, reach=None).message.startswith("nothing answers at mirror:5000")
+
+
+def test_the_release_step_and_the_mirror_step_name_the_same_release_image(tmp_path: Path) -> None:
+    """Both steps' equivalent oc commands come from core.usecases.documents: with the plan's own
+    to_release_image, neither shows the default tag rule instead."""
+    from tui.screens.mirror import MirrorScreen
+    from tui.screens.release import ReleaseScreen
+
+    plan = plan_from_dict({"mirror": {"registry": MIRROR},
+                           "release": {"source": "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                                       "version": "4.17.3", "mode": "registry", "target": f"{MIRROR}/ocp4/openshift4",
+                                       "to_release_image": f"{MIRROR}/ocp4/release-images"}})
+    state = WizardState(plan=plan, plan_path=tmp_path / "plan.yaml")
+    wanted = f"--to-release-image={MIRROR}/ocp4/release-images:4.17.3-x86_64"
+    for screen_class in (MirrorScreen, ReleaseScreen):
+        screen = SimpleNamespace(state=state, path_commands=lambda: [])
+        commands = "\n".join(screen_class.help_commands(screen))  # type: ignore[arg-type]
+        assert wanted in commands, (screen_class.__name__, commands)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE
+from ..filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from ..mirror_config import ICSP_FILE, IDMS_FILE
 from ..run import Prepared
 from ..text import shell_quote
@@ -55,6 +55,30 @@ def cluster_documents(prepared: Prepared) -> list[Document]:
     return out
 
 
+# -- the equivalent oc commands of a copy: one spelling for every step that shows them ---------------------
+
+def oc_release_mirror(auth: str, source: str, target: str, to_release_image: str | None = None) -> str:
+    """``oc adm release mirror`` straight into a registry (``to_release_image`` None: oc's default)."""
+    command = f"oc adm release mirror -a {auth} \\\n    --from={source} \\\n    --to={target}"
+    return command + (f" \\\n    --to-release-image={to_release_image}" if to_release_image else "")
+
+
+def oc_release_to_dir(auth: str, directory: str, source: str) -> str:
+    """``oc adm release mirror --to-dir``: the release onto removable media."""
+    return f"oc adm release mirror -a {auth} \\\n    --to-dir={directory}/mirror {source}"
+
+
+def oc_release_from_dir(auth: str, directory: str, version: str, target: str) -> str:
+    """``oc image mirror --from-dir``: the release from removable media into the registry."""
+    return (f"oc image mirror -a {auth} --from-dir={directory}/mirror \\\n"
+            f"    \"file://openshift/release:{version}*\" {target}")
+
+
+def oc_samples_mirror(auth: str) -> str:
+    """``oc image mirror -f``: the samples images, from the mapping file the run writes."""
+    return f"oc image mirror -a {auth} -f {SAMPLES_MAPPING_FILE} --keep-manifest-list=true"
+
+
 def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
     """The ``oc`` commands that apply, by hand, the files core.run.write_outputs writes to ``out`` (what the
     wizard's Apply and ``mirror-wizard apply`` do, merges aside); ``prepared`` None: not computed yet."""
@@ -80,4 +104,5 @@ def samples_patch_commands(prepared: Prepared) -> list[str]:
     return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
 
 
-__all__ = ["Document", "apply_commands", "cluster_documents", "samples_patch_commands"]
+__all__ = ["Document", "apply_commands", "cluster_documents", "oc_release_from_dir", "oc_release_mirror",
+           "oc_release_to_dir", "oc_samples_mirror", "samples_patch_commands"]

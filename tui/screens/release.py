@@ -16,6 +16,7 @@ from core.reference import parse_reference
 from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
+from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir
 from core.usecases.releases import (
     RELEASE_REPO,
     inspect_release,
@@ -664,16 +665,15 @@ class ReleaseScreen(StepScreen):
         if release.source:
             commands.append(f"oc adm release info {source}")
         to = "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}"
+        # The plan's own to_release_image when it names one (core.release_tag), else the rule in variables.
+        to_release = (state.to_release_image() if release.to_release_image
+                      else f"{to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
         if release.mode == ReleaseMode.REGISTRY:
-            commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n    --from={source} \\\n"
-                            f"    --to={to} \\\n    --to-release-image={to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
+            commands.append(oc_release_mirror("${LOCAL_SECRET_JSON}", source, to, to_release))
         elif release.mode == ReleaseMode.TO_DIR:
-            commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n"
-                            f"    --to-dir=${{REMOVABLE_MEDIA_PATH}}/mirror {source}")
+            commands.append(oc_release_to_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", source))
         else:
-            commands.append("oc image mirror -a ${LOCAL_SECRET_JSON} \\\n"
-                            "    --from-dir=${REMOVABLE_MEDIA_PATH}/mirror \\\n"
-                            f"    \"file://openshift/release:${{OCP_RELEASE}}*\" {to}")
+            commands.append(oc_release_from_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", "${OCP_RELEASE}", to))
         return commands
 
     def path_commands(self) -> list[str]:
@@ -702,7 +702,5 @@ class ReleaseScreen(StepScreen):
             if version == "…":
                 commands.append("# … each release in between …")
                 continue
-            commands.append(f"oc adm release mirror -a {q(auth)} \\\n"
-                            f"    --from={release_pull_spec(version, release.architecture)} \\\n"
-                            f"    --to={target}")
+            commands.append(oc_release_mirror(q(auth), release_pull_spec(version, release.architecture), target))
         return commands
