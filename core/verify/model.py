@@ -30,6 +30,10 @@ class Side(StrEnum):
     CLUSTER = "cluster"
 
 
+# The programs a fix may start with: such a fix is a command to copy; anything else is advice in words.
+FIX_COMMANDS = ("oc ", "mirror-wizard ", "skopeo ", "podman ")
+
+
 @dataclass
 class Check:
     """One verdict. ``detail`` is the reason in one line, ``fix`` the exact command(s) to run, ``items``
@@ -46,6 +50,19 @@ class Check:
     @property
     def failed(self) -> bool:
         return self.status is Status.FAIL
+
+    @property
+    def fix_command(self) -> str | None:
+        """The fix as a command to copy (its trailing ``# comment`` for a shell user left off), None when
+        the fix is advice in words. The checks write their fixes, so the split is theirs to make."""
+        if not self.fix or not self.fix.startswith(FIX_COMMANDS):
+            return None
+        return self.fix.partition("  #")[0].strip()
+
+    @property
+    def fix_advice(self) -> str | None:
+        """The fix when it is advice in words (not a command), else None."""
+        return self.fix if self.fix and not self.fix.startswith(FIX_COMMANDS) else None
 
     def line(self) -> str:
         text = f"{self.status.symbol} {self.title}: {self.detail}"

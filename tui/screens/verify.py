@@ -34,20 +34,7 @@ if TYPE_CHECKING:
 
 MAX_SHOWN_ITEMS = 8  # a row lists this many failing things; the CLI (shown in the help) lists them all
 STYLES = {Status.PASS: "$success", Status.FAIL: "$error", Status.SKIP: "$text-muted"}
-# The command prefixes that make a fix a command to copy (anything else is advice, shown as words).
-COMMANDS = ("oc ", "mirror-wizard ", "skopeo ", "podman ")
 PENDING = "cluster-pending"
-
-
-def _command_and_advice(fix: str | None) -> tuple[str | None, str | None]:
-    """Split a check's fix into the command to copy (without its trailing ``# comment``, which speaks to
-    a shell user; the wizard's own advice replaces it) and advice in words."""
-    if not fix:
-        return None, None
-    if not fix.startswith(COMMANDS):
-        return None, fix
-    command, _, _comment = fix.partition("  #")
-    return command.strip(), None
 
 
 def wizard_advice(check: Check, *, oc_found: bool) -> str:
@@ -101,14 +88,14 @@ class VerifyRow(Vertical, can_focus=True):
 
     @property
     def command(self) -> str | None:
-        command, _ = _command_and_advice(self.check.fix)
+        command = self.check.fix_command
         if self.check.name == "cluster-access":  # its fix speaks to a shell user; the wizard says it in words
             return "oc login <API server URL>" if self.oc_found and "not on PATH" not in self.check.detail else None
         return command
 
     def compose(self) -> ComposeResult:
         check = self.check
-        _, advice = _command_and_advice(check.fix)
+        advice = check.fix_advice
         wizard = wizard_advice(check, oc_found=self.oc_found)
         with Horizontal(classes="verify-line"):
             yield Static(Content.styled(check.status.symbol, f"bold {STYLES[check.status]}"), classes="verify-mark")
@@ -396,7 +383,7 @@ class VerifyScreen(StepScreen):
         commands = [f"mirror-wizard verify {shell_quote(str(self.state.save_path()))} --cluster"
                     "   # the same checks from a shell"]
         for check in self.state.verify_checks:
-            command, _ = _command_and_advice(check.fix)
+            command = check.fix_command
             if command and (check.failed or check.name == "node-pull-source"):
                 commands += [f"# {check.title}", command]
         return commands
