@@ -62,7 +62,8 @@ class ErrorCode(StrEnum):
     CLUSTER_NOT_ADMIN = "cluster-not-admin"  # the user may not change cluster configuration
     APPLY_BEFORE_UPLOAD = "apply-before-upload"  # a to-dir plan: the images are on the medium, not the mirror
     CONFIRMATION_NEEDED = "confirmation-needed"  # a change needs a yes and there is no terminal to ask on
-    # registries (raised in core/registry: the codes are given there)
+    # registries: to be given where core/registry raises them (transport.py: the two TLS ones; auth.py: the
+    # two login ones); until then the wizard falls back on tui.wording's patterns over the hint
     TLS_UNTRUSTED = "tls-untrusted"          # the certificate does not verify: a CA is missing
     TLS_HANDSHAKE_FAILED = "tls-handshake-failed"  # no TLS at all (a plain-HTTP registry?)
     LOGIN_MISSING = "login-missing"          # the registry wants a login the auth file does not have
