@@ -28,6 +28,19 @@ OTHER_KEY = "other.example.com..5000"  # a registry the cluster trusts already, 
 FIXTURES = Path("/work/shared/fixtures/imagestreams")
 
 
+@pytest.fixture(autouse=True)
+def ca_verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The mirror (mirror.example.com) is not running here: its CA counts as verified, as the wizard's
+    fixture state says; a test puts a reason in the list to have it not verify."""
+    reasons: list[str] = []
+
+    async def verdict(plan: object) -> str | None:
+        return reasons[0] if reasons else None
+
+    monkeypatch.setattr(applying, "ca_not_verified", verdict)
+    return reasons
+
+
 @pytest.fixture
 def cluster(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
     """The fake oc first on PATH, changes recorded in the returned folder."""
@@ -208,3 +221,12 @@ def test_replacing_a_signature_configmap_the_cluster_has_is_its_own_question(
     assert main(["apply", str(plan)]) == 0
     replaced = [(args, stdin) for args, stdin in writes(log) if args[0] == "replace"]
     assert len(replaced) == 1 and yaml.safe_load(replaced[0][1])["metadata"]["name"] == name
+
+
+def test_a_ca_that_does_not_verify_the_mirror_is_not_applied(
+        workdir: Path, cluster: Path, ca_verified: list[str],  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ca_verified.append("the registry is unreachable")
+    assert main(["apply", str(offline_plan(workdir)), "--yes"]) == 0
+    assert [args[1] for args, _ in writes(cluster)] == ["configs.samples.operator.openshift.io/cluster"]
+    assert "the CA is left out: it was not verified against mirror.example.com:8443" in capsys.readouterr().err

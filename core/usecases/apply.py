@@ -15,6 +15,7 @@ stdin for the documents, never a shell.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,25 @@ async def prepare_documents(plan: Plan, session: RegistrySession | None = None) 
         return await prepare(plan, session, read_only=True)
     async with open_session(plan) as opened:
         return await prepare(plan, opened, read_only=True)
+
+
+async def ca_not_verified(plan: Plan) -> str | None:
+    """Why the plan's CA must not go to the cluster: it does not verify the mirror's certificate (with a SAN
+    for its host), or the mirror could not be asked. None when it verified, or the plan names no CA. A CA
+    that did not verify is never applied (the wizard's CA step asks the same question)."""
+    if not plan.mirror.ca_file or not plan.mirror.registry:
+        return None
+    from ..ca import check_registry_ca  # cryptography: loaded only when a CA is checked
+
+    check = await check_registry_ca(plan.mirror.registry, plan.mirror.ca_file)
+    if check.ok:
+        return None
+    return check.not_checked or "; ".join(check.problems) or "the mirror's certificate does not verify with it"
+
+
+def without_ca(prepared: Prepared) -> Prepared:
+    """The documents without the CA (one that did not verify: never written or applied)."""
+    return dataclasses.replace(prepared, ca=None)
 
 
 def _json(answer: OcAnswer | None) -> dict[str, Any] | None:
@@ -367,6 +387,6 @@ def require_oc(run: OcRunner) -> None:
 
 
 __all__ = ["ClusterFacts", "OcProgram", "OcRunner", "OcStep", "Outcome", "Proposal", "Question", "apply",
-           "change_count", "describe", "existing_signatures", "left_as_is", "parse_version", "plan_apply",
+           "ca_not_verified", "change_count", "describe", "existing_signatures", "left_as_is", "parse_version", "plan_apply",
            "plan_refusal", "prepare_documents", "propose", "read_cluster", "refusal", "replace_question",
-           "require_oc"]
+           "require_oc", "without_ca"]

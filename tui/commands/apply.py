@@ -112,6 +112,13 @@ def apply_command(args: argparse.Namespace) -> int:
     run = OcProgram(args.oc)
     applying.require_oc(run)
     prepared = asyncio.run(applying.prepare_documents(plan))
+    if prepared.ca is not None:
+        # As in the wizard: a CA that does not verify the mirror's certificate is never applied.
+        why = asyncio.run(applying.ca_not_verified(plan))
+        if why is not None:
+            prepared = applying.without_ca(prepared)
+            print(f"note: the CA is left out: it was not verified against {plan.mirror.registry} ({why}); "
+                  "check it with mirror-wizard ca check", file=sys.stderr)
     proposal = applying.propose(prepared, run)
     code = proposal.refusal
     if code is not None:

@@ -3,7 +3,6 @@ to a folder with the runbook, and applied with `oc` when it is here and the admi
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -19,7 +18,16 @@ from core.plan import save_plan
 from core.run import Prepared, write_outputs
 from core.runbook import render_runbook
 from core.text import shell_quote as q
-from core.usecases.apply import OcProgram, OcStep, Outcome, Proposal, change_count, prepare_documents, propose
+from core.usecases.apply import (
+    OcProgram,
+    OcStep,
+    Outcome,
+    Proposal,
+    change_count,
+    prepare_documents,
+    propose,
+    without_ca,
+)
 from core.usecases.apply import apply as apply_steps
 from core.usecases.documents import apply_commands, cluster_documents
 from tui.access import wizard_session
@@ -125,7 +133,7 @@ class DoneScreen(StepScreen):
         """The prepared documents as they may go to the cluster: never a CA that did not verify."""
         prepared = self.state.current_prepared()
         if prepared is not None and prepared.ca is not None and self.state.ca_unverified():
-            prepared = dataclasses.replace(prepared, ca=None)
+            prepared = without_ca(prepared)
         return prepared
 
     def first_focus(self) -> str:
