@@ -10,7 +10,7 @@ import asyncio
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
 from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
@@ -20,6 +20,7 @@ from .errors import (
 )
 from .http import ProxySettings
 from .http.connection import Connector, RawHTTPError, tls_probe
+from .mirror_sets import resolve_through_mirrors
 from .plan import Plan, SamplesSource
 from .reference import parse_reference
 from .registry import STALL_TIMEOUT, RegistrySession
@@ -97,19 +98,20 @@ def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> Regist
 
 
 def access_auth(what: Access | Plan) -> AuthFile:
-    """The auth file named (or found at the default locations, as podman and oc look) and read."""
+    """The one auth-file resolution of every front end: the file named, else the first of the default
+    locations ($REGISTRY_AUTH_FILE, containers' auth.json, ~/.docker/config.json, as podman and oc
+    look, and as ``-a`` defaults on the command line), else none at all. A plan's headless run and the
+    wizard resolve a plan's credentials here, so they log in the same way."""
     return load_auth(_access(what).auth_file)
 
 
 def plan_auth(plan: Plan, *, data: dict[str, Any] | None = None, saved_as: str | None = None) -> AuthFile:
     """The credentials a plan's run uses: ``data`` (logins typed in the wizard, merged with the pull
-    secret, saved later as ``saved_as``) when given, else the plan's auth file, else none at all (a plan
-    never falls back to some other auth file of the machine)."""
+    secret, saved later as ``saved_as``) when given, else :func:`access_auth` — the resolution the
+    headless run uses too."""
     if data is not None:
         return auth_from_data(data, saved_as or plan.auth_file or "pull-secret.json")
-    if plan.auth_file:
-        return load_auth_file(plan.auth_file)
-    return AuthFile(path=None, data={"auths": {}})
+    return access_auth(plan)
 
 
 def saved_login(value: str, host: str) -> Credential:
@@ -128,7 +130,16 @@ def find_auth_file(plan: Plan) -> tuple[str | None, AuthFile | None]:
 
 # -- what the wizard checks before copying ------------------------------------------------------------
 
-def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[bool, str] | None:
+class MachineTrust(NamedTuple):
+    """Does this machine's copy trust a registry: yes or no, the sentence that says so, and the reason
+    alone (for a front end that words the sentence itself)."""
+
+    trusted: bool
+    message: str
+    reason: str
+
+
+def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> MachineTrust | None:
     """Does this machine's copy trust the registry? The same TLS context the copy builds (system trust,
     every CA file of the plan, certs.d), host name checked. None when the registry cannot be reached."""
     from .ca import split_host_port
@@ -137,23 +148,26 @@ def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> tuple[
         host, port = split_host_port(registry)
         ctx = build_ssl_context(registry, tls)
     except MirrorError as exc:
-        return False, str(exc)
+        return MachineTrust(False, str(exc), str(exc))
     if tls.is_insecure(registry):
-        return False, "the plan marks this registry insecure: certificates are not checked at all"
+        why = "the plan marks this registry insecure: certificates are not checked at all"
+        return MachineTrust(False, why, why)
     connector = Connector(proxies=tls.proxies if tls.proxies is not None else ProxySettings.from_env(),
                           connect_timeout=timeout, stall_timeout=timeout)
 
-    async def probe() -> tuple[bool, str] | None:
+    async def probe() -> MachineTrust | None:
         try:
             async with asyncio.timeout(timeout):
                 await tls_probe(connector, host, port, ctx)
         except ssl.SSLCertVerificationError as exc:
-            return False, f"the copy does not trust it: {exc.verify_message or 'certificate verify failed'}"
+            reason = exc.verify_message or "certificate verify failed"
+            return MachineTrust(False, f"the copy does not trust it: {reason}", reason)
         except ssl.SSLError as exc:
-            return False, f"TLS handshake failed ({exc.__class__.__name__})"
+            why = f"TLS handshake failed ({exc.__class__.__name__})"
+            return MachineTrust(False, why, why)
         except (RawHTTPError, OSError, TimeoutError):
             return None
-        return True, "the copy trusts it (system trust + the plan's CA files)"
+        return MachineTrust(True, "the copy trusts it (system trust + the plan's CA files)", "")
 
     # called from a worker thread (the wizard's): a loop of its own for the one handshake
     return asyncio.run(probe())
@@ -186,7 +200,6 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
         mirrors = source_mirrors(plan)
     except MirrorError:
         mirrors = []
-    resolver = RegistrySession(source_mirrors=mirrors)  # only for resolve_source: opens no connection
     uses: list[RegistryUse] = []
     seen: set[str] = set()
 
@@ -198,7 +211,7 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
         if ref.registry in seen:
             return
         seen.add(ref.registry)
-        target = resolver.resolve_source(ref)
+        target = resolve_through_mirrors(ref, mirrors)  # as the copy's session resolves it
         via = f"{target.registry}/{target.repository}" if target.registry != ref.registry else ""
         uses.append(RegistryUse(ref.registry, role, target.registry, target.repository, via))
 

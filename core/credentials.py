@@ -364,6 +364,7 @@ class LoginState(StrEnum):
     ERROR = "error"
     SKIPPED = "skipped"
     UNUSED = "unused"
+    TESTING = "testing"  # not answered yet: a front end shows the row while the test runs
 
 
 _LOGIN_LABELS = {LoginState.WRONG_CREDENTIALS: "wrong credentials", LoginState.TLS_UNTRUSTED: "TLS not trusted",
@@ -388,6 +389,10 @@ class LoginResult:
     registry: str
     state: LoginState
     message: str
+    # For an unreachable registry found out by a direct look (core.usecases.logins.probe): the host dialled
+    # (a mirror set may send the registry elsewhere) and what the look found ("unresolvable", "refused").
+    host: str | None = None
+    reach: str | None = None
 
     def __post_init__(self) -> None:
         self.state = LoginState(self.state)  # a front end may pass the value ("unused"): one vocabulary

@@ -33,17 +33,57 @@ do"). The edges (CLI, wizard screens) print ``str(error)``; nothing below them f
     ├── ToolError                   an external tool (oc) missing or failing
     ├── CopyFailed                  one image of a copy failed: names it and wraps the cause
     └── Cancelled                   the admin cancelled; nothing half-written was kept
+
+Besides its class, an error carries a stable :class:`ErrorCode` and structured fields (registry,
+repository, digest, what to fix). Front ends decide on those, never on the message text: the
+message is for people and may be reworded; a code changes only on purpose. Each front end words its
+own advice from the code (the CLI names flags, the wizard names steps and buttons).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """What went wrong, for programs: stable across rewordings of the message."""
+
+    UNSPECIFIED = "unspecified"              # nothing more precise than the class says
+    # a release, its update path and its content
+    NO_UPDATE_PATH = "no-update-path"        # the graph has no path between the two versions
+    FROM_VERSION_UNKNOWN = "from-version-unknown"  # not a release of the graph (``fix``: the near ones)
+    TO_VERSION_UNKNOWN = "to-version-unknown"
+    DOWNGRADE = "downgrade"                  # the to version is older than the from version
+    RELEASE_WITHOUT_SAMPLES = "release-without-samples"  # the release ships no samples operator streams
+    NO_RELEASE_CHOSEN = "no-release-chosen"  # the image streams come from a release, and none is chosen
+    # the cluster, through oc
+    OC_MISSING = "oc-missing"                # oc is not on PATH
+    OC_NO_ANSWER = "oc-no-answer"            # oc did not run or did not finish
+    CLUSTER_NOT_LOGGED_IN = "cluster-not-logged-in"
+    CLUSTER_VERSION_UNKNOWN = "cluster-version-unknown"
+    CLUSTER_NOT_ADMIN = "cluster-not-admin"  # the user may not change cluster configuration
+    APPLY_BEFORE_UPLOAD = "apply-before-upload"  # a to-dir plan: the images are on the medium, not the mirror
+    CONFIRMATION_NEEDED = "confirmation-needed"  # a change needs a yes and there is no terminal to ask on
+    # registries and the way to them (core.http's error map, core.registry.auth)
+    TLS_UNTRUSTED = "tls-untrusted"          # the certificate does not verify: a CA is missing
+    TLS_HANDSHAKE_FAILED = "tls-handshake-failed"  # no TLS at all (a plain-HTTP registry?)
+    LOGIN_MISSING = "login-missing"          # the registry wants a login the auth file does not have
+    LOGIN_REFUSED = "login-refused"          # the login given was refused
+    NAME_NOT_RESOLVED = "name-not-resolved"  # DNS has no address for the host (behind a proxy: set it)
+    PROXY_LOGIN = "proxy-login"              # the proxy wants a login, or refused the one in its URL (407)
+    PROXY_REFUSED = "proxy-refused"          # the proxy would not open a tunnel to that host and port
+    PROXY_UNREACHABLE = "proxy-unreachable"  # the proxy itself cannot be reached
+    CDN_REFUSED = "cdn-refused"              # the CDN a registry redirected a blob to refused it
 
 
 class MirrorError(Exception):
     """Base of every error the engine raises on purpose."""
 
     title = "Error"
+    code: ErrorCode = ErrorCode.UNSPECIFIED  # subclasses and raisers may say more
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, code: ErrorCode | None = None,
+                 repository: str | None = None, digest: str | None = None, fix: str | None = None) -> None:
         # Messages quote registries, oc, clusters and files: escape what a terminal would obey (the
         # edges print str(error) as it is, in the CLI and the wizard alike).
         from .text import shown
@@ -52,6 +92,11 @@ class MirrorError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = shown(hint) if hint is not None else None
+        if code is not None:
+            self.code = code
+        self.repository = repository  # the repository concerned, when one is
+        self.digest = digest          # the manifest or blob concerned, when one is
+        self.fix = fix                # what to change, in engine words (front ends may say it their way)
 
     def __str__(self) -> str:
         if self.hint:
@@ -106,8 +151,11 @@ class RegistryError(MirrorError):
         registry: str | None = None,
         status: int | None = None,
         retry_after: str | None = None,
+        code: ErrorCode | None = None,
+        repository: str | None = None,
+        digest: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, code=code, repository=repository, digest=digest)
         self.registry = registry
         self.status = status
         # The server's Retry-After (429/503), honoured by the retry policy before the next attempt.

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import yaml
 
-from .errors import ReleaseError, TLSVerifyError
+from .errors import ErrorCode, ReleaseError, TLSVerifyError
 from .http import HttpClient
 from .reference import parse_reference
 from .registry import RegistrySession
@@ -308,9 +308,12 @@ def update_path(releases: list[GraphRelease], start: str, end: str, *, mode: Pat
         if version not in by_version:
             near = sorted((v for v in by_version if v.rsplit(".", 1)[0] == version.rsplit(".", 1)[0]), key=version_key)
             hint = f" (it has {', '.join(near[-5:])})" if near else ""
-            raise ReleaseError(f"--{label}-version {version} is not a release{where}{hint}")
+            raise ReleaseError(f"--{label}-version {version} is not a release{where}{hint}",
+                               code=ErrorCode.FROM_VERSION_UNKNOWN if label == "from" else ErrorCode.TO_VERSION_UNKNOWN,
+                               fix=f"it has {', '.join(near[-5:])}" if near else None)
     if version_key(end) < version_key(start):
-        raise ReleaseError(f"--to-version {end} is older than --from-version {start}; clusters do not downgrade")
+        raise ReleaseError(f"--to-version {end} is older than --from-version {start}; clusters do not downgrade",
+                           code=ErrorCode.DOWNGRADE)
     if start == end:
         return [by_version[start]]
     edges = update_edges(releases, blocked)
@@ -318,7 +321,8 @@ def update_path(releases: list[GraphRelease], start: str, end: str, *, mode: Pat
     to_end = _distances(edges, end, reverse=True)
     if end not in from_start:
         raise ReleaseError(f"no update path from {start} to {end}{where} without conditional or blocked updates",
-                           hint="choose another --to-version, or an intermediate one and update in two steps")
+                           hint="choose another --to-version, or an intermediate one and update in two steps",
+                           code=ErrorCode.NO_UPDATE_PATH)
     if mode == "all":
         on_path = [v for v in from_start if v in to_end and version_key(start) <= version_key(v) <= version_key(end)]
         return [by_version[v] for v in sorted(on_path, key=version_key)]

@@ -21,6 +21,7 @@ import yaml
 from .errors import InputError, ReleaseError
 from .fsio import PUBLIC, atomic_write
 from .reference import parse_reference, parse_repository
+from .release_tag import release_image_in_mirror
 from .userfiles import read_user_file
 from .yamlout import dump_documents, dump_yaml
 
@@ -120,9 +121,7 @@ def release_mirror_instructions(info: Any, to_repo: str, to_release_image: str |
     pairs = [(source_repo, release_mirror)]
     for repo in component_repositories(info):
         pairs.append((repo, mirror))
-    release_image = to_release_image or f"{mirror}:{info.tag}"
-    if to_release_image and parse_reference(to_release_image, default_tag=None).tag is None:
-        release_image = f"{to_release_image}:{info.tag}"  # where release_tasks puts an untagged target
+    release_image = release_image_in_mirror(mirror, info.version, info.architecture, to_release_image)
     return MirrorInstructions(pairs, name=name, release_image=release_image)
 
 

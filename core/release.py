@@ -54,6 +54,7 @@ from .reference import (
     validate_digest,
 )
 from .registry import RegistrySession
+from .release_tag import release_image_in_mirror, release_tag
 from .userfiles import parse_json
 
 IMAGE_REFERENCES = "release-manifests/image-references"
@@ -96,8 +97,8 @@ class ReleaseInfo:
 
     @property
     def tag(self) -> str:
-        """``<version>-<arch>``: the release image's tag in a mirror."""
-        return f"{self.version}-{self.architecture}"
+        """``<version>-<arch>``: the release image's tag in a mirror (core.release_tag)."""
+        return release_tag(self.version, self.architecture)
 
     def component_tag(self, name: str) -> str:
         return f"{self.tag}-{name}"
@@ -340,14 +341,11 @@ def release_tasks(info: ReleaseInfo, to_repo: str, to_release_image: str | None 
     """The release image at ``to_release_image`` (default ``<to>:<version>-<arch>``), components by
     digest tagged ``<version>-<arch>-<component>`` in ``to_repo``. One list: one copy graph."""
     target = parse_repository(to_repo)
-    if to_release_image:
-        release_dest = parse_reference(to_release_image, default_tag=None)
-        if release_dest.digest:
-            raise InputError(f"--to-release-image {to_release_image}: give a tag, not a digest")
-        if release_dest.tag is None:
-            release_dest = _tag(release_dest, info.tag)
-    else:
-        release_dest = _tag(target, info.tag)
+    at = release_image_in_mirror(target.name, info.version, info.architecture, to_release_image)
+    try:
+        release_dest = parse_reference(at)
+    except InputError:
+        raise ReleaseError(f"{at!r} is not a valid release image (from release version and architecture)") from None
     tasks = [CopyTask(_release_location(info), RegistryLocation(release_dest))]
     for name in info.components:
         tasks.append(CopyTask(_component_location(info, name), RegistryLocation(_tag(target, info.component_tag(name)))))

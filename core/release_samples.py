@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .endpoints import Endpoints
-from .errors import ImageStreamError, ReleaseError
+from .errors import ErrorCode, ImageStreamError, ReleaseError
 from .extract import Visitor, member_path, scan_tar
 from .manifest import go_arch
 from .registry import RegistrySession
@@ -122,7 +122,7 @@ async def samples_from_release(session: RegistrySession, info: ReleaseInfo, arch
     x86_64 for a multi-arch release). Reads only the layers, top down; nothing is written."""
     if SAMPLES_COMPONENT not in info.components:
         raise ReleaseError(f"release {info.version} has no {SAMPLES_COMPONENT} component; load the image "
-                           "streams from files or from a cluster instead")
+                           "streams from files or from a cluster instead", code=ErrorCode.RELEASE_WITHOUT_SAMPLES)
     wanted = content_arch(arch or (info.architecture if info.architecture != "multi" else "x86_64"))
     location = _component_location(info, SAMPLES_COMPONENT)
     source, reference = Endpoints(session).source(location)
@@ -142,7 +142,8 @@ async def samples_from_release(session: RegistrySession, info: ReleaseInfo, arch
         collector.hidden |= hidden_here | opaque_here
     if not collector.found:
         raise ReleaseError(f"{where} holds no image streams under /{CONTENT_ROOT}/{wanted}; "
-                           "this release may not ship samples for that architecture")
+                           "this release may not ship samples for that architecture",
+                           code=ErrorCode.RELEASE_WITHOUT_SAMPLES)
     streams: dict[str, SampleStream] = {}
     payload: list[str] = []
     for path in sorted(collector.found):

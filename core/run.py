@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from .aio import gather_or_cancel
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
-from .errors import InputError, PlanError
+from .errors import ErrorCode, InputError, PlanError
+from .filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE, SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .fsio import PRIVATE, PUBLIC, atomic_write
 from .layout import OCILayout
 from .media import MediaSpace, check_media_space
@@ -24,6 +25,8 @@ from .plan import Plan, ReleaseMode, SamplesSource
 from .registry import RegistrySession
 from .runbook import RunbookParts, render_runbook
 from .samples import samples_layout_name
+from .usecases.samples import load_local_streams, load_streams
+from .usecases.samples import plan_streams as samples_plan_for
 
 if TYPE_CHECKING:
     from .bundle import BundleResult
@@ -39,7 +42,7 @@ Message = Callable[[str], None]
 
 __all__ = ["MediaSpace", "Prepared", "RunResult", "Message", "check_signatures", "prepare", "prepare_ca", "prepare_media",
            "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
-           "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
+           "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
 
 
 @dataclass
@@ -115,18 +118,17 @@ class RunResult:
 
 
 def load_sample_streams(plan: Plan, oc: str = "oc") -> list[SampleStream]:
-    """The image streams the plan's samples section names (files, or the cluster through oc); the
-    release source is read by :func:`release_sample_streams` (it needs a registry session)."""
-    from .samples import load_from_cluster, load_streams_from
-
+    """The image streams the plan's samples section names (files, or the cluster through oc:
+    core.usecases.samples); the release source is read by :func:`release_sample_streams` (it needs a
+    registry session)."""
     choice = plan.samples
     assert choice is not None
-    if choice.source == SamplesSource.CLUSTER:
-        return load_from_cluster(oc)
     if choice.source == SamplesSource.RELEASE:
         raise InputError("plan samples.source is release: the streams are read with the release (core.run.prepare)")
+    if choice.source == SamplesSource.CLUSTER:
+        return load_local_streams(choice, oc=oc)
     try:
-        return load_streams_from(choice.paths)
+        return load_local_streams(choice, oc=oc)
     except InputError as exc:  # say which plan key holds the file at fault
         raise type(exc)(f"plan samples.paths: {exc.message}", hint=exc.hint) from None
 
@@ -144,29 +146,17 @@ async def release_sample_streams(plan: Plan, session: RegistrySession, releases:
                                  ) -> list[SampleStream]:
     """Samples source ``release``: the streams the cluster-samples-operator image of the plan's release
     ships (the last release of an update path: the version the cluster ends at), or of the release
-    named in samples.paths; for the plan's architecture."""
-    from .release_samples import load_release_samples, samples_from_release
-
+    named in samples.paths; for the plan's architecture (core.usecases.samples)."""
     choice = plan.samples
     assert choice is not None
-    arch = choice.architecture  # None: the release's own (x86_64 for a multi-arch release)
-    if choice.paths:
-        return (await load_release_samples(session, choice.paths[0], arch)).streams
-    if not releases:
-        raise InputError("plan samples.source is release, but the plan mirrors no release",
-                         hint="choose a release, or give the release pull spec in samples.paths")
-    return (await samples_from_release(session, releases[-1], arch)).streams
-
-
-def samples_plan_for(plan: Plan, streams: list[SampleStream]) -> SamplesPlan:
-    """The samples plan (mapping, samplesRegistry, skippedImagestreams) for the plan's choices."""
-    from .samples import plan_samples
-
-    choice = plan.samples
-    assert choice is not None
-    return plan_samples(streams, choice.mirror or plan.mirror.registry,
-                        include=choice.include or None, skip=choice.skip or None,
-                        auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
+    try:
+        return (await load_streams(choice, session=session, releases=releases)).streams
+    except InputError as exc:
+        if exc.code == ErrorCode.NO_RELEASE_CHOSEN:  # the plan's words for it
+            raise InputError("plan samples.source is release, but the plan mirrors no release",
+                             hint="choose a release, or give the release pull spec in samples.paths",
+                             code=exc.code) from None
+        raise
 
 
 def samples_tasks_for(plan: Plan, direct: list[CopyTask]) -> list[CopyTask]:
@@ -476,7 +466,6 @@ def write_text(path: Path, text: str, mode: int = PUBLIC) -> Path:
     return atomic_write(path, text, mode=mode, hint="choose a folder you can write to")
 
 
-IMAGE_CONFIG_PATCH_FILE = "image-config-patch.json"
 
 
 def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
@@ -499,12 +488,12 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
     if prepared.instructions is not None:
         written += prepared.instructions.write(out)
     if prepared.samples is not None:
-        written.append(write_text(out / "samples-mapping.txt", prepared.samples.mapping_text()))
-        written.append(write_text(out / "samples-operator-config.yaml", prepared.samples.config_yaml()))
+        written.append(write_text(out / SAMPLES_MAPPING_FILE, prepared.samples.mapping_text()))
+        written.append(write_text(out / SAMPLES_CONFIG_FILE, prepared.samples.config_yaml()))
     if prepared.ca is not None:
         # The CA bundle is written owner-only like every file holding a CA; the patch that names it is
         # its own file so `oc patch --patch-file` takes it as written.
-        written.append(write_text(out / "registry-config.yaml", prepared.ca.yaml(), PRIVATE))
+        written.append(write_text(out / REGISTRY_CONFIG_FILE, prepared.ca.yaml(), PRIVATE))
         written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written

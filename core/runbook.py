@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .plan import Plan, ReleaseMode
+from .release_tag import release_image_in_mirror, release_tag
 from .text import human_bytes, shell_quote
 
 if TYPE_CHECKING:
@@ -159,7 +161,7 @@ def _release_section(ctx: _Context) -> list[str]:
     arch = parts.release_architecture or release.architecture
     target = plan.release_target
     registry, _, repository = target.partition("/")
-    to_release = release.to_release_image or f"{target}:{version}-{arch}"
+    to_release = release_image_in_mirror(target, version, arch, release.to_release_image)
     if parts.release_components is not None:
         size = f", {human_bytes(parts.release_bytes)} of layers" if parts.release_bytes is not None else ""
         out += [f"Release {version} ({arch}): {parts.release_components} component images{size}.", ""]
@@ -169,7 +171,7 @@ def _release_section(ctx: _Context) -> list[str]:
                   f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={auth}\nRELEASE_NAME={RELEASE_NAME}\n"
                   f"ARCHITECTURE={shell_quote(arch)}"
                   + (f"\nREMOVABLE_MEDIA_PATH={shell_quote(release.directory)}" if release.directory else ""), "sh")]
-    source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{version}-{arch}"
+    source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{release_tag(version, arch)}"
     to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
     if release.mode == ReleaseMode.REGISTRY:
         out += ["Mirror straight into the registry:", "",
@@ -178,7 +180,7 @@ def _release_section(ctx: _Context) -> list[str]:
                       f"# oc: oc adm release mirror -a ${{LOCAL_SECRET_JSON}} --from={source} \\\n"
                       f"#       --to=${{LOCAL_REGISTRY}}/${{LOCAL_REPOSITORY}} --to-release-image={to_release}", "sh")]
     else:
-        out += _removable_media_release(ctx, source, target, to_release, to_release_flag, f"{version}-{arch}")
+        out += _removable_media_release(ctx, source, target, to_release, to_release_flag, release_tag(version, arch))
     out += ["Extract the installer from the mirrored release, so it installs exactly these images:", "",
             _code(f"mirror-wizard release extract -a {auth}{ctx.tls} --command openshift-install --to . {to_release}\n"
                   f"# oc: oc adm release extract -a ${{LOCAL_SECRET_JSON}} --command=openshift-install {to_release}", "sh")]
@@ -225,14 +227,14 @@ def _samples_copy_section(ctx: _Context) -> list[str]:
         mirror = samples.mirror or ctx.mirror
         return out + ["Plan the copies (which images the chosen streams use, and where they land):", "",
                       _code(f"mirror-wizard samples plan {sources} --mirror {mirror} \\\n"
-                            "    --mapping-out samples-mapping.txt --config-out samples-operator-config.yaml", "sh")]
+                            f"    --mapping-out {SAMPLES_MAPPING_FILE} --config-out {SAMPLES_CONFIG_FILE}", "sh")]
     out += [f"{len(sample_plan.included)} image streams mirrored ({sample_plan.images} images), "
             f"{len(sample_plan.skipped)} skipped.", "",
-            "Images to copy (`SRC=DST`, saved as `samples-mapping.txt`):", "",
+            f"Images to copy (`SRC=DST`, saved as `{SAMPLES_MAPPING_FILE}`):", "",
             _code(sample_plan.mapping_text() or "# nothing to copy")]
     if ctx.media is None:
-        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f samples-mapping.txt\n"
-                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f samples-mapping.txt", "sh")]
+        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f {SAMPLES_MAPPING_FILE}\n"
+                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f {SAMPLES_MAPPING_FILE}", "sh")]
     else:
         out += _removable_media_samples(ctx, sample_plan)
     for note in sample_plan.notes:
@@ -326,6 +328,12 @@ def _ca_pem(ctx: _Context) -> str | None:
 
 def _ca_section(ctx: _Context) -> list[str]:
     out = ["## 6. On the running cluster: trust the mirror registry's CA", ""]
+    if ctx.media is None:  # a to-dir plan is applied on the far side, after the upload
+        plan_file = shell_quote(ctx.plan_file)
+        out += ["On a running cluster, the mirror sets, the release signatures (section 5), the CA (this section)",
+                "and the samples operator's Config (section 7) can be applied in that order in one go, merged into",
+                f"what the cluster has: `mirror-wizard apply {plan_file} --dry-run` shows every object and the",
+                f"cluster it would change, then `mirror-wizard apply {plan_file}` asks and applies.", ""]
     registry = ctx.mirror
     ca_file = ctx.plan.mirror.ca_file or "<path to ca.crt>"
     out += ["Image stream imports (the samples among them) use the cluster image configuration, not the",
@@ -367,8 +375,8 @@ def _samples_operator_section(ctx: _Context) -> list[str]:
     out += ["With the mirror trusted (section 6), point the operator at it, skip what was not mirrored, and set",
             "it `Managed` so it imports the mirrored streams:", ""]
     if sample_plan is None:
-        return out + ["Apply the `samples-operator-config.yaml` that `mirror-wizard samples plan` wrote (section 4):", "",
-                      _code(f"oc apply -f samples-operator-config.yaml   # or: oc edit {SAMPLES_CONFIG}", "sh")]
+        return out + [f"Apply the `{SAMPLES_CONFIG_FILE}` that `mirror-wizard samples plan` wrote (section 4):", "",
+                      _code(f"oc apply -f {SAMPLES_CONFIG_FILE}   # or: oc edit {SAMPLES_CONFIG}", "sh")]
     commands = [c for c in sample_plan.commands if not c.startswith("oc image mirror")]
     return out + [_code(sample_plan.config_yaml(), "yaml"), _code("\n".join(commands), "sh")]
 

@@ -31,6 +31,8 @@ import yaml
 from .copier import CopyTask
 from .endpoints import Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
+from .filenames import SAMPLES_CONFIG_FILE as SAMPLES_CONFIG_FILE  # re-exported: the samples' files
+from .filenames import SAMPLES_MAPPING_FILE
 from .plan import SamplesSource
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
 from .registry import RegistrySession
@@ -485,7 +487,7 @@ def _jenkins_note(names: list[str]) -> str:
 
 
 def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | None = None,
-                 skip: list[str] | None = None, *, mapping_file: str = "mapping.txt",
+                 skip: list[str] | None = None, *, mapping_file: str = SAMPLES_MAPPING_FILE,
                  auth_file: str = "${LOCAL_SECRET_JSON}") -> SamplesPlan:
     """Which streams to mirror, the mapping for them, and the operator Config that matches.
 

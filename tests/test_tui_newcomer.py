@@ -438,7 +438,7 @@ async def test_testing_the_plans_registries_reports_a_refused_port_at_once(tmp_p
 
 def test_engine_hints_lose_their_cli_flags() -> None:
     from core.errors import TLSVerifyError
-    from tui.messages import FLAG, without_cli_flags
+    from tui.wording import FLAG, without_cli_flags
 
     error = TLSVerifyError("the TLS certificate of m:5000 is not trusted (self-signed)",
                            hint="pass its CA with --ca-file, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt")

@@ -82,7 +82,7 @@ class MirrorWizardApp(App[int]):
         if clock is not None:
             state.progress.clock = clock
         self.mirror_cancel: asyncio.Event | None = None
-        self.mirror_worker: Worker | None = None
+        self.mirror_worker: Worker[object] | None = None
         # Quitting asks first when something would be lost: the plan as it was at the start, whether
         # Apply succeeded (set by the Done step), and a guard so Ctrl+Q twice opens one question.
         self.initial_plan_key = state.plan_key()

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tui.commands.ca",
     "tui.commands.samples",
     "tui.commands.plan",
+    "tui.commands.apply",
     "tui.commands.verify",
     "tui.commands.media",
     "tui.commands.demo",

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import MirrorError
 from core.plan import (
@@ -27,8 +27,14 @@ from core.plan import (
     load_plan,
 )
 from core.progress import Progress
+from core.reference import parse_reference
+from core.release_tag import release_image_in_mirror
+from core.text import human_bytes
+from core.usecases.samples import plan_streams
+from tui.wording import wizard_text
 
 if TYPE_CHECKING:
+    from core.access import MachineTrust
     from core.ca import CACheck, CertificateInfo
     from core.copier import CopyResult, CopyTask
     from core.credentials import LoginResult
@@ -67,8 +73,6 @@ def middle_ellipsis(text: str, width: int) -> str:
 
 def pinned_release(info: ReleaseInfo) -> str:
     """A release's pull spec by its digest (the graph gives it so already; a tag is replaced)."""
-    from core.reference import parse_reference
-
     return str(parse_reference(info.pull_spec, default_tag=None).with_digest(info.digest))
 
 
@@ -110,7 +114,7 @@ class WizardState:
     plan: Plan
     plan_path: Path | None = None
     # Credentials (the password stays in memory only; it reaches disk only inside the auth file).
-    auth_data: dict | None = None
+    auth_data: dict[str, Any] | None = None
     auth_error: str = ""
     mirror_user: str = ""
     mirror_password: str = field(default="", repr=False)
@@ -131,6 +135,7 @@ class WizardState:
     path_releases: list[ReleaseInfo] = field(default_factory=list)
     path_sizes: PathSizes | None = None
     path_error: str = ""
+    path_error_from_graph: bool = False  # path_error is the graph's failure (cleared once the graph is read)
     path_for: str | None = None
     # Image streams
     streams: list[SampleStream] = field(default_factory=list)
@@ -148,9 +153,9 @@ class WizardState:
     ca_unverified_accepted: str | None = None
     no_mirror_login_accepted: str | None = None  # the mirror host the admin chose to go on without a login
     # Does this machine (the copy's own trust: system + every CA file of the plan) trust the mirror?
-    mirror_trust: tuple[bool, str] | None = None
+    mirror_trust: MachineTrust | None = None
     # With no CA file: (mirror host, verifies with the system trust alone, why). None until checked.
-    system_trust: tuple[str, bool, str] | None = None
+    system_trust: tuple[str, bool | None, str] | None = None  # (host, trusted; None: not checked, why)
     # Mirror. Results carry the plan_key() they were computed for: a plan changed since then makes
     # them stale (the Mirror step says so; Done recomputes or refuses).
     prepared: Prepared | None = None
@@ -233,8 +238,6 @@ class WizardState:
     def mirror_note(self) -> str | None:
         """What the mirror did or is doing, for steps that otherwise show sizes measured before it
         (Release, Review): None when no mirror ran. Never "to move" once the bytes are there."""
-        from core.text import human_bytes
-
         progress = self.progress
         if progress.running:
             done = (f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
@@ -276,12 +279,7 @@ class WizardState:
         """core.samples.plan_samples for the current choices, or None when streams are not loaded."""
         if not self.streams or not self.mirror_host:
             return None
-        from core.samples import plan_samples
-
-        choice = self.samples
-        return plan_samples(self.streams, choice.mirror or self.mirror_host,
-                            include=choice.include or None, skip=choice.skip,
-                            auth_file=self.plan.auth_file or "${LOCAL_SECRET_JSON}")
+        return plan_streams(self.plan, self.streams)
 
     def path_key(self) -> str:
         """What an update path depends on: channel, both ends, the graph, the architecture, the choice."""
@@ -300,13 +298,15 @@ class WizardState:
 
     def release_version(self) -> str:
         info = self.release_info
-        return getattr(info, "version", None) or self.release.version or "<release_version>"
+        return (info.version if info is not None else None) or self.release.version or "<release_version>"
 
     def to_release_image(self) -> str:
-        if self.release.to_release_image:
-            return self.release.to_release_image
         target = self.release_target() or default_target("<mirror>")
-        return f"{target}:{self.release_version()}-{self.release.architecture}"
+        try:
+            return release_image_in_mirror(target, self.release_version(), self.release.architecture,
+                                           self.release.to_release_image)
+        except MirrorError:  # a digest: the Release step says what is wrong with it
+            return self.release.to_release_image or target
 
 
 def task_label(task: CopyTask, release_prefix: str | None) -> str:
@@ -331,6 +331,6 @@ def task_label(task: CopyTask, release_prefix: str | None) -> str:
 def error_text(exc: BaseException) -> str:
     """One line for the admin; engine errors are already phrased, anything else gets its class name."""
     if isinstance(exc, MirrorError):
-        return str(exc)
+        return wizard_text(exc)  # the wizard's words for the error's code
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__

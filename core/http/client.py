@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from ..errors import (
     AnswerTooLarge,
     BrokenHTTP,
+    ErrorCode,
     ProxyError,
     RegistryError,
     RegistryProtocolError,
@@ -84,23 +85,25 @@ def map_error(exc: BaseException, url: str | None, *, registry: str | None, stal
             if exc.proxy.username is None:
                 return ProxyError(f"the proxy {proxy} wants a login (407) to reach {exc.target}",
                                   hint="put it in the proxy URL: http://USER:PASSWORD@" + proxy, registry=registry,
-                                  status=407)
+                                  status=407, code=ErrorCode.PROXY_LOGIN)
             return ProxyError(f"the proxy {proxy} refused the proxy login (407) to reach {exc.target}",
                               hint="check the user and password in HTTPS_PROXY or --proxy", registry=registry,
-                              status=407)
+                              status=407, code=ErrorCode.PROXY_LOGIN)
         if exc.status in (502, 503, 504):
             return RegistryUnreachable(f"the proxy {proxy} could not reach {exc.target} ({exc.status})",
                                        hint="is the name right, and can the proxy resolve and reach it?",
                                        registry=registry, status=exc.status)
         return ProxyError(f"the proxy {proxy} refused to open a tunnel to {exc.target} ({exc.status})",
                           hint="ask the proxy's admins to allow it, or list the host in NO_PROXY / --no-proxy "
-                               "if this machine reaches it directly", registry=registry, status=exc.status)
+                               "if this machine reaches it directly", registry=registry, status=exc.status,
+                          code=ErrorCode.PROXY_REFUSED)
     if isinstance(exc, NameNotResolved):
         return RegistryUnreachable(f"cannot resolve {exc.host}: check the name (DNS or /etc/hosts)",
                                    hint="behind a proxy, set HTTPS_PROXY (names outside may resolve only there)",
-                                   registry=registry)
+                                   registry=registry, code=ErrorCode.NAME_NOT_RESOLVED)
     if isinstance(exc, ProxyUnreachable):
-        return RegistryUnreachable(str(exc), hint="check HTTPS_PROXY / HTTP_PROXY or --proxy", registry=registry)
+        return RegistryUnreachable(str(exc), hint="check HTTPS_PROXY / HTTP_PROXY or --proxy", registry=registry,
+                                   code=ErrorCode.PROXY_UNREACHABLE)
     if isinstance(exc, (RawStalled, TimeoutError)):
         return RegistryStalled(f"{name} sent nothing for {stall:g} s",
                                hint="a slow or stuck server or proxy; --stall-timeout sets how long to wait",
@@ -111,10 +114,11 @@ def map_error(exc: BaseException, url: str | None, *, registry: str | None, stal
         reason = exc.verify_message or "certificate verify failed"
         return TLSVerifyError(f"the TLS certificate of {name} is not trusted ({reason})",
                               hint="pass its CA with --ca-file, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt",
-                              registry=registry)
+                              registry=registry, code=ErrorCode.TLS_UNTRUSTED)
     if isinstance(exc, ssl.SSLError):
         return TLSVerifyError(f"TLS handshake with {name} failed ({_short(exc)})",
-                              hint="does it speak HTTPS? use --insecure for a plain HTTP registry", registry=registry)
+                              hint="does it speak HTTPS? use --insecure for a plain HTTP registry", registry=registry,
+                              code=ErrorCode.TLS_HANDSHAKE_FAILED)
     if isinstance(exc, RawHTTPError) and str(exc).startswith("cannot connect"):
         return RegistryUnreachable(_short(exc), registry=registry)
     return RegistryUnreachable(f"connection to {name} failed: {_short(exc)}", registry=registry)

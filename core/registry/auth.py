@@ -22,6 +22,7 @@ from ..authfile import Credential
 from ..errors import (
     AccessDenied,
     AuthenticationFailed,
+    ErrorCode,
     RegistryError,
     RegistryProtocolError,
     RegistryUnreachable,
@@ -147,12 +148,12 @@ class Authenticator:
             return AuthenticationFailed(
                 f"{self.registry} requires a login and the auth file has no entry for it",
                 hint="add a login for it: mirror-wizard credentials add, or the wizard's Credentials step",
-                registry=self.registry,
+                registry=self.registry, code=ErrorCode.LOGIN_MISSING,
             )
         return AuthenticationFailed(
             f"{self.registry} rejected the user name or password for {self.credential.username!r}",
             hint="check the entry for this registry in the auth file",
-            registry=self.registry,
+            registry=self.registry, code=ErrorCode.LOGIN_REFUSED,
         )
 
     def update(self, header: str | None) -> None:

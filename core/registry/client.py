@@ -28,6 +28,7 @@ from ..authfile import Credential
 from ..errors import (
     AccessDenied,
     CDNRefused,
+    ErrorCode,
     IntegrityError,
     MirrorError,
     NotFound,
@@ -495,7 +496,8 @@ class RegistryClient:
             return RegistryUnreachable(text + " (still failing after retries)", registry=self.registry, status=status,
                                        retry_after=headers.get("retry-after"))
         return CDNRefused(text, hint="this is not the registry login: the download link may have expired, or the "
-                                     "CDN or a proxy blocks this host", registry=self.registry, status=status)
+                                     "CDN or a proxy blocks this host", registry=self.registry, status=status,
+                          code=ErrorCode.CDN_REFUSED)
 
     async def refused(self, response: RawResponse, url: str, where: BlobLocation, scopes: frozenset[str],
                       reauthed: bool, *, what: str) -> tuple[RegistryError | None, frozenset[str]]:

@@ -7,7 +7,8 @@ from typing import Self
 from ..adaptive import transfer_bounds
 from ..authfile import AuthFile
 from ..http import HttpClient
-from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference, parse_reference
+from ..mirror_sets import resolve_through_mirrors
+from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference
 from ..tlsconfig import TLSOptions
 from .client import RegistryClient
 from .transport import SMALL_LANE, STALL_TIMEOUT, RetryPolicy
@@ -73,14 +74,9 @@ class RegistrySession:
         return self._http
 
     def resolve_source(self, ref: ImageReference) -> ImageReference:
-        """Where to read ``ref`` from: the first mirror whose source prefix matches, else itself."""
-        name = ref.name
-        for source, mirror in self.source_mirrors:
-            if name == source or name.startswith(source.rstrip("/") + "/"):
-                rewritten = mirror.rstrip("/") + name[len(source.rstrip("/")):]
-                target = parse_reference(rewritten, default_tag=None)
-                return ImageReference(target.registry, target.repository, ref.tag, ref.digest)
-        return ref
+        """Where to read ``ref`` from: through the mirror whose source is the longest prefix of its name at a
+        path boundary (as CRI-O picks), else itself."""
+        return resolve_through_mirrors(ref, self.source_mirrors)
 
     def client(self, registry: str) -> RegistryClient:
         client = self._clients.get(registry)

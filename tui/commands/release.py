@@ -17,12 +17,9 @@ from core.errors import InputError
 from core.graph import (
     DEFAULT_GRAPH_URL,
     GraphRelease,
-    fetch_graph,
     load_graph_file,
     registry_release_tags,
-    update_path,
 )
-from core.manifest import openshift_arch
 from core.mirror_config import MirrorInstructions
 from core.orchestrate import Job, open_session, tls_options
 from core.plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode
@@ -31,15 +28,20 @@ from core.registry import RegistrySession
 from core.release import (
     COMMANDS,
     ReleaseInfo,
-    SizeReport,
     extract_command,
     layout_name,
-    load_release,
-    measure_release,
 )
-from core.release_path import PathSizes, load_path_releases, measure_path
+from core.release_path import PathSizes
 from core.run import Prepared
 from core.text import human_bytes
+from core.usecases.releases import (
+    InspectedRelease,
+    inspect_release,
+    measure_graph_path,
+    read_graph,
+    release_tags,
+    resolve_path,
+)
 from core.yamlout import dump_yaml
 
 from .common import (
@@ -204,10 +206,10 @@ def run_list(args: argparse.Namespace) -> int:
     if bool(args.from_version) != bool(args.to_version):
         raise InputError("give both --from-version and --to-version to see an update path")
     if args.graph_file:
-        releases = load_graph_file(args.graph_file)
+        releases = load_graph_file(args.graph_file)  # no event loop needed for a file
     else:
         tls = tls_options(access_from_args(args))
-        releases = run_async(lambda cancel: fetch_graph(args.channel, arch, args.graph_url, tls))
+        releases = run_async(lambda cancel: read_graph(args.channel, arch, graph_url=args.graph_url, tls=tls))
     if args.from_version:
         return _list_path(args, releases)
     if args.json:
@@ -234,12 +236,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _list_path(args: argparse.Namespace, releases: list[GraphRelease]) -> int:
     """The update path, each release with the bytes it adds to the ones before it."""
-    path = update_path(releases, args.from_version, args.to_version,
-                       mode="all" if args.all_versions else "shortest", channel=args.channel or "")
+    path = resolve_path(releases, args.from_version, args.to_version, all_versions=args.all_versions,
+                        channel=args.channel or "")
 
     async def go(cancel: asyncio.Event) -> PathSizes:
         async with make_session(args) as session:
-            return await measure_path(session, await load_path_releases(session, path))
+            return await measure_graph_path(session, path)
 
     sizes = run_async(go)
     if args.json:
@@ -263,8 +265,7 @@ def _list_registry(args: argparse.Namespace) -> int:
             return await registry_release_tags(session, args.from_registry)
 
     tags = run_async(go)
-    arches = tuple(openshift_arch(a) for a in ((args.arch,) if args.arch else RELEASE_ARCHES))
-    releases = [t for t in tags if any(t.endswith(f"-{a}") for a in arches)]
+    releases = release_tags(tags, (args.arch,) if args.arch else RELEASE_ARCHES)
     if args.json:
         print(json.dumps(releases, indent=2))
         return 0
@@ -284,12 +285,14 @@ def _info_dict(info: ReleaseInfo) -> dict[str, Any]:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    async def go(cancel: asyncio.Event) -> tuple[ReleaseInfo, SizeReport]:
+    async def go(cancel: asyncio.Event) -> InspectedRelease:
         async with make_session(args) as session:
-            info = await load_release(session, args.release)
-            return info, await measure_release(session, info, args.to)
+            return await inspect_release(session, args.release, args.to)
 
-    info, size = run_async(go)
+    inspected = run_async(go)
+    if inspected.size_error is not None:  # the command line says it rather than measuring less
+        raise inspected.size_error
+    info, size = inspected.info, inspected.size
     if args.json:
         data = _info_dict(info)
         data["size"] = {"images": size.images, "blobs": size.blobs, "bytes": size.total_bytes,

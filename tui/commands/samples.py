@@ -8,10 +8,10 @@ import sys
 from typing import TextIO
 
 from core.errors import InputError
+from core.filenames import SAMPLES_MAPPING_FILE
 from core.fsio import atomic_write
 from core.orchestrate import Job, open_session
 from core.plan import Plan, SamplesChoice, SamplesSource
-from core.release_samples import ReleaseSamples, load_release_samples
 from core.run import Prepared
 from core.samples import (
     CONFIG_RESOURCE,
@@ -20,10 +20,9 @@ from core.samples import (
     OPERATOR_JENKINS_STREAMS,
     SamplesPlan,
     SampleStream,
-    load_from_cluster,
-    load_streams_from,
     plan_samples,
 )
+from core.usecases.samples import LoadedStreams, load_local_streams, load_streams
 
 from .common import (
     access_from_args,
@@ -119,22 +118,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mirror.set_defaults(func=run_mirror)
 
 
-def load_from_args(args: argparse.Namespace) -> list[SampleStream]:
+def choice_from_args(args: argparse.Namespace) -> SamplesChoice:
+    """The source flags as the plan's samples choice (core.usecases.samples reads any of them)."""
     if args.arch and not args.from_release:
         raise InputError("--arch goes with --from-release (files and the cluster say their own images)")
-    if getattr(args, "from_cluster", False):
-        return load_from_cluster(args.oc)
+    source = SamplesSource.CLUSTER if getattr(args, "from_cluster", False) else SamplesSource.FILES
+    paths = list(args.imagestreams or [])
     if args.from_release:
-        return _release_streams(args)
-    return load_streams_from(args.imagestreams)
+        source, paths = SamplesSource.RELEASE, [args.from_release]
+    return SamplesChoice(source=source, paths=paths, mirror=getattr(args, "mirror", "") or "",
+                         architecture=args.arch, include=list(getattr(args, "include", None) or []),
+                         skip=list(getattr(args, "skip", None) or []))
 
 
-def _release_streams(args: argparse.Namespace) -> list[SampleStream]:
-    async def go(cancel: asyncio.Event) -> ReleaseSamples:
+def load_from_args(args: argparse.Namespace) -> list[SampleStream]:
+    choice = choice_from_args(args)
+    if choice.source != SamplesSource.RELEASE:
+        return load_local_streams(choice, oc=args.oc)
+
+    async def go(cancel: asyncio.Event) -> LoadedStreams:
         async with open_session(access_from_args(args)) as session:
-            return await load_release_samples(session, args.from_release, args.arch)
+            return await load_streams(choice, session=session)
 
-    found = run_async(go)
+    found = run_async(go).release
+    assert found is not None  # a release source says what it read
     print(f"# {len(found.streams)} image streams shipped by {found.image} for {found.architecture} "
           f"({found.templates} templates and {len(found.payload_streams)} payload streams left out)", file=sys.stderr)
     return found.streams
@@ -173,7 +180,7 @@ def _write_outputs(plan: SamplesPlan, args: argparse.Namespace) -> None:
 def _make_plan(args: argparse.Namespace) -> SamplesPlan:
     streams = load_from_args(args)
     plan = plan_samples(streams, args.mirror, include=args.include, skip=args.skip,
-                        mapping_file=args.mapping_out or "mapping.txt")
+                        mapping_file=args.mapping_out or SAMPLES_MAPPING_FILE)
     _write_outputs(plan, args)
     return plan
 
@@ -201,14 +208,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
     """The flags as a plan with only image streams, for core.orchestrate."""
-    if args.arch and not args.from_release:
-        raise InputError("--arch goes with --from-release (files and the cluster say their own images)")
-    source = SamplesSource.CLUSTER if getattr(args, "from_cluster", False) else SamplesSource.FILES
-    paths = list(args.imagestreams or [])
-    if args.from_release:
-        source, paths = SamplesSource.RELEASE, [args.from_release]
-    choice = SamplesChoice(source=source, paths=paths, mirror=args.mirror, architecture=args.arch,
-                           include=list(args.include or []), skip=list(args.skip or []))
+    choice = choice_from_args(args)
     return Plan(auth_file=args.registry_config, samples=choice, options=options_from_args(args))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from core.layout import OCILayout
 from core.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
+from core.release_tag import release_tag
 
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -208,9 +209,9 @@ async def build_release(builder: LayoutBuilder, *, source_host: str, version: st
     for name, manifest in components.items():
         names[name] = f"{COMPONENT_REPO}:{tag_prefix}{name}"
         await builder.name(names[name], manifest)
-    release_name = f"{RELEASE_REPO}:{version}-{arch}"
+    release_name = f"{RELEASE_REPO}:{release_tag(version, arch)}"
     await builder.name(release_name, release)
-    return SandboxRelease(version, arch, release_name, f"{version}-{arch}", names)
+    return SandboxRelease(version, arch, release_name, release_tag(version, arch), names)
 
 
 async def build_samples(builder: LayoutBuilder, pull_specs: list[str], *, layer_size: int = 8 * 1024) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Static
 from tui.state import STEP_KEYS, WizardState
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
+from tui.wording import without_cli_flags
 
 if TYPE_CHECKING:
     from tui.app import MirrorWizardApp
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 NARROW_WIDTH = 110
 
 
-class StepScreen(Screen):
+class StepScreen(Screen[None]):
     """One step of the procedure. Subclasses set STEP and implement compose_body/help_prose/help_commands."""
 
     STEP: ClassVar[str] = ""
@@ -47,7 +48,7 @@ class StepScreen(Screen):
 
     @property
     def wizard(self) -> MirrorWizardApp:
-        return self.app  # type: ignore[return-value]
+        return cast("MirrorWizardApp", self.app)  # every step runs in the wizard's app
 
     @property
     def state(self) -> WizardState:
@@ -181,8 +182,6 @@ class StepScreen(Screen):
 
     def set_status(self, text: str, kind: str = "info") -> None:
         """One line beside the buttons; kind is info, ok, warn or error."""
-        from tui.messages import without_cli_flags
-
         status = self.query_one("#status", Static)
         status.set_classes(f"-{kind}")
         status.update(Content(without_cli_flags(text)))

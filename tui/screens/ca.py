@@ -4,6 +4,7 @@ registry, and the ConfigMap + patch that make the cluster trust it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
-from core.access import machine_trust
+from core.access import MachineTrust, machine_trust
 from core.errors import MirrorError
 from core.text import shell_quote as q
 from tui.access import wizard_tls
@@ -21,6 +22,9 @@ from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 
+if TYPE_CHECKING:  # core.ca loads cryptography: imported where a check runs, not with the wizard
+    from core.ca import CACheck, CAManifests, CertificateInfo
+
 
 def configmap_key(registry: str) -> str:
     from core.ca import configmap_key as key
@@ -28,7 +32,8 @@ def configmap_key(registry: str) -> str:
     return key(registry)
 
 
-def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> list[Check]:  # type: ignore[no-untyped-def]
+def cert_checks(certs: list[CertificateInfo], check: CACheck | None,
+                trust: MachineTrust | None = None) -> list[Check]:
     """CheckList lines for the parsed CA file and, when run, the check against the registry."""
     lines: list[Check] = []
     for cert in certs:
@@ -51,11 +56,11 @@ def cert_checks(certs: list, check, trust: tuple[bool, str] | None = None) -> li
         for problem in check.problems:
             lines.append(Check("problem", "fail", problem))
     if trust is not None:
-        lines.append(Check("this machine", "ok" if trust[0] else "fail", trust[1]))
+        lines.append(Check("this machine", "ok" if trust.trusted else "fail", trust.message))
     return lines
 
 
-def _registry_checks(check) -> list[Check]:  # type: ignore[no-untyped-def]
+def _registry_checks(check: CACheck) -> list[Check]:
     """SAN and chain verification, for a registry that answered over TLS."""
     lines: list[Check] = []
     lines.append(Check("SAN", "ok" if check.san_ok else "fail",
@@ -189,9 +194,9 @@ class CAScreen(StepScreen):
         _, trusted, why = found
         if trusted:
             return True
-        if why.startswith("not checked") and state.ca_unverified_accepted == f"system:{host}":
+        if trusted is None and state.ca_unverified_accepted == f"system:{host}":
             return True
-        if why.startswith("not checked"):
+        if trusted is None:  # the mirror did not answer: asked whether to go on unchecked
             self.confirm_without_check(host, why)
             return False
         self.set_status(f"{host} is not trusted without a CA file ({why}): give the CA that signed its "
@@ -212,13 +217,10 @@ class CAScreen(StepScreen):
         insecure = tuple(self.state.plan.insecure_hosts())
         found = await asyncio.to_thread(machine_trust, host, TLSOptions(insecure_hosts=insecure), 5)
         if found is None:
-            self.state.system_trust = (host, False, f"not checked: {host} did not answer")
+            self.state.system_trust = (host, None, f"not checked: {host} did not answer")
         else:
-            trusted, why = found
-            if trusted:
-                why = "its certificate verifies with the system trust alone"
-            else:
-                why = why.replace("the copy does not trust it: ", "")
+            trusted = found.trusted
+            why = "its certificate verifies with the system trust alone" if trusted else found.reason
             self.state.system_trust = (host, trusted, why)
         if self.state.system_trust[1]:
             self.set_status(f"no CA file needed: {host}'s certificate verifies with the system trust", "ok")
@@ -252,7 +254,7 @@ class CAScreen(StepScreen):
         self.set_status("the CA file cannot be used", "error")
         self.show()
 
-    def manifests(self):  # type: ignore[no-untyped-def]
+    def manifests(self) -> CAManifests | None:
         path = self.state.plan.mirror.ca_file
         if not path or not self.state.ca_certs or not self.state.mirror_host:
             return None
@@ -264,7 +266,7 @@ class CAScreen(StepScreen):
         checks = cert_checks(self.state.ca_certs, self.state.ca_check, self.state.mirror_trust)
         found = self.state.system_trust
         if not self.state.plan.mirror.ca_file and found is not None and found[0] == self.state.mirror_host:
-            mark = "ok" if found[1] else ("warn" if found[2].startswith("not checked") else "fail")
+            mark = "ok" if found[1] else ("warn" if found[1] is None else "fail")
             checks.append(Check("system trust", mark, found[2],
                                 "" if found[1] else "Give the CA file that signed the registry's certificate"))
         self.query_one("#ca-checks", CheckList).set_checks(

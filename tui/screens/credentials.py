@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,32 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.access import auth_from_data, check_read_access, registries_in_use, saved_login
+from core.access import auth_from_data, saved_login
+from core.credentials import (
+    LoginResult,
+    LoginState,
+    add_registry_credential,
+    keyring_status,
+    load_pull_secret,
+    recall_password,
+    remember_password,
+    write_auth_file,
+)
 from core.errors import MirrorError
 from core.plan import SamplesSource
 from core.reference import is_registry_host
 from core.text import plural
 from core.text import shell_quote as q
-from tui.access import wizard_auth, wizard_session, wizard_tls
+from core.usecases.logins import plan_registries, probe, test_logins, test_plan_logins
+from core.usecases.samples import load_local_streams
+from tui.access import wizard_auth, wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.note import Note
 from tui.widgets.tickbox import TickBox
+from tui.wording import for_wizard
 
 LOGIN_MARKS = {"ok": "ok", "wrong-credentials": "fail", "unreachable": "fail", "tls-untrusted": "fail",
                "denied": "fail", "error": "fail", "untested": "info", "testing": "wait", "skipped": "info",
@@ -48,10 +62,8 @@ def internal_registry(host: str) -> bool:
     return any(name.startswith(hint) for hint in INTERNAL_REGISTRY_HINTS)
 
 
-def load_secret(path: str) -> dict:
-    """The pull secret as a dict, with the engine's one-line errors (core.credentials when present)."""
-    from core.credentials import load_pull_secret
-
+def load_secret(path: str) -> dict[str, Any]:
+    """The pull secret as a dict, with the engine's one-line errors."""
     return load_pull_secret(path)
 
 
@@ -104,23 +116,17 @@ class CredentialsScreen(StepScreen):
         if self.wizard.auto_check:
             self.probe_keyring()
 
-    @work(thread=True, group="keyring", exit_on_error=False)
-    def probe_keyring(self) -> None:
-        from core.credentials import keyring_status
-
-        status = keyring_status()
+    @work(group="keyring", exit_on_error=False)
+    async def probe_keyring(self) -> None:
+        """The keyring's answer (slow on some desktops: asked in a thread), shown on the app's loop."""
+        status = await asyncio.to_thread(keyring_status)
         backend = status.backend.rsplit(".", 1)[-1]
-        label = (f"Remember the password in the keyring ({backend})" if status.usable
-                 else f"Keyring not usable: {status.message}")
-
-        def show() -> None:
-            box = self.query_one("#remember", Checkbox)
-            box.label = label
-            box.disabled = not status.usable
-            if not status.usable:
-                box.value = False
-
-        self.app.call_from_thread(show)
+        box = self.query_one("#remember", Checkbox)
+        box.label = (f"Remember the password in the keyring ({backend})" if status.usable
+                     else f"Keyring not usable: {status.message}")
+        box.disabled = not status.usable
+        if not status.usable:
+            box.value = False
 
     def first_focus(self) -> str:
         state = self.state
@@ -128,7 +134,7 @@ class CredentialsScreen(StepScreen):
             return "#secret"
         if not state.plan.mirror.registry:
             return "#mirror"
-        if any(getattr(r, "registry", None) == state.plan.mirror.registry and r.ok for r in state.logins):
+        if any(r.registry == state.plan.mirror.registry and r.ok for r in state.logins):
             return "#next"
         if not self.query_one("#user", Input).value:
             return "#user"
@@ -300,18 +306,9 @@ class CredentialsScreen(StepScreen):
 
     async def _add_login(self, host: str, user: str, password: str, merged: str, remember: bool) -> bool:
         """Test the new login first; only a working one is written to disk and to the keyring."""
-        import asyncio
-
-        from core.credentials import (
-            add_registry_credential,
-            remember_password,
-            write_auth_file,
-        )
-
         if not password:  # perhaps remembered from an earlier run
-            from core.credentials import recall_password
-
-            password = await asyncio.to_thread(recall_password, host, user) or ""
+            recalled: str | None = await asyncio.to_thread(recall_password, host, user)
+            password = recalled or ""
             if not password:
                 self.query_one("#password-error", Static).update(
                     "✗ type the password (none is remembered in the keyring for this user)")
@@ -362,99 +359,60 @@ class CredentialsScreen(StepScreen):
     @work(exclusive=True, group="logins", exit_on_error=False)
     async def test_used(self) -> None:
         """The registries this plan really talks to, as the copy will reach them (through the plan's
-        mirror set when it has one); the pull secret's other entries are listed, not dialled."""
-        import asyncio
-
-        from core.credentials import LoginResult, check_logins
-
+        mirror set when it has one); the pull secret's other entries are listed, not dialled
+        (core.usecases.logins)."""
         state = self.state
-        if not state.streams and state.samples.path and state.samples.source != SamplesSource.CLUSTER:
-            from core.samples import load_streams
-
+        if not state.streams and state.samples.paths and state.samples.source == SamplesSource.FILES:
             try:  # the image streams name their registries; the Image streams step reports errors
-                state.streams = await asyncio.to_thread(load_streams, Path(state.samples.path).expanduser())
+                state.streams = await asyncio.to_thread(load_local_streams, state.samples)
             except (MirrorError, OSError):
                 pass
-        uses = registries_in_use(state.plan, state.streams)
+        uses = plan_registries(state.plan, state.streams)
         self.set_status(f"testing {plural(len(uses), 'registry', 'registries')} the plan uses …")
-        state.logins = [_Pending(u.key) for u in uses]
+        state.logins = [_pending(u.key) for u in uses]
         self.show_logins()
-        data = state.auth_data or {"auths": {}}
-        failed = await self.fast_failures(list(dict.fromkeys(u.host for u in uses)))
-        direct = [u.key for u in uses if not u.redirected and u.host not in failed]
+        auth = auth_from_data(state.auth_data or {"auths": {}})
         try:
-            async with wizard_session(state) as session:
-                checked = await check_logins(auth_from_data(data), direct, wizard_tls(state))
-                found = dict(zip(direct, checked, strict=True))
-                for use in uses:
-                    if use.host in failed:
-                        found[use.key] = LoginResult(use.key, "unreachable", failed[use.host].message)
-                    elif use.redirected:
-                        login_state, message = await check_read_access(session, use)
-                        found[use.key] = LoginResult(use.key, login_state, message)
+            tested = await test_plan_logins(state.plan, auth, uses, wizard_tls(state))
         except MirrorError as exc:  # a mirror set file that cannot be read
             state.logins = []
             self.show_logins()
             self.set_status(error_text(exc), "error")
             return
-        results = await self.in_wizard_words([found[u.key] for u in uses])
-        used = {u.key for u in uses}
-        unused = [LoginResult(key, "unused", "not used by this plan") for key in data.get("auths", {})
-                  if key not in used]
-        state.logins = results + unused
+        results = await self.in_wizard_words(tested.results)
+        state.logins = results + tested.unused
         self.show_logins()
         bad = [r for r in results if not r.ok]
         self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
                         else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
 
-    async def fast_failures(self, hosts: list[str]) -> dict[str, Any]:
-        """Hosts whose name does not resolve or whose port refuses connections, found with one direct
-        look each (milliseconds, all at once) rather than the engine's retries: reported at once."""
-        import asyncio
-
-        from core.credentials import LoginResult
-        from tui.messages import probe
-
-        reaches = await asyncio.gather(*(asyncio.to_thread(probe, host, 2.0) for host in hosts))
-        return {host: LoginResult(host, "unreachable", f"{host}: {reach}")
-                for host, reach in zip(hosts, reaches, strict=True) if reach in ("unresolvable", "refused")}
-
-    async def in_wizard_words(self, results: list, typed_user: str | None = None) -> list:
+    async def in_wizard_words(self, results: list[LoginResult], typed_user: str | None = None) -> list[LoginResult]:
         """The engine's messages as the wizard says them: "retype the password" for a login typed here,
         "does not resolve" for a name DNS does not know, no command-line flags."""
-        import asyncio
-
-        from tui.messages import for_wizard, probe
-
         mirror = self.state.plan.mirror.registry
         if typed_user is None and self.state.mirror_password and self.state.mirror_user:
             typed_user = self.state.mirror_user  # typed in this session, not read from the pull secret
-        out = []
+        out: list[LoginResult] = []
         for result in results:
             reach = None
-            if getattr(result, "state", "") == "unreachable":
+            if result.state == LoginState.UNREACHABLE and result.reach is None:
                 reach = await asyncio.to_thread(probe, result.registry)
             out.append(for_wizard(result, typed_user=typed_user if result.registry == mirror else None,
                                   reach=reach))
         return out
 
-    async def _test(self, registries: list[str] | None, data: dict | None = None,
-                    typed_user: str | None = None) -> list:
-        from core.credentials import check_logins
-
+    async def _test(self, registries: list[str] | None, data: dict[str, Any] | None = None,
+                    typed_user: str | None = None) -> list[LoginResult]:
         data = data or self.state.auth_data or {"auths": {}}
         hosts = registries or list(data.get("auths", {}))
         self.set_status(f"testing {len(hosts)} login(s) …")
-        self.state.logins = [_Pending(h) for h in hosts] + [r for r in self.state.logins
-                                                           if getattr(r, "registry", None) not in hosts]
+        self.state.logins = [_pending(h) for h in hosts] + [r for r in self.state.logins
+                                                           if r.registry not in hosts]
         self.show_logins()
-        auth = auth_from_data(data)
-        failed = await self.fast_failures(hosts)
-        reached = [h for h in hosts if h not in failed]
-        tried = dict(zip(reached, await check_logins(auth, reached, wizard_tls(self.state)), strict=True))
-        results = await self.in_wizard_words([failed.get(h) or tried[h] for h in hosts], typed_user)
+        tested = await test_logins(auth_from_data(data), hosts, wizard_tls(self.state))
+        results = await self.in_wizard_words(tested, typed_user)
         others = [r for r in self.state.logins if r.registry not in hosts]
-        self.state.logins = list(results) + [r for r in others if not isinstance(r, _Pending)]
+        self.state.logins = list(results) + [r for r in others if r.state != LoginState.TESTING]
         self.show_logins()
         mirror = self.state.plan.mirror.registry
         for result in results:
@@ -472,7 +430,7 @@ class CredentialsScreen(StepScreen):
     def show_logins(self) -> None:
         checks = []
         for result in self.state.logins:
-            state = getattr(result, "state", "untested")
+            state = result.state
             checks.append(Check(result.registry, LOGIN_MARKS.get(state, "fail"), result.message))
         self.query_one("#logins", CheckList).set_checks(
             checks, empty="Not tested yet: “Add login and test” tries the mirror; “Test the plan's registries” "
@@ -563,11 +521,6 @@ class CredentialsScreen(StepScreen):
         ]
 
 
-class _Pending:
+def _pending(registry: str) -> LoginResult:
     """A login being tested (shown as … until its result arrives)."""
-
-    def __init__(self, registry: str) -> None:
-        self.registry = registry
-        self.state = "testing"
-        self.message = "testing …"
-        self.ok = False
+    return LoginResult(registry, LoginState.TESTING, "testing …")

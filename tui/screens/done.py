@@ -3,8 +3,6 @@ to a folder with the runbook, and applied with `oc` when it is here and the admi
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -12,76 +10,32 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
+from core.plan import save_plan
+from core.run import Prepared, write_outputs
+from core.runbook import render_runbook
 from core.text import shell_quote as q
-from core.yamlout import dump_yaml
-from tui.access import wizard_session
-from tui.screens.apply import (
-    ApplyScreen,
+from core.usecases.apply import (
+    OcProgram,
     OcStep,
-    describe,
-    existing_signatures,
-    left_as_is,
-    plan_apply,
-    read_cluster,
-    replace_question,
-    run_steps,
-    signature_configmaps,
+    Outcome,
+    Proposal,
+    change_count,
+    prepare_documents,
+    propose,
+    without_ca,
 )
+from core.usecases.apply import apply as apply_steps
+from core.usecases.documents import apply_commands, cluster_documents
+from tui.access import wizard_session
+from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
 from tui.screens.media import media_ending, write_far_side_plan
 from tui.state import error_text
 from tui.widgets.note import Note
-
-
-def documents(prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    """(tab id, title, text) for everything the cluster gets."""
-    out: list[tuple[str, str, str]] = []
-    instructions = getattr(prepared, "instructions", None)
-    if instructions is not None:
-        out.append(("install", "install-config",
-                    "# add to install-config.yaml (new clusters)\n" + instructions.image_content_sources_yaml()
-                    + "\n# the same for installers that read imageDigestSources\n"
-                    + instructions.image_digest_sources_yaml()))
-        out.append(("idms", "IDMS", "# running clusters, 4.13 and later\n" + dump_yaml(instructions.idms())))
-        out.append(("icsp", "ICSP", "# running clusters before 4.13\n" + dump_yaml(instructions.icsp())))
-    ca = getattr(prepared, "ca", None)
-    if ca is not None:
-        out.append(("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
-    signatures = prepared.signature_configmaps() if hasattr(prepared, "signature_configmaps") else []
-    if signatures:
-        from core.signatures import configmap_yaml
-
-        out.append(("signatures", "Signatures", "# release signatures: a disconnected cluster accepts an update "
-                    "only with these\n" + "---\n".join(configmap_yaml(c) for c in signatures)))
-    samples = getattr(prepared, "samples", None)
-    if samples is not None:
-        text = samples.config_yaml() + "\n# then\n" + "\n".join(c for c in samples.commands if c.startswith("oc patch"))
-        out.append(("samples", "Samples", text))
-    return out
-
-
-def apply_steps(prepared, *, icsp: bool = False) -> list[OcStep]:  # type: ignore[no-untyped-def]
-    """What `oc` runs; ``icsp`` for clusters before 4.13, which know no ImageDigestMirrorSet."""
-    steps: list[OcStep] = []
-    instructions = getattr(prepared, "instructions", None)
-    if instructions is not None:
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(instructions.icsp() if icsp else instructions.idms())))
-    ca = getattr(prepared, "ca", None)
-    if ca is not None:
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(ca.configmap)))
-        steps.append(OcStep(["patch", "image.config.openshift.io/cluster", "--type=merge",
-                             "--patch", json.dumps(ca.patch, separators=(",", ":"))]))
-    for configmap in (prepared.signature_configmaps() if hasattr(prepared, "signature_configmaps") else []):
-        steps.append(OcStep(["apply", "-f", "-"], dump_yaml(configmap)))
-    samples = getattr(prepared, "samples", None)
-    if samples is not None:
-        steps.append(OcStep(["patch", "configs.samples.operator.openshift.io/cluster", "--type=merge",
-                             "--patch", json.dumps(samples.config_patch, separators=(",", ":"))]))
-    return steps
-
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("runbook", "Runbook")]
@@ -92,6 +46,29 @@ class DoneScreen(StepScreen):
     BODY_SCROLLS = False
     NEXT_LABEL = "Verify ▶"
     BINDINGS = [Binding("ctrl+o", "write", "Write files")]
+
+    # The workers below run in threads: they post these, and the handlers (on the app's thread) apply
+    # them to the state and the widgets.
+    class Written(Message):
+        """The files were written (``error`` says why not)."""
+
+        def __init__(self, folder: Path, written: list[Path], plan_path: Path | None, error: str = "") -> None:
+            super().__init__()
+            self.folder, self.written, self.plan_path, self.error = folder, written, plan_path, error
+
+    class Proposed(Message):
+        """The cluster answered: what applying would change, and the questions to ask."""
+
+        def __init__(self, run: OcProgram, proposal: Proposal) -> None:
+            super().__init__()
+            self.run, self.proposal = run, proposal
+
+    class Applied(Message):
+        """oc ran every step it could: one line per step."""
+
+        def __init__(self, outcome: Outcome) -> None:
+            super().__init__()
+            self.outcome = outcome
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="title-row"):
@@ -152,11 +129,11 @@ class DoneScreen(StepScreen):
             return "nothing to write yet"
         return ""
 
-    def for_cluster(self):  # type: ignore[no-untyped-def]
+    def for_cluster(self) -> Prepared | None:
         """The prepared documents as they may go to the cluster: never a CA that did not verify."""
         prepared = self.state.current_prepared()
         if prepared is not None and prepared.ca is not None and self.state.ca_unverified():
-            prepared = dataclasses.replace(prepared, ca=None)
+            prepared = without_ca(prepared)
         return prepared
 
     def first_focus(self) -> str:
@@ -164,13 +141,11 @@ class DoneScreen(StepScreen):
 
     @work(exclusive=True, group="prepare", exit_on_error=False)
     async def prepare(self) -> None:
-        from core.run import prepare
-
         self.set_status("computing the manifests …")
         key = self.state.plan_key()
         try:
             async with wizard_session(self.state) as session:
-                prepared = await prepare(self.state.plan_for_saving(), session, read_only=True)
+                prepared = await prepare_documents(self.state.plan_for_saving(), session)
         except MirrorError as exc:
             self.set_status(error_text(exc), "error")
             return
@@ -179,8 +154,6 @@ class DoneScreen(StepScreen):
         self.show_documents()
 
     def show_documents(self) -> None:
-        from core.runbook import render_runbook
-
         prepared = self.for_cluster()
         if prepared is None:
             return
@@ -214,24 +187,24 @@ class DoneScreen(StepScreen):
                 f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
         self.refresh_help()
 
-    def tab_list(self, prepared) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    def tab_list(self, prepared: Prepared) -> list[tuple[str, str, str]]:
         """(key, title, text) for every document tab this plan has (the runbook aside)."""
-        tabs = documents(prepared)
+        tabs = [(d.key, d.title, d.text) for d in cluster_documents(prepared)]
         if self.state.release.mode == "to-dir":
             result = self.state.mirror_result
             images = result.images_done if result is not None else None
             tabs.insert(0, ("media", "Removable media", media_ending(self.state, self.state.plan.output_dir, images)))
         return tabs
 
-    def summary_line(self, prepared) -> str:  # type: ignore[no-untyped-def]
+    def summary_line(self, prepared: Prepared) -> str:
         result = self.state.mirror_result
         if self.state.release.mode == "to-dir":
             # Short enough for one line at 80 columns; the Removable media tab names the folder.
             count = f"{result.images_done} images" if result is not None else "the images"
             return f"{count} on the removable media, not in the registry yet"
         if result is None:
-            return f"the mirror has not run for this plan · {len(apply_steps(prepared))} changes for the cluster"
-        return f"{result.images_done} images in the mirror · {len(apply_steps(prepared))} changes for the cluster"
+            return f"the mirror has not run for this plan · {change_count(prepared)} changes for the cluster"
+        return f"{result.images_done} images in the mirror · {change_count(prepared)} changes for the cluster"
 
     # -- write -----------------------------------------------------------------------------------------
 
@@ -248,28 +221,35 @@ class DoneScreen(StepScreen):
         if problem:
             self.set_status(problem, "error")
             return
-        self.write_files(self.for_cluster(), self.state.plan.output_dir)
+        prepared = self.for_cluster()
+        if prepared is not None:  # blocked() said so already otherwise
+            self.write_files(prepared, self.state.plan.output_dir)
 
     @work(thread=True, exclusive=True, group="write", exit_on_error=False)
-    def write_files(self, prepared, folder: str) -> None:  # type: ignore[no-untyped-def]
-        from core.plan import save_plan
-        from core.run import write_outputs
-
+    def write_files(self, prepared: Prepared, folder: str) -> None:
+        out = Path(folder).expanduser()
         try:
-            written = write_outputs(prepared, Path(folder).expanduser())
+            written = write_outputs(prepared, out)
             if self.state.release.mode == "to-dir":
                 written.append(write_far_side_plan(self.state, folder))
             plan_path = self.state.save_path()
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
-            self.app.call_from_thread(self.set_status, f"not written: {error_text(exc)}", "error")
+            self.post_message(self.Written(out, [], None, error_text(exc)))
             return
-        self.state.written = written + [plan_path]
-        names = ", ".join(p.name for p in written)
-        self.app.call_from_thread(self.query_one("#written", Static).update,
-                                  f"✓ wrote {names} in {Path(folder).expanduser()}; plan saved to {plan_path}")
-        self.app.call_from_thread(self.set_status, f"{len(written)} files written", "ok")
-        self.app.call_from_thread(self.refresh_help)
+        self.post_message(self.Written(out, written, plan_path))
+
+    @on(Written)
+    def _written(self, event: Written) -> None:
+        if event.error or event.plan_path is None:
+            self.set_status(f"not written: {event.error}", "error")
+            return
+        self.state.written = event.written + [event.plan_path]
+        names = ", ".join(p.name for p in event.written)
+        self.query_one("#written", Static).update(
+            f"✓ wrote {names} in {event.folder}; plan saved to {event.plan_path}")
+        self.set_status(f"{len(event.written)} files written", "ok")
+        self.refresh_help()
 
     # -- apply -----------------------------------------------------------------------------------------
 
@@ -286,7 +266,7 @@ class DoneScreen(StepScreen):
         if problem:
             return problem
         result = state.mirror_result
-        if result is None or not getattr(result, "ok", True):
+        if result is None or not result.ok:
             return "Apply waits until the mirror holds the images: finish the Mirror step first"
         return ""
 
@@ -298,55 +278,53 @@ class DoneScreen(StepScreen):
             self.query_one("#written", Static).update("! " + problem)
             self.set_status(problem.split(":", 1)[0] + " — see below", "warn")
             return
+        self.set_status("asking the cluster (oc whoami, oc version, oc get) …")
         self.ask_cluster(shutil.which("oc") or "oc")
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
     def ask_cluster(self, oc: str) -> None:
         """Who and where oc is logged in, the cluster's version (IDMS from 4.13, ICSP before) and the CA
-        configuration it has already (merged, never replaced)."""
-        self.app.call_from_thread(self.set_status, "asking the cluster (oc whoami, oc version, oc get) …")
+        configuration it has already (merged, never replaced): core.usecases.apply.propose."""
+        run = OcProgram(oc)
         prepared = self.for_cluster()
-        names = [prepared.ca.configmap["metadata"]["name"]] if getattr(prepared, "ca", None) is not None else []
-        facts = read_cluster(oc, names, [c["metadata"]["name"] for c in signature_configmaps(prepared)])
-        self.app.call_from_thread(self.confirm_apply, oc, facts)
+        if prepared is None:  # apply_unavailable() said so already
+            return
+        self.post_message(self.Proposed(run, propose(prepared, run)))
 
-    def confirm_apply(self, oc: str, facts) -> None:  # type: ignore[no-untyped-def]
-        if facts.problem or facts.version is None:
-            self.set_status(facts.problem or "oc cannot read the cluster's version: log in first (oc login), "
-                                             "then Apply", "error")
+    @on(Proposed)
+    def _proposed(self, event: Proposed) -> None:
+        self.confirm_apply(event.run, event.proposal)
+
+    def confirm_apply(self, run: OcProgram, proposal: Proposal) -> None:
+        code = proposal.refusal
+        if code is not None:
+            self.set_status(refusal_text(code, proposal.facts), "error")
             return
-        if facts.admin is False:
-            self.set_status(f"{facts.user} may not change the cluster's configuration: log in as a "
-                            "cluster-admin (oc login), then Apply", "error")
-            return
-        prepared = self.for_cluster()
-        steps = plan_apply(prepared, facts)
-        existing = existing_signatures(prepared, facts)
         self.set_status("")
 
         def replace_answer(yes: bool | None) -> None:
             # Its own question: without a yes, the cluster's signature ConfigMaps stay as they are.
-            self.apply(oc, plan_apply(prepared, facts, replace_signatures=bool(yes)), [] if yes else existing)
+            replace = bool(yes)
+            self.apply(run, proposal.steps_for(replace_signatures=replace), proposal.kept_for(replace_signatures=replace))
 
         def answer(yes: bool | None) -> None:
-            if yes and existing:
-                self.app.push_screen(ApplyScreen(*replace_question(existing), yes="Replace", no="Leave as is"),
-                                     replace_answer)
+            second = proposal.replace_question()
+            if yes and second is not None:
+                self.app.push_screen(ApplyScreen.asking(second), replace_answer)
             elif yes:
-                self.apply(oc, steps)
+                self.apply(run, proposal.steps)
 
-        self.app.push_screen(ApplyScreen(
-            f"Apply {len(steps)} changes to this cluster?",
-            describe(facts, steps, existing) + "\n\nNodes take the new mirror and CA settings one pool at a time; "
-            "watch with oc get mcp.", yes="Apply", no="Not now"), answer)
+        self.app.push_screen(ApplyScreen.asking(proposal.question()), answer)
 
     @work(thread=True, exclusive=True, group="apply-run", exit_on_error=False)
-    def apply(self, oc: str, steps: list[OcStep], kept: list[str] | None = None) -> None:
-        ok, lines = run_steps(oc, steps)
-        lines += left_as_is(kept or [])
-        if ok:
+    def apply(self, run: OcProgram, steps: list[OcStep], kept: list[str] | None = None) -> None:
+        self.post_message(self.Applied(apply_steps(run, steps, kept)))
+
+    @on(Applied)
+    def _applied(self, event: Applied) -> None:
+        if event.outcome.ok:
             self.wizard.applied = True
-        self.app.call_from_thread(self.show_results, ok, lines)
+        self.show_results(event.outcome.ok, event.outcome.lines)
 
     def show_results(self, ok: bool, lines: list[str]) -> None:
         self.query_one("#written", Static).update("\n".join(lines))
@@ -362,21 +340,9 @@ class DoneScreen(StepScreen):
     def help_commands(self) -> list[str]:
         out = Path(self.state.plan.output_dir or "<output>").expanduser()
         prepared = self.for_cluster()
-        commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
-        if prepared is None or getattr(prepared, "instructions", None) is not None:
-            from core.mirror_config import ICSP_FILE, IDMS_FILE
-
-            commands.append(f"oc apply -f {q(str(out / IDMS_FILE))}   # 4.13 and later\n"
-                            f"# before 4.13: oc apply -f {q(str(out / ICSP_FILE))}")
-        if prepared is not None and getattr(prepared, "ca", None) is not None:
-            commands.append(f"oc apply -f {q(str(out / 'registry-config.yaml'))}   # the CA ConfigMap\n"
-                            "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
-                            "#     -n openshift-config --from-file=<host..port>=<ca.crt>")
-            commands.append("oc patch image.config.openshift.io/cluster --type=merge \\\n"
-                            f"    --patch-file={q(str(out / 'image-config-patch.json'))}")
-        if prepared is not None and getattr(prepared, "samples", None) is not None:
-            commands += [c for c in prepared.samples.commands if c.startswith("oc patch")]
-        commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
+        commands = apply_commands(prepared, out)
+        if self.state.release.mode != "to-dir":  # the same objects, order and questions as Apply here
+            commands.append(f"# or all of it, asked first:\nmirror-wizard apply {q(str(self.state.save_path()))}")
         if self.state.release.mode != "to-dir":
             # The installer for a new cluster, taken from the mirrored release so it matches it exactly.
             auth = q(self.state.plan.auth_file or "<pull-secret.json>")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from core.plan import Plan, save_plan, validate_plan
+from core.plan import Plan, ReleaseMode, save_plan, validate_plan
 from core.text import shell_quote
 from tui.state import WizardState
 
@@ -23,8 +23,8 @@ def far_side_plan(state: WizardState) -> Plan:
     """The same plan for the other side: read the medium (from-dir) and upload to the mirror registry."""
     plan = copy.deepcopy(state.plan_for_saving())
     if plan.release is not None:
-        plan.release.mode = "from-dir"
-        plan.release.target = plan.release.target or state.release_target() or None
+        plan.release.mode = ReleaseMode.FROM_DIR
+        plan.release.target = plan.release.target or state.release_target()
     return plan
 
 

@@ -17,6 +17,7 @@ from core.plan import ReleaseMode
 from core.progress import Progress, RowState
 from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
+from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir, oc_samples_mirror
 from tui.screens.base import StepScreen
 from tui.state import middle_ellipsis
 from tui.widgets.note import Note
@@ -353,17 +354,16 @@ class MirrorScreen(StepScreen):
         auth = q(state.plan.auth_file or "<pull-secret.json>")
         commands = []
         if release.chosen:
+            media = q(release.directory or "<media>")
             if release.mode == ReleaseMode.REGISTRY:
-                commands.append(f"oc adm release mirror -a {auth} \\\n    --from={release.source} \\\n"
-                                f"    --to={state.release_target()} \\\n    --to-release-image={state.to_release_image()}")
+                commands.append(oc_release_mirror(auth, release.source, state.release_target(),
+                                                  state.to_release_image()))
             elif release.mode == ReleaseMode.TO_DIR:
-                commands.append(f"oc adm release mirror -a {auth} \\\n"
-                                f"    --to-dir={q(release.directory or '<media>')}/mirror {release.source}")
+                commands.append(oc_release_to_dir(auth, media, release.source))
             else:
-                commands.append(f"oc image mirror -a {auth} --from-dir={q(release.directory or '<media>')}/mirror \\\n"
-                                f"    \"file://openshift/release:{state.release_version()}*\" {state.release_target()}")
+                commands.append(oc_release_from_dir(auth, media, state.release_version(), state.release_target()))
         if state.samples.chosen:
-            commands.append(f"oc image mirror -a {auth} -f samples-mapping.txt --keep-manifest-list=true")
+            commands.append(oc_samples_mirror(auth))
         path = state.save_path()
         commands.append(f"# or all of it, resumable:\nmirror-wizard run {q(str(path))}")
         return commands

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Button, Static
 
 from core.errors import MirrorError
 from core.plan import ReleaseMode
 from core.text import human_bytes
 from core.text import shell_quote as q
+from core.usecases.machine import oc_client
 from tui.screens.base import StepScreen
 from tui.state import Check, WizardState
 from tui.widgets.checks import CheckList
@@ -25,32 +25,21 @@ PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
 DISK_WANTED = 20 * 1024**3
 
 
-def minor_version(text: str | None) -> tuple[int, int] | None:
-    """(4, 17) from "4.17.3", "v4.17.0-rc.1" or a channel like "stable-4.17"; None when there is none."""
-    match = re.search(r"(\d+)\.(\d+)", text or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
 def check_oc(release: str | None = None) -> Check:
-    """oc on PATH, and no older than the release being mirrored (an older client lacks what that
-    release's procedure uses)."""
-    path = shutil.which("oc")
-    if path is None:
+    """oc on PATH, and no older than the release being mirrored (core.usecases.machine asks it)."""
+    client = oc_client()
+    if client.path is None:
         return Check("oc (OpenShift CLI)", "warn", "not on PATH",
                      f"Only needed to apply the results to a cluster from here. Get it from {OC_DOWNLOAD}")
-    try:
-        done = subprocess.run([path, "version", "--client"], capture_output=True, text=True, timeout=15, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("oc (OpenShift CLI)", "warn", f"{path} does not run ({exc.__class__.__name__})",
+    if not client.ran:
+        return Check("oc (OpenShift CLI)", "warn", f"{client.path} does not run (or did not answer)",
                      "Reinstall it from " + OC_DOWNLOAD)
-    version = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
-                    if line.lower().startswith("client version")), done.stdout.strip() or "unknown version")
-    client, wanted = minor_version(version), minor_version(release)
-    if client is not None and wanted is not None and client < wanted:
-        return Check("oc (OpenShift CLI)", "warn", f"{version} at {path} is older than the release "
+    wanted = client.older_than(release)
+    if wanted is not None:
+        return Check("oc (OpenShift CLI)", "warn", f"{client.version} at {client.path} is older than the release "
                      f"({wanted[0]}.{wanted[1]})",
                      f"Get oc {wanted[0]}.{wanted[1]} or newer from {OC_DOWNLOAD} before applying")
-    return Check("oc (OpenShift CLI)", "ok", f"{version} at {path}")
+    return Check("oc (OpenShift CLI)", "ok", f"{client.version} at {client.path}")
 
 
 def check_auth_file(state: WizardState) -> Check:
@@ -93,7 +82,7 @@ def check_disk(state: WizardState) -> Check:
         free = shutil.disk_usage(probe).free
     except OSError as exc:
         return Check("free disk", "warn", f"cannot measure {probe}: {exc.strerror}")
-    needed = getattr(state.release_size, "total_bytes", None) or DISK_WANTED
+    needed = (state.release_size.total_bytes if state.release_size is not None else 0) or DISK_WANTED
     where = f"{human_bytes(free)} free in {probe}"
     if release.mode == ReleaseMode.REGISTRY:
         return Check("free disk", "ok", where + " (mirroring straight to a registry needs little)")
@@ -128,7 +117,7 @@ def check_network(state: WizardState) -> Check:
 
 def release_wanted(state: WizardState) -> str | None:
     release = state.release
-    return (getattr(state.release_info, "version", None) or release.version or release.channel
+    return ((state.release_info.version if state.release_info is not None else None) or release.version or release.channel
             or (release.source if release.source and ":" in release.source else None))
 
 
@@ -171,12 +160,25 @@ class PreflightScreen(StepScreen):
     def recheck(self) -> None:
         self.run_checks()
 
-    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    class Checked(Message):
+        """The worker's answer (posted from its thread; the handler applies it to the state)."""
+
+        def __init__(self, checks: list[Check]) -> None:
+            super().__init__()
+            self.checks = checks
+
     def run_checks(self) -> None:
-        self.app.call_from_thread(self.set_status, "checking …")
-        checks = run_checks(self.state)
-        self.state.checks = checks
-        self.app.call_from_thread(self.show_checks)
+        self.set_status("checking …")
+        self.check_machine()
+
+    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    def check_machine(self) -> None:
+        self.post_message(self.Checked(run_checks(self.state)))
+
+    @on(Checked)
+    def _checked(self, event: Checked) -> None:
+        self.state.checks = event.checks
+        self.show_checks()
 
     def show_checks(self) -> None:
         checks = self.state.checks

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import MirrorError
+from core.plan import load_plan
 from core.text import plural
 from tui.state import WizardState
 
@@ -29,8 +30,6 @@ class QuitFacts:
 
 def saved_plan_key(path: Path) -> str | None:
     """The plan file on disk in the form plan_key() compares, or None when there is none to read."""
-    from core.plan import load_plan
-
     try:
         if not path.is_file():
             return None

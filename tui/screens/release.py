@@ -9,19 +9,29 @@ from textual.content import Content
 from textual.widgets import Button, Input, Select, Static
 
 from core.access import source_mirrors
-from core.errors import MirrorError, ReleaseError
-from core.graph import DEFAULT_GRAPH_URL, version_key
+from core.errors import ErrorCode, MirrorError
+from core.graph import DEFAULT_GRAPH_URL, GraphRelease, version_key
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
+from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
+from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir
+from core.usecases.releases import (
+    RELEASE_REPO,
+    inspect_release,
+    read_graph,
+    read_path,
+    redirected,
+    registry_versions,
+    resolve_path,
+)
 from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.note import Note
 
-RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
 MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
          ("to removable media (connected side)", ReleaseMode.TO_DIR.value),
@@ -35,19 +45,24 @@ TO_PROMPT = "to version (find them first)"
 
 
 def release_pull_spec(version: str, arch: str) -> str:
-    return f"{RELEASE_REPO}:{version}-{arch}"
+    return f"{RELEASE_REPO}:{release_tag(version, arch)}"
 
 
-def path_problem(exc: MirrorError, release_from: str, release_to: str, channel: str) -> str:
-    """The engine's path errors in the wizard's words (it names CLI flags): one line, what to change."""
-    if isinstance(exc, ReleaseError) and exc.message.startswith("no update path"):
+def path_problem(exc: BaseException, release_from: str, release_to: str, channel: str) -> str:
+    """The engine's path errors in the wizard's words, chosen by their code (the engine's own name CLI
+    flags): one line, what to change."""
+    code = exc.code if isinstance(exc, MirrorError) else None
+    if code == ErrorCode.NO_UPDATE_PATH:
         return (f"{release_from} → {release_to} is not on channel {channel}'s update graph: no path "
                 "(conditional and blocked updates are never used); choose another to version, or an "
                 "intermediate one and update in two steps")
-    text = exc.message if isinstance(exc, MirrorError) else error_text(exc)
-    for flag, word in (("--from-version", "from version"), ("--to-version", "to version")):
-        text = text.replace(flag, word)
-    return text
+    if code in (ErrorCode.FROM_VERSION_UNKNOWN, ErrorCode.TO_VERSION_UNKNOWN):
+        which, version = (("from", release_from) if code == ErrorCode.FROM_VERSION_UNKNOWN else ("to", release_to))
+        near = f" ({exc.fix})" if isinstance(exc, MirrorError) and exc.fix else ""
+        return f"{which} version {version} is not a release of channel {channel}'s update graph{near}"
+    if code == ErrorCode.DOWNGRADE:
+        return f"to version {release_to} is older than from version {release_from}; clusters do not downgrade"
+    return exc.message if isinstance(exc, MirrorError) else error_text(exc)
 
 
 class ReleaseScreen(StepScreen):
@@ -290,7 +305,7 @@ class ReleaseScreen(StepScreen):
                 self.find_versions()  # both ends are picked from the graph: read it now
         else:
             release.from_version = None
-            self.state.path_error = ""
+            self.state.path_error, self.state.path_error_from_graph = "", False
             if not self._one_source and release.version:
                 self._one_source = release_pull_spec(release.version, release.architecture)
             source.value = self._one_source  # source_changed keeps it and resets what was read
@@ -345,7 +360,7 @@ class ReleaseScreen(StepScreen):
         value = event.value.strip() or None
         if value != self.state.release.graph_file:
             self.state.release.graph_file = value
-            self.state.path_error = ""
+            self.state.path_error, self.state.path_error_from_graph = "", False
             if self.state.update_mode:
                 self.use_graph_source()
             self.show_path_info()
@@ -358,30 +373,22 @@ class ReleaseScreen(StepScreen):
 
     def path_choice_changed(self) -> None:
         """Both ends chosen: the path is read at once (a Select is a deliberate choice, not typing)."""
-        self.state.path_error = ""
+        self.state.path_error, self.state.path_error_from_graph = "", False
         release = self.state.release
         self.show_path_info()
         self.refresh_help()
         if release.from_version and release.version and release.channel:
             self.show_path()
 
-    async def read_graph(self) -> list:  # type: ignore[type-arg]
+    async def read_graph(self) -> list[GraphRelease]:
         """The channel's update graph: the file when one is given (offline hosts), else the service."""
-        from core.graph import fetch_graph, load_graph_file
-
         release = self.state.release
-        if release.graph_file:
-            return load_graph_file(release.graph_file)
-        url = release.graph_url or self.state.graph_url
-        if url:
-            return await fetch_graph(release.channel or "", release.architecture, url, tls=wizard_tls(self.state))
-        return await fetch_graph(release.channel or "", release.architecture, tls=wizard_tls(self.state))
+        return await read_graph(release.channel or "", release.architecture, graph_file=release.graph_file,
+                                graph_url=release.graph_url or self.state.graph_url or None,
+                                tls=wizard_tls(self.state))
 
     @work(exclusive=True, group="path", exit_on_error=False)
     async def show_path(self) -> None:
-        from core.graph import update_path
-        from core.release_path import load_path_releases, measure_path
-
         state = self.state
         release = state.release
         missing = [what for what, value in (("the channel", release.channel), ("the to version", release.version),
@@ -392,19 +399,17 @@ class ReleaseScreen(StepScreen):
             return
         key = state.path_key()
         start, end, channel = release.from_version or "", release.version or "", release.channel or ""
-        state.path_error = ""
+        state.path_error, state.path_error_from_graph = "", False
         self.set_status(f"reading the update graph of {channel} …")
         try:
             graph = await self.read_graph()
-            path = update_path(graph, start, end, mode="all" if release.all_versions else "shortest",
-                               channel=channel)
-            self.set_status(f"reading {plural(len(path), 'release')} of the path …")
+            path = resolve_path(graph, start, end, all_versions=release.all_versions, channel=channel)
+            self.set_status(f"reading and measuring {plural(len(path), 'release')} of the path …")
             async with wizard_session(state) as session:
-                infos = await load_path_releases(session, path)
-                self.set_status("measuring what each release adds …")
-                sizes = await measure_path(session, infos)
+                found = await read_path(session, path)
+            infos, sizes = found.releases, found.sizes
         except MirrorError as exc:
-            state.path_error = path_problem(exc, start, end, channel)
+            state.path_error, state.path_error_from_graph = path_problem(exc, start, end, channel), False
             state.path_releases, state.path_sizes, state.path_for = [], None, None
             state.release_info = None
             self.show_path_info()
@@ -482,8 +487,6 @@ class ReleaseScreen(StepScreen):
 
     @work(exclusive=True, group="versions", exit_on_error=False)
     async def find_versions(self) -> None:
-        from core.graph import registry_release_tags
-
         release = self.state.release
         channel, arch = release.channel or "", release.architecture
         note = ""
@@ -494,17 +497,15 @@ class ReleaseScreen(StepScreen):
             mirror_sets = source_mirrors(self.state.plan)
         except MirrorError:  # the Credentials and Mirror steps say what is wrong with the file
             mirror_sets = []
-        redirected = any(RELEASE_REPO == src or RELEASE_REPO.startswith(src.rstrip("/") + "/")
-                         for src, _ in mirror_sets)
         # An update path needs the graph (and a graph file is the admin's own choice): asked first then.
-        use_graph = bool(channel) and (not redirected or self.state.update_mode or bool(release.graph_file))
+        use_graph = bool(channel) and (not redirected(mirror_sets) or self.state.update_mode or bool(release.graph_file))
         if use_graph:
             where = release.graph_file or channel
             self.set_status(f"asking the update graph for {channel} …")
             try:
                 found = await self.read_graph()
-                if self.state.path_error.startswith("update graph:"):
-                    self.state.path_error = ""  # read now
+                if self.state.path_error_from_graph:
+                    self.state.path_error, self.state.path_error_from_graph = "", False  # read now
                     self.show_path_info()
                 versions = [r.version for r in found]
                 note = f"{plural(len(versions), 'version')} in {channel} ({arch}), newest first"
@@ -513,6 +514,7 @@ class ReleaseScreen(StepScreen):
             except MirrorError as exc:
                 if self.state.update_mode:
                     self.state.path_error = f"update graph: {error_text(exc)}"
+                    self.state.path_error_from_graph = True
                     self.show_path_info()
                     self.set_status("no update graph", "error")
                     return
@@ -521,16 +523,11 @@ class ReleaseScreen(StepScreen):
             self.set_status(f"listing the tags of {RELEASE_REPO} …")
             try:
                 async with wizard_session(self.state) as session:
-                    tags = await registry_release_tags(session, RELEASE_REPO)
+                    versions = await registry_versions(session, arch, channel)
             except MirrorError as exc:
                 self.query_one("#versions-note", Static).update(Content.styled(f"✗ {error_text(exc)}", "$error"))
                 self.set_status("no versions found", "error")
                 return
-            suffix = f"-{arch}"
-            versions = sorted({t[: -len(suffix)] for t in tags if t.endswith(suffix)}, key=version_key, reverse=True)
-            prefix = channel.split("-", 1)[-1] if channel else ""
-            if prefix:
-                versions = [v for v in versions if v.startswith(prefix + ".") or v == prefix] or versions
             note = note or f"{plural(len(versions), 'release tag')} for {arch} in {RELEASE_REPO}"
         self.state.versions = versions
         self.set_versions(versions, note)
@@ -544,8 +541,6 @@ class ReleaseScreen(StepScreen):
 
     @work(exclusive=True, group="release", exit_on_error=False)
     async def inspect(self) -> None:
-        from core.release import load_release, measure_release
-
         release = self.state.release
         if not release.source:
             self.query_one("#source-error", Static).update("✗ choose a version or type the release image")
@@ -553,17 +548,13 @@ class ReleaseScreen(StepScreen):
         self.set_status(f"reading {release.source} …")
         self.state.release_error = ""
         try:
+            target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
             async with wizard_session(self.state) as session:
-                info = await load_release(session, release.source)
-                self.state.release_info = info
-                self.show_info()
-                self.set_status("measuring what the mirror already holds …")
-                target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
-                try:
-                    self.state.release_size = await measure_release(session, info, target)
-                except MirrorError as exc:  # e.g. the mirror's login is not set yet: sizes without "present"
-                    self.state.release_size = await measure_release(session, info, None)
-                    self.notify(f"could not look into the mirror: {error_text(exc)}", severity="warning")
+                inspected = await inspect_release(session, release.source, target)
+            info = self.state.release_info = inspected.info
+            self.state.release_size = inspected.size
+            if inspected.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
+                self.notify(f"could not look into the mirror: {error_text(inspected.size_error)}", severity="warning")
         except MirrorError as exc:
             self.state.release_error = error_text(exc)
             self.query_one("#source-error", Static).update("✗ " + self.state.release_error)
@@ -674,16 +665,15 @@ class ReleaseScreen(StepScreen):
         if release.source:
             commands.append(f"oc adm release info {source}")
         to = "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}"
+        # The plan's own to_release_image when it names one (core.release_tag), else the rule in variables.
+        to_release = (state.to_release_image() if release.to_release_image
+                      else f"{to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
         if release.mode == ReleaseMode.REGISTRY:
-            commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n    --from={source} \\\n"
-                            f"    --to={to} \\\n    --to-release-image={to}:${{OCP_RELEASE}}-${{ARCHITECTURE}}")
+            commands.append(oc_release_mirror("${LOCAL_SECRET_JSON}", source, to, to_release))
         elif release.mode == ReleaseMode.TO_DIR:
-            commands.append(f"oc adm release mirror -a ${{LOCAL_SECRET_JSON}} \\\n"
-                            f"    --to-dir=${{REMOVABLE_MEDIA_PATH}}/mirror {source}")
+            commands.append(oc_release_to_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", source))
         else:
-            commands.append("oc image mirror -a ${LOCAL_SECRET_JSON} \\\n"
-                            "    --from-dir=${REMOVABLE_MEDIA_PATH}/mirror \\\n"
-                            f"    \"file://openshift/release:${{OCP_RELEASE}}*\" {to}")
+            commands.append(oc_release_from_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", "${OCP_RELEASE}", to))
         return commands
 
     def path_commands(self) -> list[str]:
@@ -712,7 +702,5 @@ class ReleaseScreen(StepScreen):
             if version == "…":
                 commands.append("# … each release in between …")
                 continue
-            commands.append(f"oc adm release mirror -a {q(auth)} \\\n"
-                            f"    --from=quay.io/openshift-release-dev/ocp-release:{version}-{release.architecture} \\\n"
-                            f"    --to={target}")
+            commands.append(oc_release_mirror(q(auth), release_pull_spec(version, release.architecture), target))
         return commands

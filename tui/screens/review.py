@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual import on, work
@@ -14,6 +15,7 @@ from core.errors import MirrorError
 from core.plan import ReleaseMode, SamplesSource
 from core.text import human_bytes
 from core.text import shell_quote as q
+from core.usecases.samples import load_local_streams
 from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
 from tui.state import error_text
@@ -51,21 +53,21 @@ class ReviewScreen(StepScreen):
 
     def step_shown(self) -> None:
         samples = self.state.samples
-        from_files = samples.path and samples.source != SamplesSource.CLUSTER
+        # files or the config map (the cluster and a release are read on the Image streams step)
+        from_files = samples.path and samples.source in (SamplesSource.FILES, SamplesSource.CONFIGMAP)
         if not self.state.streams and from_files and not self.state.streams_error:
             self.load_streams()
         self.show()
 
-    @work(thread=True, exclusive=True, group="review-streams", exit_on_error=False)
-    def load_streams(self) -> None:
-        """The Image streams step was skipped over: read the streams the plan names, for the summary."""
-        from core.samples import load_streams_from
-
+    @work(exclusive=True, group="review-streams", exit_on_error=False)
+    async def load_streams(self) -> None:
+        """The Image streams step was skipped over: read the streams the plan names, for the summary (the
+        files in a thread; the state is set here, on the app's loop)."""
         try:
-            self.state.streams = load_streams_from([Path(p).expanduser() for p in self.state.samples.paths])
+            self.state.streams = await asyncio.to_thread(load_local_streams, self.state.samples)
         except (MirrorError, OSError) as exc:
             self.state.streams_error = error_text(exc)
-        self.app.call_from_thread(self.show)
+        self.show()
 
     def show(self) -> None:
         self.query_one("#summary", Facts).set_rows(self.summary())
@@ -123,11 +125,11 @@ class ReviewScreen(StepScreen):
                 parts.append(f"# CA: {exc}")
         return Content("\n---\n".join(parts) if parts else "nothing yet")
 
-    def summary(self) -> list[tuple[str, str]]:
+    def summary(self) -> list[tuple[str, str | Content]]:
         state = self.state
         plan = state.plan
         release = state.release
-        lines: list[tuple[str, str]] = [
+        lines: list[tuple[str, str | Content]] = [
             ("Mirror registry", plan.mirror.registry or "— not set (Credentials step)"),
             ("Pull secret", plan.auth_file or "— not set (Credentials step)"),
         ]
@@ -156,7 +158,7 @@ class ReviewScreen(StepScreen):
             lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
             size = state.release_size
             if size is not None and state.mirror_note() is None:  # measured before any mirror ran
-                present = getattr(size, "present_bytes", None)
+                present = size.present_bytes
                 moved = size.total_bytes - (present or 0)
                 lines.append(("  bytes", f"{human_bytes(moved)} to move of {human_bytes(size.total_bytes)}"))
             elif size is not None:
@@ -169,10 +171,10 @@ class ReviewScreen(StepScreen):
             samples = None
             lines.append(("Image streams", f"✗ {exc}"))
         if samples is not None:
-            sizes = [state.stream_sizes.get(name) for name in samples.included]
-            known = [n for n in sizes if n is not None]
-            size = f", {human_bytes(sum(known))}" if sizes and len(known) == len(sizes) else ""
-            lines.append(("Image streams", f"{len(samples.included)} mirrored ({samples.images} images{size}), "
+            measured = [state.stream_sizes.get(name) for name in samples.included]
+            known = [n for n in measured if n is not None]
+            total = f", {human_bytes(sum(known))}" if measured and len(known) == len(measured) else ""
+            lines.append(("Image streams", f"{len(samples.included)} mirrored ({samples.images} images{total}), "
                                            f"{len(samples.skipped)} skipped"))
         elif state.streams_error:
             lines.append(("Image streams", f"✗ {state.streams_error}"))

@@ -6,8 +6,6 @@ alerting) to import it from a mirror that does not have it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,11 +14,16 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from core.errors import MirrorError, ReleaseError
-from core.plan import SamplesSource
+from core.errors import ErrorCode, MirrorError
+from core.filenames import SAMPLES_MAPPING_FILE
+from core.plan import SamplesChoice, SamplesSource
 from core.reference import is_registry_host
+from core.release import load_release
+from core.release_samples import CONTENT_ROOT
+from core.samples import measure_streams
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
+from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.state import error_text, middle_ellipsis
@@ -56,12 +59,12 @@ def fit_from(registries: list[str], width: int) -> str:
     return short if len(short) <= width else middle_ellipsis(short, width)
 
 
-class StreamTable(DataTable):
+class StreamTable(DataTable[str | Content]):
     """Space (or Enter, or a click) toggles a stream; a selects all shown, n none."""
 
     BINDINGS = [
         # Not in the footer: the line under the table says them, and the footer keeps room for Save plan.
-        Binding("space", "toggle", "Toggle", show=False),
+        Binding("space", "toggle_stream", "Toggle", show=False),
         Binding("a", "all", "All", show=False),
         Binding("n", "none", "None", show=False),
     ]
@@ -73,7 +76,7 @@ class StreamTable(DataTable):
         if isinstance(screen, SamplesScreen) and screen.state.streams:
             screen.call_after_refresh(screen.fill_table, scroll=False)  # never moves the step's view
 
-    def action_toggle(self) -> None:
+    def action_toggle_stream(self) -> None:  # not action_toggle: DOMNode's toggles an attribute
         screen = self.screen
         if self.row_count and isinstance(screen, SamplesScreen):
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
@@ -277,9 +280,6 @@ class SamplesScreen(StepScreen):
     async def load_release_streams(self) -> None:
         """The streams the release's cluster-samples-operator image ships (core.release_samples): the ones
         its operator imports on the plan's architecture. The release the path ends at, for an update."""
-        from core.release import load_release
-        from core.release_samples import CONTENT_ROOT, SAMPLES_COMPONENT, samples_from_release
-
         state = self.state
         release = state.release
         self.set_status("reading the image streams from the release …")
@@ -290,41 +290,34 @@ class SamplesScreen(StepScreen):
                     if not release.source or release.is_path or state.update_mode:
                         raise MirrorError("the release is not read yet: on the Release step, "
                                           + ("Show path" if state.update_mode else "Inspect") + " first")
-                    info = await load_release(session, release.source)
-                    state.release_info = info
-                found = await samples_from_release(session, info, state.samples.architecture)
+                    info = state.release_info = await load_release(session, release.source)
+                loaded = await read_streams(SamplesChoice(SamplesSource.RELEASE, architecture=state.samples.architecture),
+                                            session=session, releases=[info])
         except MirrorError as exc:
-            if state.samples_by_default and isinstance(exc, ReleaseError) and any(
-                    why in exc.message for why in (f"has no {SAMPLES_COMPONENT} component", "holds no image streams")):
+            if state.samples_by_default and exc.code == ErrorCode.RELEASE_WITHOUT_SAMPLES:
                 self.no_samples_in_release(info.version if info is not None else release.version or "")
                 return
             self.show_load_error(error_text(exc))
             return
+        found = loaded.release
+        assert found is not None  # a release source says what it read
         state.streams, state.streams_error, state.streams_from = found.streams, "", info.digest
         self.query_one("#streams-from", Static).update(
             f"from release {info.version}: /{CONTENT_ROOT}/{found.architecture}/ of its cluster-samples-operator image")
         self.loaded()
 
-    @work(thread=True, exclusive=True, group="streams", exit_on_error=False)
-    def load_streams(self) -> None:
-        from core.samples import load_from_cluster, load_streams_from
-
-        choice = self.state.samples
-        self.app.call_from_thread(self.set_status, "reading image streams …")
+    @work(exclusive=True, group="streams", exit_on_error=False)
+    async def load_streams(self) -> None:
+        """Files, the config map or the cluster (core.usecases.samples reads them in a thread)."""
+        self.set_status("reading image streams …")
         try:
-            if choice.source == SamplesSource.CLUSTER:
-                streams = load_from_cluster()
-            else:
-                if not choice.path:
-                    raise MirrorError("give the folder of ImageStream files (or the config map file)")
-                streams = load_streams_from([Path(p).expanduser() for p in choice.paths])
+            loaded = await read_streams(self.state.samples)
         except (MirrorError, OSError) as exc:
-            message = error_text(exc)
-            self.app.call_from_thread(self.show_load_error, message)
+            self.show_load_error(error_text(exc))
             return
-        self.state.streams = streams
+        self.state.streams = loaded.streams
         self.state.streams_error = ""
-        self.app.call_from_thread(self.loaded)
+        self.loaded()
 
     def no_samples_in_release(self, version: str) -> None:
         """The default source found nothing (a custom payload without samples): none, said plainly, rather
@@ -533,8 +526,6 @@ class SamplesScreen(StepScreen):
     @work(exclusive=True, group="sizes", exit_on_error=False)
     async def measure(self) -> None:
         """Every stream's size from its images' manifests (core.samples.measure_streams)."""
-        from core.samples import measure_streams
-
         self.set_status("measuring: reading every image's manifest …")
         try:
             async with wizard_session(self.state) as session:
@@ -619,7 +610,7 @@ class SamplesScreen(StepScreen):
                          f"oc adm release info --image-for=cluster-samples-operator {q(release_spec)}",
                          f"oc image extract <that image> --path /opt/openshift/operator/{arch}/:./samples-content "
                          "--confirm"]
-        elif choice.source != "configmap" or where.startswith("#"):
+        elif choice.source != SamplesSource.CONFIGMAP or where.startswith("#"):
             commands.append(where)
         commands.append("# after the mirror: samplesRegistry, the skipped streams, and Managed again")
         try:
@@ -632,9 +623,9 @@ class SamplesScreen(StepScreen):
                       else f"--imagestreams {q(choice.path or '<folder>')}")
             skips = f" \\\n    --skip {','.join(plan.skipped)}" if plan.skipped else ""
             commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
-                         f"    --mapping-out mapping.txt{skips}", *plan.commands]
+                         f"    --mapping-out {SAMPLES_MAPPING_FILE}{skips}", *plan.commands]
         else:
-            commands += ["oc image mirror -a ${LOCAL_SECRET_JSON} -f mapping.txt",
+            commands += [f"oc image mirror -a ${{LOCAL_SECRET_JSON}} -f {SAMPLES_MAPPING_FILE}",
                          "oc patch configs.samples.operator.openshift.io/cluster --type=merge --patch "
                          "'{\"spec\":{\"samplesRegistry\":\"<mirror>\",\"skippedImagestreams\":[…]}}'"]
         return commands

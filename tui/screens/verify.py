@@ -20,9 +20,10 @@ from textual.message import Message
 from textual.widgets import Static
 
 from core.errors import MirrorError
-from core.text import plural
-from core.verify import Check, Side, Status
-from tui.access import wizard_session
+from core.oc import Oc
+from core.text import plural, shell_quote
+from core.verify import Check, Side, Status, cluster_checks, expected_from_plan, mirror_checks, open_session
+from tui.access import wizard_auth
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.command import CommandText
@@ -33,20 +34,7 @@ if TYPE_CHECKING:
 
 MAX_SHOWN_ITEMS = 8  # a row lists this many failing things; the CLI (shown in the help) lists them all
 STYLES = {Status.PASS: "$success", Status.FAIL: "$error", Status.SKIP: "$text-muted"}
-# The command prefixes that make a fix a command to copy (anything else is advice, shown as words).
-COMMANDS = ("oc ", "mirror-wizard ", "skopeo ", "podman ")
 PENDING = "cluster-pending"
-
-
-def _command_and_advice(fix: str | None) -> tuple[str | None, str | None]:
-    """Split a check's fix into the command to copy (without its trailing ``# comment``, which speaks to
-    a shell user; the wizard's own advice replaces it) and advice in words."""
-    if not fix:
-        return None, None
-    if not fix.startswith(COMMANDS):
-        return None, fix
-    command, _, _comment = fix.partition("  #")
-    return command.strip(), None
 
 
 def wizard_advice(check: Check, *, oc_found: bool) -> str:
@@ -100,14 +88,14 @@ class VerifyRow(Vertical, can_focus=True):
 
     @property
     def command(self) -> str | None:
-        command, _ = _command_and_advice(self.check.fix)
+        command = self.check.fix_command
         if self.check.name == "cluster-access":  # its fix speaks to a shell user; the wizard says it in words
             return "oc login <API server URL>" if self.oc_found and "not on PATH" not in self.check.detail else None
         return command
 
     def compose(self) -> ComposeResult:
         check = self.check
-        _, advice = _command_and_advice(check.fix)
+        advice = check.fix_advice
         wizard = wizard_advice(check, oc_found=self.oc_found)
         with Horizontal(classes="verify-line"):
             yield Static(Content.styled(check.status.symbol, f"bold {STYLES[check.status]}"), classes="verify-mark")
@@ -262,9 +250,6 @@ class VerifyScreen(StepScreen):
 
     @work(exclusive=True, group="verify", exit_on_error=False)
     async def verify(self, run: int, mirror: bool, cluster: bool) -> None:
-        from core.oc import Oc
-        from core.verify import cluster_checks, expected_from_plan, mirror_checks
-
         state = self.state
         key = state.plan_key()
         plan = state.plan_for_saving()
@@ -272,7 +257,8 @@ class VerifyScreen(StepScreen):
         try:
             expected: Expected | None = state.verify_expected if state.verify_key == key else None
             if mirror or expected is None:
-                async with wizard_session(state) as session:
+                # verify's one way to a session, with the logins the wizard holds
+                async with open_session(plan, auth=wizard_auth(state)) as session:
                     expected = await expected_from_plan(plan, session, plan_file)
                     if mirror:
                         async for check in mirror_checks(expected, session):
@@ -394,12 +380,10 @@ class VerifyScreen(StepScreen):
                 "roll out. Nothing is changed anywhere. Tab moves between lines; [b]y[/b] copies a line's command.")
 
     def help_commands(self) -> list[str]:
-        from core.text import shell_quote
-
         commands = [f"mirror-wizard verify {shell_quote(str(self.state.save_path()))} --cluster"
                     "   # the same checks from a shell"]
         for check in self.state.verify_checks:
-            command, _ = _command_and_advice(check.fix)
+            command = check.fix_command
             if command and (check.failed or check.name == "node-pull-source"):
                 commands += [f"# {check.title}", command]
         return commands

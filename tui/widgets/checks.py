@@ -6,8 +6,8 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.messages import without_cli_flags
 from tui.state import Check
+from tui.wording import without_cli_flags
 
 MARKS = {"ok": ("✓", "$success"), "warn": ("!", "$warning"), "fail": ("✗", "$error"), "wait": ("…", "$text-muted"),
          "info": ("·", "$text-muted")}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 
 from textual.content import Content
+from textual.geometry import Size
 from textual.widget import Widget
 
 CONTINUATION = " \\"
@@ -74,7 +75,7 @@ class CommandText(Widget):
     def _lines(self, width: int) -> list[str]:
         return shell_lines(self.command, max(width, 1))
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines(width))
 
     def render(self) -> Content:

@@ -20,7 +20,7 @@ class Note(Static):
 
     def update(self, content: VisualType = "", *, layout: bool = True) -> None:
         if isinstance(content, str):  # an engine error shown in the wizard: its advice, not CLI flags
-            from tui.messages import without_cli_flags
+            from tui.wording import without_cli_flags
 
             content = without_cli_flags(content)
         super().update(content, layout=layout)

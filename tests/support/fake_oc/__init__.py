@@ -6,6 +6,10 @@ json`` output (Lists of objects with full metadata; ``items: null`` on failed im
 serialises them). Placeholders such as ``__MIRROR__`` are filled from ``FAKE_OC_VARS`` so the same
 recordings fit whichever mirror a test started. Unknown resource types, missing objects and a missing
 login fail with the messages and exit status real ``oc`` gives.
+
+``apply``, ``replace`` and ``patch`` are refused (exit 3) unless ``writes=True``: then each is recorded in
+``writes.log`` of the log folder (its arguments and the document on stdin, one JSON line each; read them
+with :func:`writes`) and answered as oc does, so Apply can be tested without a cluster.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RECORDINGS = HERE / "recordings"
-SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp")
+SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp", "signed")
 
 
-def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None) -> dict[str, str]:
+def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None,
+            writes: bool = False) -> dict[str, str]:
     """Write ``bin_dir/oc`` and return the environment that puts it first on PATH with ``scenario``."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown fake oc scenario {scenario!r}")
@@ -33,7 +38,18 @@ def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_d
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         env["FAKE_OC_LOG"] = str(log_dir)
+    if writes:
+        env["FAKE_OC_WRITES"] = "1"
     return env
+
+
+def writes(log_dir: Path) -> list[tuple[list[str], str]]:
+    """(arguments, stdin) of every change the fake oc was asked for, in order."""
+    path = log_dir / "writes.log"
+    if not path.exists():
+        return []
+    calls = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [(call["args"], call["stdin"]) for call in calls]
 
 
 def variables_for(*, mirror: str, ca_file: Path, mirror_repo: str, release_source: str, components_source: str,

@@ -609,3 +609,30 @@ write(
     ),
 )
 print("written old-icsp")
+
+# ---- signed: healthy, and the release signature ConfigMap of sha256:abab… exists already (Apply asks
+# before replacing it: the cluster-version operator trusts what it holds)
+(R / "signed").mkdir(parents=True, exist_ok=True)
+(R / "signed" / "base").write_text("healthy\n")
+write(
+    "signed",
+    "configmaps@openshift-config-managed.json",
+    lst(
+        [
+            {
+                "kind": "ConfigMap",
+                "apiVersion": "v1",
+                "metadata": {
+                    "name": "sha256-" + "ab" * 32,
+                    "namespace": "openshift-config-managed",
+                    "creationTimestamp": "2026-11-30T09:20:11Z",
+                    "labels": {"release.openshift.io/verification-signatures": ""},
+                    "resourceVersion": "52110",
+                    "uid": "9d1c4e0b-3a77-4b1e-9a0e-5f7d0c2b1a44",
+                },
+                "binaryData": {"sha256-" + "ab" * 32 + "-1": "YW4gb2xkZXIgc2lnbmF0dXJl"},
+            }
+        ]
+    ),
+)
+print("written signed")

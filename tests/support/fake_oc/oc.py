@@ -152,6 +152,28 @@ def get(args: list[str]) -> None:
     fail(f'Error from server (NotFound): {resource} "{name}" not found')
 
 
+APPLY_VERBS = {"apply", "replace", "patch"}  # what Apply runs; answered only with FAKE_OC_WRITES set
+
+
+def write(verb: str, args: list[str]) -> None:
+    """Record a change (arguments and the document on stdin) in FAKE_OC_LOG/writes.log, one JSON line
+    each, and answer as oc does; the recordings themselves never change."""
+    require_login()
+    stdin = sys.stdin.read() if args[:2] == ["-f", "-"] else ""
+    folder = os.environ.get("FAKE_OC_LOG")
+    if folder:
+        with open(Path(folder) / "writes.log", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"args": [verb, *args], "stdin": stdin}) + "\n")
+    if stdin:
+        import yaml  # the tests' environment has it; real oc reads YAML too
+
+        doc = yaml.safe_load(stdin) or {}
+        what = f"{str(doc.get('kind', 'object')).lower()}/{(doc.get('metadata') or {}).get('name', '')}"
+    else:
+        what = args[0] if args else "object"
+    print(f"{what} {'patched' if verb == 'patch' else 'replaced' if verb == 'replace' else 'configured'}")
+
+
 def main(argv: list[str]) -> None:
     log_call(argv)
     if os.environ.get("FAKE_OC_DELAY"):
@@ -159,8 +181,15 @@ def main(argv: list[str]) -> None:
     if not argv:
         fail("OpenShift Client\n\nUsage:\n  oc [flags] [options]", 0)
     verb, args = argv[0], argv[1:]
+    if verb in APPLY_VERBS and os.environ.get("FAKE_OC_WRITES"):
+        write(verb, args)
+        return
     if verb in WRITE_VERBS:
         fail(f"fake oc: {verb} would change the cluster; this stand-in answers read-only commands only", 3)
+    if verb == "auth" and args[:1] == ["can-i"]:  # may the user change cluster configuration
+        info = require_login()
+        print(info.get("can_i", "yes"))
+        return
     if verb == "whoami":
         info = require_login()
         print(info.get("server", "") if "--show-server" in args else info.get("user", ""))

@@ -1,0 +1,108 @@
+"""The documents a cluster gets for a prepared plan, each with the commands that apply it: the wizard's
+Done step shows them one per tab; the files themselves are written by core.run.write_outputs and the
+whole procedure by core.runbook.
+
+One generator, so the tab's text, the file and the runbook say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE, SAMPLES_MAPPING_FILE
+from ..mirror_config import ICSP_FILE, IDMS_FILE
+from ..run import Prepared
+from ..text import shell_quote
+from ..yamlout import dump_yaml
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document for the cluster: a short key (``idms``), a title (``IDMS``) and its text with the
+    commands that apply it, as comments."""
+
+    key: str
+    title: str
+    text: str
+
+
+def cluster_documents(prepared: Prepared) -> list[Document]:
+    """Everything the cluster gets: install-config's mirror sources, the IDMS and ICSP, the CA ConfigMap
+    (and the image.config patch), the release signatures, the samples operator's Config."""
+    out: list[Document] = []
+    instructions = prepared.instructions
+    if instructions is not None:
+        out.append(Document("install", "install-config",
+                            "# add to install-config.yaml (new clusters)\n" + instructions.image_content_sources_yaml()
+                            + "\n# the same for installers that read imageDigestSources\n"
+                            + instructions.image_digest_sources_yaml()))
+        out.append(Document("idms", "IDMS", "# running clusters, 4.13 and later\n" + dump_yaml(instructions.idms())))
+        out.append(Document("icsp", "ICSP", "# running clusters before 4.13\n" + dump_yaml(instructions.icsp())))
+    ca = prepared.ca
+    if ca is not None:
+        out.append(Document("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
+    signatures = prepared.signature_configmaps()
+    if signatures:
+        from ..signatures import configmap_yaml  # pysequoia: imported only when there are signatures
+
+        out.append(Document("signatures", "Signatures", "# release signatures: a disconnected cluster accepts an "
+                            "update only with these\n" + "---\n".join(configmap_yaml(c) for c in signatures)))
+    samples = prepared.samples
+    if samples is not None:
+        out.append(Document("samples", "Samples", samples.config_yaml() + "\n# then\n"
+                            + "\n".join(samples_patch_commands(prepared))))
+    return out
+
+
+# -- the equivalent oc commands of a copy: one spelling for every step that shows them ---------------------
+
+def oc_release_mirror(auth: str, source: str, target: str, to_release_image: str | None = None) -> str:
+    """``oc adm release mirror`` straight into a registry (``to_release_image`` None: oc's default)."""
+    command = f"oc adm release mirror -a {auth} \\\n    --from={source} \\\n    --to={target}"
+    return command + (f" \\\n    --to-release-image={to_release_image}" if to_release_image else "")
+
+
+def oc_release_to_dir(auth: str, directory: str, source: str) -> str:
+    """``oc adm release mirror --to-dir``: the release onto removable media."""
+    return f"oc adm release mirror -a {auth} \\\n    --to-dir={directory}/mirror {source}"
+
+
+def oc_release_from_dir(auth: str, directory: str, version: str, target: str) -> str:
+    """``oc image mirror --from-dir``: the release from removable media into the registry."""
+    return (f"oc image mirror -a {auth} --from-dir={directory}/mirror \\\n"
+            f"    \"file://openshift/release:{version}*\" {target}")
+
+
+def oc_samples_mirror(auth: str) -> str:
+    """``oc image mirror -f``: the samples images, from the mapping file the run writes."""
+    return f"oc image mirror -a {auth} -f {SAMPLES_MAPPING_FILE} --keep-manifest-list=true"
+
+
+def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
+    """The ``oc`` commands that apply, by hand, the files core.run.write_outputs writes to ``out`` (what the
+    wizard's Apply and ``mirror-wizard apply`` do, merges aside); ``prepared`` None: not computed yet."""
+    commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
+    if prepared is None or prepared.instructions is not None:
+        commands.append(f"oc apply -f {shell_quote(str(out / IDMS_FILE))}   # 4.13 and later\n"
+                        f"# before 4.13: oc apply -f {shell_quote(str(out / ICSP_FILE))}")
+    if prepared is not None and prepared.ca is not None:
+        commands.append(f"oc apply -f {shell_quote(str(out / REGISTRY_CONFIG_FILE))}   # the CA ConfigMap\n"
+                        "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
+                        "#     -n openshift-config --from-file=<host..port>=<ca.crt>")
+        commands.append("oc patch image.config.openshift.io/cluster --type=merge \\\n"
+                        f"    --patch-file={shell_quote(str(out / IMAGE_CONFIG_PATCH_FILE))}")
+    if prepared is not None:
+        commands += samples_patch_commands(prepared)
+    commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
+    return commands
+
+
+def samples_patch_commands(prepared: Prepared) -> list[str]:
+    """The ``oc patch`` that points the samples operator at the mirror (none without samples)."""
+    samples = prepared.samples
+    return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
+
+
+__all__ = ["Document", "apply_commands", "cluster_documents", "oc_release_from_dir", "oc_release_mirror",
+           "oc_release_to_dir", "oc_samples_mirror", "samples_patch_commands"]

@@ -1,0 +1,123 @@
+"""Releases: inspect one, list the versions there are, resolve and measure an update path. One
+implementation for the wizard's Release step and ``mirror-wizard release info|list``.
+
+Versions come from the channel's update graph (the update service, or a saved graph file for an offline
+host) or, where the graph cannot tell (a release repository behind a mirror set, the sandbox), from the
+release repository's tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import MirrorError
+from ..graph import (
+    DEFAULT_GRAPH_URL,
+    GraphRelease,
+    PathMode,
+    fetch_graph,
+    load_graph_file,
+    registry_release_tags,
+    update_path,
+    version_key,
+)
+from ..manifest import openshift_arch
+from ..mirror_sets import MirrorPairs, matching_source
+from ..registry import RegistrySession
+from ..release import ReleaseInfo, SizeReport, load_release, measure_release
+from ..release_path import PathSizes, load_path_releases, measure_path
+from ..tlsconfig import TLSOptions
+
+RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
+
+
+# -- inspect ------------------------------------------------------------------------------------------
+
+@dataclass
+class InspectedRelease:
+    """A release read, and what a mirror of it moves; ``size_error`` when the mirror could not be looked
+    into (its login not set yet, say): the sizes then say nothing of what it holds already."""
+
+    info: ReleaseInfo
+    size: SizeReport
+    size_error: MirrorError | None = None
+
+
+async def inspect_release(session: RegistrySession, pull_spec: str, target: str | None = None) -> InspectedRelease:
+    """Read ``pull_spec`` and measure it; with ``target`` (the mirror repository) also how much of it the
+    mirror has already."""
+    info = await load_release(session, pull_spec)
+    try:
+        return InspectedRelease(info, await measure_release(session, info, target))
+    except MirrorError as exc:
+        if target is None:
+            raise
+        return InspectedRelease(info, await measure_release(session, info, None), exc)
+
+
+# -- versions -----------------------------------------------------------------------------------------
+
+async def read_graph(channel: str, architecture: str, *, graph_file: str | None = None, graph_url: str | None = None,
+                     tls: TLSOptions | None = None) -> list[GraphRelease]:
+    """The channel's update graph: the saved file when one is given (offline hosts), else the service."""
+    if graph_file:
+        return load_graph_file(graph_file)
+    return await fetch_graph(channel, architecture, graph_url or DEFAULT_GRAPH_URL, tls=tls)
+
+
+def redirected(mirror_sets: MirrorPairs, repository: str = RELEASE_REPO) -> bool:
+    """Is the release repository read through a mirror set? Then what that mirror holds is what can be
+    copied, and its tags answer for the versions rather than the update graph."""
+    return matching_source(repository, mirror_sets) is not None
+
+
+def release_tags(tags: list[str], architectures: tuple[str, ...]) -> list[str]:
+    """The release tags (``VERSION-ARCH``) among a repository's tags, for these architectures."""
+    arches = tuple(openshift_arch(a) for a in architectures)
+    return [t for t in tags if any(t.endswith(f"-{a}") for a in arches)]
+
+
+async def registry_versions(session: RegistrySession, architecture: str, channel: str = "",
+                            repository: str = RELEASE_REPO) -> list[str]:
+    """The versions a release repository has for ``architecture``, newest first; with a channel
+    (``stable-4.17``), those of its minor when there are any."""
+    tags = await registry_release_tags(session, repository)
+    suffix = f"-{architecture}"
+    versions = sorted({t[: -len(suffix)] for t in tags if t.endswith(suffix)}, key=version_key, reverse=True)
+    prefix = channel.split("-", 1)[-1] if channel else ""
+    if prefix:
+        versions = [v for v in versions if v.startswith(prefix + ".") or v == prefix] or versions
+    return versions
+
+
+# -- update paths -------------------------------------------------------------------------------------
+
+@dataclass
+class UpdatePath:
+    """An update path's graph releases (oldest first), each read, and what each adds to the ones before."""
+
+    graph: list[GraphRelease]
+    releases: list[ReleaseInfo]
+    sizes: PathSizes
+
+
+def resolve_path(graph: list[GraphRelease], start: str, end: str, *, all_versions: bool = False,
+                 channel: str = "") -> list[GraphRelease]:
+    """The releases from ``start`` to ``end`` (shortest, or every version on some path), oldest first."""
+    mode: PathMode = "all" if all_versions else "shortest"
+    return update_path(graph, start, end, mode=mode, channel=channel)
+
+
+async def read_path(session: RegistrySession, path: list[GraphRelease]) -> UpdatePath:
+    """Every release of a path read (by payload digest) and measured: the bytes one copy moves."""
+    infos = await load_path_releases(session, path)
+    return UpdatePath(path, infos, await measure_path(session, infos))
+
+
+async def measure_graph_path(session: RegistrySession, path: list[GraphRelease]) -> PathSizes:
+    """Only the sizes of a path (``release list --from-version``)."""
+    return (await read_path(session, path)).sizes
+
+
+__all__ = ["RELEASE_REPO", "InspectedRelease", "UpdatePath", "inspect_release", "measure_graph_path", "read_graph",
+           "read_path", "redirected", "registry_versions", "release_tags", "resolve_path"]

@@ -1,0 +1,88 @@
+"""Engine messages rephrased for someone using the wizard, not the command line.
+
+The engine's hints name CLI flags (``--ca-file``, ``--insecure``) and the auth file, which is right in a
+terminal and wrong on a screen where the admin just typed a password. An error with a stable code
+(core.errors.ErrorCode) gets the wizard's own advice for that code (:func:`wizard_text`): the engine's
+facts, the wizard's words. Only text that arrives without its error (a login result's message, a status
+line already composed) still goes through :func:`without_cli_flags`, until every raise site names its
+code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING
+
+from core.errors import ErrorCode, MirrorError
+
+if TYPE_CHECKING:  # a type only: the words need no registry client
+    from core.credentials import LoginResult
+
+
+# The wizard's advice for an engine error, by code: said instead of the engine's (CLI) hint.
+WIZARD_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.TLS_UNTRUSTED: "give its CA file in the CA step, or put it in /etc/containers/certs.d/HOST:PORT/ca.crt",
+    ErrorCode.TLS_HANDSHAKE_FAILED: "does the registry speak HTTPS at this port?",
+    ErrorCode.LOGIN_MISSING: "add its user name and password in the Credentials step",
+    ErrorCode.LOGIN_REFUSED: "the login saved in the pull secret is refused: type the user name and password again",
+}
+
+
+def wizard_text(exc: MirrorError) -> str:
+    """One engine error as the wizard says it: its message, and the wizard's advice for its code in place
+    of the engine's hint (which names CLI flags)."""
+    hint = WIZARD_HINTS.get(exc.code)
+    if hint is not None:
+        return f"{exc.message} ({hint})"
+    return without_cli_flags(str(exc))
+
+# CLI advice in engine hints, and what the wizard says instead.
+WIZARD_ADVICE: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"pass its CA with --ca-file, or put it in (\S+)"),
+     r"give its CA file in the CA step, or put it in \1"),
+    (re.compile(r"does the registry speak HTTPS\? use --insecure for a plain HTTP registry"),
+     "does the registry speak HTTPS at this port?"),
+    (re.compile(r"add a login for it: mirror-wizard credentials add, or the wizard's Credentials step"),
+     "add its user name and password in the Credentials step"),
+    (re.compile(r"check the entry for this registry in the auth file"),
+     "the login saved in the pull secret is refused: type the user name and password again"),
+]
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+
+
+def without_cli_flags(text: str) -> str:
+    """The message with the engine's CLI advice replaced by the wizard's."""
+    for pattern, replacement in WIZARD_ADVICE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def login_message(result: LoginResult, *, typed_user: str | None, reach: str | None) -> str:
+    """One login result's message, as the wizard says it.
+
+    ``typed_user``: the login was typed in the wizard just now (a refusal means: retype it);
+    ``reach``: what core.usecases.logins.probe found for an unreachable registry (None: not probed)."""
+    state, registry, message = result.state, result.registry, result.message
+    if state == "wrong-credentials" and typed_user is not None:  # LoginState's values: no registry import
+        return (f"{registry} refused the password for {typed_user!r}: retype the password "
+                "(and check the user name)")
+    if state == "unreachable":
+        registry = result.host or registry  # the host really dialled (a mirror set may send it elsewhere)
+        reach = result.reach or reach
+        name = registry[1:].split("]", 1)[0] if registry.startswith("[") else (
+            registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry)
+        if reach == "unresolvable":
+            return f"the name {name} does not resolve: check its spelling, or this machine's DNS"
+        if reach == "refused":
+            return (f"nothing answers at {registry} (connection refused): check the port, and that the registry "
+                    "is running")
+    return without_cli_flags(message)
+
+
+def for_wizard(result: LoginResult, *, typed_user: str | None, reach: str | None) -> LoginResult:
+    """The result with its message rephrased."""
+    text = login_message(result, typed_user=typed_user, reach=reach)
+    if text == result.message:
+        return result
+    return dataclasses.replace(result, message=text)
