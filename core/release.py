@@ -186,7 +186,7 @@ def _host_arch() -> str:
     return arch if arch in _HOST_ARCHES else "amd64"
 
 
-async def _pick_platform(source: Source, index: Manifest, where: str, prefer: str = "amd64") -> Manifest:
+async def pick_platform(source: Source, index: Manifest, where: str, prefer: str = "amd64") -> Manifest:
     entries = index.children()
     chosen = [d for d in entries if d.platform and d.platform.os == "linux" and d.platform.architecture == prefer]
     if not chosen:
@@ -240,7 +240,7 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
     image = top
     if top.is_index:
         architecture = "multi"
-        image = await _pick_platform(source, top, pull_spec)
+        image = await pick_platform(source, top, pull_spec)
     config_desc = image.config()
     if config_desc is None:
         raise ReleaseError(f"{pull_spec} has no image config")
@@ -279,7 +279,7 @@ async def load_release(session: RegistrySession, pull_spec: str) -> ReleaseInfo:
 
 # -- sizes ---------------------------------------------------------------------------------------------
 
-def _release_location(info: ReleaseInfo) -> Location:
+def release_location(info: ReleaseInfo) -> Location:
     """The release image pinned by digest, so a moved tag can never change what is copied."""
     location = _reference_location(info.pull_spec)
     if isinstance(location, RegistryLocation):
@@ -287,7 +287,7 @@ def _release_location(info: ReleaseInfo) -> Location:
     return LayoutLocation(location.path, info.digest)
 
 
-def _component_location(info: ReleaseInfo, name: str) -> Location:
+def component_location(info: ReleaseInfo, name: str) -> Location:
     """From the release's directory when it holds the component (as oc's file:// lookups), else its registry."""
     ref = parse_reference(info.components[name], default_tag=None)
     if info.layout and ref.digest and OCILayout(info.layout).has_blob(ref.digest):
@@ -297,7 +297,7 @@ def _component_location(info: ReleaseInfo, name: str) -> Location:
 
 def source_locations(info: ReleaseInfo) -> list[tuple[str, Location]]:
     """("" for the release, component name) → where to read it."""
-    return [(RELEASE_KEY, _release_location(info))] + [(n, _component_location(info, n)) for n in info.components]
+    return [(RELEASE_KEY, release_location(info))] + [(n, component_location(info, n)) for n in info.components]
 
 
 def release_sources(info: ReleaseInfo) -> list[Location]:
@@ -346,9 +346,9 @@ def release_tasks(info: ReleaseInfo, to_repo: str, to_release_image: str | None 
         release_dest = parse_reference(at)
     except InputError:
         raise ReleaseError(f"{at!r} is not a valid release image (from release version and architecture)") from None
-    tasks = [CopyTask(_release_location(info), RegistryLocation(release_dest))]
+    tasks = [CopyTask(release_location(info), RegistryLocation(release_dest))]
     for name in info.components:
-        tasks.append(CopyTask(_component_location(info, name), RegistryLocation(_tag(target, info.component_tag(name)))))
+        tasks.append(CopyTask(component_location(info, name), RegistryLocation(_tag(target, info.component_tag(name)))))
     return tasks
 
 
@@ -367,9 +367,9 @@ def to_dir_tasks(info: ReleaseInfo, directory: Path, *, prepare: bool = True) ->
     directory = Path(directory)
     if str(directory).count(":"):
         raise InputError(f"{directory}: a mirror directory path cannot contain ':' (skopeo reads oci:DIR:NAME)")
-    tasks = [CopyTask(_release_location(info), LayoutLocation(directory, layout_name(info)))]
+    tasks = [CopyTask(release_location(info), LayoutLocation(directory, layout_name(info)))]
     for name in info.components:
-        tasks.append(CopyTask(_component_location(info, name), LayoutLocation(directory, layout_name(info, name))))
+        tasks.append(CopyTask(component_location(info, name), LayoutLocation(directory, layout_name(info, name))))
     if prepare:
         write_release_record(info, directory)
         _forget_incomplete(info, directory)
@@ -553,7 +553,7 @@ async def extract_command(session: RegistrySession, pull_spec: str, command: str
         except (RegistryError, ReleaseError) as exc:  # not there, or that registry is out of reach: next
             errors.append(str(exc))
             continue
-        image = await _pick_platform(source, top, str(location), _host_arch()) if top.is_index else top
+        image = await pick_platform(source, top, str(location), _host_arch()) if top.is_index else top
         break
     if image is None or source is None:
         raise NotFound(f"the {component} image of release {info.version} was not found: " + "; ".join(errors))

@@ -74,7 +74,7 @@ async def load_path_releases(session: RegistrySession, path: Sequence[GraphRelea
     return list(await asyncio.gather(*(one(item) for item in path)))
 
 
-def _check_distinct(infos: Sequence[ReleaseInfo]) -> None:
+def check_distinct(infos: Sequence[ReleaseInfo]) -> None:
     seen: dict[str, str] = {}
     for info in infos:
         if info.tag in seen:
@@ -98,13 +98,13 @@ async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo]) -
 
 def path_tasks(infos: Sequence[ReleaseInfo], to_repo: str) -> list[CopyTask]:
     """Every release of the path into one repository, each tagged as oc tags it: one copy graph."""
-    _check_distinct(infos)
+    check_distinct(infos)
     return [task for info in infos for task in release_tasks(info, to_repo)]
 
 
 def path_to_dir_tasks(infos: Sequence[ReleaseInfo], directory: Path, *, prepare: bool = True) -> list[CopyTask]:
     """Every release of the path into one OCI directory (each recorded there for a later from-dir)."""
-    _check_distinct(infos)
+    check_distinct(infos)
     return [task for info in infos for task in to_dir_tasks(info, directory, prepare=prepare)]
 
 

@@ -22,13 +22,13 @@ from .errors import ErrorCode, ImageStreamError, ReleaseError
 from .extract import Visitor, member_path, scan_tar
 from .manifest import go_arch
 from .registry import RegistrySession
-from .release import ReleaseInfo, _component_location, _pick_platform, load_release
+from .release import ReleaseInfo, component_location, load_release, pick_platform
 from .samples import (
     SampleStream,
-    _add,
-    _is_payload_stream,
-    _objects,
-    _stream_from_object,
+    add_stream,
+    document_objects,
+    is_payload_stream,
+    stream_from_object,
 )
 
 SAMPLES_COMPONENT = "cluster-samples-operator"
@@ -124,12 +124,12 @@ async def samples_from_release(session: RegistrySession, info: ReleaseInfo, arch
         raise ReleaseError(f"release {info.version} has no {SAMPLES_COMPONENT} component; load the image "
                            "streams from files or from a cluster instead", code=ErrorCode.RELEASE_WITHOUT_SAMPLES)
     wanted = content_arch(arch or (info.architecture if info.architecture != "multi" else "x86_64"))
-    location = _component_location(info, SAMPLES_COMPONENT)
+    location = component_location(info, SAMPLES_COMPONENT)
     source, reference = Endpoints(session).source(location)
     where = f"{SAMPLES_COMPONENT} of release {info.version}"
     image = await source.get_manifest(reference)
     if image.is_index:
-        image = await _pick_platform(source, image, where, prefer=go_arch(wanted))
+        image = await pick_platform(source, image, where, prefer=go_arch(wanted))
     collector = _Collector(f"{CONTENT_ROOT}/{wanted}")
     for layer in reversed(image.layers()):
         if layer.urls:
@@ -149,13 +149,13 @@ async def samples_from_release(session: RegistrySession, info: ReleaseInfo, arch
     for path in sorted(collector.found):
         label = f"{location}:/{path}"
         for number, document in enumerate(_documents(collector.found[path], label)):
-            for obj, obj_where in _objects(document, label if number == 0 else f"{label} document {number + 1}"):
+            for obj, obj_where in document_objects(document, label if number == 0 else f"{label} document {number + 1}"):
                 if obj.get("kind") != "ImageStream":
                     continue  # the shipped folders hold only streams; anything else names no image
-                if _is_payload_stream(obj):
+                if is_payload_stream(obj):
                     payload.append(str((obj.get("metadata") or {}).get("name")))
                     continue
-                _add(streams, _stream_from_object(obj, obj_where, f"release {info.version} /{path}"))
+                add_stream(streams, stream_from_object(obj, obj_where, f"release {info.version} /{path}"))
     return ReleaseSamples(sorted(streams.values(), key=lambda s: s.name), wanted, str(location),
                           sorted(collector.found), len(collector.templates), sorted(payload))
 

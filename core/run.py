@@ -345,9 +345,9 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
     prepared.release = infos[-1]
     tasks: list[CopyTask] = []
     if release.is_path:
-        from .release_path import _check_distinct
+        from .release_path import check_distinct
 
-        _check_distinct(infos)
+        check_distinct(infos)
     for info in infos:
         if release.mode == ReleaseMode.FROM_DIR:
             tasks += release_module.from_dir_tasks(info, directory, release.target, release.to_release_image)

@@ -157,7 +157,7 @@ def _parse_documents(path: Path) -> list[Any]:
     return documents
 
 
-def _objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict[str, Any], str]]:
+def document_objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict[str, Any], str]]:
     """Every object in a document, Lists flattened; each with a label for messages."""
     if depth > 8:  # Lists inside Lists: real files nest one or two, a hostile one thousands
         raise ImageStreamError(f"{where}: Lists nested more than 8 deep")
@@ -170,12 +170,12 @@ def _objects(document: Any, where: str, depth: int = 0) -> Iterator[tuple[dict[s
         if not isinstance(items, list):
             raise ImageStreamError(f"{where}: the {kind} has no 'items' list")
         for index, item in enumerate(items):
-            yield from _objects(item, f"{where} items[{index}]", depth + 1)
+            yield from document_objects(item, f"{where} items[{index}]", depth + 1)
         return
     yield document, where
 
 
-def _is_payload_stream(obj: dict[str, Any]) -> bool:
+def is_payload_stream(obj: dict[str, Any]) -> bool:
     metadata = obj.get("metadata")
     annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
     return isinstance(annotations, dict) and any(str(k).startswith(PAYLOAD_ANNOTATION_PREFIX) for k in annotations)
@@ -226,7 +226,7 @@ def _resolve(name: str, raw_tags: dict[str, dict[str, Any]], order: list[str], s
     return SampleStream(name, tags, source, problems)
 
 
-def _stream_from_object(obj: dict[str, Any], where: str, source: str) -> SampleStream:
+def stream_from_object(obj: dict[str, Any], where: str, source: str) -> SampleStream:
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
@@ -269,7 +269,7 @@ def _stream_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _add(streams: dict[str, SampleStream], stream: SampleStream) -> None:
+def add_stream(streams: dict[str, SampleStream], stream: SampleStream) -> None:
     if stream.name in streams:
         raise ImageStreamError(f"image stream {stream.name!r} is defined twice: in {streams[stream.name].source} "
                                f"and in {stream.source}; keep one")
@@ -285,16 +285,16 @@ def _load_paths(paths: Iterable[str | Path], *, allow_configmap: bool) -> list[S
         for file in _stream_files(Path(given)):
             for number, document in enumerate(_parse_documents(file)):
                 label = str(file) if number == 0 else f"{file} document {number + 1}"
-                for obj, where in _objects(document, label):
+                for obj, where in document_objects(document, label):
                     kind = obj.get("kind")
                     if kind == "ImageStream":
-                        if _is_payload_stream(obj):
+                        if is_payload_stream(obj):
                             payload.append(str((obj.get("metadata") or {}).get("name")))
                             continue
-                        _add(streams, _stream_from_object(obj, where, str(file)))
+                        add_stream(streams, stream_from_object(obj, where, str(file)))
                     elif kind == "ConfigMap" and allow_configmap:
                         for stream in _streams_from_configmap(obj, where, file):
-                            _add(streams, stream)
+                            add_stream(streams, stream)
                     elif kind == "ConfigMap":
                         raise ImageStreamError(f"{where} is a ConfigMap; load it as the {CONFIGMAP_NAME} config map "
                                                "(mirror-wizard detects it when given as --imagestreams)")
@@ -362,12 +362,12 @@ def load_configmap(path: str | Path) -> list[SampleStream]:
     found = False
     for number, document in enumerate(_parse_documents(file)):
         label = str(file) if number == 0 else f"{file} document {number + 1}"
-        for obj, where in _objects(document, label):
+        for obj, where in document_objects(document, label):
             if obj.get("kind") != "ConfigMap":
                 raise ImageStreamError(f"{where}: expected the {CONFIGMAP_NAME} ConfigMap, got kind {obj.get('kind')!r}")
             found = True
             for stream in _streams_from_configmap(obj, where, file):
-                _add(streams, stream)
+                add_stream(streams, stream)
     if not found:
         raise ImageStreamError(f"{file} holds no ConfigMap")
     return sorted(streams.values(), key=lambda s: s.name)
@@ -397,13 +397,13 @@ def load_from_cluster(oc: str = "oc") -> list[SampleStream]:
         raise ToolError(f"'oc get imagestreams -n openshift' failed: {done.first_error()} (log in with 'oc login' first)")
     document = parse_json(done.stdout, where="what 'oc get imagestreams' printed", error=ToolError)
     streams: dict[str, SampleStream] = {}
-    for obj, where in _objects(document, "oc get imagestreams"):
+    for obj, where in document_objects(document, "oc get imagestreams"):
         if obj.get("kind", "ImageStream") != "ImageStream":
             continue
         labels = (obj.get("metadata") or {}).get("labels") or {}
         if MANAGED_LABEL not in labels:
             continue  # payload streams and the admin's own: not the samples operator's
-        _add(streams, _stream_from_object(obj, where, SamplesSource.CLUSTER.value))
+        add_stream(streams, stream_from_object(obj, where, SamplesSource.CLUSTER.value))
     if not streams:
         raise ToolError("no samples-operator image streams in namespace openshift (the operator may be Removed, as "
                         "after a disconnected install); use the config map instead: oc get configmap "

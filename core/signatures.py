@@ -47,7 +47,7 @@ from .fsio import atomic_write
 from .http import HttpClient
 from .reference import is_digest, parse_reference
 from .registry import RegistrySession
-from .release import ReleaseInfo, _pick_platform, _release_location
+from .release import ReleaseInfo, pick_platform, release_location
 from .release_keys import PinnedKeys, fingerprint_of, shipped_keys
 from .tlsconfig import TLSOptions
 from .yamlout import dump_yaml
@@ -241,10 +241,10 @@ def _manifest_visitor(scan: _ManifestScan, hidden_here: set[str], seen_here: set
 
 async def read_verification_config(session: RegistrySession, info: ReleaseInfo) -> VerificationConfig | None:
     """The verification config inside a release (registry or OCI directory), or None if it has none."""
-    source, reference = Endpoints(session).source(_release_location(info))
+    source, reference = Endpoints(session).source(release_location(info))
     image = await source.get_manifest(reference)
     if image.is_index:
-        image = await _pick_platform(source, image, info.pull_spec)
+        image = await pick_platform(source, image, info.pull_spec)
     scan = _ManifestScan(info.pull_spec)
     for layer in reversed(image.layers()):
         if layer.urls:

@@ -13,7 +13,7 @@ from ..text import plural, shell_quote
 
 if TYPE_CHECKING:
     pass
-from .files import _lstat_inside, _walk_files, read_bounded, read_volume_list
+from .files import lstat_inside, read_bounded, read_volume_list, walk_files
 from .images import layout_images
 from .model import (
     BUNDLE_FILE,
@@ -32,7 +32,7 @@ from .model import (
     VerifyReport,
 )
 from .record import omitted_blobs
-from .sums import _hash_all, parse_sizes, parse_sums
+from .sums import hash_all, parse_sizes, parse_sums
 
 # -- verifying ----------------------------------------------------------------------------------------
 
@@ -49,7 +49,7 @@ def _volume_info(directory: Path, report: VerifyReport) -> dict[str, int]:
         return {}
     count, where = listing.count, listing.where
     arrived = set()
-    for rel, _ in _walk_files(directory):
+    for rel, _ in walk_files(directory):
         match = VOLUME_MARKER.fullmatch(rel)
         if match and int(match.group(2)) == count:
             arrived.add(int(match.group(1)))
@@ -113,7 +113,7 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
             report.add(rel, f"SHA256SUMS gives it the hash {digest[:16]}…, which is not its name; refused")
             continue
         try:
-            st = _lstat_inside(directory, rel)
+            st = lstat_inside(directory, rel)
         except ValueError as exc:
             report.add(rel, str(exc))
             continue
@@ -127,7 +127,7 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
             issues[rel] = f"{what} is {st.st_size} bytes, {sizes[rel]} expected: cut short or damaged"
         else:
             present.append(rel)
-    hashed = _hash_all(directory, present, on_progress)
+    hashed = hash_all(directory, present, on_progress)
     for rel in present:
         what = "blob" if _is_blob_path(rel) else "file"
         result = hashed[rel]
@@ -143,7 +143,7 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
     # run, so it matters. Elsewhere (the far side's own output folder, notes) it is only mentioned.
     parts_seen: dict[str, set[int]] = {}
     folders = {rel.split("/", 1)[0] for rel in sums if "/" in rel} - {"blobs"}
-    for rel, _ in _walk_files(directory):
+    for rel, _ in walk_files(directory):
         name = rel.rsplit("/", 1)[-1]
         if rel in sums or rel in META_FILES or VOLUME_MARKER.fullmatch(rel):
             continue
@@ -202,7 +202,7 @@ def _verify_layout(directory: Path, report: VerifyReport, issues: dict[str, str]
             report.add(rel, f"{issues.pop(rel)}; images needing it: {shown}")
             continue
         try:
-            st = _lstat_inside(directory, rel)
+            st = lstat_inside(directory, rel)
         except ValueError as exc:
             report.add(rel, str(exc))
             continue

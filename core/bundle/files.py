@@ -34,7 +34,7 @@ def safe_relpath(text: str) -> str:
     return str(path)
 
 
-def _lstat_inside(root: Path, rel: str) -> os.stat_result | None:
+def lstat_inside(root: Path, rel: str) -> os.stat_result | None:
     """lstat of ``root/rel`` where no component below root may be a symbolic link; None when absent.
     ValueError when a link (or a non-directory) stands in the way."""
     current = root
@@ -100,7 +100,7 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
         os.close(fd)
 
 
-def _read_json(path: Path, limit: int, what: str) -> Any:
+def read_json(path: Path, limit: int, what: str) -> Any:
     from ..userfiles import parse_json  # the one JSON reader: deep nesting is an error, not a crash
 
     return parse_json(read_bounded(path, limit, what), where=f"{path} ({what})", error=BundleError)
@@ -122,7 +122,7 @@ def _count(value: Any, what: str, limit: int) -> int:
 
 def read_volume_list(path: Path) -> VolumeList:
     """The volume map every volume carries; BundleError (one line) when it is not one we wrote."""
-    data = _read_json(path, MAX_LIST_BYTES, "volume list")
+    data = read_json(path, MAX_LIST_BYTES, "volume list")
     try:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
@@ -149,7 +149,7 @@ def read_volume_list(path: Path) -> VolumeList:
     return VolumeList(count, where, cut)
 
 
-def _walk_files(root: Path) -> Iterable[tuple[str, os.stat_result]]:
+def walk_files(root: Path) -> Iterable[tuple[str, os.stat_result]]:
     """Every non-directory entry below root as (relative posix path, lstat), links included, never
     followed; OS junk folders skipped."""
     stack = [root]
@@ -174,7 +174,7 @@ def _walk_files(root: Path) -> Iterable[tuple[str, os.stat_result]]:
             yield rel, st
 
 
-def _copy_nofollow(sources: list[Path], destination: Path) -> None:
+def copy_nofollow(sources: list[Path], destination: Path) -> None:
     """Concatenate ``sources`` (regular files, never read through a link) into ``destination``, through
     the one temporary-file helper (random name, ``O_EXCL | O_NOFOLLOW``, then renamed): a link planted
     beside the destination is never written through, and an interrupted copy leaves nothing behind."""

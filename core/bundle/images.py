@@ -14,7 +14,7 @@ from ..manifest import Manifest
 
 if TYPE_CHECKING:
     pass
-from .files import _read_json, read_bounded
+from .files import read_bounded, read_json
 from .model import MAX_JSON_BYTES, MAX_MANIFEST_BYTES, Problem
 
 # -- the layout's images ------------------------------------------------------------------------------
@@ -31,7 +31,7 @@ class ImageGraph:
 def layout_images(directory: Path, *, where: str = "") -> tuple[list[ImageGraph], list[Problem]]:
     """Every named image of the layout with its whole manifest graph, as far as it can be read."""
     problems: list[Problem] = []
-    index = _read_json(directory / "index.json", MAX_JSON_BYTES, "OCI index")
+    index = read_json(directory / "index.json", MAX_JSON_BYTES, "OCI index")
     entries = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(entries, list):
         return [], [Problem("index.json", "is not an OCI image index")]

@@ -11,7 +11,7 @@ from ..errors import BundleError
 
 if TYPE_CHECKING:
     pass
-from .files import _read_json
+from .files import read_json
 from .model import BUNDLE_FILE, BUNDLE_KIND, BUNDLE_VERSION, MAX_JSON_BYTES
 
 # -- the bundle manifest (bundle.json) ------------------------------------------------------------------
@@ -21,7 +21,7 @@ def read_bundle_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / BUNDLE_FILE
-    data = _read_json(path, MAX_JSON_BYTES, "bundle manifest")
+    data = read_json(path, MAX_JSON_BYTES, "bundle manifest")
     if not isinstance(data, dict) or data.get("kind") != BUNDLE_KIND:
         raise BundleError(f"{path} is not a mirror-wizard bundle manifest (kind {BUNDLE_KIND})")
     if data.get("version") != BUNDLE_VERSION:

@@ -15,7 +15,7 @@ from ..fsio import atomic_write
 
 if TYPE_CHECKING:
     pass
-from .files import _walk_files, hash_file, safe_relpath
+from .files import hash_file, safe_relpath, walk_files
 from .model import HASH_THREADS, META_FILES, SIZES_FILE, SUMS_FILE, SUMS_SIG_FILE, VOLUME_MARKER, Problem
 
 # -- SHA256SUMS and SIZES ----------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def parse_sizes(data: bytes) -> dict[str, int]:
     return sizes
 
 
-def _hash_all(root: Path, paths: list[str], on_progress: Callable[[int], None] | None = None
+def hash_all(root: Path, paths: list[str], on_progress: Callable[[int], None] | None = None
               ) -> dict[str, tuple[str, int] | Exception]:
     """Hash many files at once: hashlib releases the GIL, and media are often faster than one core."""
     def one(rel: str) -> tuple[str, tuple[str, int] | Exception]:
@@ -86,7 +86,7 @@ def write_sums(directory: Path, *, exclude: Iterable[str] = ()) -> tuple[int, in
     is refused here, so a damaged layout never gets a manifest that vouches for it."""
     skipped = set(exclude) | META_FILES
     files: list[str] = []
-    for rel, st in _walk_files(directory):
+    for rel, st in walk_files(directory):
         name = rel.rsplit("/", 1)[-1]
         if rel in skipped or VOLUME_MARKER.fullmatch(rel) or name.startswith("."):
             continue  # temporary files of an interrupted write are not part of the bundle
@@ -94,7 +94,7 @@ def write_sums(directory: Path, *, exclude: Iterable[str] = ()) -> tuple[int, in
             raise BundleError(f"{directory / rel} is not a regular file; a bundle holds only files")
         files.append(rel)
     files.sort()
-    hashed = _hash_all(directory, files)
+    hashed = hash_all(directory, files)
     sums_lines, size_lines, total = [], [], 0
     for rel in files:
         result = hashed[rel]

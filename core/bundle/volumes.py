@@ -18,7 +18,7 @@ from ..text import human_bytes
 
 if TYPE_CHECKING:
     pass
-from .files import _copy_nofollow, _lstat_inside, _read_json, _walk_files, read_bounded, read_volume_list, safe_relpath
+from .files import copy_nofollow, lstat_inside, read_bounded, read_json, read_volume_list, safe_relpath, walk_files
 from .model import (
     BIN_DIR,
     BUNDLE_FILE,
@@ -36,7 +36,7 @@ from .model import (
     Message,
 )
 from .sums import parse_sizes, parse_sums
-from .wheelhouse import _link_or_copy
+from .wheelhouse import link_or_copy
 
 # -- volumes ------------------------------------------------------------------------------------------
 
@@ -127,10 +127,10 @@ def split_volumes(directory: str | os.PathLike[str], max_size: int, out: str | o
                 if piece.part:
                     _copy_range(directory / piece.path, target, piece.offset, piece.size)
                 else:
-                    _link_or_copy(directory / piece.path, target)
+                    link_or_copy(directory / piece.path, target)
             for name in (SUMS_FILE, SIZES_FILE, SUMS_SIG_FILE):
                 if name != SUMS_SIG_FILE or (directory / name).exists():  # every volume can be checked alone
-                    _link_or_copy(directory / name, folder / name)
+                    link_or_copy(directory / name, folder / name)
             atomic_write(folder / VOLUMES_FILE, listing)
             marker = {"kind": "mirror-wizard-volume", "number": number, "count": count,
                       "files": [{"path": p.name, "size": p.size} for p in members]}
@@ -139,7 +139,7 @@ def split_volumes(directory: str | os.PathLike[str], max_size: int, out: str | o
     except OSError as exc:
         raise LocalStorageError(f"cannot write volumes into {out}: {exc.strerror or exc}") from None
     for folder in made:
-        used = sum(st.st_size for _, st in _walk_files(folder))
+        used = sum(st.st_size for _, st in walk_files(folder))
         if used > max_size:  # the estimate above is generous; this is the promise itself
             raise BundleError(f"{folder} came out at {human_bytes(used)}, above {human_bytes(max_size)}; "
                               "choose a slightly larger --max-medium-size")
@@ -174,7 +174,7 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
         markers = [p for p in (volume.iterdir() if volume.is_dir() else []) if VOLUME_MARKER.fullmatch(p.name)]
         if len(markers) != 1:
             raise BundleError(f"{volume} is not a mirror-wizard volume (no single VOLUME-NN-of-MM.json in it)")
-        marker = _read_json(markers[0], MAX_LIST_BYTES, "volume marker")
+        marker = read_json(markers[0], MAX_LIST_BYTES, "volume marker")
         try:
             files = [(safe_relpath(str(f["path"])), int(f["size"])) for f in marker["files"]]
         except (KeyError, TypeError, ValueError):
@@ -184,7 +184,7 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
             lists.append(SUMS_SIG_FILE)  # refused below if it is a link
         for rel, size in files + [(n, -1) for n in lists]:
             try:
-                st = _lstat_inside(volume, rel)
+                st = lstat_inside(volume, rel)
             except ValueError as exc:
                 raise BundleError(f"{volume}/{rel} {exc}") from None
             if st is None or not stat.S_ISREG(st.st_mode):
@@ -193,7 +193,7 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
                 raise BundleError(f"{volume}/{rel} is {st.st_size} bytes, the volume says {size}; copy it again")
             destination = target / rel
             try:
-                if _lstat_inside(target, rel) is not None and destination.stat().st_size == st.st_size and size >= 0:
+                if lstat_inside(target, rel) is not None and destination.stat().st_size == st.st_size and size >= 0:
                     continue  # copied from an earlier medium already
             except ValueError as exc:
                 raise BundleError(f"{target}/{rel} {exc}") from None
@@ -201,7 +201,7 @@ def join_volumes(target: str | os.PathLike[str], volumes: Iterable[str | os.Path
                 destination.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise LocalStorageError(f"cannot create {destination.parent}: {exc.strerror or exc}") from None
-            _copy_nofollow([volume / rel], destination)
+            copy_nofollow([volume / rel], destination)
         say(f"copied {volume.name}")
     return _assemble_parts(target, say)
 
@@ -215,16 +215,16 @@ def _assemble_parts(target: Path, say: Message) -> list[str]:
     for rel, count in listing.parts.items():
         names = [f"{rel}.part-{n:03d}-of-{count:03d}" for n in range(1, count + 1)]
         try:
-            whole = _lstat_inside(target, rel)
-            if whole is not None and not any(_lstat_inside(target, n) is not None for n in names):
+            whole = lstat_inside(target, rel)
+            if whole is not None and not any(lstat_inside(target, n) is not None for n in names):
                 continue
-            absent = [n for n in names if _lstat_inside(target, n) is None]
+            absent = [n for n in names if lstat_inside(target, n) is None]
         except ValueError as exc:
             raise BundleError(f"{target}/{rel}: {exc}") from None
         if absent:
             waiting.append(f"{rel}: {len(absent)} of {count} parts still to come")
             continue
-        _copy_nofollow([target / name for name in names], target / rel)
+        copy_nofollow([target / name for name in names], target / rel)
         for name in names:
             (target / name).unlink()
         say(f"joined {rel} from {count} parts")

@@ -22,7 +22,7 @@ from ..errors import InputError, LocalStorageError
 
 if TYPE_CHECKING:
     pass
-from .files import _copy_nofollow
+from .files import copy_nofollow
 from .model import PIP_TIMEOUT, BundleOptions, Message
 
 # -- writing a bundle ---------------------------------------------------------------------------------
@@ -154,13 +154,13 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
     return _fill(target, sorted(cached.glob("*.whl")))
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         os.link(source, tmp)  # a link's name is exclusive (EEXIST), like O_EXCL
     except OSError:  # another file system, or one without hard links (FAT, exFAT)
-        _copy_nofollow([source], target)
+        copy_nofollow([source], target)
         return
     os.replace(tmp, target)
 
@@ -177,7 +177,7 @@ def _fill(target: Path, wheels: list[Path]) -> list[str]:
                 else:
                     existing.unlink()
         for wheel in wheels:  # always replaced: a rebuilt mirror_wizard-0.1.0 wheel keeps its name
-            _link_or_copy(wheel, target / wheel.name)
+            link_or_copy(wheel, target / wheel.name)
     except OSError as exc:
         raise LocalStorageError(f"cannot fill {target}: {exc.strerror or exc}") from None
     return sorted(keep)
