@@ -458,6 +458,37 @@ def releases_in_dir(directory: Path) -> list[dict[str, Any]]:
     return [r for r in _read_record(Path(directory))["releases"] if isinstance(r, dict)]
 
 
+def choose_record(directory: Path, release: str | None) -> dict[str, Any]:
+    """The record of the release ``release`` names (version, version-arch, layout name or digest) among
+    those a --to-dir run wrote in ``directory``; with ``release`` None, the only one."""
+    records = releases_in_dir(directory)
+    if not records:
+        raise ReleaseError(f"{directory} has no {RECORD_FILE}: it was not written by mirror-wizard release mirror --to-dir")
+    chosen = [r for r in records if release in (None, r.get("version"), f"{r.get('version')}-{r.get('architecture')}",
+                                                r.get("name"), r.get("digest"))]
+    if len(chosen) != 1:
+        names = ", ".join(f"{r.get('version')}-{r.get('architecture')}" for r in records)
+        what = f"no release {release!r}" if release and not chosen else "several releases"
+        raise ReleaseError(f"{directory} holds {what} ({names}); choose one with --from VERSION")
+    return chosen[0]
+
+
+async def load_recorded_release(session: RegistrySession, directory: Path, record: dict[str, Any]) -> ReleaseInfo:
+    """The one way to read a release from a medium: its payload from the layout, checked against the digest
+    the record names, with where it came from (source repository, layout names)."""
+    digest = str(record.get("digest") or "")
+    if not is_digest(digest) or not OCILayout(directory).has_blob(digest):
+        raise ReleaseError(f"{directory}: the release image {record.get('name')} is not complete; "
+                           "run the --to-dir mirror again to finish it")
+    info = await load_release(session, f"oci:{directory}:{record['name']}")
+    if info.digest != digest:
+        raise ReleaseError(f"{directory}: {record.get('name')} is {info.digest}, but the record says {digest}")
+    info.layout = str(directory)
+    info.source_repository = str(record.get("source_repository") or "")
+    info.layout_names = dict(record.get("layout_names") or {})
+    return info
+
+
 async def load_release_from_dir(session: RegistrySession, directory: Path, release: str | None = None) -> ReleaseInfo:
     """The release a --to-dir run wrote (``release``: its version or version-arch when DIR holds several).
 
@@ -468,29 +499,7 @@ async def load_release_from_dir(session: RegistrySession, directory: Path, relea
     if not layout.exists():
         raise ReleaseError(f"{directory} is not a mirror directory (no oci-layout/index.json); "
                            "write one with: mirror-wizard release mirror --from RELEASE --to-dir DIR")
-    records = releases_in_dir(directory)
-    if not records:
-        raise ReleaseError(f"{directory} has no {RECORD_FILE}: it was not written by mirror-wizard release mirror --to-dir")
-    if release:
-        chosen = [r for r in records if release in (r.get("version"), f"{r.get('version')}-{r.get('architecture')}",
-                                                      r.get("name"), r.get("digest"))]
-    else:
-        chosen = records
-    if len(chosen) != 1:
-        names = ", ".join(f"{r.get('version')}-{r.get('architecture')}" for r in records)
-        what = f"no release {release!r}" if release and not chosen else "several releases"
-        raise ReleaseError(f"{directory} holds {what} ({names}); choose one with --from VERSION")
-    record = chosen[0]
-    digest = str(record.get("digest") or "")
-    if not is_digest(digest) or not layout.has_blob(digest):
-        raise ReleaseError(f"{directory}: the release image {record.get('name')} is not complete; "
-                           "run the --to-dir mirror again to finish it")
-    info = await load_release(session, f"oci:{directory}:{record['name']}")
-    if info.digest != digest:
-        raise ReleaseError(f"{directory}: {record.get('name')} is {info.digest}, but the record says {digest}")
-    info.layout = str(directory)
-    info.source_repository = str(record.get("source_repository") or "")
-    info.layout_names = dict(record.get("layout_names") or {})
+    info = await load_recorded_release(session, directory, choose_record(directory, release))
     missing = [n for n, spec in info.components.items() if not complete_in_layout(layout, spec.rsplit("@", 1)[1])]
     if missing:
         raise ReleaseError(f"{directory} holds {len(info.components) - len(missing)} of {len(info.components)} "

@@ -48,8 +48,7 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
     """The far side's way in: check the bundle, check an incremental bundle's base is in the mirror,
     then read the release as core.release.load_release_from_dir does (a layer left to the base is not
     'missing' there, since the registry already has it)."""
-    from ..errors import ReleaseError
-    from ..release import load_release, load_release_from_dir, releases_in_dir
+    from ..release import choose_record, load_recorded_release, load_release_from_dir
 
     directory = Path(directory)
     if verify:  # a dry run or a runbook reads the medium's record only: no hashing of every byte
@@ -64,35 +63,14 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
     if not omitted_blobs(directory):
         return await load_release_from_dir(session, directory, release)
     await check_base_in_registry(session, directory, target, to_release_image)
-    records = releases_in_dir(directory)
-    chosen = [r for r in records if release in (None, r.get("version"), f"{r.get('version')}-{r.get('architecture')}",
-                                                r.get("name"), r.get("digest"))]
-    if len(chosen) != 1:
-        names = ", ".join(f"{r.get('version')}-{r.get('architecture')}" for r in records)
-        raise ReleaseError(f"{directory} holds {'no such release' if not chosen else 'several releases'} ({names}); "
-                           "choose one with --from VERSION")
-    record = chosen[0]
-    info = await load_release(session, f"oci:{directory}:{record['name']}")
-    if info.digest != record.get("digest"):
-        raise ReleaseError(f"{directory}: {record.get('name')} is {info.digest}, but the record says {record.get('digest')}")
-    info.layout = str(directory)
-    info.source_repository = str(record.get("source_repository") or "")
-    info.layout_names = dict(record.get("layout_names") or {})
-    return info
+    return await load_recorded_release(session, directory, choose_record(directory, release))
 
 
 async def releases_in_bundle(directory: str | os.PathLike[str]) -> list[Any]:
     """Every release a to-dir run recorded in DIR, read from the layout (no registry is contacted)."""
     from ..registry import RegistrySession
-    from ..release import load_release, releases_in_dir
+    from ..release import load_recorded_release, releases_in_dir
 
     directory = Path(directory)
-    infos = []
     async with RegistrySession() as session:
-        for record in releases_in_dir(directory):
-            info = await load_release(session, f"oci:{directory}:{record['name']}")
-            info.layout = str(directory)
-            info.source_repository = str(record.get("source_repository") or "")
-            info.layout_names = dict(record.get("layout_names") or {})
-            infos.append(info)
-    return infos
+        return [await load_recorded_release(session, directory, record) for record in releases_in_dir(directory)]
