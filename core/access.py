@@ -23,11 +23,14 @@ from .http.connection import Connector, RawHTTPError, tls_probe
 from .mirror_sets import resolve_through_mirrors
 from .plan import Plan, SamplesSource
 from .reference import parse_reference
-from .registry import STALL_TIMEOUT, RegistrySession
+from .registry import STALL_TIMEOUT, RegistrySession, RetryPolicy
 from .tlsconfig import TLSOptions, build_ssl_context
 
 if TYPE_CHECKING:
     from .samples import SampleStream
+
+
+DEFAULT_STALL_TIMEOUT = STALL_TIMEOUT  # --stall-timeout's default, for the front ends' help
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class Access:
     # The forward proxy (``--proxy``; "" for none) and NO_PROXY's list (``--no-proxy``); None: the environment's.
     proxy: str | None = None
     no_proxy: str | None = None
+    # How failures are retried (None: the default policy); injectable so a test or an embedding caller
+    # decides how long an unreachable host is waited for.
+    retry: RetryPolicy | None = None
 
     @classmethod
     def of_plan(cls, plan: Plan) -> Access:
@@ -94,7 +100,7 @@ def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> Regist
     access = _access(what)
     return RegistrySession(auth if auth is not None else access_auth(access), tls_options(access),
                            max_per_registry=access.max_per_registry, source_mirrors=source_mirrors(access),
-                           stall_timeout=access.stall_timeout)
+                           stall_timeout=access.stall_timeout, retry=access.retry)
 
 
 def access_auth(what: Access | Plan) -> AuthFile:

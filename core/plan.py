@@ -16,6 +16,7 @@ import yaml
 
 from .errors import InputError, PlanError, ReferenceFormatError
 from .fsio import atomic_write
+from .http.connection import STALL_SECONDS
 from .http.proxy import parse_proxy
 from .reference import is_registry_host, parse_reference, parse_repository, split_host
 from .userfiles import parse_yaml, read_user_file
@@ -191,7 +192,7 @@ class Options:
     skip_missing: bool = False
     continue_on_error: bool = False
     # Seconds without a byte before a transfer counts as stalled (retried, then reported).
-    stall_timeout: float = 60.0
+    stall_timeout: float = STALL_SECONDS  # the same default as --stall-timeout
     # Token services on other hosts that may receive the registry password (see core.registry.auth).
     auth_hosts: list[str] = field(default_factory=list)
     # The forward proxy for registries, token services and CDNs (http://[user:pass@]host:port; "" for none)

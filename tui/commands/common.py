@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO, TypeVar
 
+from core.access import DEFAULT_STALL_TIMEOUT
 from core.adaptive import TRANSFER_CEILING, TRANSFER_START
 from core.copier import CopyResult
 from core.errors import Cancelled
@@ -18,7 +19,6 @@ from core.events import Event, ImageDone, ImageFailed, LogMessage, PlanReady
 from core.orchestrate import Access, Job, RunResult, run_job
 from core.plan import Options
 from core.progress import Progress
-from core.registry import STALL_TIMEOUT
 from core.run import Prepared
 from core.text import human_bytes, human_seconds, plural, shown
 
@@ -41,9 +41,9 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
                        help=f"at most N parallel connections per registry, a hard limit (default: adaptive, "
                             f"{TRANSFER_START} at first, up to {TRANSFER_CEILING} while more make the copy "
                             f"faster, fewer when a registry pushes back)")
-    group.add_argument("--stall-timeout", type=stall_seconds, default=STALL_TIMEOUT, metavar="SECONDS",
+    group.add_argument("--stall-timeout", type=stall_seconds, default=DEFAULT_STALL_TIMEOUT, metavar="SECONDS",
                        help=f"give up on a connection that moves no byte for this long, then retry "
-                            f"(default {STALL_TIMEOUT:g})")
+                            f"(default {DEFAULT_STALL_TIMEOUT:g})")
     add_proxy_options(group)
 
 
@@ -99,7 +99,7 @@ def access_from_args(args: argparse.Namespace) -> Access:
     return Access(auth_file=getattr(args, "registry_config", None),
                   ca_files=tuple(getattr(args, "ca_file", []) or ()), insecure=bool(getattr(args, "insecure", False)),
                   idms_file=getattr(args, "idms_file", None), max_per_registry=getattr(args, "max_per_registry", None),
-                  stall_timeout=getattr(args, "stall_timeout", STALL_TIMEOUT),
+                  stall_timeout=getattr(args, "stall_timeout", DEFAULT_STALL_TIMEOUT),
                   auth_hosts=tuple(getattr(args, "auth_host", []) or ()),
                   proxy=getattr(args, "proxy", None), no_proxy=getattr(args, "no_proxy", None))
 
@@ -247,7 +247,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
     return Options(max_per_registry=getattr(args, "max_per_registry", None),
                    skip_missing=bool(getattr(args, "skip_missing", False)),
                    continue_on_error=bool(getattr(args, "continue_on_error", False)),
-                   stall_timeout=float(getattr(args, "stall_timeout", STALL_TIMEOUT)),
+                   stall_timeout=float(getattr(args, "stall_timeout", DEFAULT_STALL_TIMEOUT)),
                    auth_hosts=list(getattr(args, "auth_host", []) or []))
 
 
