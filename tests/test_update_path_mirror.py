@@ -278,7 +278,8 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
     assert (far.release.from_version, far.release.version) == ("4.21.1", "4.21.3") and not far.release.source
     assert [pin.rpartition("@")[2] for pin in far.release.releases] == [b.digest for b in built]
     target3 = f"{tls_registry.host}/{unique_repo('path-cli-plain')}"
-    code, out, err = _cli(["release", "mirror", *common, "--from-dir", str(media), "--to", target3], capsys)
+    code, out, err = _cli(["release", "mirror", *common, "--from-dir", str(media), "--to", target3,
+                           "--manifests-dir", str(tmp_path / "up3")], capsys)
     assert code == 0, out + err
     for one in built:
         assert skopeo.digest(f"{target3}:{one.version}-x86_64", **opts) == one.digest

@@ -168,8 +168,10 @@ class Connector:
                     self.connect_timeout)
             except ssl.SSLError:
                 raise  # certificate problems are the caller's to explain
-            except socket.gaierror:
-                raise NameNotResolved(host) from None
+            except socket.gaierror as exc:
+                if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+                    raise NameNotResolved(host) from None  # an answer: the name has no address
+                raise RawHTTPError(f"cannot resolve {host} now: {exc.strerror or exc}") from None  # retried
             except (TimeoutError, OSError) as exc:
                 raise RawHTTPError(f"cannot connect to {_netloc(host, port)}: {exc or type(exc).__name__}") from None
             conn = Connection(reader, writer, stall=self.stall_timeout)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from ..errors import RegistryError, RegistryUnreachable
+from ..errors import ErrorCode, RegistryError, RegistryUnreachable
 from ..http import HttpClient, map_error
 from ..http.client import ERROR_BODY_LIMIT
 from ..http.connection import STALL_SECONDS, ConnectionPool, RawResponse
@@ -80,6 +80,8 @@ class RetryPolicy:
         """Count one more failure: raise ``error`` when the attempts are used up, else wait (honouring
         the server's Retry-After) and return the new count."""
         failures += 1
+        if error.code is ErrorCode.NAME_NOT_RESOLVED:
+            raise error  # DNS answered that the name has no address: asking again gives the same answer
         if self.on_throttled is not None and error.status in THROTTLE_STATUSES:
             self.on_throttled(error)
         if failures >= self.attempts:
