@@ -42,9 +42,9 @@ async def run_checks(plan: Plan, *, cluster: bool = False, oc: Oc | None = None,
         expected = await expected_from_plan(plan, session, plan_file)
         async for check in mirror_checks(expected, session):
             yield check
-    if cluster:
-        async for check in cluster_checks(expected, oc):
-            yield check
+        if cluster:  # the session stays open: the import mode check reads the samples manifests
+            async for check in cluster_checks(expected, oc, session):
+                yield check
 
 
 async def verify(plan: Plan, *, cluster: bool = False, oc: Oc | None = None, plan_file: str = "PLAN",

@@ -38,6 +38,7 @@ class Expected:
     streams: list[SampleStream] = field(default_factory=list)  # all loaded
     samples_error: str | None = None
     mirrored_streams: dict[str, bool] = field(default_factory=dict)  # stream → complete on the mirror
+    graph_image_digest: str | None = None  # the plan's graph-data image on the mirror, once checked there
 
     @property
     def mirror(self) -> str:

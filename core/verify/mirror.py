@@ -20,6 +20,7 @@ from ..run import signatures_folder
 from ..samples import SamplesPlan, mirror_pull_spec
 from ..text import plural, shell_quote
 from .expected import Expected, rerun_command
+from .keep import check_graph_image, check_kept_by_tag, check_sigstore
 from .model import MAX_ITEMS, PARALLEL_HEADS, Check, Side, Status, cut_items
 
 # -- CRI-O's view of mirror sets ------------------------------------------------------------------
@@ -358,3 +359,6 @@ async def mirror_checks(expected: Expected, session: RegistrySession) -> AsyncIt
     yield check_skipped(expected)
     yield await check_certificate(expected)
     yield await check_signatures(expected, session)
+    yield await check_kept_by_tag(expected, session)
+    yield await check_sigstore(expected, session)
+    yield await check_graph_image(expected, session)
