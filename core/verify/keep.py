@@ -30,6 +30,7 @@ from ..reference import ImageReference, parse_reference
 from ..registry import RegistrySession
 from ..release import ReleaseInfo
 from ..release_tag import release_image_in_mirror
+from ..samples import digest_tag
 from ..sigstore import cosign_tag, sigstore_expected
 from .expected import Expected, rerun_command
 from .model import PARALLEL_HEADS, Check, Side, Status, cut_items
@@ -140,8 +141,8 @@ def _pulled_samples(expected: Expected) -> list[_Pulled]:
                 ref = parse_reference(destination)
             except ReferenceFormatError:
                 continue
-            if ref.digest:
-                out.append(_Pulled(f"{stream_name} (samples)", _repo(ref.name), ref.digest))
+            if ref.digest:  # mirroring tags it sha256-<hex> (core.samples.digest_tag)
+                out.append(_Pulled(f"{stream_name} (samples)", _repo(ref.name), ref.digest, digest_tag(ref.digest)))
     return out
 
 
