@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 
 from ..errors import MirrorError, NotFound, ReferenceFormatError
 from ..graph_image import GRAPH_DATA_MOUNT
+from ..mirror_sets import crio_pull_specs
 from ..reference import ImageReference, parse_reference
 from ..registry import RegistrySession
 from ..release import ReleaseInfo
 from ..release_tag import release_image_in_mirror
 from ..samples import digest_tag
 from ..sigstore import cosign_tag, sigstore_expected
-from .expected import Expected, rerun_command
+from .expected import Expected, rerun_command, stream_destinations
 from .model import PARALLEL_HEADS, Check, Side, Status, cut_items
 
 # From this release line the openshift ClusterImagePolicy scopes the component repository as well
@@ -99,8 +100,6 @@ def _releases(expected: Expected) -> list[ReleaseInfo]:
 
 def _pulled_release_images(expected: Expected) -> list[_Pulled]:
     """Every release image and component of every release the plan mirrors, where CRI-O finds it."""
-    from .mirror import crio_rewrite
-
     release = expected.plan.release
     if release is None or expected.instructions is None:
         return []
@@ -119,7 +118,7 @@ def _pulled_release_images(expected: Expected) -> list[_Pulled]:
             ref = parse_reference(spec, default_tag=None)
             if not ref.digest:
                 continue
-            for candidate in crio_rewrite(spec, sets)[:1]:  # the first mirror: where the copy put it
+            for candidate in crio_pull_specs(spec, sets)[:1]:  # the first mirror: where the copy put it
                 name = candidate.rsplit("@", 1)[0]
                 tag = info.component_tag(component) if name == target else None
                 key = (name, ref.digest)
@@ -130,12 +129,10 @@ def _pulled_release_images(expected: Expected) -> list[_Pulled]:
 
 def _pulled_samples(expected: Expected) -> list[_Pulled]:
     """Samples images the operator pulls by digest (a stream tag pinned ``@sha256:``) on samplesRegistry."""
-    from .mirror import _stream_destinations
-
     if expected.samples is None:
         return []
     out: list[_Pulled] = []
-    for stream_name, pairs in sorted(_stream_destinations(expected, expected.samples).items()):
+    for stream_name, pairs in sorted(stream_destinations(expected, expected.samples).items()):
         for _, destination in pairs:
             try:
                 ref = parse_reference(destination)
@@ -207,7 +204,7 @@ async def check_sigstore(expected: Expected, session: RegistrySession) -> Check:
     pulled = {(p.repository.name, p.digest): p for p in _pulled_release_images(expected)}
     for info in infos:
         prefix = f"{info.version} " if len(infos) > 1 else ""
-        for (repo, digest), image in pulled.items():
+        for repo, digest in pulled:
             if digest == info.digest:
                 wanted.setdefault((repo, digest), (f"{prefix}release image", info.source_repository))
         if component_sigstore_expected(info.version):

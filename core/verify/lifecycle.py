@@ -41,7 +41,7 @@ from ..reference import parse_reference
 from ..registry import RegistrySession
 from ..sigstore import SIGSTORE_FROM
 from ..text import shell_quote
-from .expected import Expected
+from .expected import Expected, stream_destinations
 from .model import PARALLEL_HEADS, Check, Side, Status, as_mapping, cut_items
 
 SIGSTORE_GATE = "ack-4.20-sigstore-in-4.21"
@@ -143,8 +143,8 @@ async def check_registry_allowed(expected: Expected, oc: Oc) -> Check:
         names = [_registry_name(b) for b in blocked]
         if registry in names:
             problems.append(f"spec.registrySources.blockedRegistries lists {registry}")
-            value = json.dumps([{"op": "remove", "path": f"/spec/registrySources/blockedRegistries/{names.index(registry)}"}],
-                               separators=(",", ":"))
+            path = f"/spec/registrySources/blockedRegistries/{names.index(registry)}"
+            value = json.dumps([{"op": "remove", "path": path}], separators=(",", ":"))
             fixes.append(f"oc patch {IMAGE_CONFIG} --type=json --patch '{value}'")
     if problems:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
@@ -177,9 +177,7 @@ async def check_import_mode(expected: Expected, oc: Oc, session: RegistrySession
                      "take one platform, which the mirror holds either way")
     if session is None:
         return Check(name, title, Side.CLUSTER, Status.SKIP, "PreserveOriginal: the mirror was not read")
-    from .mirror import _stream_destinations
-
-    destinations = _stream_destinations(expected, expected.samples)
+    destinations = stream_destinations(expected, expected.samples)
     pairs = sorted({(stream, src, dst) for stream, items in destinations.items() for src, dst in items})
     limit = asyncio.Semaphore(PARALLEL_HEADS)
 
@@ -326,9 +324,10 @@ async def check_update_service(expected: Expected, oc: Oc) -> tuple[Check, str |
     ours = [s for s in services if _same_image(str(as_mapping(s.get("spec")).get("graphDataImage") or ""), expected)]
     if not ours:
         images = ", ".join(str(as_mapping(s.get("spec")).get("graphDataImage")) for s in services)
+        graph = expected.plan.release.graph_image if expected.plan.release else ""
+        pinned = f" @ {expected.graph_image_digest}" if expected.graph_image_digest else ""
         return Check(name, title, Side.CLUSTER, Status.FAIL,
-                     f"no UpdateService uses the plan's graph image {expected.plan.release.graph_image if expected.plan.release else ''}"
-                     f"{' @ ' + expected.graph_image_digest if expected.graph_image_digest else ''} (they use {images})",
+                     f"no UpdateService uses the plan's graph image {graph}{pinned} (they use {images})",
                      fix=f"oc apply -f {shell_quote(folder)}"), None
     service = ours[0]
     service_name = as_mapping(service.get("metadata")).get("name")
@@ -341,9 +340,10 @@ async def check_update_service(expected: Expected, oc: Oc) -> tuple[Check, str |
         condition = conditions.get(kind)
         if condition is None and kind == "RegistryCACertFound":
             continue
-        if (condition or {}).get("status") != "True":
-            message = " ".join(str((condition or {}).get("message") or (condition or {}).get("reason") or "").split())
-            problems.append(f"{kind} is {(condition or {}).get('status', 'missing')}" + (f": {message[:300]}" if message else ""))
+        found = condition or {}
+        if found.get("status") != "True":
+            message = " ".join(str(found.get("message") or found.get("reason") or "").split())[:300]
+            problems.append(f"{kind} is {found.get('status', 'missing')}" + (f": {message}" if message else ""))
     uri = as_mapping(service.get("status")).get("policyEngineURI")
     if not isinstance(uri, str) or not uri:
         problems.append("status.policyEngineURI is empty (the route is not admitted yet)")
