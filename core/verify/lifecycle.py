@@ -39,14 +39,13 @@ from ..graph_image import CA_KEY, GRAPH_PATH, UPDATE_SERVICE_NAMESPACE
 from ..oc import Oc, ResourceMissing
 from ..reference import parse_reference
 from ..registry import RegistrySession
+from ..runbook import ADMIN_ACKS, SIGSTORE_GATE, admin_ack_command
 from ..sigstore import SIGSTORE_FROM
 from ..text import shell_quote
 from .expected import Expected, stream_destinations
 from .model import PARALLEL_HEADS, Check, Side, Status, as_mapping, cut_items
 
-SIGSTORE_GATE = "ack-4.20-sigstore-in-4.21"
 ADMIN_GATES = ("admin-gates", "openshift-config-managed")
-ADMIN_ACKS = ("admin-acks", "openshift-config")
 SAMPLES_OPERATOR = "openshift-samples"
 TBR_REASON = "TermsBasedRegistryUnreacahable"  # spelled as the operator spells it
 IMAGE_CONFIG = "image.config.openshift.io/cluster"
@@ -55,12 +54,6 @@ IMAGE_CONFIG = "image.config.openshift.io/cluster"
 def _minor(version: str | None) -> tuple[int, int] | None:
     numbers = re.match(r"^(\d+)\.(\d+)", version or "")
     return (int(numbers[1]), int(numbers[2])) if numbers else None
-
-
-def admin_ack_command(gate: str = SIGSTORE_GATE) -> str:
-    """The patch that acknowledges an admin gate (openshift-config/admin-acks, value "true")."""
-    patch = json.dumps({"data": {gate: "true"}}, separators=(",", ":"))
-    return f"oc -n {ADMIN_ACKS[1]} patch configmap {ADMIN_ACKS[0]} --type=merge --patch '{patch}'"
 
 
 def _plan_versions(expected: Expected) -> list[str]:
