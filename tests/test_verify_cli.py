@@ -86,7 +86,8 @@ def test_cluster_healthy_exits_0(mirrored: Mirrored, seeded_release, pki, tmp_pa
                        "samples-config": "pass", "samples-status": "pass", "samples-imports": "pass",
                        "machine-config-pools": "pass", "node-pull-source": "skip",
                        # issue 24: nothing restricts the mirror, imports are Legacy, a 4.17 cluster, no update service
-                       "samples-registry-allowed": "pass", "samples-import-mode": "pass", "admin-ack-sigstore": "skip",
+                       "samples-registry-allowed": "pass", "samples-import-mode": "pass", "tag-mirror-sets": "skip",
+                       "admin-ack-sigstore": "skip",
                        "update-service-ca": "skip", "update-service": "skip", "cluster-upstream": "skip"}
 
 

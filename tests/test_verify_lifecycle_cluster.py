@@ -209,3 +209,29 @@ def test_no_update_service_in_the_plan_skips(tmp_path: Path, pki, oc_scenario) -
     oc_scenario("update-service")
     checks = run_cluster(expected_state(tmp_path, pki.ca_file))
     assert {checks[n].status for n in ("update-service-ca", "update-service", "cluster-upstream")} == {Status.SKIP}
+
+
+# -- the ImageTagMirrorSet alongside the IDMS ----------------------------------------------------------------
+
+
+def test_no_pull_by_tag_needs_no_itms(tmp_path: Path, pki, oc_scenario) -> None:
+    oc_scenario("healthy")
+    itms = run_cluster(expected_state(tmp_path, pki.ca_file))["tag-mirror-sets"]
+    assert itms.status is Status.SKIP and itms.detail.endswith("no ImageTagMirrorSet needed")
+
+
+@pytest.mark.parametrize("scenario, status", [("healthy", Status.FAIL), ("itms", Status.PASS)])
+def test_pull_by_tag_needs_an_itms(tmp_path: Path, pki, oc_scenario, scenario: str, status: Status) -> None:
+    log = oc_scenario(scenario)
+    expected = expected_state(tmp_path, pki.ca_file)
+    expected.tag_pulls = [(RELEASE_SOURCE, MIRROR_REPO)]
+    itms = run_cluster(expected)["tag-mirror-sets"]
+    assert itms.status is status, itms.line()
+    if status is Status.FAIL:
+        assert itms.items == [f"{RELEASE_SOURCE} → {MIRROR_REPO}"]
+        document = json.loads(itms.fix.split("echo '", 1)[1].split("' | oc apply -f -", 1)[0])
+        assert document["kind"] == "ImageTagMirrorSet"
+        assert document["spec"] == {"imageTagMirrors": [{"mirrors": [MIRROR_REPO], "source": RELEASE_SOURCE}]}
+    else:
+        assert itms.detail == "every source pulled by tag is mirrored (1 imagetagmirrorsets)"
+    assert ["get", "imagetagmirrorsets", "-o", "json"] in [json.loads(line) for line in log.read_text().splitlines()]

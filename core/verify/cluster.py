@@ -21,6 +21,7 @@ from .lifecycle import (
     check_admin_ack,
     check_import_mode,
     check_registry_allowed,
+    check_tag_mirror_sets,
     check_update_service,
     check_update_service_ca,
     check_upstream,
@@ -378,6 +379,8 @@ async def cluster_checks(expected: Expected, oc: Oc | None = None,
                         lambda: check_registry_allowed(expected, oc))
     yield await guarded("samples-import-mode", "samples mirror fits imageStreamImportMode",
                         lambda: check_import_mode(expected, oc, session))
+    yield await guarded("tag-mirror-sets", "ImageTagMirrorSet for pulls by tag",
+                        lambda: check_tag_mirror_sets(expected, oc))
     yield await guarded("admin-ack-sigstore", "4.20 → 4.21 admin-ack (Sigstore through mirrors)",
                         lambda: check_admin_ack(expected, oc, version))
     yield await guarded("update-service-ca", "CA ConfigMap key updateservice-registry",

@@ -39,6 +39,10 @@ class Expected:
     samples_error: str | None = None
     mirrored_streams: dict[str, bool] = field(default_factory=dict)  # stream → complete on the mirror
     graph_image_digest: str | None = None  # the plan's graph-data image on the mirror, once checked there
+    # (source repository, mirror repository) of images the cluster pulls *by tag* through a mirror set, which
+    # only an ImageTagMirrorSet redirects (IDMS/ICSP redirect by-digest pulls only). None of today's plan parts
+    # needs one: release images are pulled by digest, samples through samplesRegistry's own rewrite.
+    tag_pulls: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def mirror(self) -> str:

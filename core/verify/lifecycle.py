@@ -226,6 +226,39 @@ async def samples_bootstrap_note(oc: Oc) -> str | None:
     return None
 
 
+async def check_tag_mirror_sets(expected: Expected, oc: Oc) -> Check:
+    """An ImageTagMirrorSet (openshift/api config/v1 types_image_tag_mirror_set.go, spec.imageTagMirrors
+    ``{source, mirrors}``) alongside the IDMS for every source the plan's images are pulled from by tag."""
+    from ..mirror_sets import crio_pull_specs
+
+    name, title = "tag-mirror-sets", "ImageTagMirrorSet for pulls by tag"
+    if not expected.tag_pulls:
+        return Check(name, title, Side.CLUSTER, Status.SKIP,
+                     "nothing the plan mirrors is pulled by tag through a mirror set (release images by digest, "
+                     "samples through samplesRegistry): no ImageTagMirrorSet needed")
+    pairs: list[tuple[str, str]] = []
+    items = await oc.items("imagetagmirrorsets")
+    for item in items:
+        for entry in as_mapping(item.get("spec")).get("imageTagMirrors") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("source"), str):
+                pairs += [(entry["source"], m) for m in entry.get("mirrors") or [] if isinstance(m, str)]
+    missing = []
+    for source, mirror in expected.tag_pulls:
+        found = crio_pull_specs(f"{source}:latest", pairs)
+        if not any(spec.rsplit(":", 1)[0] == mirror for spec in found):
+            missing.append(f"{source} → {mirror}")
+    if missing:
+        document = {"apiVersion": "config.openshift.io/v1", "kind": "ImageTagMirrorSet",
+                    "metadata": {"name": "mirror-wizard-tags"},
+                    "spec": {"imageTagMirrors": [{"mirrors": [m], "source": s} for s, m in expected.tag_pulls]}}
+        return Check(name, title, Side.CLUSTER, Status.FAIL,
+                     f"{len(missing)} source(s) pulled by tag are not sent to the mirror by any ImageTagMirrorSet "
+                     f"({len(items)} on the cluster)",
+                     fix=f"echo '{json.dumps(document, separators=(',', ':'))}' | oc apply -f -", items=cut_items(missing))
+    return Check(name, title, Side.CLUSTER, Status.PASS,
+                 f"every source pulled by tag is mirrored ({len(items)} imagetagmirrorsets)")
+
+
 # -- the OpenShift Update Service ---------------------------------------------------------------
 
 
@@ -377,6 +410,7 @@ __all__ = [
     "check_admin_ack",
     "check_import_mode",
     "check_registry_allowed",
+    "check_tag_mirror_sets",
     "check_update_service",
     "check_update_service_ca",
     "check_upstream",

@@ -836,3 +836,14 @@ print("written issue 24 scenarios")
 scenario("upstream-unset", "update-service")
 write("upstream-unset", "clusterversions.config.openshift.io.json", lst([clusterversion("4.17.3")]))
 print("written upstream-unset")
+
+# -- itms: an ImageTagMirrorSet (config/v1 ImageTagMirrorSet, spec.imageTagMirrors) beside the IDMS
+scenario("itms", "healthy")
+write("itms", "imagetagmirrorsets.config.openshift.io.json", lst([{
+    "apiVersion": "config.openshift.io/v1",
+    "kind": "ImageTagMirrorSet",
+    "metadata": meta("tags-0", "5e0f2a3b-7c6d-4e9f-8a01-3c4d5e6f7081", "650114", 1),
+    "spec": {"imageTagMirrors": [{"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"}]},
+    "status": {},
+}]))
+print("written itms")

@@ -27,6 +27,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "imagecontentsourcepolicies.operator.openshift.io": (
         "icsp", "imagecontentsourcepolicy", "imagecontentsourcepolicies",
         "imagecontentsourcepolicies.operator.openshift.io"),
+    "imagetagmirrorsets.config.openshift.io": ("itms", "imagetagmirrorset", "imagetagmirrorsets",
+                                               "imagetagmirrorsets.config.openshift.io"),
     "clusterversions.config.openshift.io": ("clusterversion", "clusterversions", "clusterversions.config.openshift.io"),
     "clusteroperators.config.openshift.io": ("co", "clusteroperator", "clusteroperators",
                                              "clusteroperators.config.openshift.io"),
