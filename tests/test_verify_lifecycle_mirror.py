@@ -260,9 +260,10 @@ def use_oc(scenario: str, lasting: Lasting, pki, tmp_path: Path, monkeypatch: py
         monkeypatch.setenv(key, value)
 
 
+@pytest.mark.parametrize("scenario", ["preserve", "multi"])  # set in image.config, or by a multi payload
 def test_preserve_original_with_the_index_on_the_mirror(lasting: Lasting, pki, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    use_oc("preserve", lasting, pki, tmp_path, monkeypatch)
+                                                        monkeypatch: pytest.MonkeyPatch, scenario: str) -> None:
+    use_oc(scenario, lasting, pki, tmp_path, monkeypatch)
     mode = run_verify(lasting.plan, cluster=True)["samples-import-mode"]
     assert mode.status is Status.PASS, mode.line()
     assert mode.detail == ("imageStreamImportMode is PreserveOriginal and the 2 samples images on the mirror keep "
@@ -281,6 +282,8 @@ def test_preserve_original_with_one_platform_on_the_mirror(lasting: Lasting, pki
     assert mode.status is Status.FAIL
     assert mode.items == [f"ruby: {lasting.on_mirror['ruby']} holds one platform, not the index "
                           f"({lasting.ruby_source} is a manifest list)"]
+    use_oc("multi", lasting, pki, tmp_path / "multi", monkeypatch)  # PreserveOriginal by the payload type
+    assert run_verify(lasting.plan, cluster=True)["samples-import-mode"].status is Status.FAIL
     use_oc("healthy", lasting, pki, tmp_path / "legacy", monkeypatch)
     assert run_verify(lasting.plan, cluster=True)["samples-import-mode"].status is Status.PASS
 

@@ -164,6 +164,13 @@ async def check_import_mode(expected: Expected, oc: Oc, session: RegistrySession
     spec_mode = as_mapping(image.get("spec")).get("imageStreamImportMode")
     status_mode = as_mapping(image.get("status")).get("imageStreamImportMode")
     mode = status_mode or spec_mode or ""
+    if not mode:  # empty: the payload type decides (config/v1 ClusterVersion status.desired.architecture "Multi")
+        try:
+            desired = as_mapping(as_mapping((await oc.get("clusterversion", "version")).get("status")).get("desired"))
+        except MirrorError:
+            desired = {}
+        if desired.get("architecture") == "Multi":
+            mode = "PreserveOriginal"
     if mode != "PreserveOriginal":
         return Check(name, title, Side.CLUSTER, Status.PASS,
                      f"imageStreamImportMode is {mode or 'unset (Legacy: a single-architecture payload)'}: imports "

@@ -847,3 +847,10 @@ write("itms", "imagetagmirrorsets.config.openshift.io.json", lst([{
     "status": {},
 }]))
 print("written itms")
+
+# -- multi: imageStreamImportMode unset, the cluster runs a multi-architecture payload (PreserveOriginal then)
+scenario("multi", "healthy")
+multi = clusterversion("4.17.3")
+multi["status"]["desired"]["architecture"] = "Multi"
+write("multi", "clusterversions.config.openshift.io.json", lst([multi]))
+print("written multi")
