@@ -235,3 +235,13 @@ def test_pull_by_tag_needs_an_itms(tmp_path: Path, pki, oc_scenario, scenario: s
     else:
         assert itms.detail == "every source pulled by tag is mirrored (1 imagetagmirrorsets)"
     assert ["get", "imagetagmirrorsets", "-o", "json"] in [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_admin_ack_not_raised_yet_is_said_ahead(tmp_path: Path, pki, oc_scenario) -> None:
+    """The machine-config-operator raises the gate only on a 4.20 cluster with mirror sets; before that the
+    line says so and gives the patch, without failing."""
+    oc_scenario("ack-not-raised")
+    ack = run_cluster(with_release(expected_state(tmp_path, pki.ca_file), "4.21.2"))["admin-ack-sigstore"]
+    assert ack.status is Status.SKIP
+    assert ack.detail.startswith(f"openshift-config-managed/admin-gates holds no {SIGSTORE_GATE} yet")
+    assert ack.fix == admin_ack_command()

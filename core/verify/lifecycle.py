@@ -13,9 +13,11 @@
   means the payload type decides (multi → PreserveOriginal). Under PreserveOriginal the samples mirror must
   hold the index, not one platform.
 * ``admin-ack-sigstore``: a 4.20 cluster with mirrors gets the admin gate ``ack-4.20-sigstore-in-4.21``
-  (openshift-config-managed/admin-gates); the update to 4.21 waits until ``openshift-config/admin-acks``
-  holds it with value ``"true"`` (cluster-version-operator pkg/risk/adminack, its test
-  ``Test_checkAdminGate`` "valid gate acknowledged").
+  in openshift-config-managed/admin-gates (machine-config-operator, branch release-4.20,
+  pkg/controller/container-runtime-config/admin_ack.go ``syncAdminAckConfigMap``: added when the cluster
+  has mirror configuration, removed when not); the update to 4.21 waits until
+  ``openshift-config/admin-acks`` holds it with value ``"true"`` (cluster-version-operator
+  pkg/risk/adminack, its test ``Test_checkAdminGate`` "valid gate acknowledged").
 * ``update-service-ca`` / ``update-service`` / ``cluster-upstream``: cincinnati-operator
   controllers/names.go ``NameCertConfigMapKey = "updateservice-registry"`` in the ConfigMap image.config's
   ``additionalTrustedCA`` names (controllers/updateservice_controller.go ``findTrustedCAConfig``); its
@@ -90,10 +92,14 @@ async def check_admin_ack(expected: Expected, oc: Oc, version: str | None) -> Ch
         return Check(name, title, Side.CLUSTER, Status.SKIP,
                      f"the plan's releases stay below 4.21; before updating to 4.21 acknowledge {SIGSTORE_GATE}",
                      fix=admin_ack_command())
-    said = "the cluster raised it" if raised else "the cluster has mirrors, so the update waits for it"
+    if not raised:  # the machine-config-operator raises it only on a cluster with mirror sets
+        return Check(name, title, Side.CLUSTER, Status.SKIP,
+                     f"{ADMIN_GATES[1]}/{ADMIN_GATES[0]} holds no {SIGSTORE_GATE} yet: it is raised once the cluster has "
+                     "mirror sets, then the update to 4.21 waits for it (acknowledging ahead does no harm)",
+                     fix=admin_ack_command())
     return Check(name, title, Side.CLUSTER, Status.FAIL,
-                 f"updating this 4.20 cluster to {', '.join(targets)} waits for the admin-ack {SIGSTORE_GATE} ({said}): "
-                 "4.21 checks the release's Sigstore signature through the mirrors",
+                 f"updating this 4.20 cluster to {', '.join(targets)} waits for the admin-ack {SIGSTORE_GATE} (the "
+                 "cluster raised it): 4.21 checks the release's Sigstore signature through the mirrors",
                  fix=admin_ack_command() + "  # once the Sigstore signatures line passes: the mirror holds the .sig")
 
 

@@ -25,7 +25,8 @@ SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-ics
              # issue 24: the 4.20 admin-ack, image.config's registry lists and import mode, a samples operator
              # bootstrapped Removed, the OpenShift Update Service
              "ack-missing", "ack-given", "allowed-no-port", "allowed-port", "blocked", "preserve",
-             "removed-bootstrap", "update-service", "update-service-unready", "upstream-unset", "itms", "multi")
+             "removed-bootstrap", "update-service", "update-service-unready", "upstream-unset", "itms", "multi",
+             "ack-not-raised")
 
 
 def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None,

@@ -854,3 +854,14 @@ multi = clusterversion("4.17.3")
 multi["status"]["desired"]["architecture"] = "Multi"
 write("multi", "clusterversions.config.openshift.io.json", lst([multi]))
 print("written multi")
+
+# -- ack-not-raised: a 4.20 cluster whose admin-gates holds no sigstore gate (no mirror sets yet)
+scenario("ack-not-raised", "ack-missing")
+write("ack-not-raised", "configmaps@openshift-config-managed.json", lst([{
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": meta("admin-gates", "2b7c9d1e-4f3a-4b6c-8d9e-0f1a2b3c4d5e", "598771", ns="openshift-config-managed",
+                     annotations=dict(gate_annotations, **{"kubernetes.io/description": "Define update gates for the "
+                                      "administrator to acknowledge in the admin-acks ConfigMap in the openshift-config "
+                                      "namespace."})),
+}]))
+print("written ack-not-raised")
