@@ -18,7 +18,7 @@ import yaml
 
 from core.copier import CopyOptions, CopyTask, copy_images
 from core.endpoints import LayoutLocation, RegistryLocation
-from core.graph_image import GRAPH_COMMAND
+from core.graph_image import GRAPH_COMMAND, GRAPH_DATA_DIR
 from core.manifest import OCI_MANIFEST, Manifest
 from core.plan import load_plan
 from core.reference import parse_reference
@@ -55,9 +55,10 @@ class Lasting:
     builder_dir: Path
 
 
-def graph_like_image(builder: LayoutBuilder, command: list[str]) -> Manifest:
-    """An image whose config runs ``command`` (a graph-data image copies its tree to the operator's volume)."""
-    layer = make_layer(4242, 512)
+def graph_like_image(builder: LayoutBuilder, command: list[str], files: dict[str, tuple[bytes, int]]) -> Manifest:
+    """An image whose config runs ``command`` (a graph-data image copies its tree to the operator's volume)
+    with ``files`` in its layer."""
+    layer = make_layer(4242, 512, files)
     config = builder.blob(json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
                                       "config": {"Cmd": command},
                                       "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]}}).encode())
@@ -306,18 +307,39 @@ def test_graph_image_present_missing_or_not_one(lasting: Lasting, pki, auth_file
     assert missing.status is Status.FAIL and missing.detail == f"{graph} does not exist"
     assert missing.fix_command and missing.fix_command.startswith("mirror-wizard release graph-image --graph-data FILE")
 
-    async def push(command: list[str]) -> str:
-        builder = new_builder(tmp_path / f"graph-{len(command)}")
-        image = graph_like_image(builder, command)
+    channel = {f"{GRAPH_DATA_DIR}/channels/stable-4.17.yaml": (b"name: stable-4.17\nversions:\n- 4.17.3\n", 0o644),
+               f"{GRAPH_DATA_DIR}/version": (b"1.2.0\n", 0o644)}
+    pushed = iter(range(10))
+
+    async def push(command: list[str], files: dict[str, tuple[bytes, int]]) -> str:
+        folder = tmp_path / f"graph-{next(pushed)}"
+        builder = new_builder(folder)
+        image = graph_like_image(builder, command, files)
         await builder.name("graph:latest", image)
-        await _copy(tmp_path / f"graph-{len(command)}", "graph:latest", graph, insecure=False, ca=pki.ca_file,
-                    auth=auth_file)
+        await _copy(folder, "graph:latest", graph, insecure=False, ca=pki.ca_file, auth=auth_file)
         return image.digest
 
-    asyncio.run(push(["/bin/sh"]))
+    asyncio.run(push(["/bin/sh"], channel))
     wrong = run_verify(plan)["graph-image"]
     assert wrong.status is Status.FAIL and "is not a graph-data image" in wrong.detail
-    digest = asyncio.run(push(GRAPH_COMMAND))
+    asyncio.run(push(GRAPH_COMMAND, {f"{GRAPH_DATA_DIR}/version": (b"1.2.0\n", 0o644)}))
+    empty = run_verify(plan)["graph-image"]
+    assert empty.status is Status.FAIL
+    assert empty.detail == f"{graph}: its top layer holds no {GRAPH_DATA_DIR}/channels/ (the graph data the update " \
+                           "service reads)"
+    digest = asyncio.run(push(GRAPH_COMMAND, channel))
     good = run_verify(plan)["graph-image"]
     assert good.status is Status.PASS, good.line()
     assert good.detail == f"{graph} is {digest}, a graph-data image kept by its tag"
+
+
+def test_the_real_graph_data_layer_is_recognised() -> None:
+    """What core.graph_image writes from the real graph data (tests/test_graph_image.py's tarball) is what the
+    graph-image line looks for; a layer without channels is not."""
+    from core.graph_image import graph_data_layer
+    from core.verify.keep import _holds_channels
+    from tests.test_graph_image import pack
+
+    assert _holds_channels(graph_data_layer(pack(), "fixture").blob)
+    assert not _holds_channels(make_layer(1, 64).blob)
+    assert not _holds_channels(b"not a tar at all")

@@ -20,12 +20,14 @@ manifests.rhel/0000_90_openshift-cluster-image-policy.yaml lists
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
+import tarfile
 from dataclasses import dataclass, field
 
 from ..errors import MirrorError, NotFound, ReferenceFormatError
-from ..graph_image import GRAPH_DATA_MOUNT
+from ..graph_image import GRAPH_DATA_DIR, GRAPH_DATA_MOUNT
 from ..mirror_sets import crio_pull_specs
 from ..reference import ImageReference, parse_reference
 from ..registry import RegistrySession
@@ -39,6 +41,7 @@ from .model import PARALLEL_HEADS, Check, Side, Status, cut_items
 # From this release line the openshift ClusterImagePolicy scopes the component repository as well
 # (cluster-update-keys release-4.22: manifests.rhel/0000_90_openshift-cluster-image-policy.yaml).
 COMPONENT_SIGSTORE_FROM = (4, 22)
+MAX_GRAPH_LAYER = 128 << 20  # the graph data's layer (core.graph_image.MAX_TARBALL compressed)
 MAX_TAGS = 50_000  # a repository with more tags than this is not read whole (one HEAD per tag)
 
 
@@ -256,9 +259,21 @@ async def check_sigstore(expected: Expected, session: RegistrySession) -> Check:
                  f"all {len(wanted)} {scope} of {versions} have their .sig tag on the mirror")
 
 
+def _holds_channels(layer: bytes) -> bool:
+    """Does the (gzip) tar layer hold a file under ``var/lib/cincinnati-graph-data/channels/``, where
+    core.graph_image writes the graph data? Names only are read."""
+    prefix = f"{GRAPH_DATA_DIR}/channels/"
+    try:
+        with tarfile.open(fileobj=io.BytesIO(layer), mode="r:*") as tar:
+            return any(member.isfile() and member.name.lstrip("./").startswith(prefix) for member in tar)
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+
+
 async def check_graph_image(expected: Expected, session: RegistrySession) -> Check:
     """The update service's graph-data image is on the mirror under the plan's tag, and it is one: its command
-    copies the graph data to the operator's volume (core.graph_image.GRAPH_COMMAND)."""
+    copies the graph data to the operator's volume (core.graph_image.GRAPH_COMMAND) and its top layer holds
+    the channels under var/lib/cincinnati-graph-data/."""
     name, title = "graph-image", "update service graph-data image"
     release = expected.plan.release
     if release is None or not release.graph_image:
@@ -277,6 +292,8 @@ async def check_graph_image(expected: Expected, session: RegistrySession) -> Che
             image = await client.get_manifest(ref.repository, children[0].digest, push_scope=False)
         config = image.config()
         data = await client.read_blob(ref.repository, config.digest, limit=1 << 20) if config else b"{}"
+        layers = image.layers()
+        top = await client.read_blob(ref.repository, layers[-1].digest, limit=MAX_GRAPH_LAYER) if layers else b""
     except NotFound:
         return Check(name, title, Side.MIRROR, Status.FAIL, f"{release.graph_image} does not exist", fix=fix)
     except MirrorError as exc:
@@ -289,6 +306,10 @@ async def check_graph_image(expected: Expected, session: RegistrySession) -> Che
         return Check(name, title, Side.MIRROR, Status.FAIL,
                      f"{release.graph_image} is not a graph-data image (its command does not copy the graph data to "
                      f"{GRAPH_DATA_MOUNT})", fix=fix)
+    if not _holds_channels(top):
+        return Check(name, title, Side.MIRROR, Status.FAIL,
+                     f"{release.graph_image}: its top layer holds no {GRAPH_DATA_DIR}/channels/ (the graph data the "
+                     "update service reads)", fix=fix)
     expected.graph_image_digest = manifest.digest
     return Check(name, title, Side.MIRROR, Status.PASS,
                  f"{release.graph_image} is {manifest.digest}, a graph-data image kept by its tag")
