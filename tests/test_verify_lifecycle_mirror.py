@@ -343,3 +343,44 @@ def test_the_real_graph_data_layer_is_recognised() -> None:
     assert _holds_channels(graph_data_layer(pack(), "fixture").blob)
     assert not _holds_channels(make_layer(1, 64).blob)
     assert not _holds_channels(b"not a tar at all")
+
+
+def test_samples_image_left_by_digest_only_is_healed_by_a_rerun(lasting: Lasting, plain_registry, pki,
+                                                                auth_file: Path, tmp_path: Path, capsys) -> None:
+    """A samples stream pinned by digest whose image reached the mirror by digest only (an older copy, or a
+    hand ``oc image mirror``): the line names it; a rerun writes its sha256-<hex> tag, and the line passes."""
+    from core.authfile import load_auth
+
+    host = plain_registry.host
+    base = unique_repo("lasting-late")
+
+    async def build_and_push() -> str:
+        builder = new_builder(tmp_path / "late")
+        image = builder.image([make_layer(7004, 1024)])
+        await builder.name("samples/python:3.12", image)
+        await _copy(tmp_path / "late", "samples/python:3.12", f"{host}/{base}-python:3.12")
+        session = RegistrySession(load_auth(str(auth_file)), TLSOptions(ca_files=(str(pki.ca_file),),
+                                                                         insecure_hosts=(host,)))
+        async with session:
+            result = await copy_images([CopyTask(
+                RegistryLocation(parse_reference(f"{host}/{base}-python@{image.digest}")),
+                RegistryLocation(parse_reference(f"{lasting.mirror}/{base}-python@{image.digest}")))],
+                session, CopyOptions())
+        assert result.ok, result.failures
+        return image.digest
+
+    digest = asyncio.run(build_and_push())
+    plan = yaml.safe_load(lasting.plan.read_text())
+    streams = Path(plan["samples"]["paths"][0])
+    document = json.loads(streams.read_text())
+    document["items"] += streams_document({"python": f"{host}/{base}-python@{digest}"})["items"]
+    streams.write_text(json.dumps(document))
+    checks = run_verify(lasting.plan)
+    kept = checks["mirror-tags"]
+    assert kept.status is Status.FAIL, [c.line() for c in checks.values()]
+    tag = digest.replace(":", "-")
+    assert kept.items == [f"python (samples): {lasting.mirror}/{base}-python@{digest} is named by no tag (expected tag "
+                          f"{tag}); the registry's next garbage collection of untagged manifests deletes it"]
+    assert main(["run", str(lasting.plan)]) == 0, capsys.readouterr()
+    assert tag in tags(f"{lasting.mirror}/{base}-python", **lasting.opts)
+    assert run_verify(lasting.plan)["mirror-tags"].status is Status.PASS

@@ -75,8 +75,11 @@ class _Tags:
 
     async def _read(self, repository: ImageReference) -> dict[str, list[str]]:
         client = self.session.client(repository.registry)
-        async with self.limit:
-            tags = await client.list_tags(repository.repository)
+        try:
+            async with self.limit:
+                tags = await client.list_tags(repository.repository)
+        except NotFound:  # distribution answers 404 for a repository that holds manifests but no tag
+            return {}
         if len(tags) > MAX_TAGS:
             raise MirrorError(f"{repository.name} has {len(tags)} tags, more than the {MAX_TAGS} verify reads")
         digests = await asyncio.gather(*(self.head(repository, tag) for tag in tags))
@@ -165,8 +168,6 @@ async def check_kept_by_tag(expected: Expected, session: RegistrySession) -> Che
             if image.digest in await tags.of(image.repository):
                 return "tagged", None
             present = await tags.head(image.repository, image.digest)
-        except NotFound:
-            return "absent", None
         except MirrorError as exc:
             return "error", f"{image.label}: {where}: {exc}"
         if present is None:
