@@ -245,3 +245,13 @@ def test_admin_ack_not_raised_yet_is_said_ahead(tmp_path: Path, pki, oc_scenario
     assert ack.status is Status.SKIP
     assert ack.detail.startswith(f"openshift-config-managed/admin-gates holds no {SIGSTORE_GATE} yet")
     assert ack.fix == admin_ack_command()
+
+
+def test_no_update_service_on_the_cluster(tmp_path: Path, pki, oc_scenario) -> None:
+    oc_scenario("healthy")  # no UpdateService recorded; the ConfigMap lacks the operator's key
+    checks = run_cluster(with_update_service(expected_state(tmp_path, pki.ca_file)))
+    service = checks["update-service"]
+    assert service.status is Status.FAIL and service.detail == "no UpdateService in openshift-update-service"
+    assert service.fix_command == "oc apply -f DIR/updateservice.yaml"
+    assert checks["update-service-ca"].status is Status.FAIL
+    assert checks["cluster-upstream"].status is Status.SKIP

@@ -354,10 +354,11 @@ async def check_update_service(expected: Expected, oc: Oc) -> tuple[Check, str |
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      f"{exc} (is the OpenShift Update Service operator installed?)",
                      fix="install 'OpenShift Update Service' from OperatorHub (mirrored with the operator catalog)"), None
-    folder = f"{expected.plan.output_dir}/updateservice.yaml"
+    # written by mirror-wizard release graph-image -o DIR, which the plan does not record
+    apply = "oc apply -f DIR/updateservice.yaml  # DIR: where mirror-wizard release graph-image -o wrote it"
     if not services:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
-                     f"no UpdateService in {UPDATE_SERVICE_NAMESPACE}", fix=f"oc apply -f {shell_quote(folder)}"), None
+                     f"no UpdateService in {UPDATE_SERVICE_NAMESPACE}", fix=apply), None
     releases = expected.instructions.release_image if expected.instructions else None
     releases_repo = releases.rsplit(":", 1)[0] if releases and "@" not in releases else None
     ours = [s for s in services if _same_image(str(as_mapping(s.get("spec")).get("graphDataImage") or ""), expected)]
@@ -367,7 +368,7 @@ async def check_update_service(expected: Expected, oc: Oc) -> tuple[Check, str |
         pinned = f" @ {expected.graph_image_digest}" if expected.graph_image_digest else ""
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      f"no UpdateService uses the plan's graph image {graph}{pinned} (they use {images})",
-                     fix=f"oc apply -f {shell_quote(folder)}"), None
+                     fix=apply), None
     service = ours[0]
     service_name = as_mapping(service.get("metadata")).get("name")
     problems: list[str] = []
