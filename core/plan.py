@@ -120,6 +120,10 @@ class ReleaseChoice:
     # The releases that path resolved to, each pinned by digest (the wizard writes them once it has
     # shown the path): a later run mirrors exactly these, whatever the graph says by then.
     releases: list[str] = field(default_factory=list)
+    # Updates inside the cluster (OpenShift Update Service): the graph-data image on the mirror, as
+    # ``mirror-wizard release graph-image --to`` pushed it (HOST[/NAMESPACE]/openshift/graph-image:latest).
+    # verify checks it is there, and with --cluster the UpdateService, its CA key and spec.upstream.
+    graph_image: str | None = None
 
     def __post_init__(self) -> None:
         # A plan file, a test or a flag gives the mode as text: keep the vocabulary, refuse nothing here
@@ -147,7 +151,8 @@ class ReleaseChoice:
 
 
 _OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned", "keys",
-                          "bundle_signer", "from_version", "all_versions", "graph_file", "graph_url", "releases")
+                          "bundle_signer", "from_version", "all_versions", "graph_file", "graph_url", "releases",
+                          "graph_image")
 
 
 @dataclass
@@ -446,6 +451,11 @@ def _check_release_names(release: ReleaseChoice, mirror: str, where: str) -> Non
             raise PlanError(f"{where}.to_release_image: {exc.message}") from None
         if ref.digest:
             raise PlanError(f"{where}.to_release_image is {release.to_release_image!r}: give a tag, not a digest")
+    if release.graph_image:
+        try:
+            parse_reference(release.graph_image)
+        except ReferenceFormatError as exc:
+            raise PlanError(f"{where}.graph_image: {exc.message}") from None
     if release.source and release.reads_source and not release.source.startswith(("oci:", "file://")):
         try:
             parse_reference(release.source)

@@ -33,6 +33,10 @@ RELEASE_NAME = "ocp-release"
 SKOPEO_COPY = "skopeo copy --all --preserve-digests"
 CA_CONFIGMAP = "registry-config"
 SAMPLES_CONFIG = "configs.samples.operator.openshift.io/cluster"
+# The cluster-version-operator's admin gate of a 4.20 cluster with mirrors (pkg/risk/adminack and its test
+# Test_checkAdminGate): the update to 4.21 waits until openshift-config/admin-acks holds it as "true".
+SIGSTORE_GATE = "ack-4.20-sigstore-in-4.21"
+ADMIN_ACKS = ("admin-acks", "openshift-config")
 
 
 @dataclass
@@ -388,6 +392,38 @@ def crio_pull_command(node: str, host: str) -> str:
             f"| grep 'Trying to access' | grep -F {shell_quote(host)}")
 
 
+def admin_ack_command(gate: str = SIGSTORE_GATE) -> str:
+    """The patch that acknowledges an admin gate (openshift-config/admin-acks, value "true")."""
+    patch = json.dumps({"data": {gate: "true"}}, separators=(",", ":"))
+    return f"oc -n {ADMIN_ACKS[1]} patch configmap {ADMIN_ACKS[0]} --type=merge --patch '{patch}'"
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def sigstore_ack_lines(versions: list[str], plan_file: str = "plan.yaml") -> list[str]:
+    """What the admin must do before a 4.20 cluster updates to one of ``versions`` (Markdown lines; none when
+    every version is below 4.21). The Done step and the runbook say it the same way."""
+    targets = [v for v in versions if (_minor(v) or (0, 0)) >= (4, 21)]
+    if not targets:
+        return []
+    components = any((_minor(v) or (0, 0)) >= (4, 22) for v in targets)
+    return [
+        f"Before updating a 4.20 cluster to {', '.join(targets)}: a 4.20 cluster with mirrors configured holds the",
+        f"update behind the admin gate `{SIGSTORE_GATE}`, because from 4.21 it checks the release image's",
+        "Sigstore signature through its mirrors" + (" (from 4.22 each component image's signature as well)" if components
+                                                    else "") + ". The mirror must hold the `.sig` tags first:",
+        f"`mirror-wizard verify {shell_quote(plan_file)} --cluster` checks them (its Sigstore signatures line) and",
+        "says whether the gate is acknowledged. Once that line passes, acknowledge it:", "",
+        _code(admin_ack_command(), "sh"),
+    ]
+
+
 def _check_section(ctx: _Context) -> list[str]:
     plan_file = shell_quote(ctx.plan_file)
     out = ["## 8. Verify: the mirror and the cluster are ready", "",
@@ -396,8 +432,13 @@ def _check_section(ctx: _Context) -> list[str]:
            "machine config pools roll out the new mirror and CA settings:", "",
            _code(f"mirror-wizard verify {plan_file} --cluster", "sh"),
            "It checks the mirror (every release image by digest, through the mirror sets as CRI-O reads them;",
-           "every kept samples tag on samplesRegistry; the skipped streams; the certificate against the CA) and,",
-           "through `oc`, the cluster (image.config trust, IDMS/ICSP, the samples operator, imports, pools).", "",
+           "every kept samples tag on samplesRegistry; the skipped streams; the certificate against the CA;",
+           "every image the cluster pulls by digest kept by a tag; the Sigstore `.sig` tags 4.21 and 4.22 check)",
+           "and, through `oc`, the cluster (image.config trust and the registries it allows, IDMS/ICSP, the",
+           "samples operator, imports and their import mode, pools, the 4.20 → 4.21 admin-ack).", "",
+           "Registries delete manifests no tag names when they collect garbage (`registry garbage-collect",
+           "--delete-untagged`, Quay after its time-machine window): mirroring tags everything it copies, and",
+           "verify's \"images kept by a tag\" line finds an image whose tag was moved or never written.", "",
            "The same by hand:", "",
            _code("oc get imagecontentsourcepolicy,imagedigestmirrorset\n"
                  "oc get image.config.openshift.io/cluster -o jsonpath='{.spec.additionalTrustedCA}'\n"
@@ -413,6 +454,11 @@ def _check_section(ctx: _Context) -> list[str]:
                 "Progressing, not Degraded. A stream that failed to import says why in",
                 "`oc describe is/<name> -n openshift` (a missing tag, the CA, or the mirror's login in the pull",
                 "secret).", ""]
+    versions = ctx.parts.release_versions or ([ctx.parts.release_version] if ctx.parts.release_version else []) \
+        or ([ctx.plan.release.version] if ctx.plan.release is not None and ctx.plan.release.version else [])
+    ack = sigstore_ack_lines(versions, ctx.plan_file)
+    if ack:
+        out += ["### Before updating to 4.21 or later", ""] + ack
     out += ["Pulls really come from the mirror: after a pod pulled an image, CRI-O on its node logs the location",
             f"it used (`crictl images` still shows the source names). Expect `{ctx.mirror}` in every line:", "",
             _code(crio_pull_command("<node>", ctx.mirror), "sh")]

@@ -91,6 +91,11 @@ class SampleStream:
 
 # -- pull specs ---------------------------------------------------------------------------------------
 
+def digest_tag(digest: str) -> str:
+    """``sha256:<hex>`` → ``sha256-<hex>``: the tag that keeps a by-digest image from garbage collection."""
+    return digest.replace(":", "-", 1)
+
+
 def _host_of(spec: str) -> str:
     host, _ = split_host(spec)
     return host or DOCKER_HUB
@@ -442,9 +447,15 @@ class SamplesPlan:
         return dump_yaml(self.config_object())
 
     def tasks(self) -> list[CopyTask]:
-        """One copy per mapping line (digest-pinned images land by digest, as the operator pulls them)."""
-        return [CopyTask(RegistryLocation(parse_reference(src)), RegistryLocation(parse_reference(dst)))
-                for src, dst in self.mapping]
+        """One copy per mapping line. A digest-pinned image lands by digest, as the operator pulls it, and is
+        tagged ``sha256-<hex>`` as well (oc-mirror v2's tag for by-digest images, internal/pkg/release/
+        local_stored_collector.go): registries delete untagged manifests when they collect garbage."""
+        tasks = []
+        for src, dst in self.mapping:
+            destination = parse_reference(dst)
+            tags = (digest_tag(destination.digest),) if destination.digest else ()
+            tasks.append(CopyTask(RegistryLocation(parse_reference(src)), RegistryLocation(destination), extra_tags=tags))
+        return tasks
 
     @property
     def images(self) -> int:

@@ -70,7 +70,8 @@ async def test_complete_mirror_is_all_ticks_and_the_cluster_says_why_not(mirrore
         assert isinstance(app.screen, VerifyScreen)
         assert statuses(app, "mirror") == {"release-images": "✓", "release-tag": "✓", "samples-images": "✓",
                                            "samples-skipped": "✓", "mirror-certificate": "✓",
-                                           "release-signatures": "–"}
+                                           "release-signatures": "–", "mirror-tags": "✓",
+                                           "sigstore-signatures": "–", "graph-image": "–"}
         cluster = rows(app, "cluster")
         assert list(cluster) == [PENDING]
         assert "oc is not on PATH" in text(cluster[PENDING])
@@ -117,7 +118,9 @@ async def test_cluster_healthy_after_apply_is_checked_on_arrival(mirrored: Mirro
         assert set(statuses(app, "mirror").values()) <= {"✓", "–"}
         assert statuses(app, "cluster") == {
             "cluster-access": "✓", "cluster-trust": "✓", "cluster-mirror-sets": "✓", "samples-config": "✓",
-            "samples-status": "✓", "samples-imports": "✓", "machine-config-pools": "✓", "node-pull-source": "–"}
+            "samples-status": "✓", "samples-imports": "✓", "machine-config-pools": "✓", "node-pull-source": "–",
+            "samples-registry-allowed": "✓", "samples-import-mode": "✓", "tag-mirror-sets": "–", "admin-ack-sigstore": "–",
+            "update-service-ca": "–", "update-service": "–", "cluster-upstream": "–"}
         node = rows(app, "cluster")["node-pull-source"]
         command = node.query_one(CommandText).command
         assert "journalctl -u crio" in command and "'Trying to access'" in command and mirrored.mirror in command
@@ -155,7 +158,7 @@ async def test_broken_cluster_then_check_again_once_it_is_fixed(mirrored: Mirror
         assert not app.screen.query(".-stale")
         assert status_line(app) == "ready: every check that ran passed"
         names = [c.name for c in app.state.verify_checks]
-        assert len(names) == len(set(names)) == 6 + 8
+        assert len(names) == len(set(names)) == 9 + 15
 
 
 async def test_logged_out_oc_is_one_dash_line_with_the_login_command(mirrored: Mirrored, seeded_release, pki,  # noqa: F811

@@ -45,9 +45,11 @@ def test_complete_mirror_exits_0_with_one_line_per_check(mirrored: Mirrored, cap
     code, out, err = run(["verify", str(mirrored.plan)], capsys)
     assert code == 0, out + err
     lines = out.splitlines()
-    assert [line[0] for line in lines[:6]] == ["✓", "✓", "✓", "✓", "✓", "–"], out
+    # release images, tag, samples, skipped, certificate, signatures; kept by a tag, Sigstore, graph image
+    assert [line[0] for line in lines[:9]] == ["✓", "✓", "✓", "✓", "✓", "–", "✓", "–", "–"], out
     assert lines[0].startswith("✓ release images on the mirror: all ")
-    assert lines[-1] == "ready: 5 passed, 0 failed, 1 not checked"
+    assert lines[6].startswith("✓ images kept by a tag: all 14 images present are named by a tag")
+    assert lines[-1] == "ready: 6 passed, 0 failed, 3 not checked"
 
 
 def test_failed_check_exits_1_and_names_the_fix(mirrored: Mirrored, capsys) -> None:  # noqa: F811
@@ -67,7 +69,8 @@ def test_json_is_the_same_report_as_data(mirrored: Mirrored) -> None:  # noqa: F
     data = json.loads(done.stdout)  # nothing but the JSON on stdout
     assert data["ok"] is True
     assert [c["name"] for c in data["checks"]] == ["release-images", "release-tag", "samples-images",
-                                                   "samples-skipped", "mirror-certificate", "release-signatures"]
+                                                   "samples-skipped", "mirror-certificate", "release-signatures",
+                                                   "mirror-tags", "sigstore-signatures", "graph-image"]
     assert {c["status"] for c in data["checks"]} == {"pass", "skip"}
     assert set(data["checks"][0]) == {"name", "title", "side", "status", "detail", "fix", "items"}
 
@@ -81,7 +84,11 @@ def test_cluster_healthy_exits_0(mirrored: Mirrored, seeded_release, pki, tmp_pa
     cluster = {c["name"]: c["status"] for c in data["checks"] if c["side"] == "cluster"}
     assert cluster == {"cluster-access": "pass", "cluster-trust": "pass", "cluster-mirror-sets": "pass",
                        "samples-config": "pass", "samples-status": "pass", "samples-imports": "pass",
-                       "machine-config-pools": "pass", "node-pull-source": "skip"}
+                       "machine-config-pools": "pass", "node-pull-source": "skip",
+                       # issue 24: nothing restricts the mirror, imports are Legacy, a 4.17 cluster, no update service
+                       "samples-registry-allowed": "pass", "samples-import-mode": "pass", "tag-mirror-sets": "skip",
+                       "admin-ack-sigstore": "skip",
+                       "update-service-ca": "skip", "update-service": "skip", "cluster-upstream": "skip"}
 
 
 def test_cluster_broken_exits_1(mirrored: Mirrored, seeded_release, pki, tmp_path: Path,  # noqa: F811
@@ -101,8 +108,8 @@ def test_cluster_without_oc_is_one_line_and_does_not_fail(mirrored: Mirrored, tm
     code, out, _ = run(["verify", str(mirrored.plan), "--cluster"], capsys)
     assert code == 0
     check_lines = [line for line in out.splitlines() if line and line[0] in "✓✗–"]
-    assert len(check_lines) == 7, check_lines[6:]  # the six mirror lines, then one line for the whole cluster side
-    assert check_lines[6:] == ["– cluster access: cluster not checked: oc is not on PATH — fix: install the OpenShift "
+    assert len(check_lines) == 10, check_lines[9:]  # the nine mirror lines, then one line for the whole cluster side
+    assert check_lines[9:] == ["– cluster access: cluster not checked: oc is not on PATH — fix: install the OpenShift "
                              "CLI (oc), log in, and run verify again with --cluster"]
 
 

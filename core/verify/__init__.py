@@ -8,11 +8,15 @@ Mirror side (always; HEAD and GET only, pull scope only):
 * every image stream tag the plan keeps is on ``samplesRegistry`` **by tag** after the samples operator's
   own host rewrite, with the source's digest when the source can be reached;
 * the streams left out are exactly the ones in ``skippedImagestreams``;
-* the mirror's certificate verifies with the plan's CA, with a SAN for the host the cluster uses.
+* the mirror's certificate verifies with the plan's CA, with a SAN for the host the cluster uses;
+* (core.verify.keep) every image pulled by digest is kept by a tag, the Sigstore ``.sig`` tags of a 4.21+
+  release image and 4.22+ components are there, and the update service's graph-data image.
 
 Cluster side (``cluster=True``, through the admin's ``oc``, read-only): trust (image.config +
 registry-config ConfigMap), mirror sets (IDMS / ICSP), the samples operator's Config and conditions,
-the imports in ``openshift``, machine config pool roll-out, and the node-side command to confirm pulls.
+the imports in ``openshift``, machine config pool roll-out, and the node-side command to confirm pulls;
+(core.verify.lifecycle) image.config's registry lists and import mode, an ImageTagMirrorSet where needed,
+the 4.20 → 4.21 admin-ack, and the OpenShift Update Service.
 
 :func:`run_checks` is an async generator yielding each :class:`Check` as it completes (mirror side
 first), so a screen can show them one by one; :func:`verify` collects them into a :class:`Report`.
@@ -42,9 +46,9 @@ async def run_checks(plan: Plan, *, cluster: bool = False, oc: Oc | None = None,
         expected = await expected_from_plan(plan, session, plan_file)
         async for check in mirror_checks(expected, session):
             yield check
-    if cluster:
-        async for check in cluster_checks(expected, oc):
-            yield check
+        if cluster:  # the session stays open: the import mode check reads the samples manifests
+            async for check in cluster_checks(expected, oc, session):
+                yield check
 
 
 async def verify(plan: Plan, *, cluster: bool = False, oc: Oc | None = None, plan_file: str = "PLAN",

@@ -11,11 +11,22 @@ from typing import Any
 from ..errors import CertificateError, MirrorError, ToolError
 from ..mirror_sets import crio_pull_specs
 from ..oc import Oc, ResourceMissing
+from ..registry import RegistrySession
 from ..runbook import crio_pull_command
 from ..samples import CONFIG_RESOURCE, MANAGED_LABEL
 from ..text import plural, shell_quote
 from ..userfiles import read_user_file
 from .expected import Expected
+from .lifecycle import (
+    check_admin_ack,
+    check_import_mode,
+    check_registry_allowed,
+    check_tag_mirror_sets,
+    check_update_service,
+    check_update_service_ca,
+    check_upstream,
+    samples_bootstrap_note,
+)
 from .model import Check, Side, Status, as_mapping, cut_items, guarded, tool_failure
 
 
@@ -160,7 +171,9 @@ async def check_samples_config(expected: Expected, oc: Oc) -> tuple[Check, dict[
     problems: list[str] = []
     state = spec.get("managementState")
     if state != "Managed":
-        problems.append(f"managementState is {_text(state) or 'unset'}, not Managed (no samples are installed)")
+        problem = f"managementState is {_text(state) or 'unset'}, not Managed (no samples are installed)"
+        why = await samples_bootstrap_note(oc) if state == "Removed" else None
+        problems.append(f"{problem}; {why}" if why else problem)
     registry = spec.get("samplesRegistry")
     if registry != expected.samples.mirror:
         problems.append(f"samplesRegistry is {_text(registry) or 'unset'}, not {expected.samples.mirror}")
@@ -330,7 +343,9 @@ async def node_command(expected: Expected, oc: Oc) -> Check:
                  fix=command)
 
 
-async def cluster_checks(expected: Expected, oc: Oc | None = None) -> AsyncIterator[Check]:
+async def cluster_checks(expected: Expected, oc: Oc | None = None,
+                         session: RegistrySession | None = None) -> AsyncIterator[Check]:
+    """``session``: the mirror's, still open (the import mode check reads the samples manifests)."""
     oc = oc or Oc()
     title = "cluster access"
     if oc.path() is None:
@@ -360,5 +375,22 @@ async def cluster_checks(expected: Expected, oc: Oc | None = None) -> AsyncItera
     yield check_samples_status(expected, config)
     yield await guarded("samples-imports", "image stream imports in openshift",
                        lambda: check_imports(expected, oc, config))
+    yield await guarded("samples-registry-allowed", "image.config allows samplesRegistry",
+                        lambda: check_registry_allowed(expected, oc))
+    yield await guarded("samples-import-mode", "samples mirror fits imageStreamImportMode",
+                        lambda: check_import_mode(expected, oc, session))
+    yield await guarded("tag-mirror-sets", "ImageTagMirrorSet for pulls by tag",
+                        lambda: check_tag_mirror_sets(expected, oc))
+    yield await guarded("admin-ack-sigstore", "4.20 → 4.21 admin-ack (Sigstore through mirrors)",
+                        lambda: check_admin_ack(expected, oc, version))
+    yield await guarded("update-service-ca", "CA ConfigMap key updateservice-registry",
+                        lambda: check_update_service_ca(expected, oc))
+    uri: str | None = None
+    try:
+        check, uri = await check_update_service(expected, oc)
+    except MirrorError as exc:
+        check = tool_failure("update-service", "UpdateService status", exc)
+    yield check
+    yield await guarded("cluster-upstream", "clusterversion spec.upstream", lambda: check_upstream(expected, oc, uri))
     yield await guarded("machine-config-pools", "machine config pools", lambda: check_pools(oc))
     yield await node_command(expected, oc)

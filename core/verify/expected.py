@@ -16,7 +16,7 @@ from ..registry import RegistrySession
 from ..release import ReleaseInfo, load_release
 from ..release_tag import release_image_in_mirror
 from ..run import load_sample_streams, prepare_releases, release_sample_streams, samples_plan_for
-from ..samples import SamplesPlan, SampleStream
+from ..samples import SamplesPlan, SampleStream, mirror_pull_spec
 from ..text import shell_quote
 
 # -- the expected state, computed once from the plan ----------------------------------------------
@@ -38,6 +38,11 @@ class Expected:
     streams: list[SampleStream] = field(default_factory=list)  # all loaded
     samples_error: str | None = None
     mirrored_streams: dict[str, bool] = field(default_factory=dict)  # stream → complete on the mirror
+    graph_image_digest: str | None = None  # the plan's graph-data image on the mirror, once checked there
+    # (source repository, mirror repository) of images the cluster pulls *by tag* through a mirror set, which
+    # only an ImageTagMirrorSet redirects (IDMS/ICSP redirect by-digest pulls only). None of today's plan parts
+    # needs one: release images are pulled by digest, samples through samplesRegistry's own rewrite.
+    tag_pulls: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def mirror(self) -> str:
@@ -53,6 +58,22 @@ class Expected:
     def mirror_sets(self) -> list[tuple[str, str]]:
         """(source, mirror) pairs of the IDMS the plan writes: what the cluster is told to use."""
         return list(self.instructions.sources) if self.instructions is not None else []
+
+
+def stream_destinations(expected: Expected, samples: SamplesPlan) -> dict[str, list[tuple[str, str]]]:
+    """stream → [(source pull spec, what the operator pulls once samplesRegistry is set)] for every stream
+    the plan keeps, following the operator's own rewrite (both Red Hat hosts end on the mirror)."""
+    registry = samples.mirror
+    by_name = {s.name: s for s in expected.streams}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for stream_name in samples.included:
+        pairs = []
+        for spec in by_name[stream_name].pull_specs:
+            destination = mirror_pull_spec(spec, registry)
+            if destination != spec:
+                pairs.append((spec, destination))
+        out[stream_name] = pairs
+    return out
 
 
 def open_session(plan: Plan, *, auth: AuthFile | None = None) -> RegistrySession:

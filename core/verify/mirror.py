@@ -17,9 +17,9 @@ from ..plan import ReleaseMode
 from ..reference import ImageReference, parse_reference
 from ..registry import RegistrySession
 from ..run import signatures_folder
-from ..samples import SamplesPlan, mirror_pull_spec
 from ..text import plural, shell_quote
-from .expected import Expected, rerun_command
+from .expected import Expected, rerun_command, stream_destinations
+from .keep import check_graph_image, check_kept_by_tag, check_sigstore
 from .model import MAX_ITEMS, PARALLEL_HEADS, Check, Side, Status, cut_items
 
 # -- CRI-O's view of mirror sets ------------------------------------------------------------------
@@ -126,22 +126,6 @@ async def check_release_tag(expected: Expected, session: RegistrySession) -> Che
     return Check(name, title, Side.MIRROR, Status.PASS, f"{image} resolves to {info.digest}{note}")
 
 
-def _stream_destinations(expected: Expected, samples: SamplesPlan) -> dict[str, list[tuple[str, str]]]:
-    """stream → [(source pull spec, what the operator pulls once samplesRegistry is set)] for every stream
-    the plan keeps, following the operator's own rewrite (both Red Hat hosts end on the mirror)."""
-    registry = samples.mirror
-    by_name = {s.name: s for s in expected.streams}
-    out: dict[str, list[tuple[str, str]]] = {}
-    for stream_name in samples.included:
-        pairs = []
-        for spec in by_name[stream_name].pull_specs:
-            destination = mirror_pull_spec(spec, registry)
-            if destination != spec:
-                pairs.append((spec, destination))
-        out[stream_name] = pairs
-    return out
-
-
 async def check_samples(expected: Expected, session: RegistrySession) -> Check:
     title = "samples images on samplesRegistry"
     name = "samples-images"
@@ -150,7 +134,7 @@ async def check_samples(expected: Expected, session: RegistrySession) -> Check:
     if expected.samples_error or expected.samples is None:
         return Check(name, title, Side.MIRROR, Status.FAIL, expected.samples_error or "the image streams were not loaded",
                      fix="correct the plan's samples.paths (or samples.source)")
-    destinations = _stream_destinations(expected, expected.samples)
+    destinations = stream_destinations(expected, expected.samples)
     limit = asyncio.Semaphore(PARALLEL_HEADS)
     # (problem or None, compared with the source?, pullable by tag at all?) per (source, destination)
     Answer = tuple[str | None, str, bool]
@@ -358,3 +342,6 @@ async def mirror_checks(expected: Expected, session: RegistrySession) -> AsyncIt
     yield check_skipped(expected)
     yield await check_certificate(expected)
     yield await check_signatures(expected, session)
+    yield await check_kept_by_tag(expected, session)
+    yield await check_sigstore(expected, session)
+    yield await check_graph_image(expected, session)

@@ -15,10 +15,17 @@ from .common import run_async
 EPILOG = """\
 Mirror side (always, read-only): release images by digest through the plan's mirror sets, the release
 tag, every kept samples tag on samplesRegistry (digests compared with the source when reachable), the
-skipped streams, and the mirror's certificate against the plan's CA.
+skipped streams, the mirror's certificate against the plan's CA, the release signatures; every image the
+cluster pulls by digest kept by a tag (registries delete untagged manifests when they collect garbage),
+the Sigstore .sig tags a 4.21 (release image) or 4.22 (components too) cluster checks, and the plan's
+update service graph-data image (release.graph_image).
 
 With --cluster, through your logged-in oc (read-only): image.config trust and its ConfigMap, the
-IDMS/ICSP, the samples operator Config and status, imports in the openshift namespace, machine config
+IDMS/ICSP, the samples operator Config and status (and why it is Removed), imports in the openshift
+namespace, image.config's allowed/blocked registries against samplesRegistry (with its port),
+imageStreamImportMode (PreserveOriginal: the samples mirror must keep manifest lists), an
+ImageTagMirrorSet where something is pulled by tag, the 4.20 -> 4.21 admin-ack ack-4.20-sigstore-in-4.21,
+the UpdateService, its updateservice-registry CA key and clusterversion spec.upstream, machine config
 pools; plus the command that shows on a node where CRI-O pulled from.
 
 Exit status 0 only when every check that was performed passed (– lines are not counted).

@@ -21,7 +21,12 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RECORDINGS = HERE / "recordings"
-SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp", "signed")
+SCENARIOS = ("healthy", "broken", "wrong-key", "removed", "logged-out", "old-icsp", "signed",
+             # issue 24: the 4.20 admin-ack, image.config's registry lists and import mode, a samples operator
+             # bootstrapped Removed, the OpenShift Update Service
+             "ack-missing", "ack-given", "allowed-no-port", "allowed-port", "blocked", "preserve",
+             "removed-bootstrap", "update-service", "update-service-unready", "upstream-unset", "itms", "multi",
+             "ack-not-raised")
 
 
 def install(bin_dir: Path, *, scenario: str, variables: dict[str, object], log_dir: Path | None = None,
@@ -53,9 +58,10 @@ def writes(log_dir: Path) -> list[tuple[list[str], str]]:
 
 
 def variables_for(*, mirror: str, ca_file: Path, mirror_repo: str, release_source: str, components_source: str,
-                  samples: dict[str, str]) -> dict[str, object]:
+                  samples: dict[str, str], graph_image: str = "", releases: str = "") -> dict[str, object]:
     """The placeholders of the recordings for one mirror: ``samples`` maps ruby / perl to the pull spec the
-    operator uses on the mirror (``host/ns/name:tag``)."""
+    operator uses on the mirror (``host/ns/name:tag``); ``graph_image`` / ``releases`` fill the recorded
+    UpdateService's spec."""
     from core.ca import configmap_key
 
     pem = Path(ca_file).read_text()
@@ -63,7 +69,7 @@ def variables_for(*, mirror: str, ca_file: Path, mirror_repo: str, release_sourc
         "__SAMPLES_REGISTRY__": mirror, "__MIRROR_KEY__": configmap_key(mirror),
         "__MIRROR_HOST__": mirror.rsplit(":", 1)[0], "__CA_PEM__": pem, "__CLUSTER_CA_PEM__": pem,
         "__MIRROR_REPO__": mirror_repo, "__SOURCE_RELEASE__": release_source,
-        "__SOURCE_COMPONENTS__": components_source,
+        "__SOURCE_COMPONENTS__": components_source, "__GRAPH_IMAGE__": graph_image, "__RELEASES__": releases,
     }
     for stream, spec in samples.items():
         key = stream.upper()

@@ -636,3 +636,232 @@ write(
     ),
 )
 print("written signed")
+
+# ---- issue 24 (a mirror that lasts): shapes from openshift/api config/v1 (ClusterVersion, ClusterOperator,
+# Image), cincinnati-operator api/v1 (UpdateService, conditions from openshift/custom-resource-status) and the
+# cluster-version-operator's admin-gates / admin-acks ConfigMaps.
+T3 = "2026-12-03T11:20:44Z"
+
+
+def scenario(name, base):
+    (R / name).mkdir(parents=True, exist_ok=True)
+    (R / name / "base").write_text(base + "\n")
+
+
+def cv_cond(type_, status, reason="", message="", t=T1):
+    """config/v1 ClusterOperatorStatusCondition: no lastUpdateTime."""
+    c = cond(type_, status, reason, message, t)
+    c.pop("lastUpdateTime")
+    return c
+
+
+def clusterversion(version_text, upstream=None, channel="stable-4.17"):
+    spec = {"channel": channel, "clusterID": "1f0b6c9e-7d3a-4c55-9e21-6b8a4d2f0c13"}
+    if upstream:
+        spec["upstream"] = upstream
+    return {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "ClusterVersion",
+        "metadata": meta("version", "6a9cb3f1-3c0f-4f43-9e58-7f0f5e7d2b40", "601214", 3),
+        "spec": spec,
+        "status": {
+            "availableUpdates": None,
+            "conditions": [
+                cv_cond("Available", "True", message=f"Done applying {version_text}", t=T0),
+                cv_cond("Failing", "False", t=T0),
+                cv_cond("Progressing", "False", message=f"Cluster version is {version_text}", t=T1),
+                cv_cond("RetrievedUpdates", "False", reason="RemoteFailed",
+                          message="Unable to retrieve available updates: currently reconciling cluster version "
+                                  f"{version_text} from the update service", t=T1),
+            ],
+            "desired": {"image": "__SOURCE_RELEASE__@sha256:" + "7e" * 32, "version": version_text},
+            "history": [{"completionTime": T1, "image": "__SOURCE_RELEASE__@sha256:" + "7e" * 32, "startedTime": T0,
+                         "state": "Completed", "verified": True, "version": version_text}],
+            "observedGeneration": 3,
+            "versionHash": "a6X3cTb2Yd8=",
+        },
+    }
+
+
+
+write("healthy", "clusterversions.config.openshift.io.json", lst([clusterversion("4.17.3")]))
+
+# -- ack-missing: a 4.20 cluster with mirrors; the CVO raised ack-4.20-sigstore-in-4.21, nobody acknowledged it
+GATE = "ack-4.20-sigstore-in-4.21"
+GATE_TEXT = ("This cluster has mirrors configured. 4.21 will require Sigstore signatures for "
+             "quay.io/openshift-release-dev/ocp-release release verification. Please ensure that any registries "
+             "configured as mirrors of quay.io/openshift-release-dev/ocp-release images contain the Sigstore "
+             "signature images associated with any release images before updating to 4.21. See https://docs.redhat.com/"
+             "en/documentation/openshift_container_platform/4.20/html/nodes/nodes-sigstore-using.html"
+             "#nodes-sigstore-prepare-for-4.21_nodes-sigstore-using for more details.")
+scenario("ack-missing", "healthy")
+v420 = copy.deepcopy(version)
+v420["openshiftVersion"] = "4.20.15"
+v420["serverVersion"]["minor"] = "33"
+v420["serverVersion"]["gitVersion"] = "v1.33.6"
+write("ack-missing", "cluster.json", {"user": "kube:admin", "server": "https://api.lab.example.com:6443", "version": v420})
+write("ack-missing", "clusterversions.config.openshift.io.json", lst([clusterversion("4.20.15", channel="stable-4.20")]))
+gate_annotations = {
+    "include.release.openshift.io/hypershift": "true",
+    "include.release.openshift.io/ibm-cloud-managed": "true",
+    "include.release.openshift.io/self-managed-high-availability": "true",
+}
+write("ack-missing", "configmaps@openshift-config-managed.json", lst([{
+    "apiVersion": "v1", "data": {GATE: GATE_TEXT}, "kind": "ConfigMap",
+    "metadata": meta("admin-gates", "2b7c9d1e-4f3a-4b6c-8d9e-0f1a2b3c4d5e", "598771", ns="openshift-config-managed",
+                     annotations=dict(gate_annotations, **{"kubernetes.io/description": "Define update gates for the "
+                                      "administrator to acknowledge in the admin-acks ConfigMap in the openshift-config "
+                                      "namespace."})),
+}]))
+admin_acks = {
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": meta("admin-acks", "3c8d0e2f-5a4b-4c7d-9e0f-1a2b3c4d5e6f", "4410", ns="openshift-config",
+                     annotations=dict(gate_annotations, **{"kubernetes.io/description": "Record administrator "
+                                      "acknowledgments of update gates defined in the admin-gates ConfigMap in the "
+                                      "openshift-config-managed namespace.", "release.openshift.io/create-only": "true"})),
+}
+registry_config = configmap("registry-config", {"__MIRROR_KEY__": "__CA_PEM__"}, "9d2e4c61-8a0b-4b6e-a1f3-5c7d9e0b2f48",
+                            "512701")
+write("ack-missing", "configmaps@openshift-config.json", lst([admin_acks, kube_root, registry_config]))
+scenario("ack-given", "ack-missing")
+acked = copy.deepcopy(admin_acks)
+acked["data"] = {GATE: "true"}
+acked["metadata"]["resourceVersion"] = "612003"
+write("ack-given", "configmaps@openshift-config.json", lst([acked, kube_root, registry_config]))
+
+
+# -- image.config variants: allowed registries without / with the port, blocked, PreserveOriginal
+def image_config(spec_extra, status_extra=None, rv="560001"):
+    img = copy.deepcopy(image_cluster)
+    img["spec"].update(spec_extra)
+    img["status"].update(status_extra or {})
+    img["metadata"]["resourceVersion"] = rv
+    return lst([img])
+
+
+scenario("allowed-no-port", "healthy")
+write("allowed-no-port", "images.config.openshift.io.json", image_config({
+    "allowedRegistriesForImport": [{"domainName": "__MIRROR_HOST__"}, {"domainName": "quay.io"}],
+    "registrySources": {"allowedRegistries": ["__MIRROR_HOST__", "quay.io", "image-registry.openshift-image-registry.svc:5000"]},
+}))
+scenario("allowed-port", "healthy")
+write("allowed-port", "images.config.openshift.io.json", image_config({
+    "allowedRegistriesForImport": [{"domainName": "__SAMPLES_REGISTRY__"}, {"domainName": "quay.io"}],
+    "registrySources": {"allowedRegistries": ["__SAMPLES_REGISTRY__", "quay.io",
+                                              "image-registry.openshift-image-registry.svc:5000"]},
+}, rv="560002"))
+scenario("blocked", "healthy")
+write("blocked", "images.config.openshift.io.json", image_config({
+    "registrySources": {"blockedRegistries": ["docker.io", "__SAMPLES_REGISTRY__"]},
+}, rv="560003"))
+scenario("preserve", "healthy")
+write("preserve", "images.config.openshift.io.json", image_config(
+    {"imageStreamImportMode": "PreserveOriginal"}, {"imageStreamImportMode": "PreserveOriginal"}, rv="560004"))
+
+# -- removed-bootstrap: a disconnected install; the samples operator bootstrapped Removed (TBR unreachable)
+scenario("removed-bootstrap", "removed")
+
+
+def operator_condition(type_, status, reason, t=T0):
+    return {"lastTransitionTime": t, "reason": reason, "status": status, "type": type_}
+
+
+write("removed-bootstrap", "clusteroperators.config.openshift.io.json", lst([{
+    "apiVersion": "config.openshift.io/v1",
+    "kind": "ClusterOperator",
+    "metadata": meta("openshift-samples", "8e1f2a3b-4c5d-4e6f-8091-a2b3c4d5e6f7", "550120", 1,
+                     annotations={"capability.openshift.io/name": "openshift-samples",
+                                  "include.release.openshift.io/self-managed-high-availability": "true"}),
+    "spec": {},
+    "status": {
+        "conditions": [
+            operator_condition("Available", "True", "TermsBasedRegistryUnreacahable"),
+            operator_condition("Progressing", "False", "TermsBasedRegistryUnreacahable"),
+            operator_condition("Degraded", "False", "TermsBasedRegistryUnreacahable"),
+        ],
+        "extension": None,
+        "relatedObjects": [
+            {"group": "samples.operator.openshift.io", "name": "cluster", "resource": "configs"},
+            {"group": "", "name": "openshift-cluster-samples-operator", "resource": "namespaces"},
+            {"group": "template.openshift.io", "name": "", "namespace": "openshift", "resource": "templates"},
+            {"group": "image.openshift.io", "name": "", "namespace": "openshift", "resource": "imagestreams"},
+        ],
+        "versions": [{"name": "operator", "version": "4.17.3"}],
+    },
+}]))
+
+# -- update-service: the OpenShift Update Service reconciled with the plan's graph image, the CA key, upstream
+ROUTE = "https://update-service-route-openshift-update-service.apps.lab.example.com"
+
+
+def heartbeat(type_, status, reason, message="", t=T3):
+    return {"lastHeartbeatTime": t, "lastTransitionTime": t, "message": message, "reason": reason, "status": status,
+            "type": type_}
+
+
+def update_service(conditions, uri, rv):
+    status = {"conditions": conditions}
+    if uri:
+        status["policyEngineURI"] = uri
+    return {
+        "apiVersion": "updateservice.operator.openshift.io/v1",
+        "kind": "UpdateService",
+        "metadata": meta("update-service", "4d9e1f2a-6b5c-4d8e-9f01-2b3c4d5e6f70", rv, 1, ns="openshift-update-service"),
+        "spec": {"graphDataImage": "__GRAPH_IMAGE__", "releases": "__RELEASES__", "replicas": 2},
+        "status": status,
+    }
+
+
+scenario("update-service", "healthy")
+write("update-service", "updateservices.updateservice.operator.openshift.io@openshift-update-service.json", lst([
+    update_service([heartbeat("ReconcileCompleted", "True", "Success"),
+                    heartbeat("RegistryCACertFound", "True", "CACertFound")], ROUTE, "640221")]))
+write("update-service", "configmaps@openshift-config.json", lst([kube_root, configmap(
+    "registry-config", {"__MIRROR_KEY__": "__CA_PEM__", "updateservice-registry": "__CA_PEM__"},
+    "9d2e4c61-8a0b-4b6e-a1f3-5c7d9e0b2f48", "640100")]))
+write("update-service", "clusterversions.config.openshift.io.json",
+      lst([clusterversion("4.17.3", upstream=ROUTE + "/api/upgrades_info/v1/graph")]))
+# the CA key missing: the operator says so in RegistryCACertFound; no route yet; the cluster asks Red Hat
+scenario("update-service-unready", "healthy")
+write("update-service-unready", "updateservices.updateservice.operator.openshift.io@openshift-update-service.json", lst([
+    update_service([
+        heartbeat("ReconcileCompleted", "False", "Reconcile started"),
+        heartbeat("RegistryCACertFound", "False", "EnsureAdditionalTrustedCAFailed",
+                  "Found ConfigMap referenced by ImageConfig.Spec.AdditionalTrustedCA.Name but did not find key "
+                  "'updateservice-registry' for registry CA cert in ConfigMap (Name: registry-config, Namespace: "
+                  "openshift-config)"),
+    ], None, "640230")]))
+print("written issue 24 scenarios")
+# the service is ready but the cluster still asks the default upstream (spec.upstream unset)
+scenario("upstream-unset", "update-service")
+write("upstream-unset", "clusterversions.config.openshift.io.json", lst([clusterversion("4.17.3")]))
+print("written upstream-unset")
+
+# -- itms: an ImageTagMirrorSet (config/v1 ImageTagMirrorSet, spec.imageTagMirrors) beside the IDMS
+scenario("itms", "healthy")
+write("itms", "imagetagmirrorsets.config.openshift.io.json", lst([{
+    "apiVersion": "config.openshift.io/v1",
+    "kind": "ImageTagMirrorSet",
+    "metadata": meta("tags-0", "5e0f2a3b-7c6d-4e9f-8a01-3c4d5e6f7081", "650114", 1),
+    "spec": {"imageTagMirrors": [{"mirrors": ["__MIRROR_REPO__"], "source": "__SOURCE_RELEASE__"}]},
+    "status": {},
+}]))
+print("written itms")
+
+# -- multi: imageStreamImportMode unset, the cluster runs a multi-architecture payload (PreserveOriginal then)
+scenario("multi", "healthy")
+multi = clusterversion("4.17.3")
+multi["status"]["desired"]["architecture"] = "Multi"
+write("multi", "clusterversions.config.openshift.io.json", lst([multi]))
+print("written multi")
+
+# -- ack-not-raised: a 4.20 cluster whose admin-gates holds no sigstore gate (no mirror sets yet)
+scenario("ack-not-raised", "ack-missing")
+write("ack-not-raised", "configmaps@openshift-config-managed.json", lst([{
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": meta("admin-gates", "2b7c9d1e-4f3a-4b6c-8d9e-0f1a2b3c4d5e", "598771", ns="openshift-config-managed",
+                     annotations=dict(gate_annotations, **{"kubernetes.io/description": "Define update gates for the "
+                                      "administrator to acknowledge in the admin-acks ConfigMap in the openshift-config "
+                                      "namespace."})),
+}]))
+print("written ack-not-raised")

@@ -27,8 +27,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "imagecontentsourcepolicies.operator.openshift.io": (
         "icsp", "imagecontentsourcepolicy", "imagecontentsourcepolicies",
         "imagecontentsourcepolicies.operator.openshift.io"),
+    "imagetagmirrorsets.config.openshift.io": ("itms", "imagetagmirrorset", "imagetagmirrorsets",
+                                               "imagetagmirrorsets.config.openshift.io"),
+    "clusterversions.config.openshift.io": ("clusterversion", "clusterversions", "clusterversions.config.openshift.io"),
+    "clusteroperators.config.openshift.io": ("co", "clusteroperator", "clusteroperators",
+                                             "clusteroperators.config.openshift.io"),
+    "updateservices.updateservice.operator.openshift.io": (
+        "updateservice", "updateservices", "updateservices.updateservice.operator.openshift.io"),
 }
-NAMESPACED = {"imagestreams", "configmaps"}
+NAMESPACED = {"imagestreams", "configmaps", "updateservices.updateservice.operator.openshift.io"}
 WRITE_VERBS = {"apply", "create", "patch", "delete", "edit", "replace", "set", "label", "annotate", "scale",
                "import-image", "tag", "adm", "debug", "rsh", "exec", "login", "logout"}
 
