@@ -1,0 +1,92 @@
+"""Issue 26: the wizard on the far side and on the second visit — nothing is one stray key away.
+
+Pilot tests that drive the app with keys, as an admin would, and check what the screen says or writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.test_tui_newcomer import finished_app, settle
+from tests.test_tui_snapshots import workdir  # noqa: F401
+from tui.screens.samples import StreamTable
+
+
+def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one(selector).render())
+
+
+# -- High 3: a stray `n` ------------------------------------------------------------------------------
+
+async def test_a_stray_n_is_undone_at_once_and_none_selected_offers_removed(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("samples")
+    state = app.state
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(StreamTable).focus()
+        await pilot.pause()
+        before = (list(state.samples.include), list(state.samples.skip))
+        chosen = len(app.screen.selected())
+        assert chosen > 1
+        await pilot.press("n")
+        await pilot.pause()
+        assert not app.screen.selected()
+        # says what happened and how to take it back
+        assert "u undoes" in rendered(app, "#status")
+        # says what no stream means and offers the procedure's answer
+        note = rendered(app, "#none-selected")
+        assert "Removed" in note and "templates" in note
+        assert app.screen.query_one("#use-removed").display
+        await pilot.press("u")
+        await pilot.pause()
+        assert (list(state.samples.include), list(state.samples.skip)) == before
+        assert len(app.screen.selected()) == chosen
+        assert not app.screen.query_one("#none-selected").display
+
+        # none selected: Next does not write Managed with every stream skipped
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "samples"
+        assert "Removed" in rendered(app, "#status")
+        # the offered answer: no samples mirrored, the operator left Removed
+        app.screen.query_one("#use-removed").press()
+        await settle(pilot)
+        assert state.plan_for_saving().samples is None
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "ca"
+
+
+# -- High 2: the pull secret on the far side ------------------------------------------------------------
+
+async def test_done_never_claims_a_mirror_login_the_pull_secret_lacks(workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_newcomer import media_app
+
+    app = media_app()  # pull-secret.json has no entry for the mirror: "Go on without a login"
+    app.state.no_mirror_login_accepted = app.state.mirror_host
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        ending = app.screen.query_one("#doc-media").text
+        assert "with the mirror login" not in ending
+        assert f"no login for {app.state.mirror_host}" in ending
+        # on the far side the login is asked for, before the upload needs it
+        assert "asks for" in ending and "credentials add" in ending
+
+
+async def test_done_says_the_pull_secret_holds_the_mirror_login_when_it_does(workdir: Path) -> None:  # noqa: F811
+    import base64
+    import json
+
+    from tests.test_tui_newcomer import media_app
+
+    secret = json.loads(Path("pull-secret.json").read_text())
+    app = media_app()
+    secret["auths"][app.state.mirror_host] = {"auth": base64.b64encode(b"admin:pw").decode()}
+    Path("pull-secret.json").write_text(json.dumps(secret))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        ending = app.screen.query_one("#doc-media").text
+        assert f"with the login for {app.state.mirror_host}" in ending
+        assert "credentials add" not in ending
