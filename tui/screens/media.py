@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from core.errors import MirrorError
 from core.plan import Plan, ReleaseMode, save_plan, validate_plan
 from core.text import shell_quote
+from tui.access import wizard_auth
 from tui.state import WizardState
 
 
@@ -34,18 +36,50 @@ def write_far_side_plan(state: WizardState, folder: str | Path) -> Path:
     return save_plan(plan, far_side_plan_path(state, folder))
 
 
+def has_mirror_login(state: WizardState) -> bool:
+    """Whether the pull secret the far side gets holds a login for the mirror registry. After "Go on
+    without a login" it does not, and the upload there would stop with "requires a login": the ending
+    must say so rather than promise a login that is not in the file."""
+    try:
+        return bool(state.mirror_host) and wizard_auth(state).lookup(state.mirror_host) is not None
+    except MirrorError:  # unreadable now: claim nothing
+        return False
+
+
+def secret_text(state: WizardState) -> str:
+    host = state.mirror_host or "the mirror"
+    if has_mirror_login(state):
+        return f"the pull secret, with the login for {host} (keep it private)"
+    return f"the pull secret: no login for {host} in it yet (keep it private)"
+
+
 def to_carry(state: WizardState, folder: str | Path) -> list[tuple[str, str]]:
     """(what, path) for everything the far side needs; the paths are this machine's."""
     release = state.release
     items = [("the removable media folder (release and image stream images)", str(release.directory or "?")),
              ("the plan for the far side", str(far_side_plan_path(state, folder)))]
     if state.plan.auth_file:
-        items.append(("the pull secret with the mirror login (keep it private)", state.plan.auth_file))
+        items.append((secret_text(state), state.plan.auth_file))
     if state.plan.mirror.ca_file:
         items.append(("the mirror's CA certificate", state.plan.mirror.ca_file))
     if state.samples.path and state.samples.source != "cluster":
         items.append(("the image stream files", ", ".join(state.samples.paths)))
     return items
+
+
+def login_lines(state: WizardState) -> list[str]:
+    """What the far side does about a pull secret without the mirror's login (nothing when it has one)."""
+    if has_mirror_login(state):
+        return []
+    host = state.mirror_host or "<mirror>"
+    secret = shell_quote(state.plan.auth_file or "pull-secret.json")
+    return [
+        f"   The pull secret has no login for {host}: the wizard there asks for it on the Credentials",
+        "   step; before `run`, add it:",
+        f"     mirror-wizard credentials add --pull-secret {secret} --registry {host} -u <user> \\",
+        f"         -o {secret}",
+        "",
+    ]
 
 
 def media_ending(state: WizardState, folder: str | Path, images: int | None) -> str:
@@ -71,6 +105,7 @@ def media_ending(state: WizardState, folder: str | Path, images: int | None) -> 
         "   or run it without the wizard:",
         f"     mirror-wizard run {shell_quote(str(plan_file))}",
         "",
+        *login_lines(state),
         "   If the media is mounted at another path there, change the folder in the Release step (or",
         "   release.directory in the plan); the same goes for the pull secret and CA paths.",
         "",
