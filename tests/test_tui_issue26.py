@@ -5,9 +5,14 @@ Pilot tests that drive the app with keys, as an admin would, and check what the 
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.test_tui_newcomer import finished_app, settle
+from tui.app import MirrorWizardApp
 from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.screens.samples import StreamTable
 
@@ -90,3 +95,60 @@ async def test_done_says_the_pull_secret_holds_the_mirror_login_when_it_does(wor
         ending = app.screen.query_one("#doc-media").text
         assert f"with the login for {app.state.mirror_host}" in ending
         assert "credentials add" not in ending
+
+
+# -- High 5: reopening a plan whose mirror is complete -------------------------------------------------
+
+@pytest.fixture
+def mirrored_plan(tmp_path: Path) -> Iterator[Path]:
+    """The demo sandbox with its plan mirrored headless (as a first visit would have), the mirror's login
+    in the plan's pull secret; the plan's path."""
+    import asyncio
+    import base64
+    import json
+
+    from core.orchestrate import run_plan
+    from core.plan import load_plan, save_plan
+    from tui.sandbox.demo import MIRROR_USER, create_sandbox
+    from tui.sandbox.plan import write_demo_plan
+
+    if shutil.which("docker-registry") is None and not Path("/usr/bin/docker-registry").exists():
+        pytest.skip("docker-registry is not installed")
+    sandbox = create_sandbox(tmp_path / "sandbox", layer_size=16 * 1024)
+    try:
+        path = write_demo_plan(sandbox)
+        secret = json.loads(Path(sandbox.pull_secret).read_text())
+        login = base64.b64encode(f"{MIRROR_USER}:{sandbox.mirror_password}".encode()).decode()
+        secret["auths"][sandbox.mirror.host] = {"auth": login}
+        merged = tmp_path / "pull-secret-mirror.json"
+        merged.write_text(json.dumps(secret))
+        plan = load_plan(path)
+        plan.auth_file = str(merged)
+        assert plan.samples is not None
+        plan.samples.include = ["ruby"]
+        plan.output_dir = str(tmp_path / "output")
+        save_plan(plan, path)
+        first = asyncio.run(run_plan(plan, write=False))
+        assert first.copy is not None and first.copy.ok
+        yield path
+    finally:
+        sandbox.stop()
+
+
+async def test_reopening_a_plan_whose_mirror_is_complete_says_so_and_lets_next_through(mirrored_plan: Path) -> None:
+    from tui.state import WizardState
+
+    state = WizardState.from_path(str(mirrored_plan))  # the second visit: a fresh wizard on the saved plan
+    state.visited = {"preflight", "credentials", "release", "samples", "ca", "review"}
+    app = MirrorWizardApp(state, start="mirror", auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.5)
+        status = rendered(app, "#status")
+        outcome = rendered(app, "#outcome")
+        assert "nothing copied yet" not in status
+        assert "holds everything" in outcome, (status, outcome)
+        assert not app.mirror_started  # checked, never copied
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "done", rendered(app, "#status")

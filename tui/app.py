@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import MirrorError
 from core.plan import ReleaseMode, save_plan, validate_plan
-from core.progress import RowKind, RowSpec
+from core.progress import Progress, RowKind, RowSpec, RowState
 from core.run import Prepared
 from core.text import human_bytes, plural
 from tui.access import wizard_auth
@@ -91,6 +91,10 @@ class MirrorWizardApp(App[int]):
         # Only the Review step's "Start mirror" button starts a copy on arriving at the Mirror step:
         # Ctrl+N pressed a few times too often must never start one.
         self.start_on_arrival = False
+        # The look at what the mirror already holds (a dry run), when a reopened plan reaches the Mirror
+        # step before any copy ran in this session; its answer, for the step to show.
+        self.check_worker: Worker[None] | None = None
+        self.check_note = ""
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -169,8 +173,75 @@ class MirrorWizardApp(App[int]):
         # The plan this run is for: changed later (Back to Image streams, say), the result is out of date.
         self.state.mirror_key = self.state.plan_key()
         self.state.mirror_result = None
+        self.state.mirror_checked = False
+        self.check_note = ""
         self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
                                              exclusive=True, exit_on_error=False)
+        self._redraw_mirror()
+
+    @property
+    def mirror_checking(self) -> bool:
+        return self.check_worker is not None and self.check_worker.is_running
+
+    def check_mirror(self) -> None:
+        """Look at what the mirror holds for the plan as it is (a dry run: manifests only, nothing
+        written). A plan mirrored on an earlier visit is then complete here too, as Review's sizes
+        already knew, instead of "nothing copied yet" and a refused Next (issue 26)."""
+        if self.mirror_running or self.mirror_checking:
+            return
+        self.check_note = "checking what the mirror already holds …"
+        self.check_worker = self.run_worker(self._check_mirror(), name="mirror-check", group="mirror-check",
+                                            exclusive=True, exit_on_error=False)
+
+    async def _check_mirror(self) -> None:
+        from core.orchestrate import Job, run_job
+
+        state = self.state
+        key = state.plan_key()
+        probe = Progress(clock=state.progress.clock)
+        probe.reset()
+        held: list[Prepared] = []
+
+        def prepared(ready: Prepared) -> None:
+            held.append(ready)
+            probe.set_rows(image_rows(ready))
+
+        try:
+            run = await run_job(Job(state.plan_for_saving(), dry_run=True, write_outputs=False),
+                                auth=wizard_auth(state), on_event=probe.feed, on_prepared=prepared)
+        except MirrorError as exc:
+            self.check_note = f"could not look into the mirror ({error_text(exc)}): press Start to mirror the plan"
+            self._redraw_mirror()
+            return
+        finally:
+            self.check_worker = None
+        result = run.copy
+        if self.mirror_started or state.plan_key() != key or result is None or not held:
+            self.check_note = ""  # a copy started, or the plan changed, meanwhile: this answer is void
+            return
+        # Complete: every image there by digest with its tag current (a dry run copies nothing, so the
+        # copier's present flags are the whole answer).
+        missing = [image for image in result.images if not image.present or (image.tag and not image.tag_current)]
+        if not result.ok or missing:
+            count = len(missing) + len(result.failures)
+            self.check_note = (f"the mirror lacks {plural(count, 'image')} of {probe.total_images} "
+                               f"({human_bytes(result.bytes_total - result.bytes_present)} to move): "
+                               "press Start to copy what is missing")
+            self._redraw_mirror()
+            return
+        for row in probe.rows.values():
+            row.state = RowState.PRESENT
+        probe.images_present = probe.total_images
+        probe.log, probe.log_seq = state.progress.log, state.progress.log_seq  # earlier lines stay readable
+        probe.add_log(f"checked: the mirror already holds all {probe.total_images} images of this plan; "
+                      "nothing to copy")
+        probe.finish()
+        result.images_done = probe.total_images  # Done counts what the mirror holds
+        state.progress, state.mirror_key = probe, key
+        state.prepared, state.prepared_key, state.mirror_result = held[0], key, result
+        state.mirror_checked = True
+        state.visited.add("mirror")
+        self.check_note = ""
         self._redraw_mirror()
 
     def _redraw_mirror(self) -> None:

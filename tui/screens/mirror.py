@@ -136,7 +136,12 @@ class MirrorScreen(StepScreen):
         if start and not progress.running and not self.state.mirror_complete():
             self.wizard.start_mirror()  # the first run, or Resume after a cancel, a failure or a plan change
         elif not self.wizard.mirror_started and progress.started_at is None:
-            self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
+            if self.wizard.auto_check and not self.to_media():
+                # A reopened plan: the mirror may hold it all already (Review's sizes know it). Look first,
+                # as never "nothing copied yet" beside a complete mirror.
+                self.wizard.check_mirror()
+            else:
+                self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
 
     def to_media(self) -> bool:
@@ -295,16 +300,24 @@ class MirrorScreen(StepScreen):
                                           "what's missing", "$warning"))
         elif progress.error:
             outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
+        elif progress.finished and self.state.mirror_checked:
+            outcome.update(Content.styled("✓ the mirror holds everything this plan names (checked now, "
+                                          "nothing to copy)", "bold $success"))
         elif progress.finished:
             # Removable media: the images are on the medium, not yet in any registry; say so.
             outcome.update(Content.styled("✓ on the removable media — the registry gets them on the other side"
                                           if self.to_media() else "✓ mirror complete", "bold $success"))
+        elif self.wizard.check_note:
+            outcome.update(Content.styled(self.wizard.check_note, "$text-muted" if self.wizard.mirror_checking
+                                          else "$warning"))
         else:
             outcome.update("")
         # The status line follows the run: a "not completed" or "still running" said before it ended
         # never stays beside the outcome it contradicts.
         phase = ("running" if progress.running else "stale" if stale else "cancelled" if progress.cancelled
-                 else "error" if progress.error else "finished" if progress.finished else "idle")
+                 else "error" if progress.error else "finished" if progress.finished
+                 else "checking" if self.wizard.mirror_checking else "checked" if self.wizard.check_note
+                 else "idle")
         if phase != getattr(self, "_phase", None):
             if getattr(self, "_phase", None) is not None or phase != "idle":
                 self.set_status(*{
@@ -315,6 +328,8 @@ class MirrorScreen(StepScreen):
                     "finished": (("✓ copied to the removable media: Done ▶ says what to carry and what to run "
                                   "on the mirror host") if self.to_media()
                                  else "✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
+                    "checking": ("checking what the mirror already holds …", "info"),
+                    "checked": ("press Start (Ctrl+R) to mirror the plan", "warn"),
                     "idle": ("", "info"),
                 }[phase])
             self._phase = phase
@@ -335,6 +350,9 @@ class MirrorScreen(StepScreen):
             return False
         if self.state.mirror_out_of_date():
             self.set_status("the plan changed after this mirror: press Resume to copy what is missing", "error")
+            return False
+        if self.wizard.mirror_checking and not progress.finished:
+            self.set_status("checking what the mirror already holds: a moment", "info")
             return False
         if not progress.finished:
             self.set_status("the mirror has not completed: press " +
