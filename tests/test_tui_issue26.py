@@ -152,3 +152,54 @@ async def test_reopening_a_plan_whose_mirror_is_complete_says_so_and_lets_next_t
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "done", rendered(app, "#status")
+
+
+# -- High 4: fast input lands, in order ------------------------------------------------------------------
+
+def _burst(app: MirrorWizardApp, keys: list[str]) -> None:
+    """Keys as a terminal delivers a paste without bracketed paste, or a held Backspace and a fast
+    typist: all queued at once, none waiting for the one before it to be handled."""
+    from textual import events
+
+    names = {"/": "slash", ".": "full_stop", "-": "minus", "_": "underscore"}
+    for key in keys:
+        event = events.Key(names.get(key, key), key if len(key) == 1 else None)
+        event.set_sender(app)
+        app.post_message(event)
+
+
+@pytest.mark.parametrize(("step", "field", "typed"), [("ca", "#ca-file", "/walk/c/pki/ca.crt"),
+                                                      ("credentials", "#user", "admin")])
+async def test_fast_typing_with_the_machine_busy_lands_every_key_in_order(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, step: str, field: str, typed: str) -> None:  # noqa: F811
+    import time
+
+    from textual.widgets import Input
+
+    from tui.screens.base import StepScreen
+
+    app = finished_app(step)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        box = app.screen.query_one(field, Input)
+        box.focus()
+        box.value = "sx"
+        await pilot.pause()
+        slow = StepScreen.refresh_help
+
+        def busy(self: StepScreen) -> None:  # a loaded machine: every check while typing takes a while
+            time.sleep(0.01)
+            slow(self)
+
+        monkeypatch.setattr(StepScreen, "refresh_help", busy)
+        # Backspace held down over what is there, then the value typed right after, with a slip fixed
+        # on the way (a wrong letter, Backspace, the right one).
+        keys = ["backspace"] * 4 + list(typed[:2]) + ["q", "backspace"] + list(typed[2:])
+        _burst(app, keys)
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if box.value == typed:
+                break
+        await settle(pilot)
+        assert box.value == typed
+        assert box.cursor_position == len(typed)

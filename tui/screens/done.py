@@ -35,6 +35,7 @@ from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
 from tui.screens.media import media_ending, write_far_side_plan
 from tui.state import error_text
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
@@ -86,7 +87,7 @@ class DoneScreen(StepScreen):
                     else:
                         yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key == "media")
         with Horizontal(classes="row"):
-            yield Input(id="out-dir", placeholder="output folder", compact=True)
+            yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
             yield Button("Apply with oc", id="apply", compact=True)
         yield Note(id="written", classes="hint")

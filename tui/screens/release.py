@@ -30,6 +30,7 @@ from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
@@ -75,7 +76,7 @@ class ReleaseScreen(StepScreen):
                      "image by digest; all of them are copied.", classes="lead")
         yield Select(KINDS, id="kind", allow_blank=False, value=ONE, compact=True)
         with Horizontal(classes="row"):
-            yield Input(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
+            yield Field(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
             yield Select([(a, a) for a in ARCHITECTURES], id="arch", allow_blank=False, value="x86_64",
                          compact=True)
             yield Button("Find versions", id="find", compact=True)
@@ -88,23 +89,23 @@ class ReleaseScreen(StepScreen):
         yield Static("Update graph: a file saved from the update service (offline hosts), or empty to ask it",
                      classes="hint", id="graph-label")
         with Horizontal(classes="row", id="graph-row"):
-            yield Input(id="graph-file", placeholder="update graph file (offline hosts); empty: ask the update service",
+            yield Field(id="graph-file", placeholder="update graph file (offline hosts); empty: ask the update service",
                         compact=True)
             yield Button("Show path", id="show-path", variant="primary", compact=True)
         yield Note(id="path-error", classes="inline-error")
         yield Facts(id="path-info", key_width=15)
         yield Static("Release image", classes="field-label", id="source-label")
         with Horizontal(classes="row", id="source-row"):
-            yield Input(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
+            yield Field(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
             yield Button("Inspect", id="inspect", variant="primary", compact=True)
         yield Note(id="source-error", classes="inline-error")
         yield Static("Mode", classes="field-label")
         yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode.REGISTRY.value, compact=True)
         yield Static("Mirror repository", classes="field-label", id="target-label")
-        yield Input(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
+        yield Field(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
         yield Static("Removable media folder", classes="field-label", id="directory-label")
-        yield Input(id="directory", placeholder="/mnt/media/mirror", compact=True)
+        yield Field(id="directory", placeholder="/mnt/media/mirror", compact=True)
         yield Static("What it holds", classes="section")
         yield Facts(id="release-info", key_width=15)
 

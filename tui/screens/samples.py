@@ -27,6 +27,7 @@ from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.state import error_text, middle_ellipsis
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 NAME_WIDTH = 28
@@ -113,13 +114,13 @@ class SamplesScreen(StepScreen):
             yield Select(SOURCES, id="source", allow_blank=False, value=self.source_value(), compact=True)
         with Horizontal(classes="row", id="path-row"):
             # Not selected on focus: a Space typed there (meant for the table) would erase the path.
-            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
+            yield Field(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
                         select_on_focus=False)
             yield Button("Load", id="load", compact=True)
         yield Note(id="streams-error", classes="inline-error")
         yield Note(id="streams-from", classes="hint")
         with Horizontal(classes="row"):
-            yield Input(id="filter", placeholder="filter by name or image …", compact=True)
+            yield Field(id="filter", placeholder="filter by name or image …", compact=True)
             yield Button("All", id="all", compact=True)
             yield Button("None", id="none", compact=True)
             yield Button("Sizes", id="sizes", compact=True)
@@ -130,7 +131,7 @@ class SamplesScreen(StepScreen):
         yield Note(id="none-selected", classes="inline-error")
         yield Button("Mirror none: keep the operator Removed", id="use-removed", compact=True)
         yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
-        yield Input(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
+        yield Field(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
         yield Static("Rather offer no samples? Leave the operator at Removed (it removes the samples' templates "
                      "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
