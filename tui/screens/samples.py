@@ -607,8 +607,7 @@ class SamplesScreen(StepScreen):
             self.set_status("fix the image streams source, or clear the path to mirror none", "error")
             return False
         if self.none_selected():
-            self.set_status("no stream selected: choose some (u undoes an n), or Mirror none to keep the "
-                            "operator Removed", "error")
+            self.set_status("no stream selected: u undoes, or Mirror none (Removed)", "error")
             return False
         try:
             self.state.samples_plan()
