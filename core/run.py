@@ -387,7 +387,9 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
             last = release_mirror_instructions(info, release.target, release.to_release_image)
             sources += last.sources
         assert last is not None
-        prepared.instructions = MirrorInstructions(sources, name=last.name, release_image=last.release_image)
+        # One set for the whole path, named after its content; the newest release says which forms apply.
+        prepared.instructions = MirrorInstructions(sources, name=last.name, release_image=last.release_image,
+                                                   version=last.version)
     return prepared
 
 

@@ -282,16 +282,16 @@ def _install_section(ctx: _Context) -> list[str]:
             "`additionalTrustBundle` (the PEM of its private CA, so every node trusts the mirror), and where",
             "the release images are mirrored:", ""]
     if instructions is not None:
-        pieces.append(instructions.image_content_sources_yaml().rstrip())
+        # The one block this release's installer reads: it refuses a config that sets both.
+        pieces.append(instructions.install_config_yaml().rstrip())
     else:
-        pieces.append("imageContentSources:   # printed by the release mirror command (section 3)")
+        pieces.append("imageDigestSources:   # printed by the release mirror command (section 3); "
+                      "imageContentSources before 4.14")
     out += [_code("\n".join(pieces), "yaml")]
     if instructions is not None:
-        out += ["(Installers 4.14 and later also read the same as `imageDigestSources`:)", "",
-                _code(instructions.image_digest_sources_yaml(), "yaml"),
-                "Run the extracted `openshift-install` (section 3). To move a running cluster to this mirror",
-                "instead, apply one of these (ImageDigestMirrorSet on 4.13 and later):", "",
-                _code(_yaml(instructions.idms()), "yaml"), _code(_yaml(instructions.icsp()), "yaml")]
+        out += ["Run the extracted `openshift-install` (section 3). To move a running cluster to this mirror",
+                f"instead, apply this {instructions.cluster_kind}:", "",
+                _code(_yaml(instructions.cluster_set()), "yaml")]
     else:
         out += ["Run the extracted `openshift-install` (section 3).", ""]
     return out + _signatures_block(ctx)

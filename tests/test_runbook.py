@@ -61,7 +61,7 @@ def test_sections_follow_the_procedure(pki) -> None:
     image_patch = _position(text, "oc patch image.config.openshift.io/cluster")
     samples_patch = _position(text, "oc patch configs.samples.operator.openshift.io/cluster")
     assert configmap < image_patch < samples_patch
-    assert _position(text, "mirror-wizard release mirror") < _position(text, "imageContentSources:") < configmap
+    assert _position(text, "mirror-wizard release mirror") < _position(text, "imageDigestSources:") < configmap
 
 
 def test_the_runbook_ends_with_verify_and_the_manual_checks(pki) -> None:
@@ -98,7 +98,8 @@ def test_install_config_carries_the_ca_as_additional_trust_bundle(pki) -> None:
     assert block.startswith("pullSecret:")
     install = yaml.safe_load(block)
     assert install["additionalTrustBundle"] == pki.ca_file.read_text()
-    assert install["imageContentSources"][0]["mirrors"] == [TARGET]
+    assert install["imageDigestSources"][0]["mirrors"] == [TARGET]
+    assert "imageContentSources" not in install and "ImageContentSourcePolicy" not in text  # 4.17: never both
 
 
 def test_removable_media_names_our_tools_not_ocs_directory_reader(pki) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_tui_newcomer import finished_app, settle
-from tui.app import MirrorWizardApp
 from tests.test_tui_snapshots import workdir  # noqa: F401
+from tui.app import MirrorWizardApp
 from tui.screens.samples import StreamTable
 
 
@@ -203,3 +203,16 @@ async def test_fast_typing_with_the_machine_busy_lands_every_key_in_order(
         await settle(pilot)
         assert box.value == typed
         assert box.cursor_position == len(typed)
+
+
+# -- the documents: one install-config block, one mirror set, named after their content ------------------
+
+async def test_done_gives_a_417_release_image_digest_sources_and_the_idms_only(workdir: Path) -> None:  # noqa: F811
+    app = finished_app("done")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        install = app.screen.query_one("#doc-install").text
+        assert "imageDigestSources:" in install and "imageContentSources" not in install
+        idms = app.screen.query_one("#doc-idms").text
+        assert "kind: ImageDigestMirrorSet" in idms and "name: release-0" not in idms
+        assert not app.screen.query_one("#docs").get_tab("tab-icsp").display  # no ICSP past 4.12

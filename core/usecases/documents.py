@@ -33,12 +33,15 @@ def cluster_documents(prepared: Prepared) -> list[Document]:
     out: list[Document] = []
     instructions = prepared.instructions
     if instructions is not None:
+        # One install-config block (the installer refuses both) and one mirror set, as the release wants.
         out.append(Document("install", "install-config",
-                            "# add to install-config.yaml (new clusters)\n" + instructions.image_content_sources_yaml()
-                            + "\n# the same for installers that read imageDigestSources\n"
-                            + instructions.image_digest_sources_yaml()))
-        out.append(Document("idms", "IDMS", "# running clusters, 4.13 and later\n" + dump_yaml(instructions.idms())))
-        out.append(Document("icsp", "ICSP", "# running clusters before 4.13\n" + dump_yaml(instructions.icsp())))
+                            "# add to install-config.yaml (new clusters)\n" + instructions.install_config_yaml()))
+        if instructions.wants_idms:
+            out.append(Document("idms", "IDMS", "# running clusters (4.13 and later)\n"
+                                + dump_yaml(instructions.cluster_set())))
+        else:
+            out.append(Document("icsp", "ICSP", "# running clusters (this release is before 4.13)\n"
+                                + dump_yaml(instructions.cluster_set())))
     ca = prepared.ca
     if ca is not None:
         out.append(Document("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
@@ -82,10 +85,14 @@ def oc_samples_mirror(auth: str) -> str:
 def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
     """The ``oc`` commands that apply, by hand, the files core.run.write_outputs writes to ``out`` (what the
     wizard's Apply and ``mirror-wizard apply`` do, merges aside); ``prepared`` None: not computed yet."""
-    commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
-    if prepared is None or prepared.instructions is not None:
+    commands: list[str] = []
+    instructions = prepared.instructions if prepared is not None else None
+    if prepared is None:
         commands.append(f"oc apply -f {shell_quote(str(out / IDMS_FILE))}   # 4.13 and later\n"
-                        f"# before 4.13: oc apply -f {shell_quote(str(out / ICSP_FILE))}")
+                        f"# a release before 4.13: oc apply -f {shell_quote(str(out / ICSP_FILE))}")
+    elif instructions is not None:  # the one mirror set written for this release
+        commands.append(f"oc apply -f {shell_quote(str(out / instructions.cluster_file))}   # its "
+                        f"{instructions.cluster_kind}")
     if prepared is not None and prepared.ca is not None:
         commands.append(f"oc apply -f {shell_quote(str(out / REGISTRY_CONFIG_FILE))}   # the CA ConfigMap\n"
                         "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
