@@ -33,7 +33,7 @@ from core.usecases.documents import apply_commands, cluster_documents
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
-from tui.screens.media import media_ending, write_far_side_plan
+from tui.screens.media import media_ending
 from tui.state import error_text
 from tui.widgets.field import Field
 from tui.widgets.note import Note
@@ -194,7 +194,7 @@ class DoneScreen(StepScreen):
         if self.state.release.mode == "to-dir":
             result = self.state.mirror_result
             images = result.images_done if result is not None else None
-            tabs.insert(0, ("media", "Removable media", media_ending(self.state, self.state.plan.output_dir, images)))
+            tabs.insert(0, ("media", "Removable media", media_ending(self.state, images)))
         return tabs
 
     def summary_line(self, prepared: Prepared) -> str:
@@ -230,9 +230,8 @@ class DoneScreen(StepScreen):
     def write_files(self, prepared: Prepared, folder: str) -> None:
         out = Path(folder).expanduser()
         try:
+            # A to-dir plan's far side uses the bundle's own plan.yaml (the Removable media tab): no second one.
             written = write_outputs(prepared, out)
-            if self.state.release.mode == "to-dir":
-                written.append(write_far_side_plan(self.state, folder))
             plan_path = self.state.save_path()
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
