@@ -61,44 +61,44 @@ def login_lines(state: WizardState) -> list[str]:
     host = state.mirror_host or "<mirror>"
     secret = shell_quote(Path(state.plan.auth_file or "pull-secret.json").name)
     return [
-        f"   The pull secret has no login for {host}: the wizard there asks for it on the Credentials",
-        "   step; before `run`, add it:",
-        f"     mirror-wizard credentials add --pull-secret {secret} --registry {host} -u <user> \\",
-        f"         -o {secret}",
+        f"   The pull secret has no login for {host}: the wizard there asks for it on the Credentials step; "
+        "before `run`, add it:",
+        f"     mirror-wizard credentials add --pull-secret {secret} --registry {host} -u <user> -o {secret}",
         "",
     ]
 
 
 def media_ending(state: WizardState, images: int | None) -> str:
-    """The text of the Done step's "Removable media" tab: the bundle's README.txt steps, in short."""
+    """The text of the Done step's "Removable media" tab: the bundle's README.txt steps, in short. One
+    paragraph a line (the tab wraps them to its width), each command a line of its own."""
     directory = state.release.directory or "?"
     count = f" ({images} images)" if images is not None else ""
     secret = shell_quote(Path(state.plan.auth_file).name) if state.plan.auth_file else "<pull secret>"
+    target = shell_quote(state.release_target() or "<HOST/REPO>")
     lines = [
-        f"The images are on the removable media, in {directory}{count}: a complete bundle; its",
-        f"{README_FILE} says these same steps.",
-        (f"Nothing is in the mirror registry {state.mirror_host or '(not set)'} yet, so the cluster cannot "
-         "be configured from here: Apply is offered once the registry holds the images."),
+        f"The images are on the removable media, in {directory}{count}: a complete bundle; its {README_FILE} "
+        "says these same steps.",
+        f"Nothing is in the mirror registry {state.mirror_host or '(not set)'} yet, so the cluster cannot be "
+        "configured from here: Apply is offered once the registry holds the images.",
         "",
         "1. Carry to the disconnected side:",
     ]
     lines += [f"   • {what}: {path}" for what, path in to_carry(state)]
     lines += [
         "",
-        "2. On the mirror host there, in that folder: install mirror-wizard from the medium and check it",
-        f"   ({README_FILE} first says how to check who wrote it):",
+        "2. On the mirror host there, in that folder: install mirror-wizard from the medium, then check the "
+        f"medium ({README_FILE} first says how to check who wrote it):",
         f"     python3 -m venv {VENV} && {VENV}/bin/pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}",
         f"     {VENV}/bin/mirror-wizard media verify .",
         "",
-        f"3. Upload: open the wizard on the bundle's plan ({PLAN_FILE}: it reads the medium and pushes every",
-        "   release on it to the mirror registry), or run it without the wizard:",
+        f"3. Upload: open the wizard on the bundle's plan ({PLAN_FILE}: it reads the medium and pushes every "
+        "release on it to the mirror registry), or run it without the wizard:",
         f"     {VENV}/bin/mirror-wizard --plan {PLAN_FILE}",
-        f"     REGISTRY_AUTH_FILE={secret} {VENV}/bin/mirror-wizard run {PLAN_FILE} \\",
-        f"         --confirm-target {shell_quote(state.release_target() or '<HOST/REPO>')}",
+        f"     REGISTRY_AUTH_FILE={secret} {VENV}/bin/mirror-wizard run {PLAN_FILE} --confirm-target {target}",
         "",
         *login_lines(state),
-        "4. Then, from that wizard's Done step, write or apply the mirror set, the CA and the samples",
-        f"   operator's settings ({CLUSTER_DIR}/runbook.md says the same by hand). {BIN_DIR}/oc and",
-        f"   {BIN_DIR}/openshift-install on the medium match the release.",
+        "4. Then, from that wizard's Done step, write or apply the mirror set, the CA and the samples "
+        f"operator's settings ({CLUSTER_DIR}/runbook.md says the same by hand). {BIN_DIR}/oc and "
+        f"{BIN_DIR}/openshift-install on the medium match the release.",
     ]
     return "\n".join(lines)
