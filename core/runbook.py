@@ -49,6 +49,7 @@ class RunbookParts:
     plan_file: str | None = None      # the plan's path, for the `mirror-wizard run` lines
     extra_notes: list[str] = field(default_factory=list)
     release_versions: list[str] = field(default_factory=list)  # every release of an update path
+    release_digest: str | None = None  # the release the cluster ends at: what `oc adm upgrade` is given
     signature_configmaps: list[dict[str, Any]] = field(default_factory=list)  # verified release signatures
     signature_warnings: list[str] = field(default_factory=list)
 
@@ -147,7 +148,7 @@ def _credentials_section(ctx: _Context) -> list[str]:
                   f'#   "auths": {{ "{mirror}": {{ "auth": "<that base64 text>", "email": "you@example.com" }} }}', "sh"),
             "With mirror-wizard (the password is read from standard input, never from the command line):", "",
             _code(f"mirror-wizard credentials add --pull-secret pull-secret.json --registry {mirror} \\\n"
-                  f"    --username <user_name> --password-stdin --remember -o {shell_quote(auth)}\n"
+                  f"    --username <user_name> --password-stdin -o {shell_quote(auth)}   # --remember: also in the keyring\n"
                   f"mirror-wizard credentials check -a {shell_quote(auth)}{ctx.tls}", "sh")]
 
 
@@ -294,7 +295,24 @@ def _install_section(ctx: _Context) -> list[str]:
                 _code(_yaml(instructions.cluster_set()), "yaml")]
     else:
         out += ["Run the extracted `openshift-install` (section 3).", ""]
-    return out + _signatures_block(ctx)
+    return out + _signatures_block(ctx) + _upgrade_block(ctx)
+
+
+def _upgrade_block(ctx: _Context) -> list[str]:
+    """An update ends with starting it: the cluster is told the release by digest in the mirror (it
+    cannot check the update graph from a disconnected network), after the signature ConfigMaps above."""
+    release = ctx.plan.release
+    if release is None or not release.is_path:
+        return []
+    parts = ctx.parts
+    repository = (parts.instructions.release_image or "").rsplit(":", 1)[0] if parts.instructions else ""
+    image = (f"{repository}@{parts.release_digest}" if repository and parts.release_digest
+             else "<mirror>/<repository>@sha256:<digest of the release>")
+    version = parts.release_version or release.version or "<version>"
+    return ["Then start the update to " + version + ", once the mirror set, the CA and the signature ConfigMaps",
+            "are applied (the cluster checks the signature of the digest it is given):", "",
+            _code(f"oc adm upgrade --allow-explicit-upgrade --to-image={image}", "sh"),
+            "`oc adm upgrade` shows its progress; `oc get clusterversion` the version it reached.", ""]
 
 
 def _signatures_block(ctx: _Context) -> list[str]:
