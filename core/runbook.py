@@ -91,6 +91,10 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
             "the commands that do the same by hand. Sections 1 to 4 run on the mirror host (or, with removable",
             "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
             "running cluster (`oc login` as cluster-admin); 8 proves it all worked.", ""]
+    from .reference import LOOPBACK_NOTE, is_loopback_host
+
+    if is_loopback_host(ctx.mirror):
+        out += [f"> **The mirror `{ctx.mirror}` is on a loopback address**: {LOOPBACK_NOTE}.", ""]
     if ctx.media is not None:
         out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {shell_quote(ctx.plan_file)}`.", ""]
     for section in (_host_section, _credentials_section, _release_section, _samples_copy_section,

@@ -216,3 +216,25 @@ async def test_done_gives_a_417_release_image_digest_sources_and_the_idms_only(w
         idms = app.screen.query_one("#doc-idms").text
         assert "kind: ImageDigestMirrorSet" in idms and "name: release-0" not in idms
         assert not app.screen.query_one("#docs").get_tab("tab-icsp").display  # no ICSP past 4.12
+
+
+# -- a mirror on a loopback address is flagged -------------------------------------------------------------
+
+async def test_a_loopback_mirror_is_flagged_on_done_and_in_the_runbook(workdir: Path) -> None:  # noqa: F811
+    from core.reference import is_loopback_host
+    from tests.test_tui_snapshots import fixed_state, with_ca, with_prepared, with_release
+
+    assert is_loopback_host("127.0.0.1:5000") and is_loopback_host("[::1]:5000") and is_loopback_host("localhost")
+    assert not is_loopback_host("mirror.example.com:8443") and not is_loopback_host("10.0.0.5:5000")
+    state = fixed_state()
+    state.plan.mirror.registry = "127.0.0.1:5000"
+    with_release(state)
+    with_ca(state)
+    with_prepared(state)
+    state.progress.reset()
+    state.progress.finish()
+    app = MirrorWizardApp(state, start="done", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "loopback" in rendered(app, "#written") and "nodes cannot pull" in rendered(app, "#written")
+        assert "on a loopback address" in app.screen._runbook

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabP
 
 from core.errors import MirrorError
 from core.plan import save_plan
+from core.reference import LOOPBACK_NOTE, is_loopback_host
 from core.run import Prepared, write_outputs
 from core.runbook import render_runbook
 from core.text import shell_quote as q
@@ -183,9 +184,14 @@ class DoneScreen(StepScreen):
             # After the hide/show above has settled (hiding the active tab moves the selection itself).
             self.call_after_refresh(setattr, tabs, "active", f"tab-{first}")
         self.query_one("#done-summary", Static).update(self.summary_line(prepared))
+        notes = []
         if self.state.ca_unverified():
-            self.query_one("#written", Static).update(
-                f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
+            notes.append(f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
+        if is_loopback_host(self.state.mirror_host):
+            # The practice sandbox: fine here, never for a cluster. Said beside the cluster's documents.
+            notes.append(f"! {self.state.mirror_host}: {LOOPBACK_NOTE}")
+        if notes:
+            self.query_one("#written", Static).update("\n".join(notes))
         self.refresh_help()
 
     def tab_list(self, prepared: Prepared) -> list[tuple[str, str, str]]:
