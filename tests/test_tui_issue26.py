@@ -238,3 +238,32 @@ async def test_a_loopback_mirror_is_flagged_on_done_and_in_the_runbook(workdir: 
         await settle(pilot)
         assert "loopback" in rendered(app, "#written") and "nodes cannot pull" in rendered(app, "#written")
         assert "on a loopback address" in app.screen._runbook
+
+
+# -- F1 and Ctrl+Y follow the chosen mode ------------------------------------------------------------------
+
+async def test_help_commands_follow_an_update_path_to_removable_media(workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_snapshots import fixed_state
+    from tui.widgets.help import HelpPanel
+
+    state = fixed_state()
+    release = state.release
+    release.source, release.from_version, release.version = "", "4.17.1", "4.17.3"
+    release.mode, release.directory = "to-dir", "media"
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for step in ("release", "mirror"):
+            await app.goto(step)
+            await settle(pilot)
+            commands = "\n".join(app.screen.query_one(HelpPanel)._commands)
+            assert "--to-dir media" in commands, step
+            assert "oc adm release mirror" not in commands.replace("oc adm release mirror --to-dir", ""), step
+            assert "--to mirror.example.com" not in commands, step  # never a direct push
+        release.mode = "from-dir"
+        for step in ("release", "mirror"):
+            await app.goto(step)
+            await settle(pilot)
+            app.screen.refresh_help()
+            commands = "\n".join(app.screen.query_one(HelpPanel)._commands)
+            assert "--from-dir media --to" in commands and "oc image mirror --from-dir=" not in commands, step

@@ -66,15 +66,21 @@ def oc_release_mirror(auth: str, source: str, target: str, to_release_image: str
     return command + (f" \\\n    --to-release-image={to_release_image}" if to_release_image else "")
 
 
-def oc_release_to_dir(auth: str, directory: str, source: str) -> str:
-    """``oc adm release mirror --to-dir``: the release onto removable media."""
-    return f"oc adm release mirror -a {auth} \\\n    --to-dir={directory}/mirror {source}"
+# The medium is an OCI layout with mirror-wizard's bundle around it: oc's --to-dir/--from-dir read and
+# write oc's own directory format, so its route is never offered for this folder (issue 26).
+OC_DIR_NOTE = ("# oc adm release mirror --to-dir / oc image mirror --from-dir use oc's own folder format, "
+               "not this one:\n# use one route on both sides (the runbook's section 3 has skopeo's way too)")
 
 
-def oc_release_from_dir(auth: str, directory: str, version: str, target: str) -> str:
-    """``oc image mirror --from-dir``: the release from removable media into the registry."""
-    return (f"oc image mirror -a {auth} --from-dir={directory}/mirror \\\n"
-            f"    \"file://openshift/release:{version}*\" {target}")
+def medium_to_dir(auth: str, directory: str, what: str) -> str:
+    """The release onto removable media, in the medium's format (an OCI layout and its bundle). ``what``:
+    ``--from SPEC``, or an update path's ``--channel … --from-version … --to-version …``."""
+    return f"mirror-wizard release mirror -a {auth} \\\n    {what} --to-dir {directory}"
+
+
+def medium_from_dir(auth: str, directory: str, target: str) -> str:
+    """The medium's releases (every one of an update path) into the registry."""
+    return f"mirror-wizard release mirror -a {auth} \\\n    --from-dir {directory} --to {target}"
 
 
 def oc_samples_mirror(auth: str) -> str:
@@ -111,5 +117,5 @@ def samples_patch_commands(prepared: Prepared) -> list[str]:
     return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
 
 
-__all__ = ["Document", "apply_commands", "cluster_documents", "oc_release_from_dir", "oc_release_mirror",
-           "oc_release_to_dir", "oc_samples_mirror", "samples_patch_commands"]
+__all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "medium_from_dir", "medium_to_dir",
+           "oc_release_mirror", "oc_samples_mirror", "samples_patch_commands"]

@@ -17,7 +17,13 @@ from core.plan import ReleaseMode
 from core.progress import Progress, RowState
 from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
-from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir, oc_samples_mirror
+from core.usecases.documents import (
+    OC_DIR_NOTE,
+    medium_from_dir,
+    medium_to_dir,
+    oc_release_mirror,
+    oc_samples_mirror,
+)
 from tui.screens.base import StepScreen
 from tui.state import middle_ellipsis
 from tui.widgets.note import Note
@@ -377,9 +383,12 @@ class MirrorScreen(StepScreen):
                 commands.append(oc_release_mirror(auth, release.source, state.release_target(),
                                                   state.to_release_image()))
             elif release.mode == ReleaseMode.TO_DIR:
-                commands.append(oc_release_to_dir(auth, media, release.source))
+                source = (f"--from {q(release.source)}" if release.source else
+                          f"--channel {q(release.channel or '')} --from-version {q(release.from_version or '')} "
+                          f"--to-version {q(release.version or '')}")
+                commands += [medium_to_dir(auth, media, source), OC_DIR_NOTE]
             else:
-                commands.append(oc_release_from_dir(auth, media, state.release_version(), state.release_target()))
+                commands += [medium_from_dir(auth, media, q(state.release_target())), OC_DIR_NOTE]
         if state.samples.chosen:
             commands.append(oc_samples_mirror(auth))
         path = state.save_path()

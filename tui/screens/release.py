@@ -16,7 +16,7 @@ from core.reference import parse_reference
 from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
-from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir
+from core.usecases.documents import OC_DIR_NOTE, medium_from_dir, medium_to_dir, oc_release_mirror
 from core.usecases.releases import (
     RELEASE_REPO,
     inspect_release,
@@ -672,9 +672,10 @@ class ReleaseScreen(StepScreen):
         if release.mode == ReleaseMode.REGISTRY:
             commands.append(oc_release_mirror("${LOCAL_SECRET_JSON}", source, to, to_release))
         elif release.mode == ReleaseMode.TO_DIR:
-            commands.append(oc_release_to_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", source))
+            commands += [medium_to_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", f"--from {source}"),
+                         OC_DIR_NOTE]
         else:
-            commands.append(oc_release_from_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", "${OCP_RELEASE}", to))
+            commands += [medium_from_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", to), OC_DIR_NOTE]
         return commands
 
     def path_commands(self) -> list[str]:
@@ -691,14 +692,22 @@ class ReleaseScreen(StepScreen):
         auth = state.plan.auth_file or "<path_to_pull_secret>"
         target = state.release_target() or "<local_registry>/<local_repository>"
         versions = [i.version for i in state.current_path()] or [start, "…", end]
+        media = q(release.directory or "<removable_media_path>")
+        if release.mode == ReleaseMode.FROM_DIR:
+            # The far side: every release on the medium, no graph (the bundle's plan pins them by digest).
+            return [medium_from_dir(q(auth), media, q(target)), OC_DIR_NOTE]
         commands = [
             "# the update graph of the channel (save it for a host without access: --graph-file)",
             f"curl -H 'Accept: application/json' \\\n    '{release.graph_url or state.graph_url or DEFAULT_GRAPH_URL}"
             f"?channel={channel}&arch={release.architecture.replace('x86_64', 'amd64')}' > graph.json",
             f"mirror-wizard release list {flags}   # the path, each hop's bytes",
-            f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to {q(target)}",
-            "# oc mirrors one release at a time: every release of the path",
         ]
+        if release.mode == ReleaseMode.TO_DIR:
+            # The whole path onto the medium in one copy; oc's --to-dir folder is another format.
+            return commands + [f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to-dir {media}",
+                               OC_DIR_NOTE]
+        commands += [f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to {q(target)}",
+                     "# oc mirrors one release at a time: every release of the path"]
         for version in versions:
             if version == "…":
                 commands.append("# … each release in between …")
