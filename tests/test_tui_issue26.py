@@ -267,3 +267,42 @@ async def test_help_commands_follow_an_update_path_to_removable_media(workdir: P
             app.screen.refresh_help()
             commands = "\n".join(app.screen.query_one(HelpPanel)._commands)
             assert "--from-dir media --to" in commands and "oc image mirror --from-dir=" not in commands, step
+
+
+# -- reopening goes to the first step that still needs the admin -----------------------------------------
+
+def test_reopening_starts_at_the_first_step_that_needs_the_admin(workdir: Path) -> None:  # noqa: F811
+    import base64
+    import json
+
+    from tests.test_tui_snapshots import fixed_state
+    from tui.app import first_step_for
+
+    state = fixed_state()
+    assert first_step_for(state) == "credentials"  # the pull secret has no login for the mirror
+    secret = json.loads(Path("pull-secret.json").read_text())
+    secret["auths"][state.mirror_host] = {"auth": base64.b64encode(b"admin:pw").decode()}
+    Path("pull-secret.json").write_text(json.dumps(secret))
+    assert first_step_for(fixed_state()) == "review"  # everything named: Review, then Start
+    bare = fixed_state()
+    bare.release.source, bare.release.version = "", None
+    bare.samples.paths = []
+    assert first_step_for(bare) == "release"
+    bare.plan.auth_file = None  # a bundle's plan on the far side: the login is added there
+    assert first_step_for(bare) == "credentials"
+
+
+def test_the_demo_and_a_new_wizard_still_start_at_preflight(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import tui.app as app_module
+
+    started: list[str] = []
+    monkeypatch.setattr(app_module.MirrorWizardApp, "run", lambda self: started.append(self.start_step))
+    state_path = workdir / "plan.yaml"
+    from core.plan import save_plan
+    from tests.test_tui_snapshots import fixed_state
+
+    save_plan(fixed_state().plan, state_path)
+    app_module.run_app(str(state_path))  # the demo
+    app_module.run_app(str(state_path), reopen=True)  # mirror-wizard --plan
+    app_module.run_app(None, reopen=True)  # mirror-wizard
+    assert started == ["preflight", "credentials", "preflight"]

@@ -436,10 +436,37 @@ class MirrorWizardApp(App[int]):
             self.notify(error_text(event.worker.error), title="Something went wrong", severity="error", timeout=10)
 
 
-def run_app(plan_path: str | None) -> int:
-    """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan."""
+def first_step_for(state: WizardState) -> str:
+    """Where a reopened plan starts: the first step that still needs the admin, not Preflight. A plan
+    that names everything starts at Review (its Start goes on to the Mirror step, which looks at what
+    the mirror holds already); the steps before the start count as visited."""
+    plan = state.plan
+    host = plan.mirror.registry
+    if not plan.auth_file or not host:
+        return "credentials"
+    try:
+        has_login = wizard_auth(state).lookup(host) is not None
+    except MirrorError:
+        return "credentials"  # the file is unreadable here: the Credentials step says why
+    if not has_login:
+        return "credentials"  # e.g. the far side of removable media: the mirror's login is added there
+    release, samples = state.release, state.samples
+    if not release.chosen and not samples.chosen:
+        return "release"
+    if release.chosen and not (release.version or release.source or release.mode == ReleaseMode.FROM_DIR):
+        return "release"
+    return "review"
+
+
+def run_app(plan_path: str | None, *, reopen: bool = False) -> int:
+    """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan.
+    ``reopen`` (``mirror-wizard --plan``): start at the first step that still needs the admin; the demo
+    starts at Preflight, as a first walk should."""
     state = WizardState.from_path(plan_path)  # a broken plan is a PlanError the CLI prints
-    app = MirrorWizardApp(state)
+    start = first_step_for(state) if reopen and plan_path is not None else None
+    if start is not None:
+        state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
+    app = MirrorWizardApp(state, start=start)
     app.run()
     return int(app.return_code or 0)
 
