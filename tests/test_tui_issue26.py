@@ -283,7 +283,10 @@ def test_reopening_starts_at_the_first_step_that_needs_the_admin(workdir: Path) 
     secret = json.loads(Path("pull-secret.json").read_text())
     secret["auths"][state.mirror_host] = {"auth": base64.b64encode(b"admin:pw").decode()}
     Path("pull-secret.json").write_text(json.dumps(secret))
-    assert first_step_for(fixed_state()) == "review"  # everything named: Review, then Start
+    assert first_step_for(fixed_state()) == "ca"  # everything named: the CA checked on arrival, then Review
+    no_ca = fixed_state()
+    no_ca.plan.mirror.ca_file = None
+    assert first_step_for(no_ca) == "review"
     bare = fixed_state()
     bare.release.source, bare.release.version = "", None
     bare.samples.paths = []

@@ -438,8 +438,9 @@ class MirrorWizardApp(App[int]):
 
 def first_step_for(state: WizardState) -> str:
     """Where a reopened plan starts: the first step that still needs the admin, not Preflight. A plan
-    that names everything starts at Review (its Start goes on to the Mirror step, which looks at what
-    the mirror holds already); the steps before the start count as visited."""
+    that names everything starts at the CA step when it names a CA (checked on arrival), else at Review
+    (its Start goes on to the Mirror step, which looks at what the mirror holds already); the steps
+    before the start count as visited."""
     plan = state.plan
     host = plan.mirror.registry
     if not plan.auth_file or not host:
@@ -455,6 +456,10 @@ def first_step_for(state: WizardState) -> str:
         return "release"
     if release.chosen and not (release.version or release.source or release.mode == ReleaseMode.FROM_DIR):
         return "release"
+    if plan.mirror.ca_file:
+        # The CA is checked against the mirror on arrival there (Review and Done would otherwise call it
+        # unverified and leave it out): one look, then Next.
+        return "ca"
     return "review"
 
 
