@@ -149,6 +149,8 @@ async def test_reopening_a_plan_whose_mirror_is_complete_says_so_and_lets_next_t
         assert "nothing copied yet" not in status
         assert "holds everything" in outcome, (status, outcome)
         assert not app.mirror_started  # checked, never copied
+        bar = app.screen.query_one("#bytes-bar")
+        assert bar.percentage == 1 and rendered(app, "#bytes-text").startswith("0 B/0 B moved")
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "done", rendered(app, "#status")
