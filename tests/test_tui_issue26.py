@@ -311,3 +311,15 @@ def test_the_demo_and_a_new_wizard_still_start_at_preflight(workdir: Path, monke
     app_module.run_app(str(state_path), reopen=True)  # mirror-wizard --plan
     app_module.run_app(None, reopen=True)  # mirror-wizard
     assert started == ["preflight", "credentials", "preflight"]
+
+
+# -- the far side's Preflight points at the medium's oc --------------------------------------------------
+
+def test_far_side_preflight_points_at_the_mediums_oc(workdir: Path) -> None:  # noqa: F811
+    from tui.screens.preflight import OC_DOWNLOAD, check_oc
+
+    (workdir / "media" / "bin").mkdir(parents=True)
+    (workdir / "media" / "bin" / "oc").write_text("#!/bin/sh\n")
+    far = check_oc(None, "media")  # the workdir's PATH holds no oc
+    assert "media/bin/oc" in far.fix and OC_DOWNLOAD not in far.fix
+    assert OC_DOWNLOAD in check_oc(None, None).fix

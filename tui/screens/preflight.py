@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from core.bundle import BIN_DIR
 from core.errors import MirrorError
 from core.plan import ReleaseMode
 from core.text import human_bytes
@@ -25,20 +26,31 @@ PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
 DISK_WANTED = 20 * 1024**3
 
 
-def check_oc(release: str | None = None) -> Check:
+def oc_source(medium: str | None = None) -> str:
+    """Where to get oc: on the far side of removable media, the medium's own bin/oc (extracted from the
+    release, so it matches it; the internet is out of reach there), else Red Hat's download site."""
+    if medium:
+        bundled = Path(medium).expanduser() / BIN_DIR / "oc"
+        if bundled.is_file():
+            return f"the medium's {bundled} (it matches the release): put its folder on PATH"
+    return OC_DOWNLOAD
+
+
+def check_oc(release: str | None = None, medium: str | None = None) -> Check:
     """oc on PATH, and no older than the release being mirrored (core.usecases.machine asks it)."""
     client = oc_client()
+    where = oc_source(medium)
     if client.path is None:
         return Check("oc (OpenShift CLI)", "warn", "not on PATH",
-                     f"Only needed to apply the results to a cluster from here. Get it from {OC_DOWNLOAD}")
+                     f"Only needed to apply the results to a cluster from here. Get it from {where}")
     if not client.ran:
         return Check("oc (OpenShift CLI)", "warn", f"{client.path} does not run (or did not answer)",
-                     "Reinstall it from " + OC_DOWNLOAD)
+                     "Reinstall it from " + where)
     wanted = client.older_than(release)
     if wanted is not None:
         return Check("oc (OpenShift CLI)", "warn", f"{client.version} at {client.path} is older than the release "
                      f"({wanted[0]}.{wanted[1]})",
-                     f"Get oc {wanted[0]}.{wanted[1]} or newer from {OC_DOWNLOAD} before applying")
+                     f"Get oc {wanted[0]}.{wanted[1]} or newer from {where} before applying")
     return Check("oc (OpenShift CLI)", "ok", f"{client.version} at {client.path}")
 
 
@@ -122,7 +134,9 @@ def release_wanted(state: WizardState) -> str | None:
 
 
 def run_checks(state: WizardState) -> list[Check]:
-    return [check_oc(release_wanted(state)), check_auth_file(state), check_keyring(), check_disk(state),
+    release = state.release
+    medium = release.directory if release.mode == ReleaseMode.FROM_DIR else None
+    return [check_oc(release_wanted(state), medium), check_auth_file(state), check_keyring(), check_disk(state),
             check_network(state)]
 
 
