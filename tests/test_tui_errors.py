@@ -263,6 +263,10 @@ async def test_a_ca_that_does_not_verify_blocks_next_and_a_broken_file_is_not_tr
         assert app.state.mirror_trust is not None and app.state.mirror_trust[0]  # the copy's own trust agrees
         # The same path, now holding something that is not PEM: not "trusted" any more.
         ca_copy.write_text("not a certificate")
+        # Check again, from Check itself: on a loaded machine the step's own first focus (Next, once
+        # the CA verified) can land after the focus above.
+        app.screen.query_one("#check").focus()
+        await pilot.pause()
         await pilot.press("enter")
         await settle(pilot)
         assert "trusted" not in text(app, "#status") and "✗" in text(app, "#ca-error")
