@@ -323,3 +323,7 @@ def test_far_side_preflight_points_at_the_mediums_oc(workdir: Path) -> None:  # 
     far = check_oc(None, "media")  # the workdir's PATH holds no oc
     assert "media/bin/oc" in far.fix and OC_DOWNLOAD not in far.fix
     assert OC_DOWNLOAD in check_oc(None, None).fix
+    # an update path's medium: bin/<version>/oc, the release the cluster ends at
+    (workdir / "path" / "bin" / "4.17.3").mkdir(parents=True)
+    (workdir / "path" / "bin" / "4.17.3" / "oc").write_text("#!/bin/sh\n")
+    assert "path/bin/4.17.3/oc" in check_oc(None, "path", "4.17.3").fix

@@ -26,20 +26,22 @@ PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
 DISK_WANTED = 20 * 1024**3
 
 
-def oc_source(medium: str | None = None) -> str:
-    """Where to get oc: on the far side of removable media, the medium's own bin/oc (extracted from the
-    release, so it matches it; the internet is out of reach there), else Red Hat's download site."""
+def oc_source(medium: str | None = None, version: str | None = None) -> str:
+    """Where to get oc: on the far side of removable media, the medium's own oc (extracted from the
+    release, so it matches it; the internet is out of reach there): bin/oc, or bin/<version>/oc on an
+    update path's medium (the release the cluster ends at). Else Red Hat's download site."""
     if medium:
-        bundled = Path(medium).expanduser() / BIN_DIR / "oc"
-        if bundled.is_file():
-            return f"the medium's {bundled} (it matches the release): put its folder on PATH"
+        folder = Path(medium).expanduser() / BIN_DIR
+        for bundled in [folder / "oc"] + ([folder / version / "oc"] if version else []):
+            if bundled.is_file():
+                return f"the medium's {bundled} (it matches the release): put its folder on PATH"
     return OC_DOWNLOAD
 
 
-def check_oc(release: str | None = None, medium: str | None = None) -> Check:
+def check_oc(release: str | None = None, medium: str | None = None, version: str | None = None) -> Check:
     """oc on PATH, and no older than the release being mirrored (core.usecases.machine asks it)."""
     client = oc_client()
-    where = oc_source(medium)
+    where = oc_source(medium, version)
     if client.path is None:
         return Check("oc (OpenShift CLI)", "warn", "not on PATH",
                      f"Only needed to apply the results to a cluster from here. Get it from {where}")
@@ -136,7 +138,7 @@ def release_wanted(state: WizardState) -> str | None:
 def run_checks(state: WizardState) -> list[Check]:
     release = state.release
     medium = release.directory if release.mode == ReleaseMode.FROM_DIR else None
-    return [check_oc(release_wanted(state), medium), check_auth_file(state), check_keyring(), check_disk(state),
+    return [check_oc(release_wanted(state), medium, release.version), check_auth_file(state), check_keyring(), check_disk(state),
             check_network(state)]
 
 
