@@ -138,8 +138,8 @@ def release_wanted(state: WizardState) -> str | None:
 def run_checks(state: WizardState) -> list[Check]:
     release = state.release
     medium = release.directory if release.mode == ReleaseMode.FROM_DIR else None
-    return [check_oc(release_wanted(state), medium, release.version), check_auth_file(state), check_keyring(), check_disk(state),
-            check_network(state)]
+    return [check_oc(release_wanted(state), medium, release.version), check_auth_file(state), check_keyring(),
+            check_disk(state), check_network(state)]
 
 
 
