@@ -64,6 +64,10 @@ def check_auth_file(state: WizardState) -> Check:
     except MirrorError as exc:  # AuthFileError and friends: already one line
         return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
     if path is None or auth is None:
+        if state.release.mode == ReleaseMode.FROM_DIR:  # the far side: no internet, the file was carried
+            return Check("pull secret", "fail", "none found",
+                         "Pick the pull secret you carried beside the medium in the Credentials step (the "
+                         "mirror's login is added there if it lacks one)")
         return Check("pull secret", "fail", "none found",
                      f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step")
     if not state.plan.auth_file:
