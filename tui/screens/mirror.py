@@ -204,6 +204,19 @@ class MirrorScreen(StepScreen):
         # Only bytes that cross the wire are progress; what the mirror already had is shown apart.
         to_move = progress.bytes_to_move
         bytes_bar = self.query_one("#bytes-bar", ProgressBar)
+        if not progress.running and self.state.mirror_out_of_date():
+            # The last run was for another plan: its 100 % says nothing about this one (issue 26).
+            bytes_bar.update(total=1, progress=0)
+            self.query_one("#bytes-text", Static).update("the plan changed since the last run: Resume checks it")
+            self.query_one("#images-bar", ProgressBar).update(total=1, progress=0)
+            self.query_one("#images-text", Static).update("")
+            self.query_one("#rate", Static).update("")
+            self.query_one("#spark", Sparkline).data = []
+            self.query_one("#eta", Static).update("")
+            self._draw_rows()
+            self._draw_log()
+            self._draw_buttons()
+            return
         if not progress.planned and not progress.running:
             bytes_bar.update(total=1, progress=0)  # nothing started: an empty bar, not a busy one
         elif progress.planned and to_move == 0:
