@@ -1,8 +1,13 @@
 """What a cluster needs to pull a mirrored release: the mirror instructions, in every form admins paste.
 
-- ``imageContentSources`` for install-config.yaml (and its newer spelling ``imageDigestSources``),
-- an ImageContentSourcePolicy (operator.openshift.io/v1alpha1) for clusters before 4.13,
-- an ImageDigestMirrorSet (config.openshift.io/v1) for 4.13 and later.
+- ``imageDigestSources`` for install-config.yaml from 4.14 (``imageContentSources`` before: the installer
+  refuses a config that sets both, so only the one the release's installer wants is printed or written),
+- an ImageDigestMirrorSet (config.openshift.io/v1) for a cluster on 4.13 and later,
+- an ImageContentSourcePolicy (operator.openshift.io/v1alpha1) only for releases before 4.13.
+
+A mirror set's name follows its content (``release-`` and a digest of its entries): sets for different
+mirrors or sources never replace each other on a cluster, and applying the same content again updates
+it in place.
 
 The shape follows ``oc adm release mirror``: one entry per source repository, sorted by source, each
 with its mirror repositories; keys in the order oc's marshaller writes them (``mirrors`` before
@@ -12,6 +17,9 @@ mirror.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +35,11 @@ from .yamlout import dump_documents, dump_yaml
 
 ICSP_API = "operator.openshift.io/v1alpha1"
 IDMS_API = "config.openshift.io/v1"
-DEFAULT_NAME = "release-0"
+NAME_PREFIX = "release-"
+# From these releases on: the installer reads imageDigestSources (imageContentSources is deprecated),
+# and a cluster takes an ImageDigestMirrorSet (an ICSP only before).
+DIGEST_SOURCES_FROM = (4, 14)
+IDMS_FROM = (4, 13)
 
 # File names written by write(); fixed so a rerun replaces them rather than piling up copies.
 INSTALL_CONFIG_FILE = "install-config-imageContentSources.yaml"
@@ -41,8 +53,60 @@ class MirrorInstructions:
     """``sources`` pairs a source repository with a mirror repository (a source may have several)."""
 
     sources: list[tuple[str, str]]
-    name: str = DEFAULT_NAME
+    name: str | None = None  # None: named after the content (set_name)
     release_image: str | None = field(default=None)  # where the mirrored release image landed, for notes
+    # The release these are for (the newest of an update path): which install-config key and which
+    # cluster object apply. None (unknown): the current forms.
+    version: str | None = None
+
+    @property
+    def set_name(self) -> str:
+        """The mirror set's metadata.name: the same content gets the same name (applied again, it
+        updates in place), different content another one (it never replaces a set for another mirror)."""
+        if self.name:
+            return self.name
+        text = json.dumps(self.entries(), sort_keys=True, separators=(",", ":"))
+        return NAME_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def _minor(self) -> tuple[int, int] | None:
+        match = re.match(r"(\d+)\.(\d+)", self.version or "")
+        return (int(match.group(1)), int(match.group(2))) if match else None
+
+    @property
+    def digest_sources(self) -> bool:
+        """install-config takes imageDigestSources (4.14 and later, or the version unknown)."""
+        minor = self._minor()
+        return minor is None or minor >= DIGEST_SOURCES_FROM
+
+    @property
+    def wants_idms(self) -> bool:
+        """A cluster of this release takes an ImageDigestMirrorSet (4.13 and later, or unknown)."""
+        minor = self._minor()
+        return minor is None or minor >= IDMS_FROM
+
+    @property
+    def install_config_key(self) -> str:
+        return "imageDigestSources" if self.digest_sources else "imageContentSources"
+
+    def install_config_yaml(self) -> str:
+        """The one block install-config.yaml gets for this release (never both: the installer refuses it)."""
+        return dump_yaml({self.install_config_key: self.entries()})
+
+    @property
+    def install_config_file(self) -> str:
+        return INSTALL_CONFIG_DIGEST_FILE if self.digest_sources else INSTALL_CONFIG_FILE
+
+    @property
+    def cluster_kind(self) -> str:
+        return "ImageDigestMirrorSet" if self.wants_idms else "ImageContentSourcePolicy"
+
+    def cluster_set(self) -> dict[str, Any]:
+        """The mirror set a cluster of this release gets: the IDMS, or the ICSP before 4.13."""
+        return self.idms() if self.wants_idms else self.icsp()
+
+    @property
+    def cluster_file(self) -> str:
+        return IDMS_FILE if self.wants_idms else ICSP_FILE
 
     def grouped(self) -> list[tuple[str, list[str]]]:
         """(source, [mirrors]) sorted by source; mirrors in the order first given, without repeats."""
@@ -58,39 +122,42 @@ class MirrorInstructions:
         return [{"mirrors": list(mirrors), "source": source} for source, mirrors in self.grouped()]
 
     def image_content_sources_yaml(self) -> str:
-        """The block for install-config.yaml (every installer version reads it)."""
+        """The deprecated block (installers before 4.14); install_config_yaml picks the right one."""
         return dump_yaml({"imageContentSources": self.entries()})
 
     def image_digest_sources_yaml(self) -> str:
-        """The same for installers that prefer ``imageDigestSources`` (4.14 and later)."""
+        """The same for installers from 4.14 (``imageDigestSources``)."""
         return dump_yaml({"imageDigestSources": self.entries()})
 
     def icsp(self) -> dict[str, Any]:
-        return {"apiVersion": ICSP_API, "kind": "ImageContentSourcePolicy", "metadata": {"name": self.name},
+        return {"apiVersion": ICSP_API, "kind": "ImageContentSourcePolicy", "metadata": {"name": self.set_name},
                 "spec": {"repositoryDigestMirrors": self.entries()}}
 
     def idms(self) -> dict[str, Any]:
-        return {"apiVersion": IDMS_API, "kind": "ImageDigestMirrorSet", "metadata": {"name": self.name},
+        return {"apiVersion": IDMS_API, "kind": "ImageDigestMirrorSet", "metadata": {"name": self.set_name},
                 "spec": {"imageDigestMirrors": self.entries()}}
 
     def all_yaml(self) -> str:
-        """Everything as one multi-document YAML stream, a comment above each part saying where it goes."""
+        """What this release needs, as one multi-document YAML stream, a comment above each part saying
+        where it goes: the one install-config block, the one mirror set for a running cluster."""
+        when = "4.13 and later" if self.wants_idms else "before 4.13"
         parts = [
-            ("install-config.yaml (new clusters)", self.image_content_sources_yaml()),
-            ("install-config.yaml, installers 4.14 and later also accept", self.image_digest_sources_yaml()),
-            ("running cluster, 4.13 and later: oc apply -f", dump_yaml(self.idms())),
-            ("running cluster, before 4.13: oc apply -f", dump_yaml(self.icsp())),
+            ("install-config.yaml (new clusters)", self.install_config_yaml()),
+            (f"running cluster ({when}): oc apply -f", dump_yaml(self.cluster_set())),
         ]
         return "---\n".join(f"# {comment}\n{text}" for comment, text in parts)
 
     def write(self, dir: Path) -> list[Path]:
-        """Both install-config fragments, the ICSP and the IDMS as files in ``dir`` (atomic writes)."""
+        """The install-config block and the cluster's mirror set as files in ``dir`` (atomic writes). The
+        other form's files, left by an earlier run for another release, are removed: a folder holding
+        both install-config blocks would invite pasting both, which the installer refuses."""
         folder = Path(dir)
+        for stale in {INSTALL_CONFIG_FILE, INSTALL_CONFIG_DIGEST_FILE, ICSP_FILE, IDMS_FILE} - {
+                self.install_config_file, self.cluster_file}:
+            (folder / stale).unlink(missing_ok=True)
         return [
-            _atomic_write(folder / INSTALL_CONFIG_FILE, self.image_content_sources_yaml()),
-            _atomic_write(folder / INSTALL_CONFIG_DIGEST_FILE, self.image_digest_sources_yaml()),
-            _atomic_write(folder / ICSP_FILE, dump_yaml(self.icsp())),
-            _atomic_write(folder / IDMS_FILE, dump_yaml(self.idms())),
+            _atomic_write(folder / self.install_config_file, self.install_config_yaml()),
+            _atomic_write(folder / self.cluster_file, dump_yaml(self.cluster_set())),
         ]
 
 
@@ -105,7 +172,7 @@ def _repository(text: str) -> str:
 
 
 def release_mirror_instructions(info: Any, to_repo: str, to_release_image: str | None = None,
-                                name: str = DEFAULT_NAME) -> MirrorInstructions:
+                                name: str | None = None) -> MirrorInstructions:
     """Sources of a release (its own repository and every component repository) → the mirror.
 
     ``info`` is a core.release.ReleaseInfo. Components go to ``to_repo``; the release repository to
@@ -122,7 +189,7 @@ def release_mirror_instructions(info: Any, to_repo: str, to_release_image: str |
     for repo in component_repositories(info):
         pairs.append((repo, mirror))
     release_image = release_image_in_mirror(mirror, info.version, info.architecture, to_release_image)
-    return MirrorInstructions(pairs, name=name, release_image=release_image)
+    return MirrorInstructions(pairs, name=name, release_image=release_image, version=info.version)
 
 
 def component_repositories(info: Any) -> list[str]:

@@ -166,3 +166,26 @@ def is_registry_host(value: str) -> bool:
     """``HOST`` or ``HOST:PORT`` (a name, an IPv4 address or a bracketed IPv6 address)."""
     match = _HOST_PORT.match(value or "")
     return match is not None and (match.group(1) is None or 0 < int(match.group(1)) < 65536)
+
+
+LOOPBACK_NOTE = ("only this machine reaches a loopback address: a cluster's nodes cannot pull from it; "
+                 "give the mirror by a name or address the nodes reach")
+
+
+def is_loopback_host(value: str) -> bool:
+    """``HOST[:PORT]`` names this machine itself (localhost, 127.0.0.0/8, ::1): fine for the practice
+    sandbox, never for a cluster, whose nodes would reach themselves instead of the mirror."""
+    import ipaddress
+
+    host = value or ""
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    host = host.lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -100,6 +100,7 @@ class Prepared:
             release_components=len(info.components) if info is not None else None,
             instructions=self.instructions, samples=self.samples, ca=self.ca, plan_file=plan_file,
             release_versions=[r.version for r in self.releases],
+            release_digest=info.digest if info is not None else None,
             signature_configmaps=self.signature_configmaps(),
             signature_warnings=[r.summary() for r in self.signatures if not r.ok] + self.warnings,
         )
@@ -387,7 +388,9 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
             last = release_mirror_instructions(info, release.target, release.to_release_image)
             sources += last.sources
         assert last is not None
-        prepared.instructions = MirrorInstructions(sources, name=last.name, release_image=last.release_image)
+        # One set for the whole path, named after its content; the newest release says which forms apply.
+        prepared.instructions = MirrorInstructions(sources, name=last.name, release_image=last.release_image,
+                                                   version=last.version)
     return prepared
 
 

@@ -53,6 +53,7 @@ class RunbookParts:
     plan_file: str | None = None      # the plan's path, for the `mirror-wizard run` lines
     extra_notes: list[str] = field(default_factory=list)
     release_versions: list[str] = field(default_factory=list)  # every release of an update path
+    release_digest: str | None = None  # the release the cluster ends at: what `oc adm upgrade` is given
     signature_configmaps: list[dict[str, Any]] = field(default_factory=list)  # verified release signatures
     signature_warnings: list[str] = field(default_factory=list)
 
@@ -94,6 +95,10 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
             "the commands that do the same by hand. Sections 1 to 4 run on the mirror host (or, with removable",
             "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
             "running cluster (`oc login` as cluster-admin); 8 proves it all worked.", ""]
+    from .reference import LOOPBACK_NOTE, is_loopback_host
+
+    if is_loopback_host(ctx.mirror):
+        out += [f"> **The mirror `{ctx.mirror}` is on a loopback address**: {LOOPBACK_NOTE}.", ""]
     if ctx.media is not None:
         out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {shell_quote(ctx.plan_file)}`.", ""]
     for section in (_host_section, _credentials_section, _release_section, _samples_copy_section,
@@ -151,7 +156,7 @@ def _credentials_section(ctx: _Context) -> list[str]:
                   f'#   "auths": {{ "{mirror}": {{ "auth": "<that base64 text>", "email": "you@example.com" }} }}', "sh"),
             "With mirror-wizard (the password is read from standard input, never from the command line):", "",
             _code(f"mirror-wizard credentials add --pull-secret pull-secret.json --registry {mirror} \\\n"
-                  f"    --username <user_name> --password-stdin --remember -o {shell_quote(auth)}\n"
+                  f"    --username <user_name> --password-stdin -o {shell_quote(auth)}   # --remember: also in the keyring\n"
                   f"mirror-wizard credentials check -a {shell_quote(auth)}{ctx.tls}", "sh")]
 
 
@@ -286,19 +291,36 @@ def _install_section(ctx: _Context) -> list[str]:
             "`additionalTrustBundle` (the PEM of its private CA, so every node trusts the mirror), and where",
             "the release images are mirrored:", ""]
     if instructions is not None:
-        pieces.append(instructions.image_content_sources_yaml().rstrip())
+        # The one block this release's installer reads: it refuses a config that sets both.
+        pieces.append(instructions.install_config_yaml().rstrip())
     else:
-        pieces.append("imageContentSources:   # printed by the release mirror command (section 3)")
+        pieces.append("imageDigestSources:   # printed by the release mirror command (section 3); "
+                      "imageContentSources before 4.14")
     out += [_code("\n".join(pieces), "yaml")]
     if instructions is not None:
-        out += ["(Installers 4.14 and later also read the same as `imageDigestSources`:)", "",
-                _code(instructions.image_digest_sources_yaml(), "yaml"),
-                "Run the extracted `openshift-install` (section 3). To move a running cluster to this mirror",
-                "instead, apply one of these (ImageDigestMirrorSet on 4.13 and later):", "",
-                _code(_yaml(instructions.idms()), "yaml"), _code(_yaml(instructions.icsp()), "yaml")]
+        out += ["Run the extracted `openshift-install` (section 3). To move a running cluster to this mirror",
+                f"instead, apply this {instructions.cluster_kind}:", "",
+                _code(_yaml(instructions.cluster_set()), "yaml")]
     else:
         out += ["Run the extracted `openshift-install` (section 3).", ""]
-    return out + _signatures_block(ctx)
+    return out + _signatures_block(ctx) + _upgrade_block(ctx)
+
+
+def _upgrade_block(ctx: _Context) -> list[str]:
+    """An update ends with starting it: the cluster is told the release by digest in the mirror (it
+    cannot check the update graph from a disconnected network), after the signature ConfigMaps above."""
+    release = ctx.plan.release
+    if release is None or not release.is_path:
+        return []
+    parts = ctx.parts
+    repository = (parts.instructions.release_image or "").rsplit(":", 1)[0] if parts.instructions else ""
+    image = (f"{repository}@{parts.release_digest}" if repository and parts.release_digest
+             else "<mirror>/<repository>@sha256:<digest of the release>")
+    version = parts.release_version or release.version or "<version>"
+    return ["Then start the update to " + version + ", once the mirror set, the CA and the signature ConfigMaps",
+            "are applied (the cluster checks the signature of the digest it is given):", "",
+            _code(f"oc adm upgrade --allow-explicit-upgrade --to-image={image}", "sh"),
+            "`oc adm upgrade` shows its progress; `oc get clusterversion` the version it reached.", ""]
 
 
 def _signatures_block(ctx: _Context) -> list[str]:

@@ -197,6 +197,14 @@ def test_info_through_an_idms_file(seeded_release, tmp_path: Path, capsys) -> No
 
 # -- mirror -------------------------------------------------------------------------------------
 
+def _set_name(entries: str) -> str:
+    """The mirror set's name: after its content (core.mirror_config.MirrorInstructions.set_name)."""
+    from core.mirror_config import MirrorInstructions
+
+    pairs = [(e["source"], m) for e in yaml.safe_load(entries) for m in e["mirrors"]]
+    return MirrorInstructions(pairs).set_name
+
+
 def _expected_instructions(source_host: str, mirror: str, release_mirror: str | None = None) -> dict[str, str]:
     release_mirror = release_mirror or mirror
     entries = (f"- mirrors:\n  - {release_mirror}\n  source: {source_host}/openshift-release-dev/ocp-release\n"
@@ -206,9 +214,9 @@ def _expected_instructions(source_host: str, mirror: str, release_mirror: str | 
         "ics": "imageContentSources:\n" + entries,
         "ids": "imageDigestSources:\n" + entries,
         "icsp": ("apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n"
-                 "  name: release-0\nspec:\n  repositoryDigestMirrors:\n" + indented),
+                 f"  name: {_set_name(entries)}\nspec:\n  repositoryDigestMirrors:\n" + indented),
         "idms": ("apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n"
-                 "  name: release-0\nspec:\n  imageDigestMirrors:\n" + indented),
+                 f"  name: {_set_name(entries)}\nspec:\n  imageDigestMirrors:\n" + indented),
     }
 
 
@@ -233,11 +241,13 @@ def test_mirror_to_registry_prints_exact_instructions_and_rerun_moves_nothing(
     _check_mirrored(seeded_release, mirror, f"{mirror}:4.17.3-x86_64")
     expected = _expected_instructions(seeded_release.host, mirror)
     assert f"Update image:  {mirror}:4.17.3-x86_64\nMirror prefix: {mirror}\n" in out
-    for key in ("ics", "ids", "icsp", "idms"):
+    # 4.17.3: imageDigestSources and the IDMS only (the installer refuses both blocks; no ICSP past 4.12)
+    for key in ("ids", "idms"):
         assert expected[key] in out, key
-    assert (manifests / "install-config-imageContentSources.yaml").read_text() == expected["ics"]
+    assert "imageContentSources" not in out and "ImageContentSourcePolicy" not in out
+    assert sorted(p.name for p in manifests.iterdir()) == ["imageDigestMirrorSet.yaml",
+                                                          "install-config-imageDigestSources.yaml"]
     assert (manifests / "install-config-imageDigestSources.yaml").read_text() == expected["ids"]
-    assert (manifests / "imageContentSourcePolicy.yaml").read_text() == expected["icsp"]
     assert (manifests / "imageDigestMirrorSet.yaml").read_text() == expected["idms"]
 
     code, out, _ = _run(["release", "mirror", "--insecure", "--json", "--from", seeded_release.release_ref,
@@ -247,7 +257,7 @@ def test_mirror_to_registry_prints_exact_instructions_and_rerun_moves_nothing(
     assert again["bytes"]["copied"] == 0 and again["blobs"]["copied"] == 0
     assert again["images"]["done"] == len(seeded_release.component_refs) + 1
     # --json carries the same blocks, in the shape install-config and the mirror sets use
-    assert {"imageContentSources": again["instructions"]["imageContentSources"]} == yaml.safe_load(expected["ics"])
+    assert {"imageDigestSources": again["instructions"]["imageDigestSources"]} == yaml.safe_load(expected["ids"])
     assert again["instructions"]["idms"] == yaml.safe_load(expected["idms"])
 
     code, out, _ = _run(["release", "info", "--insecure", "--json", "--to", mirror, seeded_release.release_ref], capsys)
@@ -265,7 +275,7 @@ def test_mirror_by_digest_with_a_separate_release_repository(seeded_release, pla
     assert code == 0, err
     _check_mirrored(seeded_release, mirror, f"{release_repo}:4.17.3")
     expected = _expected_instructions(seeded_release.host, mirror, release_mirror=release_repo)
-    assert expected["idms"] in out and expected["ics"] in out
+    assert expected["idms"] in out and expected["ids"] in out
     with pytest.raises(subprocess.CalledProcessError):
         skopeo.inspect(f"{mirror}:4.17.3-x86_64", **PLAIN)  # the release went only where it was told
 
@@ -326,8 +336,9 @@ def test_to_dir_then_from_dir_gives_the_same_tags_digests_and_instructions(
     assert code == 0, err
     _check_mirrored(seeded_release, mirror, f"{mirror}:4.17.3-x86_64")
     expected = _expected_instructions(seeded_release.host, mirror)
-    for key in ("ics", "ids", "icsp", "idms"):
+    for key in ("ids", "idms"):
         assert expected[key] in out, key
+    assert "imageContentSources" not in out
 
     code, out, _ = _run(["release", "mirror", "--insecure", "--json", "--from-dir", str(media), "--to", mirror], capsys)
     assert code == 0 and json.loads(out)["bytes"]["copied"] == 0

@@ -222,13 +222,44 @@ def test_exact_icsp_and_idms() -> None:
     nested = "".join("  " + line + "\n" for line in ENTRIES.splitlines())
     from core.yamlout import dump_yaml
 
+    name = instructions.set_name
     assert dump_yaml(instructions.icsp()) == (
-        "apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: release-0\n"
+        f"apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: {name}\n"
         "spec:\n  repositoryDigestMirrors:\n" + nested)
     assert dump_yaml(instructions.idms()) == (
-        "apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: release-0\n"
+        f"apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: {name}\n"
         "spec:\n  imageDigestMirrors:\n" + nested)
     assert instructions.idms()["spec"]["imageDigestMirrors"] == instructions.icsp()["spec"]["repositoryDigestMirrors"]
+
+
+def test_mirror_sets_are_named_after_their_content() -> None:
+    """Issue 26: every set was release-0, so applying the one for a second mirror replaced the first."""
+    one = release_mirror_instructions(_info(), MIRROR, None)
+    again = release_mirror_instructions(_info(), MIRROR, None)
+    other = release_mirror_instructions(_info(), "other.example.com:5000/ocp4/openshift4", None)
+    assert one.set_name == again.set_name  # the same content updates in place
+    assert one.set_name != other.set_name  # different content never collides
+    assert one.set_name != "release-0" and one.set_name.startswith("release-")
+    assert one.idms()["metadata"]["name"] == one.set_name == one.icsp()["metadata"]["name"]
+
+
+def test_a_414_release_gets_image_digest_sources_and_the_idms_only() -> None:
+    """Issue 26: the installer refuses a config that sets both blocks; 4.14+ reads imageDigestSources."""
+    instructions = release_mirror_instructions(_info(), MIRROR, None)  # 4.14.21
+    assert instructions.install_config_yaml() == "imageDigestSources:\n" + ENTRIES
+    assert instructions.cluster_set() == instructions.idms()
+    everything = instructions.all_yaml()
+    assert "imageContentSources" not in everything and "ImageContentSourcePolicy" not in everything
+
+
+def test_a_412_release_gets_image_content_sources_and_the_icsp() -> None:
+    instructions = release_mirror_instructions(_info(version="4.12.40"), MIRROR, None)
+    assert instructions.install_config_yaml() == "imageContentSources:\n" + ENTRIES
+    assert instructions.cluster_set() == instructions.icsp()
+    assert "ImageDigestMirrorSet" not in instructions.all_yaml()
+    # 4.13: the installer still wants imageContentSources, the cluster takes an IDMS
+    on_413 = release_mirror_instructions(_info(version="4.13.5"), MIRROR, None)
+    assert on_413.install_config_key == "imageContentSources" and on_413.cluster_set() == on_413.idms()
 
 
 def test_instructions_with_release_elsewhere_and_several_component_repos(tmp_path: Path) -> None:
@@ -241,15 +272,18 @@ def test_instructions_with_release_elsewhere_and_several_component_repos(tmp_pat
         ("quay.io/openshift-release-dev/ocp-v4.0-art-dev", ["m.example.com/ocp"]),
         ("registry.ci.openshift.org/ocp/4.17-art", ["m.example.com/ocp"]),
     ]
-    files = instructions.write(tmp_path / "out")
-    assert [f.name for f in files] == ["install-config-imageContentSources.yaml", "install-config-imageDigestSources.yaml",
-                                      "imageContentSourcePolicy.yaml", "imageDigestMirrorSet.yaml"]
-    assert yaml.safe_load(files[3].read_text()) == instructions.idms()
-    sources = yaml.safe_load(files[0].read_text())["imageContentSources"]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "install-config-imageContentSources.yaml").write_text("left by a run for an older release")
+    files = instructions.write(out)
+    # 4.17: the one install-config block and the one mirror set; the older form's file is gone
+    assert [f.name for f in files] == ["install-config-imageDigestSources.yaml", "imageDigestMirrorSet.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f.name for f in files)
+    assert yaml.safe_load(files[1].read_text()) == instructions.idms()
+    sources = yaml.safe_load(files[0].read_text())["imageDigestSources"]
     assert sources[2]["source"] == "registry.ci.openshift.org/ocp/4.17-art"
     documents = list(yaml.safe_load_all(instructions.all_yaml()))
-    assert documents == [yaml.safe_load(instructions.image_content_sources_yaml()),
-                         yaml.safe_load(instructions.image_digest_sources_yaml()), instructions.idms(), instructions.icsp()]
+    assert documents == [yaml.safe_load(instructions.image_digest_sources_yaml()), instructions.idms()]
 
 
 def test_grouping_dedupes_and_sorts() -> None:

@@ -130,13 +130,15 @@ def test_run_mirrors_release_and_samples_and_writes_every_document(
 
     written = {p.name for p in out.iterdir()}
     assert {"samples-mapping.txt", "samples-operator-config.yaml", "registry-config.yaml", "runbook.md",
-            "imageContentSourcePolicy.yaml", "imageDigestMirrorSet.yaml"} <= written, written
+            "install-config-imageDigestSources.yaml", "imageDigestMirrorSet.yaml"} <= written, written
+    # a 4.17 release: one install-config block and the IDMS, never the deprecated forms beside them
+    assert not {"install-config-imageContentSources.yaml", "imageContentSourcePolicy.yaml"} & written
     configmap = yaml.safe_load((out / "registry-config.yaml").read_text())
     assert configmap["data"][mirror.replace(":", "..")] == pki.ca_file.read_text()
     assert f"samplesRegistry: {mirror}" in (out / "samples-operator-config.yaml").read_text()
     runbook = (out / "runbook.md").read_text()
     assert f"--from-file={mirror.replace(':', '..')}={pki.ca_file}" in runbook
-    assert f"wrote {out / 'runbook.md'}" in stdout and "imageContentSources" in stdout
+    assert f"wrote {out / 'runbook.md'}" in stdout and "imageDigestSources" in stdout and "imageContentSources" not in stdout
 
 
 def test_run_output_dir_error_is_one_line(plain_registry, tls_registry, auth_file: Path, pki, tmp_path: Path,
@@ -208,7 +210,7 @@ def test_to_dir_then_from_dir_carries_release_and_samples(
     assert skopeo.digest(f"{target}:{tag}-etcd", **registry_opts) == seeded_release.component_refs["etcd"].rsplit("@", 1)[1]
     for name, spec in samples.specs.items():
         assert skopeo.digest(on_mirror(spec, mirror), **registry_opts) == samples.digests[name]
-    assert "samples-mapping.txt" in stdout and "imageContentSources" in stdout
+    assert "samples-mapping.txt" in stdout and "imageDigestSources" in stdout and "imageContentSources" not in stdout
 
 
 def test_dry_run_and_runbook_leave_the_medium_alone(seeded_release, plain_registry, tls_registry, auth_file: Path,

@@ -61,7 +61,7 @@ def test_sections_follow_the_procedure(pki) -> None:
     image_patch = _position(text, "oc patch image.config.openshift.io/cluster")
     samples_patch = _position(text, "oc patch configs.samples.operator.openshift.io/cluster")
     assert configmap < image_patch < samples_patch
-    assert _position(text, "mirror-wizard release mirror") < _position(text, "imageContentSources:") < configmap
+    assert _position(text, "mirror-wizard release mirror") < _position(text, "imageDigestSources:") < configmap
 
 
 def test_the_runbook_ends_with_verify_and_the_manual_checks(pki) -> None:
@@ -98,7 +98,8 @@ def test_install_config_carries_the_ca_as_additional_trust_bundle(pki) -> None:
     assert block.startswith("pullSecret:")
     install = yaml.safe_load(block)
     assert install["additionalTrustBundle"] == pki.ca_file.read_text()
-    assert install["imageContentSources"][0]["mirrors"] == [TARGET]
+    assert install["imageDigestSources"][0]["mirrors"] == [TARGET]
+    assert "imageContentSources" not in install and "ImageContentSourcePolicy" not in text  # 4.17: never both
 
 
 def test_removable_media_names_our_tools_not_ocs_directory_reader(pki) -> None:
@@ -148,3 +149,22 @@ def test_a_missing_samples_path_names_the_plan_key(pki, tmp_path: Path, capsys) 
     code = main(["runbook", str(plan_file), "--offline"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: plan samples.paths: ") and str(tmp_path / "jenkins") in err
+
+
+def test_an_update_path_ends_with_starting_the_update_by_digest(pki) -> None:
+    """Issue 26: update mode ends with how to start the update, after the signature ConfigMaps."""
+    plan = _plan(pki, from_version="4.17.1", channel="stable-4.17", source="")
+    digest = "sha256:" + "ab" * 32
+    instructions = MirrorInstructions([("quay.io/openshift-release-dev/ocp-release", TARGET)],
+                                      release_image=f"{TARGET}:4.17.3-x86_64", version="4.17.3")
+    parts = RunbookParts(release_version="4.17.3", release_digest=digest, instructions=instructions,
+                         release_versions=["4.17.1", "4.17.2", "4.17.3"], plan_file="plan.yaml")
+    text = render_runbook(plan, parts)
+    assert f"oc adm upgrade --allow-explicit-upgrade --to-image={TARGET}@{digest}" in text
+    assert "oc adm upgrade" not in _render(_plan(pki))  # an install is not an update
+
+
+def test_the_login_is_kept_in_the_keyring_only_when_asked(pki) -> None:
+    text = _render(_plan(pki))
+    command = next(line for line in text.splitlines() if "--password-stdin" in line)
+    assert "--remember -o" not in command and "# --remember" in command

@@ -245,6 +245,9 @@ async def test_a_plan_changed_after_the_mirror_marks_it_out_of_date(workdir: Pat
         outcome = str(app.screen.query_one("#outcome").render())
         assert "out of date" in outcome and "mirror complete" not in outcome
         assert str(app.screen.query_one("#start").label) == "Resume"
+        # the last run's 100 % is not this plan's (issue 26)
+        assert app.screen.query_one("#bytes-bar").percentage == 0
+        assert app.screen.query_one("#images-bar").percentage == 0
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.current_mode == "mirror"  # not on to Done with an old mirror

@@ -87,8 +87,10 @@ async def test_write_files_puts_every_document_in_the_folder(workdir: Path) -> N
         await pilot.pause()
     out = workdir / "output"
     names = {p.name for p in out.iterdir()}
-    assert {"imageDigestMirrorSet.yaml", "imageContentSourcePolicy.yaml", "registry-config.yaml",
+    assert {"imageDigestMirrorSet.yaml", "install-config-imageDigestSources.yaml", "registry-config.yaml",
             "samples-operator-config.yaml", "runbook.md"} <= names
+    # a 4.17 release: never the ICSP or imageContentSources beside them (issue 26)
+    assert not {"imageContentSourcePolicy.yaml", "install-config-imageContentSources.yaml"} & names
     idms = yaml.safe_load((out / "imageDigestMirrorSet.yaml").read_text())
     assert idms["kind"] == "ImageDigestMirrorSet"
     config = yaml.safe_load((out / "samples-operator-config.yaml").read_text())

@@ -216,7 +216,6 @@ def test_eta_once_every_image_is_there_but_the_run_goes_on() -> None:
 
 
 async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdir: Path) -> None:  # noqa: F811
-    import yaml
 
     from tests.test_tui_done import install_oc
 
@@ -230,9 +229,12 @@ async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdi
         assert "in the mirror" not in summary.replace("in the mirror registry", "")
         assert app.screen.query_one("#docs").active == "tab-media"
         ending = app.screen.query_one("#doc-media").text
-        assert "mirror-wizard --plan output/mirror-plan-from-dir.yaml" in ending
-        assert "mirror-wizard run output/mirror-plan-from-dir.yaml" in ending
-        assert "pull-secret.json" in ending and "ca.crt" in ending and "imagestreams" in ending
+        # one far-side plan: the bundle's own (issue 26), with the bundle's steps
+        assert "mirror-wizard --plan plan.yaml" in ending and "mirror-wizard run plan.yaml" in ending
+        assert "from-dir.yaml" not in ending
+        assert "--find-links ./wheelhouse mirror-wizard" in ending and "media verify ." in ending
+        assert "bin/oc" in ending and "README.txt" in ending
+        assert "pull-secret.json" in ending and "media" in ending
         app.screen.query_one("#apply").focus()
         await pilot.press("enter")
         await settle(pilot)
@@ -241,8 +243,7 @@ async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdi
         assert not list(log.iterdir())  # oc never asked
         await pilot.press("ctrl+o")
         await settle(pilot)
-    far = yaml.safe_load((workdir / "output" / "mirror-plan-from-dir.yaml").read_text())
-    assert far["release"]["mode"] == "from-dir" and far["release"]["directory"] == "media"
+    assert not (workdir / "output" / "mirror-plan-from-dir.yaml").exists()  # no second far-side plan
 
 
 # -- 7. Apply is explicit about what and where ------------------------------------------------------------

@@ -15,8 +15,9 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from core.errors import MirrorError
+from core.events import BlobSkipped
 from core.plan import ReleaseMode, save_plan, validate_plan
-from core.progress import RowKind, RowSpec
+from core.progress import Progress, RowKind, RowSpec, RowState
 from core.run import Prepared
 from core.text import human_bytes, plural
 from tui.access import wizard_auth
@@ -91,6 +92,10 @@ class MirrorWizardApp(App[int]):
         # Only the Review step's "Start mirror" button starts a copy on arriving at the Mirror step:
         # Ctrl+N pressed a few times too often must never start one.
         self.start_on_arrival = False
+        # The look at what the mirror already holds (a dry run), when a reopened plan reaches the Mirror
+        # step before any copy ran in this session; its answer, for the step to show.
+        self.check_worker: Worker[None] | None = None
+        self.check_note = ""
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -169,8 +174,80 @@ class MirrorWizardApp(App[int]):
         # The plan this run is for: changed later (Back to Image streams, say), the result is out of date.
         self.state.mirror_key = self.state.plan_key()
         self.state.mirror_result = None
+        self.state.mirror_checked = False
+        self.check_note = ""
         self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
                                              exclusive=True, exit_on_error=False)
+        self._redraw_mirror()
+
+    @property
+    def mirror_checking(self) -> bool:
+        return self.check_worker is not None and self.check_worker.is_running
+
+    def check_mirror(self) -> None:
+        """Look at what the mirror holds for the plan as it is (a dry run: manifests only, nothing
+        written). A plan mirrored on an earlier visit is then complete here too, as Review's sizes
+        already knew, instead of "nothing copied yet" and a refused Next (issue 26)."""
+        if self.mirror_running or self.mirror_checking:
+            return
+        self.check_note = "checking what the mirror already holds …"
+        self.check_worker = self.run_worker(self._check_mirror(), name="mirror-check", group="mirror-check",
+                                            exclusive=True, exit_on_error=False)
+
+    async def _check_mirror(self) -> None:
+        from core.orchestrate import Job, run_job
+
+        state = self.state
+        key = state.plan_key()
+        probe = Progress(clock=state.progress.clock)
+        probe.reset()
+        held: list[Prepared] = []
+
+        def prepared(ready: Prepared) -> None:
+            held.append(ready)
+            probe.set_rows(image_rows(ready))
+
+        try:
+            run = await run_job(Job(state.plan_for_saving(), dry_run=True, write_outputs=False),
+                                auth=wizard_auth(state), on_event=probe.feed, on_prepared=prepared)
+        except MirrorError as exc:
+            self.check_note = f"could not look into the mirror ({error_text(exc)}): press Start to mirror the plan"
+            self._redraw_mirror()
+            return
+        finally:
+            self.check_worker = None
+        result = run.copy
+        if self.mirror_started or state.plan_key() != key or result is None or not held:
+            self.check_note = ""  # a copy started, or the plan changed, meanwhile: this answer is void
+            return
+        # Complete: every image there by digest with its tag current (a dry run copies nothing, so the
+        # copier's present flags are the whole answer).
+        missing = [image for image in result.images if not image.present or (image.tag and not image.tag_current)]
+        if not result.ok or missing:
+            count = len(missing) + len(result.failures)
+            self.check_note = (f"the mirror lacks {plural(count, 'image')} of {probe.total_images} "
+                               f"({human_bytes(result.bytes_total - result.bytes_present)} to move): "
+                               "press Start to copy what is missing")
+            self._redraw_mirror()
+            return
+        # Every layer is there: said as the copy would say it (bytes there, none to move), so the bars
+        # read 100 % and "0 B moved · N there", never "0 % of N to move".
+        for image in result.images:
+            for digest, size in image.blobs().items():
+                probe.feed(BlobSkipped(digest, size, str(image.task.destination)))
+        for row in probe.rows.values():
+            row.state = RowState.PRESENT
+        probe.images_present = probe.total_images
+        probe.log, probe.log_seq = state.progress.log, state.progress.log_seq  # earlier lines stay readable
+        probe.add_log(f"checked: the mirror already holds all {probe.total_images} images of this plan; "
+                      "nothing to copy")
+        probe.finish()
+        result.images_done = probe.total_images  # Done counts what the mirror holds
+        state.progress, state.mirror_key = probe, key
+        state.prepared, state.prepared_key, state.mirror_result = held[0], key, result
+        state.mirror_checked = True
+        state.visited.add("mirror")
+        self.check_note = ""
         self._redraw_mirror()
 
     def _redraw_mirror(self) -> None:
@@ -365,10 +442,42 @@ class MirrorWizardApp(App[int]):
             self.notify(error_text(event.worker.error), title="Something went wrong", severity="error", timeout=10)
 
 
-def run_app(plan_path: str | None) -> int:
-    """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan."""
+def first_step_for(state: WizardState) -> str:
+    """Where a reopened plan starts: the first step that still needs the admin, not Preflight. A plan
+    that names everything starts at the CA step when it names a CA (checked on arrival), else at Review
+    (its Start goes on to the Mirror step, which looks at what the mirror holds already); the steps
+    before the start count as visited."""
+    plan = state.plan
+    host = plan.mirror.registry
+    if not plan.auth_file or not host:
+        return "credentials"
+    try:
+        has_login = wizard_auth(state).lookup(host) is not None
+    except MirrorError:
+        return "credentials"  # the file is unreadable here: the Credentials step says why
+    if not has_login:
+        return "credentials"  # e.g. the far side of removable media: the mirror's login is added there
+    release, samples = state.release, state.samples
+    if not release.chosen and not samples.chosen:
+        return "release"
+    if release.chosen and not (release.version or release.source or release.mode == ReleaseMode.FROM_DIR):
+        return "release"
+    if plan.mirror.ca_file:
+        # The CA is checked against the mirror on arrival there (Review and Done would otherwise call it
+        # unverified and leave it out): one look, then Next.
+        return "ca"
+    return "review"
+
+
+def run_app(plan_path: str | None, *, reopen: bool = False) -> int:
+    """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan.
+    ``reopen`` (``mirror-wizard --plan``): start at the first step that still needs the admin; the demo
+    starts at Preflight, as a first walk should."""
     state = WizardState.from_path(plan_path)  # a broken plan is a PlanError the CLI prints
-    app = MirrorWizardApp(state)
+    start = first_step_for(state) if reopen and plan_path is not None else None
+    if start is not None:
+        state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
+    app = MirrorWizardApp(state, start=start)
     app.run()
     return int(app.return_code or 0)
 

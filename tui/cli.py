@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_wizard(plan: str | None) -> int:
     from tui.app import run_app
 
-    return run_app(plan)
+    return run_app(plan, reopen=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -162,6 +162,8 @@ class WizardState:
     prepared_key: str | None = None
     progress: Progress = field(default_factory=Progress)
     mirror_result: CopyResult | None = None
+    # The mirror was found complete by looking (a reopened plan), not by a copy in this session.
+    mirror_checked: bool = False
     mirror_key: str | None = None
     # Done
     written: list[Path] = field(default_factory=list)
@@ -251,6 +253,8 @@ class WizardState:
             return None
         if self.mirror_out_of_date():
             return "! the plan changed after the last mirror: Resume on the Mirror step copies what is missing"
+        if progress.finished and self.mirror_checked:
+            return "✓ all in the mirror already (checked on the Mirror step; nothing to copy)"
         if progress.finished:
             present = (f"; {human_bytes(progress.bytes_not_moving)} needed no transfer (there already, or mounted)"
                        if progress.bytes_not_moving else "")

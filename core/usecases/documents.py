@@ -33,12 +33,15 @@ def cluster_documents(prepared: Prepared) -> list[Document]:
     out: list[Document] = []
     instructions = prepared.instructions
     if instructions is not None:
+        # One install-config block (the installer refuses both) and one mirror set, as the release wants.
         out.append(Document("install", "install-config",
-                            "# add to install-config.yaml (new clusters)\n" + instructions.image_content_sources_yaml()
-                            + "\n# the same for installers that read imageDigestSources\n"
-                            + instructions.image_digest_sources_yaml()))
-        out.append(Document("idms", "IDMS", "# running clusters, 4.13 and later\n" + dump_yaml(instructions.idms())))
-        out.append(Document("icsp", "ICSP", "# running clusters before 4.13\n" + dump_yaml(instructions.icsp())))
+                            "# add to install-config.yaml (new clusters)\n" + instructions.install_config_yaml()))
+        if instructions.wants_idms:
+            out.append(Document("idms", "IDMS", "# running clusters (4.13 and later)\n"
+                                + dump_yaml(instructions.cluster_set())))
+        else:
+            out.append(Document("icsp", "ICSP", "# running clusters (this release is before 4.13)\n"
+                                + dump_yaml(instructions.cluster_set())))
     ca = prepared.ca
     if ca is not None:
         out.append(Document("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
@@ -63,15 +66,21 @@ def oc_release_mirror(auth: str, source: str, target: str, to_release_image: str
     return command + (f" \\\n    --to-release-image={to_release_image}" if to_release_image else "")
 
 
-def oc_release_to_dir(auth: str, directory: str, source: str) -> str:
-    """``oc adm release mirror --to-dir``: the release onto removable media."""
-    return f"oc adm release mirror -a {auth} \\\n    --to-dir={directory}/mirror {source}"
+# The medium is an OCI layout with mirror-wizard's bundle around it: oc's --to-dir/--from-dir read and
+# write oc's own directory format, so its route is never offered for this folder (issue 26).
+OC_DIR_NOTE = ("# oc adm release mirror --to-dir / oc image mirror --from-dir use oc's own folder format, "
+               "not this one:\n# use one route on both sides (the runbook's section 3 has skopeo's way too)")
 
 
-def oc_release_from_dir(auth: str, directory: str, version: str, target: str) -> str:
-    """``oc image mirror --from-dir``: the release from removable media into the registry."""
-    return (f"oc image mirror -a {auth} --from-dir={directory}/mirror \\\n"
-            f"    \"file://openshift/release:{version}*\" {target}")
+def medium_to_dir(auth: str, directory: str, what: str) -> str:
+    """The release onto removable media, in the medium's format (an OCI layout and its bundle). ``what``:
+    ``--from SPEC``, or an update path's ``--channel … --from-version … --to-version …``."""
+    return f"mirror-wizard release mirror -a {auth} \\\n    {what} --to-dir {directory}"
+
+
+def medium_from_dir(auth: str, directory: str, target: str) -> str:
+    """The medium's releases (every one of an update path) into the registry."""
+    return f"mirror-wizard release mirror -a {auth} \\\n    --from-dir {directory} --to {target}"
 
 
 def oc_samples_mirror(auth: str) -> str:
@@ -82,10 +91,14 @@ def oc_samples_mirror(auth: str) -> str:
 def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
     """The ``oc`` commands that apply, by hand, the files core.run.write_outputs writes to ``out`` (what the
     wizard's Apply and ``mirror-wizard apply`` do, merges aside); ``prepared`` None: not computed yet."""
-    commands: list[str] = ["oc version   # the server's version picks IDMS (4.13+) or ICSP"]
-    if prepared is None or prepared.instructions is not None:
+    commands: list[str] = []
+    instructions = prepared.instructions if prepared is not None else None
+    if prepared is None:
         commands.append(f"oc apply -f {shell_quote(str(out / IDMS_FILE))}   # 4.13 and later\n"
-                        f"# before 4.13: oc apply -f {shell_quote(str(out / ICSP_FILE))}")
+                        f"# a release before 4.13: oc apply -f {shell_quote(str(out / ICSP_FILE))}")
+    elif instructions is not None:  # the one mirror set written for this release
+        commands.append(f"oc apply -f {shell_quote(str(out / instructions.cluster_file))}   # its "
+                        f"{instructions.cluster_kind}")
     if prepared is not None and prepared.ca is not None:
         commands.append(f"oc apply -f {shell_quote(str(out / REGISTRY_CONFIG_FILE))}   # the CA ConfigMap\n"
                         "# already there? keep its other keys: oc set data configmap/registry-config \\\n"
@@ -104,5 +117,5 @@ def samples_patch_commands(prepared: Prepared) -> list[str]:
     return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
 
 
-__all__ = ["Document", "apply_commands", "cluster_documents", "oc_release_from_dir", "oc_release_mirror",
-           "oc_release_to_dir", "oc_samples_mirror", "samples_patch_commands"]
+__all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "medium_from_dir", "medium_to_dir",
+           "oc_release_mirror", "oc_samples_mirror", "samples_patch_commands"]

@@ -98,8 +98,9 @@ def run_command(args: argparse.Namespace) -> int:
         if result.bundle is not None:
             print_bundle_result(result.bundle)
         if result.prepared.instructions is not None and not args.dry_run:
-            print("\nimageContentSources for install-config.yaml:\n")
-            print(result.prepared.instructions.image_content_sources_yaml())
+            instructions = result.prepared.instructions
+            print(f"\n{instructions.install_config_key} for install-config.yaml:\n")
+            print(instructions.install_config_yaml())
     return 0 if result.ok else 1
 
 

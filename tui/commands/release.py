@@ -441,8 +441,9 @@ def run_mirror(args: argparse.Namespace) -> int:
         if bundle_result is not None:
             data["bundle"] = bundle_result.as_dict()
         if instructions is not None:
-            data["instructions"] = {"imageContentSources": instructions.entries(), "icsp": instructions.icsp(),
-                                    "idms": instructions.idms(), "files": [str(p) for p in written]}
+            data["instructions"] = {instructions.install_config_key: instructions.entries(),
+                                    ("idms" if instructions.wants_idms else "icsp"): instructions.cluster_set(),
+                                    "files": [str(p) for p in written]}
         print(json.dumps(data, indent=2))
         return 0 if result.ok else 1
     if args.dry_run:
@@ -491,14 +492,13 @@ def _print_instructions(info: ReleaseInfo, instructions: MirrorInstructions, arg
     print(f"Mirror prefix: {args.to}")
     print(f"(the release {head} at {instructions.release_image}, digest {info.digest})")
     print("\nTo use the new mirrored repository to install, add the following section to the install-config.yaml:\n")
-    sys.stdout.write(instructions.image_content_sources_yaml())
-    print("\nInstallers from 4.14 on also accept it as imageDigestSources:\n")
-    sys.stdout.write(instructions.image_digest_sources_yaml())
-    print("\nTo use the new mirrored repository for upgrades (4.13 and later), use the following to create "
-          "an ImageDigestMirrorSet:\n")
-    sys.stdout.write(dump_yaml(instructions.idms()))
-    print("\nOn clusters before 4.13, create an ImageContentSourcePolicy instead:\n")
-    sys.stdout.write(dump_yaml(instructions.icsp()))
+    # The one block this release's installer reads (imageDigestSources from 4.14): never both, which the
+    # installer refuses.
+    sys.stdout.write(instructions.install_config_yaml())
+    when = "4.13 and later" if instructions.wants_idms else "a release before 4.13"
+    print(f"\nTo use the new mirrored repository for upgrades ({when}), use the following to create "
+          f"an {instructions.cluster_kind}:\n")
+    sys.stdout.write(dump_yaml(instructions.cluster_set()))
     if written:
         print("\nwritten: " + ", ".join(str(p) for p in written))
     if not args.dry_run:

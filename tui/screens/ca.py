@@ -20,6 +20,7 @@ from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 if TYPE_CHECKING:  # core.ca loads cryptography: imported where a check runs, not with the wizard
@@ -84,7 +85,7 @@ class CAScreen(StepScreen):
         yield Static(id="registry-line")
         yield Static("CA certificate file (PEM)", classes="field-label")
         with Horizontal(classes="row"):
-            yield Input(id="ca-file", placeholder="/etc/pki/ca-trust/source/anchors/mirror-ca.crt", compact=True)
+            yield Field(id="ca-file", placeholder="/etc/pki/ca-trust/source/anchors/mirror-ca.crt", compact=True)
             yield Button("Check", id="check", variant="primary", compact=True)
         yield Note(id="ca-error", classes="inline-error")
         yield CheckList(id="ca-checks", name_width=22)

@@ -35,6 +35,7 @@ from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 from tui.widgets.tickbox import TickBox
 from tui.wording import for_wizard
@@ -76,20 +77,20 @@ class CredentialsScreen(StepScreen):
                      "login is added to it so the same file can push.", classes="lead")
         yield Static("Pull secret file (from console.redhat.com)", classes="field-label")
         with Horizontal(classes="row"):
-            yield Input(id="secret", placeholder="~/pull-secret.json", compact=True)
+            yield Field(id="secret", placeholder="~/pull-secret.json", compact=True)
             yield Button("Load", id="load-secret", compact=True)
         yield Note(id="secret-error", classes="inline-error")
         yield Note(id="secret-info", classes="hint")
         yield Static("Mirror registry (HOST:PORT)", classes="field-label")
-        yield Input(id="mirror", placeholder="mirror.example.com:8443", compact=True)
+        yield Field(id="mirror", placeholder="mirror.example.com:8443", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
         with Horizontal(classes="row"):
-            yield Input(id="user", placeholder="user name", compact=True)
-            yield Input(id="password", placeholder="password", password=True, compact=True)
+            yield Field(id="user", placeholder="user name", compact=True)
+            yield Field(id="password", placeholder="password", password=True, compact=True)
         yield Note(id="password-error", classes="inline-error")
         yield TickBox("Remember the password in the keyring", id="remember", compact=True)
         yield Static("Save the pull secret with the mirror login as", classes="field-label")
-        yield Input(id="merged", placeholder="pull-secret-mirror.json", compact=True)
+        yield Field(id="merged", placeholder="pull-secret-mirror.json", compact=True)
         with Horizontal(classes="row buttons"):
             yield Button("Add login and test", id="add", variant="primary", compact=True)
             yield Button("Test the plan's registries", id="test-all", compact=True)
@@ -171,7 +172,7 @@ class CredentialsScreen(StepScreen):
         hosts = list(data.get("auths", {}))
         info.update(f"✓ {len(hosts)} registries: {', '.join(hosts)}")
         merged = self.query_one("#merged", Input)
-        if not merged.value or merged.value == merged_name(""):
+        if (not merged.value or merged.value == merged_name("")) and not merged.has_focus:
             merged.value = merged_name(path)
         self.note_existing_login()
         if changed:  # earlier results stand for the same file (coming back to this step)
@@ -189,8 +190,9 @@ class CredentialsScreen(StepScreen):
                 user = saved_login(entry["auth"], host).username
             except MirrorError:
                 return
-            if not self.query_one("#user", Input).value:
-                self.query_one("#user", Input).value = user
+            field = self.query_one("#user", Input)
+            if not field.value and not field.has_focus:  # never under the admin's fingers
+                field.value = user
             self.query_one("#password-error", Static).update("")
             self.set_status(f"the pull secret already has a login for {host} (user {user})", "ok")
 

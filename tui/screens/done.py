@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabP
 
 from core.errors import MirrorError
 from core.plan import save_plan
+from core.reference import LOOPBACK_NOTE, is_loopback_host
 from core.run import Prepared, write_outputs
 from core.runbook import render_runbook
 from core.text import shell_quote as q
@@ -33,8 +34,9 @@ from core.usecases.documents import apply_commands, cluster_documents
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
-from tui.screens.media import media_ending, write_far_side_plan
+from tui.screens.media import media_ending
 from tui.state import error_text
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
@@ -86,7 +88,7 @@ class DoneScreen(StepScreen):
                     else:
                         yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key == "media")
         with Horizontal(classes="row"):
-            yield Input(id="out-dir", placeholder="output folder", compact=True)
+            yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
             yield Button("Apply with oc", id="apply", compact=True)
         yield Note(id="written", classes="hint")
@@ -182,9 +184,14 @@ class DoneScreen(StepScreen):
             # After the hide/show above has settled (hiding the active tab moves the selection itself).
             self.call_after_refresh(setattr, tabs, "active", f"tab-{first}")
         self.query_one("#done-summary", Static).update(self.summary_line(prepared))
+        notes = []
         if self.state.ca_unverified():
-            self.query_one("#written", Static).update(
-                f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
+            notes.append(f"! the CA is left out: it was not verified against {self.state.mirror_host} (CA step)")
+        if is_loopback_host(self.state.mirror_host):
+            # The practice sandbox: fine here, never for a cluster. Said beside the cluster's documents.
+            notes.append(f"! {self.state.mirror_host}: {LOOPBACK_NOTE}")
+        if notes:
+            self.query_one("#written", Static).update("\n".join(notes))
         self.refresh_help()
 
     def tab_list(self, prepared: Prepared) -> list[tuple[str, str, str]]:
@@ -193,7 +200,7 @@ class DoneScreen(StepScreen):
         if self.state.release.mode == "to-dir":
             result = self.state.mirror_result
             images = result.images_done if result is not None else None
-            tabs.insert(0, ("media", "Removable media", media_ending(self.state, self.state.plan.output_dir, images)))
+            tabs.insert(0, ("media", "Removable media", media_ending(self.state, images)))
         return tabs
 
     def summary_line(self, prepared: Prepared) -> str:
@@ -229,9 +236,8 @@ class DoneScreen(StepScreen):
     def write_files(self, prepared: Prepared, folder: str) -> None:
         out = Path(folder).expanduser()
         try:
+            # A to-dir plan's far side uses the bundle's own plan.yaml (the Removable media tab): no second one.
             written = write_outputs(prepared, out)
-            if self.state.release.mode == "to-dir":
-                written.append(write_far_side_plan(self.state, folder))
             plan_path = self.state.save_path()
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:

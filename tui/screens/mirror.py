@@ -17,7 +17,13 @@ from core.plan import ReleaseMode
 from core.progress import Progress, RowState
 from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
-from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir, oc_samples_mirror
+from core.usecases.documents import (
+    OC_DIR_NOTE,
+    medium_from_dir,
+    medium_to_dir,
+    oc_release_mirror,
+    oc_samples_mirror,
+)
 from tui.screens.base import StepScreen
 from tui.state import middle_ellipsis
 from tui.widgets.note import Note
@@ -136,7 +142,12 @@ class MirrorScreen(StepScreen):
         if start and not progress.running and not self.state.mirror_complete():
             self.wizard.start_mirror()  # the first run, or Resume after a cancel, a failure or a plan change
         elif not self.wizard.mirror_started and progress.started_at is None:
-            self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
+            if self.wizard.auto_check and not self.to_media():
+                # A reopened plan: the mirror may hold it all already (Review's sizes know it). Look first,
+                # as never "nothing copied yet" beside a complete mirror.
+                self.wizard.check_mirror()
+            else:
+                self.set_status("nothing copied yet: press Start (Ctrl+R) to mirror the plan")
         self.redraw()
 
     def to_media(self) -> bool:
@@ -193,6 +204,19 @@ class MirrorScreen(StepScreen):
         # Only bytes that cross the wire are progress; what the mirror already had is shown apart.
         to_move = progress.bytes_to_move
         bytes_bar = self.query_one("#bytes-bar", ProgressBar)
+        if not progress.running and self.state.mirror_out_of_date():
+            # The last run was for another plan: its 100 % says nothing about this one (issue 26).
+            bytes_bar.update(total=1, progress=0)
+            self.query_one("#bytes-text", Static).update("the plan changed since the last run: Resume checks it")
+            self.query_one("#images-bar", ProgressBar).update(total=1, progress=0)
+            self.query_one("#images-text", Static).update("")
+            self.query_one("#rate", Static).update("")
+            self.query_one("#spark", Sparkline).data = []
+            self.query_one("#eta", Static).update("")
+            self._draw_rows()
+            self._draw_log()
+            self._draw_buttons()
+            return
         if not progress.planned and not progress.running:
             bytes_bar.update(total=1, progress=0)  # nothing started: an empty bar, not a busy one
         elif progress.planned and to_move == 0:
@@ -295,16 +319,24 @@ class MirrorScreen(StepScreen):
                                           "what's missing", "$warning"))
         elif progress.error:
             outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
+        elif progress.finished and self.state.mirror_checked:
+            outcome.update(Content.styled("✓ the mirror holds everything this plan names (checked now, "
+                                          "nothing to copy)", "bold $success"))
         elif progress.finished:
             # Removable media: the images are on the medium, not yet in any registry; say so.
             outcome.update(Content.styled("✓ on the removable media — the registry gets them on the other side"
                                           if self.to_media() else "✓ mirror complete", "bold $success"))
+        elif self.wizard.check_note:
+            outcome.update(Content.styled(self.wizard.check_note, "$text-muted" if self.wizard.mirror_checking
+                                          else "$warning"))
         else:
             outcome.update("")
         # The status line follows the run: a "not completed" or "still running" said before it ended
         # never stays beside the outcome it contradicts.
         phase = ("running" if progress.running else "stale" if stale else "cancelled" if progress.cancelled
-                 else "error" if progress.error else "finished" if progress.finished else "idle")
+                 else "error" if progress.error else "finished" if progress.finished
+                 else "checking" if self.wizard.mirror_checking else "checked" if self.wizard.check_note
+                 else "idle")
         if phase != getattr(self, "_phase", None):
             if getattr(self, "_phase", None) is not None or phase != "idle":
                 self.set_status(*{
@@ -315,6 +347,8 @@ class MirrorScreen(StepScreen):
                     "finished": (("✓ copied to the removable media: Done ▶ says what to carry and what to run "
                                   "on the mirror host") if self.to_media()
                                  else "✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
+                    "checking": ("checking what the mirror already holds …", "info"),
+                    "checked": ("press Start (Ctrl+R) to mirror the plan", "warn"),
                     "idle": ("", "info"),
                 }[phase])
             self._phase = phase
@@ -335,6 +369,9 @@ class MirrorScreen(StepScreen):
             return False
         if self.state.mirror_out_of_date():
             self.set_status("the plan changed after this mirror: press Resume to copy what is missing", "error")
+            return False
+        if self.wizard.mirror_checking and not progress.finished:
+            self.set_status("checking what the mirror already holds: a moment", "info")
             return False
         if not progress.finished:
             self.set_status("the mirror has not completed: press " +
@@ -359,9 +396,12 @@ class MirrorScreen(StepScreen):
                 commands.append(oc_release_mirror(auth, release.source, state.release_target(),
                                                   state.to_release_image()))
             elif release.mode == ReleaseMode.TO_DIR:
-                commands.append(oc_release_to_dir(auth, media, release.source))
+                source = (f"--from {q(release.source)}" if release.source else
+                          f"--channel {q(release.channel or '')} --from-version {q(release.from_version or '')} "
+                          f"--to-version {q(release.version or '')}")
+                commands += [medium_to_dir(auth, media, source), OC_DIR_NOTE]
             else:
-                commands.append(oc_release_from_dir(auth, media, state.release_version(), state.release_target()))
+                commands += [medium_from_dir(auth, media, q(state.release_target())), OC_DIR_NOTE]
         if state.samples.chosen:
             commands.append(oc_samples_mirror(auth))
         path = state.save_path()

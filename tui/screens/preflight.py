@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from core.bundle import BIN_DIR
 from core.errors import MirrorError
 from core.plan import ReleaseMode
 from core.text import human_bytes
@@ -25,20 +26,33 @@ PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
 DISK_WANTED = 20 * 1024**3
 
 
-def check_oc(release: str | None = None) -> Check:
+def oc_source(medium: str | None = None, version: str | None = None) -> str:
+    """Where to get oc: on the far side of removable media, the medium's own oc (extracted from the
+    release, so it matches it; the internet is out of reach there): bin/oc, or bin/<version>/oc on an
+    update path's medium (the release the cluster ends at). Else Red Hat's download site."""
+    if medium:
+        folder = Path(medium).expanduser() / BIN_DIR
+        for bundled in [folder / "oc"] + ([folder / version / "oc"] if version else []):
+            if bundled.is_file():
+                return f"the medium's {bundled} (it matches the release): put its folder on PATH"
+    return OC_DOWNLOAD
+
+
+def check_oc(release: str | None = None, medium: str | None = None, version: str | None = None) -> Check:
     """oc on PATH, and no older than the release being mirrored (core.usecases.machine asks it)."""
     client = oc_client()
+    where = oc_source(medium, version)
     if client.path is None:
         return Check("oc (OpenShift CLI)", "warn", "not on PATH",
-                     f"Only needed to apply the results to a cluster from here. Get it from {OC_DOWNLOAD}")
+                     f"Only needed to apply the results to a cluster from here. Get it from {where}")
     if not client.ran:
         return Check("oc (OpenShift CLI)", "warn", f"{client.path} does not run (or did not answer)",
-                     "Reinstall it from " + OC_DOWNLOAD)
+                     "Reinstall it from " + where)
     wanted = client.older_than(release)
     if wanted is not None:
         return Check("oc (OpenShift CLI)", "warn", f"{client.version} at {client.path} is older than the release "
                      f"({wanted[0]}.{wanted[1]})",
-                     f"Get oc {wanted[0]}.{wanted[1]} or newer from {OC_DOWNLOAD} before applying")
+                     f"Get oc {wanted[0]}.{wanted[1]} or newer from {where} before applying")
     return Check("oc (OpenShift CLI)", "ok", f"{client.version} at {client.path}")
 
 
@@ -50,6 +64,10 @@ def check_auth_file(state: WizardState) -> Check:
     except MirrorError as exc:  # AuthFileError and friends: already one line
         return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
     if path is None or auth is None:
+        if state.release.mode == ReleaseMode.FROM_DIR:  # the far side: no internet, the file was carried
+            return Check("pull secret", "fail", "none found",
+                         "Pick the pull secret you carried beside the medium in the Credentials step (the "
+                         "mirror's login is added there if it lacks one)")
         return Check("pull secret", "fail", "none found",
                      f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step")
     if not state.plan.auth_file:
@@ -122,8 +140,10 @@ def release_wanted(state: WizardState) -> str | None:
 
 
 def run_checks(state: WizardState) -> list[Check]:
-    return [check_oc(release_wanted(state)), check_auth_file(state), check_keyring(), check_disk(state),
-            check_network(state)]
+    release = state.release
+    medium = release.directory if release.mode == ReleaseMode.FROM_DIR else None
+    return [check_oc(release_wanted(state), medium, release.version), check_auth_file(state), check_keyring(),
+            check_disk(state), check_network(state)]
 
 
 

@@ -16,7 +16,7 @@ from core.reference import parse_reference
 from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
-from core.usecases.documents import oc_release_from_dir, oc_release_mirror, oc_release_to_dir
+from core.usecases.documents import OC_DIR_NOTE, medium_from_dir, medium_to_dir, oc_release_mirror
 from core.usecases.releases import (
     RELEASE_REPO,
     inspect_release,
@@ -30,6 +30,7 @@ from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
@@ -75,7 +76,7 @@ class ReleaseScreen(StepScreen):
                      "image by digest; all of them are copied.", classes="lead")
         yield Select(KINDS, id="kind", allow_blank=False, value=ONE, compact=True)
         with Horizontal(classes="row"):
-            yield Input(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
+            yield Field(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
             yield Select([(a, a) for a in ARCHITECTURES], id="arch", allow_blank=False, value="x86_64",
                          compact=True)
             yield Button("Find versions", id="find", compact=True)
@@ -88,23 +89,23 @@ class ReleaseScreen(StepScreen):
         yield Static("Update graph: a file saved from the update service (offline hosts), or empty to ask it",
                      classes="hint", id="graph-label")
         with Horizontal(classes="row", id="graph-row"):
-            yield Input(id="graph-file", placeholder="update graph file (offline hosts); empty: ask the update service",
+            yield Field(id="graph-file", placeholder="update graph file (offline hosts); empty: ask the update service",
                         compact=True)
             yield Button("Show path", id="show-path", variant="primary", compact=True)
         yield Note(id="path-error", classes="inline-error")
         yield Facts(id="path-info", key_width=15)
         yield Static("Release image", classes="field-label", id="source-label")
         with Horizontal(classes="row", id="source-row"):
-            yield Input(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
+            yield Field(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
             yield Button("Inspect", id="inspect", variant="primary", compact=True)
         yield Note(id="source-error", classes="inline-error")
         yield Static("Mode", classes="field-label")
         yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode.REGISTRY.value, compact=True)
         yield Static("Mirror repository", classes="field-label", id="target-label")
-        yield Input(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
+        yield Field(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
         yield Static("Removable media folder", classes="field-label", id="directory-label")
-        yield Input(id="directory", placeholder="/mnt/media/mirror", compact=True)
+        yield Field(id="directory", placeholder="/mnt/media/mirror", compact=True)
         yield Static("What it holds", classes="section")
         yield Facts(id="release-info", key_width=15)
 
@@ -671,9 +672,10 @@ class ReleaseScreen(StepScreen):
         if release.mode == ReleaseMode.REGISTRY:
             commands.append(oc_release_mirror("${LOCAL_SECRET_JSON}", source, to, to_release))
         elif release.mode == ReleaseMode.TO_DIR:
-            commands.append(oc_release_to_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", source))
+            commands += [medium_to_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", f"--from {source}"),
+                         OC_DIR_NOTE]
         else:
-            commands.append(oc_release_from_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", "${OCP_RELEASE}", to))
+            commands += [medium_from_dir("${LOCAL_SECRET_JSON}", "${REMOVABLE_MEDIA_PATH}", to), OC_DIR_NOTE]
         return commands
 
     def path_commands(self) -> list[str]:
@@ -690,14 +692,22 @@ class ReleaseScreen(StepScreen):
         auth = state.plan.auth_file or "<path_to_pull_secret>"
         target = state.release_target() or "<local_registry>/<local_repository>"
         versions = [i.version for i in state.current_path()] or [start, "…", end]
+        media = q(release.directory or "<removable_media_path>")
+        if release.mode == ReleaseMode.FROM_DIR:
+            # The far side: every release on the medium, no graph (the bundle's plan pins them by digest).
+            return [medium_from_dir(q(auth), media, q(target)), OC_DIR_NOTE]
         commands = [
             "# the update graph of the channel (save it for a host without access: --graph-file)",
             f"curl -H 'Accept: application/json' \\\n    '{release.graph_url or state.graph_url or DEFAULT_GRAPH_URL}"
             f"?channel={channel}&arch={release.architecture.replace('x86_64', 'amd64')}' > graph.json",
             f"mirror-wizard release list {flags}   # the path, each hop's bytes",
-            f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to {q(target)}",
-            "# oc mirrors one release at a time: every release of the path",
         ]
+        if release.mode == ReleaseMode.TO_DIR:
+            # The whole path onto the medium in one copy; oc's --to-dir folder is another format.
+            return commands + [f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to-dir {media}",
+                               OC_DIR_NOTE]
+        commands += [f"mirror-wizard release mirror -a {q(auth)} {flags} \\\n    --to {q(target)}",
+                     "# oc mirrors one release at a time: every release of the path"]
         for version in versions:
             if version == "…":
                 commands.append("# … each release in between …")

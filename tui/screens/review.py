@@ -20,6 +20,7 @@ from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
+from tui.widgets.field import Field
 
 
 class ReviewScreen(StepScreen):
@@ -33,7 +34,7 @@ class ReviewScreen(StepScreen):
         yield Facts(id="summary", key_width=17)
         yield Static("Plan file", classes="field-label")
         with Horizontal(classes="row"):
-            yield Input(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
+            yield Field(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
             yield Button("Save plan", id="save", compact=True)
         yield Static("The plan as saved", classes="section")
         yield Static(id="plan-yaml", classes="yaml")
@@ -101,9 +102,11 @@ class ReviewScreen(StepScreen):
                            for s in release_mirror_instructions(one, state.release_target(), None).sources]
                 if sources:
                     instructions = MirrorInstructions(sources + instructions.sources, name=instructions.name,
-                                                      release_image=instructions.release_image)
-                parts.append("# install-config.yaml\n" + instructions.image_content_sources_yaml().rstrip())
-                parts.append("# running cluster (4.13+)\n" + dump_yaml(instructions.idms()).rstrip())
+                                                      release_image=instructions.release_image,
+                                                      version=instructions.version)
+                parts.append("# install-config.yaml\n" + instructions.install_config_yaml().rstrip())
+                parts.append(f"# running cluster ({instructions.cluster_kind})\n"
+                             + dump_yaml(instructions.cluster_set()).rstrip())
             except (ImportError, Exception) as exc:  # preview only: the Mirror step reports real errors
                 parts.append(f"# mirror instructions unavailable: {exc}")
         elif state.release.source:

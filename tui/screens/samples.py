@@ -27,6 +27,7 @@ from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.state import error_text, middle_ellipsis
+from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 NAME_WIDTH = 28
@@ -60,13 +61,17 @@ def fit_from(registries: list[str], width: int) -> str:
 
 
 class StreamTable(DataTable[str | Content]):
-    """Space (or Enter, or a click) toggles a stream; a selects all shown, n none."""
+    """Space (or Enter, or a click) toggles a stream; a selects all shown, n none, u undoes a or n.
+
+    a and n change every shown row with one key: a stray one must never go unnoticed, so it says what it
+    did on the status line and u takes it back at once (issue 26)."""
 
     BINDINGS = [
         # Not in the footer: the line under the table says them, and the footer keeps room for Save plan.
         Binding("space", "toggle_stream", "Toggle", show=False),
         Binding("a", "all", "All", show=False),
         Binding("n", "none", "None", show=False),
+        Binding("u", "undo", "Undo", show=False),
     ]
 
     def on_resize(self, event: Resize) -> None:
@@ -90,6 +95,10 @@ class StreamTable(DataTable[str | Content]):
         if isinstance(self.screen, SamplesScreen):
             self.screen.select_shown(False)
 
+    def action_undo(self) -> None:
+        if isinstance(self.screen, SamplesScreen):
+            self.screen.undo_selection()
+
 
 class SamplesScreen(StepScreen):
     STEP = "samples"
@@ -105,20 +114,24 @@ class SamplesScreen(StepScreen):
             yield Select(SOURCES, id="source", allow_blank=False, value=self.source_value(), compact=True)
         with Horizontal(classes="row", id="path-row"):
             # Not selected on focus: a Space typed there (meant for the table) would erase the path.
-            yield Input(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
+            yield Field(id="path", placeholder="folder of ImageStream JSON/YAML, or the config map YAML", compact=True,
                         select_on_focus=False)
             yield Button("Load", id="load", compact=True)
         yield Note(id="streams-error", classes="inline-error")
         yield Note(id="streams-from", classes="hint")
         with Horizontal(classes="row"):
-            yield Input(id="filter", placeholder="filter by name or image …", compact=True)
+            yield Field(id="filter", placeholder="filter by name or image …", compact=True)
             yield Button("All", id="all", compact=True)
             yield Button("None", id="none", compact=True)
             yield Button("Sizes", id="sizes", compact=True)
         yield StreamTable(id="streams", cursor_type="row", zebra_stripes=True)
         yield Note(id="selection", classes="hint")
+        # No stream selected is not "no samples": the operator would be Managed with every stream skipped.
+        # The procedure's answer for no samples is Removed, offered here where the admin meets it.
+        yield Note(id="none-selected", classes="inline-error")
+        yield Button("Mirror none: keep the operator Removed", id="use-removed", compact=True)
         yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
-        yield Input(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
+        yield Field(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
         yield Static("Rather offer no samples? Leave the operator at Removed (it removes the samples' templates "
                      "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
@@ -408,21 +421,43 @@ class SamplesScreen(StepScreen):
             pass
 
     def toggle(self, name: str) -> None:
+        self._undo = None  # u undoes only the last a or n, never a later single toggle
         chosen = self.selected()
         chosen ^= {name}
         self._set_selected(chosen)
         self._mark(name, name in chosen)
         self.update_config()
 
+    # The selection before the last a/n (All/None): u puts it back. None when there is nothing to undo.
+    _undo: tuple[list[str], list[str]] | None = None
+
     def select_shown(self, on_: bool) -> None:
         table = self.query_one(StreamTable)
         shown = {str(row.value) for row in table.rows}
-        chosen = self.selected()
-        chosen = chosen | shown if on_ else chosen - shown
+        before = self.selected()
+        chosen = before | shown if on_ else before - shown
+        changed = len(chosen ^ before)
+        if changed:
+            choice = self.state.samples
+            self._undo = (list(choice.include), list(choice.skip))
         self._set_selected(chosen)
         for name in shown:
             self._mark(name, on_)
         self.update_config()
+        if changed:
+            verb = "selected" if on_ else "deselected"
+            self.set_status(f"{plural(changed, 'stream')} {verb} · u undoes", "warn" if not on_ else "info")
+
+    def undo_selection(self) -> None:
+        if self._undo is None:
+            self.set_status("nothing to undo (u undoes the last a or n)")
+            return
+        choice = self.state.samples
+        choice.include, choice.skip = (list(names) for names in self._undo)
+        self._undo = None
+        self.fill_table(scroll=False)
+        self.update_config()
+        self.set_status(f"undone: {len(self.selected())} of {len(self.state.streams)} selected again", "ok")
 
     @on(DataTable.RowSelected, "#streams")
     def row_selected(self, event: DataTable.RowSelected) -> None:
@@ -435,6 +470,19 @@ class SamplesScreen(StepScreen):
     @on(Button.Pressed, "#none")
     def none_pressed(self) -> None:
         self.select_shown(False)
+
+    @on(Button.Pressed, "#use-removed")
+    def use_removed(self) -> None:
+        """The procedure's answer for no samples: mirror none and leave the operator Removed."""
+        self._undo = None
+        # Every stream skipped would come back with the streams if the admin loads them again later.
+        self.state.samples.include, self.state.samples.skip = [], []
+        self.query_one("#source", Select).value = NONE  # source_changed does the rest, as choosing it there
+        self.set_status("no image streams mirrored: the operator stays Removed", "ok")
+
+    def none_selected(self) -> bool:
+        """Streams are loaded and every one is deselected."""
+        return bool(self.state.streams) and not self.selected()
 
     @on(Input.Changed, "#filter")
     def filter_changed(self) -> None:
@@ -453,6 +501,12 @@ class SamplesScreen(StepScreen):
         self.query_one("#selection", Static).update(
             f"{len(chosen)} of {total} selected{size}" + (f" · {shown} shown" if shown != total else "")
             + "  ·  " + self.keys_hint())
+        none = self.none_selected()
+        self.query_one("#none-selected", Note).update(
+            "No stream selected: the operator would be Managed with every stream skipped. With no samples the "
+            "procedure leaves it Removed (that also removes the templates that would point at missing "
+            "streams)." + (" u undoes the n." if self._undo is not None else "") if none else "")
+        self.query_one("#use-removed", Button).display = none
 
     def keys_hint(self) -> str:
         """The keys that work from where the focus is now (the table's keys only work in the table)."""
@@ -460,8 +514,8 @@ class SamplesScreen(StepScreen):
         if not table.row_count:
             return "load the image streams to choose"
         if self.focused is table:
-            return "space toggles, a all, n none"
-        return "Tab to the list (or click a row) to choose; there space toggles, a all, n none"
+            return "space toggles, a all, n none, u undoes"
+        return "Tab to the list (or click a row) to choose; there space toggles, a all, n none, u undoes"
 
     def on_descendant_focus(self) -> None:
         if self.state.streams:
@@ -551,6 +605,9 @@ class SamplesScreen(StepScreen):
             return False
         if self.state.streams_error and self.state.samples.path:
             self.set_status("fix the image streams source, or clear the path to mirror none", "error")
+            return False
+        if self.none_selected():
+            self.set_status("no stream selected: u undoes, or Mirror none (Removed)", "error")
             return False
         try:
             self.state.samples_plan()
