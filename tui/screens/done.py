@@ -338,9 +338,15 @@ class DoneScreen(StepScreen):
         self.app.push_screen(ApplyScreen("Applied" if ok else "oc failed", "\n".join(lines), yes=None, no="Close"))
 
     def help_prose(self) -> str:
-        return ("A new cluster gets the mirror through [b]imageContentSources[/b] in install-config.yaml "
-                "(plus the CA in additionalTrustBundle). A running cluster gets an ImageDigestMirrorSet (or an "
-                "ImageContentSourcePolicy before 4.13), the CA ConfigMap with the image config patch, and the "
+        prepared = self.state.current_prepared()
+        instructions = prepared.instructions if prepared is not None else None
+        # the block and the set this release's installer and cluster take, as the tabs show them
+        block = instructions.install_config_key if instructions is not None else "imageDigestSources"
+        kind = (instructions.cluster_kind if instructions is not None
+                else "ImageDigestMirrorSet (or an ImageContentSourcePolicy before 4.13)")
+        return (f"A new cluster gets the mirror through [b]{block}[/b] in install-config.yaml "
+                f"(plus the CA in additionalTrustBundle). A running cluster gets an {kind}, "
+                "the CA ConfigMap with the image config patch, and the "
                 "samples operator's Config. The runbook repeats every step with its commands.")
 
     def help_commands(self) -> list[str]:

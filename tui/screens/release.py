@@ -645,7 +645,8 @@ class ReleaseScreen(StepScreen):
         return ("A release is one image (the payload) listing about 180 component images by digest. "
                 "Mirroring copies all of them into one repository of your registry and tags the payload "
                 "there too. Without a network on the mirror side, copy to removable media first, carry it "
-                "over, then upload it. The command prints the imageContentSources block the installer needs.")
+                "over, then upload it. The command prints the mirror block the installer needs (imageDigestSources from "
+                "4.14, imageContentSources before).")
 
     def help_commands(self) -> list[str]:
         state = self.state
