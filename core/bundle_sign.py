@@ -28,7 +28,7 @@ from pathlib import Path
 import pysequoia
 
 from .errors import BundleError, LocalStorageError
-from .fsio import PRIVATE, PUBLIC, atomic_write
+from .fsio import PRIVATE, PUBLIC, atomic_write, user_folder
 from .userfiles import read_user_file
 
 SIG_FILE = "SHA256SUMS.sig"
@@ -60,11 +60,7 @@ def _read_medium(path: Path, limit: int, what: str) -> bytes:
 
 def config_dir() -> Path:
     """$MIRROR_WIZARD_CONFIG, else $XDG_CONFIG_HOME/mirror-wizard, else ~/.config/mirror-wizard."""
-    explicit = os.environ.get("MIRROR_WIZARD_CONFIG")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "mirror-wizard"
+    return user_folder("MIRROR_WIZARD_CONFIG", "XDG_CONFIG_HOME", ".config")
 
 
 def fingerprint_text(text: str) -> str | None:

@@ -126,3 +126,12 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
                 tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def user_folder(override: str, xdg: str, fallback: str) -> Path:
+    """A per-user folder of ours: ``$override`` when set, else ``$xdg/mirror-wizard``, else
+    ``~/fallback/mirror-wizard`` (the XDG base directory convention; cache and config both follow it)."""
+    explicit = os.environ.get(override)
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(xdg) or str(Path.home() / fallback)) / "mirror-wizard"

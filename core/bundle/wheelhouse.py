@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, LocalStorageError
+from ..fsio import user_folder
 
 if TYPE_CHECKING:
     pass
@@ -49,11 +50,7 @@ def _source_files(root: Path) -> list[Path]:
 
 def cache_dir() -> Path:
     """Where reusable downloads live: $MIRROR_WIZARD_CACHE, else $XDG_CACHE_HOME/mirror-wizard."""
-    explicit = os.environ.get("MIRROR_WIZARD_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mirror-wizard"
+    return user_folder("MIRROR_WIZARD_CACHE", "XDG_CACHE_HOME", ".cache")
 
 
 def _requirements(root: Path) -> list[str]:
