@@ -35,32 +35,30 @@ needs_registry = pytest.mark.skipif(shutil.which("docker-registry") is None
                                     reason="docker-registry is not installed (scripts/setup installs it)")
 
 
+def _session_folder(factory: pytest.TempPathFactory, name: str, variable: str) -> Iterator[Path]:
+    """A folder of the suite's own, named by ``variable`` for the whole session (restored after)."""
+    folder = factory.mktemp(name)
+    before = os.environ.get(variable)
+    os.environ[variable] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = before
+
+
 @pytest.fixture(scope="session", autouse=True)
 def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every to-dir bundle carries mirror-wizard's wheelhouse: pip builds it (PyPI) once per session,
     into this cache, and later bundles of the session reuse it."""
-    folder = tmp_path_factory.mktemp("mirror-wizard-cache")
-    before = os.environ.get("MIRROR_WIZARD_CACHE")
-    os.environ["MIRROR_WIZARD_CACHE"] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop("MIRROR_WIZARD_CACHE", None)
-    else:
-        os.environ["MIRROR_WIZARD_CACHE"] = before
+    yield from _session_folder(tmp_path_factory, "mirror-wizard-cache", "MIRROR_WIZARD_CACHE")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def config_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every bundle is signed, by default with this host's bundle key (core.bundle_sign), made once in
     the user's config folder: the suite's own folder, never the real ~/.config."""
-    folder = tmp_path_factory.mktemp("mirror-wizard-config")
-    before = os.environ.get("MIRROR_WIZARD_CONFIG")
-    os.environ["MIRROR_WIZARD_CONFIG"] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop("MIRROR_WIZARD_CONFIG", None)
-    else:
-        os.environ["MIRROR_WIZARD_CONFIG"] = before
+    yield from _session_folder(tmp_path_factory, "mirror-wizard-config", "MIRROR_WIZARD_CONFIG")
 
 
 @dataclass
