@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
 from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
-from .credentials import login_state_of
+from .credentials import LoginResult, login_state_of
 from .errors import (
     MirrorError,
 )
@@ -247,14 +247,14 @@ def registries_in_use(plan: Plan, streams: list[SampleStream]) -> list[RegistryU
     return uses
 
 
-async def check_read_access(session: RegistrySession, use: RegistryUse) -> tuple[LoginState, str]:
-    """(login state, message) for reading ``use`` the way the copy will: its real host, the session's
+async def check_read_access(session: RegistrySession, use: RegistryUse) -> LoginResult:
+    """The login result for reading ``use`` the way the copy will: its real host, the session's
     credentials for that host (anonymous when it has none)."""
     client = session.client(use.host)
     try:
         await client.check_login(use.repository)
     except MirrorError as exc:
-        return login_state_of(exc), str(exc)
+        return LoginResult(use.key, login_state_of(exc), str(exc), code=exc.code, reason=exc.message)
     credential = getattr(client, "credential", None)
     who = f"as {credential.username}" if credential else "anonymously"
-    return LoginState.OK, f"read through the mirror set from {use.via} ({who})"
+    return LoginResult(use.key, LoginState.OK, f"read through the mirror set from {use.via} ({who})")

@@ -26,6 +26,7 @@ from .errors import (
     AccessDenied,
     AuthenticationFailed,
     AuthFileError,
+    ErrorCode,
     InputError,
     LocalStorageError,
     MirrorError,
@@ -393,6 +394,10 @@ class LoginResult:
     # (a mirror set may send the registry elsewhere) and what the look found ("unresolvable", "refused").
     host: str | None = None
     reach: str | None = None
+    # From the engine error behind a failed check: its code and its message without the (CLI) hint, so a
+    # front end can give its own advice for the code instead of matching the message's words.
+    code: ErrorCode | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         self.state = LoginState(self.state)  # a front end may pass the value ("unused"): one vocabulary
@@ -442,7 +447,7 @@ async def _check_one(auth: AuthFile, key: str, tls: TLSOptions, timeout: float) 
     except TimeoutError:  # asyncio.wait_for raises the builtin from 3.11
         return LoginResult(key, LoginState.UNREACHABLE, f"{host} did not answer within {timeout:g}s")
     except MirrorError as exc:  # wrong login, denied, untrusted TLS, unreachable; a bad CA file, a protocol break
-        return LoginResult(key, login_state_of(exc), str(exc))
+        return LoginResult(key, login_state_of(exc), str(exc), code=exc.code, reason=exc.message)
     except Exception as exc:  # never let one odd registry hide the others' results
         return LoginResult(key, LoginState.ERROR, f"{host}: unexpected {type(exc).__name__}")
     finally:

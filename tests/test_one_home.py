@@ -198,13 +198,41 @@ def test_a_release_without_samples_says_so_by_its_code() -> None:
 
 
 def test_no_screen_matches_engine_message_text() -> None:
+    """Nowhere in tui/ (screens, widgets, the wording, the commands): a text's words are never the test."""
     import re
 
-    screens = Path(__file__).resolve().parent.parent / "tui" / "screens"
-    pattern = re.compile(r"exc\.message\.(startswith|endswith)|in exc\.message|\.message\s+for\s+why")
-    found = [f"{p.name}: {line.strip()}" for p in sorted(screens.glob("*.py"))
+    tui = Path(__file__).resolve().parent.parent / "tui"
+    pattern = re.compile(r"(message|detail|hint)\.(startswith|endswith)\("        # exc.message.startswith(
+                         r"|[\"'][^\"']*[\"']\s+(not\s+)?in\s+[\w.()\[\]]*\.(message|detail|hint)\b"  # "x" in exc.message
+                         r"|\.message\s+for\s+why"
+                         r"|re\.compile\(r?[\"'][^\"']*(--|auth file)")                # regexes over engine hints
+    found = [f"{p.relative_to(tui)}: {line.strip()}" for p in sorted(tui.rglob("*.py"))
              for line in p.read_text().splitlines() if pattern.search(line)]
     assert not found, found
+
+
+def test_the_verify_step_decides_on_the_oc_missing_code_not_on_its_words() -> None:
+    from core.errors import ErrorCode
+    from core.verify import Check, Side, Status
+    from tui.screens.verify import wizard_advice
+
+    reworded = Check("cluster-access", "cluster access", Side.CLUSTER, Status.SKIP,
+                     "the cluster could not be looked at (no OpenShift CLI here)", code=ErrorCode.OC_MISSING)
+    assert wizard_advice(reworded, oc_found=True).startswith("Install the OpenShift CLI (oc)")
+    # the same words without the code: oc is there and the check says why it could not log in
+    other = Check("cluster-access", "cluster access", Side.CLUSTER, Status.SKIP, "cluster not checked: oc is not on PATH")
+    assert wizard_advice(other, oc_found=True).startswith("Log in to the cluster")
+
+
+def test_a_refused_login_is_worded_by_its_code_whatever_its_message() -> None:
+    from core.credentials import LoginResult, LoginState
+    from core.errors import ErrorCode
+    from tui.wording import login_message
+
+    result = LoginResult("mirror:5000", LoginState.WRONG_CREDENTIALS, "mirror:5000 says no (see --authfile)",
+                         code=ErrorCode.LOGIN_REFUSED, reason="mirror:5000 says no")
+    assert login_message(result, typed_user=None, reach=None) == (
+        "mirror:5000 says no (the login saved in the pull secret is refused: type the user name and password again)")
 
 
 def test_an_unreachable_login_is_worded_from_what_the_quick_look_found_not_from_its_message() -> None:

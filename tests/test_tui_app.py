@@ -419,3 +419,27 @@ async def test_keys_typed_ahead_after_tab_go_to_the_next_field(tmp_path: Path) -
         await pilot.pause(0.2)
         assert app.screen.query_one("#user").value == "admin"
         assert app.screen.query_one("#password").value == "s3cret"
+
+
+async def test_preflight_puts_the_pull_secret_it_found_in_the_plan_from_its_handler(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    """The checks run in a worker thread and change nothing; the Checked handler puts the file found in
+    the plan (Posting's pattern: a thread never writes the wizard's state)."""
+    from tui.screens.preflight import PreflightScreen, run_checks
+
+    found = write_pull_secret(tmp_path / "found.json")
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(found))
+    data = plan_dict(tmp_path)
+    data["auth_file"] = ""
+    state = WizardState(plan=plan_from_dict(data))
+    assert not state.plan.auth_file
+    machine = run_checks(state)
+    assert machine.auth_file == str(found) and not state.plan.auth_file  # found, not yet applied
+    app = MirrorWizardApp(state, auto_check=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PreflightScreen)
+        app.screen.post_message(PreflightScreen.Checked(machine))
+        await pilot.pause()
+        assert app.state.plan.auth_file == str(found)
+        assert app.state.checks == machine.checks

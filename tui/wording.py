@@ -1,17 +1,15 @@
-"""Engine messages rephrased for someone using the wizard, not the command line.
+"""Engine errors worded for someone using the wizard, not the command line.
 
 The engine's hints name CLI flags (``--ca-file``, ``--insecure``) and the auth file, which is right in a
-terminal and wrong on a screen where the admin just typed a password. An error with a stable code
-(core.errors.ErrorCode) gets the wizard's own advice for that code (:func:`wizard_text`): the engine's
-facts, the wizard's words. Only text that arrives without its error (a login result's message, a status
-line already composed) still goes through :func:`without_cli_flags`, until every raise site names its
-code.
+terminal and wrong on a screen where the admin just typed a password. An error carries a stable code
+(core.errors.ErrorCode), and so does a login result that came from one: the wizard gives its own advice
+for that code (:func:`wizard_text`, :func:`login_message`), the engine's facts in the wizard's words. Never
+by the words of a message: rewording the engine changes nothing here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import TYPE_CHECKING
 
 from core.errors import ErrorCode, MirrorError
@@ -35,27 +33,7 @@ def wizard_text(exc: MirrorError) -> str:
     hint = WIZARD_HINTS.get(exc.code)
     if hint is not None:
         return f"{exc.message} ({hint})"
-    return without_cli_flags(str(exc))
-
-# CLI advice in engine hints, and what the wizard says instead.
-WIZARD_ADVICE: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"pass its CA with --ca-file, or put it in (\S+)"),
-     r"give its CA file in the CA step, or put it in \1"),
-    (re.compile(r"does the registry speak HTTPS\? use --insecure for a plain HTTP registry"),
-     "does the registry speak HTTPS at this port?"),
-    (re.compile(r"add a login for it: mirror-wizard credentials add, or the wizard's Credentials step"),
-     "add its user name and password in the Credentials step"),
-    (re.compile(r"check the entry for this registry in the auth file"),
-     "the login saved in the pull secret is refused: type the user name and password again"),
-]
-FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
-
-
-def without_cli_flags(text: str) -> str:
-    """The message with the engine's CLI advice replaced by the wizard's."""
-    for pattern, replacement in WIZARD_ADVICE:
-        text = pattern.sub(replacement, text)
-    return text
+    return str(exc)
 
 
 def login_message(result: LoginResult, *, typed_user: str | None, reach: str | None) -> str:
@@ -77,7 +55,10 @@ def login_message(result: LoginResult, *, typed_user: str | None, reach: str | N
         if reach == "refused":
             return (f"nothing answers at {registry} (connection refused): check the port, and that the registry "
                     "is running")
-    return without_cli_flags(message)
+    hint = WIZARD_HINTS.get(result.code) if result.code is not None else None
+    if hint is not None and result.reason is not None:
+        return f"{result.reason} ({hint})"
+    return message
 
 
 def for_wizard(result: LoginResult, *, typed_user: str | None, reach: str | None) -> LoginResult:

@@ -111,8 +111,7 @@ async def test_plan_logins(plan: Plan, auth: AuthFile, uses: list[RegistryUse], 
                 found[use.key] = LoginResult(use.key, LoginState.UNREACHABLE, quick.message, host=use.host,
                                              reach=quick.reach)
             elif use.redirected:
-                state, message = await check_read_access(session, use)
-                found[use.key] = LoginResult(use.key, state, message)
+                found[use.key] = await check_read_access(session, use)
     used = {u.key for u in uses}
     unused = [LoginResult(key, LoginState.UNUSED, "not used by this plan") for key in auth.registries()
               if key not in used]

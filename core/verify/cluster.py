@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import CertificateError, MirrorError, ToolError
+from ..errors import CertificateError, ErrorCode, MirrorError, ToolError
 from ..mirror_sets import crio_pull_specs
 from ..oc import Oc, ResourceMissing
 from ..registry import RegistrySession
@@ -351,7 +351,8 @@ async def cluster_checks(expected: Expected, oc: Oc | None = None,
     if oc.path() is None:
         yield Check("cluster-access", title, Side.CLUSTER, Status.SKIP,
                     "cluster not checked: oc is not on PATH",
-                    fix="install the OpenShift CLI (oc), log in, and run verify again with --cluster")
+                    fix="install the OpenShift CLI (oc), log in, and run verify again with --cluster",
+                    code=ErrorCode.OC_MISSING)
         return
     try:
         user, server = await oc.whoami()

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..errors import MirrorError
+from ..errors import ErrorCode, MirrorError
 from ..oc import NotLoggedIn
 from ..text import shown
 
@@ -47,6 +47,9 @@ class Check:
     detail: str
     fix: str | None = None
     items: list[str] = field(default_factory=list)
+    # Why a check could not run, for a front end to decide on (never on the detail's words): e.g.
+    # ErrorCode.OC_MISSING when the cluster was not checked because oc is not on PATH.
+    code: ErrorCode | None = None
 
     def __post_init__(self) -> None:
         # detail and items quote cluster objects, registries and files: shown, never obeyed by a terminal
@@ -81,6 +84,10 @@ class Check:
         data = asdict(self)
         data["side"] = self.side.value
         data["status"] = self.status.value
+        if self.code is None:
+            del data["code"]  # the JSON report names a code only where there is one
+        else:
+            data["code"] = self.code.value
         return data
 
 

@@ -16,7 +16,6 @@ from textual.widgets import Button, Footer, Static
 from tui.state import STEP_KEYS, WizardState
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
-from tui.wording import without_cli_flags
 
 if TYPE_CHECKING:
     from tui.app import MirrorWizardApp
@@ -184,7 +183,7 @@ class StepScreen(Screen[None]):
         """One line beside the buttons; kind is info, ok, warn or error."""
         status = self.query_one("#status", Static)
         status.set_classes(f"-{kind}")
-        status.update(Content(without_cli_flags(text)))
+        status.update(Content(text))
 
     async def can_leave(self) -> bool:
         """Check and store the inputs before Next; show what to fix and return False to stay."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
@@ -17,7 +18,7 @@ from core.text import human_bytes
 from core.text import shell_quote as q
 from core.usecases.machine import oc_client
 from tui.screens.base import StepScreen
-from tui.state import Check, WizardState
+from tui.state import Check, WizardState, error_text
 from tui.widgets.checks import CheckList
 
 OC_DOWNLOAD = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp/"
@@ -57,22 +58,27 @@ def check_oc(release: str | None = None, medium: str | None = None, version: str
 
 
 def check_auth_file(state: WizardState) -> Check:
+    return auth_file_check(state)[0]
+
+
+def auth_file_check(state: WizardState) -> tuple[Check, str | None]:
+    """The pull secret line, and the file found when the plan names none (for the caller to put in the
+    plan: this runs in a worker thread, which reads the state and never changes it)."""
     from core.access import find_auth_file
 
     try:
         path, auth = find_auth_file(state.plan)
     except MirrorError as exc:  # AuthFileError and friends: already one line
-        return Check("pull secret", "fail", str(exc), "Fix or replace the file in the Credentials step")
+        return Check("pull secret", "fail", error_text(exc), "Fix or replace the file in the Credentials step"), None
     if path is None or auth is None:
         if state.release.mode == ReleaseMode.FROM_DIR:  # the far side: no internet, the file was carried
             return Check("pull secret", "fail", "none found",
                          "Pick the pull secret you carried beside the medium in the Credentials step (the "
-                         "mirror's login is added there if it lacks one)")
+                         "mirror's login is added there if it lacks one)"), None
         return Check("pull secret", "fail", "none found",
-                     f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step")
-    if not state.plan.auth_file:
-        state.plan.auth_file = str(path)
-    return Check("pull secret", "ok", f"{len(auth.registries())} registries in {path}")
+                     f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step"), None
+    found = None if state.plan.auth_file else str(path)
+    return Check("pull secret", "ok", f"{len(auth.registries())} registries in {path}"), found
 
 
 def check_keyring() -> Check:
@@ -119,7 +125,7 @@ def check_network(state: WizardState) -> Check:
     try:
         proxies = Access.of_plan(state.plan).proxies()
     except MirrorError as exc:
-        return Check("network", "fail", str(exc), "Fix HTTPS_PROXY / NO_PROXY (or the plan's options.proxy)")
+        return Check("network", "fail", error_text(exc), "Fix HTTPS_PROXY / NO_PROXY (or the plan's options.proxy)")
     found = routes(plan_servers(state.plan), proxies)
     if not found:
         return Check("network", "ok", "no proxy set: every server is reached directly" if proxies.https is None
@@ -139,13 +145,22 @@ def release_wanted(state: WizardState) -> str | None:
             or (release.source if release.source and ":" in release.source else None))
 
 
-def run_checks(state: WizardState) -> list[Check]:
+@dataclass(frozen=True)
+class MachineChecks:
+    """What a look at this machine found: the lines to show, and the pull secret found when the plan
+    named none (the handler puts it in the plan)."""
+
+    checks: list[Check]
+    auth_file: str | None = None
+
+
+def run_checks(state: WizardState) -> MachineChecks:
+    """Every preflight check; reads the state, changes nothing (it runs in a worker thread)."""
     release = state.release
     medium = release.directory if release.mode == ReleaseMode.FROM_DIR else None
-    return [check_oc(release_wanted(state), medium, release.version), check_auth_file(state), check_keyring(),
-            check_disk(state), check_network(state)]
-
-
+    auth_check, auth_file = auth_file_check(state)
+    return MachineChecks([check_oc(release_wanted(state), medium, release.version), auth_check, check_keyring(),
+                          check_disk(state), check_network(state)], auth_file)
 
 
 class PreflightScreen(StepScreen):
@@ -172,7 +187,8 @@ class PreflightScreen(StepScreen):
         auth = self.state.plan.auth_file
         for index, check in enumerate(checks):
             if check.name == "pull secret" and auth and auth not in check.detail:
-                checks[index] = check_auth_file(self.state)
+                checks[index], found = auth_file_check(self.state)
+                self.use_auth_file(found)
                 self.show_checks()
                 break
 
@@ -183,9 +199,9 @@ class PreflightScreen(StepScreen):
     class Checked(Message):
         """The worker's answer (posted from its thread; the handler applies it to the state)."""
 
-        def __init__(self, checks: list[Check]) -> None:
+        def __init__(self, found: MachineChecks) -> None:
             super().__init__()
-            self.checks = checks
+            self.found = found
 
     def run_checks(self) -> None:
         self.set_status("checking …")
@@ -197,8 +213,14 @@ class PreflightScreen(StepScreen):
 
     @on(Checked)
     def _checked(self, event: Checked) -> None:
-        self.state.checks = event.checks
+        self.state.checks = event.found.checks
+        self.use_auth_file(event.found.auth_file)
         self.show_checks()
+
+    def use_auth_file(self, found: str | None) -> None:
+        """The pull secret the checks found becomes the plan's, unless the plan names one by now."""
+        if found and not self.state.plan.auth_file:
+            self.state.plan.auth_file = found
 
     def show_checks(self) -> None:
         checks = self.state.checks

@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from core.errors import MirrorError
+from core.errors import ErrorCode, MirrorError
 from core.oc import Oc
 from core.text import plural, shell_quote
 from core.verify import Check, Side, Status, cluster_checks, expected_from_plan, mirror_checks, open_session
@@ -48,7 +48,7 @@ def wizard_advice(check: Check, *, oc_found: bool) -> str:
     if status is Status.PASS:
         return ""
     if name == "cluster-access":
-        if not oc_found or "not on PATH" in check.detail:
+        if not oc_found or check.code is ErrorCode.OC_MISSING:
             return ("Install the OpenShift CLI (oc) on this machine and log in to the cluster, then press c "
                     "(Check cluster).")
         return "Log in to the cluster in another terminal, then press c here:"
@@ -90,7 +90,7 @@ class VerifyRow(Vertical, can_focus=True):
     def command(self) -> str | None:
         command = self.check.fix_command
         if self.check.name == "cluster-access":  # its fix speaks to a shell user; the wizard says it in words
-            return "oc login <API server URL>" if self.oc_found and "not on PATH" not in self.check.detail else None
+            return "oc login <API server URL>" if self.oc_found and self.check.code is not ErrorCode.OC_MISSING else None
         return command
 
     def compose(self) -> ComposeResult:
@@ -139,7 +139,8 @@ def pending_check(oc_found: bool) -> Check:
         detail = "not checked: oc is not on PATH on this machine"
     else:
         detail = "not checked yet: after Apply with oc on the Done step it is checked here; c checks it now"
-    return Check(PENDING, "cluster", Side.CLUSTER, Status.SKIP, detail)
+    return Check(PENDING, "cluster", Side.CLUSTER, Status.SKIP, detail,
+                 code=None if oc_found else ErrorCode.OC_MISSING)
 
 
 class VerifyScreen(StepScreen):

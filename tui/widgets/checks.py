@@ -7,7 +7,6 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tui.state import Check
-from tui.wording import without_cli_flags
 
 MARKS = {"ok": ("✓", "$success"), "warn": ("!", "$warning"), "fail": ("✗", "$error"), "wait": ("…", "$text-muted"),
          "info": ("·", "$text-muted")}
@@ -37,7 +36,7 @@ class CheckList(Vertical):
         rows = []
         for check in checks:
             mark, style = MARKS.get(check.state, ("?", ""))
-            detail = Content(without_cli_flags(check.detail))
+            detail = Content(check.detail)
             if check.fix:
                 detail = Content.assemble(detail, "\n", Content.styled(check.fix, "$text-muted"))
             name = Static(check.name, classes="check-name")

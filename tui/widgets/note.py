@@ -19,9 +19,5 @@ class Note(Static):
         return str(content) if content is not None else ""
 
     def update(self, content: VisualType = "", *, layout: bool = True) -> None:
-        if isinstance(content, str):  # an engine error shown in the wizard: its advice, not CLI flags
-            from tui.wording import without_cli_flags
-
-            content = without_cli_flags(content)
         super().update(content, layout=layout)
         self.display = bool(self._plain(content).strip())
