@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
-from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
 from .credentials import LoginResult, login_state_of
+from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
 from .errors import (
     MirrorError,
 )
