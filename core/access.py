@@ -23,7 +23,8 @@ from .http.connection import Connector, RawHTTPError, tls_probe
 from .mirror_sets import resolve_through_mirrors
 from .plan import Plan, SamplesSource
 from .reference import parse_reference
-from .registry import STALL_TIMEOUT, RegistrySession, RetryPolicy
+from .registry import STALL_TIMEOUT, RegistrySession
+from .registry import Access as Access  # re-exported: built here from a plan or flags, held by the session
 from .tlsconfig import TLSOptions, build_ssl_context
 
 if TYPE_CHECKING:
@@ -33,59 +34,18 @@ if TYPE_CHECKING:
 DEFAULT_STALL_TIMEOUT = STALL_TIMEOUT  # --stall-timeout's default, for the front ends' help
 
 
-@dataclass(frozen=True)
-class Access:
-    """How to reach registries: the auth file, extra CAs, which hosts may skip TLS verification, the
-    mirror sets that redirect source reads, and how many transfers run in parallel per registry."""
-
-    auth_file: str | None = None
-    ca_files: tuple[str, ...] = ()
-    insecure_hosts: tuple[str, ...] = ()
-    insecure: bool = False            # every host (the CLI's --insecure, for tests)
-    idms_file: str | None = None
-    max_per_registry: int | None = None  # None: adaptive (core.adaptive.transfer_bounds)
-    stall_timeout: float = STALL_TIMEOUT
-    auth_hosts: tuple[str, ...] = ()   # token services elsewhere allowed to receive the password
-    # The forward proxy (``--proxy``; "" for none) and NO_PROXY's list (``--no-proxy``); None: the environment's.
-    proxy: str | None = None
-    no_proxy: str | None = None
-    # How failures are retried (None: the default policy); injectable so a test or an embedding caller
-    # decides how long an unreachable host is waited for.
-    retry: RetryPolicy | None = None
-
-    @classmethod
-    def of_plan(cls, plan: Plan) -> Access:
-        return cls(auth_file=plan.auth_file, ca_files=tuple(plan.ca_files()),
-                   insecure_hosts=tuple(plan.insecure_hosts()), idms_file=plan.idms_file,
-                   max_per_registry=plan.options.max_per_registry,
-                   stall_timeout=float(plan.options.stall_timeout), auth_hosts=tuple(plan.options.auth_hosts),
-                   proxy=plan.options.proxy, no_proxy=plan.options.no_proxy)
-
-    def proxies(self) -> ProxySettings:
-        """The proxies every connection of the run uses: the flags or the plan over the environment."""
-        return ProxySettings.from_env(proxy=self.proxy, no_proxy=self.no_proxy)
-
-
 def _access(what: Access | Plan) -> Access:
     return what if isinstance(what, Access) else Access.of_plan(what)
 
 
 def tls_options(what: Access | Plan) -> TLSOptions:
-    """The TLS setup every connection of a run uses: the system trust plus every CA file named (each
-    trusted for every registry, as oc's --certificate-authority is), and the hosts allowed without."""
-    access = _access(what)
-    return TLSOptions(ca_files=access.ca_files, insecure_hosts=access.insecure_hosts, insecure=access.insecure,
-                      auth_hosts=access.auth_hosts, proxies=access.proxies())
+    """The TLS setup every connection of a run uses (:meth:`Access.tls`)."""
+    return _access(what).tls()
 
 
 def source_mirrors(what: Access | Plan) -> list[tuple[str, str]]:
     """(source, mirror) pairs of the ImageDigestMirrorSet / ImageContentSourcePolicy file named, if any."""
-    access = _access(what)
-    if not access.idms_file:
-        return []
-    from .mirror_config import load_mirror_sets
-
-    return load_mirror_sets(access.idms_file)
+    return _access(what).mirror_sets()
 
 
 def auth_from_data(data: dict[str, Any], path: str | Path | None = None) -> AuthFile:
@@ -95,12 +55,11 @@ def auth_from_data(data: dict[str, Any], path: str | Path | None = None) -> Auth
 
 
 def open_session(what: Access | Plan, *, auth: AuthFile | None = None) -> RegistrySession:
-    """A registry session for a plan or an access description (use it with ``async with``). ``auth``
-    replaces the auth file named there (credentials typed in the wizard, not saved yet)."""
+    """A registry session for a plan or an access description (use it with ``async with``); it holds
+    the :class:`Access` it was built from (``session.access``). ``auth`` replaces the auth file named
+    there (credentials typed in the wizard, not saved yet)."""
     access = _access(what)
-    return RegistrySession(auth if auth is not None else access_auth(access), tls_options(access),
-                           max_per_registry=access.max_per_registry, source_mirrors=source_mirrors(access),
-                           stall_timeout=access.stall_timeout, retry=access.retry)
+    return RegistrySession.from_access(access, auth=auth if auth is not None else access_auth(access))
 
 
 def access_auth(what: Access | Plan) -> AuthFile:

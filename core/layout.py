@@ -193,6 +193,28 @@ class OCILayout:
             os.close(fd)
 
     def read_index(self) -> dict[str, Any]:
+        """index.json, every entry checked (the first bad one is the error)."""
+        data = self._read_index_file()
+        for number, item in enumerate(data.get("manifests", []), start=1):
+            _check_index_entry(item, where=f"{self.root / 'index.json'} entry {number}")
+        return data
+
+    def read_index_entries(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """index.json's entries that pass :meth:`read_index`'s checks, and one line for each that does
+        not (a bundle check lists every problem at once rather than stopping at the first). The file
+        itself unreadable, a link or not an index: ReleaseError, as for read_index."""
+        good: list[dict[str, Any]] = []
+        bad: list[str] = []
+        for number, item in enumerate(self._read_index_file().get("manifests", []), start=1):
+            try:
+                _check_index_entry(item, where=f"index.json entry {number}")
+            except ReleaseError as exc:
+                bad.append(str(exc))
+                continue
+            good.append(item)
+        return good, bad
+
+    def _read_index_file(self) -> dict[str, Any]:
         path = self.root / "index.json"
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -212,8 +234,6 @@ class OCILayout:
         data = parse_json(raw, where=str(path), error=ReleaseError)
         if not isinstance(data, dict) or not isinstance(data.get("manifests", []), list):
             raise ReleaseError(f"{path} is not an OCI image index")
-        for number, item in enumerate(data.get("manifests", []), start=1):
-            _check_index_entry(item, where=f"{path} entry {number}")
         return data
 
     def entries(self) -> list[LayoutEntry]:

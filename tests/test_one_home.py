@@ -264,3 +264,29 @@ def test_the_release_step_and_the_mirror_step_name_the_same_release_image(tmp_pa
         screen = SimpleNamespace(state=state, path_commands=lambda: [])
         commands = "\n".join(screen_class.help_commands(screen))  # type: ignore[arg-type]
         assert wanted in commands, (screen_class.__name__, commands)
+
+
+def test_the_session_holds_the_settings_it_was_built_from(tmp_path: Path) -> None:
+    """One settings object per run: open_session builds the session from an Access and the session owns
+    it; its bounds, stall timeout, retry policy and TLS setup are that Access's, not copies beside it."""
+    import asyncio
+
+    from core.access import Access, open_session
+    from core.registry import RetryPolicy
+
+    retry = RetryPolicy(attempts=1)
+    access = Access(ca_files=("/nonexistent/ca.crt",), insecure_hosts=("m:5000",), max_per_registry=3,
+                    stall_timeout=7.0, auth_hosts=("sso.example.com",), proxy="", retry=retry)
+    session = open_session(access)
+    assert session.access is access
+    assert (session.max_per_registry, session.stall_timeout, session.retry) == (3, 7.0, retry)
+    assert session.tls.ca_files == access.ca_files and session.tls.insecure_hosts == access.insecure_hosts
+    assert session.tls.auth_hosts == ("sso.example.com",)
+    asyncio.run(session.aclose())
+
+    plan = plan_from_dict({"version": 1, "mirror": {"registry": MIRROR},
+                           "options": {"stall_timeout": 42, "max_per_registry": 5}})
+    from_plan = open_session(plan)
+    assert from_plan.access == Access.of_plan(plan)
+    assert (from_plan.stall_timeout, from_plan.max_per_registry) == (42.0, 5)
+    asyncio.run(from_plan.aclose())

@@ -1,21 +1,19 @@
-"""The bundle's images: every manifest graph of its OCI layout, walked to check nothing is missing."""
+"""The bundle's images: every manifest graph of its OCI layout, walked to check nothing is missing.
+
+The layout is read through :class:`core.layout.OCILayout` only: one reader of layouts, so the checks a
+carried-in disk needs (no links followed, digests validated before they become paths, sizes bounded,
+bytes hashed) live in one place.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import BundleError, MirrorError
-from ..layout import REF_NAME
+from ..errors import IntegrityError, MirrorError, NotFound
+from ..layout import REF_NAME, OCILayout
 from ..manifest import Manifest
-
-if TYPE_CHECKING:
-    pass
-from .files import read_bounded, read_json
-from .model import MAX_JSON_BYTES, MAX_MANIFEST_BYTES, Problem
+from .model import MAX_MANIFEST_BYTES, Problem
 
 # -- the layout's images ------------------------------------------------------------------------------
 
@@ -30,39 +28,38 @@ class ImageGraph:
 
 def layout_images(directory: Path, *, where: str = "") -> tuple[list[ImageGraph], list[Problem]]:
     """Every named image of the layout with its whole manifest graph, as far as it can be read."""
-    problems: list[Problem] = []
-    index = read_json(directory / "index.json", MAX_JSON_BYTES, "OCI index")
-    entries = index.get("manifests") if isinstance(index, dict) else None
-    if not isinstance(entries, list):
-        return [], [Problem("index.json", "is not an OCI image index")]
+    layout = OCILayout(directory)
+    try:
+        entries, bad = layout.read_index_entries()
+    except MirrorError as exc:
+        return [], [Problem("index.json", str(exc))]
+    problems = [Problem("index.json", reason) for reason in bad]
     images: list[ImageGraph] = []
-    for number, item in enumerate(entries):
-        if not isinstance(item, dict):
-            problems.append(Problem("index.json", f"entry {number} is not an object"))
-            continue
-        name = (item.get("annotations") or {}).get(REF_NAME) if isinstance(item.get("annotations"), dict) else None
-        digest = item.get("digest")
-        if not isinstance(digest, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            problems.append(Problem("index.json", f"entry {number} ({name or 'unnamed'}) has no valid sha256 digest"))
-            continue
+    for item in entries:
+        annotations = item.get("annotations") or {}
+        name = annotations.get(REF_NAME)
+        digest = item["digest"]
         graph = ImageGraph(str(name or digest), digest)
-        _walk_graph(directory, graph, digest, int(item.get("size") or 0), problems, depth=0)
+        _walk_graph(layout, graph, digest, int(item.get("size") or 0), problems, depth=0)
         images.append(graph)
     return images, problems
 
 
-def _walk_graph(directory: Path, graph: ImageGraph, digest: str, size: int, problems: list[Problem], *,
+def _walk_graph(layout: OCILayout, graph: ImageGraph, digest: str, size: int, problems: list[Problem], *,
                 depth: int) -> None:
     graph.manifests[digest] = size
-    path = directory / "blobs" / "sha256" / digest.split(":", 1)[1]
-    rel = f"blobs/sha256/{digest.split(':', 1)[1]}"
+    algorithm, _, hexpart = digest.partition(":")
+    rel = f"blobs/{algorithm}/{hexpart}"
     try:
-        raw = read_bounded(path, MAX_MANIFEST_BYTES, "image manifest")
-    except BundleError:
+        raw = layout.read_blob_bytes(digest, limit=MAX_MANIFEST_BYTES)
+    except IntegrityError:
+        problems.append(Problem(rel, f"manifest of image {graph.name} is damaged: its bytes do not match {digest}"))
+        return
+    except NotFound:
         problems.append(Problem(rel, f"manifest {digest} of image {graph.name} is missing or unreadable"))
         return
-    if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
-        problems.append(Problem(rel, f"manifest of image {graph.name} is damaged: its bytes do not match {digest}"))
+    except MirrorError as exc:  # a link, not a regular file, too large, an invalid digest
+        problems.append(Problem(rel, f"manifest {digest} of image {graph.name} is missing or unreadable: {exc}"))
         return
     try:
         manifest = Manifest.parse(raw, None, where=f"{graph.name}@{digest[:19]}")
@@ -76,10 +73,8 @@ def _walk_graph(directory: Path, graph: ImageGraph, digest: str, size: int, prob
         problems.append(Problem(rel, f"image {graph.name} nests one index in another; not supported"))
         return
     for child in children:
-        _walk_graph(directory, graph, child.digest, child.size, problems, depth=depth + 1)
+        _walk_graph(layout, graph, child.digest, child.size, problems, depth=depth + 1)
     for blob in blobs:
         graph.blobs[blob.digest] = blob.size
     if config is not None:
         graph.configs.add(config.digest)
-
-

@@ -4,6 +4,7 @@
   retry policy;
 * :mod:`.auth` — challenges, Basic, Bearer tokens (narrowest scopes, cached) and where a password may go;
 * :mod:`.client` — the API calls against one registry (:class:`RegistryClient`);
+* :mod:`.settings` — the run's settings (:class:`Access`), built once and held by the session.
 * :mod:`.session` — a client per registry host for one run, and its blob cache (:class:`RegistrySession`).
 
 Import from here: ``from core.registry import RegistrySession, RegistryClient, RetryPolicy``.
@@ -29,6 +30,7 @@ from .client import (
     parse_tag_list,
 )
 from .session import BlobCache, RegistrySession
+from .settings import Access
 from .transport import (
     ERROR_BODY_LIMIT,
     MANIFEST_LIMIT,
@@ -43,6 +45,7 @@ from .transport import (
 )
 
 __all__ = [
+    "Access",
     "CHUNK",
     "ERROR_BODY_LIMIT",
     "KNOWN_AUTH_HOSTS",

@@ -11,6 +11,7 @@ from ..mirror_sets import resolve_through_mirrors
 from ..reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference
 from ..tlsconfig import TLSOptions
 from .client import RegistryClient
+from .settings import Access
 from .transport import SMALL_LANE, STALL_TIMEOUT, RetryPolicy
 
 
@@ -42,26 +43,51 @@ class BlobCache:
 class RegistrySession:
     """Clients for every registry a run touches, sharing one auth file and TLS options.
 
-    ``stall_timeout``: seconds without a byte in or out before an exchange is given up (then retried);
-    the CLI's ``--stall-timeout``. ``max_per_registry``: the admin's hard limit on parallel transfers per
-    registry, or None for the adaptive one (core.adaptive.transfer_bounds).
+    The session holds the run's settings, the :class:`Access` it was built from (``access``): the stall
+    timeout (seconds without a byte in or out before an exchange is given up, then retried; the CLI's
+    ``--stall-timeout``), the admin's hard limit on parallel transfers per registry (None: the adaptive
+    one, core.adaptive.transfer_bounds), the retry policy and the mirror sets. Front ends build it with
+    :meth:`from_access` (core.access.open_session); the keyword form here is for a session made of
+    parts (tests, a bundle read from disk), and describes those parts as its ``access``.
     """
 
     def __init__(self, auth: AuthFile | None = None, tls: TLSOptions | None = None, *,
                  max_per_registry: int | None = None, retry: RetryPolicy | None = None,
                  source_mirrors: list[tuple[str, str]] | None = None,
-                 stall_timeout: float = STALL_TIMEOUT) -> None:
+                 stall_timeout: float = STALL_TIMEOUT, access: Access | None = None) -> None:
         self.auth = auth or AuthFile(path=None, data={"auths": {}})
         self.tls = tls or TLSOptions()
-        self.max_per_registry = max_per_registry
-        self.retry = retry
-        self.stall_timeout = stall_timeout
+        if access is None:
+            access = Access(auth_file=str(self.auth.path) if self.auth.path else None, ca_files=self.tls.ca_files,
+                            insecure_hosts=self.tls.insecure_hosts, insecure=self.tls.insecure,
+                            auth_hosts=self.tls.auth_hosts, max_per_registry=max_per_registry,
+                            stall_timeout=stall_timeout, retry=retry)
+        self.access = access
         # (source prefix, mirror prefix): where to really read images named under the source
         # (an ImageDigestMirrorSet given with --idms-file, or the sandbox standing in for quay.io).
         self.source_mirrors = list(source_mirrors or [])
         self._clients: dict[str, RegistryClient] = {}
         self.blob_cache = BlobCache()
         self._http: HttpClient | None = None
+
+    @classmethod
+    def from_access(cls, access: Access, *, auth: AuthFile | None = None) -> RegistrySession:
+        """The session of a run, built once from its settings: the TLS setup, the mirror sets, the
+        bounds and the retry policy all come from ``access``; ``auth`` is the credentials resolved for
+        it (core.access.access_auth), or logins typed in the wizard."""
+        return cls(auth, access.tls(), source_mirrors=access.mirror_sets(), access=access)
+
+    @property
+    def max_per_registry(self) -> int | None:
+        return self.access.max_per_registry
+
+    @property
+    def stall_timeout(self) -> float:
+        return self.access.stall_timeout
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        return self.access.retry
 
     @property
     def http(self) -> HttpClient:
