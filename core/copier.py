@@ -55,6 +55,7 @@ from .events import (
     PlanReady,
 )
 from .manifest import Descriptor, Manifest
+from .progress import Progress
 from .registry import MAX_INDEX_CHILDREN, RegistrySession
 
 EventSink = Callable[[Event], None]
@@ -110,19 +111,49 @@ class CopyFailure:
 
 @dataclass
 class CopyResult:
+    """What a run did. Its counts are one fold of the run's own events (``count``, a
+    :class:`core.progress.Progress`: the model the CLI's progress line and the wizard's Mirror step
+    draw), never counters kept beside it: the summary, the Mirror step and Done read the same numbers."""
+
     images_total: int = 0
-    images_done: int = 0
     images_skipped_missing: int = 0
-    blobs_total: int = 0
-    blobs_copied: int = 0
-    blobs_skipped: int = 0
-    blobs_mounted: int = 0
-    bytes_total: int = 0
-    bytes_copied: int = 0
-    bytes_present: int = 0
     seconds: float = 0.0
     failures: list[CopyFailure] = field(default_factory=list)
     images: list[ImagePlan] = field(default_factory=list)
+    count: Progress = field(default_factory=Progress, repr=False)
+
+    @property
+    def images_done(self) -> int:
+        """Images that landed (copied, or there already)."""
+        return self.count.images_done
+
+    @property
+    def blobs_total(self) -> int:
+        return self.count.total_blobs
+
+    @property
+    def blobs_copied(self) -> int:
+        return self.count.blobs_copied
+
+    @property
+    def blobs_skipped(self) -> int:
+        return self.count.blobs_skipped
+
+    @property
+    def blobs_mounted(self) -> int:
+        return self.count.blobs_mounted
+
+    @property
+    def bytes_total(self) -> int:
+        return self.count.total_bytes
+
+    @property
+    def bytes_copied(self) -> int:
+        return self.count.bytes_moved
+
+    @property
+    def bytes_present(self) -> int:
+        return self.count.bytes_present
 
     @property
     def ok(self) -> bool:
@@ -191,6 +222,8 @@ class Copier:
             raise InputError(f"--filter-by-os {pattern!r} is not a valid regular expression: {exc}") from None
 
     def emit(self, event: Event) -> None:
+        """Every event is counted (the result's numbers are this fold) and then passed on."""
+        self.result.count.feed(event)
         if self._sink is not None:
             self._sink(event)
 
@@ -368,20 +401,21 @@ class Copier:
 
     def _announce(self, plans: list[ImagePlan]) -> None:
         unique: dict[tuple[str, str], int] = {}
-        present: dict[tuple[str, str], int] = {}
+        present: dict[tuple[str, str], tuple[int, str]] = {}  # with where it is, as events name it
         for plan in plans:
             for digest, size in plan.blobs().items():
                 key = (plan.destination.store_key, digest)
                 unique[key] = size
                 if plan.present:
-                    present[key] = size
-        self.result.blobs_total = len(unique)
-        self.result.bytes_total = sum(unique.values())
-        self.result.bytes_present = sum(present.values())
+                    present.setdefault(key, (size, plan.destination.display))
         self.emit(PlanReady(images=len(plans) + len(self._done_already), blobs=len(unique),
-                            total_bytes=self.result.bytes_total))
+                            total_bytes=sum(unique.values())))
+        if self.options.dry_run:
+            # A dry run ends here: the blobs of images already there are all it learns is present (a real
+            # run says so blob by blob as it goes), so "to move" is the total less them.
+            for (_store, digest), (size, where) in present.items():
+                self.emit(BlobSkipped(digest, size, where))
         for task, digest in self._done_already:  # their blobs are not counted: their manifests were never read
-            self.result.images_done += 1
             self.emit(ImageDone(str(task.source), str(task.destination), digest, skipped=True))
 
     # -- executing --------------------------------------------------------------------------
@@ -401,7 +435,6 @@ class Copier:
                 for digest, size in plan.blobs().items():
                     key = (plan.destination.store_key, digest)
                     if key not in needs:
-                        self.result.blobs_skipped += 1
                         needs[key] = {}
                         self.emit(BlobSkipped(digest, size, plan.destination.display))
 
@@ -462,17 +495,13 @@ class Copier:
                     have.append(anchor)
                 else:
                     settle(anchor)
-            if have:  # counted once per store, like bytes_total
-                self.result.bytes_present += repos[have[0]][2]
-            for r in have:
-                self.result.blobs_skipped += 1
+            for r in have:  # its bytes count once per store (core.progress), like bytes_total
                 self.emit(BlobSkipped(digest, repos[r][2], repos[r][0].display))
                 settle(r)
             for r in missing:
                 destination, source, size = repos[r]
                 assert anchor is not None
                 if await destination.mount(digest, anchor):
-                    self.result.blobs_mounted += 1
                     self.emit(BlobMounted(digest, size, destination.display, anchor))
                 else:
                     await self._transfer(destination, source, digest, size)
@@ -492,7 +521,6 @@ class Copier:
         if _same_registry(destination, source) and isinstance(source, RegistrySource):
             # A mount moves no bytes; when refused, its answer left the upload session _transfer uses.
             if await destination.mount(digest, source.repository):
-                self.result.blobs_mounted += 1
                 self.emit(BlobMounted(digest, size, destination.display, source.repository))
                 return False
         elif not probed and await destination.mount(digest, destination.repository):
@@ -543,9 +571,14 @@ class Copier:
                         raise
                     self.emit(LogMessage("warning", f"{exc}; reading it again"))
                     continue
+                except BaseException:
+                    # Failed or cancelled part way: the bytes sent count for nothing (the blob did not
+                    # land), so the count of bytes moved stays the sum of the blobs that did.
+                    progress.flush()
+                    if moved:
+                        self.emit(BlobProgress(digest, -moved))
+                    raise
                 progress.flush()
-            self.result.blobs_copied += 1
-            self.result.bytes_copied += size
             self.emit(BlobDone(digest, size, destination.display))
             return
 
@@ -568,7 +601,6 @@ class Copier:
                 if tag == plan.tag and (not plan.present or plan.tag_current):
                     continue  # just pushed with the image, or already current
                 await destination.put_manifest(tag, plan.top, top_level=True)
-            self.result.images_done += 1
             self.emit(ImageDone(str(task.source), str(task.destination), plan.top.digest, skipped=plan.present))
         except MirrorError as exc:
             if isinstance(exc, Cancelled):

@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from .events import (
     BlobDone,
@@ -40,9 +39,6 @@ from .events import (
     PlanReady,
 )
 from .text import human_bytes
-
-if TYPE_CHECKING:
-    from .copier import CopyResult
 
 BUCKET_SECONDS = 0.5  # throughput samples: fine enough that a short copy still draws a shape
 RECENT_SECONDS = 5.0  # the "now" speed averages this much
@@ -111,8 +107,8 @@ class Progress:
     total_blobs: int = 0
     total_bytes: int = 0
     rows: dict[str, ImageRow] = field(default_factory=dict)
-    # What happened (counts match core.copier.CopyResult's for the same run).
-    bytes_moved: int = 0         # crossed the wire, live; at the end == CopyResult.bytes_copied
+    # What happened (core.copier.CopyResult's counts are these: the copier folds its events here too).
+    bytes_moved: int = 0         # crossed the wire, live; a transfer that fails takes its bytes back
     bytes_present: int = 0       # already at the destination (once per store and digest)
     bytes_mounted: int = 0       # made present by a cross-repository mount, no bytes moved
     blobs_copied: int = 0
@@ -395,10 +391,3 @@ class Progress:
         for row in self.rows.values():
             out[row.state] = out.get(row.state, 0) + 1
         return out
-
-    def agrees_with(self, result: CopyResult) -> bool:
-        """The folded counts are the engine's own (a check for tests and for the curious)."""
-        return (self.images_done, self.images_failed, self.blobs_copied, self.blobs_skipped, self.blobs_mounted,
-                self.bytes_moved, self.total_bytes) == (
-            result.images_done, len(result.failures), result.blobs_copied, result.blobs_skipped,
-            result.blobs_mounted, result.bytes_copied, result.bytes_total)

@@ -90,7 +90,11 @@ def test_cli_and_wizard_show_the_same_counts_for_the_same_plan(
     images_text, bytes_text = asyncio.run(wizard_mirror(state))
     progress, result = state.progress, state.mirror_result
     assert progress.finished, (progress.error, list(progress.log)[-5:])
-    assert result is not None and progress.agrees_with(result)  # the fold is the engine's count
+    assert result is not None  # the fold is the engine's count
+    assert (progress.images_done, progress.images_failed, progress.blobs_copied, progress.blobs_skipped,
+            progress.blobs_mounted, progress.bytes_moved, progress.total_bytes) == (
+        result.images_done, len(result.failures), result.blobs_copied, result.blobs_skipped,
+        result.blobs_mounted, result.bytes_copied, result.bytes_total)
 
     wizard = {"images": (progress.images_done, progress.total_images),
               "blobs": (result.blobs_total, progress.blobs_copied, progress.blobs_skipped, progress.blobs_mounted),

@@ -162,6 +162,7 @@ def with_prepared(state: WizardState) -> None:
     from core.ca import ca_manifests
     from core.copier import CopyResult
     from core.mirror_config import release_mirror_instructions
+    from core.progress import Progress
     from core.run import Prepared
 
     info = state.release_info
@@ -169,8 +170,9 @@ def with_prepared(state: WizardState) -> None:
                               instructions=release_mirror_instructions(info, TARGET, None),
                               samples=state.samples_plan(), ca=ca_manifests(MIRROR, CA_PEM))
     state.prepared_key = state.mirror_key = state.plan_key()  # computed, and mirrored, for this very plan
-    state.mirror_result = CopyResult(images_total=143, images_done=143, blobs_total=380, blobs_copied=301,
-                                     blobs_skipped=79, bytes_total=17_716_740_096, bytes_copied=13_421_772_800)
+    state.mirror_result = CopyResult(images_total=143, count=Progress(
+        images_copied=143, total_blobs=380, blobs_copied=301, blobs_skipped=79, total_bytes=17_716_740_096,
+        bytes_moved=13_421_772_800))
 
 
 def with_verified(state: WizardState) -> None:

@@ -242,7 +242,7 @@ class MirrorWizardApp(App[int]):
         probe.add_log(f"checked: the mirror already holds all {probe.total_images} images of this plan; "
                       "nothing to copy")
         probe.finish()
-        result.images_done = probe.total_images  # Done counts what the mirror holds
+        result.count = probe  # Done counts what the mirror holds: the Mirror step's numbers
         state.progress, state.mirror_key = probe, key
         state.prepared, state.prepared_key, state.mirror_result = held[0], key, result
         state.mirror_checked = True

@@ -212,17 +212,13 @@ def progress_line(progress: Progress) -> str:
             f"images {progress.images_finished}/{progress.total_images}  {human_bytes(progress.rate)}/s  {eta}")
 
 
-def summary_text(result: CopyResult, *, dry_run: bool = False, progress: Progress | None = None) -> str:
-    """The end of a run. With ``progress`` (what the run showed, the wizard's numbers too), its counts;
-    the engine's own otherwise (they agree: see Progress.agrees_with)."""
+def summary_text(result: CopyResult, *, dry_run: bool = False) -> str:
+    """The end of a run, from the run's count (``result.count``: the progress model, folded from the
+    same events as the progress line; the wizard's Mirror step and Done read the same numbers)."""
     head = "dry run" if dry_run else ("mirror complete" if result.ok else "mirror FAILED")
     images_done, failed = result.images_done, len(result.failures)
     blobs = (result.blobs_copied, result.blobs_skipped, result.blobs_mounted)
     moved, present, seconds = result.bytes_copied, result.bytes_present, result.seconds
-    if progress is not None and progress.planned:
-        images_done, failed = progress.images_done, progress.images_failed
-        blobs = (progress.blobs_copied, progress.blobs_skipped, progress.blobs_mounted)
-        moved, present = progress.bytes_moved, progress.bytes_present
     lines = [
         f"{head}: {images_done}/{result.images_total} images"
         + (f", {result.images_skipped_missing} missing skipped" if result.images_skipped_missing else "")
@@ -231,8 +227,8 @@ def summary_text(result: CopyResult, *, dry_run: bool = False, progress: Progres
         f"bytes: {human_bytes(moved)} copied of {human_bytes(result.bytes_total)} "
         f"({human_bytes(present)} already present) in {seconds:.1f}s",
     ]
-    if progress is not None and progress.planned and progress.bytes_moved:
-        lines[2] += f", {human_bytes(progress.throughput)}/s while moving"
+    if result.count.planned and result.bytes_copied:
+        lines[2] += f", {human_bytes(result.count.throughput)}/s while moving"
     if dry_run:
         lines[0] = f"dry run: {len(result.images)} images would be mirrored"
         to_move = result.bytes_total - result.bytes_present
@@ -252,7 +248,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
 
 
 def run_job_with_progress(args: argparse.Namespace, job: Job, *,
-                          on_prepared: Callable[[Prepared], None] | None = None) -> tuple[RunResult, Progress]:
+                          on_prepared: Callable[[Prepared], None] | None = None) -> RunResult:
     """Run a job for a command through core.orchestrate, progress on stderr (none with --json). The
     command's own flags say how to reach registries."""
     printer = ProgressPrinter(quiet=bool(getattr(args, "json", False)),
@@ -266,15 +262,15 @@ def run_job_with_progress(args: argparse.Namespace, job: Job, *,
         result = run_async(go)
     finally:
         printer.finish()
-    return result, printer.progress
+    return result
 
 
-def print_summary(args: argparse.Namespace, result: RunResult, progress: Progress, *, dry_run: bool) -> CopyResult:
+def print_summary(args: argparse.Namespace, result: RunResult, *, dry_run: bool) -> CopyResult:
     """The summary on stdout, or the engine's counts as JSON with --json."""
     copy = result.copy
     assert copy is not None
     if getattr(args, "json", False):
         print(json.dumps(copy.as_dict(), indent=2))
     else:
-        print(summary_text(copy, dry_run=dry_run, progress=progress))
+        print(summary_text(copy, dry_run=dry_run))
     return copy

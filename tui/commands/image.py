@@ -60,6 +60,6 @@ def run_mirror(args: argparse.Namespace) -> int:
         raise InputError("nothing to mirror: give SRC DST pairs or a mapping file with -f")
     job = Job(Plan(options=options_from_args(args)), images=tasks, dry_run=args.dry_run,
               filter_by_os=args.filter_by_os, keep_manifest_list=args.keep_manifest_list, write_outputs=False)
-    result, progress = run_job_with_progress(args, job)
-    print_summary(args, result, progress, dry_run=args.dry_run)
+    result = run_job_with_progress(args, job)
+    print_summary(args, result, dry_run=args.dry_run)
     return 0 if result.ok else 1

@@ -90,7 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
             data["bundle"] = result.bundle.as_dict()
         print(json.dumps(data, indent=2))
     else:
-        print(summary_text(copy, dry_run=args.dry_run, progress=printer.progress))
+        print(summary_text(copy, dry_run=args.dry_run))
         for line in result.prepared.release_lines():  # signatures, Sigstore, update path bytes, warnings
             print(line)
         for path in result.outputs:

@@ -417,7 +417,7 @@ def run_mirror(args: argparse.Namespace) -> int:
     # (as for `run` and the wizard): the flags only say how the bundle is written.
     job = Job(plan_from_args(args), dry_run=args.dry_run, dir_release=args.from_ if args.from_dir else None,
               write_outputs=False, bundle=bundle_options_from_args(args) if args.to_dir else None)
-    run, progress = run_job_with_progress(args, job, on_prepared=prepared)
+    run = run_job_with_progress(args, job, on_prepared=prepared)
     result, info, instructions = run.copy, run.prepared.release, run.prepared.instructions
     bundle_result = run.bundle
     assert result is not None and info is not None
@@ -448,7 +448,7 @@ def run_mirror(args: argparse.Namespace) -> int:
         return 0 if result.ok else 1
     if args.dry_run:
         _print_dry_run(result)
-    print(summary_text(result, dry_run=args.dry_run, progress=progress))
+    print(summary_text(result, dry_run=args.dry_run))
     for line in run.prepared.release_lines():
         print(line)
     for path in run.outputs:

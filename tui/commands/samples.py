@@ -225,8 +225,8 @@ def run_mirror(args: argparse.Namespace) -> int:
 
     job = Job(plan_from_args(args), dry_run=args.dry_run, oc=args.oc, write_outputs=False,
               nothing_to_do="nothing to mirror: every image stream is skipped or has no image")
-    result, progress = run_job_with_progress(args, job, on_prepared=prepared)
-    print_summary(args, result, progress, dry_run=args.dry_run)
+    result = run_job_with_progress(args, job, on_prepared=prepared)
+    print_summary(args, result, dry_run=args.dry_run)
     if args.json:
         return 0 if result.ok else 1
     plan = found[0]
