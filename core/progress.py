@@ -12,7 +12,11 @@ the same run gives the same numbers everywhere. What it counts, and why:
   plan (release components and samples images alike) is a row with a :class:`RowState`.
 * **throughput** — bytes moved over the time something was moving (idle time reading manifests or
   writing tags does not dilute it); ``rate`` is the recent speed, for a live line.
-* **ETA** — from the bytes still to move and the recent speed; never 0 while images remain, and
+* **ETA** — from the bytes still to move and the speed over a sliding window of wall-clock time
+  (``ETA_WINDOW``) counted from the first transfer, so idle time before anything moved does not make the
+  first guess too long. None until there is enough data (``ETA_WARMUP``); then it counts down with the
+  clock and may move away from that countdown only so fast (``ETA_RISE``/``ETA_FALL``), so a pause
+  between blobs or a burst never makes it jump (1 s → 1 min → 11 s). Never 0 while images remain, and
   "finishing" only once no byte is left to move.
 
 Pure data, no I/O and no clock of its own (``clock`` is injectable, for tests and screenshots).
@@ -43,6 +47,14 @@ from .text import human_bytes
 BUCKET_SECONDS = 0.5  # throughput samples: fine enough that a short copy still draws a shape
 RECENT_SECONDS = 5.0  # the "now" speed averages this much
 LOG_LINES = 500
+ETA_WINDOW = 10.0   # the ETA's speed: bytes moved over this much wall-clock time (less, early in the copy)
+ETA_WARMUP = 3.0    # no ETA before this long since the first transfer began ...
+ETA_WARMUP_MIN = 1.0  # ... unless at least this long and ETA_WARMUP_SHARE of the bytes moved already
+ETA_WARMUP_SHARE = 0.1
+# How fast the ETA may move, per second of wall clock: up from where it was, down below its own
+# countdown; the first number in seconds, or the second as a share of the ETA (a long ETA may move more).
+ETA_RISE = (0.5, 0.2)
+ETA_FALL = (1.0, 0.3)
 
 
 class RowState(StrEnum):
@@ -139,6 +151,9 @@ class Progress:
     _moving_since: float | None = None
     _bucket_start: float = 0.0
     _bucket_bytes: int = 0
+    _first_move_at: float | None = None  # the first transfer since the plan was ready (the ETA's data)
+    _eta: float | None = None            # the ETA as last updated (see _update_eta)
+    _eta_at: float = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -182,6 +197,7 @@ class Progress:
             self.rates.clear()
             self._bucket_bytes = 0
             self._bucket_start = self.clock()
+            self._first_move_at = self._eta = None
             self.planned = True
             self.total_images = max(event.images, len(self.rows)) if self.rows else event.images
             self.total_blobs, self.total_bytes = event.blobs, event.total_bytes
@@ -192,6 +208,8 @@ class Progress:
             self._size.setdefault(key, event.size)
             self._in_flight[event.digest] = 0
             self._start_moving()
+            if self._first_move_at is None:
+                self._first_move_at = self.clock()
             repository = _repository(event.destination)
             for row in self.rows.values():
                 if row.state == RowState.WAITING and _repository(row.destination) == repository:
@@ -281,7 +299,8 @@ class Progress:
         return row
 
     def tick(self) -> None:
-        """Close throughput buckets (bytes per second over BUCKET_SECONDS), on events and on a timer."""
+        """Close throughput buckets (bytes per second over BUCKET_SECONDS) and bring the ETA up to the
+        clock; on events and on a timer."""
         if not self.running:
             return
         now = self.clock()
@@ -291,6 +310,48 @@ class Progress:
             self._bucket_start += BUCKET_SECONDS
             if len(self.rates) == self.rates.maxlen and now - self._bucket_start > 60:
                 self._bucket_start = now  # after a long stall, do not replay empty buckets one by one
+        self._update_eta(now)
+
+    def eta_rate(self, now: float | None = None) -> float | None:
+        """Bytes per second the ETA works with: bytes moved over the last ETA_WINDOW seconds of wall clock,
+        or since the first transfer began when that is more recent (pauses count: they are part of the
+        copy; the time before anything moved is not). None before any transfer."""
+        if self._first_move_at is None:
+            return None
+        now = self.clock() if now is None else now
+        start = max(now - ETA_WINDOW, self._first_move_at)
+        closed = max(min(int((self._bucket_start - start) / BUCKET_SECONDS + 0.999), len(self.rates)), 0)
+        moved = sum(list(self.rates)[len(self.rates) - closed:]) * BUCKET_SECONDS + self._bucket_bytes
+        seconds = closed * BUCKET_SECONDS + max(now - self._bucket_start, 0.0)
+        return moved / seconds if seconds > 0 else None
+
+    def _update_eta(self, now: float) -> None:
+        """The ETA follows bytes and time: the raw guess (bytes left over :meth:`eta_rate`) once there is
+        enough data, then moved toward each new guess by at most ETA_RISE per second up from where it
+        was, or ETA_FALL per second below its countdown. Calling it twice at one instant changes nothing."""
+        if not self.planned or self._first_move_at is None:
+            self._eta = None
+            return
+        remaining = self.bytes_remaining
+        moving = now - self._first_move_at
+        to_move = self.bytes_to_move
+        enough = moving >= ETA_WARMUP or (moving >= ETA_WARMUP_MIN and to_move > 0
+                                           and self.bytes_moved_of_plan >= ETA_WARMUP_SHARE * to_move)
+        if not enough or remaining == 0:
+            self._eta = None if not enough else 0.0
+            self._eta_at = now
+            return
+        rate = self.eta_rate(now)
+        guess = remaining / rate if rate else float("inf")
+        previous, dt = self._eta, max(now - self._eta_at, 0.0)
+        self._eta_at = now
+        if previous is None:
+            self._eta = guess if guess != float("inf") else None
+            return
+        countdown = max(previous - dt, 0.0)
+        high = previous + dt * max(ETA_RISE[0], ETA_RISE[1] * previous)  # a stall: up, slowly
+        low = countdown - dt * max(ETA_FALL[0], ETA_FALL[1] * countdown)
+        self._eta = min(max(guess, low, 0.0), high)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -374,17 +435,16 @@ class Progress:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left from the bytes still to move; None when unknown (nothing moved yet, not
-        running, or only manifests left — see :attr:`finishing`). Never under 1 s while images remain."""
+        """Seconds left (see the module's note on how it moves); None when unknown (not enough data
+        yet, not running, or only manifests left — see :attr:`finishing`). Never under 1 s while images
+        remain."""
         if not self.planned or not self.running:
             return None
-        remaining = self.bytes_remaining
-        if remaining == 0:
+        if self.bytes_remaining == 0:
             return None if self.images_left else 0.0
-        rate = self.rate
-        if rate <= 0:
+        if self._eta is None:
             return None
-        return max(remaining / rate, 1.0)
+        return max(self._eta, 1.0)
 
     def counts(self) -> dict[RowState, int]:
         out: dict[RowState, int] = {}

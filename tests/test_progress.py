@@ -100,7 +100,10 @@ def test_recent_rate_and_eta_follow_the_clock() -> None:
     # Half-second buckets in bytes per second: each event lands in one bucket, the next is quiet.
     assert list(progress.rates) == [20 * MiB, 0] * 4 + [0, 0]
     assert progress.rate == pytest.approx(8 * MiB)  # 40 MiB over the last five seconds
-    assert progress.eta == pytest.approx(7.5)  # 60 MiB left at 8 MiB/s
+    assert progress.eta_rate() == pytest.approx(8 * MiB)  # the ETA's speed: 40 MiB since the first byte
+    # 60 MiB left at 8 MiB/s guesses 7.5 s; the ETA read 9, 8, 7, 6 and rises at most 20 % a second
+    # toward the guess: 7.2 s, never a jump.
+    assert progress.eta == pytest.approx(7.2)
     assert not progress.finishing
     progress.finish(cancelled=True)
     assert progress.cancelled and not progress.finished and progress.eta is None
@@ -166,3 +169,57 @@ def test_a_damaged_transfer_read_again_counts_its_bytes_once() -> None:
     progress.feed(BlobProgress("sha256:x", 4 * MiB))
     progress.feed(BlobDone("sha256:x", 4 * MiB, REPO))
     assert progress.bytes_moved == 4 * MiB and progress.bytes_remaining == 0
+
+
+# -- the ETA follows bytes and time (issue 26) -----------------------------------------------------------
+
+def _etas(schedule: list[float], *, total: int, idle_before: float = 0.0) -> list[tuple[float, float | None, float]]:
+    """Drive a copy: ``schedule`` is the bytes that arrive in each half second. Returns (time, ETA shown,
+    seconds really left) at every half second, as the Mirror step's timer reads it."""
+    progress, clock = progress_with_rows()
+    progress.feed(PlanReady(images=3, blobs=1, total_bytes=total))
+    clock.now += idle_before  # reading manifests, probing the mirror: nothing moves yet
+    progress.tick()
+    progress.feed(BlobStarted("sha256:x", total, REPO))
+    start = clock.now
+    end = start + 0.5 * len(schedule)
+    out = []
+    for moved in schedule:
+        clock.now += 0.5
+        if moved:
+            progress.feed(BlobProgress("sha256:x", int(moved)))
+        progress.tick()
+        out.append((clock.now - start, progress.eta, end - clock.now))
+    return out
+
+
+def test_the_eta_never_jumps_when_a_copy_pauses_near_its_end() -> None:
+    """10 MiB/s, then near the end a few seconds with only a trickle (a stalled connection, a manifest
+    between blobs), then on again: the old guess went 1 s → 1 min → 11 s."""
+    schedule = [5 * MiB] * 16 + [0.0] * 4 + [0.25 * MiB] * 4 + [0.0] * 2 + [5 * MiB] * 3 + [0.5 * MiB] * 2
+    etas = _etas(schedule, total=int(sum(schedule)))
+    shown = [(t, eta) for t, eta, _left in etas if eta is not None]
+    assert shown and shown[0][0] <= 3.0  # an ETA from the third second on
+    for (t0, before), (t1, after) in zip(shown, shown[1:], strict=False):
+        # it rises by at most ETA_RISE: half a second per second, or 20 % of itself
+        assert after <= before + (t1 - t0) * max(0.5, 0.2 * before) + 1e-9, (t0, before, t1, after)
+    assert max(eta for _t, eta in shown[6:]) < 15.0  # never a minute for a copy that takes 15 s
+
+
+def test_the_eta_is_not_made_long_by_the_time_before_anything_moved() -> None:
+    """Ten seconds reading manifests, then 40 MiB/s for 4 s: at 12 % the old guess read 35 s three and a
+    half seconds before the end (the idle buckets counted as speed)."""
+    schedule = [20 * MiB] * 8
+    for t, eta, left in _etas(schedule, total=int(sum(schedule)), idle_before=10.0):
+        if eta is not None:
+            assert eta <= 2 * left + 1.0, (t, eta, left)
+
+
+def test_the_eta_holds_back_until_there_is_data_then_counts_down() -> None:
+    schedule = [1 * MiB] * 80  # 2 MiB/s for 40 s
+    etas = _etas(schedule, total=int(sum(schedule)))
+    assert all(eta is None for t, eta, _ in etas if t < 3.0)  # under 10 % moved and under 3 s: no guess yet
+    steady = [(t, eta, left) for t, eta, left in etas if t >= 3.0 and left > 1.0]
+    assert steady and all(eta is not None and abs(eta - left) <= 1.0 for _t, eta, left in steady), steady
+    shown = [eta for _t, eta, _left in steady]
+    assert all(b <= a for a, b in zip(shown, shown[1:], strict=False))  # down with the clock, never up
