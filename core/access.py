@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .authfile import AuthFile, Credential, decode_auth, find_default_auth_file, load_auth, load_auth_file
+from .ca import split_host_port
 from .credentials import LoginResult, login_state_of
 from .credentials import LoginState as LoginState  # re-exported: the login vocabulary lives in credentials
 from .errors import (
@@ -107,7 +108,6 @@ class MachineTrust(NamedTuple):
 def machine_trust(registry: str, tls: TLSOptions, timeout: float = 10) -> MachineTrust | None:
     """Does this machine's copy trust the registry? The same TLS context the copy builds (system trust,
     every CA file of the plan, certs.d), host name checked. None when the registry cannot be reached."""
-    from .ca import split_host_port
 
     try:
         host, port = split_host_port(registry)

@@ -54,6 +54,11 @@ from .bundle_sign import SIGNER_FILE, BundleSigner, host_signer, sign_sums, sign
 from .errors import BundleError, LocalStorageError, MirrorError
 from .fsio import atomic_write
 from .graph import version_key
+from .mirror_config import release_mirror_instructions
+from .plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode, SamplesChoice, plan_from_dict, save_plan
+from .registry import RegistrySession
+from .release import COMMANDS, extract_command, layout_name
+from .run import Prepared, write_outputs
 from .text import human_bytes, plural
 
 __all__ = ["extract_binaries", "write_bundle"]
@@ -62,9 +67,6 @@ __all__ = ["extract_binaries", "write_bundle"]
 async def extract_binaries(directory: Path, releases: list[Any], on_message: Message | None = None) -> list[str]:
     """openshift-install and oc of each release into DIR/bin, read from the layout itself (offline).
     Several releases: DIR/bin/<version>/. Returns warnings for what could not be extracted."""
-    from .registry import RegistrySession
-    from .release import COMMANDS, extract_command, layout_name
-
     warnings: list[str] = []
     async with RegistrySession() as session:  # no credentials: the layout is read from disk
         for info in releases:
@@ -82,7 +84,6 @@ async def extract_binaries(directory: Path, releases: list[Any], on_message: Mes
 def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list[Any]) -> tuple[Any, list[str]]:
     """The far side's plan: the release from-dir at ".", files the plan names copied into the bundle
     and named relative to it; returns (plan, notes)."""
-    from .plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode, SamplesChoice
 
     notes: list[str] = []
     target = options.target or (plan.release.target if plan is not None and plan.release is not None else None)
@@ -129,8 +130,6 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
 
 
 def _copy_plan(plan: Any, target: str) -> Any:
-    from .plan import plan_from_dict
-
     data = plan.to_dict()
     mirror = data.get("mirror") or {}
     if not mirror.get("registry"):  # `release mirror --to-dir` names no mirror: the far side's target's host
@@ -263,10 +262,6 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     ``releases``: the core.release.ReleaseInfo of each release in it; ``plan``/``prepared``: the
     connected side's plan and what core.run prepared for it (samples, CA), when there is one.
     """
-    from .mirror_config import release_mirror_instructions
-    from .plan import save_plan
-    from .run import Prepared, write_outputs
-
     options = options or BundleOptions()
     directory = Path(directory)
     say = on_message or (lambda text: None)
@@ -340,7 +335,6 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     manifest["signer"] = {"fingerprint": signer.fingerprint, "key": SIGNER_FILE}
     for release in manifest["releases"]:
         if release["name"] is None:
-            from .release import layout_name
             info = next(r for r in releases if r.digest == release["digest"])
             release["name"] = layout_name(info)
     atomic_write(directory / BUNDLE_FILE, json.dumps(manifest, indent=1) + "\n")

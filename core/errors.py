@@ -44,6 +44,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from .text import shown
+
 
 class ErrorCode(StrEnum):
     """What went wrong, for programs: stable across rewordings of the message."""
@@ -86,8 +88,6 @@ class MirrorError(Exception):
                  repository: str | None = None, digest: str | None = None, fix: str | None = None) -> None:
         # Messages quote registries, oc, clusters and files: escape what a terminal would obey (the
         # edges print str(error) as it is, in the CLI and the wizard alike).
-        from .text import shown
-
         message = shown(message)
         super().__init__(message)
         self.message = message

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .access import Access, auth_from_data, open_session, plan_auth, source_mirrors, tls_options
 from .bundle import BundleOptions
+from .bundle_write import write_bundle
 from .copier import Copier, CopyOptions, CopyTask, EventSink
 from .errors import InputError
 from .plan import Plan, ReleaseMode
@@ -109,7 +110,6 @@ async def finish_medium(job: Job, prepared: Prepared, *, on_message: Message | N
     directory = plan.media_directory
     if plan.release is None or plan.release.mode != ReleaseMode.TO_DIR or directory is None:
         return None
-    from .bundle_write import write_bundle
 
     releases = prepared.releases or ([prepared.release] if prepared.release is not None else [])
     return await write_bundle(directory, releases, plan=plan, prepared=prepared, options=job.bundle,

@@ -25,6 +25,8 @@ The hook for the copier is :func:`put_blob`, a drop-in for ``destination.put_blo
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -515,9 +517,6 @@ def _punch_hole(fd: int, offset: int, length: int) -> None:
     if not _FALLOCATE_LOOKED_UP:
         _FALLOCATE_LOOKED_UP = True
         try:
-            import ctypes
-            import ctypes.util
-
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
             function = libc.fallocate
             function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 
@@ -175,7 +176,6 @@ LOOPBACK_NOTE = ("only this machine reaches a loopback address: a cluster's node
 def is_loopback_host(value: str) -> bool:
     """``HOST[:PORT]`` names this machine itself (localhost, 127.0.0.0/8, ::1): fine for the practice
     sandbox, never for a cluster, whose nodes would reach themselves instead of the mirror."""
-    import ipaddress
 
     host = value or ""
     if host.startswith("["):

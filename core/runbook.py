@@ -17,10 +17,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .ca import configmap_key
+from .endpoints import RegistryLocation
+from .errors import InputError
 from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .plan import Plan, ReleaseMode
+from .reference import LOOPBACK_NOTE, is_loopback_host, parse_reference
+from .release import LAYOUT_REPOSITORY
 from .release_tag import release_image_in_mirror, release_tag
+from .samples import samples_layout_name
 from .text import human_bytes, shell_quote
+from .yamlout import dump_yaml
 
 if TYPE_CHECKING:
     from .ca import CAManifests
@@ -95,7 +102,6 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
             "the commands that do the same by hand. Sections 1 to 4 run on the mirror host (or, with removable",
             "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
             "running cluster (`oc login` as cluster-admin); 8 proves it all worked.", ""]
-    from .reference import LOOPBACK_NOTE, is_loopback_host
 
     if is_loopback_host(ctx.mirror):
         out += [f"> **The mirror `{ctx.mirror}` is on a loopback address**: {LOOPBACK_NOTE}.", ""]
@@ -198,8 +204,6 @@ def _release_section(ctx: _Context) -> list[str]:
 
 def _removable_media_release(ctx: _Context, source: str, target: str, to_release: str, to_release_flag: str,
                              tag: str) -> list[str]:
-    from .release import LAYOUT_REPOSITORY
-
     directory = ctx.media or "<removable media path>"
     d, auth = shell_quote(directory), shell_quote(ctx.auth)
     release_name = f"{LAYOUT_REPOSITORY}:{tag}"
@@ -254,10 +258,6 @@ def _samples_copy_section(ctx: _Context) -> list[str]:
 
 def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
     """The samples travel with the release, in the same layout, each named by its source reference."""
-    from .endpoints import RegistryLocation
-    from .reference import parse_reference
-    from .samples import samples_layout_name
-
     directory, auth = ctx.media or "<removable media path>", shell_quote(ctx.auth)
     to_dir, from_dir = [], []
     for src, dst in sample_plan.mapping:
@@ -334,7 +334,7 @@ def _signatures_block(ctx: _Context) -> list[str]:
            "existing one only after checking it names the same release digest):", ""]
     if len(parts.release_versions) > 1:
         out[-1:-1] = [f"The update path mirrors {', '.join(parts.release_versions)}; each has its own."]
-    from .signatures import configmap_yaml
+    from .signatures import configmap_yaml  # lazy: OpenPGP (Sequoia) adds 45-115 ms to every command's start
 
     for configmap in parts.signature_configmaps:
         out += [_code(configmap_yaml(configmap), "yaml")]
@@ -377,9 +377,6 @@ def _ca_section(ctx: _Context) -> list[str]:
 
 
 def _configmap_key(registry: str) -> str:
-    from .ca import configmap_key
-    from .errors import InputError
-
     try:
         return configmap_key(registry)
     except InputError:  # an IPv6 mirror has no key; `mirror-wizard ca manifests` explains why
@@ -488,6 +485,4 @@ def _check_section(ctx: _Context) -> list[str]:
 
 
 def _yaml(data: Any) -> str:
-    from .yamlout import dump_yaml
-
     return dump_yaml(data)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +29,12 @@ from typing import Any
 
 import yaml
 
-from .copier import CopyTask
-from .endpoints import Location, RegistryLocation
+from .copier import CopyOptions, CopyTask, copy_images
+from .endpoints import LayoutLocation, Location, RegistryLocation
 from .errors import ImageStreamError, InputError, ReferenceFormatError, ToolError
 from .filenames import SAMPLES_CONFIG_FILE as SAMPLES_CONFIG_FILE  # re-exported: the samples' files
 from .filenames import SAMPLES_MAPPING_FILE
+from .oc import Oc
 from .plan import SamplesSource
 from .reference import DOCKER_HUB, is_registry_host, parse_reference, split_host
 from .registry import RegistrySession
@@ -395,8 +397,6 @@ def load_from_cluster(oc: str = "oc") -> list[SampleStream]:
         raise ToolError(f"cannot find {oc!r} (not on PATH, not a program): install the OpenShift CLI, "
                         "or give the image streams as files")
     # core.oc's runner: output read with a cap as it arrives, the process group ended on timeout
-    from .oc import Oc
-
     done = Oc(binary, timeout=OC_TIMEOUT).run_sync("get", "imagestreams", "-n", "openshift", "-o", "json")
     if done.code != 0:
         raise ToolError(f"'oc get imagestreams -n openshift' failed: {done.first_error()} (log in with 'oc login' first)")
@@ -593,10 +593,6 @@ async def measure_streams(session: RegistrySession, streams: list[SampleStream])
     """A dry run over every stream's images: manifests only, so it is quick, and no bytes move. Sizes
     come from the sources alone: an empty scratch layout stands in for the mirror, so neither its login
     nor its contents matter."""
-    import tempfile
-
-    from .copier import CopyOptions, copy_images
-    from .endpoints import LayoutLocation
 
     everything = plan_samples(streams, "mirror.invalid")
     options = CopyOptions(dry_run=True, skip_missing=True, continue_on_error=True)

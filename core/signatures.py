@@ -50,6 +50,7 @@ from .registry import RegistrySession
 from .release import ReleaseInfo, pick_platform, release_location
 from .release_keys import PinnedKeys, fingerprint_of, shipped_keys
 from .tlsconfig import TLSOptions
+from .userfiles import parse_json
 from .yamlout import dump_yaml
 
 VERIFICATION_ANNOTATION = "release.openshift.io/verification-config-map"
@@ -312,8 +313,6 @@ def check_atomic_signature(content: bytes, digest: str, identities: Collection[s
 
     ``identities``: repositories (``host/path``) the reference may name; empty accepts any non-empty one.
     """
-    from .userfiles import parse_json
-
     document = parse_json(content, where="the signed content", error=SignatureError)
     _check_fields(document, ())
     critical = document.get("critical") or {}

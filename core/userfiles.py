@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal, overload
 
+import yaml
+
 from .errors import InputError, MirrorError
 
 
@@ -69,7 +71,6 @@ def parse_yaml(raw: str | bytes, *, where: str, error: type[MirrorError] = Input
     """``yaml.safe_load`` whose every failure is one ``error`` naming ``where`` (with the line, when
     PyYAML knows it): bad syntax, and nesting deep enough to exhaust Python's recursion, which PyYAML
     reports as RecursionError. Never quotes the input: it may hold a secret."""
-    import yaml
 
     try:
         return yaml.safe_load(raw)

@@ -14,8 +14,9 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from core.errors import MirrorError
+from core.errors import Cancelled, MirrorError
 from core.events import BlobSkipped
+from core.orchestrate import Job, run_job
 from core.plan import ReleaseMode, save_plan, validate_plan
 from core.progress import Progress, RowKind, RowSpec, RowState
 from core.run import Prepared
@@ -28,6 +29,7 @@ from tui.screens.credentials import CredentialsScreen
 from tui.screens.done import DoneScreen
 from tui.screens.mirror import MirrorScreen
 from tui.screens.preflight import PreflightScreen
+from tui.screens.quit import QuitFacts, quit_reasons
 from tui.screens.release import ReleaseScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.samples import SamplesScreen
@@ -195,8 +197,6 @@ class MirrorWizardApp(App[int]):
                                             exclusive=True, exit_on_error=False)
 
     async def _check_mirror(self) -> None:
-        from core.orchestrate import Job, run_job
-
         state = self.state
         key = state.plan_key()
         probe = Progress(clock=state.progress.clock)
@@ -296,9 +296,6 @@ class MirrorWizardApp(App[int]):
     async def _run_mirror(self, cancel: asyncio.Event) -> None:
         """The plan through core.orchestrate, as ``mirror-wizard run`` does; the copy's events fold
         into the state's core.progress.Progress, which the Mirror step draws."""
-        from core.errors import Cancelled
-        from core.orchestrate import Job, run_job
-
         state = self.state
         progress = state.progress
         plan = state.plan_for_saving()
@@ -390,8 +387,6 @@ class MirrorWizardApp(App[int]):
         return (" + ".join(parts) + f" → {where}") if parts else ""
 
     def quit_reasons(self) -> list[str]:
-        from tui.screens.quit import QuitFacts, quit_reasons
-
         return quit_reasons(self.state, QuitFacts(mirror_running=self.mirror_running,
                                                   initial_key=self.initial_plan_key, applied=self.applied))
 

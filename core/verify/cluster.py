@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from ..ca import ca_manifests, configmap_key, parse_ca_pem
 from ..errors import CertificateError, ErrorCode, MirrorError, ToolError
 from ..mirror_sets import crio_pull_specs
 from ..oc import Oc, ResourceMissing
@@ -61,7 +62,6 @@ async def check_trust(expected: Expected, oc: Oc) -> Check:
     plan = expected.plan
     if not plan.mirror.ca_file:
         return Check(name, title, Side.CLUSTER, Status.SKIP, "the plan names no CA file for the mirror")
-    from ..ca import ca_manifests, configmap_key, parse_ca_pem  # cryptography: loaded only when checked
 
     pem = read_user_file(plan.mirror.ca_file, "CA file", CertificateError, text=True, inside="the PEM file")
     manifests = ca_manifests(plan.mirror.registry, pem, ca_path=plan.mirror.ca_file)

@@ -36,14 +36,17 @@ import json
 import re
 from typing import Any
 
-from ..errors import MirrorError, ReferenceFormatError
+from ..ca import parse_ca_pem
+from ..errors import CertificateError, MirrorError, ReferenceFormatError
 from ..graph_image import CA_KEY, GRAPH_PATH, UPDATE_SERVICE_NAMESPACE
+from ..mirror_sets import crio_pull_specs
 from ..oc import Oc, ResourceMissing
 from ..reference import parse_reference
 from ..registry import RegistrySession
 from ..runbook import ADMIN_ACKS, SIGSTORE_GATE, admin_ack_command
 from ..sigstore import SIGSTORE_FROM
 from ..text import shell_quote
+from ..userfiles import read_user_file
 from .expected import Expected, stream_destinations
 from .model import PARALLEL_HEADS, Check, Side, Status, as_mapping, cut_items
 
@@ -242,7 +245,6 @@ async def samples_bootstrap_note(oc: Oc) -> str | None:
 async def check_tag_mirror_sets(expected: Expected, oc: Oc) -> Check:
     """An ImageTagMirrorSet (openshift/api config/v1 types_image_tag_mirror_set.go, spec.imageTagMirrors
     ``{source, mirrors}``) alongside the IDMS for every source the plan's images are pulled from by tag."""
-    from ..mirror_sets import crio_pull_specs
 
     name, title = "tag-mirror-sets", "ImageTagMirrorSet for pulls by tag"
     if not expected.tag_pulls:
@@ -308,10 +310,6 @@ async def check_update_service_ca(expected: Expected, oc: Oc) -> Check:
                      f"ConfigMap {cm_name} has no key {CA_KEY}: the update service cannot read the release "
                      "repository on the mirror", fix=set_data)
     if ca_file:
-        from ..ca import parse_ca_pem
-        from ..errors import CertificateError
-        from ..userfiles import read_user_file
-
         try:
             ours = {c.fingerprint_sha256 for c in parse_ca_pem(
                 read_user_file(ca_file, "CA file", CertificateError, text=True, inside="the PEM file"), ca_file)}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from ..bundle import verify_bundle
+from ..ca import check_registry_ca
 from ..errors import MirrorError, ReferenceFormatError, SignatureError
 from ..filenames import SAMPLES_CONFIG_FILE
 from ..mirror_sets import crio_pull_specs
@@ -238,7 +240,6 @@ async def check_certificate(expected: Expected) -> Check:
     if not plan.mirror.ca_file:
         return Check(name, title, Side.MIRROR, Status.SKIP,
                      "the plan names no CA file (the mirror's certificate is trusted through the system store)")
-    from ..ca import check_registry_ca  # cryptography: loaded only when a CA file is checked
 
     hosts = list(dict.fromkeys([plan.mirror.registry, expected.samples_registry if plan.samples else plan.mirror.registry]))
     problems: list[str] = []
@@ -262,7 +263,7 @@ async def check_certificate(expected: Expected) -> Check:
 async def check_signatures(expected: Expected, session: RegistrySession) -> Check:
     """The signature ConfigMap file of each release (where the run wrote it) names the release digest and
     its signatures verify, offline, with the pinned keys (Red Hat's and the plan's release.keys)."""
-    from ..release_keys import pinned_keys
+    from ..release_keys import pinned_keys  # lazy, with signatures below: only when signatures are checked
     from ..signatures import (  # OpenPGP (Sequoia): loaded only when signatures are checked
         expected_identities,
         read_verification_config,
@@ -310,8 +311,6 @@ async def check_signatures(expected: Expected, session: RegistrySession) -> Chec
 
 async def check_medium(expected: Expected, directory: str) -> Check:
     """A to-dir plan's mirror is the removable medium: every file against SHA256SUMS, every image whole."""
-    from ..bundle import verify_bundle  # the medium's reader: loaded only for a to-dir plan
-
     title = "removable media"
     try:
         report = await asyncio.to_thread(verify_bundle, directory)

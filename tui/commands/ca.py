@@ -7,6 +7,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.ca import (
+    bundle_problems,
+    ca_manifests,
+    check_registry_ca,
+    fetch_chain,
+    holds_private_key,
+    load_ca_bundle,
+    private_key_problem,
+    split_host_port,
+)
 from core.credentials import resolve_link
 from core.errors import CertificateError, InputError
 from core.fsio import atomic_write
@@ -81,16 +91,6 @@ def print_chain(registry: str, chain: list[CertificateInfo]) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     # core.ca (and cryptography's x509) only for the ca commands: every other command starts without it.
-    from core.ca import (
-        bundle_problems,
-        check_registry_ca,
-        fetch_chain,
-        holds_private_key,
-        load_ca_bundle,
-        private_key_problem,
-        split_host_port,
-    )
-
     host, port = split_host_port(args.registry)  # a bad HOST:PORT is an input error before any connection
     if not args.ca_file and not args.fetch:
         raise InputError("give --ca-file PEM to check the registry with it, or --fetch to see what it presents")
@@ -144,8 +144,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_manifests(args: argparse.Namespace) -> int:
-    from core.ca import bundle_problems, ca_manifests, holds_private_key, load_ca_bundle, private_key_problem
-
     ca_file = Path(args.ca_file).expanduser()
     certs = load_ca_bundle(ca_file)
     problems = bundle_problems(certs, str(ca_file))

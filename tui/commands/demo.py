@@ -63,6 +63,7 @@ def cli_commands(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    # lazy: the sandbox (registries, a CA, a signing key) adds 0.1-0.2 s that only `demo` pays
     from tui.sandbox.demo import create_sandbox
     from tui.sandbox.plan import write_demo_plan
 

@@ -11,9 +11,12 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from core.access import Access, find_auth_file
 from core.bundle import BIN_DIR
+from core.credentials import keyring_status
 from core.errors import MirrorError
 from core.plan import ReleaseMode
+from core.routes import plan_servers, routes
 from core.text import human_bytes
 from core.text import shell_quote as q
 from core.usecases.machine import oc_client
@@ -64,7 +67,6 @@ def check_auth_file(state: WizardState) -> Check:
 def auth_file_check(state: WizardState) -> tuple[Check, str | None]:
     """The pull secret line, and the file found when the plan names none (for the caller to put in the
     plan: this runs in a worker thread, which reads the state and never changes it)."""
-    from core.access import find_auth_file
 
     try:
         path, auth = find_auth_file(state.plan)
@@ -82,8 +84,6 @@ def auth_file_check(state: WizardState) -> tuple[Check, str | None]:
 
 
 def check_keyring() -> Check:
-    from core.credentials import keyring_status
-
     status = keyring_status()
     usable, backend, message = status.usable, status.backend, status.message
     if usable and message:  # usable, with a caveat (a plaintext file keyring): shown, not swallowed
@@ -119,9 +119,6 @@ def check_disk(state: WizardState) -> Check:
 def check_network(state: WizardState) -> Check:
     """How each server of the plan is reached: directly or through which proxy (HTTPS_PROXY / NO_PROXY,
     or the plan's options.proxy)."""
-    from core.access import Access
-    from core.routes import plan_servers, routes
-
     try:
         proxies = Access.of_plan(state.plan).proxies()
     except MirrorError as exc:
