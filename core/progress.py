@@ -343,6 +343,10 @@ class Progress:
             return
         rate = self.eta_rate(now)
         guess = remaining / rate if rate else float("inf")
+        if self.images_finished and self.images_left:
+            # Never sooner than the images landing at the pace they have so far (the bytes may be all
+            # but there while most manifests are still to write): part of the guess, so bounded too.
+            guess = max(guess, self.images_left * self.elapsed / self.images_finished)
         previous, dt = self._eta, max(now - self._eta_at, 0.0)
         self._eta_at = now
         if previous is None:

@@ -223,3 +223,27 @@ def test_the_eta_holds_back_until_there_is_data_then_counts_down() -> None:
     assert steady and all(eta is not None and abs(eta - left) <= 1.0 for _t, eta, left in steady), steady
     shown = [eta for _t, eta, _left in steady]
     assert all(b <= a for a, b in zip(shown, shown[1:], strict=False))  # down with the clock, never up
+
+
+def test_the_eta_takes_the_images_pace_in_without_a_jump() -> None:
+    """The bytes all but there and the images landing slowly: the pace of the images counts, and the ETA
+    still moves there at a bounded speed (the demo read 1 s, then 8 s a second later)."""
+    progress, clock = progress_with_rows()
+    progress.set_rows([(f"src/{i}", f"{REPO}:{i}", str(i)) for i in range(40)])
+    progress.feed(PlanReady(images=40, blobs=1, total_bytes=100 * MiB))
+    progress.feed(BlobStarted("sha256:x", 100 * MiB, REPO))
+    for _ in range(4):
+        clock.now += 0.5
+        progress.feed(BlobProgress("sha256:x", 24 * MiB))  # 96 % in 2 s
+    progress.tick()
+    before = progress.eta
+    assert before is not None and before <= 1.0
+    clock.now += 1.0
+    for i in range(10):  # a quarter of the images in 3 s: 30 to go at that pace is 9 s
+        progress.feed(ImageDone(f"src/{i}", f"{REPO}:{i}", "sha256:1"))
+    after = progress.eta
+    assert after is not None and before <= after <= before + 1.0  # not 1 s → 9 s
+    for _ in range(20):
+        clock.now += 0.5
+        progress.tick()
+    assert progress.eta is not None and progress.eta > 5.0  # it got there, step by step
