@@ -27,9 +27,10 @@ class Document:
     text: str
 
 
-def cluster_documents(prepared: Prepared) -> list[Document]:
+def cluster_documents(prepared: Prepared, plan_file: str = "plan.yaml") -> list[Document]:
     """Everything the cluster gets: install-config's mirror sources, the IDMS and ICSP, the CA ConfigMap
-    (and the image.config patch), the release signatures, the samples operator's Config."""
+    (and the image.config patch), the release signatures, the samples operator's Config, and the update
+    service's objects when the plan keeps one."""
     out: list[Document] = []
     instructions = prepared.instructions
     if instructions is not None:
@@ -55,7 +56,65 @@ def cluster_documents(prepared: Prepared) -> list[Document]:
     if samples is not None:
         out.append(Document("samples", "Samples", samples.config_yaml() + "\n# then\n"
                             + "\n".join(samples_patch_commands(prepared))))
+    service = update_service_document(prepared, plan_file)
+    if service is not None:
+        out.append(service)
     return out
+
+
+def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") -> Document | None:
+    """Updates inside the cluster (the plan's release.graph_image): the ``UpdateService`` (graph data by digest
+    once the mirror holds it), the CA ConfigMap's ``updateservice-registry`` key merged beside ``host..port``,
+    the ``clusterversion`` ``spec.upstream`` patch, and before a 4.20 cluster updates to 4.21 or later the
+    admin-ack (core.runbook.sigstore_ack_lines). Every object is core.graph_image's, as ``release graph-image
+    -o`` writes them."""
+    from ..graph_image import (
+        CA_KEY,
+        CONFIG_NAMESPACE,
+        GRAPH_PATH,
+        UPDATE_SERVICE_NAMESPACE,
+        ca_merge_patch,
+        releases_repository,
+        update_service,
+    )
+    from ..runbook import admin_ack_command, sigstore_ack_lines
+
+    plan = prepared.plan
+    release = plan.release
+    if release is None or not release.graph_image:
+        return None
+    pinned = prepared.graph_image_pinned
+    service = update_service(releases_repository(plan), pinned or release.graph_image)
+    name = service["metadata"]["name"]
+    lines = ["# updates inside the cluster: an OpenShift Update Service gives the disconnected cluster its update",
+             "# recommendations. 1. install the 'OpenShift Update Service' operator (OperatorHub, namespace",
+             f"# {UPDATE_SERVICE_NAMESPACE}), mirrored with the operator catalog. 2. the UpdateService:"]
+    if pinned is None:
+        lines.append("# graphDataImage is the tag until the mirror holds it: the run pushes it, then it is pinned by "
+                     "digest here")
+    text = "\n".join(lines) + "\n" + dump_yaml(service) + "# then: oc apply -f updateservice.yaml\n"
+    ca = prepared.ca
+    if ca is not None:
+        data = ca.configmap.get("data") or {}
+        key, pem = next(iter(data.items()))
+        name_cm = ca.configmap["metadata"]["name"]
+        text += (f"\n# 3. the mirror's CA under {CA_KEY} too (the operator reads the release repository with it), "
+                 f"merged beside {key}:\n# oc patch configmap/{name_cm} -n {CONFIG_NAMESPACE} --type=merge "
+                 "--patch-file=registry-ca-merge-patch.yaml\n" + dump_yaml(ca_merge_patch(key, pem)))
+    else:
+        text += (f"\n# 3. add the mirror's CA under the key {CA_KEY} (beside its host..port key) to the ConfigMap "
+                 "image.config's additionalTrustedCA names\n")
+    text += ("\n# 4. point the cluster at it (spec.upstream of clusterversion/version), once the UpdateService is "
+             "ready:\n"
+             f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} -o jsonpath='{{.status.policyEngineURI}}')\n"
+             "oc patch clusterversion/version --type=merge --patch "
+             f"\"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"\n")
+    versions = [r.version for r in prepared.releases] or [v for v in (release.version,) if v]
+    ack = sigstore_ack_lines(versions, plan_file)
+    if ack:
+        prose = [line.replace("`", "") for line in ack if line and not line.startswith("```")]
+        text += "\n# 5. " + "\n# ".join(prose) + "\n" + admin_ack_command() + "\n"
+    return Document("updateservice", "Update service", text)
 
 
 # -- the equivalent oc commands of a copy: one spelling for every step that shows them ---------------------
@@ -117,5 +176,6 @@ def samples_patch_commands(prepared: Prepared) -> list[str]:
     return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
 
 
-__all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "medium_from_dir", "medium_to_dir",
+__all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "update_service_document",
+            "medium_from_dir", "medium_to_dir",
            "oc_release_mirror", "oc_samples_mirror", "samples_patch_commands"]
