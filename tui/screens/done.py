@@ -40,7 +40,8 @@ from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
-        ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("runbook", "Runbook")]
+        ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
+        ("runbook", "Runbook")]
 
 
 class DoneScreen(StepScreen):
@@ -196,7 +197,7 @@ class DoneScreen(StepScreen):
 
     def tab_list(self, prepared: Prepared) -> list[tuple[str, str, str]]:
         """(key, title, text) for every document tab this plan has (the runbook aside)."""
-        tabs = [(d.key, d.title, d.text) for d in cluster_documents(prepared)]
+        tabs = [(d.key, d.title, d.text) for d in cluster_documents(prepared, str(self.state.save_path()))]
         if self.state.release.mode == "to-dir":
             result = self.state.mirror_result
             images = result.images_done if result is not None else None
