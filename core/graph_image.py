@@ -533,6 +533,8 @@ UPDATE_SERVICE_NAME = "update-service"
 CA_KEY = "updateservice-registry"   # cincinnati-operator controllers/names.go NameCertConfigMapKey
 CONFIG_NAMESPACE = "openshift-config"
 GRAPH_PATH = "/api/upgrades_info/v1/graph"
+UPDATE_SERVICE_FILE = "updateservice.yaml"
+UPDATE_SERVICE_CA_FILE = "registry-ca-merge-patch.yaml"
 
 
 def update_service(releases: str, graph_image_pinned: str, *, name: str = UPDATE_SERVICE_NAME,
@@ -562,6 +564,21 @@ class ClusterFiles:
     commands: list[str]
 
 
+def write_plan_files(directory: Path, plan: Plan, graph_image: str, ca_pem: str | None) -> list[Path]:
+    """What a run writes beside the other documents for a plan that keeps an update service: the
+    ``UpdateService`` (``graph_image``: pinned by digest when known) and the CA merge patch (both keys)."""
+    from .ca import configmap_key
+    from .yamlout import dump_yaml
+
+    hint = "choose a folder you can write to"
+    written = [atomic_write(directory / UPDATE_SERVICE_FILE,
+                            dump_yaml(update_service(releases_repository(plan), graph_image)), hint=hint)]
+    if ca_pem is not None:
+        patch = ca_merge_patch(configmap_key(plan.mirror.registry), ca_pem)
+        written.append(atomic_write(directory / UPDATE_SERVICE_CA_FILE, dump_yaml(patch), hint=hint))
+    return written
+
+
 def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: str, ca_pem: str | None,
                         configmap: str = "registry-config", route_host: str | None = None) -> ClusterFiles:
     """``updateservice.yaml``, the CA merge patch (when a CA is given) and the ``spec.upstream`` patch (when
@@ -580,7 +597,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
         manifests = ca_manifests(result.reference.registry, ca_pem, configmap)
         pem = next(iter(manifests.configmap["data"].values()))
         key = configmap_key(result.reference.registry)
-        patch_path = directory / "registry-ca-merge-patch.yaml"
+        patch_path = directory / UPDATE_SERVICE_CA_FILE
         atomic_write(patch_path, dump_yaml(ca_merge_patch(key, pem)), hint=hint)
         written.append(patch_path)
         configmap_path = directory / "registry-ca-configmap.yaml"
@@ -601,7 +618,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
         commands.append(f"# 2. add the mirror's CA under the key {CA_KEY} (beside its host..port key) to the "
                         "ConfigMap image.config's additionalTrustedCA names: give --registry-ca-file to write the patch")
     service = update_service(releases_ref.name, result.pinned)
-    service_path = directory / "updateservice.yaml"
+    service_path = directory / UPDATE_SERVICE_FILE
     atomic_write(service_path, dump_yaml(service), hint=hint)
     written.append(service_path)
     name = service["metadata"]["name"]
@@ -651,4 +668,5 @@ __all__ = [
     "update_service",
     "upstream_patch",
     "write_cluster_files",
+    "write_plan_files",
 ]

@@ -105,6 +105,10 @@ class Prepared:
                          f"{human_bytes(self.path_sizes.saved_bytes)} saved by sharing")
         for report in self.signatures:
             lines.append(report.summary())
+        if self.graph_image is not None and self.graph_image.layer is not None:
+            layer = self.graph_image.layer
+            lines.append(f"graph-data image (updates inside the cluster): {self.graph_image.pinned}, "
+                         f"{len(layer.channels)} channels, {layer.files} files")
         if self.sigstore is not None:
             lines.append(f"sigstore: {len(self.sigstore.found)} signature(s) (.sig tags) found for "
                          f"{self.sigstore.checked} image(s), copied with them")
@@ -559,5 +563,11 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
         # its own file so `oc patch --patch-file` takes it as written.
         written.append(write_text(out / REGISTRY_CONFIG_FILE, prepared.ca.yaml(), PRIVATE))
         written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
+    release = prepared.plan.release
+    if release is not None and release.graph_image:
+        from .graph_image import write_plan_files
+
+        pem = next(iter((prepared.ca.configmap.get("data") or {}).values()), None) if prepared.ca else None
+        written += write_plan_files(out, prepared.plan, prepared.graph_image_pinned or release.graph_image, pem)
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written

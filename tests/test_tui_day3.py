@@ -150,6 +150,14 @@ async def test_the_run_builds_the_graph_image_and_done_shows_the_update_service(
     assert built is not None and built.layer is not None and "stable-4.17.yaml" in built.layer.channels
     image = f"{host}/openshift/graph-image:latest"
     assert skopeo.digest(image, authfile=day3.auth, cert_dir=day3.cert_dir) == built.digest
+    # Done's Write files (core.run.write_outputs) writes the UpdateService and the CA merge patch too
+    from core.run import write_outputs
+
+    written = {p.name: p for p in write_outputs(run.prepared, day3.workdir / "written")}
+    service = yaml.safe_load(written["updateservice.yaml"].read_text())
+    assert service["spec"]["graphDataImage"] == built.pinned
+    assert "updateservice-registry" in yaml.safe_load(written["registry-ca-merge-patch.yaml"].read_text())["data"]
+    assert any("graph-data image" in line for line in run.prepared.release_lines())  # said after the run
     # the release images alone in their repository, each tagged VERSION-ARCH
     assert {"4.17.1-x86_64", "4.17.3-x86_64"} <= tags(day3, f"{host}/ocp4/release-images")
     assert "4.17.3-x86_64" not in tags(day3, f"{host}/ocp4/openshift4")
@@ -167,7 +175,7 @@ async def test_the_run_builds_the_graph_image_and_done_shows_the_update_service(
         tabs = app.screen.query_one("#docs")
         assert tabs.get_tab("tab-updateservice").display
         text = app.screen.query_one("#doc-updateservice").text
-        service = yaml.safe_load(text.split("# then:")[0])
+        service = yaml.safe_load(text.split("# oc apply -f updateservice.yaml")[0])
         assert service["kind"] == "UpdateService"
         assert service["spec"]["graphDataImage"] == f"{host}/openshift/graph-image@{built.digest}"
         assert service["spec"]["releases"] == f"{host}/ocp4/release-images"
@@ -192,7 +200,8 @@ def test_done_document_names_the_admin_ack_when_the_path_crosses_421(day3: Day3)
     text = docs["updateservice"]
     assert "ack-4.20-sigstore-in-4.21" in text and "4.21.2" in text
     assert "oc -n openshift-config patch configmap admin-acks --type=merge" in text
-    assert "graphDataImage is the tag until the mirror holds it" in text  # nothing built, nothing asked
+    assert "graphDataImage is the tag until the mirror holds the image" in text  # nothing built, nothing asked
+    assert max(len(line) for line in text.splitlines() if line.startswith("#")) <= 80  # the tab does not wrap
 
 
 # -- remove the releases before A --------------------------------------------------------------------------

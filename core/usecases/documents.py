@@ -7,6 +7,7 @@ One generator, so the tab's text, the file and the runbook say the same thing.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
         CA_KEY,
         CONFIG_NAMESPACE,
         GRAPH_PATH,
+        UPDATE_SERVICE_CA_FILE,
+        UPDATE_SERVICE_FILE,
         UPDATE_SERVICE_NAMESPACE,
         ca_merge_patch,
         releases_repository,
@@ -86,34 +89,39 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
     pinned = prepared.graph_image_pinned
     service = update_service(releases_repository(plan), pinned or release.graph_image)
     name = service["metadata"]["name"]
-    lines = ["# updates inside the cluster: an OpenShift Update Service gives the disconnected cluster its update",
-             "# recommendations. 1. install the 'OpenShift Update Service' operator (OperatorHub, namespace",
-             f"# {UPDATE_SERVICE_NAMESPACE}), mirrored with the operator catalog. 2. the UpdateService:"]
+    # Short lines: the tab does not wrap (YAML must not), so prose stays within 80 columns.
+    text = ("# Updates inside the cluster: an OpenShift Update Service gives the\n"
+            "# disconnected cluster its update recommendations.\n"
+            "# 1. install the 'OpenShift Update Service' operator (OperatorHub,\n"
+            f"#    namespace {UPDATE_SERVICE_NAMESPACE}), mirrored with the operators\n"
+            f"# 2. the UpdateService ({UPDATE_SERVICE_FILE}):\n")
     if pinned is None:
-        lines.append("# graphDataImage is the tag until the mirror holds it: the run pushes it, then it is pinned by "
-                     "digest here")
-    text = "\n".join(lines) + "\n" + dump_yaml(service) + "# then: oc apply -f updateservice.yaml\n"
+        text += "#    graphDataImage is the tag until the mirror holds the image\n"
+    text += dump_yaml(service) + f"# oc apply -f {UPDATE_SERVICE_FILE}\n"
     ca = prepared.ca
     if ca is not None:
         data = ca.configmap.get("data") or {}
         key, pem = next(iter(data.items()))
         name_cm = ca.configmap["metadata"]["name"]
-        text += (f"\n# 3. the mirror's CA under {CA_KEY} too (the operator reads the release repository with it), "
-                 f"merged beside {key}:\n# oc patch configmap/{name_cm} -n {CONFIG_NAMESPACE} --type=merge "
-                 "--patch-file=registry-ca-merge-patch.yaml\n" + dump_yaml(ca_merge_patch(key, pem)))
+        text += (f"\n# 3. the mirror's CA under {CA_KEY} too, merged beside\n"
+                 f"#    {key} (the operator reads the releases with it):\n"
+                 f"# oc patch configmap/{name_cm} -n {CONFIG_NAMESPACE} --type=merge \\\n"
+                 f"#     --patch-file={UPDATE_SERVICE_CA_FILE}\n" + dump_yaml(ca_merge_patch(key, pem)))
     else:
-        text += (f"\n# 3. add the mirror's CA under the key {CA_KEY} (beside its host..port key) to the ConfigMap "
-                 "image.config's additionalTrustedCA names\n")
-    text += ("\n# 4. point the cluster at it (spec.upstream of clusterversion/version), once the UpdateService is "
-             "ready:\n"
-             f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} -o jsonpath='{{.status.policyEngineURI}}')\n"
-             "oc patch clusterversion/version --type=merge --patch "
-             f"\"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"\n")
+        text += (f"\n# 3. add the mirror's CA under the key {CA_KEY} (beside its\n"
+                 "#    host..port key) to the ConfigMap image.config's additionalTrustedCA names\n")
+    text += ("\n# 4. point the cluster at it (clusterversion spec.upstream) once the\n"
+             "#    UpdateService is ready:\n"
+             f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} \\\n"
+             "    -o jsonpath='{.status.policyEngineURI}')\n"
+             "oc patch clusterversion/version --type=merge \\\n"
+             f"    --patch \"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"\n")
     versions = [r.version for r in prepared.releases] or [v for v in (release.version,) if v]
     ack = sigstore_ack_lines(versions, plan_file)
     if ack:
-        prose = [line.replace("`", "") for line in ack if line and not line.startswith("```")]
-        text += "\n# 5. " + "\n# ".join(prose) + "\n" + admin_ack_command() + "\n"
+        prose = " ".join(line.replace("`", "") for line in ack if line and not line.startswith("```"))
+        text += "\n" + "\n".join("# " + line for line in textwrap.wrap("5. " + prose, 76)) + "\n"
+        text += admin_ack_command() + "\n"
     return Document("updateservice", "Update service", text)
 
 

@@ -58,6 +58,7 @@ class UpdatePathExtras(Vertical):
 
     DEFAULT_CSS = """
     UpdatePathExtras { height: auto; }
+    UpdatePathExtras #osus-details { height: auto; }
     UpdatePathExtras Checkbox { width: auto; }
     UpdatePathExtras #prune-list { height: auto; }
     """
@@ -122,8 +123,9 @@ class UpdatePathExtras(Vertical):
         note = (f"pushed as {release.graph_image}; Done shows its UpdateService" if release.graph_image else "")
         self.query_one("#graph-image-note", Note).update(note)
         first = release.from_version
-        self.query_one("#prune-plan", Button).label = (f"Remove the releases before {first}…" if first
-                                                       else "Remove the releases before A…")
+        button = self.query_one("#prune-plan", Button)
+        button.label = f"Remove the releases before {first}…" if first else "Remove the releases before A…"
+        button.refresh(layout=True)  # the label's width changed
 
     # -- updates inside the cluster ----------------------------------------------------------------------
 
