@@ -243,7 +243,13 @@ async def test_prune_lists_first_and_deletes_only_after_the_confirm(day3: Day3) 
         await settle(pilot)
         await settle(pilot)
         done = rendered(app, "#prune-list")
-        assert "✓ deleted" in done and "registry garbage-collect" in done, done
+        assert f"✓ {host}/ocp4/release-images: deleted 1 manifest\n" in done, done
+        assert "registry garbage-collect" in done, done
+        # another from version: the box follows it, and the old list is gone
+        state.release.from_version = "4.17.3"
+        await pilot.pause(0.7)
+        assert "before 4.17.3" in str(app.screen.query_one("#prune-plan").label)
+        assert rendered(app, "#prune-list") == "" and not app.screen.query_one("#prune-apply").display
     components, releases = tags(day3, f"{host}/ocp4/openshift4"), tags(day3, f"{host}/ocp4/release-images")
     assert "4.17.1-x86_64" not in releases and {"4.17.2-x86_64", "4.17.3-x86_64"} <= releases
     # a 4.17.1 component tag stays only when it names a manifest a kept release uses too (listed as such)

@@ -27,7 +27,7 @@ from core.errors import MirrorError
 from core.graph_image import GRAPH_DATA_URL, default_graph_image, releases_repository
 from core.prune import ApplyResult, PrunePlan, apply_prune, plan_prune_before, summary_lines
 from core.reference import parse_repository
-from core.text import human_bytes
+from core.text import human_bytes, plural
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen
 from tui.state import error_text
@@ -81,6 +81,8 @@ class UpdatePathExtras(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.prune_plans: list[PrunePlan] = []
+        self.pruned_where: list[str] = []
+        self._shown_for: tuple[str | None, str] | None = None
 
     @property
     def step(self) -> StepScreen:
@@ -114,6 +116,20 @@ class UpdatePathExtras(Vertical):
             self.query_one("#graph-data", Input).value = release.graph_data or ""
             self.query_one("#own-repo", Checkbox).value = bool(release.to_release_image)
         self.query_one("#prune-apply", Button).display = False
+        self.show()
+        # The Release step changes the from version and the mirror without telling this box: follow them,
+        # so the button never names a stale A and a list made for another A is never offered for deletion.
+        self.set_interval(0.5, self.follow_plan)
+
+    def follow_plan(self) -> None:
+        key = (self.state.release.from_version, self.state.release_target())
+        if key == self._shown_for:
+            return
+        if self._shown_for is not None:
+            self.prune_plans = []
+            self.query_one("#prune-apply", Button).display = False
+            self.query_one("#prune-list", Note).update("")
+        self._shown_for = key
         self.show()
 
     def show(self) -> None:
@@ -227,9 +243,12 @@ class UpdatePathExtras(Vertical):
             if yes:
                 self.query_one("#prune-apply", Button).display = False
                 self.query_one("#prune-list", Note).update(f"deleting from {where} …")
+                self.pruned_where = [plan.where for plan in plans]
                 self.apply_prune(plans)
+                self.query_one("#prune-plan", Button).focus()
             else:
                 self.step.set_status("nothing deleted", "info")
+                self.query_one("#prune-apply", Button).focus()  # where the admin was
 
         self.app.push_screen(ApplyScreen(f"Delete {count} manifests from {where}?", body,
                                          yes="Delete", no="Keep them"), answer)
@@ -252,8 +271,8 @@ class UpdatePathExtras(Vertical):
         self.prune_plans = []
         deleted = sum(len(r.deleted) for r in event.results)
         lines = []
-        for result in event.results:
-            lines.append(f"✓ deleted {len(result.deleted)} manifests"
+        for where, result in zip(self.pruned_where, event.results, strict=False):
+            lines.append(f"✓ {where}: deleted {plural(len(result.deleted), 'manifest')}"
                          + (f" ({len(result.gone)} were already gone)" if result.gone else "")
                          + (f"; {len(result.changed)} kept: the mirror changed since the list" if result.changed else ""))
         freed = sum(r.free_bytes for r in event.results)
