@@ -174,6 +174,15 @@ def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
                         f"    --patch-file={shell_quote(str(out / IMAGE_CONFIG_PATCH_FILE))}")
     if prepared is not None:
         commands += samples_patch_commands(prepared)
+    release = prepared.plan.release if prepared is not None else None
+    if release is not None and release.graph_image:
+        from ..graph_image import UPDATE_SERVICE_CA_FILE, UPDATE_SERVICE_FILE
+
+        # updates inside the cluster, once the OpenShift Update Service operator is installed
+        if prepared is not None and prepared.ca is not None:
+            commands.append("oc patch configmap/registry-config -n openshift-config --type=merge \\\n"
+                            f"    --patch-file={shell_quote(str(out / UPDATE_SERVICE_CA_FILE))}   # updateservice-registry")
+        commands.append(f"oc apply -f {shell_quote(str(out / UPDATE_SERVICE_FILE))}   # the UpdateService")
     commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
     return commands
 

@@ -348,7 +348,10 @@ class DoneScreen(StepScreen):
         return (f"A new cluster gets the mirror through [b]{block}[/b] in install-config.yaml "
                 f"(plus the CA in additionalTrustBundle). A running cluster gets an {kind}, "
                 "the CA ConfigMap with the image config patch, and the "
-                "samples operator's Config. The runbook repeats every step with its commands.")
+                "samples operator's Config. The runbook repeats every step with its commands."
+                + (" [b]Update service[/b]: the UpdateService that serves update recommendations inside the "
+                   "cluster from the graph-data image the mirror holds, the CA key it reads the releases with, "
+                   "and the patch that points the cluster at it." if self.state.release.graph_image else ""))
 
     def help_commands(self) -> list[str]:
         out = Path(self.state.plan.output_dir or "<output>").expanduser()
