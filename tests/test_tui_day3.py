@@ -106,6 +106,14 @@ async def test_update_mode_offers_updates_inside_the_cluster_and_sets_the_plan(d
         assert release.graph_data and release.graph_data.endswith("graph-data.tar.gz")
         assert app.screen.query_one("#osus-details").display
         assert "graph-image:latest" in rendered(app, "#graph-image-note")
+        field = app.screen.query_one("#graph-data")
+        kept = field.value
+        field.value = "/nonexistent/graph-data.tar.gz"
+        await settle(pilot)
+        assert "no file /nonexistent/graph-data.tar.gz" in rendered(app, "#graph-data-error")
+        field.value = kept
+        await settle(pilot)
+        assert rendered(app, "#graph-data-error") == "" and release.graph_data == kept
         own = app.screen.query_one("#own-repo", Checkbox)
         own.focus()
         await pilot.press("space")
@@ -161,6 +169,14 @@ async def test_the_run_builds_the_graph_image_and_done_shows_the_update_service(
     # the release images alone in their repository, each tagged VERSION-ARCH
     assert {"4.17.1-x86_64", "4.17.3-x86_64"} <= tags(day3, f"{host}/ocp4/release-images")
     assert "4.17.3-x86_64" not in tags(day3, f"{host}/ocp4/openshift4")
+    # verify finds every release image where the plan put it, and the graph image (issue 24's checks)
+    from core.verify import Status, verify
+
+    checks = {c.name: c for c in (await verify(plan)).checks}
+    assert checks["release-images"].status is Status.PASS, checks["release-images"].line()
+    assert checks["graph-image"].status is Status.PASS, checks["graph-image"].line()
+    failed = [c.line() for c in checks.values() if c.status is Status.FAIL]
+    assert not failed, failed
 
     state = WizardState.from_path(str(day3.plan_path))
     state.progress.reset()

@@ -15,6 +15,7 @@ The release screen yields :class:`UpdatePathExtras` in update mode; everything e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual import on, work
@@ -100,6 +101,7 @@ class UpdatePathExtras(Vertical):
             yield Static("Graph data: the update service's tarball (offline hosts), or empty to download it",
                          classes="field-label")
             yield Field(id="graph-data", placeholder=f"graph-data.tar.gz (empty: {GRAPH_DATA_URL})", compact=True)
+            yield Note(id="graph-data-error", classes="inline-error")
             yield Note(id="graph-image-note", classes="hint")
             yield Checkbox("Release images in their own repository", id="own-repo", compact=True)
             yield Static(OWN_REPO_WHY, classes="hint")
@@ -166,7 +168,12 @@ class UpdatePathExtras(Vertical):
 
     @on(Input.Changed, "#graph-data")
     def graph_data_changed(self, event: Input.Changed) -> None:
-        self.state.release.graph_data = event.value.strip() or None
+        value = event.value.strip()
+        self.state.release.graph_data = value or None
+        # Said as it is typed: the run reads it before the first blob moves, and stops there without it.
+        missing = bool(value) and not value.startswith(("https://", "http://")) and not Path(value).expanduser().is_file()
+        self.query_one("#graph-data-error", Note).update(
+            f"✗ no file {value}: give the graph-data tarball (or empty to download it)" if missing else "")
 
     @on(Checkbox.Changed, "#own-repo")
     def own_repo_changed(self, event: Checkbox.Changed) -> None:
