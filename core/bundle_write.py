@@ -113,6 +113,11 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
                                     mode=ReleaseMode.FROM_DIR, target=target, directory=".",
                                     releases=[f"{r.source_repository}@{r.digest}" for r in ordered]
                                     if all(r.source_repository for r in ordered) else [])
+        if release.to_release_image and ":" not in release.to_release_image.rpartition("/")[2]:
+            far.release.to_release_image = release.to_release_image  # a repository: each release tagged there
+    if far.release is not None and plan is not None and plan.release is not None and plan.release.graph_image:
+        # Updates inside the cluster: the graph-data image on the medium goes up with the releases (core.run).
+        far.release.graph_image = plan.release.graph_image
     if far.mirror.ca_file:
         far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
     for trust in far.registries:

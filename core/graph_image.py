@@ -33,10 +33,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .copier import CopyOptions, CopyTask, copy_images
-from .endpoints import RegistryLocation
+from .endpoints import LayoutLocation, RegistryLocation
 from .errors import InputError, RegistryProtocolError, ReleaseError
+from .fsio import atomic_write
 from .http import HttpClient
+from .layout import OCILayout
 from .manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
+from .plan import Plan, ReleaseMode
 from .reference import ImageReference, parse_reference, parse_repository
 from .registry import RegistryClient, RegistrySession
 from .text import shown
@@ -47,6 +50,9 @@ GRAPH_DATA_URL = "https://api.openshift.com/api/upgrades_info/graph-data"
 DEFAULT_BASE_IMAGE = "registry.access.redhat.com/ubi9/ubi:latest"  # oc-mirror v2's graphBaseImage
 GRAPH_IMAGE_REPOSITORY = "openshift/graph-image"                   # oc-mirror v2's graphImageName
 GRAPH_IMAGE_TAG = "latest"
+# On removable media (an OCI layout, names are repository:tag): the graph image and the base it was built on.
+GRAPH_LAYOUT_NAME = f"{GRAPH_IMAGE_REPOSITORY}:{GRAPH_IMAGE_TAG}"
+GRAPH_BASE_LAYOUT_REPOSITORY = "openshift/graph-image-base"
 GRAPH_DATA_DIR = "var/lib/cincinnati-graph-data"                   # buildGraphDataDir, relative in the layer
 GRAPH_DATA_MOUNT = "/var/lib/cincinnati/graph-data"                # graphDataMountPath: the operator's volume
 GRAPH_COMMAND = ["/bin/bash", "-c", f"exec cp -rp /{GRAPH_DATA_DIR}/* {GRAPH_DATA_MOUNT}"]
@@ -298,19 +304,34 @@ def _new_config(config: dict[str, Any], layer: GraphDataLayer) -> dict[str, Any]
     return out
 
 
-async def _extend_image(client: RegistryClient, repository: str, base_repo: str, image: Manifest,
-                        layer: GraphDataLayer) -> Manifest:
-    """The base image plus the graph-data layer and command: config and layer uploaded, manifest pushed by
-    digest. The base's own blobs are mounted from where the base was mirrored."""
+def _extended(image: Manifest, raw_config: bytes, layer: GraphDataLayer) -> tuple[Manifest, bytes]:
+    """The base image plus the graph-data layer and command: the new manifest and its config's bytes."""
     data = image.json
-    config_desc = image.config()
-    if config_desc is None:
-        raise RegistryProtocolError(f"the base image {image.digest} has no config")
-    raw_config = await client.read_blob(base_repo, config_desc.digest, limit=MAX_CONFIG)
     config = parse_json(raw_config, where=f"the config of the base image {image.digest}", error=RegistryProtocolError)
     if not isinstance(config, dict):
         raise RegistryProtocolError(f"the config of the base image {image.digest} is not a JSON object")
     new_config = json.dumps(_new_config(config, layer), separators=(",", ":")).encode()
+    config_digest = sha256_digest(new_config)
+    layer_type = OCI_LAYER if image.media_type == OCI_MANIFEST else DOCKER_LAYER
+    new = dict(data)
+    new["config"] = {**data["config"], "digest": config_digest, "size": len(new_config)}
+    new["layers"] = [*data["layers"], {"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
+    return Manifest.parse(json.dumps(new, indent=3).encode(), image.media_type, where="graph image"), new_config
+
+
+def _config_digest(image: Manifest) -> str:
+    config_desc = image.config()
+    if config_desc is None:
+        raise RegistryProtocolError(f"the base image {image.digest} has no config")
+    return config_desc.digest
+
+
+async def _extend_image(client: RegistryClient, repository: str, base_repo: str, image: Manifest,
+                        layer: GraphDataLayer) -> Manifest:
+    """The base image plus the graph-data layer and command: config and layer uploaded, manifest pushed by
+    digest. The base's own blobs are mounted from where the base was mirrored."""
+    raw_config = await client.read_blob(base_repo, _config_digest(image), limit=MAX_CONFIG)
+    manifest, new_config = _extended(image, raw_config, layer)
     for descriptor in image.blobs():
         if base_repo != repository:
             mounted, _ = await client.mount_blob(repository, descriptor.digest, base_repo)
@@ -318,13 +339,7 @@ async def _extend_image(client: RegistryClient, repository: str, base_repo: str,
                 raise RegistryProtocolError(f"{client.registry} did not mount {descriptor.digest[:19]} from {base_repo} "
                                             f"into {repository}; cross-repository mounts are needed here")
     await _upload(client, repository, layer.digest, layer.blob)
-    config_digest = sha256_digest(new_config)
-    await _upload(client, repository, config_digest, new_config)
-    layer_type = OCI_LAYER if image.media_type == OCI_MANIFEST else DOCKER_LAYER
-    new = dict(data)
-    new["config"] = {**data["config"], "digest": config_digest, "size": len(new_config)}
-    new["layers"] = [*data["layers"], {"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
-    manifest = Manifest.parse(json.dumps(new, indent=3).encode(), image.media_type, where="graph image")
+    await _upload(client, repository, sha256_digest(new_config), new_config)
     await client.put_manifest(repository, manifest.digest, manifest)
     return manifest
 
@@ -339,6 +354,91 @@ async def _upload(client: RegistryClient, repository: str, digest: str, data: by
     await client.upload_blob(repository, digest, len(data), body)
 
 
+class _ImageStore:
+    """Where the graph image is written: a registry repository, or (removable media) an OCI layout."""
+
+    async def base_manifest(self, reference: str) -> Manifest:
+        raise NotImplementedError
+
+    async def extend(self, image: Manifest, layer: GraphDataLayer) -> Manifest:
+        raise NotImplementedError
+
+    async def put_top(self, manifest: Manifest) -> None:
+        raise NotImplementedError
+
+
+class _RegistryImages(_ImageStore):
+    def __init__(self, session: RegistrySession, target: ImageReference, base_mirror: ImageReference) -> None:
+        self.client = session.client(target.registry)
+        self.target, self.base_mirror = target, base_mirror
+
+    async def base_manifest(self, reference: str) -> Manifest:
+        return await self.client.get_manifest(self.base_mirror.repository, reference)
+
+    async def extend(self, image: Manifest, layer: GraphDataLayer) -> Manifest:
+        return await _extend_image(self.client, self.target.repository, self.base_mirror.repository, image, layer)
+
+    async def put_top(self, manifest: Manifest) -> None:
+        await self.client.put_manifest(self.target.repository, self.target.tag or GRAPH_IMAGE_TAG, manifest)
+
+
+class _LayoutImages(_ImageStore):
+    """The layout holds the base (copied in under its own name) and receives the new blobs beside it."""
+
+    def __init__(self, layout: OCILayout) -> None:
+        self.layout = layout
+
+    async def base_manifest(self, reference: str) -> Manifest:
+        digest = self.layout.find(reference).digest if not reference.startswith("sha256:") else reference
+        return self.layout.get_manifest(digest)
+
+    def _put_blob(self, digest: str, data: bytes) -> None:
+        if not self.layout.has_blob(digest, len(data)):
+            atomic_write(self.layout.blob_path(digest), data, make_parents=False)
+
+    async def extend(self, image: Manifest, layer: GraphDataLayer) -> Manifest:
+        raw_config = self.layout.read_blob_bytes(_config_digest(image), limit=MAX_CONFIG)
+        manifest, new_config = _extended(image, raw_config, layer)
+        self._put_blob(layer.digest, layer.blob)
+        self._put_blob(sha256_digest(new_config), new_config)
+        self.layout.put_manifest_blob(manifest)
+        return manifest
+
+    async def put_top(self, manifest: Manifest) -> None:
+        self.layout.put_manifest_blob(manifest)
+        await self.layout.tag(GRAPH_LAYOUT_NAME, manifest)
+
+
+async def _write_graph_image(store: _ImageStore, top_reference: str, base_image: str,
+                             layer: GraphDataLayer) -> tuple[Manifest, list[str]]:
+    """Each platform of the base plus the graph-data layer and command; the new top manifest written."""
+    top = await store.base_manifest(top_reference)
+    platforms: list[str] = []
+    if not top.is_index:
+        final = await store.extend(top, layer)
+        platforms.append("single image")
+    else:
+        index = top.json
+        entries: list[dict[str, Any]] = []
+        for entry, descriptor in zip(index.get("manifests", []), top.children(), strict=True):
+            if descriptor.platform is not None and descriptor.platform.os == "unknown":
+                continue  # a build attestation (buildx writes them as unknown/unknown), not a platform image
+            child = await store.base_manifest(descriptor.digest)
+            if child.is_index:
+                raise InputError(f"the base image {base_image} nests an index; name one platform's image instead")
+            extended = await store.extend(child, layer)
+            entries.append({**entry, "mediaType": extended.media_type, "digest": extended.digest,
+                            "size": len(extended.raw)})
+            platforms.append(str(descriptor.platform) if descriptor.platform else descriptor.digest[:19])
+        if not entries:
+            raise InputError(f"the base image {base_image} holds no platform image")
+        new_index = {**index, "manifests": entries}
+        final = Manifest.parse(json.dumps(new_index, indent=3).encode(), top.media_type or OCI_INDEX,
+                               where="graph image index")
+    await store.put_top(final)
+    return final, platforms
+
+
 async def build_graph_image(session: RegistrySession, layer: GraphDataLayer, *, to: str,
                             graph_image: str | None = None, base_image: str = DEFAULT_BASE_IMAGE,
                             cancel: asyncio.Event | None = None) -> GraphImageResult:
@@ -351,33 +451,79 @@ async def build_graph_image(session: RegistrySession, layer: GraphDataLayer, *, 
                                CopyOptions(), cancel=cancel)
     if not result.ok:
         raise result.failures[0].error
-    client = session.client(target.registry)
-    top = await client.get_manifest(base_mirror.repository, base_mirror.reference)
-    platforms: list[str] = []
-    if not top.is_index:
-        image = await _extend_image(client, target.repository, base_mirror.repository, top, layer)
-        final = image
-        platforms.append("single image")
-    else:
-        index = top.json
-        entries: list[dict[str, Any]] = []
-        for entry, descriptor in zip(index.get("manifests", []), top.children(), strict=True):
-            if descriptor.platform is not None and descriptor.platform.os == "unknown":
-                continue  # a build attestation (buildx writes them as unknown/unknown), not a platform image
-            child = await client.get_manifest(base_mirror.repository, descriptor.digest)
-            if child.is_index:
-                raise InputError(f"the base image {base_image} nests an index; name one platform's image instead")
-            extended = await _extend_image(client, target.repository, base_mirror.repository, child, layer)
-            entries.append({**entry, "mediaType": extended.media_type, "digest": extended.digest,
-                            "size": len(extended.raw)})
-            platforms.append(str(descriptor.platform) if descriptor.platform else descriptor.digest[:19])
-        if not entries:
-            raise InputError(f"the base image {base_image} holds no platform image")
-        new_index = {**index, "manifests": entries}
-        final = Manifest.parse(json.dumps(new_index, indent=3).encode(), top.media_type or OCI_INDEX,
-                               where="graph image index")
-    await client.put_manifest(target.repository, target.tag or GRAPH_IMAGE_TAG, final)
+    final, platforms = await _write_graph_image(_RegistryImages(session, target, base_mirror), base_mirror.reference,
+                                                base_image, layer)
     return GraphImageResult(target, final.digest, base_image, base_mirror, platforms, layer)
+
+
+async def build_graph_image_in_layout(session: RegistrySession, layer: GraphDataLayer, directory: Path, *,
+                                      graph_image: str, base_image: str = DEFAULT_BASE_IMAGE,
+                                      cancel: asyncio.Event | None = None) -> GraphImageResult:
+    """The same image written into a removable medium's OCI layout as ``openshift/graph-image:latest`` (the
+    base copied in as ``openshift/graph-image-base:<tag>``): the bundle carries it like any image and the
+    far side's run uploads it to ``graph_image`` (:func:`graph_image_upload_task`)."""
+    target = parse_reference(graph_image)
+    base_ref = parse_reference(base_image)
+    base_name = f"{GRAPH_BASE_LAYOUT_REPOSITORY}:{base_ref.tag or 'latest'}"
+    result = await copy_images([CopyTask(RegistryLocation(base_ref), LayoutLocation(directory, base_name))], session,
+                               CopyOptions(), cancel=cancel)
+    if not result.ok:
+        raise result.failures[0].error
+    final, platforms = await _write_graph_image(_LayoutImages(OCILayout(directory)), base_name, base_image, layer)
+    return GraphImageResult(target, final.digest, base_image, target, platforms, layer)
+
+
+def graph_image_upload_task(directory: Path, graph_image: str) -> CopyTask | None:
+    """From the medium to the mirror: the graph image the connected side wrote (None when it holds none)."""
+    layout = OCILayout(directory)
+    if not layout.exists() or not any(e.name == GRAPH_LAYOUT_NAME for e in layout.entries()):
+        return None
+    return CopyTask(LayoutLocation(directory, GRAPH_LAYOUT_NAME), RegistryLocation(parse_reference(graph_image)))
+
+
+# -- from a plan: the one function a run (and so the wizard's Mirror step) builds it with --------------
+
+
+def default_graph_image(mirror: str) -> str:
+    """What the wizard writes into ``release.graph_image`` for a mirror: oc-mirror's name under its host."""
+    return str(graph_image_reference(mirror, None))
+
+
+async def read_graph_data(source: str | None, tls: TLSOptions) -> tuple[bytes, str]:
+    """A plan's ``release.graph_data``: an http(s) URL is downloaded, anything else is the tarball's path;
+    None: the update service's own URL (connected hosts)."""
+    if source is None or source.startswith(("https://", "http://")):
+        return await fetch_graph_data(source or GRAPH_DATA_URL, tls)
+    return read_graph_data_file(source)
+
+
+async def build_plan_graph_image(plan: Plan, session: RegistrySession, *,
+                                 cancel: asyncio.Event | None = None) -> GraphImageResult:
+    """The plan's graph-data image (``release.graph_image``) built from its ``release.graph_data`` and
+    pushed, the base read through the session's mirror sets (the plan's idms_file): what ``release
+    graph-image`` does, from the plan's keys. A to-dir plan writes it onto the medium instead (the far
+    side's run uploads it with the releases)."""
+    release = plan.release
+    if release is None or not release.graph_image:
+        raise InputError("the plan keeps no update service: release.graph_image is empty")
+    data, where = await read_graph_data(release.graph_data, session.tls)
+    layer = graph_data_layer(data, where)
+    directory = plan.media_directory
+    if release.mode == ReleaseMode.TO_DIR and directory is not None:
+        return await build_graph_image_in_layout(session, layer, directory, graph_image=release.graph_image,
+                                                 cancel=cancel)
+    target = parse_reference(release.graph_image)
+    return await build_graph_image(session, layer, to=target.registry, graph_image=release.graph_image,
+                                   cancel=cancel)
+
+
+def releases_repository(plan: Plan) -> str:
+    """The UpdateService's ``releases``: the mirror repository the release images are tagged in (the
+    repository of ``to_release_image`` when the plan puts them apart, else the release target)."""
+    release = plan.release
+    if release is not None and release.to_release_image:
+        return parse_reference(release.to_release_image, default_tag=None).name
+    return plan.release_target
 
 
 # -- what the cluster needs ---------------------------------------------------------------------------
@@ -387,6 +533,8 @@ UPDATE_SERVICE_NAME = "update-service"
 CA_KEY = "updateservice-registry"   # cincinnati-operator controllers/names.go NameCertConfigMapKey
 CONFIG_NAMESPACE = "openshift-config"
 GRAPH_PATH = "/api/upgrades_info/v1/graph"
+UPDATE_SERVICE_FILE = "updateservice.yaml"
+UPDATE_SERVICE_CA_FILE = "registry-ca-merge-patch.yaml"
 
 
 def update_service(releases: str, graph_image_pinned: str, *, name: str = UPDATE_SERVICE_NAME,
@@ -416,12 +564,26 @@ class ClusterFiles:
     commands: list[str]
 
 
+def write_plan_files(directory: Path, plan: Plan, graph_image: str, ca_pem: str | None) -> list[Path]:
+    """What a run writes beside the other documents for a plan that keeps an update service: the
+    ``UpdateService`` (``graph_image``: pinned by digest when known) and the CA merge patch (both keys)."""
+    from .ca import configmap_key
+    from .yamlout import dump_yaml
+
+    hint = "choose a folder you can write to"
+    written = [atomic_write(directory / UPDATE_SERVICE_FILE,
+                            dump_yaml(update_service(releases_repository(plan), graph_image)), hint=hint)]
+    if ca_pem is not None:
+        patch = ca_merge_patch(configmap_key(plan.mirror.registry), ca_pem)
+        written.append(atomic_write(directory / UPDATE_SERVICE_CA_FILE, dump_yaml(patch), hint=hint))
+    return written
+
+
 def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: str, ca_pem: str | None,
                         configmap: str = "registry-config", route_host: str | None = None) -> ClusterFiles:
     """``updateservice.yaml``, the CA merge patch (when a CA is given) and the ``spec.upstream`` patch (when
     the route's host is known), with the ``oc`` commands that apply them in order."""
     from .ca import ca_manifests, configmap_key
-    from .fsio import atomic_write
     from .yamlout import dump_yaml
 
     releases_ref = parse_repository(releases)
@@ -435,7 +597,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
         manifests = ca_manifests(result.reference.registry, ca_pem, configmap)
         pem = next(iter(manifests.configmap["data"].values()))
         key = configmap_key(result.reference.registry)
-        patch_path = directory / "registry-ca-merge-patch.yaml"
+        patch_path = directory / UPDATE_SERVICE_CA_FILE
         atomic_write(patch_path, dump_yaml(ca_merge_patch(key, pem)), hint=hint)
         written.append(patch_path)
         configmap_path = directory / "registry-ca-configmap.yaml"
@@ -456,7 +618,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
         commands.append(f"# 2. add the mirror's CA under the key {CA_KEY} (beside its host..port key) to the "
                         "ConfigMap image.config's additionalTrustedCA names: give --registry-ca-file to write the patch")
     service = update_service(releases_ref.name, result.pinned)
-    service_path = directory / "updateservice.yaml"
+    service_path = directory / UPDATE_SERVICE_FILE
     atomic_write(service_path, dump_yaml(service), hint=hint)
     written.append(service_path)
     name = service["metadata"]["name"]
@@ -492,6 +654,12 @@ __all__ = [
     "GraphDataLayer",
     "GraphImageResult",
     "build_graph_image",
+    "build_graph_image_in_layout",
+    "build_plan_graph_image",
+    "graph_image_upload_task",
+    "default_graph_image",
+    "read_graph_data",
+    "releases_repository",
     "ca_merge_patch",
     "fetch_graph_data",
     "graph_data_layer",
@@ -500,4 +668,5 @@ __all__ = [
     "update_service",
     "upstream_patch",
     "write_cluster_files",
+    "write_plan_files",
 ]

@@ -124,6 +124,9 @@ class ReleaseChoice:
     # ``mirror-wizard release graph-image --to`` pushed it (HOST[/NAMESPACE]/openshift/graph-image:latest).
     # verify checks it is there, and with --cluster the UpdateService, its CA key and spec.upstream.
     graph_image: str | None = None
+    # Where the run reads the graph data that image carries: the update service's graph-data tarball as a
+    # file (offline hosts, the demo sandbox's), or an http(s) URL; None: core.graph_image.GRAPH_DATA_URL.
+    graph_data: str | None = None
 
     def __post_init__(self) -> None:
         # A plan file, a test or a flag gives the mode as text: keep the vocabulary, refuse nothing here
@@ -152,7 +155,7 @@ class ReleaseChoice:
 
 _OPTIONAL_RELEASE_KEYS = ("signature_stores", "signatures_dir", "signatures_to_dir", "allow_unsigned", "keys",
                           "bundle_signer", "from_version", "all_versions", "graph_file", "graph_url", "releases",
-                          "graph_image")
+                          "graph_image", "graph_data")
 
 
 @dataclass
@@ -417,9 +420,16 @@ def _check_release_path(release: ReleaseChoice, where: str) -> None:
     if release.source:
         raise PlanError(f"{where} has both source and from_version: give one release (source) or an update "
                         "path (channel, from_version, version)")
-    if release.to_release_image:
+    try:
+        tagged = bool(release.to_release_image) and parse_reference(release.to_release_image or "",
+                                                                    default_tag=None).tag is not None
+    except ReferenceFormatError:
+        tagged = False  # _check_release_names says what is wrong with it
+    if tagged:
+        # A repository (no tag) is fine: each release lands there tagged VERSION-ARCH (core.release_tag), as
+        # the update service's graph builder wants (release images alone in their repository).
         raise PlanError(f"{where}.to_release_image names one image, but the plan mirrors an update path; "
-                        "remove it (each release is tagged VERSION-ARCH)")
+                        "give a repository without a tag (each release is tagged VERSION-ARCH there), or remove it")
     if release.mode != ReleaseMode.FROM_DIR and not release.channel:
         raise PlanError(f"{where}.channel is empty: the update path is read from a channel's graph, "
                         "e.g. stable-4.17")
@@ -498,6 +508,8 @@ def check_bundle_plan(plan: Plan, where: str, *, confirm_target: str | None = No
     if release is not None:
         paths += [("release.directory", release.directory), ("release.signatures_dir", release.signatures_dir),
                   ("release.signatures_to_dir", release.signatures_to_dir), ("release.graph_file", release.graph_file)]
+        if release.graph_data and not release.graph_data.startswith(("https://", "http://")):
+            paths.append(("release.graph_data", release.graph_data))
         for key, value in (("release.keys", release.keys), ("release.bundle_signer", release.bundle_signer)):
             if value:
                 raise PlanError(f"{where}: {key} in a bundle's plan would let the medium choose what is trusted; "

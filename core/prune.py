@@ -232,6 +232,32 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
     return plan
 
 
+async def plan_prune_before(session: RegistrySession, to: str, first: str) -> PrunePlan:
+    """"Remove the releases before ``first``": every release the mirror holds from ``first`` on is kept (an
+    update path from A keeps A and after), the rest is planned away as :func:`plan_prune` does."""
+    from .graph import version_key
+
+    _check_keep([first])
+    store = _RegistryStore(session, to)
+    tags = await _release_tags(store)
+    versions = sorted({t.version for t in tags}, key=version_key)
+    keep = [v for v in versions if version_key(v) >= version_key(first)]
+    if not keep:
+        raise InputError(f"{store.where} holds no release from {first} on (it has: {', '.join(versions) or 'none'}); "
+                         "mirror the update path first, then prune what came before it")
+    return await plan_prune(session, to, keep)
+
+
+async def _release_tags(store: _RegistryStore) -> list[_Tag]:
+    """The tags of the repository that name a release or a component we wrote (VERSION-ARCH[-COMPONENT])."""
+    try:
+        tags = await store.client.list_tags(store.target.repository)
+    except NotFound:
+        raise InputError(f"{store.target.name} does not exist in the mirror: nothing was mirrored there yet") from None
+    # Components count too: an update path may keep its release images in a repository of their own.
+    return [t for t in map(classify, tags) if t.kind in (Kind.RELEASE, Kind.COMPONENT)]
+
+
 async def plan_prune_dir(session: RegistrySession, directory: str | Path, keep_versions: list[str]) -> PrunePlan:
     """The same for a mirror directory (an OCI layout written by release mirror --to-dir)."""
     store = _LayoutStore(directory)
@@ -611,6 +637,7 @@ __all__ = [
     "classify",
     "load_prune_file",
     "plan_prune",
+    "plan_prune_before",
     "prune_yaml",
     "registry_kind",
     "summary_lines",

@@ -31,6 +31,7 @@ from .usecases.samples import plan_streams as samples_plan_for
 if TYPE_CHECKING:
     from .bundle import BundleResult
     from .ca import CAManifests
+    from .graph_image import GraphImageResult
     from .mirror_config import MirrorInstructions
     from .release import ReleaseInfo
     from .release_path import PathSizes
@@ -63,6 +64,24 @@ class Prepared:
     sigstore: SigstoreResult | None = None
     path_sizes: PathSizes | None = None    # an update path: bytes per release and saved by sharing
     warnings: list[str] = field(default_factory=list)  # said loudly before and after the copy
+    # Updates inside the cluster (release.graph_image): what this run built (None for a dry run, the runbook
+    # or Done's documents), and the digest the mirror's tag names now (the UpdateService pins it).
+    graph_image: GraphImageResult | None = None
+    graph_image_digest: str | None = None
+
+    @property
+    def graph_image_pinned(self) -> str | None:
+        """``REPO@sha256:…`` for the UpdateService, when the digest is known (built now, or on the mirror)."""
+        release = self.plan.release
+        if release is None or not release.graph_image:
+            return None
+        if self.graph_image is not None:
+            return self.graph_image.pinned
+        if self.graph_image_digest is None:
+            return None
+        from .reference import parse_reference
+
+        return f"{parse_reference(release.graph_image).name}@{self.graph_image_digest}"
 
     @property
     def tasks(self) -> list[CopyTask]:
@@ -86,6 +105,10 @@ class Prepared:
                          f"{human_bytes(self.path_sizes.saved_bytes)} saved by sharing")
         for report in self.signatures:
             lines.append(report.summary())
+        if self.graph_image is not None and self.graph_image.layer is not None:
+            layer = self.graph_image.layer
+            lines.append(f"graph-data image (updates inside the cluster): {self.graph_image.pinned}, "
+                         f"{len(layer.channels)} channels, {layer.files} files")
         if self.sigstore is not None:
             lines.append(f"sigstore: {len(self.sigstore.found)} signature(s) (.sig tags) found for "
                          f"{self.sigstore.checked} image(s), copied with them")
@@ -209,7 +232,7 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
             _check_pins(release.releases, records, directory)
         else:
             records = every if len(every) > 1 else []  # an update path's medium, no release named: all of it
-            if records and release.to_release_image:
+            if records and release.to_release_image and _tagged(release.to_release_image):
                 raise InputError(f"{directory} holds {len(records)} releases and --to-release-image names one image",
                                  hint="leave it out (each release is tagged VERSION-ARCH), or pick one with --from")
         if records:
@@ -248,6 +271,13 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
     path = update_path(graph, release.from_version or "", release.version or "",
                        mode="all" if release.all_versions else "shortest", channel=release.channel or "")
     return await load_path_releases(session, path)
+
+
+def _tagged(spec: str) -> bool:
+    """A to_release_image naming one image (a tag), not a repository each release is tagged VERSION-ARCH in."""
+    from .reference import parse_reference
+
+    return parse_reference(spec, default_tag=None).tag is not None
 
 
 def _check_pins(pins: list[str], records: list[dict[str, Any]], directory: Path) -> None:
@@ -358,6 +388,13 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
             tasks += release_module.to_dir_tasks(info, directory, prepare=False)
         else:
             tasks += release_module.release_tasks(info, release.target, release.to_release_image)
+    if release.mode == ReleaseMode.FROM_DIR and release.graph_image:
+        # The graph-data image the connected side wrote onto the medium goes up with the releases.
+        from .graph_image import graph_image_upload_task
+
+        upload = graph_image_upload_task(directory, release.graph_image)
+        if upload is not None:
+            tasks.append(upload)
     prepared.release_tasks = tasks
     # The GPG check, the Sigstore probes (one HEAD per image) and the path's sizes each wait on round
     # trips to the source and need nothing from one another: far from the source, side by side they
@@ -411,7 +448,35 @@ async def prepare(plan: Plan, session: RegistrySession, *, read_only: bool = Fal
         prepared.samples, prepared.samples_tasks = prepare_samples(plan, oc=oc, streams=streams)
     if not read_only:
         await prepare_media(prepared, session)
+    await prepare_graph_image(prepared, session, read_only=read_only)
     return prepared
+
+
+async def prepare_graph_image(prepared: Prepared, session: RegistrySession, *, read_only: bool) -> None:
+    """Updates inside the cluster (release.graph_image): a real run builds the graph-data image before the
+    copy (into the mirror, or onto a to-dir plan's medium; from-dir uploads it with the releases), through
+    core.graph_image's one function; a read-only prepare (dry run, runbook, Done) only asks the mirror which
+    digest its tag names, so the UpdateService can pin it."""
+    release = prepared.plan.release
+    if release is None or not release.graph_image:
+        return
+    if not read_only and release.mode != ReleaseMode.FROM_DIR:
+        from .graph_image import build_plan_graph_image
+
+        prepared.graph_image = await build_plan_graph_image(prepared.plan, session)
+        prepared.graph_image_digest = prepared.graph_image.digest
+        return
+    if release.mode == ReleaseMode.TO_DIR:
+        return  # the mirror is on the far side
+    from .errors import MirrorError
+    from .reference import parse_reference
+
+    ref = parse_reference(release.graph_image)
+    try:
+        prepared.graph_image_digest = await session.client(ref.registry).manifest_digest(
+            ref.repository, ref.reference, push_scope=False)
+    except MirrorError:
+        prepared.graph_image_digest = None  # not pushed yet, or the mirror cannot be asked: the tag is shown
 
 
 def _to_media_directory(plan: Plan) -> Path | None:
@@ -498,5 +563,11 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
         # its own file so `oc patch --patch-file` takes it as written.
         written.append(write_text(out / REGISTRY_CONFIG_FILE, prepared.ca.yaml(), PRIVATE))
         written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
+    release = prepared.plan.release
+    if release is not None and release.graph_image:
+        from .graph_image import write_plan_files
+
+        pem = next(iter((prepared.ca.configmap.get("data") or {}).values()), None) if prepared.ca else None
+        written += write_plan_files(out, prepared.plan, prepared.graph_image_pinned or release.graph_image, pem)
     written.append(write_text(out / "runbook.md", render_runbook(prepared.plan, prepared.runbook_parts())))
     return written

@@ -26,6 +26,7 @@ from ..oc import OcAnswer
 from ..plan import Plan, ReleaseMode
 from ..registry import RegistrySession
 from ..run import Prepared, prepare
+from ..runbook import ADMIN_ACKS, SIGSTORE_GATE
 from ..text import shell_quote
 from ..yamlout import dump_yaml
 from .oc_runner import OcProgram, OcRunner
@@ -93,6 +94,9 @@ class ClusterFacts:
     configmaps: dict[str, dict[str, str]] = field(default_factory=dict)  # existing CA ConfigMaps' data
     trusted_ca_name: str = ""          # image.config's spec.additionalTrustedCA.name, "" when unset
     signatures: set[str] = field(default_factory=set)  # release signature ConfigMaps (sha256-<hex>) it has
+    image_spec: dict[str, Any] = field(default_factory=dict)  # image.config's spec (allowed/blocked registries)
+    # A 4.20 cluster's openshift-config/admin-acks data (None: not read, or the cluster is not at 4.20)
+    admin_acks: dict[str, str] | None = None
 
 
 def parse_version(data: dict[str, Any] | None) -> tuple[int, int] | None:
@@ -134,8 +138,15 @@ def read_cluster(run: OcRunner, ca_names: list[str], signature_names: list[str] 
         facts.admin = can.stdout.strip() == "yes"
     image = _json(run(["get", IMAGE_CONFIG, "-o", "json"]))
     if image:
-        name = ((image.get("spec") or {}).get("additionalTrustedCA") or {}).get("name")
+        spec = image.get("spec")
+        facts.image_spec = spec if isinstance(spec, dict) else {}
+        name = (facts.image_spec.get("additionalTrustedCA") or {}).get("name")
         facts.trusted_ca_name = str(name) if isinstance(name, str) else ""
+    if facts.version == (4, 20):  # the gate ack-4.20-sigstore-in-4.21 is a 4.20 cluster's
+        acks = _json(run(["get", "configmap", ADMIN_ACKS[0], "-n", ADMIN_ACKS[1], "-o", "json"]))
+        if acks is not None:
+            data = acks.get("data") or {}
+            facts.admin_acks = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
     for name in dict.fromkeys([*ca_names, facts.trusted_ca_name]):
         if not name:
             continue
@@ -203,7 +214,9 @@ def plan_apply(prepared: Prepared, facts: ClusterFacts, *, replace_signatures: b
     """The ``oc`` calls for this cluster, in order: IDMS or ICSP by its version, the CA merged into what it
     has (and image.config pointed at it), each release's signature ConfigMap — one the cluster has already
     only with ``replace_signatures`` (its own question: the cluster-version operator trusts what it
-    holds) — and the samples operator's Config last (after the mirror and CA it pulls with)."""
+    holds) —, a 4.20 cluster's admin-ack for 4.21, the image.config patch that lets the samples operator
+    use the mirror (when its allowed registries refuse it) and the samples operator's Config last (after
+    the mirror and CA it pulls with)."""
     steps: list[OcStep] = []
     icsp = facts.version is not None and facts.version < (4, 13)
     instructions = prepared.instructions
@@ -248,8 +261,14 @@ def plan_apply(prepared: Prepared, facts: ClusterFacts, *, replace_signatures: b
         elif replace_signatures:
             steps.append(OcStep(["replace", "-f", "-"], dump_yaml(signatures), what,
                                 "exists: replaced with the signatures verified by this mirror (you confirmed it)"))
+    ack = admin_ack_step(prepared, facts)
+    if ack is not None:
+        steps.append(ack)
     samples = prepared.samples
     if samples is not None:
+        allowed = registry_allowed_step(prepared, facts)
+        if allowed is not None:  # before the Config: the operator refuses a samplesRegistry image.config refuses
+            steps.append(allowed)
         spec = samples.config_patch.get("spec", {})
         steps.append(OcStep(["patch", SAMPLES_CONFIG, "--type=merge",
                              "--patch", json.dumps(samples.config_patch, separators=(",", ":"))],
@@ -258,6 +277,48 @@ def plan_apply(prepared: Prepared, facts: ClusterFacts, *, replace_signatures: b
                                    f"{len(spec.get('skippedImagestreams') or [])} streams skipped; the operator "
                                    "re-imports the image streams"))
     return steps
+
+
+def registry_allowed_step(prepared: Prepared, facts: ClusterFacts) -> OcStep | None:
+    """The image.config JSON patch that lets the samples operator use the mirror as its samplesRegistry, when
+    the cluster's allowed/blocked registries refuse it (verify's samples-registry-allowed check, same rules)."""
+    from ..verify.lifecycle import registry_allowed_problems
+
+    samples = prepared.samples
+    registry = str((samples.config_patch.get("spec") or {}).get("samplesRegistry") or "") if samples else ""
+    if not registry or not facts.image_spec:
+        return None
+    found = registry_allowed_problems(facts.image_spec, registry)
+    if not found:
+        return None
+    patch = json.dumps([op for _, op in found], separators=(",", ":"))
+    return OcStep(["patch", IMAGE_CONFIG, "--type=json", "--patch", patch], what="Image.config.openshift.io/cluster",
+                  effect=f"lets the samples operator use {registry}: " + "; ".join(problem for problem, _ in found)
+                  + " (the cluster image configuration rolls out to every node)")
+
+
+def admin_ack_step(prepared: Prepared, facts: ClusterFacts) -> OcStep | None:
+    """A 4.20 cluster whose plan goes to 4.21 or later: the admin-ack ``ack-4.20-sigstore-in-4.21`` (from 4.21
+    the cluster checks the release's Sigstore signature through its mirrors; the mirror run copied the
+    ``.sig`` tags), when openshift-config/admin-acks does not hold it yet (verify's admin-ack-sigstore)."""
+    release = prepared.plan.release
+    versions = [r.version for r in prepared.releases] or ([release.version] if release and release.version else [])
+    crosses = [v for v in versions if (_minor(v) or (0, 0)) >= (4, 21)]
+    if facts.version != (4, 20) or not crosses or facts.admin_acks is None:
+        return None
+    if facts.admin_acks.get(SIGSTORE_GATE) == "true":
+        return None
+    patch = json.dumps({"data": {SIGSTORE_GATE: "true"}}, separators=(",", ":"))
+    return OcStep(["patch", "configmap", ADMIN_ACKS[0], "-n", ADMIN_ACKS[1], "--type=merge", "--patch", patch],
+                  what=f"ConfigMap/{ADMIN_ACKS[0]} -n {ADMIN_ACKS[1]}",
+                  effect=f"acknowledges {SIGSTORE_GATE}: this 4.20 cluster may then update to {', '.join(crosses)} "
+                         "(from 4.21 it checks the release's Sigstore signature through the mirror, which holds "
+                         "the .sig tags; verify's Sigstore signatures line checks them)")
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
 
 
 def change_count(prepared: Prepared) -> int:
@@ -386,7 +447,8 @@ def require_oc(run: OcRunner) -> None:
         raise ToolError(f"cannot find {run.binary!r} on PATH", code=ErrorCode.OC_MISSING)
 
 
-__all__ = ["ClusterFacts", "OcProgram", "OcRunner", "OcStep", "Outcome", "Proposal", "Question", "apply",
+__all__ = ["ClusterFacts", "OcProgram", "OcRunner", "OcStep", "Outcome", "Proposal", "Question", "admin_ack_step",
+           "apply", "registry_allowed_step",
            "ca_not_verified", "change_count", "describe", "existing_signatures", "left_as_is", "parse_version", "plan_apply",
            "plan_refusal", "prepare_documents", "propose", "read_cluster", "refusal", "replace_question",
            "require_oc", "without_ca"]

@@ -7,6 +7,7 @@ One generator, so the tab's text, the file and the runbook say the same thing.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,10 @@ class Document:
     text: str
 
 
-def cluster_documents(prepared: Prepared) -> list[Document]:
+def cluster_documents(prepared: Prepared, plan_file: str = "plan.yaml") -> list[Document]:
     """Everything the cluster gets: install-config's mirror sources, the IDMS and ICSP, the CA ConfigMap
-    (and the image.config patch), the release signatures, the samples operator's Config."""
+    (and the image.config patch), the release signatures, the samples operator's Config, and the update
+    service's objects when the plan keeps one."""
     out: list[Document] = []
     instructions = prepared.instructions
     if instructions is not None:
@@ -55,7 +57,72 @@ def cluster_documents(prepared: Prepared) -> list[Document]:
     if samples is not None:
         out.append(Document("samples", "Samples", samples.config_yaml() + "\n# then\n"
                             + "\n".join(samples_patch_commands(prepared))))
+    service = update_service_document(prepared, plan_file)
+    if service is not None:
+        out.append(service)
     return out
+
+
+def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") -> Document | None:
+    """Updates inside the cluster (the plan's release.graph_image): the ``UpdateService`` (graph data by digest
+    once the mirror holds it), the CA ConfigMap's ``updateservice-registry`` key merged beside ``host..port``,
+    the ``clusterversion`` ``spec.upstream`` patch, and before a 4.20 cluster updates to 4.21 or later the
+    admin-ack (core.runbook.sigstore_ack_lines). Every object is core.graph_image's, as ``release graph-image
+    -o`` writes them."""
+    from ..graph_image import (
+        CA_KEY,
+        CONFIG_NAMESPACE,
+        GRAPH_PATH,
+        UPDATE_SERVICE_CA_FILE,
+        UPDATE_SERVICE_FILE,
+        UPDATE_SERVICE_NAMESPACE,
+        ca_merge_patch,
+        releases_repository,
+        update_service,
+    )
+    from ..runbook import admin_ack_command, sigstore_ack_lines
+
+    plan = prepared.plan
+    release = plan.release
+    if release is None or not release.graph_image:
+        return None
+    pinned = prepared.graph_image_pinned
+    service = update_service(releases_repository(plan), pinned or release.graph_image)
+    name = service["metadata"]["name"]
+    # Short lines: the tab does not wrap (YAML must not), so prose stays within 80 columns.
+    text = ("# Updates inside the cluster: an OpenShift Update Service gives the\n"
+            "# disconnected cluster its update recommendations.\n"
+            "# 1. install the 'OpenShift Update Service' operator (OperatorHub,\n"
+            f"#    namespace {UPDATE_SERVICE_NAMESPACE}), mirrored with the operators\n"
+            f"# 2. the UpdateService ({UPDATE_SERVICE_FILE}):\n")
+    if pinned is None:
+        text += "#    graphDataImage is the tag until the mirror holds the image\n"
+    text += dump_yaml(service) + f"# oc apply -f {UPDATE_SERVICE_FILE}\n"
+    ca = prepared.ca
+    if ca is not None:
+        data = ca.configmap.get("data") or {}
+        key, pem = next(iter(data.items()))
+        name_cm = ca.configmap["metadata"]["name"]
+        text += (f"\n# 3. the mirror's CA under {CA_KEY} too, merged beside\n"
+                 f"#    {key} (the operator reads the releases with it):\n"
+                 f"# oc patch configmap/{name_cm} -n {CONFIG_NAMESPACE} --type=merge \\\n"
+                 f"#     --patch-file={UPDATE_SERVICE_CA_FILE}\n" + dump_yaml(ca_merge_patch(key, pem)))
+    else:
+        text += (f"\n# 3. add the mirror's CA under the key {CA_KEY} (beside its\n"
+                 "#    host..port key) to the ConfigMap image.config's additionalTrustedCA names\n")
+    text += ("\n# 4. point the cluster at it (clusterversion spec.upstream) once the\n"
+             "#    UpdateService is ready:\n"
+             f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} \\\n"
+             "    -o jsonpath='{.status.policyEngineURI}')\n"
+             "oc patch clusterversion/version --type=merge \\\n"
+             f"    --patch \"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"\n")
+    versions = [r.version for r in prepared.releases] or [v for v in (release.version,) if v]
+    ack = sigstore_ack_lines(versions, plan_file)
+    if ack:
+        prose = " ".join(line.replace("`", "") for line in ack if line and not line.startswith("```"))
+        text += "\n" + "\n".join("# " + line for line in textwrap.wrap("5. " + prose, 76)) + "\n"
+        text += admin_ack_command() + "\n"
+    return Document("updateservice", "Update service", text)
 
 
 # -- the equivalent oc commands of a copy: one spelling for every step that shows them ---------------------
@@ -107,6 +174,15 @@ def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
                         f"    --patch-file={shell_quote(str(out / IMAGE_CONFIG_PATCH_FILE))}")
     if prepared is not None:
         commands += samples_patch_commands(prepared)
+    release = prepared.plan.release if prepared is not None else None
+    if release is not None and release.graph_image:
+        from ..graph_image import UPDATE_SERVICE_CA_FILE, UPDATE_SERVICE_FILE
+
+        # updates inside the cluster, once the OpenShift Update Service operator is installed
+        if prepared is not None and prepared.ca is not None:
+            commands.append("oc patch configmap/registry-config -n openshift-config --type=merge \\\n"
+                            f"    --patch-file={shell_quote(str(out / UPDATE_SERVICE_CA_FILE))}   # updateservice-registry")
+        commands.append(f"oc apply -f {shell_quote(str(out / UPDATE_SERVICE_FILE))}   # the UpdateService")
     commands.append("oc get mcp   # wait until every pool shows UPDATED=True")
     return commands
 
@@ -117,5 +193,6 @@ def samples_patch_commands(prepared: Prepared) -> list[str]:
     return [c for c in samples.commands if c.startswith("oc patch")] if samples is not None else []
 
 
-__all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "medium_from_dir", "medium_to_dir",
+__all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "update_service_document",
+            "medium_from_dir", "medium_to_dir",
            "oc_release_mirror", "oc_samples_mirror", "samples_patch_commands"]

@@ -110,49 +110,57 @@ def _registry_name(value: Any) -> str:
     return str(value).strip() if isinstance(value, str) else ""
 
 
-async def check_registry_allowed(expected: Expected, oc: Oc) -> Check:
-    name, title = "samples-registry-allowed", "image.config allows samplesRegistry"
-    if expected.plan.samples is None:
-        return Check(name, title, Side.CLUSTER, Status.SKIP, "the plan mirrors no image streams")
-    registry = expected.samples_registry
+def registry_allowed_problems(spec: dict[str, Any], registry: str) -> list[tuple[str, dict[str, Any]]]:
+    """What in image.config's ``spec`` makes the samples operator refuse ``registry`` as its samplesRegistry,
+    each with the JSON-patch operation that fixes it: verify's check and Apply's proposal (core.usecases.apply)
+    read the same rules (cluster-samples-operator: allowedRegistriesForImport by suffix, with the port;
+    registrySources.allowedRegistries exactly; not in blockedRegistries)."""
     host = registry.rsplit(":", 1)[0] if ":" in registry else registry
-    spec = as_mapping((await oc.get("image.config.openshift.io", "cluster")).get("spec"))
-    problems: list[str] = []
-    fixes: list[str] = []
+    found: list[tuple[str, dict[str, Any]]] = []
     for_import = spec.get("allowedRegistriesForImport")
     if isinstance(for_import, list) and for_import:
         domains = [_registry_name(as_mapping(item).get("domainName")) for item in for_import]
         if not any(d and registry.endswith(d) for d in domains):  # the operator's strings.HasSuffix
             without_port = host != registry and any(d and host.endswith(d) for d in domains)
-            problems.append(f"spec.allowedRegistriesForImport has no domainName matching {registry}"
-                            + (" (it names the host without the port :" + registry.rsplit(":", 1)[1] + ")"
-                               if without_port else ""))
-            value = json.dumps([{"op": "add", "path": "/spec/allowedRegistriesForImport/-",
-                                 "value": {"domainName": registry}}], separators=(",", ":"))
-            fixes.append(f"oc patch {IMAGE_CONFIG} --type=json --patch '{value}'")
+            found.append((f"spec.allowedRegistriesForImport has no domainName matching {registry}"
+                          + (" (it names the host without the port :" + registry.rsplit(":", 1)[1] + ")"
+                             if without_port else ""),
+                          {"op": "add", "path": "/spec/allowedRegistriesForImport/-", "value": {"domainName": registry}}))
     sources = as_mapping(spec.get("registrySources"))
     allowed = sources.get("allowedRegistries")
     if isinstance(allowed, list) and allowed:
         names = [_registry_name(a) for a in allowed]
         if registry not in names:
             near = " (it lists the host without the port)" if host in names and host != registry else ""
-            problems.append(f"spec.registrySources.allowedRegistries does not list {registry} exactly{near}")
-            value = json.dumps([{"op": "add", "path": "/spec/registrySources/allowedRegistries/-", "value": registry}],
-                               separators=(",", ":"))
-            fixes.append(f"oc patch {IMAGE_CONFIG} --type=json --patch '{value}'")
+            found.append((f"spec.registrySources.allowedRegistries does not list {registry} exactly{near}",
+                          {"op": "add", "path": "/spec/registrySources/allowedRegistries/-", "value": registry}))
     blocked = sources.get("blockedRegistries")
     if isinstance(blocked, list):
         names = [_registry_name(b) for b in blocked]
         if registry in names:
-            problems.append(f"spec.registrySources.blockedRegistries lists {registry}")
-            path = f"/spec/registrySources/blockedRegistries/{names.index(registry)}"
-            value = json.dumps([{"op": "remove", "path": path}], separators=(",", ":"))
-            fixes.append(f"oc patch {IMAGE_CONFIG} --type=json --patch '{value}'")
+            found.append((f"spec.registrySources.blockedRegistries lists {registry}",
+                          {"op": "remove", "path": f"/spec/registrySources/blockedRegistries/{names.index(registry)}"}))
+    return found
+
+
+async def check_registry_allowed(expected: Expected, oc: Oc) -> Check:
+    name, title = "samples-registry-allowed", "image.config allows samplesRegistry"
+    if expected.plan.samples is None:
+        return Check(name, title, Side.CLUSTER, Status.SKIP, "the plan mirrors no image streams")
+    registry = expected.samples_registry
+    spec = as_mapping((await oc.get("image.config.openshift.io", "cluster")).get("spec"))
+    found = registry_allowed_problems(spec, registry)
+    problems = [problem for problem, _ in found]
+    fixes = [f"oc patch {IMAGE_CONFIG} --type=json --patch '{json.dumps([op], separators=(',', ':'))}'"
+             for _, op in found]
     if problems:
         return Check(name, title, Side.CLUSTER, Status.FAIL,
                      problems[0] + "; the samples operator refuses the samplesRegistry (ConfigurationValid False)"
                      if len(problems) == 1 else f"{len(problems)} image.config settings refuse {registry}",
                      fix=" && ".join(fixes), items=problems if len(problems) > 1 else [])
+    for_import = spec.get("allowedRegistriesForImport")
+    sources = as_mapping(spec.get("registrySources"))
+    allowed, blocked = sources.get("allowedRegistries"), sources.get("blockedRegistries")
     how = []
     if isinstance(for_import, list) and for_import:
         how.append("allowedRegistriesForImport matches it")

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
+import re
 import secrets
 import shutil
+import tarfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,6 +41,7 @@ CHANNEL = "stable-4.17"
 VERSIONS = ("4.17.1", "4.17.2", RELEASE_VERSION)
 GRAPH_FILE = f"graph-{CHANNEL}.json"
 GRAPH_BASE_NAME = "graph-base/ubi9/ubi:latest"  # layout name of the stand-in base
+GRAPH_DATA_FILE = "graph-data.tar.gz"  # the update service's graph data for CHANNEL, as downloaded from it
 
 
 @dataclass
@@ -58,6 +62,9 @@ class Sandbox:
     # The throwaway release key's public half: not Red Hat's, so the plan names it (release.keys) as an
     # admin names an OKD or custom key; without it the sandbox release is refused, as it should be.
     release_key_file: Path | None = None
+    # The update service's graph-data tarball for CHANNEL (what https://api.openshift.com/api/upgrades_info/
+    # graph-data serves), for "updates inside the cluster" offline.
+    graph_data_file: Path | None = None
 
     @property
     def mirror_user(self) -> str:
@@ -133,6 +140,30 @@ def graph(releases: list[tuple[str, str]]) -> dict[str, object]:
                 "matchingRules": [{"type": "Always"}]}]}] if risky else []}
 
 
+def write_graph_data(path: Path) -> Path:
+    """The graph-data tarball as the update service publishes it (channels/, blocked-edges/, version), for
+    CHANNEL over VERSIONS, with the practice risk of the graph above as a blocked edge."""
+    members = {
+        "version": b"1.0.0\n",
+        f"channels/{CHANNEL}.yaml": yaml.safe_dump({"name": CHANNEL, "versions": list(VERSIONS)},
+                                                  sort_keys=False).encode(),
+        f"blocked-edges/{VERSIONS[-1]}-SandboxPracticeRisk.yaml": yaml.safe_dump({
+            "to": VERSIONS[-1], "from": re.escape(VERSIONS[0]), "url": "https://example.invalid/sandbox-risk",
+            "name": "SandboxPracticeRisk", "message": "A practice risk.",
+            "matchingRules": [{"type": "Always"}]}, sort_keys=False).encode(),
+    }
+    with tarfile.open(path, "w:gz") as tar:
+        for folder in ("blocked-edges", "channels"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
 async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
     builder = new_builder(seed_dir)
     key = signing.make_key()
@@ -154,6 +185,8 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
             signing.write_store_copy(sandbox.signatures_dir, digest, [signature])
     if sandbox.graph_file is not None:
         sandbox.graph_file.write_text(json.dumps(graph(digests), indent=2) + "\n")
+    if sandbox.graph_data_file is not None:
+        write_graph_data(sandbox.graph_data_file)
     samples = await build_samples(builder, _sample_pull_specs(bundled_imagestreams()))
     # A small stand-in for the graph-data image's default base (oc-mirror's ubi9), behind the sandbox's
     # registry.access.redhat.com mirror, so `release graph-image` works offline with its default.
@@ -203,6 +236,7 @@ def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
         signatures_dir=workdir / "release-signatures",
         graph_file=workdir / GRAPH_FILE,
         release_key_file=workdir / "sandbox-release-key.asc",
+        graph_data_file=workdir / GRAPH_DATA_FILE,
     )
     _pull_secret(sandbox.pull_secret)
     _idms(sandbox.idms_file, source_mirrors)

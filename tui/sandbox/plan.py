@@ -30,6 +30,8 @@ def demo_plan_dict(sandbox: Sandbox) -> dict[str, Any]:
             "keys": [str(sandbox.release_key_file)] if sandbox.release_key_file else [],
             # the channel's update graph, saved as on a host without access to the update service
             "graph_file": str(sandbox.graph_file) if sandbox.graph_file else None,
+            # the update service's graph data, for "updates inside the cluster" offline (used once chosen)
+            "graph_data": str(sandbox.graph_data_file) if sandbox.graph_data_file else None,
         },
         # the streams the release's own samples operator ships (files and the cluster remain choices)
         "samples": {"source": "release", "mirror": mirror, "include": [], "skip": []},

@@ -40,7 +40,8 @@ from tui.widgets.field import Field
 from tui.widgets.note import Note
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
-        ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("runbook", "Runbook")]
+        ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
+        ("runbook", "Runbook")]
 
 
 class DoneScreen(StepScreen):
@@ -196,7 +197,7 @@ class DoneScreen(StepScreen):
 
     def tab_list(self, prepared: Prepared) -> list[tuple[str, str, str]]:
         """(key, title, text) for every document tab this plan has (the runbook aside)."""
-        tabs = [(d.key, d.title, d.text) for d in cluster_documents(prepared)]
+        tabs = [(d.key, d.title, d.text) for d in cluster_documents(prepared, str(self.state.save_path()))]
         if self.state.release.mode == "to-dir":
             result = self.state.mirror_result
             images = result.images_done if result is not None else None
@@ -347,7 +348,10 @@ class DoneScreen(StepScreen):
         return (f"A new cluster gets the mirror through [b]{block}[/b] in install-config.yaml "
                 f"(plus the CA in additionalTrustBundle). A running cluster gets an {kind}, "
                 "the CA ConfigMap with the image config patch, and the "
-                "samples operator's Config. The runbook repeats every step with its commands.")
+                "samples operator's Config. The runbook repeats every step with its commands."
+                + (" [b]Update service[/b]: the UpdateService that serves update recommendations inside the "
+                   "cluster from the graph-data image the mirror holds, the CA key it reads the releases with, "
+                   "and the patch that points the cluster at it." if self.state.release.graph_image else ""))
 
     def help_commands(self) -> list[str]:
         out = Path(self.state.plan.output_dir or "<output>").expanduser()

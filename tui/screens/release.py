@@ -28,6 +28,7 @@ from core.usecases.releases import (
 )
 from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
+from tui.screens.release_day3 import UpdatePathExtras  # day 3 (issue 24)
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
@@ -74,7 +75,10 @@ class ReleaseScreen(StepScreen):
         yield Static("Release", classes="step-title")
         yield Static("Pick the OpenShift release to install or update to. Its payload names every component "
                      "image by digest; all of them are copied.", classes="lead")
-        yield Select(KINDS, id="kind", allow_blank=False, value=ONE, compact=True)
+        # Composed with the plan's kind: Select posts its first value after mount, and ONE there switched a
+        # reopened update path to one release (from_version lost, source set) — day3 fix, issue 24 walk.
+        yield Select(KINDS, id="kind", allow_blank=False, compact=True,
+                     value=UPDATE if self.state.update_mode or self.state.release.is_path else ONE)
         with Horizontal(classes="row"):
             yield Field(id="channel", placeholder="channel, e.g. stable-4.17", compact=True)
             yield Select([(a, a) for a in ARCHITECTURES], id="arch", allow_blank=False, value="x86_64",
@@ -108,6 +112,8 @@ class ReleaseScreen(StepScreen):
         yield Field(id="directory", placeholder="/mnt/media/mirror", compact=True)
         yield Static("What it holds", classes="section")
         yield Facts(id="release-info", key_width=15)
+        # day 3 (issue 24): updates inside the cluster and pruning, update mode only (tui/screens/release_day3.py)
+        yield UpdatePathExtras(id="day3")
 
     # -- prefill ---------------------------------------------------------------------------------
 
@@ -327,6 +333,7 @@ class ReleaseScreen(StepScreen):
 
     def show_kind(self) -> None:
         update = self.state.update_mode
+        self.query_one("#day3").display = update  # day 3 (issue 24): its offers are an update path's
         for widget_id in ("#path-row", "#graph-label", "#graph-row", "#path-info"):
             self.query_one(widget_id).display = update
         self.query_one("#path-error", Static).display = update and bool(self.state.path_error)
