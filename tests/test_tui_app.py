@@ -350,9 +350,11 @@ async def test_changing_the_mirror_host_forgets_what_was_said_about_the_old_one(
 
 def test_preflight_keeps_the_plaintext_keyring_warning(monkeypatch) -> None:
     import core.credentials
+    import tui.screens.preflight
     from tui.screens.preflight import check_keyring
 
-    monkeypatch.setattr(core.credentials, "keyring_status", lambda: core.credentials.KeyringStatus(
+    # Patched where Preflight looks it up (imported at module level there).
+    monkeypatch.setattr(tui.screens.preflight, "keyring_status", lambda: core.credentials.KeyringStatus(
         True, "keyrings.alt.file.PlaintextKeyring", "note: this keyring keeps passwords unencrypted in /x"))
     check = check_keyring()
     assert check.state == "warn" and "unencrypted" in check.detail
