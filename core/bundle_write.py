@@ -33,6 +33,7 @@ from .bundle import (
     PLACEHOLDER_TARGET,
     PLAN_FILE,
     README_FILE,
+    RELEASE_KEYS_DIR,
     SAMPLES_DIR,
     SIGNATURES_DIR,
     SUMS_FILE,
@@ -112,6 +113,12 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
                                     mode=ReleaseMode.FROM_DIR, target=target, directory=".",
                                     releases=[f"{r.source_repository}@{r.digest}" for r in ordered]
                                     if all(r.source_repository for r in ordered) else [])
+    if far.release is not None:
+        # The release keys the connected side trusted travel as files inside the bundle (SHA256SUMS and
+        # its signature cover them like the payload), named relative to it: never a connected-side path.
+        near_keys = list(plan.release.keys) if plan is not None and plan.release is not None else []
+        far.release.keys = [_carry(Path(key), directory / RELEASE_KEYS_DIR / f"{number:02d}-{Path(key).name}", directory)
+                            for number, key in enumerate(near_keys)]
     if far.mirror.ca_file:
         far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
     for trust in far.registries:
@@ -192,7 +199,8 @@ def _spaced(fingerprint: str) -> str:
     return " ".join(groups[:half]) + "  " + " ".join(groups[half:])
 
 
-def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool) -> str:
+def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool,
+            keys: list[str] | None = None) -> str:
     releases = manifest.get("releases") or []
     names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
     target = manifest.get("target") or "HOST:PORT/REPO"
@@ -242,9 +250,15 @@ def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelho
               "",
               "3. Upload the images into the mirror registry (this checks the bundle first, too):",
               "",
-              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}{signer_flag}",
+              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}{signer_flag}"
+              + "".join(f" --release-key {key}" for key in keys or []),
               f"   or the whole plan (release and samples): {venv}/bin/mirror-wizard run {PLAN_FILE}",
               ""]
+    if keys:
+        # Not Red Hat's keys (those are built in): the far side trusts them because the signed medium says so.
+        lines += ["   The release is signed by a key that is not Red Hat's; the connected side trusted it, and it",
+                  f"   travels here as {', '.join(keys)} (the plan names it). Compare its fingerprint",
+                  "   (gpg --show-keys FILE) with the one you were given apart from this medium.", ""]
     if base:
         lines += [f"   This bundle is incremental: it leaves out {len(base['omitted'])} layers the earlier bundle",
                   f"   {base.get('id')} carried. Upload that one first; the upload checks the registry has them.", ""]
@@ -344,7 +358,8 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
             info = next(r for r in releases if r.digest == release["digest"])
             release["name"] = layout_name(info)
     atomic_write(directory / BUNDLE_FILE, json.dumps(manifest, indent=1) + "\n")
-    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels)))
+    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels),
+                                                        far.release.keys if far.release is not None else []))
     write_signer_key(directory, signer)
     files, total = await asyncio.to_thread(write_sums, directory)
     sign_sums(directory, signer)

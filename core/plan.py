@@ -487,8 +487,9 @@ def load_plan(path: str | Path, *, confirm_target: str | None = None) -> Plan:
 def check_bundle_plan(plan: Plan, where: str, *, confirm_target: str | None = None) -> None:
     """A plan read from a bundle names paths inside the bundle only (relative, never leaving it): an
     absolute auth file would send this host's credentials where the medium says, an absolute output
-    folder would write where it says. Keys that decide trust (release.keys, release.bundle_signer) come
-    from the admin on this side, never from the medium. PlanError (one line) naming the key."""
+    folder would write where it says. Who signed the medium (release.bundle_signer) is the admin's answer on
+    this side, never the medium's; release keys (release.keys) are files inside the bundle only, covered by
+    the SHA256SUMS that signer signed, like the payload they verify. PlanError (one line) naming the key."""
     from .bundle import safe_relpath
 
     paths: list[tuple[str, str | None]] = [("auth_file", plan.auth_file), ("idms_file", plan.idms_file),
@@ -498,10 +499,13 @@ def check_bundle_plan(plan: Plan, where: str, *, confirm_target: str | None = No
     if release is not None:
         paths += [("release.directory", release.directory), ("release.signatures_dir", release.signatures_dir),
                   ("release.signatures_to_dir", release.signatures_to_dir), ("release.graph_file", release.graph_file)]
-        for key, value in (("release.keys", release.keys), ("release.bundle_signer", release.bundle_signer)):
-            if value:
-                raise PlanError(f"{where}: {key} in a bundle's plan would let the medium choose what is trusted; "
-                                "give it on this side (--release-key, --signer) instead")
+        # The release keys the connected side trusted travel inside the bundle (config/release-keys/,
+        # covered by SHA256SUMS and its signature like the payload they verify): a file there, never one
+        # of this host's. Who signed the medium stays the admin's own answer on this side (--signer).
+        paths += [(f"release.keys[{i}]", key) for i, key in enumerate(release.keys)]
+        if release.bundle_signer:
+            raise PlanError(f"{where}: release.bundle_signer in a bundle's plan would let the medium choose what is "
+                            "trusted; give it on this side (--signer) instead")
         if confirm_target is not None and release.target != confirm_target:
             raise PlanError(f"{where}: release.target is {release.target!r}, not {confirm_target!r} as you confirmed; "
                             "refusing the bundle's plan")
