@@ -24,7 +24,7 @@ from core.credentials import (
     write_auth_file,
 )
 from core.errors import MirrorError
-from core.plan import SamplesSource
+from core.plan import ReleaseMode, SamplesSource
 from core.reference import is_registry_host
 from core.text import plural
 from core.text import shell_quote as q
@@ -111,7 +111,7 @@ class CredentialsScreen(StepScreen):
         if sandbox_password is not None and sandbox_password.exists() and not state.mirror_password:
             self.query_one("#password-error", Static).update(
                 Content.styled(f"Practice sandbox: user admin, password in {sandbox_password}", "$accent"))
-        if state.plan.auth_file:
+        if state.plan.auth_file or self.far_side():
             self.load_secret_file()
         self.show_logins()
         if self.wizard.auto_check:
@@ -151,6 +151,14 @@ class CredentialsScreen(StepScreen):
         info = self.query_one("#secret-info", Static)
         previous = self.state.auth_data
         self.state.auth_data = None
+        if not path and self.far_side():
+            # The disconnected side reads the medium, not Red Hat's registries: the login file it needs holds
+            # the mirror's login alone, started empty here.
+            self.state.auth_data = previous if previous is not None else {"auths": {}}
+            error.update("")
+            info.update("The disconnected side needs no pull secret: only your mirror's login, typed below "
+                        "(it is saved on its own).")
+            return
         if not path:
             error.update("Give the path of your pull secret (download it from console.redhat.com).")
             info.update("")
@@ -179,6 +187,11 @@ class CredentialsScreen(StepScreen):
             self.state.logins = []
         self.show_logins()
         self.refresh_help()
+
+    def far_side(self) -> bool:
+        """A plan uploading from removable media: its images come from the medium, not Red Hat's registries."""
+        release = self.state.plan.release
+        return release is not None and release.mode == ReleaseMode.FROM_DIR
 
     def note_existing_login(self) -> None:
         """A pull secret that already holds the mirror's login needs no password typed again."""

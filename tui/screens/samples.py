@@ -16,13 +16,14 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import ErrorCode, MirrorError
 from core.filenames import SAMPLES_MAPPING_FILE
-from core.plan import SamplesChoice, SamplesSource
+from core.plan import ReleaseMode, SamplesChoice, SamplesSource
 from core.reference import is_registry_host
 from core.release import load_release
 from core.release_samples import CONTENT_ROOT
 from core.samples import measure_streams
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
+from core.usecases.releases import read_medium_path
 from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
@@ -299,6 +300,12 @@ class SamplesScreen(StepScreen):
         info = state.release_info
         try:
             async with wizard_session(state) as session:
+                if info is None and release.is_path and release.mode == ReleaseMode.FROM_DIR and release.directory:
+                    # The far side: the path pinned on the medium, read from it (as the Release step does).
+                    medium = await read_medium_path(session, state.plan)
+                    state.path_releases, state.path_sizes, state.path_for = (medium.releases, medium.sizes,
+                                                                             state.path_key())
+                    info = state.release_info = medium.releases[-1]
                 if info is None:
                     if not release.source or release.is_path or state.update_mode:
                         raise MirrorError("the release is not read yet: on the Release step, "
