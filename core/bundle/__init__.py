@@ -84,6 +84,7 @@ from .model import (  # noqa: F401 - the package's one namespace
     parse_size,
 )
 from .record import (  # noqa: F401 - the package's one namespace
+    is_bundle_plan,
     omitted_blobs,
     read_bundle_manifest,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "layout_images",
     "load_release_for_upload",
     "missing_volumes",
+    "is_bundle_plan",
     "omitted_blobs",
     "parse_size",
     "parse_sizes",

@@ -54,6 +54,8 @@ def merged_name(pull_secret: str) -> str:
     return str(path.with_name(f"{path.stem}-mirror{path.suffix or '.json'}"))
 
 
+FAR_SIDE_LOGIN = "~/mirror-login.json"
+
 INTERNAL_REGISTRY_HINTS = ("image-registry.openshift-image-registry.svc", "default-route-openshift-image-registry.")
 
 
@@ -105,7 +107,10 @@ class CredentialsScreen(StepScreen):
         self.query_one("#mirror", Input).value = state.plan.mirror.registry
         self.query_one("#user", Input).value = state.mirror_user
         self.query_one("#password", Input).value = state.mirror_password
-        self.query_one("#merged", Input).value = state.merged_auth_path or merged_name(state.plan.auth_file or "")
+        # The far side's login file goes to the admin's home, never onto the medium (a secret would travel
+        # back with it, and the bundle's check lists it as a stray file).
+        default = FAR_SIDE_LOGIN if self.far_side() and not state.plan.auth_file else merged_name(state.plan.auth_file or "")
+        self.query_one("#merged", Input).value = state.merged_auth_path or default
         self.query_one("#remember", Checkbox).value = state.remember_password
         sandbox_password = state.plan_path.parent / "mirror-password.txt" if state.plan_path else None
         if sandbox_password is not None and sandbox_password.exists() and not state.mirror_password:
