@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_tui_newcomer import settle
+from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.app import MirrorWizardApp
 
 pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None
@@ -144,3 +145,34 @@ async def test_a_key_field_that_names_no_public_key_stops_next_in_one_line(far_s
         assert app.current_mode == "release"
         status = str(app.screen.query_one("#status").render())
         assert status.startswith("release keys:") and "\n" not in status.strip(), status
+
+
+# -- every panel scrolls from the keyboard at 80x24 --------------------------------------------------------
+
+@pytest.mark.parametrize("step, panel", [("samples", "config"), ("release", "release-info")])
+async def test_previews_below_the_last_field_are_reached_and_read_with_keys_at_80x24(
+        step: str, panel: str, workdir: Path) -> None:  # noqa: F811
+    """Tab reaches the panel (it scrolls into view), then Down and Page Down bring its last line on screen:
+    no mouse needed for the samples Config preview or the release's sizes."""
+    from tests.test_tui_newcomer import finished_app
+
+    app = finished_app(step)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for _ in range(40):
+            if app.focused is not None and app.focused.id == panel:
+                break
+            await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == panel, app.focused
+        body = app.screen.query_one("#body")
+        widget = app.screen.query_one(f"#{panel}")
+        assert widget.region.y < body.region.bottom  # in view once focused
+        for _ in range(40):
+            if widget.region.bottom <= body.region.bottom:
+                break
+            await pilot.press("down")
+            await pilot.pause()
+        assert widget.region.bottom <= body.region.bottom, (widget.region, body.region)
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert app.focused is widget  # the keys scrolled the step; focus stayed on the panel

@@ -34,6 +34,7 @@ from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableFacts
 
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
 MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
@@ -96,7 +97,7 @@ class ReleaseScreen(StepScreen):
                         compact=True)
             yield Button("Show path", id="show-path", variant="primary", compact=True)
         yield Note(id="path-error", classes="inline-error")
-        yield Facts(id="path-info", key_width=15)
+        yield ReadableFacts(id="path-info", key_width=15)
         yield Static("Release image", classes="field-label", id="source-label")
         with Horizontal(classes="row", id="source-row"):
             yield Field(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
@@ -117,7 +118,7 @@ class ReleaseScreen(StepScreen):
                     compact=True)
         yield Note(id="keys-note", classes="hint")
         yield Static("What it holds", classes="section")
-        yield Facts(id="release-info", key_width=15)
+        yield ReadableFacts(id="release-info", key_width=15)  # Tab reaches the sizes at 80x24; arrows scroll
 
     # -- prefill ---------------------------------------------------------------------------------
 

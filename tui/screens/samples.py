@@ -30,6 +30,7 @@ from tui.screens.base import StepScreen
 from tui.state import error_text, middle_ellipsis
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableText
 
 NAME_WIDTH = 28
 FIXED_COLUMNS = 1 + 4 + 6 + 9  # on, tags, images, size
@@ -138,7 +139,7 @@ class SamplesScreen(StepScreen):
                      "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
                      id="removed-note")
         yield Static("The operator's Config, as it will be patched", classes="section")
-        yield Static(id="config", classes="yaml")
+        yield ReadableText(id="config", classes="yaml")  # Tab reaches it at 80x24; arrows scroll it
 
     def first_focus(self) -> str:
         return "#streams" if self.state.streams else "#path"
