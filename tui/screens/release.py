@@ -108,7 +108,8 @@ class ReleaseScreen(StepScreen):
         yield Static("Mirror repository", classes="field-label", id="target-label")
         yield Field(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
-        yield Static("Removable media folder", classes="field-label", id="directory-label")
+        yield Static("Removable media folder (on the medium where it is mounted, i.e. shown as a folder: "
+                     "e.g. /media/usb/mirror)", classes="field-label", id="directory-label")
         yield Field(id="directory", placeholder="/mnt/media/mirror", compact=True)
         # The signature check trusts Red Hat's keys (built in); any other (OKD, a custom payload, the
         # practice sandbox's) is named here, as --release-key / release.keys.

@@ -21,6 +21,7 @@ from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
+from tui.widgets.readable import ReadableText
 
 
 class ReviewScreen(StepScreen):
@@ -32,14 +33,17 @@ class ReviewScreen(StepScreen):
         yield Static("Everything the mirror will do, before it does it. Save the plan to repeat the run "
                      "later without the wizard.", classes="lead")
         yield Facts(id="summary", key_width=17)
+        # Said before the copy: the cluster steps after it are not the mirror's login but the cluster's.
+        yield Static("After the mirror, Done's Apply with oc and Verify need oc logged in as cluster-admin, with "
+                     "an oc matching the release (bin/oc on a removable medium).", classes="hint", id="oc-note")
         yield Static("Plan file", classes="field-label")
         with Horizontal(classes="row"):
             yield Field(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
             yield Button("Save plan", id="save", compact=True)
         yield Static("The plan as saved", classes="section")
-        yield Static(id="plan-yaml", classes="yaml")
+        yield ReadableText(id="plan-yaml", classes="yaml")  # Tab reaches both previews at 80x24
         yield Static("What the cluster will get", classes="section")
-        yield Static(id="outputs-yaml", classes="yaml")
+        yield ReadableText(id="outputs-yaml", classes="yaml")
 
     def prefill(self) -> None:
         self.query_one("#plan-path", Input).value = str(self.state.save_path())

@@ -31,6 +31,7 @@ from tui.state import error_text, middle_ellipsis
 from tui.widgets.field import Field
 from tui.widgets.note import Note
 from tui.widgets.readable import ReadableText
+from tui.widgets.tickbox import TickBox
 
 NAME_WIDTH = 28
 FIXED_COLUMNS = 1 + 4 + 6 + 9  # on, tags, images, size
@@ -110,6 +111,10 @@ class SamplesScreen(StepScreen):
         yield Static("The samples image streams (builders and databases in the openshift namespace) pull from "
                      "registry.redhat.io. Pick the ones your developers need; the rest are skipped.",
                      classes="lead")
+        # The procedure's words: these four are part of the install payload, not the operator's.
+        yield Static("The cli, installer, must-gather and tests streams are not the samples operator's: they "
+                     "come with the release, and the release mirror carries them.", classes="hint",
+                     id="payload-streams")
         with Horizontal(classes="row"):
             # Composed with the plan's choice: a first Changed for another value would read as the admin's.
             self.default_to_release()
@@ -135,9 +140,12 @@ class SamplesScreen(StepScreen):
         yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
         yield Field(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
-        yield Static("Rather offer no samples? Leave the operator at Removed (it removes the samples' templates "
-                     "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
-                     id="removed-note")
+        yield Static("Keep the samples operator Removed while you mirror; set it to Managed once its images "
+                     "are in the mirror (Done writes that Config). No samples at all: leave it Removed.",
+                     classes="hint", id="removed-note")
+        # oc image mirror's "unable to retrieve source image": the procedure's answer is --skip-missing.
+        yield TickBox("Skip images the source no longer has (\"unable to retrieve source image\"; "
+                      "--skip-missing)", id="skip-missing", compact=True)
         yield Static("The operator's Config, as it will be patched", classes="section")
         yield ReadableText(id="config", classes="yaml")  # Tab reaches it at 80x24; arrows scroll it
 
@@ -153,6 +161,7 @@ class SamplesScreen(StepScreen):
         self.query_one("#path", Input).value = choice.path or ""
         mirror = choice.mirror if choice.mirror and choice.mirror != self.state.mirror_host else ""
         self.query_one("#samples-mirror", Input).value = mirror
+        self.query_one("#skip-missing", TickBox).value = self.state.plan.options.skip_missing
         table = self.query_one(StreamTable)
         table.add_column("", key="on", width=1)
         table.add_column("stream", key="name", width=NAME_WIDTH)
@@ -532,6 +541,11 @@ class SamplesScreen(StepScreen):
     def on_descendant_blur(self) -> None:
         if self.state.streams:
             self.call_after_refresh(self.show_selection)
+
+    @on(TickBox.Changed, "#skip-missing")
+    def skip_missing_changed(self, event: TickBox.Changed) -> None:
+        self.state.plan.options.skip_missing = event.value  # the plan's options.skip_missing, as --skip-missing
+        self.refresh_help()
 
     # -- the Config preview --------------------------------------------------------------------------
 
