@@ -176,3 +176,26 @@ async def test_previews_below_the_last_field_are_reached_and_read_with_keys_at_8
         await pilot.press("pageup")
         await pilot.pause()
         assert app.focused is widget  # the keys scrolled the step; focus stayed on the panel
+
+
+# -- Review's Start and Ctrl+N ------------------------------------------------------------------------------
+
+async def test_review_says_enter_starts_and_ctrl_n_only_opens_the_mirror_step(workdir: Path) -> None:  # noqa: F811
+    """Decision (issue 26): Ctrl+N stays Next and never starts a copy (a stray press must not launch hours of
+    transfer); Review says so where the admin reads it, and the Mirror step has Start focused, one Enter away."""
+    from tests.test_tui_newcomer import running_app
+
+    app, copy = running_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        status = str(app.screen.query_one("#status").render())
+        assert "Enter on Start mirror ▶ starts the copy" in status and "Ctrl+N only opens the Mirror step" in status
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "mirror" and not app.mirror_started and copy.runs == 0
+        assert app.focused is not None and app.focused.id == "start"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.mirror_started and copy.runs == 1
+        await pilot.press("ctrl+x", "y")
+        await settle(pilot)
