@@ -30,28 +30,38 @@ def _scroller(widget: Widget) -> ScrollableContainer | None:
     return None
 
 
-class _KeyScroll(Widget):
-    """Arrow and page keys scroll the nearest scrolling container (the step's body)."""
-
-    def action_scroll_step(self, lines: int) -> None:
-        body = _scroller(self)
-        if body is not None:
-            body.scroll_relative(y=lines, animate=False)
-
-    def action_page_step(self, direction: int) -> None:
-        body = _scroller(self)
-        if body is not None:
-            body.scroll_relative(y=direction * max(1, body.scrollable_content_region.height - 1), animate=False)
+def _scroll_step(widget: Widget, lines: int) -> None:
+    body = _scroller(widget)
+    if body is not None:
+        body.scroll_relative(y=lines, animate=False)
 
 
-class ReadableText(_KeyScroll, Static, can_focus=True):
+def _page_step(widget: Widget, direction: int) -> None:
+    body = _scroller(widget)
+    if body is not None:
+        body.scroll_relative(y=direction * max(1, body.scrollable_content_region.height - 1), animate=False)
+
+
+class ReadableText(Static, can_focus=True):
     BINDINGS = READABLE_BINDINGS
     DEFAULT_CSS = READABLE_CSS.format(name="ReadableText")
 
+    def action_scroll_step(self, lines: int) -> None:
+        _scroll_step(self, lines)
 
-class ReadableFacts(_KeyScroll, Facts, can_focus=True):
+    def action_page_step(self, direction: int) -> None:
+        _page_step(self, direction)
+
+
+class ReadableFacts(Facts, can_focus=True):
     BINDINGS = READABLE_BINDINGS
-    DEFAULT_CSS = Facts.DEFAULT_CSS + READABLE_CSS.format(name="ReadableFacts")
+    DEFAULT_CSS = READABLE_CSS.format(name="ReadableFacts")
+
+    def action_scroll_step(self, lines: int) -> None:
+        _scroll_step(self, lines)
+
+    def action_page_step(self, direction: int) -> None:
+        _page_step(self, direction)
 
 
 __all__ = ["ReadableFacts", "ReadableText"]
