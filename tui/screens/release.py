@@ -529,7 +529,8 @@ class ReleaseScreen(StepScreen):
         note = state.mirror_note()
         if note is not None:
             rows.append(("In the mirror", note))
-        elif sizes.present_bytes is not None:
+        elif sizes.present_bytes is not None and state.release.mode != ReleaseMode.TO_DIR:
+            # (To removable media nothing of the registry counts: the medium gets every byte.)
             rows.append(("In the mirror", Content.assemble(
                 f"{human_bytes(sizes.present_bytes)} already there · ",
                 (f"{human_bytes(sizes.missing_bytes)} to move", "bold"))))

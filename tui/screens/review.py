@@ -155,7 +155,8 @@ class ReviewScreen(StepScreen):
                                       + f"): {', '.join(versions)}"))
             lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
             sizes = state.path_sizes if path else None
-            if sizes is not None and sizes.present_bytes is not None and state.mirror_note() is None:
+            if (sizes is not None and sizes.present_bytes is not None and state.mirror_note() is None
+                    and release.mode != ReleaseMode.TO_DIR):
                 # As for one release: what the mirror holds already is not moved again.
                 lines.append(("  bytes", f"{human_bytes(sizes.missing_bytes)} to move of "
                                          f"{human_bytes(sizes.unique_bytes)} in one copy, "
