@@ -119,6 +119,13 @@ async def test_the_far_side_finishes_from_the_bundle_alone(far_side: FarSide, tm
         assert state.progress.finished and not state.progress.error, state.progress.error
         assert _digest(media / "plan.yaml") == plan_bytes  # the signed bundle is never written over
         assert state.save_path() != Path("plan.yaml")
+        # Update-path sizes count what the mirror holds, as one release's do: now all of it.
+        from core.usecases.releases import read_medium_path
+        from tui.access import wizard_session
+
+        async with wizard_session(state) as session:
+            measured = await read_medium_path(session, state.plan)
+        assert measured.sizes.present_bytes == measured.sizes.unique_bytes > 0 and measured.sizes.missing_bytes == 0
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "done"
@@ -136,6 +143,10 @@ async def test_a_key_field_that_names_no_public_key_stops_next_in_one_line(far_s
         await settle(pilot)
         field = app.screen.query_one("#keys")
         field.focus()
+        await pilot.pause()
+        # The path panel is as tall as its lines (once focusable, it took the whole step and pushed every
+        # field below it out of sight).
+        assert app.screen.query_one("#path-info").outer_size.height <= 6
         await pilot.press("end", *f", {tmp_path / 'not-a-key.asc'}")
         await settle(pilot)
         note = str(app.screen.query_one("#keys-note").render())
@@ -189,7 +200,8 @@ async def test_review_says_enter_starts_and_ctrl_n_only_opens_the_mirror_step(wo
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         status = str(app.screen.query_one("#status").render())
-        assert "Enter on Start mirror ▶ starts the copy" in status and "Ctrl+N only opens the Mirror step" in status
+        assert "Enter here starts the copy; Ctrl+N only opens the Mirror step" in status, status
+        assert app.focused is not None and app.focused.id == "next"  # "Start mirror ▶": Enter here is that press
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "mirror" and not app.mirror_started and copy.runs == 0

@@ -266,6 +266,7 @@ class ReleaseScreen(StepScreen):
         self.state.release.mode = mode
         self.show_mode()
         self.show_kind()
+        self.show_path_info()  # what the registry holds counts only when the mode writes to it
         self.refresh_help()
 
     @on(Input.Changed, "#target")

@@ -66,8 +66,7 @@ class ReviewScreen(StepScreen):
         if self.next_label() != "Mirror ▶":
             # A copy is a big action: only an explicit press starts it. Ctrl+N (Next everywhere, pressed a
             # few times too often) opens the Mirror step with Start focused, one Enter from the copy.
-            self.set_status(f"Enter on {self.next_label()} starts the copy; Ctrl+N only opens the Mirror step "
-                            "(Start is one Enter there)")
+            self.set_status("Enter here starts the copy; Ctrl+N only opens the Mirror step")
 
     @work(exclusive=True, group="review-streams", exit_on_error=False)
     async def load_streams(self) -> None:
