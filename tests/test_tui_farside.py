@@ -211,3 +211,45 @@ async def test_review_says_enter_starts_and_ctrl_n_only_opens_the_mirror_step(wo
         assert app.mirror_started and copy.runs == 1
         await pilot.press("ctrl+x", "y")
         await settle(pilot)
+
+
+# -- update-path sizes and what the mirror holds -----------------------------------------------------------
+
+async def test_update_path_sizes_say_what_the_mirror_holds_and_never_for_removable_media(workdir: Path) -> None:  # noqa: F811
+    """As for one release: the path's bytes less what the mirror has; to removable media the registry's
+    bytes say nothing (the medium gets every byte), also after the mode changes on the same step."""
+    import dataclasses
+
+    from core.release_path import PathSizes, ReleaseBytes
+    from tests.test_tui_snapshots import fixed_state, with_release
+
+    state = fixed_state()
+    with_release(state)
+    assert state.release_info is not None
+    release = state.release
+    release.source, release.from_version, release.version = "", "4.17.2", "4.17.3"
+    state.update_mode = True
+    older = dataclasses.replace(state.release_info, version="4.17.2", digest="sha256:" + "2e" * 32)
+    state.path_releases = [older, state.release_info]
+    state.path_for = state.path_key()
+    state.path_sizes = PathSizes([ReleaseBytes("4.17.2", older.digest, 3 << 30, 3 << 30),
+                                  ReleaseBytes("4.17.3", state.release_info.digest, 3 << 30, 1 << 30)],
+                                 unique_bytes=4 << 30, blobs=60, present_bytes=3 << 30)
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        rows = dict(app.screen.query_one("#path-info").rows)
+        assert "3.0 GiB already there" in str(rows["In the mirror"]) and "1.0 GiB to move" in str(rows["In the mirror"])
+        app.screen.query_one("#mode").value = "to-dir"
+        await settle(pilot)
+        assert "In the mirror" not in dict(app.screen.query_one("#path-info").rows)
+        await app.goto("review")
+        await settle(pilot)
+        summary = " ".join(str(w.render()) for w in app.screen.query_one("#summary").query("*"))
+        assert "4.0 GiB in one copy" in summary and "to move" not in summary
+        release.mode = "registry"  # type: ignore[assignment]
+        await app.goto("samples")
+        await app.goto("review")
+        await settle(pilot)
+        summary = " ".join(str(w.render()) for w in app.screen.query_one("#summary").query("*"))
+        assert "1.0 GiB to move of 4.0 GiB in one copy" in summary, summary
