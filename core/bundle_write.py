@@ -33,6 +33,7 @@ from .bundle import (
     PLACEHOLDER_TARGET,
     PLAN_FILE,
     README_FILE,
+    RELEASE_KEYS_DIR,
     SAMPLES_DIR,
     SIGNATURES_DIR,
     SUMS_FILE,
@@ -81,9 +82,10 @@ async def extract_binaries(directory: Path, releases: list[Any], on_message: Mes
     return warnings
 
 
-def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list[Any]) -> tuple[Any, list[str]]:
+def _far_plan(plan: Any, directory: Path, options: BundleOptions,
+              releases: list[Any]) -> tuple[Any, list[str], list[str]]:
     """The far side's plan: the release from-dir at ".", files the plan names copied into the bundle
-    and named relative to it; returns (plan, notes)."""
+    and named relative to it; returns (plan, notes, the release key files carried, relative)."""
 
     notes: list[str] = []
     target = options.target or (plan.release.target if plan is not None and plan.release is not None else None)
@@ -118,6 +120,12 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
     if far.release is not None and plan is not None and plan.release is not None and plan.release.graph_image:
         # Updates inside the cluster: the graph-data image on the medium goes up with the releases (core.run).
         far.release.graph_image = plan.release.graph_image
+    # The release keys the connected side trusted travel as files inside the bundle (covered by SHA256SUMS
+    # like the payload), but the far plan does not name them: which keys a host trusts is its admin's answer
+    # (--release-key, the wizard's Release keys field), never the medium's (issue 25's rule, as for --signer).
+    near_keys = list(plan.release.keys) if plan is not None and plan.release is not None else []
+    carried_keys = [_carry(Path(key), directory / RELEASE_KEYS_DIR / f"{number:02d}-{Path(key).name}", directory)
+                    for number, key in enumerate(near_keys)]
     if far.mirror.ca_file:
         far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
     for trust in far.registries:
@@ -131,7 +139,7 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions, releases: list
             carried.append(_carry(source, directory / SAMPLES_DIR / f"{number:02d}-{source.name}", directory))
         far.samples = SamplesChoice(source=far.samples.source, paths=carried, mirror=far.samples.mirror,
                                     include=list(far.samples.include), skip=list(far.samples.skip))
-    return far, notes
+    return far, notes, carried_keys
 
 
 def _copy_plan(plan: Any, target: str) -> Any:
@@ -196,7 +204,8 @@ def _spaced(fingerprint: str) -> str:
     return " ".join(groups[:half]) + "  " + " ".join(groups[half:])
 
 
-def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool) -> str:
+def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool,
+            keys: list[str] | None = None) -> str:
     releases = manifest.get("releases") or []
     names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
     target = manifest.get("target") or "HOST:PORT/REPO"
@@ -237,6 +246,7 @@ def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelho
                   "   install mirror-wizard on this host some other way.", ""]
     base = manifest.get("base")
     signer_flag = f" --signer {signer}" if signer else ""
+    key_flags = "".join(f" --release-key {key}" for key in keys or [])
     lines += ["2. Check that everything arrived intact (every file, every blob, every image) and who wrote it:",
               "",
               f"   {venv}/bin/mirror-wizard media verify .{signer_flag}",
@@ -246,9 +256,18 @@ def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelho
               "",
               "3. Upload the images into the mirror registry (this checks the bundle first, too):",
               "",
-              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}{signer_flag}",
-              f"   or the whole plan (release and samples): {venv}/bin/mirror-wizard run {PLAN_FILE}",
+              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}{signer_flag}"
+              + key_flags,
+              f"   or the whole plan (release and samples): {venv}/bin/mirror-wizard run {PLAN_FILE}{signer_flag}"
+              + key_flags,
               ""]
+    if keys:
+        # Not Red Hat's keys (those are built in). The medium carries them but never decides trust: naming
+        # them with --release-key (or in the wizard's Release keys field) is this host's admin's answer.
+        lines += ["   The release is signed by a key that is not Red Hat's; the connected side trusted it, and it",
+                  f"   travels here as {', '.join(keys)}. This host trusts it only when you name it",
+                  "   (--release-key above, or the wizard's Release keys field): first compare its fingerprint",
+                  "   (gpg --show-keys FILE) with the one you were given apart from this medium.", ""]
     if base:
         lines += [f"   This bundle is incremental: it leaves out {len(base['omitted'])} layers the earlier bundle",
                   f"   {base.get('id')} carried. Upload that one first; the upload checks the registry has them.", ""]
@@ -296,7 +315,7 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     if options.signatures is not None:
         list(options.signatures(directory / SIGNATURES_DIR))
 
-    far, notes = _far_plan(plan, directory, options, releases)
+    far, notes, carried_keys = _far_plan(plan, directory, options, releases)
     target = far.release.target if far.release is not None else options.target
     save_plan(far, directory / PLAN_FILE)
     far_prepared = Prepared(far)
@@ -343,7 +362,8 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
             info = next(r for r in releases if r.digest == release["digest"])
             release["name"] = layout_name(info)
     atomic_write(directory / BUNDLE_FILE, json.dumps(manifest, indent=1) + "\n")
-    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels)))
+    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels),
+                                                        carried_keys))
     write_signer_key(directory, signer)
     files, total = await asyncio.to_thread(write_sums, directory)
     sign_sums(directory, signer)

@@ -76,6 +76,7 @@ class ErrorCode(StrEnum):
     PROXY_REFUSED = "proxy-refused"          # the proxy would not open a tunnel to that host and port
     PROXY_UNREACHABLE = "proxy-unreachable"  # the proxy itself cannot be reached
     CDN_REFUSED = "cdn-refused"              # the CDN a registry redirected a blob to refused it
+    RELEASE_KEY_UNTRUSTED = "release-key-untrusted"  # signed by a key neither shipped nor named (``fix``: its fingerprint)
 
 
 class MirrorError(Exception):

@@ -497,8 +497,9 @@ def load_plan(path: str | Path, *, confirm_target: str | None = None) -> Plan:
 def check_bundle_plan(plan: Plan, where: str, *, confirm_target: str | None = None) -> None:
     """A plan read from a bundle names paths inside the bundle only (relative, never leaving it): an
     absolute auth file would send this host's credentials where the medium says, an absolute output
-    folder would write where it says. Keys that decide trust (release.keys, release.bundle_signer) come
-    from the admin on this side, never from the medium. PlanError (one line) naming the key."""
+    folder would write where it says. Keys that decide trust (release.keys, release.bundle_signer) are the
+    admin's answer on this side, never the medium's: the bundle carries the release key files
+    (config/release-keys/) for the admin to compare and name. PlanError (one line) naming the key."""
     from .bundle import safe_relpath
 
     paths: list[tuple[str, str | None]] = [("auth_file", plan.auth_file), ("idms_file", plan.idms_file),

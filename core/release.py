@@ -308,18 +308,21 @@ def release_sources(info: ReleaseInfo) -> list[Location]:
 async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: str | None = None) -> SizeReport:
     """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already."""
     blobs, manifest_bytes = await source_blobs(session, release_sources(info))
-    present: int | None = None
-    if to_repo:
-        if to_repo.startswith(("oci:", "file://")):
-            layout = OCILayout(_dir_of(to_repo))
-            present = sum(size for digest, size in blobs.items() if layout.has_blob(digest, size))
-        else:
-            target = parse_repository(to_repo)
-            client = session.client(target.registry)
-            found = await asyncio.gather(*(client.blob_exists(target.repository, d, push_scope=False) for d in blobs))
-            present = sum(size for (digest, size), ok in zip(blobs.items(), found, strict=True) if ok)
+    present = await bytes_present(session, blobs, to_repo) if to_repo else None
     return SizeReport(images=len(info.components) + 1, blobs=len(blobs), total_bytes=sum(blobs.values()),
                       present_bytes=present, manifest_bytes=manifest_bytes)
+
+
+async def bytes_present(session: RegistrySession, blobs: dict[str, int], to_repo: str) -> int:
+    """How many of these blobs' bytes ``to_repo`` (a mirror repository, or ``oci:DIR``) holds already: what
+    a mirror will really not move. One place for a release and an update path alike."""
+    if to_repo.startswith(("oci:", "file://")):
+        layout = OCILayout(_dir_of(to_repo))
+        return sum(size for digest, size in blobs.items() if layout.has_blob(digest, size))
+    target = parse_repository(to_repo)
+    client = session.client(target.registry)
+    found = await asyncio.gather(*(client.blob_exists(target.repository, d, push_scope=False) for d in blobs))
+    return sum(size for (digest, size), ok in zip(blobs.items(), found, strict=True) if ok)
 
 
 def _dir_of(text: str) -> Path:
@@ -595,6 +598,7 @@ __all__ = [
     "RECORD_FILE",
     "ReleaseInfo",
     "SizeReport",
+    "bytes_present",
     "extract_command",
     "from_dir_tasks",
     "layout_name",

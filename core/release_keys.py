@@ -100,5 +100,29 @@ def pinned_keys(files: Sequence[str] | Iterable[str] = (), *, shipped: bool = Tr
     return PinnedKeys(keys)
 
 
-__all__ = ["RED_HAT_FINGERPRINTS", "SHIPPED_KEYS", "PinnedKey", "PinnedKeys", "fingerprint_of", "pinned_keys",
-           "shipped_keys"]
+@dataclass(frozen=True)
+class KeyFacts:
+    """One public key of a file the admin names, as a front end shows it before trusting it."""
+    fingerprint: str
+    user_ids: tuple[str, ...]
+
+    def line(self) -> str:
+        return f"{self.fingerprint} ({', '.join(self.user_ids) or 'no user id'})"
+
+
+def key_file_facts(path: str) -> list[KeyFacts]:
+    """What a release key file holds (checked as pinned_keys reads it: readable, bounded, public keys
+    only); ReleaseError (one line, naming the file) otherwise. For the wizard's release key field."""
+    found = pinned_keys([path], shipped=False)
+    facts = []
+    for fingerprint, key in found.keys.items():
+        try:
+            names = tuple(str(uid) for uid in key.cert.user_ids)
+        except Exception:  # noqa: BLE001 -- pysequoia raises plain exceptions; the fingerprint is what counts
+            names = ()
+        facts.append(KeyFacts(fingerprint, names))
+    return facts
+
+
+__all__ = ["RED_HAT_FINGERPRINTS", "SHIPPED_KEYS", "KeyFacts", "PinnedKey", "PinnedKeys", "fingerprint_of",
+           "key_file_facts", "pinned_keys", "shipped_keys"]

@@ -20,6 +20,7 @@ from .media import source_blobs
 from .registry import RegistrySession
 from .release import (
     ReleaseInfo,
+    bytes_present,
     load_release,
     release_sources,
     release_tasks,
@@ -46,6 +47,13 @@ class PathSizes:
     releases: list[ReleaseBytes] = field(default_factory=list)
     unique_bytes: int = 0         # what the one copy moves (blobs)
     blobs: int = 0
+    # Of unique_bytes, what the mirror holds already (measured with a target; None: not looked at).
+    present_bytes: int | None = None
+
+    @property
+    def missing_bytes(self) -> int:
+        """What a mirror will really move: the path's bytes less what the mirror has."""
+        return self.unique_bytes - (self.present_bytes or 0)
 
     @property
     def saved_bytes(self) -> int:
@@ -82,8 +90,10 @@ def check_distinct(infos: Sequence[ReleaseInfo]) -> None:
         seen[info.tag] = info.pull_spec
 
 
-async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo]) -> PathSizes:
-    """Bytes per release, bytes the one copy moves, bytes saved by sharing (compressed blob sizes)."""
+async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo], to_repo: str | None = None
+                       ) -> PathSizes:
+    """Bytes per release, bytes the one copy moves, bytes saved by sharing (compressed blob sizes); with
+    ``to_repo`` (the mirror repository) also how much of it the mirror holds already, as for one release."""
     found = await asyncio.gather(*(source_blobs(session, release_sources(info)) for info in infos))
     sizes = PathSizes()
     union: dict[str, int] = {}
@@ -93,6 +103,8 @@ async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo]) -
         union.update(blobs)
     sizes.unique_bytes = sum(union.values())
     sizes.blobs = len(union)
+    if to_repo:
+        sizes.present_bytes = await bytes_present(session, union, to_repo)
     return sizes
 
 

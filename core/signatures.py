@@ -35,6 +35,7 @@ import yaml
 from .endpoints import Endpoints
 from .errors import (
     AnswerTooLarge,
+    ErrorCode,
     MirrorError,
     RegistryError,
     RegistryStalled,
@@ -592,7 +593,8 @@ def _finish(report: SignatureReport, allow_unsigned: bool) -> SignatureReport:
             f"release {report.digest} is signed, it says, by key(s) mirror-wizard does not trust: "
             f"{'; '.join(report.unpinned)}",
             hint="Red Hat's release keys are trusted; give any other key you know to be right with --release-key "
-                 "FILE (plan: release.keys), or --allow-unsigned to mirror the release anyway")
+                 "FILE (plan: release.keys), or --allow-unsigned to mirror the release anyway",
+            code=ErrorCode.RELEASE_KEY_UNTRUSTED, fix="; ".join(report.unpinned))
     detail = "; ".join(report.problems[:3]) or "no signature verified"
     raise SignatureError(
         f"release {report.digest} has no valid signature from {', '.join(report.missing_keyrings)}: {detail}",

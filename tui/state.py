@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.bundle import is_bundle_plan
 from core.errors import MirrorError
 from core.plan import (
     MirrorRegistry,
@@ -72,7 +73,10 @@ def middle_ellipsis(text: str, width: int) -> str:
 
 
 def pinned_release(info: ReleaseInfo) -> str:
-    """A release's pull spec by its digest (the graph gives it so already; a tag is replaced)."""
+    """A release's pull spec by its digest (the graph gives it so already; a tag is replaced). One read
+    from removable media (``oci:DIR:NAME``) is pinned where it came from, as the bundle pins it."""
+    if info.layout is not None and info.source_repository:
+        return f"{info.source_repository}@{info.digest}"
     return str(parse_reference(info.pull_spec, default_tag=None).with_digest(info.digest))
 
 
@@ -203,14 +207,17 @@ class WizardState:
         return self.plan.mirror.registry
 
     def save_path(self) -> Path:
-        if self.plan_path is not None:
+        # Never over a bundle's own plan.yaml: SHA256SUMS lists it, and the upload's check of the medium
+        # would then refuse the whole bundle as damaged (seen on the far-side walk).
+        if self.plan_path is not None and not is_bundle_plan(self.plan_path):
             return self.plan_path
         return Path(self.plan.output_dir or ".") / DEFAULT_PLAN_NAME
 
     def plan_for_saving(self) -> Plan:
         """The plan without the sections the admin left empty (an empty section would not load back)."""
         plan = copy.deepcopy(self.plan)
-        if plan.release is not None and plan.release.is_path:
+        if plan.release is not None and plan.release.is_path and plan.release.mode != ReleaseMode.FROM_DIR:
+            # (From removable media the pins are the medium's own, kept as its plan gave them.)
             # The path the Release step showed, pinned by digest: a later run mirrors exactly these.
             # Only when it is the path the plan now names (ends changed: the graph is read again).
             infos = self.path_releases

@@ -24,6 +24,8 @@ WIZARD_HINTS: dict[ErrorCode, str] = {
     ErrorCode.TLS_HANDSHAKE_FAILED: "does the registry speak HTTPS at this port?",
     ErrorCode.LOGIN_MISSING: "add its user name and password in the Credentials step",
     ErrorCode.LOGIN_REFUSED: "the login saved in the pull secret is refused: type the user name and password again",
+    ErrorCode.RELEASE_KEY_UNTRUSTED: ("if that fingerprint is the one you were given, add the key's public file in "
+                                      "the Release step, Release keys"),
 }
 
 

@@ -65,6 +65,7 @@ from .model import (  # noqa: F401 - the package's one namespace
     PLACEHOLDER_TARGET,
     PLAN_FILE,
     README_FILE,
+    RELEASE_KEYS_DIR,
     SAMPLES_DIR,
     SIGNATURES_DIR,
     SIZES_FILE,
@@ -83,6 +84,7 @@ from .model import (  # noqa: F401 - the package's one namespace
     parse_size,
 )
 from .record import (  # noqa: F401 - the package's one namespace
+    is_bundle_plan,
     omitted_blobs,
     read_bundle_manifest,
 )
@@ -134,6 +136,7 @@ __all__ = [
     "PLAN_FILE",
     "Problem",
     "README_FILE",
+    "RELEASE_KEYS_DIR",
     "SAMPLES_DIR",
     "SIGNATURES_DIR",
     "SIZES_FILE",
@@ -156,6 +159,7 @@ __all__ = [
     "layout_images",
     "load_release_for_upload",
     "missing_volumes",
+    "is_bundle_plan",
     "omitted_blobs",
     "parse_size",
     "parse_sizes",

@@ -29,6 +29,8 @@ CLUSTER_DIR = "cluster"
 SIGNATURES_DIR = "signatures"
 SAMPLES_DIR = "samples"
 CONFIG_DIR = "config"
+# The release public keys the connected side trusted (the plan's release.keys), carried for the far side.
+RELEASE_KEYS_DIR = "config/release-keys"
 VOLUMES_FILE = "VOLUMES.json"
 VOLUME_MARKER = re.compile(r"VOLUME-(\d{2,4})-of-(\d{2,4})\.json")
 PART_SUFFIX = re.compile(r"\.part-(\d{3,5})-of-(\d{3,5})$")

@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import BundleError
-
-if TYPE_CHECKING:
-    pass
 from .files import read_json
 from .model import BUNDLE_FILE, BUNDLE_KIND, BUNDLE_VERSION, MAX_JSON_BYTES
 
@@ -45,4 +42,10 @@ def omitted_blobs(directory: Path) -> set[str]:
     base = read_bundle_manifest(directory).get("base") or {}
     return set(base.get("omitted") or [])
 
+
+def is_bundle_plan(path: str | os.PathLike[str]) -> bool:
+    """Is this plan file the one a bundle carries (beside its bundle.json)? Such a file is listed in the
+    bundle's signed SHA256SUMS: whoever edits the plan on the far side saves it elsewhere, or the
+    upload's check of the medium refuses the bundle as damaged."""
+    return (Path(path).parent / BUNDLE_FILE).exists()
 

@@ -9,7 +9,9 @@ release repository's tags.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..bundle import RELEASE_KEYS_DIR
 from ..errors import MirrorError
 from ..graph import (
     DEFAULT_GRAPH_URL,
@@ -23,6 +25,7 @@ from ..graph import (
 )
 from ..manifest import openshift_arch
 from ..mirror_sets import MirrorPairs, matching_source
+from ..plan import Plan
 from ..registry import RegistrySession
 from ..release import ReleaseInfo, SizeReport, load_release, measure_release
 from ..release_path import PathSizes, load_path_releases, measure_path
@@ -99,6 +102,7 @@ class UpdatePath:
     graph: list[GraphRelease]
     releases: list[ReleaseInfo]
     sizes: PathSizes
+    size_error: MirrorError | None = None  # the mirror could not be looked into: sizes without "present"
 
 
 def resolve_path(graph: list[GraphRelease], start: str, end: str, *, all_versions: bool = False,
@@ -108,10 +112,35 @@ def resolve_path(graph: list[GraphRelease], start: str, end: str, *, all_version
     return update_path(graph, start, end, mode=mode, channel=channel)
 
 
-async def read_path(session: RegistrySession, path: list[GraphRelease]) -> UpdatePath:
-    """Every release of a path read (by payload digest) and measured: the bytes one copy moves."""
+async def read_path(session: RegistrySession, path: list[GraphRelease], target: str | None = None) -> UpdatePath:
+    """Every release of a path read (by payload digest) and measured: the bytes one copy moves; with
+    ``target`` (the mirror repository) less what the mirror holds already, as for one release."""
     infos = await load_path_releases(session, path)
-    return UpdatePath(path, infos, await measure_path(session, infos))
+    return await _measured(session, path, infos, target)
+
+
+async def _measured(session: RegistrySession, path: list[GraphRelease], infos: list[ReleaseInfo],
+                    target: str | None) -> UpdatePath:
+    try:
+        return UpdatePath(path, infos, await measure_path(session, infos, target))
+    except MirrorError as exc:
+        if target is None:
+            raise
+        return UpdatePath(path, infos, await measure_path(session, infos), exc)
+
+
+async def read_medium_path(session: RegistrySession, plan: Plan) -> UpdatePath:
+    """The far side: the update path pinned on the medium (the plan's ``release.releases``, the bundle's
+    records), read from its layout as a run reads it (core.run) — no update graph, no network but the
+    mirror, which says what it holds already. The medium's every byte is hashed by the run, not here."""
+    from ..run import prepare_releases
+
+    prepared = await prepare_releases(plan, session, signatures=False, check_media=False)
+    infos = prepared.releases
+    graph = [GraphRelease(info.version, f"{info.source_repository}@{info.digest}" if info.source_repository
+                          else info.digest, {}, []) for info in infos]
+    target = plan.release.target if plan.release is not None else None
+    return await _measured(session, graph, infos, target or None)
 
 
 async def measure_graph_path(session: RegistrySession, path: list[GraphRelease]) -> PathSizes:
@@ -119,5 +148,25 @@ async def measure_graph_path(session: RegistrySession, path: list[GraphRelease])
     return (await read_path(session, path)).sizes
 
 
-__all__ = ["RELEASE_REPO", "InspectedRelease", "UpdatePath", "inspect_release", "measure_graph_path", "read_graph",
-           "read_path", "redirected", "registry_versions", "release_tags", "resolve_path"]
+__all__ = ["MAX_CARRIED_KEYS", "RELEASE_REPO", "carried_release_keys", "InspectedRelease", "UpdatePath", "inspect_release", "measure_graph_path", "read_graph",
+           "read_medium_path", "read_path", "redirected", "registry_versions", "release_tags", "resolve_path"]
+
+
+# -- release keys a medium carries ------------------------------------------------------------------------
+
+MAX_CARRIED_KEYS = 16  # a medium naming more is not one the connected side wrote
+
+
+def carried_release_keys(directory: str | Path) -> list[str]:
+    """The release public key files a bundle carries (config/release-keys/, the keys the connected side
+    trusted), as paths to name in --release-key or the wizard's Release keys field. Listed, never trusted:
+    which keys this host trusts is its admin's answer. Regular files only (a planted link is not listed),
+    at most MAX_CARRIED_KEYS; [] when the folder is absent or unreadable."""
+    folder = Path(directory) / RELEASE_KEYS_DIR
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        entries = sorted(folder.iterdir())[:MAX_CARRIED_KEYS]
+    except OSError:
+        return []
+    return [str(entry) for entry in entries if not entry.is_symlink() and entry.is_file()]

@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("-o", "--output-dir", metavar="DIR", help="write manifests here instead of the plan's output_dir")
     run.add_argument("--signer", metavar="FINGERPRINT|KEYFILE",
                      help="a from-dir plan: refuse the bundle unless its SHA256SUMS is signed by this key")
+    run.add_argument("--release-key", metavar="FILE", action="append", default=[],
+                     help="also trust this release public key (repeatable; a bundle carries the connected "
+                          "side's in config/release-keys/, but trusting one is your answer, never the medium's)")
     run.add_argument("--confirm-target", metavar="HOST/REPO",
                      help="a bundle's own plan: refuse it unless it uploads to this repository")
     add_bundle_options(run, with_target=False)
@@ -58,6 +61,10 @@ def run_command(args: argparse.Namespace) -> int:
         if plan.release is None or plan.release.mode != ReleaseMode.FROM_DIR:
             raise InputError("--signer checks who wrote a bundle: only for a from-dir plan")
         plan.release.bundle_signer = args.signer
+    if args.release_key:
+        if plan.release is None:
+            raise InputError("--release-key trusts a release's signing key: this plan mirrors no release")
+        plan.release.keys = list(dict.fromkeys([*plan.release.keys, *args.release_key]))
     if args.output_dir:
         plan.output_dir = args.output_dir
     printer = ProgressPrinter(quiet=args.json, failures=plan.options.continue_on_error)

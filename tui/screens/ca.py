@@ -22,6 +22,7 @@ from tui.state import Check, error_text
 from tui.widgets.checks import CheckList
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableText
 
 if TYPE_CHECKING:  # core.ca loads cryptography: imported where a check runs, not with the wizard
     from core.ca import CACheck, CAManifests, CertificateInfo
@@ -90,7 +91,11 @@ class CAScreen(StepScreen):
         yield Note(id="ca-error", classes="inline-error")
         yield CheckList(id="ca-checks", name_width=22)
         yield Static("ConfigMap and patch for the cluster", classes="section")
-        yield Static(id="manifests", classes="yaml")
+        # The procedure: image-stream imports read image.config's additionalTrustedCA, not the nodes' trust.
+        yield Static("Image-stream imports (the samples) trust only this ConfigMap, named in additionalTrustedCA, "
+                     "never the CA the nodes trust: apply it even if the nodes already trust the mirror.",
+                     classes="hint", id="imports-trust")
+        yield ReadableText(id="manifests", classes="yaml")  # Tab reaches it at 80x24; arrows scroll
 
     def prefill(self) -> None:
         self.query_one("#ca-file", Input).value = self.state.plan.mirror.ca_file or ""

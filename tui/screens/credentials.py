@@ -24,7 +24,7 @@ from core.credentials import (
     write_auth_file,
 )
 from core.errors import MirrorError
-from core.plan import SamplesSource
+from core.plan import ReleaseMode, SamplesSource
 from core.reference import is_registry_host
 from core.text import plural
 from core.text import shell_quote as q
@@ -53,6 +53,8 @@ def merged_name(pull_secret: str) -> str:
         return str(path)
     return str(path.with_name(f"{path.stem}-mirror{path.suffix or '.json'}"))
 
+
+FAR_SIDE_LOGIN = "~/mirror-login.json"
 
 INTERNAL_REGISTRY_HINTS = ("image-registry.openshift-image-registry.svc", "default-route-openshift-image-registry.")
 
@@ -105,13 +107,16 @@ class CredentialsScreen(StepScreen):
         self.query_one("#mirror", Input).value = state.plan.mirror.registry
         self.query_one("#user", Input).value = state.mirror_user
         self.query_one("#password", Input).value = state.mirror_password
-        self.query_one("#merged", Input).value = state.merged_auth_path or merged_name(state.plan.auth_file or "")
+        # The far side's login file goes to the admin's home, never onto the medium (a secret would travel
+        # back with it, and the bundle's check lists it as a stray file).
+        default = FAR_SIDE_LOGIN if self.far_side() and not state.plan.auth_file else merged_name(state.plan.auth_file or "")
+        self.query_one("#merged", Input).value = state.merged_auth_path or default
         self.query_one("#remember", Checkbox).value = state.remember_password
         sandbox_password = state.plan_path.parent / "mirror-password.txt" if state.plan_path else None
         if sandbox_password is not None and sandbox_password.exists() and not state.mirror_password:
             self.query_one("#password-error", Static).update(
                 Content.styled(f"Practice sandbox: user admin, password in {sandbox_password}", "$accent"))
-        if state.plan.auth_file:
+        if state.plan.auth_file or self.far_side():
             self.load_secret_file()
         self.show_logins()
         if self.wizard.auto_check:
@@ -151,6 +156,14 @@ class CredentialsScreen(StepScreen):
         info = self.query_one("#secret-info", Static)
         previous = self.state.auth_data
         self.state.auth_data = None
+        if not path and self.far_side():
+            # The disconnected side reads the medium, not Red Hat's registries: the login file it needs holds
+            # the mirror's login alone, started empty here.
+            self.state.auth_data = previous if previous is not None else {"auths": {}}
+            error.update("")
+            info.update("The disconnected side needs no pull secret: only your mirror's login, typed below "
+                        "(it is saved on its own).")
+            return
         if not path:
             error.update("Give the path of your pull secret (download it from console.redhat.com).")
             info.update("")
@@ -179,6 +192,11 @@ class CredentialsScreen(StepScreen):
             self.state.logins = []
         self.show_logins()
         self.refresh_help()
+
+    def far_side(self) -> bool:
+        """A plan uploading from removable media: its images come from the medium, not Red Hat's registries."""
+        release = self.state.plan.release
+        return release is not None and release.mode == ReleaseMode.FROM_DIR
 
     def note_existing_login(self) -> None:
         """A pull secret that already holds the mirror's login needs no password typed again."""

@@ -86,8 +86,9 @@ def media_ending(state: WizardState, images: int | None) -> str:
     lines += [f"   • {what}: {path}" for what, path in to_carry(state)]
     lines += [
         "",
-        "2. On the mirror host there, in that folder: install mirror-wizard from the medium, then check the "
-        f"medium ({README_FILE} first says how to check who wrote it):",
+        "2. On the mirror host there, with the medium mounted (its files shown as a folder, e.g. /media/usb or "
+        "/mnt/media; or copied to a local disk), in that folder: install mirror-wizard from the medium, then "
+        f"check the medium ({README_FILE} first says how to check who wrote it):",
         f"     python3 -m venv {VENV} && {VENV}/bin/pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}",
         f"     {VENV}/bin/mirror-wizard media verify .",
         "",

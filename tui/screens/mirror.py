@@ -324,8 +324,12 @@ class MirrorScreen(StepScreen):
                                           "nothing to copy)", "bold $success"))
         elif progress.finished:
             # Removable media: the images are on the medium, not yet in any registry; say so.
-            outcome.update(Content.styled("✓ on the removable media — the registry gets them on the other side"
-                                          if self.to_media() else "✓ mirror complete", "bold $success"))
+            done = ("✓ on the removable media — the registry gets them on the other side" if self.to_media()
+                    else "✓ mirror complete")
+            if progress.bytes_mounted:
+                # "mounted" on the bytes line is the registry's word: a layer it already had elsewhere.
+                done += " (mounted: layers the registry had in another repository, linked there, not sent)"
+            outcome.update(Content.styled(done, "bold $success"))
         elif self.wizard.check_note:
             outcome.update(Content.styled(self.wizard.check_note, "$text-muted" if self.wizard.mirror_checking
                                           else "$warning"))

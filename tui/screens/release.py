@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -13,14 +15,17 @@ from core.errors import ErrorCode, MirrorError
 from core.graph import DEFAULT_GRAPH_URL, GraphRelease, version_key
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
+from core.release_keys import key_file_facts
 from core.release_tag import release_tag
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
 from core.usecases.documents import OC_DIR_NOTE, medium_from_dir, medium_to_dir, oc_release_mirror
 from core.usecases.releases import (
     RELEASE_REPO,
+    carried_release_keys,
     inspect_release,
     read_graph,
+    read_medium_path,
     read_path,
     redirected,
     registry_versions,
@@ -33,6 +38,7 @@ from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableFacts
 
 ARCHITECTURES = ["x86_64", "aarch64", "s390x", "ppc64le", "multi"]
 MODES = [("straight into the mirror registry", ReleaseMode.REGISTRY.value),
@@ -70,6 +76,7 @@ def path_problem(exc: BaseException, release_from: str, release_to: str, channel
 class ReleaseScreen(StepScreen):
     STEP = "release"
     target_problem = ""
+    keys_problem = ""
 
     def compose_body(self) -> ComposeResult:
         yield Static("Release", classes="step-title")
@@ -97,7 +104,7 @@ class ReleaseScreen(StepScreen):
                         compact=True)
             yield Button("Show path", id="show-path", variant="primary", compact=True)
         yield Note(id="path-error", classes="inline-error")
-        yield Facts(id="path-info", key_width=15)
+        yield ReadableFacts(id="path-info", key_width=15)
         yield Static("Release image", classes="field-label", id="source-label")
         with Horizontal(classes="row", id="source-row"):
             yield Field(id="source", placeholder=f"{RELEASE_REPO}:4.17.3-x86_64", compact=True)
@@ -108,10 +115,18 @@ class ReleaseScreen(StepScreen):
         yield Static("Mirror repository", classes="field-label", id="target-label")
         yield Field(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
-        yield Static("Removable media folder", classes="field-label", id="directory-label")
+        yield Static("Removable media folder (on the medium where it is mounted, i.e. shown as a folder: "
+                     "e.g. /media/usb/mirror)", classes="field-label", id="directory-label")
         yield Field(id="directory", placeholder="/mnt/media/mirror", compact=True)
+        # The signature check trusts Red Hat's keys (built in); any other (OKD, a custom payload, the
+        # practice sandbox's) is named here, as --release-key / release.keys.
+        yield Static("Release keys besides Red Hat's (built in): public key files, comma-separated",
+                     classes="field-label", id="keys-label")
+        yield Field(id="keys", placeholder="only for a release Red Hat did not sign, e.g. okd-release-key.asc",
+                    compact=True)
+        yield Note(id="keys-note", classes="hint")
         yield Static("What it holds", classes="section")
-        yield Facts(id="release-info", key_width=15)
+        yield ReadableFacts(id="release-info", key_width=15)  # Tab reaches the sizes at 80x24; arrows scroll
         # day 3 (issue 24): updates inside the cluster and pruning, update mode only (tui/screens/release_day3.py)
         yield UpdatePathExtras(id="day3")
 
@@ -132,6 +147,7 @@ class ReleaseScreen(StepScreen):
         self.query_one("#mode", Select).value = release.mode
         self.query_one("#target", Input).value = release.target or self.state.release_target()
         self.query_one("#directory", Input).value = release.directory or ""
+        self.query_one("#keys", Input).value = ", ".join(release.keys)
         if self.state.versions:
             self.set_versions(self.state.versions, "")
         else:
@@ -139,6 +155,7 @@ class ReleaseScreen(StepScreen):
         self.show_mode()
         self.show_kind()
         self.show_info()
+        self.show_keys()
         self.show_path_info()
         if self.state.update_mode:
             if (release.from_version and release.version and self.wizard.auto_check
@@ -163,6 +180,11 @@ class ReleaseScreen(StepScreen):
 
     def first_focus(self) -> str:
         release = self.state.release
+        if self.state.update_mode and release.mode == ReleaseMode.FROM_DIR:
+            # The far side: the medium pins the path; only the folder (and then the path) is the admin's.
+            if not release.directory:
+                return "#directory"
+            return "#next" if self.state.current_path() else "#show-path"
         if self.state.update_mode:
             if not release.channel:
                 return "#channel"
@@ -252,6 +274,8 @@ class ReleaseScreen(StepScreen):
             self.state.release_error = ""
         self.state.release.mode = mode
         self.show_mode()
+        self.show_kind()
+        self.show_path_info()  # what the registry holds counts only when the mode writes to it
         self.refresh_help()
 
     @on(Input.Changed, "#target")
@@ -278,6 +302,45 @@ class ReleaseScreen(StepScreen):
         self.state.release.directory = value
         self.refresh_help()
 
+    @on(Input.Changed, "#keys")
+    def keys_changed(self, event: Input.Changed) -> None:
+        keys = [key.strip() for key in event.value.split(",") if key.strip()]
+        if keys != self.state.release.keys:
+            self.state.release_error = ""
+        self.state.release.keys = keys
+        self.show_keys()
+        self.refresh_help()
+
+    def show_keys(self) -> None:
+        """Each key file named, checked as the signature check reads it: its fingerprint and user id, so the
+        admin compares them with the ones they were given before the copy trusts them."""
+        lines: list[Content] = []
+        self.keys_problem = ""
+        for key in self.state.release.keys:
+            try:
+                facts = key_file_facts(key)
+            except MirrorError as exc:
+                self.keys_problem = self.keys_problem or error_text(exc)
+                lines.append(Content.styled(f"✗ {error_text(exc)}", "$error"))
+                continue
+            lines += [Content.styled(f"✓ {key}: {fact.line()}", "$success") for fact in facts]
+        if self.state.release.mode == ReleaseMode.FROM_DIR:
+            # The medium carries the keys the connected side trusted; trusting one is this admin's answer.
+            named = {Path(key).resolve() for key in self.state.release.keys}
+            for key in carried_release_keys(self.state.release.directory or "."):
+                if Path(key).resolve() in named:
+                    continue
+                try:
+                    facts = key_file_facts(key)
+                except MirrorError:
+                    continue
+                lines += [Content(f"The medium carries {key}: {fact.line()}. If that is the fingerprint you "
+                                  "were given, name the file above to trust it.") for fact in facts]
+        field = self.query_one("#keys", Input)
+        field.set_class(bool(self.keys_problem), "-invalid")
+        note = self.query_one("#keys-note", Static)
+        note.update(Content("\n").join(lines) if lines else "")
+
     def show_mode(self) -> None:
         mode = self.state.release.mode
         for widget_id in ("#directory", "#directory-label"):
@@ -290,6 +353,10 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#kind")
     def kind_changed(self, event: Select.Changed) -> None:
+        if event.value != event.select.value:
+            # Stale: the list's first value (from compose) arrives after prefill chose the plan's kind; taken
+            # at its word it cleared a reopened update plan's from version and asked the update service.
+            return
         update = event.value == UPDATE
         if update == self.state.update_mode:
             return
@@ -336,6 +403,12 @@ class ReleaseScreen(StepScreen):
         self.query_one("#day3").display = update  # day 3 (issue 24): its offers are an update path's
         for widget_id in ("#path-row", "#graph-label", "#graph-row", "#path-info"):
             self.query_one(widget_id).display = update
+        # From removable media the path is the one pinned on the medium: no update graph to give.
+        medium = self.state.release.mode == ReleaseMode.FROM_DIR
+        self.query_one("#graph-file").display = update and not medium
+        self.query_one("#graph-label", Static).update(
+            "The update path pinned on the medium: Show path reads it from there (no network)" if medium else
+            "Update graph: a file saved from the update service (offline hosts), or empty to ask it")
         self.query_one("#path-error", Static).display = update and bool(self.state.path_error)
         for widget_id in ("#source-label", "#source-row"):
             self.query_one(widget_id).display = not update
@@ -399,23 +472,38 @@ class ReleaseScreen(StepScreen):
     async def show_path(self) -> None:
         state = self.state
         release = state.release
-        missing = [what for what, value in (("the channel", release.channel), ("the to version", release.version),
-                                            ("the from version (the cluster's version now)", release.from_version))
+        medium = release.mode == ReleaseMode.FROM_DIR
+        needed = [("the to version", release.version), ("the from version (the cluster's version now)",
+                                                          release.from_version)]
+        missing = [what for what, value in ([] if medium else [("the channel", release.channel)]) + needed
                    if not value]
+        if medium and not release.directory:
+            missing.insert(0, "the removable media folder")
         if missing:
             self.set_status("choose " + " and ".join(missing) + " first", "error")
             return
         key = state.path_key()
         start, end, channel = release.from_version or "", release.version or "", release.channel or ""
         state.path_error, state.path_error_from_graph = "", False
-        self.set_status(f"reading the update graph of {channel} …")
+        # What the mirror holds already counts as it does for one release ("what a mirror will really move").
+        target = state.release_target() if release.mode != ReleaseMode.TO_DIR else None
         try:
-            graph = await self.read_graph()
-            path = resolve_path(graph, start, end, all_versions=release.all_versions, channel=channel)
-            self.set_status(f"reading and measuring {plural(len(path), 'release')} of the path …")
-            async with wizard_session(state) as session:
-                found = await read_path(session, path)
+            if medium:
+                # The far side: the path pinned on the medium (its plan's release.releases, its records),
+                # read from its layout as the upload reads it; the update service is never asked.
+                self.set_status(f"reading the path pinned on {release.directory} …")
+                async with wizard_session(state) as session:
+                    found = await read_medium_path(session, state.plan)
+            else:
+                self.set_status(f"reading the update graph of {channel} …")
+                graph = await self.read_graph()
+                path = resolve_path(graph, start, end, all_versions=release.all_versions, channel=channel)
+                self.set_status(f"reading and measuring {plural(len(path), 'release')} of the path …")
+                async with wizard_session(state) as session:
+                    found = await read_path(session, path, target or None)
             infos, sizes = found.releases, found.sizes
+            if found.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
+                self.notify(f"could not look into the mirror: {error_text(found.size_error)}", severity="warning")
         except MirrorError as exc:
             state.path_error, state.path_error_from_graph = path_problem(exc, start, end, channel), False
             state.path_releases, state.path_sizes, state.path_for = [], None, None
@@ -430,6 +518,8 @@ class ReleaseScreen(StepScreen):
         self.show_path_info()
         self.show_info()
         self.set_status(f"update path: {' → '.join(i.version for i in infos)}", "ok")
+        if medium and self.focused is self.query_one("#show-path"):
+            self.query_one("#next").focus()  # the medium decides the path: nothing else to choose here
 
     def show_path_info(self) -> None:
         found = self.query("#path-info").results(Facts)
@@ -456,8 +546,17 @@ class ReleaseScreen(StepScreen):
                 text += f" · {human_bytes(item.shared_bytes)} saved by sharing"
             rows.append((label, text))
         rows.append(("In all", f"{plural(len(sizes.releases), 'release')} in one copy: "
-                               f"{human_bytes(sizes.unique_bytes)} to move, "
+                               f"{human_bytes(sizes.unique_bytes)}, "
                                f"{human_bytes(sizes.saved_bytes)} saved by sharing"))
+        # As for one release: measured before the mirror; once a mirror ran (or runs), what it did.
+        note = state.mirror_note()
+        if note is not None:
+            rows.append(("In the mirror", note))
+        elif sizes.present_bytes is not None and state.release.mode != ReleaseMode.TO_DIR:
+            # (To removable media nothing of the registry counts: the medium gets every byte.)
+            rows.append(("In the mirror", Content.assemble(
+                f"{human_bytes(sizes.present_bytes)} already there · ",
+                (f"{human_bytes(sizes.missing_bytes)} to move", "bold"))))
         facts.set_rows(rows)
 
     # -- versions ------------------------------------------------------------------------------------
@@ -610,6 +709,9 @@ class ReleaseScreen(StepScreen):
 
     async def can_leave(self) -> bool:
         release = self.state.release
+        if self.state.update_mode and release.mode == ReleaseMode.FROM_DIR and self.state.path_error:
+            self.set_status(f"the path on the medium could not be read: {self.state.path_error}", "error")
+            return False
         if self.state.update_mode and release.mode != ReleaseMode.FROM_DIR:
             missing = [(what, where) for what, value, where in (
                 ("the channel", release.channel, "#channel"), ("the to version", release.version, "#version"),
@@ -645,6 +747,10 @@ class ReleaseScreen(StepScreen):
         if self.target_problem:
             self.set_status(self.target_problem, "error")
             self.query_one("#target", Input).focus()
+            return False
+        if self.keys_problem:
+            self.set_status(f"release keys: {self.keys_problem}", "error")
+            self.query_one("#keys", Input).focus()
             return False
         return True
 

@@ -21,6 +21,7 @@ from tui.screens.base import StepScreen
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
+from tui.widgets.readable import ReadableText
 
 
 class ReviewScreen(StepScreen):
@@ -32,14 +33,17 @@ class ReviewScreen(StepScreen):
         yield Static("Everything the mirror will do, before it does it. Save the plan to repeat the run "
                      "later without the wizard.", classes="lead")
         yield Facts(id="summary", key_width=17)
+        # Said before the copy: the cluster steps after it are not the mirror's login but the cluster's.
+        yield Static("After the mirror, Done's Apply with oc and Verify need oc logged in as cluster-admin, with "
+                     "an oc matching the release (bin/oc on a removable medium).", classes="hint", id="oc-note")
         yield Static("Plan file", classes="field-label")
         with Horizontal(classes="row"):
             yield Field(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
             yield Button("Save plan", id="save", compact=True)
         yield Static("The plan as saved", classes="section")
-        yield Static(id="plan-yaml", classes="yaml")
+        yield ReadableText(id="plan-yaml", classes="yaml")  # Tab reaches both previews at 80x24
         yield Static("What the cluster will get", classes="section")
-        yield Static(id="outputs-yaml", classes="yaml")
+        yield ReadableText(id="outputs-yaml", classes="yaml")
 
     def prefill(self) -> None:
         self.query_one("#plan-path", Input).value = str(self.state.save_path())
@@ -59,6 +63,10 @@ class ReviewScreen(StepScreen):
         if not self.state.streams and from_files and not self.state.streams_error:
             self.load_streams()
         self.show()
+        if self.next_label() != "Mirror ▶":
+            # A copy is a big action: only an explicit press starts it. Ctrl+N (Next everywhere, pressed a
+            # few times too often) opens the Mirror step with Start focused, one Enter from the copy.
+            self.set_status("Enter here starts the copy; Ctrl+N only opens the Mirror step")
 
     @work(exclusive=True, group="review-streams", exit_on_error=False)
     async def load_streams(self) -> None:
@@ -146,7 +154,13 @@ class ReviewScreen(StepScreen):
                                       + f"): {', '.join(versions)}"))
             lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
             sizes = state.path_sizes if path else None
-            if sizes is not None:
+            if (sizes is not None and sizes.present_bytes is not None and state.mirror_note() is None
+                    and release.mode != ReleaseMode.TO_DIR):
+                # As for one release: what the mirror holds already is not moved again.
+                lines.append(("  bytes", f"{human_bytes(sizes.missing_bytes)} to move of "
+                                         f"{human_bytes(sizes.unique_bytes)} in one copy, "
+                                         f"{human_bytes(sizes.saved_bytes)} saved by sharing"))
+            elif sizes is not None:
                 lines.append(("  bytes", f"{human_bytes(sizes.unique_bytes)} in one copy, "
                                          f"{human_bytes(sizes.saved_bytes)} saved by sharing"))
         elif release.source or release.mode == ReleaseMode.FROM_DIR:

@@ -16,19 +16,22 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from core.errors import ErrorCode, MirrorError
 from core.filenames import SAMPLES_MAPPING_FILE
-from core.plan import SamplesChoice, SamplesSource
+from core.plan import ReleaseMode, SamplesChoice, SamplesSource
 from core.reference import is_registry_host
 from core.release import load_release
 from core.release_samples import CONTENT_ROOT
 from core.samples import measure_streams
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
+from core.usecases.releases import read_medium_path
 from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.state import error_text, middle_ellipsis
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableText
+from tui.widgets.tickbox import TickBox
 
 NAME_WIDTH = 28
 FIXED_COLUMNS = 1 + 4 + 6 + 9  # on, tags, images, size
@@ -108,6 +111,10 @@ class SamplesScreen(StepScreen):
         yield Static("The samples image streams (builders and databases in the openshift namespace) pull from "
                      "registry.redhat.io. Pick the ones your developers need; the rest are skipped.",
                      classes="lead")
+        # The procedure's words: these four are part of the install payload, not the operator's.
+        yield Static("The cli, installer, must-gather and tests streams are not the samples operator's: they "
+                     "come with the release, and the release mirror carries them.", classes="hint",
+                     id="payload-streams")
         with Horizontal(classes="row"):
             # Composed with the plan's choice: a first Changed for another value would read as the admin's.
             self.default_to_release()
@@ -133,11 +140,14 @@ class SamplesScreen(StepScreen):
         yield Static("samplesRegistry (where the operator will pull from)", classes="field-label")
         yield Field(id="samples-mirror", placeholder="defaults to the mirror registry", compact=True)
         yield Note(id="mirror-error", classes="inline-error")
-        yield Static("Rather offer no samples? Leave the operator at Removed (it removes the samples' templates "
-                     "too) — F1 tells the order: Removed while you mirror, then Managed.", classes="hint",
-                     id="removed-note")
+        yield Static("Keep the samples operator Removed while you mirror; set it to Managed once its images "
+                     "are in the mirror (Done writes that Config). No samples at all: leave it Removed.",
+                     classes="hint", id="removed-note")
+        # oc image mirror's "unable to retrieve source image": the procedure's answer is --skip-missing.
+        yield TickBox("Skip images the source no longer has (\"unable to retrieve source image\"; "
+                      "--skip-missing)", id="skip-missing", compact=True)
         yield Static("The operator's Config, as it will be patched", classes="section")
-        yield Static(id="config", classes="yaml")
+        yield ReadableText(id="config", classes="yaml")  # Tab reaches it at 80x24; arrows scroll it
 
     def first_focus(self) -> str:
         return "#streams" if self.state.streams else "#path"
@@ -151,6 +161,7 @@ class SamplesScreen(StepScreen):
         self.query_one("#path", Input).value = choice.path or ""
         mirror = choice.mirror if choice.mirror and choice.mirror != self.state.mirror_host else ""
         self.query_one("#samples-mirror", Input).value = mirror
+        self.query_one("#skip-missing", TickBox).value = self.state.plan.options.skip_missing
         table = self.query_one(StreamTable)
         table.add_column("", key="on", width=1)
         table.add_column("stream", key="name", width=NAME_WIDTH)
@@ -299,6 +310,12 @@ class SamplesScreen(StepScreen):
         info = state.release_info
         try:
             async with wizard_session(state) as session:
+                if info is None and release.is_path and release.mode == ReleaseMode.FROM_DIR and release.directory:
+                    # The far side: the path pinned on the medium, read from it (as the Release step does).
+                    medium = await read_medium_path(session, state.plan)
+                    state.path_releases, state.path_sizes, state.path_for = (medium.releases, medium.sizes,
+                                                                             state.path_key())
+                    info = state.release_info = medium.releases[-1]
                 if info is None:
                     if not release.source or release.is_path or state.update_mode:
                         raise MirrorError("the release is not read yet: on the Release step, "
@@ -524,6 +541,11 @@ class SamplesScreen(StepScreen):
     def on_descendant_blur(self) -> None:
         if self.state.streams:
             self.call_after_refresh(self.show_selection)
+
+    @on(TickBox.Changed, "#skip-missing")
+    def skip_missing_changed(self, event: TickBox.Changed) -> None:
+        self.state.plan.options.skip_missing = event.value  # the plan's options.skip_missing, as --skip-missing
+        self.refresh_help()
 
     # -- the Config preview --------------------------------------------------------------------------
 
