@@ -96,9 +96,20 @@ async def test_the_far_side_finishes_from_the_bundle_alone(far_side: FarSide, tm
         assert state.path_error == "", state.path_error
         assert [i.version for i in state.current_path()] == ["4.17.1", "4.17.2", "4.17.3"]
         assert state.path_sizes is not None and state.path_sizes.present_bytes == 0
-        assert state.release.keys == ["config/release-keys/00-sandbox-release-key.asc"]
-        assert far_side.key_fingerprint in str(app.screen.query_one("#keys-note").render())
+        # The medium carries the key the connected side trusted; its plan does not name it: the screen shows
+        # the file and its fingerprint, and trusting it is this admin's answer (typed in the field).
+        assert state.release.keys == []
+        carried = "config/release-keys/00-sandbox-release-key.asc"
+        note = str(app.screen.query_one("#keys-note").render())
+        assert carried in note and far_side.key_fingerprint in note, note
         assert app.focused is not None and app.focused.id == "next"
+        app.screen.query_one("#keys").focus()
+        await pilot.pause()
+        await pilot.press(*carried)
+        await settle(pilot)
+        assert state.release.keys == [carried]
+        app.screen.query_one("#next").focus()
+        await pilot.pause()
         await pilot.press("enter")
         await settle(pilot)
         # 3. Image streams: from the release the medium carries, not "Show path first".

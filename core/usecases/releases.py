@@ -148,8 +148,9 @@ async def measure_graph_path(session: RegistrySession, path: list[GraphRelease])
     return (await read_path(session, path)).sizes
 
 
-__all__ = ["MAX_CARRIED_KEYS", "RELEASE_REPO", "carried_release_keys", "InspectedRelease", "UpdatePath", "inspect_release", "measure_graph_path", "read_graph",
-           "read_medium_path", "read_path", "redirected", "registry_versions", "release_tags", "resolve_path"]
+__all__ = ["MAX_CARRIED_KEYS", "RELEASE_REPO", "InspectedRelease", "UpdatePath", "carried_release_keys",
+           "inspect_release", "measure_graph_path", "read_graph", "read_medium_path", "read_path", "redirected",
+           "registry_versions", "release_tags", "resolve_path"]
 
 
 # -- release keys a medium carries ------------------------------------------------------------------------
