@@ -13,7 +13,7 @@ from textual.events import Resize, ScreenResume
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from tui.state import STEP_KEYS, WizardState
+from tui.state import STEP_KEYS, WizardState, error_text
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
 
@@ -151,7 +151,7 @@ class StepScreen(Screen[None]):
         try:
             commands = self.help_commands()
         except Exception as exc:  # a half-typed input must never break the screen
-            commands = [f"# cannot show the commands yet: {exc}"]
+            commands = [f"# cannot show the commands yet: {error_text(exc)}"]
         panel.set_content(self.help_prose(), commands)
 
     def action_toggle_help(self) -> None:

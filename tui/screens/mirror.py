@@ -73,15 +73,11 @@ def eta_text(progress: Progress) -> str:
         if progress.planned and not left and progress.total_images and not progress.bytes_remaining:
             # Every image is there but the run goes on (the medium's bundle, the outputs): not "ETA 0s".
             return f"all images copied · the log says what is left · {so_far} so far"
-        eta = progress.eta
+        eta = progress.eta  # smoothed in core.progress, the images' pace included: never raised here
         bytes_all_but_done = progress.bytes_to_move and progress.bytes_moved_of_plan >= 0.99 * progress.bytes_to_move
         if progress.finishing or (left and bytes_all_but_done and not progress.images_finished):
             # The bytes are (all but) there and images are still being written: how many, not "1s".
             return f"{plural(left, 'image')} to write · {so_far} so far"
-        if left and eta is not None and progress.images_finished:
-            # Never sooner than the images landing at the pace they have so far.
-            pace = progress.elapsed / progress.images_finished
-            eta = max(eta, left * pace)
         return f"ETA {human_seconds(eta)} · {so_far} so far"
     if progress.ended_at is None:
         return ""

@@ -255,7 +255,7 @@ class ReleaseScreen(StepScreen):
             try:
                 ref = parse_reference(value)
             except MirrorError as exc:
-                error.update("✗ " + str(exc))
+                error.update("✗ " + error_text(exc))
                 event.input.add_class("-invalid")
             else:
                 tag = ref.tag or ""
@@ -287,7 +287,7 @@ class ReleaseScreen(StepScreen):
             try:
                 ref = parse_reference(value, default_tag=None)
             except MirrorError as exc:
-                self.target_problem = str(exc)
+                self.target_problem = error_text(exc)
             else:
                 if ref.tag or ref.digest:
                     self.target_problem = "give a repository without a tag: the wizard tags each component itself"

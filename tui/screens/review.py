@@ -116,13 +116,13 @@ class ReviewScreen(StepScreen):
                 parts.append(f"# running cluster ({instructions.cluster_kind})\n"
                              + dump_yaml(instructions.cluster_set()).rstrip())
             except (ImportError, Exception) as exc:  # preview only: the Mirror step reports real errors
-                parts.append(f"# mirror instructions unavailable: {exc}")
+                parts.append(f"# mirror instructions unavailable: {error_text(exc)}")
         elif state.release.source:
             parts.append("# mirror instructions: shown once the Release step has read the payload")
         try:
             samples = state.samples_plan()
         except Exception as exc:
-            parts.append(f"# samples: {exc}")
+            parts.append(f"# samples: {error_text(exc)}")
         else:
             if samples is not None:
                 parts.append("# samples operator\n" + samples.config_yaml().rstrip())
@@ -133,7 +133,7 @@ class ReviewScreen(StepScreen):
                 parts.append("# CA\n" + ca_manifests(state.mirror_host,
                                                       Path(state.plan.mirror.ca_file).expanduser().read_text()).yaml().rstrip())
             except (ImportError, Exception) as exc:
-                parts.append(f"# CA: {exc}")
+                parts.append(f"# CA: {error_text(exc)}")
         return Content("\n---\n".join(parts) if parts else "nothing yet")
 
     def summary(self) -> list[tuple[str, str | Content]]:
@@ -186,7 +186,7 @@ class ReviewScreen(StepScreen):
             samples = state.samples_plan()
         except Exception as exc:  # shown, not raised: the admin fixes it in the Image streams step
             samples = None
-            lines.append(("Image streams", f"✗ {exc}"))
+            lines.append(("Image streams", f"✗ {error_text(exc)}"))
         if samples is not None:
             measured = [state.stream_sizes.get(name) for name in samples.included]
             known = [n for n in measured if n is not None]

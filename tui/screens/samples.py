@@ -579,7 +579,7 @@ class SamplesScreen(StepScreen):
         try:
             plan = self.state.samples_plan()
         except MirrorError as exc:
-            config.update(Content.styled("✗ " + str(exc), "$error"))
+            config.update(Content.styled("✗ " + error_text(exc), "$error"))
             return
         if plan is None:
             config.update(Content.styled("Give the mirror registry in the Credentials step first.", "$warning"))
@@ -607,7 +607,7 @@ class SamplesScreen(StepScreen):
             async with wizard_session(self.state) as session:
                 measured = await measure_streams(session, self.state.streams)
         except MirrorError as exc:
-            self.set_status(f"sizes unknown: {exc}", "error")
+            self.set_status(f"sizes unknown: {error_text(exc)}", "error")
             return
         self.state.stream_sizes.update(measured.sizes)
         self.fill_table()
@@ -634,7 +634,7 @@ class SamplesScreen(StepScreen):
         try:
             self.state.samples_plan()
         except MirrorError as exc:
-            self.set_status(str(exc), "error")
+            self.set_status(error_text(exc), "error")
             return False
         return True
 
