@@ -9,7 +9,6 @@ core.orchestrate as the Mirror step calls it, skopeo reading tags back.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import shutil
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from core.orchestrate import run_plan
 from core.plan import Plan, ReleaseMode, load_plan, save_plan, validate_plan
 from tests.conftest import needs_registry
 from tests.support import skopeo
+from tests.support.demo_login import pull_secret_with_mirror_login
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
 
@@ -51,18 +51,14 @@ def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def day3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day3]:
-    from tui.sandbox.demo import MIRROR_USER, create_sandbox
+    from tui.sandbox.demo import create_sandbox
     from tui.sandbox.plan import write_demo_plan
 
     work = tmp_path_factory.mktemp("tui-day3")
     sandbox = create_sandbox(work / "sandbox", layer_size=16 * 1024)
     try:
         path = write_demo_plan(sandbox)
-        secret = json.loads(Path(sandbox.pull_secret).read_text())
-        login = base64.b64encode(f"{MIRROR_USER}:{sandbox.mirror_password}".encode()).decode()
-        secret["auths"][sandbox.mirror.host] = {"auth": login}
-        auth = work / "pull-secret-mirror.json"
-        auth.write_text(json.dumps(secret))
+        auth = pull_secret_with_mirror_login(sandbox, work / "pull-secret-mirror.json")
         plan = load_plan(path)
         plan.auth_file = str(auth)
         plan.samples = None  # the release's path is what day 3 is about

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_login import pull_secret_with_mirror_login
 from tests.test_tui_newcomer import finished_app, settle
 from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.app import MirrorWizardApp
@@ -104,12 +105,10 @@ def mirrored_plan(tmp_path: Path) -> Iterator[Path]:
     """The demo sandbox with its plan mirrored headless (as a first visit would have), the mirror's login
     in the plan's pull secret; the plan's path."""
     import asyncio
-    import base64
-    import json
 
     from core.orchestrate import run_plan
     from core.plan import load_plan, save_plan
-    from tui.sandbox.demo import MIRROR_USER, create_sandbox
+    from tui.sandbox.demo import create_sandbox
     from tui.sandbox.plan import write_demo_plan
 
     if shutil.which("docker-registry") is None and not Path("/usr/bin/docker-registry").exists():
@@ -117,11 +116,7 @@ def mirrored_plan(tmp_path: Path) -> Iterator[Path]:
     sandbox = create_sandbox(tmp_path / "sandbox", layer_size=16 * 1024)
     try:
         path = write_demo_plan(sandbox)
-        secret = json.loads(Path(sandbox.pull_secret).read_text())
-        login = base64.b64encode(f"{MIRROR_USER}:{sandbox.mirror_password}".encode()).decode()
-        secret["auths"][sandbox.mirror.host] = {"auth": login}
-        merged = tmp_path / "pull-secret-mirror.json"
-        merged.write_text(json.dumps(secret))
+        merged = pull_secret_with_mirror_login(sandbox, tmp_path / "pull-secret-mirror.json")
         plan = load_plan(path)
         plan.auth_file = str(merged)
         assert plan.samples is not None
