@@ -115,7 +115,10 @@ class MirrorScreen(StepScreen):
         yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
         # Wrapped, so a failure's reason is readable at 80 columns (a Log would cut it off).
         yield RichLog(id="log", max_lines=1000, wrap=True, markup=False, min_width=20)
-        with Horizontal(classes="row buttons"):
+        with Horizontal(classes="row buttons") as row:
+            # Room for the graph-data image's line under a wrapped outcome (app.tcss allows 4 lines); only
+            # a long outcome takes it, at the end of a copy.
+            row.styles.max_height = 7
             yield Button("Start", id="start", variant="primary", compact=True)
             yield Button("Cancel", id="cancel", variant="error", compact=True)
             yield Static(id="outcome")

@@ -234,7 +234,8 @@ class ReviewScreen(StepScreen):
             except MirrorError:
                 repository = release.to_release_image  # the Release step says what is wrong with it
             lines.append(("  release images", f"{repository}, apart from the components: the update "
-                                               "service's graph builder reads that repository whole"))
+                                               "service's graph builder reads it (and runs out of memory on "
+                                               "a repository shared with them)"))
         if release.graph_image:
             lines.append(("Graph-data image", f"{release.graph_image}, built and pushed before the copy: the "
                                               "update service's channels and blocked edges, for update "
