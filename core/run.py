@@ -91,6 +91,15 @@ class Prepared:
         """The ConfigMaps the cluster reads (one per release with verified signatures)."""
         return [report.configmap() for report in self.signatures if report.signatures]
 
+    def graph_image_line(self) -> str | None:
+        """What this run built for updates inside the cluster (None: nothing built): one of release_lines,
+        also shown on its own by the wizard's Mirror step beside its outcome."""
+        if self.graph_image is None or self.graph_image.layer is None:
+            return None
+        layer = self.graph_image.layer
+        return (f"graph-data image (updates inside the cluster): {self.graph_image.pinned}, "
+                f"{len(layer.channels)} channels, {layer.files} files")
+
     def release_lines(self) -> list[str]:
         """What the summary says about the releases beyond the copy: signatures, Sigstore, path bytes."""
         from .text import human_bytes
@@ -105,10 +114,9 @@ class Prepared:
                          f"{human_bytes(self.path_sizes.saved_bytes)} saved by sharing")
         for report in self.signatures:
             lines.append(report.summary())
-        if self.graph_image is not None and self.graph_image.layer is not None:
-            layer = self.graph_image.layer
-            lines.append(f"graph-data image (updates inside the cluster): {self.graph_image.pinned}, "
-                         f"{len(layer.channels)} channels, {layer.files} files")
+        graph = self.graph_image_line()
+        if graph is not None:
+            lines.append(graph)
         if self.sigstore is not None:
             lines.append(f"sigstore: {len(self.sigstore.found)} signature(s) (.sig tags) found for "
                          f"{self.sigstore.checked} image(s), copied with them")
@@ -126,6 +134,7 @@ class Prepared:
             release_digest=info.digest if info is not None else None,
             signature_configmaps=self.signature_configmaps(),
             signature_warnings=[r.summary() for r in self.signatures if not r.ok] + self.warnings,
+            graph_image_pinned=self.graph_image_pinned,
         )
 
 

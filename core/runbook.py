@@ -25,7 +25,7 @@ from .plan import Plan, ReleaseMode
 from .reference import LOOPBACK_NOTE, is_loopback_host, parse_reference
 from .release import LAYOUT_REPOSITORY
 from .release_tag import release_image_in_mirror, release_tag
-from .samples import samples_layout_name
+from .samples import oc_image_mirror_command, samples_layout_name
 from .text import human_bytes, shell_quote
 from .yamlout import dump_yaml
 
@@ -63,6 +63,8 @@ class RunbookParts:
     release_digest: str | None = None  # the release the cluster ends at: what `oc adm upgrade` is given
     signature_configmaps: list[dict[str, Any]] = field(default_factory=list)  # verified release signatures
     signature_warnings: list[str] = field(default_factory=list)
+    # Updates inside the cluster: the plan's graph-data image by digest (``REPO@sha256:…``) once known.
+    graph_image_pinned: str | None = None
 
 
 @dataclass
@@ -100,7 +102,8 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
     out: list[str] = ["# Mirroring runbook", ""]
     out += [f"Mirror registry: `{ctx.mirror}`. Made by mirror-wizard from the plan it saved; every step lists",
             "the commands that do the same by hand. Sections 1 to 4 run on the mirror host (or, with removable",
-            "media, on the connected host and then the mirror host); 5 is the installation; 6 to 8 need the",
+            "media, on the connected host and then the mirror host); 5 is the installation; 6 to "
+            f"{9 if plan.release is not None and plan.release.graph_image else 8} need the",
             "running cluster (`oc login` as cluster-admin); 8 proves it all worked.", ""]
 
     if is_loopback_host(ctx.mirror):
@@ -108,7 +111,8 @@ def render_runbook(plan: Plan, parts: RunbookParts | None = None) -> str:
     if ctx.media is not None:
         out += [f"Everything in sections 3 and 4 at once: `mirror-wizard run {shell_quote(ctx.plan_file)}`.", ""]
     for section in (_host_section, _credentials_section, _release_section, _samples_copy_section,
-                    _install_section, _ca_section, _samples_operator_section, _check_section):
+                    _install_section, _ca_section, _samples_operator_section, _check_section,
+                    _update_service_section):
         out += section(ctx)
     for note in parts.extra_notes:
         out.append(f"> {note}")
@@ -246,8 +250,11 @@ def _samples_copy_section(ctx: _Context) -> list[str]:
             f"Images to copy (`SRC=DST`, saved as `{SAMPLES_MAPPING_FILE}`):", "",
             _code(sample_plan.mapping_text() or "# nothing to copy")]
     if ctx.media is None:
-        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f {SAMPLES_MAPPING_FILE}\n"
-                      f"# oc: oc image mirror -a ${{LOCAL_SECRET_JSON}} -f {SAMPLES_MAPPING_FILE}", "sh")]
+        skip = " --skip-missing" if ctx.plan.options.skip_missing else ""
+        oc = oc_image_mirror_command("${LOCAL_SECRET_JSON}", SAMPLES_MAPPING_FILE,
+                                     skip_missing=ctx.plan.options.skip_missing)
+        out += [_code(f"mirror-wizard image mirror -a {shell_quote(ctx.auth)}{ctx.tls} -f {SAMPLES_MAPPING_FILE}"
+                      f"{skip}\n# oc: {oc}", "sh")]
     else:
         out += _removable_media_samples(ctx, sample_plan)
     for note in sample_plan.notes:
@@ -481,6 +488,71 @@ def _check_section(ctx: _Context) -> list[str]:
     out += ["Pulls really come from the mirror: after a pod pulled an image, CRI-O on its node logs the location",
             f"it used (`crictl images` still shows the source names). Expect `{ctx.mirror}` in every line:", "",
             _code(crio_pull_command("<node>", ctx.mirror), "sh")]
+    return out
+
+
+def upstream_patch_commands(name: str) -> str:
+    """Point the cluster at its update service once the ``UpdateService`` is ready: the route the operator
+    reports, into clusterversion ``spec.upstream`` (the Done tab and the runbook say it alike)."""
+    from .graph_image import GRAPH_PATH, UPDATE_SERVICE_NAMESPACE
+
+    return (f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} \\\n"
+            "    -o jsonpath='{.status.policyEngineURI}')\n"
+            "oc patch clusterversion/version --type=merge \\\n"
+            f"    --patch \"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"")
+
+
+def _update_service_section(ctx: _Context) -> list[str]:
+    """Updates inside the disconnected cluster (the plan's release.graph_image): the OpenShift Update
+    Service, its objects from core.graph_image's generators (the same the Done tab and the run write)."""
+    release = ctx.plan.release
+    if release is None or not release.graph_image:
+        return []
+    from .graph_image import (
+        CA_KEY,
+        CONFIG_NAMESPACE,
+        UPDATE_SERVICE_CA_FILE,
+        UPDATE_SERVICE_FILE,
+        UPDATE_SERVICE_NAMESPACE,
+        ca_merge_patch,
+        releases_repository,
+        update_service,
+    )
+
+    pinned = ctx.parts.graph_image_pinned
+    service = update_service(releases_repository(ctx.plan), pinned or release.graph_image)
+    key = _configmap_key(ctx.mirror)
+    out = ["## 9. On the running cluster: updates inside the cluster (OpenShift Update Service)", "",
+           "A disconnected cluster cannot ask Red Hat which updates are safe. The OpenShift Update Service answers",
+           "it from inside: it reads the channels and blocked edges from the graph-data image, and the releases",
+           f"from the mirror repository `{releases_repository(ctx.plan)}`. Both are in the mirror once section 3 ran:",
+           f"the run builds the graph-data image `{release.graph_image}` (from "
+           f"`{release.graph_data or 'the update service graph data'}`) before the copy.", "",
+           "1. Install the **OpenShift Update Service** operator first, from the mirrored operator catalog",
+           f"   (OperatorHub, namespace `{UPDATE_SERVICE_NAMESPACE}`): this plan mirrors the release, not the",
+           "   operator catalog, which must already be in the mirror (oc-mirror's operator mirroring).", "",
+           f"2. The operator reads the release repository through the CA under the key `{CA_KEY}`: merge it",
+           f"   into the ConfigMap image.config's `additionalTrustedCA` names, beside `{key}` (the other keys stay;",
+           f"   saved as `{UPDATE_SERVICE_CA_FILE}`):", ""]
+    pem = _ca_pem(ctx)
+    if pem is not None:
+        out += [_code(_yaml(ca_merge_patch(key, pem)), "yaml"),
+                _code(f"oc patch configmap/{CA_CONFIGMAP} -n {CONFIG_NAMESPACE} --type=merge \\\n"
+                      f"    --patch-file={UPDATE_SERVICE_CA_FILE}", "sh")]
+    else:
+        out += ["   (the plan names no CA file: add the PEM of the mirror's CA under both keys, e.g. "
+                f"`oc set data configmap/{CA_CONFIGMAP} -n {CONFIG_NAMESPACE} --from-file={CA_KEY}=<ca.crt>`)", ""]
+    out += [f"3. The `UpdateService` (saved as `{UPDATE_SERVICE_FILE}`), the graph-data image by digest so the",
+            "   operator does not keep polling its tag" + ("" if pinned else
+                                                        " (the tag below until the mirror holds the image: "
+                                                        "once it does, rerun `mirror-wizard runbook` or use Done's "
+                                                        "Update service tab for the digest)") + ":", "",
+            _code(_yaml(service), "yaml"), _code(f"oc apply -f {UPDATE_SERVICE_FILE}", "sh"),
+            "4. Once it is ready, point the cluster version operator at its route (clusterversion `spec.upstream`):",
+            "", _code(upstream_patch_commands(service["metadata"]["name"]), "sh"),
+            "`oc adm upgrade` then lists the recommended updates of the cluster's channel; section 8's verify",
+            "checks the graph-data image, the CA key, and with `--cluster` the `UpdateService` and `spec.upstream`.",
+            ""]
     return out
 
 

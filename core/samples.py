@@ -497,13 +497,25 @@ def _jenkins_note(names: list[str]) -> str:
             f"{'them' if len(names) > 1 else 'it'}, add the jenkins ImageStream files with --imagestreams (repeated)")
 
 
+def oc_image_mirror_command(auth: str, mapping: str, *, skip_missing: bool = False,
+                            keep_manifest_list: bool = False) -> str:
+    """``oc image mirror -f``: the one spelling of the samples copy by hand (``auth`` and ``mapping`` as the
+    shell should read them: quoted, or a ``${VARIABLE}``). ``skip_missing``: the plan's options.skip_missing,
+    the procedure's answer to "unable to retrieve source image" (a sample image the source no longer has)."""
+    command = f"oc image mirror -a {auth} -f {mapping}"
+    if keep_manifest_list:
+        command += " --keep-manifest-list=true"
+    return command + (" --skip-missing" if skip_missing else "")
+
+
 def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | None = None,
                  skip: list[str] | None = None, *, mapping_file: str = SAMPLES_MAPPING_FILE,
-                 auth_file: str = "${LOCAL_SECRET_JSON}") -> SamplesPlan:
+                 auth_file: str = "${LOCAL_SECRET_JSON}", skip_missing: bool = False) -> SamplesPlan:
     """Which streams to mirror, the mapping for them, and the operator Config that matches.
 
     ``include`` None (or empty) means every stream; ``skip`` removes streams. Every stream not mirrored goes into
     ``skippedImagestreams`` so the operator does not try (and fail) to import it from the mirror.
+    ``skip_missing``: the printed ``oc image mirror`` skips images the source no longer has, as the copy does.
     """
     mirror = check_mirror(mirror)
     if not streams:
@@ -565,7 +577,7 @@ def plan_samples(streams: list[SampleStream], mirror: str, include: list[str] | 
     config_patch = {"spec": {"samplesRegistry": mirror, "skippedImagestreams": skipped, "managementState": "Managed"}}
     patch_json = json.dumps(config_patch, separators=(",", ":"))
     commands = [
-        f"oc image mirror -a {shell_quote(auth_file)} -f {shell_quote(mapping_file)}",
+        oc_image_mirror_command(shell_quote(auth_file), shell_quote(mapping_file), skip_missing=skip_missing),
         f"oc patch {CONFIG_RESOURCE} --type=merge --patch {shell_quote(patch_json)}",
     ]
     return SamplesPlan(mirror, included, skipped, mapping, config_patch, commands, notes)

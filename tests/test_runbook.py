@@ -168,3 +168,71 @@ def test_the_login_is_kept_in_the_keyring_only_when_asked(pki) -> None:
     text = _render(_plan(pki))
     command = next(line for line in text.splitlines() if "--password-stdin" in line)
     assert "--remember -o" not in command and "# --remember" in command
+
+
+# -- updates inside the cluster (issue 24) and --skip-missing ---------------------------------------------
+
+GRAPH_IMAGE = f"{MIRROR}/openshift/graph-image:latest"
+
+
+def _code_blocks(section: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", section, flags=re.S)
+
+
+def test_the_update_service_is_described_when_the_plan_keeps_a_graph_image(pki) -> None:
+    from core.graph_image import update_service
+
+    plan = _plan(pki, graph_image=GRAPH_IMAGE, to_release_image=f"{MIRROR}/ocp4/release-images:4.17.3-x86_64")
+    samples, _ = prepare_samples(plan)
+    pinned = f"{MIRROR}/openshift/graph-image@sha256:" + "ab" * 32
+    parts = RunbookParts(release_version="4.17.3", samples=samples, ca=prepare_ca(plan), plan_file="plan.yaml",
+                         graph_image_pinned=pinned)
+    text = render_runbook(plan, parts)
+    section = text[_position(text, "## 9. On the running cluster: updates inside the cluster"):]
+    # the operator first, from the mirrored operator catalog
+    assert "OpenShift Update Service" in section and "operator catalog" in section
+    assert _position(section, "operator catalog") < _position(section, "kind: UpdateService")
+    documents = [yaml.safe_load(block) for block in _code_blocks(section, "yaml")]
+    # the CA merged under both keys (host..port for pulls, updateservice-registry for the operator)
+    merge = next(d for d in documents if "data" in d)
+    assert set(merge["data"]) == {"mirror.example.com..8443", "updateservice-registry"}
+    assert "--type=merge" in section and "--patch-file=registry-ca-merge-patch.yaml" in section
+    # the UpdateService: core.graph_image's one generator, the release images' own repository, by digest
+    service = next(d for d in documents if d.get("kind") == "UpdateService")
+    assert service == update_service(f"{MIRROR}/ocp4/release-images", pinned)
+    assert service["metadata"]["namespace"] == "openshift-update-service"
+    # then spec.upstream to the service's route
+    assert "oc patch clusterversion/version --type=merge" in section and "/api/upgrades_info/v1/graph" in section
+    assert "policyEngineURI" in section and "6 to 9 need the" in text
+    # without a graph image: no such section
+    assert "## 9." not in _render(_plan(pki)) and "6 to 8 need the" in _render(_plan(pki))
+
+
+def test_the_update_service_section_says_the_digest_is_not_known_yet(pki) -> None:
+    plan = _plan(pki, graph_image=GRAPH_IMAGE)
+    text = render_runbook(plan, RunbookParts(ca=prepare_ca(plan), plan_file="plan.yaml"))
+    service = next(d for d in (yaml.safe_load(b) for b in _code_blocks(text, "yaml"))
+                   if isinstance(d, dict) and d.get("kind") == "UpdateService")
+    assert service["spec"]["graphDataImage"] == GRAPH_IMAGE and "until the mirror holds the image" in text
+    assert service["spec"]["releases"] == TARGET  # no repository of their own: the release target
+
+
+def test_skip_missing_reaches_every_printed_oc_image_mirror(pki) -> None:
+    from core.usecases.documents import oc_samples_mirror
+    from core.usecases.samples import plan_streams
+
+    plan = _plan(pki)
+    streams = prepare_samples(plan)[0]
+    assert streams is not None
+    assert not any("--skip-missing" in line for line in _render(plan).splitlines() if "image mirror" in line)
+    plan.options.skip_missing = True
+    from core.samples import load_streams_from
+
+    loaded = load_streams_from([Path(p) for p in plan.samples.paths])  # type: ignore[union-attr]
+    command = plan_streams(plan, loaded).commands[0]
+    assert command.startswith("oc image mirror") and command.endswith(" --skip-missing")
+    assert oc_samples_mirror("pull-secret.json", skip_missing=True).endswith(" --skip-missing")
+    assert "--skip-missing" not in oc_samples_mirror("pull-secret.json")
+    text = _render(plan)
+    mirrors = [line for line in text.splitlines() if "image mirror -a" in line]
+    assert mirrors and all("--skip-missing" in line for line in mirrors), mirrors

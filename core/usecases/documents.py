@@ -72,7 +72,6 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
     from ..graph_image import (
         CA_KEY,
         CONFIG_NAMESPACE,
-        GRAPH_PATH,
         UPDATE_SERVICE_CA_FILE,
         UPDATE_SERVICE_FILE,
         UPDATE_SERVICE_NAMESPACE,
@@ -80,7 +79,7 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
         releases_repository,
         update_service,
     )
-    from ..runbook import admin_ack_command, sigstore_ack_lines
+    from ..runbook import admin_ack_command, sigstore_ack_lines, upstream_patch_commands
 
     plan = prepared.plan
     release = plan.release
@@ -111,11 +110,7 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
         text += (f"\n# 3. add the mirror's CA under the key {CA_KEY} (beside its\n"
                  "#    host..port key) to the ConfigMap image.config's additionalTrustedCA names\n")
     text += ("\n# 4. point the cluster at it (clusterversion spec.upstream) once the\n"
-             "#    UpdateService is ready:\n"
-             f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} \\\n"
-             "    -o jsonpath='{.status.policyEngineURI}')\n"
-             "oc patch clusterversion/version --type=merge \\\n"
-             f"    --patch \"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"\n")
+             "#    UpdateService is ready:\n" + upstream_patch_commands(name) + "\n")
     versions = [r.version for r in prepared.releases] or [v for v in (release.version,) if v]
     ack = sigstore_ack_lines(versions, plan_file)
     if ack:
@@ -150,9 +145,12 @@ def medium_from_dir(auth: str, directory: str, target: str) -> str:
     return f"mirror-wizard release mirror -a {auth} \\\n    --from-dir {directory} --to {target}"
 
 
-def oc_samples_mirror(auth: str) -> str:
-    """``oc image mirror -f``: the samples images, from the mapping file the run writes."""
-    return f"oc image mirror -a {auth} -f {SAMPLES_MAPPING_FILE} --keep-manifest-list=true"
+def oc_samples_mirror(auth: str, *, skip_missing: bool = False) -> str:
+    """``oc image mirror -f``: the samples images, from the mapping file the run writes (``auth`` quoted
+    already); ``skip_missing``: the plan's options.skip_missing."""
+    from ..samples import oc_image_mirror_command
+
+    return oc_image_mirror_command(auth, SAMPLES_MAPPING_FILE, skip_missing=skip_missing, keep_manifest_list=True)
 
 
 def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:

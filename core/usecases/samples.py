@@ -74,7 +74,8 @@ def plan_streams(plan: Plan, streams: list[SampleStream]) -> SamplesPlan:
     choice = plan.samples if plan.samples is not None else SamplesChoice()
     return plan_samples(streams, choice.mirror or plan.mirror.registry,
                         include=choice.include or None, skip=choice.skip or None,
-                        auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}")
+                        auth_file=plan.auth_file or "${LOCAL_SECRET_JSON}",
+                        skip_missing=plan.options.skip_missing)
 
 
 __all__ = ["LoadedStreams", "load_local_streams", "load_streams", "plan_streams"]

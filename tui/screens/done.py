@@ -39,6 +39,11 @@ from tui.state import error_text
 from tui.widgets.field import Field
 from tui.widgets.note import Note
 
+# What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
+# before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
+OC_LOGIN_NOTE = ("Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release "
+                 "(bin/oc on a removable medium).")
+
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
         ("runbook", "Runbook")]
@@ -92,6 +97,7 @@ class DoneScreen(StepScreen):
             yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
             yield Button("Apply with oc", id="apply", compact=True)
+        yield Static(OC_LOGIN_NOTE, classes="hint", id="oc-note")
         yield Note(id="written", classes="hint")
 
     def prefill(self) -> None:

@@ -37,10 +37,14 @@ def has_mirror_login(state: WizardState) -> bool:
 
 
 def secret_text(state: WizardState) -> str:
+    """Why the pull secret travels: the far side's upload needs only the mirror's login (its wizard asks
+    for nothing else), but install-config.yaml's ``pullSecret`` is the pull secret with that login in it
+    (the procedure: the pull secret "modified to include authentication to your mirror repository")."""
     host = state.mirror_host or "the mirror"
+    why = "for install-config.yaml's pullSecret (the upload itself needs only the mirror's login)"
     if has_mirror_login(state):
-        return f"the pull secret, with the login for {host} (keep it private)"
-    return f"the pull secret: no login for {host} in it yet (keep it private)"
+        return f"the pull secret, with the login for {host}, {why}; keep it private"
+    return f"the pull secret: no login for {host} in it yet, which the cluster will need, {why}; keep it private"
 
 
 def to_carry(state: WizardState) -> list[tuple[str, str]]:
@@ -50,7 +54,7 @@ def to_carry(state: WizardState) -> list[tuple[str, str]]:
     items = [("the whole bundle folder (images, plan.yaml, wheelhouse/, bin/, cluster/, README.txt)",
               str(state.release.directory or "?"))]
     if state.plan.auth_file:
-        items.append((secret_text(state) + ", apart from the medium", state.plan.auth_file))
+        items.append((secret_text(state) + "; apart from the medium", state.plan.auth_file))
     return items
 
 

@@ -115,7 +115,10 @@ class MirrorScreen(StepScreen):
         yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
         # Wrapped, so a failure's reason is readable at 80 columns (a Log would cut it off).
         yield RichLog(id="log", max_lines=1000, wrap=True, markup=False, min_width=20)
-        with Horizontal(classes="row buttons"):
+        with Horizontal(classes="row buttons") as row:
+            # Room for the graph-data image's line under a wrapped outcome (app.tcss allows 4 lines); only
+            # a long outcome takes it, at the end of a copy.
+            row.styles.max_height = 7
             yield Button("Start", id="start", variant="primary", compact=True)
             yield Button("Cancel", id="cancel", variant="error", compact=True)
             yield Static(id="outcome")
@@ -325,6 +328,12 @@ class MirrorScreen(StepScreen):
             if progress.bytes_mounted:
                 # "mounted" on the bytes line is the registry's word: a layer it already had elsewhere.
                 done += " (mounted: layers the registry had in another repository, linked there, not sent)"
+            # The graph-data image is built before the copy and has no row: the run's own line says it
+            # was written and where (core.run.Prepared.graph_image_line, as the CLI's summary prints it).
+            prepared = self.state.current_prepared()
+            graph = prepared.graph_image_line() if prepared is not None else None
+            if graph is not None:
+                done += "\n✓ " + graph
             outcome.update(Content.styled(done, "bold $success"))
         elif self.wizard.check_note:
             outcome.update(Content.styled(self.wizard.check_note, "$text-muted" if self.wizard.mirror_checking
@@ -403,7 +412,7 @@ class MirrorScreen(StepScreen):
             else:
                 commands += [medium_from_dir(auth, media, q(state.release_target())), OC_DIR_NOTE]
         if state.samples.chosen:
-            commands.append(oc_samples_mirror(auth))
+            commands.append(oc_samples_mirror(auth, skip_missing=state.plan.options.skip_missing))
         path = state.save_path()
         commands.append(f"# or all of it, resumable:\nmirror-wizard run {q(str(path))}")
         return commands

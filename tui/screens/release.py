@@ -8,7 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, OptionList, Select, Static
 
 from core.access import source_mirrors
 from core.errors import ErrorCode, MirrorError
@@ -52,6 +52,18 @@ VERSION_PROMPT = "version (find them first, or type the image below)"
 TO_PROMPT = "to version (find them first)"
 
 
+class VersionSelect(Select[str]):
+    """A version list that opens on its first real version when nothing is chosen yet: Textual's Select
+    highlights its blank prompt line then, so Down three times landed one version short of the third (or
+    wrapped past the first). The prompt line stays, as a way back to "nothing chosen"."""
+
+    def _watch_expanded(self, expanded: bool) -> None:
+        super()._watch_expanded(expanded)
+        if expanded and self.is_blank() and len(self._options) > 1:
+            # index 0 is the prompt (allow_blank); Select.action_show_overlay keeps a highlight it finds
+            self.query_one(OptionList).highlighted = 1
+
+
 def release_pull_spec(version: str, arch: str) -> str:
     return f"{RELEASE_REPO}:{release_tag(version, arch)}"
 
@@ -91,11 +103,11 @@ class ReleaseScreen(StepScreen):
             yield Select([(a, a) for a in ARCHITECTURES], id="arch", allow_blank=False, value="x86_64",
                          compact=True)
             yield Button("Find versions", id="find", compact=True)
-        yield Select([], id="version", prompt=VERSION_PROMPT, compact=True)
+        yield VersionSelect([], id="version", prompt=VERSION_PROMPT, compact=True)
         yield Note(id="versions-note", classes="hint")
         # Update mode: the cluster's version now, which path, and where the graph comes from.
         with Horizontal(classes="row", id="path-row"):
-            yield Select([], id="from-version", prompt="from (your cluster's version)", compact=True)
+            yield VersionSelect([], id="from-version", prompt="from (your cluster's version)", compact=True)
             yield Select(PATH_CHOICES, id="path-choice", allow_blank=False, value="shortest", compact=True)
         yield Static("Update graph: a file saved from the update service (offline hosts), or empty to ask it",
                      classes="hint", id="graph-label")
@@ -197,7 +209,13 @@ class ReleaseScreen(StepScreen):
             return "#directory" if not release.directory else "#next"
         if not release.source:
             return "#channel"
-        return "#next" if self.state.release_info is not None else "#inspect"
+        if self.state.release_info is not None:
+            return "#next"
+        if self.state.release_error:
+            return "#source"  # the image that could not be read: the field to fix
+        # The payload is read on arrival (prefill's automatic Inspect): focus the first field, never the
+        # Inspect button the admin did not press (from there the kind list was six Shift+Tab away).
+        return "#kind" if self.wizard.auto_check else "#inspect"
 
     # -- inputs ----------------------------------------------------------------------------------
 

@@ -13,11 +13,13 @@ from textual.widgets import Button, Input, Static
 
 from core.errors import MirrorError
 from core.plan import ReleaseMode, SamplesSource
+from core.reference import parse_reference
 from core.text import human_bytes
 from core.text import shell_quote as q
 from core.usecases.samples import load_local_streams
 from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
+from tui.screens.done import OC_LOGIN_NOTE
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
@@ -34,8 +36,7 @@ class ReviewScreen(StepScreen):
                      "later without the wizard.", classes="lead")
         yield Facts(id="summary", key_width=17)
         # Said before the copy: the cluster steps after it are not the mirror's login but the cluster's.
-        yield Static("After the mirror, Done's Apply with oc and Verify need oc logged in as cluster-admin, with "
-                     "an oc matching the release (bin/oc on a removable medium).", classes="hint", id="oc-note")
+        yield Static("After the mirror, Done's " + OC_LOGIN_NOTE, classes="hint", id="oc-note")
         yield Static("Plan file", classes="field-label")
         with Horizontal(classes="row"):
             yield Field(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
@@ -182,6 +183,7 @@ class ReviewScreen(StepScreen):
                 lines.append(("  bytes", f"{human_bytes(size.total_bytes)} in all"))
         else:
             lines.append(("Release", "— none (Release step)"))
+        lines += self.update_service_facts()
         try:
             samples = state.samples_plan()
         except Exception as exc:  # shown, not raised: the admin fixes it in the Image streams step
@@ -217,6 +219,27 @@ class ReviewScreen(StepScreen):
         note = state.mirror_note()
         if note is not None:  # first: a copy running or done changes what this page means
             lines.insert(0, ("Mirror", note))
+        return lines
+
+    def update_service_facts(self) -> list[tuple[str, str | Content]]:
+        """Issue 24's two extras of an update path, when the plan keeps them: the release images' own
+        repository and the graph-data image (both chosen on the Release step), each with what it is for."""
+        release = self.state.release
+        if not release.chosen:
+            return []
+        lines: list[tuple[str, str | Content]] = []
+        if release.to_release_image:
+            try:
+                repository = parse_reference(release.to_release_image, default_tag=None).name
+            except MirrorError:
+                repository = release.to_release_image  # the Release step says what is wrong with it
+            lines.append(("  release images", f"{repository}, apart from the components: the update "
+                                               "service's graph builder reads it (and runs out of memory on "
+                                               "a repository shared with them)"))
+        if release.graph_image:
+            lines.append(("Graph-data image", f"{release.graph_image}, built and pushed before the copy: the "
+                                              "update service's channels and blocked edges, for update "
+                                              "recommendations inside the cluster"))
         return lines
 
     @on(Input.Changed, "#plan-path")
