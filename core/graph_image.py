@@ -553,6 +553,16 @@ def ca_merge_patch(registry_key: str, ca_pem: str) -> dict[str, Any]:
     return {"data": {registry_key: ca_pem, CA_KEY: ca_pem}}
 
 
+def upstream_patch_commands(name: str) -> str:
+    """Point the cluster at its update service once the ``UpdateService`` is ready: the route the operator
+    reports, into clusterversion ``spec.upstream`` (Done's tab, the runbook and ``release graph-image -o``
+    say it alike; lines continued with a backslash)."""
+    return (f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} \\\n"
+            "    -o jsonpath='{.status.policyEngineURI}')\n"
+            "oc patch clusterversion/version --type=merge \\\n"
+            f"    --patch \"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"")
+
+
 def upstream_patch(route_host: str) -> dict[str, Any]:
     """openshift/api config/v1 ClusterVersionSpec.upstream: the graph URL the cluster version operator asks."""
     return {"spec": {"upstream": f"https://{route_host}{GRAPH_PATH}"}}
@@ -634,11 +644,7 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
         written.append(upstream_path)
         commands.append(f"oc patch clusterversion/version --type=merge --patch-file={upstream_path}")
     else:
-        commands += [
-            f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} -o jsonpath='{{.status.policyEngineURI}}')",
-            "oc patch clusterversion/version --type=merge --patch "
-            f"\"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"",
-        ]
+        commands += upstream_patch_commands(name).replace(" \\\n    ", " ").splitlines()
     steps = directory / "update-service-steps.txt"
     atomic_write(steps, "\n".join(commands) + "\n", hint=hint)
     written.append(steps)
@@ -667,6 +673,7 @@ __all__ = [
     "read_graph_data_file",
     "update_service",
     "upstream_patch",
+    "upstream_patch_commands",
     "write_cluster_files",
     "write_plan_files",
 ]

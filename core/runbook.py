@@ -21,6 +21,17 @@ from .ca import configmap_key
 from .endpoints import RegistryLocation
 from .errors import InputError
 from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
+from .graph_image import (
+    CA_KEY,
+    CONFIG_NAMESPACE,
+    UPDATE_SERVICE_CA_FILE,
+    UPDATE_SERVICE_FILE,
+    UPDATE_SERVICE_NAMESPACE,
+    ca_merge_patch,
+    releases_repository,
+    update_service,
+    upstream_patch_commands,
+)
 from .plan import Plan, ReleaseMode
 from .reference import LOOPBACK_NOTE, is_loopback_host, parse_reference
 from .release import LAYOUT_REPOSITORY
@@ -491,33 +502,12 @@ def _check_section(ctx: _Context) -> list[str]:
     return out
 
 
-def upstream_patch_commands(name: str) -> str:
-    """Point the cluster at its update service once the ``UpdateService`` is ready: the route the operator
-    reports, into clusterversion ``spec.upstream`` (the Done tab and the runbook say it alike)."""
-    from .graph_image import GRAPH_PATH, UPDATE_SERVICE_NAMESPACE
-
-    return (f"URI=$(oc -n {UPDATE_SERVICE_NAMESPACE} get updateservice {name} \\\n"
-            "    -o jsonpath='{.status.policyEngineURI}')\n"
-            "oc patch clusterversion/version --type=merge \\\n"
-            f"    --patch \"{{\\\"spec\\\":{{\\\"upstream\\\":\\\"${{URI}}{GRAPH_PATH}\\\"}}}}\"")
-
-
 def _update_service_section(ctx: _Context) -> list[str]:
     """Updates inside the disconnected cluster (the plan's release.graph_image): the OpenShift Update
     Service, its objects from core.graph_image's generators (the same the Done tab and the run write)."""
     release = ctx.plan.release
     if release is None or not release.graph_image:
         return []
-    from .graph_image import (
-        CA_KEY,
-        CONFIG_NAMESPACE,
-        UPDATE_SERVICE_CA_FILE,
-        UPDATE_SERVICE_FILE,
-        UPDATE_SERVICE_NAMESPACE,
-        ca_merge_patch,
-        releases_repository,
-        update_service,
-    )
 
     pinned = ctx.parts.graph_image_pinned
     service = update_service(releases_repository(ctx.plan), pinned or release.graph_image)

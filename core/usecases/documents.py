@@ -12,6 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE, SAMPLES_MAPPING_FILE
+from ..graph_image import (
+    CA_KEY,
+    CONFIG_NAMESPACE,
+    UPDATE_SERVICE_CA_FILE,
+    UPDATE_SERVICE_FILE,
+    UPDATE_SERVICE_NAMESPACE,
+    ca_merge_patch,
+    releases_repository,
+    update_service,
+    upstream_patch_commands,
+)
 from ..mirror_config import ICSP_FILE, IDMS_FILE
 from ..run import Prepared
 from ..text import shell_quote
@@ -69,17 +80,7 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
     the ``clusterversion`` ``spec.upstream`` patch, and before a 4.20 cluster updates to 4.21 or later the
     admin-ack (core.runbook.sigstore_ack_lines). Every object is core.graph_image's, as ``release graph-image
     -o`` writes them."""
-    from ..graph_image import (
-        CA_KEY,
-        CONFIG_NAMESPACE,
-        UPDATE_SERVICE_CA_FILE,
-        UPDATE_SERVICE_FILE,
-        UPDATE_SERVICE_NAMESPACE,
-        ca_merge_patch,
-        releases_repository,
-        update_service,
-    )
-    from ..runbook import admin_ack_command, sigstore_ack_lines, upstream_patch_commands
+    from ..runbook import admin_ack_command, sigstore_ack_lines
 
     plan = prepared.plan
     release = plan.release
@@ -174,7 +175,6 @@ def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
         commands += samples_patch_commands(prepared)
     release = prepared.plan.release if prepared is not None else None
     if release is not None and release.graph_image:
-        from ..graph_image import UPDATE_SERVICE_CA_FILE, UPDATE_SERVICE_FILE
 
         # updates inside the cluster, once the OpenShift Update Service operator is installed
         if prepared is not None and prepared.ca is not None:
