@@ -83,7 +83,7 @@ async def test_the_far_side_finishes_from_the_bundle_alone(far_side: FarSide, tm
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         # 1. Credentials: no pull secret on this side; the mirror's login alone.
-        assert "needs no pull secret" in str(app.screen.query_one("#secret-info").render())
+        assert "upload needs no pull secret" in str(app.screen.query_one("#secret-info").render())
         assert app.focused is not None and app.focused.id == "user"
         await pilot.press(*"admin", "tab")
         await pilot.press(*far_side.password, "enter")

@@ -161,8 +161,9 @@ class CredentialsScreen(StepScreen):
             # the mirror's login alone, started empty here.
             self.state.auth_data = previous if previous is not None else {"auths": {}}
             error.update("")
-            info.update("The disconnected side needs no pull secret: only your mirror's login, typed below "
-                        "(it is saved on its own).")
+            info.update("The upload needs no pull secret: only your mirror's login, typed below (it is saved "
+                        "on its own). install-config.yaml's pullSecret still needs this login added to the "
+                        "pull secret you carried.")
             return
         if not path:
             error.update("Give the path of your pull secret (download it from console.redhat.com).")

@@ -20,7 +20,7 @@ from core.plan import ReleaseMode, SamplesChoice, SamplesSource
 from core.reference import is_registry_host
 from core.release import load_release
 from core.release_samples import CONTENT_ROOT
-from core.samples import measure_streams
+from core.samples import measure_streams, oc_image_mirror_command
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
 from core.usecases.releases import read_medium_path
@@ -704,7 +704,8 @@ class SamplesScreen(StepScreen):
             commands += [f"mirror-wizard samples plan {source} --mirror {plan.mirror} \\\n"
                          f"    --mapping-out {SAMPLES_MAPPING_FILE}{skips}", *plan.commands]
         else:
-            commands += [f"oc image mirror -a ${{LOCAL_SECRET_JSON}} -f {SAMPLES_MAPPING_FILE}",
+            commands += [oc_image_mirror_command("${LOCAL_SECRET_JSON}", SAMPLES_MAPPING_FILE,
+                                                 skip_missing=self.state.plan.options.skip_missing),
                          "oc patch configs.samples.operator.openshift.io/cluster --type=merge --patch "
                          "'{\"spec\":{\"samplesRegistry\":\"<mirror>\",\"skippedImagestreams\":[…]}}'"]
         return commands
