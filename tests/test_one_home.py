@@ -218,7 +218,7 @@ def test_the_verify_step_decides_on_the_oc_missing_code_not_on_its_words() -> No
 
     reworded = Check("cluster-access", "cluster access", Side.CLUSTER, Status.SKIP,
                      "the cluster could not be looked at (no OpenShift CLI here)", code=ErrorCode.OC_MISSING)
-    assert wizard_advice(reworded, oc_found=True).startswith("Install the OpenShift CLI (oc)")
+    assert wizard_advice(reworded, oc_found=True).startswith("Get the OpenShift CLI (oc)")
     # the same words without the code: oc is there and the check says why it could not log in
     other = Check("cluster-access", "cluster access", Side.CLUSTER, Status.SKIP, "cluster not checked: oc is not on PATH")
     assert wizard_advice(other, oc_found=True).startswith("Log in to the cluster")

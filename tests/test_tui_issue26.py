@@ -311,13 +311,23 @@ def test_the_demo_and_a_new_wizard_still_start_at_preflight(workdir: Path, monke
 # -- the far side's Preflight points at the medium's oc --------------------------------------------------
 
 def test_far_side_preflight_points_at_the_mediums_oc(workdir: Path) -> None:  # noqa: F811
-    from tui.screens.preflight import OC_DOWNLOAD, check_oc
+    from core.usecases.machine import OC_DOWNLOAD, oc_source
+    from tui.screens.preflight import check_oc
 
     (workdir / "media" / "bin").mkdir(parents=True)
     (workdir / "media" / "bin" / "oc").write_text("#!/bin/sh\n")
     far = check_oc(None, "media")  # the workdir's PATH holds no oc
     assert "media/bin/oc" in far.fix and OC_DOWNLOAD not in far.fix
     assert OC_DOWNLOAD in check_oc(None, None).fix
+    # Verify's cluster advice on the far side says the same (it told the admin to install oc from the internet)
+    from core.errors import ErrorCode
+    from core.verify import Check, Side, Status
+    from tui.screens.verify import wizard_advice
+
+    missing = Check("cluster-access", "cluster access", Side.CLUSTER, Status.SKIP, "not checked",
+                    code=ErrorCode.OC_MISSING)
+    advice = wizard_advice(missing, oc_found=False, oc_where=oc_source("media"))
+    assert "media/bin/oc" in advice and OC_DOWNLOAD not in advice, advice
     # an update path's medium: bin/<version>/oc, the release the cluster ends at
     (workdir / "path" / "bin" / "4.17.3").mkdir(parents=True)
     (workdir / "path" / "bin" / "4.17.3" / "oc").write_text("#!/bin/sh\n")

@@ -82,7 +82,7 @@ async def test_complete_mirror_is_all_ticks_and_the_cluster_says_why_not(mirrore
         await settle(pilot)
         access = rows(app, "cluster")
         assert list(access) == ["cluster-access"] and access["cluster-access"].check.status is Status.SKIP
-        assert "Install the OpenShift CLI (oc)" in text(access["cluster-access"])
+        assert "Get the OpenShift CLI (oc)" in text(access["cluster-access"])
         assert "--cluster" not in text(access["cluster-access"])  # a wizard user is not sent to a CLI flag
         assert not access["cluster-access"].query(CommandText)
 

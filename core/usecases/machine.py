@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..bundle import BIN_DIR
 from .oc_runner import OcProgram, OcRunner
+
+OC_DOWNLOAD = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp/"
 
 CLIENT_TIMEOUT = 15.0
 
@@ -51,4 +55,17 @@ def oc_client(run: OcRunner | None = None) -> OcClient:
     return OcClient(path, True, version)
 
 
-__all__ = ["OcClient", "minor_version", "oc_client"]
+def oc_source(medium: str | None = None, version: str | None = None) -> str:
+    """Where to get oc: on the far side of removable media, the medium's own oc (extracted from the
+    release, so it matches it; the internet is out of reach there): bin/oc, or bin/<version>/oc on an
+    update path's medium (the release the cluster ends at). Else Red Hat's download site. Preflight's
+    oc line and Verify's cluster advice say the same."""
+    if medium:
+        folder = Path(medium).expanduser() / BIN_DIR
+        for bundled in [folder / "oc"] + ([folder / version / "oc"] if version else []):
+            if bundled.is_file():
+                return f"the medium's {bundled} (it matches the release): put its folder on PATH"
+    return OC_DOWNLOAD
+
+
+__all__ = ["OC_DOWNLOAD", "OcClient", "minor_version", "oc_client", "oc_source"]

@@ -12,34 +12,20 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from core.access import Access, find_auth_file
-from core.bundle import BIN_DIR
 from core.credentials import keyring_status
 from core.errors import MirrorError
 from core.plan import ReleaseMode
 from core.routes import plan_servers, routes
 from core.text import human_bytes
 from core.text import shell_quote as q
-from core.usecases.machine import oc_client
+from core.usecases.machine import oc_client, oc_source
 from tui.screens.base import StepScreen
 from tui.state import Check, WizardState, error_text
 from tui.widgets.checks import CheckList
 
-OC_DOWNLOAD = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp/"
 PULL_SECRET_URL = "https://console.redhat.com/openshift/install/pull-secret"
 # A full release is about 15 GiB of layers; the samples images add several more.
 DISK_WANTED = 20 * 1024**3
-
-
-def oc_source(medium: str | None = None, version: str | None = None) -> str:
-    """Where to get oc: on the far side of removable media, the medium's own oc (extracted from the
-    release, so it matches it; the internet is out of reach there): bin/oc, or bin/<version>/oc on an
-    update path's medium (the release the cluster ends at). Else Red Hat's download site."""
-    if medium:
-        folder = Path(medium).expanduser() / BIN_DIR
-        for bundled in [folder / "oc"] + ([folder / version / "oc"] if version else []):
-            if bundled.is_file():
-                return f"the medium's {bundled} (it matches the release): put its folder on PATH"
-    return OC_DOWNLOAD
 
 
 def check_oc(release: str | None = None, medium: str | None = None, version: str | None = None) -> Check:

@@ -21,7 +21,9 @@ from textual.widgets import Static
 
 from core.errors import ErrorCode, MirrorError
 from core.oc import Oc
+from core.plan import ReleaseMode
 from core.text import plural, shell_quote
+from core.usecases.machine import OC_DOWNLOAD, oc_source
 from core.verify import Check, Side, Status, cluster_checks, expected_from_plan, mirror_checks, open_session
 from tui.access import wizard_auth
 from tui.screens.base import StepScreen
@@ -30,26 +32,27 @@ from tui.widgets.command import CommandText
 from tui.widgets.note import Note
 
 if TYPE_CHECKING:
-    from core.verify import Expected
+    from core.usecases.machine import OC_DOWNLOAD, oc_source
+from core.verify import Expected
 
 MAX_SHOWN_ITEMS = 8  # a row lists this many failing things; the CLI (shown in the help) lists them all
 STYLES = {Status.PASS: "$success", Status.FAIL: "$error", Status.SKIP: "$text-muted"}
 PENDING = "cluster-pending"
 
 
-def wizard_advice(check: Check, *, oc_found: bool) -> str:
+def wizard_advice(check: Check, *, oc_found: bool, oc_where: str = OC_DOWNLOAD) -> str:
     """What to do about a ✗ or – line in the wizard's own terms (steps and keys, not CLI flags)."""
     name, status = check.name, check.status
     if name == PENDING:
         if oc_found:
             return ""
-        return ("Install the OpenShift CLI (oc) on this machine and log in, then press c — or, where oc is, "
+        return (f"Get the OpenShift CLI (oc) from {oc_where} and log in, then press c — or, where oc is, "
                 "run the command of the help panel (F1).")
     if status is Status.PASS:
         return ""
     if name == "cluster-access":
         if not oc_found or check.code is ErrorCode.OC_MISSING:
-            return ("Install the OpenShift CLI (oc) on this machine and log in to the cluster, then press c "
+            return (f"Get the OpenShift CLI (oc) from {oc_where} and log in to the cluster, then press c "
                     "(Check cluster).")
         return "Log in to the cluster in another terminal, then press c here:"
     if name == "node-pull-source":
@@ -81,10 +84,11 @@ class VerifyRow(Vertical, can_focus=True):
     # Not in the footer (the step's own keys must fit at 80 columns): the line itself says "y copies".
     BINDINGS = [Binding("y", "copy", "Copy", show=False), Binding("enter", "copy", "Copy", show=False)]
 
-    def __init__(self, check: Check, *, oc_found: bool) -> None:
+    def __init__(self, check: Check, *, oc_found: bool, oc_where: str = OC_DOWNLOAD) -> None:
         super().__init__(classes=f"verify-row -{check.status.value}")
         self.check = check
         self.oc_found = oc_found
+        self.oc_where = oc_where
 
     @property
     def command(self) -> str | None:
@@ -96,7 +100,7 @@ class VerifyRow(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         check = self.check
         advice = check.fix_advice
-        wizard = wizard_advice(check, oc_found=self.oc_found)
+        wizard = wizard_advice(check, oc_found=self.oc_found, oc_where=self.oc_where)
         with Horizontal(classes="verify-line"):
             yield Static(Content.styled(check.status.symbol, f"bold {STYLES[check.status]}"), classes="verify-mark")
             with Vertical(classes="verify-text"):
@@ -190,8 +194,12 @@ class VerifyScreen(StepScreen):
         self.running: set[Side] = set()
         self.reported: set[str] = set()
         self.oc_found = shutil.which("oc") is not None
+        release = self.state.release
+        # The far side: the medium's own oc (it matches the release), not a download it cannot reach.
+        self.oc_where = oc_source(release.directory if release.mode == ReleaseMode.FROM_DIR else None,
+                                  release.version)
         for check in self.state.verify_checks:
-            self._container(check.side).mount(VerifyRow(check, oc_found=self.oc_found))
+            self._container(check.side).mount(VerifyRow(check, oc_found=self.oc_found, oc_where=self.oc_where))
         self._show_pending()
         self._summarise()
         self.set_status(*self.verdict())
@@ -225,7 +233,7 @@ class VerifyScreen(StepScreen):
         if rows and rows[0].check.name == PENDING:
             rows[0].set_check(check)
         elif not rows:
-            self._container(Side.CLUSTER).mount(VerifyRow(check, oc_found=self.oc_found))
+            self._container(Side.CLUSTER).mount(VerifyRow(check, oc_found=self.oc_found, oc_where=self.oc_where))
 
     # -- running ---------------------------------------------------------------------------------------
 
@@ -308,7 +316,7 @@ class VerifyScreen(StepScreen):
             # After the rows this run has already given; stale ones drift below and go at the end.
             fresh = [i for i, r in enumerate(rows) if not r.has_class("-stale")]
             position = fresh[-1] + 1 if fresh else 0
-            row = VerifyRow(check, oc_found=self.oc_found)
+            row = VerifyRow(check, oc_found=self.oc_found, oc_where=self.oc_where)
             container = self._container(check.side)
             if position < len(rows):
                 container.mount(row, before=position)
