@@ -94,7 +94,9 @@ async def check_release(expected: Expected, session: RegistrySession) -> Check:
         return Check(name, title, Side.MIRROR, Status.FAIL,
                      f"{len(problems)} of {total} images are not on the mirror by digest", fix=rerun_command(expected),
                      items=cut_items(problems))
-    how = "read back from the mirror (source unreachable)" if expected.release_from_mirror else "from the source"
+    from_medium = expected.plan.release is not None and expected.plan.release.mode == ReleaseMode.FROM_DIR
+    how = ("read back from the mirror (source unreachable)" if expected.release_from_mirror
+           else "as the medium lists them" if from_medium else "as the source lists them")
     versions = ", ".join(each.version for each in infos)
     # Said as the Release step counts them (components), so 13 there and 14 here never look like a miss.
     release_images = sum(1 for label, _ in images if label.endswith("release image"))
