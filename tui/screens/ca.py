@@ -3,8 +3,8 @@ registry, and the ConfigMap + patch that make the cluster trust it."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,8 +13,11 @@ from textual.content import Content
 from textual.widgets import Button, Input, Static
 
 from core.access import MachineTrust, machine_trust
+from core.ca import CACheck, CAManifests, CertificateInfo, ca_manifests, check_registry_ca, load_ca_bundle
+from core.ca import configmap_key as ca_configmap_key
 from core.errors import MirrorError
 from core.text import shell_quote as q
+from core.tlsconfig import TLSOptions
 from tui.access import wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
@@ -24,14 +27,9 @@ from tui.widgets.field import Field
 from tui.widgets.note import Note
 from tui.widgets.readable import ReadableText
 
-if TYPE_CHECKING:  # core.ca loads cryptography: imported where a check runs, not with the wizard
-    from core.ca import CACheck, CAManifests, CertificateInfo
-
 
 def configmap_key(registry: str) -> str:
-    from core.ca import configmap_key as key
-
-    return key(registry)
+    return ca_configmap_key(registry)
 
 
 def cert_checks(certs: list[CertificateInfo], check: CACheck | None,
@@ -143,10 +141,6 @@ class CAScreen(StepScreen):
             await self.wizard.next_step()
 
     async def _check_ca(self) -> None:
-        import asyncio
-
-        from core.ca import check_registry_ca, load_ca_bundle
-
         path = self.state.plan.mirror.ca_file
         error = self.query_one("#ca-error", Static)
         if not path:
@@ -215,10 +209,6 @@ class CAScreen(StepScreen):
 
     @work(exclusive=True, group="ca", exit_on_error=False)
     async def check_system_trust(self, then_next: bool = False) -> None:
-        import asyncio
-
-        from core.tlsconfig import TLSOptions
-
         host = self.state.mirror_host
         insecure = tuple(self.state.plan.insecure_hosts())
         found = await asyncio.to_thread(machine_trust, host, TLSOptions(insecure_hosts=insecure), 5)
@@ -264,7 +254,6 @@ class CAScreen(StepScreen):
         path = self.state.plan.mirror.ca_file
         if not path or not self.state.ca_certs or not self.state.mirror_host:
             return None
-        from core.ca import ca_manifests
 
         return ca_manifests(self.state.mirror_host, Path(path).expanduser().read_text())
 
