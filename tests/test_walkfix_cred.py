@@ -98,3 +98,93 @@ async def test_far_side_shows_loads_and_merges_into_the_login_file_there(tmp_pat
     written = json.loads(login.read_text())
     assert set(written["auths"]) == {"other.example.com:5000", tls_registry.host}
     assert stat.S_IMODE(login.stat().st_mode) == 0o600
+
+
+# -- W7: the demo sandbox comes back with the admin's plan ---------------------------------------------
+
+def _registry_answers(host: str, ca_file: Path, user: str | None = None, password: str | None = None) -> int:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"https://{host}/v2/")
+    if user is not None:
+        request.add_header("Authorization", "Basic " + _auth(user, password or ""))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(
+        context=ssl.create_default_context(cafile=str(ca_file))))
+    try:
+        return int(opener.open(request, timeout=5).status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.skipif(__import__("shutil").which("docker-registry") is None, reason="docker-registry is not installed")
+def test_demo_dir_reopens_the_saved_plan_keeping_choices_password_and_ports(tmp_path: Path, capsys) -> None:
+    import socket
+
+    from core.plan import load_plan, save_plan
+    from tui.commands.demo import comeback_line, prepare_demo
+    from tui.sandbox.demo import create_sandbox
+    from tui.sandbox.plan import write_demo_plan
+
+    workdir = tmp_path / "demo"
+    sandbox = create_sandbox(workdir, layer_size=16 * 1024)
+    try:
+        plan_path = write_demo_plan(sandbox)
+        plan = load_plan(plan_path)
+        assert plan.samples is not None
+        plan.samples.include = ["ruby"]  # the admin's choice, saved by the wizard
+        save_plan(plan, plan_path)
+        source, mirror, password = sandbox.source.host, sandbox.mirror.host, sandbox.mirror_password
+    finally:
+        sandbox.stop()
+    assert "mirror-wizard demo --dir" in comeback_line(workdir) and str(workdir) in comeback_line(workdir)
+    # Same ports when free: the plan is not touched at all.
+    saved = plan_path.read_bytes()
+    prepared = prepare_demo(workdir, reuse=True)
+    try:
+        assert prepared.reopen and prepared.sandbox.mirror.host == mirror and prepared.sandbox.source.host == source
+        assert prepared.sandbox.mirror_password == password and plan_path.read_bytes() == saved
+        assert _registry_answers(mirror, prepared.sandbox.ca_file, "admin", password) == 200
+    finally:
+        prepared.sandbox.stop()
+    # The mirror's port taken by something else: a new one, and only that host:port changes in the plan.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", int(mirror.rsplit(":", 1)[1])))
+    blocker.listen()
+    try:
+        prepared = prepare_demo(workdir, reuse=True)
+    finally:
+        blocker.close()
+    try:
+        new = prepared.sandbox.mirror.host
+        assert new != mirror and prepared.sandbox.source.host == source
+        assert any("port taken" in note and f"{mirror} → {new}" in note for note in prepared.notes), prepared.notes
+        reopened = load_plan(plan_path)
+        assert reopened.samples is not None and reopened.samples.include == ["ruby"]
+        assert reopened.mirror.registry == new and reopened.release is not None and new in reopened.release.target
+        assert (workdir / "plan.yaml.bak").read_bytes() == saved
+        assert _registry_answers(new, prepared.sandbox.ca_file, "admin", password) == 200
+    finally:
+        prepared.sandbox.stop()
+
+
+def test_demo_dir_never_replaces_a_saved_plan_without_a_backup(tmp_path: Path, monkeypatch) -> None:
+    """A folder holding a plan but not a sandbox to reopen: a new sandbox, the plan kept as plan.yaml.bak."""
+    import tui.sandbox.demo
+    from tui.commands.demo import prepare_demo
+
+    workdir = tmp_path / "demo"
+    workdir.mkdir()
+    (workdir / "plan.yaml").write_text("# mine\n")
+
+    class Stop(Exception):
+        pass
+
+    def no_sandbox(_workdir: Path) -> None:  # the registries are not the point here
+        raise Stop
+
+    monkeypatch.setattr(tui.sandbox.demo, "create_sandbox", no_sandbox)
+    with pytest.raises(Stop):
+        prepare_demo(workdir, reuse=True)
+    assert (workdir / "plan.yaml.bak").read_text() == "# mine\n"
