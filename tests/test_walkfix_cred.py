@@ -188,3 +188,30 @@ def test_demo_dir_never_replaces_a_saved_plan_without_a_backup(tmp_path: Path, m
     with pytest.raises(Stop):
         prepare_demo(workdir, reuse=True)
     assert (workdir / "plan.yaml.bak").read_text() == "# mine\n"
+
+
+# -- C8: Esc closes the help F1 opened before it goes Back ----------------------------------------------
+
+async def test_escape_closes_the_help_first_and_the_help_does_not_follow_to_other_steps(tmp_path: Path) -> None:
+    from tests.test_tui_app import make_app
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "preflight"
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.has_class("-help-open")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_mode == "credentials" and not app.screen.has_class("-help-open")
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.has_class("-help-open")
+        await pilot.press("escape")  # closes the help, stays
+        await pilot.pause()
+        assert app.current_mode == "credentials" and not app.screen.has_class("-help-open")
+        await pilot.press("escape")  # now Back
+        await pilot.pause()
+        assert app.current_mode == "preflight"
+        assert not app.screen.has_class("-help-open")  # what F1 opened there belonged to that visit
