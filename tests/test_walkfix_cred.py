@@ -12,6 +12,7 @@ import pytest
 from core.credentials import add_login_to_file, add_registry_credential, save_login
 from core.plan import plan_from_dict
 from tests.support.constants import PASSWORD, USER
+from tests.test_tui_snapshots import workdir  # noqa: F401  (fixture)
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
 
@@ -127,8 +128,8 @@ def test_demo_dir_reopens_the_saved_plan_keeping_choices_password_and_ports(tmp_
     from tui.sandbox.demo import create_sandbox
     from tui.sandbox.plan import write_demo_plan
 
-    workdir = tmp_path / "demo"
-    sandbox = create_sandbox(workdir, layer_size=16 * 1024)
+    folder = tmp_path / "demo"
+    sandbox = create_sandbox(folder, layer_size=16 * 1024)
     try:
         plan_path = write_demo_plan(sandbox)
         plan = load_plan(plan_path)
@@ -138,10 +139,10 @@ def test_demo_dir_reopens_the_saved_plan_keeping_choices_password_and_ports(tmp_
         source, mirror, password = sandbox.source.host, sandbox.mirror.host, sandbox.mirror_password
     finally:
         sandbox.stop()
-    assert "mirror-wizard demo --dir" in comeback_line(workdir) and str(workdir) in comeback_line(workdir)
+    assert "mirror-wizard demo --dir" in comeback_line(folder) and str(folder) in comeback_line(folder)
     # Same ports when free: the plan is not touched at all.
     saved = plan_path.read_bytes()
-    prepared = prepare_demo(workdir, reuse=True)
+    prepared = prepare_demo(folder, reuse=True)
     try:
         assert prepared.reopen and prepared.sandbox.mirror.host == mirror and prepared.sandbox.source.host == source
         assert prepared.sandbox.mirror_password == password and plan_path.read_bytes() == saved
@@ -153,7 +154,7 @@ def test_demo_dir_reopens_the_saved_plan_keeping_choices_password_and_ports(tmp_
     blocker.bind(("127.0.0.1", int(mirror.rsplit(":", 1)[1])))
     blocker.listen()
     try:
-        prepared = prepare_demo(workdir, reuse=True)
+        prepared = prepare_demo(folder, reuse=True)
     finally:
         blocker.close()
     try:
@@ -163,7 +164,7 @@ def test_demo_dir_reopens_the_saved_plan_keeping_choices_password_and_ports(tmp_
         reopened = load_plan(plan_path)
         assert reopened.samples is not None and reopened.samples.include == ["ruby"]
         assert reopened.mirror.registry == new and reopened.release is not None and new in reopened.release.target
-        assert (workdir / "plan.yaml.bak").read_bytes() == saved
+        assert (folder / "plan.yaml.bak").read_bytes() == saved
         assert _registry_answers(new, prepared.sandbox.ca_file, "admin", password) == 200
     finally:
         prepared.sandbox.stop()
@@ -174,20 +175,20 @@ def test_demo_dir_never_replaces_a_saved_plan_without_a_backup(tmp_path: Path, m
     import tui.sandbox.demo
     from tui.commands.demo import prepare_demo
 
-    workdir = tmp_path / "demo"
-    workdir.mkdir()
-    (workdir / "plan.yaml").write_text("# mine\n")
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "plan.yaml").write_text("# mine\n")
 
     class Stop(Exception):
         pass
 
-    def no_sandbox(_workdir: Path) -> None:  # the registries are not the point here
+    def no_sandbox(_folder: Path) -> None:  # the registries are not the point here
         raise Stop
 
     monkeypatch.setattr(tui.sandbox.demo, "create_sandbox", no_sandbox)
     with pytest.raises(Stop):
-        prepare_demo(workdir, reuse=True)
-    assert (workdir / "plan.yaml.bak").read_text() == "# mine\n"
+        prepare_demo(folder, reuse=True)
+    assert (folder / "plan.yaml.bak").read_text() == "# mine\n"
 
 
 # -- C8: Esc closes the help F1 opened before it goes Back ----------------------------------------------
@@ -215,3 +216,31 @@ async def test_escape_closes_the_help_first_and_the_help_does_not_follow_to_othe
         await pilot.pause()
         assert app.current_mode == "preflight"
         assert not app.screen.has_class("-help-open")  # what F1 opened there belonged to that visit
+
+
+# -- C9: a row toggle says what changed -----------------------------------------------------------------
+
+async def test_enter_on_a_stream_row_says_what_it_changed(workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_newcomer import fixed_state, settle
+    from tui.screens.samples import StreamTable
+
+    state = fixed_state()
+    state.streams = []  # read when the step opens, as in a real run
+    app = MirrorWizardApp(state, start="samples", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.2)
+        assert isinstance(app.focused, StreamTable)
+        total = len(state.streams)
+        first = state.streams[0].name
+        assert first not in state.samples.skip
+        chosen = total - len(state.samples.skip)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert first in state.samples.skip
+        status = str(app.screen.query_one("#status").render())
+        assert f"{first}: not mirrored · {chosen - 1} of {total} selected · Space/Enter toggles" in status, status
+        await pilot.press("space")
+        await pilot.pause()
+        status = str(app.screen.query_one("#status").render())
+        assert f"{first}: mirrored · {chosen} of {total} selected" in status, status
