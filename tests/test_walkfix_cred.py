@@ -244,3 +244,24 @@ async def test_enter_on_a_stream_row_says_what_it_changed(workdir: Path) -> None
         await pilot.pause()
         status = str(app.screen.query_one("#status").render())
         assert f"{first}: mirrored · {chosen} of {total} selected" in status, status
+
+
+# -- M: an unticked checkbox looks empty ----------------------------------------------------------------
+
+async def test_an_unticked_checkbox_shows_an_empty_box(tmp_path: Path) -> None:
+    from textual.widgets import Checkbox
+
+    from tests.test_tui_app import make_app
+
+    app = make_app(tmp_path, start="credentials")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        box = Checkbox("practice", id="plain", compact=True)
+        await app.screen.query_one("#body").mount(box)
+        await pilot.pause()
+        off = box.get_visual_style("toggle--button")
+        assert off.foreground == off.background, off  # the X is drawn in the box's own colour: empty
+        box.value = True
+        await pilot.pause()
+        on = box.get_visual_style("toggle--button")
+        assert on.foreground != on.background, on
