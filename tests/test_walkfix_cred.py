@@ -265,3 +265,35 @@ async def test_an_unticked_checkbox_shows_an_empty_box(tmp_path: Path) -> None:
         await pilot.pause()
         on = box.get_visual_style("toggle--button")
         assert on.foreground != on.background, on
+
+
+# -- C7: reopening a plan whose mirror is complete ------------------------------------------------------
+
+from tests.test_tui_issue26 import mirrored_plan  # noqa: E402,F401  (fixture)
+
+
+async def test_reopening_a_completed_plan_lands_on_done_and_review_has_its_facts(mirrored_plan: Path) -> None:  # noqa: F811
+    from tests.test_tui_newcomer import settle
+    from tui.app import first_step_for
+    from tui.state import STEP_KEYS
+
+    state = WizardState.from_path(str(mirrored_plan))  # mirror-wizard --plan: run_app's reopen
+    start = first_step_for(state)
+    assert start == "ca"
+    state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
+    app = MirrorWizardApp(state, start=start, reopened=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.1)
+            if app.current_mode == "done":
+                break
+        await settle(pilot)
+        assert app.current_mode == "done", (app.check_note, state.ca_check)
+        assert not app.mirror_started  # looked at, never copied
+        # Review's facts, read on the reopen: components, bytes, the image streams line.
+        await app.goto("review")
+        await settle(pilot)
+        facts = dict((name, str(value)) for name, value in app.screen.summary())
+        assert "components" in facts["Release"], facts
+        assert "  bytes" in facts, facts
+        assert "1 mirrored" in facts.get("Image streams", ""), facts
