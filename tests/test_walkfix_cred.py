@@ -297,3 +297,19 @@ async def test_reopening_a_completed_plan_lands_on_done_and_review_has_its_facts
         assert "components" in facts["Release"], facts
         assert "  bytes" in facts, facts
         assert "1 mirrored" in facts.get("Image streams", ""), facts
+
+
+# -- M: nothing shows through at the end of the footer -------------------------------------------------
+
+async def test_the_footer_palette_key_covers_the_last_column_at_80x24(tmp_path: Path) -> None:
+    """The keys that overflow under the docked "^p palette" showed their last letters in the last column
+    (the tester's "^p palettei" / "paletteu" on the Mirror and Image streams steps)."""
+    from textual.widgets._footer import FooterKey
+
+    from tests.test_tui_app import make_app
+
+    app = make_app(tmp_path, start="mirror")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        palette = [key for key in app.screen.query(FooterKey) if key.has_class("-command-palette")]
+        assert palette and palette[0].region.right == 80, palette[0].region
