@@ -313,3 +313,13 @@ async def test_the_footer_palette_key_covers_the_last_column_at_80x24(tmp_path: 
         await pilot.pause(0.3)
         palette = [key for key in app.screen.query(FooterKey) if key.has_class("-command-palette")]
         assert palette and palette[0].region.right == 80, palette[0].region
+
+
+async def test_what_demo_did_to_the_plan_is_said_in_the_wizard_too(tmp_path: Path) -> None:
+    from tests.test_tui_app import make_app
+
+    app = make_app(tmp_path)
+    app.startup_notes = ["port taken: the registries moved (127.0.0.1:1 → 127.0.0.1:2)"]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert any("port taken" in str(n.message) for n in app._notifications)

@@ -83,6 +83,7 @@ class MirrorWizardApp(App[int]):
         # Opened on a saved plan at the first step that still needs the admin (run_app's reopen): that
         # step may be later still once the mirror has been looked at (settle_reopened).
         self.reopened = reopened
+        self.startup_notes: list[str] = []  # said once the wizard shows (run_app's notes)
         # auto_check=False: no registry, network or environment probing on its own (snapshots, offline).
         self.auto_check = auto_check
         if clock is not None:
@@ -106,6 +107,8 @@ class MirrorWizardApp(App[int]):
         self.theme = "textual-dark"
         self.switch_mode(self.start_step)
         self.set_interval(0.5, self._mirror_tick)
+        for note in self.startup_notes:
+            self.notify(note, timeout=12)
         if self.reopened and self.auto_check and self.start_step in ("ca", "review"):
             self.run_worker(self.settle_reopened(), name="reopen", group="reopen", exit_on_error=False)
 
@@ -498,15 +501,17 @@ def first_step_for(state: WizardState) -> str:
     return "review"
 
 
-def run_app(plan_path: str | None, *, reopen: bool = False) -> int:
+def run_app(plan_path: str | None, *, reopen: bool = False, notes: list[str] | None = None) -> int:
     """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan.
-    ``reopen`` (``mirror-wizard --plan``): start at the first step that still needs the admin; the demo
-    starts at Preflight, as a first walk should."""
+    ``reopen`` (``mirror-wizard --plan``, ``demo --dir`` on a saved plan): start at the first step that
+    still needs the admin; a new demo starts at Preflight, as a first walk should. ``notes``: what was done
+    to the admin's files before (printed too, but the wizard's screen covers the terminal), shown once."""
     state = WizardState.from_path(plan_path)  # a broken plan is a PlanError the CLI prints
     start = first_step_for(state) if reopen and plan_path is not None else None
     if start is not None:
         state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
     app = MirrorWizardApp(state, start=start, reopened=start is not None)
+    app.startup_notes = list(notes or [])
     app.run()
     return int(app.return_code or 0)
 

@@ -138,7 +138,7 @@ def run_demo(args: argparse.Namespace) -> int:
             return 0
         from tui.app import run_app  # here, not at the top: the other commands never load Textual
 
-        return run_app(str(sandbox.plan_path), reopen=prepared.reopen)
+        return run_app(str(sandbox.plan_path), reopen=prepared.reopen, notes=prepared.notes)
     finally:
         sandbox.stop()
         print(f"sandbox stopped; its files stay in {workdir}", file=sys.stderr)
