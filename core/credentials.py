@@ -16,7 +16,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -237,19 +237,67 @@ class AddedLogin:
     path: Path          # what was written (as given: a link stays a link)
     data: dict[str, Any]  # the whole file as written
     replaced: bool      # the registry had a login there before
+    kept: list[str] = field(default_factory=list)  # entries only the file written over had, kept
+
+
+def merge_over_existing(target: Path, data: dict[str, Any], registry: str) -> tuple[dict[str, Any], list[str], bool]:
+    """``data`` laid over the auth file already at ``target`` (when there is one): every entry only that file
+    has is kept, as are its other top-level keys (``credHelpers`` …); ``data``'s entries (the file loaded
+    plus ``registry``'s new login) replace their namesakes. Returns the merged file, the kept entries and
+    whether that file had a login for ``registry`` already.
+
+    A file that is there but cannot be read as an auth file is refused, never written over: it may hold
+    logins this run knows nothing of."""
+    if not target.exists():
+        return data, [], False
+    where = str(target)
+    raw = read_user_file(target, "auth file", AuthFileError, inside="the auth file to save over")
+    if not raw.strip() or _no_logins(raw):  # an empty file, or "{}": nothing there to keep
+        existing: dict[str, Any] = {"auths": {}}
+    else:
+        existing = parse_pull_secret_text(raw, where)
+    merged = copy.deepcopy(existing)
+    auths: dict[str, Any] = merged["auths"]
+    new_auths: dict[str, Any] = data.get("auths", {})
+    kept = [key for key in auths if key not in new_auths and key != registry]
+    for key, entry in new_auths.items():
+        auths[key] = copy.deepcopy(entry)
+    for key, value in data.items():
+        if key != "auths":
+            merged[key] = copy.deepcopy(value)
+    return merged, kept, registry in existing["auths"]
+
+
+def _no_logins(raw: str | bytes) -> bool:
+    """``{}``: a file that holds no login (what `echo {} > file` leaves)."""
+    try:
+        return bool(json.loads(raw) == {})
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+
+
+def save_login(output: str | os.PathLike[str], data: dict[str, Any], registry: str) -> AddedLogin:
+    """Write ``data`` (a pull secret holding ``registry``'s login) to ``output``, merged into what is there
+    already (:func:`merge_over_existing`), under the lock, atomically, mode 0600. The wizard's save."""
+    with auth_file_lock(output) as target:
+        merged, kept, replaced = merge_over_existing(target, data, registry.strip())
+        written = write_auth_file(output, merged)
+    return AddedLogin(written, merged, replaced, kept)
 
 
 def add_login_to_file(pull_secret: str | os.PathLike[str], output: str | os.PathLike[str], registry: str,
                       username: str, password: str, email: str | None = None) -> AddedLogin:
-    """``credentials add``: the pull secret plus ``registry``'s login, written to ``output``.
+    """``credentials add``: the pull secret plus ``registry``'s login, written to ``output`` (merged into
+    the auth file already there: its other entries are kept).
 
     The pull secret is read again under the lock on ``output``: when both are the same file (the admin
     adds logins in place), two runs at once each see the other's entry, and none is lost."""
-    with auth_file_lock(output):
+    with auth_file_lock(output) as target:
         data = load_pull_secret(pull_secret)
         merged = add_registry_credential(data, registry, username, password, email=email)
+        merged, kept, _ = merge_over_existing(target, merged, registry.strip())
         written = write_auth_file(output, merged)
-    return AddedLogin(written, merged, registry.strip() in data.get("auths", {}))
+    return AddedLogin(written, merged, registry.strip() in data.get("auths", {}), kept)
 
 
 # -- the keyring ------------------------------------------------------------------------------------
@@ -506,5 +554,6 @@ __all__ = [
     "recall_password",
     "remember_password",
     "resolve_link",
+    "save_login",
     "write_auth_file",
 ]

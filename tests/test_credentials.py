@@ -558,5 +558,5 @@ def test_cli_add_notes_another_entry_for_the_same_registry(tmp_path: Path, monke
     empty = tmp_path / "empty.json"
     empty.write_text('{"auths": {}}')
     assert run_add(["--pull-secret", str(empty), "--registry", MIRROR, "--username", USER, "--password-stdin",
-                    "-o", str(out)], PASSWORD, monkeypatch) == 0
+                    "-o", str(tmp_path / "new.json")], PASSWORD, monkeypatch) == 0
     assert "(1 registry, mode 0600)" in capsys.readouterr().out

@@ -34,7 +34,7 @@ from tui.screens.release import ReleaseScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.samples import SamplesScreen
 from tui.screens.verify import VerifyScreen
-from tui.state import STEP_KEYS, WizardState, error_text, task_label
+from tui.state import STEP_KEYS, WizardState, check_plan_ca, error_text, read_reopened_facts, task_label
 
 
 def image_rows(prepared: Prepared) -> list[RowSpec]:
@@ -76,10 +76,14 @@ class MirrorWizardApp(App[int]):
     ]
 
     def __init__(self, state: WizardState, *, start: str | None = None, auto_check: bool = True,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, reopened: bool = False) -> None:
         super().__init__()
         self.state = state
         self.start_step = start or STEP_KEYS[0]
+        # Opened on a saved plan at the first step that still needs the admin (run_app's reopen): that
+        # step may be later still once the mirror has been looked at (settle_reopened).
+        self.reopened = reopened
+        self.startup_notes: list[str] = []  # said once the wizard shows (run_app's notes)
         # auto_check=False: no registry, network or environment probing on its own (snapshots, offline).
         self.auto_check = auto_check
         if clock is not None:
@@ -103,6 +107,39 @@ class MirrorWizardApp(App[int]):
         self.theme = "textual-dark"
         self.switch_mode(self.start_step)
         self.set_interval(0.5, self._mirror_tick)
+        for note in self.startup_notes:
+            self.notify(note, timeout=12)
+        if self.reopened and self.auto_check and self.start_step in ("ca", "review"):
+            self.run_worker(self.settle_reopened(), name="reopen", group="reopen", exit_on_error=False)
+
+    async def settle_reopened(self) -> None:
+        """A reopened plan that names everything: read what Review's facts need (the release, its sizes,
+        the image streams), check the CA as its step would, and look at what the mirror holds. A mirror
+        that holds the whole plan means the admin's next step is Done (writing and applying the cluster's
+        documents), not the CA step with everything ✓ — go there, unless the admin has moved meanwhile."""
+        state = self.state
+        await read_reopened_facts(state)
+        if state.plan.mirror.ca_file and not await check_plan_ca(state):
+            return  # the CA step (where the admin is) says what is wrong
+        if self.mirror_started:
+            return
+        self.check_mirror()
+        worker = self.check_worker
+        if worker is not None:
+            try:
+                await worker.wait()
+            except Exception:  # WorkerFailed / WorkerCancelled: its note says so on the Mirror step
+                return
+        for screen in self.screen_stack:  # Review's facts as read now (it redraws on a phase change only)
+            if isinstance(screen, ReviewScreen) and screen.is_attached and screen.ready:
+                screen.step_shown()
+        if not (state.mirror_checked and state.mirror_complete()) or self.current_mode != self.start_step:
+            return
+        done = STEP_KEYS.index("done")
+        state.visited.update(STEP_KEYS[:done])
+        await self.goto("done")
+        self.notify("the mirror already holds the whole plan: the next thing to do is here, on Done",
+                    title="Plan reopened")
 
     def _mirror_tick(self) -> None:
         """Every step shows a copy running elsewhere (the step bar; Review's summary)."""
@@ -464,15 +501,17 @@ def first_step_for(state: WizardState) -> str:
     return "review"
 
 
-def run_app(plan_path: str | None, *, reopen: bool = False) -> int:
+def run_app(plan_path: str | None, *, reopen: bool = False, notes: list[str] | None = None) -> int:
     """Entry point for ``mirror-wizard`` and ``mirror-wizard demo``: open the wizard, prefilled from a plan.
-    ``reopen`` (``mirror-wizard --plan``): start at the first step that still needs the admin; the demo
-    starts at Preflight, as a first walk should."""
+    ``reopen`` (``mirror-wizard --plan``, ``demo --dir`` on a saved plan): start at the first step that
+    still needs the admin; a new demo starts at Preflight, as a first walk should. ``notes``: what was done
+    to the admin's files before (printed too, but the wizard's screen covers the terminal), shown once."""
     state = WizardState.from_path(plan_path)  # a broken plan is a PlanError the CLI prints
     start = first_step_for(state) if reopen and plan_path is not None else None
     if start is not None:
         state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
-    app = MirrorWizardApp(state, start=start)
+    app = MirrorWizardApp(state, start=start, reopened=start is not None)
+    app.startup_notes = list(notes or [])
     app.run()
     return int(app.return_code or 0)
 

@@ -345,3 +345,61 @@ def error_text(exc: BaseException) -> str:
         return wizard_text(exc)  # the wizard's words for the error's code
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+# -- a reopened plan: the facts the steps it starts after would have computed ---------------------------
+
+async def read_reopened_facts(state: WizardState) -> None:
+    """A plan reopened past the Release and Image streams steps (``mirror-wizard --plan``) never had them
+    read its release or its streams, so Review knew the version alone ("Release 4.17.3 x86_64": no
+    components, no bytes, no Image streams line). Reads what those steps would have: the release and its
+    sizes (a single release), and the image streams the plan names. Nothing here raises: a fact that cannot
+    be read stays unknown, and the step that reads it says why when the admin goes there."""
+
+    from core.plan import SamplesChoice, SamplesSource
+    from core.usecases.releases import inspect_release
+    from core.usecases.samples import load_streams
+    from tui.access import wizard_session
+
+    release, samples = state.release, state.samples
+    single = bool(release.source) and not release.is_path and release.mode != ReleaseMode.FROM_DIR
+    try:
+        async with wizard_session(state) as session:
+            if state.release_info is None and single:
+                target = state.release_target() if release.mode == ReleaseMode.REGISTRY else None
+                inspected = await inspect_release(session, release.source, target)
+                state.release_info, state.release_size = inspected.info, inspected.size
+            if not state.streams and samples.chosen:
+                if samples.source == SamplesSource.RELEASE:
+                    if state.release_info is not None:
+                        loaded = await load_streams(SamplesChoice(SamplesSource.RELEASE,
+                                                                  architecture=samples.architecture),
+                                                    session=session, releases=[state.release_info])
+                        if loaded.release is not None:
+                            state.streams = loaded.release.streams
+                            state.streams_from = state.release_info.digest
+                elif samples.source in (SamplesSource.FILES, SamplesSource.CONFIGMAP) and samples.path:
+                    state.streams = (await load_streams(samples)).streams
+    except (TimeoutError, MirrorError, OSError):
+        return
+
+
+async def check_plan_ca(state: WizardState) -> bool:
+    """The CA step's check on arrival, for a reopened plan that starts after it: the CA file read and
+    verified against the mirror (Review and Done leave an unverified CA out). True when it verifies."""
+    import asyncio
+
+    from core.access import machine_trust
+    from core.ca import check_registry_ca, load_ca_bundle
+    from tui.access import wizard_tls
+
+    path, host = state.plan.mirror.ca_file, state.mirror_host
+    if not path or not host:
+        return False
+    try:
+        state.ca_certs = await asyncio.to_thread(load_ca_bundle, Path(path).expanduser())
+        state.ca_check = await check_registry_ca(host, Path(path).expanduser())
+        state.mirror_trust = await asyncio.to_thread(machine_trust, host, wizard_tls(state))
+    except (MirrorError, OSError):
+        return False
+    return state.ca_verified()

@@ -17,7 +17,7 @@ from core.credentials import (
     remember_password,
 )
 from core.errors import InputError
-from core.text import shell_quote
+from core.text import plural, shell_quote
 
 from .common import add_proxy_options, run_async
 
@@ -133,7 +133,9 @@ def run_add(args: argparse.Namespace) -> int:
     target, merged, replaced = added.path, added.data, added.replaced
     count = len(merged["auths"])
     print(f"{'replaced' if replaced else 'added'} the login of {args.username} for {args.registry}; "
-          f"wrote {target} ({count} {'registry' if count == 1 else 'registries'}, mode 0600)")
+          f"wrote {target} ({plural(count, 'registry', 'registries')}, mode 0600)")
+    if added.kept:
+        print(f"kept {plural(len(added.kept), 'other login', 'other logins')} {target} had: {', '.join(added.kept)}")
     for key in other_spellings(merged, args.registry):
         print(f"note: {target} also has an entry {key!r} for the same registry; tools may pick either "
               "login — remove it if it is an old one", file=sys.stderr)

@@ -7,9 +7,14 @@ import signal
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.text import shell_quote
+
+if TYPE_CHECKING:  # the sandbox loads only when `demo` runs (registries, a CA, a signing key)
+    from tui.sandbox.demo import Sandbox
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,16 +67,63 @@ def cli_commands(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
     ]
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    # lazy: the sandbox (registries, a CA, a signing key) adds 0.1-0.2 s that only `demo` pays
-    from tui.sandbox.demo import create_sandbox
-    from tui.sandbox.plan import write_demo_plan
+@dataclass
+class Prepared:
+    sandbox: Sandbox
+    reopen: bool         # a saved plan: the wizard opens at its first step that still needs the admin
+    notes: list[str]     # what was done to the admin's files, one line each
 
-    workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mirror-wizard-demo-"))
-    print(f"starting the sandbox in {workdir} …", file=sys.stderr)
+
+def prepare_demo(workdir: Path, *, reuse: bool) -> Prepared:
+    """The sandbox in ``workdir``: an earlier run's started again with its plan kept (``reuse``: --dir on a
+    folder holding one), else a new one. A plan the admin saved is never written over unannounced: it is
+    kept as plan.yaml.bak first."""
+    from tui.sandbox.demo import PLAN_NAME, can_reopen, create_sandbox, reopen_sandbox
+    from tui.sandbox.plan import backup_plan, move_hosts, write_demo_plan
+
+    plan = workdir / PLAN_NAME
+    notes: list[str] = []
+    if reuse and can_reopen(workdir):
+        reopened = reopen_sandbox(workdir)
+        sandbox = reopened.sandbox
+        try:
+            if reopened.moved:
+                backup = backup_plan(plan)
+                changed = move_hosts(sandbox, plan, reopened.moved)
+                ports = ", ".join(f"{old} → {new}" for old, new in reopened.moved.items())
+                notes.append(f"port taken: the registries moved ({ports}); only those host:port fields changed in "
+                             f"{', '.join(str(p) for p in changed)} (the plan as it was: {backup})")
+        except BaseException:
+            sandbox.stop()
+            raise
+        sandbox.plan_path = plan
+        notes.append(f"reopening your saved plan {plan} (same mirror password)")
+        return Prepared(sandbox, True, notes)
+    if plan.exists():
+        backup = backup_plan(plan)
+        notes.append(f"{plan} is replaced by a new sandbox's plan; the one there is kept as {backup}")
     sandbox = create_sandbox(workdir)
     try:
         sandbox.plan_path = write_demo_plan(sandbox)
+    except BaseException:
+        sandbox.stop()
+        raise
+    return Prepared(sandbox, False, notes)
+
+
+def comeback_line(workdir: Path) -> str:
+    """How to come back to this sandbox: one line, said when it stops."""
+    return f"`mirror-wizard demo --dir {shell_quote(str(workdir))}` reopens your saved plan"
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mirror-wizard-demo-"))
+    print(f"starting the sandbox in {workdir} …", file=sys.stderr)
+    prepared = prepare_demo(workdir, reuse=bool(args.dir))
+    sandbox = prepared.sandbox
+    try:
+        for note in prepared.notes:
+            print(note, file=sys.stderr)
         print(describe(sandbox), file=sys.stderr)
         if args.no_wizard:
             print("\nready to paste, in another terminal:\n")
@@ -86,7 +138,8 @@ def run_demo(args: argparse.Namespace) -> int:
             return 0
         from tui.app import run_app  # here, not at the top: the other commands never load Textual
 
-        return run_app(str(sandbox.plan_path))
+        return run_app(str(sandbox.plan_path), reopen=prepared.reopen, notes=prepared.notes)
     finally:
         sandbox.stop()
         print(f"sandbox stopped; its files stay in {workdir}", file=sys.stderr)
+        print(comeback_line(workdir), file=sys.stderr)

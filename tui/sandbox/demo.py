@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import tarfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -208,6 +209,93 @@ async def _seed(sandbox: Sandbox, seed_dir: Path, layer_size: int) -> None:
         await copy_images(tasks, session, CopyOptions())
 
 
+def _sandbox(workdir: Path, source: LocalRegistry, mirror: LocalRegistry, ca_file: Path, password: str) -> Sandbox:
+    """The sandbox's files in ``workdir`` around two registries (made, not started)."""
+    src = source.host
+    source_mirrors = [
+        ("quay.io/openshift-release-dev", f"{src}/openshift-release-dev"),
+        ("registry.redhat.io", f"{src}/redhat"),
+        ("registry.access.redhat.com", f"{src}/access"),
+    ]
+    return Sandbox(
+        workdir=workdir, source=source, mirror=mirror, ca_file=ca_file,
+        pull_secret=workdir / "pull-secret.json", mirror_password=password, imagestreams_dir=workdir / "imagestreams",
+        idms_file=workdir / "sandbox-sources-idms.yaml", source_mirrors=source_mirrors,
+        release_source=f"quay.io/{RELEASE_REPO}:{RELEASE_VERSION}-x86_64",
+        signatures_dir=workdir / "release-signatures",
+        graph_file=workdir / GRAPH_FILE,
+        release_key_file=workdir / "sandbox-release-key.asc",
+        graph_data_file=workdir / GRAPH_DATA_FILE,
+    )
+
+
+PLAN_NAME = "plan.yaml"
+PASSWORD_NAME = "mirror-password.txt"
+SOURCE_DIR, MIRROR_DIR = "source-registry", "mirror-registry"
+
+
+def _saved_port(root: Path) -> int | None:
+    """The port a registry of an earlier run listened on (its config.yml's ``http.addr``)."""
+    try:
+        config = yaml.safe_load((root / "config.yml").read_text())
+        addr = str(config["http"]["addr"])
+        return int(addr.rsplit(":", 1)[1])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the registry itself binds (Go sets SO_REUSEADDR): connections of the last run lingering in
+        # TIME_WAIT do not make the port taken; a listener does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def can_reopen(workdir: Path) -> bool:
+    """A folder an earlier ``demo`` left: its plan, password, certificates and both seeded registries."""
+    pki_dir = workdir / "pki"
+    return all(path.is_file() for path in (
+        workdir / PLAN_NAME, workdir / PASSWORD_NAME, pki_dir / "ca.crt", pki_dir / "private" / "registry.crt",
+        pki_dir / "private" / "registry.key")) and all(
+        _saved_port(workdir / name) is not None for name in (SOURCE_DIR, MIRROR_DIR)) and (
+        workdir / SOURCE_DIR / "data").is_dir()  # seeded (the mirror's data appears with its first push)
+
+
+@dataclass
+class Reopened:
+    sandbox: Sandbox
+    moved: dict[str, str]  # host:port of the earlier run -> the one used now (its port was taken)
+
+
+def reopen_sandbox(workdir: Path) -> Reopened:
+    """Start the registries of an earlier run again, with their data, certificates and password: on the
+    same ports when they are free (the saved plan names them), else on new ones (``moved`` says which)."""
+    pki_dir = workdir / "pki"
+    password = (workdir / PASSWORD_NAME).read_text().strip()
+    tls = (pki_dir / "private" / "registry.crt", pki_dir / "private" / "registry.key")
+    ca_file = pki_dir / "ca.crt"
+    moved: dict[str, str] = {}
+    registries: list[LocalRegistry] = []
+    for name, login in ((SOURCE_DIR, None), (MIRROR_DIR, (MIRROR_USER, password))):
+        old = _saved_port(workdir / name)
+        assert old is not None  # can_reopen checked it
+        registry = make_registry(workdir / name, tls=tls, ca_file=ca_file, htpasswd=login,
+                                 port=old if port_free(old) else None)
+        if registry.port != old:
+            moved[f"127.0.0.1:{old}"] = registry.host
+        registries.append(registry)
+    sandbox = _sandbox(workdir, registries[0], registries[1], ca_file, password)
+    if sandbox.source.host in moved.values():
+        _idms(sandbox.idms_file, sandbox.source_mirrors)  # the stand-in for quay.io moved
+    sandbox.start()
+    return Reopened(sandbox, moved)
+
+
 def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
     """Start both registries and seed the source. Call ``stop()`` when done (also on errors)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -218,30 +306,15 @@ def create_sandbox(workdir: Path, *, layer_size: int = 256 * 1024) -> Sandbox:
     source = make_registry(workdir / "source-registry", tls=(server.cert_path, server.key_path), ca_file=pair.cert_path)
     mirror = make_registry(workdir / "mirror-registry", tls=(server.cert_path, server.key_path), ca_file=pair.cert_path,
                            htpasswd=(MIRROR_USER, password))
-    src = source.host
-    source_mirrors = [
-        ("quay.io/openshift-release-dev", f"{src}/openshift-release-dev"),
-        ("registry.redhat.io", f"{src}/redhat"),
-        ("registry.access.redhat.com", f"{src}/access"),
-    ]
     streams = workdir / "imagestreams"
     streams.mkdir(exist_ok=True)
     for path in bundled_imagestreams():
         shutil.copyfile(path, streams / path.name)
-    sandbox = Sandbox(
-        workdir=workdir, source=source, mirror=mirror, ca_file=pair.cert_path,
-        pull_secret=workdir / "pull-secret.json", mirror_password=password, imagestreams_dir=streams,
-        idms_file=workdir / "sandbox-sources-idms.yaml", source_mirrors=source_mirrors,
-        release_source=f"quay.io/{RELEASE_REPO}:{RELEASE_VERSION}-x86_64",
-        signatures_dir=workdir / "release-signatures",
-        graph_file=workdir / GRAPH_FILE,
-        release_key_file=workdir / "sandbox-release-key.asc",
-        graph_data_file=workdir / GRAPH_DATA_FILE,
-    )
+    sandbox = _sandbox(workdir, source, mirror, pair.cert_path, password)
     _pull_secret(sandbox.pull_secret)
-    _idms(sandbox.idms_file, source_mirrors)
-    (workdir / "mirror-password.txt").write_text(password + "\n")
-    (workdir / "mirror-password.txt").chmod(0o600)
+    _idms(sandbox.idms_file, sandbox.source_mirrors)
+    (workdir / PASSWORD_NAME).write_text(password + "\n")
+    (workdir / PASSWORD_NAME).chmod(0o600)
     sandbox.start()
     try:
         asyncio.run(_seed(sandbox, workdir / "seed", layer_size))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +50,48 @@ def write_demo_plan(sandbox: Sandbox) -> Path:
 
     save_plan(plan_from_dict(data), path)
     return path
+
+
+def backup_plan(path: Path) -> Path:
+    """``plan.yaml.bak`` beside it (an earlier backup is replaced: the plan just saved is the newer)."""
+    backup = path.with_name(path.name + ".bak")
+    shutil.copy2(path, backup)
+    return backup
+
+
+def _moved(text: str, moved: dict[str, str]) -> str:
+    for old, new in moved.items():
+        # the whole host:port only: 127.0.0.1:5000 never touches 127.0.0.1:50001
+        text = re.sub(re.escape(old) + r"(?![0-9])", new, text)
+    return text
+
+
+def move_hosts(sandbox: Sandbox, plan_path: Path, moved: dict[str, str]) -> list[Path]:
+    """The sandbox registries came back on other ports: only their host:port is changed, in the saved plan
+    (as text, so every other choice and comment stays as the admin saved it) and in the sandbox's own
+    login files (the mirror's entry is named by its host:port). Returns the files changed."""
+    changed: list[Path] = []
+    text = plan_path.read_text()
+    if _moved(text, moved) != text:
+        plan_path.write_text(_moved(text, moved))
+        changed.append(plan_path)
+    from core.plan import load_plan
+
+    auth_file = load_plan(plan_path).auth_file
+    folder = sandbox.workdir.resolve()
+    for candidate in {Path(auth_file).expanduser() if auth_file else None, sandbox.workdir / "pull-secret-mirror.json"}:
+        if candidate is None or not candidate.is_file() or folder not in candidate.resolve().parents:
+            continue  # a login file outside the sandbox is the admin's own: not ours to change
+        try:
+            data = json.loads(candidate.read_text())
+            auths = data["auths"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not isinstance(auths, dict) or not any(old in auths for old in moved):
+            continue
+        data["auths"] = {moved.get(key, key): entry for key, entry in auths.items()}
+        from core.credentials import write_auth_file
+
+        write_auth_file(candidate, data)
+        changed.append(candidate)
+    return changed

@@ -39,7 +39,7 @@ class StepScreen(Screen[None]):
     # (Start, Cancel) come after these.
     BINDINGS = [
         Binding("ctrl+s", "app.save_plan", "Save plan", priority=True),
-        Binding("escape", "back", "Back"),
+        Binding("escape", "escape", "Back"),
         Binding("ctrl+n", "next", "Next"),
         Binding("f1", "toggle_help", "Help"),
         Binding("ctrl+y", "copy_commands", "Copy commands"),
@@ -154,6 +154,16 @@ class StepScreen(Screen[None]):
             commands = [f"# cannot show the commands yet: {error_text(exc)}"]
         panel.set_content(self.help_prose(), commands)
 
+    def help_covers_step(self) -> bool:
+        """F1 opened the panel over the step (a narrow terminal): Esc closes it before it goes Back."""
+        return self.has_class("-narrow") and self.has_class("-help-open")
+
+    def on_screen_suspend(self) -> None:
+        # The panel F1 opened over this step belongs to this visit: coming back (Back, a click on the
+        # steps) shows the step itself. The wide layout's panel beside the form is a standing choice.
+        if self.help_covers_step():
+            self.action_toggle_help()
+
     def action_toggle_help(self) -> None:
         panel = self.query_one(HelpPanel)
         if self.has_class("-narrow"):
@@ -215,3 +225,10 @@ class StepScreen(Screen[None]):
 
     async def action_back(self) -> None:
         await self.wizard.previous_step()
+
+    async def action_escape(self) -> None:
+        """Esc closes what F1 opened over the step first; only then does it go Back."""
+        if self.help_covers_step():
+            self.action_toggle_help()
+            return
+        await self.action_back()

@@ -21,7 +21,7 @@ from core.credentials import (
     load_pull_secret,
     recall_password,
     remember_password,
-    write_auth_file,
+    save_login,
 )
 from core.errors import MirrorError
 from core.plan import ReleaseMode, SamplesSource
@@ -77,7 +77,7 @@ class CredentialsScreen(StepScreen):
         yield Static("Credentials", classes="step-title")
         yield Static("Your pull secret lets this machine read Red Hat's registries; your mirror registry's "
                      "login is added to it so the same file can push.", classes="lead")
-        yield Static("Pull secret file (from console.redhat.com)", classes="field-label")
+        yield Static("Pull secret file (from console.redhat.com)", id="secret-label", classes="field-label")
         with Horizontal(classes="row"):
             yield Field(id="secret", placeholder="~/pull-secret.json", compact=True)
             yield Button("Load", id="load-secret", compact=True)
@@ -109,14 +109,22 @@ class CredentialsScreen(StepScreen):
         self.query_one("#password", Input).value = state.mirror_password
         # The far side's login file goes to the admin's home, never onto the medium (a secret would travel
         # back with it, and the bundle's check lists it as a stray file).
-        default = FAR_SIDE_LOGIN if self.far_side() and not state.plan.auth_file else merged_name(state.plan.auth_file or "")
+        far_side = self.far_side()
+        default = FAR_SIDE_LOGIN if far_side and not state.plan.auth_file else merged_name(state.plan.auth_file or "")
         self.query_one("#merged", Input).value = state.merged_auth_path or default
+        if far_side:
+            # What this field holds here is the mirror's login file, not a pull secret from the console; the
+            # file the login is saved to is shown and loaded when it exists (saving merges into it).
+            self.query_one("#secret-label", Static).update("Mirror login file (loaded when it exists)")
+            target = state.merged_auth_path or default
+            if not state.plan.auth_file and Path(target).expanduser().is_file():
+                self.query_one("#secret", Input).value = target
         self.query_one("#remember", Checkbox).value = state.remember_password
         sandbox_password = state.plan_path.parent / "mirror-password.txt" if state.plan_path else None
         if sandbox_password is not None and sandbox_password.exists() and not state.mirror_password:
             self.query_one("#password-error", Static).update(
                 Content.styled(f"Practice sandbox: user admin, password in {sandbox_password}", "$accent"))
-        if state.plan.auth_file or self.far_side():
+        if state.plan.auth_file or far_side:
             self.load_secret_file()
         self.show_logins()
         if self.wizard.auto_check:
@@ -184,7 +192,7 @@ class CredentialsScreen(StepScreen):
         self.state.auth_data = data
         error.update("")
         hosts = list(data.get("auths", {}))
-        info.update(f"✓ {len(hosts)} registries: {', '.join(hosts)}")
+        info.update(f"✓ {plural(len(hosts), 'registry', 'registries')}: {', '.join(hosts)}")
         merged = self.query_one("#merged", Input)
         if (not merged.value or merged.value == merged_name("")) and not merged.has_focus:
             merged.value = merged_name(path)
@@ -346,18 +354,20 @@ class CredentialsScreen(StepScreen):
             self.set_status("login failed: nothing was saved", "error")
             return False
         target = Path(merged or merged_name(self.state.plan.auth_file or "")).expanduser()
-        try:
-            await asyncio.to_thread(write_auth_file, target, data)
+        try:  # merged into the file already there: its other logins stay (core.credentials.save_login)
+            saved = await asyncio.to_thread(save_login, target, data, host)
         except (MirrorError, OSError) as exc:
             self.query_one("#password-error", Static).update("✗ " + error_text(exc))
             return False
+        data = saved.data
         self.state.auth_data = data
         self.state.plan.auth_file = str(target)
         self.state.merged_auth_path = str(target)
         with self.prevent(Input.Changed):
             self.query_one("#secret", Input).value = str(target)
+        kept = f"; kept {plural(len(saved.kept), 'other login', 'other logins')} it had" if saved.kept else ""
         self.query_one("#secret-info", Static).update(
-            f"✓ {len(data['auths'])} registries (with {host}) saved to {target}")
+            f"✓ {plural(len(data['auths']), 'registry', 'registries')} (with {host}) saved to {target}{kept}")
         if remember:
             status = await asyncio.to_thread(remember_password, host, user, password)
             if not status.usable:
@@ -405,7 +415,8 @@ class CredentialsScreen(StepScreen):
         self.show_logins()
         bad = [r for r in results if not r.ok]
         self.set_status(f"{len(bad)} of {len(results)} failed — see the list" if bad
-                        else f"all {len(results)} registries of the plan answer", "error" if bad else "ok")
+                        else f"all {plural(len(results), 'registry', 'registries')} of the plan answer",
+                        "error" if bad else "ok")
 
     async def in_wizard_words(self, results: list[LoginResult], typed_user: str | None = None) -> list[LoginResult]:
         """The engine's messages as the wizard says them: "retype the password" for a login typed here,
@@ -426,7 +437,7 @@ class CredentialsScreen(StepScreen):
                     typed_user: str | None = None) -> list[LoginResult]:
         data = data or self.state.auth_data or {"auths": {}}
         hosts = registries or list(data.get("auths", {}))
-        self.set_status(f"testing {len(hosts)} login(s) …")
+        self.set_status(f"testing {plural(len(hosts), 'login', 'logins')} …")
         self.state.logins = [_pending(h) for h in hosts] + [r for r in self.state.logins
                                                            if r.registry not in hosts]
         self.show_logins()
@@ -443,7 +454,7 @@ class CredentialsScreen(StepScreen):
                 self.query_one(field, Static).update(f"✗ {result.message}")
         bad = [r for r in results if not r.ok]
         if bad:
-            self.set_status(f"{len(bad)} login(s) failed — see the list", "error")
+            self.set_status(f"{plural(len(bad), 'login', 'logins')} failed — see the list", "error")
         else:
             self.set_status("logins work", "ok")
         return list(results)

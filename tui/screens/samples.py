@@ -444,6 +444,10 @@ class SamplesScreen(StepScreen):
         self._set_selected(chosen)
         self._mark(name, name in chosen)
         self.update_config()
+        # Enter toggles too, and a row is easily hit by mistake: say what changed, as a and n do.
+        on_ = name in chosen
+        self.set_status(f"{name}: {'mirrored' if on_ else 'not mirrored'} · {len(chosen)} of "
+                        f"{len(self.state.streams)} selected · Space/Enter toggles", "info" if on_ else "warn")
 
     # The selection before the last a/n (All/None): u puts it back. None when there is nothing to undo.
     _undo: tuple[list[str], list[str]] | None = None
