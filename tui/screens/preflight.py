@@ -16,7 +16,7 @@ from core.credentials import keyring_status
 from core.errors import MirrorError
 from core.plan import ReleaseMode
 from core.routes import plan_servers, routes
-from core.text import human_bytes
+from core.text import human_bytes, plural
 from core.text import shell_quote as q
 from core.usecases.machine import oc_client, oc_source
 from tui.screens.base import StepScreen
@@ -66,7 +66,7 @@ def auth_file_check(state: WizardState) -> tuple[Check, str | None]:
         return Check("pull secret", "fail", "none found",
                      f"Download it from {PULL_SECRET_URL} and pick it in the Credentials step"), None
     found = None if state.plan.auth_file else str(path)
-    return Check("pull secret", "ok", f"{len(auth.registries())} registries in {path}"), found
+    return Check("pull secret", "ok", f"{plural(len(auth.registries()), 'registry', 'registries')} in {path}"), found
 
 
 def check_keyring() -> Check:
