@@ -1,0 +1,184 @@
+"""The first-time admin's walk of the Release step (demo sandbox, 100x30 and 80x24): what the screen says
+must be true. "In the mirror" is what looking into the registry finds (never the last run's record), Next
+asks about a release key the medium carries and nobody named, pruning always answers, the graph-data
+image is said as each mode really handles it, and every command of F1 pastes into bash.
+
+Real parts: the demo sandbox's registries (its mirror allows deletes), core.orchestrate's run, core.prune.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from textual.widgets import Select
+
+from core.orchestrate import run_plan
+from core.plan import load_plan, save_plan
+from tests.conftest import needs_registry
+from tests.support.demo_login import pull_secret_with_mirror_login
+from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
+from tui.app import MirrorWizardApp
+from tui.state import WizardState
+
+
+@dataclass
+class Walk:
+    sandbox: object
+    plan_path: Path       # the demo plan as the path 4.17.1 → 4.17.3, the mirror's login in its auth
+    auth: Path
+    workdir: Path
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one(selector).render())
+
+
+def in_mirror(app) -> str:  # type: ignore[no-untyped-def]
+    return str(dict(app.screen.query_one("#path-info").rows).get("In the mirror", ""))
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
+    from tui.sandbox.demo import create_sandbox
+    from tui.sandbox.plan import write_demo_plan
+
+    work = tmp_path_factory.mktemp("tui-walkfix-release")
+    sandbox = create_sandbox(work / "sandbox", layer_size=16 * 1024)
+    try:
+        path = write_demo_plan(sandbox)
+        auth = pull_secret_with_mirror_login(sandbox, work / "pull-secret-mirror.json")
+        plan = load_plan(path)
+        plan.auth_file = str(auth)
+        plan.samples = None
+        assert plan.release is not None
+        plan.release.source = ""
+        plan.release.from_version, plan.release.version = "4.17.1", "4.17.3"
+        plan.output_dir = str(work / "output")
+        save_plan(plan, path)
+        cert_dir = work / "certs"
+        cert_dir.mkdir()
+        shutil.copyfile(sandbox.ca_file, cert_dir / "ca.crt")
+        yield Walk(sandbox, path, auth, work)
+    finally:
+        sandbox.stop()  # type: ignore[attr-defined]
+
+
+# -- W1: "In the mirror" is what the registry holds now ------------------------------------------------------
+
+@needs_registry
+async def test_in_the_mirror_is_looked_up_after_a_run_a_prune_and_a_new_from(walk: Walk) -> None:
+    state = WizardState.from_path(str(walk.plan_path))
+    app = MirrorWizardApp(state, start="release", auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert [i.version for i in state.current_path()] == ["4.17.1", "4.17.2", "4.17.3"]
+        screen.query_one("#find").press()  # the versions to choose "from" among
+        await settle(pilot)
+        before = in_mirror(app)
+        assert "to move" in before and "all there" not in before, before  # an empty mirror
+        # The mirror runs (as the Mirror step runs it) and completes; the admin goes Back to Release.
+        plan = load_plan(walk.plan_path)
+        run = await run_plan(plan, write=False)
+        assert run.copy is not None and run.copy.ok
+        state.mirror_key = state.plan_key()
+        state.progress.reset()
+        state.progress.finish()
+        await app.switch_mode("review")
+        await settle(pilot)
+        await app.switch_mode("release")
+        await settle(pilot)
+        shown = in_mirror(app)
+        assert "✓ all there already" in shown and "to move" not in shown, shown
+        # Another from: the path is read and looked up, not "the plan changed after the last mirror".
+        screen.query_one("#from-version", Select).value = "4.17.2"
+        await settle(pilot)
+        shown = in_mirror(app)
+        assert "✓ all there already" in shown and "plan changed" not in shown, shown
+        rows = dict(screen.query_one("#path-info").rows)
+        assert not any("to move" in str(text) for label, text in rows.items() if label != "In the mirror"), rows
+        # Prune the releases before 4.17.2 (deletes 4.17.1's own images), then ask for 4.17.1 again.
+        screen.query_one("#prune-plan").press()
+        await settle(pilot)
+        screen.query_one("#prune-apply").press()
+        await settle(pilot)
+        app.screen.query_one("#yes").press()
+        await settle(pilot)
+        assert "deleted" in rendered(app, "#prune-list"), rendered(app, "#prune-list")
+        screen.query_one("#from-version", Select).value = "4.17.1"
+        await settle(pilot)
+        shown = in_mirror(app)
+        assert "all there" not in shown and "last run" not in shown, shown
+        assert "not in the mirror" in shown, shown
+
+
+# -- C1: the far side's Next asks about a carried release key nobody named ------------------------------------
+
+def far_state(walk: Walk, folder: Path, keys: list[str]) -> WizardState:
+    from core.plan import ReleaseMode
+    from tests.test_tui_snapshots import fixed_state, with_release
+
+    media = folder / "media"
+    (media / "config" / "release-keys").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(walk.sandbox.release_key_file,  # type: ignore[attr-defined]
+                    media / "config" / "release-keys" / "00-sandbox-release-key.asc")
+    state = fixed_state()
+    with_release(state)
+    state.release.mode, state.release.directory, state.release.keys = ReleaseMode.FROM_DIR, "media", keys
+    return state
+
+
+@needs_registry
+async def test_next_asks_once_about_a_carried_key_that_is_not_named(walk: Walk, workdir: Path) -> None:  # noqa: F811
+    from core.release_keys import key_file_facts
+
+    carried = "media/config/release-keys/00-sandbox-release-key.asc"
+    state = far_state(walk, workdir, [])
+    fingerprint = key_file_facts(carried)[0].fingerprint
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        question = str(app.screen.query_one(".question").render())
+        assert "not trusted yet" in question, question
+        detail = str(app.screen.query_one(".detail").render())
+        assert fingerprint in detail and "the upload will refuse" in detail, detail
+        await pilot.press("enter")  # the default: back to the field
+        await settle(pilot)
+        assert app.current_mode == "release"
+        assert app.focused is not None and app.focused.id == "keys"
+        assert state.release.keys == []  # never filled in for the admin
+        assert app.focused.region.y < 30 and app.focused.region.height  # in view
+        await pilot.press("ctrl+n")  # still none named: asked again, and this time the admin goes on
+        await settle(pilot)
+        app.screen.query_one("#yes").press()
+        await settle(pilot)
+        assert app.current_mode == "samples"
+        await app.goto("release")
+        await settle(pilot)
+        await pilot.press("ctrl+n")  # answered: not asked again
+        await settle(pilot)
+        assert app.current_mode == "samples"
+
+
+@needs_registry
+async def test_next_does_not_ask_when_the_carried_key_is_named(walk: Walk, workdir: Path) -> None:  # noqa: F811
+    state = far_state(walk, workdir, ["media/config/release-keys/00-sandbox-release-key.asc"])
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "samples"
