@@ -182,3 +182,52 @@ async def test_next_does_not_ask_when_the_carried_key_is_named(walk: Walk, workd
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "samples"
+
+
+# -- C3: "Remove the releases before A…" always answers, and its list is in view at 80x24 ----------------------
+
+@needs_registry
+async def test_prune_always_says_what_it_found_and_shows_the_list_at_80x24(walk: Walk) -> None:
+    host = walk.sandbox.mirror.host  # type: ignore[attr-defined]
+    plan = load_plan(walk.plan_path)
+    assert plan.release is not None
+    plan.release.target = f"{host}/c3/openshift4"
+    run = await run_plan(plan, write=False)  # 4.17.1 … 4.17.3 in their own repository
+    assert run.copy is not None and run.copy.ok
+    path = walk.workdir / "c3-plan.yaml"
+    save_plan(plan, path)
+    state = WizardState.from_path(str(path))
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+
+        async def prune() -> str:
+            button = screen.query_one("#prune-plan")
+            button.focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.pause(0.2)
+            return rendered(app, "#status")
+
+        # Nothing older than the from version: said, not silence.
+        status = await prune()
+        assert f"nothing older than 4.17.1 in {host}/c3/openshift4" in status, status
+        # A repository nothing was mirrored to yet.
+        state.release.target = f"{host}/c3-empty/openshift4"
+        await pilot.pause(0.7)
+        status = await prune()
+        assert "does not exist in the mirror" in status, status
+        # Something older: said, the Delete button focused and the list it refers to in view.
+        state.release.target = f"{host}/c3/openshift4"
+        state.release.from_version = "4.17.2"
+        await pilot.pause(0.7)
+        status = await prune()
+        assert "4.17.1-x86_64" in status and "nothing deleted yet" in status, status
+        assert app.focused is not None and app.focused.id == "prune-apply"
+        listing = screen.query_one("#prune-list")
+        body = screen.query_one("#body")
+        assert "releases to remove: 4.17.1-x86_64" in rendered(app, "#prune-list")
+        # its first lines (what is kept, what goes) on screen
+        assert body.region.y <= listing.region.y and listing.region.y + 2 < body.region.bottom, (
+            listing.region, body.region)

@@ -82,6 +82,7 @@ class UpdatePathExtras(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.prune_plans: list[PrunePlan] = []
+        self._prune_first = ""
         self.pruned_where: list[str] = []
         self._shown_for: tuple[str | None, str] | None = None
 
@@ -203,6 +204,9 @@ class UpdatePathExtras(Vertical):
         self.prune_plans = []
         targets = self.prune_targets()
         self.query_one("#prune-list", Note).update(f"reading {', '.join(targets)} … (nothing is deleted)")
+        # Said on the status line too: the list is below the fold at 80x24, and a press must always answer.
+        self.step.set_status(f"reading {', '.join(targets)} for releases older than {release.from_version} …")
+        self._prune_first = release.from_version
         self.plan_prune(targets, release.from_version)
 
     @work(exclusive=True, group="prune", exit_on_error=False)
@@ -220,19 +224,34 @@ class UpdatePathExtras(Vertical):
     @on(Planned)
     def _planned(self, event: Planned) -> None:
         listing = self.query_one("#prune-list", Note)
+        # Every answer is one status line (the list may be below the fold), and the list is scrolled to.
         if event.error:
             listing.update(f"! {event.error}")
+            self.step.set_status(f"nothing to remove: {event.error}", "warn")
+            listing.scroll_visible(animate=False)
             return
         self.prune_plans = event.plans
         lines = [line for plan in event.plans for line in summary_lines(plan)]
         count = sum(len(plan.delete) for plan in event.plans)
+        where = ", ".join(plan.where for plan in event.plans)
         if not count:
             listing.update("\n".join([*lines, "nothing to delete: the mirror holds only what the path needs"]))
+            self.step.set_status(f"nothing older than {self._prune_first} in {where}: nothing to delete", "ok")
+            listing.scroll_visible(animate=False)
             return
         listing.update("\n".join([*lines, "nothing deleted yet: Delete shows the list again and asks"]))
+        releases = ", ".join(dict.fromkeys(r for plan in event.plans for r in plan.delete_releases))
+        self.step.set_status(f"older than {self._prune_first} in {where}: {releases or 'no release'} "
+                             f"({plural(count, 'manifest')}); nothing deleted yet — the list is below", "warn")
         button = self.query_one("#prune-apply", Button)
         button.label = f"Delete {count} manifests…"
         button.display = True
+        self.call_after_refresh(self._show_list)
+
+    def _show_list(self) -> None:
+        """The button the list belongs to, focused, and the list below it scrolled into view."""
+        self.query_one("#prune-apply", Button).focus(scroll_visible=False)
+        self.query_one("#prune-list", Note).scroll_visible(animate=False)
 
     @on(Button.Pressed, "#prune-apply")
     def prune_apply_pressed(self) -> None:
