@@ -231,3 +231,35 @@ async def test_prune_always_says_what_it_found_and_shows_the_list_at_80x24(walk:
         # its first lines (what is kept, what goes) on screen
         assert body.region.y <= listing.region.y and listing.region.y + 2 < body.region.bottom, (
             listing.region, body.region)
+
+
+# -- C4: the graph-data image said as each mode handles it; its own repository ticked with it ---------------------
+
+@needs_registry
+async def test_graph_image_words_follow_the_mode_and_own_repository_is_ticked_with_it(walk: Walk) -> None:
+    from textual.widgets import Checkbox
+
+    state = WizardState.from_path(str(walk.plan_path))
+    state.release.graph_image = state.release.to_release_image = None
+    state.release.directory = str(walk.workdir / "c4-media")
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        osus = screen.query_one("#osus", Checkbox)
+        osus.focus()
+        await pilot.press("space")
+        await settle(pilot)
+        image = state.release.graph_image
+        assert image and screen.query_one("#own-repo", Checkbox).value and state.release.to_release_image
+        said = {}
+        for mode in ("registry", "to-dir", "from-dir"):
+            screen.query_one("#mode", Select).value = mode
+            await settle(pilot)
+            said[mode] = rendered(app, "#osus-why") + " | " + rendered(app, "#graph-image-note")
+        assert "built and pushed with the mirror" in said["registry"] and f"pushed as {image}" in said["registry"]
+        assert "built onto the removable media" in said["to-dir"], said["to-dir"]
+        assert "written onto the medium as openshift/graph-image:latest" in said["to-dir"], said["to-dir"]
+        assert "pushed as" not in said["to-dir"].split("|")[1].split(";")[0]
+        assert "uploaded from the removable media" in said["from-dir"] and "built and pushed" not in said["from-dir"]
+        assert f"uploaded from the medium (openshift/graph-image:latest) as {image}" in said["from-dir"]

@@ -381,6 +381,7 @@ class ReleaseScreen(StepScreen):
         if mode != self.state.release.mode:
             self.state.release_error = ""
         self.state.release.mode = mode
+        self.query_one(UpdatePathExtras).show()  # the graph-data image's words follow the mode
         self.show_mode()
         self.show_kind()
         self.show_path_info()  # what the registry holds counts only when the mode writes to it
