@@ -263,3 +263,70 @@ async def test_graph_image_words_follow_the_mode_and_own_repository_is_ticked_wi
         assert "pushed as" not in said["to-dir"].split("|")[1].split(";")[0]
         assert "uploaded from the removable media" in said["from-dir"] and "built and pushed" not in said["from-dir"]
         assert f"uploaded from the medium (openshift/graph-image:latest) as {image}" in said["from-dir"]
+
+
+# -- W10: every command of F1 pastes into bash, as given and as the panel wraps it ---------------------------------
+
+def bash_syntax_error(script: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["/bin/bash", "-n"], input=script, capture_output=True, text=True, check=False)
+    return done.stderr.strip() if done.returncode else ""
+
+
+def comment_inside_a_command(script: str) -> str:
+    """bash -n cannot see it (a comment is valid anywhere): a "#" inside a backslash-continued command
+    ends that command there, and the rest runs as a command of its own. The line that does it, or ""."""
+    from tui.widgets.help import split_comment
+
+    lines = script.splitlines()
+    for number, line in enumerate(lines):
+        if not line.rstrip().endswith("\\"):
+            continue
+        if line.lstrip().startswith("#") or split_comment(line)[1]:
+            return f"a comment on a continued line: {line!r}"
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if following.lstrip().startswith("#"):
+            return f"a comment inside a continued command: {line!r} then {following!r}"
+    return ""
+
+
+def shown_lines(commands: list[str], width: int) -> str:
+    """The commands as the help panel shows them at ``width`` (tui.widgets.help.render_commands' cuts)."""
+    from tui.widgets.help import wrap_command
+
+    return "\n".join(part for command in commands for line in (command.splitlines() or [""])
+                     for part in wrap_command(line, width - 2))
+
+
+PLAN_SHAPES = [(kind, mode) for kind in ("one", "update") for mode in ("registry", "to-dir", "from-dir")]
+
+
+@pytest.mark.parametrize("kind, mode", PLAN_SHAPES)
+async def test_every_help_command_of_every_step_passes_bash_n(kind: str, mode: str, workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_snapshots import fixed_state, with_release
+    from tui.widgets.help import HelpPanel
+
+    state = fixed_state()
+    with_release(state)
+    release = state.release
+    release.mode, release.directory = mode, "media"  # type: ignore[assignment]
+    if kind == "update":
+        release.source, release.from_version, release.version = "", "4.17.1", "4.17.3"
+        release.graph_file = "graph.json"  # its own continued line: where the walk found "#" inside a command
+        state.update_mode = True
+    app = MirrorWizardApp(state, start="preflight", auto_check=False)
+    broken: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for step in MirrorWizardApp.MODES:
+            await app.goto(step)
+            await pilot.pause()
+            app.screen.refresh_help()
+            commands = app.screen.query_one(HelpPanel)._commands
+            for label, script in [("as given", "\n".join(commands)),
+                                  *((f"shown at {w}", shown_lines(commands, w)) for w in (36, 50, 70))]:
+                error = bash_syntax_error(script) or comment_inside_a_command(script)
+                if error:
+                    broken.append(f"{step} ({kind}, {mode}) {label}: {error}\n{script}")
+    assert not broken, "\n\n".join(broken)

@@ -962,7 +962,10 @@ class ReleaseScreen(StepScreen):
             "# the update graph of the channel (save it for a host without access: --graph-file)",
             f"curl -H 'Accept: application/json' \\\n    '{release.graph_url or state.graph_url or DEFAULT_GRAPH_URL}"
             f"?channel={channel}&arch={release.architecture.replace('x86_64', 'amd64')}' > graph.json",
-            f"mirror-wizard release list {flags}   # the path, each hop's bytes",
+            # Comments on their own line before a command, never inside one: after a backslash-continued
+            # line a "#" ends the command in bash (and the help panel's wrapping moves trailing comments).
+            "# the path, each hop's bytes",
+            f"mirror-wizard release list {flags}",
         ]
         if release.mode == ReleaseMode.TO_DIR:
             # The whole path onto the medium in one copy; oc's --to-dir folder is another format.
