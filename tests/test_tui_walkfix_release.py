@@ -330,3 +330,30 @@ async def test_every_help_command_of_every_step_passes_bash_n(kind: str, mode: s
                 if error:
                     broken.append(f"{step} ({kind}, {mode}) {label}: {error}\n{script}")
     assert not broken, "\n\n".join(broken)
+
+
+# -- M1: arriving from Credentials, focus is never on the Inspect button nobody pressed ----------------------------
+
+@needs_registry
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_after_credentials_the_release_step_does_not_focus_inspect(walk: Walk, size: tuple[int, int]) -> None:
+    from core.plan import plan_from_dict
+    from tui.sandbox.plan import demo_plan_dict
+
+    plan = plan_from_dict(demo_plan_dict(walk.sandbox))  # type: ignore[arg-type]  # one release, as the demo
+    plan.auth_file = str(walk.auth)
+    path = walk.workdir / f"m1-{size[0]}.yaml"
+    save_plan(plan, path)
+    state = WizardState.from_path(str(path))
+    state.visited = {"preflight"}
+    app = MirrorWizardApp(state, start="credentials", auto_check=True)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")  # Next, as the walk went
+        await settle(pilot)
+        if app.current_mode != "release":  # the login not accepted by Next: jump, as the step bar does
+            await app.goto("release")
+            await settle(pilot)
+        assert app.current_mode == "release"
+        assert state.release_info is not None, rendered(app, "#status")  # read on arrival
+        assert app.focused is not None and app.focused.id != "inspect", app.focused
