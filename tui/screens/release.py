@@ -232,6 +232,9 @@ class ReleaseScreen(StepScreen):
             return Content.styled(f"✓ all there already ({human_bytes(present)}): nothing to copy", "$success")
         # Layers can outlive a pruned release (until the registry's garbage collection): its images are
         # still copied again, so the missing images are said even when no byte needs to move.
+        if not missing:
+            return Content.assemble(f"every layer there ({human_bytes(present)}) · ",
+                                    (f"{plural(images or 0, 'image')} to copy", "bold"), " (not in the mirror)")
         lacking = f" · {plural(images, 'image')} not in the mirror" if images else ""
         return Content.assemble(f"{human_bytes(present)} already there · ", (f"{human_bytes(missing)} to move", "bold"),
                                 lacking)

@@ -256,7 +256,7 @@ class UpdatePathExtras(Vertical):
         if event.error:
             listing.update(f"! {event.error}")
             self.step.set_status(f"nothing to remove: {event.error}", "warn")
-            listing.scroll_visible(animate=False)
+            self.call_after_refresh(listing.scroll_visible, animate=False)  # once its new lines are laid out
             return
         self.prune_plans = event.plans
         lines = [line for plan in event.plans for line in summary_lines(plan)]
@@ -265,12 +265,12 @@ class UpdatePathExtras(Vertical):
         if not count:
             listing.update("\n".join([*lines, "nothing to delete: the mirror holds only what the path needs"]))
             self.step.set_status(f"nothing older than {self._prune_first} in {where}: nothing to delete", "ok")
-            listing.scroll_visible(animate=False)
+            self.call_after_refresh(listing.scroll_visible, animate=False)  # once its new lines are laid out
             return
         listing.update("\n".join([*lines, "nothing deleted yet: Delete shows the list again and asks"]))
         releases = ", ".join(dict.fromkeys(r for plan in event.plans for r in plan.delete_releases))
-        self.step.set_status(f"older than {self._prune_first} in {where}: {releases or 'no release'} "
-                             f"({plural(count, 'manifest')}); nothing deleted yet — the list is below", "warn")
+        self.step.set_status(f"older than {self._prune_first}: {releases or 'no release'} "
+                             f"({plural(count, 'manifest')}), nothing deleted yet", "warn")
         button = self.query_one("#prune-apply", Button)
         button.label = f"Delete {count} manifests…"
         button.display = True
