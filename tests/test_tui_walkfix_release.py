@@ -357,3 +357,33 @@ async def test_after_credentials_the_release_step_does_not_focus_inspect(walk: W
         assert app.current_mode == "release"
         assert state.release_info is not None, rendered(app, "#status")  # read on arrival
         assert app.focused is not None and app.focused.id != "inspect", app.focused
+
+
+@needs_registry
+async def test_one_release_in_the_mirror_is_looked_up_again_after_a_run(walk: Walk) -> None:
+    from core.plan import plan_from_dict
+    from tui.sandbox.plan import demo_plan_dict
+
+    host = walk.sandbox.mirror.host  # type: ignore[attr-defined]
+    plan = plan_from_dict(demo_plan_dict(walk.sandbox))  # type: ignore[arg-type]
+    assert plan.release is not None
+    plan.auth_file, plan.samples = str(walk.auth), None
+    plan.release.target = f"{host}/w1-one/openshift4"
+    path = walk.workdir / "w1-one.yaml"
+    save_plan(plan, path)
+    state = WizardState.from_path(str(path))
+    app = MirrorWizardApp(state, start="release", auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+
+        def shown() -> str:
+            return str(dict(app.screen.query_one("#release-info").rows).get("In the mirror", ""))
+
+        assert "to move" in shown() and "all there" not in shown(), shown()
+        run = await run_plan(plan, write=False)
+        assert run.copy is not None and run.copy.ok
+        await app.switch_mode("review")
+        await settle(pilot)
+        await app.switch_mode("release")
+        await settle(pilot)
+        assert "✓ all there already" in shown(), shown()
