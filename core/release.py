@@ -111,6 +111,9 @@ class SizeReport:
     total_bytes: int
     present_bytes: int | None
     manifest_bytes: int = 0
+    # Of ``images``, how many the mirror lacks (tag not there, or naming another manifest); None: not looked
+    # at. Blobs alone do not say it: a pruned release leaves its layers until the registry's garbage collection.
+    missing_images: int | None = None
 
     @property
     def missing_bytes(self) -> int:
@@ -305,12 +308,39 @@ def release_sources(info: ReleaseInfo) -> list[Location]:
     return [location for _, location in source_locations(info)]
 
 
-async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: str | None = None) -> SizeReport:
-    """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already."""
+async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: str | None = None,
+                          to_release_image: str | None = None) -> SizeReport:
+    """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already
+    (and how many of its images the mirror lacks)."""
     blobs, manifest_bytes = await source_blobs(session, release_sources(info))
     present = await bytes_present(session, blobs, to_repo) if to_repo else None
+    missing = await images_missing(session, [info], to_repo, to_release_image) if to_repo else None
     return SizeReport(images=len(info.components) + 1, blobs=len(blobs), total_bytes=sum(blobs.values()),
-                      present_bytes=present, manifest_bytes=manifest_bytes)
+                      present_bytes=present, manifest_bytes=manifest_bytes, missing_images=missing)
+
+
+async def images_missing(session: RegistrySession, infos: list[ReleaseInfo], to_repo: str,
+                         to_release_image: str | None = None) -> int | None:
+    """How many of these releases' images (payload and components, tagged as a run tags them) the mirror
+    repository lacks: the tag absent, or naming another manifest. None for a layout (``oci:DIR``): the
+    medium is written whole. The registry is asked by HEAD only (nothing read, nothing changed)."""
+    if to_repo.startswith(("oci:", "file://")):
+        return None
+    wanted: list[tuple[ImageReference, str | None]] = []
+    for info in infos:
+        digests = [info.digest] + [parse_reference(info.components[n], default_tag=None).digest
+                                   for n in info.components]
+        for task, digest in zip(release_tasks(info, to_repo, to_release_image), digests, strict=True):
+            if isinstance(task.destination, RegistryLocation):
+                wanted.append((task.destination.ref, digest))
+
+    async def there(ref: ImageReference, digest: str | None) -> bool:
+        found = await session.client(ref.registry).manifest_digest(ref.repository, ref.tag or ref.digest or "latest",
+                                                                   push_scope=False)
+        return found is not None and (digest is None or found == digest)
+
+    found = await asyncio.gather(*(there(ref, digest) for ref, digest in wanted))
+    return sum(1 for ok in found if not ok)
 
 
 async def bytes_present(session: RegistrySession, blobs: dict[str, int], to_repo: str) -> int:

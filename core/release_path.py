@@ -21,6 +21,7 @@ from .registry import RegistrySession
 from .release import (
     ReleaseInfo,
     bytes_present,
+    images_missing,
     load_release,
     release_sources,
     release_tasks,
@@ -49,6 +50,8 @@ class PathSizes:
     blobs: int = 0
     # Of unique_bytes, what the mirror holds already (measured with a target; None: not looked at).
     present_bytes: int | None = None
+    # Of the path's images, how many the mirror lacks (core.release.images_missing; None: not looked at).
+    missing_images: int | None = None
 
     @property
     def missing_bytes(self) -> int:
@@ -90,8 +93,8 @@ def check_distinct(infos: Sequence[ReleaseInfo]) -> None:
         seen[info.tag] = info.pull_spec
 
 
-async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo], to_repo: str | None = None
-                       ) -> PathSizes:
+async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo], to_repo: str | None = None,
+                       to_release_image: str | None = None) -> PathSizes:
     """Bytes per release, bytes the one copy moves, bytes saved by sharing (compressed blob sizes); with
     ``to_repo`` (the mirror repository) also how much of it the mirror holds already, as for one release."""
     found = await asyncio.gather(*(source_blobs(session, release_sources(info)) for info in infos))
@@ -105,6 +108,7 @@ async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo], t
     sizes.blobs = len(union)
     if to_repo:
         sizes.present_bytes = await bytes_present(session, union, to_repo)
+        sizes.missing_images = await images_missing(session, list(infos), to_repo, to_release_image)
     return sizes
 
 

@@ -111,7 +111,12 @@ async def test_update_mode_offers_updates_inside_the_cluster_and_sets_the_plan(d
         await settle(pilot)
         assert rendered(app, "#graph-data-error") == "" and release.graph_data == kept
         own = app.screen.query_one("#own-repo", Checkbox)
+        # ticked with it by default (the update service runs out of memory on a shared repository)
+        assert own.value and release.to_release_image == f"{mirror}/ocp4/release-images"
         own.focus()
+        await pilot.press("space")  # the admin may untick it
+        await settle(pilot)
+        assert release.to_release_image is None
         await pilot.press("space")
         await settle(pilot)
         assert release.to_release_image == f"{mirror}/ocp4/release-images"

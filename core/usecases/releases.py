@@ -46,12 +46,13 @@ class InspectedRelease:
     size_error: MirrorError | None = None
 
 
-async def inspect_release(session: RegistrySession, pull_spec: str, target: str | None = None) -> InspectedRelease:
+async def inspect_release(session: RegistrySession, pull_spec: str, target: str | None = None,
+                          to_release_image: str | None = None) -> InspectedRelease:
     """Read ``pull_spec`` and measure it; with ``target`` (the mirror repository) also how much of it the
     mirror has already."""
     info = await load_release(session, pull_spec)
     try:
-        return InspectedRelease(info, await measure_release(session, info, target))
+        return InspectedRelease(info, await measure_release(session, info, target, to_release_image))
     except MirrorError as exc:
         if target is None:
             raise
@@ -112,17 +113,18 @@ def resolve_path(graph: list[GraphRelease], start: str, end: str, *, all_version
     return update_path(graph, start, end, mode=mode, channel=channel)
 
 
-async def read_path(session: RegistrySession, path: list[GraphRelease], target: str | None = None) -> UpdatePath:
+async def read_path(session: RegistrySession, path: list[GraphRelease], target: str | None = None,
+                    to_release_image: str | None = None) -> UpdatePath:
     """Every release of a path read (by payload digest) and measured: the bytes one copy moves; with
     ``target`` (the mirror repository) less what the mirror holds already, as for one release."""
     infos = await load_path_releases(session, path)
-    return await _measured(session, path, infos, target)
+    return await _measured(session, path, infos, target, to_release_image)
 
 
 async def _measured(session: RegistrySession, path: list[GraphRelease], infos: list[ReleaseInfo],
-                    target: str | None) -> UpdatePath:
+                    target: str | None, to_release_image: str | None = None) -> UpdatePath:
     try:
-        return UpdatePath(path, infos, await measure_path(session, infos, target))
+        return UpdatePath(path, infos, await measure_path(session, infos, target, to_release_image))
     except MirrorError as exc:
         if target is None:
             raise
@@ -140,7 +142,22 @@ async def read_medium_path(session: RegistrySession, plan: Plan) -> UpdatePath:
     graph = [GraphRelease(info.version, f"{info.source_repository}@{info.digest}" if info.source_repository
                           else info.digest, {}, []) for info in infos]
     target = plan.release.target if plan.release is not None else None
-    return await _measured(session, graph, infos, target or None)
+    to_release_image = plan.release.to_release_image if plan.release is not None else None
+    return await _measured(session, graph, infos, target or None, to_release_image)
+
+
+async def measure_release_in_mirror(session: RegistrySession, info: ReleaseInfo, target: str,
+                                    to_release_image: str | None = None) -> SizeReport:
+    """One release measured again against the mirror as it is now (core.release.bytes_present and
+    images_missing): after a run or a prune what it holds has changed, and only looking into it says what
+    a run would move."""
+    return await measure_release(session, info, target, to_release_image)
+
+
+async def measure_path_in_mirror(session: RegistrySession, infos: list[ReleaseInfo], target: str,
+                                 to_release_image: str | None = None) -> PathSizes:
+    """An update path's releases measured again against the mirror as it is now (as for one release)."""
+    return await measure_path(session, infos, target, to_release_image)
 
 
 async def measure_graph_path(session: RegistrySession, path: list[GraphRelease]) -> PathSizes:
@@ -149,7 +166,8 @@ async def measure_graph_path(session: RegistrySession, path: list[GraphRelease])
 
 
 __all__ = ["MAX_CARRIED_KEYS", "RELEASE_REPO", "InspectedRelease", "UpdatePath", "carried_release_keys",
-           "inspect_release", "measure_graph_path", "read_graph", "read_medium_path", "read_path", "redirected",
+           "inspect_release", "measure_graph_path", "measure_path_in_mirror", "measure_release_in_mirror",
+           "read_graph", "read_medium_path", "read_path", "redirected",
            "registry_versions", "release_tags", "resolve_path"]
 
 

@@ -24,6 +24,8 @@ from core.usecases.releases import (
     RELEASE_REPO,
     carried_release_keys,
     inspect_release,
+    measure_path_in_mirror,
+    measure_release_in_mirror,
     read_graph,
     read_medium_path,
     read_path,
@@ -33,6 +35,7 @@ from core.usecases.releases import (
 )
 from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.release_day3 import UpdatePathExtras  # day 3 (issue 24)
 from tui.state import error_text
 from tui.widgets.facts import Facts
@@ -89,6 +92,11 @@ class ReleaseScreen(StepScreen):
     STEP = "release"
     target_problem = ""
     keys_problem = ""
+    # "In the mirror" is only ever what looking into the registry said (never the last run's record):
+    # measuring: a look is under way; stale: the mirror changed (a run ended, a prune) since the last look.
+    measuring = False
+    mirror_stale = False
+    _focus_once: str | None = None  # a widget to focus when the step is back (instead of first_focus)
 
     def compose_body(self) -> ComposeResult:
         yield Static("Release", classes="step-title")
@@ -180,15 +188,100 @@ class ReleaseScreen(StepScreen):
         target = self.query_one("#target", Input)
         if not target.value and self.state.mirror_host:
             target.value = self.state.release_target()
-        self.show_info()  # a mirror may have run (or be running) since this step was last shown
+        # A mirror may have run (or be running), or releases been pruned, since this step was last shown.
+        self.mirror_changed()
 
     def mirror_tick(self) -> None:
         super().mirror_tick()
-        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date())
-        if self.state.release_size is not None and (self.wizard.mirror_running
-                                                    or phase != getattr(self, "_phase", phase)):
+        running = self.wizard.mirror_running
+        was_running = getattr(self, "_was_running", running)
+        self._was_running = running
+        if running:
             self.show_info()
-        self._phase = phase
+            self.show_path_info()
+        elif was_running:
+            self.mirror_changed()  # the run ended: what the mirror holds now is looked up again
+
+    def mirror_changed(self) -> None:
+        """The mirror may hold other bytes now (a run ended, a prune): look into it again. Without the
+        automatic checks (tests without a network) the old measure is withdrawn, never shown as true."""
+        if self.wizard.mirror_running:
+            self.show_info()
+            self.show_path_info()
+            return
+        if self.wizard.auto_check:
+            self.remeasure()
+        else:
+            self.mirror_stale = self.state.mirror_key is not None or self.mirror_stale
+            self.show_info()
+            self.show_path_info()
+
+    def in_mirror(self, present: int | None, missing: int, images: int | None) -> str | Content | None:
+        """The "In the mirror" row: a copy running now, a look under way, or what the last look found."""
+        if self.wizard.mirror_running:
+            return self.state.mirror_note()  # the run's own live count: the registry is changing under it
+        if self.measuring:
+            return Content.styled("looking into the mirror …", "$text-muted")
+        if self.mirror_stale:
+            return Content.styled("the mirror changed since it was looked into: "
+                                  + ("Show path" if self.state.update_mode else "Inspect") + " looks again",
+                                  "$text-muted")
+        if present is None:
+            return None
+        if not missing and not images:
+            return Content.styled(f"✓ all there already ({human_bytes(present)}): nothing to copy", "$success")
+        # Layers can outlive a pruned release (until the registry's garbage collection): its images are
+        # still copied again, so the missing images are said even when no byte needs to move.
+        if not missing:
+            return Content.assemble(f"every layer there ({human_bytes(present)}) · ",
+                                    (f"{plural(images or 0, 'image')} to copy", "bold"), " (not in the mirror)")
+        lacking = f" · {plural(images, 'image')} not in the mirror" if images else ""
+        return Content.assemble(f"{human_bytes(present)} already there · ", (f"{human_bytes(missing)} to move", "bold"),
+                                lacking)
+
+    @work(exclusive=True, group="measure", exit_on_error=False)
+    async def remeasure(self) -> None:
+        """What the mirror holds of the release (or the path) as it is now: core's measure, as Show path
+        and Inspect measure it; the row says "looking" meanwhile."""
+        state = self.state
+        release = state.release
+        target = state.release_target()
+        infos = state.current_path() if state.update_mode else (
+            [state.release_info] if state.release_info is not None else [])
+        writes = release.mode != ReleaseMode.TO_DIR if state.update_mode else release.mode == ReleaseMode.REGISTRY
+        if not infos or not target or not writes:
+            self.mirror_stale = False
+            return
+        key, info = state.path_key(), state.release_info
+        self.measuring = True
+        self.show_info()
+        self.show_path_info()
+        try:
+            async with wizard_session(state) as session:
+                if state.update_mode:
+                    sizes = await measure_path_in_mirror(session, infos, target, release.to_release_image)
+                    if state.path_for == key and state.current_path() is infos:
+                        state.path_sizes = sizes
+                else:
+                    size = await measure_release_in_mirror(session, infos[0], target, release.to_release_image)
+                    if state.release_info is info:
+                        state.release_size = size
+            self.mirror_stale = False
+        except MirrorError as exc:
+            self.notify(f"could not look into the mirror: {error_text(exc)}", severity="warning")
+            self.mirror_stale = True
+        finally:
+            self.measuring = False
+            self.show_info()
+            self.show_path_info()
+
+    def focus_first(self) -> None:
+        wanted, self._focus_once = self._focus_once, None
+        if wanted is None:
+            super().focus_first()
+            return
+        self.query_one(wanted).focus()
+        self.query_one("#keys-note").scroll_visible(animate=False)  # the fingerprint just below the field
 
     def first_focus(self) -> str:
         release = self.state.release
@@ -291,6 +384,7 @@ class ReleaseScreen(StepScreen):
         if mode != self.state.release.mode:
             self.state.release_error = ""
         self.state.release.mode = mode
+        self.query_one(UpdatePathExtras).show()  # the graph-data image's words follow the mode
         self.show_mode()
         self.show_kind()
         self.show_path_info()  # what the registry holds counts only when the mode writes to it
@@ -518,7 +612,7 @@ class ReleaseScreen(StepScreen):
                 path = resolve_path(graph, start, end, all_versions=release.all_versions, channel=channel)
                 self.set_status(f"reading and measuring {plural(len(path), 'release')} of the path …")
                 async with wizard_session(state) as session:
-                    found = await read_path(session, path, target or None)
+                    found = await read_path(session, path, target or None, release.to_release_image)
             infos, sizes = found.releases, found.sizes
             if found.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
                 self.notify(f"could not look into the mirror: {error_text(found.size_error)}", severity="warning")
@@ -531,6 +625,7 @@ class ReleaseScreen(StepScreen):
             self.set_status("no update path", "error")
             return
         state.path_releases, state.path_sizes, state.path_for = infos, sizes, key
+        self.mirror_stale = found.size_error is not None  # looked into just now (unless it could not)
         # The release the cluster ends at is "the release" for the steps after this one (samples, CA …).
         state.release_info, state.release_size = infos[-1], None
         self.show_path_info()
@@ -559,23 +654,25 @@ class ReleaseScreen(StepScreen):
         rows: list[tuple[str, str | Content]] = []
         for number, item in enumerate(sizes.releases):
             label = f"{item.version} (now)" if number == 0 else f"→ {item.version}"
-            text = f"{human_bytes(item.new_bytes)} to move"
+            # What each release adds to the path's one copy; what a run moves is "In the mirror"'s to say.
+            text = f"{human_bytes(item.new_bytes)}" + (" of layers" if number == 0 else " more")
             if item.shared_bytes:
                 text += f" · {human_bytes(item.shared_bytes)} saved by sharing"
             rows.append((label, text))
         rows.append(("In all", f"{plural(len(sizes.releases), 'release')} in one copy: "
                                f"{human_bytes(sizes.unique_bytes)}, "
                                f"{human_bytes(sizes.saved_bytes)} saved by sharing"))
-        # As for one release: measured before the mirror; once a mirror ran (or runs), what it did.
-        note = state.mirror_note()
-        if note is not None:
-            rows.append(("In the mirror", note))
-        elif sizes.present_bytes is not None and state.release.mode != ReleaseMode.TO_DIR:
-            # (To removable media nothing of the registry counts: the medium gets every byte.)
-            rows.append(("In the mirror", Content.assemble(
-                f"{human_bytes(sizes.present_bytes)} already there · ",
-                (f"{human_bytes(sizes.missing_bytes)} to move", "bold"))))
+        # As for one release: what looking into the registry found (or a run copying now).
+        # (To removable media nothing of the registry counts: the medium gets every byte.)
+        if state.release.mode != ReleaseMode.TO_DIR:
+            shown = self.in_mirror(sizes.present_bytes, sizes.missing_bytes, sizes.missing_images)
+            if shown is not None:
+                rows.append(("In the mirror", shown))
         facts.set_rows(rows)
+
+    @on(UpdatePathExtras.Pruned)
+    def pruned(self) -> None:
+        self.mirror_changed()  # releases deleted from the mirror: what it holds is looked up again
 
     # -- versions ------------------------------------------------------------------------------------
 
@@ -675,9 +772,10 @@ class ReleaseScreen(StepScreen):
         try:
             target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
             async with wizard_session(self.state) as session:
-                inspected = await inspect_release(session, release.source, target)
+                inspected = await inspect_release(session, release.source, target, release.to_release_image)
             info = self.state.release_info = inspected.info
             self.state.release_size = inspected.size
+            self.mirror_stale = inspected.size_error is not None and target is not None
             if inspected.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
                 self.notify(f"could not look into the mirror: {error_text(inspected.size_error)}", severity="warning")
         except MirrorError as exc:
@@ -709,17 +807,13 @@ class ReleaseScreen(StepScreen):
             ("Digest", info.digest),
             ("Components", f"{plural(len(info.components), 'image')} from {info.component_repository}")]
         size = self.state.release_size
-        # Measured before the mirror: once a mirror ran (or runs), say what it did, never "to move".
-        note = self.state.mirror_note()
         if size is not None:
             present = size.present_bytes
             rows.append(("Layers", f"{human_bytes(size.total_bytes)} in {plural(size.blobs, 'blob')}"))
-            if note is not None:
-                rows.append(("In the mirror", note))
-            elif present is not None:
-                rows.append(("In the mirror", Content.assemble(
-                    f"{human_bytes(present)} already there · ",
-                    (f"{human_bytes(size.total_bytes - present)} to move", "bold"))))
+            if self.state.release.mode == ReleaseMode.REGISTRY or self.wizard.mirror_running:
+                shown = self.in_mirror(present, size.total_bytes - (present or 0), size.missing_images)
+                if shown is not None:
+                    rows.append(("In the mirror", shown))
         facts.set_rows(rows)
         self.refresh_help()
 
@@ -770,7 +864,46 @@ class ReleaseScreen(StepScreen):
             self.set_status(f"release keys: {self.keys_problem}", "error")
             self.query_one("#keys", Input).focus()
             return False
-        return True
+        return self.carried_key_named()
+
+    def carried_key_named(self) -> bool:
+        """The far side: a medium carrying release keys none of which is named here gets one question
+        before the upload refuses its release. The medium's plan never names them (trusting a key is this
+        admin's answer), so the answer is theirs: name it (the default), or go on knowingly (asked once)."""
+        release = self.state.release
+        if release.mode != ReleaseMode.FROM_DIR:
+            return True
+        carried = carried_release_keys(release.directory or ".")
+        named = {Path(key).resolve() for key in release.keys}
+        if not carried or any(Path(key).resolve() in named for key in carried):
+            return True
+        asked = (release.directory, tuple(carried))
+        if getattr(self, "_keys_asked", None) == asked:
+            return True
+        facts: list[str] = []
+        for key in carried:
+            try:
+                facts += [f"{key}: {fact.line()}" for fact in key_file_facts(key)]
+            except MirrorError as exc:
+                facts.append(f"{key}: {error_text(exc)}")
+
+        def answer(go_on: bool | None) -> None:
+            if go_on:
+                self._keys_asked = asked
+                self.call_later(self.wizard.next_step)
+                return
+            # Never filled in for them: two Enters must not trust a key nobody compared. The field is focused
+            # once the step is back (its resume would focus Next), scrolled into view with its fingerprint.
+            self._focus_once = "#keys"
+            self.set_status(f"compare the fingerprint with the one you were given, then name {carried[0]}"
+                            + (" (or another carried key)" if len(carried) > 1 else ""), "warn")
+
+        self.app.push_screen(ConfirmScreen(
+            f"The medium carries {plural(len(carried), 'release key')} not trusted yet",
+            "\n".join(facts) + "\n\nName it in Release keys (after comparing its fingerprint with the one you "
+            "were given) or go on (the upload will refuse a release signed by it).",
+            yes="Go on without it", no="Name the key"), answer)
+        return False
 
     def help_prose(self) -> str:
         return ("A release is one image (the payload) listing about 180 component images by digest. "
@@ -832,7 +965,10 @@ class ReleaseScreen(StepScreen):
             "# the update graph of the channel (save it for a host without access: --graph-file)",
             f"curl -H 'Accept: application/json' \\\n    '{release.graph_url or state.graph_url or DEFAULT_GRAPH_URL}"
             f"?channel={channel}&arch={release.architecture.replace('x86_64', 'amd64')}' > graph.json",
-            f"mirror-wizard release list {flags}   # the path, each hop's bytes",
+            # Comments on their own line before a command, never inside one: after a backslash-continued
+            # line a "#" ends the command in bash (and the help panel's wrapping moves trailing comments).
+            "# the path, each hop's bytes",
+            f"mirror-wizard release list {flags}",
         ]
         if release.mode == ReleaseMode.TO_DIR:
             # The whole path onto the medium in one copy; oc's --to-dir folder is another format.

@@ -25,7 +25,8 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Static
 
 from core.errors import MirrorError
-from core.graph_image import GRAPH_DATA_URL, default_graph_image, releases_repository
+from core.graph_image import GRAPH_DATA_URL, GRAPH_LAYOUT_NAME, default_graph_image, releases_repository
+from core.plan import ReleaseMode
 from core.prune import ApplyResult, PrunePlan, apply_prune, plan_prune_before, summary_lines
 from core.reference import parse_repository
 from core.text import human_bytes, plural
@@ -39,8 +40,26 @@ if TYPE_CHECKING:
     from tui.screens.base import StepScreen
     from tui.state import WizardState
 
-OSUS_WHY = ("An OpenShift Update Service inside the disconnected cluster gives it update recommendations "
-            "(the graph-data image is built and pushed with the mirror)")
+OSUS_WHY = "An OpenShift Update Service inside the disconnected cluster gives it update recommendations"
+# What happens to its graph-data image, said per mode (core.graph_image: built into the registry, built into
+# the medium's layout, uploaded from the medium by the far side's run).
+GRAPH_IMAGE_HOW = {
+    ReleaseMode.REGISTRY: "the graph-data image is built and pushed with the mirror",
+    ReleaseMode.TO_DIR: "the graph-data image is built onto the removable media with the copy; the far side "
+                        "uploads it",
+    ReleaseMode.FROM_DIR: "the graph-data image is uploaded from the removable media with the release (built on "
+                          "the connected side)",
+}
+
+
+def graph_image_note(mode: ReleaseMode, graph_image: str) -> str:
+    """Where the graph-data image goes in this mode, under its own name."""
+    if mode == ReleaseMode.TO_DIR:
+        return (f"written onto the medium as {GRAPH_LAYOUT_NAME}; the far side's upload pushes it as "
+                f"{graph_image}, and its Done shows the UpdateService")
+    if mode == ReleaseMode.FROM_DIR:
+        return f"uploaded from the medium ({GRAPH_LAYOUT_NAME}) as {graph_image}; Done shows its UpdateService"
+    return f"pushed as {graph_image}; Done shows its UpdateService"
 OWN_REPO_WHY = ("The update service's graph builder runs out of memory when release images share a repository "
                 "with the components")
 PRUNE_WHY = "Nothing is deleted until you confirm the list"
@@ -82,8 +101,10 @@ class UpdatePathExtras(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.prune_plans: list[PrunePlan] = []
+        self._prune_first = ""
         self.pruned_where: list[str] = []
         self._shown_for: tuple[str | None, str] | None = None
+        self._mode_shown: ReleaseMode | None = None
 
     @property
     def step(self) -> StepScreen:
@@ -96,7 +117,7 @@ class UpdatePathExtras(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Keeping the mirror healthy (day 3)", classes="section")
         yield Checkbox("Updates inside the cluster", id="osus", compact=True)
-        yield Static(OSUS_WHY, classes="hint")
+        yield Static(OSUS_WHY, classes="hint", id="osus-why")
         with Vertical(id="osus-details"):
             yield Static("Graph data: the update service's tarball (offline hosts), or empty to download it",
                          classes="field-label")
@@ -125,9 +146,10 @@ class UpdatePathExtras(Vertical):
 
     def follow_plan(self) -> None:
         key = (self.state.release.from_version, self.state.release_target())
-        if key == self._shown_for:
+        mode = self.state.release.mode
+        if key == self._shown_for and mode == self._mode_shown:
             return
-        if self._shown_for is not None:
+        if key != self._shown_for and self._shown_for is not None:
             self.prune_plans = []
             self.query_one("#prune-apply", Button).display = False
             self.query_one("#prune-list", Note).update("")
@@ -138,7 +160,9 @@ class UpdatePathExtras(Vertical):
         """The details follow the choice; the prune button names the from version it keeps."""
         release = self.state.release
         self.query_one("#osus-details").display = bool(release.graph_image)
-        note = (f"pushed as {release.graph_image}; Done shows its UpdateService" if release.graph_image else "")
+        self._mode_shown = release.mode
+        self.query_one("#osus-why", Static).update(f"{OSUS_WHY} ({GRAPH_IMAGE_HOW[release.mode]})")
+        note = graph_image_note(release.mode, release.graph_image) if release.graph_image else ""
         self.query_one("#graph-image-note", Note).update(note)
         first = release.from_version
         button = self.query_one("#prune-plan", Button)
@@ -154,6 +178,11 @@ class UpdatePathExtras(Vertical):
         if event.value and host:
             release.graph_image = default_graph_image(host)
             release.graph_data = self.query_one("#graph-data", Input).value.strip() or release.graph_data
+            # Ticked with it by default: on a shared repository the update service runs out of memory (the
+            # admin may untick it).
+            own = self.query_one("#own-repo", Checkbox)
+            if not own.value:
+                own.value = True  # own_repo_changed sets release.to_release_image
         else:
             release.graph_image = None
             release.to_release_image = None
@@ -203,6 +232,9 @@ class UpdatePathExtras(Vertical):
         self.prune_plans = []
         targets = self.prune_targets()
         self.query_one("#prune-list", Note).update(f"reading {', '.join(targets)} … (nothing is deleted)")
+        # Said on the status line too: the list is below the fold at 80x24, and a press must always answer.
+        self.step.set_status(f"reading {', '.join(targets)} for releases older than {release.from_version} …")
+        self._prune_first = release.from_version
         self.plan_prune(targets, release.from_version)
 
     @work(exclusive=True, group="prune", exit_on_error=False)
@@ -220,19 +252,34 @@ class UpdatePathExtras(Vertical):
     @on(Planned)
     def _planned(self, event: Planned) -> None:
         listing = self.query_one("#prune-list", Note)
+        # Every answer is one status line (the list may be below the fold), and the list is scrolled to.
         if event.error:
             listing.update(f"! {event.error}")
+            self.step.set_status(f"nothing to remove: {event.error}", "warn")
+            self.call_after_refresh(listing.scroll_visible, animate=False)  # once its new lines are laid out
             return
         self.prune_plans = event.plans
         lines = [line for plan in event.plans for line in summary_lines(plan)]
         count = sum(len(plan.delete) for plan in event.plans)
+        where = ", ".join(plan.where for plan in event.plans)
         if not count:
             listing.update("\n".join([*lines, "nothing to delete: the mirror holds only what the path needs"]))
+            self.step.set_status(f"nothing older than {self._prune_first} in {where}: nothing to delete", "ok")
+            self.call_after_refresh(listing.scroll_visible, animate=False)  # once its new lines are laid out
             return
         listing.update("\n".join([*lines, "nothing deleted yet: Delete shows the list again and asks"]))
+        releases = ", ".join(dict.fromkeys(r for plan in event.plans for r in plan.delete_releases))
+        self.step.set_status(f"older than {self._prune_first}: {releases or 'no release'} "
+                             f"({plural(count, 'manifest')}), nothing deleted yet", "warn")
         button = self.query_one("#prune-apply", Button)
         button.label = f"Delete {count} manifests…"
         button.display = True
+        self.call_after_refresh(self._show_list)
+
+    def _show_list(self) -> None:
+        """The button the list belongs to, focused, and the list below it scrolled into view."""
+        self.query_one("#prune-apply", Button).focus(scroll_visible=False)
+        self.query_one("#prune-list", Note).scroll_visible(animate=False)
 
     @on(Button.Pressed, "#prune-apply")
     def prune_apply_pressed(self) -> None:
