@@ -387,3 +387,23 @@ async def test_one_release_in_the_mirror_is_looked_up_again_after_a_run(walk: Wa
         await app.switch_mode("release")
         await settle(pilot)
         assert "✓ all there already" in shown(), shown()
+
+
+def test_a_comment_ending_a_continued_command_stays_below_it_when_the_panel_wraps() -> None:
+    """The panel moved every trailing comment above its line; on a line continuing the one before, that
+    put the comment inside the command, and a paste into bash ran half of it."""
+    import subprocess
+
+    from tui.widgets.help import render_commands
+
+    command = ("mirror-wizard release list --channel stable-4.17 --to-version \\\n"
+               "    4.17.3 --graph-file /tmp/graph-stable-4.17.json  # the path, each hop's bytes")
+    for width in (36, 50, 70):
+        shown = [line.removeprefix("$ ").removeprefix("  ") for line in render_commands([command], width).plain
+                 .splitlines()]
+        assert shown[-1].lstrip().startswith("# the path"), shown
+        script = "\n".join(shown)
+        assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0, script
+        # the command's every word is in one command: nothing after a comment inside it
+        before_comment = script.split("#", 1)[0]
+        assert "--graph-file" in before_comment and before_comment.rstrip().endswith(".json"), script

@@ -63,10 +63,11 @@ def wrap_comment(line: str, width: int) -> list[str]:
     return lines
 
 
-def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
+def wrap_command(line: str, width: int, indent: str = "    ", *, continued: bool = False) -> list[str]:
     """A command line cut to ``width`` only at spaces between words, each cut ending in " \\" so the
     lines still paste as one command. A trailing comment moves to its own line above (a backslash
-    inside a comment would not continue anything). A word longer than the width stays whole (the
+    inside a comment would not continue anything) — or below, when ``line`` continues the line before
+    it: a comment above would end the command there. A word longer than the width stays whole (the
     view scrolls)."""
     if line.lstrip().startswith("#"):
         return wrap_comment(line, width)
@@ -74,6 +75,8 @@ def wrap_command(line: str, width: int, indent: str = "    ") -> list[str]:
         return [line]
     command, comment = split_comment(line)
     lead = line[: len(line) - len(line.lstrip())]
+    if continued and comment:
+        return [*wrap_command(command.rstrip(), width, indent), *wrap_comment(lead + comment, width)]
     above = wrap_comment(lead + comment, width) if comment else []
     words = split_words(command)
     if not words:
@@ -102,8 +105,11 @@ def render_commands(commands: list[str], width: int = 0) -> Content:
     lines: list[Content] = []
     for command in commands:
         prompted = False
+        continued = False
         for line in command.splitlines() or [""]:
-            for part in wrap_command(line, width - 2 if width else 0):  # room for the prompt
+            parts = wrap_command(line, width - 2 if width else 0, continued=continued)  # room for the prompt
+            continued = split_comment(line)[0].rstrip().endswith("\\")
+            for part in parts:
                 if part.lstrip().startswith("#"):
                     lines.append(Content.styled(part, "$text-muted italic"))
                 elif not prompted:
