@@ -131,6 +131,7 @@ class Prepared:
             release_components=len(info.components) if info is not None else None,
             instructions=self.instructions, samples=self.samples, ca=self.ca, plan_file=plan_file,
             release_versions=[r.version for r in self.releases],
+            release_path=[(r.version, r.digest) for r in self.releases],
             release_digest=info.digest if info is not None else None,
             signature_configmaps=self.signature_configmaps(),
             signature_warnings=[r.summary() for r in self.signatures if not r.ok] + self.warnings,
