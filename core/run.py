@@ -556,13 +556,21 @@ def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> li
             for report in prepared.signatures if report.signatures]
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    """Whether two folder names are one folder (relative or absolute, ~ or not)."""
+    return a.expanduser().resolve() == b.expanduser().resolve()
+
+
 def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
-    """Every document the cluster needs, one file each, plus the runbook."""
+    """Every document the cluster needs, one file each, plus the runbook; each file written once and
+    listed once. The run's own call (no ``folder``) also puts the signature ConfigMaps where the plan keeps
+    them (to-dir: on the medium, with the release); a folder given (Done's Write files, a bundle's
+    cluster/) gets everything to apply and nothing is written elsewhere — the run put them there already."""
     out = Path(folder or prepared.plan.output_dir)
     written: list[Path] = []
-    written += write_signatures(prepared)
-    if prepared.signatures and signatures_folder(prepared.plan) != out:
-        written += write_signatures(prepared, out)  # the output folder holds everything to apply
+    if folder is None and prepared.signatures and not _same_folder(signatures_folder(prepared.plan), out):
+        written += write_signatures(prepared)
+    written += write_signatures(prepared, out)  # the output folder holds everything to apply
     if prepared.instructions is not None:
         written += prepared.instructions.write(out)
     if prepared.samples is not None:

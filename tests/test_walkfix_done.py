@@ -1,0 +1,129 @@
+"""Walk fixes for the removable-media ending (the first-time admin's walk through the demo): the bundle's
+README.txt commands work exactly as written, name the bin/ paths the medium holds, and Done's Removable
+media tab says the same text; Done lists each file it wrote once."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from core.bundle_write import FarSide, far_side_steps
+from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, ReleaseMode, save_plan
+from core.run import Prepared, write_outputs
+from core.signatures import SignatureReport, VerifiedSignature
+from tests.support import skopeo
+from tests.support.gpg import needs_gpg
+from tests.support.repos import unique_repo
+from tests.test_update_path_mirror import (  # noqa: F401 - module fixtures reused
+    VERSIONS,
+    _cli,
+    key,
+    key_file,
+    path_source,
+    store,
+)
+from tests.test_tui_snapshots import fixed_state, workdir  # noqa: F401 - fixture
+
+VENV_TOOL = "~/mirror-wizard-venv/bin/mirror-wizard"
+
+
+def _readme_commands(readme: str) -> list[list[str]]:
+    """Every mirror-wizard command README.txt prints (its three-space indented lines), as argv."""
+    out = []
+    for line in readme.splitlines():
+        text = line.strip()
+        if text.startswith(VENV_TOOL + " "):
+            out.append(shlex.split(text.split("  (", 1)[0])[1:])
+    return out
+
+
+@needs_gpg
+def test_readme_upload_commands_work_as_written(path_source, tls_registry, auth_file, pki, tmp_path, capsys,
+                                                key_file, monkeypatch) -> None:
+    """W4: README.txt's `release mirror` and `run` commands, parsed out of it and run as written (AUTH_FILE
+    the mirror's login), upload every release of the path into a TLS registry whose CA only the medium
+    carries; W8: it names the bin/<version>/ folders the medium has."""
+    source_host, _, built, graph_file = path_source
+    target = f"{tls_registry.host}/{unique_repo('walk-readme')}"
+    media = tmp_path / "media"
+    # As the wizard's removable-media mode writes it: the plan names the mirror's CA (it travels on the medium).
+    plan = Plan(auth_file=str(auth_file), mirror=MirrorRegistry(registry=tls_registry.host, ca_file=str(pki.ca_file)),
+                registries=[RegistryTrust(source_host, insecure=True)],
+                release=ReleaseChoice(target=target, channel="candidate-4.21", from_version="4.21.1",
+                                      version="4.21.3", graph_file=str(graph_file), keys=[key_file],
+                                      mode=ReleaseMode.TO_DIR, directory=str(media)),
+                output_dir=str(tmp_path / "near-out"))
+    save_plan(plan, tmp_path / "near.yaml")
+    code, out, err = _cli(["run", str(tmp_path / "near.yaml"), "--no-wheelhouse"], capsys)
+    assert code == 0, out + err
+    readme = (media / "README.txt").read_text()
+    commands = _readme_commands(readme)
+    kinds = [c[0] if c[0] != "media" else " ".join(c[:2]) for c in commands]
+    assert kinds[:1] == ["media verify"] and "release" in kinds and "run" in kinds, readme
+    flat = " ".join(readme.split())
+    assert "AUTH_FILE is a file holding the mirror registry's login" in flat and "credentials add" in flat
+    assert "--ca-file config/mirror-ca.pem" in flat
+    # W8: the paths named exist on the medium
+    assert f"bin/{VERSIONS[0]}/openshift-install" in readme and f"bin/{VERSIONS[-1]}/oc" in readme
+    assert "bin/openshift-install and bin/oc" not in readme
+    assert not (media / "bin" / "oc").exists()  # (the synthetic releases carry no binaries to extract)
+    monkeypatch.chdir(media)  # "On the mirror host, from this directory"
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no other login than AUTH_FILE's
+    for argv in commands:
+        if argv[:2] == ["media", "join"] or argv[:1] == ["--plan"]:  # volumes; the wizard (a pilot's job)
+            continue
+        argv = [str(auth_file) if a == "AUTH_FILE" else a for a in argv]
+        code, out, err = _cli(argv, capsys)
+        assert code == 0, f"{argv}: {out}{err}"
+    opts = {"authfile": auth_file, "cert_dir": pki.dir}
+    for one in built:
+        assert skopeo.digest(f"{target}:{one.version}-x86_64", **opts) == one.digest
+
+
+def test_bin_lines_name_each_release_folder() -> None:
+    """W8: a single release's tools are in bin/; an update path's in bin/<version>/."""
+    single = "\n".join(far_side_steps(FarSide(versions=["4.17.3"])))
+    assert "bin/openshift-install and bin/oc" in single
+    path = "\n".join(far_side_steps(FarSide(versions=["4.17.1", "4.17.2", "4.17.3"], per_version_bin=True)))
+    assert "bin/4.17.1/openshift-install" in path and "bin/4.17.3/oc" in path
+    assert "bin/openshift-install" not in path and " bin/oc" not in path
+
+
+def test_done_media_tab_says_the_readme_steps_and_no_unchecked_claim(workdir, tmp_path) -> None:
+    """C5: Done's Removable media tab carries README.txt's steps (one generator); W2: it does not say the
+    registry is empty (a to-dir run never looked)."""
+    from tui.screens.media import media_ending
+
+    state = fixed_state()
+    state.plan.release.mode = ReleaseMode.TO_DIR
+    state.plan.release.directory = str(tmp_path)
+    text = media_ending(state, 12)
+    steps = far_side_steps(FarSide())
+    commands = [line.strip() for line in steps if line.startswith("   ") and "mirror-wizard" in line]
+    assert commands and all(c in text for c in commands)
+    assert "Nothing is in the mirror registry" not in text
+    assert "media verify ." in text and text.index("sha256sum") < text.index("pip install") < text.index("media verify")
+
+
+def _report(digest: str, data: bytes) -> SignatureReport:
+    return SignatureReport(digest, verified=[VerifiedSignature(data, "verifier-public-key-redhat", "AB", "x", "y")])
+
+
+def test_done_write_lists_each_file_once_and_only_in_its_folder(tmp_path) -> None:
+    """W9: Write files into a folder lists one entry per file written, all of them in that folder (the run
+    already put the signature ConfigMaps on the medium)."""
+    medium = tmp_path / "medium"
+    plan = Plan(mirror=MirrorRegistry(registry="mirror.example.com:8443"),
+                release=ReleaseChoice(channel="stable-4.17", from_version="4.17.1", version="4.17.3",
+                                      mode=ReleaseMode.TO_DIR, directory=str(medium), target="m/ocp"),
+                output_dir=str(tmp_path / "out"))
+    digests = ["sha256:" + c * 64 for c in "abc"]
+    prepared = Prepared(plan, signatures=[_report(d, b"sig" + d.encode()) for d in digests])
+    written = write_outputs(prepared, tmp_path / "out")
+    assert len(written) == len(set(written)), [p.name for p in written]
+    assert all(p.parent == tmp_path / "out" for p in written), written
+    assert not medium.exists()
+    assert sum(p.name.startswith("signature-") for p in written) == 3
