@@ -43,7 +43,7 @@ Message = Callable[[str], None]
 
 __all__ = ["MediaSpace", "Prepared", "RunResult", "Message", "check_signatures", "prepare", "prepare_ca", "prepare_media",
            "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
-           "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
+           "after_upload", "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
 
 
 @dataclass
@@ -478,6 +478,24 @@ async def prepare_graph_image(prepared: Prepared, session: RegistrySession, *, r
         return
     if release.mode == ReleaseMode.TO_DIR:
         return  # the mirror is on the far side
+    await look_up_graph_image(prepared, session)
+
+
+async def after_upload(prepared: Prepared, session: RegistrySession) -> None:
+    """What a run learns from the mirror once its copy succeeded: a from-dir run's graph-data image was
+    not in the mirror when it was prepared (the digest lookup then found nothing and the documents named
+    the tag); now it is, so the UpdateService pins it by digest as the near side does."""
+    release = prepared.plan.release
+    if release is not None and release.graph_image and release.mode == ReleaseMode.FROM_DIR \
+            and prepared.graph_image_digest is None:
+        await look_up_graph_image(prepared, session)
+
+
+async def look_up_graph_image(prepared: Prepared, session: RegistrySession) -> None:
+    """Which digest the mirror's graph-data image tag names (None when the mirror holds none or cannot be
+    asked: the documents then show the tag and say so)."""
+    release = prepared.plan.release
+    assert release is not None and release.graph_image
     from .errors import MirrorError
     from .reference import parse_reference
 

@@ -127,3 +127,37 @@ def test_done_write_lists_each_file_once_and_only_in_its_folder(tmp_path) -> Non
     assert all(p.parent == tmp_path / "out" for p in written), written
     assert not medium.exists()
     assert sum(p.name.startswith("signature-") for p in written) == 3
+
+
+def test_a_far_side_run_pins_the_graph_image_it_uploaded(path_source, plain_registry) -> None:
+    """W5: a from-dir run prepared before its upload found no graph-data image in the mirror (the tag was
+    shown); once the copy succeeded (core.orchestrate calls core.run.after_upload) the UpdateService pins
+    the digest the mirror holds, as the near side does."""
+    import asyncio
+
+    from core.authfile import AuthFile
+    from core.registry import RegistrySession
+    from core.run import after_upload
+    from core.tlsconfig import TLSOptions
+    from core.usecases.documents import cluster_documents
+
+    host, prefix, built, _ = path_source
+    from tui.sandbox.content import RELEASE_REPO
+
+    image = f"{host}/{prefix}{RELEASE_REPO}@{built[0].digest}"  # any image the mirror holds stands in
+    plan = Plan(mirror=MirrorRegistry(registry=host),
+                release=ReleaseChoice(channel="candidate-4.21", version="4.21.1", mode=ReleaseMode.FROM_DIR,
+                                      directory=".", target=f"{host}/{prefix}{RELEASE_REPO}", graph_image=image))
+    prepared = Prepared(plan)
+    before = {d.key: d.text for d in cluster_documents(prepared, "plan.yaml")}["updateservice"]
+    assert "is the tag until the mirror holds the image" in before
+
+    async def run() -> None:
+        async with RegistrySession(AuthFile(path=None, data={"auths": {}}),
+                                   TLSOptions(insecure_hosts=(plain_registry.host,))) as session:
+            await after_upload(prepared, session)
+
+    asyncio.run(run())
+    assert prepared.graph_image_pinned == f"{host}/{prefix}{RELEASE_REPO}@{built[0].digest}"
+    after = {d.key: d.text for d in cluster_documents(prepared, "plan.yaml")}["updateservice"]
+    assert f"@{built[0].digest}" in after and "is the tag until" not in after
