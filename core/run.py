@@ -43,7 +43,8 @@ Message = Callable[[str], None]
 
 __all__ = ["MediaSpace", "Prepared", "RunResult", "Message", "check_signatures", "prepare", "prepare_ca", "prepare_media",
            "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
-           "after_upload", "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
+           "after_upload", "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs",
+           "write_signatures", "write_text"]
 
 
 @dataclass

@@ -5,9 +5,6 @@ media tab says the same text; Done lists each file it wrote once."""
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
-
-import pytest
 
 from core.bundle_write import FarSide, far_side_steps
 from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, ReleaseMode, save_plan
@@ -16,6 +13,7 @@ from core.signatures import SignatureReport, VerifiedSignature
 from tests.support import skopeo
 from tests.support.gpg import needs_gpg
 from tests.support.repos import unique_repo
+from tests.test_tui_snapshots import fixed_state, workdir  # noqa: F401 - fixture
 from tests.test_update_path_mirror import (  # noqa: F401 - module fixtures reused
     VERSIONS,
     _cli,
@@ -24,7 +22,6 @@ from tests.test_update_path_mirror import (  # noqa: F401 - module fixtures reus
     path_source,
     store,
 )
-from tests.test_tui_snapshots import fixed_state, workdir  # noqa: F401 - fixture
 
 VENV_TOOL = "~/mirror-wizard-venv/bin/mirror-wizard"
 
@@ -40,8 +37,8 @@ def _readme_commands(readme: str) -> list[list[str]]:
 
 
 @needs_gpg
-def test_readme_upload_commands_work_as_written(path_source, tls_registry, auth_file, pki, tmp_path, capsys,
-                                                key_file, monkeypatch) -> None:
+def test_readme_upload_commands_work_as_written(path_source, tls_registry, auth_file, pki, tmp_path,  # noqa: F811
+                                                capsys, key_file, monkeypatch) -> None:  # noqa: F811
     """W4: README.txt's `release mirror` and `run` commands, parsed out of it and run as written (AUTH_FILE
     the mirror's login), upload every release of the path into a TLS registry whose CA only the medium
     carries; W8: it names the bin/<version>/ folders the medium has."""
@@ -92,7 +89,7 @@ def test_bin_lines_name_each_release_folder() -> None:
     assert "bin/openshift-install" not in path and " bin/oc" not in path
 
 
-def test_done_media_tab_says_the_readme_steps_and_no_unchecked_claim(workdir, tmp_path) -> None:
+def test_done_media_tab_says_the_readme_steps_and_no_unchecked_claim(workdir, tmp_path) -> None:  # noqa: F811
     """C5: Done's Removable media tab carries README.txt's steps (one generator); W2: it does not say the
     registry is empty (a to-dir run never looked)."""
     from tui.screens.media import media_ending
@@ -129,7 +126,7 @@ def test_done_write_lists_each_file_once_and_only_in_its_folder(tmp_path) -> Non
     assert sum(p.name.startswith("signature-") for p in written) == 3
 
 
-def test_a_far_side_run_pins_the_graph_image_it_uploaded(path_source, plain_registry) -> None:
+def test_a_far_side_run_pins_the_graph_image_it_uploaded(path_source, plain_registry) -> None:  # noqa: F811
     """W5: a from-dir run prepared before its upload found no graph-data image in the mirror (the tag was
     shown); once the copy succeeded (core.orchestrate calls core.run.after_upload) the UpdateService pins
     the digest the mirror holds, as the near side does."""
