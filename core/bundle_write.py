@@ -30,6 +30,7 @@ from .bundle import (
     BUNDLE_VERSION,
     CLUSTER_DIR,
     CONFIG_DIR,
+    FAR_OUTPUT_DIR,
     PACKAGE,
     PLACEHOLDER_TARGET,
     PLAN_FILE,
@@ -98,7 +99,7 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions,
         far.mirror.registry = target.split("/", 1)[0]
     far.auth_file = None  # the far side's own credentials: REGISTRY_AUTH_FILE or -a
     far.idms_file = None
-    far.output_dir = "mirror-wizard-output"
+    far.output_dir = FAR_OUTPUT_DIR  # the bundle check leaves it aside; on a read-only medium see output_folder
     if len(releases) == 1:
         info = releases[0]
         release = far.release or ReleaseChoice()

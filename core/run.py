@@ -8,6 +8,7 @@ this module is its preparation half, also used alone by the runbook and the wiza
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ Message = Callable[[str], None]
 
 __all__ = ["MediaSpace", "Prepared", "RunResult", "Message", "check_signatures", "prepare", "prepare_ca", "prepare_media",
            "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
-           "after_upload", "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs",
+           "after_upload", "output_folder", "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs",
            "write_signatures", "write_text"]
 
 
@@ -575,6 +576,20 @@ def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> li
             for report in prepared.signatures if report.signatures]
 
 
+def output_folder(out: Path) -> Path:
+    """Where the documents go: ``out``, except a bundle plan's own output folder (core.bundle.FAR_OUTPUT_DIR,
+    relative: inside the medium the wizard runs from) on a medium that cannot be written (read-only,
+    e.g. a DVD or a write-protected stick): then ``~/mirror-wizard-output/<the medium folder's name>``."""
+    from .bundle import FAR_OUTPUT_DIR
+
+    if out.is_absolute() or out.parts[:1] != (FAR_OUTPUT_DIR,):
+        return out
+    parent = Path.cwd()
+    if os.access(out if out.exists() else parent, os.W_OK):
+        return out
+    return Path.home() / FAR_OUTPUT_DIR / (parent.name or "bundle") / Path(*out.parts[1:])
+
+
 def _same_folder(a: Path, b: Path) -> bool:
     """Whether two folder names are one folder (relative or absolute, ~ or not)."""
     return a.expanduser().resolve() == b.expanduser().resolve()
@@ -585,7 +600,7 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
     listed once. The run's own call (no ``folder``) also puts the signature ConfigMaps where the plan keeps
     them (to-dir: on the medium, with the release); a folder given (Done's Write files, a bundle's
     cluster/) gets everything to apply and nothing is written elsewhere — the run put them there already."""
-    out = Path(folder or prepared.plan.output_dir)
+    out = output_folder(Path(folder or prepared.plan.output_dir))
     written: list[Path] = []
     if folder is None and prepared.signatures and not _same_folder(signatures_folder(prepared.plan), out):
         written += write_signatures(prepared)

@@ -78,6 +78,13 @@ def test_readme_upload_commands_work_as_written(path_source, tls_registry, auth_
     opts = {"authfile": auth_file, "cert_dir": pki.dir}
     for one in built:
         assert skopeo.digest(f"{target}:{one.version}-x86_64", **opts) == one.digest
+    # C6: `run` wrote this host's output into the medium's mirror-wizard-output/ (the bundle's plan names it);
+    # a later check says so once, as a note, never a warning per file.
+    assert any((media / "mirror-wizard-output").iterdir())
+    code, out, err = _cli(["media", "verify", "."], capsys)
+    assert code == 0, out + err
+    assert "not part of the bundle (ignored)" not in out + err
+    assert (out + err).count("mirror-wizard-output") == 1 and "warning: mirror-wizard-output" not in out + err
 
 
 def test_bin_lines_name_each_release_folder() -> None:

@@ -259,8 +259,10 @@ class DoneScreen(StepScreen):
             return
         self.state.written = event.written + [event.plan_path]
         names = ", ".join(p.name for p in event.written)
+        # Where they went (core.run.output_folder: a read-only medium's own output folder moves to ~).
+        folder = event.written[-1].parent if event.written else event.folder
         self.query_one("#written", Static).update(
-            f"✓ wrote {names} in {event.folder}; plan saved to {event.plan_path}")
+            f"✓ wrote {names} in {folder}; plan saved to {event.plan_path}")
         self.set_status(f"{len(event.written)} files written", "ok")
         self.refresh_help()
 
