@@ -17,9 +17,9 @@ from .files import lstat_inside, read_bounded, read_volume_list, walk_files
 from .images import layout_images
 from .model import (
     BUNDLE_FILE,
+    FAR_OUTPUT_DIR,
     MAX_LIST_BYTES,
     MAX_MISSING_SHOWN,
-    FAR_OUTPUT_DIR,
     META_FILES,
     PART_SUFFIX,
     SIZES_FILE,
