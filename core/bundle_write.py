@@ -224,14 +224,16 @@ class FarSide:
     base: dict[str, Any] | None = None
 
 
-def far_side_of(directory: str | os.PathLike[str]) -> FarSide:
-    """The facts the steps name, as the bundle in ``directory`` holds them (defaults where it holds none
-    yet: the steps still read right, with placeholders)."""
+def far_side_of(directory: str | os.PathLike[str], manifest: dict[str, Any] | None = None) -> FarSide:
+    """The facts the steps name, as the bundle in ``directory`` holds them (its bundle.json unless the
+    ``manifest`` being written is given; defaults where it holds none yet: the steps still read right,
+    with placeholders)."""
     directory = Path(directory)
-    try:
-        manifest = read_bundle_manifest(directory)
-    except MirrorError:
-        manifest = {}
+    if manifest is None:
+        try:
+            manifest = read_bundle_manifest(directory)
+        except MirrorError:
+            manifest = {}
     releases = [r for r in manifest.get("releases") or [] if isinstance(r, dict)]
     versions = sorted((str(r.get("version")) for r in releases), key=version_key)
     keys_dir = directory / RELEASE_KEYS_DIR
@@ -328,7 +330,7 @@ def bin_lines(far: FarSide) -> list[str]:
 def _readme(directory: Path, manifest: dict[str, Any], notes: list[str]) -> str:
     releases = manifest.get("releases") or []
     names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
-    far = far_side_of(directory)
+    far = far_side_of(directory, manifest)
     steps = far_side_steps(far)
     split = steps.index("On the mirror host, from this directory, once the checks above passed:")
     lines = [
