@@ -165,3 +165,57 @@ def test_a_far_side_run_pins_the_graph_image_it_uploaded(path_source, plain_regi
     assert prepared.graph_image_pinned == f"{host}/{prefix}{RELEASE_REPO}@{built[0].digest}"
     after = {d.key: d.text for d in cluster_documents(prepared, "plan.yaml")}["updateservice"]
     assert f"@{built[0].digest}" in after and "is the tag until" not in after
+
+
+async def test_resume_is_not_offered_when_every_image_failed_for_a_login(tmp_path) -> None:
+    """C2: every image failed with the same non-transient code (the login is missing): Mirror and Review
+    say which step to fix instead of Resume; Review's "Enter here starts the copy" is shown only while
+    its button starts a copy."""
+    from core.copier import CopyFailure, CopyResult
+    from core.errors import ErrorCode, MirrorError
+    from tests.test_tui_app import make_app
+
+    app = make_app(tmp_path, start="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        status = lambda: str(app.screen.query_one("#status").render())  # noqa: E731
+        assert "Enter here starts the copy" in status()  # Start is offered
+        state = app.state
+        state.mirror_key = state.plan_key()
+        progress = state.progress
+        progress.reset()
+        error = MirrorError("mirror.example.com: requires a login and the auth file has no entry",
+                            code=ErrorCode.LOGIN_MISSING)
+        state.mirror_result = CopyResult(images_total=2, failures=[
+            CopyFailure("a", "mirror.example.com/a:1", error), CopyFailure("b", "mirror.example.com/b:1", error)])
+        progress.finish(error="2 images failed — mirror.example.com/a:1: requires a login")
+        app.screen.show()
+        await pilot.pause()
+        assert "Credentials step" in status() and "Enter here starts" not in status(), status()
+        assert str(app.screen.query_one("#next").label) == "Mirror ▶"
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.3)
+        assert app.current_mode == "mirror"
+        assert str(app.screen.query_one("#start").label) != "Resume"
+        outcome = str(app.screen.query_one("#outcome").render())
+        assert "Credentials step" in outcome, outcome
+        assert await app.screen.can_leave() is False
+        assert "Credentials step" in status() and "Resume" not in status(), status()
+        # a complete copy: Review never says Enter starts one
+        state.mirror_result = CopyResult(images_total=2)
+        progress.reset()
+        progress.finish()
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert app.current_mode == "review"
+        assert "Enter here starts the copy" not in status(), status()
+
+
+def test_a_transient_or_mixed_failure_keeps_resume() -> None:
+    from core.errors import ErrorCode
+    from tui.screens.mirror import fix_instead_of_resume
+
+    assert fix_instead_of_resume({ErrorCode.UNSPECIFIED}) is None
+    assert fix_instead_of_resume({ErrorCode.LOGIN_MISSING, ErrorCode.TLS_UNTRUSTED}) is None
+    assert "CA step" in (fix_instead_of_resume({ErrorCode.TLS_UNTRUSTED}) or "")
+    assert "Release step" in (fix_instead_of_resume({ErrorCode.RELEASE_KEY_UNTRUSTED}) or "")
