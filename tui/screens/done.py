@@ -42,7 +42,7 @@ from tui.widgets.note import Note
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
 # before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
 OC_LOGIN_NOTE = ("Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release "
-                 "(bin/oc on a removable medium).")
+                 "(on a removable medium: bin/oc, or bin/<version>/oc for an update path).")
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
@@ -215,7 +215,8 @@ class DoneScreen(StepScreen):
         if self.state.release.mode == "to-dir":
             # Short enough for one line at 80 columns; the Removable media tab names the folder.
             count = f"{result.images_done} images" if result is not None else "the images"
-            return f"{count} on the removable media, not in the registry yet"
+            # What this run did, no more: it never looked at what the registry holds (the far side fills it).
+            return f"{count} on the removable media, for the registry on the far side"
         if result is None:
             return f"the mirror has not run for this plan · {change_count(prepared)} changes for the cluster"
         return f"{result.images_done} images in the mirror · {change_count(prepared)} changes for the cluster"
