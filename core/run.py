@@ -313,7 +313,7 @@ def signatures_folder(plan: Plan) -> Path:
         return Path(release.signatures_to_dir)
     if release is not None and release.mode == ReleaseMode.TO_DIR and release.directory:
         return Path(release.directory) / "config"
-    return Path(plan.output_dir)
+    return output_folder(Path(plan.output_dir))
 
 
 async def check_signatures(plan: Plan, session: RegistrySession, releases: list[ReleaseInfo]

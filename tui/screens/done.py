@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabP
 from core.errors import MirrorError
 from core.plan import save_plan
 from core.reference import LOOPBACK_NOTE, is_loopback_host
-from core.run import Prepared, write_outputs
+from core.run import Prepared, output_folder, write_outputs
 from core.runbook import render_runbook
 from core.text import shell_quote as q
 from core.usecases.apply import (
@@ -247,6 +247,8 @@ class DoneScreen(StepScreen):
             # A to-dir plan's far side uses the bundle's own plan.yaml (the Removable media tab): no second one.
             written = write_outputs(prepared, out)
             plan_path = self.state.save_path()
+            # Beside the documents: a read-only medium's own output folder moves to ~ (output_folder).
+            plan_path = output_folder(plan_path.parent) / plan_path.name
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
             self.post_message(self.Written(out, [], None, error_text(exc)))
