@@ -299,7 +299,7 @@ def far_side_steps(far: FarSide) -> list[str]:
               "   or the whole plan (release and samples, the CA as it names it), one of:",
               "",
               f"   {tool} run {PLAN_FILE} -a AUTH_FILE --confirm-target {far.target}{signer_flag}{key_flags}",
-              f"   {tool} --plan {PLAN_FILE}      (the wizard, on the bundle's plan: the same upload, step by step)",
+              f"   {tool} --plan {PLAN_FILE}   # the wizard on the bundle's plan: the same upload, step by step",
               ""]
     if far.keys:
         # Not Red Hat's keys (those are built in). The medium carries them but never decides trust: naming

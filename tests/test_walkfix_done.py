@@ -32,7 +32,7 @@ def _readme_commands(readme: str) -> list[list[str]]:
     for line in readme.splitlines():
         text = line.strip()
         if text.startswith(VENV_TOOL + " "):
-            out.append(shlex.split(text.split("  (", 1)[0])[1:])
+            out.append(shlex.split(text, comments=True)[1:])
     return out
 
 
@@ -66,6 +66,10 @@ def test_readme_upload_commands_work_as_written(path_source, tls_registry, auth_
     assert f"bin/{VERSIONS[0]}/openshift-install" in readme and f"bin/{VERSIONS[-1]}/oc" in readme
     assert "bin/openshift-install and bin/oc" not in readme
     assert not (media / "bin" / "oc").exists()  # (the synthetic releases carry no binaries to extract)
+    # W3: the far side's runbook updates hop by hop along the path, each release by digest, in order
+    runbook = (media / "cluster" / "runbook.md").read_text()
+    hops = [line.rsplit("@", 1)[1] for line in runbook.splitlines() if line.startswith("oc adm upgrade ")]
+    assert hops == [one.digest for one in built[1:]], hops
     monkeypatch.chdir(media)  # "On the mirror host, from this directory"
     monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no other login than AUTH_FILE's
