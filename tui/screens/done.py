@@ -42,7 +42,7 @@ from tui.widgets.note import Note
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
 # before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
 OC_LOGIN_NOTE = ("Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release "
-                 "(on a removable medium: bin/oc, or bin/<version>/oc for an update path).")
+                 "(a medium's bin/oc, or bin/<version>/oc).")
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
