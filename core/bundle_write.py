@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from .bundle import (
     BUNDLE_VERSION,
     CLUSTER_DIR,
     CONFIG_DIR,
+    FAR_OUTPUT_DIR,
     PACKAGE,
     PLACEHOLDER_TARGET,
     PLAN_FILE,
@@ -97,7 +99,7 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions,
         far.mirror.registry = target.split("/", 1)[0]
     far.auth_file = None  # the far side's own credentials: REGISTRY_AUTH_FILE or -a
     far.idms_file = None
-    far.output_dir = "mirror-wizard-output"
+    far.output_dir = FAR_OUTPUT_DIR  # the bundle check leaves it aside; on a read-only medium see output_folder
     if len(releases) == 1:
         info = releases[0]
         release = far.release or ReleaseChoice()
@@ -204,17 +206,58 @@ def _spaced(fingerprint: str) -> str:
     return " ".join(groups[:half]) + "  " + " ".join(groups[half:])
 
 
-def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelhouse: bool,
-            keys: list[str] | None = None) -> str:
-    releases = manifest.get("releases") or []
-    names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
-    target = manifest.get("target") or "HOST:PORT/REPO"
-    venv = "~/mirror-wizard-venv"
-    signer = (manifest.get("signer") or {}).get("fingerprint") or ""
+VENV = "~/mirror-wizard-venv"  # where README.txt and Done's Removable media tab install mirror-wizard
+MIRROR_CA = f"{CONFIG_DIR}/mirror-ca.pem"  # the mirror registry's CA, when the plan named one
+
+
+@dataclass
+class FarSide:
+    """What the far side's steps name, read from a written bundle (:func:`far_side_of`)."""
+
+    target: str = "HOST:PORT/REPO"
+    signer: str = ""                 # the bundle key's fingerprint ("" before the bundle is signed)
+    keys: list[str] = field(default_factory=list)  # release key files carried, relative to the bundle
+    wheelhouse: bool = True
+    ca_file: str | None = None       # the mirror's CA inside the bundle, relative
+    versions: list[str] = field(default_factory=list)  # the releases, oldest first
+    per_version_bin: bool = False    # bin/<version>/ (an update path) rather than bin/
+    base: dict[str, Any] | None = None
+
+
+def far_side_of(directory: str | os.PathLike[str], manifest: dict[str, Any] | None = None) -> FarSide:
+    """The facts the steps name, as the bundle in ``directory`` holds them (its bundle.json unless the
+    ``manifest`` being written is given; defaults where it holds none yet: the steps still read right,
+    with placeholders)."""
+    directory = Path(directory)
+    if manifest is None:
+        try:
+            manifest = read_bundle_manifest(directory)
+        except MirrorError:
+            manifest = {}
+    releases = [r for r in manifest.get("releases") or [] if isinstance(r, dict)]
+    versions = sorted((str(r.get("version")) for r in releases), key=version_key)
+    keys_dir = directory / RELEASE_KEYS_DIR
+    keys = sorted(f"{RELEASE_KEYS_DIR}/{p.name}" for p in keys_dir.iterdir() if p.is_file()) \
+        if keys_dir.is_dir() and not keys_dir.is_symlink() else []
+    signer = manifest.get("signer")
+    base = manifest.get("base")
+    return FarSide(target=str(manifest.get("target") or "HOST:PORT/REPO"),
+                   signer=str(signer.get("fingerprint") or "") if isinstance(signer, dict) else "",
+                   keys=keys, wheelhouse=bool(manifest.get("wheelhouse")) if manifest else True,
+                   ca_file=MIRROR_CA if (directory / MIRROR_CA).is_file() else None,
+                   versions=versions, per_version_bin=len(versions) > 1,
+                   base=base if isinstance(base, dict) else None)
+
+
+def far_side_steps(far: FarSide) -> list[str]:
+    """The far side's steps, in order: check the medium, install mirror-wizard, verify, upload, then the
+    cluster. The one text README.txt and the wizard's Done step (Removable media tab) both print, so the
+    two never disagree; commands indented three spaces, each on a line of its own."""
+    signer_flag = f" --signer {far.signer}" if far.signer else ""
+    key_flags = "".join(f" --release-key {key}" for key in far.keys)
+    ca_flag = f" --ca-file {far.ca_file}" if far.ca_file else ""
+    tool = f"{VENV}/bin/mirror-wizard"
     lines = [
-        "mirror-wizard bundle",
-        "====================",
-        "",
         "FIRST, before installing or running anything from this medium, check it with tools this host has:",
         "",
         f"   sha256sum -c --quiet {SUMS_FILE}",
@@ -225,54 +268,83 @@ def _readme(directory: Path, manifest: dict[str, Any], notes: list[str], wheelho
         "",
         "   gpg must say \"Good signature\", and the \"Primary key fingerprint\" it prints must be the one you",
         "   were given APART from this medium (the connected side printed it when writing the bundle; this",
-        f"   file says {_spaced(signer) if signer else '-'}, but whoever can rewrite the medium can rewrite",
+        f"   file says {_spaced(far.signer) if far.signer else '-'}, but whoever can rewrite the medium can rewrite",
         "   this file too). If either check fails, stop: do not install or run anything from this medium.",
         "",
+        "On the mirror host, from this directory, once the checks above passed:",
+        "",
+    ]
+    if far.wheelhouse:
+        lines += ["1. Install mirror-wizard without any package index (Python 3.10 or later):",
+                  "",
+                  f"   python3 -m venv {VENV} && {VENV}/bin/pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}",
+                  ""]
+    else:
+        lines += ["1. This bundle carries no wheelhouse (pip could not build one on the connected side):",
+                  "   install mirror-wizard on this host some other way.", ""]
+    lines += ["2. Check that everything arrived intact (every file, every blob, every image) and who wrote it:",
+              "",
+              f"   {tool} media verify .{signer_flag}",
+              "",
+              "   Came in volumes? Copy each volume into one directory, in any order:",
+              f"   {tool} media join /data/bundle /media/usb/volume-NN-of-MM",
+              "",
+              "3. Upload the images into the mirror registry (this checks the bundle first, too). AUTH_FILE is a",
+              "   file holding the mirror registry's login (an auth.json or the pull secret with it; make one with",
+              f"   `{tool} credentials add --pull-secret FILE --registry HOST -u USER -o AUTH_FILE`);",
+              "   without -a, REGISTRY_AUTH_FILE or the usual podman/docker auth files are read:",
+              "",
+              f"   {tool} release mirror -a AUTH_FILE --from-dir . --to {far.target}{ca_flag}{signer_flag}{key_flags}",
+              "",
+              "   or the whole plan (release and samples, the CA as it names it), one of:",
+              "",
+              f"   {tool} run {PLAN_FILE} -a AUTH_FILE --confirm-target {far.target}{signer_flag}{key_flags}",
+              f"   {tool} --plan {PLAN_FILE}   # the wizard on the bundle's plan: the same upload, step by step",
+              ""]
+    if far.keys:
+        # Not Red Hat's keys (those are built in). The medium carries them but never decides trust: naming
+        # them with --release-key (or in the wizard's Release keys field) is this host's admin's answer.
+        lines += ["   The release is signed by a key that is not Red Hat's; the connected side trusted it, and it",
+                  f"   travels here as {', '.join(far.keys)}. This host trusts it only when you name it",
+                  "   (--release-key above, or the wizard's Release keys field): first compare its fingerprint",
+                  "   (gpg --show-keys FILE) with the one you were given apart from this medium.", ""]
+    if far.base:
+        lines += [f"   This bundle is incremental: it leaves out {len(far.base.get('omitted') or [])} layers the "
+                  f"earlier bundle {far.base.get('id')} carried. Upload that one first; the upload checks the "
+                  "registry has them.", ""]
+    lines += [f"4. Install or update the cluster with the files in {CLUSTER_DIR}/ as {CLUSTER_DIR}/runbook.md says,"]
+    lines += [f"   {line}" for line in bin_lines(far)] + [""]
+    return lines
+
+
+def bin_lines(far: FarSide) -> list[str]:
+    """Which of the medium's openshift-install and oc to use (they match their release exactly)."""
+    if not far.per_version_bin:
+        return [f"using {BIN_DIR}/openshift-install and {BIN_DIR}/oc from this bundle."]
+    oldest, newest = far.versions[0], far.versions[-1]
+    return [f"using the tools of each release from this bundle, in {BIN_DIR}/<version>/: a new cluster is installed",
+            f"at {oldest} with {BIN_DIR}/{oldest}/openshift-install; a running cluster is updated hop by hop with",
+            f"{BIN_DIR}/{oldest}/oc, and once it reached {newest}, {BIN_DIR}/{newest}/oc matches it."]
+
+
+def _readme(directory: Path, manifest: dict[str, Any], notes: list[str]) -> str:
+    releases = manifest.get("releases") or []
+    names = ", ".join(f"{r['version']} ({r['architecture']})" for r in releases) or "no release"
+    far = far_side_of(directory, manifest)
+    steps = far_side_steps(far)
+    split = steps.index("On the mirror host, from this directory, once the checks above passed:")
+    lines = [
+        "mirror-wizard bundle",
+        "====================",
+        "",
+        *steps[:split],
         f"Release: {names}. Written {manifest['created']} by mirror-wizard {manifest['tool_version']}.",
         "Everything the disconnected mirror host needs: the images (an OCI layout), openshift-install and oc,",
         "mirror-wizard itself, the plan, the cluster YAML and the runbook. SHA256SUMS lists every file; it is",
         "written last, so a bundle without it was not finished.",
         "",
-        "On the mirror host, from this directory, once the checks above passed:",
-        "",
+        *steps[split:],
     ]
-    if wheelhouse:
-        lines += ["1. Install mirror-wizard without any package index (Python 3.10 or later):",
-                  "",
-                  f"   python3 -m venv {venv} && {venv}/bin/pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}",
-                  ""]
-    else:
-        lines += ["1. This bundle carries no wheelhouse (pip could not build one on the connected side):",
-                  "   install mirror-wizard on this host some other way.", ""]
-    base = manifest.get("base")
-    signer_flag = f" --signer {signer}" if signer else ""
-    key_flags = "".join(f" --release-key {key}" for key in keys or [])
-    lines += ["2. Check that everything arrived intact (every file, every blob, every image) and who wrote it:",
-              "",
-              f"   {venv}/bin/mirror-wizard media verify .{signer_flag}",
-              "",
-              "   Came in volumes? Copy each volume into one directory, in any order:",
-              f"   {venv}/bin/mirror-wizard media join /data/bundle /media/usb/volume-NN-of-MM",
-              "",
-              "3. Upload the images into the mirror registry (this checks the bundle first, too):",
-              "",
-              f"   {venv}/bin/mirror-wizard release mirror -a AUTH_FILE --from-dir . --to {target}{signer_flag}"
-              + key_flags,
-              f"   or the whole plan (release and samples): {venv}/bin/mirror-wizard run {PLAN_FILE}{signer_flag}"
-              + key_flags,
-              ""]
-    if keys:
-        # Not Red Hat's keys (those are built in). The medium carries them but never decides trust: naming
-        # them with --release-key (or in the wizard's Release keys field) is this host's admin's answer.
-        lines += ["   The release is signed by a key that is not Red Hat's; the connected side trusted it, and it",
-                  f"   travels here as {', '.join(keys)}. This host trusts it only when you name it",
-                  "   (--release-key above, or the wizard's Release keys field): first compare its fingerprint",
-                  "   (gpg --show-keys FILE) with the one you were given apart from this medium.", ""]
-    if base:
-        lines += [f"   This bundle is incremental: it leaves out {len(base['omitted'])} layers the earlier bundle",
-                  f"   {base.get('id')} carried. Upload that one first; the upload checks the registry has them.", ""]
-    lines += [f"4. Install or update the cluster with the files in {CLUSTER_DIR}/ as {CLUSTER_DIR}/runbook.md says,",
-              f"   using {BIN_DIR}/openshift-install and {BIN_DIR}/oc from this bundle.", ""]
     for note in notes:
         lines.append(f"Note: {note}")
     return "\n".join(lines).rstrip() + "\n"
@@ -322,7 +394,10 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     if prepared is not None:
         far_prepared.samples, far_prepared.ca = prepared.samples, prepared.ca
     if releases:
-        far_prepared.release = releases[0]
+        # As core.run prepares a path: every release in path order, the last the one the cluster ends at (the
+        # runbook's update hops come from these; releases[0] alone made it one jump to the oldest release).
+        far_prepared.releases = sorted(releases, key=lambda r: version_key(r.version))
+        far_prepared.release = far_prepared.releases[-1]
         if target and target != PLACEHOLDER_TARGET:
             far_prepared.instructions = release_mirror_instructions(releases[0], target, far.release.to_release_image)
     cluster = directory / CLUSTER_DIR
@@ -362,8 +437,8 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
             info = next(r for r in releases if r.digest == release["digest"])
             release["name"] = layout_name(info)
     atomic_write(directory / BUNDLE_FILE, json.dumps(manifest, indent=1) + "\n")
-    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings, bool(wheels),
-                                                        carried_keys))
+    # README.txt reads back what is on the medium (bundle.json, config/, bin/): far_side_of, as Done's tab does.
+    atomic_write(directory / README_FILE, _readme(directory, manifest, notes + warnings))
     write_signer_key(directory, signer)
     files, total = await asyncio.to_thread(write_sums, directory)
     sign_sums(directory, signer)

@@ -23,7 +23,7 @@ from .copier import Copier, CopyOptions, CopyTask, EventSink
 from .errors import InputError
 from .plan import Plan, ReleaseMode
 from .registry import RegistrySession
-from .run import Message, Prepared, RunResult, check_space, prepare, write_outputs, write_signatures
+from .run import Message, Prepared, RunResult, after_upload, check_space, prepare, write_outputs, write_signatures
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,7 +90,9 @@ async def run_job(job: Job, *, access: Access | None = None, auth: AuthFile | No
     async with open_session(access or job.plan, auth=auth) as session:
         prepared = await prepare_job(job, session, on_prepared=on_prepared, on_message=on_message)
         result = await Copier(session, job.copy_options(), on_event=on_event, cancel=cancel).run(prepared.tasks)
-    done = result.ok and not job.dry_run
+        done = result.ok and not job.dry_run
+        if done:
+            await after_upload(prepared, session)  # e.g. the graph-data image a from-dir run just uploaded
     outputs: list[Path] = []
     if done:
         # The signature ConfigMaps are written by every real run (to-dir: onto the medium, with the release).

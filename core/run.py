@@ -8,6 +8,7 @@ this module is its preparation half, also used alone by the runbook and the wiza
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,8 @@ Message = Callable[[str], None]
 
 __all__ = ["MediaSpace", "Prepared", "RunResult", "Message", "check_signatures", "prepare", "prepare_ca", "prepare_media",
            "prepare_release", "prepare_releases", "prepare_samples", "release_sample_streams", "samples_layout_name",
-           "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs", "write_signatures", "write_text"]
+           "after_upload", "output_folder", "samples_plan_for", "samples_tasks_for", "signatures_folder", "write_outputs",
+           "write_signatures", "write_text"]
 
 
 @dataclass
@@ -131,6 +133,7 @@ class Prepared:
             release_components=len(info.components) if info is not None else None,
             instructions=self.instructions, samples=self.samples, ca=self.ca, plan_file=plan_file,
             release_versions=[r.version for r in self.releases],
+            release_path=[(r.version, r.digest) for r in self.releases],
             release_digest=info.digest if info is not None else None,
             signature_configmaps=self.signature_configmaps(),
             signature_warnings=[r.summary() for r in self.signatures if not r.ok] + self.warnings,
@@ -310,7 +313,7 @@ def signatures_folder(plan: Plan) -> Path:
         return Path(release.signatures_to_dir)
     if release is not None and release.mode == ReleaseMode.TO_DIR and release.directory:
         return Path(release.directory) / "config"
-    return Path(plan.output_dir)
+    return output_folder(Path(plan.output_dir))
 
 
 async def check_signatures(plan: Plan, session: RegistrySession, releases: list[ReleaseInfo]
@@ -477,6 +480,24 @@ async def prepare_graph_image(prepared: Prepared, session: RegistrySession, *, r
         return
     if release.mode == ReleaseMode.TO_DIR:
         return  # the mirror is on the far side
+    await look_up_graph_image(prepared, session)
+
+
+async def after_upload(prepared: Prepared, session: RegistrySession) -> None:
+    """What a run learns from the mirror once its copy succeeded: a from-dir run's graph-data image was
+    not in the mirror when it was prepared (the digest lookup then found nothing and the documents named
+    the tag); now it is, so the UpdateService pins it by digest as the near side does."""
+    release = prepared.plan.release
+    if release is not None and release.graph_image and release.mode == ReleaseMode.FROM_DIR \
+            and prepared.graph_image_digest is None:
+        await look_up_graph_image(prepared, session)
+
+
+async def look_up_graph_image(prepared: Prepared, session: RegistrySession) -> None:
+    """Which digest the mirror's graph-data image tag names (None when the mirror holds none or cannot be
+    asked: the documents then show the tag and say so)."""
+    release = prepared.plan.release
+    assert release is not None and release.graph_image
     from .errors import MirrorError
     from .reference import parse_reference
 
@@ -555,13 +576,35 @@ def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> li
             for report in prepared.signatures if report.signatures]
 
 
+def output_folder(out: Path) -> Path:
+    """Where the documents go: ``out``, except a bundle plan's own output folder (core.bundle.FAR_OUTPUT_DIR,
+    relative: inside the medium the wizard runs from) on a medium that cannot be written (read-only,
+    e.g. a DVD or a write-protected stick): then ``~/mirror-wizard-output/<the medium folder's name>``."""
+    from .bundle import FAR_OUTPUT_DIR
+
+    if out.is_absolute() or out.parts[:1] != (FAR_OUTPUT_DIR,):
+        return out
+    parent = Path.cwd()
+    if os.access(out if out.exists() else parent, os.W_OK):
+        return out
+    return Path.home() / FAR_OUTPUT_DIR / (parent.name or "bundle") / Path(*out.parts[1:])
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    """Whether two folder names are one folder (relative or absolute, ~ or not)."""
+    return a.expanduser().resolve() == b.expanduser().resolve()
+
+
 def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
-    """Every document the cluster needs, one file each, plus the runbook."""
-    out = Path(folder or prepared.plan.output_dir)
+    """Every document the cluster needs, one file each, plus the runbook; each file written once and
+    listed once. The run's own call (no ``folder``) also puts the signature ConfigMaps where the plan keeps
+    them (to-dir: on the medium, with the release); a folder given (Done's Write files, a bundle's
+    cluster/) gets everything to apply and nothing is written elsewhere — the run put them there already."""
+    out = output_folder(Path(folder or prepared.plan.output_dir))
     written: list[Path] = []
-    written += write_signatures(prepared)
-    if prepared.signatures and signatures_folder(prepared.plan) != out:
-        written += write_signatures(prepared, out)  # the output folder holds everything to apply
+    if folder is None and prepared.signatures and not _same_folder(signatures_folder(prepared.plan), out):
+        written += write_signatures(prepared)
+    written += write_signatures(prepared, out)  # the output folder holds everything to apply
     if prepared.instructions is not None:
         written += prepared.instructions.write(out)
     if prepared.samples is not None:

@@ -72,6 +72,8 @@ class RunbookParts:
     extra_notes: list[str] = field(default_factory=list)
     release_versions: list[str] = field(default_factory=list)  # every release of an update path
     release_digest: str | None = None  # the release the cluster ends at: what `oc adm upgrade` is given
+    # Every release of an update path in path order, (version, digest): the cluster updates one hop at a time.
+    release_path: list[tuple[str, str]] = field(default_factory=list)
     signature_configmaps: list[dict[str, Any]] = field(default_factory=list)  # verified release signatures
     signature_warnings: list[str] = field(default_factory=list)
     # Updates inside the cluster: the plan's graph-data image by digest (``REPO@sha256:…``) once known.
@@ -325,20 +327,35 @@ def _install_section(ctx: _Context) -> list[str]:
 
 
 def _upgrade_block(ctx: _Context) -> list[str]:
-    """An update ends with starting it: the cluster is told the release by digest in the mirror (it
-    cannot check the update graph from a disconnected network), after the signature ConfigMaps above."""
+    """An update ends with starting it, after the signature ConfigMaps above: update_hop_lines."""
     release = ctx.plan.release
     if release is None or not release.is_path:
         return []
     parts = ctx.parts
     repository = (parts.instructions.release_image or "").rsplit(":", 1)[0] if parts.instructions else ""
-    image = (f"{repository}@{parts.release_digest}" if repository and parts.release_digest
-             else "<mirror>/<repository>@sha256:<digest of the release>")
-    version = parts.release_version or release.version or "<version>"
-    return ["Then start the update to " + version + ", once the mirror set, the CA and the signature ConfigMaps",
-            "are applied (the cluster checks the signature of the digest it is given):", "",
-            _code(f"oc adm upgrade --allow-explicit-upgrade --to-image={image}", "sh"),
-            "`oc adm upgrade` shows its progress; `oc get clusterversion` the version it reached.", ""]
+    hops = parts.release_path or ([(parts.release_version or release.version or "<version>",
+                                    parts.release_digest or "sha256:<digest of the release>")])
+    return update_hop_lines(repository or "<mirror>/<repository>", hops) + [""]
+
+
+def update_hop_lines(repository: str, path: list[tuple[str, str]]) -> list[str]:
+    """The one text that starts the update of a running cluster along an update path (the runbook, Done).
+
+    The cluster is told each release by digest in the mirror (it cannot read the update graph from a
+    disconnected network, so ``--allow-explicit-upgrade`` skips that check): therefore one hop at a time,
+    in path order, each started only after the one before finished — a jump over a release of the path
+    could take an edge the graph only allows conditionally (why that release was mirrored)."""
+    hops = path[1:] if len(path) > 1 else path  # the first release of a path is the one the cluster runs
+    start = f" from {path[0][0]}" if len(path) > 1 else ""
+    out = [f"Then update the cluster{start} one release at a time, in this order, once the mirror set, the CA and",
+           "the signature ConfigMaps are applied (the cluster checks the signature of each digest it is given).",
+           "Start each hop only after the one before finished: `oc adm upgrade` shows the progress, and",
+           "`oc get clusterversion` must show the version reached with PROGRESSING False.", ""]
+    for version, digest in hops:
+        out += [f"Update to {version}:", "",
+                _code(f"oc adm upgrade --allow-explicit-upgrade --to-image={repository}@{digest}\n"
+                      f"oc get clusterversion   # wait until VERSION is {version} and PROGRESSING is False", "sh")]
+    return out
 
 
 def _signatures_block(ctx: _Context) -> list[str]:

@@ -142,7 +142,7 @@ def test_volumes_carry_the_signature(tmp_path: Path) -> None:
 def test_readme_checks_the_medium_before_pip_install() -> None:
     fingerprint = "AB" * 20
     text = _readme(Path("/b"), {"created": "now", "tool_version": "0.1", "releases": [], "target": None,
-                                "signer": {"fingerprint": fingerprint}}, [], True)
+                                "signer": {"fingerprint": fingerprint}, "wheelhouse": {"wheels": ["w"]}}, [])
     checks = text.index("sha256sum -c"), text.index("gpg --homedir"), text.index(f"--verify {SUMS_SIG_FILE} SHA256SUMS")
     assert max(checks) < text.index("pip install") < text.index("media verify")
     assert text.index("sha256sum -c") < 200  # the first thing it says

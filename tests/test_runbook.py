@@ -152,15 +152,21 @@ def test_a_missing_samples_path_names_the_plan_key(pki, tmp_path: Path, capsys) 
 
 
 def test_an_update_path_ends_with_starting_the_update_by_digest(pki) -> None:
-    """Issue 26: update mode ends with how to start the update, after the signature ConfigMaps."""
+    """Issue 26: update mode ends with how to start the update, after the signature ConfigMaps. Walk W3:
+    one hop at a time in path order, each by digest (4.17.1→4.17.3 may be only a conditional edge, and
+    --allow-explicit-upgrade skips the graph check), never a single jump to the last release."""
     plan = _plan(pki, from_version="4.17.1", channel="stable-4.17", source="")
-    digest = "sha256:" + "ab" * 32
+    digests = {v: "sha256:" + c * 64 for v, c in (("4.17.1", "a"), ("4.17.2", "b"), ("4.17.3", "c"))}
     instructions = MirrorInstructions([("quay.io/openshift-release-dev/ocp-release", TARGET)],
                                       release_image=f"{TARGET}:4.17.3-x86_64", version="4.17.3")
-    parts = RunbookParts(release_version="4.17.3", release_digest=digest, instructions=instructions,
-                         release_versions=["4.17.1", "4.17.2", "4.17.3"], plan_file="plan.yaml")
+    parts = RunbookParts(release_version="4.17.3", release_digest=digests["4.17.3"], instructions=instructions,
+                         release_versions=list(digests), release_path=list(digests.items()), plan_file="plan.yaml")
     text = render_runbook(plan, parts)
-    assert f"oc adm upgrade --allow-explicit-upgrade --to-image={TARGET}@{digest}" in text
+    commands = [line for line in text.splitlines() if line.startswith("oc adm upgrade --allow-explicit-upgrade")]
+    assert commands == [f"oc adm upgrade --allow-explicit-upgrade --to-image={TARGET}@{digests[v]}"
+                        for v in ("4.17.2", "4.17.3")]
+    assert text.index("Update to 4.17.2") < text.index("Update to 4.17.3")
+    assert "wait until VERSION is 4.17.2" in text and "oc get clusterversion" in text
     assert "oc adm upgrade" not in _render(_plan(pki))  # an install is not an update
 
 

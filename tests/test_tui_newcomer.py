@@ -224,7 +224,7 @@ async def test_to_dir_done_says_where_the_images_are_and_what_to_do_there(workdi
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         summary = str(app.screen.query_one("#done-summary").render())
-        assert "on the removable media" in summary and "not in the registry" in summary
+        assert "on the removable media" in summary and "for the registry on the far side" in summary
         assert app.screen.query_one("#done-summary").size.width >= len(summary)  # one line, whole, at 80
         assert "in the mirror" not in summary.replace("in the mirror registry", "")
         assert app.screen.query_one("#docs").active == "tab-media"

@@ -14,7 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from core.errors import Cancelled, MirrorError
+from core.errors import Cancelled, ErrorCode, MirrorError
 from core.events import BlobSkipped
 from core.orchestrate import Job, run_job
 from core.plan import ReleaseMode, save_plan, validate_plan
@@ -27,7 +27,7 @@ from tui.screens.ca import CAScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.credentials import CredentialsScreen
 from tui.screens.done import DoneScreen
-from tui.screens.mirror import MirrorScreen
+from tui.screens.mirror import MirrorScreen, fix_instead_of_resume
 from tui.screens.preflight import PreflightScreen
 from tui.screens.quit import QuitFacts, quit_reasons
 from tui.screens.release import ReleaseScreen
@@ -102,6 +102,9 @@ class MirrorWizardApp(App[int]):
         # step before any copy ran in this session; its answer, for the step to show.
         self.check_worker: Worker[None] | None = None
         self.check_note = ""
+        # Why the last mirror run stopped, when an engine error stopped it before any image (its code:
+        # the Mirror and Review steps tell a fix from a Resume by it, never by the text).
+        self.mirror_error_code: ErrorCode | None = None
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -215,6 +218,7 @@ class MirrorWizardApp(App[int]):
         self.state.mirror_result = None
         self.state.mirror_checked = False
         self.check_note = ""
+        self.mirror_error_code = None
         self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
                                              exclusive=True, exit_on_error=False)
         self._redraw_mirror()
@@ -362,6 +366,7 @@ class MirrorWizardApp(App[int]):
             return
         except MirrorError as exc:
             progress.add_log(f"error: {error_text(exc)}")
+            self.mirror_error_code = exc.code
             progress.finish(error=error_text(exc))
             return
         result = run.copy
@@ -381,7 +386,9 @@ class MirrorWizardApp(App[int]):
             first = result.failures[0]
             more = f" (and {len(result.failures) - 1} more, see the log)" if len(result.failures) > 1 else ""
             progress.finish(error=f"{plural(len(result.failures), 'image')} failed — {first.destination}: "
-                                  f"{first.error}{more}. Resume retries them")
+                                  f"{first.error}{more}"
+                                  + ("" if fix_instead_of_resume({f.error.code for f in result.failures})
+                                     else ". Resume retries them"))
 
     def cancel_mirror(self) -> None:
         """Stop the copy now: the cancel event for the engine's own checks, and the worker's task

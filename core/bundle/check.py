@@ -17,6 +17,7 @@ from .files import lstat_inside, read_bounded, read_volume_list, walk_files
 from .images import layout_images
 from .model import (
     BUNDLE_FILE,
+    FAR_OUTPUT_DIR,
     MAX_LIST_BYTES,
     MAX_MISSING_SHOWN,
     META_FILES,
@@ -143,9 +144,13 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
     # run, so it matters. Elsewhere (the far side's own output folder, notes) it is only mentioned.
     parts_seen: dict[str, set[int]] = {}
     folders = {rel.split("/", 1)[0] for rel in sums if "/" in rel} - {"blobs"}
+    own_output = 0
     for rel, _ in walk_files(directory):
         name = rel.rsplit("/", 1)[-1]
         if rel in sums or rel in META_FILES or VOLUME_MARKER.fullmatch(rel):
+            continue
+        if rel.startswith(FAR_OUTPUT_DIR + "/"):
+            own_output += 1  # this host's own output (the bundle's plan names it): left aside, never read
             continue
         match = PART_SUFFIX.search(rel)
         if match and rel[:match.start()] in sums:
@@ -157,6 +162,9 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
             report.add(rel, "is not in SHA256SUMS (ignored: nothing uses it)", Severity.WARNING)
         else:
             report.add(rel, "is not part of the bundle (ignored)", Severity.WARNING)
+    if own_output:
+        report.add(FAR_OUTPUT_DIR + "/", f"this host's own output ({plural(own_output, 'file')}), not part of the "
+                   "bundle: left aside", Severity.NOTE)
     for rel in sorted(parts_seen):
         issues[rel] = (f"is still in {plural(len(parts_seen[rel]), 'part')}: run mirror-wizard media join "
                        f"{shell_quote(str(directory))} once every volume is in")

@@ -35,6 +35,9 @@ VOLUMES_FILE = "VOLUMES.json"
 VOLUME_MARKER = re.compile(r"VOLUME-(\d{2,4})-of-(\d{2,4})\.json")
 PART_SUFFIX = re.compile(r"\.part-(\d{3,5})-of-(\d{3,5})$")
 PACKAGE = "mirror-wizard"
+# The far side's own output folder (the bundle's plan.yaml names it, relative): what the wizard and `run`
+# write on this host. Never part of the bundle and never read as part of it; the check only mentions it.
+FAR_OUTPUT_DIR = "mirror-wizard-output"
 # The far side's mirror registry when the connected side was not told it: the plan says to edit it.
 PLACEHOLDER_TARGET = "mirror.example.com:8443/ocp4/openshift4"
 
@@ -67,6 +70,7 @@ SignatureWriter = Callable[[Path], Iterable[Path]]
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"  # nothing wrong: what the check left aside, said once
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        prefix = "" if self.severity is Severity.ERROR else "warning: "
+        prefix = "" if self.severity is Severity.ERROR else f"{self.severity}: "
         return f"{prefix}{self.path}: {self.message}"
 
 

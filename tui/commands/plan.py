@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--release-key", metavar="FILE", action="append", default=[],
                      help="also trust this release public key (repeatable; a bundle carries the connected "
                           "side's in config/release-keys/, but trusting one is your answer, never the medium's)")
+    run.add_argument("-a", "--authfile", "--registry-config", dest="authfile", metavar="FILE",
+                     help="the registry logins to use instead of the plan's auth_file (a bundle's plan names "
+                          "none: without -a, REGISTRY_AUTH_FILE or the usual podman/docker auth files)")
     run.add_argument("--confirm-target", metavar="HOST/REPO",
                      help="a bundle's own plan: refuse it unless it uploads to this repository")
     add_bundle_options(run, with_target=False)
@@ -67,6 +70,8 @@ def run_command(args: argparse.Namespace) -> int:
         plan.release.keys = list(dict.fromkeys([*plan.release.keys, *args.release_key]))
     if args.output_dir:
         plan.output_dir = args.output_dir
+    if args.authfile:
+        plan.auth_file = args.authfile  # this host's logins: never a path the plan (or a medium) chose
     printer = ProgressPrinter(quiet=args.json, failures=plan.options.continue_on_error)
 
     given = bundle_flags_given(args)

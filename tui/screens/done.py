@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabP
 from core.errors import MirrorError
 from core.plan import save_plan
 from core.reference import LOOPBACK_NOTE, is_loopback_host
-from core.run import Prepared, write_outputs
+from core.run import Prepared, output_folder, write_outputs
 from core.runbook import render_runbook
 from core.text import shell_quote as q
 from core.usecases.apply import (
@@ -42,7 +42,7 @@ from tui.widgets.note import Note
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
 # before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
 OC_LOGIN_NOTE = ("Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release "
-                 "(bin/oc on a removable medium).")
+                 "(a medium's bin/oc, or bin/<version>/oc).")
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
@@ -215,7 +215,8 @@ class DoneScreen(StepScreen):
         if self.state.release.mode == "to-dir":
             # Short enough for one line at 80 columns; the Removable media tab names the folder.
             count = f"{result.images_done} images" if result is not None else "the images"
-            return f"{count} on the removable media, not in the registry yet"
+            # What this run did, no more: it never looked at what the registry holds (the far side fills it).
+            return f"{count} on the removable media, for the registry on the far side"
         if result is None:
             return f"the mirror has not run for this plan · {change_count(prepared)} changes for the cluster"
         return f"{result.images_done} images in the mirror · {change_count(prepared)} changes for the cluster"
@@ -246,6 +247,8 @@ class DoneScreen(StepScreen):
             # A to-dir plan's far side uses the bundle's own plan.yaml (the Removable media tab): no second one.
             written = write_outputs(prepared, out)
             plan_path = self.state.save_path()
+            # Beside the documents: a read-only medium's own output folder moves to ~ (output_folder).
+            plan_path = output_folder(plan_path.parent) / plan_path.name
             save_plan(self.state.plan_for_saving(), plan_path)
         except (MirrorError, OSError) as exc:
             self.post_message(self.Written(out, [], None, error_text(exc)))
@@ -259,8 +262,10 @@ class DoneScreen(StepScreen):
             return
         self.state.written = event.written + [event.plan_path]
         names = ", ".join(p.name for p in event.written)
+        # Where they went (core.run.output_folder: a read-only medium's own output folder moves to ~).
+        folder = event.written[-1].parent if event.written else event.folder
         self.query_one("#written", Static).update(
-            f"✓ wrote {names} in {event.folder}; plan saved to {event.plan_path}")
+            f"✓ wrote {names} in {folder}; plan saved to {event.plan_path}")
         self.set_status(f"{len(event.written)} files written", "ok")
         self.refresh_help()
 

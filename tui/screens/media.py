@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.bundle import BIN_DIR, CLUSTER_DIR, PACKAGE, PLAN_FILE, README_FILE, WHEELHOUSE
+from core.bundle import CLUSTER_DIR, PLAN_FILE, README_FILE
+from core.bundle_write import far_side_of, far_side_steps
 from core.errors import MirrorError
 from core.text import shell_quote
 from tui.access import wizard_auth
 from tui.state import WizardState
-
-VENV = "~/mirror-wizard-venv"  # as the bundle's README.txt names it
 
 
 def bundle_plan_path(state: WizardState) -> Path:
@@ -73,37 +72,27 @@ def login_lines(state: WizardState) -> list[str]:
 
 
 def media_ending(state: WizardState, images: int | None) -> str:
-    """The text of the Done step's "Removable media" tab: the bundle's README.txt steps, in short. One
-    paragraph a line (the tab wraps them to its width), each command a line of its own."""
+    """The text of the Done step's "Removable media" tab: what to carry, then the far side's steps as the
+    bundle's README.txt says them (core.bundle_write.far_side_steps: one text, so the two never disagree).
+    One paragraph a line (the tab wraps them to its width), each command a line of its own."""
     directory = state.release.directory or "?"
     count = f" ({images} images)" if images is not None else ""
-    secret = shell_quote(Path(state.plan.auth_file).name) if state.plan.auth_file else "<pull secret>"
-    target = shell_quote(state.release_target() or "<HOST/REPO>")
+    host = state.mirror_host or "(not set)"
     lines = [
         f"The images are on the removable media, in {directory}{count}: a complete bundle; its {README_FILE} "
-        "says these same steps.",
-        f"Nothing is in the mirror registry {state.mirror_host or '(not set)'} yet, so the cluster cannot be "
-        "configured from here: Apply is offered once the registry holds the images.",
+        "says the steps below.",
+        # A to-dir run writes the medium only: it never looked at what the registry holds, so it claims nothing
+        # about it (it may hold these releases already). The upload on the far side fills it.
+        f"This run wrote to the medium only; the mirror registry {host} is filled from it on the far side. "
+        "Apply is offered there, from the wizard opened on the bundle's plan, once the upload ran.",
         "",
-        "1. Carry to the disconnected side:",
+        "Carry to the disconnected side:",
     ]
     lines += [f"   • {what}: {path}" for what, path in to_carry(state)]
-    lines += [
-        "",
-        "2. On the mirror host there, with the medium mounted (its files shown as a folder, e.g. /media/usb or "
-        "/mnt/media; or copied to a local disk), in that folder: install mirror-wizard from the medium, then "
-        f"check the medium ({README_FILE} first says how to check who wrote it):",
-        f"     python3 -m venv {VENV} && {VENV}/bin/pip install --no-index --find-links ./{WHEELHOUSE} {PACKAGE}",
-        f"     {VENV}/bin/mirror-wizard media verify .",
-        "",
-        f"3. Upload: open the wizard on the bundle's plan ({PLAN_FILE}: it reads the medium and pushes every "
-        "release on it to the mirror registry), or run it without the wizard:",
-        f"     {VENV}/bin/mirror-wizard --plan {PLAN_FILE}",
-        f"     REGISTRY_AUTH_FILE={secret} {VENV}/bin/mirror-wizard run {PLAN_FILE} --confirm-target {target}",
-        "",
-        *login_lines(state),
-        "4. Then, from that wizard's Done step, write or apply the mirror set, the CA and the samples "
-        f"operator's settings ({CLUSTER_DIR}/runbook.md says the same by hand). {BIN_DIR}/oc and "
-        f"{BIN_DIR}/openshift-install on the medium match the release.",
-    ]
-    return "\n".join(lines)
+    lines += ["", *login_lines(state)]
+    lines += [f"On the mirror host there, with the medium mounted (e.g. /media/usb or /mnt/media; or copied to a "
+              f"local disk), in that folder — as its {README_FILE} says:", ""]
+    lines += far_side_steps(far_side_of(Path(directory)))
+    lines += ["5. Then, from that wizard's Done step, write or apply the mirror set, the CA and the samples "
+              f"operator's settings ({CLUSTER_DIR}/runbook.md says the same by hand)."]
+    return "\n".join(lines).rstrip() + "\n"

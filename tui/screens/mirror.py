@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, Static
 
+from core.errors import ErrorCode
 from core.plan import ReleaseMode
 from core.progress import Progress, RowState
 from core.text import human_bytes, human_seconds, plural
@@ -25,7 +26,7 @@ from core.usecases.documents import (
     oc_samples_mirror,
 )
 from tui.screens.base import StepScreen
-from tui.state import middle_ellipsis
+from tui.state import WizardState, middle_ellipsis
 from tui.widgets.note import Note
 
 ROW_LOOK = {
@@ -85,6 +86,35 @@ def eta_text(progress: Progress) -> str:
     if progress.bytes_moved:
         text += f", {human_seconds(progress.seconds_moving)} moving"
     return text
+
+
+# Failures Resume cannot help (the same answer fails the same way): the step where the answer changes.
+NOT_TRANSIENT: dict[ErrorCode, str] = {
+    ErrorCode.LOGIN_MISSING: "go back to the Credentials step and add the registry's login",
+    ErrorCode.LOGIN_REFUSED: "go back to the Credentials step: the registry refused the login",
+    ErrorCode.RELEASE_KEY_UNTRUSTED: "go back to the Release step and trust the release's key (Release keys)",
+    ErrorCode.TLS_UNTRUSTED: "go back to the CA step and trust the registry's CA",
+}
+
+
+def fix_instead_of_resume(codes: set[ErrorCode]) -> str | None:
+    """What to fix when every failure of the last run had the one same non-transient code (None: Resume
+    may help — a network blip, a registry restart, several different reasons)."""
+    if len(codes) != 1:
+        return None
+    return NOT_TRANSIENT.get(next(iter(codes)))
+
+
+def last_run_fix(state: WizardState, stopped_by: ErrorCode | None) -> str | None:
+    """fix_instead_of_resume for the wizard's last mirror run: its failed images' codes, or ``stopped_by``,
+    the code of the engine error that stopped it before any image (the app's mirror_error_code)."""
+    progress = state.progress
+    if not progress.error:
+        return None
+    result = state.mirror_result
+    if result is not None and result.failures:
+        return fix_instead_of_resume({failure.error.code for failure in result.failures})
+    return fix_instead_of_resume({stopped_by}) if stopped_by is not None else None
 
 
 class MirrorScreen(StepScreen):
@@ -304,7 +334,8 @@ class MirrorScreen(StepScreen):
         start = self.query_one("#start", Button)
         start.disabled = progress.running
         stale = not progress.running and self.state.mirror_out_of_date()
-        start.label = ("Resume" if (progress.cancelled or progress.error or stale)
+        fix = None if stale else last_run_fix(self.state, self.wizard.mirror_error_code)
+        start.label = ("Run again" if fix else "Resume" if (progress.cancelled or progress.error or stale)
                        else ("Run again" if progress.finished else "Start"))
         self.query_one("#cancel", Button).disabled = not progress.running
         outcome = self.query_one("#outcome", Static)
@@ -317,7 +348,8 @@ class MirrorScreen(StepScreen):
             outcome.update(Content.styled("cancelled — everything copied so far is kept; Resume copies only "
                                           "what's missing", "$warning"))
         elif progress.error:
-            outcome.update(Content.styled(f"✗ {progress.error}", "$error"))
+            outcome.update(Content.styled(f"✗ {progress.error}" + (f"\n→ {fix}, then Run again" if fix else ""),
+                                          "$error"))
         elif progress.finished and self.state.mirror_checked:
             outcome.update(Content.styled("✓ the mirror holds everything this plan names (checked now, "
                                           "nothing to copy)", "bold $success"))
@@ -352,7 +384,9 @@ class MirrorScreen(StepScreen):
                     "running": ("copying — Esc shows other steps", "info"),
                     "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
                     "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
-                    "error": ("the mirror did not complete: Resume tries again", "error"),
+                    "error": ((f"the mirror did not complete: {last_run_fix(self.state, self.wizard.mirror_error_code)}"
+                               if last_run_fix(self.state, self.wizard.mirror_error_code)
+                               else "the mirror did not complete: Resume tries again"), "error"),
                     "finished": (("✓ copied to the removable media: Done ▶ says what to carry and what to run "
                                   "on the mirror host") if self.to_media()
                                  else "✓ mirror complete: Done ▶ shows what the cluster needs", "ok"),
@@ -383,7 +417,8 @@ class MirrorScreen(StepScreen):
             self.set_status("checking what the mirror already holds: a moment", "info")
             return False
         if not progress.finished:
-            self.set_status("the mirror has not completed: press " +
+            fix = last_run_fix(self.state, self.wizard.mirror_error_code)
+            self.set_status(f"the mirror has not completed: {fix}" if fix else "the mirror has not completed: press " +
                             ("Resume" if progress.cancelled or progress.error else "Start"), "error")
             return False
         return True

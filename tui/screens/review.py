@@ -20,6 +20,7 @@ from core.usecases.samples import load_local_streams
 from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
 from tui.screens.done import OC_LOGIN_NOTE
+from tui.screens.mirror import last_run_fix
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
@@ -63,11 +64,8 @@ class ReviewScreen(StepScreen):
         from_files = samples.path and samples.source in (SamplesSource.FILES, SamplesSource.CONFIGMAP)
         if not self.state.streams and from_files and not self.state.streams_error:
             self.load_streams()
+        self._said = ""
         self.show()
-        if self.next_label() != "Mirror ▶":
-            # A copy is a big action: only an explicit press starts it. Ctrl+N (Next everywhere, pressed a
-            # few times too often) opens the Mirror step with Start focused, one Enter from the copy.
-            self.set_status("Enter here starts the copy; Ctrl+N only opens the Mirror step")
 
     @work(exclusive=True, group="review-streams", exit_on_error=False)
     async def load_streams(self) -> None:
@@ -82,8 +80,27 @@ class ReviewScreen(StepScreen):
     def show(self) -> None:
         self.query_one("#summary", Facts).set_rows(self.summary())
         self.query_one("#next", Button).label = self.next_label()
+        self.say_next()
         self.query_one("#plan-yaml", Static).update(Content(dump_yaml(self.state.plan_for_saving().to_dict()).rstrip()))
         self.query_one("#outputs-yaml", Static).update(self.outputs_preview())
+
+    def say_next(self) -> None:
+        """The status line says what Enter does, while it holds: the hint only while the button starts a
+        copy (never beside a running or a complete one), the fix when Resume cannot help."""
+        fix = last_run_fix(self.state, self.wizard.mirror_error_code)
+        if fix:
+            text = f"the mirror has not completed: {fix}"
+        elif self.next_label() != "Mirror ▶":
+            # A copy is a big action: only an explicit press starts it. Ctrl+N (Next everywhere, pressed a
+            # few times too often) opens the Mirror step with Start focused, one Enter from the copy.
+            text = "Enter here starts the copy; Ctrl+N only opens the Mirror step"
+        else:
+            text = ""
+        said = getattr(self, "_said", "")
+        if text != said:
+            if text or str(self.query_one("#status", Static).render()) == said:  # keep what else was said
+                self.set_status(text, "error" if fix else "info")
+            self._said = text
 
     def next_label(self) -> str:
         """What the button will really do: go to a running or complete copy (never start a second
@@ -91,6 +108,8 @@ class ReviewScreen(StepScreen):
         progress = self.state.progress
         if self.wizard.mirror_running or self.state.mirror_complete():
             return "Mirror ▶"
+        if last_run_fix(self.state, self.wizard.mirror_error_code):
+            return "Mirror ▶"  # the same copy would fail the same way: say the fix (say_next), start nothing
         if progress.started_at is not None and not self.state.mirror_out_of_date():
             return "Resume mirror ▶"
         return self.NEXT_LABEL
