@@ -5,6 +5,9 @@ media tab says the same text; Done lists each file it wrote once."""
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
+
+import pytest
 
 from core.bundle_write import FarSide, far_side_steps
 from core.plan import MirrorRegistry, Plan, RegistryTrust, ReleaseChoice, ReleaseMode, save_plan
@@ -223,3 +226,23 @@ def test_a_transient_or_mixed_failure_keeps_resume() -> None:
     assert fix_instead_of_resume({ErrorCode.LOGIN_MISSING, ErrorCode.TLS_UNTRUSTED}) is None
     assert "CA step" in (fix_instead_of_resume({ErrorCode.TLS_UNTRUSTED}) or "")
     assert "Release step" in (fix_instead_of_resume({ErrorCode.RELEASE_KEY_UNTRUSTED}) or "")
+
+
+def test_a_read_only_medium_sends_the_far_sides_plan_and_documents_to_this_host(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests run as root, where every folder is writable: the medium's refusal is stood in for at
+    os.access, the one question core.run.output_folder asks."""
+    import core.run
+    from core.bundle import FAR_OUTPUT_DIR
+    from tui.state import WizardState
+
+    medium = tmp_path / "usb-bundle"
+    medium.mkdir()
+    monkeypatch.chdir(medium)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(core.run.os, "access", lambda path, mode: False)
+    state = WizardState()
+    state.plan.output_dir = FAR_OUTPUT_DIR
+    assert state.save_path() == tmp_path / "home" / FAR_OUTPUT_DIR / "usb-bundle" / "mirror-plan.yaml"
+    monkeypatch.setattr(core.run.os, "access", lambda path, mode: True)
+    assert state.save_path() == Path(FAR_OUTPUT_DIR) / "mirror-plan.yaml"

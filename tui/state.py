@@ -29,6 +29,7 @@ from core.plan import (
 )
 from core.progress import Progress
 from core.reference import parse_reference
+from core.run import output_folder
 from core.release_tag import release_image_in_mirror
 from core.text import human_bytes
 from core.usecases.samples import plan_streams
@@ -211,7 +212,8 @@ class WizardState:
         # would then refuse the whole bundle as damaged (seen on the far-side walk).
         if self.plan_path is not None and not is_bundle_plan(self.plan_path):
             return self.plan_path
-        return Path(self.plan.output_dir or ".") / DEFAULT_PLAN_NAME
+        # A read-only medium: the far side's output folder falls back to this host (core.run.output_folder).
+        return output_folder(Path(self.plan.output_dir or ".")) / DEFAULT_PLAN_NAME
 
     def plan_for_saving(self) -> Plan:
         """The plan without the sections the admin left empty (an empty section would not load back)."""
