@@ -241,7 +241,7 @@ def test_a_read_only_medium_sends_the_far_sides_plan_and_documents_to_this_host(
     monkeypatch.chdir(medium)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(core.run.os, "access", lambda path, mode: False)
-    state = WizardState()
+    state = WizardState(Plan())
     state.plan.output_dir = FAR_OUTPUT_DIR
     assert state.save_path() == tmp_path / "home" / FAR_OUTPUT_DIR / "usb-bundle" / "mirror-plan.yaml"
     monkeypatch.setattr(core.run.os, "access", lambda path, mode: True)
