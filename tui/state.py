@@ -29,8 +29,8 @@ from core.plan import (
 )
 from core.progress import Progress
 from core.reference import parse_reference
-from core.run import output_folder
 from core.release_tag import release_image_in_mirror
+from core.run import output_folder
 from core.text import human_bytes
 from core.usecases.samples import plan_streams
 from tui.wording import wizard_text
