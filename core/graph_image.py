@@ -42,7 +42,7 @@ from .manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
 from .plan import Plan, ReleaseMode
 from .reference import ImageReference, parse_reference, parse_repository
 from .registry import RegistryClient, RegistrySession
-from .text import shown
+from .text import plural, shown
 from .tlsconfig import TLSOptions
 from .userfiles import parse_json
 
@@ -87,6 +87,11 @@ class GraphDataLayer:
     @property
     def size(self) -> int:
         return len(self.blob)
+
+    @property
+    def contents(self) -> str:
+        """"1 channel, 12 files": the one wording every front end shows for what the layer holds."""
+        return f"{plural(len(self.channels), 'channel')}, {plural(self.files, 'file')}"
 
 
 def _member_path(name: str, where: str) -> PurePosixPath | None:

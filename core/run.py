@@ -100,7 +100,7 @@ class Prepared:
             return None
         layer = self.graph_image.layer
         return (f"graph-data image (updates inside the cluster): {self.graph_image.pinned}, "
-                f"{len(layer.channels)} channels, {layer.files} files")
+                f"{layer.contents}")
 
     def release_lines(self) -> list[str]:
         """What the summary says about the releases beyond the copy: signatures, Sigstore, path bytes."""

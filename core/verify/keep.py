@@ -115,8 +115,9 @@ def _pulled_release_images(expected: Expected) -> list[_Pulled]:
     out: dict[tuple[str, str], _Pulled] = {}
     for info in infos:
         prefix = f"{info.version} " if len(infos) > 1 else ""
-        at = release_image_in_mirror(target, info.version, info.architecture,
-                                     release.to_release_image if len(infos) == 1 else None)
+        # The copy's own rule (core.release.release_tasks): every release of a path goes to
+        # to_release_image's repository when the plan names one (a path's plan names a repository, no tag).
+        at = release_image_in_mirror(target, info.version, info.architecture, release.to_release_image)
         at_ref = parse_reference(at, default_tag=None)
         out.setdefault((at_ref.name, info.digest),
                        _Pulled(f"{prefix}release image", _repo(at_ref.name), info.digest, at_ref.tag))
