@@ -55,3 +55,42 @@ def test_graph_layer_counts_read_as_english() -> None:
     many = GraphDataLayer(b"", "sha256:0", "sha256:0", 12, ("a.yaml", "b.yaml"), "1")
     assert one.contents == "1 channel, 1 file"
     assert many.contents == "2 channels, 12 files"
+
+
+def test_a_rerun_leaves_no_temporary_file_in_the_wheelhouse(tmp_path: Path) -> None:
+    """The second fill of a wheelhouse from the same cache: rename(2) onto another link of the same file
+    does nothing, so the linked temporary name stayed behind (link count 3) before the fix."""
+    from core.bundle.model import BundleOptions
+    from core.bundle.wheelhouse import build_wheelhouse
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("mirror_wizard-0.1.0-py3-none-any.whl", "anyio-4.16.0-py3-none-any.whl"):
+        (cache / name).write_bytes(b"PK wheel " + name.encode())
+    target = tmp_path / "bundle" / "wheelhouse"
+    for _ in range(3):
+        names = build_wheelhouse(target, BundleOptions(wheelhouse=cache))
+        assert sorted(p.name for p in target.iterdir()) == names, sorted(p.name for p in target.iterdir())
+    assert (target / "anyio-4.16.0-py3-none-any.whl").stat().st_nlink == 2
+
+
+def test_many_ignored_leftovers_are_one_line(tmp_path: Path) -> None:
+    from core.bundle.check import verify_bundle
+    from core.bundle.model import Severity
+    from core.fsio import atomic_write
+
+    bundle = tmp_path / "bundle"
+    (bundle / "wheelhouse").mkdir(parents=True)
+    atomic_write(bundle / "wheelhouse" / "a-1.0-py3-none-any.whl", b"PK a")
+    import hashlib
+
+    digest = hashlib.sha256(b"PK a").hexdigest()
+    (bundle / "SHA256SUMS").write_text(f"{digest}  wheelhouse/a-1.0-py3-none-any.whl\n")
+    for n in range(32):
+        (bundle / "wheelhouse" / f".a-{n}.whl.{n:012x}.tmp").write_bytes(b"PK")
+    (bundle / "wheelhouse" / ".lonely").write_bytes(b"x")
+    report = verify_bundle(bundle)
+    lines = [str(p) for p in report.problems if p.severity is not Severity.ERROR]  # no image layout: not this
+    assert "warning: wheelhouse/: 32 leftover temporary files (ignored: nothing uses them)" in lines, lines
+    assert "warning: wheelhouse/.lonely: is not in SHA256SUMS (ignored: nothing uses it)" in lines, lines
+    assert len(lines) == 2, lines

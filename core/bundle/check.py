@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,23 @@ def _is_blob_path(rel: str) -> bool:
     return rel.startswith("blobs/sha256/") and rel.count("/") == 2
 
 
+# A writer's temporary name (core.fsio's ".NAME.<hex>.tmp", pip's and others' "*.tmp"): a leftover of an
+# interrupted write, harmless since nothing reads it.
+LEFTOVER_TEMP = re.compile(r"\..+\.tmp|.+\.tmp")
+
+
+def _add_ignored(report: VerifyReport, ignored: dict[tuple[str, str], list[str]]) -> None:
+    """Files nothing uses, said once per folder and kind: 32 leftovers are one finding, not 32 lines."""
+    for (folder, kind), rels in sorted(ignored.items()):
+        if len(rels) == 1:
+            what = "a leftover temporary file" if kind == "temporary" else "not in SHA256SUMS"
+            report.add(rels[0], f"is {what} (ignored: nothing uses it)", Severity.WARNING)
+            continue
+        noun = (plural(len(rels), "leftover temporary file") if kind == "temporary"
+                else plural(len(rels), "file") + " not in SHA256SUMS")
+        report.add(folder or "./", f"{noun} (ignored: nothing uses them)", Severity.WARNING)
+
+
 def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None,
                   signer: str | None = None) -> VerifyReport:
     """Check a bundle as it arrived; never changes it. See the module for what is checked.
@@ -145,6 +163,7 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
     parts_seen: dict[str, set[int]] = {}
     folders = {rel.split("/", 1)[0] for rel in sums if "/" in rel} - {"blobs"}
     own_output = 0
+    ignored: dict[tuple[str, str], list[str]] = {}  # (folder, kind) → files nothing uses
     for rel, _ in walk_files(directory):
         name = rel.rsplit("/", 1)[-1]
         if rel in sums or rel in META_FILES or VOLUME_MARKER.fullmatch(rel):
@@ -159,9 +178,12 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
         if rel.split("/", 1)[0] in folders and not name.startswith("."):
             report.add(rel, "is not in SHA256SUMS: remove it, or write the bundle again")
         elif rel.startswith("blobs/") or name.startswith("."):
-            report.add(rel, "is not in SHA256SUMS (ignored: nothing uses it)", Severity.WARNING)
+            folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+            kind = "temporary" if LEFTOVER_TEMP.fullmatch(name) else "unlisted"
+            ignored.setdefault((folder, kind), []).append(rel)
         else:
             report.add(rel, "is not part of the bundle (ignored)", Severity.WARNING)
+    _add_ignored(report, ignored)
     if own_output:
         report.add(FAR_OUTPUT_DIR + "/", f"this host's own output ({plural(own_output, 'file')}), not part of the "
                    "bundle: left aside", Severity.NOTE)

@@ -3,6 +3,7 @@ offline install."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -152,14 +153,23 @@ def build_wheelhouse(target: Path, options: BundleOptions, on_message: Message |
 
 
 def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` becomes ``source`` (a hard link, else a copy), never leaving a temporary name behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if os.path.samefile(source, target):  # a rerun: already this very file, nothing to do
+            return
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         os.link(source, tmp)  # a link's name is exclusive (EEXIST), like O_EXCL
     except OSError:  # another file system, or one without hard links (FAT, exFAT)
         copy_nofollow([source], target)
         return
-    os.replace(tmp, target)
+    try:
+        # rename(2) onto another link of the same file "does nothing and returns success", leaving tmp
+        # behind (the rerun's leftovers): so the temporary name is removed whatever happened.
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _fill(target: Path, wheels: list[Path]) -> list[str]:
