@@ -4,6 +4,7 @@ the wizard, footers keep whole labels, counts read as English."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import yaml
@@ -94,3 +95,72 @@ def test_many_ignored_leftovers_are_one_line(tmp_path: Path) -> None:
     assert "warning: wheelhouse/: 32 leftover temporary files (ignored: nothing uses them)" in lines, lines
     assert "warning: wheelhouse/.lonely: is not in SHA256SUMS (ignored: nothing uses it)" in lines, lines
     assert len(lines) == 2, lines
+
+
+def _registry_pids(workdir: Path) -> list[int]:
+    """docker-registry processes serving a config inside ``workdir`` (read from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1] == b"serve" and argv[2].startswith(str(workdir).encode()):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _demo_then(signum: int, tmp_path: Path) -> tuple[list[int], list[int]]:
+    """Start ``mirror-wizard demo --no-wizard``, wait for its registries, send ``signum`` to it: (pids
+    before, pids still alive a few seconds later)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    workdir = tmp_path / "demo"
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo", "--no-wizard", "--dir", str(workdir)],
+                            cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "registries are running" in line:
+                break
+        else:
+            raise AssertionError(f"the demo did not start: {proc.wait()}")
+        before = _registry_pids(workdir)
+        assert len(before) == 2, before
+        proc.send_signal(signum)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and any(_alive(p) for p in before):
+            time.sleep(0.1)
+        return before, [p for p in before if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for pid in _registry_pids(workdir):  # the test's own leftovers, should the fix fail
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_hangup_stops_the_demo_registries(tmp_path: Path) -> None:
+    _, alive = _demo_then(signal.SIGHUP, tmp_path)
+    assert not alive, f"registries still running after SIGHUP: {alive}"
+
+
+def test_a_killed_demo_takes_its_registries_along(tmp_path: Path) -> None:
+    _, alive = _demo_then(signal.SIGKILL, tmp_path)
+    assert not alive, f"registries still running after SIGKILL: {alive}"

@@ -116,12 +116,26 @@ def comeback_line(workdir: Path) -> str:
     return f"`mirror-wizard demo --dir {shell_quote(str(workdir))}` reopens your saved plan"
 
 
+def stop_on_hangup(sandbox: Sandbox) -> None:
+    """SIGHUP (the terminal closed: tmux killed, ssh dropped) and SIGTERM stop the registries as leaving
+    does. They are stopped in the handler itself, before anything else: the wizard's own shutdown may
+    not finish once its terminal is gone. (A SIGKILL is the registries' own parent-death signal's job,
+    tui.sandbox.registry.)"""
+    def on_signal(signum: int, _frame: object) -> None:
+        sandbox.stop()
+        raise SystemExit(128 + signum)
+
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, on_signal)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mirror-wizard-demo-"))
     print(f"starting the sandbox in {workdir} …", file=sys.stderr)
     prepared = prepare_demo(workdir, reuse=bool(args.dir))
     sandbox = prepared.sandbox
     try:
+        stop_on_hangup(sandbox)
         for note in prepared.notes:
             print(note, file=sys.stderr)
         print(describe(sandbox), file=sys.stderr)
@@ -129,10 +143,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print("\nready to paste, in another terminal:\n")
             print("\n".join(cli_commands(sandbox)), flush=True)
             print("\nregistries are running; press Ctrl+C to stop them", file=sys.stderr)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:
-                stop.wait()
+                threading.Event().wait()  # until Ctrl+C, or SIGTERM/SIGHUP (stop_on_hangup)
             except KeyboardInterrupt:
                 pass
             return 0

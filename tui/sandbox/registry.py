@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,24 @@ def registry_binary() -> str:
     if not found:
         raise ToolError(f"docker-registry is not installed: {INSTALL_HINT}")
     return found
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the registry's child before exec: the kernel sends it SIGTERM when its parent dies, whatever
+    killed the parent (SIGKILL included), so a practice registry never outlives the wizard."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """The hook on Linux, from the main thread only: the death signal fires when the *thread* that
+    started the child ends, and a worker thread ends long before the sandbox should."""
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        return _die_with_parent
+    return None
 
 
 def free_port() -> int:
@@ -97,7 +121,8 @@ class LocalRegistry:
         config_path.write_text(yaml.safe_dump(self.config()))
         log = open(self.root / "registry.log", "ab")
         self.process = subprocess.Popen([registry_binary(), "serve", str(config_path)], stdout=log, stderr=log,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=_parent_death_hook())
         log.close()
         self._wait_ready(timeout)
 
