@@ -164,3 +164,32 @@ def test_hangup_stops_the_demo_registries(tmp_path: Path) -> None:
 def test_a_killed_demo_takes_its_registries_along(tmp_path: Path) -> None:
     _, alive = _demo_then(signal.SIGKILL, tmp_path)
     assert not alive, f"registries still running after SIGKILL: {alive}"
+
+
+def _footer_line(app) -> str:  # type: ignore[no-untyped-def]
+    """The bottom row as drawn: the footer's rendered text."""
+    return app.screen._compositor.render_strips()[-1].text
+
+
+async def _footer_of(step: str, size: tuple[int, int], tmp_path: Path) -> tuple[str, list[str]]:
+    """(the footer row as drawn, the labels of the keys it shows) on ``step`` at ``size``."""
+    from textual.widgets._footer import FooterKey
+
+    from tests.test_tui_app import make_app
+
+    app = make_app(tmp_path, start=step)
+    async with app.run_test(size=size) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        line = _footer_line(app)
+        labels = [f"{k.key_display} {k.description}".strip() for k in app.screen.query(FooterKey) if k.display]
+    return line, labels
+
+
+async def test_footer_keys_are_whole_at_80_on_mirror_and_100_on_verify(tmp_path: Path) -> None:
+    for step, size, own in (("mirror", (80, 24), "^x Cancel"), ("verify", (100, 30), "c Check cluster")):
+        line, labels = await _footer_of(step, size, tmp_path)
+        assert own in line, (step, line)
+        for label in labels:  # every key shown is there whole, none cut mid-word
+            assert label in line, (step, label, line)
+        assert "^p palette" in line, (step, line)
