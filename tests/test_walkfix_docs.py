@@ -111,7 +111,7 @@ def test_connected_runbook_mirrors_every_release_of_the_path(mode: ReleaseMode) 
         oc = [line for line in text.replace("\\\n#", " ").replace("\\\n", " ").splitlines()
               if line.startswith("# oc: oc adm release mirror")]
         assert len(oc) == 3, text
-        for (version, _), line in zip(PATH, oc):
+        for (version, _), line in zip(PATH, oc, strict=True):
             assert f"--from=quay.io/openshift-release-dev/ocp-release:{version}-x86_64" in line
             assert f"--to-release-image=mirror.example.com:8443/ocp4/release-images:{version}-x86_64" in line
     else:
