@@ -5,6 +5,7 @@ flag by flag."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tests.test_update_path_mirror import (  # noqa: F401 - module fixtures reus
     path_source,
     store,
 )
-from tests.test_walkfix_done import VENV_TOOL, _readme_commands
+from tests.test_walkfix_done import _readme_commands
 
 AUTH_PLACEHOLDER = "<path to your merged pull secret>"
 
@@ -131,4 +132,101 @@ def test_the_cli_takes_a_release_images_repository_for_an_update_path(capsys) ->
     assert "names one image" not in err  # (it then fails on the missing graph file, not on the flag)
 
 
-_ = (Path, VENV_TOOL)
+
+# -- the Mirror step's F1 ----------------------------------------------------------------------------------
+
+def _mirror_f1(plan: Plan, tmp_path: Path) -> list[str]:
+    from types import SimpleNamespace
+
+    from tui.screens.mirror import MirrorScreen
+    from tui.state import WizardState
+
+    state = WizardState(plan=plan, plan_path=tmp_path / "plan.yaml")
+    return MirrorScreen.help_commands(SimpleNamespace(state=state))  # type: ignore[arg-type]
+
+
+def _argvs(commands: list[str], start: str) -> list[list[str]]:
+    return [shlex.split(line, comments=True) for c in commands for line in c.replace("\\\n", " ").splitlines()
+            if line.startswith(start)]
+
+
+def test_mirror_f1_registry_path_mirrors_each_release_never_an_empty_from(tmp_path: Path) -> None:
+    """3: registry mode, an update path: one oc adm release mirror per release, each --from a pull spec
+    and its own --to-release-image in the release-images repository; the one-copy command carries the
+    plan's graph file and key."""
+    commands = _mirror_f1(_path_plan(ReleaseMode.REGISTRY), tmp_path)
+    text = "\n".join(commands)
+    assert "--from= " not in text and "--from=\n" not in text and not text.rstrip().endswith("--from=")
+    oc = _argvs(commands, "oc adm release mirror")
+    assert [next(a for a in c if a.startswith("--from=")) for c in oc] == [
+        "--from=quay.io/openshift-release-dev/ocp-release:4.17.1-x86_64",
+        "--from=quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"]  # the path not read yet: its two ends
+    assert "# … each release in between" in text
+    ours = _argvs(commands, "mirror-wizard release mirror")[0]
+    assert ours[ours.index("--graph-file") + 1] == "/data/graph.json"
+    assert ours[ours.index("--release-key") + 1] == "/keys/release.asc"
+    assert ours[ours.index("--to-release-image") + 1] == "mirror.example.com:8443/ocp4/release-images"
+
+
+def test_mirror_f1_far_side_and_medium_side_carry_the_plans_flags(tmp_path: Path) -> None:
+    """4: from the medium, the keys the admin named and the CA; onto the medium, the graph file (offline)
+    and the keys; the samples never `oc image mirror -f` to the registry in a medium plan."""
+    from core.plan import SamplesChoice
+
+    far = _path_plan(ReleaseMode.FROM_DIR)
+    far.release.directory = "."  # type: ignore[union-attr]
+    far.samples = SamplesChoice(source="files", paths=["/data/streams.json"])
+    commands = _mirror_f1(far, tmp_path)
+    upload = _argvs(commands, "mirror-wizard release mirror")[0]
+    assert upload[upload.index("--release-key") + 1] == "/keys/release.asc"
+    assert upload[upload.index("--ca-file") + 1] == "/etc/mirror-ca.pem"
+    assert upload[upload.index("--from-dir") + 1] == "."
+    assert upload[upload.index("--to-release-image") + 1] == "mirror.example.com:8443/ocp4/release-images"
+    assert not _argvs(commands, "oc image mirror")
+    near = _path_plan(ReleaseMode.TO_DIR)
+    near.samples = SamplesChoice(source="files", paths=["/data/streams.json"])
+    commands = _mirror_f1(near, tmp_path)
+    to_dir = _argvs(commands, "mirror-wizard release mirror")[0]
+    for flag, value in (("--graph-file", "/data/graph.json"), ("--release-key", "/keys/release.asc"),
+                        ("--to-dir", "/media/usb"), ("--channel", "stable-4.17")):
+        assert to_dir[to_dir.index(flag) + 1] == value, to_dir
+    assert not _argvs(commands, "oc image mirror") and "medium" in "\n".join(commands)
+
+
+def test_mirror_f1_registry_samples_name_the_mapping_the_run_writes(tmp_path: Path) -> None:
+    """4: registry mode: the samples copy reads the mapping where the run writes it (the plan's output
+    folder), with the plan's CA."""
+    from core.plan import SamplesChoice
+
+    plan = _path_plan(ReleaseMode.REGISTRY)
+    plan.samples = SamplesChoice(source="files", paths=["/data/streams.json"])
+    plan.output_dir = str(tmp_path / "mirror-wizard-output")
+    commands = _mirror_f1(plan, tmp_path)
+    ours = _argvs(commands, "mirror-wizard image mirror")[0]
+    assert ours[ours.index("-f") + 1] == str(tmp_path / "mirror-wizard-output" / "samples-mapping.txt")
+    assert ours[ours.index("--ca-file") + 1] == "/etc/mirror-ca.pem"
+
+
+@needs_gpg
+def test_mirror_f1_to_dir_command_runs_offline_as_written(path_source, tmp_path, capsys, key_file,  # noqa: F811
+                                                          monkeypatch) -> None:
+    """4: the near side's printed to-dir command (graph file, key, the source's --insecure) writes the whole
+    path to the medium without asking any update service."""
+    source_host, _, built, graph_file = path_source
+    media = tmp_path / "media"
+    plan = Plan(auth_file=None, mirror=MirrorRegistry(registry="mirror.example.com:8443"),
+                registries=[RegistryTrust(source_host, insecure=True)],
+                release=ReleaseChoice(target="mirror.example.com:8443/ocp4/openshift4", channel="candidate-4.21",
+                                      from_version="4.21.1", version="4.21.3", graph_file=str(graph_file),
+                                      keys=[key_file], mode=ReleaseMode.TO_DIR, directory=str(media)))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing answers there: offline but for the source
+    monkeypatch.setenv("NO_PROXY", source_host.split(":")[0])
+    commands = _mirror_f1(plan, tmp_path)
+    argv = _argvs(commands, "mirror-wizard release mirror")[0]
+    argv = argv[1:]  # without the program name
+    at = argv.index("-a")
+    del argv[at:at + 2]  # no login: the test source needs none (the printed placeholder is the admin's file)
+    code, out, err = _cli([*argv, "--no-wheelhouse"], capsys)
+    assert code == 0, f"{argv}: {out}{err}"
+    releases = json.loads((media / "bundle.json").read_text())["releases"]
+    assert sorted(r["version"] for r in releases) == VERSIONS
