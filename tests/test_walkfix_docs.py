@@ -230,3 +230,22 @@ def test_mirror_f1_to_dir_command_runs_offline_as_written(path_source, tmp_path,
     assert code == 0, f"{argv}: {out}{err}"
     releases = json.loads((media / "bundle.json").read_text())["releases"]
     assert sorted(r["version"] for r in releases) == VERSIONS
+
+
+def test_readme_says_run_uploads_the_graph_image_and_samples_release_mirror_does_not() -> None:
+    """5: with a graph-data image or samples in the plan, README.txt's release mirror line is the releases
+    only, and it says `run` is the one that uploads the rest; its --to-release-image is the plan's."""
+    from core.bundle_write import FarSide, far_side_steps
+    from core.plan import SamplesChoice
+
+    plan = _path_plan(ReleaseMode.FROM_DIR)
+    plan.release.graph_image = "mirror.example.com:8443/ocp4/graph-data:latest"  # type: ignore[union-attr]
+    plan.samples = SamplesChoice(source="files", paths=["samples/00-streams.json"])
+    far = FarSide(target=plan.release_target, versions=["4.17.1", "4.17.2", "4.17.3"], plan=plan,
+                  keys=["config/release-keys/00-release.asc"])
+    text = "\n".join(far_side_steps(far))
+    upload = next(shlex.split(line) for line in text.splitlines() if " release mirror " in line)
+    assert upload[upload.index("--to-release-image") + 1] == "mirror.example.com:8443/ocp4/release-images"
+    assert upload[upload.index("--release-key") + 1] == "config/release-keys/00-release.asc"
+    flat = " ".join(text.split())
+    assert "the graph-data image" in flat and "the samples images" in flat and "`run` below does all of it" in flat
