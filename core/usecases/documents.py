@@ -178,10 +178,10 @@ def mirror_step_commands(plan: Plan, auth: str, *, path: list[tuple[str, str]] |
         else:
             skip = " --skip-missing" if plan.options.skip_missing else ""
             mapping = shell_quote(mapping_file)
-            commands.append(f"# the samples, from the mapping the run writes ({mapping})\n"
+            commands.append(f"# the samples, from the mapping the run writes ({mapping}); or oc's line below\n"
                             f"mirror-wizard image mirror {' '.join(plan_flags(plan, auth, []))} -f {mapping}"
-                            f" --keep-manifest-list{skip}\n"
-                            f"# oc: {oc_samples_mirror(auth, skip_missing=plan.options.skip_missing, mapping=mapping)}")
+                            f" --keep-manifest-list{skip}")
+            commands.append(oc_samples_mirror(auth, skip_missing=plan.options.skip_missing, mapping=mapping))
     commands.append(f"# or all of it, resumable:\nmirror-wizard run {shell_quote(plan_file)}")
     return commands
 
