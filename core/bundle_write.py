@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +58,20 @@ from .errors import BundleError, LocalStorageError, MirrorError
 from .fsio import atomic_write
 from .graph import version_key
 from .mirror_config import release_mirror_instructions
-from .plan import MirrorRegistry, Plan, ReleaseChoice, ReleaseMode, SamplesChoice, plan_from_dict, save_plan
+from .plan import (
+    MirrorRegistry,
+    Plan,
+    ReleaseChoice,
+    ReleaseMode,
+    SamplesChoice,
+    load_plan,
+    plan_from_dict,
+    save_plan,
+)
 from .registry import RegistrySession
 from .release import COMMANDS, extract_command, layout_name
 from .run import Prepared, write_outputs
+from .runbook import release_mirror_command, render_runbook
 from .text import human_bytes, plural
 
 __all__ = ["extract_binaries", "write_bundle"]
@@ -222,6 +232,7 @@ class FarSide:
     versions: list[str] = field(default_factory=list)  # the releases, oldest first
     per_version_bin: bool = False    # bin/<version>/ (an update path) rather than bin/
     base: dict[str, Any] | None = None
+    plan: Plan | None = None         # the bundle's plan.yaml, when it reads: the upload line carries its flags
 
 
 def far_side_of(directory: str | os.PathLike[str], manifest: dict[str, Any] | None = None) -> FarSide:
@@ -241,12 +252,17 @@ def far_side_of(directory: str | os.PathLike[str], manifest: dict[str, Any] | No
         if keys_dir.is_dir() and not keys_dir.is_symlink() else []
     signer = manifest.get("signer")
     base = manifest.get("base")
+    try:  # hostile or missing: the steps fall back to what bundle.json says
+        plan: Plan | None = load_plan(str(directory / PLAN_FILE)) if (directory / PLAN_FILE).is_file() else None
+    except (MirrorError, OSError):
+        plan = None
     return FarSide(target=str(manifest.get("target") or "HOST:PORT/REPO"),
                    signer=str(signer.get("fingerprint") or "") if isinstance(signer, dict) else "",
                    keys=keys, wheelhouse=bool(manifest.get("wheelhouse")) if manifest else True,
                    ca_file=MIRROR_CA if (directory / MIRROR_CA).is_file() else None,
                    versions=versions, per_version_bin=len(versions) > 1,
-                   base=base if isinstance(base, dict) else None)
+                   base=base if isinstance(base, dict) else None,
+                   plan=plan if plan is not None and plan.release is not None else None)
 
 
 def far_side_steps(far: FarSide) -> list[str]:
@@ -257,6 +273,19 @@ def far_side_steps(far: FarSide) -> list[str]:
     key_flags = "".join(f" --release-key {key}" for key in far.keys)
     ca_flag = f" --ca-file {far.ca_file}" if far.ca_file else ""
     tool = f"{VENV}/bin/mirror-wizard"
+    # The runbook's upload line too (core.runbook.release_mirror_command): the plan's CAs, the carried keys,
+    # its --to-release-image (a repository for several releases: a tag names one image, which is refused).
+    upload = (release_mirror_command(far.plan, "AUTH_FILE", keys=far.keys, tool=tool, directory=".",
+                                     target=far.target, signer=far.signer, several=len(far.versions) > 1)
+              if far.plan is not None else
+              f"{tool} release mirror -a AUTH_FILE --from-dir . --to {far.target}{ca_flag}{signer_flag}{key_flags}")
+    extras = [what for what, kept in (("the graph-data image (updates inside the cluster)",
+                                       far.plan is not None and far.plan.release is not None
+                                       and bool(far.plan.release.graph_image)),
+                                      ("the samples images", far.plan is not None and far.plan.samples is not None))
+              if kept]
+    extras_note = [f"   That uploads the releases only; the plan also uploads {' and '.join(extras)}:",
+                   "   `run` below does all of it (use it rather than release mirror).", ""] if extras else []
     lines = [
         "FIRST, before installing or running anything from this medium, check it with tools this host has:",
         "",
@@ -294,8 +323,9 @@ def far_side_steps(far: FarSide) -> list[str]:
               f"   `{tool} credentials add --pull-secret FILE --registry HOST -u USER -o AUTH_FILE`);",
               "   without -a, REGISTRY_AUTH_FILE or the usual podman/docker auth files are read:",
               "",
-              f"   {tool} release mirror -a AUTH_FILE --from-dir . --to {far.target}{ca_flag}{signer_flag}{key_flags}",
+              f"   {upload}",
               "",
+              *extras_note,
               "   or the whole plan (release and samples, the CA as it names it), one of:",
               "",
               f"   {tool} run {PLAN_FILE} -a AUTH_FILE --confirm-target {far.target}{signer_flag}{key_flags}",
@@ -404,6 +434,10 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     if cluster.exists():
         shutil.rmtree(cluster)  # documents of an earlier bundle for another target must not linger
     write_outputs(far_prepared, cluster)
+    # The runbook again, naming the release keys the bundle carries (--release-key config/release-keys/…):
+    # the far plan leaves trusting them to its admin, but the printed upload must work as written.
+    atomic_write(cluster / "runbook.md", render_runbook(far, replace(far_prepared.runbook_parts(),
+                                                                    release_key_files=carried_keys)))
 
     images, problems = layout_images(directory)
     if problems:

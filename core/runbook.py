@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from .ca import configmap_key
 from .endpoints import RegistryLocation
-from .errors import InputError
+from .errors import InputError, MirrorError
 from .filenames import SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .graph_image import (
     CA_KEY,
@@ -78,6 +78,9 @@ class RunbookParts:
     signature_warnings: list[str] = field(default_factory=list)
     # Updates inside the cluster: the plan's graph-data image by digest (``REPO@sha256:…``) once known.
     graph_image_pinned: str | None = None
+    # The release key files to name with --release-key instead of the plan's release.keys: a bundle's runbook
+    # names the copies it carries (config/release-keys/…), which the far plan leaves to its admin to trust.
+    release_key_files: list[str] | None = None
 
 
 @dataclass
@@ -193,56 +196,95 @@ def _release_section(ctx: _Context) -> list[str]:
     arch = parts.release_architecture or release.architecture
     target = plan.release_target
     registry, _, repository = target.partition("/")
-    to_release = release_image_in_mirror(target, version, arch, release.to_release_image)
-    if parts.release_components is not None:
+    # An update path: every release of it is mirrored (the cluster updates through each), not only the last.
+    releases = path_releases(plan, parts.release_path) if release.is_path or len(parts.release_path) > 1 else []
+    wanted = (_repository(release.to_release_image) if releases and release.to_release_image
+              else release.to_release_image)
+    to_release = release_image_in_mirror(target, version, arch, wanted)
+    if releases:
+        names = ", ".join(v for v, _ in releases)
+        out += [f"Update path {releases[0][0]} to {releases[-1][0]} ({arch}): every release of it is mirrored "
+                f"({names}); the cluster updates through each one (section 5).", ""]
+    elif parts.release_components is not None:
         size = f", {human_bytes(parts.release_bytes)} of layers" if parts.release_bytes is not None else ""
         out += [f"Release {version} ({arch}): {parts.release_components} component images{size}.", ""]
     auth = shell_quote(ctx.auth)
+    first = f"OCP_RELEASE={shell_quote(version)}\n" if not releases else \
+        f"# OCP_RELEASE: each of {' '.join(v for v, _ in releases)} in turn\n"
     out += ["The variables the procedure uses:", "",
-            _code(f"OCP_RELEASE={shell_quote(version)}\nLOCAL_REGISTRY={shell_quote(registry)}\nLOCAL_REPOSITORY={shell_quote(repository)}\n"
+            _code(f"{first}LOCAL_REGISTRY={shell_quote(registry)}\nLOCAL_REPOSITORY={shell_quote(repository)}\n"
                   f"PRODUCT_REPO={PRODUCT_REPO}\nLOCAL_SECRET_JSON={auth}\nRELEASE_NAME={RELEASE_NAME}\n"
                   f"ARCHITECTURE={shell_quote(arch)}"
                   + (f"\nREMOVABLE_MEDIA_PATH={shell_quote(release.directory)}" if release.directory else ""), "sh")]
-    source = release.source or f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{release_tag(version, arch)}"
-    to_release_flag = f" \\\n    --to-release-image {to_release}" if release.to_release_image else ""
+    keys = parts.release_key_files
     if release.mode == ReleaseMode.REGISTRY:
-        out += ["Mirror straight into the registry:", "",
-                _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from {source} --to {target} \\\n"
-                      f"    --to-release-image {to_release}\n"
-                      f"# oc: oc adm release mirror -a ${{LOCAL_SECRET_JSON}} --from={source} \\\n"
-                      f"#       --to=${{LOCAL_REGISTRY}}/${{LOCAL_REPOSITORY}} --to-release-image={to_release}", "sh")]
+        oc = oc_release_mirror_commands(plan, "${LOCAL_SECRET_JSON}", parts.release_path,
+                                        "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}")
+        out += ["Mirror straight into the registry" + (" (the whole update path in one copy):" if releases else ":"),
+                "",
+                _code(release_mirror_command(plan, auth, keys=keys, sep=" \\\n    ") + "\n"
+                      + (f"# oc mirrors one release at a time: {len(oc)} commands\n" if releases else "")
+                      + "\n".join("# oc: " + c.replace("\n", "\n#   ") for c in oc), "sh")]
     else:
-        out += _removable_media_release(ctx, source, target, to_release, to_release_flag, release_tag(version, arch))
+        out += _removable_media_release(ctx, target, [release_tag(v, arch) for v, _ in releases]
+                                        or [release_tag(version, arch)], keys)
     out += ["Extract the installer from the mirrored release, so it installs exactly these images:", "",
             _code(f"mirror-wizard release extract -a {auth}{ctx.tls} --command openshift-install --to . {to_release}\n"
                   f"# oc: oc adm release extract -a ${{LOCAL_SECRET_JSON}} --command=openshift-install {to_release}", "sh")]
     return out
 
 
-def _removable_media_release(ctx: _Context, source: str, target: str, to_release: str, to_release_flag: str,
-                             tag: str) -> list[str]:
+def _removable_media_release(ctx: _Context, target: str, tags: list[str], keys: list[str] | None) -> list[str]:
     directory = ctx.media or "<removable media path>"
     d, auth = shell_quote(directory), shell_quote(ctx.auth)
-    release_name = f"{LAYOUT_REPOSITORY}:{tag}"
-    select = f'select(startswith("{release_name}-"))'
+    release = ctx.plan.release
+    several = len(tags) > 1
+    near = ctx.plan
+    if release is not None and release.mode == ReleaseMode.FROM_DIR:
+        near = Plan(**{**ctx.plan.__dict__})  # the connected side's half of the same plan: onto the medium
+        near.release = type(release)(**{**release.__dict__, "mode": ReleaseMode.TO_DIR})
+    far = Plan(**{**ctx.plan.__dict__})
+    if release is not None:
+        far.release = type(release)(**{**release.__dict__, "mode": ReleaseMode.FROM_DIR})
+    copies = []
+    for tag in tags:
+        release_name = f"{LAYOUT_REPOSITORY}:{tag}"
+        select = f'select(startswith("{release_name}-"))'
+        lands = _release_image_for_tag(ctx.plan, target, tag, several)
+        copies.append(f"{SKOPEO_COPY} --dest-authfile {auth} \\\n"
+                      f"    \"oci:${{MEDIA}}:{release_name}\" docker://{lands}\n"
+                      f"jq -r '.manifests[].annotations[\"org.opencontainers.image.ref.name\"] // empty | {select}' \\\n"
+                      f"    \"${{MEDIA}}/index.json\" | while read -r name; do\n"
+                      f"  {SKOPEO_COPY} --dest-authfile {auth} \\\n"
+                      f"      \"oci:${{MEDIA}}:$name\" \"docker://{target}:${{name#{LAYOUT_REPOSITORY}:}}\"\n"
+                      "done")
     return [
-        "On the connected host, write the release to removable media (a standard OCI image layout: each",
-        f"image is named `{release_name}[-<component>]` in it):", "",
-        _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from {source} --to-dir {d}", "sh"),
-        "Carry the media to the mirror host, then upload it (same tags and digests as a direct mirror):", "",
-        _code(f"mirror-wizard release mirror -a {auth}{ctx.tls} --from-dir {d} --to {target}{to_release_flag}", "sh"),
+        "On the connected host, write the release" + ("s of the update path" if several else "")
+        + " to removable media (a standard OCI image layout: each",
+        f"image is named `{LAYOUT_REPOSITORY}:<version>-<arch>[-<component>]` in it):", "",
+        _code(release_mirror_command(near, auth, keys=keys, directory=directory, sep=" \\\n    "), "sh"),
+        "Carry the media to the mirror host, then upload it (same tags and digests as a direct mirror"
+        + ("; every release on the medium" if several else "") + "):", "",
+        _code(release_mirror_command(far, auth, keys=keys, directory=directory, target=target, several=several,
+                                     sep=" \\\n    "), "sh"),
         "Without mirror-wizard on the mirror host, skopeo uploads the same directory (it trusts the mirror's",
-        f"CA from `/etc/containers/certs.d/{ctx.mirror}/ca.crt`):", "",
-        _code(f"MEDIA={d}\n"
-              f"{SKOPEO_COPY} --dest-authfile {auth} \\\n"
-              f"    \"oci:${{MEDIA}}:{release_name}\" docker://{to_release}\n"
-              f"jq -r '.manifests[].annotations[\"org.opencontainers.image.ref.name\"] // empty | {select}' \\\n"
-              f"    \"${{MEDIA}}/index.json\" | while read -r name; do\n"
-              f"  {SKOPEO_COPY} --dest-authfile {auth} \\\n"
-              f"      \"oci:${{MEDIA}}:$name\" \"docker://{target}:${{name#{LAYOUT_REPOSITORY}:}}\"\n"
-              "done", "sh"),
+        f"CA from `/etc/containers/certs.d/{ctx.mirror}/ca.crt`)" + (", one release at a time" if several else "")
+        + ":", "",
+        _code(f"MEDIA={d}\n" + "\n".join(copies), "sh"),
         "`oc adm release mirror --to-dir` and `oc image mirror --from-dir` are a separate route: they write",
         "and read oc's own directory format, not this OCI layout. Use one route on both sides.", ""]
+
+
+def _release_image_for_tag(plan: Plan, target: str, tag: str, several: bool) -> str:
+    """Where the release tagged ``tag`` lands: the plan's to_release_image (its repository for several
+    releases), else the target."""
+    release = plan.release
+    wanted = release.to_release_image if release is not None else None
+    if not wanted:
+        return f"{target}:{tag}"
+    if several or ":" not in wanted.rpartition("/")[2]:
+        return f"{_repository(wanted)}:{tag}"
+    return wanted
 
 
 def _samples_copy_section(ctx: _Context) -> list[str]:
@@ -294,6 +336,135 @@ def _removable_media_samples(ctx: _Context, sample_plan: Any) -> list[str]:
         _code("\n".join(to_dir) or "# nothing to copy", "sh"),
         "and on the mirror host:", "",
         _code("\n".join(from_dir) or "# nothing to copy", "sh")]
+
+
+# -- the release mirror commands of a plan: one home for the runbook, README.txt, Done and the wizard's F1 ----
+
+def plan_flags(plan: Plan, auth: str, keys: list[str] | None = None) -> list[str]:
+    """What every release command of the plan needs: the login (``auth`` as the shell should read it), each
+    CA file, ``--insecure`` when the plan allows it, and ``--release-key`` for each key the plan trusts
+    (``keys``: the files to name instead, e.g. the copies a bundle carries in config/release-keys/)."""
+    release = plan.release
+    named = (list(release.keys) if release is not None else []) if keys is None else keys
+    return ([f"-a {auth}"] + [f"--ca-file {shell_quote(f)}" for f in plan.ca_files()]
+            + (["--insecure"] if plan.insecure_hosts() else [])
+            + [f"--release-key {shell_quote(k)}" for k in named])
+
+
+def path_flags(plan: Plan) -> list[str]:
+    """An update path as the CLI reads it: the channel, both ends, and the plan's graph (a saved graph file
+    is what lets a host without api.openshift.com resolve the path)."""
+    release = plan.release
+    if release is None or not release.is_path:
+        return []
+    flags = [f"--channel {shell_quote(release.channel or '<channel>')}",
+             f"--from-version {shell_quote(release.from_version or '')} --to-version {shell_quote(release.version or '')}"]
+    if release.all_versions:
+        flags.append("--all-versions")
+    if release.graph_file:
+        flags.append(f"--graph-file {shell_quote(release.graph_file)}")
+    elif release.graph_url:
+        flags.append(f"--graph-url {shell_quote(release.graph_url)}")
+    return flags
+
+
+def to_release_image_flags(plan: Plan, version: str | None = None, *, several: bool = False) -> list[str]:
+    """``--to-release-image`` as the plan wants it: for an update path (or a medium holding several
+    releases, ``several``) the repository only, each release tagged VERSION-ARCH there (a tag would name
+    one image, which the upload refuses); for one release the image itself. None when the plan has none."""
+    release = plan.release
+    if release is None or not release.to_release_image:
+        return []
+    if release.is_path or several:
+        return [f"--to-release-image {_repository(release.to_release_image)}"]
+    image = release_image_in_mirror(plan.release_target, version or release.version or "<release_version>",
+                                    release.architecture, release.to_release_image)
+    return [f"--to-release-image {image}"]
+
+
+def _repository(reference: str) -> str:
+    """The repository of ``reference`` (its tag dropped); as given when it does not parse."""
+    try:
+        return parse_reference(reference, default_tag=None).name
+    except MirrorError:
+        return reference
+
+
+def release_mirror_command(plan: Plan, auth: str, *, keys: list[str] | None = None, tool: str = "mirror-wizard",
+                           directory: str | None = None, target: str | None = None, signer: str = "",
+                           several: bool = False, sep: str = " ") -> str:
+    """``mirror-wizard release mirror`` for the plan's release (one release, or the whole update path),
+    with every flag the plan needs: straight to the registry, onto the medium (``--to-dir``) or from it
+    (``--from-dir``). ``directory``/``target`` override the plan's; ``signer``: the bundle key's
+    fingerprint (--signer); ``sep``: " \\\\\\n    " to break the line between flags."""
+    release = plan.release
+    if release is None:
+        return ""
+    flags = plan_flags(plan, auth, keys)
+    where = shell_quote(directory or release.directory or "<removable media path>")
+    to = target or plan.release_target or "<local_registry>/<local_repository>"
+    if release.mode == ReleaseMode.FROM_DIR:
+        parts = [*flags, f"--from-dir {where} --to {to}", *to_release_image_flags(plan, several=several)]
+        parts += [f"--signer {signer}"] if signer else []
+    else:
+        what = path_flags(plan) or [f"--from {release_source(plan)}"]
+        if release.mode == ReleaseMode.TO_DIR:
+            parts = [*flags, *what, f"--to-dir {where}"]
+        else:
+            parts = [*flags, *what, f"--to {to}", *to_release_image_flags(plan)]
+    # The login, CAs and keys on the first line; what and where each on its own when ``sep`` breaks lines.
+    return f"{tool} release mirror " + " ".join(flags) + sep + sep.join(parts[len(flags):])
+
+
+def release_source(plan: Plan, version: str | None = None) -> str:
+    """The release's pull spec: the plan's source, else Red Hat's VERSION-ARCH tag."""
+    release = plan.release
+    if release is not None and release.source and not release.is_path:
+        return release.source
+    arch = release.architecture if release is not None else "x86_64"
+    version = version or (release.version if release is not None else None) or "<release_version>"
+    return f"quay.io/{PRODUCT_REPO}/{RELEASE_NAME}:{release_tag(version, arch)}"
+
+
+def path_releases(plan: Plan, path: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """Every release the plan mirrors, (version, pull spec), oldest first: the plan's pins (by digest)
+    when it keeps them, else each version's tag; ``path``: the (version, digest) pairs as read. One
+    release: just that one. Versions unknown yet: the two ends, with "…" between."""
+    release = plan.release
+    if release is None:
+        return []
+    if not release.is_path:
+        return [(release.version or "<release_version>", release_source(plan))]
+    versions = [v for v, _ in path or []]
+    if release.releases and (not versions or len(release.releases) == len(versions)):
+        return [(versions[i] if versions else pin.rpartition("@")[2][:19], pin)
+                for i, pin in enumerate(release.releases)]
+    if versions:
+        return [(v, release_source(plan, v)) for v in versions]
+    start, end = release.from_version or "<from_version>", release.version or "<to_version>"
+    return [(start, release_source(plan, start)), ("…", ""), (end, release_source(plan, end))]
+
+
+def oc_release_mirror_commands(plan: Plan, auth: str, path: list[tuple[str, str]] | None = None,
+                               target: str | None = None) -> list[str]:
+    """``oc adm release mirror`` straight into the registry, one per release (oc mirrors one at a time):
+    every release of an update path, each with its own --to-release-image."""
+    release = plan.release
+    if release is None:
+        return []
+    to = target or plan.release_target or "<local_registry>/<local_repository>"
+    commands = []
+    for version, spec in path_releases(plan, path):
+        if version == "…":
+            commands.append("# … each release in between (mirror-wizard release list shows them) …")
+            continue
+        known = not version.startswith("sha256:")  # pins whose versions were not read yet: oc's default tag
+        wanted = (_repository(release.to_release_image) if release.is_path and release.to_release_image
+                  else release.to_release_image)
+        image = release_image_in_mirror(to, version, release.architecture, wanted) if known else None
+        command = f"oc adm release mirror -a {auth} \\\n    --from={spec} \\\n    --to={to}"
+        commands.append(command + (f" \\\n    --to-release-image={image}" if image else ""))
+    return commands
 
 
 # -- installing ---------------------------------------------------------------------------------------

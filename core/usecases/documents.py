@@ -24,6 +24,7 @@ from ..graph_image import (
     upstream_patch_commands,
 )
 from ..mirror_config import ICSP_FILE, IDMS_FILE
+from ..plan import Plan, ReleaseMode
 from ..run import Prepared
 from ..text import shell_quote
 from ..yamlout import dump_yaml
@@ -146,12 +147,51 @@ def medium_from_dir(auth: str, directory: str, target: str) -> str:
     return f"mirror-wizard release mirror -a {auth} \\\n    --from-dir {directory} --to {target}"
 
 
-def oc_samples_mirror(auth: str, *, skip_missing: bool = False) -> str:
+def mirror_step_commands(plan: Plan, auth: str, *, path: list[tuple[str, str]] | None = None,
+                         mapping_file: str = SAMPLES_MAPPING_FILE, plan_file: str = "plan.yaml") -> list[str]:
+    """What the Mirror step does, by hand, for the plan as it is (``auth`` quoted already): the release
+    (every release of an update path, oc one at a time) straight to the registry, onto the medium or from
+    it, and the samples; each command with the plan's flags (login, CAs, release keys, graph file,
+    to-release-image) from core.runbook's one generator. ``path``: the update path's (version, digest)
+    pairs as read; ``mapping_file``: where the run writes the samples mapping."""
+    from ..runbook import oc_release_mirror_commands, plan_flags, release_mirror_command
+
+    commands: list[str] = []
+    release = plan.release
+    wrap = " \\\n    "
+    if release is not None:
+        if release.mode == ReleaseMode.REGISTRY:
+            if release.is_path:
+                commands.append("# the whole update path in one copy (shared layers once):\n"
+                                + release_mirror_command(plan, auth, sep=wrap))
+                commands.append("# or with oc, one release at a time: every release of the path")
+            commands += oc_release_mirror_commands(plan, auth, path)
+        else:
+            commands += [release_mirror_command(plan, auth, sep=wrap), OC_DIR_NOTE]
+    if plan.samples is not None:
+        if release is not None and release.mode != ReleaseMode.REGISTRY:
+            # A to-dir run writes the samples into the medium beside the release; a from-dir run uploads them
+            # from it: oc image mirror -f would push to (or read from) the registries instead.
+            side = "writes them onto" if release.mode == ReleaseMode.TO_DIR else "uploads them from"
+            commands.append(f"# the samples images travel in the medium beside the release: the run below {side}\n"
+                            f"# it (by hand: skopeo, the runbook's section 4)")
+        else:
+            skip = " --skip-missing" if plan.options.skip_missing else ""
+            mapping = shell_quote(mapping_file)
+            commands.append(f"# the samples, from the mapping the run writes ({mapping}); or oc's line below\n"
+                            f"mirror-wizard image mirror {' '.join(plan_flags(plan, auth, []))} -f {mapping}"
+                            f" --keep-manifest-list{skip}")
+            commands.append(oc_samples_mirror(auth, skip_missing=plan.options.skip_missing, mapping=mapping))
+    commands.append(f"# or all of it, resumable:\nmirror-wizard run {shell_quote(plan_file)}")
+    return commands
+
+
+def oc_samples_mirror(auth: str, *, skip_missing: bool = False, mapping: str = SAMPLES_MAPPING_FILE) -> str:
     """``oc image mirror -f``: the samples images, from the mapping file the run writes (``auth`` quoted
     already); ``skip_missing``: the plan's options.skip_missing."""
     from ..samples import oc_image_mirror_command
 
-    return oc_image_mirror_command(auth, SAMPLES_MAPPING_FILE, skip_missing=skip_missing, keep_manifest_list=True)
+    return oc_image_mirror_command(auth, mapping, skip_missing=skip_missing, keep_manifest_list=True)
 
 
 def apply_commands(prepared: Prepared | None, out: Path) -> list[str]:
@@ -192,5 +232,5 @@ def samples_patch_commands(prepared: Prepared) -> list[str]:
 
 
 __all__ = ["OC_DIR_NOTE", "Document", "apply_commands", "cluster_documents", "update_service_document",
-            "medium_from_dir", "medium_to_dir",
+            "medium_from_dir", "medium_to_dir", "mirror_step_commands",
            "oc_release_mirror", "oc_samples_mirror", "samples_patch_commands"]

@@ -334,8 +334,10 @@ def _check_mirror_args(args: argparse.Namespace) -> None:
             raise InputError("an update path is read from a channel's graph: add --channel, e.g. stable-4.17")
         if args.graph_url and args.graph_file:
             raise InputError("give the update graph as --graph-url or --graph-file, not both")
-        if args.to_release_image:
-            raise InputError("--to-release-image names one image; an update path tags each release VERSION-ARCH")
+        if args.to_release_image and parse_reference(args.to_release_image, default_tag=None).tag is not None:
+            # A repository is fine (each release lands there tagged VERSION-ARCH, as the plan's to_release_image).
+            raise InputError("--to-release-image names one image; an update path tags each release VERSION-ARCH",
+                             hint="give a repository without a tag, or leave it out")
     elif args.channel or args.all_versions or args.graph_url or args.graph_file:
         raise InputError("--channel, --all-versions, --graph-url and --graph-file go with --from-version and "
                          "--to-version (an update path)")

@@ -4,6 +4,7 @@ so it survives moving between steps; this screen redraws from tui.state.MirrorPr
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,17 +15,13 @@ from textual.events import Resize
 from textual.widgets import Button, DataTable, ProgressBar, RichLog, Sparkline, Static
 
 from core.errors import ErrorCode
+from core.filenames import SAMPLES_MAPPING_FILE
 from core.plan import ReleaseMode
 from core.progress import Progress, RowState
+from core.run import output_folder
 from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
-from core.usecases.documents import (
-    OC_DIR_NOTE,
-    medium_from_dir,
-    medium_to_dir,
-    oc_release_mirror,
-    oc_samples_mirror,
-)
+from core.usecases.documents import mirror_step_commands
 from tui.screens.base import StepScreen
 from tui.state import WizardState, middle_ellipsis
 from tui.widgets.note import Note
@@ -431,23 +428,9 @@ class MirrorScreen(StepScreen):
 
     def help_commands(self) -> list[str]:
         state = self.state
-        release = state.release
-        auth = q(state.plan.auth_file or "<pull-secret.json>")
-        commands = []
-        if release.chosen:
-            media = q(release.directory or "<media>")
-            if release.mode == ReleaseMode.REGISTRY:
-                commands.append(oc_release_mirror(auth, release.source, state.release_target(),
-                                                  state.to_release_image()))
-            elif release.mode == ReleaseMode.TO_DIR:
-                source = (f"--from {q(release.source)}" if release.source else
-                          f"--channel {q(release.channel or '')} --from-version {q(release.from_version or '')} "
-                          f"--to-version {q(release.version or '')}")
-                commands += [medium_to_dir(auth, media, source), OC_DIR_NOTE]
-            else:
-                commands += [medium_from_dir(auth, media, q(state.release_target())), OC_DIR_NOTE]
-        if state.samples.chosen:
-            commands.append(oc_samples_mirror(auth, skip_missing=state.plan.options.skip_missing))
-        path = state.save_path()
-        commands.append(f"# or all of it, resumable:\nmirror-wizard run {q(str(path))}")
-        return commands
+        # One generator (core.usecases.documents.mirror_step_commands, on core.runbook's): every release of
+        # an update path, each command with the plan's login, CAs, release keys, graph file and to-release-image.
+        path = [(i.version, i.digest) for i in state.current_path()]
+        mapping = output_folder(Path(state.plan.output_dir or ".")) / SAMPLES_MAPPING_FILE
+        return mirror_step_commands(state.plan_for_saving(), q(state.plan.auth_file or "<pull-secret.json>"),
+                                    path=path, mapping_file=str(mapping), plan_file=str(state.save_path()))
