@@ -105,6 +105,7 @@ class MirrorWizardApp(App[int]):
         # Why the last mirror run stopped, when an engine error stopped it before any image (its code:
         # the Mirror and Review steps tell a fix from a Resume by it, never by the text).
         self.mirror_error_code: ErrorCode | None = None
+        self._check_after: Worker[object] | None = None
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -217,6 +218,7 @@ class MirrorWizardApp(App[int]):
         self.state.mirror_key = self.state.plan_key()
         self.state.mirror_result = None
         self.state.mirror_checked = False
+        self.state.mirror_stale, self.state.mirror_missing = False, None
         self.check_note = ""
         self.mirror_error_code = None
         self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
@@ -234,6 +236,7 @@ class MirrorWizardApp(App[int]):
         if self.mirror_running or self.mirror_checking:
             return
         self.check_note = "checking what the mirror already holds …"
+        self._check_after = self.mirror_worker  # a copy started after this look voids its answer
         self.check_worker = self.run_worker(self._check_mirror(), name="mirror-check", group="mirror-check",
                                             exclusive=True, exit_on_error=False)
 
@@ -258,7 +261,8 @@ class MirrorWizardApp(App[int]):
         finally:
             self.check_worker = None
         result = run.copy
-        if self.mirror_started or state.plan_key() != key or result is None or not held:
+        if (self.mirror_worker is not self._check_after or state.plan_key() != key
+                or result is None or not held):
             self.check_note = ""  # a copy started, or the plan changed, meanwhile: this answer is void
             return
         # Complete: every image there by digest with its tag current (a dry run copies nothing, so the
@@ -266,6 +270,8 @@ class MirrorWizardApp(App[int]):
         missing = [image for image in result.images if not image.present or (image.tag and not image.tag_current)]
         if not result.ok or missing:
             count = len(missing) + len(result.failures)
+            if state.mirror_stale:
+                state.mirror_missing = count  # Review and Done say the count this look found
             self.check_note = (f"the mirror lacks {plural(count, 'image')} of {probe.total_images} "
                                f"({human_bytes(result.bytes_total - result.bytes_present)} to move): "
                                "press Start to copy what is missing")
@@ -287,6 +293,7 @@ class MirrorWizardApp(App[int]):
         state.progress, state.mirror_key = probe, key
         state.prepared, state.prepared_key, state.mirror_result = held[0], key, result
         state.mirror_checked = True
+        state.mirror_stale, state.mirror_missing = False, None
         state.visited.add("mirror")
         self.check_note = ""
         self._redraw_mirror()

@@ -338,4 +338,6 @@ class UpdatePathExtras(Vertical):
             self.step.set_status("pruning stopped — see below", "error")
         else:
             self.step.set_status(f"pruned: {deleted} manifests deleted", "ok")
+        if deleted:
+            self.state.mark_mirror_changed()  # the last run's "all in the mirror" is no longer true
         listing.update("\n".join(lines))

@@ -53,7 +53,8 @@ class ReviewScreen(StepScreen):
     def mirror_tick(self) -> None:
         super().mirror_tick()
         # The Mirror line follows a running copy, and shows its end once.
-        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date())
+        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date(),
+                 self.state.mirror_stale)
         if self.wizard.mirror_running or phase != getattr(self, "_phase", phase):
             self.show()
         self._phase = phase
@@ -235,7 +236,8 @@ class ReviewScreen(StepScreen):
             ca_text += f"  ✗ not verified ({why}){chose}; it will not be written or applied"
         lines.append(("CA", ca_text))
         lines.append(("Output folder", plan.output_dir))
-        note = state.mirror_note()
+        # A failure Resume cannot help names its fix, as the status line does (never "Resume" beside it).
+        note = state.mirror_note(last_run_fix(state, self.wizard.mirror_error_code))
         if note is not None:  # first: a copy running or done changes what this page means
             lines.insert(0, ("Mirror", note))
         return lines

@@ -1,0 +1,101 @@
+"""The first-time admin trusts the screen: after the mirror changes under the last run (a prune), or the
+run failed for a reason Resume cannot help (an untrusted release key), Review, Mirror and Done say what
+is true now, never the last run's "complete" or a "Resume" that would fail the same way.
+
+Real parts: the demo sandbox's registries (its mirror allows deletes), core.orchestrate's run, core.prune.
+"""
+
+from __future__ import annotations
+
+from core.errors import ErrorCode
+from core.orchestrate import run_plan
+from core.plan import load_plan
+from tests.conftest import needs_registry
+from tests.test_tui_walkfix_release import Walk, rendered, settle, walk  # noqa: F401  (the fixture)
+from tui.app import MirrorWizardApp
+from tui.state import WizardState
+
+
+def review_mirror_line(app: MirrorWizardApp) -> str:
+    return str(dict(app.screen.query_one("#summary").rows).get("Mirror", ""))  # type: ignore[attr-defined]
+
+
+@needs_registry
+async def test_a_prune_after_a_complete_run_withdraws_complete_on_review_mirror_and_done(walk: Walk) -> None:  # noqa: F811
+    state = WizardState.from_path(str(walk.plan_path))
+    app = MirrorWizardApp(state, start="release", auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#find").press()
+        await settle(pilot)
+        run = await run_plan(load_plan(walk.plan_path), write=False)
+        assert run.copy is not None and run.copy.ok
+        # The run as the Mirror step records it: complete, for this plan.
+        state.mirror_key = state.plan_key()
+        state.mirror_result = run.copy
+        state.progress.reset()
+        state.progress.finish()
+        await app.switch_mode("review")
+        await settle(pilot)
+        assert "✓ all in the mirror" in review_mirror_line(app), review_mirror_line(app)
+        await app.switch_mode("release")
+        await settle(pilot)
+        screen = app.screen
+        from textual.widgets import Select
+        screen.query_one("#from-version", Select).value = "4.17.2"
+        await settle(pilot)
+        screen.query_one("#prune-plan").press()
+        await settle(pilot)
+        # Focus on the Delete button the list belongs to (Tab/Enter never lands on Back).
+        assert app.focused is not None and app.focused.id == "prune-apply", app.focused
+        screen.query_one("#prune-apply").press()
+        await settle(pilot)
+        app.screen.query_one("#yes").press()
+        await settle(pilot)
+        assert "deleted" in rendered(app, "#prune-list"), rendered(app, "#prune-list")
+        screen.query_one("#from-version", Select).value = "4.17.1"
+        await settle(pilot)
+        assert state.mirror_stale and not state.mirror_complete()
+        await app.switch_mode("review")
+        await settle(pilot)
+        line = review_mirror_line(app)
+        assert "all in the mirror" not in line and "not in the mirror" in line, line
+        assert str(app.screen.query_one("#next").label) != "Mirror ▶"
+        await app.switch_mode("mirror")
+        await settle(pilot)
+        outcome = rendered(app, "#outcome")
+        assert "mirror complete" not in outcome and "lacks" in outcome, outcome
+        assert str(app.screen.query_one("#start").label) == "Resume"
+        await app.switch_mode("done")
+        await settle(pilot)
+        assert "images in the mirror" not in str(app.screen.query_one("#done-summary").render())
+
+
+@needs_registry
+async def test_an_untrusted_release_key_is_never_offered_resume(walk: Walk) -> None:  # noqa: F811
+    state = WizardState.from_path(str(walk.plan_path))
+    app = MirrorWizardApp(state, start="review", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        state.mirror_key = state.plan_key()
+        state.progress.reset()
+        state.progress.finish(error="signed, it says, by key(s) mirror-wizard does not trust")
+        app.mirror_error_code = ErrorCode.RELEASE_KEY_UNTRUSTED
+        await app.switch_mode("mirror")
+        await settle(pilot)
+        start = app.screen.query_one("#start")
+        assert str(start.label) == "Go to Release ◀", start.label  # type: ignore[attr-defined]
+        await app.switch_mode("review")
+        await settle(pilot)
+        line = review_mirror_line(app)
+        assert "Resume" not in line and "Release step" in line, line
+        await app.switch_mode("mirror")
+        await settle(pilot)
+        app.screen.query_one("#start").press()
+        await settle(pilot)
+        assert app.current_mode == "release"
+        note = rendered(app, "#keys-note")
+        assert "refused the release's signature" in note, note
+
+
