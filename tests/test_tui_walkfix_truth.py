@@ -7,10 +7,15 @@ Real parts: the demo sandbox's registries (its mirror allows deletes), core.orch
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from core.errors import ErrorCode
 from core.orchestrate import run_plan
-from core.plan import load_plan
+from core.plan import ReleaseMode, load_plan
 from tests.conftest import needs_registry
+from tests.test_tui_snapshots import fixed_state, with_release, workdir  # noqa: F401  (the fixture)
 from tests.test_tui_walkfix_release import Walk, rendered, settle, walk  # noqa: F401  (the fixture)
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
@@ -99,3 +104,23 @@ async def test_an_untrusted_release_key_is_never_offered_resume(walk: Walk) -> N
         assert "refused the release's signature" in note, note
 
 
+
+
+@pytest.mark.parametrize(("mode", "said", "never"), [
+    (ReleaseMode.REGISTRY, "pushed as", "medium"),
+    (ReleaseMode.TO_DIR, "written onto the medium", "pushed before the copy"),
+    (ReleaseMode.FROM_DIR, "uploaded from the medium", "built and pushed"),
+])
+async def test_review_says_the_graph_image_as_each_mode_handles_it(workdir: Path, mode: ReleaseMode, said: str,  # noqa: F811
+                                                                   never: str) -> None:
+    state = fixed_state()
+    with_release(state)
+    state.release.mode = mode
+    if mode != ReleaseMode.REGISTRY:
+        state.release.directory = str(workdir / "media")
+    state.release.graph_image = "mirror.example.com:5000/openshift/graph-image:latest"
+    app = MirrorWizardApp(state, start="review", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        line = str(dict(app.screen.query_one("#summary").rows).get("Graph-data image", ""))  # type: ignore[attr-defined]
+        assert said in line and never not in line, line

@@ -21,6 +21,7 @@ from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
 from tui.screens.done import OC_LOGIN_NOTE
 from tui.screens.mirror import last_run_fix
+from tui.screens.release_day3 import graph_image_note
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
@@ -258,7 +259,8 @@ class ReviewScreen(StepScreen):
                                                "service's graph builder reads it (and runs out of memory on "
                                                "a repository shared with them)"))
         if release.graph_image:
-            lines.append(("Graph-data image", f"{release.graph_image}, built and pushed before the copy: the "
+            # Said per mode as the Release step says it (one function): pushed, onto the medium, or uploaded.
+            lines.append(("Graph-data image", f"{graph_image_note(release.mode, release.graph_image)} — the "
                                               "update service's channels and blocked edges, for update "
                                               "recommendations inside the cluster"))
         return lines
