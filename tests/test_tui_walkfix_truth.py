@@ -124,3 +124,46 @@ async def test_review_says_the_graph_image_as_each_mode_handles_it(workdir: Path
         await pilot.pause()
         line = str(dict(app.screen.query_one("#summary").rows).get("Graph-data image", ""))  # type: ignore[attr-defined]
         assert said in line and never not in line, line
+
+
+@needs_registry
+async def test_after_remove_the_keyboard_reaches_delete_next(walk: Walk) -> None:  # noqa: F811
+    state = WizardState.from_path(str(walk.plan_path))
+    app = MirrorWizardApp(state, start="release", auto_check=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        run = await run_plan(load_plan(walk.plan_path), write=False)  # 4.17.1 → 4.17.3 in the mirror
+        assert run.copy is not None and run.copy.ok
+        app.screen.query_one("#find").press()
+        await settle(pilot)
+        from textual.widgets import Select
+        app.screen.query_one("#from-version", Select).value = "4.17.2"  # 4.17.1's own images go
+        await settle(pilot)
+        app.screen.query_one("#prune-plan").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        await settle(pilot)
+        status = rendered(app, "#status")
+        assert app.focused is not None and app.focused.id == "prune-apply", (app.focused, status)
+        await pilot.press("shift+tab")
+        assert app.focused is not None and app.focused.id == "prune-plan", app.focused
+        await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == "prune-apply", app.focused
+
+
+@needs_registry
+@pytest.mark.parametrize("mode", [ReleaseMode.TO_DIR, ReleaseMode.REGISTRY])
+async def test_prune_is_offered_only_where_the_registry_is(walk: Walk, mode: ReleaseMode) -> None:  # noqa: F811
+    state = WizardState.from_path(str(walk.plan_path))
+    state.release.mode = mode
+    if mode == ReleaseMode.TO_DIR:
+        state.release.directory = str(walk.workdir / "media-prune")
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        shown = app.screen.query_one("#prune-plan").display
+        why = rendered(app, "#prune-why")
+        if mode == ReleaseMode.TO_DIR:
+            assert not shown and "far side" in why, why
+        else:
+            assert shown and "Nothing is deleted" in why, why
