@@ -167,3 +167,30 @@ async def test_prune_is_offered_only_where_the_registry_is(walk: Walk, mode: Rel
             assert not shown and "far side" in why, why
         else:
             assert shown and "Nothing is deleted" in why, why
+
+
+def test_quitting_a_reopened_complete_mirror_says_nothing_was_written_in_this_session(workdir: Path) -> None:  # noqa: F811
+    from tui.screens.quit import QuitFacts, quit_reasons
+
+    state = fixed_state()
+    with_release(state)
+    state.mirror_key = state.plan_key()
+    state.progress.reset()
+    state.progress.finish()
+    reasons = " ".join(quit_reasons(state, QuitFacts(initial_key=state.plan_key())))
+    assert "in this session" in reasons, reasons
+
+
+async def test_the_far_side_names_the_mirror_login_not_a_pull_secret(workdir: Path) -> None:  # noqa: F811
+    state = fixed_state()
+    with_release(state)
+    state.release.mode, state.release.directory = ReleaseMode.FROM_DIR, str(workdir / "media")
+    app = MirrorWizardApp(state, start="credentials", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        lead = rendered(app, "#lead")
+        assert "Red Hat" not in lead and "mirror registry's login" in lead, lead
+        await app.switch_mode("review")
+        await pilot.pause()
+        rows = dict(app.screen.query_one("#summary").rows)  # type: ignore[attr-defined]
+        assert "Mirror login" in rows and "Pull secret" not in rows, list(rows)

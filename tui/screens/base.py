@@ -11,10 +11,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import Resize, ScreenResume
 from textual.screen import Screen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from tui.state import STEP_KEYS, WizardState, error_text
-from tui.widgets.footer import FittingFooter
 from tui.widgets.help import HelpPanel
 from tui.widgets.steps import StepIndicator
 
@@ -71,7 +70,7 @@ class StepScreen(Screen[None]):
             # at 80 columns before it reaches F1).
             yield Button("F1 What this does", id="help-button", compact=True)
             yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
-        yield FittingFooter(compact=True)  # whole keys only: those that do not fit are left out
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

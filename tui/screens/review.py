@@ -164,7 +164,9 @@ class ReviewScreen(StepScreen):
         release = state.release
         lines: list[tuple[str, str | Content]] = [
             ("Mirror registry", plan.mirror.registry or "— not set (Credentials step)"),
-            ("Pull secret", plan.auth_file or "— not set (Credentials step)"),
+            # The far side's file is the mirror's login (the images come from the medium), not a pull secret.
+            ("Mirror login" if plan.release is not None and plan.release.mode == ReleaseMode.FROM_DIR
+             else "Pull secret", plan.auth_file or "— not set (Credentials step)"),
         ]
         info = state.release_info
         if release.is_path:
