@@ -194,3 +194,21 @@ async def test_the_far_side_names_the_mirror_login_not_a_pull_secret(workdir: Pa
         await pilot.pause()
         rows = dict(app.screen.query_one("#summary").rows)  # type: ignore[attr-defined]
         assert "Mirror login" in rows and "Pull secret" not in rows, list(rows)
+
+
+@needs_registry
+async def test_reopening_a_plan_the_mirror_lacks_lands_on_review_once_the_ca_verifies(walk: Walk) -> None:  # noqa: F811
+    from tui.app import first_step_for
+
+    state = WizardState.from_path(str(walk.plan_path))
+    start = first_step_for(state)
+    assert start == "ca"  # the demo plan names a CA: checked on arrival
+    state.visited.update(["preflight", "credentials", "release", "samples"])
+    app = MirrorWizardApp(state, start=start, reopened=True, auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        if state.mirror_complete():  # (another test of this module may have mirrored it whole)
+            assert app.current_mode == "done"
+        else:
+            assert app.current_mode == "review", (app.current_mode, rendered(app, "#status"))

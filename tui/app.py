@@ -137,7 +137,16 @@ class MirrorWizardApp(App[int]):
         for screen in self.screen_stack:  # Review's facts as read now (it redraws on a phase change only)
             if isinstance(screen, ReviewScreen) and screen.is_attached and screen.ready:
                 screen.step_shown()
-        if not (state.mirror_checked and state.mirror_complete()) or self.current_mode != self.start_step:
+        if self.current_mode != self.start_step:
+            return  # the admin moved meanwhile: stay where they are
+        if not (state.mirror_checked and state.mirror_complete()):
+            if self.start_step == "ca":
+                # The CA verified (above) and the mirror lacks something: the next thing to do is Review's
+                # Start mirror, not a CA step with everything ✓.
+                state.visited.update(STEP_KEYS[:STEP_KEYS.index("review")])
+                await self.goto("review")
+                self.notify("the CA verifies against the mirror: the next thing to do is here, on Review",
+                            title="Plan reopened")
             return
         done = STEP_KEYS.index("done")
         state.visited.update(STEP_KEYS[:done])
