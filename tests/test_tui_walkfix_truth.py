@@ -212,3 +212,27 @@ async def test_reopening_a_plan_the_mirror_lacks_lands_on_review_once_the_ca_ver
             assert app.current_mode == "done"
         else:
             assert app.current_mode == "review", (app.current_mode, rendered(app, "#status"))
+
+
+@needs_registry
+async def test_image_streams_never_offer_mirror_none_before_a_list_is_there(walk: Walk, tmp_path: Path) -> None:  # noqa: F811
+    from core.plan import SamplesChoice, SamplesSource, save_plan
+    from tui.app import first_step_for
+    from tui.state import STEP_KEYS
+
+    path = tmp_path / "reopened.yaml"
+    plan = load_plan(walk.plan_path)  # an update path: its release is read on the Release step
+    plan.samples = SamplesChoice(SamplesSource.RELEASE, mirror=plan.mirror.registry)
+    save_plan(plan, path)
+    state = WizardState.from_path(str(path))
+    start = first_step_for(state)
+    state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
+    app = MirrorWizardApp(state, start=start, reopened=True, auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.goto("samples")
+        for _ in range(10):
+            await pilot.pause(0.05)
+            assert not app.screen.query_one("#use-removed").display, rendered(app, "#status")
+        await settle(pilot)
+        assert not state.streams and not app.screen.query_one("#use-removed").display
