@@ -236,3 +236,23 @@ async def test_image_streams_never_offer_mirror_none_before_a_list_is_there(walk
             assert not app.screen.query_one("#use-removed").display, rendered(app, "#status")
         await settle(pilot)
         assert not state.streams and not app.screen.query_one("#use-removed").display
+
+
+@needs_registry
+async def test_a_run_refused_by_the_release_key_sends_the_admin_to_release(walk: Walk) -> None:  # noqa: F811
+    state = WizardState.from_path(str(walk.plan_path))
+    state.release.keys = []  # the release key cleared: the sandbox's releases are signed by an unknown key
+    state.visited.update(["preflight", "credentials", "release", "samples", "ca", "review"])
+    app = MirrorWizardApp(state, start="mirror", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.start_mirror()
+        await settle(pilot)
+        await settle(pilot)
+        assert state.progress.error, rendered(app, "#outcome")
+        assert str(app.screen.query_one("#start").label) == "Go to Release ◀", rendered(app, "#outcome")
+        assert "release" not in state.visited  # its ✓ no longer stands
+        await app.goto("review")
+        await settle(pilot)
+        line = review_mirror_line(app)
+        assert "Resume" not in line and "Release step" in line, line

@@ -27,7 +27,7 @@ from tui.screens.ca import CAScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.credentials import CredentialsScreen
 from tui.screens.done import DoneScreen
-from tui.screens.mirror import MirrorScreen, fix_instead_of_resume
+from tui.screens.mirror import MirrorScreen, fix_instead_of_resume, last_run_fix_step
 from tui.screens.preflight import PreflightScreen
 from tui.screens.quit import QuitFacts, quit_reasons
 from tui.screens.release import ReleaseScreen
@@ -384,6 +384,7 @@ class MirrorWizardApp(App[int]):
             progress.add_log(f"error: {error_text(exc)}")
             self.mirror_error_code = exc.code
             progress.finish(error=error_text(exc))
+            self._unmark_fix_step()
             return
         result = run.copy
         assert result is not None
@@ -405,6 +406,14 @@ class MirrorWizardApp(App[int]):
                                   f"{first.error}{more}"
                                   + ("" if fix_instead_of_resume({f.error.code for f in result.failures})
                                      else ". Resume retries them"))
+            self._unmark_fix_step()
+
+    def _unmark_fix_step(self) -> None:
+        """A failure only another step's answer fixes (an untrusted release key, a refused login): that
+        step loses its ✓ in the step bar, as it no longer holds a working answer."""
+        step = last_run_fix_step(self.state, self.mirror_error_code)
+        if step is not None:
+            self.state.visited.discard(step)
 
     def cancel_mirror(self) -> None:
         """Stop the copy now: the cancel event for the engine's own checks, and the worker's task
