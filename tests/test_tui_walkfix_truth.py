@@ -256,3 +256,24 @@ async def test_a_run_refused_by_the_release_key_sends_the_admin_to_release(walk:
         await settle(pilot)
         line = review_mirror_line(app)
         assert "Resume" not in line and "Release step" in line, line
+
+
+@needs_registry
+async def test_the_far_sides_name_the_key_request_goes_once_the_key_is_named(walk: Walk, workdir: Path) -> None:  # noqa: F811
+    from tests.test_tui_walkfix_release import far_state
+
+    carried = "media/config/release-keys/00-sandbox-release-key.asc"
+    state = far_state(walk, workdir, [])
+    app = MirrorWizardApp(state, start="release", auto_check=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("enter")  # "Name the key": back to the field
+        await settle(pilot)
+        assert "compare the fingerprint" in rendered(app, "#status")
+        assert app.focused is not None and app.focused.id == "keys"
+        await pilot.press(*carried)
+        await settle(pilot)
+        status = rendered(app, "#status")
+        assert "compare the fingerprint" not in status and "named" in status, status
