@@ -286,7 +286,7 @@ class WizardState:
         if self.mirror_out_of_date():
             return "! the plan changed after the last mirror: Resume on the Mirror step copies what is missing"
         if progress.finished and self.mirror_stale:
-            return f"! {self.mirror_stale_note()}: Start copies what is missing"
+            return f"! {self.mirror_stale_note()}: Resume on the Mirror step copies them"
         if progress.finished and self.mirror_checked:
             return "✓ all in the mirror already (checked on the Mirror step; nothing to copy)"
         if progress.finished:
