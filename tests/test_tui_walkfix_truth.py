@@ -70,7 +70,7 @@ async def test_a_prune_after_a_complete_run_withdraws_complete_on_review_mirror_
         await app.switch_mode("mirror")
         await settle(pilot)
         outcome = rendered(app, "#outcome")
-        assert "mirror complete" not in outcome and "lacks" in outcome, outcome
+        assert "mirror complete" not in outcome and "not in the mirror" in outcome, outcome
         assert str(app.screen.query_one("#start").label) == "Resume"
         await app.switch_mode("done")
         await settle(pilot)

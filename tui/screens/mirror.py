@@ -380,9 +380,10 @@ class MirrorScreen(StepScreen):
         if progress.running:
             outcome.update(Content.styled("copying — Cancel keeps everything copied so far", "$text-muted"))
         elif changed:
-            outcome.update(Content.styled(self.wizard.check_note if self.wizard.check_note else
-                                          f"! {self.state.mirror_stale_note()}: Resume copies only what is missing",
-                                          "$text-muted" if self.wizard.mirror_checking else "bold $warning"))
+            # The look's own count lands in mirror_missing; the button says Resume, so the line does too.
+            outcome.update(Content.styled(self.wizard.check_note, "$text-muted") if self.wizard.mirror_checking
+                           else Content.styled(f"! {self.state.mirror_stale_note()}: Resume copies only what "
+                                               "is missing", "bold $warning"))
         elif stale:
             outcome.update(Content.styled("! out of date: the plan changed after this mirror — Resume copies only "
                                           "what is missing", "bold $warning"))
