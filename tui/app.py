@@ -27,7 +27,7 @@ from tui.screens.ca import CAScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.credentials import CredentialsScreen
 from tui.screens.done import DoneScreen
-from tui.screens.mirror import MirrorScreen, fix_instead_of_resume
+from tui.screens.mirror import MirrorScreen, fix_instead_of_resume, last_run_fix_step
 from tui.screens.preflight import PreflightScreen
 from tui.screens.quit import QuitFacts, quit_reasons
 from tui.screens.release import ReleaseScreen
@@ -105,6 +105,7 @@ class MirrorWizardApp(App[int]):
         # Why the last mirror run stopped, when an engine error stopped it before any image (its code:
         # the Mirror and Review steps tell a fix from a Resume by it, never by the text).
         self.mirror_error_code: ErrorCode | None = None
+        self._check_after: Worker[object] | None = None
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -136,7 +137,16 @@ class MirrorWizardApp(App[int]):
         for screen in self.screen_stack:  # Review's facts as read now (it redraws on a phase change only)
             if isinstance(screen, ReviewScreen) and screen.is_attached and screen.ready:
                 screen.step_shown()
-        if not (state.mirror_checked and state.mirror_complete()) or self.current_mode != self.start_step:
+        if self.current_mode != self.start_step:
+            return  # the admin moved meanwhile: stay where they are
+        if not (state.mirror_checked and state.mirror_complete()):
+            if self.start_step == "ca":
+                # The CA verified (above) and the mirror lacks something: the next thing to do is Review's
+                # Start mirror, not a CA step with everything ✓.
+                state.visited.update(STEP_KEYS[:STEP_KEYS.index("review")])
+                await self.goto("review")
+                self.notify("the CA verifies against the mirror: the next thing to do is here, on Review",
+                            title="Plan reopened")
             return
         done = STEP_KEYS.index("done")
         state.visited.update(STEP_KEYS[:done])
@@ -217,6 +227,7 @@ class MirrorWizardApp(App[int]):
         self.state.mirror_key = self.state.plan_key()
         self.state.mirror_result = None
         self.state.mirror_checked = False
+        self.state.mirror_stale, self.state.mirror_missing = False, None
         self.check_note = ""
         self.mirror_error_code = None
         self.mirror_worker = self.run_worker(self._mirror(self.mirror_cancel), name="mirror", group="mirror",
@@ -234,6 +245,7 @@ class MirrorWizardApp(App[int]):
         if self.mirror_running or self.mirror_checking:
             return
         self.check_note = "checking what the mirror already holds …"
+        self._check_after = self.mirror_worker  # a copy started after this look voids its answer
         self.check_worker = self.run_worker(self._check_mirror(), name="mirror-check", group="mirror-check",
                                             exclusive=True, exit_on_error=False)
 
@@ -258,7 +270,8 @@ class MirrorWizardApp(App[int]):
         finally:
             self.check_worker = None
         result = run.copy
-        if self.mirror_started or state.plan_key() != key or result is None or not held:
+        if (self.mirror_worker is not self._check_after or state.plan_key() != key
+                or result is None or not held):
             self.check_note = ""  # a copy started, or the plan changed, meanwhile: this answer is void
             return
         # Complete: every image there by digest with its tag current (a dry run copies nothing, so the
@@ -266,6 +279,8 @@ class MirrorWizardApp(App[int]):
         missing = [image for image in result.images if not image.present or (image.tag and not image.tag_current)]
         if not result.ok or missing:
             count = len(missing) + len(result.failures)
+            if state.mirror_stale:
+                state.mirror_missing = count  # Review and Done say the count this look found
             self.check_note = (f"the mirror lacks {plural(count, 'image')} of {probe.total_images} "
                                f"({human_bytes(result.bytes_total - result.bytes_present)} to move): "
                                "press Start to copy what is missing")
@@ -287,6 +302,7 @@ class MirrorWizardApp(App[int]):
         state.progress, state.mirror_key = probe, key
         state.prepared, state.prepared_key, state.mirror_result = held[0], key, result
         state.mirror_checked = True
+        state.mirror_stale, state.mirror_missing = False, None
         state.visited.add("mirror")
         self.check_note = ""
         self._redraw_mirror()
@@ -368,6 +384,7 @@ class MirrorWizardApp(App[int]):
             progress.add_log(f"error: {error_text(exc)}")
             self.mirror_error_code = exc.code
             progress.finish(error=error_text(exc))
+            self._unmark_fix_step()
             return
         result = run.copy
         assert result is not None
@@ -389,6 +406,14 @@ class MirrorWizardApp(App[int]):
                                   f"{first.error}{more}"
                                   + ("" if fix_instead_of_resume({f.error.code for f in result.failures})
                                      else ". Resume retries them"))
+            self._unmark_fix_step()
+
+    def _unmark_fix_step(self) -> None:
+        """A failure only another step's answer fixes (an untrusted release key, a refused login): that
+        step loses its ✓ in the step bar, as it no longer holds a working answer."""
+        step = last_run_fix_step(self.state, self.mirror_error_code)
+        if step is not None:
+            self.state.visited.discard(step)
 
     def cancel_mirror(self) -> None:
         """Stop the copy now: the cancel event for the engine's own checks, and the worker's task

@@ -170,6 +170,11 @@ class WizardState:
     # The mirror was found complete by looking (a reopened plan), not by a copy in this session.
     mirror_checked: bool = False
     mirror_key: str | None = None
+    # The mirror changed under the last run's result (releases pruned, or the Release step's look found
+    # images missing): its "complete" is no longer claimed anywhere. ``mirror_missing``: how many images
+    # that look found missing (None: not counted, e.g. a prune).
+    mirror_stale: bool = False
+    mirror_missing: int | None = None
     # Done
     written: list[Path] = field(default_factory=list)
     # Apply with oc runs on the Done step (counted: each one asks Verify for a fresh cluster check).
@@ -243,12 +248,30 @@ class WizardState:
         return self.mirror_key is not None and self.mirror_key != self.plan_key()
 
     def mirror_complete(self) -> bool:
-        """The last mirror finished, for the plan as it is now."""
-        return self.progress.finished and not self.mirror_out_of_date()
+        """The last mirror finished, for the plan as it is now, and the mirror still holds it."""
+        return self.progress.finished and not self.mirror_out_of_date() and not self.mirror_stale
 
-    def mirror_note(self) -> str | None:
+    def mark_mirror_changed(self, missing: int | None = None) -> None:
+        """The mirror lost images after the last run finished (a prune, or a look that found some
+        missing): that run's "all in the mirror" is withdrawn until a copy or a check finds it whole."""
+        if self.progress.running or not self.progress.finished or self.mirror_key is None:
+            return  # nothing claimed complete: a failed or cancelled run already says Resume
+        if missing is not None and self.mirror_out_of_date():
+            return  # counted for another plan than the run's (that one's note says "the plan changed")
+        self.mirror_stale, self.mirror_missing = True, missing
+        self.mirror_checked = False
+
+    def mirror_stale_note(self) -> str:
+        """What a mirror changed after the last run lacks, in one clause."""
+        count = self.mirror_missing
+        what = (f"{count} image{'s' if count != 1 else ''} not in the mirror" if count
+                else "the mirror changed after the last run (releases removed)")
+        return what
+
+    def mirror_note(self, fix: str | None = None) -> str | None:
         """What the mirror did or is doing, for steps that otherwise show sizes measured before it
-        (Release, Review): None when no mirror ran. Never "to move" once the bytes are there."""
+        (Release, Review): None when no mirror ran. Never "to move" once the bytes are there. ``fix``: what
+        to change when Resume cannot help (tui.screens.mirror.last_run_fix), said instead of Resume."""
         progress = self.progress
         if progress.running:
             done = (f"{human_bytes(progress.bytes_moved_of_plan)} of {human_bytes(progress.bytes_to_move)} moved"
@@ -262,6 +285,8 @@ class WizardState:
             return None
         if self.mirror_out_of_date():
             return "! the plan changed after the last mirror: Resume on the Mirror step copies what is missing"
+        if progress.finished and self.mirror_stale:
+            return f"! {self.mirror_stale_note()}: Resume on the Mirror step copies them"
         if progress.finished and self.mirror_checked:
             return "✓ all in the mirror already (checked on the Mirror step; nothing to copy)"
         if progress.finished:
@@ -269,6 +294,8 @@ class WizardState:
                        if progress.bytes_not_moving else "")
             where = "on the removable media" if self.release.mode == ReleaseMode.TO_DIR else "in the mirror"
             return f"✓ all {where}: the last run moved {human_bytes(progress.bytes_moved)}{present}"
+        if progress.error and fix:
+            return f"✗ the last mirror failed: {fix}, then run it again"
         return ("! the last mirror " + ("was cancelled" if progress.cancelled else "failed")
                 + f" after moving {human_bytes(progress.bytes_moved)}: Resume on the Mirror step copies the rest")
 

@@ -70,13 +70,18 @@ def load_secret(path: str) -> dict[str, Any]:
     return load_pull_secret(path)
 
 
+# The far side reads nothing from Red Hat: the images come from the medium; the login is the mirror's alone.
+FAR_SIDE_LEAD = ("The images come from the removable media: this machine needs only your mirror registry's "
+                 "login, to push them there (no pull secret from console.redhat.com).")
+
+
 class CredentialsScreen(StepScreen):
     STEP = "credentials"
 
     def compose_body(self) -> ComposeResult:
         yield Static("Credentials", classes="step-title")
         yield Static("Your pull secret lets this machine read Red Hat's registries; your mirror registry's "
-                     "login is added to it so the same file can push.", classes="lead")
+                     "login is added to it so the same file can push.", classes="lead", id="lead")
         yield Static("Pull secret file (from console.redhat.com)", id="secret-label", classes="field-label")
         with Horizontal(classes="row"):
             yield Field(id="secret", placeholder="~/pull-secret.json", compact=True)
@@ -116,6 +121,7 @@ class CredentialsScreen(StepScreen):
             # What this field holds here is the mirror's login file, not a pull secret from the console; the
             # file the login is saved to is shown and loaded when it exists (saving merges into it).
             self.query_one("#secret-label", Static).update("Mirror login file (loaded when it exists)")
+            self.query_one("#lead", Static).update(FAR_SIDE_LEAD)
             target = state.merged_auth_path or default
             if not state.plan.auth_file and Path(target).expanduser().is_file():
                 self.query_one("#secret", Input).value = target

@@ -219,6 +219,9 @@ class DoneScreen(StepScreen):
             return f"{count} on the removable media, for the registry on the far side"
         if result is None:
             return f"the mirror has not run for this plan · {change_count(prepared)} changes for the cluster"
+        if self.state.mirror_stale:  # pruned (or found lacking) after the run: its count is no longer true
+            return (f"! {self.state.mirror_stale_note()}: Resume on the Mirror step · "
+                    f"{change_count(prepared)} changes for the cluster")
         return f"{result.images_done} images in the mirror · {change_count(prepared)} changes for the cluster"
 
     # -- write -----------------------------------------------------------------------------------------
@@ -284,7 +287,7 @@ class DoneScreen(StepScreen):
         if problem:
             return problem
         result = state.mirror_result
-        if result is None or not result.ok:
+        if result is None or not result.ok or state.mirror_stale:
             return "Apply waits until the mirror holds the images: finish the Mirror step first"
         return ""
 

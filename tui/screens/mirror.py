@@ -23,7 +23,7 @@ from core.text import human_bytes, human_seconds, plural
 from core.text import shell_quote as q
 from core.usecases.documents import mirror_step_commands
 from tui.screens.base import StepScreen
-from tui.state import WizardState, middle_ellipsis
+from tui.state import STEP_TITLES, WizardState, middle_ellipsis
 from tui.widgets.note import Note
 
 ROW_LOOK = {
@@ -114,10 +114,36 @@ def last_run_fix(state: WizardState, stopped_by: ErrorCode | None) -> str | None
     return fix_instead_of_resume({stopped_by}) if stopped_by is not None else None
 
 
+# The step where each NOT_TRANSIENT answer changes (the Mirror step's button goes there).
+FIX_STEP: dict[ErrorCode, str] = {
+    ErrorCode.LOGIN_MISSING: "credentials",
+    ErrorCode.LOGIN_REFUSED: "credentials",
+    ErrorCode.RELEASE_KEY_UNTRUSTED: "release",
+    ErrorCode.TLS_UNTRUSTED: "ca",
+}
+
+
+def last_run_codes(state: WizardState, stopped_by: ErrorCode | None) -> set[ErrorCode]:
+    """The codes the last run failed with: its failed images', or the one that stopped it before any."""
+    if not state.progress.error:
+        return set()
+    result = state.mirror_result
+    if result is not None and result.failures:
+        return {failure.error.code for failure in result.failures}
+    return {stopped_by} if stopped_by is not None else set()
+
+
+def last_run_fix_step(state: WizardState, stopped_by: ErrorCode | None) -> str | None:
+    """The step whose answer the last run's one non-transient failure needs changed (None: Resume may help)."""
+    codes = last_run_codes(state, stopped_by)
+    return FIX_STEP.get(next(iter(codes))) if len(codes) == 1 else None
+
+
 class MirrorScreen(StepScreen):
     STEP = "mirror"
     BODY_SCROLLS = False
     NEXT_LABEL = "Done ▶"
+    fix_step: str | None = None  # the step the last run's failure is fixed on (the Start button goes there)
     BINDINGS = [
         Binding("ctrl+r", "start", "Start"),  # the button says Start, Resume or Run again
         Binding("ctrl+x", "cancel_copy", "Cancel"),
@@ -167,6 +193,11 @@ class MirrorScreen(StepScreen):
         start, self.wizard.start_on_arrival = self.wizard.start_on_arrival, False
         if start and not progress.running and not self.state.mirror_complete():
             self.wizard.start_mirror()  # the first run, or Resume after a cancel, a failure or a plan change
+        elif self.state.mirror_stale and not progress.running and not self.to_media():
+            # The mirror changed after the last run (a prune): look again, as for a reopened plan, never
+            # "✓ mirror complete" from before it.
+            if self.wizard.auto_check:
+                self.wizard.check_mirror()
         elif not self.wizard.mirror_started and progress.started_at is None:
             if self.wizard.auto_check and not self.to_media():
                 # A reopened plan: the mirror may hold it all already (Review's sizes know it). Look first,
@@ -180,9 +211,8 @@ class MirrorScreen(StepScreen):
         return self.state.release.mode == ReleaseMode.TO_DIR
 
     def complete(self) -> bool:
-        """The last mirror finished, for the plan as it is now."""
-        progress = self.state.progress
-        return progress.finished and not self.state.mirror_out_of_date()
+        """The last mirror finished, for the plan as it is now (and nothing was pruned since)."""
+        return self.state.mirror_complete()
 
     def first_focus(self) -> str:
         progress = self.state.progress
@@ -216,6 +246,10 @@ class MirrorScreen(StepScreen):
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
+        step = self.fix_step
+        if step is not None and not self.state.progress.running:
+            self.run_worker(self.wizard.goto(step), group="fix-step", exit_on_error=False)
+            return
         self.wizard.start_mirror()
 
     @on(Button.Pressed, "#cancel")
@@ -330,14 +364,23 @@ class MirrorScreen(StepScreen):
         progress = self.state.progress
         start = self.query_one("#start", Button)
         start.disabled = progress.running
-        stale = not progress.running and self.state.mirror_out_of_date()
+        changed = not progress.running and progress.finished and self.state.mirror_stale
+        stale = not progress.running and self.state.mirror_out_of_date() or changed
         fix = None if stale else last_run_fix(self.state, self.wizard.mirror_error_code)
-        start.label = ("Run again" if fix else "Resume" if (progress.cancelled or progress.error or stale)
+        # The fix is on another step: the button goes there (the same copy would fail the same way).
+        self.fix_step = None if stale else last_run_fix_step(self.state, self.wizard.mirror_error_code)
+        start.label = (f"Go to {STEP_TITLES[self.fix_step]} ◀" if self.fix_step
+                       else "Run again" if fix else "Resume" if (progress.cancelled or progress.error or stale)
                        else ("Run again" if progress.finished else "Start"))
         self.query_one("#cancel", Button).disabled = not progress.running
         outcome = self.query_one("#outcome", Static)
         if progress.running:
             outcome.update(Content.styled("copying — Cancel keeps everything copied so far", "$text-muted"))
+        elif changed:
+            # The look's own count lands in mirror_missing; the button says Resume, so the line does too.
+            outcome.update(Content.styled(self.wizard.check_note, "$text-muted") if self.wizard.mirror_checking
+                           else Content.styled(f"! {self.state.mirror_stale_note()}: Resume copies only what "
+                                               "is missing", "bold $warning"))
         elif stale:
             outcome.update(Content.styled("! out of date: the plan changed after this mirror — Resume copies only "
                                           "what is missing", "bold $warning"))
@@ -371,7 +414,8 @@ class MirrorScreen(StepScreen):
             outcome.update("")
         # The status line follows the run: a "not completed" or "still running" said before it ended
         # never stays beside the outcome it contradicts.
-        phase = ("running" if progress.running else "stale" if stale else "cancelled" if progress.cancelled
+        phase = ("running" if progress.running else "changed" if changed else "stale" if stale
+                 else "cancelled" if progress.cancelled
                  else "error" if progress.error else "finished" if progress.finished
                  else "checking" if self.wizard.mirror_checking else "checked" if self.wizard.check_note
                  else "idle")
@@ -380,6 +424,7 @@ class MirrorScreen(StepScreen):
                 self.set_status(*{
                     "running": ("copying — Esc shows other steps", "info"),
                     "stale": ("the plan changed after this mirror: Resume copies what is missing", "warn"),
+                    "changed": (f"{self.state.mirror_stale_note()}: Resume copies what is missing", "warn"),
                     "cancelled": ("cancelled: Resume copies only what is missing", "warn"),
                     "error": ((f"the mirror did not complete: {last_run_fix(self.state, self.wizard.mirror_error_code)}"
                                if last_run_fix(self.state, self.wizard.mirror_error_code)
@@ -409,6 +454,9 @@ class MirrorScreen(StepScreen):
             return False
         if self.state.mirror_out_of_date():
             self.set_status("the plan changed after this mirror: press Resume to copy what is missing", "error")
+            return False
+        if progress.finished and self.state.mirror_stale:
+            self.set_status(f"{self.state.mirror_stale_note()}: press Resume to copy what is missing", "error")
             return False
         if self.wizard.mirror_checking and not progress.finished:
             self.set_status("checking what the mirror already holds: a moment", "info")

@@ -65,6 +65,7 @@ def quit_reasons(state: WizardState, facts: QuitFacts) -> list[str]:
             reasons.append("The images are on the removable media, but the plan for the other side is not "
                            "written yet (Done step: Write files).")
         else:
-            reasons.append("The mirror is complete but the cluster is not configured: nothing was written or "
-                           "applied (Done step: Write files or Apply with oc).")
+            # "in this session": a reopened plan's output folder may hold an earlier session's files.
+            reasons.append("The mirror is complete, but nothing was written or applied for the cluster in this "
+                           "session (Done step: Write files or Apply with oc).")
     return reasons

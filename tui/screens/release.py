@@ -36,6 +36,7 @@ from core.usecases.releases import (
 from tui.access import wizard_session, wizard_tls
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.mirror import last_run_fix_step
 from tui.screens.release_day3 import UpdatePathExtras  # day 3 (issue 24)
 from tui.state import error_text
 from tui.widgets.facts import Facts
@@ -190,6 +191,7 @@ class ReleaseScreen(StepScreen):
             target.value = self.state.release_target()
         # A mirror may have run (or be running), or releases been pruned, since this step was last shown.
         self.mirror_changed()
+        self.show_keys()  # a run refused by the release's signature says so beside the keys
 
     def mirror_tick(self) -> None:
         super().mirror_tick()
@@ -262,10 +264,14 @@ class ReleaseScreen(StepScreen):
                     sizes = await measure_path_in_mirror(session, infos, target, release.to_release_image)
                     if state.path_for == key and state.current_path() is infos:
                         state.path_sizes = sizes
+                    if sizes.missing_images:  # the last run's "complete" is no longer true (Review, Done)
+                        state.mark_mirror_changed(sizes.missing_images)
                 else:
                     size = await measure_release_in_mirror(session, infos[0], target, release.to_release_image)
                     if state.release_info is info:
                         state.release_size = size
+                    if size.missing_images:
+                        state.mark_mirror_changed(size.missing_images)
             self.mirror_stale = False
         except MirrorError as exc:
             self.notify(f"could not look into the mirror: {error_text(exc)}", severity="warning")
@@ -421,6 +427,11 @@ class ReleaseScreen(StepScreen):
             self.state.release_error = ""
         self.state.release.keys = keys
         self.show_keys()
+        said = getattr(self, "_keys_status", "")
+        if said and keys and not self.keys_problem and str(self.query_one("#status", Static).render()) == said:
+            # The field names a key now: the "compare …, then name …" request is answered (the note shows it).
+            self._keys_status = ""
+            self.set_status(f"release key named: {', '.join(keys)} (its fingerprint is below)", "ok")
         self.refresh_help()
 
     def show_keys(self) -> None:
@@ -428,6 +439,10 @@ class ReleaseScreen(StepScreen):
         admin compares them with the ones they were given before the copy trusts them."""
         lines: list[Content] = []
         self.keys_problem = ""
+        if last_run_fix_step(self.state, self.wizard.mirror_error_code) == "release":
+            # The mirror refused the release's signature (Mirror's "Go to Release ◀" brought the admin here).
+            lines.append(Content.styled("! the last run refused the release's signature: name its key here",
+                                        "bold $warning"))
         for key in self.state.release.keys:
             try:
                 facts = key_file_facts(key)
@@ -626,6 +641,8 @@ class ReleaseScreen(StepScreen):
             return
         state.path_releases, state.path_sizes, state.path_for = infos, sizes, key
         self.mirror_stale = found.size_error is not None  # looked into just now (unless it could not)
+        if sizes is not None and sizes.missing_images:  # the last run's "complete" is no longer true
+            state.mark_mirror_changed(sizes.missing_images)
         # The release the cluster ends at is "the release" for the steps after this one (samples, CA …).
         state.release_info, state.release_size = infos[-1], None
         self.show_path_info()
@@ -776,6 +793,8 @@ class ReleaseScreen(StepScreen):
             info = self.state.release_info = inspected.info
             self.state.release_size = inspected.size
             self.mirror_stale = inspected.size_error is not None and target is not None
+            if target is not None and inspected.size.missing_images:  # Review/Mirror/Done no longer say complete
+                self.state.mark_mirror_changed(inspected.size.missing_images)
             if inspected.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
                 self.notify(f"could not look into the mirror: {error_text(inspected.size_error)}", severity="warning")
         except MirrorError as exc:
@@ -895,8 +914,9 @@ class ReleaseScreen(StepScreen):
             # Never filled in for them: two Enters must not trust a key nobody compared. The field is focused
             # once the step is back (its resume would focus Next), scrolled into view with its fingerprint.
             self._focus_once = "#keys"
-            self.set_status(f"compare the fingerprint with the one you were given, then name {carried[0]}"
-                            + (" (or another carried key)" if len(carried) > 1 else ""), "warn")
+            self._keys_status = (f"compare the fingerprint with the one you were given, then name {carried[0]}"
+                                 + (" (or another carried key)" if len(carried) > 1 else ""))
+            self.set_status(self._keys_status, "warn")
 
         self.app.push_screen(ConfirmScreen(
             f"The medium carries {plural(len(carried), 'release key')} not trusted yet",

@@ -63,6 +63,9 @@ def graph_image_note(mode: ReleaseMode, graph_image: str) -> str:
 OWN_REPO_WHY = ("The update service's graph builder runs out of memory when release images share a repository "
                 "with the components")
 PRUNE_WHY = "Nothing is deleted until you confirm the list"
+# To removable media this machine never reaches the mirror registry: pruning is the far side's job.
+PRUNE_FAR_SIDE = ("Removing old releases from the mirror is done on the far side, where the registry is "
+                  "(its Release step offers it)")
 
 
 def release_images_repository(target: str) -> str:
@@ -168,6 +171,13 @@ class UpdatePathExtras(Vertical):
         button = self.query_one("#prune-plan", Button)
         button.label = f"Remove the releases before {first}…" if first else "Remove the releases before A…"
         button.refresh(layout=True)  # the label's width changed
+        here = release.mode != ReleaseMode.TO_DIR
+        button.display = here
+        if not here:
+            self.prune_plans = []
+            self.query_one("#prune-apply", Button).display = False
+            self.query_one("#prune-list", Note).update("")
+        self.query_one("#prune-why", Static).update(PRUNE_WHY if here else PRUNE_FAR_SIDE)
 
     # -- updates inside the cluster ----------------------------------------------------------------------
 
@@ -224,6 +234,8 @@ class UpdatePathExtras(Vertical):
     @on(Button.Pressed, "#prune-plan")
     def prune_pressed(self) -> None:
         release = self.state.release
+        if release.mode == ReleaseMode.TO_DIR:  # (hidden then; a stray key press never reaches the far registry)
+            return
         if not release.from_version:
             self.step.set_status("choose the from version first: the releases before it are removed", "error")
             return
@@ -338,4 +350,6 @@ class UpdatePathExtras(Vertical):
             self.step.set_status("pruning stopped — see below", "error")
         else:
             self.step.set_status(f"pruned: {deleted} manifests deleted", "ok")
+        if deleted:
+            self.state.mark_mirror_changed()  # the last run's "all in the mirror" is no longer true
         listing.update("\n".join(lines))

@@ -21,6 +21,7 @@ from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
 from tui.screens.done import OC_LOGIN_NOTE
 from tui.screens.mirror import last_run_fix
+from tui.screens.release_day3 import graph_image_note
 from tui.state import error_text
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
@@ -53,7 +54,8 @@ class ReviewScreen(StepScreen):
     def mirror_tick(self) -> None:
         super().mirror_tick()
         # The Mirror line follows a running copy, and shows its end once.
-        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date())
+        phase = (self.wizard.mirror_running, self.state.progress.finished, self.state.mirror_out_of_date(),
+                 self.state.mirror_stale)
         if self.wizard.mirror_running or phase != getattr(self, "_phase", phase):
             self.show()
         self._phase = phase
@@ -162,7 +164,9 @@ class ReviewScreen(StepScreen):
         release = state.release
         lines: list[tuple[str, str | Content]] = [
             ("Mirror registry", plan.mirror.registry or "— not set (Credentials step)"),
-            ("Pull secret", plan.auth_file or "— not set (Credentials step)"),
+            # The far side's file is the mirror's login (the images come from the medium), not a pull secret.
+            ("Mirror login" if plan.release is not None and plan.release.mode == ReleaseMode.FROM_DIR
+             else "Pull secret", plan.auth_file or "— not set (Credentials step)"),
         ]
         info = state.release_info
         if release.is_path:
@@ -235,7 +239,8 @@ class ReviewScreen(StepScreen):
             ca_text += f"  ✗ not verified ({why}){chose}; it will not be written or applied"
         lines.append(("CA", ca_text))
         lines.append(("Output folder", plan.output_dir))
-        note = state.mirror_note()
+        # A failure Resume cannot help names its fix, as the status line does (never "Resume" beside it).
+        note = state.mirror_note(last_run_fix(state, self.wizard.mirror_error_code))
         if note is not None:  # first: a copy running or done changes what this page means
             lines.insert(0, ("Mirror", note))
         return lines
@@ -256,7 +261,8 @@ class ReviewScreen(StepScreen):
                                                "service's graph builder reads it (and runs out of memory on "
                                                "a repository shared with them)"))
         if release.graph_image:
-            lines.append(("Graph-data image", f"{release.graph_image}, built and pushed before the copy: the "
+            # Said per mode as the Release step says it (one function): pushed, onto the medium, or uploaded.
+            lines.append(("Graph-data image", f"{graph_image_note(release.mode, release.graph_image)} — the "
                                               "update service's channels and blocked edges, for update "
                                               "recommendations inside the cluster"))
         return lines

@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Button, DataTable, Input, Select, Static
+from textual.worker import Worker
 
 from core.errors import ErrorCode, MirrorError
 from core.filenames import SAMPLES_MAPPING_FILE
@@ -170,13 +171,36 @@ class SamplesScreen(StepScreen):
         table.add_column("size", key="size", width=9)
         table.add_column("from", key="from", width=10)
         self.show_source()
+        # "Mirror none" answers a list with nothing selected: never shown before a list is there.
+        self.query_one("#use-removed", Button).display = False
+        reopen = next((w for w in self.app.workers if w.group == "reopen" and w.is_running), None)
+        if reopen is not None and not self.state.streams:
+            # A reopened plan's facts (the release, its streams) are being read: wait for them, saying so,
+            # rather than a "not loaded" beside an empty list.
+            self.set_status("loading image streams …")
+            self.load_after(reopen)
+        else:
+            self.load_first()
+        self.update_config()
+
+    def load_first(self) -> None:
+        choice = self.state.samples
         if self.state.streams and not self.release_streams_stale():
             self.fill_table()
         elif choice.source == SamplesSource.RELEASE:
             self.load_release_streams()
         elif choice.path or choice.source == SamplesSource.CLUSTER:
             self.load_streams()
-        self.update_config()
+
+    @work(group="streams-wait", exit_on_error=False)
+    async def load_after(self, reopen: Worker[object]) -> None:
+        try:
+            await reopen.wait()
+        except Exception:  # WorkerFailed / WorkerCancelled: the load below says what is wrong, if anything
+            pass
+        self.load_first()
+        if self.state.streams:
+            self.loaded()
 
     def step_shown(self) -> None:
         if self.default_to_release():
