@@ -66,6 +66,6 @@ def quit_reasons(state: WizardState, facts: QuitFacts) -> list[str]:
                            "written yet (Done step: Write files).")
         else:
             # "in this session": a reopened plan's output folder may hold an earlier session's files.
-            reasons.append("The mirror is complete, but nothing was written or applied for the cluster in this "
-                           "session (Done step: Write files or Apply with oc).")
+            reasons.append("The mirror is complete, but the cluster is not configured: nothing was written or "
+                           "applied for it in this session (Done step: Write files or Apply with oc).")
     return reasons
