@@ -170,7 +170,7 @@ def run_graph_image(args: argparse.Namespace) -> int:
                                 "files": [str(p) for p in files.written] if files else []}
         print(json.dumps(data, indent=2))
         return 0
-    print(f"graph data: {layer.files} files, {len(layer.channels)} channels, schema {shown(layer.version) or '?'}; "
+    print(f"graph data: {layer.contents}, schema {shown(layer.version) or '?'}; "
           f"layer {layer.digest[:19]}… ({human_bytes(layer.size)})")
     print(f"base image: {result.base} → {result.base_mirror} ({', '.join(result.platforms)})")
     print(f"graph image: {result.reference}\n  pinned: {result.pinned}")
