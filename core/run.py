@@ -14,20 +14,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import release as release_module
 from .aio import gather_or_cancel
+from .bundle import FAR_OUTPUT_DIR, begin_bundle, load_release_for_upload
+from .ca import ca_manifests, load_ca_bundle
 from .copier import CopyResult, CopyTask
 from .endpoints import LayoutLocation, Location
-from .errors import ErrorCode, InputError, PlanError
+from .errors import CertificateError, ErrorCode, InputError, MirrorError, PlanError, SignatureError
 from .filenames import IMAGE_CONFIG_PATCH_FILE, REGISTRY_CONFIG_FILE, SAMPLES_CONFIG_FILE, SAMPLES_MAPPING_FILE
 from .fsio import PRIVATE, PUBLIC, atomic_write
+from .graph import DEFAULT_GRAPH_URL, fetch_graph, load_graph_file, update_path, version_key
+from .graph_image import build_plan_graph_image, graph_image_upload_task, write_plan_files
 from .layout import OCILayout
 from .media import MediaSpace, check_media_space
+from .mirror_config import MirrorInstructions, release_mirror_instructions
 from .plan import Plan, ReleaseMode, SamplesSource
+from .reference import parse_reference
 from .registry import RegistrySession
+from .release import complete_in_layout, to_dir_tasks
+from .release_path import check_distinct, load_path_releases, measure_path
 from .runbook import RunbookParts, render_runbook
 from .samples import samples_layout_name
+from .text import human_bytes
 from .usecases.samples import load_local_streams, load_streams
 from .usecases.samples import plan_streams as samples_plan_for
+from .userfiles import read_user_file
 
 if TYPE_CHECKING:
     from .bundle import BundleResult
@@ -81,7 +92,6 @@ class Prepared:
             return self.graph_image.pinned
         if self.graph_image_digest is None:
             return None
-        from .reference import parse_reference
 
         return f"{parse_reference(release.graph_image).name}@{self.graph_image_digest}"
 
@@ -104,7 +114,6 @@ class Prepared:
 
     def release_lines(self) -> list[str]:
         """What the summary says about the releases beyond the copy: signatures, Sigstore, path bytes."""
-        from .text import human_bytes
 
         lines: list[str] = []
         if self.path_sizes is not None:
@@ -210,9 +219,6 @@ def samples_tasks_for(plan: Plan, direct: list[CopyTask]) -> list[CopyTask]:
 def prepare_ca(plan: Plan) -> CAManifests | None:
     if not plan.mirror.ca_file:
         return None
-    from .ca import ca_manifests, load_ca_bundle
-    from .errors import CertificateError
-    from .userfiles import read_user_file
 
     load_ca_bundle(plan.mirror.ca_file)  # a clear error now rather than a broken ConfigMap later
     pem = read_user_file(plan.mirror.ca_file, "CA file", CertificateError, text=True,
@@ -227,13 +233,11 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
     checked first (core.bundle; ``check_media`` false, for a dry run or the runbook, skips hashing every
     byte but still checks an incremental bundle's base is in the mirror), its problems one line each to
     ``on_message``."""
-    from . import release as release_module
 
     release = plan.release
     assert release is not None
     directory = Path(release.directory or "")
     if release.mode == ReleaseMode.FROM_DIR:
-        from .graph import version_key
 
         every = release_module.releases_in_dir(directory) if release.is_path or dir_release is None else []
         if release.is_path:
@@ -255,7 +259,6 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
             names = [dir_release]
         # The medium is checked once (every file's hash, an incremental bundle's base in the mirror),
         # before the first release is read from it.
-        from .bundle import load_release_for_upload
 
         return [await load_release_for_upload(session, directory, name, release.target or "",
                                               release.to_release_image, on_problem=on_message,
@@ -263,8 +266,6 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
                 for number, name in enumerate(names)]
     if not release.is_path:
         return [await release_module.load_release(session, release.source)]
-    from .graph import DEFAULT_GRAPH_URL, fetch_graph, load_graph_file, update_path
-    from .release_path import load_path_releases
 
     if release.releases:
         # Pinned when the path was shown: exactly these, whatever the graph says now; they must still be
@@ -287,7 +288,6 @@ async def _load_releases(plan: Plan, session: RegistrySession, dir_release: str 
 
 def _tagged(spec: str) -> bool:
     """A to_release_image naming one image (a tag), not a repository each release is tagged VERSION-ARCH in."""
-    from .reference import parse_reference
 
     return parse_reference(spec, default_tag=None).tag is not None
 
@@ -327,7 +327,6 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
     cluster running it verifies no update either (the cluster-version operator then has no verifier).
     A custom build is mirrored with a loud warning; one that claims the official repository is refused,
     since every official payload carries one (its absence means the payload was changed)."""
-    from .errors import SignatureError
     from .release_keys import pinned_keys
     from .signatures import OFFICIAL_RELEASE_REPOSITORIES, expected_identities, read_verification_config, verify_release
 
@@ -378,8 +377,6 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
     release = plan.release
     if release is None:
         return prepared
-    from . import release as release_module
-    from .mirror_config import MirrorInstructions, release_mirror_instructions
     from .sigstore import signature_tasks
 
     directory = Path(release.directory or "")
@@ -388,7 +385,6 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
     prepared.release = infos[-1]
     tasks: list[CopyTask] = []
     if release.is_path:
-        from .release_path import check_distinct
 
         check_distinct(infos)
     for info in infos:
@@ -402,7 +398,6 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
             tasks += release_module.release_tasks(info, release.target, release.to_release_image)
     if release.mode == ReleaseMode.FROM_DIR and release.graph_image:
         # The graph-data image the connected side wrote onto the medium goes up with the releases.
-        from .graph_image import graph_image_upload_task
 
         upload = graph_image_upload_task(directory, release.graph_image)
         if upload is not None:
@@ -416,7 +411,6 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
         steps["gpg"] = check_signatures(plan, session, infos)
         steps["sigstore"] = signature_tasks(session, tasks)
     if release.is_path:
-        from .release_path import measure_path
 
         steps["sizes"] = measure_path(session, infos)
     done = dict(zip(steps, await gather_or_cancel(*steps.values()), strict=True))
@@ -473,7 +467,6 @@ async def prepare_graph_image(prepared: Prepared, session: RegistrySession, *, r
     if release is None or not release.graph_image:
         return
     if not read_only and release.mode != ReleaseMode.FROM_DIR:
-        from .graph_image import build_plan_graph_image
 
         prepared.graph_image = await build_plan_graph_image(prepared.plan, session)
         prepared.graph_image_digest = prepared.graph_image.digest
@@ -498,8 +491,6 @@ async def look_up_graph_image(prepared: Prepared, session: RegistrySession) -> N
     asked: the documents then show the tag and say so)."""
     release = prepared.plan.release
     assert release is not None and release.graph_image
-    from .errors import MirrorError
-    from .reference import parse_reference
 
     ref = parse_reference(release.graph_image)
     try:
@@ -528,7 +519,6 @@ async def check_space(prepared: Prepared, session: RegistrySession) -> MediaSpac
 def _forget_incomplete_samples(directory: Path, tasks: list[CopyTask]) -> None:
     """A samples image in the layout whose blobs are not all there (a damaged medium) loses its manifest,
     so the copy writes it again instead of counting it as done (as core.release does for the release)."""
-    from .release import complete_in_layout
 
     layout = OCILayout(directory)
     if not layout.exists():
@@ -547,10 +537,8 @@ async def prepare_media(prepared: Prepared, session: RegistrySession) -> None:
     if directory is None:
         return
     prepared.space = await check_space(prepared, session)
-    from .bundle import begin_bundle
 
     begin_bundle(directory)  # SHA256SUMS goes until the bundle is written again after the copy
-    from .release import to_dir_tasks
 
     for info in prepared.releases or ([prepared.release] if prepared.release is not None else []):
         to_dir_tasks(info, directory, prepare=True)
@@ -580,7 +568,6 @@ def output_folder(out: Path) -> Path:
     """Where the documents go: ``out``, except a bundle plan's own output folder (core.bundle.FAR_OUTPUT_DIR,
     relative: inside the medium the wizard runs from) on a medium that cannot be written (read-only,
     e.g. a DVD or a write-protected stick): then ``~/mirror-wizard-output/<the medium folder's name>``."""
-    from .bundle import FAR_OUTPUT_DIR
 
     if out.is_absolute() or out.parts[:1] != (FAR_OUTPUT_DIR,):
         return out
@@ -617,7 +604,6 @@ def write_outputs(prepared: Prepared, folder: str | Path | None = None) -> list[
         written.append(write_text(out / IMAGE_CONFIG_PATCH_FILE, json.dumps(prepared.ca.patch, indent=2) + "\n"))
     release = prepared.plan.release
     if release is not None and release.graph_image:
-        from .graph_image import write_plan_files
 
         pem = next(iter((prepared.ca.configmap.get("data") or {}).values()), None) if prepared.ca else None
         written += write_plan_files(out, prepared.plan, prepared.graph_image_pinned or release.graph_image, pem)
