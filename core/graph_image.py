@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .ca import ca_manifests, configmap_key
 from .copier import CopyOptions, CopyTask, copy_images
 from .endpoints import LayoutLocation, RegistryLocation
 from .errors import InputError, RegistryProtocolError, ReleaseError
@@ -45,6 +46,7 @@ from .registry import RegistryClient, RegistrySession
 from .text import plural, shown
 from .tlsconfig import TLSOptions
 from .userfiles import parse_json
+from .yamlout import dump_yaml
 
 GRAPH_DATA_URL = "https://api.openshift.com/api/upgrades_info/graph-data"
 DEFAULT_BASE_IMAGE = "registry.access.redhat.com/ubi9/ubi:latest"  # oc-mirror v2's graphBaseImage
@@ -582,9 +584,6 @@ class ClusterFiles:
 def write_plan_files(directory: Path, plan: Plan, graph_image: str, ca_pem: str | None) -> list[Path]:
     """What a run writes beside the other documents for a plan that keeps an update service: the
     ``UpdateService`` (``graph_image``: pinned by digest when known) and the CA merge patch (both keys)."""
-    from .ca import configmap_key
-    from .yamlout import dump_yaml
-
     hint = "choose a folder you can write to"
     written = [atomic_write(directory / UPDATE_SERVICE_FILE,
                             dump_yaml(update_service(releases_repository(plan), graph_image)), hint=hint)]
@@ -598,9 +597,6 @@ def write_cluster_files(directory: Path, result: GraphImageResult, *, releases: 
                         configmap: str = "registry-config", route_host: str | None = None) -> ClusterFiles:
     """``updateservice.yaml``, the CA merge patch (when a CA is given) and the ``spec.upstream`` patch (when
     the route's host is known), with the ``oc`` commands that apply them in order."""
-    from .ca import ca_manifests, configmap_key
-    from .yamlout import dump_yaml
-
     releases_ref = parse_repository(releases)
     hint = "choose a folder you can write to with -o"
     written: list[Path] = []

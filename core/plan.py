@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
+from .bundle import safe_relpath
 from .errors import InputError, PlanError, ReferenceFormatError
 from .fsio import atomic_write
 from .http.connection import STALL_SECONDS
@@ -500,8 +501,6 @@ def check_bundle_plan(plan: Plan, where: str, *, confirm_target: str | None = No
     folder would write where it says. Keys that decide trust (release.keys, release.bundle_signer) are the
     admin's answer on this side, never the medium's: the bundle carries the release key files
     (config/release-keys/) for the admin to compare and name. PlanError (one line) naming the key."""
-    from .bundle import safe_relpath
-
     paths: list[tuple[str, str | None]] = [("auth_file", plan.auth_file), ("idms_file", plan.idms_file),
                                            ("output_dir", plan.output_dir), ("mirror.ca_file", plan.mirror.ca_file)]
     paths += [(f"registries[{i}].ca_file", r.ca_file) for i, r in enumerate(plan.registries)]

@@ -28,13 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AccessDenied, InputError, MirrorError, NotFound, PushRefused
+from .fsio import atomic_write
+from .graph import version_key
 from .layout import OCILayout
 from .manifest import Manifest
 from .reference import is_valid_digest, parse_reference, parse_repository
 from .registry import RegistryClient, RegistrySession
-from .release import load_release
+from .release import LAYOUT_REPOSITORY, RECORD_FILE, load_release, releases_in_dir
 from .text import human_bytes, shown
 from .userfiles import parse_yaml, read_user_file
+from .yamlout import dump_yaml
 
 PRUNE_KIND = "MirrorWizardPrune"
 PRUNE_VERSION = 1
@@ -206,8 +209,6 @@ class _LayoutStore(_Store):
         return name.rpartition(":")[2]
 
     def release_name(self, release: str) -> str:
-        from .release import LAYOUT_REPOSITORY
-
         return f"{LAYOUT_REPOSITORY}:{release}"
 
     def release_spec(self, name: str) -> str:
@@ -235,8 +236,6 @@ async def plan_prune(session: RegistrySession, to: str, keep_versions: list[str]
 async def plan_prune_before(session: RegistrySession, to: str, first: str) -> PrunePlan:
     """"Remove the releases before ``first``": every release the mirror holds from ``first`` on is kept (an
     update path from A keeps A and after), the rest is planned away as :func:`plan_prune` does."""
-    from .graph import version_key
-
     _check_keep([first])
     store = _RegistryStore(session, to)
     tags = await _release_tags(store)
@@ -364,8 +363,6 @@ async def _plan(session: RegistrySession, store: _Store, keep_versions: list[str
 
 
 def _release_order(release: str) -> tuple[Any, ...]:
-    from .graph import version_key
-
     return version_key(release.rsplit("-", 1)[0]), release
 
 
@@ -383,8 +380,6 @@ async def _manifests(client: RegistryClient, repository: str, digests: set[str])
 
 
 def prune_yaml(plan: PrunePlan) -> str:
-    from .yamlout import dump_yaml
-
     head = (f"# mirror-wizard release prune: what pruning {plan.where} to {', '.join(plan.keep_versions)} deletes.\n"
             "# Nothing is deleted yet. Review, then: mirror-wizard release prune --apply THIS_FILE\n")
     return head + dump_yaml(plan.as_dict())
@@ -545,9 +540,6 @@ def _reachable(layout: OCILayout, tops: set[str]) -> dict[str, int]:
 async def _apply_dir(session: RegistrySession, planned: PrunePlan) -> ApplyResult:
     """A mirror directory is ours to collect: its index loses the names, and every blob nothing left needs
     is removed now; the release record forgets the releases that went."""
-    from .fsio import atomic_write
-    from .release import RECORD_FILE, releases_in_dir
-
     directory = Path(planned.directory)
     fresh = await plan_prune_dir(session, directory, planned.keep_versions)
     now = {e.digest: e for e in fresh.delete}

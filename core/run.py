@@ -32,9 +32,18 @@ from .plan import Plan, ReleaseMode, SamplesSource
 from .reference import parse_reference
 from .registry import RegistrySession
 from .release import complete_in_layout, to_dir_tasks
+from .release_keys import pinned_keys
 from .release_path import check_distinct, load_path_releases, measure_path
 from .runbook import RunbookParts, render_runbook
 from .samples import samples_layout_name
+from .signatures import (
+    OFFICIAL_RELEASE_REPOSITORIES,
+    expected_identities,
+    read_verification_config,
+    verify_release,
+    write_signature_file,
+)
+from .sigstore import signature_tasks
 from .text import human_bytes
 from .usecases.samples import load_local_streams, load_streams
 from .usecases.samples import plan_streams as samples_plan_for
@@ -327,9 +336,6 @@ async def check_signatures(plan: Plan, session: RegistrySession, releases: list[
     cluster running it verifies no update either (the cluster-version operator then has no verifier).
     A custom build is mirrored with a loud warning; one that claims the official repository is refused,
     since every official payload carries one (its absence means the payload was changed)."""
-    from .release_keys import pinned_keys
-    from .signatures import OFFICIAL_RELEASE_REPOSITORIES, expected_identities, read_verification_config, verify_release
-
     release = plan.release
     assert release is not None
     pinned = pinned_keys(release.keys)  # Red Hat's and the plan's: the payload's own keys are not trusted
@@ -377,7 +383,6 @@ async def prepare_releases(plan: Plan, session: RegistrySession, *, dir_release:
     release = plan.release
     if release is None:
         return prepared
-    from .sigstore import signature_tasks
 
     directory = Path(release.directory or "")
     infos = await _load_releases(plan, session, dir_release, check_media=check_media, on_message=on_message)
@@ -557,8 +562,6 @@ def write_text(path: Path, text: str, mode: int = PUBLIC) -> Path:
 def write_signatures(prepared: Prepared, folder: str | Path | None = None) -> list[Path]:
     """oc's ``signature-sha256-<16 hex>.json`` (the signature ConfigMap) for every verified release, in
     ``folder`` or :func:`signatures_folder`."""
-    from .signatures import write_signature_file
-
     out = Path(folder) if folder is not None else signatures_folder(prepared.plan)
     return [write_signature_file(out, report.digest, report.signatures)
             for report in prepared.signatures if report.signatures]

@@ -7,6 +7,7 @@ Nothing in this module imports Textual, so it is tested like the engine.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
@@ -14,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.access import machine_trust
 from core.bundle import is_bundle_plan
+from core.ca import check_registry_ca, load_ca_bundle
 from core.errors import MirrorError
 from core.plan import (
     MirrorRegistry,
@@ -32,7 +35,9 @@ from core.reference import parse_reference
 from core.release_tag import release_image_in_mirror
 from core.run import output_folder
 from core.text import human_bytes
-from core.usecases.samples import plan_streams
+from core.usecases.releases import inspect_release
+from core.usecases.samples import load_streams, plan_streams
+from tui.access import wizard_session, wizard_tls
 from tui.wording import wizard_text
 
 if TYPE_CHECKING:
@@ -384,12 +389,6 @@ async def read_reopened_facts(state: WizardState) -> None:
     components, no bytes, no Image streams line). Reads what those steps would have: the release and its
     sizes (a single release), and the image streams the plan names. Nothing here raises: a fact that cannot
     be read stays unknown, and the step that reads it says why when the admin goes there."""
-
-    from core.plan import SamplesChoice, SamplesSource
-    from core.usecases.releases import inspect_release
-    from core.usecases.samples import load_streams
-    from tui.access import wizard_session
-
     release, samples = state.release, state.samples
     single = bool(release.source) and not release.is_path and release.mode != ReleaseMode.FROM_DIR
     try:
@@ -416,12 +415,6 @@ async def read_reopened_facts(state: WizardState) -> None:
 async def check_plan_ca(state: WizardState) -> bool:
     """The CA step's check on arrival, for a reopened plan that starts after it: the CA file read and
     verified against the mirror (Review and Done leave an unverified CA out). True when it verifies."""
-    import asyncio
-
-    from core.access import machine_trust
-    from core.ca import check_registry_ca, load_ca_bundle
-    from tui.access import wizard_tls
-
     path, host = state.plan.mirror.ca_file, state.mirror_host
     if not path or not host:
         return False

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..bundle_sign import check_sums_signature
 from ..errors import BundleError
 from ..text import plural, shell_quote
 
@@ -107,8 +108,6 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
     if not directory.is_dir():
         raise BundleError(f"{directory} is not a directory")
     if signer is not None and (directory / SUMS_FILE).exists():
-        from ..bundle_sign import check_sums_signature
-
         try:
             report.signed_by = check_sums_signature(directory, signer)
         except BundleError as exc:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BundleError
 from ..fsio import atomic_stream
 from ..text import human_bytes
+from ..userfiles import parse_json  # the one JSON reader: deep nesting is an error, not a crash
 
 if TYPE_CHECKING:
     pass
@@ -101,8 +102,6 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
 
 
 def read_json(path: Path, limit: int, what: str) -> Any:
-    from ..userfiles import parse_json  # the one JSON reader: deep nesting is an error, not a crash
-
     return parse_json(read_bounded(path, limit, what), where=f"{path} ({what})", error=BundleError)
 
 

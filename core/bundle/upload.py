@@ -7,7 +7,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..bundle_sign import check_sums_signature
 from ..errors import BundleError
+from ..reference import parse_repository
+from ..registry import RegistrySession
+from ..release import choose_record, load_recorded_release, load_release_from_dir, releases_in_dir
 from ..text import plural
 
 if TYPE_CHECKING:
@@ -23,8 +27,6 @@ async def check_base_in_registry(session: Any, directory: Path, target: str,
                                  to_release_image: str | None = None) -> int:
     """An incremental bundle left layers out; the mirror must already hold each of them (uploaded from
     the base bundle). Returns how many were checked; BundleError names what is missing."""
-    from ..reference import parse_repository
-
     omitted = omitted_blobs(directory)
     if not omitted:
         return 0
@@ -48,13 +50,10 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
     """The far side's way in: check the bundle, check an incremental bundle's base is in the mirror,
     then read the release as core.release.load_release_from_dir does (a layer left to the base is not
     'missing' there, since the registry already has it)."""
-    from ..release import choose_record, load_recorded_release, load_release_from_dir
-
     directory = Path(directory)
     if verify:  # a dry run or a runbook reads the medium's record only: no hashing of every byte
         await asyncio.to_thread(check_bundle_before_upload, directory, on_problem, signer=signer)
     elif signer is not None:  # no hashing, but who wrote the medium is cheap to check and always asked for
-        from ..bundle_sign import check_sums_signature
 
         try:
             check_sums_signature(directory, signer)
@@ -68,9 +67,6 @@ async def load_release_for_upload(session: RegistrySession, directory: str | os.
 
 async def releases_in_bundle(directory: str | os.PathLike[str]) -> list[Any]:
     """Every release a to-dir run recorded in DIR, read from the layout (no registry is contacted)."""
-    from ..registry import RegistrySession
-    from ..release import load_recorded_release, releases_in_dir
-
     directory = Path(directory)
     async with RegistrySession() as session:
         return [await load_recorded_release(session, directory, record) for record in releases_in_dir(directory)]

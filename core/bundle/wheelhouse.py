@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,10 +56,6 @@ def cache_dir() -> Path:
 
 
 def _requirements(root: Path) -> list[str]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: pip reads them from the wheel instead
-        return []
     with open(root / "pyproject.toml", "rb") as handle:
         data = tomllib.load(handle)
     deps = data.get("project", {}).get("dependencies", [])

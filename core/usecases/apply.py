@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..access import open_session
+from ..ca import check_registry_ca
 from ..errors import ErrorCode, ToolError
 from ..oc import OcAnswer
 from ..plan import Plan, ReleaseMode
@@ -28,6 +29,7 @@ from ..registry import RegistrySession
 from ..run import Prepared, prepare
 from ..runbook import ADMIN_ACKS, SIGSTORE_GATE
 from ..text import shell_quote
+from ..verify.lifecycle import registry_allowed_problems
 from ..yamlout import dump_yaml
 from .oc_runner import OcProgram, OcRunner
 
@@ -57,7 +59,6 @@ async def ca_not_verified(plan: Plan) -> str | None:
     that did not verify is never applied (the wizard's CA step asks the same question)."""
     if not plan.mirror.ca_file or not plan.mirror.registry:
         return None
-    from ..ca import check_registry_ca  # cryptography: loaded only when a CA is checked
 
     check = await check_registry_ca(plan.mirror.registry, plan.mirror.ca_file)
     if check.ok:
@@ -282,8 +283,6 @@ def plan_apply(prepared: Prepared, facts: ClusterFacts, *, replace_signatures: b
 def registry_allowed_step(prepared: Prepared, facts: ClusterFacts) -> OcStep | None:
     """The image.config JSON patch that lets the samples operator use the mirror as its samplesRegistry, when
     the cluster's allowed/blocked registries refuse it (verify's samples-registry-allowed check, same rules)."""
-    from ..verify.lifecycle import registry_allowed_problems
-
     samples = prepared.samples
     registry = str((samples.config_patch.get("spec") or {}).get("samplesRegistry") or "") if samples else ""
     if not registry or not facts.image_spec:

@@ -26,6 +26,9 @@ from ..graph_image import (
 from ..mirror_config import ICSP_FILE, IDMS_FILE
 from ..plan import Plan, ReleaseMode
 from ..run import Prepared
+from ..runbook import admin_ack_command, oc_release_mirror_commands, plan_flags, release_mirror_command, sigstore_ack_lines
+from ..samples import oc_image_mirror_command
+from ..signatures import configmap_yaml
 from ..text import shell_quote
 from ..yamlout import dump_yaml
 
@@ -61,8 +64,6 @@ def cluster_documents(prepared: Prepared, plan_file: str = "plan.yaml") -> list[
         out.append(Document("ca", "CA", ca.yaml() + "\n# then\n" + "\n".join(ca.commands)))
     signatures = prepared.signature_configmaps()
     if signatures:
-        from ..signatures import configmap_yaml  # pysequoia: imported only when there are signatures
-
         out.append(Document("signatures", "Signatures", "# release signatures: a disconnected cluster accepts an "
                             "update only with these\n" + "---\n".join(configmap_yaml(c) for c in signatures)))
     samples = prepared.samples
@@ -81,8 +82,6 @@ def update_service_document(prepared: Prepared, plan_file: str = "plan.yaml") ->
     the ``clusterversion`` ``spec.upstream`` patch, and before a 4.20 cluster updates to 4.21 or later the
     admin-ack (core.runbook.sigstore_ack_lines). Every object is core.graph_image's, as ``release graph-image
     -o`` writes them."""
-    from ..runbook import admin_ack_command, sigstore_ack_lines
-
     plan = prepared.plan
     release = plan.release
     if release is None or not release.graph_image:
@@ -154,8 +153,6 @@ def mirror_step_commands(plan: Plan, auth: str, *, path: list[tuple[str, str]] |
     it, and the samples; each command with the plan's flags (login, CAs, release keys, graph file,
     to-release-image) from core.runbook's one generator. ``path``: the update path's (version, digest)
     pairs as read; ``mapping_file``: where the run writes the samples mapping."""
-    from ..runbook import oc_release_mirror_commands, plan_flags, release_mirror_command
-
     commands: list[str] = []
     release = plan.release
     wrap = " \\\n    "
@@ -189,8 +186,6 @@ def mirror_step_commands(plan: Plan, auth: str, *, path: list[tuple[str, str]] |
 def oc_samples_mirror(auth: str, *, skip_missing: bool = False, mapping: str = SAMPLES_MAPPING_FILE) -> str:
     """``oc image mirror -f``: the samples images, from the mapping file the run writes (``auth`` quoted
     already); ``skip_missing``: the plan's options.skip_missing."""
-    from ..samples import oc_image_mirror_command
-
     return oc_image_mirror_command(auth, mapping, skip_missing=skip_missing, keep_manifest_list=True)
 
 

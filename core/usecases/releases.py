@@ -29,6 +29,7 @@ from ..plan import Plan
 from ..registry import RegistrySession
 from ..release import ReleaseInfo, SizeReport, load_release, measure_release
 from ..release_path import PathSizes, load_path_releases, measure_path
+from ..run import prepare_releases
 from ..tlsconfig import TLSOptions
 
 RELEASE_REPO = "quay.io/openshift-release-dev/ocp-release"
@@ -135,8 +136,6 @@ async def read_medium_path(session: RegistrySession, plan: Plan) -> UpdatePath:
     """The far side: the update path pinned on the medium (the plan's ``release.releases``, the bundle's
     records), read from its layout as a run reads it (core.run) — no update graph, no network but the
     mirror, which says what it holds already. The medium's every byte is hashed by the run, not here."""
-    from ..run import prepare_releases
-
     prepared = await prepare_releases(plan, session, signatures=False, check_media=False)
     infos = prepared.releases
     graph = [GraphRelease(info.version, f"{info.source_repository}@{info.digest}" if info.source_repository

@@ -18,7 +18,14 @@ from ..mirror_sets import crio_pull_specs
 from ..plan import ReleaseMode
 from ..reference import ImageReference, parse_reference
 from ..registry import RegistrySession
+from ..release_keys import pinned_keys
 from ..run import signatures_folder
+from ..signatures import (
+    expected_identities,
+    read_verification_config,
+    signature_file_name,
+    verify_release,
+)
 from ..text import plural, shell_quote
 from .expected import Expected, rerun_command, stream_destinations
 from .keep import check_graph_image, check_kept_by_tag, check_sigstore
@@ -265,14 +272,6 @@ async def check_certificate(expected: Expected) -> Check:
 async def check_signatures(expected: Expected, session: RegistrySession) -> Check:
     """The signature ConfigMap file of each release (where the run wrote it) names the release digest and
     its signatures verify, offline, with the pinned keys (Red Hat's and the plan's release.keys)."""
-    from ..release_keys import pinned_keys  # lazy, with signatures below: only when signatures are checked
-    from ..signatures import (  # OpenPGP (Sequoia): loaded only when signatures are checked
-        expected_identities,
-        read_verification_config,
-        signature_file_name,
-        verify_release,
-    )
-
     name, title = "release-signatures", "release signatures"
     if expected.plan.release is None:
         return Check(name, title, Side.MIRROR, Status.SKIP, "the plan mirrors no release")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from core.layout import OCILayout
 from core.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
 from core.release_tag import release_tag
@@ -199,8 +201,6 @@ async def build_release(builder: LayoutBuilder, *, source_host: str, version: st
         "release-manifests/release-metadata": (json.dumps(metadata, indent=2).encode(), 0o644),
     }
     if keyrings is not None:
-        import yaml
-
         manifest_files[VERIFICATION_MANIFEST] = (yaml.safe_dump(verification_configmap(keyrings, [])).encode(), 0o644)
     manifests_layer = make_layer(200, 0, manifest_files)
     release = builder.image([base, manifests_layer], labels={"io.openshift.release": version})

@@ -8,6 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from core.credentials import write_auth_file
+from core.plan import load_plan, plan_from_dict, save_plan
+
 from .demo import Sandbox
 
 
@@ -46,7 +49,6 @@ def demo_plan_dict(sandbox: Sandbox) -> dict[str, Any]:
 def write_demo_plan(sandbox: Sandbox) -> Path:
     path = sandbox.workdir / "plan.yaml"
     data = demo_plan_dict(sandbox)
-    from core.plan import plan_from_dict, save_plan
 
     save_plan(plan_from_dict(data), path)
     return path
@@ -75,7 +77,6 @@ def move_hosts(sandbox: Sandbox, plan_path: Path, moved: dict[str, str]) -> list
     if _moved(text, moved) != text:
         plan_path.write_text(_moved(text, moved))
         changed.append(plan_path)
-    from core.plan import load_plan
 
     auth_file = load_plan(plan_path).auth_file
     folder = sandbox.workdir.resolve()
@@ -90,7 +91,6 @@ def move_hosts(sandbox: Sandbox, plan_path: Path, moved: dict[str, str]) -> list
         if not isinstance(auths, dict) or not any(old in auths for old in moved):
             continue
         data["auths"] = {moved.get(key, key): entry for key, entry in auths.items()}
-        from core.credentials import write_auth_file
 
         write_auth_file(candidate, data)
         changed.append(candidate)

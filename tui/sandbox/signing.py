@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pysequoia
 
+from core.fsio import atomic_write
+
 KEY_NAME = "sandbox"
 KEY_USER_ID = "mirror-wizard sandbox release key (practice only) <sandbox@mirror-wizard.invalid>"
 
@@ -32,8 +34,6 @@ def public_key(key: pysequoia.Tsk) -> str:
 def write_public_key(path: Path, key: pysequoia.Tsk) -> Path:
     """The public half as a file, for ``release.keys`` / ``--release-key``: the sandbox key is not one of
     Red Hat's, so (like an OKD or custom key) it is trusted only because the plan names it."""
-    from core.fsio import atomic_write
-
     return atomic_write(path, public_key(key))
 
 

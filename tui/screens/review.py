@@ -11,7 +11,9 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
+from core.ca import ca_manifests
 from core.errors import MirrorError
+from core.mirror_config import MirrorInstructions, release_mirror_instructions
 from core.plan import ReleaseMode, SamplesSource
 from core.reference import parse_reference
 from core.text import human_bytes
@@ -123,8 +125,6 @@ class ReviewScreen(StepScreen):
         info = state.release_info
         if info is not None and state.release.mode != ReleaseMode.TO_DIR:
             try:
-                from core.mirror_config import MirrorInstructions, release_mirror_instructions
-
                 instructions = release_mirror_instructions(info, state.release_target(),
                                                            state.release.to_release_image)
                 # An update path: one set of instructions covering every release of it (as the run writes).
@@ -137,7 +137,7 @@ class ReviewScreen(StepScreen):
                 parts.append("# install-config.yaml\n" + instructions.install_config_yaml().rstrip())
                 parts.append(f"# running cluster ({instructions.cluster_kind})\n"
                              + dump_yaml(instructions.cluster_set()).rstrip())
-            except (ImportError, Exception) as exc:  # preview only: the Mirror step reports real errors
+            except Exception as exc:  # preview only: the Mirror step reports real errors
                 parts.append(f"# mirror instructions unavailable: {error_text(exc)}")
         elif state.release.source:
             parts.append("# mirror instructions: shown once the Release step has read the payload")
@@ -150,11 +150,9 @@ class ReviewScreen(StepScreen):
                 parts.append("# samples operator\n" + samples.config_yaml().rstrip())
         if state.plan.mirror.ca_file and state.ca_certs and state.mirror_host:
             try:
-                from core.ca import ca_manifests
-
                 parts.append("# CA\n" + ca_manifests(state.mirror_host,
                                                       Path(state.plan.mirror.ca_file).expanduser().read_text()).yaml().rstrip())
-            except (ImportError, Exception) as exc:
+            except Exception as exc:
                 parts.append(f"# CA: {error_text(exc)}")
         return Content("\n---\n".join(parts) if parts else "nothing yet")
 
