@@ -512,13 +512,12 @@ def test_a_payload_claiming_the_official_repository_without_its_configmap_is_ref
     """Stripping the verification ConfigMap must not turn a refusal into a warning for a payload that
     claims to be Red Hat's: every official payload carries one."""
     import core.run as run_module
-    import core.signatures as signatures_module
     from core.plan import MirrorRegistry, Plan, ReleaseChoice
 
     async def no_config(session, info):
         return None
 
-    monkeypatch.setattr(signatures_module, "read_verification_config", no_config)
+    monkeypatch.setattr(run_module, "read_verification_config", no_config)  # core.signatures', as core.run imported it
     official = ReleaseInfo("quay.io/x", DIGEST, "4.21.1", "x86_64", {}, {}, RELEASE_REPO, "")
     custom = ReleaseInfo("registry.example.test/x", DIGEST, "4.21.1", "x86_64", {}, {}, "registry.example.test/r", "")
     plan = Plan(mirror=MirrorRegistry(registry="m.example.test"), release=ReleaseChoice(source="quay.io/x"))

@@ -164,12 +164,11 @@ def _release_plan(host: str, prefix: str, built, target: str):
 def _prepare_with(signed_source, monkeypatch, check, probe):
     """prepare_releases for the signed 4.21 release, with stand-ins for the GPG check and the probes."""
     import core.run as run_module
-    import core.sigstore as sigstore_module
     from core.run import prepare_releases
 
     host, prefix, built, _sigs = signed_source
     monkeypatch.setattr(run_module, "check_signatures", check)
-    monkeypatch.setattr(sigstore_module, "signature_tasks", probe)
+    monkeypatch.setattr(run_module, "signature_tasks", probe)  # core.sigstore's, as core.run imported it
     plan = _release_plan(host, prefix, built, f"{host}/{unique_repo('side')}")
 
     async def run():

@@ -1,17 +1,21 @@
 """The static checks, run by the test command so CI enforces them: ruff (lint, import order, modern
 syntax), mypy (strict on the modules listed in pyproject.toml's strict override: all of core/ and all of
 tui/), import-linter (core never imports textual or tui; the CLI never imports textual; screens and CLI
-commands never import the registry client, copier or transport; orchestrate → run → runbook), and no
-import cycle in core/ or tui/.
+commands never import the registry client, copier or transport; orchestrate → run → runbook), no
+import cycle in core/ or tui/, and imports at module level (issue 23): one inside a function says why on
+its line or the line above (``# lazy: <the measured start-up cost, or the import cycle it avoids>``).
 
 Each runs as its own process from the project root; on failure the test shows the tool's output.
 """
 
 from __future__ import annotations
 
+import ast
+import io
 import shutil
 import subprocess
 import sys
+import tokenize
 import tomllib
 from pathlib import Path
 
@@ -85,3 +89,37 @@ def test_no_import_cycles() -> None:
             if back:
                 cycles.append(" -> ".join((importer, *back)))
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def unmarked_function_imports(root: Path) -> list[str]:
+    """``file:line: statement`` for every import inside a function in core/ and tui/ with no ``# lazy:``
+    comment (and a reason after it) on its lines or on the line above."""
+    found: set[tuple[str, int, str]] = set()  # a set: a nested function's import is walked once per enclosing one
+    for path in sorted([*root.glob("core/**/*.py"), *root.glob("tui/**/*.py")]):
+        source = path.read_text()
+        comments: dict[int, str] = {}
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.string
+        lines = source.splitlines()
+        for function in ast.walk(ast.parse(source)):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                last = node.end_lineno or node.lineno
+                above = node.lineno - 1
+                marked = [comments[n] for n in range(node.lineno, last + 1) if n in comments]
+                if above in comments and lines[above - 1].strip().startswith("#"):  # a comment-only line
+                    marked.append(comments[above])
+                if not any(c.split("# lazy:", 1)[-1].strip() for c in marked if "# lazy:" in c):
+                    found.add((str(path.relative_to(root)), node.lineno, lines[node.lineno - 1].strip()))
+    return [f"{name}:{line}: {text}" for name, line, text in sorted(found)]
+
+
+def test_imports_at_module_level() -> None:
+    # Issue 23: "imports at module level unless a measured start-up cost says otherwise (write why)".
+    unmarked = unmarked_function_imports(ROOT)
+    assert not unmarked, ("imports inside functions without a '# lazy: <why>' comment (move them to the top, "
+                          "or name the measured cost or the import cycle):\n" + "\n".join(unmarked))
