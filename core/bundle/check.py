@@ -7,14 +7,10 @@ import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..bundle_sign import check_sums_signature
 from ..errors import BundleError
 from ..text import plural, shell_quote
-
-if TYPE_CHECKING:
-    pass
 from .files import lstat_inside, read_bounded, read_volume_list, walk_files
 from .images import layout_images
 from .model import (

@@ -9,15 +9,12 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import BundleError
 from ..fsio import atomic_stream
 from ..text import human_bytes
 from ..userfiles import parse_json  # the one JSON reader: deep nesting is an error, not a crash
-
-if TYPE_CHECKING:
-    pass
 from .model import CHUNK, MAX_FILES, MAX_LIST_BYTES, MAX_VOLUMES, OS_JUNK
 
 # -- paths on a hostile medium -----------------------------------------------------------------------

@@ -7,14 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InputError
 from ..text import human_bytes, plural
-
-if TYPE_CHECKING:
-    pass
-
 
 BUNDLE_KIND = "mirror-wizard-bundle"
 BUNDLE_VERSION = 1

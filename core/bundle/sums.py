@@ -8,13 +8,9 @@ import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import BundleError, LocalStorageError
 from ..fsio import atomic_write
-
-if TYPE_CHECKING:
-    pass
 from .files import hash_file, safe_relpath, walk_files
 from .model import HASH_THREADS, META_FILES, SIZES_FILE, SUMS_FILE, SUMS_SIG_FILE, VOLUME_MARKER, Problem
 

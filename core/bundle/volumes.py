@@ -10,14 +10,10 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import BundleError, InputError, LocalStorageError
 from ..fsio import atomic_write
 from ..text import human_bytes
-
-if TYPE_CHECKING:
-    pass
 from .files import copy_nofollow, lstat_inside, read_bounded, read_json, read_volume_list, safe_relpath, walk_files
 from .model import (
     BIN_DIR,

@@ -18,13 +18,9 @@ import tomllib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import InputError, LocalStorageError
 from ..fsio import user_folder
-
-if TYPE_CHECKING:
-    pass
 from .files import copy_nofollow
 from .model import PIP_TIMEOUT, BundleOptions, Message
 
