@@ -136,3 +136,27 @@ def test_manifest_descriptors_are_parsed_once_and_handed_out_as_copies():
     for _ in range(2):
         with pytest.raises(RegistryProtocolError, match="no valid size"):
             bad.layers()
+
+
+def test_the_retry_policy_comes_from_the_environment_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MIRROR_WIZARD_RETRY_TIMES / _DELAY (skopeo's --retry-times/--retry-delay) set every run's policy,
+    read when its settings are built; nonsense keeps the default, values are held to their bounds."""
+    from core.registry import RetryPolicy
+    from core.registry.settings import Access
+
+    default = RetryPolicy.from_env({})
+    assert (default.attempts, default.base_delay, default.max_delay) == (5, 0.5, 20.0)
+    tuned = RetryPolicy.from_env({"MIRROR_WIZARD_RETRY_TIMES": "9", "MIRROR_WIZARD_RETRY_DELAY": "2"})
+    assert (tuned.attempts, tuned.base_delay, tuned.max_delay) == (9, 2.0, 60.0)
+    wild = RetryPolicy.from_env({"MIRROR_WIZARD_RETRY_TIMES": "500", "MIRROR_WIZARD_RETRY_DELAY": "soon"})
+    assert (wild.attempts, wild.base_delay) == (20, 0.5)
+    assert RetryPolicy.from_env({"MIRROR_WIZARD_RETRY_TIMES": "0"}).attempts == 1
+
+    monkeypatch.setenv("MIRROR_WIZARD_RETRY_TIMES", "3")
+    monkeypatch.setenv("MIRROR_WIZARD_RETRY_DELAY", "0.25")
+    access = Access()
+    assert access.retry is not None and (access.retry.attempts, access.retry.base_delay) == (3, 0.25)
+    given = RetryPolicy(attempts=7)
+    assert Access(retry=given).retry is given  # a caller's own policy wins over the environment
+    monkeypatch.setenv("MIRROR_WIZARD_RETRY_TIMES", "8")
+    assert access.retry.attempts == 3  # read once, when the run's settings were built

@@ -37,9 +37,14 @@ class Access:
     # The forward proxy (``--proxy``; "" for none) and NO_PROXY's list (``--no-proxy``); None: the environment's.
     proxy: str | None = None
     no_proxy: str | None = None
-    # How failures are retried (None: the default policy); injectable so a test or an embedding caller
-    # decides how long an unreachable host is waited for.
+    # How failures are retried; injectable so a test or an embedding caller decides how long an
+    # unreachable host is waited for. None when built: the default, or the environment's
+    # (RetryPolicy.from_env) — read here, once per run.
     retry: RetryPolicy | None = None
+
+    def __post_init__(self) -> None:
+        if self.retry is None:
+            object.__setattr__(self, "retry", RetryPolicy.from_env())  # frozen: the one place it is filled
 
     @classmethod
     def of_plan(cls, plan: Plan) -> Access:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,6 +68,25 @@ class RetryPolicy:
     # Told about every 429/5xx this policy retries (or gives up on): a client binds it to its registry's
     # adaptive transfer limit (core.adaptive.note_throttled), see :meth:`bound`.
     on_throttled: Callable[[RegistryError], None] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> RetryPolicy:
+        """The default policy, or the one the environment asks for: ``MIRROR_WIZARD_RETRY_TIMES`` (tries
+        in all, 1–20) and ``MIRROR_WIZARD_RETRY_DELAY`` (seconds before the first retry, 0–60; it doubles, up
+        to 40 times that). Like skopeo's ``--retry-times``/``--retry-delay``: a flaky link may want more, a test of an
+        unreachable host wants no waiting. A value that is not a number is ignored (the default stays)."""
+        env = os.environ if environ is None else environ
+        default = cls()
+
+        def number(name: str, fallback: float, low: float, high: float) -> float:
+            try:
+                return max(low, min(high, float(env.get(name, "").strip())))
+            except ValueError:
+                return fallback
+
+        base = number("MIRROR_WIZARD_RETRY_DELAY", default.base_delay, 0.0, 60.0)
+        return cls(attempts=int(number("MIRROR_WIZARD_RETRY_TIMES", default.attempts, 1, 20)), base_delay=base,
+                   max_delay=min(60.0, base * 40))  # the default's ratio: 0.5 s doubling up to 20 s
 
     def bound(self, on_throttled: Callable[[RegistryError], None]) -> RetryPolicy:
         """The same policy, reporting throttling to ``on_throttled`` (a session shares one policy among
