@@ -17,7 +17,7 @@ import json
 import platform
 import re
 import secrets
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,9 @@ COMMANDS = {
 _HOST_ARCHES = ("amd64", "arm64", "ppc64le", "s390x")  # image platforms (Go names) a host may run
 
 
+ImageContents = tuple[dict[str, int], int]  # digest → compressed size of an image's blobs; its manifests' bytes
+
+
 @dataclass
 class ReleaseInfo:
     pull_spec: str               # where it was read (a registry pull spec, or oci:DIR:NAME)
@@ -82,6 +85,9 @@ class ReleaseInfo:
     component_repository: str    # the repository most components live in
     layout: str | None = None    # set when read from a directory written by --to-dir
     layout_names: dict[str, str] = field(default_factory=dict)  # component ("" = release) → name there
+    # What its images pinned by digest hold, once read (image_blobs): measuring the release again against
+    # the mirror then asks only the mirror. Immutable facts of the release, not of a run.
+    contents: dict[str, ImageContents] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def previous(self) -> list[str]:
@@ -307,42 +313,35 @@ def release_sources(info: ReleaseInfo) -> list[Location]:
     return [location for _, location in source_locations(info)]
 
 
-# What an image pinned by digest holds never changes: its manifest's bytes are its digest (checked as read,
-# core.registry.client), and so are its children's. Measuring a release again (the wizard's Release step
-# each time it is shown, after a run or a prune) then reads nothing again from the source: a real update
-# path is several hundred manifests. Only registry images by digest are remembered; a layout is read
-# again (cheap, and a medium can be written anew). What the *mirror* holds is never remembered.
-MAX_REMEMBERED_IMAGES = 20_000  # a few releases' worth, a few KiB each
-_remembered: OrderedDict[tuple[str, str, str], tuple[dict[str, int], int]] = OrderedDict()
-
-
-def _pinned(location: Location) -> tuple[str, str, str] | None:
+def _pinned(location: Location) -> str | None:
     if isinstance(location, RegistryLocation) and location.ref.digest:
-        return location.ref.registry, location.ref.repository, location.ref.digest
+        return str(location.ref)
     return None
 
 
-async def image_blobs(session: RegistrySession, locations: list[Location]) -> list[tuple[dict[str, int], int]]:
+async def image_blobs(session: RegistrySession, locations: list[Location],
+                      known: dict[str, ImageContents] | None = None) -> list[ImageContents]:
     """Per image (in the order given): digest → compressed size of its blobs (an index: its children's),
-    and the bytes of its manifests. Images by digest are read once per process (see MAX_REMEMBERED_IMAGES)."""
+    and the bytes of its manifests. ``known`` (a release's ``ReleaseInfo.contents``) remembers what images
+    pinned by digest hold: their manifests' bytes are their digests (checked as read, core.registry.client),
+    so measuring the release again (the wizard's Release step each time it is shown, after a run or a
+    prune) reads nothing again from the source — a real update path is several hundred manifests. A
+    layout is read again (cheap, and a medium can be written anew); what the *mirror* holds is never
+    remembered."""
     endpoints = Endpoints(session)
 
-    async def one(location: Location) -> tuple[dict[str, int], int]:
+    async def one(location: Location) -> ImageContents:
         key = _pinned(location)
-        known = _remembered.get(key) if key is not None else None
-        if key is not None and known is not None:
-            _remembered.move_to_end(key, last=True)
-            return known
+        if known is not None and key is not None and key in known:
+            return known[key]
         source, reference = endpoints.source(location)
         top = await source.get_manifest(reference)
         manifests = [top]
         if top.is_index:
             manifests += await asyncio.gather(*(source.get_manifest(d.digest) for d in top.children()))
         found = {d.digest: d.size for m in manifests for d in m.blobs()}, sum(len(m.raw) for m in manifests)
-        if key is not None:
-            _remembered[key] = found
-            while len(_remembered) > MAX_REMEMBERED_IMAGES:
-                _remembered.popitem(last=False)
+        if known is not None and key is not None:
+            known[key] = found
         return found
 
     results = await asyncio.gather(*(one(location) for location in locations), return_exceptions=True)
@@ -352,7 +351,7 @@ async def image_blobs(session: RegistrySession, locations: list[Location]) -> li
     return [item for item in results if not isinstance(item, BaseException)]
 
 
-def merged_blobs(images: list[tuple[dict[str, int], int]]) -> tuple[dict[str, int], int]:
+def merged_blobs(images: list[ImageContents]) -> ImageContents:
     """The unique blobs of some images (image_blobs) and the bytes of their manifests."""
     blobs: dict[str, int] = {}
     for found, _ in images:
@@ -364,7 +363,7 @@ async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: 
                           to_release_image: str | None = None) -> SizeReport:
     """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already
     (and how many of its images the mirror lacks)."""
-    images = await image_blobs(session, release_sources(info))
+    images = await image_blobs(session, release_sources(info), info.contents)
     blobs, manifest_bytes = merged_blobs(images)
     present, missing = await in_mirror(session, [info], [images], to_repo, to_release_image) if to_repo else (None, None)
     return SizeReport(images=len(info.components) + 1, blobs=len(blobs), total_bytes=sum(blobs.values()),
@@ -372,7 +371,7 @@ async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: 
 
 
 async def in_mirror(session: RegistrySession, infos: list[ReleaseInfo],
-                    images: list[list[tuple[dict[str, int], int]]], to_repo: str,
+                    images: list[list[ImageContents]], to_repo: str,
                     to_release_image: str | None = None) -> tuple[int, int | None]:
     """What the mirror holds of these releases now: (bytes of their blobs there, how many of their images
     (payload and components, tagged as a run tags them) it lacks: the tag absent, or naming another

@@ -97,7 +97,7 @@ async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo], t
                        to_release_image: str | None = None) -> PathSizes:
     """Bytes per release, bytes the one copy moves, bytes saved by sharing (compressed blob sizes); with
     ``to_repo`` (the mirror repository) also how much of it the mirror holds already, as for one release."""
-    images = await asyncio.gather(*(image_blobs(session, release_sources(info)) for info in infos))
+    images = await asyncio.gather(*(image_blobs(session, release_sources(info), info.contents) for info in infos))
     sizes = PathSizes()
     union: dict[str, int] = {}
     for info, per_release in zip(infos, images, strict=True):

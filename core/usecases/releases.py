@@ -149,7 +149,7 @@ async def measure_release_in_mirror(session: RegistrySession, info: ReleaseInfo,
                                     to_release_image: str | None = None) -> SizeReport:
     """One release measured again against the mirror as it is now (core.release.in_mirror): after a run
     or a prune what it holds has changed, and only looking into it says what a run would move. Cheap when
-    repeated: what the release's images hold is read once (core.release.image_blobs), the mirror every time."""
+    repeated: what the release's images hold is read once (kept in ``info.contents``), the mirror every time."""
     return await measure_release(session, info, target, to_release_image)
 
 
