@@ -443,9 +443,10 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     far_prepared = Prepared(far)
     if prepared is not None:
         far_prepared.samples, far_prepared.ca = prepared.samples, prepared.ca
-    if far_prepared.ca is None and far.mirror.ca_file and target and target != PLACEHOLDER_TARGET:
-        # The CA came with the command (--ca-file), not the plan: the cluster's trust for the mirror host
-        # from the carried file, as a plan naming it gets (core.run.prepare_ca), naming the bundle's path.
+    if far.mirror.ca_file and target and target != PLACEHOLDER_TARGET:
+        # The cluster's trust for the mirror host from the carried file, naming the bundle's path: the far
+        # side runs these `oc` commands from the bundle, where this host's path to the CA does not exist
+        # (whether the CA came from the plan, core.run.prepare_ca, or the command's --ca-file).
         far_prepared.ca = ca_manifests(far.mirror.registry, (directory / far.mirror.ca_file).read_text(),
                                        ca_path=far.mirror.ca_file)
     if releases:

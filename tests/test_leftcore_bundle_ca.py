@@ -78,3 +78,27 @@ def test_no_ca_file_carries_none(seeded_release, tmp_path: Path, capsys) -> None
     assert code == 0, capsys.readouterr().err
     assert not (media / "config" / "mirror-ca.pem").exists()
     assert yaml.safe_load((media / "plan.yaml").read_text())["mirror"]["ca_file"] is None
+
+
+def test_a_plans_ca_is_named_by_its_bundle_path_in_the_cluster_documents(seeded_release, tls_registry, pki,
+                                                                          tmp_path: Path, capsys) -> None:
+    """`run` of a to-dir plan naming mirror.ca_file: the bundle's cluster/ documents and runbook tell the far
+    side to read config/mirror-ca.pem (there), never this host's path to the CA."""
+    ca_here = tmp_path / "elsewhere" / "my-mirror-ca.pem"
+    ca_here.parent.mkdir()
+    ca_here.write_bytes(pki.ca_file.read_bytes())
+    media = tmp_path / "media"
+    target = f"{tls_registry.host}/{unique_repo('leftcore-ca3')}"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({
+        "version": 1, "output_dir": str(tmp_path / "out"),
+        "mirror": {"registry": tls_registry.host, "ca_file": str(ca_here)},
+        "registries": [{"host": seeded_release.host, "insecure": True}],
+        "release": {"source": seeded_release.release_ref, "target": target, "mode": "to-dir",
+                    "directory": str(media)}}))
+    code = main(["run", str(plan), "--no-wheelhouse"])
+    assert code == 0, capsys.readouterr().err
+    cluster_text = "\n".join(p.read_text() for p in sorted((media / "cluster").rglob("*")) if p.is_file())
+    assert "config/mirror-ca.pem" in cluster_text
+    assert str(ca_here) not in cluster_text and "my-mirror-ca.pem" not in cluster_text
+
