@@ -54,6 +54,7 @@ from .bundle import (
     write_sums,
 )
 from .bundle_sign import SIGNER_FILE, BundleSigner, host_signer, sign_sums, signer_from_file, write_signer_key
+from .ca import ca_manifests, load_ca_bundle
 from .errors import BundleError, LocalStorageError, MirrorError
 from .fsio import atomic_write
 from .graph import version_key
@@ -75,6 +76,8 @@ from .runbook import release_mirror_command, render_runbook
 from .text import human_bytes, plural
 
 __all__ = ["extract_binaries", "write_bundle"]
+
+MIRROR_CA = f"{CONFIG_DIR}/mirror-ca.pem"  # the mirror registry's CA, when the plan or the command named one
 
 
 async def extract_binaries(directory: Path, releases: list[Any], on_message: Message | None = None) -> list[str]:
@@ -139,7 +142,14 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions,
     carried_keys = [_carry(Path(key), directory / RELEASE_KEYS_DIR / f"{number:02d}-{Path(key).name}", directory)
                     for number, key in enumerate(near_keys)]
     if far.mirror.ca_file:
-        far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / CONFIG_DIR / "mirror-ca.pem", directory)
+        far.mirror.ca_file = _carry(Path(far.mirror.ca_file), directory / MIRROR_CA, directory)
+    elif options.mirror_ca_files:
+        far.mirror.ca_file = _carry_cas(options.mirror_ca_files, directory / MIRROR_CA, directory)
+        if len(options.mirror_ca_files) > 1:
+            notes.append(f"{MIRROR_CA} holds the {len(options.mirror_ca_files)} CAs given with --ca-file (the "
+                         "connected side trusted each for every registry and cannot tell which one signs the "
+                         "mirror's certificate), so the upload and the cluster trust all of them for the mirror; to "
+                         "trust only the mirror's, write the bundle again with --ca-file naming it alone")
     for trust in far.registries:
         if trust.ca_file:
             trust.ca_file = _carry(Path(trust.ca_file), directory / CONFIG_DIR / f"{_safe_name(trust.host)}-ca.pem",
@@ -168,6 +178,17 @@ def _copy_plan(plan: Any, target: str) -> Any:
 
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def _carry_cas(sources: tuple[Path, ...], target: Path, directory: Path) -> str:
+    """The mirror's CA files as one PEM file in the bundle, in the order given; its path relative to DIR.
+    Only the certificates, as parsed and written again (as the cluster's ConfigMap holds them): never a
+    private key or whatever else a CA file passed around picked up, which the medium would carry away."""
+    certificates = []
+    for source in sources:
+        certificates += load_ca_bundle(source)  # a file that holds no certificate is refused, named
+    atomic_write(target, "".join(cert.pem for cert in certificates))
+    return target.relative_to(directory).as_posix()
 
 
 def _carry(source: Path, target: Path, directory: Path) -> str:
@@ -217,7 +238,6 @@ def _spaced(fingerprint: str) -> str:
 
 
 VENV = "~/mirror-wizard-venv"  # where README.txt and Done's Removable media tab install mirror-wizard
-MIRROR_CA = f"{CONFIG_DIR}/mirror-ca.pem"  # the mirror registry's CA, when the plan named one
 
 
 @dataclass
@@ -423,6 +443,12 @@ async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *
     far_prepared = Prepared(far)
     if prepared is not None:
         far_prepared.samples, far_prepared.ca = prepared.samples, prepared.ca
+    if far.mirror.ca_file and target and target != PLACEHOLDER_TARGET:
+        # The cluster's trust for the mirror host from the carried file, naming the bundle's path: the far
+        # side runs these `oc` commands from the bundle, where this host's path to the CA does not exist
+        # (whether the CA came from the plan, core.run.prepare_ca, or the command's --ca-file).
+        far_prepared.ca = ca_manifests(far.mirror.registry, (directory / far.mirror.ca_file).read_text(),
+                                       ca_path=far.mirror.ca_file)
     if releases:
         # As core.run prepares a path: every release in path order, the last the one the cluster ends at (the
         # runbook's update hops come from these; releases[0] alone made it one jump to the oldest release).

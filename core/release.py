@@ -45,7 +45,6 @@ from .extract import extract_file, read_members, scan_tar, stamp_release
 from .fsio import atomic_write
 from .layout import OCILayout
 from .manifest import Manifest, go_arch, openshift_arch
-from .media import source_blobs
 from .reference import (
     ImageReference,
     is_digest,
@@ -71,6 +70,9 @@ COMMANDS = {
 _HOST_ARCHES = ("amd64", "arm64", "ppc64le", "s390x")  # image platforms (Go names) a host may run
 
 
+ImageContents = tuple[dict[str, int], int]  # digest → compressed size of an image's blobs; its manifests' bytes
+
+
 @dataclass
 class ReleaseInfo:
     pull_spec: str               # where it was read (a registry pull spec, or oci:DIR:NAME)
@@ -83,6 +85,9 @@ class ReleaseInfo:
     component_repository: str    # the repository most components live in
     layout: str | None = None    # set when read from a directory written by --to-dir
     layout_names: dict[str, str] = field(default_factory=dict)  # component ("" = release) → name there
+    # What its images pinned by digest hold, once read (image_blobs): measuring the release again against
+    # the mirror then asks only the mirror. Immutable facts of the release, not of a run.
+    contents: dict[str, ImageContents] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def previous(self) -> list[str]:
@@ -308,39 +313,100 @@ def release_sources(info: ReleaseInfo) -> list[Location]:
     return [location for _, location in source_locations(info)]
 
 
+def _pinned(location: Location) -> str | None:
+    if isinstance(location, RegistryLocation) and location.ref.digest:
+        return str(location.ref)
+    return None
+
+
+async def image_blobs(session: RegistrySession, locations: list[Location],
+                      known: dict[str, ImageContents] | None = None) -> list[ImageContents]:
+    """Per image (in the order given): digest → compressed size of its blobs (an index: its children's),
+    and the bytes of its manifests. ``known`` (a release's ``ReleaseInfo.contents``) remembers what images
+    pinned by digest hold: their manifests' bytes are their digests (checked as read, core.registry.client),
+    so measuring the release again (the wizard's Release step each time it is shown, after a run or a
+    prune) reads nothing again from the source — a real update path is several hundred manifests. A
+    layout is read again (cheap, and a medium can be written anew); what the *mirror* holds is never
+    remembered."""
+    endpoints = Endpoints(session)
+
+    async def one(location: Location) -> ImageContents:
+        key = _pinned(location)
+        if known is not None and key is not None and key in known:
+            return known[key]
+        source, reference = endpoints.source(location)
+        top = await source.get_manifest(reference)
+        manifests = [top]
+        if top.is_index:
+            manifests += await asyncio.gather(*(source.get_manifest(d.digest) for d in top.children()))
+        found = {d.digest: d.size for m in manifests for d in m.blobs()}, sum(len(m.raw) for m in manifests)
+        if known is not None and key is not None:
+            known[key] = found
+        return found
+
+    results = await asyncio.gather(*(one(location) for location in locations), return_exceptions=True)
+    for item in results:
+        if isinstance(item, BaseException):
+            raise item
+    return [item for item in results if not isinstance(item, BaseException)]
+
+
+def merged_blobs(images: list[ImageContents]) -> ImageContents:
+    """The unique blobs of some images (image_blobs) and the bytes of their manifests."""
+    blobs: dict[str, int] = {}
+    for found, _ in images:
+        blobs.update(found)
+    return blobs, sum(manifest_bytes for _, manifest_bytes in images)
+
+
 async def measure_release(session: RegistrySession, info: ReleaseInfo, to_repo: str | None = None,
                           to_release_image: str | None = None) -> SizeReport:
     """Bytes a mirror moves (unique compressed blobs) and, with ``to_repo``, how much is there already
     (and how many of its images the mirror lacks)."""
-    blobs, manifest_bytes = await source_blobs(session, release_sources(info))
-    present = await bytes_present(session, blobs, to_repo) if to_repo else None
-    missing = await images_missing(session, [info], to_repo, to_release_image) if to_repo else None
+    images = await image_blobs(session, release_sources(info), info.contents)
+    blobs, manifest_bytes = merged_blobs(images)
+    present, missing = await in_mirror(session, [info], [images], to_repo, to_release_image) if to_repo else (None, None)
     return SizeReport(images=len(info.components) + 1, blobs=len(blobs), total_bytes=sum(blobs.values()),
                       present_bytes=present, manifest_bytes=manifest_bytes, missing_images=missing)
 
 
-async def images_missing(session: RegistrySession, infos: list[ReleaseInfo], to_repo: str,
-                         to_release_image: str | None = None) -> int | None:
-    """How many of these releases' images (payload and components, tagged as a run tags them) the mirror
-    repository lacks: the tag absent, or naming another manifest. None for a layout (``oci:DIR``): the
-    medium is written whole. The registry is asked by HEAD only (nothing read, nothing changed)."""
+async def in_mirror(session: RegistrySession, infos: list[ReleaseInfo],
+                    images: list[list[ImageContents]], to_repo: str,
+                    to_release_image: str | None = None) -> tuple[int, int | None]:
+    """What the mirror holds of these releases now: (bytes of their blobs there, how many of their images
+    (payload and components, tagged as a run tags them) it lacks: the tag absent, or naming another
+    manifest; None for a layout, ``oci:DIR``, written whole). ``images``: each release's image_blobs, in
+    release_sources order. Asked by HEAD only (nothing read, nothing changed), every time: after a run or
+    a prune only the mirror knows.
+
+    An image there (its tag names the manifest wanted) has every blob it needs in its repository (a
+    registry accepts a manifest only once they are, and keeps them while it is referenced), so its blobs
+    count as present without a HEAD each, as the copier skips them (core.copier: an image present is not
+    copied); only the blobs of the images missing are asked about. A fully mirrored path costs one HEAD
+    per image; a pruned image's layers, left until garbage collection, are still found by their HEADs."""
+    union, _ = merged_blobs([found for per_release in images for found in per_release])
     if to_repo.startswith(("oci:", "file://")):
-        return None
-    wanted: list[tuple[ImageReference, str | None]] = []
-    for info in infos:
+        return await bytes_present(session, union, to_repo), None
+    wanted: list[tuple[ImageReference, str | None, dict[str, int]]] = []
+    for info, per_release in zip(infos, images, strict=True):
         digests = [info.digest] + [parse_reference(info.components[n], default_tag=None).digest
                                    for n in info.components]
-        for task, digest in zip(release_tasks(info, to_repo, to_release_image), digests, strict=True):
+        for task, digest, (blobs, _) in zip(release_tasks(info, to_repo, to_release_image), digests, per_release,
+                                            strict=True):
             if isinstance(task.destination, RegistryLocation):
-                wanted.append((task.destination.ref, digest))
+                wanted.append((task.destination.ref, digest, blobs))
 
     async def there(ref: ImageReference, digest: str | None) -> bool:
         found = await session.client(ref.registry).manifest_digest(ref.repository, ref.tag or ref.digest or "latest",
                                                                    push_scope=False)
         return found is not None and (digest is None or found == digest)
 
-    found = await asyncio.gather(*(there(ref, digest) for ref, digest in wanted))
-    return sum(1 for ok in found if not ok)
+    held = await asyncio.gather(*(there(ref, digest) for ref, digest, _ in wanted))
+    # A component named by tag only (digest None) is there by its tag, but which blobs it holds is not known.
+    covered = {d for (_, digest, blobs), ok in zip(wanted, held, strict=True) if ok and digest for d in blobs}
+    rest = {digest: size for digest, size in union.items() if digest not in covered}
+    present = sum(union[d] for d in covered) + (await bytes_present(session, rest, to_repo) if rest else 0)
+    return present, sum(1 for ok in held if not ok)
 
 
 async def bytes_present(session: RegistrySession, blobs: dict[str, int], to_repo: str) -> int:
@@ -630,11 +696,14 @@ __all__ = [
     "SizeReport",
     "bytes_present",
     "extract_command",
+    "image_blobs",
+    "in_mirror",
     "from_dir_tasks",
     "layout_name",
     "load_release",
     "load_release_from_dir",
     "measure_release",
+    "merged_blobs",
     "parse_image_references",
     "parse_release_metadata",
     "release_sources",

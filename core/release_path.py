@@ -16,13 +16,13 @@ from pathlib import Path
 from .copier import CopyTask
 from .errors import ReleaseError
 from .graph import GraphRelease
-from .media import source_blobs
 from .registry import RegistrySession
 from .release import (
     ReleaseInfo,
-    bytes_present,
-    images_missing,
+    image_blobs,
+    in_mirror,
     load_release,
+    merged_blobs,
     release_sources,
     release_tasks,
     to_dir_tasks,
@@ -50,7 +50,7 @@ class PathSizes:
     blobs: int = 0
     # Of unique_bytes, what the mirror holds already (measured with a target; None: not looked at).
     present_bytes: int | None = None
-    # Of the path's images, how many the mirror lacks (core.release.images_missing; None: not looked at).
+    # Of the path's images, how many the mirror lacks (core.release.in_mirror; None: not looked at).
     missing_images: int | None = None
 
     @property
@@ -97,18 +97,19 @@ async def measure_path(session: RegistrySession, infos: Sequence[ReleaseInfo], t
                        to_release_image: str | None = None) -> PathSizes:
     """Bytes per release, bytes the one copy moves, bytes saved by sharing (compressed blob sizes); with
     ``to_repo`` (the mirror repository) also how much of it the mirror holds already, as for one release."""
-    found = await asyncio.gather(*(source_blobs(session, release_sources(info)) for info in infos))
+    images = await asyncio.gather(*(image_blobs(session, release_sources(info), info.contents) for info in infos))
     sizes = PathSizes()
     union: dict[str, int] = {}
-    for info, (blobs, _manifest_bytes) in zip(infos, found, strict=True):
+    for info, per_release in zip(infos, images, strict=True):
+        blobs, _manifest_bytes = merged_blobs(per_release)
         new = sum(size for digest, size in blobs.items() if digest not in union)
         sizes.releases.append(ReleaseBytes(info.version, info.digest, sum(blobs.values()), new))
         union.update(blobs)
     sizes.unique_bytes = sum(union.values())
     sizes.blobs = len(union)
     if to_repo:
-        sizes.present_bytes = await bytes_present(session, union, to_repo)
-        sizes.missing_images = await images_missing(session, list(infos), to_repo, to_release_image)
+        sizes.present_bytes, sizes.missing_images = await in_mirror(session, list(infos), list(images), to_repo,
+                                                                    to_release_image)
     return sizes
 
 

@@ -251,12 +251,12 @@ def test_cli_update_path_list_mirror_to_dir_and_from_dir(path_source, store, tls
     assert check.status is Status.FAIL and "4.21.2" in check.items[0], check.line()
     (tmp_path / "elsewhere.json").replace(moved)
 
-    # to removable media: the signatures travel in DIR/config
+    # to removable media: the signatures travel in DIR/config, and the mirror's CA (--ca-file) with them
     media = tmp_path / "media"
     code, out, err = _cli(["release", "mirror", *common, *path_flags, "--to-dir", str(media)], capsys)
     assert code == 0, out + err
     assert sorted(p.name for p in (media / "config").iterdir() if p.is_file()) == sorted(
-        f"signature-sha256-{b.digest.split(':')[1][:16]}.json" for b in built)
+        [f"signature-sha256-{b.digest.split(':')[1][:16]}.json" for b in built] + ["mirror-ca.pem"])
     # from the media, offline: no store is asked, the signatures verify from DIR/config
     asked = len(store.requests)
     target2 = f"{tls_registry.host}/{unique_repo('path-cli-up')}"

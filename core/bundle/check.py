@@ -75,6 +75,17 @@ def _is_blob_path(rel: str) -> bool:
     return rel.startswith("blobs/sha256/") and rel.count("/") == 2
 
 
+def _lstat_listed(directory: Path, rel: str, report: VerifyReport) -> tuple[bool, os.stat_result | None]:
+    """A listed path's lstat, never followed out of the bundle: (True, its lstat or None when absent), or
+    (False, None) when the path leads outside it (a link on the way, ..), reported here once for both
+    the file list's and the image graphs' checks."""
+    try:
+        return True, lstat_inside(directory, rel)
+    except ValueError as exc:
+        report.add(rel, str(exc))
+        return False, None
+
+
 # A writer's temporary name (core.fsio's ".NAME.<hex>.tmp", pip's and others' "*.tmp"): a leftover of an
 # interrupted write, harmless since nothing reads it.
 LEFTOVER_TEMP = re.compile(r"\..+\.tmp|.+\.tmp")
@@ -126,10 +137,8 @@ def verify_bundle(directory: str | os.PathLike[str], *, on_progress: Callable[[i
         if _is_blob_path(rel) and rel.rsplit("/", 1)[1] != digest:
             report.add(rel, f"SHA256SUMS gives it the hash {digest[:16]}…, which is not its name; refused")
             continue
-        try:
-            st = lstat_inside(directory, rel)
-        except ValueError as exc:
-            report.add(rel, str(exc))
+        inside, st = _lstat_listed(directory, rel, report)
+        if not inside:
             continue
         what = "blob" if _is_blob_path(rel) else "file"
         if st is None:
@@ -226,10 +235,8 @@ def _verify_layout(directory: Path, report: VerifyReport, issues: dict[str, str]
         if rel in issues:
             report.add(rel, f"{issues.pop(rel)}; images needing it: {shown}")
             continue
-        try:
-            st = lstat_inside(directory, rel)
-        except ValueError as exc:
-            report.add(rel, str(exc))
+        inside, st = _lstat_listed(directory, rel, report)
+        if not inside:
             continue
         if st is None:
             report.add(rel, f"blob is missing; images needing it: {shown}")

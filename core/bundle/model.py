@@ -134,6 +134,9 @@ class BundleOptions:
     signatures: SignatureWriter | None = None  # fills DIR/signatures (core.signatures, day 2)
     extract: bool = True                    # openshift-install and oc into bin/
     sign_key: Path | None = None            # signs SHA256SUMS; default: this host's key (core.bundle_sign)
+    # The mirror's CA when the plan names none (`release mirror --to-dir --ca-file`): travels as the
+    # bundle's config/mirror-ca.pem, each file in the order given (core.bundle_write).
+    mirror_ca_files: tuple[Path, ...] = ()
 
 
 @dataclass

@@ -147,9 +147,9 @@ async def read_medium_path(session: RegistrySession, plan: Plan) -> UpdatePath:
 
 async def measure_release_in_mirror(session: RegistrySession, info: ReleaseInfo, target: str,
                                     to_release_image: str | None = None) -> SizeReport:
-    """One release measured again against the mirror as it is now (core.release.bytes_present and
-    images_missing): after a run or a prune what it holds has changed, and only looking into it says what
-    a run would move."""
+    """One release measured again against the mirror as it is now (core.release.in_mirror): after a run
+    or a prune what it holds has changed, and only looking into it says what a run would move. Cheap when
+    repeated: what the release's images hold is read once (kept in ``info.contents``), the mirror every time."""
     return await measure_release(session, info, target, to_release_image)
 
 

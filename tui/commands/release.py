@@ -9,9 +9,11 @@ import asyncio
 import json
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core.bundle import BundleOptions
 from core.copier import CopyResult
 from core.errors import InputError
 from core.graph import (
@@ -401,6 +403,16 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
                 idms_file=args.idms_file, options=options_from_args(args))
 
 
+def _bundle_options(args: argparse.Namespace) -> BundleOptions:
+    """The bundle flags, and the mirror's CA for the far side (config/mirror-ca.pem, as a plan's
+    mirror.ca_file travels). Which --ca-file is the mirror's: every one given. Like oc's
+    --certificate-authority, --ca-file trusts each CA for every registry, and a --to-dir copy never reaches
+    the mirror, so nothing here can tell which one signs the mirror's certificate; leaving the right one
+    behind would fail the far side's upload where nobody can fetch it, while carrying all of them asks the
+    far side to trust no CA this command was not told to trust (the bundle's README says so when several)."""
+    return replace(bundle_options_from_args(args), mirror_ca_files=tuple(Path(f) for f in args.ca_file))
+
+
 def run_mirror(args: argparse.Namespace) -> int:
     _check_mirror_args(args)
 
@@ -418,7 +430,7 @@ def run_mirror(args: argparse.Namespace) -> int:
     # The bundle around a --to-dir layout, and the check of a --from-dir one, are core.orchestrate's
     # (as for `run` and the wizard): the flags only say how the bundle is written.
     job = Job(plan_from_args(args), dry_run=args.dry_run, dir_release=args.from_ if args.from_dir else None,
-              write_outputs=False, bundle=bundle_options_from_args(args) if args.to_dir else None)
+              write_outputs=False, bundle=_bundle_options(args) if args.to_dir else None)
     run = run_job_with_progress(args, job, on_prepared=prepared)
     result, info, instructions = run.copy, run.prepared.release, run.prepared.instructions
     bundle_result = run.bundle
