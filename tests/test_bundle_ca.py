@@ -28,7 +28,7 @@ def test_release_mirror_to_dir_carries_the_ca_file_and_the_far_upload_uses_it(
         seeded_release, tls_registry, auth_file: Path, pki, tmp_path: Path, capsys,
         monkeypatch: pytest.MonkeyPatch) -> None:
     media = tmp_path / "media"
-    target = f"{tls_registry.host}/{unique_repo('leftcore-ca')}"
+    target = f"{tls_registry.host}/{unique_repo('bundle-ca')}"
     code = main(["release", "mirror", "--insecure", "--ca-file", str(pki.ca_file), "--from", seeded_release.release_ref,
                  "--to-dir", str(media), "--bundle-target", target, "--no-wheelhouse"])
     err = capsys.readouterr().err
@@ -58,7 +58,7 @@ def test_several_ca_files_all_travel_as_the_mirrors_ca(seeded_release, tls_regis
                                                         capsys) -> None:
     other, _, _ = make_ca(tmp_path / "other-ca", "another CA")
     media = tmp_path / "media"
-    target = f"{tls_registry.host}/{unique_repo('leftcore-ca2')}"
+    target = f"{tls_registry.host}/{unique_repo('bundle-ca2')}"
     code = main(["release", "mirror", "--insecure", "--ca-file", str(pki.ca_file), "--ca-file", str(other.cert_path),
                  "--from", seeded_release.release_ref, "--to-dir", str(media), "--bundle-target", target,
                  "--no-wheelhouse"])
@@ -88,7 +88,7 @@ def test_a_plans_ca_is_named_by_its_bundle_path_in_the_cluster_documents(seeded_
     ca_here.parent.mkdir()
     ca_here.write_bytes(pki.ca_file.read_bytes())
     media = tmp_path / "media"
-    target = f"{tls_registry.host}/{unique_repo('leftcore-ca3')}"
+    target = f"{tls_registry.host}/{unique_repo('bundle-ca3')}"
     plan = tmp_path / "plan.yaml"
     plan.write_text(yaml.safe_dump({
         "version": 1, "output_dir": str(tmp_path / "out"),
