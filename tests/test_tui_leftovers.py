@@ -1,0 +1,81 @@
+"""The walk's "confusing, not false" leftovers, each as the admin meets it (demo sandbox, real registries):
+a reopened update path has its image streams without a visit to the Release step first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.plan import SamplesChoice, SamplesSource, load_plan, save_plan
+from tests.conftest import needs_registry
+from tests.support.update_path import TO_VERSION, UpdatePathSandbox, update_path_sandbox
+from tui.app import MirrorWizardApp, first_step_for
+from tui.state import STEP_KEYS, WizardState
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one(selector).render())
+
+
+@pytest.fixture(scope="module")
+def path_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdatePathSandbox]:
+    with update_path_sandbox(tmp_path_factory.mktemp("tui-leftovers")) as sandbox:
+        yield sandbox
+
+
+# -- 1: a reopened update path reads its image streams from the path, Release never visited ---------------------
+
+async def saved_as_the_wizard_saves_it(path_sandbox: UpdatePathSandbox, folder: Path) -> Path:
+    """The update-path plan with the release's own image streams, saved from the Release step once it has
+    shown the path (so it pins the path's releases by digest, as the wizard saves it)."""
+    plan = load_plan(path_sandbox.plan_path)
+    plan.samples = SamplesChoice(SamplesSource.RELEASE, mirror=plan.mirror.registry)
+    first = folder / "first.yaml"
+    save_plan(plan, first)
+    state = WizardState.from_path(str(first))
+    app = MirrorWizardApp(state, start="release", auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert [info.version for info in state.current_path()][-1] == TO_VERSION, rendered(app, "#status")
+    saved = folder / "reopened.yaml"
+    save_plan(state.plan_for_saving(), saved)
+    assert load_plan(saved).release.releases  # type: ignore[union-attr]  # pinned, as the wizard saves it
+    return saved
+
+
+@needs_registry
+@pytest.mark.parametrize("how", ["reopened", "opened-at-image-streams"])
+async def test_a_reopened_update_path_has_its_image_streams_without_the_release_step(
+        path_sandbox: UpdatePathSandbox, tmp_path: Path, how: str) -> None:
+    saved = await saved_as_the_wizard_saves_it(path_sandbox, tmp_path)
+    state = WizardState.from_path(str(saved))
+    if how == "reopened":  # as `mirror-wizard --plan` opens it: at the first step that needs the admin
+        start = first_step_for(state)
+        assert STEP_KEYS.index(start) > STEP_KEYS.index("samples"), start
+        state.visited.update(STEP_KEYS[:STEP_KEYS.index(start)])
+        app = MirrorWizardApp(state, start=start, reopened=True, auto_check=True)
+    else:  # the step bar's jump straight to Image streams: no reopen worker read anything first
+        state.visited.update(STEP_KEYS[:STEP_KEYS.index("samples")])
+        app = MirrorWizardApp(state, start="samples", auto_check=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        if app.current_mode != "samples":
+            await app.goto("samples")
+            await settle(pilot)
+        assert "release" not in app._screen_stacks, "the Release step was shown: the test proves nothing"
+        status = rendered(app, "#status")
+        assert state.streams, f"no image streams on a reopened update path: {status}"
+        assert "Show path first" not in status and "Show path first" not in rendered(app, "#streams-error")
+        assert f"from release {TO_VERSION}" in rendered(app, "#streams-from"), rendered(app, "#streams-from")
+        assert state.streams_from == state.current_path()[-1].digest  # the release the path ends at
+        assert app.screen.query_one("#streams").row_count == len(state.streams)
