@@ -1,5 +1,6 @@
 """The walk's "confusing, not false" leftovers, each as the admin meets it (demo sandbox, real registries):
-a reopened update path has its image streams without a visit to the Release step first.
+a reopened update path has its image streams without a visit to the Release step first; Done's oc note
+names a medium only where there is one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 from core.plan import SamplesChoice, SamplesSource, load_plan, save_plan
 from tests.conftest import needs_registry
 from tests.support.update_path import TO_VERSION, UpdatePathSandbox, update_path_sandbox
+from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tui.app import MirrorWizardApp, first_step_for
 from tui.state import STEP_KEYS, WizardState
 
@@ -79,3 +81,28 @@ async def test_a_reopened_update_path_has_its_image_streams_without_the_release_
         assert f"from release {TO_VERSION}" in rendered(app, "#streams-from"), rendered(app, "#streams-from")
         assert state.streams_from == state.current_path()[-1].digest  # the release the path ends at
         assert app.screen.query_one("#streams").row_count == len(state.streams)
+
+
+# -- 5: Done's oc note names a medium only where there is one ---------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["registry", "to-dir", "from-dir"])
+async def test_dones_oc_note_names_a_medium_only_with_removable_media(workdir: Path, mode: str) -> None:  # noqa: F811
+    from core.usecases.machine import OC_DOWNLOAD
+    from tests.test_tui_newcomer import finished_app
+
+    app = finished_app("done")
+    app.state.release.mode, app.state.release.directory = mode, "media"  # type: ignore[assignment]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        notes = {"done": rendered(app, "#oc-note")}
+        await app.goto("review")
+        await settle(pilot)
+        notes["review"] = rendered(app, "#oc-note")
+    for step, note in notes.items():
+        assert "cluster-admin" in note and "matching the release" in note, (step, note)
+        if mode == "registry":  # straight into the registry: no medium anywhere, oc from Red Hat's site
+            assert "medium" not in note and "bin/" not in note and OC_DOWNLOAD in note, (step, note)
+        else:
+            assert "the medium's bin/oc" in note and OC_DOWNLOAD not in note, (step, note)
+        if mode == "to-dir":
+            assert "far side" in note, (step, note)

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
-from core.plan import save_plan
+from core.plan import ReleaseMode, save_plan
 from core.reference import LOOPBACK_NOTE, is_loopback_host
 from core.run import Prepared, output_folder, write_outputs
 from core.runbook import render_runbook
@@ -31,6 +31,7 @@ from core.usecases.apply import (
 )
 from core.usecases.apply import apply as apply_steps
 from core.usecases.documents import apply_commands, cluster_documents
+from core.usecases.machine import OC_DOWNLOAD
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
@@ -41,8 +42,20 @@ from tui.widgets.note import Note
 
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
 # before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
-OC_LOGIN_NOTE = ("Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release "
-                 "(a medium's bin/oc, or bin/<version>/oc).")
+OC_LOGIN_NOTE = "Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release"
+
+
+def oc_login_note(mode: ReleaseMode | str) -> str:
+    """OC_LOGIN_NOTE with where that oc comes from in this mode: straight into the registry there is no
+    medium, so Red Hat's download site (core.usecases.machine, as Preflight says); with removable media the
+    medium's own oc, extracted from the release (the far side has no internet)."""
+    if mode == ReleaseMode.FROM_DIR:
+        where = "the medium's bin/oc, or bin/<version>/oc for an update path"
+    elif mode == ReleaseMode.TO_DIR:
+        where = "on the far side, the medium's bin/oc, or bin/<version>/oc for an update path"
+    else:
+        where = f"from {OC_DOWNLOAD}"
+    return f"{OC_LOGIN_NOTE} ({where})."
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
@@ -97,7 +110,7 @@ class DoneScreen(StepScreen):
             yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
             yield Button("Apply with oc", id="apply", compact=True)
-        yield Static(OC_LOGIN_NOTE, classes="hint", id="oc-note")
+        yield Static(oc_login_note(self.state.release.mode), classes="hint", id="oc-note")
         yield Note(id="written", classes="hint")
 
     def prefill(self) -> None:
@@ -116,6 +129,7 @@ class DoneScreen(StepScreen):
         # Never greyed out without a word: pressing it says why it is not available (apply_unavailable).
         self.query_one("#apply", Button).label = ("Apply: after the upload" if self.state.release.mode == "to-dir"
                                                   else "Apply with oc")
+        self.query_one("#oc-note", Static).update(oc_login_note(self.state.release.mode))  # the mode may change
         problem = self.blocked()
         if problem:
             self.set_status(problem, "error")
