@@ -150,3 +150,51 @@ async def test_the_release_steps_help_shows_the_whole_graph_url_and_it_pastes(wo
         script = "curl() { printf '%s\\n' \"$@\" >&2; }\n" + shown_script(lines[start:end + 1])
         done = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, check=True)
         assert url in done.stderr.splitlines(), (script, done.stderr)
+
+
+# -- 2: Done's Removable media tab wraps README's lines evenly, its commands still pasting -----------------------
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_the_removable_media_tab_wraps_readmes_lines_evenly(workdir: Path, size: tuple[int, int]) -> None:  # noqa: F811
+    import re
+    import subprocess
+
+    from tests.test_tui_newcomer import media_app
+    from tui.screens.media import media_ending
+    from tui.widgets.help import split_comment
+
+    app = media_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#docs").active == "tab-media"
+        area = app.screen.query_one("#doc-media")
+        source = media_ending(app.state, None)
+        shown = area.text.splitlines()  # type: ignore[attr-defined]
+        # Every line on screen is one of ours: the widget's own wrap (a stub at column 0) cut none of them.
+        assert area.wrapped_document.height == area.document.line_count, \
+            [line for line in shown if len(line) >= area.wrap_width]  # type: ignore[attr-defined]
+        width = area.wrap_width  # type: ignore[attr-defined]
+    # Prose: a paragraph's lines keep its indent, and each line but its last is as full as the next word allows.
+    start = next(n for n, line in enumerate(shown) if line.startswith("   gpg must say"))
+    end = shown.index("", start)
+    paragraph = shown[start:end]
+    assert len(paragraph) >= 2 and all(line.startswith("   ") and line[3] != " " for line in paragraph), paragraph
+    for line, after in zip(paragraph, paragraph[1:], strict=False):
+        assert len(line) + 1 + len(after.split()[0]) > width, f"uneven at {width}: {line!r} then {after!r}"
+    # Commands: each README command is on screen whole once its continuation backslashes are joined, and
+    # the lines shown for it pass bash -n.
+    starts = ("~/mirror-wizard-venv/", "mirror-wizard ", "sha256sum ", "G=$(", "python3 -m ")
+    commands = [split_comment(line)[0].strip() for line in source.splitlines() if line.lstrip().startswith(starts)]
+    assert len(commands) >= 6
+    blocks: list[list[str]] = []
+    for line in shown:
+        if blocks and blocks[-1][-1].endswith("\\"):
+            blocks[-1].append(line)
+        elif line.lstrip().startswith(starts):
+            blocks.append([line])
+    joined = [re.sub(r"\\\n *", "", "\n".join(block)).strip() for block in blocks]
+    for command in commands:
+        assert command in joined, (command, joined)
+    script = "\n".join("\n".join(block) for block in blocks)
+    done = subprocess.run(["/bin/bash", "-n"], input=script, capture_output=True, text=True)
+    assert done.returncode == 0, (done.stderr, script)

@@ -102,7 +102,7 @@ async def test_the_media_tab_says_the_pull_secret_travels_for_install_config(wor
     Path("pull-secret.json").write_text(json.dumps(secret))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        ending = app.screen.query_one("#doc-media").text
+        ending = app.screen.query_one("#doc-media").source  # as said, before it is wrapped to the tab's width
         carried = next(line for line in ending.splitlines() if "pull secret" in line and "•" in line)
         assert "install-config.yaml's pullSecret" in carried, carried
         assert "the upload itself needs only the mirror's login" in carried, carried

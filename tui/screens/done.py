@@ -39,6 +39,7 @@ from tui.screens.media import media_ending
 from tui.state import error_text
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.wrapped import WrappedText
 
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
 # before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
@@ -104,8 +105,11 @@ class DoneScreen(StepScreen):
                         # Rendered as Markdown: prose wraps once, at the pane; code blocks keep their lines.
                         with VerticalScroll(id="runbook-scroll"):
                             yield Markdown(id="doc-runbook")
+                    elif key == "media":
+                        # README's prose and commands, wrapped by us to the tab's width (tui.widgets.wrapped)
+                        yield WrappedText(id="doc-media")
                     else:
-                        yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key == "media")
+                        yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=False)
         with Horizontal(classes="row"):
             yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
@@ -198,7 +202,9 @@ class DoneScreen(StepScreen):
                 continue
             tabs.show_tab(f"tab-{key}")
             first = first or key
-            if area.text != text:
+            if isinstance(area, WrappedText):
+                area.set_source(text)
+            elif area.text != text:
                 area.text = text
         if texts.keys() != self._tabs:
             self._tabs = set(texts)
