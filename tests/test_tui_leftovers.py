@@ -198,3 +198,47 @@ async def test_the_removable_media_tab_wraps_readmes_lines_evenly(workdir: Path,
     script = "\n".join("\n".join(block) for block in blocks)
     done = subprocess.run(["/bin/bash", "-n"], input=script, capture_output=True, text=True)
     assert done.returncode == 0, (done.stderr, script)
+
+
+# -- 3: the far side's written files are all reachable from the keyboard at 100x30 ------------------------------
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_every_file_done_wrote_is_read_with_keys(workdir: Path, size: tuple[int, int]) -> None:  # noqa: F811
+    from core.signatures import SignatureReport, VerifiedSignature
+    from tests.test_tui_newcomer import finished_app
+
+    app = finished_app("done")
+    state = app.state
+    state.plan.output_dir = str(workdir / "on-the-mirror-host" / "mirror-wizard-output")
+    prepared = state.prepared
+    assert prepared is not None
+    # The far side of an update path: a signature ConfigMap for each of its three releases.
+    prepared.signatures = [SignatureReport(digest, verified=[VerifiedSignature(b"sig" + digest.encode(),
+                                                                              "verifier-public-key-redhat",
+                                                                              "AB", "x", "y")])
+                           for digest in ("sha256:" + c * 64 for c in "abc")]
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+o")  # Write files
+        await settle(pilot)
+        *written, plan = state.written  # the files, then the plan saved beside them
+        note = app.screen.query_one("#written")
+        # The keyboard reaches the list and scrolls it to its last line (it was cut after 4 lines, unreachable).
+        for _ in range(30):
+            if app.focused is note:
+                break
+            await pilot.press("tab")
+        assert app.focused is note, f"Tab never reaches the list of written files: {app.focused}"
+        scroll = app.screen.query_one("#written-scroll")
+        assert note.outer_size.height > scroll.size.height, "the list fits: this test proves nothing"
+        for _ in range(10):
+            await pilot.press("down")
+        await pilot.pause()
+        assert scroll.scroll_y == scroll.max_scroll_y > 0  # its last line on screen
+        assert scroll.region.bottom <= app.screen.query_one("#nav").region.y  # above the bar, not under it
+        # What it says: how many, where (first: in sight however long the names are), then every name.
+        text = str(note.render())
+        status = str(app.screen.query_one("#status").render())
+        count = len(written)
+        assert f"{count} files written" in status and f"wrote {count} files" in text, (status, text)
+        assert all(path.name in text for path in written) and str(plan) in text, text

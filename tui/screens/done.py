@@ -18,6 +18,7 @@ from core.plan import ReleaseMode, save_plan
 from core.reference import LOOPBACK_NOTE, is_loopback_host
 from core.run import Prepared, output_folder, write_outputs
 from core.runbook import render_runbook
+from core.text import plural
 from core.text import shell_quote as q
 from core.usecases.apply import (
     OcProgram,
@@ -39,6 +40,7 @@ from tui.screens.media import media_ending
 from tui.state import error_text
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableNote
 from tui.widgets.wrapped import WrappedText
 
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
@@ -115,7 +117,10 @@ class DoneScreen(StepScreen):
             yield Button("Write files", id="write", variant="primary", compact=True)
             yield Button("Apply with oc", id="apply", compact=True)
         yield Static(oc_login_note(self.state.release.mode), classes="hint", id="oc-note")
-        yield Note(id="written", classes="hint")
+        # What was written (the far side's list is long: a signature ConfigMap per release): never cut off,
+        # scrolled from the keyboard (Tab reaches it) when it is taller than its room.
+        with VerticalScroll(id="written-scroll", can_focus=False):
+            yield ReadableNote(id="written", classes="hint")
 
     def prefill(self) -> None:
         self.query_one("#out-dir", Input).value = self.state.plan.output_dir
@@ -287,8 +292,10 @@ class DoneScreen(StepScreen):
         names = ", ".join(p.name for p in event.written)
         # Where they went (core.run.output_folder: a read-only medium's own output folder moves to ~).
         folder = event.written[-1].parent if event.written else event.folder
+        # Where first, then the names: the folder and the plan stay in sight however long the list is.
         self.query_one("#written", Static).update(
-            f"✓ wrote {names} in {folder}; plan saved to {event.plan_path}")
+            f"✓ wrote {plural(len(event.written), 'file')} in {folder} (plan saved to {event.plan_path}): {names}")
+        self.query_one("#written-scroll").scroll_home(animate=False)
         self.set_status(f"{len(event.written)} files written", "ok")
         self.refresh_help()
 
