@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,20 +21,14 @@ from core.orchestrate import run_plan
 from core.plan import Plan, ReleaseMode, load_plan, save_plan, validate_plan
 from tests.conftest import needs_registry
 from tests.support import skopeo
-from tests.support.demo_login import pull_secret_with_mirror_login
+from tests.support.update_path import UpdatePathSandbox, update_path_sandbox
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
 
 pytestmark = needs_registry
 
 
-@dataclass
-class Day3:
-    sandbox: object
-    plan_path: Path       # the demo plan turned into the path 4.17.1 → 4.17.3, the mirror's login in its auth
-    auth: Path
-    cert_dir: Path
-    workdir: Path
+Day3 = UpdatePathSandbox  # the demo plan turned into the path 4.17.1 → 4.17.3, the mirror's login in its auth
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -51,28 +43,8 @@ def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def day3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day3]:
-    from tui.sandbox.demo import create_sandbox
-    from tui.sandbox.plan import write_demo_plan
-
-    work = tmp_path_factory.mktemp("tui-day3")
-    sandbox = create_sandbox(work / "sandbox", layer_size=16 * 1024)
-    try:
-        path = write_demo_plan(sandbox)
-        auth = pull_secret_with_mirror_login(sandbox, work / "pull-secret-mirror.json")
-        plan = load_plan(path)
-        plan.auth_file = str(auth)
-        plan.samples = None  # the release's path is what day 3 is about
-        assert plan.release is not None
-        plan.release.source = ""
-        plan.release.from_version, plan.release.version = "4.17.1", "4.17.3"
-        plan.output_dir = str(work / "output")
-        save_plan(plan, path)
-        cert_dir = work / "certs"
-        cert_dir.mkdir()
-        shutil.copyfile(sandbox.ca_file, cert_dir / "ca.crt")
-        yield Day3(sandbox, path, auth, cert_dir, work)
-    finally:
-        sandbox.stop()  # type: ignore[attr-defined]
+    with update_path_sandbox(tmp_path_factory.mktemp("tui-day3")) as sandbox:
+        yield sandbox
 
 
 def tags(day3: Day3, repository: str) -> set[str]:

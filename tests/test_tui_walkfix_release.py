@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,12 @@ from textual.widgets import Select
 from core.orchestrate import run_plan
 from core.plan import load_plan, save_plan
 from tests.conftest import needs_registry
-from tests.support.demo_login import pull_secret_with_mirror_login
+from tests.support.update_path import UpdatePathSandbox, update_path_sandbox
 from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
 
-
-@dataclass
-class Walk:
-    sandbox: object
-    plan_path: Path       # the demo plan as the path 4.17.1 → 4.17.3, the mirror's login in its auth
-    auth: Path
-    workdir: Path
+Walk = UpdatePathSandbox  # the demo plan as the path 4.17.1 → 4.17.3, the mirror's login in its auth
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -50,28 +43,8 @@ def in_mirror(app) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
-    from tui.sandbox.demo import create_sandbox
-    from tui.sandbox.plan import write_demo_plan
-
-    work = tmp_path_factory.mktemp("tui-walkfix-release")
-    sandbox = create_sandbox(work / "sandbox", layer_size=16 * 1024)
-    try:
-        path = write_demo_plan(sandbox)
-        auth = pull_secret_with_mirror_login(sandbox, work / "pull-secret-mirror.json")
-        plan = load_plan(path)
-        plan.auth_file = str(auth)
-        plan.samples = None
-        assert plan.release is not None
-        plan.release.source = ""
-        plan.release.from_version, plan.release.version = "4.17.1", "4.17.3"
-        plan.output_dir = str(work / "output")
-        save_plan(plan, path)
-        cert_dir = work / "certs"
-        cert_dir.mkdir()
-        shutil.copyfile(sandbox.ca_file, cert_dir / "ca.crt")
-        yield Walk(sandbox, path, auth, work)
-    finally:
-        sandbox.stop()  # type: ignore[attr-defined]
+    with update_path_sandbox(tmp_path_factory.mktemp("tui-walkfix-release")) as sandbox:
+        yield sandbox
 
 
 # -- W1: "In the mirror" is what the registry holds now ------------------------------------------------------

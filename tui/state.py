@@ -11,6 +11,7 @@ import asyncio
 import copy
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,14 @@ from core.reference import parse_reference
 from core.release_tag import release_image_in_mirror
 from core.run import output_folder
 from core.text import human_bytes
-from core.usecases.releases import inspect_release
+from core.usecases.releases import (
+    UpdatePath,
+    inspect_release,
+    read_graph,
+    read_medium_path,
+    read_path,
+    resolve_path,
+)
 from core.usecases.samples import load_streams, plan_streams
 from tui.access import wizard_session, wizard_tls
 from tui.wording import wizard_text
@@ -45,6 +53,7 @@ if TYPE_CHECKING:
     from core.ca import CACheck, CertificateInfo
     from core.copier import CopyResult, CopyTask
     from core.credentials import LoginResult
+    from core.graph import GraphRelease
     from core.release import ReleaseInfo, SizeReport
     from core.release_path import PathSizes
     from core.run import Prepared
@@ -152,6 +161,7 @@ class WizardState:
     stream_sizes: dict[str, int] = field(default_factory=dict)
     streams_error: str = ""
     streams_from: str | None = None  # source release: the digest of the release they were read from
+    streams_folder: str = ""  # source release: the operator's content folder read (x86_64, aarch64 …)
     samples_defaulted: bool = False  # the Image streams step chose its default source (release) once
     samples_by_default: bool = False  # the source is the release because of that default, not the admin
     # CA
@@ -383,15 +393,70 @@ def error_text(exc: BaseException) -> str:
 
 # -- a reopened plan: the facts the steps it starts after would have computed ---------------------------
 
+# -- an update path: read once, for every step that needs it ------------------------------------------------
+
+async def read_channel_graph(state: WizardState) -> list[GraphRelease]:
+    """The channel's update graph: the file when the plan gives one (offline hosts), else the service."""
+    release = state.release
+    return await read_graph(release.channel or "", release.architecture, graph_file=release.graph_file,
+                            graph_url=release.graph_url or state.graph_url or None, tls=wizard_tls(state))
+
+
+async def read_update_path(state: WizardState, say: Callable[[str], None] | None = None) -> UpdatePath:
+    """The update path the plan names, read as the Release step's Show path reads it: the far side's from
+    the medium (the path it pins), else the channel's update graph (the file when one is given, else the
+    service) resolved from the from version to the to version; each release read and measured. ``say``:
+    what is being read, for a status line. Raises MirrorError (no graph, no path, a release unreadable)."""
+    release = state.release
+    tell = say or (lambda _text: None)
+    if release.mode == ReleaseMode.FROM_DIR:
+        tell(f"reading the path pinned on {release.directory} …")
+        async with wizard_session(state) as session:
+            return await read_medium_path(session, state.plan)
+    channel = release.channel or ""
+    tell(f"reading the update graph of {channel} …")
+    graph = await read_channel_graph(state)
+    path = resolve_path(graph, release.from_version or "", release.version or "",
+                        all_versions=release.all_versions, channel=channel)
+    tell(f"reading and measuring {len(path)} release{'s' if len(path) != 1 else ''} of the path …")
+    # What the mirror holds already counts as for one release; to removable media nothing of it does.
+    target = state.release_target() if release.mode != ReleaseMode.TO_DIR else None
+    async with wizard_session(state) as session:
+        return await read_path(session, path, target or None, release.to_release_image)
+
+
+def keep_update_path(state: WizardState, found: UpdatePath, key: str) -> None:
+    """The path as read for ``key`` (path_key() when the read began): the release it ends at is "the
+    release" for the steps after Release (its image streams, the CA, Review)."""
+    state.path_releases, state.path_sizes, state.path_for = found.releases, found.sizes, key
+    state.release_info, state.release_size = found.releases[-1], None
+
+
+def path_readable(state: WizardState) -> bool:
+    """The plan names an update path that can be read without asking the admin anything more."""
+    release = state.release
+    if not release.is_path:
+        return False
+    if release.mode == ReleaseMode.FROM_DIR:
+        return bool(release.directory)  # the medium's plan names the rest
+    return bool(release.channel and release.version)
+
+
 async def read_reopened_facts(state: WizardState) -> None:
     """A plan reopened past the Release and Image streams steps (``mirror-wizard --plan``) never had them
     read its release or its streams, so Review knew the version alone ("Release 4.17.3 x86_64": no
     components, no bytes, no Image streams line). Reads what those steps would have: the release and its
-    sizes (a single release), and the image streams the plan names. Nothing here raises: a fact that cannot
+    sizes (a single release) or the update path (each release, the path's sizes), and the image streams the
+    plan names (a path's: those of the release it ends at). Nothing here raises: a fact that cannot
     be read stays unknown, and the step that reads it says why when the admin goes there."""
     release, samples = state.release, state.samples
     single = bool(release.source) and not release.is_path and release.mode != ReleaseMode.FROM_DIR
     try:
+        if not state.current_path() and path_readable(state):
+            # An update path: read as Show path reads it, so the Release step need not be visited first
+            # for its image streams (the release it ends at), its sizes on Review, or Done.
+            key = state.path_key()
+            keep_update_path(state, await read_update_path(state), key)
         async with wizard_session(state) as session:
             if state.release_info is None and single:
                 target = state.release_target() if release.mode == ReleaseMode.REGISTRY else None
@@ -406,6 +471,7 @@ async def read_reopened_facts(state: WizardState) -> None:
                         if loaded.release is not None:
                             state.streams = loaded.release.streams
                             state.streams_from = state.release_info.digest
+                            state.streams_folder = loaded.release.architecture
                 elif samples.source in (SamplesSource.FILES, SamplesSource.CONFIGMAP) and samples.path:
                     state.streams = (await load_streams(samples)).streams
     except (TimeoutError, MirrorError, OSError):

@@ -14,10 +14,11 @@ from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TabbedContent, TabPane, TextArea
 
 from core.errors import MirrorError
-from core.plan import save_plan
+from core.plan import ReleaseMode, save_plan
 from core.reference import LOOPBACK_NOTE, is_loopback_host
 from core.run import Prepared, output_folder, write_outputs
 from core.runbook import render_runbook
+from core.text import plural
 from core.text import shell_quote as q
 from core.usecases.apply import (
     OcProgram,
@@ -31,6 +32,7 @@ from core.usecases.apply import (
 )
 from core.usecases.apply import apply as apply_steps
 from core.usecases.documents import apply_commands, cluster_documents
+from core.usecases.machine import OC_DOWNLOAD
 from tui.access import wizard_session
 from tui.screens.apply import ApplyScreen, refusal_text
 from tui.screens.base import StepScreen
@@ -38,11 +40,25 @@ from tui.screens.media import media_ending
 from tui.state import error_text
 from tui.widgets.field import Field
 from tui.widgets.note import Note
+from tui.widgets.readable import ReadableNote
+from tui.widgets.wrapped import WrappedText
 
 # What the cluster steps need of the machine they run on: one text, said here beside Apply and on Review
 # before the copy (the procedure: "access to the cluster as a user with the cluster-admin role").
-OC_LOGIN_NOTE = ("Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release "
-                 "(a medium's bin/oc, or bin/<version>/oc).")
+OC_LOGIN_NOTE = "Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release"
+
+
+def oc_login_note(mode: ReleaseMode | str) -> str:
+    """OC_LOGIN_NOTE with where that oc comes from in this mode: straight into the registry there is no
+    medium, so Red Hat's download site (core.usecases.machine, as Preflight says); with removable media the
+    medium's own oc, extracted from the release (the far side has no internet)."""
+    if mode == ReleaseMode.FROM_DIR:
+        where = "the medium's bin/oc, or bin/<version>/oc for an update path"
+    elif mode == ReleaseMode.TO_DIR:
+        where = "on the far side, the medium's bin/oc, or bin/<version>/oc for an update path"
+    else:
+        where = f"from {OC_DOWNLOAD}"
+    return f"{OC_LOGIN_NOTE} ({where})."
 
 TABS = [("media", "Removable media"), ("install", "install-config"), ("idms", "IDMS"), ("icsp", "ICSP"),
         ("ca", "CA"), ("signatures", "Signatures"), ("samples", "Samples"), ("updateservice", "Update service"),
@@ -91,14 +107,20 @@ class DoneScreen(StepScreen):
                         # Rendered as Markdown: prose wraps once, at the pane; code blocks keep their lines.
                         with VerticalScroll(id="runbook-scroll"):
                             yield Markdown(id="doc-runbook")
+                    elif key == "media":
+                        # README's prose and commands, wrapped by us to the tab's width (tui.widgets.wrapped)
+                        yield WrappedText(id="doc-media")
                     else:
-                        yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=key == "media")
+                        yield TextArea(id=f"doc-{key}", read_only=True, soft_wrap=False)
         with Horizontal(classes="row"):
             yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
             yield Button("Apply with oc", id="apply", compact=True)
-        yield Static(OC_LOGIN_NOTE, classes="hint", id="oc-note")
-        yield Note(id="written", classes="hint")
+        yield Static(oc_login_note(self.state.release.mode), classes="hint", id="oc-note")
+        # What was written (the far side's list is long: a signature ConfigMap per release): never cut off,
+        # scrolled from the keyboard (Tab reaches it) when it is taller than its room.
+        with VerticalScroll(id="written-scroll", can_focus=False):
+            yield ReadableNote(id="written", classes="hint")
 
     def prefill(self) -> None:
         self.query_one("#out-dir", Input).value = self.state.plan.output_dir
@@ -116,6 +138,7 @@ class DoneScreen(StepScreen):
         # Never greyed out without a word: pressing it says why it is not available (apply_unavailable).
         self.query_one("#apply", Button).label = ("Apply: after the upload" if self.state.release.mode == "to-dir"
                                                   else "Apply with oc")
+        self.query_one("#oc-note", Static).update(oc_login_note(self.state.release.mode))  # the mode may change
         problem = self.blocked()
         if problem:
             self.set_status(problem, "error")
@@ -184,7 +207,9 @@ class DoneScreen(StepScreen):
                 continue
             tabs.show_tab(f"tab-{key}")
             first = first or key
-            if area.text != text:
+            if isinstance(area, WrappedText):
+                area.set_source(text)
+            elif area.text != text:
                 area.text = text
         if texts.keys() != self._tabs:
             self._tabs = set(texts)
@@ -267,8 +292,10 @@ class DoneScreen(StepScreen):
         names = ", ".join(p.name for p in event.written)
         # Where they went (core.run.output_folder: a read-only medium's own output folder moves to ~).
         folder = event.written[-1].parent if event.written else event.folder
+        # Where first, then the names: the folder and the plan stay in sight however long the list is.
         self.query_one("#written", Static).update(
-            f"✓ wrote {names} in {folder}; plan saved to {event.plan_path}")
+            f"✓ wrote {plural(len(event.written), 'file')} in {folder} (plan saved to {event.plan_path}): {names}")
+        self.query_one("#written-scroll").scroll_home(animate=False)
         self.set_status(f"{len(event.written)} files written", "ok")
         self.refresh_help()
 

@@ -26,19 +26,15 @@ from core.usecases.releases import (
     inspect_release,
     measure_path_in_mirror,
     measure_release_in_mirror,
-    read_graph,
-    read_medium_path,
-    read_path,
     redirected,
     registry_versions,
-    resolve_path,
 )
-from tui.access import wizard_session, wizard_tls
+from tui.access import wizard_session
 from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.mirror import last_run_fix_step
 from tui.screens.release_day3 import UpdatePathExtras  # day 3 (issue 24)
-from tui.state import error_text
+from tui.state import error_text, keep_update_path, read_channel_graph, read_update_path
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
 from tui.widgets.note import Note
@@ -590,10 +586,7 @@ class ReleaseScreen(StepScreen):
 
     async def read_graph(self) -> list[GraphRelease]:
         """The channel's update graph: the file when one is given (offline hosts), else the service."""
-        release = self.state.release
-        return await read_graph(release.channel or "", release.architecture, graph_file=release.graph_file,
-                                graph_url=release.graph_url or self.state.graph_url or None,
-                                tls=wizard_tls(self.state))
+        return await read_channel_graph(self.state)
 
     @work(exclusive=True, group="path", exit_on_error=False)
     async def show_path(self) -> None:
@@ -612,23 +605,10 @@ class ReleaseScreen(StepScreen):
         key = state.path_key()
         start, end, channel = release.from_version or "", release.version or "", release.channel or ""
         state.path_error, state.path_error_from_graph = "", False
-        # What the mirror holds already counts as it does for one release ("what a mirror will really move").
-        target = state.release_target() if release.mode != ReleaseMode.TO_DIR else None
         try:
-            if medium:
-                # The far side: the path pinned on the medium (its plan's release.releases, its records),
-                # read from its layout as the upload reads it; the update service is never asked.
-                self.set_status(f"reading the path pinned on {release.directory} …")
-                async with wizard_session(state) as session:
-                    found = await read_medium_path(session, state.plan)
-            else:
-                self.set_status(f"reading the update graph of {channel} …")
-                graph = await self.read_graph()
-                path = resolve_path(graph, start, end, all_versions=release.all_versions, channel=channel)
-                self.set_status(f"reading and measuring {plural(len(path), 'release')} of the path …")
-                async with wizard_session(state) as session:
-                    found = await read_path(session, path, target or None, release.to_release_image)
-            infos, sizes = found.releases, found.sizes
+            # The far side reads the path its medium pins (the update service is never asked); else the
+            # channel's graph. One reading (tui.state), the one a reopened plan's steps use too.
+            found = await read_update_path(state, self.set_status)
             if found.size_error is not None:  # e.g. the mirror's login is not set yet: sizes without "present"
                 self.notify(f"could not look into the mirror: {error_text(found.size_error)}", severity="warning")
         except MirrorError as exc:
@@ -639,12 +619,11 @@ class ReleaseScreen(StepScreen):
             self.show_info()
             self.set_status("no update path", "error")
             return
-        state.path_releases, state.path_sizes, state.path_for = infos, sizes, key
+        keep_update_path(state, found, key)
+        infos, sizes = found.releases, found.sizes
         self.mirror_stale = found.size_error is not None  # looked into just now (unless it could not)
         if sizes is not None and sizes.missing_images:  # the last run's "complete" is no longer true
             state.mark_mirror_changed(sizes.missing_images)
-        # The release the cluster ends at is "the release" for the steps after this one (samples, CA …).
-        state.release_info, state.release_size = infos[-1], None
         self.show_path_info()
         self.show_info()
         self.set_status(f"update path: {' → '.join(i.version for i in infos)}", "ok")

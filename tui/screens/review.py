@@ -21,7 +21,7 @@ from core.text import shell_quote as q
 from core.usecases.samples import load_local_streams
 from core.yamlout import dump_yaml
 from tui.screens.base import StepScreen
-from tui.screens.done import OC_LOGIN_NOTE
+from tui.screens.done import oc_login_note
 from tui.screens.mirror import last_run_fix
 from tui.screens.release_day3 import graph_image_note
 from tui.state import error_text
@@ -40,7 +40,8 @@ class ReviewScreen(StepScreen):
                      "later without the wizard.", classes="lead")
         yield Facts(id="summary", key_width=17)
         # Said before the copy: the cluster steps after it are not the mirror's login but the cluster's.
-        yield Static("After the mirror, Done's " + OC_LOGIN_NOTE, classes="hint", id="oc-note")
+        yield Static("After the mirror, Done's " + oc_login_note(self.state.release.mode), classes="hint",
+                     id="oc-note")
         yield Static("Plan file", classes="field-label")
         with Horizontal(classes="row"):
             yield Field(id="plan-path", placeholder="mirror-plan.yaml", compact=True)
@@ -69,6 +70,7 @@ class ReviewScreen(StepScreen):
         if not self.state.streams and from_files and not self.state.streams_error:
             self.load_streams()
         self._said = ""
+        self.query_one("#oc-note", Static).update("After the mirror, Done's " + oc_login_note(self.state.release.mode))
         self.show()
 
     @work(exclusive=True, group="review-streams", exit_on_error=False)

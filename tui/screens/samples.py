@@ -17,18 +17,17 @@ from textual.worker import Worker
 
 from core.errors import ErrorCode, MirrorError
 from core.filenames import SAMPLES_MAPPING_FILE
-from core.plan import ReleaseMode, SamplesChoice, SamplesSource
+from core.plan import SamplesChoice, SamplesSource
 from core.reference import is_registry_host
 from core.release import load_release
 from core.release_samples import CONTENT_ROOT
 from core.samples import measure_streams, oc_image_mirror_command
 from core.text import human_bytes, plural
 from core.text import shell_quote as q
-from core.usecases.releases import read_medium_path
 from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
-from tui.state import error_text, middle_ellipsis
+from tui.state import error_text, keep_update_path, middle_ellipsis, path_readable, read_update_path
 from tui.widgets.field import Field
 from tui.widgets.note import Note
 from tui.widgets.readable import ReadableText
@@ -186,6 +185,8 @@ class SamplesScreen(StepScreen):
     def load_first(self) -> None:
         choice = self.state.samples
         if self.state.streams and not self.release_streams_stale():
+            if choice.source == SamplesSource.RELEASE:
+                self.show_release_origin()  # read before this step was shown (a reopened plan)
             self.fill_table()
         elif choice.source == SamplesSource.RELEASE:
             self.load_release_streams()
@@ -333,13 +334,13 @@ class SamplesScreen(StepScreen):
         self.set_status("reading the image streams from the release …")
         info = state.release_info
         try:
+            if info is None and path_readable(state):
+                # An update path not shown yet (a reopened plan, the far side's medium): read as the Release
+                # step's Show path reads it; the release it ends at is the one whose streams these are.
+                key = state.path_key()
+                keep_update_path(state, await read_update_path(state), key)
+                info = state.release_info
             async with wizard_session(state) as session:
-                if info is None and release.is_path and release.mode == ReleaseMode.FROM_DIR and release.directory:
-                    # The far side: the path pinned on the medium, read from it (as the Release step does).
-                    medium = await read_medium_path(session, state.plan)
-                    state.path_releases, state.path_sizes, state.path_for = (medium.releases, medium.sizes,
-                                                                             state.path_key())
-                    info = state.release_info = medium.releases[-1]
                 if info is None:
                     if not release.source or release.is_path or state.update_mode:
                         raise MirrorError("the release is not read yet: on the Release step, "
@@ -356,9 +357,19 @@ class SamplesScreen(StepScreen):
         found = loaded.release
         assert found is not None  # a release source says what it read
         state.streams, state.streams_error, state.streams_from = found.streams, "", info.digest
-        self.query_one("#streams-from", Static).update(
-            f"from release {info.version}: /{CONTENT_ROOT}/{found.architecture}/ of its cluster-samples-operator image")
+        state.streams_folder = found.architecture
+        self.show_release_origin()
         self.loaded()
+
+    def show_release_origin(self) -> None:
+        """Which release (and which of its operator's folders) the streams were read from: said the same
+        whether this step read them or a reopened plan's facts did (tui.state.read_reopened_facts)."""
+        info = self.state.release_info
+        if info is None or self.state.streams_from != info.digest:
+            return
+        self.query_one("#streams-from", Static).update(
+            f"from release {info.version}: /{CONTENT_ROOT}/{self.state.streams_folder}/ of its "
+            "cluster-samples-operator image")
 
     @work(exclusive=True, group="streams", exit_on_error=False)
     async def load_streams(self) -> None:

@@ -63,12 +63,58 @@ def wrap_comment(line: str, width: int) -> list[str]:
     return lines
 
 
+BREAK_AFTER = "/?&=:.,-@"  # where a URL or a pull spec reads well cut (its parts stay whole)
+BREAK_LOOKBACK = 12  # how far before the line's end a cut looks for one
+
+
+def split_word(word: str, first_room: int, room: int) -> list[str]:
+    """A word longer than a line, cut into pieces that paste back as that one word: each piece but the
+    last ends in a backslash (bash removes a backslash-newline wherever it is, inside a word or double
+    quotes too), and the pieces after the first start at the line's first column (an indent would be a
+    space inside the word). Inside single quotes a backslash is literal, so a cut there closes the quote
+    before it and opens it again after ('abc'\\ + 'def' is abcdef). Never cut right after a backslash
+    that escapes the next character; near the line's end, after a "/" or "?" rather than inside a name.
+    Each piece keeps two columns free (a " \\" may follow it)."""
+    # Before each character: the quote it is in, and whether a cut may go there (not after an escape).
+    quotes: list[str] = []
+    cuttable: list[bool] = []
+    quote, escaped = "", False
+    for char in word:
+        quotes.append(quote)
+        cuttable.append(not escaped)
+        if escaped:
+            escaped = False
+        elif quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            escaped = True
+        elif quote == '"':
+            quote = "" if char == '"' else quote
+        elif char in "'\"":
+            quote = char
+    pieces: list[str] = []
+    begin, limit, reopen = 0, first_room - 2, ""
+    while True:
+        # the furthest cut that fits this line (the piece, its closing quote and backslash)
+        fits = [end for end in range(begin + 1, len(word))
+                if cuttable[end] and len(reopen) + end - begin + (2 if quotes[end] == "'" else 1) <= limit]
+        if len(reopen) + len(word) - begin <= limit or not fits:
+            pieces.append(reopen + word[begin:])
+            return pieces
+        end = fits[-1]
+        nicer = [cut for cut in fits if cut > end - BREAK_LOOKBACK and word[cut - 1] in BREAK_AFTER]
+        end = nicer[-1] if nicer else end
+        inside = quotes[end] == "'"
+        pieces.append(reopen + word[begin:end] + ("'\\" if inside else "\\"))
+        begin, limit, reopen = end, room - 2, "'" if inside else ""
+
+
 def wrap_command(line: str, width: int, indent: str = "    ", *, continued: bool = False) -> list[str]:
-    """A command line cut to ``width`` only at spaces between words, each cut ending in " \\" so the
-    lines still paste as one command. A trailing comment moves to its own line above (a backslash
-    inside a comment would not continue anything) — or below, when ``line`` continues the line before
-    it: a comment above would end the command there. A word longer than the width stays whole (the
-    view scrolls)."""
+    """A command line cut to ``width`` at spaces between words, each cut ending in " \\" so the lines
+    still paste as one command. A trailing comment moves to its own line above (a backslash inside a
+    comment would not continue anything) — or below, when ``line`` continues the line before it: a
+    comment above would end the command there. A word longer than a whole line (a URL) is cut inside
+    (split_word), so all of it is on screen and the lines still paste as that word."""
     if line.lstrip().startswith("#"):
         return wrap_comment(line, width)
     if width <= 0 or len(line) <= width:
@@ -85,16 +131,31 @@ def wrap_command(line: str, width: int, indent: str = "    ", *, continued: bool
         return [*above, command]
     if len(words) > 1 and words[-1] == "\\":
         # The line already continues: its backslash stays on its last piece, never alone on a line.
-        *cut, last = wrap_command(command[: command.rstrip().rfind("\\")].rstrip(), width, indent)
+        # (Two columns fewer: its " \\" goes after the last piece.)
+        *cut, last = wrap_command(command[: command.rstrip().rfind("\\")].rstrip(), width - 2, indent)
         return [*above, *cut, last + " \\"]
     lines: list[str] = []
-    current = lead + words[0]
+
+    def start(prefix: str, word: str) -> str:
+        """``word`` at the start of a line: whole when it fits (with less indent if need be: a path is
+        better whole than cut), else its pieces, the last one continuing."""
+        for shorter in (prefix, lead):
+            if len(shorter) + len(word) + 2 <= width:
+                return shorter + word
+        first, *rest = split_word(word, width - len(prefix), width)
+        if not rest:
+            return prefix + first
+        lines.append(prefix + first)
+        lines.extend(rest[:-1])
+        return rest[-1]
+
+    current = start(lead, words[0])
     for word in words[1:]:
         if len(current) + 1 + len(word) + 2 <= width:
             current += " " + word
         else:
             lines.append(current + " \\")
-            current = lead + indent + word
+            current = start(lead + indent, word)
     lines.append(current)
     return [*above, *lines]
 

@@ -10,6 +10,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.widgets.facts import Facts
+from tui.widgets.note import Note
 
 READABLE_BINDINGS: list[BindingType] = [
     Binding("down", "scroll_step(1)", "Scroll", show=False),
@@ -64,4 +65,18 @@ class ReadableFacts(Facts, can_focus=True):
         _page_step(self, direction)
 
 
-__all__ = ["ReadableFacts", "ReadableText"]
+class ReadableNote(Note, can_focus=True):
+    """A Note that may outgrow the room it has (the files Done wrote): put it in a ScrollableContainer of
+    a bounded height; Tab reaches it while it says something, and the arrows scroll that container."""
+
+    BINDINGS = READABLE_BINDINGS
+    DEFAULT_CSS = READABLE_CSS.format(name="ReadableNote")
+
+    def action_scroll_step(self, lines: int) -> None:
+        _scroll_step(self, lines)
+
+    def action_page_step(self, direction: int) -> None:
+        _page_step(self, direction)
+
+
+__all__ = ["ReadableFacts", "ReadableNote", "ReadableText"]
