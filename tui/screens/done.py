@@ -48,6 +48,11 @@ from tui.widgets.wrapped import WrappedText
 OC_LOGIN_NOTE = "Apply with oc and Verify need oc logged in as cluster-admin, with an oc matching the release"
 
 
+def apply_label(mode: str) -> str:
+    """The Apply button's words: a medium's cluster is changed on the far side, after the upload."""
+    return "Apply: after the upload" if mode == "to-dir" else "Apply with oc"
+
+
 def oc_login_note(mode: ReleaseMode | str) -> str:
     """OC_LOGIN_NOTE with where that oc comes from in this mode: straight into the registry there is no
     medium, so Red Hat's download site (core.usecases.machine, as Preflight says); with removable media the
@@ -115,7 +120,7 @@ class DoneScreen(StepScreen):
         with Horizontal(classes="row"):
             yield Field(id="out-dir", placeholder="output folder", compact=True)
             yield Button("Write files", id="write", variant="primary", compact=True)
-            yield Button("Apply with oc", id="apply", compact=True)
+            yield Button(apply_label(self.state.release.mode), id="apply", compact=True)
         yield Static(oc_login_note(self.state.release.mode), classes="hint", id="oc-note")
         # What was written (the far side's list is long: a signature ConfigMap per release): never cut off,
         # scrolled from the keyboard (Tab reaches it) when it is taller than its room.
@@ -136,8 +141,9 @@ class DoneScreen(StepScreen):
 
     def step_shown(self) -> None:
         # Never greyed out without a word: pressing it says why it is not available (apply_unavailable).
-        self.query_one("#apply", Button).label = ("Apply: after the upload" if self.state.release.mode == "to-dir"
-                                                  else "Apply with oc")
+        apply = self.query_one("#apply", Button)
+        apply.label = apply_label(self.state.release.mode)
+        apply.refresh(layout=True)  # a longer label than the one it was laid out with must not be cut
         self.query_one("#oc-note", Static).update(oc_login_note(self.state.release.mode))  # the mode may change
         problem = self.blocked()
         if problem:
