@@ -21,7 +21,8 @@ import pytest
 from core.plan import save_plan
 from core.usecases import apply as applying
 from tests.support.fake_oc import install, variables_for, writes
-from tests.test_tui_done import done_app, settle
+from tests.support.pilot import settle
+from tests.test_tui_done import done_app
 from tests.test_tui_snapshots import MIRROR, TARGET, workdir  # noqa: F401
 from tui.app import MirrorWizardApp
 from tui.cli import main

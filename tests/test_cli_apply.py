@@ -19,7 +19,8 @@ import yaml
 from core.plan import plan_from_dict, save_plan
 from core.usecases import apply as applying
 from tests.support.fake_oc import install, variables_for, writes
-from tests.test_tui_done import done_app, settle
+from tests.support.pilot import settle
+from tests.test_tui_done import done_app
 from tests.test_tui_snapshots import MIRROR, TARGET, workdir  # noqa: F401
 from tui.cli import main
 from tui.screens.apply import ApplyScreen

@@ -29,6 +29,7 @@ from core.registry import RegistrySession, RetryPolicy
 from core.tlsconfig import TLSOptions
 from tests.conftest import auth_entry
 from tests.support.constants import PASSWORD, USER
+from tests.support.pilot import settle
 from tests.support.repos import unique_repo
 from tui.cli import main
 from tui.sandbox.content import build_samples, new_builder
@@ -275,12 +276,6 @@ def test_credential_repr_hides_the_password() -> None:
 
 
 # -- the wizard ---------------------------------------------------------------------------------------
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def widget_texts(app) -> str:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from core.plan import plan_from_dict
 from core.text import human_bytes
 from tests.support import skopeo
 from tests.support.day2_release import IMAGESTREAM_FIXTURES, BuiltRelease, build_day2_release, push_layout
+from tests.support.pilot import settle
 from tests.support.repos import unique_repo
 from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.app import MirrorWizardApp
@@ -96,12 +97,6 @@ def path_app(tmp_path: Path, src: PathSource, tls_registry, auth_file, pki, *, s
         setattr(state.release, key, value)
     state.visited = {"preflight", "credentials"}
     return MirrorWizardApp(state, start=start, auto_check=False)
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def rendered(app: MirrorWizardApp, selector: str) -> str:

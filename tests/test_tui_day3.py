@@ -21,6 +21,7 @@ from core.orchestrate import run_plan
 from core.plan import Plan, ReleaseMode, load_plan, save_plan, validate_plan
 from tests.conftest import needs_registry
 from tests.support import skopeo
+from tests.support.pilot import rendered, settle
 from tests.support.update_path import UpdatePathSandbox, update_path_sandbox
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
@@ -29,16 +30,6 @@ pytestmark = needs_registry
 
 
 Day3 = UpdatePathSandbox  # the demo plan turned into the path 4.17.1 → 4.17.3, the mirror's login in its auth
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
-    return str(app.screen.query_one(selector).render())
 
 
 @pytest.fixture(scope="module")

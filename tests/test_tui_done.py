@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.pilot import settle
 from tests.test_tui_snapshots import (  # noqa: F401
     fixed_state,
     with_ca,
@@ -60,12 +61,6 @@ def done_app() -> MirrorWizardApp:
     with_ca(state)
     with_prepared(state)
     return MirrorWizardApp(state, start="done", auto_check=False)
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def install_oc(folder: Path) -> Path:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.support import skopeo
+from tests.support.pilot import settle
 from tui.app import MirrorWizardApp
 from tui.screens.samples import StreamTable
 from tui.state import WizardState
@@ -42,12 +43,6 @@ async def tab_to(pilot, selector: str, limit: int = 40) -> None:  # type: ignore
             return
         await pilot.press("tab")
     raise AssertionError(f"Tab never reached {selector} (focus is on {pilot.app.focused})")
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def next_step(pilot, expected: str) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from textual.widgets import Input, Static
 
 from core.plan import plan_from_dict
 from tests.support.constants import PASSWORD, USER
+from tests.support.pilot import settle
 from tests.support.unverified_registry import UnverifiedStartRegistry
 from tui.app import MirrorWizardApp
 from tui.sandbox.registry import free_port, make_registry
@@ -51,12 +52,6 @@ def text(app: MirrorWizardApp, selector: str) -> str:
 
 def value(app: MirrorWizardApp, selector: str) -> str:
     return app.screen.query_one(selector, Input).value
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def type_into(pilot, selector: str, text_: str) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tui_newcomer import settle
+from tests.support.pilot import settle
 from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.app import MirrorWizardApp
 

@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.demo_login import pull_secret_with_mirror_login
-from tests.test_tui_newcomer import finished_app, settle
+from tests.support.pilot import rendered, settle
+from tests.test_tui_newcomer import finished_app
 from tests.test_tui_snapshots import workdir  # noqa: F401
 from tui.app import MirrorWizardApp
 from tui.screens.samples import StreamTable
-
-
-def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
-    return str(app.screen.query_one(selector).render())
-
 
 # -- High 3: a stray `n` ------------------------------------------------------------------------------
 

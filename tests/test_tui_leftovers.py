@@ -12,21 +12,12 @@ import pytest
 
 from core.plan import SamplesChoice, SamplesSource, load_plan, save_plan
 from tests.conftest import needs_registry
+from tests.support.pilot import rendered
+from tests.support.pilot import settle_twice as settle
 from tests.support.update_path import TO_VERSION, UpdatePathSandbox, update_path_sandbox
 from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tui.app import MirrorWizardApp, first_step_for
 from tui.state import STEP_KEYS, WizardState
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(2):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
-    return str(app.screen.query_one(selector).render())
 
 
 @pytest.fixture(scope="module")

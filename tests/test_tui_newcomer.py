@@ -10,6 +10,7 @@ import base64
 import json
 from pathlib import Path
 
+from tests.support.pilot import settle
 from tests.test_tui_snapshots import (  # noqa: F401
     fixed_state,
     with_ca,
@@ -19,12 +20,6 @@ from tests.test_tui_snapshots import (  # noqa: F401
 )
 from tui.app import MirrorWizardApp
 from tui.screens.confirm import ConfirmScreen
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def finished_app(start: str, *, auto_check: bool = False) -> MirrorWizardApp:

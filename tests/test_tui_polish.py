@@ -17,7 +17,8 @@ from textual.widgets import OptionList, Select
 
 from core.graph_image import GraphDataLayer, GraphImageResult
 from core.reference import parse_reference
-from tests.test_tui_newcomer import finished_app, media_app, settle
+from tests.support.pilot import rendered, settle
+from tests.test_tui_newcomer import finished_app, media_app
 from tests.test_tui_snapshots import MIRROR, workdir  # noqa: F401
 from tui.app import MirrorWizardApp
 from tui.screens.done import OC_LOGIN_NOTE, oc_login_note
@@ -29,10 +30,6 @@ DIGEST = "sha256:" + "7e" * 32
 
 def texts(app, selector: str) -> str:  # type: ignore[no-untyped-def]
     return " ".join(str(w.render()) for w in app.screen.query_one(selector).query("Static"))
-
-
-def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
-    return str(app.screen.query_one(selector).render())
 
 
 def built_graph_image() -> GraphImageResult:

@@ -14,6 +14,7 @@ import pytest
 
 from core.verify import Status
 from tests.support import skopeo
+from tests.support.pilot import settle_thrice as settle
 from tests.test_tui_done import done_app
 from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tests.test_verify_cli import use_oc
@@ -22,13 +23,6 @@ from tui.app import MirrorWizardApp
 from tui.screens.verify import PENDING, VerifyRow, VerifyScreen
 from tui.state import WizardState
 from tui.widgets.command import CommandText, shell_lines
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def verify_app(plan: Path) -> MirrorWizardApp:

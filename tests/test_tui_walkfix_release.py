@@ -18,23 +18,14 @@ from textual.widgets import Select
 from core.orchestrate import run_plan
 from core.plan import load_plan, save_plan
 from tests.conftest import needs_registry
+from tests.support.pilot import rendered
+from tests.support.pilot import settle_twice as settle
 from tests.support.update_path import UpdatePathSandbox, update_path_sandbox
 from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
 
 Walk = UpdatePathSandbox  # the demo plan as the path 4.17.1 → 4.17.3, the mirror's login in its auth
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(2):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def rendered(app, selector: str) -> str:  # type: ignore[no-untyped-def]
-    return str(app.screen.query_one(selector).render())
 
 
 def in_mirror(app) -> str:  # type: ignore[no-untyped-def]

@@ -15,8 +15,10 @@ from core.errors import ErrorCode
 from core.orchestrate import run_plan
 from core.plan import ReleaseMode, load_plan
 from tests.conftest import needs_registry
+from tests.support.pilot import rendered
+from tests.support.pilot import settle_twice as settle
 from tests.test_tui_snapshots import fixed_state, with_release, workdir  # noqa: F401  (the fixture)
-from tests.test_tui_walkfix_release import Walk, rendered, settle, walk  # noqa: F401  (the fixture)
+from tests.test_tui_walkfix_release import Walk, walk  # noqa: F401  (the fixture)
 from tui.app import MirrorWizardApp
 from tui.state import WizardState
 

@@ -221,7 +221,8 @@ async def test_escape_closes_the_help_first_and_the_help_does_not_follow_to_othe
 # -- C9: a row toggle says what changed -----------------------------------------------------------------
 
 async def test_enter_on_a_stream_row_says_what_it_changed(workdir: Path) -> None:  # noqa: F811
-    from tests.test_tui_newcomer import fixed_state, settle
+    from tests.support.pilot import settle
+    from tests.test_tui_newcomer import fixed_state
     from tui.screens.samples import StreamTable
 
     state = fixed_state()
@@ -273,7 +274,7 @@ from tests.test_tui_issue26 import mirrored_plan  # noqa: E402,F401  (fixture)
 
 
 async def test_reopening_a_completed_plan_lands_on_done_and_review_has_its_facts(mirrored_plan: Path) -> None:  # noqa: F811
-    from tests.test_tui_newcomer import settle
+    from tests.support.pilot import settle
     from tui.app import first_step_for
     from tui.state import STEP_KEYS
 
