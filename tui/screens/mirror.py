@@ -70,7 +70,7 @@ def eta_text(progress: Progress) -> str:
         left = progress.images_left
         if progress.planned and not left and progress.total_images and not progress.bytes_remaining:
             # Every image is there but the run goes on (the medium's bundle, the outputs): not "ETA 0s".
-            return f"all images copied · the log says what is left · {so_far} so far"
+            return f"all images copied · writing what goes with them (see the log) · {so_far} so far"
         eta = progress.eta  # smoothed in core.progress, the images' pace included: never raised here
         bytes_all_but_done = progress.bytes_to_move and progress.bytes_moved_of_plan >= 0.99 * progress.bytes_to_move
         if progress.finishing or (left and bytes_all_but_done and not progress.images_finished):
