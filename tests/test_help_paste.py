@@ -23,8 +23,8 @@ WIDTHS = (36, 50, 70, 78)
 SHAPES = [*((kind, mode, "graph.json") for kind, mode in PLAN_SHAPES), ("update", "registry", "")]
 
 # External commands are not found (PATH names an empty folder): bash's hook prints the words each one got
-# instead, one "[word]" each, a line a command in one write (a pipeline's run side by side), on fd 3. Builtins (echo) run as they are; the variables the
-# script set (OCP_RELEASE=…) are printed after it.
+# instead, one "[word]" each, a line a command in one write (a pipeline's run side by side), on fd 3. Builtins
+# (echo) run as they are; the variables the script set (OCP_RELEASE=…) are printed after it.
 STAND_IN = ('command_not_found_handle() { local line; printf -v line "[%s]" "$@"; printf "%s\\n" "$line" >&3; }\n'
             'exec 3>>"$WORDS"\n'
             'declare -A __seen; for __name in $(compgen -v); do __seen[$__name]=1; done\n')
