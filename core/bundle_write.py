@@ -16,8 +16,10 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,10 @@ def _far_plan(plan: Any, directory: Path, options: BundleOptions,
                          "connected side trusted each for every registry and cannot tell which one signs the "
                          "mirror's certificate), so the upload and the cluster trust all of them for the mirror; to "
                          "trust only the mirror's, write the bundle again with --ca-file naming it alone")
+    # The far side talks to the mirror registry only (the images come from the medium): a source registry's
+    # trust (its CA file, its --insecure) would be carried and passed to the upload for a host it never reaches.
+    far_hosts = {far.mirror.registry, target.split("/", 1)[0]}
+    far.registries = [trust for trust in far.registries if trust.host in far_hosts]
     for trust in far.registries:
         if trust.ca_file:
             trust.ca_file = _carry(Path(trust.ca_file), directory / CONFIG_DIR / f"{_safe_name(trust.host)}-ca.pem",
@@ -238,6 +244,80 @@ def _spaced(fingerprint: str) -> str:
 
 
 VENV = "~/mirror-wizard-venv"  # where README.txt and Done's Removable media tab install mirror-wizard
+README_WIDTH = 100  # README.txt's prose is wrapped at this width; its commands are never cut
+
+# How a command line of the far side's steps starts, after its indent: anything else is prose ("gpg must say …"
+# is a sentence). Commands are never joined or wrapped as prose.
+COMMAND_STARTS = (f"{VENV}/", "mirror-wizard ", "sha256sum ", "G=$(", "python3 -m ", "sq ")
+LIST_ITEM = re.compile(r"(\d+\.|•) ")  # "1. Install …", "• the whole bundle folder …"
+ENDS_SENTENCE = (".", ":", "?")  # a line ending so is a paragraph's last (one paragraph a line elsewhere)
+
+
+def is_command(line: str) -> bool:
+    return line.lstrip().startswith(COMMAND_STARTS)
+
+
+def split_continued(line: str) -> bool:
+    """Whether a command line continues on the next (ends in a backslash outside a trailing comment)."""
+    return line.split("  #", 1)[0].rstrip().endswith("\\")
+
+
+@dataclass
+class Paragraph:
+    indent: int        # of its first line
+    hang: int          # of its further lines (a list item's text, after its marker)
+    words: list[str]
+
+
+def keep_command(line: str, width: int, *, continued: bool = False) -> list[str]:
+    return [line]
+
+
+def reflow(text: str, width: int, wrap_command: Callable[..., list[str]] = keep_command,
+           continues: Callable[[str], bool] = split_continued) -> str:
+    """``text`` wrapped to ``width``: hard-wrapped prose joined into paragraphs and wrapped again at word
+    boundaries (a list item's further lines under its text), command lines given to ``wrap_command`` (README.txt
+    keeps them whole; Done's tab cuts them as F1 does), blank lines kept. A word longer than the width stays
+    whole. The one wrapping of the far side's steps: README.txt at README_WIDTH, the tab at its own width."""
+    if width <= 0:
+        return text
+    out: list[str] = []
+    paragraph: Paragraph | None = None
+    last_prose = ""
+
+    def flush() -> None:
+        nonlocal paragraph
+        if paragraph is not None:
+            out.extend(textwrap.wrap(" ".join(paragraph.words), width, initial_indent=" " * paragraph.indent,
+                                     subsequent_indent=" " * paragraph.hang, break_long_words=False,
+                                     break_on_hyphens=False) or [""])
+            paragraph = None
+
+    continued = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if not stripped:
+            flush()
+            out.append("")
+            continued = False
+            continue
+        if is_command(line) or continued:
+            flush()
+            out.extend(wrap_command(line.rstrip(), width, continued=continued))
+            continued = continues(line)
+            continue
+        item = LIST_ITEM.match(stripped)
+        joins = (paragraph is not None and item is None and indent == paragraph.hang
+                 and not last_prose.endswith(ENDS_SENTENCE))
+        if not joins:
+            flush()
+            paragraph = Paragraph(indent, indent + (len(item.group(0)) if item else 0), [])
+        assert paragraph is not None
+        paragraph.words.append(stripped)
+        last_prose = stripped
+    flush()
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 @dataclass
@@ -287,8 +367,9 @@ def far_side_of(directory: str | os.PathLike[str], manifest: dict[str, Any] | No
 
 def far_side_steps(far: FarSide) -> list[str]:
     """The far side's steps, in order: check the medium, install mirror-wizard, verify, upload, then the
-    cluster. The one text README.txt and the wizard's Done step (Removable media tab) both print, so the
-    two never disagree; commands indented three spaces, each on a line of its own."""
+    cluster (by hand or from the wizard's Done step). The one text README.txt and the wizard's Done step
+    (Removable media tab) both print, so the two never disagree; commands indented three spaces, each on a
+    line of its own."""
     signer_flag = f" --signer {far.signer}" if far.signer else ""
     key_flags = "".join(f" --release-key {key}" for key in far.keys)
     ca_flag = f" --ca-file {far.ca_file}" if far.ca_file else ""
@@ -304,8 +385,18 @@ def far_side_steps(far: FarSide) -> list[str]:
                                        and bool(far.plan.release.graph_image)),
                                       ("the samples images", far.plan is not None and far.plan.samples is not None))
               if kept]
-    extras_note = [f"   That uploads the releases only; the plan also uploads {' and '.join(extras)}:",
-                   "   `run` below does all of it (use it rather than release mirror).", ""] if extras else []
+    plan_commands = [f"   {tool} run {PLAN_FILE} -a AUTH_FILE --confirm-target {far.target}{signer_flag}{key_flags}",
+                     f"   {tool} --plan {PLAN_FILE}   # the wizard on the bundle's plan: the same upload, step by step"]
+    if extras:
+        # `release mirror` would leave the graph-data image or the samples behind: the plan's upload first.
+        what = " and ".join(extras)
+        upload_lines = [f"   The plan holds {what} besides the releases: upload all of it with the plan (`run`, or",
+                        "   the wizard step by step):", "", *plan_commands, "",
+                        f"   Or the releases only (not {what}):", "", f"   {upload}", ""]
+    else:
+        upload_lines = [f"   {upload}", "",
+                        "   Or the same upload from the bundle's plan (the CA as it names it), with `run` or the",
+                        "   wizard step by step:", "", *plan_commands, ""]
     lines = [
         "FIRST, before installing or running anything from this medium, check it with tools this host has:",
         "",
@@ -313,12 +404,18 @@ def far_side_steps(far: FarSide) -> list[str]:
         f'   G=$(mktemp -d) && gpg --homedir "$G" --import {SIGNER_FILE} && '
         f'gpg --homedir "$G" --verify {SUMS_SIG_FILE} {SUMS_FILE}',
         "",
-        f"   (or, with Sequoia: sq verify --signer-file {SIGNER_FILE} --signature-file {SUMS_SIG_FILE} {SUMS_FILE})",
+        "   Or, with Sequoia:",
+        f"   sq verify --signer-file {SIGNER_FILE} --signature-file {SUMS_SIG_FILE} {SUMS_FILE}",
         "",
         "   gpg must say \"Good signature\", and the \"Primary key fingerprint\" it prints must be the one you",
-        "   were given APART from this medium (the connected side printed it when writing the bundle; this",
-        f"   file says {_spaced(far.signer) if far.signer else '-'}, but whoever can rewrite the medium can rewrite",
-        "   this file too). If either check fails, stop: do not install or run anything from this medium.",
+        "   were given APART from this medium (the connected side printed it when writing the bundle). This",
+        "   file says:",
+        "",
+        # A line of its own: a fingerprint is compared group by group, never cut across lines.
+        f"      {_spaced(far.signer) if far.signer else '-'}",
+        "",
+        "   but whoever can rewrite the medium can rewrite this file too. If either check fails, stop: do not",
+        "   install or run anything from this medium.",
         "",
         "On the mirror host, from this directory, once the checks above passed:",
         "",
@@ -339,18 +436,15 @@ def far_side_steps(far: FarSide) -> list[str]:
               f"   {tool} media join /data/bundle /media/usb/volume-NN-of-MM",
               "",
               "3. Upload the images into the mirror registry (this checks the bundle first, too). AUTH_FILE is a",
-              "   file holding the mirror registry's login (an auth.json or the pull secret with it; make one with",
-              f"   `{tool} credentials add --pull-secret FILE --registry HOST -u USER -o AUTH_FILE`);",
-              "   without -a, REGISTRY_AUTH_FILE or the usual podman/docker auth files are read:",
+              "   file holding the mirror registry's login (an auth.json, or the pull secret with it; without -a,",
+              "   REGISTRY_AUTH_FILE or the usual podman/docker auth files are read). To make one:",
               "",
-              f"   {upload}",
+              # a line of its own: prose is wrapped to the width, a command never
+              f"   {tool} credentials add --pull-secret FILE --registry HOST -u USER -o AUTH_FILE",
               "",
-              *extras_note,
-              "   or the whole plan (release and samples, the CA as it names it), one of:",
+              "   The upload:",
               "",
-              f"   {tool} run {PLAN_FILE} -a AUTH_FILE --confirm-target {far.target}{signer_flag}{key_flags}",
-              f"   {tool} --plan {PLAN_FILE}   # the wizard on the bundle's plan: the same upload, step by step",
-              ""]
+              *upload_lines]
     if far.keys:
         # Not Red Hat's keys (those are built in). The medium carries them but never decides trust: naming
         # them with --release-key (or in the wizard's Release keys field) is this host's admin's answer.
@@ -364,6 +458,8 @@ def far_side_steps(far: FarSide) -> list[str]:
                   "registry has them.", ""]
     lines += [f"4. Install or update the cluster with the files in {CLUSTER_DIR}/ as {CLUSTER_DIR}/runbook.md says,"]
     lines += [f"   {line}" for line in bin_lines(far)] + [""]
+    lines += ["5. Then, from the Done step of the wizard on the bundle's plan, write or apply the mirror set, the CA",
+              f"   and the samples operator's settings ({CLUSTER_DIR}/runbook.md says the same by hand).", ""]
     return lines
 
 
@@ -395,9 +491,13 @@ def _readme(directory: Path, manifest: dict[str, Any], notes: list[str]) -> str:
         "",
         *steps[split:],
     ]
-    for note in notes:
-        lines.append(f"Note: {note}")
-    return "\n".join(lines).rstrip() + "\n"
+    # One width for all of README.txt's prose (the steps were hard-wrapped near it, the fingerprint sentence and
+    # the notes were not); commands stay whole, whatever their length. The title is kept as it is.
+    body = reflow("\n".join(lines[3:]), README_WIDTH)
+    wrapped_notes = [line for note in notes
+                     for line in textwrap.wrap(f"Note: {note}", README_WIDTH, subsequent_indent="      ",
+                                               break_long_words=False, break_on_hyphens=False)]
+    return "\n".join([*lines[:3], body, *wrapped_notes]).rstrip() + "\n"
 
 
 async def write_bundle(directory: str | os.PathLike[str], releases: list[Any], *, plan: Any = None,

@@ -22,7 +22,7 @@ from .errors import ErrorCode, ReleaseError, TLSVerifyError
 from .http import HttpClient
 from .reference import parse_reference
 from .registry import RegistrySession
-from .text import shown
+from .text import shell_quote, shown
 from .tlsconfig import TLSOptions
 from .userfiles import parse_json, read_user_file
 
@@ -158,6 +158,18 @@ def parse_graph(data: Any) -> list[GraphRelease]:
     return releases
 
 
+def graph_query_command(channel: str, arch: str, url: str = DEFAULT_GRAPH_URL, out: str = "graph.json") -> str:
+    """The curl command that saves a channel's graph as fetch_graph asks for it (for --graph-file on a host
+    without access). ``-G --data-urlencode`` puts channel and arch in the query string (the same request as
+    ``URL?channel=…&arch=…``) and keeps every word short: a help panel cuts the line between words, never
+    inside one (a URL with its query is longer than the panel). ``arch`` as the wizard names it (x86_64) or
+    as the graph does (amd64); a placeholder (``<channel>``) stays as given, quoted."""
+    return (f"curl -sG -H {shell_quote('Accept: application/json')} "
+            f"--data-urlencode {shell_quote('channel=' + channel)} "
+            f"--data-urlencode {shell_quote('arch=' + _GRAPH_ARCH.get(arch, arch))} "
+            f"{shell_quote(url)} > {shell_quote(out)}")
+
+
 async def fetch_graph(channel: str, arch: str = "x86_64", url: str = DEFAULT_GRAPH_URL,
                       tls: TLSOptions | None = None) -> list[GraphRelease]:
     """Ask the update service for a channel's graph (``Accept: application/json``)."""
@@ -210,7 +222,7 @@ MAX_GRAPH_FILE = 64 << 20  # the full amd64 graph of every channel is a few MB
 
 
 def load_graph_file(path: str | Path) -> list[GraphRelease]:
-    """A Cincinnati graph saved as JSON (``curl -H 'Accept: application/json' '<graph-url>?channel=...'``),
+    """A Cincinnati graph saved as JSON (graph_query_command: ``curl -sG -H 'Accept: application/json' …``),
     for hosts that cannot reach the update service."""
     file = Path(path).expanduser()
     try:

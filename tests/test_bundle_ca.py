@@ -102,3 +102,58 @@ def test_a_plans_ca_is_named_by_its_bundle_path_in_the_cluster_documents(seeded_
     assert "config/mirror-ca.pem" in cluster_text
     assert str(ca_here) not in cluster_text and "my-mirror-ca.pem" not in cluster_text
 
+
+
+def test_the_far_side_gets_only_the_mirrors_trust_and_readme_and_the_tab_say_the_same_steps(
+        seeded_release, tls_registry, pki, tmp_path: Path, capsys) -> None:
+    """The demo's plan trusts the source registry too (its own CA, as quay.io stands in); the far side never
+    talks to the source: its upload passes the mirror's CA only (config/mirror-ca.pem), the bundle carries no
+    source CA and its plan names no source registry. README.txt's numbered steps are Done's Removable media
+    tab's, and its prose is wrapped at one width."""
+    import re
+
+    from core.bundle_write import README_WIDTH, is_command
+    from tui.screens.media import media_ending
+    from tui.state import WizardState
+
+    source_ca, _, _ = make_ca(tmp_path / "source-ca", "the source's CA")
+    media = tmp_path / "media"
+    target = f"{tls_registry.host}/{unique_repo('bundle-ca4')}"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({
+        "version": 1, "output_dir": str(tmp_path / "out"),
+        "mirror": {"registry": tls_registry.host, "ca_file": str(pki.ca_file)},
+        "registries": [{"host": seeded_release.host, "ca_file": str(source_ca.cert_path), "insecure": True}],
+        "release": {"source": seeded_release.release_ref, "target": target, "mode": "to-dir",
+                    "directory": str(media)}}))
+    code = main(["run", str(plan), "--no-wheelhouse"])
+    assert code == 0, capsys.readouterr().err
+    readme = (media / "README.txt").read_text()
+    upload = _upload_line(readme)
+    assert [upload[n + 1] for n, word in enumerate(upload) if word == "--ca-file"] == ["config/mirror-ca.pem"]
+    assert "--insecure" not in upload  # the source's "insecure" is no flag of the far side's
+    assert sorted(p.name for p in (media / "config").glob("*.pem")) == ["mirror-ca.pem"]
+    assert source_ca.cert_path.read_bytes() not in b"".join(p.read_bytes() for p in media.rglob("*.pem"))
+    assert yaml.safe_load((media / "plan.yaml").read_text())["registries"] == []
+
+    # README.txt's steps are the tab's (the same words; each wraps them to its own width).
+    state = WizardState.from_path(str(plan))
+    tab = media_ending(state, None)
+
+    def steps(text: str) -> list[str]:
+        found: list[list[str]] = []
+        for line in text.splitlines():
+            if re.match(r"\d+\. ", line):
+                found.append([])
+            elif found and line.strip() and not line.startswith(" "):
+                break  # a heading after the steps: they ended
+            if found:
+                found[-1].append(line)
+        return [" ".join(" ".join(step).split()) for step in found]
+
+    assert [step[:3] for step in steps(readme)] == ["1. ", "2. ", "3. ", "4. ", "5. "]
+    assert steps(readme) == steps(tab)
+    # Prose at one width: no line but a command longer than README_WIDTH, the fingerprint sentence included.
+    long = [line for line in readme.splitlines() if len(line) > README_WIDTH and not is_command(line)]
+    assert not long, long
+    assert any(len(line) > README_WIDTH - 10 for line in readme.splitlines() if not is_command(line))

@@ -101,17 +101,12 @@ async def test_dones_oc_note_names_a_medium_only_with_removable_media(workdir: P
 
 # -- 4: F1 on the Release step shows the update graph's whole URL, and what it shows still pastes -------------
 
-def shown_script(lines: list[str]) -> str:
-    """The panel's lines as typed: without the "$ " prompt and the two columns continuation lines get."""
-    return "\n".join(line[2:] if line.startswith(("$ ", "  ")) else line for line in lines)
-
-
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)])
 async def test_the_release_steps_help_shows_the_whole_graph_url_and_it_pastes(workdir: Path,  # noqa: F811
                                                                              size: tuple[int, int]) -> None:
     import subprocess
 
-    from core.graph import DEFAULT_GRAPH_URL
+    from core.graph import DEFAULT_GRAPH_URL, graph_query_command
     from tests.test_tui_snapshots import fixed_state, with_release
     from tui.widgets.help import HelpPanel
 
@@ -126,8 +121,7 @@ async def test_the_release_steps_help_shows_the_whole_graph_url_and_it_pastes(wo
         await pilot.pause()
         panel = app.screen.query_one(HelpPanel)
         curl = next(c for c in panel._commands if c.startswith("curl "))
-        url = f"{DEFAULT_GRAPH_URL}?channel=stable-4.17&arch=amd64"
-        assert url in curl  # the copied command (Ctrl+Y) holds it whole
+        assert curl == graph_query_command("stable-4.17", "x86_64")  # the copied command (Ctrl+Y), core's
         view = app.screen.query_one("#help-commands-scroll")
         code = app.screen.query_one("#help-commands")
         lines = code.render().plain.splitlines()  # type: ignore[union-attr]
@@ -136,11 +130,15 @@ async def test_the_release_steps_help_shows_the_whole_graph_url_and_it_pastes(wo
         assert not cut, f"{room} columns on screen, lines longer (cut at the panel's edge): {cut}"
         start = next(n for n, line in enumerate(lines) if line.startswith("$ curl "))
         end = next(n for n in range(start, len(lines)) if not lines[n].rstrip().endswith("\\"))
-        # Pasted as shown: curl gets the URL whole (a stand-in curl prints its arguments, one a line, to stderr:
-        # the command sends its output to a file).
-        script = "curl() { printf '%s\\n' \"$@\" >&2; }\n" + shown_script(lines[start:end + 1])
-        done = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, check=True)
-        assert url in done.stderr.splitlines(), (script, done.stderr)
+    # Pasted exactly as shown (the panel's indent too; only the "$ " prompt left out): curl gets the URL whole
+    # and the query's two pairs (a stand-in curl prints its arguments, one a line, to stderr: the command sends
+    # its output to a file).
+    script = "curl() { printf '%s\\n' \"$@\" >&2; }\n" + "\n".join([lines[start].removeprefix("$ "),
+                                                                  *lines[start + 1:end + 1]])
+    done = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, check=True)
+    assert done.stderr.splitlines() == ["-sG", "-H", "Accept: application/json", "--data-urlencode",
+                                        "channel=stable-4.17", "--data-urlencode", "arch=amd64",
+                                        DEFAULT_GRAPH_URL], (script, done.stderr)
 
 
 # -- 2: Done's Removable media tab wraps README's lines evenly, its commands still pasting -----------------------

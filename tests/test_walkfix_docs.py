@@ -248,4 +248,6 @@ def test_readme_says_run_uploads_the_graph_image_and_samples_release_mirror_does
     assert upload[upload.index("--to-release-image") + 1] == "mirror.example.com:8443/ocp4/release-images"
     assert upload[upload.index("--release-key") + 1] == "config/release-keys/00-release.asc"
     flat = " ".join(text.split())
-    assert "the graph-data image" in flat and "the samples images" in flat and "`run` below does all of it" in flat
+    assert "the graph-data image" in flat and "the samples images" in flat
+    assert "upload all of it with the plan (`run`" in flat and "Or the releases only (not the graph-data image" in flat
+    assert flat.index(" run plan.yaml ") < flat.index(" release mirror ")  # the recommended one first

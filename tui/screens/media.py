@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.bundle import CLUSTER_DIR, PLAN_FILE, README_FILE
+from core.bundle import PLAN_FILE, README_FILE
 from core.bundle_write import far_side_of, far_side_steps
 from core.errors import MirrorError
 from core.text import shell_quote
@@ -92,7 +92,5 @@ def media_ending(state: WizardState, images: int | None) -> str:
     lines += ["", *login_lines(state)]
     lines += [f"On the mirror host there, with the medium mounted (e.g. /media/usb or /mnt/media; or copied to a "
               f"local disk), in that folder — as its {README_FILE} says:", ""]
-    lines += far_side_steps(far_side_of(Path(directory)))
-    lines += ["5. Then, from that wizard's Done step, write or apply the mirror set, the CA and the samples "
-              f"operator's settings ({CLUSTER_DIR}/runbook.md says the same by hand)."]
+    lines += far_side_steps(far_side_of(Path(directory)))  # every step README.txt has, and no other
     return "\n".join(lines).rstrip() + "\n"

@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, OptionList, Select, Static
 
 from core.access import source_mirrors
 from core.errors import ErrorCode, MirrorError
-from core.graph import DEFAULT_GRAPH_URL, GraphRelease, version_key
+from core.graph import DEFAULT_GRAPH_URL, GraphRelease, graph_query_command, version_key
 from core.plan import ReleaseMode, default_target
 from core.reference import parse_reference
 from core.release_keys import key_file_facts
@@ -962,8 +962,7 @@ class ReleaseScreen(StepScreen):
             return [medium_from_dir(q(auth), media, q(target)), OC_DIR_NOTE]
         commands = [
             "# the update graph of the channel (save it for a host without access: --graph-file)",
-            f"curl -H 'Accept: application/json' \\\n    '{release.graph_url or state.graph_url or DEFAULT_GRAPH_URL}"
-            f"?channel={channel}&arch={release.architecture.replace('x86_64', 'amd64')}' > graph.json",
+            graph_query_command(channel, release.architecture, release.graph_url or state.graph_url or DEFAULT_GRAPH_URL),
             # Comments on their own line before a command, never inside one: after a backslash-continued
             # line a "#" ends the command in bash (and the help panel's wrapping moves trailing comments).
             "# the path, each hop's bytes",

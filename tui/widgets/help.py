@@ -160,13 +160,24 @@ def wrap_command(line: str, width: int, indent: str = "    ", *, continued: bool
     return [*above, *lines]
 
 
+def continues_word(line: str) -> bool:
+    """Whether ``line`` ends inside a word: an unescaped backslash right after a character that is not a
+    space (a split_word piece). bash removes that backslash-newline and reads on in the same word, so the
+    next line belongs at column 0: any space before it would end the word there (two arguments)."""
+    body = line.rstrip("\\")
+    return (len(line) - len(body)) % 2 == 1 and bool(body) and not body[-1].isspace()
+
+
 def render_commands(commands: list[str], width: int = 0) -> Content:
-    """Comments dim, commands bold with a prompt; continuation lines indented as typed. With a width,
-    long commands are cut at spaces with a trailing backslash, never inside a word."""
+    """Comments dim, commands bold with a prompt; continuation lines indented as typed (two columns, under
+    the prompt), except the rest of a word cut inside (split_word): that starts at the first column, so the
+    lines pasted as shown, indent and all, still make the same command. With a width, long commands are cut
+    at spaces with a trailing backslash, a word longer than a line inside it."""
     lines: list[Content] = []
     for command in commands:
         prompted = False
         continued = False
+        glued = False  # the part before ended inside a word
         for line in command.splitlines() or [""]:
             parts = wrap_command(line, width - 2 if width else 0, continued=continued)  # room for the prompt
             continued = split_comment(line)[0].rstrip().endswith("\\")
@@ -177,7 +188,8 @@ def render_commands(commands: list[str], width: int = 0) -> Content:
                     prompted = True
                     lines.append(Content.assemble(("$ ", "$text-muted"), (part, "bold")))
                 else:
-                    lines.append(Content.styled("  " + part, "bold"))
+                    lines.append(Content.styled(part if glued else "  " + part, "bold"))
+                glued = not part.lstrip().startswith("#") and continues_word(part)
     return Content("\n").join(lines)
 
 

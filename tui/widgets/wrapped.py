@@ -9,76 +9,18 @@ walk at 100x30). Here a paragraph's lines are joined first, then wrapped once.
 
 from __future__ import annotations
 
-import re
-import textwrap
-from dataclasses import dataclass
-
 from textual.widgets import TextArea
 
-from core.bundle_write import VENV
+from core.bundle_write import is_command
+from core.bundle_write import reflow as reflow_text
 from tui.widgets.help import split_comment, wrap_command
-
-# How a command line of README.txt (core.bundle_write.far_side_steps) or of the Done step's own lines starts,
-# after its indent: anything else is prose ("gpg must say …" is a sentence; "(or, with Sequoia: sq …)" too).
-COMMAND_STARTS = (f"{VENV}/", "mirror-wizard ", "sha256sum ", "G=$(", "python3 -m ")
-LIST_ITEM = re.compile(r"(\d+\.|•) ")  # "1. Install …", "• the whole bundle folder …"
-ENDS_SENTENCE = (".", ":", "?")  # a line ending so is a paragraph's last (one paragraph a line elsewhere)
-
-
-def is_command(line: str) -> bool:
-    return line.lstrip().startswith(COMMAND_STARTS)
-
-
-@dataclass
-class Paragraph:
-    indent: int        # of its first line
-    hang: int          # of its further lines (a list item's text, after its marker)
-    words: list[str]
 
 
 def reflow(text: str, width: int) -> str:
-    """``text`` wrapped to ``width``: hard-wrapped prose joined into paragraphs and wrapped again at word
-    boundaries (a list item's further lines under its text), commands cut with continuation backslashes,
-    blank lines kept. A word longer than the width stays whole (the view wraps that one)."""
-    if width <= 0:
-        return text
-    out: list[str] = []
-    paragraph: Paragraph | None = None
-    last_prose = ""
-
-    def flush() -> None:
-        nonlocal paragraph
-        if paragraph is not None:
-            out.extend(textwrap.wrap(" ".join(paragraph.words), width, initial_indent=" " * paragraph.indent,
-                                     subsequent_indent=" " * paragraph.hang, break_long_words=False,
-                                     break_on_hyphens=False) or [""])
-            paragraph = None
-
-    continued = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if not stripped:
-            flush()
-            out.append("")
-            continued = False
-            continue
-        if is_command(line) or continued:
-            flush()
-            out.extend(wrap_command(line.rstrip(), width, continued=continued))
-            continued = split_comment(line)[0].rstrip().endswith("\\")
-            continue
-        item = LIST_ITEM.match(stripped)
-        joins = (paragraph is not None and item is None and indent == paragraph.hang
-                 and not last_prose.endswith(ENDS_SENTENCE))
-        if not joins:
-            flush()
-            paragraph = Paragraph(indent, indent + (len(item.group(0)) if item else 0), [])
-        assert paragraph is not None
-        paragraph.words.append(stripped)
-        last_prose = stripped
-    flush()
-    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+    """``text`` wrapped to ``width`` as README.txt is (core.bundle_write.reflow: prose joined and wrapped at
+    word boundaries with its paragraph's indent), its commands cut as the help panel cuts them."""
+    return reflow_text(text, width, wrap_command=wrap_command,
+                       continues=lambda line: split_comment(line)[0].rstrip().endswith("\\"))
 
 
 class WrappedText(TextArea):
