@@ -141,6 +141,28 @@ async def test_the_release_steps_help_shows_the_whole_graph_url_and_it_pastes(wo
                                         DEFAULT_GRAPH_URL], (script, done.stderr)
 
 
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_the_arrows_scroll_the_removable_media_tab_at_once(workdir: Path, size: tuple[int, int]) -> None:  # noqa: F811
+    """Down on README's steps moves the text at the first press (it moved an unseen cursor through the lines
+    already on screen first: a screenful of presses seemed to do nothing), and Up brings it back."""
+    from tests.test_tui_newcomer import media_app
+
+    app = media_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        area = app.screen.query_one("#doc-media")
+        area.focus()
+        await pilot.pause()
+        assert area.max_scroll_y > 0  # longer than its room at this size
+        for press in range(1, 4):
+            await pilot.press("down")
+            await pilot.pause()
+            assert area.scroll_y == press, (press, area.scroll_y)
+        await pilot.press("up")
+        await pilot.pause()
+        assert area.scroll_y == 2
+
+
 # -- 2: Done's Removable media tab wraps README's lines evenly, its commands still pasting -----------------------
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)])

@@ -60,5 +60,19 @@ class WrappedText(TextArea):
     def on_resize(self) -> None:
         self.rewrap()
 
+    # Text to read, not to edit: the arrows scroll the view. They moved an unseen cursor through the lines
+    # already on screen first, so the text seemed stuck for a screenful of presses (the walk at 100x30).
+    def action_cursor_down(self, select: bool = False) -> None:
+        if select:
+            super().action_cursor_down(select)
+        else:
+            self.scroll_down(animate=False)
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        if select:
+            super().action_cursor_up(select)
+        else:
+            self.scroll_up(animate=False)
+
 
 __all__ = ["WrappedText", "is_command", "reflow"]
