@@ -69,6 +69,8 @@ async def test_a_reopened_update_path_has_its_image_streams_without_the_release_
         status = rendered(app, "#status")
         assert state.streams, f"no image streams on a reopened update path: {status}"
         assert "Show path first" not in status and "Show path first" not in rendered(app, "#streams-error")
+        # How many, and from where, whether this step read them or the reopened plan's facts did (was blank).
+        assert f"{len(state.streams)} image streams loaded from release {TO_VERSION}" in status, status
         assert f"from release {TO_VERSION}" in rendered(app, "#streams-from"), rendered(app, "#streams-from")
         assert state.streams_from == state.current_path()[-1].digest  # the release the path ends at
         assert app.screen.query_one("#streams").row_count == len(state.streams)

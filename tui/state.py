@@ -33,12 +33,16 @@ from core.plan import (
 )
 from core.progress import Progress
 from core.reference import parse_reference
+from core.release import load_release
 from core.release_tag import release_image_in_mirror
 from core.run import output_folder
 from core.text import human_bytes
 from core.usecases.releases import (
+    InspectedRelease,
     UpdatePath,
+    inspect_medium_release,
     inspect_release,
+    load_medium_release,
     read_graph,
     read_medium_path,
     read_path,
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
     from core.copier import CopyResult, CopyTask
     from core.credentials import LoginResult
     from core.graph import GraphRelease
+    from core.registry import RegistrySession
     from core.release import ReleaseInfo, SizeReport
     from core.release_path import PathSizes
     from core.run import Prepared
@@ -391,6 +396,35 @@ def error_text(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
+# -- one release: read where the plan's mode reads it ---------------------------------------------------
+
+def release_readable(state: WizardState) -> bool:
+    """The plan names one release that can be read without asking the admin anything more: its image,
+    or on the far side the medium's folder (the medium says which release it holds)."""
+    release = state.release
+    if release.is_path or state.update_mode:
+        return False
+    return bool(release.directory) if release.mode == ReleaseMode.FROM_DIR else bool(release.source)
+
+
+async def read_one_release(state: WizardState, session: RegistrySession) -> ReleaseInfo:
+    """The plan's one release: from the medium on the far side (its source registry is out of reach
+    there: no network but the mirror), else from its image."""
+    if state.release.mode == ReleaseMode.FROM_DIR:
+        return await load_medium_release(session, state.plan)
+    return await load_release(session, state.release.source)
+
+
+async def inspect_one_release(state: WizardState, session: RegistrySession) -> InspectedRelease:
+    """The plan's one release read (as :func:`read_one_release`) and measured against the mirror when the
+    mode ends in it (registry, and the far side's upload); to removable media nothing of the mirror counts."""
+    release = state.release
+    target = (state.release_target() or None) if release.mode != ReleaseMode.TO_DIR else None
+    if release.mode == ReleaseMode.FROM_DIR:
+        return await inspect_medium_release(session, state.plan, target)
+    return await inspect_release(session, release.source, target, release.to_release_image)
+
+
 # -- a reopened plan: the facts the steps it starts after would have computed ---------------------------
 
 # -- an update path: read once, for every step that needs it ------------------------------------------------
@@ -449,8 +483,8 @@ async def read_reopened_facts(state: WizardState) -> None:
     sizes (a single release) or the update path (each release, the path's sizes), and the image streams the
     plan names (a path's: those of the release it ends at). Nothing here raises: a fact that cannot
     be read stays unknown, and the step that reads it says why when the admin goes there."""
-    release, samples = state.release, state.samples
-    single = bool(release.source) and not release.is_path and release.mode != ReleaseMode.FROM_DIR
+    samples = state.samples
+    single = release_readable(state)  # the far side's one release: from the medium, as its Release step reads it
     try:
         if not state.current_path() and path_readable(state):
             # An update path: read as Show path reads it, so the Release step need not be visited first
@@ -459,8 +493,7 @@ async def read_reopened_facts(state: WizardState) -> None:
             keep_update_path(state, await read_update_path(state), key)
         async with wizard_session(state) as session:
             if state.release_info is None and single:
-                target = state.release_target() if release.mode == ReleaseMode.REGISTRY else None
-                inspected = await inspect_release(session, release.source, target)
+                inspected = await inspect_one_release(state, session)
                 state.release_info, state.release_size = inspected.info, inspected.size
             if not state.streams and samples.chosen:
                 if samples.source == SamplesSource.RELEASE:

@@ -51,13 +51,32 @@ async def inspect_release(session: RegistrySession, pull_spec: str, target: str 
                           to_release_image: str | None = None) -> InspectedRelease:
     """Read ``pull_spec`` and measure it; with ``target`` (the mirror repository) also how much of it the
     mirror has already."""
-    info = await load_release(session, pull_spec)
+    return await _inspected(session, await load_release(session, pull_spec), target, to_release_image)
+
+
+async def _inspected(session: RegistrySession, info: ReleaseInfo, target: str | None,
+                     to_release_image: str | None) -> InspectedRelease:
     try:
         return InspectedRelease(info, await measure_release(session, info, target, to_release_image))
     except MirrorError as exc:
         if target is None:
             raise
         return InspectedRelease(info, await measure_release(session, info, None), exc)
+
+
+async def load_medium_release(session: RegistrySession, plan: Plan) -> ReleaseInfo:
+    """The far side's one release: read from the medium's layout (the bundle's record, checked against the
+    digest it names) as a run reads it (core.run), never from the registry it came from — a disconnected
+    host has no route, often no name, for quay.io. The medium's every byte is hashed by the run, not here."""
+    prepared = await prepare_releases(plan, session, signatures=False, check_media=False)
+    return prepared.releases[-1]
+
+
+async def inspect_medium_release(session: RegistrySession, plan: Plan, target: str | None = None) -> InspectedRelease:
+    """:func:`inspect_release` for the far side: the release read from the medium, and measured with
+    ``target`` (the mirror repository it is uploaded to) against what the mirror holds already."""
+    to_release_image = plan.release.to_release_image if plan.release is not None else None
+    return await _inspected(session, await load_medium_release(session, plan), target, to_release_image)
 
 
 # -- versions -----------------------------------------------------------------------------------------
@@ -165,7 +184,8 @@ async def measure_graph_path(session: RegistrySession, path: list[GraphRelease])
 
 
 __all__ = ["MAX_CARRIED_KEYS", "RELEASE_REPO", "InspectedRelease", "UpdatePath", "carried_release_keys",
-           "inspect_release", "measure_graph_path", "measure_path_in_mirror", "measure_release_in_mirror",
+           "inspect_medium_release", "inspect_release", "load_medium_release", "measure_graph_path",
+           "measure_path_in_mirror", "measure_release_in_mirror",
            "read_graph", "read_medium_path", "read_path", "redirected",
            "registry_versions", "release_tags", "resolve_path"]
 

@@ -23,7 +23,6 @@ from core.usecases.documents import OC_DIR_NOTE, medium_from_dir, medium_to_dir,
 from core.usecases.releases import (
     RELEASE_REPO,
     carried_release_keys,
-    inspect_release,
     measure_path_in_mirror,
     measure_release_in_mirror,
     redirected,
@@ -34,7 +33,14 @@ from tui.screens.base import StepScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.mirror import last_run_fix_step
 from tui.screens.release_day3 import UpdatePathExtras  # day 3 (issue 24)
-from tui.state import error_text, keep_update_path, read_channel_graph, read_update_path
+from tui.state import (
+    error_text,
+    inspect_one_release,
+    keep_update_path,
+    read_channel_graph,
+    read_update_path,
+    release_readable,
+)
 from tui.widgets.facts import Facts
 from tui.widgets.field import Field
 from tui.widgets.note import Note
@@ -128,7 +134,11 @@ class ReleaseScreen(StepScreen):
             yield Button("Inspect", id="inspect", variant="primary", compact=True)
         yield Note(id="source-error", classes="inline-error")
         yield Static("Mode", classes="field-label")
-        yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode.REGISTRY.value, compact=True)
+        # Composed with the plan's mode, as the kind: the list's first value, posted after mount, switched the
+        # far side's plan to "registry" until prefill's own value arrived (its first focus and its read on
+        # arrival were chosen for a direct copy from quay.io meanwhile).
+        yield Select(MODES, id="mode", allow_blank=False, value=ReleaseMode(self.state.release.mode).value,
+                     compact=True)
         yield Static("Mirror repository", classes="field-label", id="target-label")
         yield Field(id="target", placeholder=default_target("mirror.example.com:8443"), compact=True)
         yield Note(id="target-error", classes="inline-error")
@@ -178,8 +188,8 @@ class ReleaseScreen(StepScreen):
             if (release.from_version and release.version and self.wizard.auto_check
                     and not self.state.current_path()):
                 self.show_path()
-        elif release.source and self.wizard.auto_check and self.state.release_info is None:
-            self.inspect()
+        elif release_readable(self.state) and self.wizard.auto_check and self.state.release_info is None:
+            self.inspect()  # the far side's: the release on the medium (tui.state.inspect_one_release)
 
     def step_shown(self) -> None:
         target = self.query_one("#target", Input)
@@ -246,7 +256,7 @@ class ReleaseScreen(StepScreen):
         target = state.release_target()
         infos = state.current_path() if state.update_mode else (
             [state.release_info] if state.release_info is not None else [])
-        writes = release.mode != ReleaseMode.TO_DIR if state.update_mode else release.mode == ReleaseMode.REGISTRY
+        writes = release.mode != ReleaseMode.TO_DIR  # the far side's upload ends in the mirror as a direct copy does
         if not infos or not target or not writes:
             self.mirror_stale = False
             return
@@ -382,6 +392,8 @@ class ReleaseScreen(StepScreen):
 
     @on(Select.Changed, "#mode")
     def mode_changed(self, event: Select.Changed) -> None:
+        if event.value != event.select.value:
+            return  # stale: a value the list no longer holds (see compose_body)
         mode = ReleaseMode(str(event.value))
         if mode != self.state.release.mode:
             self.state.release_error = ""
@@ -470,7 +482,11 @@ class ReleaseScreen(StepScreen):
             self.query_one(widget_id).display = mode != ReleaseMode.REGISTRY
         for widget_id in ("#target", "#target-label"):
             self.query_one(widget_id).display = mode != ReleaseMode.TO_DIR
-        self.query_one("#source", Input).disabled = mode == ReleaseMode.FROM_DIR
+        # From removable media the medium says which release (or path) goes up: the fields that choose one are
+        # shown as the plan has them but left out of the Tab order, which then reaches the far side's own
+        # answers (the folder, the mirror repository, the release keys) in a few presses.
+        for widget_id in ("#source", "#channel", "#arch", "#find", "#version", "#from-version", "#path-choice"):
+            self.query_one(widget_id).disabled = mode == ReleaseMode.FROM_DIR
 
     # -- update mode: a path of releases --------------------------------------------------------------
 
@@ -760,15 +776,21 @@ class ReleaseScreen(StepScreen):
     @work(exclusive=True, group="release", exit_on_error=False)
     async def inspect(self) -> None:
         release = self.state.release
-        if not release.source:
+        medium = release.mode == ReleaseMode.FROM_DIR
+        if medium and not release.directory:
+            self.set_status("give the removable media folder: the release is read from the medium", "error")
+            self.query_one("#directory", Input).focus()
+            return
+        if not medium and not release.source:
             self.query_one("#source-error", Static).update("✗ choose a version or type the release image")
             return
-        self.set_status(f"reading {release.source} …")
+        # The far side reads the release the medium holds (its source registry is out of reach there).
+        self.set_status(f"reading the release on {release.directory} …" if medium else f"reading {release.source} …")
         self.state.release_error = ""
         try:
-            target = self.state.release_target() if release.mode == ReleaseMode.REGISTRY else None
+            target = self.state.release_target() if release.mode != ReleaseMode.TO_DIR else None
             async with wizard_session(self.state) as session:
-                inspected = await inspect_release(session, release.source, target, release.to_release_image)
+                inspected = await inspect_one_release(self.state, session)
             info = self.state.release_info = inspected.info
             self.state.release_size = inspected.size
             self.mirror_stale = inspected.size_error is not None and target is not None
@@ -808,7 +830,7 @@ class ReleaseScreen(StepScreen):
         if size is not None:
             present = size.present_bytes
             rows.append(("Layers", f"{human_bytes(size.total_bytes)} in {plural(size.blobs, 'blob')}"))
-            if self.state.release.mode == ReleaseMode.REGISTRY or self.wizard.mirror_running:
+            if self.state.release.mode != ReleaseMode.TO_DIR or self.wizard.mirror_running:
                 shown = self.in_mirror(present, size.total_bytes - (present or 0), size.missing_images)
                 if shown is not None:
                     rows.append(("In the mirror", shown))

@@ -19,7 +19,6 @@ from core.errors import ErrorCode, MirrorError
 from core.filenames import SAMPLES_MAPPING_FILE
 from core.plan import SamplesChoice, SamplesSource
 from core.reference import is_registry_host
-from core.release import load_release
 from core.release_samples import CONTENT_ROOT
 from core.samples import measure_streams, oc_image_mirror_command
 from core.text import human_bytes, plural
@@ -27,13 +26,22 @@ from core.text import shell_quote as q
 from core.usecases.samples import load_streams as read_streams
 from tui.access import wizard_session
 from tui.screens.base import StepScreen
-from tui.state import error_text, keep_update_path, middle_ellipsis, path_readable, read_update_path
+from tui.state import (
+    error_text,
+    keep_update_path,
+    middle_ellipsis,
+    path_readable,
+    read_one_release,
+    read_update_path,
+    release_readable,
+)
 from tui.widgets.field import Field
 from tui.widgets.note import Note
 from tui.widgets.readable import ReadableText
 from tui.widgets.tickbox import TickBox
 
 NAME_WIDTH = 28
+STATUS_BESIDE_BUTTONS = 52  # columns the bottom bar's buttons and padding leave the status out of
 FIXED_COLUMNS = 1 + 4 + 6 + 9  # on, tags, images, size
 NONE = "none"  # no streams: source files with no path (what the plan saves for it)
 SOURCES = [("from the release (its samples operator's image)", "release"),
@@ -188,6 +196,8 @@ class SamplesScreen(StepScreen):
             if choice.source == SamplesSource.RELEASE:
                 self.show_release_origin()  # read before this step was shown (a reopened plan)
             self.fill_table()
+            # Read before this step was shown (a reopened plan): said as a load here says it, never a blank line.
+            self.set_status(self.loaded_text(), "ok")
         elif choice.source == SamplesSource.RELEASE:
             self.load_release_streams()
         elif choice.path or choice.source == SamplesSource.CLUSTER:
@@ -342,10 +352,11 @@ class SamplesScreen(StepScreen):
                 info = state.release_info
             async with wizard_session(state) as session:
                 if info is None:
-                    if not release.source or release.is_path or state.update_mode:
+                    if not release_readable(state):
                         raise MirrorError("the release is not read yet: on the Release step, "
                                           + ("Show path" if state.update_mode else "Inspect") + " first")
-                    info = state.release_info = await load_release(session, release.source)
+                    # The far side's from the medium: its source registry is out of reach there.
+                    info = state.release_info = await read_one_release(state, session)
                 loaded = await read_streams(SamplesChoice(SamplesSource.RELEASE, architecture=state.samples.architecture),
                                             session=session, releases=[info])
         except MirrorError as exc:
@@ -417,8 +428,27 @@ class SamplesScreen(StepScreen):
         choice.skip = [n for n in choice.skip if n in names]
         self.fill_table()
         self.update_config()
-        self.set_status(f"{len(self.state.streams)} image streams loaded", "ok")
+        self.set_status(self.loaded_text(), "ok")
         self.focus_table_once_loaded()
+
+    def loaded_text(self) -> str:
+        """How many streams are there, and where they were read from when that fits on the status's one
+        line (a second line pushes the list's last row off an 80x24 screen; the source field and the
+        "from release" line below it say where as well)."""
+        state, choice = self.state, self.state.samples
+        info = state.release_info
+        if choice.source == SamplesSource.RELEASE and info is not None and state.streams_from == info.digest:
+            where = f" from release {info.version}"
+        elif choice.source == SamplesSource.CLUSTER:
+            where = " from the cluster"
+        elif choice.paths:
+            where = " from " + ", ".join(choice.paths)
+        else:
+            where = ""
+        said = f"{len(state.streams)} image streams loaded"
+        status = self.query_one("#status", Static)
+        room = status.content_region.width or self.app.size.width - STATUS_BESIDE_BUTTONS
+        return said + where if len(said + where) <= room else said
 
     def focus_table_once_loaded(self) -> None:
         """First focus was chosen before the streams arrived (the path field): once rows exist, the
