@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.help_commands import every_command
 from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tests.test_tui_walkfix_release import PLAN_SHAPES
 from tui.app import MirrorWizardApp
@@ -53,31 +54,6 @@ def as_shown(command: str, width: int) -> str:
     lines = render_commands([command], width).plain.splitlines()
     prompt = next(number for number, line in enumerate(lines) if line.startswith("$ "))
     return "\n".join(line.removeprefix("$ ") if number == prompt else line for number, line in enumerate(lines))
-
-
-async def every_command(kind: str, mode: str, graph_file: str) -> dict[str, list[str]]:
-    """Each step's F1 commands for the plan shape (as test_every_help_command_of_every_step_passes_bash_n)."""
-    from tests.test_tui_snapshots import fixed_state, with_release
-    from tui.widgets.help import HelpPanel
-
-    state = fixed_state()
-    with_release(state)
-    release = state.release
-    release.mode, release.directory = mode, "media"  # type: ignore[assignment]
-    if kind == "update":
-        release.source, release.from_version, release.version = "", "4.17.1", "4.17.3"
-        release.graph_file = graph_file or None
-        state.update_mode = True
-    app = MirrorWizardApp(state, start="preflight", auto_check=False)
-    found: dict[str, list[str]] = {}
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        for step in MirrorWizardApp.MODES:
-            await app.goto(step)
-            await pilot.pause()
-            app.screen.refresh_help()
-            found[step] = list(app.screen.query_one(HelpPanel)._commands)
-    return found
 
 
 @pytest.mark.parametrize("kind, mode, graph_file", SHAPES)

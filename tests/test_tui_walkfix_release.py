@@ -268,31 +268,16 @@ PLAN_SHAPES = [(kind, mode) for kind in ("one", "update") for mode in ("registry
 
 @pytest.mark.parametrize("kind, mode", PLAN_SHAPES)
 async def test_every_help_command_of_every_step_passes_bash_n(kind: str, mode: str, workdir: Path) -> None:  # noqa: F811
-    from tests.test_tui_snapshots import fixed_state, with_release
-    from tui.widgets.help import HelpPanel
+    from tests.support.help_commands import every_command
 
-    state = fixed_state()
-    with_release(state)
-    release = state.release
-    release.mode, release.directory = mode, "media"  # type: ignore[assignment]
-    if kind == "update":
-        release.source, release.from_version, release.version = "", "4.17.1", "4.17.3"
-        release.graph_file = "graph.json"  # its own continued line: where the walk found "#" inside a command
-        state.update_mode = True
-    app = MirrorWizardApp(state, start="preflight", auto_check=False)
     broken: list[str] = []
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        for step in MirrorWizardApp.MODES:
-            await app.goto(step)
-            await pilot.pause()
-            app.screen.refresh_help()
-            commands = app.screen.query_one(HelpPanel)._commands
-            for label, script in [("as given", "\n".join(commands)),
-                                  *((f"shown at {w}", shown_lines(commands, w)) for w in (36, 50, 70))]:
-                error = bash_syntax_error(script) or comment_inside_a_command(script)
-                if error:
-                    broken.append(f"{step} ({kind}, {mode}) {label}: {error}\n{script}")
+    # graph.json: the update graph file is its own continued line, where the walk found "#" inside a command
+    for step, commands in (await every_command(kind, mode, "graph.json")).items():
+        for label, script in [("as given", "\n".join(commands)),
+                              *((f"shown at {w}", shown_lines(commands, w)) for w in (36, 50, 70))]:
+            error = bash_syntax_error(script) or comment_inside_a_command(script)
+            if error:
+                broken.append(f"{step} ({kind}, {mode}) {label}: {error}\n{script}")
     assert not broken, "\n\n".join(broken)
 
 
