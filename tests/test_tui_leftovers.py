@@ -255,3 +255,35 @@ async def test_every_file_done_wrote_is_read_with_keys(workdir: Path, size: tupl
         count = len(written)
         assert f"{count} files written" in status and f"wrote {count} files" in text, (status, text)
         assert all(path.name in text for path in written) and str(plan) in text, text
+
+
+# -- the Credentials step: the keyring's refusal whole, the far side's file named for what it holds -----------
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_an_unusable_keyring_is_said_whole_and_the_far_side_saves_a_login_not_a_pull_secret(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """The walk at 100x30 read "Keyring not usable: no keyring backend is available on this machine (no Secret
+    Service, KWalle" (a tick box's label never wraps), and a far side that has no pull secret was asked where to
+    "save the pull secret with the mirror login"."""
+    import keyring
+    from keyring.backends import fail
+
+    from core.plan import ReleaseMode
+    from tests.test_tui_app import make_app
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # a machine with no keyring at all, as the walk's
+    try:
+        app = make_app(tmp_path, start="credentials")
+        app.auto_check = True  # the keyring is asked on arrival
+        app.state.plan.release.mode = ReleaseMode.FROM_DIR  # type: ignore[union-attr]
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            box = app.screen.query_one("#remember")
+            assert box.disabled and str(box.label) == "Remember the password in the keyring (not usable here)"
+            assert box.region.right <= size[0] and box.content_region.width >= len(str(box.label)), box.region
+            note = rendered(app, "#keyring-note")
+            assert "no keyring backend is available on this machine" in note and "KWallet" in note, note
+            assert rendered(app, "#merged-label") == "Save the mirror login as"
+    finally:
+        keyring.set_keyring(previous)

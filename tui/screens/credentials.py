@@ -96,7 +96,8 @@ class CredentialsScreen(StepScreen):
             yield Field(id="password", placeholder="password", password=True, compact=True)
         yield Note(id="password-error", classes="inline-error")
         yield TickBox("Remember the password in the keyring", id="remember", compact=True)
-        yield Static("Save the pull secret with the mirror login as", classes="field-label")
+        yield Note(id="keyring-note", classes="hint")  # why the keyring cannot (a tick box's label never wraps)
+        yield Static("Save the pull secret with the mirror login as", id="merged-label", classes="field-label")
         yield Field(id="merged", placeholder="pull-secret-mirror.json", compact=True)
         with Horizontal(classes="row buttons"):
             yield Button("Add login and test", id="add", variant="primary", compact=True)
@@ -121,6 +122,7 @@ class CredentialsScreen(StepScreen):
             # What this field holds here is the mirror's login file, not a pull secret from the console; the
             # file the login is saved to is shown and loaded when it exists (saving merges into it).
             self.query_one("#secret-label", Static).update("Mirror login file (loaded when it exists)")
+            self.query_one("#merged-label", Static).update("Save the mirror login as")  # no pull secret here
             self.query_one("#lead", Static).update(FAR_SIDE_LEAD)
             target = state.merged_auth_path or default
             if not state.plan.auth_file and Path(target).expanduser().is_file():
@@ -143,7 +145,8 @@ class CredentialsScreen(StepScreen):
         backend = status.backend.rsplit(".", 1)[-1]
         box = self.query_one("#remember", Checkbox)
         box.label = (f"Remember the password in the keyring ({backend})" if status.usable
-                     else f"Keyring not usable: {status.message}")
+                     else "Remember the password in the keyring (not usable here)")
+        self.query_one("#keyring-note", Static).update(f"keyring: {status.message}" if status.message else "")
         box.disabled = not status.usable
         if not status.usable:
             box.value = False
