@@ -163,6 +163,12 @@ async def test_the_arrows_scroll_the_removable_media_tab_at_once(workdir: Path, 
         await pilot.press("up")
         await pilot.pause()
         assert area.scroll_y == 2
+        await pilot.press("end")
+        await pilot.pause()
+        assert area.scroll_y == area.max_scroll_y
+        await pilot.press("home")  # the walk: Home did not go back to the top
+        await pilot.pause()
+        assert area.scroll_y == 0
 
 
 # -- 2: Done's Removable media tab wraps README's lines evenly, its commands still pasting -----------------------

@@ -183,6 +183,21 @@ def test_quitting_a_reopened_complete_mirror_says_nothing_was_written_in_this_se
     assert "in this session" in reasons, reasons
 
 
+def test_quitting_after_a_medium_is_written_asks_nothing_about_the_far_sides_plan(workdir: Path) -> None:  # noqa: F811
+    """The run wrote the bundle whole (its plan.yaml among it): the walk's quit said "the plan for the other
+    side is not written yet (Done step: Write files)" beside Done's list of the files to carry."""
+    from tui.screens.quit import QuitFacts, quit_reasons
+
+    state = fixed_state()
+    with_release(state)
+    state.release.mode, state.release.directory = ReleaseMode.TO_DIR, "media"
+    state.mirror_key = state.plan_key()
+    state.progress.reset()
+    state.progress.finish()
+    reasons = quit_reasons(state, QuitFacts(initial_key=state.plan_key()))
+    assert not [r for r in reasons if "Write files" in r or "removable media" in r or "cluster" in r], reasons
+
+
 async def test_the_far_side_names_the_mirror_login_not_a_pull_secret(workdir: Path) -> None:  # noqa: F811
     state = fixed_state()
     with_release(state)

@@ -62,8 +62,9 @@ def quit_reasons(state: WizardState, facts: QuitFacts) -> list[str]:
     progress = state.progress
     if progress.finished and not facts.mirror_running and not state.written and not facts.applied:
         if state.release.mode == "to-dir":
-            reasons.append("The images are on the removable media, but the plan for the other side is not "
-                           "written yet (Done step: Write files).")
+            # The run wrote the whole bundle (its plan.yaml, cluster/ and README.txt among it, core.bundle_write):
+            # nothing is left to write here; the cluster is configured on the far side, from the medium.
+            pass
         else:
             # "in this session": a reopened plan's output folder may hold an earlier session's files.
             reasons.append("The mirror is complete, but the cluster is not configured: nothing was written or "

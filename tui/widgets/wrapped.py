@@ -74,5 +74,17 @@ class WrappedText(TextArea):
         else:
             self.scroll_up(animate=False)
 
+    def action_cursor_line_start(self, select: bool = False) -> None:  # Home: the top, as a pager's
+        if select:
+            super().action_cursor_line_start(select)
+        else:
+            self.scroll_home(animate=False)
+
+    def action_cursor_line_end(self, select: bool = False) -> None:  # End: the bottom
+        if select:
+            super().action_cursor_line_end(select)
+        else:
+            self.scroll_end(animate=False)
+
 
 __all__ = ["WrappedText", "is_command", "reflow"]
