@@ -146,7 +146,8 @@ class CredentialsScreen(StepScreen):
         box = self.query_one("#remember", Checkbox)
         box.label = (f"Remember the password in the keyring ({backend})" if status.usable
                      else "Remember the password in the keyring (not usable here)")
-        self.query_one("#keyring-note", Static).update(f"keyring: {status.message}" if status.message else "")
+        # A usable keyring's message is a note of its own ("note: … unencrypted in …"); a refusal says whose.
+        self.query_one("#keyring-note", Static).update(status.message if status.usable else f"keyring: {status.message}")
         box.disabled = not status.usable
         if not status.usable:
             box.value = False
