@@ -293,3 +293,18 @@ async def test_an_unusable_keyring_is_said_whole_and_the_far_side_saves_a_login_
             assert rendered(app, "#merged-label") == "Save the mirror login as"
     finally:
         keyring.set_keyring(previous)
+
+
+async def test_review_names_the_mediums_folder_once(workdir: Path) -> None:  # noqa: F811
+    """The walk read "mode to removable media at /tmp/…/removable-media" and then "to /tmp/…/removable-media"."""
+    from tests.test_tui_newcomer import media_app
+
+    app = media_app()
+    app.state.release.directory = "/srv/removable-media"
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.goto("review")
+        await settle(pilot)
+        facts = dict(app.screen.summary())  # type: ignore[attr-defined]
+        shown = " ".join(str(value) for value in facts.values())
+        assert shown.count("/srv/removable-media") == 1, facts
+        assert facts["  to"] == "/srv/removable-media" and "removable media" in str(facts["  mode"]), facts

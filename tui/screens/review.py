@@ -193,7 +193,7 @@ class ReviewScreen(StepScreen):
                 what += f", {len(info.components)} components"
             lines.append(("Release", what))
             lines.append(("  mode", {ReleaseMode.REGISTRY: "straight to the mirror registry",
-                                     ReleaseMode.TO_DIR: f"to removable media at {release.directory}",
+                                     ReleaseMode.TO_DIR: "to removable media (the folder below)",
                                      ReleaseMode.FROM_DIR: f"from removable media at {release.directory}"}.get(release.mode,
                                                                                                     release.mode)))
             lines.append(("  to", state.release_target() if release.mode != ReleaseMode.TO_DIR else str(release.directory)))
