@@ -5,15 +5,14 @@ graph query itself, run with bash against a real HTTP server, asks for the chann
 
 from __future__ import annotations
 
-import http.server
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.help_commands import every_command
+from tests.support.json_server import json_server
 from tests.test_tui_snapshots import workdir  # noqa: F401  (the fixture)
 from tests.test_tui_walkfix_release import PLAN_SHAPES
 from tui.app import MirrorWizardApp
@@ -96,35 +95,11 @@ def test_a_word_cut_inside_continues_at_the_first_column() -> None:
 
 # -- the graph query: the same request as fetch_graph's, to a real server ---------------------------------------
 
-class Recorder(http.server.BaseHTTPRequestHandler):
-    requests: list[tuple[str, str]] = []
-
-    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-        type(self).requests.append((self.path, self.headers.get("Accept", "")))
-        body = b'{"nodes": [], "edges": []}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def graph_server() -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """An update service on 127.0.0.1 recording each request's path and Accept header."""
-    requests: list[tuple[str, str]] = []
-    handler = type("Handler", (Recorder,), {"requests": requests})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/upgrades_info/v1/graph", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(b'{"nodes": [], "edges": []}') as (port, requests):
+        yield f"http://127.0.0.1:{port}/api/upgrades_info/v1/graph", requests
 
 
 def test_the_graph_query_asks_the_server_for_the_channels_graph(graph_server: tuple[str, list[tuple[str, str]]],

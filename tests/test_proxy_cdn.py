@@ -15,16 +15,15 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.support.cdn_front import AUTH_HOST, CDN_HOST, MIRROR_HOST, SRC_HOST, StoredImage
 from tests.support.constants import PASSWORD, USER
+from tests.support.json_server import json_server
 from tests.support.realnet import CLI, ROOT, Realnet, clean_environment, needs_squid
 from tests.support.repos import unique_repo
 from tests.support.squid import PROXY_PASSWORD, PROXY_USER
@@ -374,21 +373,8 @@ def test_the_update_graph_over_plain_http_goes_through_http_proxy(realnet: Realn
     with the proxy login; the graph's name resolves only through Squid."""
     body = next(GRAPH_DIR.glob("*_stable-4.8_amd64_v1.json")).read_bytes()
 
-    class Graph(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server naming
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Graph)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://graph.example.test:{server.server_address[1]}/api/upgrades_info/v1/graph"
+    with json_server(body) as (port, _requests):
+        url = f"http://graph.example.test:{port}/api/upgrades_info/v1/graph"
         mark = realnet.squid.mark()
         result = realnet.cli("release", "list", "--channel", "stable-4.8", "--graph-url", url,
                              env=clean_environment(HTTP_PROXY=realnet.squid.url(), NO_PROXY="127.0.0.1"))
@@ -397,9 +383,6 @@ def test_the_update_graph_over_plain_http_goes_through_http_proxy(realnet: Realn
         assert result.stdout.startswith("4.8.54")
         sent = [e for e in realnet.squid.plain_requests(mark) if e.url.startswith(url)]
         assert sent and sent[0].status == 200 and sent[0].user == PROXY_USER
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_release_mirror_through_the_proxy(realnet: Realnet) -> None:
